@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * npm run build: compiles lib/ with jsii, bundles each runtime/handlers/<name>.ts with esbuild into
+ * assets/<name>/index.js for the Node.js version of the functions the constructs create, and compiles
+ * the runtime entry (cdk-kafka-lambda/runtime) and the example app with tsc.
+ */
+const { execFileSync } = require('child_process');
+const fs = require('fs');
+const path = require('path');
+
+const root = path.join(__dirname, '..');
+const bin = (name) => path.join(root, 'node_modules', '.bin', name);
+// jsii prints a banner for Node releases it no longer lists; the package itself supports Node >= 20.
+const env = { ...process.env, JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION: '1' };
+const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit', env });
+const timed = (label, fn) => {
+  const start = Date.now();
+  fn();
+  process.stderr.write(`build: ${label} ${((Date.now() - start) / 1000).toFixed(1)}s\n`);
+};
+
+timed('jsii', () => run(bin('jsii'), ['--silence-warnings=reserved-word']));
+
+timed('esbuild', () => {
+  const { ESBUILD_TARGET } = require(path.join(root, 'lib', 'private', 'handler-runtime.js'));
+  const handlersDir = path.join(root, 'runtime', 'handlers');
+  const esbuild = require('esbuild');
+  for (const file of fs.readdirSync(handlersDir).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))) {
+    const name = path.basename(file, '.ts');
+    const outdir = path.join(root, 'assets', name);
+    fs.rmSync(outdir, { recursive: true, force: true });
+    esbuild.buildSync({
+      entryPoints: [path.join(handlersDir, file)],
+      outfile: path.join(outdir, 'index.js'),
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: ESBUILD_TARGET,
+      minify: true,
+      sourcemap: false,
+      // The Lambda Node.js runtime ships AWS SDK v3; bundling it would add megabytes and cold-start time.
+      external: ['@aws-sdk/*'],
+      metafile: false,
+      logLevel: 'warning',
+    });
+  }
+});
+
+timed('tsc runtime + bin', () => run(bin('tsc'), ['-p', 'tsconfig.build.json']));

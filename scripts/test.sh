@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# npm test: installs what is missing, builds, then runs every test with jest. The integration
+# project's global setup starts Kafka, DynamoDB Local, moto and the Lambda emulator (downloads cached
+# in ${CKL_CACHE_DIR:-$HOME/.cache/cdk-kafka-lambda}) and stops them at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund   # runs "prepare", which builds
+else
+  npm run build
+fi
+
+summary=$(mktemp)
+finish() {
+  # Safety net: whatever happened to jest, no server outlives the run.
+  node testenv/cli.js stop-all >/dev/null 2>&1 || true
+  # The closing line of the run: N passed, N failed[, N skipped].
+  if [ -s "$summary" ]; then echo; cat "$summary"; else echo; echo "0 passed, 1 failed"; fi
+  rm -f "$summary"
+}
+trap finish EXIT
+CKL_SUMMARY_FILE="$summary" npx jest --ci "$@"

@@ -1,0 +1,225 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * npm run templates: ready CloudFormation templates of the main topologies in templates/<name>.json,
+ * deployable without CDK, and the handler code they reference as zips in dist/assets/<hash>.zip.
+ *
+ * Like the templates AWS Solutions publish, each template takes its deployment-specific values as
+ * parameters, and the code from a bucket the deployer uploads dist/assets to: parameters AssetsBucket
+ * (in the stack's Region) and AssetsKeyPrefix. Run `npm run build` first.
+ */
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const cdk = require('aws-cdk-lib');
+const ec2 = require('aws-cdk-lib/aws-ec2');
+const lambda = require('aws-cdk-lib/aws-lambda');
+const sources = require('aws-cdk-lib/aws-lambda-event-sources');
+const secretsmanager = require('aws-cdk-lib/aws-secretsmanager');
+const sqs = require('aws-cdk-lib/aws-sqs');
+
+const root = path.join(__dirname, '..');
+const { KafkaDispatcher } = require(path.join(root, 'lib'));
+
+/**
+ * Points every file asset at s3://<AssetsBucket>/<AssetsKeyPrefix><source hash>.zip and records the
+ * staged source, so the caller can write the zips. Keys carry the content hash, so a new version of
+ * the code is a new key and a stack update replaces the function code.
+ */
+class AssetParametersSynthesizer extends cdk.StackSynthesizer {
+  constructor() {
+    super();
+    this.assets = [];
+  }
+
+  addFileAsset(asset) {
+    if (asset.packaging !== cdk.FileAssetPackaging.ZIP_DIRECTORY) {
+      throw new Error(`Asset ${asset.fileName}: only directory assets (Lambda code) are supported in templates, got ${asset.packaging}.`);
+    }
+    // Parameters are created with the first asset, so templates without code have none.
+    const stack = this.boundStack;
+    this.bucket ??= new cdk.CfnParameter(stack, 'AssetsBucket', {
+      type: 'String',
+      description: 'S3 bucket, in the Region of this stack, holding the zips of dist/assets.',
+      allowedPattern: '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$',
+      constraintDescription: 'must be an S3 bucket name',
+    });
+    this.prefix ??= new cdk.CfnParameter(stack, 'AssetsKeyPrefix', {
+      type: 'String',
+      default: '',
+      description: 'Key prefix of the zips in AssetsBucket, ending in "/" (e.g. cdk-kafka-lambda/0.1.0/); empty for the bucket root.',
+      allowedPattern: '^$|^[a-zA-Z0-9!_.*\'()/-]*/$',
+      constraintDescription: 'must be empty or end in "/"',
+    });
+    const key = `${asset.sourceHash}.zip`;
+    this.assets.push({ source: asset.fileName, key });
+    const bucketName = this.bucket.valueAsString;
+    const objectKey = cdk.Fn.join('', [this.prefix.valueAsString, key]);
+    return {
+      bucketName,
+      objectKey,
+      httpUrl: cdk.Fn.join('', ['https://s3.', cdk.Aws.REGION, '.', cdk.Aws.URL_SUFFIX, '/', bucketName, '/', objectKey]),
+      s3ObjectUrl: cdk.Fn.join('', ['s3://', bucketName, '/', objectKey]),
+    };
+  }
+
+  addDockerImageAsset() {
+    throw new Error('Container image assets are not supported in templates.');
+  }
+
+  synthesize(session) {
+    this.synthesizeTemplate(session);
+    this.emitArtifact(session);
+  }
+}
+
+/** A stack of one template: parameters grouped for the CloudFormation console. */
+class TemplateStack extends cdk.Stack {
+  constructor(scope, id, description) {
+    super(scope, id, { synthesizer: new AssetParametersSynthesizer(), description, analyticsReporting: false });
+    this.groups = [];
+  }
+
+  /** A parameter, listed under `group` in the console. */
+  param(group, id, props) {
+    const p = new cdk.CfnParameter(this, id, props);
+    let g = this.groups.find((x) => x.Label.default === group);
+    if (!g) this.groups.push(g = { Label: { default: group }, Parameters: [] });
+    g.Parameters.push(id);
+    return p;
+  }
+
+  finish() {
+    const assetParams = this.synthesizer.bucket ? ['AssetsBucket', 'AssetsKeyPrefix'] : [];
+    this.templateOptions.metadata = {
+      'AWS::CloudFormation::Interface': {
+        ParameterGroups: [...this.groups, ...(assetParams.length ? [{ Label: { default: 'Handler code' }, Parameters: assetParams }] : [])],
+      },
+    };
+  }
+}
+
+/** Parameters every topology shares. */
+function commonParams(stack) {
+  return {
+    topic: stack.param('Kafka', 'Topic', {
+      type: 'String',
+      description: 'Kafka topic to consume.',
+      allowedPattern: '^[a-zA-Z0-9._-]{1,249}$',
+      constraintDescription: 'must be a Kafka topic name: 1-249 of a-z A-Z 0-9 . _ -',
+    }),
+    target: stack.param('Target', 'TargetFunctionArn', {
+      type: 'String',
+      description: 'ARN of the Lambda function that processes the records.',
+      allowedPattern: '^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\\d{12}:function:[a-zA-Z0-9-_]+(:[a-zA-Z0-9$_-]+)?$',
+      constraintDescription: 'must be a Lambda function ARN',
+    }),
+    dlq: stack.param('Failures', 'OnFailureQueueArn', {
+      type: 'String',
+      description: 'ARN of the SQS queue that receives the metadata of batches that still fail after the retries.',
+      allowedPattern: '^arn:aws[a-zA-Z-]*:sqs:[a-z0-9-]+:\\d{12}:[a-zA-Z0-9_-]+(\\.fifo)?$',
+      constraintDescription: 'must be an SQS queue ARN',
+    }),
+  };
+}
+
+/** The templates: name → builder. */
+const TOPOLOGIES = {
+  'self-managed-kafka-dispatcher': (app) => {
+    const stack = new TemplateStack(app, 'SelfManagedKafkaDispatcher',
+      'cdk-kafka-lambda: self-managed Apache Kafka (SASL/SCRAM over TLS, in your VPC) -> dispatcher -> your function');
+    const servers = stack.param('Kafka', 'BootstrapServers', {
+      type: 'CommaDelimitedList',
+      description: 'Bootstrap brokers as host:port, comma-separated.',
+    });
+    const secret = stack.param('Kafka', 'ScramSecretArn', {
+      type: 'String',
+      description: 'ARN of the Secrets Manager secret with the SASL/SCRAM-SHA-512 "username" and "password".',
+      allowedPattern: '^arn:aws[a-zA-Z-]*:secretsmanager:[a-z0-9-]+:\\d{12}:secret:.+$',
+      constraintDescription: 'must be a Secrets Manager secret ARN',
+    });
+    const common = commonParams(stack);
+    const vpcId = stack.param('Network', 'VpcId', { type: 'AWS::EC2::VPC::Id', description: 'VPC the brokers are reachable from.' });
+    const subnets = stack.param('Network', 'SubnetIds', {
+      type: 'List<AWS::EC2::Subnet::Id>',
+      description: 'Two private subnets (in different Availability Zones) with a route to the brokers.',
+    });
+    const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Vpc', {
+      vpcId: vpcId.valueAsString,
+      availabilityZones: [0, 1].map((i) => cdk.Fn.select(i, cdk.Fn.getAzs())),
+      privateSubnetIds: [0, 1].map((i) => cdk.Fn.select(i, subnets.valueAsList)),
+    });
+    const target = lambda.Function.fromFunctionArn(stack, 'Target', common.target.valueAsString);
+    const dispatcher = new KafkaDispatcher(stack, 'Dispatcher', { target });
+    const securityGroup = new ec2.SecurityGroup(stack, 'SecurityGroup', {
+      vpc,
+      description: 'Event source mapping to the Kafka brokers',
+      allowAllOutbound: true,
+    });
+    const scram = secretsmanager.Secret.fromSecretCompleteArn(stack, 'ScramSecret', secret.valueAsString);
+    scram.grantRead(dispatcher.function);
+    dispatcher.function.addEventSourceMapping('KafkaEventSource', {
+      kafkaBootstrapServers: servers.valueAsList,
+      kafkaTopic: common.topic.valueAsString,
+      startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+      sourceAccessConfigurations: [
+        { type: lambda.SourceAccessConfigurationType.SASL_SCRAM_512_AUTH, uri: scram.secretArn },
+        ...vpc.privateSubnets.map((s) => ({ type: lambda.SourceAccessConfigurationType.VPC_SUBNET, uri: `subnet:${s.subnetId}` })),
+        { type: lambda.SourceAccessConfigurationType.VPC_SECURITY_GROUP, uri: `security_group:${securityGroup.securityGroupId}` },
+      ],
+      onFailure: new sources.SqsDlq(sqs.Queue.fromQueueArn(stack, 'OnFailureQueue', common.dlq.valueAsString)),
+    });
+    return stack;
+  },
+};
+
+/** Synthesizes every topology, writes templates/ and dist/assets/. Returns what it wrote. */
+function writeTemplates({ templatesDir = path.join(root, 'templates'), assetsDir = path.join(root, 'dist', 'assets') } = {}) {
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckl-templates-'));
+  try {
+    const app = new cdk.App({
+      outdir,
+      context: {
+        '@aws-cdk/core:validateAgainstDefaultRules': true,
+        'aws:cdk:enable-path-metadata': false,
+        'aws:cdk:version-reporting': false,
+      },
+    });
+    const stacks = Object.entries(TOPOLOGIES).map(([name, build]) => {
+      const stack = build(app);
+      stack.finish();
+      return { name, stack };
+    });
+    const assembly = app.synth();
+    fs.rmSync(templatesDir, { recursive: true, force: true });
+    fs.mkdirSync(templatesDir, { recursive: true });
+    fs.mkdirSync(assetsDir, { recursive: true });
+    const written = { templates: [], assets: [] };
+    for (const { name, stack } of stacks) {
+      const file = path.join(templatesDir, `${name}.json`);
+      fs.writeFileSync(file, JSON.stringify(assembly.getStackByName(stack.stackName).template, null, 2) + '\n');
+      written.templates.push(file);
+      for (const { source, key } of stack.synthesizer.assets) {
+        const zip = path.join(assetsDir, key);
+        if (!fs.existsSync(zip)) {
+          // Lambda takes zips only; -X leaves out file attributes the code does not need.
+          execFileSync('zip', ['-q', '-r', '-X', zip, '.'], { cwd: path.join(outdir, source) });
+        }
+        written.assets.push(zip);
+      }
+    }
+    return written;
+  } finally {
+    fs.rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+if (require.main === module) {
+  const start = Date.now();
+  const { templates, assets } = writeTemplates();
+  for (const f of [...templates, ...new Set(assets)]) process.stderr.write(`templates: ${path.relative(root, f)}\n`);
+  process.stderr.write(`templates: ${templates.length} templates in ${((Date.now() - start) / 1000).toFixed(1)}s\n`);
+}
+
+module.exports = { writeTemplates, AssetParametersSynthesizer };

@@ -20,7 +20,12 @@ const root = path.join(__dirname, '..');
 const TARGETS = ['js', 'python', 'java', 'go'];
 // jsii-pacmak embeds the npm tarball of the built package; without ignore-scripts its `npm pack` would
 // run "prepare" and rebuild everything first.
-const env = { ...process.env, JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION: '1', npm_config_ignore_scripts: 'true' };
+const env = {
+  ...process.env,
+  JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION: '1',
+  JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION: process.versions.node.split('.')[0],
+  npm_config_ignore_scripts: 'true',
+};
 
 function pacmak(targets, outdir) {
   if (!fs.existsSync(path.join(root, '.jsii'))) throw new Error('.jsii is missing: run "npm run build" before packaging.');

@@ -19,7 +19,10 @@ const sources = require('aws-cdk-lib/aws-lambda-event-sources');
 const secretsmanager = require('aws-cdk-lib/aws-secretsmanager');
 const sqs = require('aws-cdk-lib/aws-sqs');
 
+const { pythonVenv } = require('./lib/python-venv');
+
 const root = path.join(__dirname, '..');
+const CFN_LINT = 'cfn-lint==1.58.0';
 const { KafkaDispatcher } = require(path.join(root, 'lib'));
 
 /**
@@ -133,6 +136,8 @@ const TOPOLOGIES = {
       type: 'CommaDelimitedList',
       description: 'Bootstrap brokers as host:port, comma-separated.',
     });
+    // An ARN, not the secret itself, so NoEcho would only hide it from the deployer.
+    cdk.Annotations.of(stack).acknowledgeWarning('CloudFormation-Validate::W2509', 'ScramSecretArn holds an ARN, not a secret value.');
     const secret = stack.param('Kafka', 'ScramSecretArn', {
       type: 'String',
       description: 'ARN of the Secrets Manager secret with the SASL/SCRAM-SHA-512 "username" and "password".',
@@ -215,11 +220,31 @@ function writeTemplates({ templatesDir = path.join(root, 'templates'), assetsDir
   }
 }
 
+/** cfn-lint's findings on the templates (pinned cfn-lint in a cached venv), as its JSON records. */
+function lintTemplates(files) {
+  const cfnLint = path.join(path.dirname(pythonVenv('cfn-lint', [CFN_LINT])), 'cfn-lint');
+  try {
+    execFileSync(cfnLint, ['--format', 'json', '--', ...files], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return [];
+  } catch (e) {
+    // Exit codes 2 (errors), 4 (warnings), 8 (informational) and their sums still print the findings.
+    if (!e.stdout) throw e;
+    return JSON.parse(e.stdout);
+  }
+}
+
 if (require.main === module) {
-  const start = Date.now();
+  let start = Date.now();
   const { templates, assets } = writeTemplates();
   for (const f of [...templates, ...new Set(assets)]) process.stderr.write(`templates: ${path.relative(root, f)}\n`);
   process.stderr.write(`templates: ${templates.length} templates in ${((Date.now() - start) / 1000).toFixed(1)}s\n`);
+  start = Date.now();
+  const findings = lintTemplates(templates);
+  for (const f of findings) {
+    process.stderr.write(`${f.Level} ${f.Rule.Id} ${path.relative(root, f.Filename)}:${f.Location.Start.LineNumber} ${f.Message}\n`);
+  }
+  process.stderr.write(`templates: ${CFN_LINT} ${findings.length} findings in ${((Date.now() - start) / 1000).toFixed(1)}s\n`);
+  if (findings.some((f) => f.Level === 'Error')) process.exitCode = 1;
 }
 
-module.exports = { writeTemplates, AssetParametersSynthesizer };
+module.exports = { writeTemplates, lintTemplates, AssetParametersSynthesizer };

@@ -1,0 +1,133 @@
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { App, Stack } from 'aws-cdk-lib';
+import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+const root = path.join(__dirname, '..');
+const { pythonWheel } = require('../scripts/package');
+const { pythonVenv } = require('../scripts/lib/python-venv');
+const { writeTemplates, lintTemplates, AssetParametersSynthesizer } = require('../scripts/templates');
+
+const COLD = 20 * 60 * 1000; // first run on a fresh machine: jsii-pacmak and pip
+/** Each step's duration, printed once, so slow steps show up in the test log. */
+const timings: string[] = [];
+function timed<T>(label: string, fn: () => T): T {
+  const start = Date.now();
+  try { return fn(); } finally { timings.push(`${label} ${((Date.now() - start) / 1000).toFixed(1)}s`); }
+}
+afterAll(() => process.stderr.write(`distribution timings: ${timings.join(', ')}\n`));
+
+type Template = { Parameters?: Record<string, any>; Resources: Record<string, { Type: string; Properties?: any }>; [k: string]: any };
+const resourcesOf = (t: Template, type: string) => Object.values(t.Resources).filter((r) => r.Type === type);
+
+describe('Python package', () => {
+  let template: Template;
+
+  beforeAll(() => {
+    // GIVEN the wheel of this build in a venv with the example's requirements
+    const wheel = timed('python wheel', () => pythonWheel());
+    const requirements = path.join(root, 'examples', 'python', 'requirements.txt');
+    const python = timed('python venv', () => pythonVenv('example-python', ['-r', requirements, wheel]));
+    // WHEN the Python example app runs the way `cdk synth` runs it (context from its cdk.json)
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckl-python-'));
+    const context = JSON.parse(fs.readFileSync(path.join(root, 'examples', 'python', 'cdk.json'), 'utf8')).context;
+    timed('python app.py', () => execFileSync(python, ['app.py'], {
+      cwd: path.join(root, 'examples', 'python'),
+      env: {
+        ...process.env,
+        CDK_OUTDIR: outdir,
+        CDK_CONTEXT_JSON: JSON.stringify(context),
+        JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION: process.versions.node.split('.')[0],
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    }));
+    const manifest = JSON.parse(fs.readFileSync(path.join(outdir, 'manifest.json'), 'utf8'));
+    const stackArtifact = Object.values<any>(manifest.artifacts).find((a) => a.type === 'aws:cloudformation:stack');
+    template = JSON.parse(fs.readFileSync(path.join(outdir, stackArtifact.properties.templateFile), 'utf8'));
+  }, COLD);
+
+  test('the Python app synthesizes the Kafka event source mapping through the jsii runtime', () => {
+    // THEN the template holds an ESM on the dispatcher with SASL/SCRAM auth
+    const [esm] = resourcesOf(template, 'AWS::Lambda::EventSourceMapping');
+    expect(esm.Properties.SourceAccessConfigurations).toEqual(expect.arrayContaining([
+      expect.objectContaining({ Type: 'SASL_SCRAM_512_AUTH' }),
+    ]));
+    expect(esm.Properties.Topics).toEqual(['orders']);
+  });
+
+  test('the dispatcher runs the handler bundle shipped inside the wheel', () => {
+    // THEN the dispatcher function is the Node.js 24 handler from assets/, staged as a file asset
+    const functions = resourcesOf(template, 'AWS::Lambda::Function').filter((f) => f.Properties.Runtime === 'nodejs24.x');
+    expect(functions).toHaveLength(1);
+    expect(functions[0].Properties.Code.S3Key).toMatch(/^[0-9a-f]{64}\.zip$/);
+  });
+});
+
+describe('CloudFormation templates', () => {
+  const templatesDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckl-templates-'));
+  const assetsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckl-assets-'));
+  let written: { templates: string[]; assets: string[] };
+  let templates: Record<string, Template>;
+
+  beforeAll(() => {
+    // GIVEN the templates npm run templates writes
+    written = timed('templates', () => writeTemplates({ templatesDir, assetsDir }));
+    templates = Object.fromEntries(written.templates.map((f) => [path.basename(f, '.json'), JSON.parse(fs.readFileSync(f, 'utf8'))]));
+  }, COLD);
+
+  test('cfn-lint reports no errors', () => {
+    // WHEN cfn-lint checks every template THEN it finds no error
+    const findings: Array<{ Level: string }> = timed('cfn-lint', () => lintTemplates(written.templates));
+    expect(findings.filter((f) => f.Level === 'Error')).toEqual([]);
+  }, COLD);
+
+  test('the handler code comes from the AssetsBucket under AssetsKeyPrefix, as zips written to dist/assets', () => {
+    for (const [name, t] of Object.entries(templates)) {
+      for (const fn of resourcesOf(t, 'AWS::Lambda::Function')) {
+        // THEN each function's code is s3://<AssetsBucket>/<AssetsKeyPrefix><hash>.zip
+        const code = fn.Properties.Code;
+        expect({ name, bucket: code.S3Bucket }).toEqual({ name, bucket: { Ref: 'AssetsBucket' } });
+        const [prefix, key] = code.S3Key['Fn::Join'][1];
+        expect(prefix).toEqual({ Ref: 'AssetsKeyPrefix' });
+        // AND the zip of that key exists and holds the handler
+        const zip = path.join(assetsDir, key);
+        expect(execFileSync('unzip', ['-Z1', zip], { encoding: 'utf8' }).split('\n')).toContain('index.js');
+      }
+    }
+    expect(written.assets.length).toBeGreaterThan(0);
+  });
+
+  test('deployment-specific values are parameters, and nothing needs the CDK bootstrap', () => {
+    for (const t of Object.values(templates)) {
+      // THEN the template takes the target and the topic as parameters
+      expect(Object.keys(t.Parameters ?? {})).toEqual(expect.arrayContaining(['TargetFunctionArn', 'Topic', 'AssetsBucket', 'AssetsKeyPrefix']));
+      // AND has no bootstrap version check, CDK metadata or construct paths
+      expect(t.Parameters).not.toHaveProperty('BootstrapVersion');
+      expect(t.Rules).toBeUndefined();
+      expect(resourcesOf(t, 'AWS::CDK::Metadata')).toEqual([]);
+      expect(JSON.stringify(t)).not.toContain('aws:cdk:path');
+    }
+  });
+
+  test('fails with a clear message on a container image asset', () => {
+    // GIVEN a stack on the templates' synthesizer WHEN it gets a container image asset THEN synth fails, naming the reason
+    const stack = new Stack(new App(), 'Image', { synthesizer: new AssetParametersSynthesizer() });
+    expect(() => new ecrAssets.DockerImageAsset(stack, 'Image', { directory: path.join(root, 'examples', 'python') }))
+      .toThrow(/Container image assets are not supported in templates/);
+  });
+});
+
+describe('API.md', () => {
+  test('documents every type of the jsii assembly', () => {
+    // GIVEN the assembly the build wrote and the API.md the build generated from it
+    const assembly = JSON.parse(fs.readFileSync(path.join(root, '.jsii'), 'utf8'));
+    const api = fs.readFileSync(path.join(root, 'API.md'), 'utf8');
+    // WHEN each type's anchor is looked up THEN none is missing
+    const fqns = Object.keys(assembly.types);
+    expect(fqns.length).toBeGreaterThan(0);
+    expect(fqns.filter((fqn) => !api.includes(`id="${fqn}"`))).toEqual([]);
+  });
+});

@@ -253,7 +253,7 @@ function awsClientConfig(service, env = loadEnv(), extra = {}) {
   if (s === 'dynamodb') endpoint = env.dynamodb.endpoint;
   else if (s === 'lambda') endpoint = env.lambda.endpoint;
   else endpoint = env.moto.endpoint;
-  return { endpoint, region: env.region, credentials: env.credentials, ...(s === 's3' ? { forcePathStyle: true } : {}), ...extra };
+  return { endpoint, region: env.region, credentials: { ...env.credentials }, ...(s === 's3' ? { forcePathStyle: true } : {}), ...extra };
 }
 
 /** Create a topic with N partitions over PLAINTEXT (kafkajs admin). */

@@ -31,6 +31,7 @@ describe('service restart in a private environment', () => {
   test('GIVEN a record and an item WHEN Kafka and DynamoDB Local are stopped and started THEN both are still there on the same ports', async () => {
     const topic = `restart-${randomUUID()}`;
     const kafka = new Kafka({ ...te.kafkaClientConfig('plaintext', {}, env), logLevel: logLevel.NOTHING });
+    await te.createTopic(topic, 1, env);
     const producer = kafka.producer();
     await producer.connect();
     await producer.send({ topic, messages: [{ value: 'before-restart' }] });

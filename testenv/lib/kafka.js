@@ -125,7 +125,7 @@ async function prepareKafka({ runDir, certs, install }) {
 function kafkaClientConfig(env, listener = 'plaintext', overrides = {}) {
   const k = env.kafka;
   const ca = [env.certs.pem.caCert];
-  const base = { clientId: 'ckl-testenv', brokers: [k.bootstrap[listener]], connectionTimeout: 5000, retry: { retries: 2 } };
+  const base = { clientId: 'ckl-testenv', brokers: [k.bootstrap[listener]], connectionTimeout: 5000, retry: { retries: 5 } };
   if (listener === 'saslSsl') {
     const mech = overrides.mechanism || 'SCRAM-SHA-512';
     const user = mech === 'PLAIN' ? k.plain : k.scram[mech];

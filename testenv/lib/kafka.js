@@ -9,7 +9,10 @@ const path = require('node:path');
 const crypto = require('node:crypto');
 const { TESTENV_DIR, freePort, run, log } = require('./util');
 
-const JAVA_OPTS = ['-Xms512m', '-Xmx512m', '-XX:+UseG1GC', '-Djava.awt.headless=true'];
+/** Broker JVM flags; CKL_KAFKA_JVM_OPTS (space separated) replaces them, e.g. for benchmarks. */
+const JAVA_OPTS = process.env.CKL_KAFKA_JVM_OPTS
+  ? process.env.CKL_KAFKA_JVM_OPTS.split(/\s+/).filter(Boolean)
+  : ['-Xms512m', '-Xmx512m', '-XX:+UseG1GC', '-Djava.awt.headless=true'];
 
 /**
  * Random Kafka cluster id: 16 random bytes, base64url without padding (what `random-uuid` prints).

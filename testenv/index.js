@@ -146,9 +146,9 @@ async function start(opts = {}) {
       env.services.dynamodb = {
         cmd: 'java',
         // -sharedDb -dbPath: data survives stopService/startService (fault tests); one db for all keys/regions.
-        // It has no bind-address option: it listens on all interfaces (random port, per run).
+        // ServerRunner has no bind-address option, so a small launcher binds the same server to 127.0.0.1.
         args: ['-Xms64m', '-Xmx384m', '-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', `-Djava.library.path=${ddbInst.nativeDir}`, '-cp', `${ddbInst.libDir}/*`,
-          'com.amazonaws.services.dynamodbv2.local.main.ServerRunner', '-sharedDb', '-dbPath', dataDir, '-port', String(ddbPort), '-disableTelemetry'],
+          path.join(__dirname, 'java', 'DynamoDbLoopback.java'), String(ddbPort), dataDir],
         cwd: dataDir, env: {}, ready: { kind: 'dynamodb' },
       };
     }

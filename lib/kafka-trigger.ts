@@ -1,4 +1,4 @@
-import { Annotations, Duration, Fn, Names, SecretValue, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Duration, Fn, Names, SecretValue, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -13,6 +13,7 @@ import { KafkaAuth, KafkaAuthMethod } from './kafka-auth';
 import { KafkaCluster, KafkaClusterKind } from './kafka-cluster';
 import { OnFailureDestination, OnFailureDestinationKind } from './kafka-destination';
 import { KafkaTriggerValidationError } from './private/errors';
+import { IAM4_BASIC_EXECUTION, iam5ResourceFinding } from './private/nag';
 import { PemError, parseCertificateChain, parsePrivateKey } from './private/pem';
 
 /** Services whose VPC interface endpoints the event source may need. */
@@ -231,6 +232,8 @@ export interface KafkaTriggerProps {
   readonly dryRunCheck?: boolean;
 }
 
+/** Construct id of the AwsCustomResource singleton provider (aws-cdk-lib/custom-resources). */
+const AWS_CUSTOM_RESOURCE_PROVIDER_ID = 'AWS679f53fac002430cb0da5b7982bd2287';
 const MSK_PORTS = { plaintext: 9092, tls: 9094, sasl: 9096, iam: 9098 };
 const CONSUMER_GROUP_ID = /^[a-zA-Z0-9\-/*:_+=.@]{1,200}$/;
 const TOPIC_NAME = /^[^.]([a-zA-Z0-9\-_.]+)$/;
@@ -348,7 +351,7 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     this.eventSourceMappingArns = this.eventSourceMappings.map((m) => m.eventSourceMappingRef.eventSourceMappingArn);
 
     this.alarms = (props.alarms ?? true) ? this.createAlarms(props) : [];
-    this.addNagSuppressions();
+    this.acknowledgeNagFindings();
   }
 
   /** OffsetLag of the target function: records behind the latest offset, across its Kafka mappings. */
@@ -473,6 +476,8 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
       const t = props.onFailure.topicName!;
       if (props.topics.includes(t)) this.fail('onFailure', `kafka://${t}`, 'the destination topic must differ from every source topic, or records would loop');
       if (!Token.isUnresolved(t) && !TOPIC_NAME.test(t)) this.fail('onFailure', `kafka://${t}`, 'a Kafka topic name has 2–249 characters of [a-zA-Z0-9._-]');
+      // The CloudFormation schema sizes Destination for ARNs: at least 12 characters.
+      if (!Token.isUnresolved(t) && t.length < 4) this.fail('onFailure', `kafka://${t}`, 'CloudFormation requires a destination of at least 12 characters; use a topic name of 4 or more characters');
     }
     const timeout = (props.target as lambda.Function).timeout?.toSeconds();
     if (timeout !== undefined && !Token.isUnresolved(timeout) && timeout > 840) {
@@ -985,31 +990,39 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     return alarms;
   }
 
-  /** cdk-nag reads this metadata; each entry says why the finding is intended. */
-  private addNagSuppressions(): void {
-    const suppress = (construct: Construct | undefined, rules: Array<{ id: string; reason: string; appliesTo?: string[] }>) => {
-      const cfn = construct?.node.defaultChild as { addMetadata?: (k: string, v: unknown) => void; getMetadata?: (k: string) => any } | undefined;
-      if (!cfn?.addMetadata) return;
-      const existing = cfn.getMetadata?.('cdk_nag')?.rules_to_suppress ?? [];
-      cfn.addMetadata('cdk_nag', { rules_to_suppress: [...existing, ...rules] });
+  /**
+   * Acknowledges the cdk-nag AwsSolutions findings this construct causes on purpose, each with its reason,
+   * through aws-cdk-lib's Validations (what cdk-nag 3 reads), so the library needs no cdk-nag dependency.
+   */
+  private acknowledgeNagFindings(): void {
+    const ack = (construct: Construct | undefined, id: string, reason: string) => {
+      if (construct) Validations.of(construct).acknowledge({ id: id.startsWith('AwsSolutions::') ? id : `AwsSolutions::AwsSolutions-${id}`, reason });
     };
-    suppress(this.policy, [{
-      id: 'AwsSolutions-IAM5',
-      reason: 'Lambda creates the event source ENIs with this role (ids unknown before creation; ec2:Describe* has no resource-level permissions); '
-        + 'S3 on-failure records are written under Lambda-chosen object keys; an imported secret is matched by its ARN suffix.',
-    }]);
-    if (this.authSecret instanceof secretsmanager.Secret || this.rootCaSecret instanceof secretsmanager.Secret) {
-      for (const s of [this.authSecret, this.rootCaSecret]) {
-        if (s instanceof secretsmanager.Secret) {
-          suppress(s, [{ id: 'AwsSolutions-SMG4', reason: 'Kafka credentials change together with the broker-side user or certificate; there is no rotation function for Kafka users.' }]);
+    // One acknowledgement per wildcard resource of the policy, so a new wildcard is still reported.
+    const wildcards = new Set<string>();
+    for (const statement of this.policy.document.toJSON()?.Statement ?? []) {
+      for (const resource of [statement.Resource].flat()) {
+        const notation = iam5ResourceFinding(this, resource);
+        if (notation.includes('*') && !wildcards.has(notation)) {
+          wildcards.add(notation);
+          ack(this.policy, notation, 'Lambda creates the event source network interfaces with this role: their ids are unknown before creation and '
+            + 'ec2:Describe* has no resource-level permissions; S3 on-failure objects get Lambda-chosen keys; an imported secret is matched by its ARN suffix.');
         }
       }
     }
+    for (const secret of [this.authSecret, this.rootCaSecret]) {
+      if (secret instanceof secretsmanager.Secret && secret.node.scope === this) {
+        ack(secret, 'SMG4', 'Kafka credentials change together with the broker-side user or certificate; Secrets Manager has no rotation function for Kafka users.');
+      }
+    }
     if (this.onFailureBucket instanceof s3.Bucket && this.onFailureBucket.node.scope === this) {
-      suppress(this.onFailureBucket, [{ id: 'AwsSolutions-S1', reason: 'The bucket only receives failed-batch records from Lambda; access logs would need a second bucket the user did not ask for.' }]);
+      ack(this.onFailureBucket, 'S1', 'The bucket only receives failed-batch records from Lambda; access logs would need a second bucket the user did not ask for.');
     }
     if (this.onFailureQueue instanceof sqs.Queue && this.onFailureQueue.node.scope === this) {
-      suppress(this.onFailureQueue, [{ id: 'AwsSolutions-SQS3', reason: 'This queue is itself the dead-letter destination of the Kafka event source.' }]);
+      ack(this.onFailureQueue, 'SQS3', 'This queue is itself the dead-letter destination of the Kafka event source.');
     }
+    // The AwsCustomResource provider is a stack-level singleton with the basic execution managed policy.
+    ack(Stack.of(this).node.tryFindChild(AWS_CUSTOM_RESOURCE_PROVIDER_ID), IAM4_BASIC_EXECUTION,
+      'The AwsCustomResource provider of aws-cdk-lib writes its logs with AWSLambdaBasicExecutionRole; its only other permission is the scoped dry-run invoke.');
   }
 }

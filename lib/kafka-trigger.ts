@@ -686,7 +686,12 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
       if (sm?.subnets || sm?.securityGroups) this.fail('cluster.vpc', undefined, 'subnets and securityGroups place the event source in a VPC; give the vpc too');
       return { securityGroups: mp?.securityGroups ?? [], subnets: [] };
     }
-    const subnets = vpc.selectSubnets((sm ?? mp)!.subnets ?? {}).subnets;
+    let subnets: ec2.ISubnet[] = [];
+    try {
+      subnets = vpc.selectSubnets((sm ?? mp)!.subnets ?? {}).subnets;
+    } catch {
+      // selectSubnets throws for a subnet type the VPC lacks; report it like an empty selection.
+    }
     if (subnets.length === 0) {
       this.fail('cluster.subnets', (sm ?? mp)!.subnets ?? 'the private subnets of the VPC', 'the selection matches no subnet of the VPC; select subnets that exist (e.g. { subnetType: ec2.SubnetType.PRIVATE_ISOLATED })');
     }
@@ -913,7 +918,8 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
       startingPosition: props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON,
       startingPositionTimestamp: props.startingPositionTimestamp,
       enabled: props.enabled,
-      filterCriteria: props.filters?.length ? { filters: props.filters.map((f) => ({ pattern: JSON.stringify(f) })) } : undefined,
+      // lambda.FilterCriteria.filter() already returns { pattern: '<json>' }.
+      filterCriteria: props.filters?.length ? { filters: props.filters } : undefined,
       kmsKeyArn: props.filterEncryption?.keyArn,
       provisionedPollerConfig: props.provisionedPollers,
       metricsConfig: props.metrics?.length ? { metrics: props.metrics } : undefined,

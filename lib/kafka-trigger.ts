@@ -640,6 +640,13 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
   }
 
   private validateClientCertificate(chainPem: string, keyValue: SecretValue, passwordValue?: SecretValue): void {
+    for (const [prop, value] of [['auth.privateKeyPem', keyValue], ['auth.privateKeyPassword', passwordValue]] as const) {
+      const resolved = value && Stack.of(this).resolve(value);
+      if (typeof resolved === 'string' && resolved.startsWith('{{resolve:ssm-secure:')) {
+        this.fail(prop, resolved, 'CloudFormation resolves SSM SecureString references only as a whole property, not inside the secret\'s JSON; '
+          + 'use SecretValue.secretsManager(...) or pass an existing secret with KafkaAuth.mtls({ secret })');
+      }
+    }
     if (Token.isUnresolved(chainPem)) return;
     let leaf: import('crypto').X509Certificate | undefined;
     this.pemCheck('auth.certificateChainPem', () => {

@@ -68,6 +68,14 @@ export class KafkaVpcEndpoints {
   }
 }
 
+/** How Lambda consumes a self-managed Kafka topic. */
+export enum KafkaConsumptionMode {
+  /** A consumer group: per-partition order (the default). */
+  STREAM = 'Stream',
+  /** A share group (Kafka 4.2+ brokers): unordered, several pollers per partition, like an SQS queue. */
+  QUEUE = 'Queue',
+}
+
 /** Properties of a KafkaTrigger. */
 export interface KafkaTriggerProps {
   /** The cluster to read from. */
@@ -124,6 +132,14 @@ export interface KafkaTriggerProps {
    * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-process.html#services-smaa-topic-add
    */
   readonly consumerGroupId?: string;
+
+  /**
+   * Consumer group (Stream) or share group (Queue) consumption; self-managed clusters only. In Queue mode
+   * the starting position and batching window do not apply.
+   * @default KafkaConsumptionMode.STREAM
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/polling-kafka-queue.html
+   */
+  readonly consumptionMode?: KafkaConsumptionMode;
 
   /**
    * Event filter patterns (`lambda.FilterCriteria.filter({...})`).
@@ -434,6 +450,14 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     }
     if (position !== lambda.StartingPosition.AT_TIMESTAMP && props.startingPositionTimestamp !== undefined) {
       this.fail('startingPositionTimestamp', props.startingPositionTimestamp, `it applies to AT_TIMESTAMP only; set startingPosition to AT_TIMESTAMP or remove it (startingPosition is ${position})`);
+    }
+    if (props.consumptionMode === KafkaConsumptionMode.QUEUE) {
+      if (props.cluster.kind === KafkaClusterKind.MSK) this.fail('consumptionMode', props.consumptionMode, 'Queue mode exists for self-managed Kafka only; remove it for Amazon MSK');
+      const notApplicable: Array<[string, unknown]> = [['startingPosition', props.startingPosition], ['startingPositionTimestamp', props.startingPositionTimestamp],
+        ['maxBatchingWindow', props.maxBatchingWindow?.toHumanString()]];
+      for (const [prop, value] of notApplicable) {
+        if (value !== undefined) this.fail(prop, value, 'it does not apply in Queue consumption mode (share groups have no offsets to start from); remove it or use Stream');
+      }
     }
     if (props.consumerGroupId !== undefined) {
       if (!Token.isUnresolved(props.consumerGroupId) && !CONSUMER_GROUP_ID.test(props.consumerGroupId)) {
@@ -910,7 +934,9 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
       for (const s of net.subnets) access.push({ type: 'VPC_SUBNET', uri: `subnet:${s.subnetId}` });
       for (const g of net.securityGroups) access.push({ type: 'VPC_SECURITY_GROUP', uri: `security_group:${g.securityGroupId}` });
     }
-    const kafkaConfig: { consumerGroupId: string; schemaRegistryConfig?: lambda.CfnEventSourceMapping.SchemaRegistryConfigProperty } = { consumerGroupId };
+    const kafkaConfig: { consumerGroupId: string; consumptionMode?: string; schemaRegistryConfig?: lambda.CfnEventSourceMapping.SchemaRegistryConfigProperty } = { consumerGroupId };
+    if (props.consumptionMode) kafkaConfig.consumptionMode = props.consumptionMode;
+    const queue = props.consumptionMode === KafkaConsumptionMode.QUEUE;
     const mapping = new lambda.CfnEventSourceMapping(this, id, {
       functionName: this.target.functionArn,
       topics: [topic],
@@ -922,7 +948,7 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
       sourceAccessConfigurations: access.length ? access : undefined,
       batchSize: props.batchSize,
       maximumBatchingWindowInSeconds: props.maxBatchingWindow?.toSeconds(),
-      startingPosition: props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON,
+      startingPosition: queue ? undefined : props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON,
       startingPositionTimestamp: props.startingPositionTimestamp,
       enabled: props.enabled,
       // lambda.FilterCriteria.filter() already returns { pattern: '<json>' }.

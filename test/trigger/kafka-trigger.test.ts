@@ -10,7 +10,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import {
-  KafkaAuth, KafkaCluster, KafkaTrigger, KafkaTriggerProps, KafkaVpcEndpoints, OnFailureDestination,
+  KafkaAuth, KafkaCluster, KafkaConsumptionMode, KafkaTrigger, KafkaTriggerProps, KafkaVpcEndpoints, OnFailureDestination,
 } from '../../lib';
 import { MSK_ARN, testFunction, testStack } from './support';
 
@@ -156,6 +156,16 @@ describe('KafkaTrigger: event source mapping', () => {
     });
   });
 
+  test('Queue consumption mode uses a share group and sends no starting position', () => {
+    // GIVEN a self-managed cluster read in Queue mode
+    const { template } = trigger({ consumptionMode: KafkaConsumptionMode.QUEUE });
+    // THEN the mode is set and StartingPosition, which does not apply, is absent
+    template().hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      SelfManagedKafkaEventSourceConfig: { ConsumptionMode: 'Queue' },
+      StartingPosition: Match.absent(),
+    });
+  });
+
   test('the mappings are created after the grants and the dry-run check', () => {
     // GIVEN a trigger
     const { template } = trigger();
@@ -213,6 +223,9 @@ describe('KafkaTrigger: validation', () => {
     ['fails on maxRecordAge under 60 s', { ...provisioned, maxRecordAge: Duration.seconds(59) }, /maxRecordAge was "59 seconds"/],
     ['fails on maxRecordAge over 7 days', { ...provisioned, maxRecordAge: Duration.days(8) }, /maxRecordAge was "691200 seconds"/],
     ['fails on a Kafka destination equal to the source topic', { ...provisioned, onFailure: OnFailureDestination.kafkaTopic('orders') }, /onFailure was "kafka:\/\/orders": the destination topic must differ/],
+    ['fails on Queue mode with a starting position', { consumptionMode: KafkaConsumptionMode.QUEUE, startingPosition: lambda.StartingPosition.LATEST }, /startingPosition was "LATEST": it does not apply in Queue consumption mode/],
+    ['fails on Queue mode with a batching window', { consumptionMode: KafkaConsumptionMode.QUEUE, maxBatchingWindow: Duration.seconds(1) }, /maxBatchingWindow was "1 second": it does not apply in Queue/],
+    ['fails on Queue mode with MSK', { consumptionMode: KafkaConsumptionMode.QUEUE, cluster: KafkaCluster.msk({ clusterArn: MSK_ARN }) }, /consumptionMode was "Queue": Queue mode exists for self-managed Kafka only/],
     ['fails on a Kafka destination CloudFormation cannot hold', { ...provisioned, onFailure: OnFailureDestination.kafkaTopic('dlt') }, /at least 12 characters/],
   ])('%s', (_name, props, message) => {
     // WHEN the trigger is built with the bad value THEN the error names the prop, the value and the fix

@@ -32,6 +32,16 @@ export interface ExistingKafkaVpcEndpoints {
   readonly s3?: ec2.InterfaceVpcEndpoint;
 }
 
+/** Whether the trigger creates, reuses or skips VPC endpoints. */
+export enum KafkaVpcEndpointsMode {
+  /** Create the endpoints. */
+  CREATE = 'CREATE',
+  /** Create none (a NAT gateway serves). */
+  NONE = 'NONE',
+  /** Reuse existing endpoints. */
+  EXISTING = 'EXISTING',
+}
+
 /**
  * The VPC interface endpoints through which the event source's network interfaces reach Lambda, STS,
  * Secrets Manager and the destination service.
@@ -41,12 +51,12 @@ export interface ExistingKafkaVpcEndpoints {
 export class KafkaVpcEndpoints {
   /** Create the endpoints the trigger needs, private DNS on, with restricted policies. */
   public static create(): KafkaVpcEndpoints {
-    return new KafkaVpcEndpoints('create');
+    return new KafkaVpcEndpoints(KafkaVpcEndpointsMode.CREATE);
   }
 
   /** Create none: a NAT gateway (or endpoints managed elsewhere) serves. */
   public static none(): KafkaVpcEndpoints {
-    return new KafkaVpcEndpoints('none');
+    return new KafkaVpcEndpoints(KafkaVpcEndpointsMode.NONE);
   }
 
   /**
@@ -54,18 +64,27 @@ export class KafkaVpcEndpoints {
    * event source's security groups.
    */
   public static existing(endpoints: ExistingKafkaVpcEndpoints): KafkaVpcEndpoints {
-    return new KafkaVpcEndpoints('existing', endpoints);
+    return new KafkaVpcEndpoints(KafkaVpcEndpointsMode.EXISTING, endpoints);
   }
 
-  /** `create`, `none` or `existing`. */
-  public readonly mode: string;
+  /** Create, none or existing. */
+  public readonly mode: KafkaVpcEndpointsMode;
   /** The reused endpoints. */
   public readonly endpoints?: ExistingKafkaVpcEndpoints;
 
-  private constructor(mode: string, endpoints?: ExistingKafkaVpcEndpoints) {
+  private constructor(mode: KafkaVpcEndpointsMode, endpoints?: ExistingKafkaVpcEndpoints) {
     this.mode = mode;
     this.endpoints = endpoints;
   }
+}
+
+/** Options of the per-mapping metrics. */
+export interface KafkaTriggerMetricOptions extends cloudwatch.MetricOptions {
+  /**
+   * The topic whose mapping the metric is of.
+   * @default - the first topic
+   */
+  readonly topic?: string;
 }
 
 /** How Lambda consumes a self-managed Kafka topic. */
@@ -387,7 +406,8 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
    * FilteredOutEventCount, FailedInvokeEventCount, DroppedEventCount, OnFailureDestinationDeliveredEventCount.
    * @see https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html#event-source-mapping-metrics
    */
-  public metric(metricName: string, topic?: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+  public metric(metricName: string, props: KafkaTriggerMetricOptions = {}): cloudwatch.Metric {
+    const { topic, ...options } = props;
     const i = topic === undefined ? 0 : this.topicIndex(topic);
     return new cloudwatch.Metric({
       namespace: 'AWS/Lambda',
@@ -395,23 +415,23 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
       dimensionsMap: { EventSourceMappingUUID: this.eventSourceMappingIds[i] },
       statistic: cloudwatch.Stats.SUM,
       period: Duration.minutes(1),
-      ...props,
+      ...options,
     });
   }
 
   /** Records the mapping polled (EventCount metrics). */
-  public metricPolledEventCount(topic?: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('PolledEventCount', topic, props);
+  public metricPolledEventCount(props?: KafkaTriggerMetricOptions): cloudwatch.Metric {
+    return this.metric('PolledEventCount', props);
   }
 
   /** Records whose invoke failed (ErrorCount metrics). */
-  public metricFailedInvokeEventCount(topic?: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('FailedInvokeEventCount', topic, props);
+  public metricFailedInvokeEventCount(props?: KafkaTriggerMetricOptions): cloudwatch.Metric {
+    return this.metric('FailedInvokeEventCount', props);
   }
 
   /** Records sent to the on-failure destination (ErrorCount metrics). */
-  public metricOnFailureDestinationDeliveredEventCount(topic?: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('OnFailureDestinationDeliveredEventCount', topic, props);
+  public metricOnFailureDestinationDeliveredEventCount(props?: KafkaTriggerMetricOptions): cloudwatch.Metric {
+    return this.metric('OnFailureDestinationDeliveredEventCount', props);
   }
 
   private topicIndex(topic: string): number {
@@ -861,7 +881,7 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
   ): { created: { [service: string]: ec2.InterfaceVpcEndpoint }; securityGroup?: ec2.SecurityGroup } {
     const vpc = this.cluster.vpc;
     const mode = props.vpcEndpoints ?? KafkaVpcEndpoints.create();
-    if (!vpc || mode.mode === 'none') return { created: {} };
+    if (!vpc || mode.mode === KafkaVpcEndpointsMode.NONE) return { created: {} };
     const role = this.target.role!;
     const lambdaPrincipal = new iam.ServicePrincipal('lambda.amazonaws.com');
     const needs: Array<{ key: keyof ExistingKafkaVpcEndpoints; id: string; service: ec2.InterfaceVpcEndpointAwsService; statements: iam.PolicyStatement[] }> = [
@@ -880,7 +900,7 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
       needs.push({ key: dest.endpointKey as keyof ExistingKafkaVpcEndpoints, id, service: dest.endpointService, statements: [dest.endpointStatement!] });
     }
 
-    if (mode.mode === 'existing') {
+    if (mode.mode === KafkaVpcEndpointsMode.EXISTING) {
       for (const need of needs) {
         const endpoint = mode.endpoints?.[need.key];
         if (!endpoint) {

@@ -551,10 +551,11 @@ describe('KafkaTrigger: observability and the dry-run check', () => {
   test('metric methods name the function and the mapping', () => {
     const { stack, trigger: t } = trigger({ topics: ['orders', 'refunds'] });
     expect(stack.resolve(t.metricOffsetLag().dimensions)).toEqual({ FunctionName: { Ref: expect.stringMatching(/^Target/) } });
-    expect(t.metricPolledEventCount('refunds').metricName).toBe('PolledEventCount');
-    expect(stack.resolve(t.metricFailedInvokeEventCount('refunds').dimensions)).toEqual({ EventSourceMappingUUID: { Ref: expect.stringMatching(/^TriggerEventSourceMappingrefunds/) } });
+    expect(t.metricPolledEventCount({ topic: 'refunds' }).metricName).toBe('PolledEventCount');
+    expect(stack.resolve(t.metricFailedInvokeEventCount({ topic: 'refunds', period: Duration.minutes(5) }).dimensions)).toEqual({ EventSourceMappingUUID: { Ref: expect.stringMatching(/^TriggerEventSourceMappingrefunds/) } });
     expect(t.metricOnFailureDestinationDeliveredEventCount().metricName).toBe('OnFailureDestinationDeliveredEventCount');
-    expect(() => t.metric('PolledEventCount', 'nope')).toThrow(/topic was "nope": use one of the trigger's topics \(orders, refunds\)/);
+    expect(t.metricFailedInvokeEventCount({ period: Duration.minutes(5) }).period.toMinutes()).toBe(5);
+    expect(() => t.metric('PolledEventCount', { topic: 'nope' })).toThrow(/topic was "nope": use one of the trigger's topics \(orders, refunds\)/);
   });
 
   test('the dry-run check invokes the target with InvocationType DryRun, allowed to invoke that function only', () => {

@@ -862,6 +862,10 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
             resources: [this.mskResourceArn('topic', topic)],
           }));
         }
+        if (this.auth.method !== KafkaAuthMethod.IAM) {
+          Annotations.of(this).addWarningV2('cdk-kafka-lambda:kafkaDestinationAcl',
+            `Lambda writes failed records to topic ${topic} as the ${this.auth.method} user; grant that user Write and Describe on it in the cluster's ACLs.`);
+        }
         return { destination: `kafka://${topic}` };
       }
     }

@@ -533,6 +533,12 @@ describe('KafkaTrigger: on-failure destinations', () => {
       expect.objectContaining({ Action: ['kafka-cluster:WriteData', 'kafka-cluster:DescribeTopic'], Resource: MSK_ARN.replace(':cluster/', ':topic/') + '/orders-dead-letters' }),
     ]));
   });
+
+  test('Kafka topic with SCRAM: no IAM grant, a warning to grant the user Write in the ACLs', () => {
+    const { stack, template } = trigger({ provisionedPollers: { minimumPollers: 1 }, onFailure: OnFailureDestination.kafkaTopic('orders-dead-letters') });
+    expect(actionsOf(template()).filter((a) => a.startsWith('kafka-cluster:'))).toEqual([]);
+    Annotations.fromStack(stack).hasWarning('/TestStack/Trigger', Match.stringLikeRegexp('grant that user Write and Describe on it'));
+  });
 });
 
 describe('KafkaTrigger: observability and the dry-run check', () => {

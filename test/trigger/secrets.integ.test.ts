@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { CreateSecretCommand, GetRandomPasswordCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SecretValue } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { Kafka, KafkaConfig, logLevel } from 'kafkajs';
+import { Kafka, KafkaConfig, SASLOptions, logLevel } from 'kafkajs';
 import { KafkaAuth, KafkaCluster, KafkaTrigger } from '../../lib';
 import * as te from '../../testenv';
 import { testFunction, testStack } from './support';
@@ -60,9 +60,12 @@ function synthesize(auth: KafkaAuth): Template {
   return Template.fromStack(stack);
 }
 
-test('the created SCRAM-512 secret and root CA secret let kafkajs authenticate over SASL_SSL', async () => {
+test.each([
+  ['SCRAM-SHA-512', 'scram-sha-512', (username: string) => KafkaAuth.scram512({ username })],
+  ['SCRAM-SHA-256', 'scram-sha-256', (username: string) => KafkaAuth.scram256({ username })],
+] as const)('the created %s secret and root CA secret let kafkajs authenticate over SASL_SSL', async (brokerMechanism, clientMechanism, auth) => {
   // GIVEN the SCRAM secret the trigger synthesizes: a username and a password Secrets Manager generates
-  const template = synthesize(KafkaAuth.scram512({ username: `esm-${randomUUID().slice(0, 8)}` }));
+  const template = synthesize(auth(`esm-${randomUUID().slice(0, 8)}`));
   const generate = resource(template, 'TriggerSaslSecret').GenerateSecretString;
   const { RandomPassword } = await secrets.send(new GetRandomPasswordCommand({
     PasswordLength: generate.PasswordLength, ExcludePunctuation: generate.ExcludePunctuation,
@@ -71,21 +74,21 @@ test('the created SCRAM-512 secret and root CA secret let kafkajs authenticate o
   const scram = await roundTripSecret(value);
   const rootCa = await roundTripSecret(resource(template, 'TriggerRootCaSecret').SecretString);
   // AND the broker knows that user (what the construct's warning tells the operator to do)
-  await te.setScramPassword({ username: scram.username, password: scram.password, mechanism: 'SCRAM-SHA-512' }, env);
+  await te.setScramPassword({ username: scram.username, password: scram.password, mechanism: brokerMechanism }, env);
   // WHEN kafkajs connects with exactly the secrets' fields
   // THEN the broker accepts it
   await describe({
     clientId: 'ckl-trigger-scram',
     brokers: [env.kafka.bootstrap.saslSsl],
     ssl: { ca: [rootCa.certificate] },
-    sasl: { mechanism: 'scram-sha-512', username: scram.username, password: scram.password },
+    sasl: { mechanism: clientMechanism, username: scram.username, password: scram.password } as SASLOptions,
   });
   // AND a wrong password is refused, so the check above could fail
   await expect(describe({
     clientId: 'ckl-trigger-scram-bad',
     brokers: [env.kafka.bootstrap.saslSsl],
     ssl: { ca: [rootCa.certificate] },
-    sasl: { mechanism: 'scram-sha-512', username: scram.username, password: `${scram.password}x` },
+    sasl: { mechanism: clientMechanism, username: scram.username, password: `${scram.password}x` } as SASLOptions,
   })).rejects.toThrow();
 });
 

@@ -180,7 +180,7 @@ export interface KafkaTriggerProps {
   readonly enabled?: boolean;
 
   /**
-   * Provisioned mode: minimum 1–200, maximum 1–2000 pollers, an optional poller group.
+   * Provisioned mode: minimum 1–200, maximum 1–10000 pollers, an optional poller group.
    * Schema registry, error handling controls, ESM logging and Kafka destinations need it.
    * @default - on-demand mode
    * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-scaling-modes.html
@@ -492,7 +492,7 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     const pp = props.provisionedPollers;
     if (pp) {
       n('provisionedPollers.minimumPollers', pp.minimumPollers, 1, 200);
-      n('provisionedPollers.maximumPollers', pp.maximumPollers, 1, 2000);
+      n('provisionedPollers.maximumPollers', pp.maximumPollers, 1, 10000);
       if (pp.minimumPollers !== undefined && pp.maximumPollers !== undefined && !Token.isUnresolved(pp.minimumPollers)
         && !Token.isUnresolved(pp.maximumPollers) && pp.minimumPollers > pp.maximumPollers) {
         this.fail('provisionedPollers', pp, 'minimumPollers must not exceed maximumPollers');

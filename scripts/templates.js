@@ -15,7 +15,7 @@ const path = require('node:path');
 const cdk = require('aws-cdk-lib');
 const ec2 = require('aws-cdk-lib/aws-ec2');
 const lambda = require('aws-cdk-lib/aws-lambda');
-const sources = require('aws-cdk-lib/aws-lambda-event-sources');
+const iam = require('aws-cdk-lib/aws-iam');
 const secretsmanager = require('aws-cdk-lib/aws-secretsmanager');
 const sqs = require('aws-cdk-lib/aws-sqs');
 
@@ -23,7 +23,7 @@ const { pythonVenv } = require('./lib/python-venv');
 
 const root = path.join(__dirname, '..');
 const CFN_LINT = 'cfn-lint==1.58.0';
-const { KafkaDispatcher } = require(path.join(root, 'lib'));
+const { KafkaAuth, KafkaCluster, KafkaDispatcher, KafkaTrigger, OnFailureDestination } = require(path.join(root, 'lib'));
 
 /**
  * Points every file asset at s3://<AssetsBucket>/<AssetsKeyPrefix><source hash>.zip and records the
@@ -103,6 +103,8 @@ class TemplateStack extends cdk.Stack {
   }
 }
 
+const ARN = (service, resource) => `^arn:aws[a-zA-Z-]*:${service}:[a-z0-9-]*:\\d{12}:${resource}$`;
+
 /** Parameters every topology shares. */
 function commonParams(stack) {
   return {
@@ -112,68 +114,120 @@ function commonParams(stack) {
       allowedPattern: '^[a-zA-Z0-9._-]{1,249}$',
       constraintDescription: 'must be a Kafka topic name: 1-249 of a-z A-Z 0-9 . _ -',
     }),
+    consumerGroupId: consumerGroupIdParam(stack),
     target: stack.param('Target', 'TargetFunctionArn', {
       type: 'String',
-      description: 'ARN of the Lambda function that processes the records.',
-      allowedPattern: '^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\\d{12}:function:[a-zA-Z0-9-_]+(:[a-zA-Z0-9$_-]+)?$',
+      description: 'ARN of your Lambda function that processes the records.',
+      allowedPattern: ARN('lambda', 'function:[a-zA-Z0-9-_]+(:[a-zA-Z0-9$_-]+)?'),
       constraintDescription: 'must be a Lambda function ARN',
     }),
-    dlq: stack.param('Failures', 'OnFailureQueueArn', {
+    onFailure: stack.param('Failures', 'OnFailureQueueArn', {
       type: 'String',
       description: 'ARN of the SQS queue that receives the metadata of batches that still fail after the retries.',
-      allowedPattern: '^arn:aws[a-zA-Z-]*:sqs:[a-z0-9-]+:\\d{12}:[a-zA-Z0-9_-]+(\\.fifo)?$',
+      allowedPattern: ARN('sqs', '[a-zA-Z0-9_-]+(\\.fifo)?'),
       constraintDescription: 'must be an SQS queue ARN',
     }),
   };
+}
+
+/** ConsumerGroupId, or the stack name when empty: unique per deployment of the template. */
+function consumerGroupIdParam(stack) {
+  const param = stack.param('Kafka', 'ConsumerGroupId', {
+    type: 'String',
+    default: '',
+    description: 'Kafka consumer group id of the event source; empty for the stack name.',
+    allowedPattern: '^[a-zA-Z0-9-\\/*:_+=.@]{0,200}$',
+    constraintDescription: 'must be up to 200 of a-z A-Z 0-9 - / * : _ + = . @',
+  });
+  const useStackName = new cdk.CfnCondition(stack, 'ConsumerGroupIdIsStackName', {
+    expression: cdk.Fn.conditionEquals(param.valueAsString, ''),
+  });
+  return cdk.Fn.conditionIf(useStackName.logicalId, cdk.Aws.STACK_NAME, param.valueAsString).toString();
+}
+
+/** A VPC of two subnets given as parameters. */
+function vpcFromParams(stack, description) {
+  const vpcId = stack.param('Network', 'VpcId', { type: 'AWS::EC2::VPC::Id', description });
+  const subnets = stack.param('Network', 'SubnetIds', {
+    type: 'List<AWS::EC2::Subnet::Id>',
+    description: 'Two private subnets of the VPC, in different Availability Zones, with a route to the brokers.',
+  });
+  return ec2.Vpc.fromVpcAttributes(stack, 'Vpc', {
+    vpcId: vpcId.valueAsString,
+    availabilityZones: [0, 1].map((i) => cdk.Fn.select(i, cdk.Fn.getAzs())),
+    privateSubnetIds: [0, 1].map((i) => cdk.Fn.select(i, subnets.valueAsList)),
+  });
 }
 
 /** The templates: name → builder. */
 const TOPOLOGIES = {
   'self-managed-kafka-dispatcher': (app) => {
     const stack = new TemplateStack(app, 'SelfManagedKafkaDispatcher',
-      'cdk-kafka-lambda: self-managed Apache Kafka (SASL/SCRAM over TLS, in your VPC) -> dispatcher -> your function');
+      'cdk-kafka-lambda: self-managed Apache Kafka (SASL/SCRAM-SHA-512 over TLS, in your VPC) -> dispatcher -> your function');
     const servers = stack.param('Kafka', 'BootstrapServers', {
       type: 'CommaDelimitedList',
       description: 'Bootstrap brokers as host:port, comma-separated.',
     });
     // An ARN, not the secret itself, so NoEcho would only hide it from the deployer.
-    cdk.Annotations.of(stack).acknowledgeWarning('CloudFormation-Validate::W2509', 'ScramSecretArn holds an ARN, not a secret value.');
+    cdk.Validations.of(stack).acknowledge({ id: 'CloudFormation-Validate::W2509', reason: 'ScramSecretArn holds an ARN, not a secret value.' });
     const secret = stack.param('Kafka', 'ScramSecretArn', {
       type: 'String',
-      description: 'ARN of the Secrets Manager secret with the SASL/SCRAM-SHA-512 "username" and "password".',
-      allowedPattern: '^arn:aws[a-zA-Z-]*:secretsmanager:[a-z0-9-]+:\\d{12}:secret:.+$',
+      description: 'ARN of the Secrets Manager secret with the SASL/SCRAM-SHA-512 "username" and "password" (encrypted with the aws/secretsmanager key).',
+      allowedPattern: ARN('secretsmanager', 'secret:.+'),
       constraintDescription: 'must be a Secrets Manager secret ARN',
     });
     const common = commonParams(stack);
-    const vpcId = stack.param('Network', 'VpcId', { type: 'AWS::EC2::VPC::Id', description: 'VPC the brokers are reachable from.' });
-    const subnets = stack.param('Network', 'SubnetIds', {
-      type: 'List<AWS::EC2::Subnet::Id>',
-      description: 'Two private subnets (in different Availability Zones) with a route to the brokers.',
-    });
-    const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Vpc', {
-      vpcId: vpcId.valueAsString,
-      availabilityZones: [0, 1].map((i) => cdk.Fn.select(i, cdk.Fn.getAzs())),
-      privateSubnetIds: [0, 1].map((i) => cdk.Fn.select(i, subnets.valueAsList)),
+    const vpc = vpcFromParams(stack, 'VPC the brokers are reachable from.');
+    // The brokers' port is only known at deploy time, so the deployer brings the group and its rules.
+    const securityGroup = stack.param('Network', 'SecurityGroupId', {
+      type: 'AWS::EC2::SecurityGroup::Id',
+      description: 'Security group of the event source: allows outbound to the brokers on their port and HTTPS (443) to the AWS service endpoints.',
     });
     const target = lambda.Function.fromFunctionArn(stack, 'Target', common.target.valueAsString);
     const dispatcher = new KafkaDispatcher(stack, 'Dispatcher', { target });
-    const securityGroup = new ec2.SecurityGroup(stack, 'SecurityGroup', {
-      vpc,
-      description: 'Event source mapping to the Kafka brokers',
-      allowAllOutbound: true,
+    new KafkaTrigger(stack, 'Trigger', {
+      cluster: KafkaCluster.selfManaged({
+        bootstrapServers: servers.valueAsList,
+        vpc,
+        securityGroups: [ec2.SecurityGroup.fromSecurityGroupId(stack, 'SecurityGroup', securityGroup.valueAsString)],
+      }),
+      topics: [common.topic.valueAsString],
+      consumerGroupId: common.consumerGroupId,
+      target: dispatcher.function,
+      auth: KafkaAuth.scram512({ secret: secretsmanager.Secret.fromSecretCompleteArn(stack, 'ScramSecret', secret.valueAsString) }),
+      onFailure: OnFailureDestination.sqs(sqs.Queue.fromQueueArn(stack, 'OnFailureQueue', common.onFailure.valueAsString)),
     });
-    const scram = secretsmanager.Secret.fromSecretCompleteArn(stack, 'ScramSecret', secret.valueAsString);
-    scram.grantRead(dispatcher.function);
-    dispatcher.function.addEventSourceMapping('KafkaEventSource', {
-      kafkaBootstrapServers: servers.valueAsList,
-      kafkaTopic: common.topic.valueAsString,
-      startingPosition: lambda.StartingPosition.TRIM_HORIZON,
-      sourceAccessConfigurations: [
-        { type: lambda.SourceAccessConfigurationType.SASL_SCRAM_512_AUTH, uri: scram.secretArn },
-        ...vpc.privateSubnets.map((s) => ({ type: lambda.SourceAccessConfigurationType.VPC_SUBNET, uri: `subnet:${s.subnetId}` })),
-        { type: lambda.SourceAccessConfigurationType.VPC_SECURITY_GROUP, uri: `security_group:${securityGroup.securityGroupId}` },
-      ],
-      onFailure: new sources.SqsDlq(sqs.Queue.fromQueueArn(stack, 'OnFailureQueue', common.dlq.valueAsString)),
+    return stack;
+  },
+
+  'msk-iam-function': (app) => {
+    const stack = new TemplateStack(app, 'MskIamFunction',
+      'cdk-kafka-lambda: Amazon MSK (IAM access control) -> your function');
+    const clusterArn = stack.param('Kafka', 'ClusterArn', {
+      type: 'String',
+      description: 'ARN of the MSK cluster (provisioned or serverless) with IAM access control enabled.',
+      allowedPattern: ARN('kafka', 'cluster/[^/]+/[^/]+'),
+      constraintDescription: 'must be an MSK cluster ARN',
+    });
+    const common = commonParams(stack);
+    const role = stack.param('Target', 'TargetRoleArn', {
+      type: 'String',
+      description: 'ARN of the execution role of your function (a role without a path); the event source reads the cluster with it.',
+      allowedPattern: ARN('iam', 'role/[a-zA-Z0-9+=,.@_-]+'),
+      constraintDescription: 'must be an IAM role ARN without a path',
+    });
+    const target = lambda.Function.fromFunctionAttributes(stack, 'Target', {
+      functionArn: common.target.valueAsString,
+      role: iam.Role.fromRoleArn(stack, 'TargetRole', role.valueAsString),
+      sameEnvironment: true,
+    });
+    new KafkaTrigger(stack, 'Trigger', {
+      cluster: KafkaCluster.msk({ clusterArn: clusterArn.valueAsString }),
+      topics: [common.topic.valueAsString],
+      consumerGroupId: common.consumerGroupId,
+      target,
+      auth: KafkaAuth.iam(),
+      onFailure: OnFailureDestination.sqs(sqs.Queue.fromQueueArn(stack, 'OnFailureQueue', common.onFailure.valueAsString)),
     });
     return stack;
   },

@@ -24,6 +24,7 @@ const resourcesOf = (t: Template, type: string) => Object.values(t.Resources).fi
 
 describe('Python package', () => {
   let template: Template;
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckl-python-'));
 
   beforeAll(() => {
     // GIVEN the wheel of this build in a venv with the example's requirements
@@ -31,7 +32,6 @@ describe('Python package', () => {
     const requirements = path.join(root, 'examples', 'python', 'requirements.txt');
     const python = timed('python venv', () => pythonVenv('example-python', ['-r', requirements, wheel]));
     // WHEN the Python example app runs the way `cdk synth` runs it (context from its cdk.json)
-    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckl-python-'));
     const context = JSON.parse(fs.readFileSync(path.join(root, 'examples', 'python', 'cdk.json'), 'utf8')).context;
     timed('python app.py', () => execFileSync(python, ['app.py'], {
       cwd: path.join(root, 'examples', 'python'),
@@ -48,20 +48,38 @@ describe('Python package', () => {
     template = JSON.parse(fs.readFileSync(path.join(outdir, stackArtifact.properties.templateFile), 'utf8'));
   }, COLD);
 
-  test('the Python app synthesizes the Kafka event source mapping through the jsii runtime', () => {
-    // THEN the template holds an ESM on the dispatcher with SASL/SCRAM auth
-    const [esm] = resourcesOf(template, 'AWS::Lambda::EventSourceMapping');
-    expect(esm.Properties.SourceAccessConfigurations).toEqual(expect.arrayContaining([
-      expect.objectContaining({ Type: 'SASL_SCRAM_512_AUTH' }),
-    ]));
+  test('the Python app synthesizes a KafkaTrigger whose default auth is SASL/SCRAM-512 with a created, KMS-encrypted secret', () => {
+    // THEN the mapping authenticates with the secret the trigger created
+    const esms = resourcesOf(template, 'AWS::Lambda::EventSourceMapping');
+    expect(esms).toHaveLength(1);
+    const [esm] = esms;
     expect(esm.Properties.Topics).toEqual(['orders']);
+    const [secretId] = Object.entries(template.Resources).find(([, r]) => r.Type === 'AWS::SecretsManager::Secret')!;
+    expect(esm.Properties.SourceAccessConfigurations).toEqual(expect.arrayContaining([
+      { Type: 'SASL_SCRAM_512_AUTH', URI: { Ref: secretId } },
+    ]));
+    // AND the secret is encrypted with a customer managed key
+    expect(template.Resources[secretId].Properties.KmsKeyId).toEqual({ 'Fn::GetAtt': [expect.any(String), 'Arn'] });
+  });
+
+  test('the Python app places the event source in the VPC and sends failed batches to a created queue', () => {
+    // THEN the mapping has a subnet per AZ and a security group, and an SQS on-failure destination
+    const [esm] = resourcesOf(template, 'AWS::Lambda::EventSourceMapping');
+    const types = esm.Properties.SourceAccessConfigurations.map((c: { Type: string }) => c.Type);
+    expect(types.filter((t: string) => t === 'VPC_SUBNET')).toHaveLength(2);
+    expect(types).toContain('VPC_SECURITY_GROUP');
+    const [queueId] = Object.entries(template.Resources).find(([, r]) => r.Type === 'AWS::SQS::Queue')!;
+    expect(esm.Properties.DestinationConfig.OnFailure.Destination).toEqual({ 'Fn::GetAtt': [queueId, 'Arn'] });
   });
 
   test('the dispatcher runs the handler bundle shipped inside the wheel', () => {
     // THEN the dispatcher function is the Node.js 24 handler from assets/, staged as a file asset
-    const functions = resourcesOf(template, 'AWS::Lambda::Function').filter((f) => f.Properties.Runtime === 'nodejs24.x');
-    expect(functions).toHaveLength(1);
-    expect(functions[0].Properties.Code.S3Key).toMatch(/^[0-9a-f]{64}\.zip$/);
+    const [esm] = resourcesOf(template, 'AWS::Lambda::EventSourceMapping');
+    const fnId = esm.Properties.FunctionName['Fn::GetAtt']?.[0] ?? esm.Properties.FunctionName.Ref;
+    const fn = template.Resources[fnId];
+    expect(fn.Properties.Runtime).toBe('nodejs24.x');
+    expect(fn.Properties.Code.S3Key).toMatch(/^[0-9a-f]{64}\.zip$/);
+    expect(fs.existsSync(path.join(outdir, `asset.${fn.Properties.Code.S3Key.replace('.zip', '')}`, 'index.js'))).toBe(true);
   });
 });
 

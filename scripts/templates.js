@@ -19,10 +19,9 @@ const iam = require('aws-cdk-lib/aws-iam');
 const secretsmanager = require('aws-cdk-lib/aws-secretsmanager');
 const sqs = require('aws-cdk-lib/aws-sqs');
 
-const { pythonVenv } = require('./lib/python-venv');
+const { CFN_LINT_VERSION, cfnLint } = require('./lib/cfn-lint');
 
 const root = path.join(__dirname, '..');
-const CFN_LINT = 'cfn-lint==1.58.0';
 const { KafkaAuth, KafkaCluster, KafkaDispatcher, KafkaTrigger, OnFailureDestination } = require(path.join(root, 'lib'));
 
 /**
@@ -274,31 +273,18 @@ function writeTemplates({ templatesDir = path.join(root, 'templates'), assetsDir
   }
 }
 
-/** cfn-lint's findings on the templates (pinned cfn-lint in a cached venv), as its JSON records. */
-function lintTemplates(files) {
-  const cfnLint = path.join(path.dirname(pythonVenv('cfn-lint', [CFN_LINT])), 'cfn-lint');
-  try {
-    execFileSync(cfnLint, ['--format', 'json', '--', ...files], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    return [];
-  } catch (e) {
-    // Exit codes 2 (errors), 4 (warnings), 8 (informational) and their sums still print the findings.
-    if (!e.stdout) throw e;
-    return JSON.parse(e.stdout);
-  }
-}
-
 if (require.main === module) {
   let start = Date.now();
   const { templates, assets } = writeTemplates();
   for (const f of [...templates, ...new Set(assets)]) process.stderr.write(`templates: ${path.relative(root, f)}\n`);
   process.stderr.write(`templates: ${templates.length} templates in ${((Date.now() - start) / 1000).toFixed(1)}s\n`);
   start = Date.now();
-  const findings = lintTemplates(templates);
+  const findings = cfnLint(templates);
   for (const f of findings) {
     process.stderr.write(`${f.Level} ${f.Rule.Id} ${path.relative(root, f.Filename)}:${f.Location.Start.LineNumber} ${f.Message}\n`);
   }
-  process.stderr.write(`templates: ${CFN_LINT} ${findings.length} findings in ${((Date.now() - start) / 1000).toFixed(1)}s\n`);
+  process.stderr.write(`templates: cfn-lint ${CFN_LINT_VERSION}: ${findings.length} findings in ${((Date.now() - start) / 1000).toFixed(1)}s\n`);
   if (findings.some((f) => f.Level === 'Error')) process.exitCode = 1;
 }
 
-module.exports = { writeTemplates, lintTemplates, AssetParametersSynthesizer };
+module.exports = { writeTemplates, AssetParametersSynthesizer };

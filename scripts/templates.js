@@ -262,7 +262,12 @@ function writeTemplates({ templatesDir = path.join(root, 'templates'), assetsDir
         const zip = path.join(assetsDir, key);
         if (!fs.existsSync(zip)) {
           // Lambda takes zips only; -X leaves out file attributes the code does not need.
-          execFileSync('zip', ['-q', '-r', '-X', zip, '.'], { cwd: path.join(outdir, source) });
+          try {
+            execFileSync('zip', ['-q', '-r', '-X', zip, '.'], { cwd: path.join(outdir, source) });
+          } catch (e) {
+            if (e.code === 'ENOENT') throw new Error('npm run templates zips the handler code with the `zip` command: install zip (e.g. apt-get install zip).');
+            throw e;
+          }
         }
         written.assets.push(zip);
       }

@@ -3,3 +3,5 @@
  * `import { ... } from 'cdk-kafka-lambda/runtime'`.
  */
 export { VERSION } from './version';
+export * from './errors';
+export * from './decode';

@@ -54,14 +54,15 @@ function run(cmd, args, opts = {}) {
  * Start a long-running service detached (own process group, survives the starter), output to a
  * log file and pid to a pidfile, so any later process (jest teardown, `cli.js stop-all`) can stop it.
  */
-function spawnDetached(name, cmd, args, { cwd, env, runDir }) {
+function spawnDetached(name, cmd, args, { cwd, env, runDir, cleanEnv = false }) {
   const logDir = path.join(runDir, 'logs');
   fs.mkdirSync(logDir, { recursive: true });
   const logFile = path.join(logDir, `${name}.log`);
   const fd = fs.openSync(logFile, 'a');
   const child = spawn(cmd, args, {
     cwd: cwd || runDir,
-    env: { ...process.env, ...env },
+    // cleanEnv: a Lambda function must not inherit the test runner's environment (NODE_OPTIONS, jest vars).
+    env: cleanEnv ? { ...env } : { ...process.env, ...env },
     detached: true,
     stdio: ['ignore', fd, fd],
   });

@@ -32,7 +32,7 @@ function levelFromEnv(): LogLevel {
 
 /** Errors become {name, message, stack} and bigints strings, so every value serializes. */
 function replacer(_key: string, value: unknown): unknown {
-  if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack, ...value };
+  if (value instanceof Error) return { ...value, name: value.name, message: value.message, stack: value.stack };
   if (typeof value === 'bigint') return value.toString();
   return value;
 }

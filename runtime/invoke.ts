@@ -114,9 +114,9 @@ export class TargetInvoker {
         await sleep(delay);
       }
     }
-    const text = out.Payload === undefined ? '' : Buffer.from(out.Payload).toString('utf8');
+    const text = out.Payload == null ? '' : Buffer.from(out.Payload).toString('utf8');
     const statusCode = out.StatusCode ?? 0;
-    if (out.FunctionError !== undefined) fail(`the target answered with a ${out.FunctionError} function error`, statusCode, out.FunctionError, out, truncate(text));
+    if (out.FunctionError != null) fail(`the target answered with a ${out.FunctionError} function error`, statusCode, out.FunctionError, out, truncate(text));
     if (this.invocationType === 'Event') {
       if (statusCode !== 202) fail(`asynchronous invocation answered ${statusCode}, expected 202`, statusCode, 'UnexpectedStatus', out, truncate(text));
       return new Array(batch.records.length).fill(undefined);

@@ -79,11 +79,14 @@ export interface ErrorItem {
 const MAX_INPUT_PAYLOAD_CHARS = 512 * 1024;
 
 function normalizePem(pem: string): string {
-  // Secrets pasted as one line (as seed 002 shows them) lose the line breaks PEM parsers need.
-  return pem.replace(/-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g, (_m, label: string, body: string) => {
+  // Secrets pasted as one line (as seed 002 shows them) lose the line breaks PEM parsers need; the
+  // blocks are rebuilt with 64-character lines and nothing between them.
+  const blocks = [...pem.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g)].map(([, label, body]) => {
     const b64 = body.replace(/\s+/g, '');
     return `-----BEGIN ${label}-----\n${b64.match(/.{1,64}/g)?.join('\n') ?? ''}\n-----END ${label}-----\n`;
   });
+  if (blocks.length === 0) throw new RelayError('a certificate or key field holds no PEM block (-----BEGIN ...-----)');
+  return blocks.join('');
 }
 
 const AUTH_ERROR_NAMES = new Set(['KafkaJSSASLAuthenticationError', 'KafkaJSConnectionError', 'KafkaJSNonRetriableError', 'KafkaJSNumberOfRetriesExceeded']);

@@ -52,3 +52,28 @@ export const lambdaContext = (ms = 60_000) => {
   const end = Date.now() + ms;
   return { getRemainingTimeInMillis: () => end - Date.now(), awsRequestId: randomUUID() };
 };
+
+/** Reads n messages of a topic from the beginning over the plaintext listener. */
+export async function readTopic(te: typeof import('../../testenv'), topic: string, n: number, timeoutMs = 20_000): Promise<{ key: string; value: string; headers: Record<string, string>; partition: number }[]> {
+  const { Kafka, logLevel } = await import('kafkajs');
+  const consumer = new Kafka({ ...te.kafkaClientConfig('plaintext'), logLevel: logLevel.NOTHING }).consumer({ groupId: `read-${randomUUID()}` });
+  const out: { key: string; value: string; headers: Record<string, string>; partition: number }[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`read ${out.length} of ${n} messages from ${topic}`)), timeoutMs);
+      void consumer.run({
+        eachMessage: async ({ message, partition }) => {
+          const headers: Record<string, string> = {};
+          for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
+          out.push({ key: String(message.key), value: String(message.value), headers, partition });
+          if (out.length >= n) { clearTimeout(timer); resolve(); }
+        },
+      });
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return out;
+}

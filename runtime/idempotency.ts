@@ -11,9 +11,10 @@ import type { KafkaRecord } from './decode';
 import { IdempotencyKeyError } from './errors';
 import { backoffDelay, sleep } from './retry';
 
-/** Attribute names of the idempotency table; the KafkaDispatcher construct creates the table with these. */
-export const IDEMPOTENCY_PARTITION_KEY = 'id';
-export const IDEMPOTENCY_TTL_ATTRIBUTE = 'expiration';
+import { IDEMPOTENCY_PARTITION_KEY, IDEMPOTENCY_TTL_ATTRIBUTE } from '../lib/private/dispatcher-config';
+
+/** Attribute names of the idempotency table, shared with the KafkaDispatcher construct that creates it. */
+export { IDEMPOTENCY_PARTITION_KEY, IDEMPOTENCY_TTL_ATTRIBUTE };
 
 /** Default time to live of a done record: 7 days, longer than any ESM retry of the same batch. */
 export const DEFAULT_IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600;

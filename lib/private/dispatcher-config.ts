@@ -8,6 +8,11 @@
 /** Environment variable that carries the dispatcher configuration as JSON. */
 export const DISPATCHER_CONFIG_ENV = 'CKL_DISPATCHER_CONFIG';
 
+/** Partition key (string) of the idempotency table. */
+export const IDEMPOTENCY_PARTITION_KEY = 'id';
+/** TTL attribute (epoch seconds) of the idempotency table. */
+export const IDEMPOTENCY_TTL_ATTRIBUTE = 'expiration';
+
 /** Version of the configuration format; the runtime refuses versions it does not know. */
 export const DISPATCHER_CONFIG_VERSION = 1;
 

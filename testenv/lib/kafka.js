@@ -11,8 +11,16 @@ const { TESTENV_DIR, freePort, run, log } = require('./util');
 
 const JAVA_OPTS = ['-Xms512m', '-Xmx512m', '-XX:+UseG1GC', '-Djava.awt.headless=true'];
 
-/** Random Kafka cluster id: 16 random bytes, base64url without padding (what `random-uuid` prints). */
-const clusterId = () => crypto.randomBytes(16).toString('base64url');
+/**
+ * Random Kafka cluster id: 16 random bytes, base64url without padding (what `random-uuid` prints).
+ * Never starting with '-', which the StorageTool argument parser would take for an option.
+ */
+function clusterId() {
+  for (;;) {
+    const id = crypto.randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
 
 /**
  * Write server.properties and logging config, format the storage with the SCRAM users, and return

@@ -1,0 +1,106 @@
+/** Types for testenv/index.js (plain CommonJS), so TypeScript tests get checked calls. */
+
+export type KafkaListener = 'plaintext' | 'saslSsl' | 'ssl';
+export type ScramMechanism = 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
+
+export interface UserPassword { username: string; password: string }
+
+export interface CertInfo {
+  dir: string;
+  files: Record<CertName, string>;
+  pem: Record<CertName, string>;
+  passwords: { pbes1: string; pbes2: string };
+}
+export type CertName =
+  | 'caCert' | 'caKey' | 'intermediateCert' | 'brokerCert' | 'brokerKey' | 'brokerKeystore'
+  | 'clientCert' | 'clientChain' | 'clientKey' | 'clientKeyPbes1' | 'clientKeyPbes2'
+  | 'untrustedCaCert' | 'untrustedClientCert' | 'untrustedClientKey';
+
+export interface ServiceSpec {
+  cmd: string; args: string[]; cwd: string; env: Record<string, string>;
+  ready: { kind: string; port?: number; path?: string };
+  pid?: number | null; logFile?: string;
+}
+
+export interface TestEnv {
+  id: string;
+  runDir: string;
+  /** Path of env.json (what CKL_TESTENV holds). */
+  file: string;
+  createdAt: string;
+  region: string;
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken: string };
+  certs: CertInfo;
+  kafka: {
+    version: string; libDir: string; dir: string; serverProperties: string;
+    ports: { plaintext: number; saslSsl: number; ssl: number; controller: number };
+    bootstrap: Record<KafkaListener, string>;
+    scram: Record<ScramMechanism, UserPassword>;
+    plain: UserPassword;
+  };
+  dynamodb: { endpoint: string; port: number; version: string; dataDir: string };
+  moto: { endpoint: string; port: number; version: string };
+  lambda: {
+    endpoint: string; port: number; lambdasDir: string; runtimeClient: string;
+    rie: { kind: 'aws-lambda-rie' | 'node-emulator'; bin: string; version: string; reason?: string };
+  };
+  services: Record<ServiceName, ServiceSpec>;
+  versions: { kafka: string; dynamodbLocal: string; moto: string; rie: string };
+}
+export type ServiceName = 'kafka' | 'dynamodb' | 'moto' | 'lambdaFront';
+
+export interface StartOptions {
+  runDir?: string;
+  kafkaVersion?: string;
+  ownerPid?: number;
+  services?: ServiceName[];
+}
+
+export interface LambdaOptions {
+  name: string;
+  /** Task root containing the handler module (e.g. index.js). */
+  dir: string;
+  /** "<module>.<export>", default "index.handler". */
+  handler?: string;
+  env?: Record<string, string>;
+  timeoutSeconds?: number;
+  memoryMb?: number;
+}
+export interface RunningLambda { name: string; arn: string; port: number; logFile: string; stop(): Promise<void> }
+
+export interface InvocationRecord {
+  requestId: string; name: string; qualifier?: string; type: 'RequestResponse' | 'Event';
+  at: number; payload: string; status?: number; functionError?: string; response?: string; doneAt?: number;
+}
+
+/** Discriminated like kafkajs' SASLOptions, so the config is assignable to KafkaConfig. */
+export type KafkaSasl =
+  | { mechanism: 'scram-sha-256'; username: string; password: string }
+  | { mechanism: 'scram-sha-512'; username: string; password: string }
+  | { mechanism: 'plain'; username: string; password: string };
+
+export const RUN_ROOT: string;
+export function start(opts?: StartOptions): Promise<TestEnv>;
+export function stop(runDirOrEnv?: string | TestEnv, opts?: { keep?: boolean; purge?: boolean }): Promise<void>;
+export function stopAll(opts?: { purge?: boolean }): Promise<number>;
+/** Reads env.json; default path from process.env.CKL_TESTENV. */
+export function loadEnv(runDirOrFile?: string): TestEnv;
+export function stopService(name: ServiceName, env?: TestEnv): Promise<void>;
+export function startService(name: ServiceName, env?: TestEnv): Promise<void>;
+export function setScramPassword(args: { username: string; password: string; mechanism?: ScramMechanism }, env?: TestEnv): Promise<void>;
+export function startLambda(opts: LambdaOptions, env?: TestEnv): Promise<RunningLambda>;
+export function stopLambda(name: string, env?: TestEnv): Promise<void>;
+export function throttleLambda(name: string, count: number, env?: TestEnv): Promise<void>;
+export function listInvocations(name?: string, env?: TestEnv): Promise<InvocationRecord[]>;
+export function createTopic(topic: string, numPartitions?: number, env?: TestEnv, configEntries?: { name: string; value: string }[]): Promise<void>;
+/** { endpoint, region, credentials } for an AWS SDK v3 client ('dynamodb', 'lambda', else moto). */
+export function awsClientConfig(service: string, env?: TestEnv, extra?: Record<string, unknown>): {
+  endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string; sessionToken: string };
+  [k: string]: unknown;
+};
+/** kafkajs KafkaConfig for a listener (saslSsl: mechanism 'SCRAM-SHA-256' | 'SCRAM-SHA-512' | 'PLAIN'). */
+export function kafkaClientConfig(listener?: KafkaListener, opts?: { mechanism?: ScramMechanism | 'PLAIN' }, env?: TestEnv): {
+  clientId: string; brokers: string[]; connectionTimeout: number; retry: { retries: number };
+  ssl?: { ca: string[]; cert?: string; key?: string };
+  sasl?: KafkaSasl;
+};

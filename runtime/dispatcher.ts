@@ -1,6 +1,6 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { LambdaClient } from '@aws-sdk/client-lambda';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { DispatcherConfig, ErrorBehaviorName } from '../lib/private/dispatcher-config';
 import { decodeEventLenient, KafkaEvent, KafkaRecord } from './decode';
 import {
@@ -98,7 +98,7 @@ export class Dispatcher {
         maxAttempts: t.maxAttempts,
         baseDelayMs: t.baseDelayMs,
         maxDelayMs: t.maxDelayMs,
-        client: clients.lambda ?? new LambdaClient({ maxAttempts: 1 }),
+        client: clients.lambda,
         logger,
         metrics,
       }),

@@ -1,15 +1,8 @@
-import {
-  AttributeValue,
-  BatchGetItemCommand,
-  BatchWriteItemCommand,
-  DeleteItemCommand,
-  DynamoDBClient,
-  PutItemCommand,
-  WriteRequest,
-} from '@aws-sdk/client-dynamodb';
+import type { AttributeValue, DynamoDBClient, WriteRequest } from '@aws-sdk/client-dynamodb';
 import type { KafkaRecord } from './decode';
 import { IdempotencyKeyError } from './errors';
 import { backoffDelay, sleep } from './retry';
+import { dynamodbSdk } from './sdk';
 
 import { IDEMPOTENCY_PARTITION_KEY, IDEMPOTENCY_TTL_ATTRIBUTE } from '../lib/private/dispatcher-config';
 
@@ -104,7 +97,7 @@ export interface DynamoDbIdempotencyStoreOptions {
  * invocations cannot both invoke the target for the same key; the item expires with the invocation.
  */
 export class DynamoDbIdempotencyStore {
-  private readonly client: DynamoDBClient;
+  private clientInstance?: DynamoDBClient;
   private readonly tableName: string;
   private readonly ttlSeconds: number;
   private readonly maxResultBytes: number;
@@ -112,7 +105,7 @@ export class DynamoDbIdempotencyStore {
   private readonly baseDelayMs: number;
 
   constructor(options: DynamoDbIdempotencyStoreOptions) {
-    this.client = options.client ?? new DynamoDBClient({});
+    this.clientInstance = options.client;
     this.tableName = options.tableName;
     this.ttlSeconds = options.ttlSeconds ?? DEFAULT_IDEMPOTENCY_TTL_SECONDS;
     this.maxResultBytes = options.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES;
@@ -130,7 +123,7 @@ export class DynamoDbIdempotencyStore {
       let pending: Record<string, AttributeValue>[] = chunk.map((k) => ({ [IDEMPOTENCY_PARTITION_KEY]: { S: k } }));
       for (let attempt = 0; pending.length > 0; attempt++) {
         if (attempt > 0) await this.backoff(attempt, 'BatchGetItem', pending.length);
-        const out = await this.client.send(new BatchGetItemCommand({
+        const out = await this.client.send(new (dynamodbSdk().BatchGetItemCommand)({
           RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } },
         }));
         for (const item of out.Responses?.[this.tableName] ?? []) {
@@ -154,7 +147,7 @@ export class DynamoDbIdempotencyStore {
       let pending = chunk;
       for (let attempt = 0; pending.length > 0; attempt++) {
         if (attempt > 0) await this.backoff(attempt, 'BatchWriteItem', pending.length);
-        const out = await this.client.send(new BatchWriteItemCommand({ RequestItems: { [this.tableName]: pending } }));
+        const out = await this.client.send(new (dynamodbSdk().BatchWriteItemCommand)({ RequestItems: { [this.tableName]: pending } }));
         pending = out.UnprocessedItems?.[this.tableName] ?? [];
       }
     }));
@@ -166,7 +159,7 @@ export class DynamoDbIdempotencyStore {
    */
   async acquire(key: string, record: KafkaRecord, inProgressUntilMs: number): Promise<AcquireResult> {
     try {
-      await this.client.send(new PutItemCommand({
+      await this.client.send(new (dynamodbSdk().PutItemCommand)({
         TableName: this.tableName,
         Item: {
           [IDEMPOTENCY_PARTITION_KEY]: { S: key },
@@ -191,7 +184,7 @@ export class DynamoDbIdempotencyStore {
 
   /** Strict mode: gives up an in-progress key after a failure, so the retry need not wait for it to expire. */
   async release(key: string): Promise<void> {
-    await this.client.send(new DeleteItemCommand({
+    await this.client.send(new (dynamodbSdk().DeleteItemCommand)({
       TableName: this.tableName,
       Key: { [IDEMPOTENCY_PARTITION_KEY]: { S: key } },
       ConditionExpression: '#state = :inProgress',
@@ -200,6 +193,10 @@ export class DynamoDbIdempotencyStore {
     })).catch((e: { name?: string }) => {
       if (e.name !== 'ConditionalCheckFailedException') throw e;
     });
+  }
+
+  private get client(): DynamoDBClient {
+    return (this.clientInstance ??= new (dynamodbSdk().DynamoDBClient)({}));
   }
 
   private completedItem(e: CompletionEntry): Record<string, AttributeValue> {

@@ -1,9 +1,10 @@
-import { InvokeCommand, InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
+import type { InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
 import { TargetInvocationError } from './errors';
 import type { Logger } from './logger';
 import type { EmfMetrics } from './metrics';
 import type { InvocationBatch, PayloadFormat } from './payload';
 import { backoffDelay, sleep } from './retry';
+import { lambdaSdk } from './sdk';
 
 export type InvocationType = 'RequestResponse' | 'Event';
 
@@ -54,7 +55,7 @@ export class TargetInvoker {
   public readonly functionName: string;
   public readonly invocationType: InvocationType;
   public readonly payloadFormat: PayloadFormat;
-  private readonly client: LambdaClient;
+  private clientInstance?: LambdaClient;
   private readonly maxAttempts: number;
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
@@ -65,12 +66,16 @@ export class TargetInvoker {
     this.functionName = options.functionName;
     this.invocationType = options.invocationType ?? 'RequestResponse';
     this.payloadFormat = options.payloadFormat ?? 'confluent';
-    this.client = options.client ?? new LambdaClient({ maxAttempts: 1 });
+    this.clientInstance = options.client;
     this.maxAttempts = options.maxAttempts ?? 5;
     this.baseDelayMs = options.baseDelayMs ?? 100;
     this.maxDelayMs = options.maxDelayMs ?? 5_000;
     this.logger = options.logger;
     this.metrics = options.metrics;
+  }
+
+  private get client(): LambdaClient {
+    return (this.clientInstance ??= new (lambdaSdk().LambdaClient)({ maxAttempts: 1 }));
   }
 
   /** Invokes the target; throws TargetInvocationError when the batch failed. deadline: epoch ms. */
@@ -91,7 +96,7 @@ export class TargetInvoker {
       if (timeLeft <= 0) fail('no time left to invoke the target', 0, 'Timeout');
       try {
         this.metrics?.add('Invocations');
-        out = await this.client.send(new InvokeCommand({
+        out = await this.client.send(new (lambdaSdk().InvokeCommand)({
           FunctionName: this.functionName,
           InvocationType: this.invocationType,
           LogType: this.invocationType === 'RequestResponse' ? 'Tail' : undefined,

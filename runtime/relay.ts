@@ -1,6 +1,7 @@
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { InvocationFailureDetails, RecordCoordinates, RelayError } from './errors';
 import type { Logger } from './logger';
+import { secretsManagerSdk } from './sdk';
 
 /** A message for a Kafka topic, as the relay produces it. */
 export interface OutgoingMessage {
@@ -101,7 +102,7 @@ export class KafkaRelay {
   public readonly responseTopic?: string;
   public readonly errorTopic?: string;
   private readonly options: KafkaRelayOptions;
-  private readonly secrets: SecretsManagerClient;
+  private secretsClient?: SecretsManagerClient;
   private readonly factory: ProducerFactory;
   private producer?: Promise<KafkaProducerPort>;
 
@@ -109,7 +110,7 @@ export class KafkaRelay {
     this.options = options;
     this.responseTopic = options.responseTopic;
     this.errorTopic = options.errorTopic;
-    this.secrets = options.secretsClient ?? new SecretsManagerClient({});
+    this.secretsClient = options.secretsClient;
     this.factory = options.producerFactory ?? kafkajsProducerFactory;
   }
 
@@ -221,7 +222,8 @@ export class KafkaRelay {
   }
 
   private async secret(arn: string): Promise<Record<string, unknown>> {
-    const out = await this.secrets.send(new GetSecretValueCommand({ SecretId: arn }));
+    this.secretsClient ??= new (secretsManagerSdk().SecretsManagerClient)({});
+    const out = await this.secretsClient.send(new (secretsManagerSdk().GetSecretValueCommand)({ SecretId: arn }));
     try {
       const parsed = JSON.parse(out.SecretString ?? '');
       if (typeof parsed === 'object' && parsed !== null) return parsed;

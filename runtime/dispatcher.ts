@@ -352,9 +352,22 @@ export class Dispatcher {
     const store = this.o.store;
     if (store === undefined || records.length === 0) return;
     const keyOf = this.o.keyOf ?? coordinatesKey;
-    const entries: CompletionEntry[] = records.map((record, i) => ({ key: keyOf(record), record, outcome, result: results?.[i] }));
+    const entries: CompletionEntry[] = [];
+    records.forEach((record, i) => {
+      // A record whose key cannot be derived (IdempotencyKeyError) cannot be remembered either.
+      const key = keyOrUndefined(keyOf, record);
+      if (key !== undefined) entries.push({ key, record, outcome, result: results?.[i] });
+    });
     await store.complete(entries);
     for (const e of entries) run.acquired.delete(e.key); // done: nothing left to release
+  }
+}
+
+function keyOrUndefined(keyOf: IdempotencyKeyFunction, record: KafkaRecord): string | undefined {
+  try {
+    return keyOf(record);
+  } catch {
+    return undefined;
   }
 }
 

@@ -95,6 +95,15 @@ describe('dispatcher bundle under the Lambda emulator', () => {
     expect(await invoke(fn, { eventSource: 'SelfManagedKafka', records: {} })).toEqual({ functionError: undefined, body: { batchItemFailures: [] } });
   });
 
+  test('fails with DispatcherConfigError naming the variable when the configuration is missing or invalid', async () => {
+    const missing = await te.startLambda({ name: `disp-noconf-${randomUUID().slice(0, 8)}`, dir: DISPATCHER });
+    const invalid = await te.startLambda({ name: `disp-badconf-${randomUUID().slice(0, 8)}`, dir: DISPATCHER, env: { [DISPATCHER_CONFIG_ENV]: '{"version":1}' } });
+    fns.push(missing, invalid);
+    const event = kafkaEvent(partitionSpecs('t', 0, 0, 1));
+    expect(await invoke(missing, event)).toMatchObject({ functionError: 'Unhandled', body: { errorType: 'DispatcherConfigError', errorMessage: expect.stringMatching(/CKL_DISPATCHER_CONFIG: is not set/) } });
+    expect(await invoke(invalid, event)).toMatchObject({ body: { errorType: 'DispatcherConfigError', errorMessage: expect.stringMatching(/config.target must be an object, got undefined/) } });
+  });
+
   test('echo target: one invocation per partition, results relayed to the response topic with seed 000 keys', async () => {
     // GIVEN two partitions of 3 and 2 records
     const name = await target('echo');

@@ -22,7 +22,7 @@ const DISPATCHER = path.join(__dirname, '..', '..', 'assets', 'dispatcher');
 describe('dispatcher bundle under the Lambda emulator', () => {
   const env = te.loadEnv();
   const lambda = new LambdaClient(te.awsClientConfig('lambda', undefined, { maxAttempts: 1 }));
-  const dynamodb = new DynamoDBClient(te.awsClientConfig('dynamodb'));
+  const dynamodb = new DynamoDBClient(te.awsClientConfig('dynamodb', undefined, { maxAttempts: 10 }));
   const secrets = new SecretsManagerClient(te.awsClientConfig('secretsmanager'));
   const fns: te.RunningLambda[] = [];
   let tableName: string;

@@ -18,17 +18,41 @@ import { PemError, parseCertificateChain, parsePrivateKey } from './private/pem'
 
 /** Services whose VPC interface endpoints the event source may need. */
 export interface ExistingKafkaVpcEndpoints {
-  /** Lambda endpoint. @default - none */
+  /**
+   * Lambda endpoint.
+   * @default - none
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-network.html
+   */
   readonly lambda?: ec2.InterfaceVpcEndpoint;
-  /** STS endpoint. @default - none */
+  /**
+   * STS endpoint.
+   * @default - none
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-network.html
+   */
   readonly sts?: ec2.InterfaceVpcEndpoint;
-  /** Secrets Manager endpoint. @default - none */
+  /**
+   * Secrets Manager endpoint.
+   * @default - none
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-network.html
+   */
   readonly secretsManager?: ec2.InterfaceVpcEndpoint;
-  /** SQS endpoint (SQS destination). @default - none */
+  /**
+   * SQS endpoint (SQS destination).
+   * @default - none
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure.html
+   */
   readonly sqs?: ec2.InterfaceVpcEndpoint;
-  /** SNS endpoint (SNS destination). @default - none */
+  /**
+   * SNS endpoint (SNS destination).
+   * @default - none
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure.html
+   */
   readonly sns?: ec2.InterfaceVpcEndpoint;
-  /** S3 endpoint (S3 destination). @default - none */
+  /**
+   * S3 endpoint (S3 destination).
+   * @default - none
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure.html
+   */
   readonly s3?: ec2.InterfaceVpcEndpoint;
 }
 
@@ -83,6 +107,7 @@ export interface KafkaTriggerMetricOptions extends cloudwatch.MetricOptions {
   /**
    * The topic whose mapping the metric is of.
    * @default - the first topic
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html#event-source-mapping-metrics
    */
   readonly topic?: string;
 }
@@ -114,6 +139,7 @@ export interface KafkaTriggerProps {
   /**
    * How Lambda authenticates to the brokers.
    * @default - MSK: IAM; self-managed: SASL/SCRAM-SHA-512 with a created secret
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-auth.html
    */
   readonly auth?: KafkaAuth;
 
@@ -127,6 +153,7 @@ export interface KafkaTriggerProps {
   /**
    * How long to gather records before invoking, at most 300 seconds.
    * @default - 500 ms (the Kafka default)
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventsourcemapping.html#invocation-eventsourcemapping-batching
    */
   readonly maxBatchingWindow?: Duration;
 
@@ -141,6 +168,7 @@ export interface KafkaTriggerProps {
   /**
    * With AT_TIMESTAMP: the time to start from, in Unix seconds.
    * @default - required with AT_TIMESTAMP only
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-starting-positions.html
    */
   readonly startingPositionTimestamp?: number;
 
@@ -170,12 +198,14 @@ export interface KafkaTriggerProps {
   /**
    * Customer managed key that encrypts the filter criteria. Lambda is granted kms:Decrypt on it.
    * @default - AWS owned key
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html#filter-criteria-encryption
    */
   readonly filterEncryption?: kms.IKey;
 
   /**
    * Whether the mapping polls.
    * @default true
+   * @see https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html#lambda-CreateEventSourceMapping-request-Enabled
    */
   readonly enabled?: boolean;
 
@@ -219,18 +249,21 @@ export interface KafkaTriggerProps {
   /**
    * Split a failed batch in two and retry each half. Provisioned mode only.
    * @default false
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html
    */
   readonly bisectBatchOnError?: boolean;
 
   /**
    * Discard records older than this, 60 s – 7 days. Provisioned mode only.
    * @default - infinite
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html
    */
   readonly maxRecordAge?: Duration;
 
   /**
    * Let the function report failed records (ReportBatchItemFailures). Provisioned mode only.
    * @default false
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html
    */
   readonly reportBatchItemFailures?: boolean;
 
@@ -244,18 +277,21 @@ export interface KafkaTriggerProps {
   /**
    * VPC interface endpoints, when the cluster is in a VPC.
    * @default KafkaVpcEndpoints.create() when the cluster has a VPC
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-network.html
    */
   readonly vpcEndpoints?: KafkaVpcEndpoints;
 
   /**
    * Create CloudWatch alarms: OffsetLag, function errors, destination queue depth.
    * @default true
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
    */
   readonly alarms?: boolean;
 
   /**
    * OffsetLag (maximum over a minute) that, for 5 minutes in a row, raises the lag alarm.
    * @default 1000
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
    */
   readonly offsetLagAlarmThreshold?: number;
 
@@ -263,6 +299,7 @@ export interface KafkaTriggerProps {
    * Invoke the target with InvocationType DryRun at deploy time, before the mappings are created,
    * so a function that cannot be invoked fails the deployment instead of the first batch.
    * @default true
+   * @see https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html#lambda-Invoke-request-InvocationType
    */
   readonly dryRunCheck?: boolean;
 }

@@ -342,9 +342,9 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
   public readonly secretsKey?: kms.Key;
   /** The security group created for the event source, if one was. */
   public readonly securityGroup?: ec2.SecurityGroup;
-  /** The security group of the created VPC endpoints. */
+  /** The security group of the created VPC endpoints (shared by the triggers of a stack in the same VPC). */
   public readonly endpointSecurityGroup?: ec2.SecurityGroup;
-  /** The created VPC endpoints, by service (`lambda`, `sts`, `secretsManager`, `sqs`, `sns`, `s3`). */
+  /** The created VPC endpoints this trigger uses, by service (`lambda`, `sts`, `secretsManager`, `sqs`, `sns`, `s3`); shared per VPC and stack. */
   public readonly vpcEndpoints: { [service: string]: ec2.InterfaceVpcEndpoint };
   /** The on-failure queue (created or given), for an SQS destination. */
   public readonly onFailureQueue?: sqs.IQueue;
@@ -955,9 +955,15 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
       return { created: {} };
     }
 
-    const securityGroup = new ec2.SecurityGroup(this, 'EndpointSecurityGroup', {
+    // One set of endpoints per VPC and stack, shared by the triggers in it: a second interface endpoint with
+    // private DNS for the same service in a VPC fails to deploy.
+    const stack = Stack.of(this);
+    const sharedId = `KafkaTriggerVpcEndpoints${Names.nodeUniqueId(vpc.node)}`;
+    this.warnOnEndpointsInOtherStacks(sharedId);
+    const shared = stack.node.tryFindChild(sharedId) as Construct | undefined ?? new Construct(stack, sharedId);
+    const securityGroup = shared.node.tryFindChild('SecurityGroup') as ec2.SecurityGroup | undefined ?? new ec2.SecurityGroup(shared, 'SecurityGroup', {
       vpc,
-      description: `VPC endpoints of the Kafka event source of ${this.node.path}`,
+      description: 'VPC endpoints of the Kafka event sources (cdk-kafka-lambda)',
       allowAllOutbound: false,
     });
     if (net.securityGroups.length) {
@@ -965,10 +971,11 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     } else {
       securityGroup.addIngressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.tcp(443), 'HTTPS from the VPC (the event source security groups are not known)');
     }
-    const subnets = this.cluster.vpc!.selectSubnets({ subnets: net.subnets.length ? net.subnets : undefined, onePerAz: true });
+    const subnets = vpc.selectSubnets({ subnets: net.subnets.length ? net.subnets : undefined, onePerAz: true });
     const created: { [service: string]: ec2.InterfaceVpcEndpoint } = {};
     for (const need of needs) {
-      const endpoint = new ec2.InterfaceVpcEndpoint(this, `${need.id}Endpoint`, {
+      const id = `${need.id}Endpoint`;
+      const endpoint = shared.node.tryFindChild(id) as ec2.InterfaceVpcEndpoint | undefined ?? new ec2.InterfaceVpcEndpoint(shared, id, {
         vpc,
         service: need.service,
         subnets: { subnets: subnets.subnets },
@@ -980,6 +987,18 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
       created[need.key] = endpoint;
     }
     return { created, securityGroup };
+  }
+
+  private warnOnEndpointsInOtherStacks(sharedId: string): void {
+    const stack = Stack.of(this);
+    const others = this.node.root.node.findAll()
+      .filter((c) => c.node.id === sharedId && Stack.of(c) !== stack)
+      .map((c) => Stack.of(c).node.path);
+    if (others.length) {
+      Annotations.of(this).addWarningV2('cdk-kafka-lambda:endpointsInOtherStack',
+        `Stack ${others.join(', ')} already creates VPC endpoints with private DNS in this VPC; two such endpoints for one service cannot coexist. `
+        + 'Pass vpcEndpoints: KafkaVpcEndpoints.existing(...) or KafkaVpcEndpoints.none() in all but one stack.');
+    }
   }
 
   // ---------------------------------------------------------------------------------------------

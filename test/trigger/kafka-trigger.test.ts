@@ -12,7 +12,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import {
   KafkaAuth, KafkaCluster, KafkaConsumptionMode, KafkaTrigger, KafkaTriggerProps, KafkaVpcEndpoints, OnFailureDestination,
 } from '../../lib';
-import { MSK_ARN, testFunction, testStack } from './support';
+import { MSK_ARN, testApp, testFunction, testStack } from './support';
 
 const SERVERS = ['b-1.kafka.example.com:9096', 'b-2.kafka.example.com:9096'];
 
@@ -430,9 +430,36 @@ describe('KafkaTrigger: network', () => {
     // AND the endpoints' group admits 443 from the event source's group
     template().hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
       FromPort: 443, ToPort: 443,
-      GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('TriggerEndpointSecurityGroup'), 'GroupId'] },
+      GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^KafkaTriggerVpcEndpoints.*SecurityGroup'), 'GroupId'] },
       SourceSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('TriggerSecurityGroup'), 'GroupId'] },
     });
+  });
+
+  test('two triggers in one VPC share one set of endpoints, each adding its statements', () => {
+    // GIVEN two triggers in the same VPC and stack
+    const stack = testStack();
+    const vpc = isolatedVpc(stack);
+    trigger({ cluster: KafkaCluster.selfManaged({ bootstrapServers: SERVERS, vpc }) }, stack);
+    new KafkaTrigger(stack, 'Second', { cluster: KafkaCluster.selfManaged({ bootstrapServers: SERVERS, vpc }), topics: ['refunds'], target: testFunction(stack, 'Other') });
+    // THEN Lambda, STS and Secrets Manager endpoints exist once, and the Lambda one allows both functions
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::EC2::VPCEndpoint', 3);
+    const lambdaEndpoint = Object.values(template.findResources('AWS::EC2::VPCEndpoint', { Properties: { ServiceName: 'com.amazonaws.us-east-1.lambda' } }))[0] as any;
+    const resources = JSON.stringify(lambdaEndpoint.Properties.PolicyDocument.Statement);
+    expect(resources).toContain('Target');
+    expect(resources).toContain('Other');
+  });
+
+  test('a second stack creating endpoints in the same VPC is warned about', () => {
+    // GIVEN a VPC in one stack and triggers in two stacks
+    const app = testApp();
+    const network = new Stack(app, 'Network', { env: { account: '111122223333', region: 'us-east-1' } });
+    const vpc = isolatedVpc(network);
+    const [a, b] = ['A', 'B'].map((id) => new Stack(app, id, { env: { account: '111122223333', region: 'us-east-1' } }));
+    trigger({ cluster: KafkaCluster.selfManaged({ bootstrapServers: SERVERS, vpc }) }, a);
+    trigger({ cluster: KafkaCluster.selfManaged({ bootstrapServers: SERVERS, vpc }) }, b);
+    // THEN the second one says to reuse or skip endpoints
+    Annotations.fromStack(b).hasWarning('/B/Trigger', Match.stringLikeRegexp('already creates VPC endpoints with private DNS in this VPC'));
   });
 
   test('KafkaVpcEndpoints.none() creates no endpoint (a NAT gateway serves)', () => {

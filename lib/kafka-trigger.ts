@@ -1,4 +1,4 @@
-import { Annotations, Duration, Fn, Names, SecretValue, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, Fn, Lazy, Names, SecretValue, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -365,6 +365,7 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
   private readonly auth: KafkaAuth;
   private readonly cluster: KafkaCluster;
   private readonly clusterArn?: string;
+  private readonly schemaRegistryConfig?: lambda.CfnEventSourceMapping.SchemaRegistryConfigProperty;
 
   constructor(scope: Construct, id: string, props: KafkaTriggerProps) {
     super(scope, id);
@@ -406,6 +407,9 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     const dest = this.configureDestination(props);
     this.onFailureQueue = dest.queue;
     this.onFailureBucket = dest.bucket;
+
+    // Schema registry: bound once; the mappings share its configuration.
+    this.schemaRegistryConfig = props.schemaRegistry ? this.bindSchemaRegistry(props.schemaRegistry) : undefined;
 
     // VPC endpoints
     const endpoints = this.configureEndpoints(props, net, dest);
@@ -929,11 +933,16 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
       { key: 'lambda', id: 'Lambda', service: ec2.InterfaceVpcEndpointAwsService.LAMBDA, statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], principals: [lambdaPrincipal], resources: [this.target.functionArn, `${this.target.functionArn}:*`] })] },
       { key: 'sts', id: 'Sts', service: ec2.InterfaceVpcEndpointAwsService.STS, statements: [new iam.PolicyStatement({ actions: ['sts:AssumeRole'], principals: [lambdaPrincipal], resources: ['*'] })] },
     ];
-    const secrets = [this.authSecret, this.rootCaSecret].filter((s): s is secretsmanager.ISecret => !!s);
-    if (secrets.length) {
+    const secretArns = [this.authSecret, this.rootCaSecret].filter((s): s is secretsmanager.ISecret => !!s)
+      .map((s) => s.secretFullArn ?? `${s.secretArn}-??????`);
+    // A Confluent schema registry's credentials are read through the same endpoint.
+    for (const access of this.schemaRegistryConfig?.accessConfigs as lambda.CfnEventSourceMapping.SchemaRegistryAccessConfigProperty[] ?? []) {
+      if (access.uri) secretArns.push(access.uri);
+    }
+    if (secretArns.length) {
       needs.push({
         key: 'secretsManager', id: 'SecretsManager', service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
-        statements: [new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], principals: [role], resources: secrets.map((s) => s.secretFullArn ?? `${s.secretArn}-??????`) })],
+        statements: [new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], principals: [role], resources: secretArns })],
       });
     }
     if (dest.endpointService) {
@@ -1014,7 +1023,9 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
       for (const s of net.subnets) access.push({ type: 'VPC_SUBNET', uri: `subnet:${s.subnetId}` });
       for (const g of net.securityGroups) access.push({ type: 'VPC_SECURITY_GROUP', uri: `security_group:${g.securityGroupId}` });
     }
-    const kafkaConfig: { consumerGroupId: string; consumptionMode?: string; schemaRegistryConfig?: lambda.CfnEventSourceMapping.SchemaRegistryConfigProperty } = { consumerGroupId };
+    const kafkaConfig: { consumerGroupId: string; consumptionMode?: string; schemaRegistryConfig?: lambda.CfnEventSourceMapping.SchemaRegistryConfigProperty } = {
+      consumerGroupId, schemaRegistryConfig: this.schemaRegistryConfig,
+    };
     if (props.consumptionMode) kafkaConfig.consumptionMode = props.consumptionMode;
     const queue = props.consumptionMode === KafkaConsumptionMode.QUEUE;
     const mapping = new lambda.CfnEventSourceMapping(this, id, {
@@ -1043,20 +1054,22 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
       functionResponseTypes: props.reportBatchItemFailures ? ['ReportBatchItemFailures'] : undefined,
       destinationConfig: destination ? { onFailure: { destination } } : undefined,
     });
-    if (props.schemaRegistry) {
-      // aws-cdk-lib's registries ignore the mapping argument; they grant the function role what they need.
-      const registry = props.schemaRegistry.bind(lambda.EventSourceMapping.fromEventSourceMappingId(this, `${id}Ref`, mapping.ref), this.target);
-      kafkaConfig.schemaRegistryConfig = {
-        schemaRegistryUri: registry.schemaRegistryUri,
-        eventRecordFormat: registry.eventRecordFormat.value,
-        accessConfigs: registry.accessConfigs?.map((a) => ({ type: a.type.type, uri: a.uri })),
-        schemaValidationConfigs: registry.schemaValidationConfigs.map((v) => ({ attribute: v.attribute.value })),
-      };
-    }
     // Lambda checks the role's permissions (and the dry run the function) when the mapping is created.
     mapping.node.addDependency(this.policy);
     if (this.dryRunCheck) mapping.node.addDependency(this.dryRunCheck);
     return mapping;
+  }
+
+  private bindSchemaRegistry(registry: lambda.ISchemaRegistry): lambda.CfnEventSourceMapping.SchemaRegistryConfigProperty {
+    // aws-cdk-lib's registries only read the function from bind() (to grant it access), not the mapping.
+    const mapping = lambda.EventSourceMapping.fromEventSourceMappingId(this, 'SchemaRegistryMapping', Lazy.string({ produce: () => this.eventSourceMappingIds[0] }));
+    const config = registry.bind(mapping, this.target);
+    return {
+      schemaRegistryUri: config.schemaRegistryUri,
+      eventRecordFormat: config.eventRecordFormat.value,
+      accessConfigs: config.accessConfigs?.map((a) => ({ type: a.type.type, uri: a.uri })),
+      schemaValidationConfigs: config.schemaValidationConfigs.map((v) => ({ attribute: v.attribute.value })),
+    };
   }
 
   private createDryRunCheck(): cr.AwsCustomResource {

@@ -3,7 +3,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { GlueSchemaRegistry } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { ConfluentSchemaRegistry, GlueSchemaRegistry } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as msk from 'aws-cdk-lib/aws-msk';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -460,6 +460,35 @@ describe('KafkaTrigger: network', () => {
     trigger({ cluster: KafkaCluster.selfManaged({ bootstrapServers: SERVERS, vpc }) }, b);
     // THEN the second one says to reuse or skip endpoints
     Annotations.fromStack(b).hasWarning('/B/Trigger', Match.stringLikeRegexp('already creates VPC endpoints with private DNS in this VPC'));
+  });
+
+  test('a Confluent schema registry\'s secret is readable through the Secrets Manager endpoint and configured on the mapping', () => {
+    // GIVEN a VPC, no auth secret, and a Confluent registry with basic-auth credentials
+    const stack = testStack();
+    const registrySecret = new secretsmanager.Secret(stack, 'RegistrySecret');
+    const { template } = trigger({
+      cluster: KafkaCluster.selfManaged({ bootstrapServers: SERVERS, vpc: isolatedVpc(stack) }),
+      auth: KafkaAuth.none(),
+      provisionedPollers: { minimumPollers: 1 },
+      schemaRegistry: new ConfluentSchemaRegistry({
+        schemaRegistryUri: 'https://registry.example.internal', authenticationType: lambda.KafkaSchemaRegistryAccessConfigType.BASIC_AUTH,
+        secret: registrySecret, eventRecordFormat: lambda.EventRecordFormat.SOURCE, schemaValidationConfigs: [{ attribute: lambda.KafkaSchemaValidationAttribute.KEY }],
+      }),
+    }, stack);
+    // THEN the endpoint lets the role read the registry secret
+    template().hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      ServiceName: 'com.amazonaws.us-east-1.secretsmanager',
+      PolicyDocument: { Statement: [Match.objectLike({ Action: 'secretsmanager:GetSecretValue', Resource: { Ref: Match.stringLikeRegexp('RegistrySecret') } })] },
+    });
+    template().hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      SelfManagedKafkaEventSourceConfig: {
+        SchemaRegistryConfig: {
+          SchemaRegistryURI: 'https://registry.example.internal', EventRecordFormat: 'SOURCE',
+          AccessConfigs: [{ Type: 'BASIC_AUTH', URI: { Ref: Match.stringLikeRegexp('RegistrySecret') } }],
+          SchemaValidationConfigs: [{ Attribute: 'KEY' }],
+        },
+      },
+    });
   });
 
   test('KafkaVpcEndpoints.none() creates no endpoint (a NAT gateway serves)', () => {

@@ -667,9 +667,15 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
         },
       });
       if (!p.secret) {
-        Annotations.of(this).addWarningV2('cdk-kafka-lambda:createdSaslSecret', msk
-          ? 'A SCRAM secret is created; associate it with the MSK cluster (aws kafka batch-associate-scram-secret) and grant its user the ACLs Lambda needs.'
-          : 'A SASL secret with a generated password is created; create its user on the brokers (kafka-configs --alter --add-config SCRAM-SHA-512=[password=...]) with the ACLs Lambda needs.');
+        const user = p.username ?? 'lambda-esm';
+        const todo = msk
+          ? 'associate it with the MSK cluster (aws kafka batch-associate-scram-secret)'
+          : m === KafkaAuthMethod.SASL_PLAIN
+            ? `add user ${user} with the secret's password to the brokers' PLAIN login configuration`
+            : `create user ${user} on the brokers (kafka-configs --alter --entity-type users --entity-name ${user} `
+              + `--add-config '${m === KafkaAuthMethod.SASL_SCRAM_256 ? 'SCRAM-SHA-256' : 'SCRAM-SHA-512'}=[password=<the secret's password>]')`;
+        Annotations.of(this).addWarningV2('cdk-kafka-lambda:createdSaslSecret',
+          `A SASL secret with a generated password is created; ${todo} and grant the user the ACLs Lambda needs (Describe/Read on the topics and the group, DescribeConfigs on the cluster).`);
       }
     } else if (m === KafkaAuthMethod.MTLS) {
       const p = this.auth.mtlsProps!;

@@ -1,3 +1,4 @@
+import type { X509Certificate } from 'crypto';
 import { Annotations, Duration, Fn, Lazy, Names, SecretValue, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -739,7 +740,7 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
       }
     }
     if (Token.isUnresolved(chainPem)) return;
-    let leaf: import('crypto').X509Certificate | undefined;
+    let leaf: X509Certificate | undefined;
     this.pemCheck('auth.certificateChainPem', () => {
       const chain = parseCertificateChain(chainPem);
       leaf = chain.certificates[0];

@@ -1,1 +1,5 @@
 export * from './dispatcher';
+export * from './kafka-auth';
+export * from './kafka-cluster';
+export * from './kafka-destination';
+export * from './kafka-trigger';

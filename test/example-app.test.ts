@@ -23,8 +23,10 @@ describe('example app', () => {
     // GIVEN the example stacks
     const stacks = buildExampleStacks(new App());
     // WHEN their asset-backed functions are listed
-    const runtimes = stacks.flatMap((stack) => Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function'))
-      .filter((fn) => fn.Properties.Code?.S3Key !== undefined)
+    const runtimes = stacks.flatMap((stack) => Object.entries(Template.fromStack(stack).findResources('AWS::Lambda::Function'))
+      // aws-cdk-lib's AwsCustomResource provider (the trigger's dry-run check) ships its own code and runtime.
+      .filter(([id, fn]) => fn.Properties.Code?.S3Key !== undefined && !id.startsWith('AWS679f53fac002430cb0da5b7982bd2287'))
+      .map(([, fn]) => fn)
       .map((fn) => fn.Properties.Runtime));
     // THEN all use HANDLER_RUNTIME, which the build reads for its esbuild target
     expect(runtimes.length).toBeGreaterThan(0);

@@ -1,0 +1,1167 @@
+import type { X509Certificate } from 'crypto';
+import { Annotations, Duration, Fn, Lazy, Names, SecretValue, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as cr from 'aws-cdk-lib/custom-resources';
+import { Construct } from 'constructs';
+import { KafkaAuth, KafkaAuthMethod } from './kafka-auth';
+import { KafkaCluster, KafkaClusterKind } from './kafka-cluster';
+import { OnFailureDestination, OnFailureDestinationKind } from './kafka-destination';
+import { KafkaTriggerValidationError } from './private/errors';
+import { IAM4_BASIC_EXECUTION, iam5ResourceFinding } from './private/nag';
+import { PemError, parseCertificateChain, parsePrivateKey } from './private/pem';
+
+/** Services whose VPC interface endpoints the event source may need. */
+export interface ExistingKafkaVpcEndpoints {
+  /**
+   * Lambda endpoint.
+   * @default - none
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-network.html
+   */
+  readonly lambda?: ec2.InterfaceVpcEndpoint;
+  /**
+   * STS endpoint.
+   * @default - none
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-network.html
+   */
+  readonly sts?: ec2.InterfaceVpcEndpoint;
+  /**
+   * Secrets Manager endpoint.
+   * @default - none
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-network.html
+   */
+  readonly secretsManager?: ec2.InterfaceVpcEndpoint;
+  /**
+   * SQS endpoint (SQS destination).
+   * @default - none
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure.html
+   */
+  readonly sqs?: ec2.InterfaceVpcEndpoint;
+  /**
+   * SNS endpoint (SNS destination).
+   * @default - none
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure.html
+   */
+  readonly sns?: ec2.InterfaceVpcEndpoint;
+  /**
+   * S3 endpoint (S3 destination).
+   * @default - none
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure.html
+   */
+  readonly s3?: ec2.InterfaceVpcEndpoint;
+}
+
+/** Whether the trigger creates, reuses or skips VPC endpoints. */
+export enum KafkaVpcEndpointsMode {
+  /** Create the endpoints. */
+  CREATE = 'CREATE',
+  /** Create none (a NAT gateway serves). */
+  NONE = 'NONE',
+  /** Reuse existing endpoints. */
+  EXISTING = 'EXISTING',
+}
+
+/**
+ * The VPC interface endpoints through which the event source's network interfaces reach Lambda, STS,
+ * Secrets Manager and the destination service.
+ *
+ * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-network.html
+ */
+export class KafkaVpcEndpoints {
+  /** Create the endpoints the trigger needs, private DNS on, with restricted policies. */
+  public static create(): KafkaVpcEndpoints {
+    return new KafkaVpcEndpoints(KafkaVpcEndpointsMode.CREATE);
+  }
+
+  /** Create none: a NAT gateway (or endpoints managed elsewhere) serves. */
+  public static none(): KafkaVpcEndpoints {
+    return new KafkaVpcEndpoints(KafkaVpcEndpointsMode.NONE);
+  }
+
+  /**
+   * Reuse endpoints that exist: the trigger adds its policy statements to them and allows 443 from the
+   * event source's security groups.
+   */
+  public static existing(endpoints: ExistingKafkaVpcEndpoints): KafkaVpcEndpoints {
+    return new KafkaVpcEndpoints(KafkaVpcEndpointsMode.EXISTING, endpoints);
+  }
+
+  /** Create, none or existing. */
+  public readonly mode: KafkaVpcEndpointsMode;
+  /** The reused endpoints. */
+  public readonly endpoints?: ExistingKafkaVpcEndpoints;
+
+  private constructor(mode: KafkaVpcEndpointsMode, endpoints?: ExistingKafkaVpcEndpoints) {
+    this.mode = mode;
+    this.endpoints = endpoints;
+  }
+}
+
+/** Options of the per-mapping metrics. */
+export interface KafkaTriggerMetricOptions extends cloudwatch.MetricOptions {
+  /**
+   * The topic whose mapping the metric is of.
+   * @default - the first topic
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html#event-source-mapping-metrics
+   */
+  readonly topic?: string;
+}
+
+/** How Lambda consumes a self-managed Kafka topic. */
+export enum KafkaConsumptionMode {
+  /** A consumer group: per-partition order (the default). */
+  STREAM = 'Stream',
+  /** A share group (Kafka 4.2+ brokers): unordered, several pollers per partition, like an SQS queue. */
+  QUEUE = 'Queue',
+}
+
+/** Properties of a KafkaTrigger. */
+export interface KafkaTriggerProps {
+  /** The cluster to read from. */
+  readonly cluster: KafkaCluster;
+
+  /**
+   * The topics to read. Lambda takes one topic per event source mapping, so one mapping is created per topic.
+   * @see https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html#lambda-CreateEventSourceMapping-request-Topics
+   */
+  readonly topics: string[];
+
+  /**
+   * The function the mapping invokes: the dispatcher or your own. Its timeout must be 14 minutes or less.
+   */
+  readonly target: lambda.IFunction;
+
+  /**
+   * How Lambda authenticates to the brokers.
+   * @default - MSK: IAM; self-managed: SASL/SCRAM-SHA-512 with a created secret
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-auth.html
+   */
+  readonly auth?: KafkaAuth;
+
+  /**
+   * Largest number of records per batch, 1–10000.
+   * @default 100
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventsourcemapping.html#invocation-eventsourcemapping-batching
+   */
+  readonly batchSize?: number;
+
+  /**
+   * How long to gather records before invoking, at most 300 seconds.
+   * @default - 500 ms (the Kafka default)
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventsourcemapping.html#invocation-eventsourcemapping-batching
+   */
+  readonly maxBatchingWindow?: Duration;
+
+  /**
+   * Where to start reading a topic the consumer group has no offsets for.
+   * TRIM_HORIZON by default because LATEST can skip records produced while the mapping is created.
+   * @default lambda.StartingPosition.TRIM_HORIZON
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-starting-positions.html
+   */
+  readonly startingPosition?: lambda.StartingPosition;
+
+  /**
+   * With AT_TIMESTAMP: the time to start from, in Unix seconds.
+   * @default - required with AT_TIMESTAMP only
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-starting-positions.html
+   */
+  readonly startingPositionTimestamp?: number;
+
+  /**
+   * The consumer group to join: 1–200 characters of `[a-zA-Z0-9-/*:_+=.@-]`, unique among your Kafka
+   * event sources. Only with a single topic.
+   * @default - a name derived from the construct path (plus the topic), so ACLs and IAM can name it
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-process.html#services-smaa-topic-add
+   */
+  readonly consumerGroupId?: string;
+
+  /**
+   * Consumer group (Stream) or share group (Queue) consumption; self-managed clusters only. In Queue mode
+   * the starting position and batching window do not apply.
+   * @default KafkaConsumptionMode.STREAM
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/polling-kafka-queue.html
+   */
+  readonly consumptionMode?: KafkaConsumptionMode;
+
+  /**
+   * Event filter patterns (`lambda.FilterCriteria.filter({...})`).
+   * @default - no filtering
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html
+   */
+  readonly filters?: Array<{ [key: string]: any }>;
+
+  /**
+   * Customer managed key that encrypts the filter criteria. Lambda is granted kms:Decrypt on it.
+   * @default - AWS owned key
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html#filter-criteria-encryption
+   */
+  readonly filterEncryption?: kms.IKey;
+
+  /**
+   * Whether the mapping polls.
+   * @default true
+   * @see https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html#lambda-CreateEventSourceMapping-request-Enabled
+   */
+  readonly enabled?: boolean;
+
+  /**
+   * Provisioned mode: minimum 1–200, maximum 1–10000 pollers, an optional poller group.
+   * Schema registry, error handling controls, ESM logging and Kafka destinations need it.
+   * @default - on-demand mode
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-scaling-modes.html
+   */
+  readonly provisionedPollers?: lambda.ProvisionedPollerConfig;
+
+  /**
+   * A Confluent or Glue schema registry (`ConfluentSchemaRegistry` / `GlueSchemaRegistry` of
+   * aws-cdk-lib/aws-lambda-event-sources). Provisioned mode only.
+   * @default - records are delivered as they are
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/services-consume-kafka-events.html
+   */
+  readonly schemaRegistry?: lambda.ISchemaRegistry;
+
+  /**
+   * ESM metrics to emit (EventCount, ErrorCount, KafkaMetrics).
+   * @default - none
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html#event-source-mapping-metrics
+   */
+  readonly metrics?: lambda.MetricType[];
+
+  /**
+   * ESM system log level. Provisioned mode only.
+   * @default - no ESM system logs
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/esm-logging.html
+   */
+  readonly systemLogLevel?: lambda.EventSourceMappingLogLevel;
+
+  /**
+   * Retries of a failed batch, 0–10000, or -1 for infinite. Provisioned mode only.
+   * @default - infinite (10 with an on-failure destination, as Lambda applies)
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html
+   */
+  readonly retryAttempts?: number;
+
+  /**
+   * Split a failed batch in two and retry each half. Provisioned mode only.
+   * @default false
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html
+   */
+  readonly bisectBatchOnError?: boolean;
+
+  /**
+   * Discard records older than this, 60 s – 7 days. Provisioned mode only.
+   * @default - infinite
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html
+   */
+  readonly maxRecordAge?: Duration;
+
+  /**
+   * Let the function report failed records (ReportBatchItemFailures). Provisioned mode only.
+   * @default false
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html
+   */
+  readonly reportBatchItemFailures?: boolean;
+
+  /**
+   * Where batches that failed all retries go.
+   * @default - none
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure.html
+   */
+  readonly onFailure?: OnFailureDestination;
+
+  /**
+   * VPC interface endpoints, when the cluster is in a VPC.
+   * @default KafkaVpcEndpoints.create() when the cluster has a VPC
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-network.html
+   */
+  readonly vpcEndpoints?: KafkaVpcEndpoints;
+
+  /**
+   * Create CloudWatch alarms: OffsetLag, function errors, destination queue depth.
+   * @default true
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
+   */
+  readonly alarms?: boolean;
+
+  /**
+   * OffsetLag (maximum over a minute) that, for 5 minutes in a row, raises the lag alarm.
+   * @default 1000
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
+   */
+  readonly offsetLagAlarmThreshold?: number;
+
+  /**
+   * Invoke the target with InvocationType DryRun at deploy time, before the mappings are created,
+   * so a function that cannot be invoked fails the deployment instead of the first batch.
+   * @default true
+   * @see https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html#lambda-Invoke-request-InvocationType
+   */
+  readonly dryRunCheck?: boolean;
+}
+
+/** Construct id of the AwsCustomResource singleton provider (aws-cdk-lib/custom-resources). */
+const AWS_CUSTOM_RESOURCE_PROVIDER_ID = 'AWS679f53fac002430cb0da5b7982bd2287';
+const MSK_PORTS = { plaintext: 9092, tls: 9094, sasl: 9096, iam: 9098 };
+const CONSUMER_GROUP_ID = /^[a-zA-Z0-9\-/*:_+=.@]{1,200}$/;
+const TOPIC_NAME = /^[^.]([a-zA-Z0-9\-_.]+)$/;
+
+/**
+ * Wires Kafka topics of a self-managed cluster or Amazon MSK to a Lambda function: one event source
+ * mapping per topic, the auth secrets, security group rules and VPC endpoints, on-failure destination,
+ * least-privilege grants, alarms and a deploy-time dry-run invoke.
+ *
+ * @example
+ * declare const fn: lambda.IFunction;
+ * declare const vpc: ec2.IVpc;
+ * new KafkaTrigger(this, 'Orders', {
+ *   cluster: KafkaCluster.selfManaged({ bootstrapServers: ['b-1.example.com:9096'], vpc }),
+ *   topics: ['orders'],
+ *   target: fn,
+ *   onFailure: OnFailureDestination.sqs(),
+ * });
+ */
+export class KafkaTrigger extends Construct implements ec2.IConnectable {
+  /** One event source mapping per topic, in the order of `topics`. */
+  public readonly eventSourceMappings: lambda.CfnEventSourceMapping[];
+  /** The mappings' ids (UUIDs), in the order of `topics`. */
+  public readonly eventSourceMappingIds: string[];
+  /** The mappings' ARNs, in the order of `topics`. */
+  public readonly eventSourceMappingArns: string[];
+  /** The consumer group of each mapping, in the order of `topics`. */
+  public readonly consumerGroupIds: string[];
+  /** The auth secret (created or given), if the auth method uses one. */
+  public readonly authSecret?: secretsmanager.ISecret;
+  /** The root CA secret (created or given), if any. */
+  public readonly rootCaSecret?: secretsmanager.ISecret;
+  /** The customer managed key of the secrets this construct created. */
+  public readonly secretsKey?: kms.Key;
+  /** The security group created for the event source, if one was. */
+  public readonly securityGroup?: ec2.SecurityGroup;
+  /** The security group of the created VPC endpoints (shared by the triggers of a stack in the same VPC). */
+  public readonly endpointSecurityGroup?: ec2.SecurityGroup;
+  /** The created VPC endpoints this trigger uses, by service (`lambda`, `sts`, `secretsManager`, `sqs`, `sns`, `s3`); shared per VPC and stack. */
+  public readonly vpcEndpoints: { [service: string]: ec2.InterfaceVpcEndpoint };
+  /** The on-failure queue (created or given), for an SQS destination. */
+  public readonly onFailureQueue?: sqs.IQueue;
+  /** The on-failure bucket (created or given), for an S3 destination. */
+  public readonly onFailureBucket?: s3.IBucket;
+  /** The policy holding every grant of the event source, attached to the target's role. */
+  public readonly policy: iam.Policy;
+  /** The alarms (empty when `alarms` is false). */
+  public readonly alarms: cloudwatch.Alarm[];
+  /** The deploy-time dry-run invoke, unless turned off. */
+  public readonly dryRunCheck?: cr.AwsCustomResource;
+  /** The event source's security groups (self-managed VPC, or the MSK cluster's when given). */
+  public readonly connections: ec2.Connections;
+  /** The broker ports the event source connects to. */
+  public readonly brokerPorts: number[];
+
+  private readonly target: lambda.IFunction;
+  private readonly auth: KafkaAuth;
+  private readonly cluster: KafkaCluster;
+  private readonly clusterArn?: string;
+  private readonly schemaRegistryConfig?: lambda.CfnEventSourceMapping.SchemaRegistryConfigProperty;
+
+  constructor(scope: Construct, id: string, props: KafkaTriggerProps) {
+    super(scope, id);
+    this.cluster = props.cluster;
+    this.target = props.target;
+    const msk = props.cluster.kind === KafkaClusterKind.MSK;
+    this.auth = props.auth ?? (msk ? KafkaAuth.iam() : KafkaAuth.scram512());
+    const role = props.target.role;
+    if (!role) {
+      throw new KafkaTriggerValidationError(this, 'target.role', undefined,
+        'the event source uses the function\'s execution role; import the function with lambda.Function.fromFunctionAttributes({ functionArn, role })');
+    }
+
+    this.validateEsmOptions(props);
+    this.clusterArn = msk ? this.resolveClusterArn() : undefined;
+    this.validateAuth();
+    this.brokerPorts = this.resolveBrokerPorts();
+    this.consumerGroupIds = this.resolveConsumerGroupIds(props);
+
+    this.policy = new iam.Policy(this, 'SourceAccessPolicy');
+    this.policy.attachToRole(role);
+
+    // Secrets
+    const created = this.createSecrets();
+    this.secretsKey = created.key;
+    this.authSecret = created.authSecret;
+    this.rootCaSecret = created.rootCaSecret;
+    for (const secret of [this.authSecret, this.rootCaSecret]) if (secret) this.grantSecretRead(secret);
+
+    // Network
+    const net = this.configureNetwork();
+    this.securityGroup = net.createdSecurityGroup;
+    this.connections = new ec2.Connections({ securityGroups: net.securityGroups, defaultPort: ec2.Port.tcp(this.brokerPorts[0]) });
+
+    // Cluster access grants
+    this.grantClusterAccess(props.topics);
+
+    // Destination
+    const dest = this.configureDestination(props);
+    this.onFailureQueue = dest.queue;
+    this.onFailureBucket = dest.bucket;
+
+    // Schema registry: bound once; the mappings share its configuration.
+    this.schemaRegistryConfig = props.schemaRegistry ? this.bindSchemaRegistry(props.schemaRegistry) : undefined;
+
+    // VPC endpoints
+    const endpoints = this.configureEndpoints(props, net, dest);
+    this.vpcEndpoints = endpoints.created;
+    this.endpointSecurityGroup = endpoints.securityGroup;
+
+    if (props.filterEncryption) props.filterEncryption.grantDecrypt(new iam.ServicePrincipal('lambda.amazonaws.com'));
+
+    // Deploy-time check
+    if (props.dryRunCheck ?? true) this.dryRunCheck = this.createDryRunCheck();
+
+    // Mappings
+    this.eventSourceMappings = props.topics.map((topic, i) => this.createMapping(props, topic, this.consumerGroupIds[i], net, dest.destination));
+    this.eventSourceMappingIds = this.eventSourceMappings.map((m) => m.eventSourceMappingRef.eventSourceMappingId);
+    this.eventSourceMappingArns = this.eventSourceMappings.map((m) => m.eventSourceMappingRef.eventSourceMappingArn);
+
+    this.alarms = (props.alarms ?? true) ? this.createAlarms(props) : [];
+    this.acknowledgeNagFindings();
+  }
+
+  /** OffsetLag of the target function: records behind the latest offset, across its Kafka mappings. */
+  public metricOffsetLag(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: 'AWS/Lambda',
+      metricName: 'OffsetLag',
+      dimensionsMap: { FunctionName: this.target.functionName },
+      statistic: cloudwatch.Stats.MAXIMUM,
+      period: Duration.minutes(1),
+      ...props,
+    });
+  }
+
+  /**
+   * An ESM metric (with `metrics` enabled) of the mapping of one topic, e.g. PolledEventCount,
+   * FilteredOutEventCount, FailedInvokeEventCount, DroppedEventCount, OnFailureDestinationDeliveredEventCount.
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html#event-source-mapping-metrics
+   */
+  public metric(metricName: string, props: KafkaTriggerMetricOptions = {}): cloudwatch.Metric {
+    const { topic, ...options } = props;
+    const i = topic === undefined ? 0 : this.topicIndex(topic);
+    return new cloudwatch.Metric({
+      namespace: 'AWS/Lambda',
+      metricName,
+      dimensionsMap: { EventSourceMappingUUID: this.eventSourceMappingIds[i] },
+      statistic: cloudwatch.Stats.SUM,
+      period: Duration.minutes(1),
+      ...options,
+    });
+  }
+
+  /** Records the mapping polled (EventCount metrics). */
+  public metricPolledEventCount(props?: KafkaTriggerMetricOptions): cloudwatch.Metric {
+    return this.metric('PolledEventCount', props);
+  }
+
+  /** Records whose invoke failed (ErrorCount metrics). */
+  public metricFailedInvokeEventCount(props?: KafkaTriggerMetricOptions): cloudwatch.Metric {
+    return this.metric('FailedInvokeEventCount', props);
+  }
+
+  /** Records sent to the on-failure destination (ErrorCount metrics). */
+  public metricOnFailureDestinationDeliveredEventCount(props?: KafkaTriggerMetricOptions): cloudwatch.Metric {
+    return this.metric('OnFailureDestinationDeliveredEventCount', props);
+  }
+
+  private topicIndex(topic: string): number {
+    const i = this.eventSourceMappings.findIndex((m) => m.topics?.[0] === topic);
+    if (i < 0) throw new KafkaTriggerValidationError(this, 'topic', topic, `use one of the trigger's topics (${this.eventSourceMappings.map((m) => m.topics?.[0]).join(', ')})`);
+    return i;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Validation
+
+  private fail(prop: string, value: unknown, fix: string): never {
+    throw new KafkaTriggerValidationError(this, prop, value, fix);
+  }
+
+  private validateEsmOptions(props: KafkaTriggerProps): void {
+    if (props.topics.length === 0) this.fail('topics', props.topics, 'give at least one topic');
+    if (new Set(props.topics).size !== props.topics.length) this.fail('topics', props.topics, 'list each topic once');
+    for (const topic of props.topics) {
+      if (!Token.isUnresolved(topic) && (topic.length > 249 || !TOPIC_NAME.test(topic))) {
+        this.fail('topics', topic, 'a Kafka topic name has 2–249 characters of [a-zA-Z0-9._-] and does not start with "."');
+      }
+    }
+    const n = (prop: string, v: number | undefined, min: number, max: number, extra = '') => {
+      if (v !== undefined && !Token.isUnresolved(v) && (!Number.isInteger(v) || v < min || v > max)) {
+        this.fail(prop, v, `use an integer from ${min} to ${max}${extra}`);
+      }
+    };
+    n('batchSize', props.batchSize, 1, 10000);
+    const window = props.maxBatchingWindow?.toSeconds();
+    if (window !== undefined && !Token.isUnresolved(window) && window > 300) this.fail('maxBatchingWindow', `${window} seconds`, 'use at most Duration.seconds(300)');
+
+    const position = props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON;
+    if (position === lambda.StartingPosition.AT_TIMESTAMP && props.startingPositionTimestamp === undefined) {
+      this.fail('startingPositionTimestamp', undefined, 'AT_TIMESTAMP needs the time to start from, in Unix seconds');
+    }
+    if (position !== lambda.StartingPosition.AT_TIMESTAMP && props.startingPositionTimestamp !== undefined) {
+      this.fail('startingPositionTimestamp', props.startingPositionTimestamp, `it applies to AT_TIMESTAMP only; set startingPosition to AT_TIMESTAMP or remove it (startingPosition is ${position})`);
+    }
+    if (props.consumptionMode === KafkaConsumptionMode.QUEUE) {
+      if (props.cluster.kind === KafkaClusterKind.MSK) this.fail('consumptionMode', props.consumptionMode, 'Queue mode exists for self-managed Kafka only; remove it for Amazon MSK');
+      const notApplicable: Array<[string, unknown]> = [['startingPosition', props.startingPosition], ['startingPositionTimestamp', props.startingPositionTimestamp],
+        ['maxBatchingWindow', props.maxBatchingWindow?.toHumanString()]];
+      for (const [prop, value] of notApplicable) {
+        if (value !== undefined) this.fail(prop, value, 'it does not apply in Queue consumption mode (share groups have no offsets to start from); remove it or use Stream');
+      }
+    }
+    if (props.consumerGroupId !== undefined) {
+      if (!Token.isUnresolved(props.consumerGroupId) && !CONSUMER_GROUP_ID.test(props.consumerGroupId)) {
+        this.fail('consumerGroupId', props.consumerGroupId, 'use 1–200 characters of [a-zA-Z0-9-/*:_+=.@]');
+      }
+      if (props.topics.length > 1) {
+        this.fail('consumerGroupId', props.consumerGroupId, `a consumer group id must be unique per event source mapping and ${props.topics.length} topics make ${props.topics.length} mappings; create one trigger per topic or leave it unset`);
+      }
+    }
+    if (props.filterEncryption && !props.filters?.length) this.fail('filterEncryption', props.filterEncryption.keyArn, 'it encrypts filters; add filters or remove it');
+
+    const pp = props.provisionedPollers;
+    if (pp) {
+      n('provisionedPollers.minimumPollers', pp.minimumPollers, 1, 200);
+      n('provisionedPollers.maximumPollers', pp.maximumPollers, 1, 10000);
+      if (pp.minimumPollers !== undefined && pp.maximumPollers !== undefined && !Token.isUnresolved(pp.minimumPollers)
+        && !Token.isUnresolved(pp.maximumPollers) && pp.minimumPollers > pp.maximumPollers) {
+        this.fail('provisionedPollers', pp, 'minimumPollers must not exceed maximumPollers');
+      }
+      if (pp.pollerGroupName !== undefined && !Token.isUnresolved(pp.pollerGroupName) && !/^[a-zA-Z0-9_-]{1,128}$/.test(pp.pollerGroupName)) {
+        this.fail('provisionedPollers.pollerGroupName', pp.pollerGroupName, 'use 1–128 characters of [a-zA-Z0-9_-]');
+      }
+    } else {
+      const provisionedOnly: Array<[string, unknown]> = [
+        ['schemaRegistry', props.schemaRegistry], ['systemLogLevel', props.systemLogLevel], ['retryAttempts', props.retryAttempts],
+        ['bisectBatchOnError', props.bisectBatchOnError], ['maxRecordAge', props.maxRecordAge?.toHumanString()],
+        ['reportBatchItemFailures', props.reportBatchItemFailures],
+        ['onFailure', props.onFailure?.kind === OnFailureDestinationKind.KAFKA ? `kafka://${props.onFailure.topicName}` : undefined],
+      ];
+      for (const [prop, value] of provisionedOnly) {
+        if (value !== undefined) this.fail(prop, value === props.schemaRegistry ? 'a schema registry' : value, 'Lambda supports it for Kafka in provisioned mode only; set provisionedPollers (e.g. { minimumPollers: 1, maximumPollers: 10 }) or remove it');
+      }
+    }
+    if (props.retryAttempts !== undefined && props.retryAttempts !== -1) n('retryAttempts', props.retryAttempts, 0, 10000, ', or -1 for infinite');
+    const age = props.maxRecordAge?.toSeconds();
+    if (age !== undefined && !Token.isUnresolved(age) && (age < 60 || age > 604800)) {
+      this.fail('maxRecordAge', `${age} seconds`, 'use 60 seconds to 7 days (604800 seconds)');
+    }
+    if (props.onFailure?.kind === OnFailureDestinationKind.KAFKA) {
+      const t = props.onFailure.topicName!;
+      if (props.topics.includes(t)) this.fail('onFailure', `kafka://${t}`, 'the destination topic must differ from every source topic, or records would loop');
+      if (!Token.isUnresolved(t) && !TOPIC_NAME.test(t)) this.fail('onFailure', `kafka://${t}`, 'a Kafka topic name has 2–249 characters of [a-zA-Z0-9._-]');
+      // The CloudFormation schema sizes Destination for ARNs: at least 12 characters.
+      if (!Token.isUnresolved(t) && t.length < 4) this.fail('onFailure', `kafka://${t}`, 'CloudFormation requires a destination of at least 12 characters; use a topic name of 4 or more characters');
+    }
+    const timeout = (props.target as lambda.Function).timeout?.toSeconds();
+    if (timeout !== undefined && !Token.isUnresolved(timeout) && timeout > 840) {
+      this.fail('target.timeout', `${timeout} seconds`, 'Kafka event source mappings support functions with a timeout of at most 14 minutes; lower it');
+    }
+  }
+
+  private resolveClusterArn(): string {
+    const p = this.cluster.mskProps!;
+    if (p.cluster && p.clusterArn) this.fail('cluster.clusterArn', p.clusterArn, 'give either clusterArn or cluster, not both');
+    const arn = p.cluster?.attrArn ?? p.clusterArn;
+    if (arn === undefined) this.fail('cluster', undefined, 'KafkaCluster.msk() needs clusterArn or cluster');
+    if (!Token.isUnresolved(arn) && !/^arn:aws[a-zA-Z-]*:kafka:[a-z0-9-]+:\d{12}:cluster\/[^/]+\/[^/]+$/.test(arn)) {
+      this.fail('cluster.clusterArn', arn, 'use the cluster ARN, arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid>');
+    }
+    return arn;
+  }
+
+  private validateAuth(): void {
+    const m = this.auth.method;
+    const msk = this.cluster.kind === KafkaClusterKind.MSK;
+    const sm = this.cluster.selfManagedProps;
+    if (msk && m === KafkaAuthMethod.SASL_PLAIN) this.fail('auth', 'KafkaAuth.plain()', 'Amazon MSK does not support SASL/PLAIN; use KafkaAuth.scram512(), KafkaAuth.iam() or KafkaAuth.mtls()');
+    if (msk && m === KafkaAuthMethod.SASL_SCRAM_256) this.fail('auth', 'KafkaAuth.scram256()', 'Amazon MSK supports SASL/SCRAM-SHA-512 only; use KafkaAuth.scram512()');
+    if (!msk && m === KafkaAuthMethod.IAM) this.fail('auth', 'KafkaAuth.iam()', 'IAM access control exists for Amazon MSK only; use SASL/SCRAM, SASL/PLAIN or mTLS for a self-managed cluster');
+    if (!this.cluster.tls && m !== KafkaAuthMethod.NONE) {
+      this.fail('cluster.tls', false, `${m} needs a TLS listener (Lambda does not support SASL_PLAINTEXT); enable TLS on the brokers and set tls: true, or use KafkaAuth.none()`);
+    }
+    if (sm) {
+      if (sm.rootCaSecret && sm.rootCaCertificatePem) this.fail('cluster.rootCaCertificatePem', '<pem>', 'give either rootCaSecret or rootCaCertificatePem, not both');
+      if (!this.cluster.tls && (sm.rootCaSecret || sm.rootCaCertificatePem)) this.fail('cluster.tls', false, 'a root CA certificate is for TLS listeners; set tls: true or remove the root CA');
+      if (sm.bootstrapServers.length === 0) this.fail('cluster.bootstrapServers', sm.bootstrapServers, 'give at least one host:port');
+      if (sm.vpc && this.cluster.selfManagedProps!.securityGroups?.length === 0) this.fail('cluster.securityGroups', [], 'give at least one security group, or leave it unset to create one');
+    }
+    if (m === KafkaAuthMethod.MTLS) {
+      const p = this.auth.mtlsProps!;
+      if (p.secret && (p.certificateChainPem || p.privateKeyPem)) this.fail('auth.secret', p.secret.secretArn, 'give either secret or certificateChainPem + privateKeyPem, not both');
+      if (!p.secret && (!p.certificateChainPem || !p.privateKeyPem)) {
+        this.fail(p.certificateChainPem ? 'auth.privateKeyPem' : 'auth.certificateChainPem', undefined, 'KafkaAuth.mtls() needs secret, or certificateChainPem and privateKeyPem');
+      }
+    }
+    if (msk && (m === KafkaAuthMethod.SASL_SCRAM_512) && this.auth.saslProps?.secret) {
+      const secret = this.auth.saslProps.secret;
+      if (!Token.isUnresolved(secret.secretName) && !secret.secretName.startsWith('AmazonMSK_')) {
+        this.fail('auth.secret', secret.secretName, 'Amazon MSK only associates SCRAM secrets whose name starts with "AmazonMSK_"; rename the secret');
+      }
+      if (!secret.encryptionKey) {
+        this.fail('auth.secret.encryptionKey', undefined, 'Amazon MSK refuses SCRAM secrets encrypted with the AWS managed key; encrypt it with a customer managed key and import it with Secret.fromSecretAttributes({ secretCompleteArn, encryptionKey }) so the key can be granted');
+      }
+    }
+  }
+
+  private resolveBrokerPorts(): number[] {
+    if (this.cluster.kind === KafkaClusterKind.MSK) {
+      const m = this.auth.method;
+      if (m === KafkaAuthMethod.IAM) return [MSK_PORTS.iam];
+      if (m === KafkaAuthMethod.SASL_SCRAM_512) return [MSK_PORTS.sasl];
+      if (m === KafkaAuthMethod.MTLS) return [MSK_PORTS.tls];
+      return [this.cluster.tls ? MSK_PORTS.tls : MSK_PORTS.plaintext];
+    }
+    const ports = new Set<number>();
+    for (const server of this.cluster.selfManagedProps!.bootstrapServers) {
+      if (Token.isUnresolved(server)) continue;
+      const match = /^[^\s:/]+:(\d{1,5})$/.exec(server) ?? /^\[[0-9a-fA-F:]+\]:(\d{1,5})$/.exec(server);
+      const port = match ? Number(match[1]) : NaN;
+      if (!(port >= 1 && port <= 65535)) this.fail('cluster.bootstrapServers', server, 'give each broker as host:port, e.g. b-1.kafka.example.com:9096');
+      ports.add(port);
+    }
+    return ports.size ? [...ports] : [9092];
+  }
+
+  private resolveConsumerGroupIds(props: KafkaTriggerProps): string[] {
+    if (props.consumerGroupId !== undefined) return [props.consumerGroupId];
+    const base = Names.uniqueResourceName(this, { maxLength: 120, separator: '-' });
+    return props.topics.map((t) => props.topics.length === 1 ? base : `${base}-${t}`.slice(0, 200));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Secrets
+
+  private createSecrets(): { key?: kms.Key; authSecret?: secretsmanager.ISecret; rootCaSecret?: secretsmanager.ISecret } {
+    let key: kms.Key | undefined;
+    const secretsKey = () => key ??= new kms.Key(this, 'SecretsKey', {
+      description: `Encrypts the Kafka credentials of ${this.node.path}`,
+      enableKeyRotation: true,
+    });
+    const m = this.auth.method;
+    const msk = this.cluster.kind === KafkaClusterKind.MSK;
+    let authSecret: secretsmanager.ISecret | undefined;
+    if (m === KafkaAuthMethod.SASL_SCRAM_512 || m === KafkaAuthMethod.SASL_SCRAM_256 || m === KafkaAuthMethod.SASL_PLAIN) {
+      const p = this.auth.saslProps ?? {};
+      authSecret = p.secret ?? new secretsmanager.Secret(this, 'SaslSecret', {
+        // MSK associates only secrets named AmazonMSK_* and encrypted with a customer managed key.
+        secretName: msk ? `AmazonMSK_${Names.uniqueResourceName(this, { maxLength: 100, separator: '-' })}` : undefined,
+        description: `SASL credentials Lambda uses for ${this.node.path}`,
+        encryptionKey: secretsKey(),
+        generateSecretString: {
+          secretStringTemplate: JSON.stringify({ username: p.username ?? 'lambda-esm' }),
+          generateStringKey: 'password',
+          excludePunctuation: true,
+          passwordLength: 32,
+        },
+      });
+      if (!p.secret) {
+        const user = p.username ?? 'lambda-esm';
+        const todo = msk
+          ? 'associate it with the MSK cluster (aws kafka batch-associate-scram-secret)'
+          : m === KafkaAuthMethod.SASL_PLAIN
+            ? `add user ${user} with the secret's password to the brokers' PLAIN login configuration`
+            : `create user ${user} on the brokers (kafka-configs --alter --entity-type users --entity-name ${user} `
+              + `--add-config '${m === KafkaAuthMethod.SASL_SCRAM_256 ? 'SCRAM-SHA-256' : 'SCRAM-SHA-512'}=[password=<the secret's password>]')`;
+        Annotations.of(this).addWarningV2('cdk-kafka-lambda:createdSaslSecret',
+          `A SASL secret with a generated password is created; ${todo} and grant the user the ACLs Lambda needs (Describe/Read on the topics and the group, DescribeConfigs on the cluster).`);
+      }
+    } else if (m === KafkaAuthMethod.MTLS) {
+      const p = this.auth.mtlsProps!;
+      if (p.secret) {
+        authSecret = p.secret;
+      } else {
+        this.validateClientCertificate(p.certificateChainPem!, p.privateKeyPem!, p.privateKeyPassword);
+        const value: { [key: string]: SecretValue } = {
+          certificate: SecretValue.unsafePlainText(p.certificateChainPem!),
+          privateKey: p.privateKeyPem!,
+        };
+        if (p.privateKeyPassword) value.privateKeyPassword = p.privateKeyPassword;
+        authSecret = new secretsmanager.Secret(this, 'ClientCertificateSecret', {
+          description: `mTLS client certificate Lambda uses for ${this.node.path}`,
+          encryptionKey: secretsKey(),
+          secretObjectValue: value,
+        });
+      }
+    }
+    let rootCaSecret: secretsmanager.ISecret | undefined;
+    const sm = this.cluster.selfManagedProps;
+    if (sm?.rootCaSecret) rootCaSecret = sm.rootCaSecret;
+    if (sm?.rootCaCertificatePem) {
+      const pem = sm.rootCaCertificatePem;
+      if (!Token.isUnresolved(pem)) {
+        this.pemCheck('cluster.rootCaCertificatePem', () => {
+          if (parseCertificateChain(pem).certificates.length !== 1) throw new PemError('must hold exactly one certificate, the root CA');
+        });
+      }
+      rootCaSecret = new secretsmanager.Secret(this, 'RootCaSecret', {
+        description: `Root CA certificate of the brokers of ${this.node.path}`,
+        encryptionKey: secretsKey(),
+        secretObjectValue: { certificate: SecretValue.unsafePlainText(pem) },
+      });
+    }
+    return { key, authSecret, rootCaSecret };
+  }
+
+  private pemCheck(prop: string, check: () => void): void {
+    try {
+      check();
+    } catch (e) {
+      if (e instanceof PemError) throw new KafkaTriggerValidationError(this, prop, '<pem>', e.message);
+      throw e;
+    }
+  }
+
+  /** Literal PEM only: a SecretValue that references SSM or Secrets Manager is resolved at deploy time. */
+  private literal(value: SecretValue | undefined): string | undefined {
+    if (value === undefined) return undefined;
+    const resolved = Stack.of(this).resolve(value);
+    return typeof resolved === 'string' && !resolved.startsWith('{{resolve:') ? resolved : undefined;
+  }
+
+  private validateClientCertificate(chainPem: string, keyValue: SecretValue, passwordValue?: SecretValue): void {
+    for (const [prop, value] of [['auth.privateKeyPem', keyValue], ['auth.privateKeyPassword', passwordValue]] as const) {
+      const resolved = value && Stack.of(this).resolve(value);
+      if (typeof resolved === 'string' && resolved.startsWith('{{resolve:ssm-secure:')) {
+        this.fail(prop, resolved, 'CloudFormation resolves SSM SecureString references only as a whole property, not inside the secret\'s JSON; '
+          + 'use SecretValue.secretsManager(...) or pass an existing secret with KafkaAuth.mtls({ secret })');
+      }
+    }
+    if (Token.isUnresolved(chainPem)) return;
+    let leaf: X509Certificate | undefined;
+    this.pemCheck('auth.certificateChainPem', () => {
+      const chain = parseCertificateChain(chainPem);
+      leaf = chain.certificates[0];
+      if (!chain.endsWithRoot) {
+        Annotations.of(this).addWarningV2('cdk-kafka-lambda:chainWithoutRoot',
+          'auth.certificateChainPem does not end with a self-signed root certificate; Lambda expects client → intermediates → root.');
+      }
+    });
+    const keyPem = this.literal(keyValue);
+    if (keyPem === undefined) return;
+    const password = this.literal(passwordValue);
+    this.pemCheck('auth.privateKeyPem', () => {
+      const info = parsePrivateKey(keyPem, password);
+      if (info.encrypted && passwordValue === undefined) throw new PemError('is encrypted; give privateKeyPassword');
+      if (!info.encrypted && passwordValue !== undefined) throw new PemError('is not encrypted but privateKeyPassword is set; remove privateKeyPassword');
+      if (info.key && leaf && !leaf.checkPrivateKey(info.key)) throw new PemError('does not belong to the first certificate of certificateChainPem (the client certificate)');
+    });
+  }
+
+  private grantSecretRead(secret: secretsmanager.ISecret): void {
+    this.policy.addStatements(new iam.PolicyStatement({
+      actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+      resources: [secret.secretFullArn ?? `${secret.secretArn}-??????`],
+    }));
+    if (secret.encryptionKey) {
+      this.policy.addStatements(new iam.PolicyStatement({
+        actions: ['kms:Decrypt'],
+        resources: [secret.encryptionKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` } },
+      }));
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Network
+
+  private configureNetwork(): { securityGroups: ec2.ISecurityGroup[]; subnets: ec2.ISubnet[]; createdSecurityGroup?: ec2.SecurityGroup } {
+    const vpc = this.cluster.vpc;
+    const sm = this.cluster.selfManagedProps;
+    const mp = this.cluster.mskProps;
+    if (!vpc) {
+      if (sm?.subnets || sm?.securityGroups) this.fail('cluster.vpc', undefined, 'subnets and securityGroups place the event source in a VPC; give the vpc too');
+      return { securityGroups: mp?.securityGroups ?? [], subnets: [] };
+    }
+    let subnets: ec2.ISubnet[] = [];
+    try {
+      subnets = vpc.selectSubnets((sm ?? mp)!.subnets ?? {}).subnets;
+    } catch {
+      // selectSubnets throws for a subnet type the VPC lacks; report it like an empty selection.
+    }
+    if (subnets.length === 0) {
+      this.fail('cluster.subnets', (sm ?? mp)!.subnets ?? 'the private subnets of the VPC', 'the selection matches no subnet of the VPC; select subnets that exist (e.g. { subnetType: ec2.SubnetType.PRIVATE_ISOLATED })');
+    }
+    let created: ec2.SecurityGroup | undefined;
+    let groups = (sm ?? mp)!.securityGroups ?? [];
+    if (sm && groups.length === 0) {
+      created = new ec2.SecurityGroup(this, 'SecurityGroup', {
+        vpc,
+        description: `Kafka event source of ${this.node.path}`,
+        allowAllOutbound: false,
+      });
+      groups = [created];
+    }
+    // The rules of seeds 002/004: broker port in from the event source's groups and out to them, 443 out to all.
+    for (const group of sm ? [created].filter((g): g is ec2.SecurityGroup => !!g) : groups) {
+      for (const port of this.brokerPorts) {
+        group.addIngressRule(group, ec2.Port.tcp(port), `Kafka broker port ${port} from the event source`);
+        group.addEgressRule(group, ec2.Port.tcp(port), `Kafka broker port ${port} to the event source`);
+      }
+      group.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to Lambda, STS, Secrets Manager and the destination');
+    }
+    if (this.cluster.kind === KafkaClusterKind.SELF_MANAGED) this.grantEniAccess();
+    return { securityGroups: groups, subnets, createdSecurityGroup: created };
+  }
+
+  private grantEniAccess(): void {
+    // Lambda creates the event source's network interfaces with the execution role; their ids are unknown
+    // before creation and the Describe* actions have no resource-level permissions.
+    this.policy.addStatements(new iam.PolicyStatement({
+      actions: ['ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeVpcs', 'ec2:DeleteNetworkInterface',
+        'ec2:DescribeSubnets', 'ec2:DescribeSecurityGroups'],
+      resources: ['*'],
+    }));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Cluster access (MSK)
+
+  /** ARN of an MSK topic or group: the cluster ARN with the resource type swapped. */
+  private mskResourceArn(type: 'topic' | 'group', name: string): string {
+    const arn = this.clusterArn!;
+    if (!Token.isUnresolved(arn)) return `${arn.replace(':cluster/', `:${type}/`)}/${name}`;
+    const parts = Fn.split(':cluster/', arn);
+    return Fn.join('', [Fn.select(0, parts), `:${type}/`, Fn.select(1, parts), `/${name}`]);
+  }
+
+  private grantClusterAccess(topics: string[]): void {
+    if (this.cluster.kind !== KafkaClusterKind.MSK) return;
+    const arn = this.clusterArn!;
+    // What AWSLambdaMSKExecutionRole grants, scoped to the cluster.
+    this.policy.addStatements(new iam.PolicyStatement({
+      actions: ['kafka:DescribeCluster', 'kafka:DescribeClusterV2', 'kafka:GetBootstrapBrokers'],
+      resources: [arn],
+    }));
+    this.grantEniAccess();
+    if (this.auth.method !== KafkaAuthMethod.IAM) return;
+    this.policy.addStatements(
+      new iam.PolicyStatement({ actions: ['kafka-cluster:Connect', 'kafka-cluster:DescribeClusterDynamicConfiguration'], resources: [arn] }),
+      new iam.PolicyStatement({ actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData'], resources: topics.map((t) => this.mskResourceArn('topic', t)) }),
+      new iam.PolicyStatement({ actions: ['kafka-cluster:DescribeGroup', 'kafka-cluster:AlterGroup'], resources: this.consumerGroupIds.map((g) => this.mskResourceArn('group', g)) }),
+    );
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Destination
+
+  private configureDestination(props: KafkaTriggerProps): { destination?: string; queue?: sqs.IQueue; bucket?: s3.IBucket; endpointService?: ec2.InterfaceVpcEndpointAwsService; endpointKey?: string; endpointStatement?: iam.PolicyStatement } {
+    const d = props.onFailure;
+    if (!d) return {};
+    const role = this.target.role!;
+    switch (d.kind) {
+      case OnFailureDestinationKind.SQS: {
+        const queue = d.queue ?? new sqs.Queue(this, 'OnFailureQueue', {
+          encryption: sqs.QueueEncryption.SQS_MANAGED,
+          enforceSSL: true,
+          retentionPeriod: Duration.days(14),
+        });
+        this.policy.addStatements(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
+        if (queue.encryptionMasterKey) this.grantKey(queue.encryptionMasterKey, ['kms:Decrypt', 'kms:GenerateDataKey']);
+        return {
+          destination: queue.queueArn, queue, endpointService: ec2.InterfaceVpcEndpointAwsService.SQS, endpointKey: 'sqs',
+          endpointStatement: new iam.PolicyStatement({ actions: ['sqs:SendMessage'], principals: [role], resources: [queue.queueArn] }),
+        };
+      }
+      case OnFailureDestinationKind.SNS: {
+        const topic = d.topic!;
+        this.policy.addStatements(new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [topic.topicArn] }));
+        if (topic.masterKey) this.grantKey(topic.masterKey, ['kms:Decrypt', 'kms:GenerateDataKey']);
+        return {
+          destination: topic.topicArn, endpointService: ec2.InterfaceVpcEndpointAwsService.SNS, endpointKey: 'sns',
+          endpointStatement: new iam.PolicyStatement({ actions: ['sns:Publish'], principals: [role], resources: [topic.topicArn] }),
+        };
+      }
+      case OnFailureDestinationKind.S3: {
+        const bucket = d.bucket ?? new s3.Bucket(this, 'OnFailureBucket', {
+          versioned: true,
+          encryption: s3.BucketEncryption.S3_MANAGED,
+          blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+          enforceSSL: true,
+        });
+        this.policy.addStatements(
+          new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [bucket.arnForObjects('*')] }),
+          // The current Lambda guide lists s3:ListBucket for S3 destinations besides the seed's s3:PutObject.
+          new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }),
+        );
+        if (bucket.encryptionKey) this.grantKey(bucket.encryptionKey, ['kms:GenerateDataKey']);
+        return {
+          destination: bucket.bucketArn, bucket, endpointService: ec2.InterfaceVpcEndpointAwsService.S3, endpointKey: 's3',
+          endpointStatement: new iam.PolicyStatement({ actions: ['s3:PutObject'], principals: [role], resources: [bucket.arnForObjects('*')] }),
+        };
+      }
+      case OnFailureDestinationKind.KAFKA: {
+        const topic = d.topicName!;
+        if (this.auth.method === KafkaAuthMethod.IAM) {
+          this.policy.addStatements(new iam.PolicyStatement({
+            actions: ['kafka-cluster:WriteData', 'kafka-cluster:DescribeTopic'],
+            resources: [this.mskResourceArn('topic', topic)],
+          }));
+        }
+        if (this.auth.method !== KafkaAuthMethod.IAM) {
+          Annotations.of(this).addWarningV2('cdk-kafka-lambda:kafkaDestinationAcl',
+            `Lambda writes failed records to topic ${topic} as the ${this.auth.method} user; grant that user Write and Describe on it in the cluster's ACLs.`);
+        }
+        return { destination: `kafka://${topic}` };
+      }
+    }
+  }
+
+  private grantKey(key: kms.IKey, actions: string[]): void {
+    this.policy.addStatements(new iam.PolicyStatement({ actions, resources: [key.keyArn] }));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // VPC endpoints
+
+  private configureEndpoints(
+    props: KafkaTriggerProps,
+    net: { securityGroups: ec2.ISecurityGroup[]; subnets: ec2.ISubnet[] },
+    dest: { endpointService?: ec2.InterfaceVpcEndpointAwsService; endpointKey?: string; endpointStatement?: iam.PolicyStatement },
+  ): { created: { [service: string]: ec2.InterfaceVpcEndpoint }; securityGroup?: ec2.SecurityGroup } {
+    const vpc = this.cluster.vpc;
+    const mode = props.vpcEndpoints ?? KafkaVpcEndpoints.create();
+    if (!vpc || mode.mode === KafkaVpcEndpointsMode.NONE) return { created: {} };
+    const role = this.target.role!;
+    const lambdaPrincipal = new iam.ServicePrincipal('lambda.amazonaws.com');
+    const needs: Array<{ key: keyof ExistingKafkaVpcEndpoints; id: string; service: ec2.InterfaceVpcEndpointAwsService; statements: iam.PolicyStatement[] }> = [
+      { key: 'lambda', id: 'Lambda', service: ec2.InterfaceVpcEndpointAwsService.LAMBDA, statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], principals: [lambdaPrincipal], resources: [this.target.functionArn, `${this.target.functionArn}:*`] })] },
+      { key: 'sts', id: 'Sts', service: ec2.InterfaceVpcEndpointAwsService.STS, statements: [new iam.PolicyStatement({ actions: ['sts:AssumeRole'], principals: [lambdaPrincipal], resources: ['*'] })] },
+    ];
+    const secretArns = [this.authSecret, this.rootCaSecret].filter((s): s is secretsmanager.ISecret => !!s)
+      .map((s) => s.secretFullArn ?? `${s.secretArn}-??????`);
+    // A Confluent schema registry's credentials are read through the same endpoint.
+    for (const access of this.schemaRegistryConfig?.accessConfigs as lambda.CfnEventSourceMapping.SchemaRegistryAccessConfigProperty[] ?? []) {
+      if (access.uri) secretArns.push(access.uri);
+    }
+    if (secretArns.length) {
+      needs.push({
+        key: 'secretsManager', id: 'SecretsManager', service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+        statements: [new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], principals: [role], resources: secretArns })],
+      });
+    }
+    if (dest.endpointService) {
+      const id = dest.endpointKey === 'sqs' ? 'Sqs' : dest.endpointKey === 'sns' ? 'Sns' : 'S3';
+      needs.push({ key: dest.endpointKey as keyof ExistingKafkaVpcEndpoints, id, service: dest.endpointService, statements: [dest.endpointStatement!] });
+    }
+
+    if (mode.mode === KafkaVpcEndpointsMode.EXISTING) {
+      for (const need of needs) {
+        const endpoint = mode.endpoints?.[need.key];
+        if (!endpoint) {
+          Annotations.of(this).addWarningV2(`cdk-kafka-lambda:missingEndpoint:${need.key}`,
+            `vpcEndpoints.existing() has no ${need.key} endpoint; the event source needs one (or a NAT gateway) to reach ${need.id}.`);
+          continue;
+        }
+        need.statements.forEach((s) => endpoint.addToPolicy(s));
+        for (const group of net.securityGroups) endpoint.connections.allowFrom(group, ec2.Port.tcp(443), 'HTTPS from the Kafka event source');
+      }
+      return { created: {} };
+    }
+
+    // One set of endpoints per VPC and stack, shared by the triggers in it: a second interface endpoint with
+    // private DNS for the same service in a VPC fails to deploy.
+    const stack = Stack.of(this);
+    const sharedId = `KafkaTriggerVpcEndpoints${Names.nodeUniqueId(vpc.node)}`;
+    this.warnOnEndpointsInOtherStacks(sharedId);
+    const shared = stack.node.tryFindChild(sharedId) as Construct | undefined ?? new Construct(stack, sharedId);
+    const securityGroup = shared.node.tryFindChild('SecurityGroup') as ec2.SecurityGroup | undefined ?? new ec2.SecurityGroup(shared, 'SecurityGroup', {
+      vpc,
+      description: 'VPC endpoints of the Kafka event sources (cdk-kafka-lambda)',
+      allowAllOutbound: false,
+    });
+    if (net.securityGroups.length) {
+      for (const group of net.securityGroups) securityGroup.addIngressRule(group, ec2.Port.tcp(443), 'HTTPS from the Kafka event source');
+    } else {
+      securityGroup.addIngressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.tcp(443), 'HTTPS from the VPC (the event source security groups are not known)');
+    }
+    const subnets = vpc.selectSubnets({ subnets: net.subnets.length ? net.subnets : undefined, onePerAz: true });
+    const created: { [service: string]: ec2.InterfaceVpcEndpoint } = {};
+    for (const need of needs) {
+      const id = `${need.id}Endpoint`;
+      const endpoint = shared.node.tryFindChild(id) as ec2.InterfaceVpcEndpoint | undefined ?? new ec2.InterfaceVpcEndpoint(shared, id, {
+        vpc,
+        service: need.service,
+        subnets: { subnets: subnets.subnets },
+        securityGroups: [securityGroup],
+        privateDnsEnabled: true,
+        open: false,
+      });
+      need.statements.forEach((s) => endpoint.addToPolicy(s));
+      created[need.key] = endpoint;
+    }
+    return { created, securityGroup };
+  }
+
+  private warnOnEndpointsInOtherStacks(sharedId: string): void {
+    const stack = Stack.of(this);
+    const others = this.node.root.node.findAll()
+      .filter((c) => c.node.id === sharedId && Stack.of(c) !== stack)
+      .map((c) => Stack.of(c).node.path);
+    if (others.length) {
+      Annotations.of(this).addWarningV2('cdk-kafka-lambda:endpointsInOtherStack',
+        `Stack ${others.join(', ')} already creates VPC endpoints with private DNS in this VPC; two such endpoints for one service cannot coexist. `
+        + 'Pass vpcEndpoints: KafkaVpcEndpoints.existing(...) or KafkaVpcEndpoints.none() in all but one stack.');
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Mapping, check, alarms
+
+  private createMapping(props: KafkaTriggerProps, topic: string, consumerGroupId: string,
+    net: { securityGroups: ec2.ISecurityGroup[]; subnets: ec2.ISubnet[] }, destination?: string): lambda.CfnEventSourceMapping {
+    const id = props.topics.length === 1 ? 'EventSourceMapping' : `EventSourceMapping-${topic}`;
+    const access: lambda.CfnEventSourceMapping.SourceAccessConfigurationProperty[] = [];
+    if (this.authSecret) access.push({ type: this.auth.method, uri: this.authSecret.secretArn });
+    if (this.rootCaSecret) access.push({ type: 'SERVER_ROOT_CA_CERTIFICATE', uri: this.rootCaSecret.secretArn });
+    if (this.cluster.kind === KafkaClusterKind.SELF_MANAGED && this.cluster.vpc) {
+      for (const s of net.subnets) access.push({ type: 'VPC_SUBNET', uri: `subnet:${s.subnetId}` });
+      for (const g of net.securityGroups) access.push({ type: 'VPC_SECURITY_GROUP', uri: `security_group:${g.securityGroupId}` });
+    }
+    const kafkaConfig: { consumerGroupId: string; consumptionMode?: string; schemaRegistryConfig?: lambda.CfnEventSourceMapping.SchemaRegistryConfigProperty } = {
+      consumerGroupId, schemaRegistryConfig: this.schemaRegistryConfig,
+    };
+    if (props.consumptionMode) kafkaConfig.consumptionMode = props.consumptionMode;
+    const queue = props.consumptionMode === KafkaConsumptionMode.QUEUE;
+    const mapping = new lambda.CfnEventSourceMapping(this, id, {
+      functionName: this.target.functionArn,
+      topics: [topic],
+      eventSourceArn: this.clusterArn,
+      selfManagedEventSource: this.cluster.kind === KafkaClusterKind.SELF_MANAGED
+        ? { endpoints: { kafkaBootstrapServers: this.cluster.selfManagedProps!.bootstrapServers } } : undefined,
+      amazonManagedKafkaEventSourceConfig: this.cluster.kind === KafkaClusterKind.MSK ? kafkaConfig : undefined,
+      selfManagedKafkaEventSourceConfig: this.cluster.kind === KafkaClusterKind.SELF_MANAGED ? kafkaConfig : undefined,
+      sourceAccessConfigurations: access.length ? access : undefined,
+      batchSize: props.batchSize,
+      maximumBatchingWindowInSeconds: props.maxBatchingWindow?.toSeconds(),
+      startingPosition: queue ? undefined : props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON,
+      startingPositionTimestamp: props.startingPositionTimestamp,
+      enabled: props.enabled,
+      // lambda.FilterCriteria.filter() already returns { pattern: '<json>' }.
+      filterCriteria: props.filters?.length ? { filters: props.filters } : undefined,
+      kmsKeyArn: props.filterEncryption?.keyArn,
+      provisionedPollerConfig: props.provisionedPollers,
+      metricsConfig: props.metrics?.length ? { metrics: props.metrics } : undefined,
+      loggingConfig: props.systemLogLevel ? { systemLogLevel: props.systemLogLevel } : undefined,
+      maximumRetryAttempts: props.retryAttempts,
+      bisectBatchOnFunctionError: props.bisectBatchOnError,
+      maximumRecordAgeInSeconds: props.maxRecordAge?.toSeconds(),
+      functionResponseTypes: props.reportBatchItemFailures ? ['ReportBatchItemFailures'] : undefined,
+      destinationConfig: destination ? { onFailure: { destination } } : undefined,
+    });
+    // Lambda checks the role's permissions (and the dry run the function) when the mapping is created.
+    mapping.node.addDependency(this.policy);
+    if (this.dryRunCheck) mapping.node.addDependency(this.dryRunCheck);
+    return mapping;
+  }
+
+  private bindSchemaRegistry(registry: lambda.ISchemaRegistry): lambda.CfnEventSourceMapping.SchemaRegistryConfigProperty {
+    // aws-cdk-lib's registries only read the function from bind() (to grant it access), not the mapping.
+    const mapping = lambda.EventSourceMapping.fromEventSourceMappingId(this, 'SchemaRegistryMapping', Lazy.string({ produce: () => this.eventSourceMappingIds[0] }));
+    const config = registry.bind(mapping, this.target);
+    return {
+      schemaRegistryUri: config.schemaRegistryUri,
+      eventRecordFormat: config.eventRecordFormat.value,
+      accessConfigs: config.accessConfigs?.map((a) => ({ type: a.type.type, uri: a.uri })),
+      schemaValidationConfigs: config.schemaValidationConfigs.map((v) => ({ attribute: v.attribute.value })),
+    };
+  }
+
+  private createDryRunCheck(): cr.AwsCustomResource {
+    const call: cr.AwsSdkCall = {
+      service: 'Lambda',
+      action: 'invoke',
+      parameters: { FunctionName: this.target.functionArn, InvocationType: 'DryRun' },
+      physicalResourceId: cr.PhysicalResourceId.of(`dry-run-${this.node.addr}`),
+      outputPaths: ['StatusCode'],
+    };
+    return new cr.AwsCustomResource(this, 'DryRunCheck', {
+      onCreate: call,
+      onUpdate: call,
+      installLatestAwsSdk: false,
+      policy: cr.AwsCustomResourcePolicy.fromStatements([
+        new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.target.functionArn] }),
+      ]),
+    });
+  }
+
+  private createAlarms(props: KafkaTriggerProps): cloudwatch.Alarm[] {
+    const alarms = [
+      new cloudwatch.Alarm(this, 'OffsetLagAlarm', {
+        alarmDescription: `Kafka consumer of ${this.node.path} falls behind: OffsetLag above the threshold for 5 minutes`,
+        metric: this.metricOffsetLag(),
+        threshold: props.offsetLagAlarmThreshold ?? 1000,
+        evaluationPeriods: 5,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      new cloudwatch.Alarm(this, 'ErrorsAlarm', {
+        alarmDescription: `The function of ${this.node.path} returned errors`,
+        metric: this.target.metricErrors({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    ];
+    if (this.onFailureQueue) {
+      alarms.push(new cloudwatch.Alarm(this, 'OnFailureQueueDepthAlarm', {
+        alarmDescription: `Failed Kafka batches of ${this.node.path} wait in the on-failure queue`,
+        metric: this.onFailureQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: cloudwatch.Stats.MAXIMUM }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }));
+    }
+    return alarms;
+  }
+
+  /**
+   * Acknowledges the cdk-nag AwsSolutions findings this construct causes on purpose, each with its reason,
+   * through aws-cdk-lib's Validations (what cdk-nag 3 reads), so the library needs no cdk-nag dependency.
+   */
+  private acknowledgeNagFindings(): void {
+    const ack = (construct: Construct | undefined, id: string, reason: string) => {
+      if (construct) Validations.of(construct).acknowledge({ id: id.startsWith('AwsSolutions::') ? id : `AwsSolutions::AwsSolutions-${id}`, reason });
+    };
+    // One acknowledgement per wildcard resource of the policy, so a new wildcard is still reported.
+    const wildcards = new Set<string>();
+    for (const statement of this.policy.document.toJSON()?.Statement ?? []) {
+      for (const resource of [statement.Resource].flat()) {
+        const notation = iam5ResourceFinding(this, resource);
+        if (notation.includes('*') && !wildcards.has(notation)) {
+          wildcards.add(notation);
+          ack(this.policy, notation, 'Lambda creates the event source network interfaces with this role: their ids are unknown before creation and '
+            + 'ec2:Describe* has no resource-level permissions; S3 on-failure objects get Lambda-chosen keys; an imported secret is matched by its ARN suffix.');
+        }
+      }
+    }
+    for (const secret of [this.authSecret, this.rootCaSecret]) {
+      if (secret instanceof secretsmanager.Secret && secret.node.scope === this) {
+        ack(secret, 'SMG4', 'Kafka credentials change together with the broker-side user or certificate; Secrets Manager has no rotation function for Kafka users.');
+      }
+    }
+    if (this.onFailureBucket instanceof s3.Bucket && this.onFailureBucket.node.scope === this) {
+      ack(this.onFailureBucket, 'S1', 'The bucket only receives failed-batch records from Lambda; access logs would need a second bucket the user did not ask for.');
+    }
+    if (this.onFailureQueue instanceof sqs.Queue && this.onFailureQueue.node.scope === this) {
+      ack(this.onFailureQueue, 'SQS3', 'This queue is itself the dead-letter destination of the Kafka event source.');
+    }
+    // The AwsCustomResource provider is a stack-level singleton with the basic execution managed policy.
+    ack(Stack.of(this).node.tryFindChild(AWS_CUSTOM_RESOURCE_PROVIDER_ID), IAM4_BASIC_EXECUTION,
+      'The AwsCustomResource provider of aws-cdk-lib writes its logs with AWSLambdaBasicExecutionRole; its only other permission is the scoped dry-run invoke.');
+  }
+}

@@ -31,6 +31,7 @@ export interface KafkaSaslAuthProps {
   /**
    * Username of the created secret.
    * @default 'lambda-esm'
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-auth.html
    */
   readonly username?: string;
 }
@@ -48,6 +49,7 @@ export interface KafkaMtlsAuthProps {
    * The client certificate first, then each intermediate, ending with the root, in PEM.
    * Checked at synth: markers, each certificate issued by the next.
    * @default - required unless `secret` is given
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-auth.html
    */
   readonly certificateChainPem?: string;
 
@@ -56,12 +58,14 @@ export interface KafkaMtlsAuthProps {
    * encrypted with PBES1 — Lambda refuses PBES2). A literal (`SecretValue.unsafePlainText`) is checked
    * at synth; a reference (`SecretValue.ssmSecure`, ...) is passed through unchecked.
    * @default - required unless `secret` is given
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-auth.html
    */
   readonly privateKeyPem?: SecretValue;
 
   /**
    * The password of an encrypted private key.
    * @default - the key is not encrypted
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-auth.html
    */
   readonly privateKeyPassword?: SecretValue;
 }

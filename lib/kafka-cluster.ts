@@ -28,18 +28,21 @@ export interface SelfManagedKafkaClusterProps {
   /**
    * Subnets where Lambda places the event source's network interfaces (VPC_SUBNET).
    * @default - the private subnets of `vpc`
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-network.html
    */
   readonly subnets?: ec2.SubnetSelection;
 
   /**
    * Security groups of the event source (VPC_SECURITY_GROUP).
    * @default - one is created with the rules seed 002 lists (broker port in from itself, 443 and the broker port out)
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-network.html
    */
   readonly securityGroups?: ec2.ISecurityGroup[];
 
   /**
    * Whether the brokers' listener uses TLS. SASL and mTLS require it; Lambda does not support SASL_PLAINTEXT.
    * @default true
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-auth.html
    */
   readonly tls?: boolean;
 
@@ -54,6 +57,7 @@ export interface SelfManagedKafkaClusterProps {
   /**
    * An existing SERVER_ROOT_CA_CERTIFICATE secret (`{"certificate": "<pem>"}`).
    * @default - none, or created from `rootCaCertificatePem`
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-encryption.html
    */
   readonly rootCaSecret?: secretsmanager.ISecret;
 }
@@ -63,12 +67,14 @@ export interface MskClusterProps {
   /**
    * The cluster ARN (`arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid>`).
    * @default - taken from `cluster`
+   * @see https://docs.aws.amazon.com/msk/latest/developerguide/what-is-msk.html
    */
   readonly clusterArn?: string;
 
   /**
    * The cluster construct (provisioned or serverless). Give this or `clusterArn`.
    * @default - `clusterArn` is used
+   * @see https://docs.aws.amazon.com/msk/latest/developerguide/what-is-msk.html
    */
   readonly cluster?: msk.CfnCluster;
 
@@ -83,6 +89,7 @@ export interface MskClusterProps {
   /**
    * Subnets for the VPC endpoints.
    * @default - the private subnets of `vpc`
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-network.html
    */
   readonly subnets?: ec2.SubnetSelection;
 
@@ -90,6 +97,7 @@ export interface MskClusterProps {
    * The cluster's security groups, which the event source uses. Given, the seed 004 rules for the
    * auth's broker port are added to them.
    * @default - no rules are added
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-network.html
    */
   readonly securityGroups?: ec2.ISecurityGroup[];
 
@@ -97,6 +105,7 @@ export interface MskClusterProps {
    * Whether unauthenticated clients use the TLS listener (9094) instead of plaintext (9092).
    * SASL/SCRAM, IAM and mTLS always use TLS.
    * @default true
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-auth.html
    */
   readonly tls?: boolean;
 }

@@ -1,4 +1,5 @@
-import { Annotations, Duration, Fn, Names, SecretValue, Stack, Token, Validations } from 'aws-cdk-lib';
+import type { X509Certificate } from 'crypto';
+import { Annotations, Duration, Fn, Lazy, Names, SecretValue, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -18,17 +19,41 @@ import { PemError, parseCertificateChain, parsePrivateKey } from './private/pem'
 
 /** Services whose VPC interface endpoints the event source may need. */
 export interface ExistingKafkaVpcEndpoints {
-  /** Lambda endpoint. @default - none */
+  /**
+   * Lambda endpoint.
+   * @default - none
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-network.html
+   */
   readonly lambda?: ec2.InterfaceVpcEndpoint;
-  /** STS endpoint. @default - none */
+  /**
+   * STS endpoint.
+   * @default - none
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-network.html
+   */
   readonly sts?: ec2.InterfaceVpcEndpoint;
-  /** Secrets Manager endpoint. @default - none */
+  /**
+   * Secrets Manager endpoint.
+   * @default - none
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-network.html
+   */
   readonly secretsManager?: ec2.InterfaceVpcEndpoint;
-  /** SQS endpoint (SQS destination). @default - none */
+  /**
+   * SQS endpoint (SQS destination).
+   * @default - none
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure.html
+   */
   readonly sqs?: ec2.InterfaceVpcEndpoint;
-  /** SNS endpoint (SNS destination). @default - none */
+  /**
+   * SNS endpoint (SNS destination).
+   * @default - none
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure.html
+   */
   readonly sns?: ec2.InterfaceVpcEndpoint;
-  /** S3 endpoint (S3 destination). @default - none */
+  /**
+   * S3 endpoint (S3 destination).
+   * @default - none
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure.html
+   */
   readonly s3?: ec2.InterfaceVpcEndpoint;
 }
 
@@ -83,6 +108,7 @@ export interface KafkaTriggerMetricOptions extends cloudwatch.MetricOptions {
   /**
    * The topic whose mapping the metric is of.
    * @default - the first topic
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html#event-source-mapping-metrics
    */
   readonly topic?: string;
 }
@@ -114,6 +140,7 @@ export interface KafkaTriggerProps {
   /**
    * How Lambda authenticates to the brokers.
    * @default - MSK: IAM; self-managed: SASL/SCRAM-SHA-512 with a created secret
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-auth.html
    */
   readonly auth?: KafkaAuth;
 
@@ -127,6 +154,7 @@ export interface KafkaTriggerProps {
   /**
    * How long to gather records before invoking, at most 300 seconds.
    * @default - 500 ms (the Kafka default)
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventsourcemapping.html#invocation-eventsourcemapping-batching
    */
   readonly maxBatchingWindow?: Duration;
 
@@ -141,6 +169,7 @@ export interface KafkaTriggerProps {
   /**
    * With AT_TIMESTAMP: the time to start from, in Unix seconds.
    * @default - required with AT_TIMESTAMP only
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-starting-positions.html
    */
   readonly startingPositionTimestamp?: number;
 
@@ -170,12 +199,14 @@ export interface KafkaTriggerProps {
   /**
    * Customer managed key that encrypts the filter criteria. Lambda is granted kms:Decrypt on it.
    * @default - AWS owned key
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html#filter-criteria-encryption
    */
   readonly filterEncryption?: kms.IKey;
 
   /**
    * Whether the mapping polls.
    * @default true
+   * @see https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html#lambda-CreateEventSourceMapping-request-Enabled
    */
   readonly enabled?: boolean;
 
@@ -219,18 +250,21 @@ export interface KafkaTriggerProps {
   /**
    * Split a failed batch in two and retry each half. Provisioned mode only.
    * @default false
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html
    */
   readonly bisectBatchOnError?: boolean;
 
   /**
    * Discard records older than this, 60 s – 7 days. Provisioned mode only.
    * @default - infinite
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html
    */
   readonly maxRecordAge?: Duration;
 
   /**
    * Let the function report failed records (ReportBatchItemFailures). Provisioned mode only.
    * @default false
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html
    */
   readonly reportBatchItemFailures?: boolean;
 
@@ -244,18 +278,21 @@ export interface KafkaTriggerProps {
   /**
    * VPC interface endpoints, when the cluster is in a VPC.
    * @default KafkaVpcEndpoints.create() when the cluster has a VPC
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-network.html
    */
   readonly vpcEndpoints?: KafkaVpcEndpoints;
 
   /**
    * Create CloudWatch alarms: OffsetLag, function errors, destination queue depth.
    * @default true
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
    */
   readonly alarms?: boolean;
 
   /**
    * OffsetLag (maximum over a minute) that, for 5 minutes in a row, raises the lag alarm.
    * @default 1000
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
    */
   readonly offsetLagAlarmThreshold?: number;
 
@@ -263,6 +300,7 @@ export interface KafkaTriggerProps {
    * Invoke the target with InvocationType DryRun at deploy time, before the mappings are created,
    * so a function that cannot be invoked fails the deployment instead of the first batch.
    * @default true
+   * @see https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html#lambda-Invoke-request-InvocationType
    */
   readonly dryRunCheck?: boolean;
 }
@@ -305,9 +343,9 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
   public readonly secretsKey?: kms.Key;
   /** The security group created for the event source, if one was. */
   public readonly securityGroup?: ec2.SecurityGroup;
-  /** The security group of the created VPC endpoints. */
+  /** The security group of the created VPC endpoints (shared by the triggers of a stack in the same VPC). */
   public readonly endpointSecurityGroup?: ec2.SecurityGroup;
-  /** The created VPC endpoints, by service (`lambda`, `sts`, `secretsManager`, `sqs`, `sns`, `s3`). */
+  /** The created VPC endpoints this trigger uses, by service (`lambda`, `sts`, `secretsManager`, `sqs`, `sns`, `s3`); shared per VPC and stack. */
   public readonly vpcEndpoints: { [service: string]: ec2.InterfaceVpcEndpoint };
   /** The on-failure queue (created or given), for an SQS destination. */
   public readonly onFailureQueue?: sqs.IQueue;
@@ -328,6 +366,7 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
   private readonly auth: KafkaAuth;
   private readonly cluster: KafkaCluster;
   private readonly clusterArn?: string;
+  private readonly schemaRegistryConfig?: lambda.CfnEventSourceMapping.SchemaRegistryConfigProperty;
 
   constructor(scope: Construct, id: string, props: KafkaTriggerProps) {
     super(scope, id);
@@ -369,6 +408,9 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     const dest = this.configureDestination(props);
     this.onFailureQueue = dest.queue;
     this.onFailureBucket = dest.bucket;
+
+    // Schema registry: bound once; the mappings share its configuration.
+    this.schemaRegistryConfig = props.schemaRegistry ? this.bindSchemaRegistry(props.schemaRegistry) : undefined;
 
     // VPC endpoints
     const endpoints = this.configureEndpoints(props, net, dest);
@@ -628,9 +670,15 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
         },
       });
       if (!p.secret) {
-        Annotations.of(this).addWarningV2('cdk-kafka-lambda:createdSaslSecret', msk
-          ? 'A SCRAM secret is created; associate it with the MSK cluster (aws kafka batch-associate-scram-secret) and grant its user the ACLs Lambda needs.'
-          : 'A SASL secret with a generated password is created; create its user on the brokers (kafka-configs --alter --add-config SCRAM-SHA-512=[password=...]) with the ACLs Lambda needs.');
+        const user = p.username ?? 'lambda-esm';
+        const todo = msk
+          ? 'associate it with the MSK cluster (aws kafka batch-associate-scram-secret)'
+          : m === KafkaAuthMethod.SASL_PLAIN
+            ? `add user ${user} with the secret's password to the brokers' PLAIN login configuration`
+            : `create user ${user} on the brokers (kafka-configs --alter --entity-type users --entity-name ${user} `
+              + `--add-config '${m === KafkaAuthMethod.SASL_SCRAM_256 ? 'SCRAM-SHA-256' : 'SCRAM-SHA-512'}=[password=<the secret's password>]')`;
+        Annotations.of(this).addWarningV2('cdk-kafka-lambda:createdSaslSecret',
+          `A SASL secret with a generated password is created; ${todo} and grant the user the ACLs Lambda needs (Describe/Read on the topics and the group, DescribeConfigs on the cluster).`);
       }
     } else if (m === KafkaAuthMethod.MTLS) {
       const p = this.auth.mtlsProps!;
@@ -694,7 +742,7 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
       }
     }
     if (Token.isUnresolved(chainPem)) return;
-    let leaf: import('crypto').X509Certificate | undefined;
+    let leaf: X509Certificate | undefined;
     this.pemCheck('auth.certificateChainPem', () => {
       const chain = parseCertificateChain(chainPem);
       leaf = chain.certificates[0];
@@ -894,11 +942,16 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
       { key: 'lambda', id: 'Lambda', service: ec2.InterfaceVpcEndpointAwsService.LAMBDA, statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], principals: [lambdaPrincipal], resources: [this.target.functionArn, `${this.target.functionArn}:*`] })] },
       { key: 'sts', id: 'Sts', service: ec2.InterfaceVpcEndpointAwsService.STS, statements: [new iam.PolicyStatement({ actions: ['sts:AssumeRole'], principals: [lambdaPrincipal], resources: ['*'] })] },
     ];
-    const secrets = [this.authSecret, this.rootCaSecret].filter((s): s is secretsmanager.ISecret => !!s);
-    if (secrets.length) {
+    const secretArns = [this.authSecret, this.rootCaSecret].filter((s): s is secretsmanager.ISecret => !!s)
+      .map((s) => s.secretFullArn ?? `${s.secretArn}-??????`);
+    // A Confluent schema registry's credentials are read through the same endpoint.
+    for (const access of this.schemaRegistryConfig?.accessConfigs as lambda.CfnEventSourceMapping.SchemaRegistryAccessConfigProperty[] ?? []) {
+      if (access.uri) secretArns.push(access.uri);
+    }
+    if (secretArns.length) {
       needs.push({
         key: 'secretsManager', id: 'SecretsManager', service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
-        statements: [new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], principals: [role], resources: secrets.map((s) => s.secretFullArn ?? `${s.secretArn}-??????`) })],
+        statements: [new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], principals: [role], resources: secretArns })],
       });
     }
     if (dest.endpointService) {
@@ -920,9 +973,15 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
       return { created: {} };
     }
 
-    const securityGroup = new ec2.SecurityGroup(this, 'EndpointSecurityGroup', {
+    // One set of endpoints per VPC and stack, shared by the triggers in it: a second interface endpoint with
+    // private DNS for the same service in a VPC fails to deploy.
+    const stack = Stack.of(this);
+    const sharedId = `KafkaTriggerVpcEndpoints${Names.nodeUniqueId(vpc.node)}`;
+    this.warnOnEndpointsInOtherStacks(sharedId);
+    const shared = stack.node.tryFindChild(sharedId) as Construct | undefined ?? new Construct(stack, sharedId);
+    const securityGroup = shared.node.tryFindChild('SecurityGroup') as ec2.SecurityGroup | undefined ?? new ec2.SecurityGroup(shared, 'SecurityGroup', {
       vpc,
-      description: `VPC endpoints of the Kafka event source of ${this.node.path}`,
+      description: 'VPC endpoints of the Kafka event sources (cdk-kafka-lambda)',
       allowAllOutbound: false,
     });
     if (net.securityGroups.length) {
@@ -930,10 +989,11 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     } else {
       securityGroup.addIngressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.tcp(443), 'HTTPS from the VPC (the event source security groups are not known)');
     }
-    const subnets = this.cluster.vpc!.selectSubnets({ subnets: net.subnets.length ? net.subnets : undefined, onePerAz: true });
+    const subnets = vpc.selectSubnets({ subnets: net.subnets.length ? net.subnets : undefined, onePerAz: true });
     const created: { [service: string]: ec2.InterfaceVpcEndpoint } = {};
     for (const need of needs) {
-      const endpoint = new ec2.InterfaceVpcEndpoint(this, `${need.id}Endpoint`, {
+      const id = `${need.id}Endpoint`;
+      const endpoint = shared.node.tryFindChild(id) as ec2.InterfaceVpcEndpoint | undefined ?? new ec2.InterfaceVpcEndpoint(shared, id, {
         vpc,
         service: need.service,
         subnets: { subnets: subnets.subnets },
@@ -945,6 +1005,18 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
       created[need.key] = endpoint;
     }
     return { created, securityGroup };
+  }
+
+  private warnOnEndpointsInOtherStacks(sharedId: string): void {
+    const stack = Stack.of(this);
+    const others = this.node.root.node.findAll()
+      .filter((c) => c.node.id === sharedId && Stack.of(c) !== stack)
+      .map((c) => Stack.of(c).node.path);
+    if (others.length) {
+      Annotations.of(this).addWarningV2('cdk-kafka-lambda:endpointsInOtherStack',
+        `Stack ${others.join(', ')} already creates VPC endpoints with private DNS in this VPC; two such endpoints for one service cannot coexist. `
+        + 'Pass vpcEndpoints: KafkaVpcEndpoints.existing(...) or KafkaVpcEndpoints.none() in all but one stack.');
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -960,7 +1032,9 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
       for (const s of net.subnets) access.push({ type: 'VPC_SUBNET', uri: `subnet:${s.subnetId}` });
       for (const g of net.securityGroups) access.push({ type: 'VPC_SECURITY_GROUP', uri: `security_group:${g.securityGroupId}` });
     }
-    const kafkaConfig: { consumerGroupId: string; consumptionMode?: string; schemaRegistryConfig?: lambda.CfnEventSourceMapping.SchemaRegistryConfigProperty } = { consumerGroupId };
+    const kafkaConfig: { consumerGroupId: string; consumptionMode?: string; schemaRegistryConfig?: lambda.CfnEventSourceMapping.SchemaRegistryConfigProperty } = {
+      consumerGroupId, schemaRegistryConfig: this.schemaRegistryConfig,
+    };
     if (props.consumptionMode) kafkaConfig.consumptionMode = props.consumptionMode;
     const queue = props.consumptionMode === KafkaConsumptionMode.QUEUE;
     const mapping = new lambda.CfnEventSourceMapping(this, id, {
@@ -989,20 +1063,22 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
       functionResponseTypes: props.reportBatchItemFailures ? ['ReportBatchItemFailures'] : undefined,
       destinationConfig: destination ? { onFailure: { destination } } : undefined,
     });
-    if (props.schemaRegistry) {
-      // aws-cdk-lib's registries ignore the mapping argument; they grant the function role what they need.
-      const registry = props.schemaRegistry.bind(lambda.EventSourceMapping.fromEventSourceMappingId(this, `${id}Ref`, mapping.ref), this.target);
-      kafkaConfig.schemaRegistryConfig = {
-        schemaRegistryUri: registry.schemaRegistryUri,
-        eventRecordFormat: registry.eventRecordFormat.value,
-        accessConfigs: registry.accessConfigs?.map((a) => ({ type: a.type.type, uri: a.uri })),
-        schemaValidationConfigs: registry.schemaValidationConfigs.map((v) => ({ attribute: v.attribute.value })),
-      };
-    }
     // Lambda checks the role's permissions (and the dry run the function) when the mapping is created.
     mapping.node.addDependency(this.policy);
     if (this.dryRunCheck) mapping.node.addDependency(this.dryRunCheck);
     return mapping;
+  }
+
+  private bindSchemaRegistry(registry: lambda.ISchemaRegistry): lambda.CfnEventSourceMapping.SchemaRegistryConfigProperty {
+    // aws-cdk-lib's registries only read the function from bind() (to grant it access), not the mapping.
+    const mapping = lambda.EventSourceMapping.fromEventSourceMappingId(this, 'SchemaRegistryMapping', Lazy.string({ produce: () => this.eventSourceMappingIds[0] }));
+    const config = registry.bind(mapping, this.target);
+    return {
+      schemaRegistryUri: config.schemaRegistryUri,
+      eventRecordFormat: config.eventRecordFormat.value,
+      accessConfigs: config.accessConfigs?.map((a) => ({ type: a.type.type, uri: a.uri })),
+      schemaValidationConfigs: config.schemaValidationConfigs.map((v) => ({ attribute: v.attribute.value })),
+    };
   }
 
   private createDryRunCheck(): cr.AwsCustomResource {

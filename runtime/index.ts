@@ -3,3 +3,14 @@
  * `import { ... } from 'cdk-kafka-lambda/runtime'`.
  */
 export { VERSION } from './version';
+export * from './errors';
+export * from './decode';
+export * from './idempotency';
+export * from './payload';
+export * from './invoke';
+export * from './relay';
+export * from './logger';
+export * from './metrics';
+export * from './dispatcher';
+export { DISPATCHER_CONFIG_ENV, DispatcherConfigError, parseDispatcherConfig } from '../lib/private/dispatcher-config';
+export type { DispatcherConfig } from '../lib/private/dispatcher-config';

@@ -23,15 +23,17 @@ const timed = (label, fn) => {
 
 timed('jsii', () => run(bin('jsii'), ['--silence-warnings=reserved-word']));
 
-timed('esbuild', () => {
+const bundle = async () => {
   const { ESBUILD_TARGET } = require(path.join(root, 'lib', 'private', 'handler-runtime.js'));
   const handlersDir = path.join(root, 'runtime', 'handlers');
   const esbuild = require('esbuild');
+  // Optional esbuild plugins per handler (e.g. to leave unused parts of a dependency out).
+  const plugins = require(path.join(root, 'scripts', 'handler-bundle-plugins.js'));
   for (const file of fs.readdirSync(handlersDir).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))) {
     const name = path.basename(file, '.ts');
     const outdir = path.join(root, 'assets', name);
     fs.rmSync(outdir, { recursive: true, force: true });
-    esbuild.buildSync({
+    await esbuild.build({
       entryPoints: [path.join(handlersDir, file)],
       outfile: path.join(outdir, 'index.js'),
       bundle: true,
@@ -44,12 +46,20 @@ timed('esbuild', () => {
       external: ['@aws-sdk/*'],
       metafile: false,
       logLevel: 'warning',
+      plugins: plugins[name] ?? [],
     });
   }
+};
+
+(async () => {
+  const start = Date.now();
+  await bundle();
+  process.stderr.write(`build: esbuild ${((Date.now() - start) / 1000).toFixed(1)}s\n`);
+  timed('tsc runtime + bin', () => run(bin('tsc'), ['-p', 'tsconfig.build.json']));
+  // API.md is generated from the jsii assembly, so the reference users read on Construct Hub, GitHub
+  // and npm always matches the code.
+  timed('jsii-docgen', () => run(bin('jsii-docgen'), ['--output', 'API.md']));
+})().catch((e) => {
+  process.stderr.write(`${e.stack || e}\n`);
+  process.exit(1);
 });
-
-timed('tsc runtime + bin', () => run(bin('tsc'), ['-p', 'tsconfig.build.json']));
-
-// API.md is generated from the jsii assembly, so the reference users read on Construct Hub, GitHub
-// and npm always matches the code.
-timed('jsii-docgen', () => run(bin('jsii-docgen'), ['--output', 'API.md']));

@@ -322,7 +322,8 @@ async function startLambda({ name, dir, handler = 'index.handler', env: userEnv 
   const pidFile = path.join(env.runDir, 'pids', `${svcName}.pid`);
   if (fs.existsSync(pidFile)) await killPidfile(pidFile, 3000); // re-registering a name replaces it
   const proc = spawnDetached(svcName, cmd, args, { cwd: path.resolve(dir), env: fnEnv, runDir: env.runDir, cleanEnv: true });
-  await waitFor(svcName, () => tcpOpen(port), { timeoutMs: 30000, proc, intervalMs: 100 });
+  // Generous: a node process on a loaded 2-core machine can take tens of seconds to listen.
+  await waitFor(svcName, () => tcpOpen(port), { timeoutMs: 90000, proc, intervalMs: 100 });
   const reg = { name, port, pid: proc.pid, logFile: proc.logFile, dir: path.resolve(dir), handler };
   fs.writeFileSync(path.join(env.lambda.lambdasDir, `${name}.json`), JSON.stringify(reg, null, 2));
   log(`lambda ${name} ready in ${secs(t)}`);

@@ -3,7 +3,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { GlueSchemaRegistry } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { ConfluentSchemaRegistry, GlueSchemaRegistry } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as msk from 'aws-cdk-lib/aws-msk';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -12,7 +12,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import {
   KafkaAuth, KafkaCluster, KafkaConsumptionMode, KafkaTrigger, KafkaTriggerProps, KafkaVpcEndpoints, OnFailureDestination,
 } from '../../lib';
-import { MSK_ARN, testFunction, testStack } from './support';
+import { MSK_ARN, testApp, testFunction, testStack } from './support';
 
 const SERVERS = ['b-1.kafka.example.com:9096', 'b-2.kafka.example.com:9096'];
 
@@ -68,7 +68,7 @@ describe('KafkaTrigger: event source mapping', () => {
     // GIVEN a trigger that creates its secret
     const { stack } = trigger();
     // THEN a warning says to create the user on the brokers
-    Annotations.fromStack(stack).hasWarning('/TestStack/Trigger', Match.stringLikeRegexp('create its user on the brokers'));
+    Annotations.fromStack(stack).hasWarning('/TestStack/Trigger', Match.stringLikeRegexp("create user lambda-esm on the brokers .*--add-config 'SCRAM-SHA-512="));
   });
 
   test('every ESM option reaches the mapping', () => {
@@ -430,8 +430,64 @@ describe('KafkaTrigger: network', () => {
     // AND the endpoints' group admits 443 from the event source's group
     template().hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
       FromPort: 443, ToPort: 443,
-      GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('TriggerEndpointSecurityGroup'), 'GroupId'] },
+      GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^KafkaTriggerVpcEndpoints.*SecurityGroup'), 'GroupId'] },
       SourceSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('TriggerSecurityGroup'), 'GroupId'] },
+    });
+  });
+
+  test('two triggers in one VPC share one set of endpoints, each adding its statements', () => {
+    // GIVEN two triggers in the same VPC and stack
+    const stack = testStack();
+    const vpc = isolatedVpc(stack);
+    trigger({ cluster: KafkaCluster.selfManaged({ bootstrapServers: SERVERS, vpc }) }, stack);
+    new KafkaTrigger(stack, 'Second', { cluster: KafkaCluster.selfManaged({ bootstrapServers: SERVERS, vpc }), topics: ['refunds'], target: testFunction(stack, 'Other') });
+    // THEN Lambda, STS and Secrets Manager endpoints exist once, and the Lambda one allows both functions
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::EC2::VPCEndpoint', 3);
+    const lambdaEndpoint = Object.values(template.findResources('AWS::EC2::VPCEndpoint', { Properties: { ServiceName: 'com.amazonaws.us-east-1.lambda' } }))[0] as any;
+    const resources = JSON.stringify(lambdaEndpoint.Properties.PolicyDocument.Statement);
+    expect(resources).toContain('Target');
+    expect(resources).toContain('Other');
+  });
+
+  test('a second stack creating endpoints in the same VPC is warned about', () => {
+    // GIVEN a VPC in one stack and triggers in two stacks
+    const app = testApp();
+    const network = new Stack(app, 'Network', { env: { account: '111122223333', region: 'us-east-1' } });
+    const vpc = isolatedVpc(network);
+    const [a, b] = ['A', 'B'].map((id) => new Stack(app, id, { env: { account: '111122223333', region: 'us-east-1' } }));
+    trigger({ cluster: KafkaCluster.selfManaged({ bootstrapServers: SERVERS, vpc }) }, a);
+    trigger({ cluster: KafkaCluster.selfManaged({ bootstrapServers: SERVERS, vpc }) }, b);
+    // THEN the second one says to reuse or skip endpoints
+    Annotations.fromStack(b).hasWarning('/B/Trigger', Match.stringLikeRegexp('already creates VPC endpoints with private DNS in this VPC'));
+  });
+
+  test('a Confluent schema registry\'s secret is readable through the Secrets Manager endpoint and configured on the mapping', () => {
+    // GIVEN a VPC, no auth secret, and a Confluent registry with basic-auth credentials
+    const stack = testStack();
+    const registrySecret = new secretsmanager.Secret(stack, 'RegistrySecret');
+    const { template } = trigger({
+      cluster: KafkaCluster.selfManaged({ bootstrapServers: SERVERS, vpc: isolatedVpc(stack) }),
+      auth: KafkaAuth.none(),
+      provisionedPollers: { minimumPollers: 1 },
+      schemaRegistry: new ConfluentSchemaRegistry({
+        schemaRegistryUri: 'https://registry.example.internal', authenticationType: lambda.KafkaSchemaRegistryAccessConfigType.BASIC_AUTH,
+        secret: registrySecret, eventRecordFormat: lambda.EventRecordFormat.SOURCE, schemaValidationConfigs: [{ attribute: lambda.KafkaSchemaValidationAttribute.KEY }],
+      }),
+    }, stack);
+    // THEN the endpoint lets the role read the registry secret
+    template().hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      ServiceName: 'com.amazonaws.us-east-1.secretsmanager',
+      PolicyDocument: { Statement: [Match.objectLike({ Action: 'secretsmanager:GetSecretValue', Resource: { Ref: Match.stringLikeRegexp('RegistrySecret') } })] },
+    });
+    template().hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      SelfManagedKafkaEventSourceConfig: {
+        SchemaRegistryConfig: {
+          SchemaRegistryURI: 'https://registry.example.internal', EventRecordFormat: 'SOURCE',
+          AccessConfigs: [{ Type: 'BASIC_AUTH', URI: { Ref: Match.stringLikeRegexp('RegistrySecret') } }],
+          SchemaValidationConfigs: [{ Attribute: 'KEY' }],
+        },
+      },
     });
   });
 

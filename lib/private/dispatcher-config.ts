@@ -1,0 +1,202 @@
+/**
+ * The one contract between the KafkaDispatcher construct (which writes it as JSON into the
+ * DISPATCHER_CONFIG_ENV environment variable) and the dispatcher handler (which reads and validates
+ * it). Pure TypeScript without imports: the runtime bundle includes this file, so it must not pull in
+ * aws-cdk-lib.
+ */
+
+/** Environment variable that carries the dispatcher configuration as JSON. */
+export const DISPATCHER_CONFIG_ENV = 'CKL_DISPATCHER_CONFIG';
+
+/** Partition key (string) of the idempotency table. */
+export const IDEMPOTENCY_PARTITION_KEY = 'id';
+/** TTL attribute (epoch seconds) of the idempotency table. */
+export const IDEMPOTENCY_TTL_ATTRIBUTE = 'expiration';
+
+/** Version of the configuration format; the runtime refuses versions it does not know. */
+export const DISPATCHER_CONFIG_VERSION = 1;
+
+export type InvocationTypeName = 'RequestResponse' | 'Event';
+export type PayloadFormatName = 'confluent' | 'nordstrom-plain' | 'nordstrom-json' | 'raw';
+export type ErrorBehaviorName = 'fail' | 'log' | 'drop';
+export type IdempotencyModeName = 'batched' | 'strict';
+export type RelayAuthName = 'none' | 'scram-sha-256' | 'scram-sha-512' | 'mtls' | 'msk-iam';
+
+export interface TargetConfig {
+  /** Function name, ARN or alias ARN (name:alias). */
+  readonly functionName: string;
+  readonly invocationType: InvocationTypeName;
+  readonly payloadFormat: PayloadFormatName;
+  /** Most records per invocation. */
+  readonly batchSize: number;
+  /** Topic-partitions invoked in parallel. */
+  readonly concurrency: number;
+  /** Attempts per invocation, including the first (throttling, 5xx, timeouts). */
+  readonly maxAttempts: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+export interface IdempotencyConfig {
+  readonly tableName: string;
+  readonly mode: IdempotencyModeName;
+  readonly ttlSeconds: number;
+  /** JSON pointer (RFC 6901) into the record value that yields the key; absent: topic-partition-offset. */
+  readonly keyPointer?: string;
+  /** Largest stored result in bytes; larger results are not stored (the record is still marked done). */
+  readonly maxResultBytes: number;
+}
+
+export interface RelayConfig {
+  readonly bootstrapServers: string[];
+  readonly auth: RelayAuthName;
+  /** Secrets Manager secret: SCRAM {username,password} or mTLS {certificate,privateKey,privateKeyPassword?}. */
+  readonly secretArn?: string;
+  /** Secrets Manager secret {certificate} with the brokers' root CA (PEM). */
+  readonly rootCaSecretArn?: string;
+  readonly tls: boolean;
+  readonly responseTopic?: string;
+  readonly errorTopic?: string;
+  readonly clientId: string;
+}
+
+export interface DispatcherConfig {
+  readonly version: number;
+  readonly target: TargetConfig;
+  readonly onError: ErrorBehaviorName;
+  /** Answer with batchItemFailures instead of throwing (the ESM must enable ReportBatchItemFailures). */
+  readonly reportBatchItemFailures: boolean;
+  /** No new invocation starts when less than this remains of the dispatcher's time. */
+  readonly timeMarginMs: number;
+  readonly idempotency?: IdempotencyConfig;
+  readonly relay?: RelayConfig;
+}
+
+/** The dispatcher configuration is missing or invalid. */
+export class DispatcherConfigError extends Error {
+  constructor(message: string) {
+    super(`${DISPATCHER_CONFIG_ENV}: ${message}`);
+    this.name = 'DispatcherConfigError';
+  }
+}
+
+const PAYLOAD_FORMATS: readonly string[] = ['confluent', 'nordstrom-plain', 'nordstrom-json', 'raw'];
+const RELAY_AUTHS: readonly string[] = ['none', 'scram-sha-256', 'scram-sha-512', 'mtls', 'msk-iam'];
+
+type Json = Record<string, unknown>;
+
+function object(value: unknown, path: string): Json {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new DispatcherConfigError(`${path} must be an object, got ${JSON.stringify(value)}`);
+  }
+  return value as Json;
+}
+
+function str(o: Json, field: string, path: string, optional = false): string | undefined {
+  const v = o[field];
+  if (v === undefined && optional) return undefined;
+  if (typeof v !== 'string' || v.length === 0) {
+    throw new DispatcherConfigError(`${path}.${field} must be a non-empty string, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+function int(o: Json, field: string, path: string, min: number, max: number): number {
+  const v = o[field];
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new DispatcherConfigError(`${path}.${field} must be an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+function oneOf<T extends string>(o: Json, field: string, path: string, allowed: readonly string[]): T {
+  const v = o[field];
+  if (typeof v !== 'string' || !allowed.includes(v)) {
+    throw new DispatcherConfigError(`${path}.${field} must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
+  }
+  return v as T;
+}
+
+function bool(o: Json, field: string, path: string): boolean {
+  const v = o[field];
+  if (typeof v !== 'boolean') throw new DispatcherConfigError(`${path}.${field} must be a boolean, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/**
+ * Reads and validates the configuration JSON. Throws DispatcherConfigError naming the field, the value
+ * received and the accepted values.
+ */
+export function parseDispatcherConfig(json: string | undefined): DispatcherConfig {
+  if (json === undefined || json === '') {
+    throw new DispatcherConfigError('is not set; the KafkaDispatcher construct writes it, set it when deploying the dispatcher yourself');
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch (e) {
+    throw new DispatcherConfigError(`is not valid JSON (${(e as Error).message})`);
+  }
+  const c = object(raw, 'config');
+  if (c.version !== DISPATCHER_CONFIG_VERSION) {
+    throw new DispatcherConfigError(`config.version must be ${DISPATCHER_CONFIG_VERSION}, got ${JSON.stringify(c.version)}: deploy the dispatcher and the construct from the same cdk-kafka-lambda version`);
+  }
+  const t = object(c.target, 'config.target');
+  const target: TargetConfig = {
+    functionName: str(t, 'functionName', 'config.target')!,
+    invocationType: oneOf(t, 'invocationType', 'config.target', ['RequestResponse', 'Event']),
+    payloadFormat: oneOf(t, 'payloadFormat', 'config.target', PAYLOAD_FORMATS),
+    batchSize: int(t, 'batchSize', 'config.target', 1, 10_000),
+    concurrency: int(t, 'concurrency', 'config.target', 1, 1_000),
+    maxAttempts: int(t, 'maxAttempts', 'config.target', 1, 100),
+    baseDelayMs: int(t, 'baseDelayMs', 'config.target', 1, 60_000),
+    maxDelayMs: int(t, 'maxDelayMs', 'config.target', 1, 900_000),
+  };
+  let idempotency: IdempotencyConfig | undefined;
+  if (c.idempotency !== undefined) {
+    const i = object(c.idempotency, 'config.idempotency');
+    const keyPointer = str(i, 'keyPointer', 'config.idempotency', true);
+    if (keyPointer !== undefined && !keyPointer.startsWith('/')) {
+      throw new DispatcherConfigError(`config.idempotency.keyPointer must be a JSON pointer starting with "/", got ${JSON.stringify(keyPointer)}`);
+    }
+    idempotency = {
+      tableName: str(i, 'tableName', 'config.idempotency')!,
+      mode: oneOf(i, 'mode', 'config.idempotency', ['batched', 'strict']),
+      ttlSeconds: int(i, 'ttlSeconds', 'config.idempotency', 60, 366 * 24 * 3600),
+      keyPointer,
+      maxResultBytes: int(i, 'maxResultBytes', 'config.idempotency', 0, 380_000),
+    };
+  }
+  let relay: RelayConfig | undefined;
+  if (c.relay !== undefined) {
+    const r = object(c.relay, 'config.relay');
+    const servers = r.bootstrapServers;
+    if (!Array.isArray(servers) || servers.length === 0 || !servers.every((s) => typeof s === 'string' && /^[^\s:]+:\d+$/.test(s))) {
+      throw new DispatcherConfigError(`config.relay.bootstrapServers must be a non-empty list of "host:port", got ${JSON.stringify(servers)}`);
+    }
+    const auth = oneOf<RelayAuthName>(r, 'auth', 'config.relay', RELAY_AUTHS);
+    const secretArn = str(r, 'secretArn', 'config.relay', true);
+    if ((auth.startsWith('scram') || auth === 'mtls') && secretArn === undefined) {
+      throw new DispatcherConfigError(`config.relay.secretArn is required for auth ${auth}`);
+    }
+    relay = {
+      bootstrapServers: servers as string[],
+      auth,
+      secretArn,
+      rootCaSecretArn: str(r, 'rootCaSecretArn', 'config.relay', true),
+      tls: bool(r, 'tls', 'config.relay'),
+      responseTopic: str(r, 'responseTopic', 'config.relay', true),
+      errorTopic: str(r, 'errorTopic', 'config.relay', true),
+      clientId: str(r, 'clientId', 'config.relay')!,
+    };
+  }
+  return {
+    version: DISPATCHER_CONFIG_VERSION,
+    target,
+    onError: oneOf(c, 'onError', 'config', ['fail', 'log', 'drop']),
+    reportBatchItemFailures: bool(c, 'reportBatchItemFailures', 'config'),
+    timeMarginMs: int(c, 'timeMarginMs', 'config', 0, 600_000),
+    idempotency,
+    relay,
+  };
+}

@@ -1,0 +1,104 @@
+/** Coordinates of a Kafka record: what every record-level error names. */
+export interface RecordCoordinates {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+}
+
+function at(c: RecordCoordinates): string {
+  return `${c.topic}-${c.partition}@${c.offset}`;
+}
+
+/** The event is not a Kafka event source mapping event (SelfManagedKafka or aws:kafka), or its records are not grouped as the ESM sends them. */
+export class KafkaEventDecodeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'KafkaEventDecodeError';
+  }
+}
+
+/** One record of the event cannot be decoded (e.g. a key or value that is not base64). */
+export class KafkaRecordDecodeError extends Error implements RecordCoordinates {
+  constructor(
+    public readonly topic: string,
+    public readonly partition: number,
+    public readonly offset: number,
+    reason: string,
+  ) {
+    super(`Kafka record ${at({ topic, partition, offset })}: ${reason}`);
+    this.name = 'KafkaRecordDecodeError';
+  }
+}
+
+/** The idempotency key cannot be derived from the record (e.g. the value is not JSON or lacks the field). */
+export class IdempotencyKeyError extends Error implements RecordCoordinates {
+  constructor(public readonly topic: string, public readonly partition: number, public readonly offset: number, reason: string) {
+    super(`Kafka record ${at({ topic, partition, offset })}: no idempotency key: ${reason}`);
+    this.name = 'IdempotencyKeyError';
+  }
+}
+
+/** Another invocation holds the record in progress (strict idempotency); it is retried later. */
+export class IdempotencyInProgressError extends Error implements RecordCoordinates {
+  constructor(public readonly topic: string, public readonly partition: number, public readonly offset: number, public readonly key: string) {
+    super(`Kafka record ${at({ topic, partition, offset })}: idempotency key ${JSON.stringify(key)} is in progress in another invocation`);
+    this.name = 'IdempotencyInProgressError';
+  }
+}
+
+/** A single record's invocation payload exceeds the Lambda invocation payload limit. */
+export class PayloadTooLargeError extends Error implements RecordCoordinates {
+  constructor(public readonly topic: string, public readonly partition: number, public readonly offset: number, bytes: number, limit: number) {
+    super(`Kafka record ${at({ topic, partition, offset })}: invocation payload of ${bytes} bytes exceeds the limit of ${limit} bytes`);
+    this.name = 'PayloadTooLargeError';
+  }
+}
+
+/** Invoking the target failed: a function error, a malformed response, or retries exhausted. */
+export class TargetInvocationError extends Error {
+  constructor(
+    message: string,
+    public readonly topic: string,
+    public readonly partition: number,
+    public readonly startOffset: number,
+    /** Exclusive. */
+    public readonly endOffset: number,
+    public readonly details: InvocationFailureDetails,
+  ) {
+    super(`${topic}-${partition}@${startOffset}..${endOffset - 1}: ${message}`);
+    this.name = 'TargetInvocationError';
+  }
+}
+
+/** What the Lambda Invoke API answered, as seed 000's error schema records it. */
+export interface InvocationFailureDetails {
+  readonly statusCode: number;
+  readonly functionError: string;
+  readonly logResult?: string;
+  readonly payload?: string;
+  readonly executedVersion?: string;
+}
+
+/** Not enough of the dispatcher's time is left to start more work; the rest is retried by the ESM. */
+export class RemainingTimeExhaustedError extends Error {
+  constructor(remainingMs: number, marginMs: number) {
+    super(`${remainingMs} ms of invocation time left, under the margin of ${marginMs} ms: stopping before starting more work`);
+    this.name = 'RemainingTimeExhaustedError';
+  }
+}
+
+/** Records failed and the error behaviour is fail: thrown so the event source mapping retries the batch. */
+export class BatchFailedError extends Error {
+  constructor(public readonly failures: readonly Error[]) {
+    super(`${failures.length} failure(s): ${failures.slice(0, 3).map((f) => f.message).join('; ')}${failures.length > 3 ? '; ...' : ''}`);
+    this.name = 'BatchFailedError';
+  }
+}
+
+/** Relaying to Kafka failed (connection, authentication, or a produce error). */
+export class RelayError extends Error {
+  constructor(message: string, public readonly cause?: unknown) {
+    super(message);
+    this.name = 'RelayError';
+  }
+}

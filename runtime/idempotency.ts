@@ -1,0 +1,244 @@
+import type { AttributeValue, DynamoDBClient, WriteRequest } from '@aws-sdk/client-dynamodb';
+import type { KafkaRecord } from './decode';
+import { IdempotencyKeyError } from './errors';
+import { forEachLimit } from './concurrency';
+import { backoffDelay, sleep } from './retry';
+import { dynamodbSdk } from './sdk';
+
+import { IDEMPOTENCY_PARTITION_KEY, IDEMPOTENCY_TTL_ATTRIBUTE } from '../lib/private/dispatcher-config';
+
+/** Attribute names of the idempotency table, shared with the KafkaDispatcher construct that creates it. */
+export { IDEMPOTENCY_PARTITION_KEY, IDEMPOTENCY_TTL_ATTRIBUTE };
+
+/** Default time to live of a done record: 7 days, longer than any ESM retry of the same batch. */
+export const DEFAULT_IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600;
+/** Default cap of a stored result; a DynamoDB item holds at most 400 KB. */
+export const DEFAULT_MAX_RESULT_BYTES = 64 * 1024;
+
+const BATCH_GET_LIMIT = 100;
+const BATCH_WRITE_LIMIT = 25;
+/** Batch requests in flight at once. */
+const REQUESTS_IN_FLIGHT = 8;
+
+/** How a record ended: its result went to the response topic (or nowhere), its error was logged, or it was dropped. */
+export type RecordOutcome = 'responded' | 'invoked' | 'logged' | 'dropped';
+
+/** What the store holds for a done record. */
+export interface CompletedRecord {
+  readonly outcome: RecordOutcome;
+  /** The stored result; undefined when there was none or it was over maxResultBytes. */
+  readonly result?: unknown;
+  /** True when the result was not stored because of its size. */
+  readonly resultOmitted: boolean;
+}
+
+export interface CompletionEntry {
+  readonly key: string;
+  readonly record: KafkaRecord;
+  readonly outcome: RecordOutcome;
+  readonly result?: unknown;
+}
+
+/** Strict mode: the answer to a conditional acquire. */
+export type AcquireResult =
+  | { readonly state: 'acquired' }
+  | { readonly state: 'completed'; readonly completed: CompletedRecord }
+  | { readonly state: 'in-progress' };
+
+/** Derives a record's idempotency key. */
+export type IdempotencyKeyFunction = (record: KafkaRecord) => string;
+
+/** Default key: topic-partition-offset, unique per record of a topic. */
+export function coordinatesKey(record: KafkaRecord): string {
+  return `${record.topic}-${record.partition}-${record.offset}`;
+}
+
+/**
+ * Key from a field of the JSON value, addressed by a JSON pointer (RFC 6901, e.g. "/order/id"); the
+ * field must be a string or a number. Throws IdempotencyKeyError naming the record otherwise.
+ */
+export function jsonPointerKey(pointer: string): IdempotencyKeyFunction {
+  if (!pointer.startsWith('/')) throw new Error(`jsonPointerKey: ${JSON.stringify(pointer)} is not a JSON pointer; it must start with "/"`);
+  const tokens = pointer.slice(1).split('/').map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return (record) => {
+    const fail = (reason: string): never => { throw new IdempotencyKeyError(record.topic, record.partition, record.offset, reason); };
+    if (record.value === null) return fail('the value is null (tombstone)');
+    let node: unknown;
+    try {
+      node = JSON.parse(record.value.toString('utf8'));
+    } catch {
+      return fail('the value is not JSON');
+    }
+    for (const token of tokens) {
+      if (typeof node !== 'object' || node === null || !(token in node)) return fail(`${pointer} is not in the value`);
+      node = (node as Record<string, unknown>)[token];
+    }
+    if (typeof node === 'string' && node.length > 0) return node;
+    if (typeof node === 'number') return String(node);
+    return fail(`${pointer} is ${JSON.stringify(node)}, not a non-empty string or a number`);
+  };
+}
+
+export interface DynamoDbIdempotencyStoreOptions {
+  readonly tableName: string;
+  /** @default a new DynamoDBClient from the environment */
+  readonly client?: DynamoDBClient;
+  /** @default DEFAULT_IDEMPOTENCY_TTL_SECONDS (7 days) */
+  readonly ttlSeconds?: number;
+  /** @default DEFAULT_MAX_RESULT_BYTES (64 KiB) */
+  readonly maxResultBytes?: number;
+  /** Attempts for unprocessed keys and items, including the first. @default 8 */
+  readonly maxAttempts?: number;
+  /** @default 50 */
+  readonly baseDelayMs?: number;
+}
+
+/**
+ * The idempotency store in DynamoDB. Batched path: getCompleted (BatchGetItem, 100 keys a request)
+ * and complete (BatchWriteItem, 25 items a request), unprocessed keys and items retried with backoff
+ * and jitter. Strict path: acquire writes an in-progress item conditionally, so two concurrent
+ * invocations cannot both invoke the target for the same key; the item expires with the invocation.
+ */
+export class DynamoDbIdempotencyStore {
+  private clientInstance?: DynamoDBClient;
+  private readonly tableName: string;
+  private readonly ttlSeconds: number;
+  private readonly maxResultBytes: number;
+  private readonly maxAttempts: number;
+  private readonly baseDelayMs: number;
+
+  constructor(options: DynamoDbIdempotencyStoreOptions) {
+    this.clientInstance = options.client;
+    this.tableName = options.tableName;
+    this.ttlSeconds = options.ttlSeconds ?? DEFAULT_IDEMPOTENCY_TTL_SECONDS;
+    this.maxResultBytes = options.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES;
+    this.maxAttempts = options.maxAttempts ?? 8;
+    this.baseDelayMs = options.baseDelayMs ?? 50;
+  }
+
+  /** The done records among these keys (duplicates allowed). In-progress items are not done. */
+  async getCompleted(keys: readonly string[]): Promise<Map<string, CompletedRecord>> {
+    const unique = [...new Set(keys)];
+    const done = new Map<string, CompletedRecord>();
+    const chunks: string[][] = [];
+    for (let i = 0; i < unique.length; i += BATCH_GET_LIMIT) chunks.push(unique.slice(i, i + BATCH_GET_LIMIT));
+    await forEachLimit(chunks, REQUESTS_IN_FLIGHT, async (chunk) => {
+      let pending: Record<string, AttributeValue>[] = chunk.map((k) => ({ [IDEMPOTENCY_PARTITION_KEY]: { S: k } }));
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 0) await this.backoff(attempt, 'BatchGetItem', pending.length);
+        const out = await this.client.send(new (dynamodbSdk().BatchGetItemCommand)({
+          RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } },
+        }));
+        for (const item of out.Responses?.[this.tableName] ?? []) {
+          const completed = toCompleted(item);
+          if (completed !== undefined) done.set(item[IDEMPOTENCY_PARTITION_KEY].S!, completed);
+        }
+        pending = out.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+      }
+    });
+    return done;
+  }
+
+  /** Records these entries as done, with their results (size-capped). */
+  async complete(entries: readonly CompletionEntry[]): Promise<void> {
+    const byKey = new Map<string, CompletionEntry>();
+    for (const e of entries) byKey.set(e.key, e); // BatchWriteItem rejects duplicate keys
+    const requests: WriteRequest[] = [...byKey.values()].map((e) => ({ PutRequest: { Item: this.completedItem(e) } }));
+    const chunks: WriteRequest[][] = [];
+    for (let i = 0; i < requests.length; i += BATCH_WRITE_LIMIT) chunks.push(requests.slice(i, i + BATCH_WRITE_LIMIT));
+    await forEachLimit(chunks, REQUESTS_IN_FLIGHT, async (chunk) => {
+      let pending = chunk;
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 0) await this.backoff(attempt, 'BatchWriteItem', pending.length);
+        const out = await this.client.send(new (dynamodbSdk().BatchWriteItemCommand)({ RequestItems: { [this.tableName]: pending } }));
+        pending = out.UnprocessedItems?.[this.tableName] ?? [];
+      }
+    });
+  }
+
+  /**
+   * Strict mode: marks the key in progress until inProgressUntilMs (epoch ms; the invocation's
+   * deadline) unless it is done, or in progress elsewhere and not yet expired.
+   */
+  async acquire(key: string, record: KafkaRecord, inProgressUntilMs: number): Promise<AcquireResult> {
+    try {
+      await this.client.send(new (dynamodbSdk().PutItemCommand)({
+        TableName: this.tableName,
+        Item: {
+          [IDEMPOTENCY_PARTITION_KEY]: { S: key },
+          state: { S: 'IN_PROGRESS' },
+          inProgressUntil: { N: String(inProgressUntilMs) },
+          [IDEMPOTENCY_TTL_ATTRIBUTE]: { N: String(this.expiration()) },
+          ...coordinates(record),
+        },
+        ConditionExpression: 'attribute_not_exists(#id) OR (#state = :inProgress AND #until < :now)',
+        ExpressionAttributeNames: { '#id': IDEMPOTENCY_PARTITION_KEY, '#state': 'state', '#until': 'inProgressUntil' },
+        ExpressionAttributeValues: { ':inProgress': { S: 'IN_PROGRESS' }, ':now': { N: String(Date.now()) } },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }));
+      return { state: 'acquired' };
+    } catch (e) {
+      const err = e as { name?: string; Item?: Record<string, AttributeValue> };
+      if (err.name !== 'ConditionalCheckFailedException') throw e;
+      const completed = err.Item === undefined ? undefined : toCompleted(err.Item);
+      return completed !== undefined ? { state: 'completed', completed } : { state: 'in-progress' };
+    }
+  }
+
+  /** Strict mode: gives up an in-progress key after a failure, so the retry need not wait for it to expire. */
+  async release(key: string): Promise<void> {
+    await this.client.send(new (dynamodbSdk().DeleteItemCommand)({
+      TableName: this.tableName,
+      Key: { [IDEMPOTENCY_PARTITION_KEY]: { S: key } },
+      ConditionExpression: '#state = :inProgress',
+      ExpressionAttributeNames: { '#state': 'state' },
+      ExpressionAttributeValues: { ':inProgress': { S: 'IN_PROGRESS' } },
+    })).catch((e: { name?: string }) => {
+      if (e.name !== 'ConditionalCheckFailedException') throw e;
+    });
+  }
+
+  private get client(): DynamoDBClient {
+    return (this.clientInstance ??= new (dynamodbSdk().DynamoDBClient)({}));
+  }
+
+  private completedItem(e: CompletionEntry): Record<string, AttributeValue> {
+    const item: Record<string, AttributeValue> = {
+      [IDEMPOTENCY_PARTITION_KEY]: { S: e.key },
+      state: { S: 'COMPLETED' },
+      outcome: { S: e.outcome },
+      [IDEMPOTENCY_TTL_ATTRIBUTE]: { N: String(this.expiration()) },
+      ...coordinates(e.record),
+    };
+    if (e.result !== undefined) {
+      const json = JSON.stringify(e.result);
+      if (json !== undefined && Buffer.byteLength(json) <= this.maxResultBytes) item.result = { S: json };
+      else item.resultOmitted = { BOOL: true };
+    }
+    return item;
+  }
+
+  private expiration(): number {
+    return Math.floor(Date.now() / 1000) + this.ttlSeconds;
+  }
+
+  private async backoff(attempt: number, operation: string, pending: number): Promise<void> {
+    if (attempt >= this.maxAttempts) {
+      throw new Error(`DynamoDB ${operation} on ${this.tableName}: ${pending} unprocessed after ${this.maxAttempts} attempts`);
+    }
+    await sleep(backoffDelay(attempt, this.baseDelayMs, 2_000));
+  }
+}
+
+function coordinates(record: KafkaRecord): Record<string, AttributeValue> {
+  return { topic: { S: record.topic }, partition: { N: String(record.partition) }, offset: { N: String(record.offset) } };
+}
+
+function toCompleted(item: Record<string, AttributeValue>): CompletedRecord | undefined {
+  if (item.state?.S !== 'COMPLETED') return undefined;
+  return {
+    outcome: (item.outcome?.S ?? 'responded') as RecordOutcome,
+    result: item.result?.S === undefined ? undefined : JSON.parse(item.result.S),
+    resultOmitted: item.resultOmitted?.BOOL === true,
+  };
+}

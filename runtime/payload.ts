@@ -1,0 +1,150 @@
+import { isUtf8 } from 'node:buffer';
+import type { KafkaRecord } from './decode';
+import { PayloadTooLargeError } from './errors';
+
+/**
+ * Invocation payload formats:
+ * - confluent: the Confluent Lambda sink connector's `[{ "payload": { timestamp, topic, partition,
+ *   offset, key, value } }]` (seed 000);
+ * - nordstrom-plain / nordstrom-json: the Nordstrom connector's PlainPayloadFormatter /
+ *   JsonPayloadFormatter fields (seed 001), as an array, with the record headers added;
+ * - raw: the event source mapping's event, restricted to the batch's records.
+ */
+export type PayloadFormat = 'confluent' | 'nordstrom-plain' | 'nordstrom-json' | 'raw';
+
+/** The Lambda Invoke API's request payload limits. */
+export const SYNC_PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024;
+export const ASYNC_PAYLOAD_LIMIT_BYTES = 256 * 1024;
+
+/** Fields of the ESM event that the raw format repeats around the batch's records. */
+export interface RawEventEnvelope {
+  readonly eventSource: string;
+  readonly eventSourceArn?: string;
+  readonly bootstrapServers?: string;
+}
+
+/**
+ * Key or value for the JSON formats: the parsed JSON when the bytes are JSON, else the UTF-8 text,
+ * else (bytes that are not UTF-8) the base64 text, so that nothing is lost; null when absent.
+ */
+export function jsonOrText(buf: Buffer | null): unknown {
+  if (buf === null) return null;
+  const text = buf.toString('utf8');
+  const first = text.charCodeAt(0);
+  // Only text that can start a JSON document is tried: skips the exception cost for plain text.
+  if (first === 123 /* { */ || first === 91 /* [ */ || first === 34 /* " */ || (first >= 48 && first <= 57) || first === 45 /* - */
+    || text === 'true' || text === 'false' || text === 'null') {
+    try {
+      return JSON.parse(text);
+    } catch { /* not JSON: text below */ }
+  }
+  return isUtf8(buf) ? text : buf.toString('base64');
+}
+
+/** Key or value as text (plain formatter): UTF-8 text, or base64 when the bytes are not UTF-8; null when absent. */
+export function plainText(buf: Buffer | null): string | null {
+  if (buf === null) return null;
+  return isUtf8(buf) ? buf.toString('utf8') : buf.toString('base64');
+}
+
+const TIMESTAMP_TYPE_NAMES: Record<string, string> = { CREATE_TIME: 'CreateTime', LOG_APPEND_TIME: 'LogAppendTime' };
+
+function headerEntries(record: KafkaRecord): { key: string; value: string | null }[] {
+  return record.headers.map((h) => ({ key: h.key, value: plainText(h.value) }));
+}
+
+/** One record's entry in the invocation payload, serialized. */
+export function formatRecord(record: KafkaRecord, format: PayloadFormat): string {
+  switch (format) {
+    case 'confluent':
+      return JSON.stringify({
+        payload: {
+          timestamp: record.timestamp,
+          topic: record.topic,
+          partition: record.partition,
+          offset: record.offset,
+          key: jsonOrText(record.key),
+          value: jsonOrText(record.value),
+        },
+      });
+    case 'nordstrom-plain':
+    case 'nordstrom-json': {
+      const json = format === 'nordstrom-json';
+      return JSON.stringify({
+        key: json ? jsonOrText(record.key) : plainText(record.key),
+        keySchemaName: null,
+        ...(json ? { keySchemaVersion: null } : {}),
+        value: json ? jsonOrText(record.value) : plainText(record.value),
+        valueSchemaName: null,
+        ...(json ? { valueSchemaVersion: null } : {}),
+        topic: record.topic,
+        partition: record.partition,
+        offset: record.offset,
+        timestamp: record.timestamp,
+        timestampTypeName: TIMESTAMP_TYPE_NAMES[record.timestampType] ?? 'NoTimestampType',
+        headers: headerEntries(record),
+      });
+    }
+    case 'raw':
+      return JSON.stringify(record.raw);
+  }
+}
+
+/** One invocation: records of one topic-partition, offsets increasing, and the payload sent. */
+export interface InvocationBatch {
+  readonly topic: string;
+  readonly partition: number;
+  readonly records: readonly KafkaRecord[];
+  readonly payload: string;
+}
+
+function wrap(entries: readonly string[], format: PayloadFormat, topicPartition: string, envelope: RawEventEnvelope): string {
+  const list = `[${entries.join(',')}]`;
+  if (format !== 'raw') return list;
+  const head = JSON.stringify(envelope);
+  // The envelope's JSON without its closing brace, then the records object.
+  return `${head.slice(0, -1)}${head.length > 2 ? ',' : ''}"records":{${JSON.stringify(topicPartition)}:${list}}}`;
+}
+
+/**
+ * Splits one partition's records (in offset order) into invocations of at most batchSize records
+ * whose payload stays within maxPayloadBytes. A record that alone exceeds the limit becomes a
+ * PayloadTooLargeError in its place, so the caller keeps the partition's order.
+ */
+export function planBatches(
+  records: readonly KafkaRecord[],
+  format: PayloadFormat,
+  batchSize: number,
+  maxPayloadBytes: number,
+  envelope: RawEventEnvelope,
+): (InvocationBatch | PayloadTooLargeError)[] {
+  const plan: (InvocationBatch | PayloadTooLargeError)[] = [];
+  if (records.length === 0) return plan;
+  const { topic, partition, topicPartition } = records[0];
+  const overhead = Buffer.byteLength(wrap([], format, topicPartition, envelope));
+  let current: KafkaRecord[] = [];
+  let entries: string[] = [];
+  let bytes = overhead;
+  const flush = () => {
+    if (current.length > 0) plan.push({ topic, partition, records: current, payload: wrap(entries, format, topicPartition, envelope) });
+    current = [];
+    entries = [];
+    bytes = overhead;
+  };
+  for (const record of records) {
+    const entry = formatRecord(record, format);
+    const size = Buffer.byteLength(entry);
+    if (overhead + size > maxPayloadBytes) {
+      flush();
+      plan.push(new PayloadTooLargeError(topic, partition, record.offset, overhead + size, maxPayloadBytes));
+      continue;
+    }
+    const separator = current.length > 0 ? 1 : 0;
+    if (current.length >= batchSize || bytes + separator + size > maxPayloadBytes) flush();
+    bytes += (current.length > 0 ? 1 : 0) + size;
+    current.push(record);
+    entries.push(entry);
+  }
+  flush();
+  return plan;
+}

@@ -1,0 +1,17 @@
+/**
+ * AWS SDK v3 clients, loaded on first use: requiring a client costs about 100 ms, so a handler pays
+ * only for the services it calls, and not while its module loads. The Lambda Node.js runtime ships
+ * the SDK, so the bundles leave it out.
+ */
+import type * as DynamoDb from '@aws-sdk/client-dynamodb';
+import type * as Lambda from '@aws-sdk/client-lambda';
+import type * as SecretsManager from '@aws-sdk/client-secrets-manager';
+
+let dynamodb: typeof DynamoDb | undefined;
+let lambda: typeof Lambda | undefined;
+let secretsManager: typeof SecretsManager | undefined;
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+export const dynamodbSdk = (): typeof DynamoDb => (dynamodb ??= require('@aws-sdk/client-dynamodb'));
+export const lambdaSdk = (): typeof Lambda => (lambda ??= require('@aws-sdk/client-lambda'));
+export const secretsManagerSdk = (): typeof SecretsManager => (secretsManager ??= require('@aws-sdk/client-secrets-manager'));

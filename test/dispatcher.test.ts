@@ -1,0 +1,184 @@
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import {
+  DispatcherErrorBehavior, DispatcherInvocationType, DispatcherPayloadFormat, IdempotencyMode, KafkaDispatcher, KafkaDispatcherProps, KafkaRelayAuth,
+} from '../lib';
+import { DISPATCHER_CONFIG_ENV, parseDispatcherConfig } from '../lib/private/dispatcher-config';
+
+function setup(props: Partial<KafkaDispatcherProps> = {}) {
+  const stack = new Stack(new App(), 'Stack', { env: { account: '111122223333', region: 'us-east-1' } });
+  const target = new lambda.Function(stack, 'Target', { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>[]') });
+  const dispatcher = new KafkaDispatcher(stack, 'Dispatcher', { target, ...props });
+  return { stack, target, dispatcher, template: Template.fromStack(stack) };
+}
+
+/** The configuration JSON as the function receives it, with CloudFormation tokens replaced by placeholders. */
+function configOf(template: Template): any {
+  const fn = Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler', Environment: Match.anyValue() } }))
+    .find((f: any) => f.Properties.Environment.Variables[DISPATCHER_CONFIG_ENV] !== undefined) as any;
+  const value = fn.Properties.Environment.Variables[DISPATCHER_CONFIG_ENV];
+  const parts: unknown[] = value['Fn::Join'][1];
+  const json = parts.map((p) => (typeof p === 'string' ? p : `TOKEN:${JSON.stringify(p).replace(/"/g, '\'')}`)).join('');
+  return parseDispatcherConfig(json);
+}
+
+describe('KafkaDispatcher', () => {
+  test('creates the dispatcher from assets/dispatcher and an idempotency table: partition key, TTL, on-demand, PITR, encrypted', () => {
+    // GIVEN defaults WHEN synthesized
+    const { template } = setup();
+    // THEN the table has the contract's key and TTL attribute
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      TimeToLiveSpecification: { AttributeName: 'expiration', Enabled: true },
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true },
+    });
+    template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain' });
+    template.hasResourceProperties('AWS::Lambda::Function', { Runtime: 'nodejs24.x', Architectures: ['arm64'], Timeout: 300, MemorySize: 512 });
+  });
+
+  test('writes one validated configuration with the defaults', () => {
+    const config = configOf(setup().template);
+    expect(config).toMatchObject({
+      version: 1,
+      target: { invocationType: 'RequestResponse', payloadFormat: 'confluent', batchSize: 100, concurrency: 4, maxAttempts: 5 },
+      onError: 'fail', reportBatchItemFailures: false, timeMarginMs: 10_000,
+      idempotency: { mode: 'batched', ttlSeconds: 7 * 24 * 3600, maxResultBytes: 65536 },
+    });
+    expect(config.target.functionName).toMatch(/^TOKEN:.*Target.*Arn/);
+    expect(config.idempotency.tableName).toMatch(/^TOKEN:.*IdempotencyTable/);
+    expect(config.relay).toBeUndefined();
+  });
+
+  test('grants DynamoDB on the table only and lambda:InvokeFunction on the target only', () => {
+    const { template } = setup();
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: 'lambda:InvokeFunction', Resource: Match.arrayWith([{ 'Fn::GetAtt': [Match.stringLikeRegexp('Target'), 'Arn'] }]) }),
+          Match.objectLike({ Action: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'], Resource: Match.arrayWith([{ 'Fn::GetAtt': [Match.stringLikeRegexp('IdempotencyTable'), 'Arn'] }]) }),
+        ]),
+      },
+    });
+  });
+
+  test('strict mode adds conditional PutItem and DeleteItem; a CMK encrypts the table and is granted', () => {
+    const stack = new Stack();
+    const key = new kms.Key(stack, 'Key');
+    const target = lambda.Function.fromFunctionAttributes(stack, 'T', { functionArn: 'arn:aws:lambda:us-east-1:111122223333:function:t', sameEnvironment: true });
+    new KafkaDispatcher(stack, 'D', { target, idempotencyMode: IdempotencyMode.STRICT, tableEncryptionKey: key, idempotencyKeyPointer: '/orderId' });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::DynamoDB::Table', { SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: Match.anyValue() } });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'] })]) },
+    });
+    expect(configOf(template).idempotency).toMatchObject({ mode: 'strict', keyPointer: '/orderId' });
+  });
+
+  test('SCRAM relay: GetSecretValue on the credentials and root CA secrets, KMS decrypt for a CMK secret', () => {
+    const stack = new Stack();
+    const key = new kms.Key(stack, 'SecretKey');
+    const scram = new secretsmanager.Secret(stack, 'Scram', { encryptionKey: key });
+    const ca = secretsmanager.Secret.fromSecretNameV2(stack, 'Ca', 'kafka-ca');
+    const target = lambda.Function.fromFunctionAttributes(stack, 'T', { functionArn: 'arn:aws:lambda:us-east-1:111122223333:function:t', sameEnvironment: true });
+    new KafkaDispatcher(stack, 'D', {
+      target, onError: DispatcherErrorBehavior.LOG, payloadFormat: DispatcherPayloadFormat.NORDSTROM_JSON,
+      relay: { bootstrapServers: ['b-1:9096'], auth: KafkaRelayAuth.scramSha512(scram), rootCaSecret: ca, responseTopic: 'out', errorTopic: 'err' },
+    });
+    const template = Template.fromStack(stack);
+    for (const statement of [
+      { Action: 'secretsmanager:GetSecretValue', Resource: { Ref: Match.stringLikeRegexp('Scram') } },
+      { Action: 'secretsmanager:GetSecretValue', Resource: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp(':secret:kafka-ca-\\?\\?\\?\\?\\?\\?$')])] } },
+      { Action: 'kms:Decrypt', Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('SecretKey'), 'Arn'] } },
+    ]) {
+      template.hasResourceProperties('AWS::IAM::Policy', { PolicyDocument: { Statement: Match.arrayWith([Match.objectLike(statement)]) } });
+    }
+    expect(configOf(template)).toMatchObject({
+      onError: 'log', target: { payloadFormat: 'nordstrom-json' },
+      relay: { bootstrapServers: ['b-1:9096'], auth: 'scram-sha-512', tls: true, responseTopic: 'out', errorTopic: 'err', clientId: 'cdk-kafka-lambda-relay' },
+    });
+  });
+
+  test('MSK IAM relay: kafka-cluster Connect/WriteDataIdempotently on the cluster, DescribeTopic/WriteData on the relay topics only', () => {
+    const { template } = setup({
+      onError: DispatcherErrorBehavior.LOG,
+      relay: {
+        bootstrapServers: ['b-1.msk.example.com:9098'],
+        auth: KafkaRelayAuth.mskIam('arn:aws:kafka:us-east-1:111122223333:cluster/orders/0123abcd-1111-2222-3333-444455556666-1'),
+        responseTopic: 'results', errorTopic: 'errors',
+      },
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: ['kafka-cluster:Connect', 'kafka-cluster:WriteDataIdempotently'], Resource: 'arn:aws:kafka:us-east-1:111122223333:cluster/orders/0123abcd-1111-2222-3333-444455556666-1' }),
+          Match.objectLike({
+            Action: ['kafka-cluster:DescribeTopic', 'kafka-cluster:WriteData'],
+            Resource: [
+              'arn:aws:kafka:us-east-1:111122223333:topic/orders/0123abcd-1111-2222-3333-444455556666-1/results',
+              'arn:aws:kafka:us-east-1:111122223333:topic/orders/0123abcd-1111-2222-3333-444455556666-1/errors',
+            ],
+          }),
+        ]),
+      },
+    });
+    expect(configOf(template).relay).toMatchObject({ auth: 'msk-iam', tls: true });
+  });
+
+  test('no idempotency: no table and no DynamoDB grant', () => {
+    const { template } = setup({ idempotency: false });
+    template.resourceCountIs('AWS::DynamoDB::Table', 0);
+    expect(configOf(template).idempotency).toBeUndefined();
+  });
+
+  test('in a VPC: exposes connections', () => {
+    const stack = new Stack();
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0, subnetConfiguration: [{ name: 'p', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+    const target = lambda.Function.fromFunctionAttributes(stack, 'T', { functionArn: 'arn:aws:lambda:us-east-1:111122223333:function:t', sameEnvironment: true });
+    const d = new KafkaDispatcher(stack, 'D', { target, vpc });
+    expect(d.connections.securityGroups).toHaveLength(1);
+    expect(() => setup().dispatcher.connections).toThrow(/not in a VPC/);
+  });
+
+  test('metric methods use the namespace and service dimension the runtime writes', () => {
+    const { dispatcher, template } = setup();
+    const m = dispatcher.metricRecordsFailed({ period: Duration.minutes(1) });
+    expect(m.namespace).toBe('CdkKafkaLambda');
+    expect(m.metricName).toBe('RecordsFailed');
+    expect(m.dimensions).toEqual({ service: 'Stack/Dispatcher' });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'Stack/Dispatcher', POWERTOOLS_METRICS_NAMESPACE: 'CdkKafkaLambda' }) },
+    });
+  });
+
+  test('warns when LOG has no error topic and when an async target has a response topic', () => {
+    const { stack } = setup({
+      onError: DispatcherErrorBehavior.LOG,
+    });
+    Annotations.fromStack(stack).hasWarning('/Stack/Dispatcher', Match.stringLikeRegexp('no relay.errorTopic'));
+    const async = setup({ invocationType: DispatcherInvocationType.EVENT, relay: { bootstrapServers: ['b:9092'], responseTopic: 'out' } });
+    Annotations.fromStack(async.stack).hasWarning('/Stack/Dispatcher', Match.stringLikeRegexp('asynchronous invocations return no response'));
+  });
+
+  test.each([
+    ['batchSize 0', { batchSize: 0 }, /batchSize must be an integer between 1 and 10000, got 0/],
+    ['batchSize 10001', { batchSize: 10_001 }, /batchSize must be an integer between 1 and 10000, got 10001/],
+    ['concurrency 0', { concurrency: 0 }, /concurrency must be an integer between 1 and 1000, got 0/],
+    ['a 15 minute timeout', { timeout: Duration.minutes(15) }, /timeout must be at most 14 minutes.*got 15 minutes/],
+    ['a margin longer than the timeout', { timeout: Duration.seconds(30), timeMargin: Duration.seconds(30) }, /timeMargin \(30 seconds\) must be shorter than timeout/],
+    ['a key pointer without a slash', { idempotencyKeyPointer: 'orderId' }, /idempotencyKeyPointer must be a JSON pointer.*got "orderId"/],
+    ['a key pointer without idempotency', { idempotency: false, idempotencyKeyPointer: '/id' }, /need idempotency/],
+    ['a relay without topics', { relay: { bootstrapServers: ['b:9092'] } }, /relay needs responseTopic or errorTopic/],
+    ['an empty bootstrap list', { relay: { bootstrapServers: [], responseTopic: 'o' } }, /bootstrapServers is empty/],
+    ['a bootstrap server without port', { relay: { bootstrapServers: ['b-1'], responseTopic: 'o' } }, /must be "host:port", got "b-1"/],
+    ['MSK IAM without TLS', { relay: { bootstrapServers: ['b:9098'], responseTopic: 'o', tls: false, auth: KafkaRelayAuth.mskIam('arn:aws:kafka:us-east-1:1:cluster/a/b') } }, /MSK IAM access control requires TLS/],
+    ['a TTL of 10 seconds', { idempotencyTtl: Duration.seconds(10) }, /idempotencyTtl must be between 1 minute and 366 days/],
+  ])('fails at synth for %s', (_label, props, message) => {
+    expect(() => setup(props as Partial<KafkaDispatcherProps>)).toThrow(message);
+  });
+});

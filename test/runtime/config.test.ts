@@ -1,0 +1,29 @@
+import { DispatcherConfigError, parseDispatcherConfig } from '../../runtime';
+
+const valid = {
+  version: 1,
+  target: { functionName: 'f', invocationType: 'RequestResponse', payloadFormat: 'confluent', batchSize: 10, concurrency: 2, maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 100 },
+  onError: 'log', reportBatchItemFailures: true, timeMarginMs: 5000,
+  idempotency: { tableName: 't', mode: 'strict', ttlSeconds: 3600, maxResultBytes: 1000, keyPointer: '/id' },
+  relay: { bootstrapServers: ['b:9092'], auth: 'scram-sha-512', secretArn: 'arn:s', tls: true, responseTopic: 'r', clientId: 'c' },
+};
+
+describe('parseDispatcherConfig', () => {
+  test('accepts a complete configuration', () => {
+    expect(parseDispatcherConfig(JSON.stringify(valid))).toEqual(valid);
+  });
+
+  test.each([
+    ['it is not set', undefined, /CKL_DISPATCHER_CONFIG: is not set/],
+    ['it is not JSON', '{', /is not valid JSON/],
+    ['the version is unknown', JSON.stringify({ ...valid, version: 2 }), /config.version must be 1, got 2/],
+    ['the payload format is unknown', JSON.stringify({ ...valid, target: { ...valid.target, payloadFormat: 'avro' } }), /config.target.payloadFormat must be one of confluent, nordstrom-plain, nordstrom-json, raw, got "avro"/],
+    ['the batch size is 0', JSON.stringify({ ...valid, target: { ...valid.target, batchSize: 0 } }), /config.target.batchSize must be an integer in \[1, 10000\], got 0/],
+    ['SCRAM has no secret', JSON.stringify({ ...valid, relay: { ...valid.relay, secretArn: undefined } }), /config.relay.secretArn is required for auth scram-sha-512/],
+    ['a server has no port', JSON.stringify({ ...valid, relay: { ...valid.relay, bootstrapServers: ['b'] } }), /bootstrapServers must be a non-empty list of "host:port", got \["b"\]/],
+    ['the key pointer is not a pointer', JSON.stringify({ ...valid, idempotency: { ...valid.idempotency, keyPointer: 'id' } }), /keyPointer must be a JSON pointer/],
+  ])('fails with DispatcherConfigError when %s', (_label, json, message) => {
+    expect(() => parseDispatcherConfig(json)).toThrow(DispatcherConfigError);
+    expect(() => parseDispatcherConfig(json)).toThrow(message);
+  });
+});

@@ -1,0 +1,79 @@
+/** Helpers shared by the runtime tests: Kafka events built like the ESM builds them, the idempotency table. */
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { randomUUID } from 'node:crypto';
+import { IDEMPOTENCY_PARTITION_KEY } from '../../runtime';
+
+export interface RecordSpec {
+  topic: string;
+  partition: number;
+  offset: number;
+  key?: string;
+  value?: unknown;
+  headers?: Record<string, string>;
+}
+
+/** A SelfManagedKafka event, grouped "topic-partition" in the order the specs come. */
+export function kafkaEvent(specs: RecordSpec[]): any {
+  const records: Record<string, unknown[]> = {};
+  for (const s of specs) {
+    const group = (records[`${s.topic}-${s.partition}`] ??= []);
+    group.push({
+      topic: s.topic,
+      partition: s.partition,
+      offset: s.offset,
+      timestamp: 1_700_000_000_000 + s.offset,
+      timestampType: 'CREATE_TIME',
+      ...(s.key === undefined ? {} : { key: Buffer.from(s.key).toString('base64') }),
+      value: s.value === undefined ? null : Buffer.from(typeof s.value === 'string' ? s.value : JSON.stringify(s.value)).toString('base64'),
+      headers: Object.entries(s.headers ?? {}).map(([k, v]) => ({ [k]: [...Buffer.from(v)] })),
+    });
+  }
+  return { eventSource: 'SelfManagedKafka', bootstrapServers: '127.0.0.1:9092', records };
+}
+
+/** n records of one partition starting at offset `from`, values {n: i}. */
+export function partitionSpecs(topic: string, partition: number, from: number, n: number): RecordSpec[] {
+  return Array.from({ length: n }, (_, i) => ({ topic, partition, offset: from + i, key: `k${from + i}`, value: { n: from + i } }));
+}
+
+/** Creates an idempotency table shaped like the one KafkaDispatcher creates. */
+export async function createIdempotencyTable(client: DynamoDBClient): Promise<string> {
+  const tableName = `idem-${randomUUID()}`;
+  await client.send(new CreateTableCommand({
+    TableName: tableName,
+    KeySchema: [{ AttributeName: IDEMPOTENCY_PARTITION_KEY, KeyType: 'HASH' }],
+    AttributeDefinitions: [{ AttributeName: IDEMPOTENCY_PARTITION_KEY, AttributeType: 'S' }],
+    BillingMode: 'PAY_PER_REQUEST',
+  }));
+  return tableName;
+}
+
+export const lambdaContext = (ms = 60_000) => {
+  const end = Date.now() + ms;
+  return { getRemainingTimeInMillis: () => end - Date.now(), awsRequestId: randomUUID() };
+};
+
+/** Reads n messages of a topic from the beginning over the plaintext listener. */
+export async function readTopic(te: typeof import('../../testenv'), topic: string, n: number, timeoutMs = 20_000): Promise<{ key: string; value: string; headers: Record<string, string>; partition: number }[]> {
+  const { Kafka, logLevel } = await import('kafkajs');
+  const consumer = new Kafka({ ...te.kafkaClientConfig('plaintext'), logLevel: logLevel.NOTHING }).consumer({ groupId: `read-${randomUUID()}` });
+  const out: { key: string; value: string; headers: Record<string, string>; partition: number }[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`read ${out.length} of ${n} messages from ${topic}`)), timeoutMs);
+      void consumer.run({
+        eachMessage: async ({ message, partition }) => {
+          const headers: Record<string, string> = {};
+          for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
+          out.push({ key: String(message.key), value: String(message.value), headers, partition });
+          if (out.length >= n) { clearTimeout(timer); resolve(); }
+        },
+      });
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return out;
+}

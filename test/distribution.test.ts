@@ -130,6 +130,19 @@ describe('CloudFormation templates', () => {
     }
   });
 
+  test('each mapping reads the parameters: brokers or cluster, topic, consumer group (the stack name when empty), destination', () => {
+    for (const t of Object.values(templates)) {
+      const [esm] = resourcesOf(t, 'AWS::Lambda::EventSourceMapping');
+      // THEN the brokers come from BootstrapServers (a list) or the cluster from ClusterArn
+      expect([esm.Properties.SelfManagedEventSource?.Endpoints.KafkaBootstrapServers, esm.Properties.EventSourceArn])
+        .toContainEqual(expect.objectContaining({ Ref: expect.stringMatching(/^(BootstrapServers|ClusterArn)$/) }));
+      expect(esm.Properties.Topics).toEqual([{ Ref: 'Topic' }]);
+      const config = esm.Properties.SelfManagedKafkaEventSourceConfig ?? esm.Properties.AmazonManagedKafkaEventSourceConfig;
+      expect(config.ConsumerGroupId).toEqual({ 'Fn::If': ['ConsumerGroupIdIsStackName', { Ref: 'AWS::StackName' }, { Ref: 'ConsumerGroupId' }] });
+      expect(esm.Properties.DestinationConfig.OnFailure.Destination).toEqual({ Ref: 'OnFailureQueueArn' });
+    }
+  });
+
   test('fails with a clear message on a container image asset', () => {
     // GIVEN a stack on the templates' synthesizer WHEN it gets a container image asset THEN synth fails, naming the reason
     const stack = new Stack(new App(), 'Image', { synthesizer: new AssetParametersSynthesizer() });

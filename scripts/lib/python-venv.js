@@ -51,4 +51,20 @@ function pythonVenv(name, pipArgs) {
   }
 }
 
-module.exports = { cacheDir, pythonVenv };
+/**
+ * Installs a wheel built here into the venv, unless this very file is installed already: a rebuilt wheel
+ * keeps its version number, so pip alone would keep the old one. Costs seconds, where a new venv per
+ * wheel would cost a download of its dependencies and their disk space.
+ */
+function installWheel(python, wheel) {
+  const sha = crypto.createHash('sha256').update(fs.readFileSync(wheel)).digest('hex');
+  const marker = path.join(path.dirname(path.dirname(python)), `.ckl-wheel-${path.basename(wheel)}`);
+  if (fs.existsSync(marker) && fs.readFileSync(marker, 'utf8') === sha) return;
+  const pip = (...args) => execFileSync(python, ['-m', 'pip', 'install', '-q', '--disable-pip-version-check', ...args],
+    { stdio: ['ignore', 'ignore', 'inherit'], timeout: 15 * 60 * 1000 });
+  pip('--force-reinstall', '--no-deps', wheel);
+  pip(wheel); // its dependencies, should they have changed
+  fs.writeFileSync(marker, sha);
+}
+
+module.exports = { cacheDir, installWheel, pythonVenv };

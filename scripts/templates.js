@@ -250,9 +250,11 @@ function writeTemplates({ templatesDir = path.join(root, 'templates'), assetsDir
       return { name, stack };
     });
     const assembly = app.synth();
-    fs.rmSync(templatesDir, { recursive: true, force: true });
-    fs.mkdirSync(templatesDir, { recursive: true });
-    fs.mkdirSync(assetsDir, { recursive: true });
+    // Both folders hold exactly this run's output, so an upload of dist/assets carries no stale code.
+    for (const dir of [templatesDir, assetsDir]) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.mkdirSync(dir, { recursive: true });
+    }
     const written = { templates: [], assets: [] };
     for (const { name, stack } of stacks) {
       const file = path.join(templatesDir, `${name}.json`);

@@ -92,7 +92,8 @@ describe('CloudFormation templates', () => {
   let templates: Record<string, Template>;
 
   beforeAll(() => {
-    // GIVEN the templates npm run templates writes
+    // GIVEN the templates npm run templates writes, over the zips of an older run
+    fs.writeFileSync(path.join(assetsDir, 'stale.zip'), 'code of an older build');
     written = timed('templates', () => writeTemplates({ templatesDir, assetsDir }));
     templates = Object.fromEntries(written.templates.map((f) => [path.basename(f, '.json'), JSON.parse(fs.readFileSync(f, 'utf8'))]));
   }, COLD);
@@ -117,6 +118,8 @@ describe('CloudFormation templates', () => {
       }
     }
     expect(written.assets.length).toBeGreaterThan(0);
+    // AND dist/assets holds only those zips, so an upload of the folder carries no stale code
+    expect(fs.readdirSync(assetsDir).sort()).toEqual([...new Set(written.assets.map((f) => path.basename(f)))].sort());
   });
 
   test('deployment-specific values are parameters, and nothing needs the CDK bootstrap', () => {

@@ -34,6 +34,8 @@ function pythonVenv(name, pipArgs) {
   for (const until = Date.now() + 15 * 60 * 1000; ;) {
     try { fs.mkdirSync(lock); break; } catch (e) {
       if (e.code !== 'EEXIST') throw e;
+      // The lock of a killed install (older than 15 minutes) is stale; its venv has no marker and is rebuilt.
+      try { if (Date.now() - fs.statSync(lock).mtimeMs > 15 * 60 * 1000) fs.rmSync(lock, { recursive: true }); } catch { /* raced */ }
       if (Date.now() > until) throw new Error(`Timed out waiting for ${lock}; remove it if no install is running.`);
       sleep(500);
     }

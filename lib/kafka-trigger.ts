@@ -625,7 +625,9 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
       return [this.cluster.tls ? MSK_PORTS.tls : MSK_PORTS.plaintext];
     }
     const ports = new Set<number>();
-    for (const server of this.cluster.selfManagedProps!.bootstrapServers) {
+    const servers = this.cluster.selfManagedProps!.bootstrapServers;
+    // A list token (e.g. a CommaDelimitedList parameter) has no ports to read at synth.
+    for (const server of Token.isUnresolved(servers) ? [] : servers) {
       if (Token.isUnresolved(server)) continue;
       const match = /^[^\s:/]+:(\d{1,5})$/.exec(server) ?? /^\[[0-9a-fA-F:]+\]:(\d{1,5})$/.exec(server);
       const port = match ? Number(match[1]) : NaN;

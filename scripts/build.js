@@ -3,7 +3,8 @@
 /**
  * npm run build: compiles lib/ with jsii, bundles each runtime/handlers/<name>.ts with esbuild into
  * assets/<name>/index.js for the Node.js version of the functions the constructs create, and compiles
- * the runtime entry (cdk-kafka-lambda/runtime) and the example app with tsc.
+ * the runtime entry (cdk-kafka-lambda/runtime) and the example app with tsc, and writes API.md
+ * with jsii-docgen.
  */
 const { execFileSync } = require('child_process');
 const fs = require('fs');
@@ -55,6 +56,9 @@ const bundle = async () => {
   await bundle();
   process.stderr.write(`build: esbuild ${((Date.now() - start) / 1000).toFixed(1)}s\n`);
   timed('tsc runtime + bin', () => run(bin('tsc'), ['-p', 'tsconfig.build.json']));
+  // API.md is generated from the jsii assembly, so the reference users read on Construct Hub, GitHub
+  // and npm always matches the code.
+  timed('jsii-docgen', () => run(bin('jsii-docgen'), ['--output', 'API.md']));
 })().catch((e) => {
   process.stderr.write(`${e.stack || e}\n`);
   process.exit(1);

@@ -1,4 +1,5 @@
 import { execFileSync } from 'child_process';
+import * as fs from 'fs';
 import * as path from 'path';
 
 const root = path.join(__dirname, '..');
@@ -18,8 +19,26 @@ describe('npm package', () => {
       '.jsii', 'README.md', 'LICENSE', 'package.json',
       'lib/index.js', 'lib/index.d.ts',
       'runtime/index.js', 'runtime/index.d.ts',
-      'assets/dispatcher/index.js',
+      'assets/dispatcher/index.js', 'API.md',
     ]));
+  });
+
+  test('ships only the compiled lib, the runtime entry, assets, the assembly and the docs', () => {
+    // GIVEN the packed file list WHEN each path is checked against what users need THEN nothing else is shipped
+    const allowed = [
+      /^(\.jsii|API\.md|README\.md|LICENSE|package\.json)$/,
+      /^lib\/.+\.(js|d\.ts)$/,
+      /^runtime\/(?!handlers\/).+\.(js|d\.ts)$/,
+      /^assets\/[^/]+\/.+$/,
+    ];
+    expect(files.filter((f) => !allowed.some((re) => re.test(f)))).toEqual([]);
+  });
+
+  test('every compiled module ships with its type declarations', () => {
+    // GIVEN the JavaScript files of lib/ and runtime/ WHEN their .d.ts is looked up THEN none is missing
+    const modules = files.filter((f) => /^(lib|runtime)\/.+\.js$/.test(f));
+    expect(modules.length).toBeGreaterThan(0);
+    expect(modules.filter((f) => !files.includes(f.replace(/\.js$/, '.d.ts')))).toEqual([]);
   });
 
   test('ships no TypeScript sources, tests or build tooling', () => {
@@ -27,6 +46,19 @@ describe('npm package', () => {
     const unwanted = files.filter((f) => (f.endsWith('.ts') && !f.endsWith('.d.ts'))
       || /^(test|testenv|scripts|bin|bench|\.ci)\//.test(f) || f.startsWith('runtime/handlers/'));
     expect(unwanted).toEqual([]);
+  });
+
+  test('carries the metadata Construct Hub indexes', () => {
+    // GIVEN package.json WHEN read as Construct Hub reads it THEN it finds a CDK v2 construct library with
+    // a stability, a license, a repository and the jsii targets it lists languages for
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+    expect(pkg.keywords).toEqual(expect.arrayContaining(['cdk', 'awscdk', 'aws-cdk']));
+    expect(['experimental', 'stable', 'deprecated']).toContain(pkg.stability);
+    expect(pkg.awscdkio).toEqual(expect.objectContaining({ announce: expect.any(Boolean) }));
+    expect(pkg).toEqual(expect.objectContaining({ license: 'Apache-2.0', repository: expect.objectContaining({ url: expect.any(String) }) }));
+    expect(Object.keys(pkg.jsii.targets).sort()).toEqual(['go', 'java', 'python']);
+    expect(Object.keys(pkg.peerDependencies).sort()).toEqual(['aws-cdk-lib', 'constructs']);
+    expect(pkg.dependencies ?? {}).toEqual({});
   });
 
   test('the runtime entry resolves through package.json exports', () => {

@@ -1,0 +1,64 @@
+'use strict';
+/**
+ * Relay to the real broker: `records` responses of `bytes` bytes (the record value) through
+ * KafkaRelay.sendResponses, driven as the dispatcher drives it (batches of 100 records, the default
+ * batchSize, one batch in flight per partition, 4 partitions at a time, the default concurrency), vs
+ * Kafka's ProducerPerformance with the same record size and acks=all. Both write to a fresh 4-partition topic.
+ */
+const path = require('path');
+const { execFile } = require('child_process');
+const { ROOT } = require('./common');
+
+const BATCH = 100;
+const PARTITIONS = 4;
+
+async function ours(te, env, records, bytes) {
+  const { KafkaRelay } = require(path.join(ROOT, 'runtime', 'relay.js'));
+  const topic = `bench-relay-ours-${Date.now().toString(36)}`;
+  await te.createTopic(topic, PARTITIONS, env);
+  const relay = new KafkaRelay({ bootstrapServers: [env.kafka.bootstrap.plaintext], responseTopic: topic });
+  // The value is JSON.stringify(result): a string result of bytes - 2 characters serializes to `bytes` bytes.
+  const result = 'r'.repeat(bytes - 2);
+  const item = (p, offset) => ({ record: { topic: 'orders', partition: p, offset }, result });
+  await relay.sendResponses([item(0, 0)]); // connect outside the timed part, as a warm container would be
+  const perPartition = Math.ceil(records / PARTITIONS);
+  const start = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: PARTITIONS }, async (_, p) => {
+    for (let off = 0; off < perPartition; off += BATCH) {
+      const n = Math.min(BATCH, perPartition - off);
+      await relay.sendResponses(Array.from({ length: n }, (_, i) => item(p, off + i)));
+    }
+  }));
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  await relay.disconnect();
+  return (perPartition * PARTITIONS) / (ms / 1000);
+}
+
+function kafkaPerf(te, env, records, bytes) {
+  return new Promise((resolve, reject) => {
+    const topic = `bench-relay-perf-${Date.now().toString(36)}`;
+    te.createTopic(topic, PARTITIONS, env).then(() => {
+      execFile('java', [
+        '-Xmx512m', '-cp', `${env.kafka.libDir}/*`, 'org.apache.kafka.tools.ProducerPerformance',
+        '--topic', topic, '--num-records', String(records), '--record-size', String(bytes), '--throughput', '-1',
+        '--producer-props', `bootstrap.servers=${env.kafka.bootstrap.plaintext}`, 'acks=all', 'enable.idempotence=true',
+      ], { maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+        if (err) return reject(new Error(`ProducerPerformance failed: ${err.message}\n${stderr}`));
+        // Last line: "100000 records sent, 51234.5 records/sec (50.03 MB/sec), ..."
+        const m = /(\d+) records sent, ([\d.]+) records\/sec/.exec(stdout.trim().split('\n').pop());
+        if (!m) return reject(new Error(`ProducerPerformance printed no summary:\n${stdout}`));
+        resolve(Number(m[2]));
+      });
+    }, reject);
+  });
+}
+
+async function benchRelay(te, env, records, bytes, log) {
+  const p = await kafkaPerf(te, env, records, bytes);
+  log(`relay ProducerPerformance: ${p.toFixed(0)} records/s`);
+  const o = await ours(te, env, records, bytes);
+  log(`relay ours: ${o.toFixed(0)} records/s`);
+  return { records, bytes, ours_rps: Math.round(o), kafka_perf_rps: Math.round(p) };
+}
+
+module.exports = { benchRelay };

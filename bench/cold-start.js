@@ -1,10 +1,11 @@
 'use strict';
 /**
- * Cold start: bundle size and the time `require` of the bundle adds to a bare `node -e ""`, for the
- * dispatcher bundle (assets/dispatcher/index.js, built by npm run build) and for the Powertools peer
+ * Cold start: bundle size and the time `require` of the bundle adds to a bare `node -e ""` (timed
+ * inside the fresh process, around the require: spawn-to-exit differences drown in noise on a
+ * shared machine), for the dispatcher bundle (assets/dispatcher/index.js, built by npm run build) and for the Powertools peer
  * (powertools-handler.js) bundled the same way: esbuild, minified, CommonJS, @aws-sdk/* external
  * (and Powertools' unused optional avro-js/protobufjs peers).
- * The two commands and the bare node run alternate so all see the same machine load.
+ * The two bundles alternate so both see the same machine load.
  */
 const fs = require('fs');
 const path = require('path');
@@ -29,32 +30,30 @@ async function bundlePowertools() {
   return outfile;
 }
 
-function timeNode(args) {
-  const start = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: ROOT });
-  if (r.status !== 0) throw new Error(`node ${args.join(' ')} failed: ${r.stderr}`);
-  return Number(process.hrtime.bigint() - start) / 1e6;
+/** Milliseconds `require(file)` takes in a fresh `node -e` process: what the bundle adds to a bare node start. */
+function requireMs(file) {
+  const script = `const s = process.hrtime.bigint(); require(${JSON.stringify(file)}); process.stdout.write(String(Number(process.hrtime.bigint() - s) / 1e6));`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', cwd: ROOT });
+  if (r.status !== 0) throw new Error(`require(${file}) failed: ${r.stderr}`);
+  return Number(r.stdout);
 }
 
 async function benchColdStart(runs, log) {
   const ours = path.join(ROOT, 'assets', 'dispatcher', 'index.js');
   if (!fs.existsSync(ours)) throw new Error(`${ours} is missing: run npm run build first`);
   const peer = await bundlePowertools();
-  const req = (file) => ['-e', `require(${JSON.stringify(file)})`];
-  const t = { bare: [], ours: [], peer: [] };
+  const t = { ours: [], peer: [] };
   for (let i = 0; i < runs; i++) {
-    t.bare.push(timeNode(['-e', '']));
-    t.ours.push(timeNode(req(ours)));
-    t.peer.push(timeNode(req(peer)));
+    t.ours.push(requireMs(ours));
+    t.peer.push(requireMs(peer));
   }
-  const bare = median(t.bare);
   const result = {
     bundle_bytes: fs.statSync(ours).size,
-    require_ms_over_node: round(Math.max(0, median(t.ours) - bare)),
+    require_ms_over_node: round(median(t.ours)),
     powertools_bundle_bytes: fs.statSync(peer).size,
-    powertools_require_ms_over_node: round(Math.max(0, median(t.peer) - bare)),
+    powertools_require_ms_over_node: round(median(t.peer)),
   };
-  log(`cold start: bare node ${bare.toFixed(1)} ms (median of ${runs}); ours +${result.require_ms_over_node} ms, ${result.bundle_bytes} B; powertools +${result.powertools_require_ms_over_node} ms, ${result.powertools_bundle_bytes} B`);
+  log(`cold start (median of ${runs} fresh processes): ours require ${result.require_ms_over_node} ms, ${result.bundle_bytes} B; powertools require ${result.powertools_require_ms_over_node} ms, ${result.powertools_bundle_bytes} B`);
   return result;
 }
 

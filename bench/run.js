@@ -17,6 +17,7 @@ const { benchIdempotency } = require('./idempotency');
 const { benchRelay } = require('./relay');
 const { benchColdStart } = require('./cold-start');
 const { drawChart } = require('./chart');
+const { resultsProblems } = require('./shape');
 
 const quick = process.argv.includes('--quick');
 const N = quick
@@ -75,6 +76,8 @@ function machine() {
     const idempotency = await benchIdempotency(te, env, N.idempotency, log);
     const relay = await benchRelay(te, env, N.relay, N.relayBytes, log);
     const results = { decode, idempotency, relay, coldStart };
+    const problems = resultsProblems(results);
+    if (problems.length > 0) throw new Error(`results do not have the issue's shape: ${problems.join('; ')}\n${JSON.stringify(results)}`);
     const file = path.join(outDir, 'results.json');
     fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
     fs.writeFileSync(path.join(outDir, 'machine.json'), `${JSON.stringify({

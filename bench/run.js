@@ -18,6 +18,7 @@ const { benchRelay } = require('./relay');
 const { benchColdStart } = require('./cold-start');
 const { drawChart } = require('./chart');
 const { resultsProblems } = require('./shape');
+const { markdownTable } = require('./table');
 
 const quick = process.argv.includes('--quick');
 const N = quick
@@ -85,7 +86,7 @@ function machine() {
       load_1min: { min: Math.min(...loads), median: median(loads), max: Math.max(...loads) },
     }, null, 2)}\n`);
     drawChart(file, path.join(outDir, 'results.png'));
-    process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(results, null, 2)}\n\n${markdownTable(results)}\n`);
   } finally {
     if (own) await te.stop(env);
   }

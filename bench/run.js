@@ -10,7 +10,7 @@
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { execFileSync, execFile } = require('child_process');
+const { execFile, spawnSync } = require('child_process');
 const te = require('../testenv');
 const { ROOT, median } = require('./common');
 const { benchIdempotency } = require('./idempotency');
@@ -55,7 +55,7 @@ async function benchDecode(records, runs) {
 
 function machine() {
   const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8');
-  const java = execFileSync('java', ['-version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const java = spawnSync('java', ['-version'], { encoding: 'utf8' }).stderr; // java -version prints to stderr
   return {
     nproc: os.availableParallelism(),
     cpu: (/^model name\s*:\s*(.+)$/m.exec(cpuinfo) || [, 'unknown'])[1],

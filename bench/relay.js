@@ -12,6 +12,18 @@ const { ROOT } = require('./common');
 const BATCH = 100;
 const PARTITIONS = 4;
 
+/** Records on the topic (sum of the partitions' high watermarks): proof the measured sends landed. */
+async function recordsOn(te, env, topic) {
+  const { Kafka, logLevel } = require('kafkajs');
+  const admin = new Kafka({ ...te.kafkaClientConfig('plaintext', {}, env), logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    return (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 async function ours(te, env, records, bytes) {
   const { KafkaRelay } = require(path.join(ROOT, 'runtime', 'relay.js'));
   const topic = `bench-relay-ours-${Date.now().toString(36)}`;
@@ -31,6 +43,8 @@ async function ours(te, env, records, bytes) {
   }));
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   await relay.disconnect();
+  const landed = await recordsOn(te, env, topic);
+  if (landed !== perPartition * PARTITIONS + 1) throw new Error(`relay: ${landed - 1} of ${perPartition * PARTITIONS} records on ${topic}`);
   return (perPartition * PARTITIONS) / (ms / 1000);
 }
 
@@ -46,8 +60,9 @@ function kafkaPerf(te, env, records, bytes) {
         if (err) return reject(new Error(`ProducerPerformance failed: ${err.message}\n${stderr}`));
         // Last line: "100000 records sent, 51234.5 records/sec (50.03 MB/sec), ..."
         const m = /(\d+) records sent, ([\d.]+) records\/sec/.exec(stdout.trim().split('\n').pop());
-        if (!m) return reject(new Error(`ProducerPerformance printed no summary:\n${stdout}`));
-        resolve(Number(m[2]));
+        if (!m || Number(m[1]) !== records) return reject(new Error(`ProducerPerformance did not send ${records} records:\n${stdout}`));
+        recordsOn(te, env, topic).then((landed) => (landed === records ? resolve(Number(m[2]))
+          : reject(new Error(`ProducerPerformance: ${landed} of ${records} records on ${topic}`))), reject);
       });
     }, reject);
   });

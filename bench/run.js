@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * npm run bench: measures the dispatcher path against its peers in the same run and writes
+ * bench/results.json (the shape issue 7 fixes), bench/machine.json (where and under what load it
+ * ran) and bench/results.png (the chart). Starts Kafka and DynamoDB Local with testenv unless
+ * CKL_TESTENV names a running environment. `npm run bench -- --quick` runs small record counts and
+ * writes to bench/.out/ instead, for development.
+ */
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { execFile, spawnSync } = require('child_process');
+const te = require('../testenv');
+const { ROOT, median } = require('./common');
+const { benchIdempotency } = require('./idempotency');
+const { benchRelay } = require('./relay');
+const { benchColdStart } = require('./cold-start');
+const { drawChart } = require('./chart');
+const { resultsProblems } = require('./shape');
+const { markdownTable } = require('./table');
+
+const quick = process.argv.includes('--quick');
+const N = quick
+  ? { decode: 2000, decodeRuns: 3, idempotency: 100, relay: 5000, relayBytes: 1024, coldRuns: 5 }
+  : { decode: 10000, decodeRuns: 7, idempotency: 1000, relay: 100000, relayBytes: 1024, coldRuns: 31 };
+const outDir = quick ? path.join(__dirname, '.out') : __dirname;
+
+const loads = [];
+const log = (msg) => {
+  const load = os.loadavg()[0];
+  loads.push(load);
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)} load ${load.toFixed(2)}] ${msg}\n`);
+};
+
+function decodeOnce(impl, records) {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [path.join(__dirname, 'decode-worker.js'), impl, String(records)], (err, stdout, stderr) => {
+      if (err) return reject(new Error(`decode-worker ${impl}: ${stderr || err.message}`));
+      resolve(JSON.parse(stdout).rps);
+    });
+  });
+}
+
+/** Each run is a fresh process; the three decoders take turns so they see the same load. */
+async function benchDecode(records, runs) {
+  const rps = { ours: [], powertools: [], floor: [] };
+  for (let i = 0; i < runs; i++) {
+    for (const impl of Object.keys(rps)) rps[impl].push(await decodeOnce(impl, records));
+  }
+  const r = { records, ours_rps: Math.round(median(rps.ours)), powertools_rps: Math.round(median(rps.powertools)), floor_rps: Math.round(median(rps.floor)) };
+  log(`decode: ours ${r.ours_rps}, powertools ${r.powertools_rps}, floor ${r.floor_rps} records/s (median of ${runs} processes)`);
+  return r;
+}
+
+function machine() {
+  const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8');
+  const java = spawnSync('java', ['-version'], { encoding: 'utf8' }).stderr; // java -version prints to stderr
+  return {
+    nproc: os.availableParallelism(),
+    cpu: (/^model name\s*:\s*(.+)$/m.exec(cpuinfo) || [, 'unknown'])[1],
+    memory_gb: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    java: (/version "([^"]+)"/.exec(java) || [, 'unknown'])[1],
+  };
+}
+
+(async () => {
+  fs.mkdirSync(outDir, { recursive: true });
+  const started = new Date().toISOString();
+  log(`${quick ? 'quick' : 'full'} run: ${JSON.stringify(N)}`);
+  const coldStart = await benchColdStart(N.coldRuns, log);
+  const decode = await benchDecode(N.decode, N.decodeRuns);
+  const own = !process.env.CKL_TESTENV;
+  const env = own ? await te.start({ services: ['kafka', 'dynamodb'], ownerPid: process.pid }) : te.loadEnv();
+  try {
+    const idempotency = await benchIdempotency(te, env, N.idempotency, log);
+    const relay = await benchRelay(te, env, N.relay, N.relayBytes, log);
+    const results = { decode, idempotency, relay, coldStart };
+    const problems = resultsProblems(results);
+    if (problems.length > 0) throw new Error(`results do not have the issue's shape: ${problems.join('; ')}\n${JSON.stringify(results)}`);
+    const file = path.join(outDir, 'results.json');
+    fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+    fs.writeFileSync(path.join(outDir, 'machine.json'), `${JSON.stringify({
+      ...machine(), kafka: env.versions.kafka, dynamodbLocal: env.versions.dynamodbLocal, started, finished: new Date().toISOString(),
+      load_1min: { min: Math.min(...loads), median: median(loads), max: Math.max(...loads) },
+    }, null, 2)}\n`);
+    drawChart(file, path.join(outDir, 'results.png'));
+    process.stdout.write(`${JSON.stringify(results, null, 2)}\n\n${markdownTable(results)}\n`);
+  } finally {
+    if (own) await te.stop(env);
+  }
+})().catch((e) => {
+  process.stderr.write(`${e.stack || e}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,29 @@
+'use strict';
+/** The README table for a results.json: each measurement, ours vs the peer, the ratio and the goal. */
+const fs = require('fs');
+const path = require('path');
+
+const n = (v) => (v >= 1000 ? Math.round(v).toLocaleString('en') : String(Math.round(v * 10) / 10));
+const x = (v) => `${(Math.round(v * 100) / 100).toFixed(2)}×`;
+
+function markdownTable(r) {
+  const d = r.decode; const i = r.idempotency; const rl = r.relay; const c = r.coldStart;
+  const rows = [
+    ['| measurement | cdk-kafka-lambda | peer | ratio | goal |', '| --- | ---: | ---: | ---: | --- |'],
+    [`| decode ${n(d.records)} records, records/s | ${n(d.ours_rps)} | Powertools kafkaConsumer ${n(d.powertools_rps)} | ${x(d.ours_rps / d.powertools_rps)} | ≥ 4× |`],
+    [`| decode vs the floor (bare JSON.parse loop), records/s | ${n(d.ours_rps)} | floor ${n(d.floor_rps)} | ${x(d.ours_rps / d.floor_rps)} | ≥ 0.8× |`],
+    [`| idempotency ${n(i.records)} new records, DynamoDB calls | ${n(i.ours_calls)} (${i.ours_calls / i.records} per record) | Powertools ${n(i.powertools_calls)} | ${x(i.powertools_calls / i.ours_calls)} fewer | ≤ 0.05 per record |`],
+    [`| idempotency ${n(i.records)} new records, ms | ${n(i.ours_ms)} | Powertools ${n(i.powertools_ms)} | ${x(i.powertools_ms / i.ours_ms)} faster | ≥ 10× |`],
+    [`| relay ${n(rl.records)} × ${rl.bytes} B, acks=all, records/s | ${n(rl.ours_rps)} | ProducerPerformance ${n(rl.kafka_perf_rps)} | ${x(rl.ours_rps / rl.kafka_perf_rps)} | ≥ 0.5× |`],
+    [`| require over bare node, ms | ${n(c.require_ms_over_node)} | Powertools handler ${n(c.powertools_require_ms_over_node)} | ${x(c.powertools_require_ms_over_node / c.require_ms_over_node)} faster | ≤ 40 ms |`],
+    [`| bundle, KB (@aws-sdk external) | ${n(c.bundle_bytes / 1024)} | Powertools handler ${n(c.powertools_bundle_bytes / 1024)} | ${x(c.bundle_bytes / c.powertools_bundle_bytes)} the size | ≤ 250 KB |`],
+  ];
+  return rows.flat().join('\n');
+}
+
+module.exports = { markdownTable };
+
+if (require.main === module) {
+  const file = process.argv[2] || path.join(__dirname, 'results.json');
+  process.stdout.write(`${markdownTable(JSON.parse(fs.readFileSync(file, 'utf8')))}\n`);
+}

@@ -8,7 +8,7 @@ import { ConfluentSchemaRegistry } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { KafkaAuth, KafkaCluster, KafkaDispatcher, KafkaTrigger, OnFailureDestination } from '../lib';
+import { KafkaAuth, KafkaCluster, KafkaDispatcher, KafkaTrigger, KinesisTrigger, OnFailureDestination } from '../lib';
 import { IAM4_BASIC_EXECUTION, iam5ResourceFinding } from '../lib/private/nag';
 
 /** Fixed environment so the app synthesizes without credentials or lookups. */
@@ -192,6 +192,27 @@ export class ProvisionedSchemaRegistryStack extends ExampleStack {
   }
 }
 
+/**
+ * A Kinesis stream created by the trigger, read through an enhanced fan-out consumer with two batches per
+ * shard, bounded retries and record age, and the default on-failure queue.
+ */
+export class KinesisStack extends ExampleStack {
+  public readonly trigger: KinesisTrigger;
+
+  constructor(scope: Construct, id: string, props?: StackProps) {
+    super(scope, id, props);
+    this.trigger = new KinesisTrigger(this, 'Clicks', {
+      target: exampleTarget(this),
+      batchSize: 500,
+      maxBatchingWindow: Duration.seconds(1),
+      enhancedFanOut: true,
+      parallelizationFactor: 2,
+      retryAttempts: 5,
+      maxRecordAge: Duration.hours(6),
+    });
+  }
+}
+
 /** Every example stack of the app, in one place so tests can synthesize the same set. */
 export function buildExampleStacks(app: App): Stack[] {
   return [
@@ -200,5 +221,6 @@ export function buildExampleStacks(app: App): Stack[] {
     new MskIamStack(app, 'KafkaLambdaMskIam', { env: EXAMPLE_ENV }),
     new MskMtlsStack(app, 'KafkaLambdaMskMtls', { env: EXAMPLE_ENV }),
     new ProvisionedSchemaRegistryStack(app, 'KafkaLambdaProvisionedSchemaRegistry', { env: EXAMPLE_ENV }),
+    new KinesisStack(app, 'KafkaLambdaKinesis', { env: EXAMPLE_ENV }),
   ];
 }

@@ -3,3 +3,4 @@ export * from './kafka-auth';
 export * from './kafka-cluster';
 export * from './kafka-destination';
 export * from './kafka-trigger';
+export * from './kinesis-trigger';

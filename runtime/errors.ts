@@ -102,3 +102,24 @@ export class RelayError extends Error {
     this.name = 'RelayError';
   }
 }
+
+/** The event is not a Kinesis event source mapping event (aws:kinesis), or a shard's records are out of order. */
+export class KinesisEventDecodeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'KinesisEventDecodeError';
+  }
+}
+
+/** One Kinesis record cannot be decoded; names stream, shard and sequence number. */
+export class KinesisRecordDecodeError extends Error {
+  constructor(
+    public readonly stream: string,
+    public readonly shardId: string,
+    public readonly sequenceNumber: string,
+    reason: string,
+  ) {
+    super(`Kinesis record ${stream}/${shardId}@${sequenceNumber}: ${reason}`);
+    this.name = 'KinesisRecordDecodeError';
+  }
+}

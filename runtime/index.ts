@@ -5,6 +5,7 @@
 export { VERSION } from './version';
 export * from './errors';
 export * from './decode';
+export * from './kinesis';
 export * from './idempotency';
 export * from './payload';
 export * from './invoke';

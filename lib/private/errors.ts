@@ -13,3 +13,11 @@ function describe(value: unknown): string {
   const s = typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
   return `was ${s && s.length > 120 ? s.slice(0, 117) + '...' : s}`;
 }
+
+/** A message naming the prop, the value received and the fix, for a KinesisTrigger. */
+export class KinesisTriggerValidationError extends Error {
+  constructor(scope: Construct, prop: string, value: unknown, fix: string) {
+    super(`KinesisTrigger ${scope.node.path}: ${prop} ${describe(value)}: ${fix}`);
+    this.name = 'KinesisTriggerValidationError';
+  }
+}

@@ -1,0 +1,458 @@
+import { Annotations, Duration, Names, Token, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { OnFailureDestination, OnFailureDestinationKind } from './kafka-destination';
+import { KinesisTriggerValidationError } from './private/errors';
+import { iam5ResourceFinding } from './private/nag';
+
+/** Properties of a KinesisTrigger. */
+export interface KinesisTriggerProps {
+  /**
+   * The stream to read.
+   * @default - a stream is created: on-demand capacity, encrypted with the AWS managed key (aws/kinesis), 24 hours retention
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html
+   */
+  readonly stream?: kinesis.IStream;
+
+  /** The function the mapping invokes: the dispatcher or your own. */
+  readonly target: lambda.IFunction;
+
+  /**
+   * Largest number of records per batch, 1–10000.
+   * @default 100
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-batchsize.html
+   */
+  readonly batchSize?: number;
+
+  /**
+   * How long to gather records before invoking, at most 300 seconds.
+   * @default - no batching window
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-batchsize.html
+   */
+  readonly maxBatchingWindow?: Duration;
+
+  /**
+   * Where a new mapping starts reading. TRIM_HORIZON by default because LATEST skips records written
+   * while the mapping is being created.
+   * @default lambda.StartingPosition.TRIM_HORIZON
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html#services-kinesis-eventsourcemapping
+   */
+  readonly startingPosition?: lambda.StartingPosition;
+
+  /**
+   * With AT_TIMESTAMP: the time to start from, in Unix seconds.
+   * @default - required with AT_TIMESTAMP only
+   * @see https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html#lambda-CreateEventSourceMapping-request-StartingPositionTimestamp
+   */
+  readonly startingPositionTimestamp?: number;
+
+  /**
+   * Read through a dedicated enhanced fan-out consumer (AWS::Kinesis::StreamConsumer), pushed over HTTP/2
+   * with its own 2 MB/s per shard.
+   * @default false
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis-configure.html#services-kinesis-stream-consumers
+   */
+  readonly enhancedFanOut?: boolean;
+
+  /**
+   * Name of the enhanced fan-out consumer: 1–128 characters of `[a-zA-Z0-9_.-]`. Only with `enhancedFanOut`.
+   * @default - a name derived from the construct path
+   * @see https://docs.aws.amazon.com/kinesis/latest/APIReference/API_RegisterStreamConsumer.html
+   */
+  readonly consumerName?: string;
+
+  /**
+   * Batches processed at once per shard, 1–10. Order holds per partition key.
+   * @default 1
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html
+   */
+  readonly parallelizationFactor?: number;
+
+  /**
+   * Split a failed batch in two and retry each half (does not count against `retryAttempts`).
+   * @default true - so one bad record is isolated instead of holding its whole batch
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html
+   */
+  readonly bisectBatchOnError?: boolean;
+
+  /**
+   * Retries of a batch the function failed, 0–10000, or -1 for infinite.
+   * @default 10 - never the service default of infinite, which can stall a shard until its records expire
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html
+   */
+  readonly retryAttempts?: number;
+
+  /**
+   * Discard (to the on-failure destination) records older than this, 60 s – 7 days.
+   * @default Duration.days(1) - the default retention of a stream; Lambda's own default of 7 days can stall a shard for a week
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html
+   */
+  readonly maxRecordAge?: Duration;
+
+  /**
+   * Never discard records for their age (MaximumRecordAgeInSeconds -1): they are retried until the stream
+   * expires them. Excludes `maxRecordAge`.
+   * @default false
+   * @see https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html#lambda-CreateEventSourceMapping-request-MaximumRecordAgeInSeconds
+   */
+  readonly unlimitedRecordAge?: boolean;
+
+  /**
+   * Tumbling window for stateful aggregation, 0–900 seconds.
+   * @default - no tumbling window
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-windows.html
+   */
+  readonly tumblingWindow?: Duration;
+
+  /**
+   * Let the function report failed records by sequence number (ReportBatchItemFailures).
+   * @default false
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-batchfailurereporting.html
+   */
+  readonly reportBatchItemFailures?: boolean;
+
+  /**
+   * Event filter patterns (`lambda.FilterCriteria.filter({...})`).
+   * @default - no filtering
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html
+   */
+  readonly filters?: Array<{ [key: string]: any }>;
+
+  /**
+   * Customer managed key that encrypts the filter criteria. Lambda is granted kms:Decrypt on it.
+   * @default - AWS owned key
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html#filter-criteria-encryption
+   */
+  readonly filterEncryption?: kms.IKey;
+
+  /**
+   * Whether the mapping polls.
+   * @default true
+   * @see https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html#lambda-CreateEventSourceMapping-request-Enabled
+   */
+  readonly enabled?: boolean;
+
+  /**
+   * Where the details of discarded batches go: SQS, SNS or S3 (not a Kafka topic).
+   * @default OnFailureDestination.sqs() - an encrypted queue is created, so no discarded batch goes unrecorded
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html
+   */
+  readonly onFailure?: OnFailureDestination;
+
+  /**
+   * Discard failed batches without any record of them (no on-failure destination). Excludes `onFailure`.
+   * @default false
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html
+   */
+  readonly discardFailedBatches?: boolean;
+
+  /**
+   * ESM metrics to emit (EventCount, ErrorCount).
+   * @default - none
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html#event-source-mapping-metrics
+   */
+  readonly metrics?: lambda.MetricType[];
+
+  /**
+   * Create CloudWatch alarms: IteratorAge, function errors, on-failure queue depth.
+   * @default true
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
+   */
+  readonly alarms?: boolean;
+
+  /**
+   * IteratorAge (maximum over a minute) that, for 5 minutes in a row, raises the iterator age alarm.
+   * @default Duration.minutes(5)
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
+   */
+  readonly iteratorAgeAlarmThreshold?: Duration;
+}
+
+const CONSUMER_NAME = /^[a-zA-Z0-9_.-]{1,128}$/;
+// Read access for standard iterators, as in AWSLambdaKinesisExecutionRole without the account-wide ListStreams.
+const STREAM_READ_ACTIONS = ['kinesis:DescribeStream', 'kinesis:DescribeStreamSummary', 'kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:ListShards'];
+
+/**
+ * Wires a Kinesis data stream (given or created) to a Lambda function: the event source mapping, an
+ * optional enhanced fan-out consumer, an on-failure destination, least-privilege grants and alarms, with
+ * defaults that bound retries and record age so a bad record cannot stall its shard for a week.
+ *
+ * @example
+ * declare const fn: lambda.IFunction;
+ * declare const stream: kinesis.IStream;
+ * new KinesisTrigger(this, 'Clicks', {
+ *   stream,
+ *   target: fn,
+ *   enhancedFanOut: true,
+ *   reportBatchItemFailures: true,
+ * });
+ */
+export class KinesisTrigger extends Construct {
+  /** The stream (created or given). */
+  public readonly stream: kinesis.IStream;
+  /** The enhanced fan-out consumer, with `enhancedFanOut`. */
+  public readonly consumer?: kinesis.CfnStreamConsumer;
+  /** The event source mapping. */
+  public readonly eventSourceMapping: lambda.CfnEventSourceMapping;
+  /** The mapping's id (UUID). */
+  public readonly eventSourceMappingId: string;
+  /** The mapping's ARN. */
+  public readonly eventSourceMappingArn: string;
+  /** The on-failure queue (created or given), for an SQS destination. */
+  public readonly onFailureQueue?: sqs.IQueue;
+  /** The on-failure bucket (created or given), for an S3 destination. */
+  public readonly onFailureBucket?: s3.IBucket;
+  /** The policy holding every grant of the event source, attached to the target's role. */
+  public readonly policy: iam.Policy;
+  /** The alarms (empty when `alarms` is false). */
+  public readonly alarms: cloudwatch.Alarm[];
+
+  private readonly target: lambda.IFunction;
+
+  constructor(scope: Construct, id: string, props: KinesisTriggerProps) {
+    super(scope, id);
+    this.target = props.target;
+    const role = props.target.role;
+    if (!role) {
+      this.fail('target.role', undefined, 'the event source uses the function\'s execution role; import the function with lambda.Function.fromFunctionAttributes({ functionArn, role })');
+    }
+    this.validate(props);
+
+    this.stream = props.stream ?? new kinesis.Stream(this, 'Stream', {
+      streamMode: kinesis.StreamMode.ON_DEMAND,
+      encryption: kinesis.StreamEncryption.MANAGED,
+    });
+
+    this.policy = new iam.Policy(this, 'SourceAccessPolicy');
+    this.policy.attachToRole(role);
+    this.policy.addStatements(new iam.PolicyStatement({ actions: STREAM_READ_ACTIONS, resources: [this.stream.streamArn] }));
+    if (this.stream.encryptionKey) this.policy.addStatements(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [this.stream.encryptionKey.keyArn] }));
+
+    if (props.enhancedFanOut) {
+      this.consumer = new kinesis.CfnStreamConsumer(this, 'Consumer', {
+        streamArn: this.stream.streamArn,
+        consumerName: props.consumerName ?? Names.uniqueResourceName(this, { maxLength: 128, separator: '-' }),
+      });
+      this.policy.addStatements(new iam.PolicyStatement({
+        actions: ['kinesis:SubscribeToShard', 'kinesis:DescribeStreamConsumer'],
+        resources: [this.consumer.attrConsumerArn],
+      }));
+    }
+
+    const dest = this.configureDestination(props);
+    this.onFailureQueue = dest.queue;
+    this.onFailureBucket = dest.bucket;
+    if (props.filterEncryption) props.filterEncryption.grantDecrypt(new iam.ServicePrincipal('lambda.amazonaws.com'));
+
+    this.eventSourceMapping = new lambda.CfnEventSourceMapping(this, 'EventSourceMapping', {
+      functionName: this.target.functionArn,
+      eventSourceArn: this.consumer?.attrConsumerArn ?? this.stream.streamArn,
+      batchSize: props.batchSize,
+      maximumBatchingWindowInSeconds: props.maxBatchingWindow?.toSeconds(),
+      startingPosition: props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON,
+      startingPositionTimestamp: props.startingPositionTimestamp,
+      parallelizationFactor: props.parallelizationFactor,
+      bisectBatchOnFunctionError: props.bisectBatchOnError ?? true,
+      maximumRetryAttempts: props.retryAttempts ?? 10,
+      maximumRecordAgeInSeconds: props.unlimitedRecordAge ? -1 : (props.maxRecordAge ?? Duration.days(1)).toSeconds(),
+      tumblingWindowInSeconds: props.tumblingWindow?.toSeconds(),
+      functionResponseTypes: props.reportBatchItemFailures ? ['ReportBatchItemFailures'] : undefined,
+      filterCriteria: props.filters?.length ? { filters: props.filters } : undefined,
+      kmsKeyArn: props.filterEncryption?.keyArn,
+      enabled: props.enabled,
+      metricsConfig: props.metrics?.length ? { metrics: props.metrics } : undefined,
+      destinationConfig: dest.destination ? { onFailure: { destination: dest.destination } } : undefined,
+    });
+    // Lambda checks the role's permissions when the mapping is created.
+    this.eventSourceMapping.node.addDependency(this.policy);
+    this.eventSourceMappingId = this.eventSourceMapping.eventSourceMappingRef.eventSourceMappingId;
+    this.eventSourceMappingArn = this.eventSourceMapping.eventSourceMappingRef.eventSourceMappingArn;
+
+    this.alarms = (props.alarms ?? true) ? this.createAlarms(props) : [];
+    this.acknowledgeNagFindings();
+  }
+
+  /** IteratorAge of the target function (milliseconds): how old the last record of a batch was when it finished. */
+  public metricIteratorAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: 'AWS/Lambda',
+      metricName: 'IteratorAge',
+      dimensionsMap: { FunctionName: this.target.functionName },
+      statistic: cloudwatch.Stats.MAXIMUM,
+      period: Duration.minutes(1),
+      ...props,
+    });
+  }
+
+  /**
+   * An ESM metric (with `metrics` enabled) of the mapping, e.g. PolledEventCount, FilteredOutEventCount,
+   * FailedInvokeEventCount, DroppedEventCount, OnFailureDestinationDeliveredEventCount.
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html#event-source-mapping-metrics
+   */
+  public metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: 'AWS/Lambda',
+      metricName,
+      dimensionsMap: { EventSourceMappingUUID: this.eventSourceMappingId },
+      statistic: cloudwatch.Stats.SUM,
+      period: Duration.minutes(1),
+      ...props,
+    });
+  }
+
+  /** Records the mapping polled (EventCount metrics). */
+  public metricPolledEventCount(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('PolledEventCount', props);
+  }
+
+  /** Records whose invoke failed (ErrorCount metrics). */
+  public metricFailedInvokeEventCount(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('FailedInvokeEventCount', props);
+  }
+
+  /** Records sent to the on-failure destination (ErrorCount metrics). */
+  public metricOnFailureDestinationDeliveredEventCount(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('OnFailureDestinationDeliveredEventCount', props);
+  }
+
+  private fail(prop: string, value: unknown, fix: string): never {
+    throw new KinesisTriggerValidationError(this, prop, value, fix);
+  }
+
+  private validate(props: KinesisTriggerProps): void {
+    const n = (prop: string, v: number | undefined, min: number, max: number, extra = '') => {
+      if (v !== undefined && !Token.isUnresolved(v) && (!Number.isInteger(v) || v < min || v > max)) {
+        this.fail(prop, v, `use an integer from ${min} to ${max}${extra}`);
+      }
+    };
+    const seconds = (prop: string, d: Duration | undefined, min: number, max: number, fix: string) => {
+      const s = d?.toSeconds();
+      if (s !== undefined && !Token.isUnresolved(s) && (s < min || s > max)) this.fail(prop, `${s} seconds`, fix);
+    };
+    n('batchSize', props.batchSize, 1, 10000);
+    seconds('maxBatchingWindow', props.maxBatchingWindow, 0, 300, 'use at most Duration.seconds(300)');
+    n('parallelizationFactor', props.parallelizationFactor, 1, 10);
+    if (props.retryAttempts !== -1) n('retryAttempts', props.retryAttempts, 0, 10000, ', or -1 for infinite');
+    seconds('maxRecordAge', props.maxRecordAge, 60, 604800, 'use 60 seconds to 7 days (604800 seconds), or unlimitedRecordAge: true');
+    seconds('tumblingWindow', props.tumblingWindow, 0, 900, 'use at most Duration.seconds(900)');
+
+    const position = props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON;
+    if (position === lambda.StartingPosition.AT_TIMESTAMP && props.startingPositionTimestamp === undefined) {
+      this.fail('startingPositionTimestamp', undefined, 'AT_TIMESTAMP needs the time to start from, in Unix seconds');
+    }
+    if (position !== lambda.StartingPosition.AT_TIMESTAMP && props.startingPositionTimestamp !== undefined) {
+      this.fail('startingPositionTimestamp', props.startingPositionTimestamp, `it applies to AT_TIMESTAMP only; set startingPosition to AT_TIMESTAMP or remove it (startingPosition is ${position})`);
+    }
+    if (props.consumerName !== undefined) {
+      if (!props.enhancedFanOut) this.fail('consumerName', props.consumerName, 'it names the enhanced fan-out consumer; set enhancedFanOut: true or remove it');
+      if (!Token.isUnresolved(props.consumerName) && !CONSUMER_NAME.test(props.consumerName)) this.fail('consumerName', props.consumerName, 'use 1–128 characters of [a-zA-Z0-9_.-]');
+    }
+    if (props.unlimitedRecordAge && props.maxRecordAge) this.fail('maxRecordAge', props.maxRecordAge.toHumanString(), 'unlimitedRecordAge is set too; remove one of them');
+    if (props.discardFailedBatches && props.onFailure) this.fail('onFailure', props.onFailure.kind, 'discardFailedBatches is set too; remove one of them');
+    if (props.onFailure?.kind === OnFailureDestinationKind.KAFKA) {
+      this.fail('onFailure', `kafka://${props.onFailure.topicName}`, 'a Kinesis event source sends failed batches to SQS, SNS or S3 only; use OnFailureDestination.sqs(), .sns(topic) or .s3()');
+    }
+    if (props.filterEncryption && !props.filters?.length) this.fail('filterEncryption', props.filterEncryption.keyArn, 'it encrypts filters; add filters or remove it');
+    if (props.retryAttempts === -1 && props.unlimitedRecordAge) {
+      Annotations.of(this).addWarningV2('cdk-kafka-lambda:kinesisUnboundedRetries',
+        'retryAttempts -1 with unlimitedRecordAge retries a failing batch until the stream expires its records: one bad record stalls its shard for the whole retention period.');
+    }
+    if (props.discardFailedBatches) {
+      Annotations.of(this).addWarningV2('cdk-kafka-lambda:kinesisDiscardFailedBatches',
+        'discardFailedBatches: batches that fail all retries or exceed maxRecordAge are dropped with no record of which sequence numbers were lost.');
+    }
+  }
+
+  private configureDestination(props: KinesisTriggerProps): { destination?: string; queue?: sqs.IQueue; bucket?: s3.IBucket } {
+    if (props.discardFailedBatches) return {};
+    const d = props.onFailure ?? OnFailureDestination.sqs();
+    const grantKey = (key: kms.IKey, actions: string[]) => this.policy.addStatements(new iam.PolicyStatement({ actions, resources: [key.keyArn] }));
+    switch (d.kind) {
+      case OnFailureDestinationKind.SQS: {
+        const queue = d.queue ?? new sqs.Queue(this, 'OnFailureQueue', {
+          encryption: sqs.QueueEncryption.SQS_MANAGED,
+          enforceSSL: true,
+          retentionPeriod: Duration.days(14),
+        });
+        this.policy.addStatements(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
+        if (queue.encryptionMasterKey) grantKey(queue.encryptionMasterKey, ['kms:Decrypt', 'kms:GenerateDataKey']);
+        return { destination: queue.queueArn, queue };
+      }
+      case OnFailureDestinationKind.SNS: {
+        const topic = d.topic!;
+        this.policy.addStatements(new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [topic.topicArn] }));
+        if (topic.masterKey) grantKey(topic.masterKey, ['kms:Decrypt', 'kms:GenerateDataKey']);
+        return { destination: topic.topicArn };
+      }
+      default: {
+        const bucket = d.bucket ?? new s3.Bucket(this, 'OnFailureBucket', {
+          versioned: true,
+          encryption: s3.BucketEncryption.S3_MANAGED,
+          blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+          enforceSSL: true,
+        });
+        this.policy.addStatements(
+          new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [bucket.arnForObjects('*')] }),
+          new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }),
+        );
+        if (bucket.encryptionKey) grantKey(bucket.encryptionKey, ['kms:GenerateDataKey']);
+        return { destination: bucket.bucketArn, bucket };
+      }
+    }
+  }
+
+  private createAlarms(props: KinesisTriggerProps): cloudwatch.Alarm[] {
+    const alarms = [
+      new cloudwatch.Alarm(this, 'IteratorAgeAlarm', {
+        alarmDescription: `Kinesis consumer of ${this.node.path} falls behind: IteratorAge above the threshold for 5 minutes`,
+        metric: this.metricIteratorAge(),
+        threshold: (props.iteratorAgeAlarmThreshold ?? Duration.minutes(5)).toMilliseconds(),
+        evaluationPeriods: 5,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      new cloudwatch.Alarm(this, 'ErrorsAlarm', {
+        alarmDescription: `The function of ${this.node.path} returned errors`,
+        metric: this.target.metricErrors({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    ];
+    if (this.onFailureQueue) {
+      alarms.push(new cloudwatch.Alarm(this, 'OnFailureQueueDepthAlarm', {
+        alarmDescription: `Discarded Kinesis batches of ${this.node.path} wait in the on-failure queue`,
+        metric: this.onFailureQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: cloudwatch.Stats.MAXIMUM }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }));
+    }
+    return alarms;
+  }
+
+  /** Acknowledges, with reasons, the cdk-nag AwsSolutions findings this construct causes on purpose. */
+  private acknowledgeNagFindings(): void {
+    const ack = (construct: Construct, id: string, reason: string) => Validations.of(construct).acknowledge({ id, reason });
+    for (const statement of this.policy.document.toJSON()?.Statement ?? []) {
+      for (const resource of [statement.Resource].flat()) {
+        const notation = iam5ResourceFinding(this, resource);
+        if (notation.includes('*')) ack(this.policy, notation, 'S3 on-failure objects get keys Lambda chooses.');
+      }
+    }
+    if (this.onFailureBucket instanceof s3.Bucket && this.onFailureBucket.node.scope === this) {
+      ack(this.onFailureBucket, 'AwsSolutions::AwsSolutions-S1', 'The bucket only receives failed-batch records from Lambda; access logs would need a second bucket the user did not ask for.');
+    }
+    if (this.onFailureQueue instanceof sqs.Queue && this.onFailureQueue.node.scope === this) {
+      ack(this.onFailureQueue, 'AwsSolutions::AwsSolutions-SQS3', 'This queue is itself the dead-letter destination of the Kinesis event source.');
+    }
+  }
+}

@@ -4,7 +4,8 @@
  * node testenv/cli.js start [--kafka-version 4.3.1] [--owner-pid PID]
  *                                         prints the env.json path on stdout, leaves services running
  * node testenv/cli.js stop [runDir|env.json]   (default: $CKL_TESTENV)
- * node testenv/cli.js stop-all                 every run under testenv/.run (use in a shell trap)
+ * node testenv/cli.js stop-all [--orphans]      every run under testenv/.run (use in a shell trap);
+ *                                         --orphans: only runs whose owner (jest) process is gone
  * node testenv/cli.js env [runDir|env.json]    prints env.json
  * node testenv/cli.js install                  only fill the download cache (CI cache warm-up)
  * Progress goes to stderr.
@@ -22,13 +23,13 @@ async function main() {
       break;
     }
     case 'stop': await te.stop(rest.find((a) => !a.startsWith('--')), { purge: rest.includes('--purge') }); break;
-    case 'stop-all': await te.stopAll({ purge: rest.includes('--purge') }); break;
+    case 'stop-all': await te.stopAll({ purge: rest.includes('--purge'), orphans: rest.includes('--orphans') }); break;
     case 'env': process.stdout.write(`${JSON.stringify(te.loadEnv(rest[0]), null, 2)}\n`); break;
     case 'install':
       await Promise.all([install.ensureKafka(opt('--kafka-version')), install.ensureDynamoDbLocal(), install.ensureMoto(), install.ensureRie()]);
       break;
     default:
-      process.stderr.write('usage: cli.js start [--kafka-version V] [--owner-pid PID] | stop [runDir] | stop-all | env [runDir] | install\n');
+      process.stderr.write('usage: cli.js start [--kafka-version V] [--owner-pid PID] | stop [runDir] | stop-all [--orphans] | env [runDir] | install\n');
       process.exit(2);
   }
 }

@@ -28,6 +28,8 @@ export interface TestEnv {
   /** Path of env.json (what CKL_TESTENV holds). */
   file: string;
   createdAt: string;
+  /** Process whose death stops the run (jest main process), null for `cli.js start`. */
+  ownerPid: number | null;
   region: string;
   credentials: { accessKeyId: string; secretAccessKey: string; sessionToken: string };
   certs: CertInfo;
@@ -82,7 +84,7 @@ export type KafkaSasl =
 export const RUN_ROOT: string;
 export function start(opts?: StartOptions): Promise<TestEnv>;
 export function stop(runDirOrEnv?: string | TestEnv, opts?: { keep?: boolean; purge?: boolean }): Promise<void>;
-export function stopAll(opts?: { purge?: boolean }): Promise<number>;
+export function stopAll(opts?: { purge?: boolean; orphans?: boolean }): Promise<number>;
 /** Reads env.json; default path from process.env.CKL_TESTENV. */
 export function loadEnv(runDirOrFile?: string): TestEnv;
 export function stopService(name: ServiceName, env?: TestEnv): Promise<void>;

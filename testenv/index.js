@@ -126,6 +126,7 @@ async function start(opts = {}) {
     runDir,
     file: path.join(runDir, 'env.json'),
     createdAt: new Date().toISOString(),
+    ownerPid: opts.ownerPid || null,
     region: REGION,
     credentials: CREDENTIALS,
     certs,
@@ -145,8 +146,9 @@ async function start(opts = {}) {
       env.services.dynamodb = {
         cmd: 'java',
         // -sharedDb -dbPath: data survives stopService/startService (fault tests); one db for all keys/regions.
+        // ServerRunner has no bind-address option, so a small launcher binds the same server to 127.0.0.1.
         args: ['-Xms64m', '-Xmx384m', '-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', `-Djava.library.path=${ddbInst.nativeDir}`, '-cp', `${ddbInst.libDir}/*`,
-          'com.amazonaws.services.dynamodbv2.local.main.ServerRunner', '-sharedDb', '-dbPath', dataDir, '-port', String(ddbPort)],
+          path.join(__dirname, 'java', 'DynamoDbLoopback.java'), String(ddbPort), dataDir],
         cwd: dataDir, env: {}, ready: { kind: 'dynamodb' },
       };
     }
@@ -210,7 +212,11 @@ async function stop(runDirOrEnv, opts = {}) {
   log(`stopped run ${runDir} (${pids.length} processes)`);
 }
 
-/** Stop every run under testenv/.run (for a shell `trap`, or after a killed CI job). */
+/**
+ * Stop every run under testenv/.run (for a shell `trap`, or after a killed CI job). With
+ * opts.orphans only runs whose owner process (the jest that started them) is gone are stopped,
+ * so a trap cannot take down a parallel run in the same checkout.
+ */
 async function stopAll(opts = {}) {
   let dirs = [];
   try { dirs = fs.readdirSync(RUN_ROOT); } catch { return 0; }
@@ -218,6 +224,11 @@ async function stopAll(opts = {}) {
   for (const d of dirs) {
     const dir = path.join(RUN_ROOT, d);
     if (!fs.existsSync(path.join(dir, 'pids'))) continue;
+    if (opts.orphans) {
+      let owner = null;
+      try { owner = loadEnv(dir).ownerPid; } catch { /* env.json not written yet: starting */ }
+      if (!owner || isAlive(owner)) continue;
+    }
     await stop(dir, opts);
     n++;
   }

@@ -54,16 +54,32 @@ function startRuntime() {
     },
   });
   runtime = child;
+  child.sawNext = false;
+  child.initError = null;
   child.on('exit', (code, signal) => {
     if (runtime === child) runtime = null;
     nextWaiter = null;
+    const exitError = (id) => JSON.stringify({
+      errorType: 'Runtime.ExitError',
+      errorMessage: `RequestId: ${id} Error: Runtime exited ${signal ? `with signal: ${signal}` : `with error: exit status ${code}`}`,
+    });
     if (current) {
-      finish(200, JSON.stringify({
-        errorType: 'Runtime.ExitError',
-        errorMessage: `RequestId: ${current.id} Error: Runtime exited ${signal ? `with signal: ${signal}` : `with error: exit status ${code}`}`,
-      }), 'Unhandled');
+      finish(200, exitError(current.id), 'Unhandled');
+    } else if (!child.sawNext && !child.initError && queue.length) {
+      // Died during init without reporting: fail the invoke that triggered the init, not retry forever.
+      takeHead();
+      finish(200, exitError(current.id), 'Unhandled');
+    } else {
+      setImmediate(pump);
     }
   });
+}
+
+/** Make the oldest queued invoke the current one without handing it to a runtime (init failures). */
+function takeHead() {
+  current = queue.shift();
+  current.start = Date.now();
+  console.log(`START RequestId: ${current.id} Version: ${version}`);
 }
 
 function killRuntime() {
@@ -126,6 +142,7 @@ const runtimeApi = http.createServer(async (req, res) => {
   const ok = () => { res.writeHead(202, { 'content-type': 'application/json' }); res.end('{"status":"OK"}'); };
   let m;
   if (req.method === 'GET' && url === '/invocation/next') {
+    if (runtime) runtime.sawNext = true;
     nextWaiter = res;
     pump();
   } else if (req.method === 'POST' && (m = url.match(/^\/invocation\/([^/]+)\/response$/))) {
@@ -136,6 +153,9 @@ const runtimeApi = http.createServer(async (req, res) => {
     if (current && current.id === m[1]) finish(200, body.length ? body : '{"errorType":"Unknown","errorMessage":"Unknown"}', 'Unhandled');
   } else if (req.method === 'POST' && url === '/init/error') {
     ok();
+    // Like Lambda: the invoke that caused the init gets the init error; the next one re-inits.
+    if (runtime) runtime.initError = body;
+    if (!current && queue.length) takeHead();
     if (current) finish(200, body, 'Unhandled');
   } else {
     res.writeHead(404); res.end();

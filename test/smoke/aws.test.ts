@@ -3,10 +3,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
-  ConditionalCheckFailedException, CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand,
+  ConditionalCheckFailedException, CreateTableCommand, DynamoDBClient, PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { CreateSecretCommand, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateQueueCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateTopicCommand, PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { CreateKeyCommand, DecryptCommand, EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
 import * as te from '../../testenv';
 
 jest.setTimeout(120_000);
@@ -34,21 +38,6 @@ describe('DynamoDB Local stand-in', () => {
     await expect(put()).resolves.toBeDefined();
     await expect(put()).rejects.toBeInstanceOf(ConditionalCheckFailedException);
   });
-
-  test('GIVEN an item WHEN DynamoDB Local is stopped and started again THEN the item is still there and the port unchanged', async () => {
-    await ddb.send(new PutItemCommand({ TableName: table, Item: { pk: { S: 'survivor' } } }));
-    const before = te.loadEnv().dynamodb.endpoint;
-    await te.stopService('dynamodb');
-    const down = new DynamoDBClient(te.awsClientConfig('dynamodb', undefined, { maxAttempts: 1 }));
-    await expect(down.send(new GetItemCommand({ TableName: table, Key: { pk: { S: 'survivor' } } }))).rejects.toThrow();
-    down.destroy();
-    await te.startService('dynamodb');
-    expect(te.loadEnv().dynamodb.endpoint).toBe(before);
-    const after = new DynamoDBClient(te.awsClientConfig('dynamodb'));
-    const got = await after.send(new GetItemCommand({ TableName: table, Key: { pk: { S: 'survivor' } }, ConsistentRead: true }));
-    after.destroy();
-    expect(got.Item?.pk?.S).toBe('survivor');
-  });
 });
 
 describe('moto stand-in', () => {
@@ -71,5 +60,31 @@ describe('moto stand-in', () => {
     const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 1, WaitTimeSeconds: 2 }));
     expect(got.Messages?.map((m) => m.Body)).toEqual([body]);
     sqs.destroy();
+  });
+
+  test('GIVEN S3, SNS, STS and KMS clients WHEN each is used once THEN moto answers like AWS', async () => {
+    const s3 = new S3Client(te.awsClientConfig('s3'));
+    const Bucket = `smoke-${randomUUID()}`;
+    await s3.send(new CreateBucketCommand({ Bucket }));
+    await s3.send(new PutObjectCommand({ Bucket, Key: 'k.txt', Body: 'object-body' }));
+    const obj = await s3.send(new GetObjectCommand({ Bucket, Key: 'k.txt' }));
+    expect(await obj.Body!.transformToString()).toBe('object-body');
+    s3.destroy();
+
+    const sns = new SNSClient(te.awsClientConfig('sns'));
+    const { TopicArn } = await sns.send(new CreateTopicCommand({ Name: `smoke-${randomUUID()}` }));
+    expect((await sns.send(new PublishCommand({ TopicArn, Message: 'm' }))).MessageId).toBeTruthy();
+    sns.destroy();
+
+    const sts = new STSClient(te.awsClientConfig('sts'));
+    expect((await sts.send(new GetCallerIdentityCommand({}))).Account).toMatch(/^\d{12}$/);
+    sts.destroy();
+
+    const kms = new KMSClient(te.awsClientConfig('kms'));
+    const { KeyMetadata } = await kms.send(new CreateKeyCommand({}));
+    const enc = await kms.send(new EncryptCommand({ KeyId: KeyMetadata!.KeyId, Plaintext: Buffer.from('secret') }));
+    const dec = await kms.send(new DecryptCommand({ CiphertextBlob: enc.CiphertextBlob }));
+    expect(Buffer.from(dec.Plaintext!).toString()).toBe('secret');
+    kms.destroy();
   });
 });

@@ -24,6 +24,7 @@ describe('Lambda stand-in (RIE + front)', () => {
       exports.handler = async (event, context) => {
         console.log('smoke-log-line', JSON.stringify(event));
         if (event.fail) throw new TypeError('boom: ' + event.fail);
+        if (event.exit) process.exit(event.exit);
         if (event.sleepMs) await new Promise((r) => setTimeout(r, event.sleepMs));
         return {
           echo: event,
@@ -38,6 +39,7 @@ describe('Lambda stand-in (RIE + front)', () => {
     `);
     fns.push(await te.startLambda({ name: 'smoke-echo', dir, env: { CUSTOM_VAR: 'custom-value' }, timeoutSeconds: 2 }));
     fns.push(await te.startLambda({ name: 'smoke-callback', dir, handler: 'index.callbackHandler' }));
+    fns.push(await te.startLambda({ name: 'smoke-missing', dir, handler: 'missing.handler' }));
   });
 
   afterAll(async () => {
@@ -106,5 +108,19 @@ describe('Lambda stand-in (RIE + front)', () => {
     await expect(call()).rejects.toBeInstanceOf(TooManyRequestsException);
     await expect(call()).rejects.toBeInstanceOf(TooManyRequestsException);
     await expect(call()).resolves.toMatchObject({ StatusCode: 200 });
+  });
+
+  test('GIVEN a handler module that does not exist WHEN invoked THEN FunctionError reports Runtime.ImportModuleError', async () => {
+    const r = await lambda.send(new InvokeCommand({ FunctionName: 'smoke-missing', Payload: enc({}) }));
+    expect(r.FunctionError).toBe('Unhandled');
+    expect(JSON.parse(dec(r.Payload)).errorType).toBe('Runtime.ImportModuleError');
+  });
+
+  test('GIVEN a handler that exits the process WHEN invoked THEN Runtime.ExitError is reported and the function recovers', async () => {
+    const r = await lambda.send(new InvokeCommand({ FunctionName: 'smoke-echo', Payload: enc({ exit: 3 }) }));
+    expect(r.FunctionError).toBe('Unhandled');
+    expect(JSON.parse(dec(r.Payload))).toMatchObject({ errorType: 'Runtime.ExitError', errorMessage: expect.stringContaining('exit status 3') });
+    const ok = await lambda.send(new InvokeCommand({ FunctionName: 'smoke-echo', Payload: enc({ after: 'exit' }) }));
+    expect(JSON.parse(dec(ok.Payload)).echo).toEqual({ after: 'exit' });
   });
 });

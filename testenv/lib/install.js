@@ -41,8 +41,19 @@ async function withLock(dir, fn) {
   try { return await fn(); } finally { fs.rmSync(lock, { recursive: true, force: true }); }
 }
 
+/**
+ * Maven 3.8 does not lock its local repository, so the Kafka and DynamoDB resolutions run one after
+ * the other (both still finish while pip installs moto).
+ */
+let mavenQueue = Promise.resolve();
+function mavenCopy(dir, profiles, props) {
+  const next = mavenQueue.then(() => mavenCopyNow(dir, profiles, props));
+  mavenQueue = next.catch(() => {});
+  return next;
+}
+
 /** Maven: copy a profile's dependency closure into dir (class path = dir/*). */
-async function mavenCopy(dir, profiles, props) {
+async function mavenCopyNow(dir, profiles, props) {
   const args = ['-B', '-q', '-f', path.join(TESTENV_DIR, 'pom.xml'), '-P', profiles.join(','),
     ...Object.entries(props).map(([k, v]) => `-D${k}=${v}`),
     'dependency:copy-dependencies', `-DoutputDirectory=${dir}`];

@@ -9,7 +9,10 @@ const path = require('node:path');
 const crypto = require('node:crypto');
 const { TESTENV_DIR, freePort, run, log } = require('./util');
 
-const JAVA_OPTS = ['-Xms512m', '-Xmx512m', '-XX:+UseG1GC', '-Djava.awt.headless=true'];
+/** Broker JVM flags; CKL_KAFKA_JVM_OPTS (space separated) replaces them, e.g. for benchmarks. */
+const JAVA_OPTS = process.env.CKL_KAFKA_JVM_OPTS
+  ? process.env.CKL_KAFKA_JVM_OPTS.split(/\s+/).filter(Boolean)
+  : ['-Xms512m', '-Xmx512m', '-XX:+UseG1GC', '-Djava.awt.headless=true'];
 
 /**
  * Random Kafka cluster id: 16 random bytes, base64url without padding (what `random-uuid` prints).
@@ -125,7 +128,7 @@ async function prepareKafka({ runDir, certs, install }) {
 function kafkaClientConfig(env, listener = 'plaintext', overrides = {}) {
   const k = env.kafka;
   const ca = [env.certs.pem.caCert];
-  const base = { clientId: 'ckl-testenv', brokers: [k.bootstrap[listener]], connectionTimeout: 5000, retry: { retries: 2 } };
+  const base = { clientId: 'ckl-testenv', brokers: [k.bootstrap[listener]], connectionTimeout: 5000, retry: { retries: 5 } };
   if (listener === 'saslSsl') {
     const mech = overrides.mechanism || 'SCRAM-SHA-512';
     const user = mech === 'PLAIN' ? k.plain : k.scram[mech];

@@ -10,6 +10,7 @@ import {
 import {
   CompletedRecord, CompletionEntry, coordinatesKey, DynamoDbIdempotencyStore, IdempotencyKeyFunction, jsonPointerKey, RecordOutcome,
 } from './idempotency';
+import { forEachLimit } from './concurrency';
 import { TargetInvoker } from './invoke';
 import { JsonLogger, Logger } from './logger';
 import { EmfMetrics } from './metrics';
@@ -59,6 +60,9 @@ export interface DispatcherClients {
   readonly dynamodb?: DynamoDBClient;
   readonly secretsManager?: SecretsManagerClient;
 }
+
+/** Conditional writes in flight per partition in strict mode. */
+const STRICT_WRITES_IN_FLIGHT = 16;
 
 type Work = { readonly offset: number; readonly record?: KafkaRecord; readonly key?: string; readonly error?: Error };
 
@@ -188,14 +192,7 @@ export class Dispatcher {
       : new Map<string, CompletedRecord>();
 
     const runs = [...partitions.entries()].map(([tp, work]) => ({ run: new PartitionRun(tp), work }));
-    let next = 0;
-    const worker = async () => {
-      while (next < runs.length) {
-        const { run, work } = runs[next++];
-        await this.processPartition(run, work, done, deadline, end, envelope);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.o.concurrency ?? 4, runs.length) }, worker));
+    await forEachLimit(runs, this.o.concurrency ?? 4, ({ run, work }) => this.processPartition(run, work, done, deadline, end, envelope));
 
     const failed = runs.filter(({ run }) => run.stopped).map(({ run }) => run);
     if (failed.length === 0) return { batchItemFailures: [] };
@@ -213,13 +210,13 @@ export class Dispatcher {
     const inProgress = new Set<string>();
     try {
       if (strict) {
-        await Promise.all(work.map(async (w) => {
+        await forEachLimit(work, STRICT_WRITES_IN_FLIGHT, async (w) => {
           if (w.key === undefined) return;
           const r = await store.acquire(w.key, w.record!, end);
           if (r.state === 'acquired') run.acquired.add(w.key);
           else if (r.state === 'completed') done.set(w.key, r.completed);
           else inProgress.add(w.key);
-        }));
+        });
       }
       let pending: KafkaRecord[] = [];
       const reRelay: { record: KafkaRecord; result: unknown }[] = [];
@@ -255,7 +252,7 @@ export class Dispatcher {
       run.stop(work[0]?.offset ?? 0, e as Error);
     } finally {
       if (strict && run.acquired.size > 0) {
-        await Promise.all([...run.acquired].map((k) => store.release(k).catch((e) => this.logger.warn('releasing an idempotency key failed', { key: k, error: e }))));
+        await forEachLimit([...run.acquired], STRICT_WRITES_IN_FLIGHT, (k) => store.release(k).catch((e) => this.logger.warn('releasing an idempotency key failed', { key: k, error: e })));
       }
     }
   }

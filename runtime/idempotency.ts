@@ -1,6 +1,7 @@
 import type { AttributeValue, DynamoDBClient, WriteRequest } from '@aws-sdk/client-dynamodb';
 import type { KafkaRecord } from './decode';
 import { IdempotencyKeyError } from './errors';
+import { forEachLimit } from './concurrency';
 import { backoffDelay, sleep } from './retry';
 import { dynamodbSdk } from './sdk';
 
@@ -16,6 +17,8 @@ export const DEFAULT_MAX_RESULT_BYTES = 64 * 1024;
 
 const BATCH_GET_LIMIT = 100;
 const BATCH_WRITE_LIMIT = 25;
+/** Batch requests in flight at once. */
+const REQUESTS_IN_FLIGHT = 8;
 
 /** How a record ended: its result went to the response topic (or nowhere), its error was logged, or it was dropped. */
 export type RecordOutcome = 'responded' | 'invoked' | 'logged' | 'dropped';
@@ -119,7 +122,7 @@ export class DynamoDbIdempotencyStore {
     const done = new Map<string, CompletedRecord>();
     const chunks: string[][] = [];
     for (let i = 0; i < unique.length; i += BATCH_GET_LIMIT) chunks.push(unique.slice(i, i + BATCH_GET_LIMIT));
-    await Promise.all(chunks.map(async (chunk) => {
+    await forEachLimit(chunks, REQUESTS_IN_FLIGHT, async (chunk) => {
       let pending: Record<string, AttributeValue>[] = chunk.map((k) => ({ [IDEMPOTENCY_PARTITION_KEY]: { S: k } }));
       for (let attempt = 0; pending.length > 0; attempt++) {
         if (attempt > 0) await this.backoff(attempt, 'BatchGetItem', pending.length);
@@ -132,7 +135,7 @@ export class DynamoDbIdempotencyStore {
         }
         pending = out.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
       }
-    }));
+    });
     return done;
   }
 
@@ -143,14 +146,14 @@ export class DynamoDbIdempotencyStore {
     const requests: WriteRequest[] = [...byKey.values()].map((e) => ({ PutRequest: { Item: this.completedItem(e) } }));
     const chunks: WriteRequest[][] = [];
     for (let i = 0; i < requests.length; i += BATCH_WRITE_LIMIT) chunks.push(requests.slice(i, i + BATCH_WRITE_LIMIT));
-    await Promise.all(chunks.map(async (chunk) => {
+    await forEachLimit(chunks, REQUESTS_IN_FLIGHT, async (chunk) => {
       let pending = chunk;
       for (let attempt = 0; pending.length > 0; attempt++) {
         if (attempt > 0) await this.backoff(attempt, 'BatchWriteItem', pending.length);
         const out = await this.client.send(new (dynamodbSdk().BatchWriteItemCommand)({ RequestItems: { [this.tableName]: pending } }));
         pending = out.UnprocessedItems?.[this.tableName] ?? [];
       }
-    }));
+    });
   }
 
   /**

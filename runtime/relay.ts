@@ -107,6 +107,10 @@ export class KafkaRelay {
   private producer?: Promise<KafkaProducerPort>;
 
   constructor(options: KafkaRelayOptions) {
+    const auth = options.auth ?? 'none';
+    if ((auth === 'mtls' || auth.startsWith('scram')) && options.secretArn === undefined) {
+      throw new RelayError(`KafkaRelay: auth ${auth} needs secretArn, the Secrets Manager secret with the credentials`);
+    }
     this.options = options;
     this.responseTopic = options.responseTopic;
     this.errorTopic = options.errorTopic;

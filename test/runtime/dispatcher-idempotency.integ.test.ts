@@ -16,7 +16,7 @@ jest.setTimeout(90_000);
 
 describe('Dispatcher with strict idempotency and business keys', () => {
   const lambda = new LambdaClient(te.awsClientConfig('lambda', undefined, { maxAttempts: 1 }));
-  const dynamodb = new DynamoDBClient(te.awsClientConfig('dynamodb'));
+  const dynamodb = new DynamoDBClient(te.awsClientConfig('dynamodb', undefined, { maxAttempts: 10 }));
   const fns: te.RunningLambda[] = [];
   let tableName: string;
   beforeAll(async () => { tableName = await createIdempotencyTable(dynamodb); });

@@ -22,7 +22,7 @@ const DISPATCHER = path.join(__dirname, '..', '..', 'assets', 'dispatcher');
 describe('dispatcher bundle under the Lambda emulator', () => {
   const env = te.loadEnv();
   const lambda = new LambdaClient(te.awsClientConfig('lambda', undefined, { maxAttempts: 1 }));
-  const dynamodb = new DynamoDBClient(te.awsClientConfig('dynamodb'));
+  const dynamodb = new DynamoDBClient(te.awsClientConfig('dynamodb', undefined, { maxAttempts: 10 }));
   const secrets = new SecretsManagerClient(te.awsClientConfig('secretsmanager'));
   const fns: te.RunningLambda[] = [];
   let tableName: string;
@@ -56,6 +56,8 @@ describe('dispatcher bundle under the Lambda emulator', () => {
     errorTopic?: string;
     secretArn?: string;
     timeoutSeconds?: number;
+    /** Overrides of the relay configuration (e.g. another listener and auth). */
+    relay?: Partial<NonNullable<DispatcherConfig['relay']>>;
   }
 
   async function dispatcher(s: Setup): Promise<te.RunningLambda> {
@@ -69,6 +71,7 @@ describe('dispatcher bundle under the Lambda emulator', () => {
       relay: {
         bootstrapServers: [env.kafka.bootstrap.saslSsl], auth: 'scram-sha-512', secretArn: s.secretArn ?? scramSecretArn,
         rootCaSecretArn: caSecretArn, tls: true, responseTopic: s.responseTopic, errorTopic: s.errorTopic, clientId: 'dispatcher-test',
+        ...s.relay,
       },
     };
     const fn = await te.startLambda({
@@ -221,6 +224,29 @@ describe('dispatcher bundle under the Lambda emulator', () => {
     // THEN the dispatcher answers cleanly (no Lambda timeout) and asks for a retry from offset 0
     expect(out).toEqual({ functionError: undefined, body: { batchItemFailures: [{ itemIdentifier: { partition: `${topic}-0`, offset: 0 } }] } });
     expect(Date.now() - started).toBeLessThan(4_000);
+  });
+
+  test('MSK-shaped event (string partition) relayed over mTLS with a PBES1-encrypted key', async () => {
+    // GIVEN an mTLS client secret in the ESM's format and an aws:kafka event whose partition is "0"
+    const name = await target('echo');
+    const responseTopic = await newTopic();
+    const mtlsSecretArn = (await secrets.send(new CreateSecretCommand({
+      Name: `disp-mtls-${randomUUID()}`,
+      SecretString: JSON.stringify({ certificate: env.certs.pem.clientChain, privateKey: env.certs.pem.clientKeyPbes1, privateKeyPassword: env.certs.passwords.pbes1 }),
+    }))).ARN!;
+    const fn = await dispatcher({ target: name, responseTopic, relay: { bootstrapServers: [env.kafka.bootstrap.ssl], auth: 'mtls', secretArn: mtlsSecretArn } });
+    const topic = `msk-${randomUUID().slice(0, 8)}`;
+    const event = kafkaEvent(partitionSpecs(topic, 0, 3, 2));
+    event.eventSource = 'aws:kafka';
+    event.eventSourceArn = 'arn:aws:kafka:us-east-1:123456789012:cluster/c/u';
+    for (const r of event.records[`${topic}-0`]) r.partition = '0';
+    // WHEN dispatched
+    const out = await invoke(fn, event);
+    // THEN the target saw numeric partitions and the results went to the response topic
+    expect(out).toEqual({ functionError: undefined, body: { batchItemFailures: [] } });
+    expect(await invokedOffsets(name)).toEqual([[`${topic}-0@3`, `${topic}-0@4`]]);
+    const relayed = await readTopic(te, responseTopic, 2);
+    expect(relayed.map((m) => JSON.parse(m.key))).toEqual([{ topic, partition: 0, offset: 3 }, { topic, partition: 0, offset: 4 }]);
   });
 
   test('a rotated SCRAM password is picked up by the running dispatcher without a cold start', async () => {

@@ -6,7 +6,7 @@ import { createIdempotencyTable, kafkaEvent, partitionSpecs } from './support';
 jest.setTimeout(60_000);
 
 describe('DynamoDbIdempotencyStore against DynamoDB Local', () => {
-  const client = new DynamoDBClient(te.awsClientConfig('dynamodb'));
+  const client = new DynamoDBClient(te.awsClientConfig('dynamodb', undefined, { maxAttempts: 10 }));
   let tableName: string;
   beforeAll(async () => { tableName = await createIdempotencyTable(client); });
   afterAll(() => client.destroy());

@@ -1,5 +1,6 @@
 /** On-failure destinations: SQS queue, SNS topic, S3 bucket (arn:aws:sqs|sns|s3:…) or a Kafka topic (kafka://topic). */
 import type { Producer } from 'kafkajs';
+import { localAwsSettings } from './aws';
 
 export interface OnFailureDestination {
   /** The destination's ARN or kafka://topic. */
@@ -14,14 +15,9 @@ export class OnFailureDestinationError extends Error {
   public override readonly name = 'OnFailureDestinationError';
 }
 
-export interface AwsClientSettings {
-  readonly endpoint?: string;
-  readonly region?: string;
-}
 
 /** Parses the destination and connects its client lazily. */
-export function onFailureDestination(target: string, aws: AwsClientSettings, kafkaProducer: () => Promise<Producer>): OnFailureDestination {
-  const common = { ...(aws.endpoint ? { endpoint: aws.endpoint } : {}), ...(aws.region ? { region: aws.region } : {}) };
+export function onFailureDestination(target: string, aws: { endpoint?: string; region?: string }, kafkaProducer: () => Promise<Producer>): OnFailureDestination {
   const arn = /^arn:[^:]+:(sqs|sns|s3):([^:]*):([^:]*):(.+)$/.exec(target);
   if (target.startsWith('kafka://')) {
     const topic = target.slice('kafka://'.length);
@@ -37,7 +33,7 @@ export function onFailureDestination(target: string, aws: AwsClientSettings, kaf
   }
   if (!arn) throw new OnFailureDestinationError(`onFailure destination "${target}" is neither an SQS, SNS or S3 ARN nor kafka://<topic>`);
   const [, service, region, account, resource] = arn;
-  const regional = { ...common, region: common.region ?? (region || 'us-east-1') };
+  const regional = localAwsSettings(aws.endpoint, aws.region ?? (region || undefined));
   if (service === 'sqs') {
     const { SQSClient, SendMessageCommand, GetQueueUrlCommand } = require('@aws-sdk/client-sqs') as typeof import('@aws-sdk/client-sqs');
     const client = new SQSClient(regional);

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { Kafka, KafkaConfig, KafkaMessage, logLevel, Producer, Consumer } from 'kafkajs';
 import { buildEvent, EsmRecord, EventSourceIdentity, InvokeOutcome, MAX_PAYLOAD_BYTES, onFailureRecord, payloadBytes, toEsmRecord } from './event';
 import { onFailureDestination, OnFailureDestination } from './destination';
+import { localAwsSettings } from './aws';
 
 export type StartingPosition = 'LATEST' | 'TRIM_HORIZON' | 'AT_TIMESTAMP';
 
@@ -192,6 +193,7 @@ export class LocalEventSourceMapping {
       if (out.ok && this.o.reportBatchItemFailures) remaining = this.partialFailures(records, out.response);
       if (remaining.length === 0) return;
       failedInvokes++;
+      if (!out.ok) this.log(`invoke of ${remaining[0].topic}-${remaining[0].partition}@${remaining[0].offset} (${records.length} records) failed: ${out.functionError} ${JSON.stringify(out.response ?? '').slice(0, 200)}`);
       if (this.o.bisectBatchOnFunctionError && remaining.length > 1) {
         const half = Math.ceil(remaining.length / 2);
         await this.deliver(remaining.slice(0, half));
@@ -289,7 +291,7 @@ export class LocalEventSourceMapping {
       };
     }
     const { LambdaClient, InvokeCommand } = require('@aws-sdk/client-lambda') as typeof import('@aws-sdk/client-lambda');
-    const client = new LambdaClient({ maxAttempts: 1, ...(this.o.lambdaEndpoint ? { endpoint: this.o.lambdaEndpoint } : {}), ...(this.o.region ? { region: this.o.region } : {}) });
+    const client = new LambdaClient({ maxAttempts: 1, ...localAwsSettings(this.o.lambdaEndpoint, this.o.region) });
     const name = this.o.functionName!;
     const functionArn = name.startsWith('arn:') ? name : `arn:aws:lambda:${this.o.region ?? 'us-east-1'}:000000000000:function:${name}`;
     return {

@@ -1,0 +1,137 @@
+#!/usr/bin/env node
+/**
+ * cdk-kafka-lambda local: runs the Kafka event source mapping locally against a real broker.
+ * Settings from flags, or from a JSON file shaped like the event source props (--config), flags winning.
+ */
+import * as fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { KafkaConfig } from 'kafkajs';
+import { LocalEsmConfigError, LocalEsmOptions, LocalEventSourceMapping, StartingPosition } from './esm';
+
+const USAGE = `usage: cdk-kafka-lambda local --bootstrap-servers host:port[,…] --topic T [--topic T2]
+  (--function-name NAME [--lambda-endpoint URL] | --handler path/module.export)
+  [--config props.json] [--consumer-group-id ID] [--starting-position LATEST|TRIM_HORIZON|AT_TIMESTAMP]
+  [--starting-position-timestamp EPOCH_SECONDS] [--batch-size 1-10000] [--batching-window SECONDS]
+  [--retry-attempts N|-1] [--max-record-age SECONDS|-1] [--bisect] [--report-batch-item-failures]
+  [--on-failure arn:aws:sqs|sns|s3:…|kafka://topic] [--aws-endpoint URL] [--region R]
+  [--event-source-arn MSK_CLUSTER_ARN] [--sasl scram-sha-256|scram-sha-512|plain --username U --password P]
+  [--tls] [--ca-file PEM] [--cert-file PEM --key-file PEM]`;
+
+/** Props JSON: the names of aws-cdk's Kafka event source props (seconds for durations and timestamps). */
+interface PropsFile {
+  bootstrapServers?: string[];
+  topic?: string;
+  topics?: string[];
+  consumerGroupId?: string;
+  startingPosition?: StartingPosition;
+  startingPositionTimestamp?: number;
+  batchSize?: number;
+  maxBatchingWindow?: number;
+  retryAttempts?: number;
+  maxRecordAge?: number;
+  bisectBatchOnError?: boolean;
+  reportBatchItemFailures?: boolean;
+  onFailure?: string;
+  eventSourceArn?: string;
+}
+
+export function parseCli(argv: string[]): LocalEsmOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      'config': { type: 'string' }, 'bootstrap-servers': { type: 'string' }, 'topic': { type: 'string', multiple: true },
+      'function-name': { type: 'string' }, 'lambda-endpoint': { type: 'string' }, 'handler': { type: 'string' },
+      'consumer-group-id': { type: 'string' }, 'starting-position': { type: 'string' }, 'starting-position-timestamp': { type: 'string' },
+      'batch-size': { type: 'string' }, 'batching-window': { type: 'string' }, 'retry-attempts': { type: 'string' },
+      'max-record-age': { type: 'string' }, 'bisect': { type: 'boolean' }, 'report-batch-item-failures': { type: 'boolean' },
+      'on-failure': { type: 'string' }, 'aws-endpoint': { type: 'string' }, 'region': { type: 'string' },
+      'event-source-arn': { type: 'string' }, 'sasl': { type: 'string' }, 'username': { type: 'string' }, 'password': { type: 'string' },
+      'tls': { type: 'boolean' }, 'ca-file': { type: 'string' }, 'cert-file': { type: 'string' }, 'key-file': { type: 'string' },
+      'help': { type: 'boolean' },
+    },
+  });
+  if (values.help) throw new LocalEsmConfigError(USAGE);
+  const p: PropsFile = values.config ? JSON.parse(fs.readFileSync(values.config, 'utf8')) : {};
+  const num = (flag: string, v: string | undefined, fallback?: number): number | undefined => {
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isFinite(n)) throw new LocalEsmConfigError(`--${flag} must be a number, got "${v}"`);
+    return n;
+  };
+  const brokers = values['bootstrap-servers']?.split(',') ?? p.bootstrapServers;
+  if (!brokers?.length) throw new LocalEsmConfigError(`--bootstrap-servers (or bootstrapServers in --config) is required\n${USAGE}`);
+  const kafka: KafkaConfig = { clientId: 'cdk-kafka-lambda-local', brokers };
+  if (values.tls || values['ca-file'] || values['cert-file']) {
+    kafka.ssl = {
+      ...(values['ca-file'] ? { ca: [fs.readFileSync(values['ca-file'], 'utf8')] } : {}),
+      ...(values['cert-file'] ? { cert: fs.readFileSync(values['cert-file'], 'utf8'), key: fs.readFileSync(values['key-file'] ?? '', 'utf8') } : {}),
+    };
+  }
+  if (values.sasl) {
+    const mechanism = values.sasl as 'scram-sha-256' | 'scram-sha-512' | 'plain';
+    if (!['scram-sha-256', 'scram-sha-512', 'plain'].includes(mechanism)) throw new LocalEsmConfigError(`--sasl must be scram-sha-256, scram-sha-512 or plain, got "${values.sasl}"`);
+    kafka.sasl = { mechanism, username: values.username ?? '', password: values.password ?? '' } as KafkaConfig['sasl'];
+  }
+  const ts = num('starting-position-timestamp', values['starting-position-timestamp'], p.startingPositionTimestamp);
+  const arn = values['event-source-arn'] ?? p.eventSourceArn;
+  return {
+    kafka,
+    topics: values.topic ?? p.topics ?? (p.topic ? [p.topic] : []),
+    consumerGroupId: values['consumer-group-id'] ?? p.consumerGroupId,
+    startingPosition: (values['starting-position'] ?? p.startingPosition) as StartingPosition | undefined,
+    startingPositionTimestamp: ts === undefined ? undefined : ts * 1000,
+    batchSize: num('batch-size', values['batch-size'], p.batchSize),
+    maxBatchingWindowSeconds: num('batching-window', values['batching-window'], p.maxBatchingWindow),
+    retryAttempts: num('retry-attempts', values['retry-attempts'], p.retryAttempts),
+    maximumRecordAgeSeconds: num('max-record-age', values['max-record-age'], p.maxRecordAge),
+    bisectBatchOnFunctionError: values.bisect ?? p.bisectBatchOnError,
+    reportBatchItemFailures: values['report-batch-item-failures'] ?? p.reportBatchItemFailures,
+    onFailure: values['on-failure'] ?? p.onFailure,
+    eventSource: arn ? { eventSourceArn: arn, bootstrapServers: brokers.join(',') } : { bootstrapServers: brokers.join(',') },
+    functionName: values['function-name'],
+    lambdaEndpoint: values['lambda-endpoint'],
+    handler: values.handler,
+    awsEndpoint: values['aws-endpoint'],
+    region: values.region,
+  };
+}
+
+/** One line, rewritten in place: records/s and lag per partition. Only on a terminal. */
+function progress(esm: LocalEventSourceMapping): () => void {
+  if (!process.stderr.isTTY) return () => undefined;
+  let last = esm.stats.recordsCommitted;
+  let at = Date.now();
+  const timer = setInterval(() => {
+    const now = Date.now();
+    const rate = ((esm.stats.recordsCommitted - last) * 1000) / (now - at);
+    last = esm.stats.recordsCommitted; at = now;
+    const lag = Object.entries(esm.stats.lag).sort().map(([k, v]) => `${k}:${v}`).join(' ');
+    process.stderr.write(`\r\x1b[K${rate.toFixed(0)} records/s  committed ${esm.stats.recordsCommitted}  on-failure ${esm.stats.recordsSentToOnFailure}  lag ${lag || '-'}`);
+  }, 1000);
+  timer.unref();
+  return () => { clearInterval(timer); process.stderr.write('\n'); };
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const args = argv[0] === 'local' ? argv.slice(1) : argv;
+  let options: LocalEsmOptions;
+  let esm: LocalEventSourceMapping;
+  try {
+    options = parseCli(args);
+    esm = new LocalEventSourceMapping(options);
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const stopProgress = progress(esm);
+  const shutdown = async () => { stopProgress(); await esm.stop(); process.exit(0); };
+  process.once('SIGINT', () => void shutdown());
+  process.once('SIGTERM', () => void shutdown());
+  process.stderr.write(`consuming ${options.topics.join(',')} as group ${esm.groupId}\n`);
+  await esm.start();
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).catch((e) => { process.stderr.write(`${e instanceof Error ? `${e.name}: ${e.message}` : e}\n`); process.exit(1); });
+}

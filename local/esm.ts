@@ -1,0 +1,315 @@
+/**
+ * A local stand-in for the AWS-managed Kafka event source mapping: a kafkajs consumer group that builds
+ * the ESM event, invokes a function through the Lambda Invoke API or a handler module in-process, commits
+ * offsets only after success, retries failed batches (bisecting when enabled) and sends what cannot be
+ * processed to an on-failure destination in seed 002's format.
+ */
+import { randomUUID } from 'node:crypto';
+import * as path from 'node:path';
+import { Kafka, KafkaConfig, KafkaMessage, logLevel, Producer, Consumer } from 'kafkajs';
+import { buildEvent, EsmRecord, EventSourceIdentity, InvokeOutcome, MAX_PAYLOAD_BYTES, onFailureRecord, payloadBytes, toEsmRecord } from './event';
+import { onFailureDestination, OnFailureDestination } from './destination';
+import { localAwsSettings } from './aws';
+
+export type StartingPosition = 'LATEST' | 'TRIM_HORIZON' | 'AT_TIMESTAMP';
+
+export interface LocalEsmOptions {
+  /** kafkajs client configuration (brokers, ssl, sasl). */
+  readonly kafka: KafkaConfig;
+  readonly topics: string[];
+  /** @default - a generated id, like the ESM's UUID */
+  readonly consumerGroupId?: string;
+  /** @default 'TRIM_HORIZON' */
+  readonly startingPosition?: StartingPosition;
+  /** Epoch milliseconds, for AT_TIMESTAMP. */
+  readonly startingPositionTimestamp?: number;
+  /** Most records per invocation, 1–10000. @default 100 */
+  readonly batchSize?: number;
+  /** Longest time to gather records before invoking, 0–300 s. @default 0.5 */
+  readonly maxBatchingWindowSeconds?: number;
+  /** Retries after the first failed invocation; -1 retries until the records expire. @default -1 */
+  readonly retryAttempts?: number;
+  /** Oldest record age retried, in seconds; -1 for no limit. @default -1 */
+  readonly maximumRecordAgeSeconds?: number;
+  /** Split a failed batch in two and retry each half. @default false */
+  readonly bisectBatchOnFunctionError?: boolean;
+  /** Honour `{ batchItemFailures }` answers. @default false */
+  readonly reportBatchItemFailures?: boolean;
+  /** SQS/SNS/S3 ARN or kafka://topic. @default - failed records are logged and skipped */
+  readonly onFailure?: string;
+  /** The event's identity: eventSourceArn makes it an aws:kafka (MSK) event. */
+  readonly eventSource?: EventSourceIdentity;
+  /** Function name or ARN, invoked through the Lambda API at `lambdaEndpoint`. */
+  readonly functionName?: string;
+  readonly lambdaEndpoint?: string;
+  /** "path/to/module.export": a handler called in-process instead of the Lambda API. */
+  readonly handler?: string;
+  /** Endpoint and region for the on-failure destination's client. */
+  readonly awsEndpoint?: string;
+  readonly region?: string;
+  /** Partitions processed in parallel (each in order). @default 4 */
+  readonly partitionsConsumedConcurrently?: number;
+  /** Delay between retries of a failed batch, ms. @default 500 */
+  readonly retryDelayMs?: number;
+  readonly log?: (line: string) => void;
+}
+
+export class LocalEsmConfigError extends Error {
+  public override readonly name = 'LocalEsmConfigError';
+}
+
+export interface LocalEsmStats {
+  invocations: number;
+  recordsCommitted: number;
+  recordsSentToOnFailure: number;
+  onFailureRecords: number;
+  /** Per "topic-partition": high watermark minus the next offset to process. */
+  lag: Record<string, number>;
+}
+
+interface Invoker {
+  readonly functionArn: string;
+  invoke(event: unknown): Promise<InvokeOutcome & { ok: boolean; throttled: boolean; response?: unknown }>;
+  close(): void;
+}
+
+class StoppedError extends Error { public override readonly name = 'StoppedError'; }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function validateOptions(o: LocalEsmOptions): void {
+  const fail = (msg: string) => { throw new LocalEsmConfigError(msg); };
+  if (!o.topics?.length) fail('topics: at least one topic is required');
+  const bs = o.batchSize ?? 100;
+  if (!Number.isInteger(bs) || bs < 1 || bs > 10000) fail(`batchSize must be an integer from 1 to 10000, got ${bs}`);
+  const w = o.maxBatchingWindowSeconds ?? 0.5;
+  if (!(w >= 0 && w <= 300)) fail(`maxBatchingWindowSeconds must be from 0 to 300, got ${w}`);
+  const r = o.retryAttempts ?? -1;
+  if (!Number.isInteger(r) || r < -1 || r > 10000) fail(`retryAttempts must be -1 (until the records expire) or 0 to 10000, got ${r}`);
+  const age = o.maximumRecordAgeSeconds ?? -1;
+  if (!(age === -1 || (age >= 60 && age <= 604800))) fail(`maximumRecordAgeSeconds must be -1 or 60 to 604800, got ${age}`);
+  const sp = o.startingPosition ?? 'TRIM_HORIZON';
+  if (!['LATEST', 'TRIM_HORIZON', 'AT_TIMESTAMP'].includes(sp)) fail(`startingPosition must be LATEST, TRIM_HORIZON or AT_TIMESTAMP, got ${sp}`);
+  if (sp === 'AT_TIMESTAMP' && !Number.isFinite(o.startingPositionTimestamp)) fail('startingPositionTimestamp is required with AT_TIMESTAMP (epoch milliseconds)');
+  if (!o.functionName === !o.handler) fail('give exactly one of functionName (Lambda Invoke API) or handler ("path/module.export", in-process)');
+}
+
+export class LocalEventSourceMapping {
+  public readonly stats: LocalEsmStats = { invocations: 0, recordsCommitted: 0, recordsSentToOnFailure: 0, onFailureRecords: 0, lag: {} };
+  public readonly groupId: string;
+  private readonly o: Required<Pick<LocalEsmOptions, 'batchSize' | 'maxBatchingWindowSeconds' | 'retryAttempts' | 'maximumRecordAgeSeconds' | 'retryDelayMs'>> & LocalEsmOptions;
+  private readonly kafka: Kafka;
+  private readonly id: EventSourceIdentity;
+  private consumer?: Consumer;
+  private producer?: Promise<Producer>;
+  private destination?: OnFailureDestination;
+  private invoker!: Invoker;
+  private running = false;
+  private readonly log: (line: string) => void;
+
+  constructor(options: LocalEsmOptions) {
+    validateOptions(options);
+    this.o = { batchSize: 100, maxBatchingWindowSeconds: 0.5, retryAttempts: -1, maximumRecordAgeSeconds: -1, retryDelayMs: 500, ...options };
+    this.groupId = options.consumerGroupId ?? randomUUID();
+    this.kafka = new Kafka({ logLevel: logLevel.NOTHING, ...options.kafka });
+    this.id = options.eventSource ?? { bootstrapServers: (options.kafka.brokers as string[]).join(',') };
+    this.log = options.log ?? ((l) => process.stderr.write(`${l}\n`));
+  }
+
+  async start(): Promise<void> {
+    this.invoker = await this.createInvoker();
+    if (this.o.onFailure) this.destination = onFailureDestination(this.o.onFailure, { endpoint: this.o.awsEndpoint, region: this.o.region }, () => (this.producer ??= this.connectProducer()));
+    if (this.o.startingPosition === 'AT_TIMESTAMP') await this.seekToTimestamp();
+    const window = Math.round(this.o.maxBatchingWindowSeconds * 1000);
+    // The broker holds a fetch until the window ends or 6 MB are there: the ESM's batching window.
+    this.consumer = this.kafka.consumer({
+      groupId: this.groupId,
+      maxWaitTimeInMs: Math.max(window, 10),
+      minBytes: window > 0 ? MAX_PAYLOAD_BYTES : 1,
+      maxBytesPerPartition: MAX_PAYLOAD_BYTES,
+      retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 5000 },
+    });
+    await this.consumer.connect();
+    for (const topic of this.o.topics) await this.consumer.subscribe({ topic, fromBeginning: this.o.startingPosition !== 'LATEST' });
+    this.running = true;
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.o.partitionsConsumedConcurrently ?? 4,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        const key = `${batch.topic}-${batch.partition}`;
+        const logAppend = false;
+        const records = batch.messages.map((m: KafkaMessage) => toEsmRecord(batch.topic, batch.partition, m, logAppend));
+        for (const chunk of this.chunks(records)) {
+          if (!this.running || !isRunning() || isStale()) return;
+          await this.deliver(chunk);
+          const last = chunk[chunk.length - 1].offset;
+          await this.consumer!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(last + 1) }]);
+          resolveOffset(String(last));
+          this.stats.recordsCommitted += chunk.length;
+          this.stats.lag[key] = Math.max(0, Number(batch.highWatermark) - (last + 1));
+          await heartbeat();
+        }
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.consumer?.disconnect();
+    if (this.producer) await (await this.producer).disconnect();
+    await this.destination?.close();
+    this.invoker?.close();
+  }
+
+  /** Batches of at most batchSize records whose event stays under 6 MB; an oversized record is its own batch. */
+  private *chunks(records: EsmRecord[]): Generator<EsmRecord[]> {
+    let cur: EsmRecord[] = [];
+    let size = payloadBytes(buildEvent(this.id, []));
+    for (const r of records) {
+      const s = Buffer.byteLength(JSON.stringify(r)) + 1;
+      if (cur.length && (cur.length >= this.o.batchSize || size + s > MAX_PAYLOAD_BYTES)) {
+        yield cur;
+        cur = []; size = payloadBytes(buildEvent(this.id, []));
+      }
+      cur.push(r); size += s;
+    }
+    if (cur.length) yield cur;
+  }
+
+  /** Invokes until the batch succeeds, its retries are exhausted, or the mapping stops (then nothing is committed). */
+  private async deliver(records: EsmRecord[]): Promise<void> {
+    let event = buildEvent(this.id, records);
+    if (payloadBytes(event) > MAX_PAYLOAD_BYTES) {
+      return this.sendToOnFailure('MaximumPayloadSizeExceeded', 0, undefined, records, event);
+    }
+    let failedInvokes = 0;
+    for (;;) {
+      if (!this.running) throw new StoppedError('mapping stopped before the batch succeeded');
+      const out = await this.invoker.invoke(event);
+      this.stats.invocations++;
+      if (out.throttled) { await sleep(this.o.retryDelayMs); continue; } // throttling is retried, not counted
+      let remaining: EsmRecord[] | undefined = out.ok ? [] : records;
+      if (out.ok && this.o.reportBatchItemFailures) remaining = this.partialFailures(records, out.response);
+      if (remaining.length === 0) return;
+      failedInvokes++;
+      if (!out.ok) this.log(`invoke of ${remaining[0].topic}-${remaining[0].partition}@${remaining[0].offset} (${records.length} records) failed: ${out.functionError} ${JSON.stringify(out.response ?? '').slice(0, 200)}`);
+      if (this.o.bisectBatchOnFunctionError && remaining.length > 1) {
+        const half = Math.ceil(remaining.length / 2);
+        await this.deliver(remaining.slice(0, half));
+        return this.deliver(remaining.slice(half));
+      }
+      const oldest = remaining[0].timestamp;
+      const expired = this.o.maximumRecordAgeSeconds >= 0 && Date.now() - oldest > this.o.maximumRecordAgeSeconds * 1000;
+      if ((this.o.retryAttempts >= 0 && failedInvokes > this.o.retryAttempts) || expired) {
+        return this.sendToOnFailure('RetryAttemptsExhausted', failedInvokes, out, remaining, event);
+      }
+      records = remaining;
+      event = buildEvent(this.id, records);
+      await sleep(this.o.retryDelayMs);
+    }
+  }
+
+  /**
+   * The records to retry after a partial batch response: from the lowest failed offset of each
+   * partition on. An answer that is not a valid partial batch response fails the whole batch.
+   */
+  private partialFailures(records: EsmRecord[], response: unknown): EsmRecord[] {
+    if (response === null || response === undefined || typeof response !== 'object' || !('batchItemFailures' in response)) return [];
+    const items = (response as { batchItemFailures: unknown }).batchItemFailures;
+    if (!Array.isArray(items)) return records;
+    const from = new Map<string, number>();
+    for (const it of items) {
+      const id = it?.itemIdentifier;
+      if (!id || typeof id.partition !== 'string' || !Number.isInteger(Number(id.offset))) return records;
+      const o = Number(id.offset);
+      from.set(id.partition, Math.min(from.get(id.partition) ?? o, o));
+    }
+    return records.filter((r) => { const f = from.get(`${r.topic}-${r.partition}`); return f !== undefined && r.offset >= f; });
+  }
+
+  private async sendToOnFailure(condition: 'RetryAttemptsExhausted' | 'MaximumPayloadSizeExceeded', invokes: number, last: InvokeOutcome | undefined, records: EsmRecord[], event: unknown): Promise<void> {
+    const where = `${records[0].topic}-${records[0].partition} offsets ${records[0].offset}-${records[records.length - 1].offset}`;
+    if (!this.destination) {
+      this.log(`on-failure (${condition}) without a destination, skipping ${where}`);
+    } else {
+      const rec = onFailureRecord({ id: this.id, functionArn: this.invoker.functionArn, condition, approximateInvokeCount: invokes, last, records, event: buildEvent(this.id, records), withPayload: this.destination.withPayload });
+      // The destination must take the record before the offsets move past it; retry until it does.
+      for (let i = 0; ; i++) {
+        try { await this.destination.send(rec); break; } catch (e) {
+          if (!this.running) throw e;
+          this.log(`on-failure destination ${this.destination.target} failed (${(e as Error).message}); retrying`);
+          await sleep(Math.min(5000, 200 * 2 ** i));
+        }
+      }
+    }
+    void event;
+    this.stats.onFailureRecords++;
+    this.stats.recordsSentToOnFailure += records.length;
+  }
+
+  private async connectProducer(): Promise<Producer> {
+    const p = this.kafka.producer({ allowAutoTopicCreation: true });
+    await p.connect();
+    return p;
+  }
+
+  private async seekToTimestamp(): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      for (const topic of this.o.topics) {
+        const committed = (await admin.fetchOffsets({ groupId: this.groupId, topics: [topic] }))[0]?.partitions ?? [];
+        const at = await admin.fetchTopicOffsetsByTimestamp(topic, this.o.startingPositionTimestamp);
+        const partitions = at.filter((p) => (committed.find((c) => c.partition === p.partition)?.offset ?? '-1') === '-1');
+        if (partitions.length) await admin.setOffsets({ groupId: this.groupId, topic, partitions: partitions.map((p) => ({ partition: p.partition, offset: p.offset })) });
+      }
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  private async createInvoker(): Promise<Invoker> {
+    if (this.o.handler) {
+      const dot = this.o.handler.lastIndexOf('.');
+      const file = path.resolve(this.o.handler.slice(0, dot));
+      const exportName = this.o.handler.slice(dot + 1);
+      const fn = require(file)[exportName];
+      if (typeof fn !== 'function') throw new LocalEsmConfigError(`handler "${this.o.handler}": ${file} exports no function "${exportName}"`);
+      return {
+        functionArn: `arn:aws:lambda:${this.o.region ?? 'us-east-1'}:000000000000:function:local`,
+        async invoke(event) {
+          const requestId = randomUUID();
+          const context = { awsRequestId: requestId, functionName: 'local', getRemainingTimeInMillis: () => 900_000 };
+          try {
+            return { ok: true, throttled: false, requestId, statusCode: 200, response: await fn(JSON.parse(JSON.stringify(event)), context) };
+          } catch (e) {
+            return { ok: false, throttled: false, requestId, statusCode: 200, functionError: 'Unhandled', response: { errorType: (e as Error).name, errorMessage: (e as Error).message } };
+          }
+        },
+        close() { /* nothing held */ },
+      };
+    }
+    const { LambdaClient, InvokeCommand } = require('@aws-sdk/client-lambda') as typeof import('@aws-sdk/client-lambda');
+    const client = new LambdaClient({ maxAttempts: 1, ...localAwsSettings(this.o.lambdaEndpoint, this.o.region) });
+    const name = this.o.functionName!;
+    const functionArn = name.startsWith('arn:') ? name : `arn:aws:lambda:${this.o.region ?? 'us-east-1'}:000000000000:function:${name}`;
+    return {
+      functionArn,
+      async invoke(event) {
+        try {
+          const out = await client.send(new InvokeCommand({ FunctionName: name, Payload: Buffer.from(JSON.stringify(event)) }));
+          const text = out.Payload ? Buffer.from(out.Payload).toString('utf8') : '';
+          let response: unknown;
+          try { response = text ? JSON.parse(text) : undefined; } catch { response = text; }
+          return { ok: !out.FunctionError, throttled: false, requestId: out.$metadata.requestId ?? randomUUID(), statusCode: out.StatusCode, executedVersion: out.ExecutedVersion, functionError: out.FunctionError, response };
+        } catch (e) {
+          const err = e as Error & { $metadata?: { httpStatusCode?: number; requestId?: string } };
+          const throttled = err.name === 'TooManyRequestsException' || err.$metadata?.httpStatusCode === 429;
+          return { ok: false, throttled, requestId: err.$metadata?.requestId ?? randomUUID(), statusCode: err.$metadata?.httpStatusCode, functionError: err.name };
+        }
+      },
+      close() { client.destroy(); },
+    };
+  }
+}

@@ -47,10 +47,8 @@ export function parseCli(argv: string[]): LocalEsmOptions {
       'on-failure': { type: 'string' }, 'aws-endpoint': { type: 'string' }, 'region': { type: 'string' },
       'event-source-arn': { type: 'string' }, 'sasl': { type: 'string' }, 'username': { type: 'string' }, 'password': { type: 'string' },
       'tls': { type: 'boolean' }, 'ca-file': { type: 'string' }, 'cert-file': { type: 'string' }, 'key-file': { type: 'string' },
-      'help': { type: 'boolean' },
     },
   });
-  if (values.help) throw new LocalEsmConfigError(USAGE);
   const p: PropsFile = values.config ? JSON.parse(fs.readFileSync(values.config, 'utf8')) : {};
   const num = (flag: string, v: string | undefined, fallback?: number): number | undefined => {
     if (v === undefined) return fallback;
@@ -113,11 +111,16 @@ function progress(esm: LocalEventSourceMapping): () => void {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const args = argv[0] === 'local' ? argv.slice(1) : argv;
+  if (argv[0] !== 'local' || argv.includes('--help') || argv.includes('-h')) {
+    const asked = argv[0] === 'local' || argv.length === 0 || argv[0] === '--help' || argv[0] === '-h';
+    (asked ? process.stdout : process.stderr).write(`${asked ? '' : `unknown command "${argv[0]}"\n`}${USAGE}\n`);
+    process.exitCode = asked ? 0 : 2;
+    return;
+  }
   let options: LocalEsmOptions;
   let esm: LocalEventSourceMapping;
   try {
-    options = parseCli(args);
+    options = parseCli(argv.slice(1));
     esm = new LocalEventSourceMapping(options);
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n`);

@@ -2,7 +2,8 @@
 'use strict';
 /**
  * npm run build: compiles lib/ with jsii, bundles each runtime/handlers/<name>.ts with esbuild into
- * assets/<name>/index.js for the Node.js version of the functions the constructs create, and compiles
+ * assets/<name>/index.js for the Node.js version of the functions the constructs create, bundles the
+ * local event source mapping command into cli/, and compiles
  * the runtime entry (cdk-kafka-lambda/runtime) and the example app with tsc, and writes API.md
  * with jsii-docgen.
  */
@@ -51,9 +52,26 @@ const bundle = async () => {
   }
 };
 
+/**
+ * The local event source mapping command (bin cdk-kafka-lambda), bundled with kafkajs and the AWS SDK clients it
+ * uses: the package has no runtime dependencies, and the command runs on the user's Node (>= 20), not in Lambda.
+ */
+const bundleCli = () => require('esbuild').build({
+  entryPoints: [path.join(root, 'local', 'cli.ts')],
+  outfile: path.join(root, 'cli', 'cdk-kafka-lambda.js'),
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  minify: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+
 (async () => {
   const start = Date.now();
   await bundle();
+  await bundleCli();
   process.stderr.write(`build: esbuild ${((Date.now() - start) / 1000).toFixed(1)}s\n`);
   timed('tsc runtime + bin', () => run(bin('tsc'), ['-p', 'tsconfig.build.json']));
   // API.md is generated from the jsii assembly, so the reference users read on Construct Hub, GitHub

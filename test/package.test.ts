@@ -23,13 +23,28 @@ describe('npm package', () => {
     ]));
   });
 
-  test('ships only the compiled lib, the runtime entry, assets, the assembly and the docs', () => {
+  test('ships the cdk-kafka-lambda command as one self-contained bundle', () => {
+    // GIVEN package.json's bin WHEN its file is read THEN it is packed, runs with node, and requires nothing
+    // but Node's built-ins (kafkajs and the AWS SDK clients are inside it; the package has no dependencies)
+    const bin = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).bin['cdk-kafka-lambda'];
+    expect(files).toContain(bin);
+    const code = fs.readFileSync(path.join(root, bin), 'utf8');
+    expect(code.startsWith('#!/usr/bin/env node\n')).toBe(true);
+    // The SDK tries the CRT signer only for SigV4a (multi-region access points), inside a try/catch.
+    const optional = ['@aws-sdk/signature-v4-crt'];
+    const required = [...code.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]);
+    expect(required.length).toBeGreaterThan(0);
+    expect(required.filter((m) => !m.startsWith('node:') && !require('module').builtinModules.includes(m) && !optional.includes(m))).toEqual([]);
+  });
+
+  test('ships only the compiled lib, the runtime entry, assets, the command, the assembly and the docs', () => {
     // GIVEN the packed file list WHEN each path is checked against what users need THEN nothing else is shipped
     const allowed = [
       /^(\.jsii|API\.md|README\.md|LICENSE|package\.json)$/,
       /^lib\/.+\.(js|d\.ts)$/,
       /^runtime\/(?!handlers\/).+\.(js|d\.ts)$/,
       /^assets\/[^/]+\/.+$/,
+      /^cli\/cdk-kafka-lambda\.js$/,
     ];
     expect(files.filter((f) => !allowed.some((re) => re.test(f)))).toEqual([]);
   });

@@ -1,36 +1,20 @@
 /**
  * The local event source mapping against the real broker, functions under the Lambda emulator (or
- * in-process) and on-failure destinations on moto (SQS, S3) and Kafka.
+ * in-process) and on-failure destinations on moto (SQS, SNS, S3) and Kafka.
  */
 import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { Kafka, logLevel } from 'kafkajs';
 import * as te from '../../testenv';
 import { LocalEsmOptions, LocalEventSourceMapping } from '../../local/esm';
+import { waitFor } from './support';
 
 jest.setTimeout(120_000);
 
 const TARGETS = path.join(__dirname, '..', '..', 'e2e', 'targets');
-
-/**
- * Polls until check() is true. A check that throws is polled again: right after a group forms, the broker can
- * answer offset fetches with a transient "not the correct coordinator" until the coordinator is settled.
- */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch (e) {
-      lastError = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('local event source mapping', () => {
   const env = te.loadEnv();
@@ -39,6 +23,7 @@ describe('local event source mapping', () => {
   const admin = kafka.admin();
   const sqs = new SQSClient(te.awsClientConfig('sqs'));
   const s3 = new S3Client(te.awsClientConfig('s3', undefined, { forcePathStyle: true }));
+  const sns = new SNSClient(te.awsClientConfig('sns'));
   const fns: te.RunningLambda[] = [];
   const mappings: LocalEventSourceMapping[] = [];
 
@@ -46,7 +31,7 @@ describe('local event source mapping', () => {
   afterAll(async () => {
     await Promise.all(mappings.map((m) => m.stop()));
     await producer.disconnect(); await admin.disconnect();
-    sqs.destroy(); s3.destroy();
+    sqs.destroy(); s3.destroy(); sns.destroy();
     await Promise.all(fns.map((f) => f.stop()));
   });
 
@@ -144,6 +129,29 @@ describe('local event source mapping', () => {
         recordsInfo: { [`${t}-0`]: { firstRecordOffset: '0', lastRecordOffset: '1', firstRecordTimestamp: expect.stringMatching(/Z$/), lastRecordTimestamp: expect.stringMatching(/Z$/) } },
       },
     });
+  });
+
+  test('a failed batch older than maximumRecordAgeSeconds goes to the SNS destination after its first failure', async () => {
+    // GIVEN records written two minutes ago (their CreateTime), a failing function, retries without a bound,
+    // a maximum record age of one minute and an SNS topic delivering to a queue
+    const t = await topic(1);
+    const twoMinutesAgo = Date.now() - 120_000;
+    await producer.send({ topic: t, messages: ['a', 'b'].map((value) => ({ value, timestamp: String(twoMinutesAgo) })) });
+    const name = await fn('fail');
+    const q = await queue();
+    const topicArn = (await sns.send(new CreateTopicCommand({ Name: `esm-${randomUUID()}` }))).TopicArn!;
+    await sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: q.arn, Attributes: { RawMessageDelivery: 'true' } }));
+    // WHEN the mapping consumes them
+    const m = mapping({ topics: [t], functionName: name, retryAttempts: -1, maximumRecordAgeSeconds: 60, onFailure: topicArn });
+    const [rec] = await drain(q.url, 1);
+    await waitFor('commit', async () => (await committed(m.groupId, t))[0] === 2);
+    // THEN the expired batch is not retried: one invocation, and the on-failure record names both records
+    expect(await events(name)).toHaveLength(1);
+    expect(rec).toMatchObject({
+      requestContext: { condition: 'RetryAttemptsExhausted', approximateInvokeCount: 1 },
+      KafkaBatchInfo: { batchSize: 2, recordsInfo: { [`${t}-0`]: { firstRecordOffset: '0', lastRecordOffset: '1', firstRecordTimestamp: new Date(twoMinutesAgo).toISOString() } } },
+    });
+    expect(rec.payload).toBeUndefined(); // only S3 gets the event
   });
 
   test('bisects a failing batch down to the poison record; S3 gets the whole event as payload', async () => {

@@ -1,0 +1,92 @@
+/**
+ * The shipped command (bin cdk-kafka-lambda, cli/cdk-kafka-lambda.js from the build), run from a directory
+ * of its own so that nothing from this repository's node_modules can be resolved: what a user gets from npm.
+ */
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import * as te from '../../testenv';
+import { waitFor } from './support';
+
+jest.setTimeout(120_000);
+
+const ROOT = path.join(__dirname, '..', '..');
+const TARGETS = path.join(ROOT, 'e2e', 'targets');
+
+describe('cdk-kafka-lambda local (the shipped command)', () => {
+  const env = te.loadEnv();
+  const kafka = new Kafka({ ...te.kafkaClientConfig('plaintext'), logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckl-cli-'));
+  const cli = path.join(dir, 'cdk-kafka-lambda.js');
+  const children: ChildProcess[] = [];
+  const fns: te.RunningLambda[] = [];
+
+  beforeAll(async () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+    fs.copyFileSync(path.join(ROOT, pkg.bin['cdk-kafka-lambda']), cli);
+    await admin.connect();
+  });
+  afterAll(async () => {
+    for (const c of children) if (c.exitCode === null) process.kill(-c.pid!, 'SIGKILL');
+    await admin.disconnect();
+    await Promise.all(fns.map((f) => f.stop()));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('--help prints the usage and exits 0; an unknown command or a bad flag exits 2 naming it', () => {
+    // GIVEN the bundled command alone WHEN asked for help THEN it prints the usage on stdout
+    const help = spawnSync(process.execPath, [cli, 'local', '--help'], { cwd: dir, encoding: 'utf8' });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('usage: cdk-kafka-lambda local --bootstrap-servers');
+    // WHEN given an unknown command or a flag value that is not a number THEN it exits 2 and says what was wrong
+    const unknown = spawnSync(process.execPath, [cli, 'consume'], { cwd: dir, encoding: 'utf8' });
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toContain('unknown command "consume"');
+    const bad = spawnSync(process.execPath, [cli, 'local', '--bootstrap-servers', 'b:1', '--topic', 't', '--function-name', 'f', '--batch-size', 'ten'], { cwd: dir, encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--batch-size must be a number, got "ten"');
+  });
+
+  test('on a terminal it consumes, invokes, commits and shows records/s and lag per partition; SIGTERM stops it cleanly', async () => {
+    // GIVEN 30 records on two partitions and a function under the Lambda emulator
+    const topic = `cli-${randomUUID()}`;
+    await te.createTopic(topic, 2);
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({ topic, messages: Array.from({ length: 30 }, (_, i) => ({ partition: i % 2, value: `m${i}` })) });
+    await producer.disconnect();
+    const name = `cli-${randomUUID().slice(0, 8)}`;
+    fns.push(await te.startLambda({ name, dir: TARGETS, handler: 'index.ok' }));
+    const groupId = `cli-${randomUUID()}`;
+    // WHEN the command runs under a pseudo-terminal (script(1)), from a directory without node_modules
+    const command = [process.execPath, cli, 'local', '--bootstrap-servers', env.kafka.bootstrap.plaintext, '--topic', topic,
+      '--function-name', name, '--lambda-endpoint', env.lambda.endpoint, '--region', env.region, '--consumer-group-id', groupId,
+      '--batch-size', '10', '--batching-window', '0'].map((a) => `'${a}'`).join(' ');
+    // exec: the command is script's child, so it alone gets the signal below
+    const child = spawn('script', ['-qfec', `exec ${command}`, '/dev/null'], { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TERM: 'xterm' } });
+    children.push(child);
+    let out = '';
+    child.stdout!.on('data', (d) => { out += d; });
+    child.stderr!.on('data', (d) => { out += d; });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // THEN the group commits every record
+    await waitFor('commit', async () => (await admin.fetchOffsets({ groupId, topics: [topic] }))[0].partitions
+      .map((p) => Number(p.offset)).sort().join() === '15,15', 60_000);
+    const invocations = (await te.listInvocations(name)).map((i) => JSON.parse(i.payload));
+    expect(invocations.flatMap((e) => Object.values<any[]>(e.records).flat()).length).toBe(30);
+    expect(invocations.every((e) => Object.values<any[]>(e.records).flat().length <= 10)).toBe(true);
+    // and the progress line, rewritten in place, shows the rate and the lag of each partition
+    await waitFor('a progress line with lag 0 on both partitions', () => out.includes(`${topic}-0:0 ${topic}-1:0`), 10_000);
+    expect(out).toContain(`consuming ${topic} as group ${groupId}`);
+    expect(out).toMatch(/\r\x1b\[K\d+ records\/s {2}committed 30 {2}on-failure 0 {2}lag /);
+    // WHEN it is stopped THEN it leaves the group and exits 0
+    const pid = Number(spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).stdout.trim());
+    process.kill(pid, 'SIGTERM');
+    expect(await exited).toBe(0);
+    await waitFor('the group is empty', async () => (await admin.describeGroups([groupId])).groups[0].state === 'Empty', 30_000);
+  });
+});

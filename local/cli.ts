@@ -7,39 +7,26 @@ import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { KafkaConfig } from 'kafkajs';
 import { LocalEsmConfigError, LocalEsmOptions, LocalEventSourceMapping, StartingPosition } from './esm';
+import { PropsFile, settingsFromTemplate } from './template';
 
 const USAGE = `usage: cdk-kafka-lambda local --bootstrap-servers host:port[,…] --topic T [--topic T2]
   (--function-name NAME [--lambda-endpoint URL] | --handler path/module.export)
-  [--config props.json] [--consumer-group-id ID] [--starting-position LATEST|TRIM_HORIZON|AT_TIMESTAMP]
+  [--template cdk.out/STACK.template.json [--mapping LOGICAL_ID]] [--config props.json] [--consumer-group-id ID] [--starting-position LATEST|TRIM_HORIZON|AT_TIMESTAMP]
   [--starting-position-timestamp EPOCH_SECONDS] [--batch-size 1-10000] [--batching-window SECONDS]
   [--retry-attempts N|-1] [--max-record-age SECONDS|-1] [--bisect] [--report-batch-item-failures]
   [--on-failure arn:aws:sqs|sns|s3:…|kafka://topic] [--aws-endpoint URL] [--region R]
   [--event-source-arn MSK_CLUSTER_ARN] [--sasl scram-sha-256|scram-sha-512|plain --username U --password P]
   [--tls] [--ca-file PEM] [--cert-file PEM --key-file PEM]`;
 
-/** Props JSON: the names of aws-cdk's Kafka event source props (seconds for durations and timestamps). */
-interface PropsFile {
-  bootstrapServers?: string[];
-  topic?: string;
-  topics?: string[];
-  consumerGroupId?: string;
-  startingPosition?: StartingPosition;
-  startingPositionTimestamp?: number;
-  batchSize?: number;
-  maxBatchingWindow?: number;
-  retryAttempts?: number;
-  maxRecordAge?: number;
-  bisectBatchOnError?: boolean;
-  reportBatchItemFailures?: boolean;
-  onFailure?: string;
-  eventSourceArn?: string;
-}
-
-export function parseCli(argv: string[]): LocalEsmOptions {
+/**
+ * Settings, later ones winning: the event source mapping of a synthesized template (--template), a props
+ * JSON file (--config), flags. What the template holds but cannot be used locally is reported to notice().
+ */
+export function parseCli(argv: string[], notice: (line: string) => void = () => undefined): LocalEsmOptions {
   const { values } = parseArgs({
     args: argv,
     options: {
-      'config': { type: 'string' }, 'bootstrap-servers': { type: 'string' }, 'topic': { type: 'string', multiple: true },
+      'template': { type: 'string' }, 'mapping': { type: 'string' }, 'config': { type: 'string' }, 'bootstrap-servers': { type: 'string' }, 'topic': { type: 'string', multiple: true },
       'function-name': { type: 'string' }, 'lambda-endpoint': { type: 'string' }, 'handler': { type: 'string' },
       'consumer-group-id': { type: 'string' }, 'starting-position': { type: 'string' }, 'starting-position-timestamp': { type: 'string' },
       'batch-size': { type: 'string' }, 'batching-window': { type: 'string' }, 'retry-attempts': { type: 'string' },
@@ -49,7 +36,10 @@ export function parseCli(argv: string[]): LocalEsmOptions {
       'tls': { type: 'boolean' }, 'ca-file': { type: 'string' }, 'cert-file': { type: 'string' }, 'key-file': { type: 'string' },
     },
   });
-  const p: PropsFile = values.config ? JSON.parse(fs.readFileSync(values.config, 'utf8')) : {};
+  if (values.mapping && !values.template) throw new LocalEsmConfigError('--mapping chooses a mapping of --template; give --template too');
+  const fromTemplate = values.template ? settingsFromTemplate(values.template, values.mapping) : undefined;
+  for (const ignored of fromTemplate?.ignored ?? []) notice(`template: ${ignored} not used; give it as a flag if it matters locally`);
+  const p: PropsFile = { ...fromTemplate?.props, ...(values.config ? JSON.parse(fs.readFileSync(values.config, 'utf8')) : {}) };
   const num = (flag: string, v: string | undefined, fallback?: number): number | undefined => {
     if (v === undefined) return fallback;
     const n = Number(v);
@@ -120,7 +110,7 @@ export async function main(argv: string[]): Promise<void> {
   let options: LocalEsmOptions;
   let esm: LocalEventSourceMapping;
   try {
-    options = parseCli(argv.slice(1));
+    options = parseCli(argv.slice(1), (line) => process.stderr.write(`${line}\n`));
     esm = new LocalEventSourceMapping(options);
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n`);

@@ -1,3 +1,9 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { buildExampleStacks } from '../../bin/stacks';
 import { parseCli } from '../../local/cli';
 import { LocalEsmConfigError, validateOptions } from '../../local/esm';
 
@@ -40,5 +46,60 @@ describe('local event source mapping options', () => {
     [['--bootstrap-servers', 'a:1', '--sasl', 'gssapi'], /--sasl must be scram-sha-256, scram-sha-512 or plain, got "gssapi"/],
   ])('fails on bad flags %j', (argv, message) => {
     expect(() => parseCli(argv)).toThrow(message);
+  });
+
+  describe('--template: the settings of a synthesized event source mapping', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckl-template-'));
+    const templates: Record<string, string> = {};
+    beforeAll(() => {
+      for (const stack of buildExampleStacks(new App())) {
+        templates[stack.stackName] = path.join(dir, stack.templateFile);
+        fs.writeFileSync(templates[stack.stackName], JSON.stringify(Template.fromStack(stack).toJSON()));
+      }
+    });
+    afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const local = ['--bootstrap-servers', '127.0.0.1:9092', '--handler', 'h.handler'];
+
+    test('an MSK mapping gives its topic, consumer group, starting position, cluster ARN and Kafka on-failure topic', () => {
+      // GIVEN the example app's MSK IAM stack, synthesized WHEN the emulator reads it, with local brokers as flags
+      const notices: string[] = [];
+      const o = parseCli(['--template', templates.KafkaLambdaMskIam, ...local], (l) => notices.push(l));
+      // THEN it consumes as the deployed mapping will, and builds aws:kafka events naming the cluster
+      expect(o).toMatchObject({
+        topics: ['clicks'], consumerGroupId: 'KafkaLambdaMskIam-Clicks-D06AD925', startingPosition: 'TRIM_HORIZON', onFailure: 'kafka://clicks-dead-letters',
+        kafka: { brokers: ['127.0.0.1:9092'] },
+        eventSource: { eventSourceArn: expect.stringMatching(/^arn:aws:kafka:us-east-1:111122223333:cluster\/orders\//), bootstrapServers: '127.0.0.1:9092' },
+      });
+      expect(notices).toEqual([]);
+    });
+
+    test('fails when the template holds several mappings and --mapping does not choose one, naming them', () => {
+      // GIVEN the self-managed mTLS stack: one mapping per topic WHEN read without --mapping THEN the error lists the ids
+      expect(() => parseCli(['--template', templates.KafkaLambdaSelfManagedMtls, ...local]))
+        .toThrow(/holds 2 Kafka event source mappings; choose one with --mapping \(PaymentsEventSourceMappingpayments\w+, PaymentsEventSourceMappingrefunds\w+\)/);
+      expect(() => parseCli(['--template', templates.KafkaLambdaSelfManagedMtls, '--mapping', 'Nope', ...local])).toThrow(/has no Kafka event source mapping "Nope"/);
+      expect(() => parseCli(['--mapping', 'X', ...local])).toThrow(/give --template too/);
+    });
+
+    test('a chosen mapping gives its settings; what resolves at deploy time or is not emulated is reported; flags win', () => {
+      // GIVEN the provisioned-mode stack (retries, bisect, max age, partial batch response, a filter, a created queue)
+      const [id] = Object.entries<any>(JSON.parse(fs.readFileSync(templates.KafkaLambdaProvisionedSchemaRegistry, 'utf8')).Resources)
+        .find(([, r]) => r.Type === 'AWS::Lambda::EventSourceMapping')!;
+      const notices: string[] = [];
+      // WHEN read with --mapping and a flag overriding the batch size
+      const o = parseCli(['--template', templates.KafkaLambdaProvisionedSchemaRegistry, '--mapping', id, '--batch-size', '7', ...local], (l) => notices.push(l));
+      // THEN the template's settings are taken, the flag wins
+      expect(o).toMatchObject({ batchSize: 7, maxBatchingWindowSeconds: 5, retryAttempts: 3, maximumRecordAgeSeconds: 21600, bisectBatchOnFunctionError: true, reportBatchItemFailures: true });
+      expect(o.onFailure).toBeUndefined();
+      // and the user is told what was left out
+      expect(notices).toEqual(expect.arrayContaining([
+        expect.stringContaining('DestinationConfig.OnFailure.Destination (resolved at deploy time) not used'),
+        expect.stringContaining('FilterCriteria (not emulated) not used'),
+      ]));
+    });
+
+    test('fails naming the file when it is not a template', () => {
+      expect(() => parseCli(['--template', path.join(dir, 'missing.json'), ...local])).toThrow(/--template .*missing\.json: cannot read it as a CloudFormation template/);
+    });
   });
 });

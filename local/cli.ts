@@ -101,16 +101,18 @@ function progress(esm: LocalEventSourceMapping): () => void {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  if (argv[0] !== 'local' || argv.includes('--help') || argv.includes('-h')) {
-    const asked = argv[0] === 'local' || argv.length === 0 || argv[0] === '--help' || argv[0] === '-h';
-    (asked ? process.stdout : process.stderr).write(`${asked ? '' : `unknown command "${argv[0]}"\n`}${USAGE}\n`);
-    process.exitCode = asked ? 0 : 2;
+  const [command, ...args] = argv;
+  const help = !command || argv.some((a) => a === '--help' || a === '-h');
+  if (help || command !== 'local') {
+    if (!help) process.stderr.write(`unknown command "${command}"\n`);
+    (help ? process.stdout : process.stderr).write(`${USAGE}\n`);
+    process.exitCode = help ? 0 : 2;
     return;
   }
   let options: LocalEsmOptions;
   let esm: LocalEventSourceMapping;
   try {
-    options = parseCli(argv.slice(1), (line) => process.stderr.write(`${line}\n`));
+    options = parseCli(args, (line) => process.stderr.write(`${line}\n`));
     esm = new LocalEventSourceMapping(options);
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n`);

@@ -186,9 +186,12 @@ export interface KafkaDispatcherProps {
 
   /**
    * Answer with a partial batch response instead of failing the whole batch; the event source
-   * mapping must enable ReportBatchItemFailures.
+   * mapping must enable ReportBatchItemFailures (KafkaTrigger / KinesisTrigger `reportBatchItemFailures`),
+   * or it takes the answer for a success. Kafka: `{ partition, offset }` per failed partition; Kinesis: the
+   * failed record's sequence number per failed shard.
    * @default false
    * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-batchfailurereporting.html
    */
   readonly reportBatchItemFailures?: boolean;
 
@@ -283,9 +286,11 @@ export interface KafkaDispatcherProps {
 const METRICS_NAMESPACE = 'CdkKafkaLambda';
 
 /**
- * The dispatcher: a Lambda function, the target of a Kafka event source mapping, that decodes the
- * records, skips those already done (DynamoDB idempotency table), invokes the user's target function,
- * and relays results and failures to Kafka topics.
+ * The dispatcher: a Lambda function, the target of a Kafka or Kinesis event source mapping
+ * (KafkaTrigger or KinesisTrigger), that decodes the records, skips those already done (DynamoDB
+ * idempotency table), invokes the user's target function, and relays results and failures to Kafka
+ * topics. For a Kinesis stream, the stream name stands for the topic, the shard for the partition and the
+ * sequence number (a string) for the offset, in the payloads, the idempotency key and the relayed keys.
  *
  * @example
  * declare const target: lambda.IFunction;
@@ -302,7 +307,7 @@ const METRICS_NAMESPACE = 'CdkKafkaLambda';
  * });
  */
 export class KafkaDispatcher extends Construct implements ec2.IConnectable {
-  /** The dispatcher function: point the Kafka trigger at it. */
+  /** The dispatcher function: point the KafkaTrigger or KinesisTrigger at it. */
   public readonly function: lambda.Function;
 
   /** The idempotency table, unless idempotency is off. */
@@ -357,7 +362,7 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets,
       securityGroups: props.securityGroups,
-      description: 'cdk-kafka-lambda dispatcher: Kafka records to the target function, results to Kafka',
+      description: 'cdk-kafka-lambda dispatcher: Kafka or Kinesis records to the target function, results to Kafka',
     });
     this.vpcConnections = props.vpc ? this.function.connections : undefined;
     this.serviceName = this.node.path;

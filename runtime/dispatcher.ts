@@ -2,7 +2,6 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { DispatcherConfig, ErrorBehaviorName } from '../lib/private/dispatcher-config';
-import { decodeEventLenient, KafkaEvent, KafkaRecord } from './decode';
 import {
   BatchFailedError, IdempotencyInProgressError, PayloadTooLargeError,
   RemainingTimeExhaustedError, TargetInvocationError,
@@ -16,11 +15,20 @@ import { JsonLogger, Logger } from './logger';
 import { EmfMetrics } from './metrics';
 import { ASYNC_PAYLOAD_LIMIT_BYTES, InvocationBatch, planBatches, RawEventEnvelope, SYNC_PAYLOAD_LIMIT_BYTES } from './payload';
 import { ErrorItem, KafkaRelay } from './relay';
+import { comparePositions, decodeSourceEvent, EventSourceKind, nextPosition, Position, SourceRecord } from './source';
 
-/** What the dispatcher returns: the partial batch response of a Kafka event source mapping. */
+/** The partial batch response of a Kafka event source mapping: per failed topic-partition, the offset to retry from. */
 export interface KafkaBatchResponse {
   readonly batchItemFailures: { readonly itemIdentifier: { readonly partition: string; readonly offset: number } }[];
 }
+
+/** The partial batch response of a Kinesis event source mapping (seed 003): the sequence numbers to retry from. */
+export interface KinesisBatchResponse {
+  readonly batchItemFailures: { readonly itemIdentifier: string }[];
+}
+
+/** What the dispatcher returns: the partial batch response in the format of the event's source. */
+export type DispatcherResponse = KafkaBatchResponse | KinesisBatchResponse;
 
 /** The part of the Lambda context the dispatcher uses. */
 export interface InvocationContext {
@@ -38,7 +46,7 @@ export interface DispatcherOptions {
   readonly reportBatchItemFailures?: boolean;
   /** @default 100 */
   readonly batchSize?: number;
-  /** Topic-partitions in parallel. @default 4 */
+  /** Topic-partitions (Kinesis: shards) in parallel. @default 4 */
   readonly concurrency?: number;
   /** @default 6 MB for RequestResponse, 256 KB for Event */
   readonly maxPayloadBytes?: number;
@@ -64,18 +72,23 @@ export interface DispatcherClients {
 /** Conditional writes in flight per partition in strict mode. */
 const STRICT_WRITES_IN_FLIGHT = 16;
 
-type Work = { readonly offset: number; readonly record?: KafkaRecord; readonly key?: string; readonly error?: Error };
+type Work = { readonly offset: Position; readonly record?: SourceRecord; readonly key?: string; readonly error?: Error };
 
-/** Per topic-partition progress of one event. */
+/** Per topic-partition (Kinesis: per shard) progress of one event. */
 class PartitionRun {
   stopped = false;
-  /** Offset the ESM must retry from (partial batch response), when the partition did not finish. */
-  retryFrom?: number;
+  /** Offset (Kinesis: sequence number) the ESM must retry from (partial batch response), when the partition did not finish. */
+  retryFrom?: Position;
   readonly errors: Error[] = [];
   readonly acquired = new Set<string>();
-  constructor(public readonly topicPartition: string) {}
+  constructor(
+    /** "topic-partition", or "stream-shardId" for Kinesis. */
+    public readonly topicPartition: string,
+    public readonly topic: string,
+    public readonly partition: number | string,
+  ) {}
 
-  stop(offset: number, error: Error): void {
+  stop(offset: Position, error: Error): void {
     if (this.stopped) return;
     this.stopped = true;
     this.retryFrom = offset;
@@ -85,7 +98,9 @@ class PartitionRun {
 
 /**
  * The dispatcher: decode → skip done records → invoke the target → relay → mark done. Partitions run
- * in parallel up to a bound, in offset order within each.
+ * in parallel up to a bound, in offset order within each. A Kinesis event is handled the same way with
+ * shards as partitions and sequence numbers as offsets (see source.ts), and answered with Kinesis's
+ * partial batch response.
  */
 export class Dispatcher {
   /** Builds a dispatcher from the configuration the KafkaDispatcher construct writes. */
@@ -141,7 +156,7 @@ export class Dispatcher {
   }
 
   /** The ESM target: processes the event and answers with a partial batch response, or throws BatchFailedError. */
-  async handle(event: unknown, context: InvocationContext): Promise<KafkaBatchResponse> {
+  async handle(event: unknown, context: InvocationContext): Promise<DispatcherResponse> {
     if (context.awsRequestId !== undefined) this.logger.append({ function_request_id: context.awsRequestId });
     try {
       return await this.process(event, context);
@@ -150,22 +165,22 @@ export class Dispatcher {
     }
   }
 
-  private async process(event: unknown, context: InvocationContext): Promise<KafkaBatchResponse> {
+  private async process(event: unknown, context: InvocationContext): Promise<DispatcherResponse> {
     const margin = this.o.timeMarginMs ?? 10_000;
     // The deadline for starting work; a strict in-progress entry lives until the invocation's end.
     const end = Date.now() + context.getRemainingTimeInMillis();
     const deadline = end - margin;
-    const { records, failures } = decodeEventLenient(event);
+    const { kind, records, failures, envelope } = decodeSourceEvent(event);
     this.metrics.add('RecordsIn', records.length + failures.length);
-    const envelope = envelopeOf(event as KafkaEvent);
 
-    // Work per topic-partition, in the event's order, offsets increasing.
-    const partitions = new Map<string, Work[]>();
+    // Work per topic-partition (shard), in the event's order, offsets (sequence numbers) increasing.
+    const partitions = new Map<string, { run: PartitionRun; work: Work[] }>();
     const seenKeys = new Set<string>();
-    const add = (tp: string, w: Work) => {
-      let list = partitions.get(tp);
-      if (list === undefined) partitions.set(tp, list = []);
-      list.push(w);
+    const add = (topic: string, partition: number | string, w: Work) => {
+      const tp = `${topic}-${partition}`;
+      let p = partitions.get(tp);
+      if (p === undefined) partitions.set(tp, p = { run: new PartitionRun(tp, topic, partition), work: [] });
+      p.work.push(w);
     };
     const keyOf = this.o.keyOf ?? coordinatesKey;
     for (const record of records) {
@@ -173,7 +188,7 @@ export class Dispatcher {
       try {
         key = keyOf(record);
       } catch (e) {
-        add(record.topicPartition, { offset: record.offset, record, error: e as Error });
+        add(record.topic, record.partition, { offset: record.offset, record, error: e as Error });
         continue;
       }
       if (seenKeys.has(key)) {
@@ -182,25 +197,23 @@ export class Dispatcher {
         continue;
       }
       seenKeys.add(key);
-      add(record.topicPartition, { offset: record.offset, record, key });
+      add(record.topic, record.partition, { offset: record.offset, record, key });
     }
-    for (const f of failures) add(`${f.topic}-${f.partition}`, { offset: f.offset, error: f });
-    for (const list of partitions.values()) list.sort((a, b) => a.offset - b.offset);
+    for (const f of failures) add(f.topic, f.partition, { offset: f.offset, error: f.error });
+    for (const { work } of partitions.values()) work.sort((a, b) => comparePositions(a.offset, b.offset));
 
     const done = this.o.store !== undefined && this.o.idempotencyMode !== 'strict'
       ? await this.o.store.getCompleted([...seenKeys])
       : new Map<string, CompletedRecord>();
 
-    const runs = [...partitions.entries()].map(([tp, work]) => ({ run: new PartitionRun(tp), work }));
+    const runs = [...partitions.values()];
     await forEachLimit(runs, this.o.concurrency ?? 4, ({ run, work }) => this.processPartition(run, work, done, deadline, end, envelope));
 
     const failed = runs.filter(({ run }) => run.stopped).map(({ run }) => run);
     if (failed.length === 0) return { batchItemFailures: [] };
     const errors = failed.flatMap((r) => r.errors);
     this.logger.error('records not processed; the event source mapping retries them', { errors, partitions: failed.map((r) => ({ partition: r.topicPartition, offset: r.retryFrom })) });
-    if (this.o.reportBatchItemFailures) {
-      return { batchItemFailures: failed.map((r) => ({ itemIdentifier: { partition: r.topicPartition, offset: r.retryFrom! } })) };
-    }
+    if (this.o.reportBatchItemFailures) return partialBatchResponse(kind, failed);
     throw new BatchFailedError(errors);
   }
 
@@ -218,14 +231,14 @@ export class Dispatcher {
           else inProgress.add(w.key);
         });
       }
-      let pending: KafkaRecord[] = [];
-      const reRelay: { record: KafkaRecord; result: unknown }[] = [];
+      let pending: SourceRecord[] = [];
+      const reRelay: { record: SourceRecord; result: unknown }[] = [];
       for (const w of work) {
         if (run.stopped) break;
         if (w.error !== undefined) {
           await this.invokeRun(run, pending, deadline, envelope);
           pending = [];
-          if (!run.stopped) await this.recordFailure(run, w.error, w.record ? [w.record] : [], w.offset, w.offset + 1, w.record ? JSON.stringify(w.record.raw) : undefined);
+          if (!run.stopped) await this.recordFailure(run, w.error, w.record ? [w.record] : [], w.offset, nextPosition(w.offset), w.record ? JSON.stringify(w.record.raw) : undefined);
           continue;
         }
         const stored = done.get(w.key!);
@@ -258,7 +271,7 @@ export class Dispatcher {
   }
 
   /** Invokes the target for consecutive not-done records of one partition, in batches. */
-  private async invokeRun(run: PartitionRun, records: KafkaRecord[], deadline: number, envelope: RawEventEnvelope): Promise<void> {
+  private async invokeRun(run: PartitionRun, records: SourceRecord[], deadline: number, envelope: RawEventEnvelope): Promise<void> {
     if (records.length === 0 || run.stopped) return;
     const invoker = this.o.invoker;
     const plan = planBatches(records, invoker.payloadFormat, this.o.batchSize ?? 100, this.maxPayloadBytes, envelope);
@@ -266,7 +279,7 @@ export class Dispatcher {
       if (run.stopped) return;
       if (step instanceof PayloadTooLargeError) {
         const record = records.find((r) => r.offset === step.offset)!;
-        await this.recordFailure(run, step, [record], step.offset, step.offset + 1, undefined, {
+        await this.recordFailure(run, step, [record], step.offset, nextPosition(step.offset), undefined, {
           statusCode: 413, functionError: 'RequestEntityTooLargeException', payload: JSON.stringify({ errorType: step.name, errorMessage: step.message }),
         });
         continue;
@@ -301,15 +314,15 @@ export class Dispatcher {
   }
 
   /**
-   * A failure of records [startOffset, endOffset): with fail the partition stops here (retried by the
+   * A failure of records [startOffset, endOffset) (Kinesis: sequence numbers): with fail the partition stops here (retried by the
    * ESM); with log it goes to the error topic (or the log) and the records are marked done; with drop
    * it is counted and the records are marked done.
    */
   private async recordFailure(
-    run: PartitionRun, error: Error, records: readonly KafkaRecord[], startOffset: number, endOffset: number,
+    run: PartitionRun, error: Error, records: readonly SourceRecord[], startOffset: Position, endOffset: Position,
     inputPayload?: string, details?: TargetInvocationError['details'],
   ): Promise<void> {
-    const [topic, partition] = splitTopicPartition(run.topicPartition);
+    const { topic, partition } = run;
     const count = Math.max(records.length, 1);
     if (this.onError === 'fail') {
       this.metrics.add('RecordsFailed', count);
@@ -337,7 +350,7 @@ export class Dispatcher {
     await this.complete(run, records, 'logged');
   }
 
-  private async relayOrStop(run: PartitionRun, offset: number, send: () => Promise<void>): Promise<void> {
+  private async relayOrStop(run: PartitionRun, offset: Position, send: () => Promise<void>): Promise<void> {
     try {
       await send();
     } catch (e) {
@@ -345,7 +358,7 @@ export class Dispatcher {
     }
   }
 
-  private async complete(run: PartitionRun, records: readonly KafkaRecord[], outcome: RecordOutcome, results?: readonly unknown[]): Promise<void> {
+  private async complete(run: PartitionRun, records: readonly SourceRecord[], outcome: RecordOutcome, results?: readonly unknown[]): Promise<void> {
     const store = this.o.store;
     if (store === undefined || records.length === 0) return;
     const keyOf = this.o.keyOf ?? coordinatesKey;
@@ -360,7 +373,7 @@ export class Dispatcher {
   }
 }
 
-function keyOrUndefined(keyOf: IdempotencyKeyFunction, record: KafkaRecord): string | undefined {
+function keyOrUndefined(keyOf: IdempotencyKeyFunction, record: SourceRecord): string | undefined {
   try {
     return keyOf(record);
   } catch {
@@ -372,18 +385,20 @@ function invokerIsSync(invoker: TargetInvoker): boolean {
   return invoker.invocationType === 'RequestResponse';
 }
 
-function splitTopicPartition(tp: string): [string, number] {
-  const i = tp.lastIndexOf('-');
-  return [tp.slice(0, i), Number(tp.slice(i + 1))];
-}
-
-function envelopeOf(event: KafkaEvent): RawEventEnvelope {
-  return { eventSource: event.eventSource, eventSourceArn: event.eventSourceArn, bootstrapServers: event.bootstrapServers };
+/**
+ * Kafka: `{ partition: "<topic>-<n>", offset }` per failed partition. Kinesis: the sequence number of each
+ * failed shard's first unfinished record; the mapping retries the shard from the lowest one reported.
+ */
+function partialBatchResponse(kind: EventSourceKind, failed: readonly PartitionRun[]): DispatcherResponse {
+  if (kind === 'kinesis') return { batchItemFailures: failed.map((r) => ({ itemIdentifier: String(r.retryFrom) })) };
+  return { batchItemFailures: failed.map((r) => ({ itemIdentifier: { partition: r.topicPartition, offset: r.retryFrom as number } })) };
 }
 
 /** True for an event with no records at all: nothing to do, and the answer stays { batchItemFailures: [] }. */
 export function isEmptyEvent(event: unknown): boolean {
   if (typeof event !== 'object' || event === null || Array.isArray(event)) return false;
+  const kinesisRecords = (event as { Records?: unknown }).Records;
+  if (Array.isArray(kinesisRecords) && kinesisRecords.length === 0 && Object.keys(event).length === 1) return true;
   const records = (event as { records?: unknown }).records;
   if (records === undefined) return Object.keys(event).length === 0;
   return typeof records === 'object' && records !== null && !Array.isArray(records) && Object.keys(records).length === 0;

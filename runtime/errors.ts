@@ -1,12 +1,26 @@
-/** Coordinates of a Kafka record: what every record-level error names. */
+/**
+ * Coordinates of a record: what every record-level error names. Kafka: topic, partition number, offset.
+ * Kinesis: stream name, shard id (a string) and sequence number (a decimal string, beyond a number's precision).
+ */
 export interface RecordCoordinates {
   readonly topic: string;
-  readonly partition: number;
-  readonly offset: number;
+  readonly partition: number | string;
+  readonly offset: number | string;
 }
 
+/** The position before an exclusive end: offset - 1, or sequence number - 1 (as a decimal string). */
+function previousPosition(end: number | string): number | string {
+  return typeof end === 'number' ? end - 1 : (BigInt(end) - 1n).toString();
+}
+
+/** "topic-partition" (Kafka) or "stream/shardId" (Kinesis: the shard id is a string). */
+export function sourceName(topic: string, partition: number | string): string {
+  return typeof partition === 'string' ? `${topic}/${partition}` : `${topic}-${partition}`;
+}
+
+/** "Kafka record topic-partition@offset" or "Kinesis record stream/shardId@sequenceNumber". */
 function at(c: RecordCoordinates): string {
-  return `${c.topic}-${c.partition}@${c.offset}`;
+  return `${typeof c.partition === 'string' ? 'Kinesis' : 'Kafka'} record ${sourceName(c.topic, c.partition)}@${c.offset}`;
 }
 
 /** The event is not a Kafka event source mapping event (SelfManagedKafka or aws:kafka), or its records are not grouped as the ESM sends them. */
@@ -25,31 +39,31 @@ export class KafkaRecordDecodeError extends Error implements RecordCoordinates {
     public readonly offset: number,
     reason: string,
   ) {
-    super(`Kafka record ${at({ topic, partition, offset })}: ${reason}`);
+    super(`${at({ topic, partition, offset })}: ${reason}`);
     this.name = 'KafkaRecordDecodeError';
   }
 }
 
 /** The idempotency key cannot be derived from the record (e.g. the value is not JSON or lacks the field). */
 export class IdempotencyKeyError extends Error implements RecordCoordinates {
-  constructor(public readonly topic: string, public readonly partition: number, public readonly offset: number, reason: string) {
-    super(`Kafka record ${at({ topic, partition, offset })}: no idempotency key: ${reason}`);
+  constructor(public readonly topic: string, public readonly partition: number | string, public readonly offset: number | string, reason: string) {
+    super(`${at({ topic, partition, offset })}: no idempotency key: ${reason}`);
     this.name = 'IdempotencyKeyError';
   }
 }
 
 /** Another invocation holds the record in progress (strict idempotency); it is retried later. */
 export class IdempotencyInProgressError extends Error implements RecordCoordinates {
-  constructor(public readonly topic: string, public readonly partition: number, public readonly offset: number, public readonly key: string) {
-    super(`Kafka record ${at({ topic, partition, offset })}: idempotency key ${JSON.stringify(key)} is in progress in another invocation`);
+  constructor(public readonly topic: string, public readonly partition: number | string, public readonly offset: number | string, public readonly key: string) {
+    super(`${at({ topic, partition, offset })}: idempotency key ${JSON.stringify(key)} is in progress in another invocation`);
     this.name = 'IdempotencyInProgressError';
   }
 }
 
 /** A single record's invocation payload exceeds the Lambda invocation payload limit. */
 export class PayloadTooLargeError extends Error implements RecordCoordinates {
-  constructor(public readonly topic: string, public readonly partition: number, public readonly offset: number, bytes: number, limit: number) {
-    super(`Kafka record ${at({ topic, partition, offset })}: invocation payload of ${bytes} bytes exceeds the limit of ${limit} bytes`);
+  constructor(public readonly topic: string, public readonly partition: number | string, public readonly offset: number | string, bytes: number, limit: number) {
+    super(`${at({ topic, partition, offset })}: invocation payload of ${bytes} bytes exceeds the limit of ${limit} bytes`);
     this.name = 'PayloadTooLargeError';
   }
 }
@@ -59,13 +73,13 @@ export class TargetInvocationError extends Error {
   constructor(
     message: string,
     public readonly topic: string,
-    public readonly partition: number,
-    public readonly startOffset: number,
-    /** Exclusive. */
-    public readonly endOffset: number,
+    public readonly partition: number | string,
+    public readonly startOffset: number | string,
+    /** Exclusive: the last record's offset (or sequence number) + 1. */
+    public readonly endOffset: number | string,
     public readonly details: InvocationFailureDetails,
   ) {
-    super(`${topic}-${partition}@${startOffset}..${endOffset - 1}: ${message}`);
+    super(`${sourceName(topic, partition)}@${startOffset}..${previousPosition(endOffset)}: ${message}`);
     this.name = 'TargetInvocationError';
   }
 }
@@ -100,6 +114,14 @@ export class RelayError extends Error {
   constructor(message: string, public readonly cause?: unknown) {
     super(message);
     this.name = 'RelayError';
+  }
+}
+
+/** The event is neither a Kafka (SelfManagedKafka, aws:kafka) nor a Kinesis (aws:kinesis) event source mapping event. */
+export class UnsupportedEventError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnsupportedEventError';
   }
 }
 

@@ -1,5 +1,5 @@
 import type { AttributeValue, DynamoDBClient, WriteRequest } from '@aws-sdk/client-dynamodb';
-import type { KafkaRecord } from './decode';
+import type { SourceRecord } from './source';
 import { IdempotencyKeyError } from './errors';
 import { forEachLimit } from './concurrency';
 import { backoffDelay, sleep } from './retry';
@@ -34,7 +34,7 @@ export interface CompletedRecord {
 
 export interface CompletionEntry {
   readonly key: string;
-  readonly record: KafkaRecord;
+  readonly record: SourceRecord;
   readonly outcome: RecordOutcome;
   readonly result?: unknown;
 }
@@ -46,10 +46,13 @@ export type AcquireResult =
   | { readonly state: 'in-progress' };
 
 /** Derives a record's idempotency key. */
-export type IdempotencyKeyFunction = (record: KafkaRecord) => string;
+export type IdempotencyKeyFunction = (record: SourceRecord) => string;
 
-/** Default key: topic-partition-offset, unique per record of a topic. */
-export function coordinatesKey(record: KafkaRecord): string {
+/**
+ * Default key: topic-partition-offset, unique per record of a topic. For a Kinesis record:
+ * stream-shardId-sequenceNumber (a sequence number is unique within its shard only).
+ */
+export function coordinatesKey(record: SourceRecord): string {
   return `${record.topic}-${record.partition}-${record.offset}`;
 }
 
@@ -160,7 +163,7 @@ export class DynamoDbIdempotencyStore {
    * Strict mode: marks the key in progress until inProgressUntilMs (epoch ms; the invocation's
    * deadline) unless it is done, or in progress elsewhere and not yet expired.
    */
-  async acquire(key: string, record: KafkaRecord, inProgressUntilMs: number): Promise<AcquireResult> {
+  async acquire(key: string, record: SourceRecord, inProgressUntilMs: number): Promise<AcquireResult> {
     try {
       await this.client.send(new (dynamodbSdk().PutItemCommand)({
         TableName: this.tableName,
@@ -230,8 +233,17 @@ export class DynamoDbIdempotencyStore {
   }
 }
 
-function coordinates(record: KafkaRecord): Record<string, AttributeValue> {
-  return { topic: { S: record.topic }, partition: { N: String(record.partition) }, offset: { N: String(record.offset) } };
+/**
+ * The record's coordinates on its item, for people reading the table. Kafka: partition and offset as
+ * numbers. Kinesis: shard id and sequence number as strings: a DynamoDB number holds 38 digits, a sequence
+ * number has 56 or more.
+ */
+function coordinates(record: SourceRecord): Record<string, AttributeValue> {
+  return {
+    topic: { S: record.topic },
+    partition: typeof record.partition === 'number' ? { N: String(record.partition) } : { S: record.partition },
+    offset: typeof record.offset === 'number' ? { N: String(record.offset) } : { S: record.offset },
+  };
 }
 
 function toCompleted(item: Record<string, AttributeValue>): CompletedRecord | undefined {

@@ -1,11 +1,12 @@
 /**
- * Public runtime API of cdk-kafka-lambda, for users who write their own Kafka-triggered handlers:
+ * Public runtime API of cdk-kafka-lambda, for users who write their own Kafka- or Kinesis-triggered handlers:
  * `import { ... } from 'cdk-kafka-lambda/runtime'`.
  */
 export { VERSION } from './version';
 export * from './errors';
 export * from './decode';
 export * from './kinesis';
+export * from './source';
 export * from './idempotency';
 export * from './payload';
 export * from './invoke';

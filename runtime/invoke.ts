@@ -5,6 +5,7 @@ import type { EmfMetrics } from './metrics';
 import type { InvocationBatch, PayloadFormat } from './payload';
 import { backoffDelay, sleep } from './retry';
 import { lambdaSdk } from './sdk';
+import { nextPosition } from './source';
 
 export type InvocationType = 'RequestResponse' | 'Event';
 
@@ -40,6 +41,11 @@ function isRetryable(e: unknown): boolean {
   const status = err.$metadata?.httpStatusCode;
   return (status !== undefined && (status === 429 || status >= 500))
     || RETRYABLE_ERROR_NAMES.has(err.name ?? '') || RETRYABLE_ERROR_NAMES.has(err.code ?? '') || err.$retryable !== undefined;
+}
+
+/** A response's partition or offset against the record's: numbers as numbers (also "0" for 0), Kinesis shard ids and sequence numbers exactly. */
+function samePosition(answered: unknown, expected: number | string): boolean {
+  return typeof expected === 'number' ? Number(answered) === expected : answered === expected;
 }
 
 function truncate(s: string, max = 64 * 1024): string {
@@ -81,7 +87,7 @@ export class TargetInvoker {
   /** Invokes the target; throws TargetInvocationError when the batch failed. deadline: epoch ms. */
   async invoke(batch: InvocationBatch, deadline: number): Promise<BatchResults> {
     const fail = (message: string, statusCode: number, functionError: string, out?: Partial<InvokeCommandOutput>, payload?: string): never => {
-      throw new TargetInvocationError(message, batch.topic, batch.partition, batch.records[0].offset, batch.records[batch.records.length - 1].offset + 1, {
+      throw new TargetInvocationError(message, batch.topic, batch.partition, batch.records[0].offset, nextPosition(batch.records[batch.records.length - 1].offset), {
         statusCode,
         functionError,
         logResult: out?.LogResult === undefined ? undefined : Buffer.from(out.LogResult, 'base64').toString('utf8'),
@@ -154,7 +160,7 @@ export class TargetInvoker {
       const r = batch.records[i];
       const p = (response[i] as { payload?: { topic?: unknown; partition?: unknown; offset?: unknown } } | null)?.payload;
       if (typeof p !== 'object' || p === null) return malformed(`entry ${i} has no payload object`);
-      if (p.topic !== r.topic || Number(p.partition) !== r.partition || Number(p.offset) !== r.offset) {
+      if (p.topic !== r.topic || !samePosition(p.partition, r.partition) || !samePosition(p.offset, r.offset)) {
         return malformed(`entry ${i} has coordinates ${JSON.stringify([p.topic, p.partition, p.offset])}, expected ${JSON.stringify([r.topic, r.partition, r.offset])}`);
       }
       results[i] = p;

@@ -1,4 +1,5 @@
 import { base64 } from './base64';
+import type { KafkaHeader } from './decode';
 import { KinesisEventDecodeError, KinesisRecordDecodeError } from './errors';
 
 /** One entry of `Records` as the Kinesis event source mapping sends it (seed 003). */
@@ -46,6 +47,24 @@ export class KinesisRecord {
     public readonly raw: RawKinesisRecord,
   ) {}
 
+  /**
+   * The sequence number, as the dispatcher's payloads, keys and errors name a record's position: where a
+   * Kafka record has a numeric offset, a Kinesis record has this decimal string.
+   */
+  get offset(): string {
+    return this.sequenceNumber;
+  }
+
+  /** Kinesis records carry no headers. */
+  get headers(): readonly KafkaHeader[] {
+    return NO_HEADERS;
+  }
+
+  /** The arrival time is set by Kinesis when it accepts the record: Kafka's LogAppendTime. */
+  get timestampType(): string {
+    return 'LOG_APPEND_TIME';
+  }
+
   /** "stream-shardId", the unit of ordering. */
   get topicPartition(): string {
     return `${this.topic}-${this.partition}`;
@@ -81,6 +100,8 @@ export interface LenientKinesisDecodeResult {
   readonly records: KinesisRecord[];
   readonly failures: KinesisRecordDecodeError[];
 }
+
+const NO_HEADERS: readonly KafkaHeader[] = Object.freeze([]);
 
 const SEQUENCE_NUMBER = /^\d{1,128}$/;
 

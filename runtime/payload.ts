@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
-import type { KafkaRecord } from './decode';
 import { PayloadTooLargeError } from './errors';
+import { KinesisRecord } from './kinesis';
+import type { SourceRecord } from './source';
 
 /**
  * Invocation payload formats:
@@ -9,6 +10,11 @@ import { PayloadTooLargeError } from './errors';
  * - nordstrom-plain / nordstrom-json: the Nordstrom connector's PlainPayloadFormatter /
  *   JsonPayloadFormatter fields (seed 001), as an array, with the record headers added;
  * - raw: the event source mapping's event, restricted to the batch's records.
+ *
+ * Kinesis records fill the same fields: topic = stream name, partition = shard id, offset = sequence number
+ * (strings), key = the partition key (always as text: Kinesis partition keys are strings, not bytes),
+ * value = the data, timestamp = approximate arrival (ms), timestampType LogAppendTime, no headers; the raw
+ * format is the aws:kinesis event `{ "Records": [...] }` with the batch's records.
  */
 export type PayloadFormat = 'confluent' | 'nordstrom-plain' | 'nordstrom-json' | 'raw';
 
@@ -49,12 +55,13 @@ export function plainText(buf: Buffer | null): string | null {
 
 const TIMESTAMP_TYPE_NAMES: Record<string, string> = { CREATE_TIME: 'CreateTime', LOG_APPEND_TIME: 'LogAppendTime' };
 
-function headerEntries(record: KafkaRecord): { key: string; value: string | null }[] {
+function headerEntries(record: SourceRecord): { key: string; value: string | null }[] {
   return record.headers.map((h) => ({ key: h.key, value: plainText(h.value) }));
 }
 
 /** One record's entry in the invocation payload, serialized. */
-export function formatRecord(record: KafkaRecord, format: PayloadFormat): string {
+export function formatRecord(record: SourceRecord, format: PayloadFormat): string {
+  const kinesisKey = record instanceof KinesisRecord ? record.partitionKey : undefined;
   switch (format) {
     case 'confluent':
       return JSON.stringify({
@@ -63,7 +70,7 @@ export function formatRecord(record: KafkaRecord, format: PayloadFormat): string
           topic: record.topic,
           partition: record.partition,
           offset: record.offset,
-          key: jsonOrText(record.key),
+          key: kinesisKey ?? jsonOrText(record.key),
           value: jsonOrText(record.value),
         },
       });
@@ -71,7 +78,7 @@ export function formatRecord(record: KafkaRecord, format: PayloadFormat): string
     case 'nordstrom-json': {
       const json = format === 'nordstrom-json';
       return JSON.stringify({
-        key: json ? jsonOrText(record.key) : plainText(record.key),
+        key: kinesisKey ?? (json ? jsonOrText(record.key) : plainText(record.key)),
         keySchemaName: null,
         ...(json ? { keySchemaVersion: null } : {}),
         value: json ? jsonOrText(record.value) : plainText(record.value),
@@ -90,29 +97,30 @@ export function formatRecord(record: KafkaRecord, format: PayloadFormat): string
   }
 }
 
-/** One invocation: records of one topic-partition, offsets increasing, and the payload sent. */
+/** One invocation: records of one topic-partition (or shard), offsets (sequence numbers) increasing, and the payload sent. */
 export interface InvocationBatch {
   readonly topic: string;
-  readonly partition: number;
-  readonly records: readonly KafkaRecord[];
+  readonly partition: number | string;
+  readonly records: readonly SourceRecord[];
   readonly payload: string;
 }
 
 function wrap(entries: readonly string[], format: PayloadFormat, topicPartition: string, envelope: RawEventEnvelope): string {
   const list = `[${entries.join(',')}]`;
   if (format !== 'raw') return list;
+  if (envelope.eventSource === 'aws:kinesis') return `{"Records":${list}}`;
   const head = JSON.stringify(envelope);
   // The envelope's JSON without its closing brace, then the records object.
   return `${head.slice(0, -1)}${head.length > 2 ? ',' : ''}"records":{${JSON.stringify(topicPartition)}:${list}}}`;
 }
 
 /**
- * Splits one partition's records (in offset order) into invocations of at most batchSize records
+ * Splits one partition's (or shard's) records (in offset order) into invocations of at most batchSize records
  * whose payload stays within maxPayloadBytes. A record that alone exceeds the limit becomes a
  * PayloadTooLargeError in its place, so the caller keeps the partition's order.
  */
 export function planBatches(
-  records: readonly KafkaRecord[],
+  records: readonly SourceRecord[],
   format: PayloadFormat,
   batchSize: number,
   maxPayloadBytes: number,
@@ -122,7 +130,7 @@ export function planBatches(
   if (records.length === 0) return plan;
   const { topic, partition, topicPartition } = records[0];
   const overhead = Buffer.byteLength(wrap([], format, topicPartition, envelope));
-  let current: KafkaRecord[] = [];
+  let current: SourceRecord[] = [];
   let entries: string[] = [];
   let bytes = overhead;
   const flush = () => {

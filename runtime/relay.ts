@@ -67,10 +67,12 @@ export interface ResponseItem {
 /** A failure for the error topic, in seed 000's error schema. */
 export interface ErrorItem {
   readonly topic: string;
-  readonly partition: number;
-  readonly startOffset: number;
-  /** Exclusive. */
-  readonly endOffset: number;
+  /** Kafka: the partition number; Kinesis: the shard id. */
+  readonly partition: number | string;
+  /** Kafka: an offset; Kinesis: a sequence number (decimal string). */
+  readonly startOffset: number | string;
+  /** Exclusive: the last record's offset (or sequence number) + 1. */
+  readonly endOffset: number | string;
   readonly functionName: string;
   readonly inputPayload?: string;
   readonly details: InvocationFailureDetails;
@@ -118,7 +120,10 @@ export class KafkaRelay {
     this.factory = options.producerFactory ?? kafkajsProducerFactory;
   }
 
-  /** Response topic records: key {topic, partition, offset}, value the result as JSON, source coordinates as headers. */
+  /**
+   * Response topic records: key {topic, partition, offset}, value the result as JSON, source coordinates as
+   * headers. For a Kinesis record: {topic: stream, partition: shard id, offset: sequence number}, all strings.
+   */
   async sendResponses(items: readonly ResponseItem[]): Promise<void> {
     if (this.responseTopic === undefined || items.length === 0) return;
     await this.send(this.responseTopic, items.map(({ record, result }) => ({

@@ -1,11 +1,13 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import {
   DispatcherErrorBehavior, DispatcherInvocationType, DispatcherPayloadFormat, IdempotencyMode, KafkaDispatcher, KafkaDispatcherProps, KafkaRelayAuth,
+  KinesisTrigger,
 } from '../lib';
 import { DISPATCHER_CONFIG_ENV, parseDispatcherConfig } from '../lib/private/dispatcher-config';
 
@@ -180,5 +182,32 @@ describe('KafkaDispatcher', () => {
     ['a TTL of 10 seconds', { idempotencyTtl: Duration.seconds(10) }, /idempotencyTtl must be between 1 minute and 366 days/],
   ])('fails at synth for %s', (_label, props, message) => {
     expect(() => setup(props as Partial<KafkaDispatcherProps>)).toThrow(message);
+  });
+});
+
+describe('KafkaDispatcher behind a KinesisTrigger', () => {
+  test('the mapping targets the dispatcher, the stream read grants go to the dispatcher\'s role, the partial batch response is enabled on both', () => {
+    // GIVEN a dispatcher answering with partial batch responses, behind a Kinesis trigger on a given stream
+    const stack = new Stack(new App(), 'Stack', { env: { account: '111122223333', region: 'us-east-1' } });
+    const target = new lambda.Function(stack, 'Target', { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>[]') });
+    const dispatcher = new KafkaDispatcher(stack, 'Dispatcher', { target, reportBatchItemFailures: true });
+    const stream = kinesis.Stream.fromStreamArn(stack, 'Stream', 'arn:aws:kinesis:us-east-1:111122223333:stream/clicks');
+    new KinesisTrigger(stack, 'Clicks', { stream, target: dispatcher.function, reportBatchItemFailures: true });
+    // WHEN synthesized
+    const template = Template.fromStack(stack);
+    // THEN the mapping invokes the dispatcher function and expects sequence-number partial batch responses
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DispatcherFunction'), 'Arn'] },
+      EventSourceArn: 'arn:aws:kinesis:us-east-1:111122223333:stream/clicks',
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    expect(configOf(template).reportBatchItemFailures).toBe(true);
+    // AND the stream read actions are on the dispatcher's role, scoped to the stream; the target gets none
+    const policies = Object.values(template.findResources('AWS::IAM::Policy')) as any[];
+    const kinesisPolicies = policies.filter((p) => JSON.stringify(p.Properties.PolicyDocument).includes('kinesis:GetRecords'));
+    expect(kinesisPolicies).toHaveLength(1);
+    expect(JSON.stringify(kinesisPolicies[0].Properties.Roles)).toMatch(/DispatcherFunctionServiceRole/);
+    const statement = kinesisPolicies[0].Properties.PolicyDocument.Statement.find((s: any) => [s.Action].flat().includes('kinesis:GetRecords'));
+    expect(statement.Resource).toBe('arn:aws:kinesis:us-east-1:111122223333:stream/clicks');
   });
 });

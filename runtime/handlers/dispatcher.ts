@@ -1,14 +1,15 @@
 /**
- * The dispatcher function: the Kafka event source mapping's target. Thin: reads the configuration
- * written by the KafkaDispatcher construct once per container and delegates to Dispatcher.
+ * The dispatcher function: the target of a Kafka or Kinesis event source mapping (the event's shape says
+ * which). Thin: reads the configuration written by the KafkaDispatcher construct once per container and
+ * delegates to Dispatcher.
  */
 import { DISPATCHER_CONFIG_ENV, parseDispatcherConfig } from '../../lib/private/dispatcher-config';
-import { Dispatcher, InvocationContext, isEmptyEvent, KafkaBatchResponse } from '../dispatcher';
+import { Dispatcher, InvocationContext, isEmptyEvent, DispatcherResponse } from '../dispatcher';
 
 // One per container: the relay's Kafka producer and the SDK clients are reused across invocations.
 let dispatcher: Dispatcher | undefined;
 
-export async function handler(event: unknown, context: InvocationContext): Promise<KafkaBatchResponse> {
+export async function handler(event: unknown, context: InvocationContext): Promise<DispatcherResponse> {
   if (isEmptyEvent(event)) return { batchItemFailures: [] };
   dispatcher ??= Dispatcher.fromConfig(parseDispatcherConfig(process.env[DISPATCHER_CONFIG_ENV]));
   return dispatcher.handle(event, context);

@@ -77,3 +77,44 @@ export async function readTopic(te: typeof import('../../testenv'), topic: strin
   }
   return out;
 }
+
+export interface KinesisRecordSpec {
+  stream: string;
+  shardId: string;
+  sequenceNumber: string;
+  partitionKey?: string;
+  /** JSON-serialized unless a string. */
+  value?: unknown;
+  /** Unix seconds. @default 1_700_000_000.123 */
+  arrival?: number;
+}
+
+/** One aws:kinesis record shaped as the Kinesis event source mapping sends it (seed 003). */
+export function kinesisEventRecord(s: KinesisRecordSpec): any {
+  return {
+    kinesis: {
+      kinesisSchemaVersion: '1.0',
+      partitionKey: s.partitionKey ?? 'pk',
+      sequenceNumber: s.sequenceNumber,
+      data: Buffer.from(typeof s.value === 'string' ? s.value : JSON.stringify(s.value ?? null)).toString('base64'),
+      approximateArrivalTimestamp: s.arrival ?? 1_700_000_000.123,
+    },
+    eventSource: 'aws:kinesis',
+    eventVersion: '1.0',
+    eventID: `${s.shardId}:${s.sequenceNumber}`,
+    eventName: 'aws:kinesis:record',
+    invokeIdentityArn: 'arn:aws:iam::123456789012:role/lambda-role',
+    awsRegion: 'us-east-1',
+    eventSourceARN: `arn:aws:kinesis:us-east-1:123456789012:stream/${s.stream}`,
+  };
+}
+
+/** An aws:kinesis event with these records, in the order given. */
+export function kinesisEvent(specs: KinesisRecordSpec[]): any {
+  return { Records: specs.map(kinesisEventRecord) };
+}
+
+/** A sequence number of 56 digits, beyond a double's precision: `base` followed by i, zero-padded. */
+export function bigSequence(i: number, base = '4959033827149025660855969253836157109592157598913'): string {
+  return `${base}${String(i).padStart(56 - base.length, '0')}`;
+}

@@ -1,0 +1,95 @@
+/**
+ * What the dispatcher reads: a Kafka (SelfManagedKafka, aws:kafka) or a Kinesis (aws:kinesis) event source
+ * mapping event, told apart by its shape, decoded into records that share the Kafka record's fields.
+ *
+ * Kinesis maps onto Kafka's coordinates as: topic = the stream name, partition = the shard id (a string,
+ * "shardId-000000000006"), offset = the sequence number (a decimal string: 56 or more digits do not fit a
+ * number). A shard is a partition: the unit of ordering and of the partial batch response.
+ */
+import { decodeEventLenient, KafkaRecord } from './decode';
+import { UnsupportedEventError } from './errors';
+import { decodeKinesisEventLenient, KinesisRecord } from './kinesis';
+import type { RawEventEnvelope } from './payload';
+
+/** A decoded record of either source. */
+export type SourceRecord = KafkaRecord | KinesisRecord;
+
+/** A record's position in its partition: a Kafka offset, or a Kinesis sequence number. */
+export type Position = number | string;
+
+export type EventSourceKind = 'kafka' | 'kinesis';
+
+/** A record that could not be decoded, with its coordinates, for the error path. */
+export interface RecordFailure {
+  readonly topic: string;
+  readonly partition: number | string;
+  readonly offset: Position;
+  readonly error: Error;
+}
+
+export interface DecodedEvent {
+  readonly kind: EventSourceKind;
+  /** Good records in the event's order. */
+  readonly records: SourceRecord[];
+  readonly failures: RecordFailure[];
+  /** What the raw payload format repeats around a batch's records. */
+  readonly envelope: RawEventEnvelope;
+}
+
+const KAFKA_EVENT_SOURCES = new Set(['SelfManagedKafka', 'aws:kafka']);
+
+/**
+ * Which source sent this event: Kinesis when it has a Records array whose first entry says aws:kinesis,
+ * Kafka when its eventSource is a Kafka one or it has a records map. Anything else throws
+ * UnsupportedEventError naming what the event has.
+ */
+export function eventSourceKind(event: unknown): EventSourceKind {
+  if (typeof event === 'object' && event !== null && !Array.isArray(event)) {
+    const e = event as { eventSource?: unknown; records?: unknown; Records?: unknown };
+    if (Array.isArray(e.Records) && (e.Records[0] as { eventSource?: unknown } | undefined)?.eventSource === 'aws:kinesis') return 'kinesis';
+    if ((typeof e.eventSource === 'string' && KAFKA_EVENT_SOURCES.has(e.eventSource)) || e.records !== undefined) return 'kafka';
+    const first = Array.isArray(e.Records) ? (e.Records[0] as { eventSource?: unknown } | undefined)?.eventSource : undefined;
+    throw new UnsupportedEventError(
+      `not a Kafka or Kinesis event: eventSource is ${JSON.stringify(e.eventSource ?? first)}, fields ${JSON.stringify(Object.keys(event).slice(0, 8))}; `
+      + 'expected "SelfManagedKafka" or "aws:kafka" with a records map, or a Records array of "aws:kinesis" records');
+  }
+  throw new UnsupportedEventError(`not a Kafka or Kinesis event: expected an object, got ${event === null ? 'null' : Array.isArray(event) ? 'an array' : typeof event}`);
+}
+
+/**
+ * Decodes either event leniently: a record that cannot be decoded is a failure naming its coordinates; a
+ * malformed event throws KafkaEventDecodeError, KinesisEventDecodeError or UnsupportedEventError.
+ */
+export function decodeSourceEvent(event: unknown): DecodedEvent {
+  const kind = eventSourceKind(event);
+  if (kind === 'kinesis') {
+    const { records, failures } = decodeKinesisEventLenient(event);
+    return {
+      kind,
+      records,
+      failures: failures.map((f) => ({ topic: f.stream, partition: f.shardId, offset: f.sequenceNumber, error: f })),
+      envelope: { eventSource: 'aws:kinesis' },
+    };
+  }
+  const { records, failures } = decodeEventLenient(event);
+  const e = event as { eventSource: string; eventSourceArn?: string; bootstrapServers?: string };
+  return {
+    kind,
+    records,
+    failures: failures.map((f) => ({ topic: f.topic, partition: f.partition, offset: f.offset, error: f })),
+    envelope: { eventSource: e.eventSource, eventSourceArn: e.eventSourceArn, bootstrapServers: e.bootstrapServers },
+  };
+}
+
+/** Orders positions of one partition; sequence numbers are compared as bigints (their lengths may differ). */
+export function comparePositions(a: Position, b: Position): number {
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  const x = BigInt(a);
+  const y = BigInt(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** The exclusive end after a position: offset + 1, or sequence number + 1 as a decimal string. */
+export function nextPosition(p: Position): Position {
+  return typeof p === 'number' ? p + 1 : (BigInt(p) + 1n).toString();
+}

@@ -316,6 +316,9 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
   /** The value of the `service` dimension of the dispatcher's metrics. */
   public readonly serviceName: string;
 
+  /** Whether the dispatcher answers with partial batch responses; a trigger pointed at it must read them. */
+  public readonly reportBatchItemFailures: boolean;
+
   private readonly vpcConnections?: ec2.Connections;
 
   constructor(scope: Construct, id: string, props: KafkaDispatcherProps) {
@@ -328,6 +331,7 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
     const batchSize = props.batchSize ?? 100;
     const concurrency = props.concurrency ?? 4;
     const maxAttempts = props.maxAttempts ?? 5;
+    this.reportBatchItemFailures = props.reportBatchItemFailures ?? false;
     const maxStoredResultBytes = props.maxStoredResultBytes ?? 65536;
     const ttl = props.idempotencyTtl ?? Duration.days(7);
 
@@ -405,7 +409,7 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
         maxDelayMs: 5_000,
       },
       onError,
-      reportBatchItemFailures: props.reportBatchItemFailures ?? false,
+      reportBatchItemFailures: this.reportBatchItemFailures,
       timeMarginMs: timeMargin.toMilliseconds(),
       idempotency: this.table === undefined ? undefined : {
         tableName: this.table.tableName,

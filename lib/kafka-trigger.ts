@@ -14,6 +14,7 @@ import { KafkaAuth, KafkaAuthMethod } from './kafka-auth';
 import { KafkaCluster, KafkaClusterKind } from './kafka-cluster';
 import { OnFailureDestination, OnFailureDestinationKind } from './kafka-destination';
 import { KafkaTriggerValidationError } from './private/errors';
+import { unreadPartialBatchResponses } from './private/partial-batch';
 import { IAM4_BASIC_EXECUTION, iam5ResourceFinding } from './private/nag';
 import { PemError, parseCertificateChain, parsePrivateKey } from './private/pem';
 
@@ -553,6 +554,8 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
         if (value !== undefined) this.fail(prop, value === props.schemaRegistry ? 'a schema registry' : value, 'Lambda supports it for Kafka in provisioned mode only; set provisionedPollers (e.g. { minimumPollers: 1, maximumPollers: 10 }) or remove it');
       }
     }
+    const unread = unreadPartialBatchResponses(props.target, props.reportBatchItemFailures, ' (with provisionedPollers)');
+    if (unread) this.fail('reportBatchItemFailures', props.reportBatchItemFailures, unread);
     if (props.retryAttempts !== undefined && props.retryAttempts !== -1) n('retryAttempts', props.retryAttempts, 0, 10000, ', or -1 for infinite');
     const age = props.maxRecordAge?.toSeconds();
     if (age !== undefined && !Token.isUnresolved(age) && (age < 60 || age > 604800)) {

@@ -9,6 +9,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { OnFailureDestination, OnFailureDestinationKind } from './kafka-destination';
 import { KinesisTriggerValidationError } from './private/errors';
+import { unreadPartialBatchResponses } from './private/partial-batch';
 import { iam5ResourceFinding } from './private/nag';
 
 /** Properties of a KinesisTrigger. */
@@ -326,6 +327,8 @@ export class KinesisTrigger extends Construct {
   }
 
   private validate(props: KinesisTriggerProps): void {
+    const unread = unreadPartialBatchResponses(props.target, props.reportBatchItemFailures, '');
+    if (unread) this.fail('reportBatchItemFailures', props.reportBatchItemFailures, unread);
     const n = (prop: string, v: number | undefined, min: number, max: number, extra = '') => {
       if (v !== undefined && !Token.isUnresolved(v) && (!Number.isInteger(v) || v < min || v > max)) {
         this.fail(prop, v, `use an integer from ${min} to ${max}${extra}`);

@@ -7,7 +7,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import {
   DispatcherErrorBehavior, DispatcherInvocationType, DispatcherPayloadFormat, IdempotencyMode, KafkaDispatcher, KafkaDispatcherProps, KafkaRelayAuth,
-  KinesisTrigger,
+  KafkaAuth, KafkaCluster, KafkaTrigger, KafkaVpcEndpoints, KinesisTrigger,
 } from '../lib';
 import { DISPATCHER_CONFIG_ENV, parseDispatcherConfig } from '../lib/private/dispatcher-config';
 
@@ -209,5 +209,19 @@ describe('KafkaDispatcher behind a KinesisTrigger', () => {
     expect(JSON.stringify(kinesisPolicies[0].Properties.Roles)).toMatch(/DispatcherFunctionServiceRole/);
     const statement = kinesisPolicies[0].Properties.PolicyDocument.Statement.find((s: any) => [s.Action].flat().includes('kinesis:GetRecords'));
     expect(statement.Resource).toBe('arn:aws:kinesis:us-east-1:111122223333:stream/clicks');
+  });
+
+  test.each([
+    ['KinesisTrigger', (stack: Stack, fn: lambda.IFunction) => new KinesisTrigger(stack, 'Trigger', { target: fn }), /KinesisTrigger Stack\/Trigger: reportBatchItemFailures is not set: .*KafkaDispatcher Stack\/Dispatcher.*skips the failed records\. Set reportBatchItemFailures: true here, or turn it off on the dispatcher/],
+    ['KafkaTrigger', (stack: Stack, fn: lambda.IFunction) => new KafkaTrigger(stack, 'Trigger', { target: fn, topics: ['orders'], auth: KafkaAuth.none(),
+      cluster: KafkaCluster.selfManaged({ bootstrapServers: ['b-1.example.com:9092'] }), vpcEndpoints: KafkaVpcEndpoints.none(), dryRunCheck: false }),
+    /KafkaTrigger Stack\/Trigger: reportBatchItemFailures is not set: .*Set reportBatchItemFailures: true here \(with provisionedPollers\), or turn it off on the dispatcher/],
+  ])('fails when a %s would not read the partial batch responses of the dispatcher it targets', (_, trigger, message) => {
+    // GIVEN a dispatcher answering with partial batch responses
+    const stack = new Stack(new App(), 'Stack', { env: { account: '111122223333', region: 'us-east-1' } });
+    const target = new lambda.Function(stack, 'Target', { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>[]') });
+    const dispatcher = new KafkaDispatcher(stack, 'Dispatcher', { target, reportBatchItemFailures: true });
+    // WHEN a trigger without reportBatchItemFailures targets it THEN synth fails, as failed records would be skipped
+    expect(() => trigger(stack, dispatcher.function)).toThrow(message);
   });
 });

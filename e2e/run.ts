@@ -12,7 +12,7 @@ async function main(): Promise<void> {
   const unknown = positionals.filter((p) => !(ALL_SCENARIOS as readonly string[]).includes(p));
   if (!Number.isInteger(n) || n < 1 || unknown.length) throw new Error(`usage: npm run e2e -- [--n N] [${ALL_SCENARIOS.join('|')} …]; got n=${values.n} ${unknown.join(' ')}`);
   const scenarios = (positionals.length ? positionals : SCENARIOS) as ScenarioName[];
-  const own = process.env.CKL_TESTENV ? undefined : await te.start();
+  const own = process.env.CKL_TESTENV ? undefined : await te.start({ ownerPid: process.pid });
   if (own) process.env.CKL_TESTENV = own.file;
   const ledgers: Ledger[] = [];
   try {

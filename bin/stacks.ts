@@ -194,21 +194,29 @@ export class ProvisionedSchemaRegistryStack extends ExampleStack {
 
 /**
  * A Kinesis stream created by the trigger, read through an enhanced fan-out consumer with two batches per
- * shard, bounded retries and record age, and the default on-failure queue.
+ * shard, bounded retries and record age, and the default on-failure queue; the dispatcher invokes the target
+ * once per record (idempotency by stream-shard-sequence number) and answers with partial batch responses.
  */
 export class KinesisStack extends ExampleStack {
   public readonly trigger: KinesisTrigger;
 
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
+    const target = exampleTarget(this);
+    const dispatcher = new KafkaDispatcher(this, 'Dispatcher', { target, reportBatchItemFailures: true });
+    Validations.of(dispatcher).acknowledge(
+      { id: IAM4_BASIC_EXECUTION, reason: 'The dispatcher logs with AWSLambdaBasicExecutionRole.' },
+      { id: iam5ResourceFinding(this, `${target.functionArn}:*`), reason: 'grantInvoke covers the target\'s versions and aliases.' },
+    );
     this.trigger = new KinesisTrigger(this, 'Clicks', {
-      target: exampleTarget(this),
+      target: dispatcher.function,
       batchSize: 500,
       maxBatchingWindow: Duration.seconds(1),
       enhancedFanOut: true,
       parallelizationFactor: 2,
       retryAttempts: 5,
       maxRecordAge: Duration.hours(6),
+      reportBatchItemFailures: true,
     });
   }
 }

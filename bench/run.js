@@ -73,7 +73,8 @@ function machine() {
   };
 }
 
-const loadSummary = () => ({ min: Math.min(...loads), median: median(loads), max: Math.max(...loads) });
+const round2 = (v) => Math.round(v * 100) / 100;
+const loadSummary = () => ({ min: Math.min(...loads), median: round2(median(loads)), max: Math.max(...loads) });
 
 /** --only decode: the decode section of an earlier run's results.json replaced, the rest kept. */
 async function decodeOnly() {

@@ -5,7 +5,9 @@
  * bench/results.json (the shape issue 7 fixes), bench/machine.json (where and under what load it
  * ran) and bench/results.png (the chart). Starts Kafka and DynamoDB Local with testenv unless
  * CKL_TESTENV names a running environment. `npm run bench -- --quick` runs small record counts and
- * writes to bench/.out/ instead, for development.
+ * writes to bench/.out/ instead, for development. `--only decode` measures decode alone (no Kafka or
+ * DynamoDB Local) and puts its section into the results.json already there, keeping the other sections;
+ * machine.json then records that run under `reruns.decode`.
  */
 const fs = require('fs');
 const os = require('os');
@@ -21,6 +23,12 @@ const { resultsProblems } = require('./shape');
 const { markdownTable } = require('./table');
 
 const quick = process.argv.includes('--quick');
+const onlyAt = process.argv.indexOf('--only');
+const only = onlyAt === -1 ? undefined : process.argv[onlyAt + 1];
+if (only !== undefined && only !== 'decode') {
+  process.stderr.write(`--only takes "decode" (the one part that runs without Kafka and DynamoDB Local), got ${JSON.stringify(only)}\n`);
+  process.exit(2);
+}
 const N = quick
   ? { decode: 2000, decodeRuns: 3, idempotency: 100, relay: 5000, relayBytes: 1024, coldRuns: 5 }
   : { decode: 10000, decodeRuns: 7, idempotency: 1000, relay: 100000, relayBytes: 1024, coldRuns: 31 };
@@ -65,8 +73,34 @@ function machine() {
   };
 }
 
+const round2 = (v) => Math.round(v * 100) / 100;
+const loadSummary = () => ({ min: Math.min(...loads), median: round2(median(loads)), max: Math.max(...loads) });
+
+/** --only decode: the decode section of an earlier run's results.json replaced, the rest kept. */
+async function decodeOnly() {
+  const started = new Date().toISOString();
+  log(`${quick ? 'quick' : 'full'} decode-only run: ${JSON.stringify({ decode: N.decode, decodeRuns: N.decodeRuns })}`);
+  const decode = await benchDecode(N.decode, N.decodeRuns);
+  const file = path.join(outDir, 'results.json');
+  if (!fs.existsSync(file)) {
+    process.stdout.write(`${JSON.stringify({ decode }, null, 2)}\n(no ${path.relative(ROOT, file)} to merge into: run the whole bench first)\n`);
+    return;
+  }
+  const results = { ...JSON.parse(fs.readFileSync(file, 'utf8')), decode };
+  const problems = resultsProblems(results);
+  if (problems.length > 0) throw new Error(`results do not have the issue's shape: ${problems.join('; ')}\n${JSON.stringify(results)}`);
+  fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  const machineFile = path.join(outDir, 'machine.json');
+  const m = fs.existsSync(machineFile) ? JSON.parse(fs.readFileSync(machineFile, 'utf8')) : machine();
+  m.reruns = { ...m.reruns, decode: { node: process.version, started, finished: new Date().toISOString(), load_1min: loadSummary() } };
+  fs.writeFileSync(machineFile, `${JSON.stringify(m, null, 2)}\n`);
+  drawChart(file, path.join(outDir, 'results.png'));
+  process.stdout.write(`${JSON.stringify(results, null, 2)}\n\n${markdownTable(results)}\n`);
+}
+
 (async () => {
   fs.mkdirSync(outDir, { recursive: true });
+  if (only === 'decode') return decodeOnly();
   const started = new Date().toISOString();
   log(`${quick ? 'quick' : 'full'} run: ${JSON.stringify(N)}`);
   const coldStart = await benchColdStart(N.coldRuns, log);
@@ -83,7 +117,7 @@ function machine() {
     fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
     fs.writeFileSync(path.join(outDir, 'machine.json'), `${JSON.stringify({
       ...machine(), kafka: env.versions.kafka, dynamodbLocal: env.versions.dynamodbLocal, started, finished: new Date().toISOString(),
-      load_1min: { min: Math.min(...loads), median: median(loads), max: Math.max(...loads) },
+      load_1min: loadSummary(),
     }, null, 2)}\n`);
     drawChart(file, path.join(outDir, 'results.png'));
     process.stdout.write(`${JSON.stringify(results, null, 2)}\n\n${markdownTable(results)}\n`);

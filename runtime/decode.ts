@@ -1,4 +1,4 @@
-import { base64 } from './base64';
+import { base64ToUtf8, isBase64 } from './base64';
 import { KafkaEventDecodeError, KafkaRecordDecodeError } from './errors';
 
 /** A record as the Kafka event source mapping sends it (seed 002 self-managed, seed 004 MSK). */
@@ -35,9 +35,23 @@ const EVENT_SOURCES = new Set(['SelfManagedKafka', 'aws:kafka']);
 
 /**
  * A decoded Kafka record. A class (not object literals with closures) so the helpers live on the
- * prototype and decoding allocates only the record and its buffers.
+ * prototype and decoding allocates only the record.
+ *
+ * Records from decodeEvent hold the key and value as the event's base64 text and the headers as the
+ * event's byte arrays, all checked when the event was decoded: `key`, `value` and `headers` make their
+ * Buffers on first access and return the same ones after that, and valueAsJson/valueAsText (and the key
+ * ones) decode the text without making a Buffer at all.
  */
 export class KafkaRecord {
+  /** The key: base64 text until first read, then its Buffer; null when the record has no key. */
+  private _key: Buffer | string | null;
+  /** The value: base64 text until first read, then its Buffer; null for a tombstone. */
+  private _value: Buffer | string | null;
+  /** The headers, once decoded. */
+  private _headers: readonly KafkaHeader[] | undefined;
+  /** The event's headers (checked) until `headers` decodes them. */
+  private _rawHeaders: ReadonlyArray<Record<string, unknown>> | undefined;
+
   constructor(
     public readonly topic: string,
     public readonly partition: number,
@@ -45,13 +59,40 @@ export class KafkaRecord {
     public readonly timestamp: number,
     public readonly timestampType: string,
     /** null when the record has no key. */
-    public readonly key: Buffer | null,
+    key: Buffer | null,
     /** null for a tombstone. */
-    public readonly value: Buffer | null,
-    public readonly headers: readonly KafkaHeader[],
+    value: Buffer | null,
+    headers: readonly KafkaHeader[],
     /** The record exactly as the event carried it (used by the raw payload format). */
     public readonly raw: RawKafkaRecord,
-  ) {}
+  ) {
+    this._key = key;
+    this._value = value;
+    this._headers = headers;
+    this._rawHeaders = undefined;
+  }
+
+  /** null when the record has no key. The same Buffer on every access. */
+  get key(): Buffer | null {
+    const k = this._key;
+    return typeof k === 'string' ? (this._key = Buffer.from(k, 'base64')) : k;
+  }
+
+  /** null for a tombstone. The same Buffer on every access. */
+  get value(): Buffer | null {
+    const v = this._value;
+    return typeof v === 'string' ? (this._value = Buffer.from(v, 'base64')) : v;
+  }
+
+  /** The headers in the event's order; the same array (and Buffers) on every access. */
+  get headers(): readonly KafkaHeader[] {
+    let h = this._headers;
+    if (h === undefined) {
+      h = this._headers = decodeHeaders(this._rawHeaders!);
+      this._rawHeaders = undefined;
+    }
+    return h;
+  }
 
   /** "topic-partition", the key of the record's group in the event. */
   get topicPartition(): string {
@@ -60,22 +101,24 @@ export class KafkaRecord {
 
   /** The key as UTF-8 text, or null. */
   keyAsText(): string | null {
-    return this.key === null ? null : this.key.toString('utf8');
+    return utf8(this._key);
   }
 
   /** The value as UTF-8 text, or null. */
   valueAsText(): string | null {
-    return this.value === null ? null : this.value.toString('utf8');
+    return utf8(this._value);
   }
 
   /** The value parsed as JSON, or null for a tombstone. Throws KafkaRecordDecodeError when it is not JSON. */
   valueAsJson<T = unknown>(): T | null {
-    return this.value === null ? null : this.parse<T>(this.value, 'value');
+    const text = utf8(this._value);
+    return text === null ? null : this.parse<T>(text, 'value');
   }
 
   /** The key parsed as JSON, or null. Throws KafkaRecordDecodeError when it is not JSON. */
   keyAsJson<T = unknown>(): T | null {
-    return this.key === null ? null : this.parse<T>(this.key, 'key');
+    const text = utf8(this._key);
+    return text === null ? null : this.parse<T>(text, 'key');
   }
 
   /** The first header with this name, or undefined. */
@@ -84,13 +127,33 @@ export class KafkaRecord {
     return undefined;
   }
 
-  private parse<T>(buf: Buffer, field: string): T {
+  /** What JSON.stringify writes: the decoded fields, as when they were own properties. */
+  toJSON(): Record<string, unknown> {
+    return {
+      topic: this.topic,
+      partition: this.partition,
+      offset: this.offset,
+      timestamp: this.timestamp,
+      timestampType: this.timestampType,
+      key: this.key,
+      value: this.value,
+      headers: this.headers,
+      raw: this.raw,
+    };
+  }
+
+  private parse<T>(text: string, field: string): T {
     try {
-      return JSON.parse(buf.toString('utf8')) as T;
+      return JSON.parse(text) as T;
     } catch (e) {
       throw new KafkaRecordDecodeError(this.topic, this.partition, this.offset, `${field} is not JSON: ${(e as Error).message}`);
     }
   }
+}
+
+/** A key or value slot as UTF-8 text: a Buffer's text, or base64 text decoded without a Buffer. */
+function utf8(field: Buffer | string | null): string | null {
+  return field === null ? null : typeof field === 'string' ? base64ToUtf8(field) : field.toString('utf8');
 }
 
 /** Result of decodeEventLenient: good records in input order, and one error per bad record. */
@@ -172,17 +235,17 @@ function eventRecords(event: unknown): Readonly<Record<string, unknown>> {
 }
 
 function decodeRecord(raw: RawKafkaRecord, topic: string, partition: number, offset: number, failures: KafkaRecordDecodeError[]): KafkaRecord | undefined {
-  const key = base64(raw.key);
-  if (key === undefined) {
+  const key = raw.key ?? null;
+  if (key !== null && !isBase64(key)) {
     failures.push(new KafkaRecordDecodeError(topic, partition, offset, `key is not valid base64: ${preview(raw.key)}`));
     return undefined;
   }
-  const value = base64(raw.value);
-  if (value === undefined) {
+  const value = raw.value ?? null;
+  if (value !== null && !isBase64(value)) {
     failures.push(new KafkaRecordDecodeError(topic, partition, offset, `value is not valid base64: ${preview(raw.value)}`));
     return undefined;
   }
-  const headers = decodeHeaders(raw.headers);
+  const headers = checkHeaders(raw.headers);
   if (headers === undefined) {
     failures.push(new KafkaRecordDecodeError(topic, partition, offset, 'headers must be an array of single-key objects whose values are arrays of bytes'));
     return undefined;
@@ -191,28 +254,59 @@ function decodeRecord(raw: RawKafkaRecord, topic: string, partition: number, off
     failures.push(new KafkaRecordDecodeError(topic, partition, offset, `timestamp must be a number, got ${typeOf(raw.timestamp)}`));
     return undefined;
   }
-  return new KafkaRecord(topic, partition, offset, raw.timestamp, raw.timestampType, key, value, headers, raw);
+  const record = new KafkaRecord(topic, partition, offset, raw.timestamp, raw.timestampType, null, null, NO_HEADERS, raw);
+  // The checked event text goes into the record's private slots, decoded on first access.
+  const slots = record as unknown as RecordSlots;
+  slots._key = key;
+  slots._value = value;
+  if (headers !== null) {
+    slots._headers = undefined;
+    slots._rawHeaders = headers;
+  }
+  return record;
+}
+
+/** KafkaRecord's private slots, as decodeRecord fills them. */
+interface RecordSlots {
+  _key: Buffer | string | null;
+  _value: Buffer | string | null;
+  _headers: readonly KafkaHeader[] | undefined;
+  _rawHeaders: ReadonlyArray<Record<string, unknown>> | undefined;
 }
 
 const NO_HEADERS: readonly KafkaHeader[] = Object.freeze([]);
 
-function decodeHeaders(raw: unknown): readonly KafkaHeader[] | undefined {
-  if (raw === undefined || raw === null) return NO_HEADERS;
+/**
+ * Checks the shape of an event's headers without decoding them: the headers to decode later, null when
+ * there are none, undefined when they are not an array of single-key objects whose values are arrays.
+ */
+function checkHeaders(raw: unknown): ReadonlyArray<Record<string, unknown>> | null | undefined {
+  if (raw === undefined || raw === null) return null;
   if (!Array.isArray(raw)) return undefined;
-  if (raw.length === 0) return NO_HEADERS;
+  if (raw.length === 0) return null;
+  for (let i = 0; i < raw.length; i++) {
+    if (headerName(raw[i]) === undefined) return undefined;
+  }
+  return raw as ReadonlyArray<Record<string, unknown>>;
+}
+
+/** The name of a header as the event carries it ({ name: bytes }), or undefined when it has another shape. */
+function headerName(h: unknown): string | undefined {
+  if (typeof h !== 'object' || h === null) return undefined;
+  let name: string | undefined;
+  for (const k in h) {
+    if (name !== undefined) return undefined; // more than one key
+    name = k;
+  }
+  return name !== undefined && Array.isArray((h as Record<string, unknown>)[name]) ? name : undefined;
+}
+
+/** Headers that checkHeaders accepted, as names and Buffers of their bytes. */
+function decodeHeaders(raw: ReadonlyArray<Record<string, unknown>>): readonly KafkaHeader[] {
   const headers: KafkaHeader[] = new Array(raw.length);
   for (let i = 0; i < raw.length; i++) {
-    const h = raw[i];
-    if (typeof h !== 'object' || h === null) return undefined;
-    let name: string | undefined;
-    for (const k in h) {
-      if (name !== undefined) return undefined; // more than one key
-      name = k;
-    }
-    if (name === undefined) return undefined;
-    const bytes = (h as Record<string, unknown>)[name];
-    if (!Array.isArray(bytes)) return undefined;
-    headers[i] = { key: name, value: Buffer.from(bytes as number[]) };
+    const name = headerName(raw[i])!;
+    headers[i] = { key: name, value: Buffer.from(raw[i][name] as number[]) };
   }
   return headers;
 }

@@ -65,10 +65,11 @@ export function jsonPointerKey(pointer: string): IdempotencyKeyFunction {
   const tokens = pointer.slice(1).split('/').map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
   return (record) => {
     const fail = (reason: string): never => { throw new IdempotencyKeyError(record.topic, record.partition, record.offset, reason); };
-    if (record.value === null) return fail('the value is null (tombstone)');
+    const text = record.valueAsText(); // a Kafka record decodes its text without making the value's Buffer
+    if (text === null) return fail('the value is null (tombstone)');
     let node: unknown;
     try {
-      node = JSON.parse(record.value.toString('utf8'));
+      node = JSON.parse(text);
     } catch {
       return fail('the value is not JSON');
     }

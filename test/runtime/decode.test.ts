@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { decodeEvent, decodeEventLenient, KafkaEventDecodeError, KafkaRecordDecodeError } from '../../runtime';
+import { decodeEvent, decodeEventLenient, KafkaEventDecodeError, KafkaRecord, KafkaRecordDecodeError } from '../../runtime';
 
 const fixture = (name: string): any => JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', name), 'utf8'));
 
@@ -147,5 +147,157 @@ describe('decodeEvent', () => {
     const event = fixture('multi-partition.json');
     event.records['orders-0'][0].headers = [{ a: [1], b: [2] }];
     expect(() => decodeEvent(event)).toThrow(/orders-0@7: headers must be/);
+  });
+});
+
+describe('decoded records make their Buffers on first access', () => {
+  /** One self-managed record with these fields, in an event. */
+  const eventOf = (fields: Record<string, unknown>): any => ({
+    eventSource: 'SelfManagedKafka',
+    records: { 'orders-0': [{ topic: 'orders', partition: 0, offset: 5, timestamp: 1700000000000, timestampType: 'CREATE_TIME', ...fields }] },
+  });
+
+  test.each([
+    ['a foreign character', 'b3Jk*XItMQ=='],
+    ['padding in the middle', 'b3=kZXItMQ=='],
+    ['a missing pad character', 'b3JkZXItMQ='],
+    ['a space', 'b3Jk ZXItMQ=='],
+    ['only padding', '===='],
+    ['trailing data after padding', 'b3JkZXItMQ=a'],
+    ['a number instead of text', 42],
+  ])('a key with %s fails at decode time, naming the record, though the key is never read', (_label, key) => {
+    // GIVEN an event whose second record has a key that is not base64, between two good records
+    const event = eventOf({ key: 'b3JkZXItMQ==', value: 'eyJhIjoxfQ==' });
+    const [good] = event.records['orders-0'];
+    event.records['orders-0'].push({ ...good, offset: 6, key }, { ...good, offset: 7 });
+    // WHEN decoded leniently, reading nothing
+    const { records, failures } = decodeEventLenient(event);
+    // THEN the bad record is a failure naming topic-partition-offset, and the good ones decode
+    expect(records.map((r) => r.offset)).toEqual([5, 7]);
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toBeInstanceOf(KafkaRecordDecodeError);
+    expect(failures[0]).toMatchObject({ topic: 'orders', partition: 0, offset: 6 });
+    expect(failures[0].message).toMatch(/orders-0@6: key is not valid base64/);
+    // AND decodeEvent throws it
+    expect(() => decodeEvent(event)).toThrow(/orders-0@6: key is not valid base64/);
+  });
+
+  test.each([
+    ['not an array', { a: [1] }],
+    ['an entry that is not an object', ['a']],
+    ['an entry with no name', [{}]],
+    ['an entry with two names', [{ a: [1], b: [2] }]],
+    ['bytes that are not an array', [{ a: 'xyz' }]],
+  ])('headers that are %s fail at decode time, naming the record', (_label, headers) => {
+    // GIVEN a record whose headers do not have the event source mapping's shape
+    const event = eventOf({ value: 'eyJhIjoxfQ==', headers });
+    // WHEN decoded leniently THEN it is a failure naming the record
+    const { records, failures } = decodeEventLenient(event);
+    expect(records).toHaveLength(0);
+    expect(failures[0].message).toMatch(/orders-0@5: headers must be/);
+  });
+
+  test('header values are the bytes of the event, names and order kept', () => {
+    // GIVEN headers with every byte boundary and a repeated name
+    const event = eventOf({
+      value: 'eyJhIjoxfQ==',
+      headers: [{ bin: [0, 1, 127, 128, 254, 255] }, { text: [...Buffer.from('grüße')] }, { bin: [9] }, { empty: [] }],
+    });
+    // WHEN decoded and the headers read
+    const [record] = decodeEvent(event);
+    // THEN each header value is exactly its bytes, and header() finds the first of a name
+    expect(record.headers.map((h) => h.key)).toEqual(['bin', 'text', 'bin', 'empty']);
+    expect(record.headers[0].value).toEqual(Buffer.from([0, 1, 127, 128, 254, 255]));
+    expect(record.headers[1].value.toString('utf8')).toBe('grüße');
+    expect(record.headers[3].value).toEqual(Buffer.alloc(0));
+    expect(record.header('bin')).toEqual(Buffer.from([0, 1, 127, 128, 254, 255]));
+    expect(record.header('missing')).toBeUndefined();
+  });
+
+  test('repeated access returns the same Buffers and the same headers array', () => {
+    // GIVEN a decoded record with a key, a value and a header
+    const [record] = decodeEvent(eventOf({ key: 'b3JkZXItMQ==', value: 'eyJhIjoxfQ==', headers: [{ h: [1, 2] }] }));
+    // WHEN each field is read twice
+    // THEN the second read returns the very object of the first
+    expect(record.key).toBe(record.key);
+    expect(record.value).toBe(record.value);
+    expect(record.headers).toBe(record.headers);
+    expect(record.header('h')).toBe(record.headers[0].value);
+    expect(record.key).toEqual(Buffer.from('order-1'));
+    expect(record.value).toEqual(Buffer.from('{"a":1}'));
+  });
+
+  test('records without headers share one empty, frozen array; absent key and tombstone are null', () => {
+    const [a] = decodeEvent(eventOf({ value: null }));
+    const [b] = decodeEvent(eventOf({ value: null, headers: [] }));
+    expect(a.headers).toEqual([]);
+    expect(a.headers).toBe(b.headers);
+    expect(Object.isFrozen(a.headers)).toBe(true);
+    expect(a.key).toBeNull();
+    expect(a.value).toBeNull();
+    expect(a.valueAsJson()).toBeNull();
+    expect(a.valueAsText()).toBeNull();
+    expect(a.keyAsJson()).toBeNull();
+  });
+
+  test.each([
+    ['a small value', 1],
+    ['a value larger than the scratch space used for decoding text', 5000],
+  ])('multi-byte UTF-8 round trips through valueAsJson, valueAsText and value: %s', (_label, repeat) => {
+    // GIVEN a JSON value and a key with 2-, 3- and 4-byte UTF-8 characters
+    const text = 'grüße, 日本語, 😀 '.repeat(repeat);
+    const json = JSON.stringify({ text });
+    const event = eventOf({ key: Buffer.from('ключ').toString('base64'), value: Buffer.from(json).toString('base64') });
+    // WHEN decoded, read as JSON and text before the value's Buffer exists, then after
+    const [record] = decodeEvent(event);
+    const before = record.valueAsJson<{ text: string }>();
+    const asText = record.valueAsText();
+    const bytes = record.value;
+    // THEN every form is the original
+    expect(before).toEqual({ text });
+    expect(asText).toBe(json);
+    expect(bytes).toEqual(Buffer.from(json));
+    expect(record.valueAsJson()).toEqual({ text });
+    expect(record.keyAsText()).toBe('ключ');
+    expect(record.key).toEqual(Buffer.from('ключ'));
+  });
+
+  test('valueAsJson names the record when the value is not JSON, before and after the value is read', () => {
+    const [record] = decodeEvent(eventOf({ value: Buffer.from('not json').toString('base64') }));
+    expect(() => record.valueAsJson()).toThrow(/orders-0@5: value is not JSON/);
+    expect(record.value!.toString()).toBe('not json');
+    expect(() => record.valueAsJson()).toThrow(/orders-0@5: value is not JSON/);
+  });
+
+  test('the raw record stays the event\'s, and JSON.stringify writes the decoded fields', () => {
+    // GIVEN a decoded record
+    const event = eventOf({ key: 'b3JkZXItMQ==', value: 'eyJhIjoxfQ==', headers: [{ h: [1, 2] }] });
+    const [record] = decodeEvent(event);
+    // THEN raw is the event's object and the JSON form has the fields as before they were made lazy
+    expect(record.raw).toBe(event.records['orders-0'][0]);
+    expect(JSON.parse(JSON.stringify(record))).toEqual({
+      topic: 'orders', partition: 0, offset: 5, timestamp: 1700000000000, timestampType: 'CREATE_TIME',
+      key: { type: 'Buffer', data: [...Buffer.from('order-1')] },
+      value: { type: 'Buffer', data: [...Buffer.from('{"a":1}')] },
+      headers: [{ key: 'h', value: { type: 'Buffer', data: [1, 2] } }],
+      raw: event.records['orders-0'][0],
+    });
+  });
+
+  test('a record built with its constructor from Buffers behaves as before', () => {
+    // GIVEN a record constructed directly
+    const key = Buffer.from('k');
+    const value = Buffer.from('{"n":1}');
+    const headers = [{ key: 'h', value: Buffer.from([7]) }];
+    const raw = { topic: 't', partition: 2, offset: 9, timestamp: 1, timestampType: 'CREATE_TIME' };
+    const record = new KafkaRecord('t', 2, 9, 1, 'CREATE_TIME', key, value, headers, raw);
+    // THEN its fields are the objects given, and the helpers read them
+    expect(record.key).toBe(key);
+    expect(record.value).toBe(value);
+    expect(record.headers).toBe(headers);
+    expect(record.keyAsText()).toBe('k');
+    expect(record.valueAsJson()).toEqual({ n: 1 });
+    expect(record.header('h')).toBe(headers[0].value);
+    expect(record.topicPartition).toBe('t-2');
   });
 });

@@ -1,3 +1,4 @@
+import { decodeKinesisEvent, decodeKinesisEventLenient, isKinesisEvent, KinesisEvent, KinesisRecord, LenientKinesisDecodeResult } from './kinesis';
 import { base64ToUtf8, isBase64 } from './base64';
 import { KafkaEventDecodeError, KafkaRecordDecodeError } from './errors';
 
@@ -163,22 +164,38 @@ export interface LenientDecodeResult {
 }
 
 /**
+ * What decodeEvent returns for an event of type E: KinesisRecord[] for a Kinesis event, KafkaRecord[] for a
+ * Kafka event, and either for an event of unknown type (the shapes share topic, partition, offset, timestamp,
+ * key, value, headers and the keyAs…/valueAs…/header helpers).
+ */
+export type DecodedRecords<E> = E extends KinesisEvent ? KinesisRecord[] : E extends KafkaEvent ? KafkaRecord[] : KafkaRecord[] | KinesisRecord[];
+
+/** What decodeEventLenient returns for an event of type E, chosen as DecodedRecords is. */
+export type LenientDecodedRecords<E> = E extends KinesisEvent ? LenientKinesisDecodeResult : E extends KafkaEvent ? LenientDecodeResult : LenientDecodeResult | LenientKinesisDecodeResult;
+
+/**
  * Decodes a Kafka ESM event into records, in input order: topic-partition groups in the event's
  * order, records in array order. Throws KafkaEventDecodeError when the event is not a Kafka event or
  * its records are not grouped as the ESM sends them, and KafkaRecordDecodeError (naming
- * topic-partition-offset) for the first record that cannot be decoded.
+ * topic-partition-offset) for the first record that cannot be decoded. A Kinesis event (aws:kinesis
+ * records) is decoded by decodeKinesisEvent into KinesisRecords of the same shape.
  */
-export function decodeEvent(event: unknown): KafkaRecord[] {
-  const { records, failures } = decodeEventLenient(event);
+export function decodeEvent<E = unknown>(event: E): DecodedRecords<E> {
+  if (isKinesisEvent(event)) return decodeKinesisEvent(event) as DecodedRecords<E>;
+  const { records, failures } = decodeKafkaEventLenient(event);
   if (failures.length > 0) throw failures[0];
-  return records;
+  return records as DecodedRecords<E>;
 }
 
 /**
  * Like decodeEvent, but a record that cannot be decoded does not stop the others: it is returned
  * in failures so the caller can send it to its error path. Event-level problems still throw.
  */
-export function decodeEventLenient(event: unknown): LenientDecodeResult {
+export function decodeEventLenient<E = unknown>(event: E): LenientDecodedRecords<E> {
+  return (isKinesisEvent(event) ? decodeKinesisEventLenient(event) : decodeKafkaEventLenient(event)) as LenientDecodedRecords<E>;
+}
+
+function decodeKafkaEventLenient(event: unknown): LenientDecodeResult {
   const groups = eventRecords(event);
   const records: KafkaRecord[] = [];
   const failures: KafkaRecordDecodeError[] = [];
@@ -225,7 +242,7 @@ function eventRecords(event: unknown): Readonly<Record<string, unknown>> {
   }
   const e = event as Partial<KafkaEvent>;
   if (typeof e.eventSource !== 'string' || !EVENT_SOURCES.has(e.eventSource)) {
-    throw new KafkaEventDecodeError(`not a Kafka event: eventSource is ${JSON.stringify(e.eventSource)}, expected "SelfManagedKafka" or "aws:kafka"`);
+    throw new KafkaEventDecodeError(`not a Kafka event: eventSource is ${JSON.stringify(e.eventSource)}, expected "SelfManagedKafka" or "aws:kafka" (or a Records array of "aws:kinesis" records)`);
   }
   const records = e.records;
   if (typeof records !== 'object' || records === null || Array.isArray(records)) {

@@ -80,6 +80,21 @@ export class KinesisRecord {
     return Buffer.from(this.partitionKey, 'utf8');
   }
 
+  /** The partition key (always text). */
+  keyAsText(): string {
+    return this.partitionKey;
+  }
+
+  /** The partition key parsed as JSON. Throws KinesisRecordDecodeError when it is not JSON. */
+  keyAsJson<T = unknown>(): T {
+    return this.parse<T>(this.partitionKey, 'partition key');
+  }
+
+  /** Kinesis records carry no headers: always undefined. */
+  header(_name: string): Buffer | undefined {
+    return undefined;
+  }
+
   /** The data as UTF-8 text. */
   valueAsText(): string {
     return this.value.toString('utf8');
@@ -87,12 +102,22 @@ export class KinesisRecord {
 
   /** The data parsed as JSON. Throws KinesisRecordDecodeError when it is not JSON. */
   valueAsJson<T = unknown>(): T {
+    return this.parse<T>(this.value.toString('utf8'), 'data');
+  }
+
+  private parse<T>(text: string, field: string): T {
     try {
-      return JSON.parse(this.value.toString('utf8')) as T;
+      return JSON.parse(text) as T;
     } catch (e) {
-      throw new KinesisRecordDecodeError(this.topic, this.partition, this.sequenceNumber, `data is not JSON: ${(e as Error).message}`);
+      throw new KinesisRecordDecodeError(this.topic, this.partition, this.sequenceNumber, `${field} is not JSON: ${(e as Error).message}`);
     }
   }
+}
+
+/** True for an event whose Records array holds aws:kinesis records, as a Kinesis event source mapping sends. */
+export function isKinesisEvent(event: unknown): event is KinesisEvent {
+  const records = (event as { Records?: unknown } | null | undefined)?.Records;
+  return Array.isArray(records) && (records[0] as { eventSource?: unknown } | undefined)?.eventSource === 'aws:kinesis';
 }
 
 /** Result of decodeKinesisEventLenient: good records in input order, and one error per bad record. */

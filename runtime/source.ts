@@ -6,9 +6,9 @@
  * "shardId-000000000006"), offset = the sequence number (a decimal string: 56 or more digits do not fit a
  * number). A shard is a partition: the unit of ordering and of the partial batch response.
  */
-import { decodeEventLenient, KafkaRecord } from './decode';
+import { decodeEventLenient, KafkaEvent, KafkaRecord } from './decode';
 import { UnsupportedEventError } from './errors';
-import { decodeKinesisEventLenient, KinesisRecord } from './kinesis';
+import { decodeKinesisEventLenient, isKinesisEvent, KinesisRecord } from './kinesis';
 import type { RawEventEnvelope } from './payload';
 
 /** A decoded record of either source. */
@@ -46,7 +46,7 @@ const KAFKA_EVENT_SOURCES = new Set(['SelfManagedKafka', 'aws:kafka']);
 export function eventSourceKind(event: unknown): EventSourceKind {
   if (typeof event === 'object' && event !== null && !Array.isArray(event)) {
     const e = event as { eventSource?: unknown; records?: unknown; Records?: unknown };
-    if (Array.isArray(e.Records) && (e.Records[0] as { eventSource?: unknown } | undefined)?.eventSource === 'aws:kinesis') return 'kinesis';
+    if (isKinesisEvent(event)) return 'kinesis';
     if ((typeof e.eventSource === 'string' && KAFKA_EVENT_SOURCES.has(e.eventSource)) || e.records !== undefined) return 'kafka';
     const first = Array.isArray(e.Records) ? (e.Records[0] as { eventSource?: unknown } | undefined)?.eventSource : undefined;
     throw new UnsupportedEventError(
@@ -71,7 +71,7 @@ export function decodeSourceEvent(event: unknown): DecodedEvent {
       envelope: { eventSource: 'aws:kinesis' },
     };
   }
-  const { records, failures } = decodeEventLenient(event);
+  const { records, failures } = decodeEventLenient(event as KafkaEvent);
   const e = event as { eventSource: string; eventSourceArn?: string; bootstrapServers?: string };
   return {
     kind,

@@ -1,6 +1,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { decodeKinesisEvent, decodeKinesisEventLenient, KinesisEventDecodeError, KinesisRecordDecodeError } from '../../runtime';
+import {
+  decodeEvent, decodeEventLenient, decodeKinesisEvent, decodeKinesisEventLenient, KafkaEvent, KafkaRecord, KinesisEvent, KinesisEventDecodeError, KinesisRecord,
+  KinesisRecordDecodeError,
+} from '../../runtime';
 
 const fixture = (name: string): any => JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', name), 'utf8'));
 
@@ -82,5 +85,46 @@ describe('decodeKinesisEvent', () => {
     const event = mutate(fixture('kinesis-seed003.json'));
     expect(() => decodeKinesisEvent(event)).toThrow(KinesisEventDecodeError);
     expect(() => decodeKinesisEvent(event)).toThrow(message);
+  });
+});
+
+describe('decodeEvent and decodeEventLenient on a Kinesis event', () => {
+  test('decode aws:kinesis records into KinesisRecords, typed by the event\'s type', () => {
+    // GIVEN the seed's Kinesis event, typed as a KinesisEvent
+    const event: KinesisEvent = fixture('kinesis-seed003.json');
+    // WHEN decoded by the Kafka entry points
+    const records: KinesisRecord[] = decodeEvent(event);
+    const lenient = decodeEventLenient(event);
+    // THEN they are the Kinesis records decodeKinesisEvent gives, with Kafka's field names
+    expect(records).toEqual(decodeKinesisEvent(event));
+    expect(lenient.records).toEqual(records);
+    expect(lenient.failures).toEqual([]);
+    expect(records.map((r) => [r.topic, r.partition, r.offset, r.keyAsText(), r.valueAsText()])).toEqual([
+      ['lambda-stream', 'shardId-000000000006', '49590338271490256608559692538361571095921575989136588898', '1', 'Hello, this is a test.'],
+      ['lambda-stream', 'shardId-000000000006', '49590338271490256608559692540925702759324208523137515618', '1', 'This is only a test.'],
+    ]);
+    expect(records[0].header('any')).toBeUndefined();
+    expect(records[0].keyAsJson()).toBe(1);
+  });
+
+  test('a Kafka event still gives KafkaRecords; an event of unknown type gives either, sharing the record shape', () => {
+    // GIVEN a Kafka event typed as such, and the Kinesis event as unknown
+    const kafka: KafkaEvent = { eventSource: 'SelfManagedKafka', records: { 't-0': [{ topic: 't', partition: 0, offset: 5, timestamp: 1, timestampType: 'CREATE_TIME', key: 'aw==', value: 'eyJhIjoxfQ==', headers: [] }] } };
+    const unknown: unknown = fixture('kinesis-seed003.json');
+    // WHEN decoded
+    const [kafkaRecord]: KafkaRecord[] = decodeEvent(kafka);
+    const shared = decodeEvent(unknown);
+    // THEN each gets its own record class, and code written for either runs on both
+    expect(kafkaRecord).toBeInstanceOf(KafkaRecord);
+    expect(kafkaRecord.valueAsJson()).toEqual({ a: 1 });
+    expect(shared.every((r) => r instanceof KinesisRecord)).toBe(true);
+    expect(shared.map((r) => `${r.topic}/${r.partition}@${r.offset}: ${r.valueAsText()}`)[0]).toBe('lambda-stream/shardId-000000000006@49590338271490256608559692538361571095921575989136588898: Hello, this is a test.');
+  });
+
+  test('fails with KinesisRecordDecodeError naming stream, shard and sequence number for a partition key that is not JSON', () => {
+    const [record] = decodeEvent(fixture('kinesis-seed003.json') as KinesisEvent);
+    const bad = new KinesisRecord(record.topic, record.partition, record.sequenceNumber, record.timestamp, 'not json', record.value, record.raw);
+    expect(() => bad.keyAsJson()).toThrow(KinesisRecordDecodeError);
+    expect(() => bad.keyAsJson()).toThrow(/lambda-stream.*shardId-000000000006.*49590338271490256608559692538361571095921575989136588898.*partition key is not JSON/);
   });
 });

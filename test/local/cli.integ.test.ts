@@ -89,4 +89,36 @@ describe('cdk-kafka-lambda local (the shipped command)', () => {
     expect(await exited).toBe(0);
     await waitFor('the group is empty', async () => (await admin.describeGroups([groupId])).groups[0].state === 'Empty', 30_000);
   });
+
+  test('runs a handler module in-process (--handler) and takes its settings from a synthesized template (--template)', async () => {
+    // GIVEN 5 records, a handler module beside the command that writes what it receives, and a template whose
+    // mapping names the topic, the consumer group and a batch size of 2
+    const topic = `cli-${randomUUID()}`;
+    await te.createTopic(topic, 1);
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({ topic, messages: Array.from({ length: 5 }, (_, i) => ({ value: `m${i}` })) });
+    await producer.disconnect();
+    const seen = path.join(dir, `${topic}.jsonl`);
+    fs.writeFileSync(path.join(dir, 'handler.js'), `const fs = require('fs');
+exports.handler = async (event) => { fs.appendFileSync(${JSON.stringify(seen)}, JSON.stringify(event) + '\\n'); return {}; };\n`);
+    const groupId = `cli-${randomUUID()}`;
+    const template = path.join(dir, `${topic}.template.json`);
+    fs.writeFileSync(template, JSON.stringify({ Resources: { Mapping: { Type: 'AWS::Lambda::EventSourceMapping', Properties: {
+      Topics: [topic], BatchSize: 2, StartingPosition: 'TRIM_HORIZON', SelfManagedKafkaEventSourceConfig: { ConsumerGroupId: groupId },
+      SelfManagedEventSource: { Endpoints: { KafkaBootstrapServers: ['kafka.example.internal:9096'] } }, FunctionName: { 'Fn::GetAtt': ['Fn', 'Arn'] },
+    } } } }));
+    // WHEN the command runs with local brokers as a flag
+    const child = spawn(process.execPath, [cli, 'local', '--template', template, '--bootstrap-servers', env.kafka.bootstrap.plaintext,
+      '--handler', './handler.handler', '--batching-window', '0'], { cwd: dir, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+    children.push(child);
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // THEN the group of the template commits all 5 records, in events of at most 2 records
+    await waitFor('commit', async () => (await admin.fetchOffsets({ groupId, topics: [topic] }))[0].partitions[0].offset === '5', 60_000);
+    const events = fs.readFileSync(seen, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(events.map((e) => e.records[`${topic}-0`].length)).toEqual([2, 2, 1]);
+    expect(events[0]).toMatchObject({ eventSource: 'SelfManagedKafka', bootstrapServers: env.kafka.bootstrap.plaintext });
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
 });

@@ -112,7 +112,10 @@ export async function main(argv: string[]): Promise<void> {
   let options: LocalEsmOptions;
   let esm: LocalEventSourceMapping;
   try {
-    options = parseCli(args, (line) => process.stderr.write(`${line}\n`));
+    options = {
+      ...parseCli(args, (line) => process.stderr.write(`${line}\n`)),
+      onFatalError: () => { stopProgress(); void esm.stop().finally(() => process.exit(1)); },
+    };
     esm = new LocalEventSourceMapping(options);
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n`);

@@ -52,6 +52,11 @@ export interface LocalEsmOptions {
   /** Delay between retries of a failed batch, ms. @default 500 */
   readonly retryDelayMs?: number;
   readonly log?: (line: string) => void;
+  /**
+   * Called when the consumer stopped on an error kafkajs does not retry (the mapping consumes no more).
+   * @default - the error is logged
+   */
+  readonly onFatalError?: (error: Error) => void;
 }
 
 export class LocalEsmConfigError extends Error {
@@ -128,6 +133,13 @@ export class LocalEventSourceMapping {
       minBytes: window > 0 ? MAX_PAYLOAD_BYTES : 1,
       maxBytesPerPartition: MAX_PAYLOAD_BYTES,
       retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 5000 },
+    });
+    // kafkajs restarts the consumer after retriable errors; after any other it stays down, so say so.
+    this.consumer.on(this.consumer.events.CRASH, ({ payload: { error, restart } }) => {
+      this.log(`consumer crashed: ${error.name}: ${error.message}${restart ? '; restarting it' : ''}`);
+      if (restart || !this.running) return;
+      this.running = false;
+      this.o.onFatalError?.(error);
     });
     await this.consumer.connect();
     for (const topic of this.o.topics) await this.consumer.subscribe({ topic, fromBeginning: this.o.startingPosition !== 'LATEST' });

@@ -239,4 +239,21 @@ describe('local event source mapping', () => {
     await waitFor('the second mapping counts the commit', () => second.stats.recordsCommitted === 1, 10_000);
     expect(second.stats.recordsCommitted).toBe(1);
   });
+
+  test('an error kafkajs does not retry stops the mapping and is reported, not swallowed', async () => {
+    // GIVEN a failing function and a log sink that breaks on the first failure line (an error inside the mapping)
+    const t = await topic(1);
+    await producer.send({ topic: t, messages: [{ value: 'x' }] });
+    const name = await fn('fail');
+    const lines: string[] = [];
+    let fatal: Error | undefined;
+    const m = mapping({ topics: [t], functionName: name, log: (l) => { lines.push(l); if (l.startsWith('invoke of')) throw new TypeError('log sink broken'); },
+      onFatalError: (e) => { fatal = e; } });
+    // WHEN the batch fails THEN the consumer's crash is logged and onFatalError gets the error
+    await waitFor('the fatal error', () => fatal !== undefined);
+    expect(fatal!.message).toContain('log sink broken');
+    expect(lines).toEqual(expect.arrayContaining([expect.stringMatching(/^consumer crashed: .*log sink broken/)]));
+    // and nothing was committed: the next mapping of the group gets the record again
+    expect((await committed(m.groupId, t))[0]).toBe(-1);
+  });
 });

@@ -14,6 +14,7 @@ const USAGE = `usage: cdk-kafka-lambda local --bootstrap-servers host:port[,…]
   [--template cdk.out/STACK.template.json [--mapping LOGICAL_ID]] [--config props.json] [--consumer-group-id ID] [--starting-position LATEST|TRIM_HORIZON|AT_TIMESTAMP]
   [--starting-position-timestamp EPOCH_SECONDS] [--batch-size 1-10000] [--batching-window SECONDS]
   [--retry-attempts N|-1] [--max-record-age SECONDS|-1] [--bisect] [--report-batch-item-failures]
+  [--filter '{"value":{"type":["order"]}}' …]
   [--on-failure arn:aws:sqs|sns|s3:…|kafka://topic] [--aws-endpoint URL] [--region R]
   [--event-source-arn MSK_CLUSTER_ARN] [--sasl scram-sha-256|scram-sha-512|plain --username U --password P]
   [--tls] [--ca-file PEM] [--cert-file PEM --key-file PEM]`;
@@ -31,7 +32,7 @@ export function parseCli(argv: string[], notice: (line: string) => void = () => 
       'consumer-group-id': { type: 'string' }, 'starting-position': { type: 'string' }, 'starting-position-timestamp': { type: 'string' },
       'batch-size': { type: 'string' }, 'batching-window': { type: 'string' }, 'retry-attempts': { type: 'string' },
       'max-record-age': { type: 'string' }, 'bisect': { type: 'boolean' }, 'report-batch-item-failures': { type: 'boolean' },
-      'on-failure': { type: 'string' }, 'aws-endpoint': { type: 'string' }, 'region': { type: 'string' },
+      'on-failure': { type: 'string' }, 'filter': { type: 'string', multiple: true }, 'aws-endpoint': { type: 'string' }, 'region': { type: 'string' },
       'event-source-arn': { type: 'string' }, 'sasl': { type: 'string' }, 'username': { type: 'string' }, 'password': { type: 'string' },
       'tls': { type: 'boolean' }, 'ca-file': { type: 'string' }, 'cert-file': { type: 'string' }, 'key-file': { type: 'string' },
     },
@@ -75,6 +76,7 @@ export function parseCli(argv: string[], notice: (line: string) => void = () => 
     bisectBatchOnFunctionError: values.bisect ?? p.bisectBatchOnError,
     reportBatchItemFailures: values['report-batch-item-failures'] ?? p.reportBatchItemFailures,
     onFailure: values['on-failure'] ?? p.onFailure,
+    filters: values.filter ?? p.filters?.map((f) => (typeof f === 'string' ? f : f.pattern)),
     eventSource: arn ? { eventSourceArn: arn, bootstrapServers: brokers.join(',') } : { bootstrapServers: brokers.join(',') },
     functionName: values['function-name'],
     lambdaEndpoint: values['lambda-endpoint'],

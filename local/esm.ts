@@ -10,6 +10,8 @@ import { Kafka, KafkaConfig, KafkaMessage, logLevel, Producer, Consumer } from '
 import { buildEvent, EsmRecord, EventSourceIdentity, InvokeOutcome, MAX_PAYLOAD_BYTES, onFailureRecord, payloadBytes, toEsmRecord } from './event';
 import { onFailureDestination, OnFailureDestination } from './destination';
 import { localAwsSettings } from './aws';
+import { LocalEsmConfigError } from './errors';
+import { recordFilter } from './filter';
 
 export type StartingPosition = 'LATEST' | 'TRIM_HORIZON' | 'AT_TIMESTAMP';
 
@@ -35,6 +37,11 @@ export interface LocalEsmOptions {
   readonly bisectBatchOnFunctionError?: boolean;
   /** Honour `{ batchItemFailures }` answers. @default false */
   readonly reportBatchItemFailures?: boolean;
+  /**
+   * Event filter patterns (FilterCriteria Pattern JSON texts, on `value`): only matching records are sent, the
+   * others are committed without an invocation. @default - every record is sent
+   */
+  readonly filters?: string[];
   /** SQS/SNS/S3 ARN or kafka://topic. @default - failed records are logged and skipped */
   readonly onFailure?: string;
   /** The event's identity: eventSourceArn makes it an aws:kafka (MSK) event. */
@@ -59,14 +66,14 @@ export interface LocalEsmOptions {
   readonly onFatalError?: (error: Error) => void;
 }
 
-export class LocalEsmConfigError extends Error {
-  public override readonly name = 'LocalEsmConfigError';
-}
+export { LocalEsmConfigError };
 
 export interface LocalEsmStats {
   invocations: number;
   recordsCommitted: number;
   recordsSentToOnFailure: number;
+  /** Records committed without an invocation because no filter matched them. */
+  recordsFiltered: number;
   onFailureRecords: number;
   /** Per "topic-partition": high watermark minus the next offset to process. */
   lag: Record<string, number>;
@@ -100,7 +107,7 @@ export function validateOptions(o: LocalEsmOptions): void {
 }
 
 export class LocalEventSourceMapping {
-  public readonly stats: LocalEsmStats = { invocations: 0, recordsCommitted: 0, recordsSentToOnFailure: 0, onFailureRecords: 0, lag: {} };
+  public readonly stats: LocalEsmStats = { invocations: 0, recordsCommitted: 0, recordsSentToOnFailure: 0, recordsFiltered: 0, onFailureRecords: 0, lag: {} };
   public readonly groupId: string;
   private readonly o: Required<Pick<LocalEsmOptions, 'batchSize' | 'maxBatchingWindowSeconds' | 'retryAttempts' | 'maximumRecordAgeSeconds' | 'retryDelayMs'>> & LocalEsmOptions;
   private readonly kafka: Kafka;
@@ -111,9 +118,11 @@ export class LocalEventSourceMapping {
   private invoker!: Invoker;
   private running = false;
   private readonly log: (line: string) => void;
+  private readonly matches?: (value: Buffer | null) => boolean;
 
   constructor(options: LocalEsmOptions) {
     validateOptions(options);
+    this.matches = recordFilter(options.filters);
     this.o = { batchSize: 100, maxBatchingWindowSeconds: 0.5, retryAttempts: -1, maximumRecordAgeSeconds: -1, retryDelayMs: 500, ...options };
     this.groupId = options.consumerGroupId ?? randomUUID();
     this.kafka = new Kafka({ logLevel: logLevel.NOTHING, ...options.kafka });
@@ -151,17 +160,25 @@ export class LocalEventSourceMapping {
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         const key = `${batch.topic}-${batch.partition}`;
         const logAppend = false;
-        const records = batch.messages.map((m: KafkaMessage) => toEsmRecord(batch.topic, batch.partition, m, logAppend));
-        for (const chunk of this.chunks(records)) {
+        const all = batch.messages;
+        const matches = this.matches;
+        const sent = matches ? all.filter((m) => matches(m.value)) : all;
+        this.stats.recordsFiltered += all.length - sent.length;
+        // Offsets up to `upTo` are committed: the chunk's records and the filtered-out ones before them.
+        let committed = 0;
+        const commit = async (upTo: number) => {
+          await this.consumer!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(upTo + 1) }]);
+          resolveOffset(String(upTo));
+          for (; committed < all.length && Number(all[committed].offset) <= upTo; committed++) this.stats.recordsCommitted++;
+          this.stats.lag[key] = Math.max(0, Number(batch.highWatermark) - (upTo + 1));
+          await heartbeat();
+        };
+        for (const chunk of this.chunks(sent.map((m: KafkaMessage) => toEsmRecord(batch.topic, batch.partition, m, logAppend)))) {
           if (!this.running || !isRunning() || isStale()) return;
           await this.deliver(chunk);
-          const last = chunk[chunk.length - 1].offset;
-          await this.consumer!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(last + 1) }]);
-          resolveOffset(String(last));
-          this.stats.recordsCommitted += chunk.length;
-          this.stats.lag[key] = Math.max(0, Number(batch.highWatermark) - (last + 1));
-          await heartbeat();
+          await commit(chunk[chunk.length - 1].offset);
         }
+        if (committed < all.length && this.running && isRunning() && !isStale()) await commit(Number(all[all.length - 1].offset));
       },
     });
   }

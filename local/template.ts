@@ -23,6 +23,8 @@ export interface PropsFile {
   reportBatchItemFailures?: boolean;
   onFailure?: string;
   eventSourceArn?: string;
+  /** Filter patterns: JSON texts, or aws-cdk's `{ pattern }` objects (lambda.FilterCriteria.filter). */
+  filters?: Array<string | { pattern: string }>;
 }
 
 export interface TemplateSettings {
@@ -78,10 +80,13 @@ export function settingsFromTemplate(file: string, logicalId?: string): Template
     bisectBatchOnError: plain<boolean>('BisectBatchOnFunctionError', p.BisectBatchOnFunctionError, (v) => typeof v === 'boolean'),
     reportBatchItemFailures: p.FunctionResponseTypes === undefined ? undefined : strings(p.FunctionResponseTypes) && p.FunctionResponseTypes.includes('ReportBatchItemFailures'),
     onFailure: plain<string>('DestinationConfig.OnFailure.Destination', p.DestinationConfig?.OnFailure?.Destination, isString),
+    filters: plain<{ Pattern: string }[]>('FilterCriteria.Filters', p.FilterCriteria?.Filters, (v) => Array.isArray(v) && v.every((f) => isString(f?.Pattern)))
+      ?.map((f) => f.Pattern),
   };
   const read = new Set(['Topics', 'SelfManagedEventSource', 'EventSourceArn', 'SelfManagedKafkaEventSourceConfig', 'AmazonManagedKafkaEventSourceConfig',
     'StartingPosition', 'StartingPositionTimestamp', 'BatchSize', 'MaximumBatchingWindowInSeconds', 'MaximumRetryAttempts', 'MaximumRecordAgeInSeconds',
-    'BisectBatchOnFunctionError', 'FunctionResponseTypes', 'DestinationConfig']);
+    'BisectBatchOnFunctionError', 'FunctionResponseTypes', 'DestinationConfig', 'FilterCriteria']);
+  if (config?.SchemaRegistryConfig !== undefined) ignored.push(`${p.SelfManagedKafkaEventSourceConfig ? 'SelfManaged' : 'AmazonManaged'}KafkaEventSourceConfig.SchemaRegistryConfig (not emulated)`);
   for (const name of Object.keys(p)) {
     if (!read.has(name) && !NOT_LOCAL.has(name)) ignored.push(`${name} (not emulated)`);
   }

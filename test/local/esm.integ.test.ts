@@ -256,4 +256,21 @@ describe('local event source mapping', () => {
     // and nothing was committed: the next mapping of the group gets the record again
     expect((await committed(m.groupId, t))[0]).toBe(-1);
   });
+
+  test('filters: only matching records are sent; the others are committed without an invocation', async () => {
+    // GIVEN JSON and plain-text records, and filters for orders from the EU or text starting with "ping"
+    const t = await topic(1);
+    const values = [{ type: 'order', region: 'eu' }, { type: 'order', region: 'us' }, 'ping 1', { type: 'refund', region: 'eu' }, 'pong', { type: 'order', region: 'eu' }, 'noise'];
+    await producer.send({ topic: t, messages: values.map((v) => ({ value: typeof v === 'string' ? v : JSON.stringify(v) })) });
+    const name = await fn('ok');
+    // WHEN the mapping consumes them with the filters
+    const m = mapping({ topics: [t], functionName: name, filters: [JSON.stringify({ value: { type: ['order'], region: ['eu'] } }), JSON.stringify({ value: [{ prefix: 'ping' }] })] });
+    // THEN every offset is committed (the trailing filtered-out record too)
+    await waitFor('commit', async () => (await committed(m.groupId, t))[0] === 7);
+    // and the function saw only the matching records, in order
+    const sent = (await events(name)).flatMap((e) => e.records[`${t}-0`].map((r: any) => r.offset));
+    expect(sent).toEqual([0, 2, 5]);
+    await waitFor('the mapping counts the commit', () => m.stats.recordsCommitted === 7, 10_000);
+    expect(m.stats).toMatchObject({ recordsCommitted: 7, recordsFiltered: 4 });
+  });
 });

@@ -82,7 +82,7 @@ describe('local event source mapping options', () => {
     });
 
     test('a chosen mapping gives its settings; what resolves at deploy time or is not emulated is reported; flags win', () => {
-      // GIVEN the provisioned-mode stack (retries, bisect, max age, partial batch response, a filter, a created queue)
+      // GIVEN the provisioned-mode stack (retries, bisect, max age, partial batch response, a filter, a schema registry, a created queue)
       const [id] = Object.entries<any>(JSON.parse(fs.readFileSync(templates.KafkaLambdaProvisionedSchemaRegistry, 'utf8')).Resources)
         .find(([, r]) => r.Type === 'AWS::Lambda::EventSourceMapping')!;
       const notices: string[] = [];
@@ -90,12 +90,13 @@ describe('local event source mapping options', () => {
       const o = parseCli(['--template', templates.KafkaLambdaProvisionedSchemaRegistry, '--mapping', id, '--batch-size', '7', ...local], (l) => notices.push(l));
       // THEN the template's settings are taken, the flag wins
       expect(o).toMatchObject({ batchSize: 7, maxBatchingWindowSeconds: 5, retryAttempts: 3, maximumRecordAgeSeconds: 21600, bisectBatchOnFunctionError: true, reportBatchItemFailures: true });
+      expect(o.filters).toEqual(['{"value":{"type":["reading"]}}']);
       expect(o.onFailure).toBeUndefined();
       // and the user is told what was left out
-      expect(notices).toEqual(expect.arrayContaining([
+      expect(notices).toEqual([
         expect.stringContaining('DestinationConfig.OnFailure.Destination (resolved at deploy time) not used'),
-        expect.stringContaining('FilterCriteria (not emulated) not used'),
-      ]));
+        expect.stringContaining('SelfManagedKafkaEventSourceConfig.SchemaRegistryConfig (not emulated) not used'),
+      ]);
     });
 
     test('fails naming the file when it is not a template', () => {

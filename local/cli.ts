@@ -39,7 +39,7 @@ export function parseCli(argv: string[], notice: (line: string) => void = () => 
   });
   if (values.mapping && !values.template) throw new LocalEsmConfigError('--mapping chooses a mapping of --template; give --template too');
   const fromTemplate = values.template ? settingsFromTemplate(values.template, values.mapping) : undefined;
-  for (const ignored of fromTemplate?.ignored ?? []) notice(`template: ${ignored} not used; give it as a flag if it matters locally`);
+  for (const ignored of fromTemplate?.ignored ?? []) notice(`template: ${ignored}`);
   const p: PropsFile = { ...fromTemplate?.props, ...(values.config ? JSON.parse(fs.readFileSync(values.config, 'utf8')) : {}) };
   const num = (flag: string, v: string | undefined, fallback?: number): number | undefined => {
     if (v === undefined) return fallback;

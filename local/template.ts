@@ -35,7 +35,7 @@ export interface TemplateSettings {
 
 const MAPPING = 'AWS::Lambda::EventSourceMapping';
 /** Read by the emulator elsewhere (the function) or about the AWS side only (network, auth, pollers, metrics). */
-const NOT_LOCAL = new Set(['FunctionName', 'SourceAccessConfigurations', 'ProvisionedPollerConfig', 'MetricsConfig', 'LoggingConfig', 'Enabled', 'Tags', 'KmsKeyArn']);
+const NOT_LOCAL = new Set(['FunctionName', 'ProvisionedPollerConfig', 'MetricsConfig', 'LoggingConfig', 'Enabled', 'Tags', 'KmsKeyArn']);
 
 export function settingsFromTemplate(file: string, logicalId?: string): TemplateSettings {
   let template: { Resources?: Record<string, { Type: string; Properties?: Record<string, any> }> };
@@ -59,7 +59,7 @@ export function settingsFromTemplate(file: string, logicalId?: string): Template
   const plain = <T>(name: string, value: unknown, check: (v: unknown) => boolean): T | undefined => {
     if (value === undefined) return undefined;
     if (check(value)) return value as T;
-    ignored.push(`${name} (resolved at deploy time)`);
+    ignored.push(`${name} is resolved at deploy time; give it as a flag`);
     return undefined;
   };
   const isString = (v: unknown) => typeof v === 'string';
@@ -85,10 +85,13 @@ export function settingsFromTemplate(file: string, logicalId?: string): Template
   };
   const read = new Set(['Topics', 'SelfManagedEventSource', 'EventSourceArn', 'SelfManagedKafkaEventSourceConfig', 'AmazonManagedKafkaEventSourceConfig',
     'StartingPosition', 'StartingPositionTimestamp', 'BatchSize', 'MaximumBatchingWindowInSeconds', 'MaximumRetryAttempts', 'MaximumRecordAgeInSeconds',
-    'BisectBatchOnFunctionError', 'FunctionResponseTypes', 'DestinationConfig', 'FilterCriteria']);
-  if (config?.SchemaRegistryConfig !== undefined) ignored.push(`${p.SelfManagedKafkaEventSourceConfig ? 'SelfManaged' : 'AmazonManaged'}KafkaEventSourceConfig.SchemaRegistryConfig (not emulated)`);
+    'BisectBatchOnFunctionError', 'FunctionResponseTypes', 'DestinationConfig', 'FilterCriteria', 'SourceAccessConfigurations']);
+  // Network entries (VPC_*) matter only in AWS; the broker's auth must be given as flags (--sasl, --tls, certificates).
+  const auth = ((p.SourceAccessConfigurations ?? []) as { Type?: unknown }[]).map((c) => c.Type).filter((t) => typeof t === 'string' && !t.startsWith('VPC_'));
+  if (auth.length) ignored.push(`SourceAccessConfigurations ${auth.join(', ')}: give the broker's auth as flags (--sasl, --tls, certificates)`);
+  if (config?.SchemaRegistryConfig !== undefined) ignored.push(`${p.SelfManagedKafkaEventSourceConfig ? 'SelfManaged' : 'AmazonManaged'}KafkaEventSourceConfig.SchemaRegistryConfig is not emulated`);
   for (const name of Object.keys(p)) {
-    if (!read.has(name) && !NOT_LOCAL.has(name)) ignored.push(`${name} (not emulated)`);
+    if (!read.has(name) && !NOT_LOCAL.has(name)) ignored.push(`${name} is not emulated`);
   }
   return { props: Object.fromEntries(Object.entries(props).filter(([, v]) => v !== undefined)) as PropsFile, ignored };
 }

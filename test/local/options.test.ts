@@ -94,8 +94,9 @@ describe('local event source mapping options', () => {
       expect(o.onFailure).toBeUndefined();
       // and the user is told what was left out
       expect(notices).toEqual([
-        expect.stringContaining('DestinationConfig.OnFailure.Destination (resolved at deploy time) not used'),
-        expect.stringContaining('SelfManagedKafkaEventSourceConfig.SchemaRegistryConfig (not emulated) not used'),
+        'template: DestinationConfig.OnFailure.Destination is resolved at deploy time; give it as a flag',
+        'template: SourceAccessConfigurations BASIC_AUTH: give the broker\'s auth as flags (--sasl, --tls, certificates)',
+        'template: SelfManagedKafkaEventSourceConfig.SchemaRegistryConfig is not emulated',
       ]);
     });
 

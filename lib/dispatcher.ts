@@ -202,7 +202,8 @@ export interface KafkaDispatcherProps {
   readonly timeMargin?: Duration;
 
   /**
-   * Timeout of the dispatcher function; Kafka event source mappings allow at most 14 minutes.
+   * Timeout of the dispatcher function: at most 14 minutes behind a KafkaTrigger (Kafka event source mappings
+   * allow no more; the trigger checks it), up to Lambda's 15 behind a KinesisTrigger.
    * @default Duration.minutes(5)
    * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka.html
    */
@@ -339,9 +340,6 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
     integerIn('concurrency', concurrency, 1, 1_000, 'use a bound of partitions invoked in parallel');
     integerIn('maxAttempts', maxAttempts, 1, 100, 'count the first attempt');
     integerIn('maxStoredResultBytes', maxStoredResultBytes, 0, 380_000, 'a DynamoDB item holds at most 400 KB');
-    if (!timeout.isUnresolved() && timeout.toSeconds() > 14 * 60) {
-      throw new Error(`KafkaDispatcher timeout must be at most 14 minutes for a Kafka event source mapping, got ${timeout.toHumanString()}: lower timeout`);
-    }
     if (!timeout.isUnresolved() && !timeMargin.isUnresolved() && timeMargin.toMilliseconds() >= timeout.toMilliseconds()) {
       throw new Error(`KafkaDispatcher timeMargin (${timeMargin.toHumanString()}) must be shorter than timeout (${timeout.toHumanString()}): lower timeMargin or raise timeout`);
     }

@@ -171,7 +171,6 @@ describe('KafkaDispatcher', () => {
     ['batchSize 0', { batchSize: 0 }, /batchSize must be an integer between 1 and 10000, got 0/],
     ['batchSize 10001', { batchSize: 10_001 }, /batchSize must be an integer between 1 and 10000, got 10001/],
     ['concurrency 0', { concurrency: 0 }, /concurrency must be an integer between 1 and 1000, got 0/],
-    ['a 15 minute timeout', { timeout: Duration.minutes(15) }, /timeout must be at most 14 minutes.*got 15 minutes/],
     ['a margin longer than the timeout', { timeout: Duration.seconds(30), timeMargin: Duration.seconds(30) }, /timeMargin \(30 seconds\) must be shorter than timeout/],
     ['a key pointer without a slash', { idempotencyKeyPointer: 'orderId' }, /idempotencyKeyPointer must be a JSON pointer.*got "orderId"/],
     ['a key pointer without idempotency', { idempotency: false, idempotencyKeyPointer: '/id' }, /need idempotency/],
@@ -223,5 +222,19 @@ describe('KafkaDispatcher behind a KinesisTrigger', () => {
     const dispatcher = new KafkaDispatcher(stack, 'Dispatcher', { target, reportBatchItemFailures: true });
     // WHEN a trigger without reportBatchItemFailures targets it THEN synth fails, as failed records would be skipped
     expect(() => trigger(stack, dispatcher.function)).toThrow(message);
+  });
+
+  test('a 15-minute dispatcher works behind a KinesisTrigger; a KafkaTrigger refuses it (Kafka mappings allow 14 minutes)', () => {
+    // GIVEN a dispatcher with Lambda's longest timeout
+    const stack = new Stack(new App(), 'Stack', { env: { account: '111122223333', region: 'us-east-1' } });
+    const target = new lambda.Function(stack, 'Target', { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>[]') });
+    const dispatcher = new KafkaDispatcher(stack, 'Dispatcher', { target, timeout: Duration.minutes(15) });
+    // WHEN a Kinesis trigger targets it THEN it synthesizes with the 900-second function
+    new KinesisTrigger(stack, 'Clicks', { target: dispatcher.function });
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', { Timeout: 900, Environment: { Variables: { [DISPATCHER_CONFIG_ENV]: Match.anyValue() } } });
+    // WHEN a Kafka trigger targets it THEN synth fails naming the limit
+    expect(() => new KafkaTrigger(stack, 'Orders', { target: dispatcher.function, topics: ['orders'], auth: KafkaAuth.none(),
+      cluster: KafkaCluster.selfManaged({ bootstrapServers: ['b-1.example.com:9092'] }), vpcEndpoints: KafkaVpcEndpoints.none(), dryRunCheck: false }))
+      .toThrow(/target.timeout was "900 seconds": Kafka event source mappings support functions with a timeout of at most 14 minutes/);
   });
 });

@@ -10,13 +10,13 @@ import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
-  CreateStreamCommand, DescribeStreamSummaryCommand, GetRecordsCommand, GetShardIteratorCommand, KinesisClient, ListShardsCommand, PutRecordCommand,
+  CreateStreamCommand, DescribeStreamSummaryCommand, KinesisClient, PutRecordCommand,
 } from '@aws-sdk/client-kinesis';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import * as te from '../../testenv';
 import { DISPATCHER_CONFIG_ENV, DispatcherConfig } from '../../lib/private/dispatcher-config';
-import { bigSequence, createIdempotencyTable, kinesisEvent, readTopic } from './support';
+import { bigSequence, createIdempotencyTable, kinesisEvent, kinesisEventsByShard, readTopic } from './support';
 
 jest.setTimeout(120_000);
 
@@ -61,32 +61,7 @@ describe('Kinesis stream → dispatcher bundle → target → response topic', (
   }
 
   /** The events the mapping would send: one per shard, its records in stream order, shaped as seed 003 shows. */
-  async function eventsOf(name: string, arn: string): Promise<{ shardId: string; event: any }[]> {
-    const { Shards } = await kinesis.send(new ListShardsCommand({ StreamName: name }));
-    const events = [];
-    for (const shard of Shards!) {
-      const { ShardIterator } = await kinesis.send(new GetShardIteratorCommand({ StreamName: name, ShardId: shard.ShardId!, ShardIteratorType: 'TRIM_HORIZON' }));
-      const { Records } = await kinesis.send(new GetRecordsCommand({ ShardIterator }));
-      if (!Records?.length) continue;
-      events.push({
-        shardId: shard.ShardId!,
-        event: {
-          Records: Records.map((r) => ({
-            kinesis: {
-              kinesisSchemaVersion: '1.0',
-              partitionKey: r.PartitionKey!,
-              sequenceNumber: r.SequenceNumber!,
-              data: Buffer.from(r.Data!).toString('base64'),
-              approximateArrivalTimestamp: r.ApproximateArrivalTimestamp!.getTime() / 1000,
-            },
-            eventSource: 'aws:kinesis', eventVersion: '1.0', eventID: `${shard.ShardId}:${r.SequenceNumber}`, eventName: 'aws:kinesis:record',
-            invokeIdentityArn: 'arn:aws:iam::123456789012:role/lambda-role', awsRegion: env.region, eventSourceARN: arn,
-          })),
-        },
-      });
-    }
-    return events;
-  }
+  const eventsOf = (name: string, arn: string) => kinesisEventsByShard(kinesis, name, arn, env.region);
 
   async function target(handler: string): Promise<string> {
     const name = `e2e-${handler}-${randomUUID().slice(0, 8)}`;

@@ -4,11 +4,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
-  CreateStreamCommand, DescribeStreamSummaryCommand, GetRecordsCommand, GetShardIteratorCommand, KinesisClient, ListShardsCommand, PutRecordCommand,
+  CreateStreamCommand, DescribeStreamSummaryCommand, KinesisClient, ListShardsCommand, PutRecordCommand,
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { decodeKinesisEvent } from '../../runtime';
 import * as te from '../../testenv';
+import { kinesisEventsByShard } from './support';
 
 jest.setTimeout(120_000);
 
@@ -34,24 +35,7 @@ describe('Kinesis records from moto, decoded', () => {
     expect(shards).toHaveLength(2);
 
     // The ESM's event: each shard's records in order, as Lambda shapes them.
-    const Records = [];
-    for (const shard of shards!) {
-      const { ShardIterator } = await kinesis.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: shard.ShardId!, ShardIteratorType: 'TRIM_HORIZON' }));
-      const { Records: got } = await kinesis.send(new GetRecordsCommand({ ShardIterator }));
-      for (const r of got ?? []) {
-        Records.push({
-          kinesis: {
-            kinesisSchemaVersion: '1.0',
-            partitionKey: r.PartitionKey!,
-            sequenceNumber: r.SequenceNumber!,
-            data: Buffer.from(r.Data!).toString('base64'),
-            approximateArrivalTimestamp: r.ApproximateArrivalTimestamp!.getTime() / 1000,
-          },
-          eventSource: 'aws:kinesis', eventVersion: '1.0', eventID: `${shard.ShardId}:${r.SequenceNumber}`, eventName: 'aws:kinesis:record',
-          invokeIdentityArn: 'arn:aws:iam::123456789012:role/lambda-role', awsRegion: 'us-east-1', eventSourceARN: summary!.StreamARN!,
-        });
-      }
-    }
+    const Records = (await kinesisEventsByShard(kinesis, stream, summary!.StreamARN!, 'us-east-1')).flatMap(({ event }) => event.Records);
 
     const records = decodeKinesisEvent({ Records });
 

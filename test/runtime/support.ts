@@ -1,5 +1,6 @@
 /** Helpers shared by the runtime tests: Kafka events built like the ESM builds them, the idempotency table. */
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetRecordsCommand, GetShardIteratorCommand, KinesisClient, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { randomUUID } from 'node:crypto';
 import { IDEMPOTENCY_PARTITION_KEY } from '../../runtime';
 
@@ -117,4 +118,35 @@ export function kinesisEvent(specs: KinesisRecordSpec[]): any {
 /** A sequence number of 56 digits, beyond a double's precision: `base` followed by i, zero-padded. */
 export function bigSequence(i: number, base = '4959033827149025660855969253836157109592157598913'): string {
   return `${base}${String(i).padStart(56 - base.length, '0')}`;
+}
+
+/**
+ * The events a Kinesis event source mapping would send for a stream's records: one per shard that has records,
+ * read with GetShardIterator(TRIM_HORIZON)/GetRecords and shaped as seed 003 shows.
+ */
+export async function kinesisEventsByShard(kinesis: KinesisClient, streamName: string, streamArn: string, region: string): Promise<{ shardId: string; event: any }[]> {
+  const { Shards } = await kinesis.send(new ListShardsCommand({ StreamName: streamName }));
+  const events = [];
+  for (const shard of Shards!) {
+    const { ShardIterator } = await kinesis.send(new GetShardIteratorCommand({ StreamName: streamName, ShardId: shard.ShardId!, ShardIteratorType: 'TRIM_HORIZON' }));
+    const { Records } = await kinesis.send(new GetRecordsCommand({ ShardIterator }));
+    if (!Records?.length) continue;
+    events.push({
+      shardId: shard.ShardId!,
+      event: {
+        Records: Records.map((r) => ({
+          kinesis: {
+            kinesisSchemaVersion: '1.0',
+            partitionKey: r.PartitionKey!,
+            sequenceNumber: r.SequenceNumber!,
+            data: Buffer.from(r.Data!).toString('base64'),
+            approximateArrivalTimestamp: r.ApproximateArrivalTimestamp!.getTime() / 1000,
+          },
+          eventSource: 'aws:kinesis', eventVersion: '1.0', eventID: `${shard.ShardId}:${r.SequenceNumber}`, eventName: 'aws:kinesis:record',
+          invokeIdentityArn: 'arn:aws:iam::123456789012:role/lambda-role', awsRegion: region, eventSourceARN: streamArn,
+        })),
+      },
+    });
+  }
+  return events;
 }

@@ -32,7 +32,8 @@ export interface KafkaHeader {
   readonly value: Buffer;
 }
 
-const EVENT_SOURCES = new Set(['SelfManagedKafka', 'aws:kafka']);
+/** The eventSource values of Kafka event source mapping events. */
+export const KAFKA_EVENT_SOURCES: ReadonlySet<string> = new Set(['SelfManagedKafka', 'aws:kafka']);
 
 /**
  * A decoded Kafka record. A class (not object literals with closures) so the helpers live on the
@@ -241,7 +242,7 @@ function eventRecords(event: unknown): Readonly<Record<string, unknown>> {
     throw new KafkaEventDecodeError(`not a Kafka event: expected an object, got ${typeOf(event)}`);
   }
   const e = event as Partial<KafkaEvent>;
-  if (typeof e.eventSource !== 'string' || !EVENT_SOURCES.has(e.eventSource)) {
+  if (typeof e.eventSource !== 'string' || !KAFKA_EVENT_SOURCES.has(e.eventSource)) {
     throw new KafkaEventDecodeError(`not a Kafka event: eventSource is ${JSON.stringify(e.eventSource)}, expected "SelfManagedKafka" or "aws:kafka" (or a Records array of "aws:kinesis" records)`);
   }
   const records = e.records;

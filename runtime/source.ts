@@ -6,7 +6,7 @@
  * "shardId-000000000006"), offset = the sequence number (a decimal string: 56 or more digits do not fit a
  * number). A shard is a partition: the unit of ordering and of the partial batch response.
  */
-import { decodeEventLenient, KafkaEvent, KafkaRecord } from './decode';
+import { decodeEventLenient, KAFKA_EVENT_SOURCES, KafkaEvent, KafkaRecord } from './decode';
 import { UnsupportedEventError } from './errors';
 import { decodeKinesisEventLenient, isKinesisEvent, KinesisRecord } from './kinesis';
 import type { RawEventEnvelope } from './payload';
@@ -35,8 +35,6 @@ export interface DecodedEvent {
   /** What the raw payload format repeats around a batch's records. */
   readonly envelope: RawEventEnvelope;
 }
-
-const KAFKA_EVENT_SOURCES = new Set(['SelfManagedKafka', 'aws:kafka']);
 
 /**
  * Which source sent this event: Kinesis when it has a Records array whose first entry says aws:kinesis,

@@ -8,11 +8,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import * as te from '../../testenv';
 import { DISPATCHER_CONFIG_ENV, DispatcherConfig } from '../../lib/private/dispatcher-config';
-import { createIdempotencyTable, kafkaEvent, partitionSpecs, readTopic } from './support';
+import { createIdempotencyTable, invokeFunction, kafkaEvent, partitionSpecs, readTopic } from './support';
 
 jest.setTimeout(120_000);
 
@@ -82,10 +82,7 @@ describe('dispatcher bundle under the Lambda emulator', () => {
     return fn;
   }
 
-  async function invoke(fn: te.RunningLambda, event: unknown): Promise<{ functionError?: string; body: any }> {
-    const out = await lambda.send(new InvokeCommand({ FunctionName: fn.name, Payload: Buffer.from(JSON.stringify(event)) }));
-    return { functionError: out.FunctionError, body: JSON.parse(Buffer.from(out.Payload!).toString('utf8')) };
-  }
+  const invoke = (fn: te.RunningLambda, event: unknown) => invokeFunction(lambda, fn.name, event);
 
   const invokedOffsets = async (name: string) => (await te.listInvocations(name))
     .map((i) => JSON.parse(i.payload).map((e: any) => `${e.payload.topic}-${e.payload.partition}@${e.payload.offset}`));

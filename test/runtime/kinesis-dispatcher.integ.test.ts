@@ -12,11 +12,11 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   CreateStreamCommand, DescribeStreamSummaryCommand, KinesisClient, PutRecordCommand,
 } from '@aws-sdk/client-kinesis';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import * as te from '../../testenv';
 import { DISPATCHER_CONFIG_ENV, DispatcherConfig } from '../../lib/private/dispatcher-config';
-import { bigSequence, createIdempotencyTable, kinesisEvent, kinesisEventsByShard, readTopic } from './support';
+import { bigSequence, createIdempotencyTable, invokeFunction, kinesisEvent, kinesisEventsByShard, readTopic } from './support';
 
 jest.setTimeout(120_000);
 
@@ -89,10 +89,7 @@ describe('Kinesis stream → dispatcher bundle → target → response topic', (
     return fn;
   }
 
-  async function invoke(fn: te.RunningLambda, event: unknown): Promise<{ functionError?: string; body: any }> {
-    const out = await lambda.send(new InvokeCommand({ FunctionName: fn.name, Payload: Buffer.from(JSON.stringify(event)) }));
-    return { functionError: out.FunctionError, body: JSON.parse(Buffer.from(out.Payload!).toString('utf8')) };
-  }
+  const invoke = (fn: te.RunningLambda, event: unknown) => invokeFunction(lambda, fn.name, event);
 
   /** The records the target received, in invocation order: [shardId, sequenceNumber, value]. */
   const received = async (name: string) => (await te.listInvocations(name)).sort((a, b) => a.at - b.at)

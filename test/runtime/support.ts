@@ -1,5 +1,6 @@
 /** Helpers shared by the runtime tests: Kafka events built like the ESM builds them, the idempotency table. */
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetRecordsCommand, GetShardIteratorCommand, KinesisClient, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { randomUUID } from 'node:crypto';
 import { IDEMPOTENCY_PARTITION_KEY } from '../../runtime';
@@ -149,4 +150,10 @@ export async function kinesisEventsByShard(kinesis: KinesisClient, streamName: s
     });
   }
   return events;
+}
+
+/** Invokes a function through the Lambda API; the answer's FunctionError and its parsed body. */
+export async function invokeFunction(lambda: LambdaClient, name: string, event: unknown): Promise<{ functionError?: string; body: any }> {
+  const out = await lambda.send(new InvokeCommand({ FunctionName: name, Payload: Buffer.from(JSON.stringify(event)) }));
+  return { functionError: out.FunctionError, body: JSON.parse(Buffer.from(out.Payload!).toString('utf8')) };
 }

@@ -202,6 +202,22 @@ export interface KafkaDispatcherProps {
   readonly timeMargin?: Duration;
 
   /**
+   * The target's timeout: how long an invocation the dispatcher stopped waiting for (at its own deadline) may
+   * still be running. With IdempotencyMode.STRICT the records' keys stay in progress at least that long after the
+   * dispatcher's end, so a retry never runs the target on them while the first run goes on.
+   * @default - the target's timeout when it is a lambda.Function, otherwise 15 minutes (Lambda's longest)
+   */
+  readonly targetTimeout?: Duration;
+
+  /**
+   * Ask Lambda for the last 4 KB of the target's log with each synchronous invocation and put it in the
+   * `logResult` field of error records. The target's log may hold record data; the dispatcher never writes it to
+   * its own log.
+   * @default false
+   */
+  readonly includeTargetLogTail?: boolean;
+
+  /**
    * Timeout of the dispatcher function: at most 14 minutes behind a KafkaTrigger (Kafka event source mappings
    * allow no more; the trigger checks it), up to Lambda's 15 behind a KinesisTrigger.
    * @default Duration.minutes(5)
@@ -281,6 +297,13 @@ export interface KafkaDispatcherProps {
    * @default - a new security group, when in a VPC
    */
   readonly securityGroups?: ec2.ISecurityGroup[];
+}
+
+/** The target's timeout in ms, when it is given or known (a lambda.Function's; 3 s when it sets none). */
+function targetTimeoutMs(props: KafkaDispatcherProps): number | undefined {
+  if (props.targetTimeout !== undefined) return props.targetTimeout.toMilliseconds();
+  if (props.target instanceof lambda.Function) return (props.target.timeout ?? Duration.seconds(3)).toMilliseconds();
+  return undefined;
 }
 
 /** Namespace of the dispatcher's embedded metrics. */
@@ -405,6 +428,8 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
         maxAttempts,
         baseDelayMs: 100,
         maxDelayMs: 5_000,
+        timeoutMs: targetTimeoutMs(props),
+        logTail: props.includeTargetLogTail === true ? true : undefined,
       },
       onError,
       reportBatchItemFailures: this.reportBatchItemFailures,

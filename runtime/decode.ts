@@ -196,6 +196,13 @@ export function decodeEventLenient<E = unknown>(event: E): LenientDecodedRecords
   return (isKinesisEvent(event) ? decodeKinesisEventLenient(event) : decodeKafkaEventLenient(event)) as LenientDecodedRecords<E>;
 }
 
+/**
+ * Each group must be keyed "topic-partition". A record that cannot be placed in its group (not an object, no
+ * usable offset, offsets not increasing, another topic-partition's record) is a failure at the position its
+ * partition is retried from: the offset after the previous good record, or, before the group's first good
+ * record, that record's offset minus the bad records before it. Only a group with no addressable position
+ * (its key is not "topic-partition", or no record has an offset) fails the event.
+ */
 function decodeKafkaEventLenient(event: unknown): LenientDecodeResult {
   const groups = eventRecords(event);
   const records: KafkaRecord[] = [];
@@ -205,32 +212,47 @@ function decodeKafkaEventLenient(event: unknown): LenientDecodeResult {
     if (!Array.isArray(group)) {
       throw new KafkaEventDecodeError(`records["${groupKey}"] must be an array of records, got ${typeOf(group)}`);
     }
-    let topic = '';
-    let partition = -1;
-    let previousOffset = -1;
+    const dash = groupKey.lastIndexOf('-');
+    const topic = groupKey.slice(0, dash);
+    const partition = dash > 0 ? toInteger(groupKey.slice(dash + 1)) : -1;
+    if (partition < 0) {
+      throw new KafkaEventDecodeError(`records["${groupKey}"]: records must be grouped by "topic-partition" as the event source mapping sends them`);
+    }
+    // Offsets of the group's records, -1 where a record has none it can be placed at.
+    const offsets: number[] = new Array(group.length);
+    let previous = -1;
+    const reasons: (string | undefined)[] = new Array(group.length);
     for (let i = 0; i < group.length; i++) {
       const raw = group[i] as RawKafkaRecord;
-      if (typeof raw !== 'object' || raw === null) {
-        throw new KafkaEventDecodeError(`records["${groupKey}"][${i}] must be a record object, got ${typeOf(raw)}`);
+      offsets[i] = -1;
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+        reasons[i] = `records["${groupKey}"][${i}] must be a record object, got ${typeOf(raw)}`;
+        continue;
       }
       const offset = toInteger(raw.offset);
-      if (i === 0) {
-        topic = raw.topic;
-        partition = toInteger(raw.partition);
-        if (typeof topic !== 'string' || partition < 0 || `${topic}-${partition}` !== groupKey) {
-          throw new KafkaEventDecodeError(`records["${groupKey}"][0] has topic ${JSON.stringify(raw.topic)} and partition ${JSON.stringify(raw.partition)}: records must be grouped by "topic-partition" as the event source mapping sends them`);
-        }
-      } else if (raw.topic !== topic || toInteger(raw.partition) !== partition) {
-        throw new KafkaEventDecodeError(`records["${groupKey}"][${i}] (offset ${JSON.stringify(raw.offset)}) belongs to ${JSON.stringify(raw.topic)}-${JSON.stringify(raw.partition)}: records must be grouped by "topic-partition" as the event source mapping sends them`);
-      }
       if (offset < 0) {
-        throw new KafkaEventDecodeError(`records["${groupKey}"][${i}] has offset ${JSON.stringify(raw.offset)}: offsets must be non-negative integers`);
+        reasons[i] = `records["${groupKey}"][${i}] has no usable offset (${typeOf(raw.offset)}): offsets must be non-negative integers`;
+      } else if (raw.topic !== topic || toInteger(raw.partition) !== partition) {
+        reasons[i] = `records["${groupKey}"][${i}] (offset ${offset}) names another topic-partition: records must be grouped by "topic-partition" as the event source mapping sends them`;
+      } else if (offset <= previous) {
+        reasons[i] = `records["${groupKey}"][${i}] has offset ${offset} after offset ${previous}: offsets must increase within a partition`;
+      } else {
+        offsets[i] = previous = offset;
       }
-      if (offset <= previousOffset) {
-        throw new KafkaEventDecodeError(`records["${groupKey}"][${i}] has offset ${offset} after offset ${previousOffset}: offsets must increase within a partition`);
+    }
+    const firstGood = offsets.findIndex((o) => o >= 0);
+    if (firstGood < 0 && group.length > 0) {
+      throw new KafkaEventDecodeError(`records["${groupKey}"]: no record can be placed in the group, so the partition has no known position to be retried from; ${reasons[0]}`);
+    }
+    let after = firstGood < 0 ? 0 : Math.max(0, offsets[firstGood] - firstGood);
+    for (let i = 0; i < group.length; i++) {
+      const raw = group[i] as RawKafkaRecord;
+      if (reasons[i] !== undefined) {
+        failures.push(new KafkaRecordDecodeError(topic, partition, after, reasons[i]!, raw));
+        continue;
       }
-      previousOffset = offset;
-      const record = decodeRecord(raw, topic, partition, offset, failures);
+      after = offsets[i] + 1;
+      const record = decodeRecord(raw, topic, partition, offsets[i], failures);
       if (record !== undefined) records.push(record);
     }
   }
@@ -253,25 +275,17 @@ function eventRecords(event: unknown): Readonly<Record<string, unknown>> {
 }
 
 function decodeRecord(raw: RawKafkaRecord, topic: string, partition: number, offset: number, failures: KafkaRecordDecodeError[]): KafkaRecord | undefined {
+  const fail = (reason: string) => {
+    failures.push(new KafkaRecordDecodeError(topic, partition, offset, reason, raw));
+    return undefined;
+  };
   const key = raw.key ?? null;
-  if (key !== null && !isBase64(key)) {
-    failures.push(new KafkaRecordDecodeError(topic, partition, offset, `key is not valid base64: ${preview(raw.key)}`));
-    return undefined;
-  }
+  if (key !== null && !isBase64(key)) return fail(`key is not valid base64 (${typeOf(key)})`);
   const value = raw.value ?? null;
-  if (value !== null && !isBase64(value)) {
-    failures.push(new KafkaRecordDecodeError(topic, partition, offset, `value is not valid base64: ${preview(raw.value)}`));
-    return undefined;
-  }
+  if (value !== null && !isBase64(value)) return fail(`value is not valid base64 (${typeOf(value)})`);
   const headers = checkHeaders(raw.headers);
-  if (headers === undefined) {
-    failures.push(new KafkaRecordDecodeError(topic, partition, offset, 'headers must be an array of single-key objects whose values are arrays of bytes'));
-    return undefined;
-  }
-  if (typeof raw.timestamp !== 'number') {
-    failures.push(new KafkaRecordDecodeError(topic, partition, offset, `timestamp must be a number, got ${typeOf(raw.timestamp)}`));
-    return undefined;
-  }
+  if (headers === undefined) return fail('headers must be an array of single-key objects whose values are arrays of bytes (integers 0-255)');
+  if (typeof raw.timestamp !== 'number' || !Number.isFinite(raw.timestamp)) return fail(`timestamp must be a number of milliseconds, got ${typeOf(raw.timestamp)}`);
   const record = new KafkaRecord(topic, partition, offset, raw.timestamp, raw.timestampType, null, null, NO_HEADERS, raw);
   // The checked event text goes into the record's private slots, decoded on first access.
   const slots = record as unknown as RecordSlots;
@@ -316,7 +330,17 @@ function headerName(h: unknown): string | undefined {
     if (name !== undefined) return undefined; // more than one key
     name = k;
   }
-  return name !== undefined && Array.isArray((h as Record<string, unknown>)[name]) ? name : undefined;
+  return name !== undefined && isByteArray((h as Record<string, unknown>)[name]) ? name : undefined;
+}
+
+/** An array of integers 0-255: Buffer.from would wrap anything else into a different byte without a word. */
+function isByteArray(v: unknown): boolean {
+  if (!Array.isArray(v)) return false;
+  for (let i = 0; i < v.length; i++) {
+    const b = v[i];
+    if (typeof b !== 'number' || (b & 255) !== b) return false;
+  }
+  return true;
 }
 
 /** Headers that checkHeaders accepted, as names and Buffers of their bytes. */
@@ -339,11 +363,7 @@ function toInteger(v: unknown): number {
   return -1;
 }
 
+/** What a value is, for a message, never what it holds: record bytes stay out of logs and exceptions. */
 function typeOf(v: unknown): string {
-  return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'string' ? JSON.stringify(preview(v)) : typeof v;
-}
-
-function preview(v: unknown): string {
-  const s = typeof v === 'string' ? v : JSON.stringify(v);
-  return s.length > 40 ? `${s.slice(0, 40)}... (${s.length} chars)` : s;
+  return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'string' ? `a string of ${v.length} characters` : typeof v;
 }

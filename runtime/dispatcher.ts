@@ -3,8 +3,8 @@ import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { DispatcherConfig, ErrorBehaviorName } from '../lib/private/dispatcher-config';
 import {
-  BatchFailedError, IdempotencyInProgressError, PayloadTooLargeError,
-  RemainingTimeExhaustedError, TargetInvocationError,
+  BatchFailedError, IdempotencyInProgressError, InvocationOutcome, PayloadTooLargeError, RecordCoordinates,
+  RemainingTimeExhaustedError, SharedKeyFailedError, SharedKeyPendingError, TargetInvocationError,
 } from './errors';
 import {
   CompletedRecord, CompletionEntry, coordinatesKey, DynamoDbIdempotencyStore, IdempotencyKeyFunction, jsonPointerKey, RecordOutcome,
@@ -14,7 +14,7 @@ import { TargetInvoker } from './invoke';
 import { JsonLogger, Logger } from './logger';
 import { EmfMetrics } from './metrics';
 import { ASYNC_PAYLOAD_LIMIT_BYTES, InvocationBatch, planBatches, RawEventEnvelope, SYNC_PAYLOAD_LIMIT_BYTES } from './payload';
-import { ErrorItem, KafkaRelay } from './relay';
+import { ErrorItem, KafkaRelay, MAX_ERROR_RECORDS_CHARS, ResponseItem } from './relay';
 import { comparePositions, decodeSourceEvent, EventSourceKind, nextPosition, Position, SourceRecord } from './source';
 
 /** The partial batch response of a Kafka event source mapping: per failed topic-partition, the offset to retry from. */
@@ -52,6 +52,11 @@ export interface DispatcherOptions {
   readonly maxPayloadBytes?: number;
   /** No invocation starts when less than this remains. @default 10000 */
   readonly timeMarginMs?: number;
+  /**
+   * The target's timeout: strict keys stay in progress this long past the dispatcher's end, so a run the
+   * dispatcher stopped waiting for is never overlapped by a retry. @default 900000 (15 minutes)
+   */
+  readonly targetTimeoutMs?: number;
   readonly store?: DynamoDbIdempotencyStore;
   /** @default 'batched' */
   readonly idempotencyMode?: 'batched' | 'strict';
@@ -72,7 +77,44 @@ export interface DispatcherClients {
 /** Conditional writes in flight per partition in strict mode. */
 const STRICT_WRITES_IN_FLIGHT = 16;
 
-type Work = { readonly offset: Position; readonly record?: SourceRecord; readonly key?: string; readonly error?: Error };
+/** Lambda's longest timeout: how long a target may run when its own timeout is not known. */
+const MAX_TARGET_TIMEOUT_MS = 15 * 60_000;
+
+type Work = {
+  readonly offset: Position;
+  readonly record?: SourceRecord;
+  readonly key?: string;
+  /** The record (or event entry) could not be decoded or keyed: it takes the error path. */
+  readonly error?: Error;
+  /** The event's entry, for an error without a decoded record. */
+  readonly raw?: unknown;
+  /** An earlier record of this event has the same key: it stands for this one, whose fate follows it. */
+  readonly shared?: boolean;
+};
+
+/** How a key ended in this event (or in an earlier one, from the store): what its other records follow. */
+interface Fate {
+  /** The partition run of the record the key was done for; undefined when it was done in an earlier event. */
+  readonly run?: PartitionRun;
+  readonly record: Partial<RecordCoordinates>;
+  readonly outcome: RecordOutcome;
+  readonly result?: unknown;
+}
+
+/** A failure of records [start, end) for the error path. */
+interface Failure {
+  readonly error: Error;
+  /** The decoded records; empty for an entry that could not be decoded (then raw holds it). */
+  readonly records: readonly SourceRecord[];
+  readonly raw?: unknown;
+  readonly start: Position;
+  readonly end: Position;
+  readonly inputPayload?: string;
+  readonly details?: TargetInvocationError['details'];
+  readonly outcome?: InvocationOutcome;
+  /** Remember the records as done in the store. @default true */
+  readonly remember?: boolean;
+}
 
 /** Per topic-partition (Kinesis: per shard) progress of one event. */
 class PartitionRun {
@@ -86,13 +128,20 @@ class PartitionRun {
     public readonly topicPartition: string,
     public readonly topic: string,
     public readonly partition: number | string,
+    /** The event's fates by key, shared by its partitions. */
+    public readonly fates: Map<string, Fate>,
   ) {}
 
+  /** Stops the partition; the ESM retries it from the lowest offset any stop named. */
   stop(offset: Position, error: Error): void {
-    if (this.stopped) return;
     this.stopped = true;
-    this.retryFrom = offset;
+    if (this.retryFrom === undefined || comparePositions(offset, this.retryFrom) < 0) this.retryFrom = offset;
     this.errors.push(error);
+  }
+
+  /** Whether the record at this offset is acknowledged: the partition is not retried from it or before it. */
+  acknowledges(offset: Position): boolean {
+    return this.retryFrom === undefined || comparePositions(offset, this.retryFrom) < 0;
   }
 }
 
@@ -101,6 +150,10 @@ class PartitionRun {
  * in parallel up to a bound, in offset order within each. A Kinesis event is handled the same way with
  * shards as partitions and sequence numbers as offsets (see source.ts), and answered with Kinesis's
  * partial batch response.
+ *
+ * A record is acknowledged only once its result is on the response topic (when there is one) or it is on an
+ * error path: a result too big to store is marked pending in the store until it is relayed, so a retry after a
+ * failed relay invokes the target again (ReinvokedForLostResult) instead of skipping the record.
  */
 export class Dispatcher {
   /** Builds a dispatcher from the configuration the KafkaDispatcher construct writes. */
@@ -117,6 +170,7 @@ export class Dispatcher {
         maxAttempts: t.maxAttempts,
         baseDelayMs: t.baseDelayMs,
         maxDelayMs: t.maxDelayMs,
+        logTail: t.logTail,
         client: clients.lambda,
         logger,
         metrics,
@@ -126,6 +180,7 @@ export class Dispatcher {
       batchSize: t.batchSize,
       concurrency: t.concurrency,
       timeMarginMs: config.timeMarginMs,
+      targetTimeoutMs: t.timeoutMs,
       store: idem === undefined ? undefined : new DynamoDbIdempotencyStore({
         tableName: idem.tableName,
         ttlSeconds: idem.ttlSeconds,
@@ -145,12 +200,14 @@ export class Dispatcher {
   private readonly metrics: EmfMetrics;
   private readonly onError: ErrorBehavior;
   private readonly maxPayloadBytes: number;
+  private readonly keyOf: IdempotencyKeyFunction;
 
   constructor(options: DispatcherOptions) {
     this.o = options;
     this.logger = options.logger ?? new JsonLogger();
     this.metrics = options.metrics ?? new EmfMetrics();
     this.onError = options.onError ?? 'fail';
+    this.keyOf = options.keyOf ?? coordinatesKey;
     this.maxPayloadBytes = options.maxPayloadBytes
       ?? (options.invoker.invocationType === 'Event' ? ASYNC_PAYLOAD_LIMIT_BYTES : SYNC_PAYLOAD_LIMIT_BYTES);
   }
@@ -167,39 +224,36 @@ export class Dispatcher {
 
   private async process(event: unknown, context: InvocationContext): Promise<DispatcherResponse> {
     const margin = this.o.timeMarginMs ?? 10_000;
-    // The deadline for starting work; a strict in-progress entry lives until the invocation's end.
     const end = Date.now() + context.getRemainingTimeInMillis();
+    // The deadline for starting work.
     const deadline = end - margin;
+    // A strict in-progress key outlives any target run the dispatcher may stop waiting for.
+    const holdUntil = end + (this.o.targetTimeoutMs ?? MAX_TARGET_TIMEOUT_MS);
     const { kind, records, failures, envelope } = decodeSourceEvent(event);
     this.metrics.add('RecordsIn', records.length + failures.length);
 
     // Work per topic-partition (shard), in the event's order, offsets (sequence numbers) increasing.
+    const fates = new Map<string, Fate>();
     const partitions = new Map<string, { run: PartitionRun; work: Work[] }>();
     const seenKeys = new Set<string>();
     const add = (topic: string, partition: number | string, w: Work) => {
       const tp = `${topic}-${partition}`;
       let p = partitions.get(tp);
-      if (p === undefined) partitions.set(tp, p = { run: new PartitionRun(tp, topic, partition), work: [] });
+      if (p === undefined) partitions.set(tp, p = { run: new PartitionRun(tp, topic, partition, fates), work: [] });
       p.work.push(w);
     };
-    const keyOf = this.o.keyOf ?? coordinatesKey;
     for (const record of records) {
       let key: string;
       try {
-        key = keyOf(record);
+        key = this.keyOf(record);
       } catch (e) {
         add(record.topic, record.partition, { offset: record.offset, record, error: e as Error });
         continue;
       }
-      if (seenKeys.has(key)) {
-        // Same key earlier in this event: that record stands for this one.
-        this.metrics.add('RecordsSkippedDuplicate');
-        continue;
-      }
+      add(record.topic, record.partition, { offset: record.offset, record, key, shared: seenKeys.has(key) });
       seenKeys.add(key);
-      add(record.topic, record.partition, { offset: record.offset, record, key });
     }
-    for (const f of failures) add(f.topic, f.partition, { offset: f.offset, error: f.error });
+    for (const f of failures) add(f.topic, f.partition, { offset: f.offset, error: f.error, raw: f.raw });
     for (const { work } of partitions.values()) work.sort((a, b) => comparePositions(a.offset, b.offset));
 
     const done = this.o.store !== undefined && this.o.idempotencyMode !== 'strict'
@@ -207,7 +261,10 @@ export class Dispatcher {
       : new Map<string, CompletedRecord>();
 
     const runs = [...partitions.values()];
-    await forEachLimit(runs, this.o.concurrency ?? 4, ({ run, work }) => this.processPartition(run, work, done, deadline, end, envelope));
+    const concurrency = this.o.concurrency ?? 4;
+    await forEachLimit(runs, concurrency, ({ run, work }) => this.processPartition(run, work, done, deadline, holdUntil, envelope));
+    // Records that share a key with an earlier one follow its fate, known once every partition has run.
+    await forEachLimit(runs, concurrency, ({ run, work }) => this.followSharedKeys(run, work.filter((w) => w.shared)));
 
     const failed = runs.filter(({ run }) => run.stopped).map(({ run }) => run);
     if (failed.length === 0) return { batchItemFailures: [] };
@@ -217,57 +274,128 @@ export class Dispatcher {
     throw new BatchFailedError(errors);
   }
 
-  private async processPartition(run: PartitionRun, work: Work[], done: Map<string, CompletedRecord>, deadline: number, end: number, envelope: RawEventEnvelope): Promise<void> {
+  private async processPartition(run: PartitionRun, work: Work[], done: Map<string, CompletedRecord>, deadline: number, holdUntil: number, envelope: RawEventEnvelope): Promise<void> {
     const store = this.o.store;
     const strict = store !== undefined && this.o.idempotencyMode === 'strict';
     const inProgress = new Set<string>();
     try {
       if (strict) {
         await forEachLimit(work, STRICT_WRITES_IN_FLIGHT, async (w) => {
-          if (w.key === undefined) return;
-          const r = await store.acquire(w.key, w.record!, end);
-          if (r.state === 'acquired') run.acquired.add(w.key);
+          if (w.key === undefined || w.shared) return;
+          const r = await store.acquire(w.key, w.record!, holdUntil);
+          if (r.state === 'acquired') {
+            run.acquired.add(w.key);
+            if (r.lostResult) this.metrics.add('ReinvokedForLostResult');
+          }
           else if (r.state === 'completed') done.set(w.key, r.completed);
           else inProgress.add(w.key);
         });
       }
       let pending: SourceRecord[] = [];
-      const reRelay: { record: SourceRecord; result: unknown }[] = [];
+      const reRelay: ResponseItem[] = [];
+      const flush = async () => {
+        await this.invokeRun(run, pending, deadline, envelope);
+        pending = [];
+      };
       for (const w of work) {
         if (run.stopped) break;
+        if (w.shared) continue;
         if (w.error !== undefined) {
-          await this.invokeRun(run, pending, deadline, envelope);
-          pending = [];
-          if (!run.stopped) await this.recordFailure(run, w.error, w.record ? [w.record] : [], w.offset, nextPosition(w.offset), w.record ? JSON.stringify(w.record.raw) : undefined);
+          await flush();
+          if (!run.stopped) {
+            await this.recordFailure(run, {
+              error: w.error, records: w.record ? [w.record] : [], raw: w.raw, start: w.offset, end: nextPosition(w.offset),
+              inputPayload: w.record ? JSON.stringify(w.record.raw) : undefined,
+            });
+          }
           continue;
         }
+        const record = w.record!;
         const stored = done.get(w.key!);
-        if (stored !== undefined) {
+        if (stored?.relayPending) {
+          // Its result was neither stored nor relayed: the target runs again (the one at-least-once case).
+          this.metrics.add('ReinvokedForLostResult');
+        } else if (stored !== undefined) {
           this.metrics.add('RecordsSkippedDuplicate');
-          if (stored.outcome === 'responded' && stored.result !== undefined) reRelay.push({ record: w.record!, result: stored.result });
+          const sameRecord = stored.topic === undefined || (stored.topic === record.topic && String(stored.partition) === String(record.partition) && String(stored.offset) === String(record.offset));
+          const fate: Fate = { record: stored, outcome: stored.outcome, result: stored.result };
+          run.fates.set(w.key!, fate);
+          if (sameRecord) {
+            // Results stored by an earlier attempt are relayed again; the target is not invoked again.
+            if (stored.outcome === 'responded' && !stored.resultOmitted) reRelay.push({ record, result: stored.result });
+          } else {
+            await flush();
+            if (!run.stopped) await this.follow(run, record, fate, reRelay);
+          }
           continue;
         }
         if (inProgress.has(w.key!)) {
-          await this.invokeRun(run, pending, deadline, envelope);
-          pending = [];
-          run.stop(w.offset, new IdempotencyInProgressError(w.record!.topic, w.record!.partition, w.offset, w.key!));
+          await flush();
+          run.stop(w.offset, new IdempotencyInProgressError(record.topic, record.partition, w.offset));
           break;
         }
-        pending.push(w.record!);
+        pending.push(record);
       }
-      await this.invokeRun(run, pending, deadline, envelope);
-      if (reRelay.length > 0 && this.o.relay !== undefined) {
-        // Results stored by an earlier attempt: relayed again, the target is not invoked again.
-        await this.relayOrStop(run, reRelay[0].record.offset, () => this.o.relay!.sendResponses(reRelay));
-      }
+      await flush();
+      await this.relayResponses(run, reRelay);
     } catch (e) {
       // Infrastructure failures (DynamoDB, Secrets Manager): the partition is retried by the ESM.
       run.stop(work[0]?.offset ?? 0, e as Error);
     } finally {
       if (strict && run.acquired.size > 0) {
-        await forEachLimit([...run.acquired], STRICT_WRITES_IN_FLIGHT, (k) => store.release(k).catch((e) => this.logger.warn('releasing an idempotency key failed', { key: k, error: e })));
+        await forEachLimit([...run.acquired], STRICT_WRITES_IN_FLIGHT, (k) => store.release(k).catch((e) => this.logger.warn('releasing an idempotency key failed; it expires by itself', { partition: run.topicPartition, error: e })));
       }
     }
+  }
+
+  /**
+   * Records whose key an earlier record of the event has: acknowledged only when that record was (its result
+   * relayed under their coordinates too, or its error path taken by them too); otherwise the partition is
+   * retried from the first such record.
+   */
+  private async followSharedKeys(run: PartitionRun, shared: readonly Work[]): Promise<void> {
+    const reRelay: ResponseItem[] = [];
+    try {
+      for (const w of shared) {
+        const record = w.record!;
+        if (!run.acknowledges(w.offset)) break; // retried anyway
+        const fate = run.fates.get(w.key!);
+        if (fate === undefined || (fate.run !== undefined && !fate.run.acknowledges(fate.record.offset!))) {
+          run.stop(w.offset, new SharedKeyPendingError(record.topic, record.partition, record.offset, fate?.record as RecordCoordinates ?? record));
+          break;
+        }
+        this.metrics.add('RecordsSkippedDuplicate');
+        await this.follow(run, record, fate, reRelay);
+      }
+      await this.relayResponses(run, reRelay);
+    } catch (e) {
+      run.stop(shared[0].offset, e as Error);
+    }
+  }
+
+  /** A record takes the fate of the record its key was done for. */
+  private async follow(run: PartitionRun, record: SourceRecord, fate: Fate, reRelay: ResponseItem[]): Promise<void> {
+    switch (fate.outcome) {
+      case 'responded':
+        if (fate.result !== undefined) reRelay.push({ record, result: fate.result });
+        return;
+      case 'logged':
+        await this.recordFailure(run, {
+          error: new SharedKeyFailedError(record.topic, record.partition, record.offset, fate.record),
+          records: [record], start: record.offset, end: nextPosition(record.offset), remember: false,
+        });
+        return;
+      case 'dropped':
+        this.metrics.add('RecordsDropped');
+        return;
+      default:
+        return;
+    }
+  }
+
+  private async relayResponses(run: PartitionRun, items: readonly ResponseItem[]): Promise<void> {
+    if (items.length === 0 || this.o.relay === undefined) return;
+    await this.relayOrStop(run, items[0].record.offset, () => this.o.relay!.sendResponses(items));
   }
 
   /** Invokes the target for consecutive not-done records of one partition, in batches. */
@@ -279,8 +407,9 @@ export class Dispatcher {
       if (run.stopped) return;
       if (step instanceof PayloadTooLargeError) {
         const record = records.find((r) => r.offset === step.offset)!;
-        await this.recordFailure(run, step, [record], step.offset, nextPosition(step.offset), undefined, {
-          statusCode: 413, functionError: 'RequestEntityTooLargeException', payload: JSON.stringify({ errorType: step.name, errorMessage: step.message }),
+        await this.recordFailure(run, {
+          error: step, records: [record], start: step.offset, end: nextPosition(step.offset),
+          details: { statusCode: 413, functionError: 'RequestEntityTooLargeException', payload: JSON.stringify({ errorType: step.name, errorMessage: step.message }) },
         });
         continue;
       }
@@ -295,7 +424,15 @@ export class Dispatcher {
         results = await invoker.invoke(step, deadline);
       } catch (e) {
         if (!(e instanceof TargetInvocationError)) throw e;
-        await this.recordFailure(run, e, step.records, e.startOffset, e.endOffset, step.payload, e.details);
+        if (e.outcome === 'unknown') {
+          // The target may still be running these: their strict keys stay in progress until they expire.
+          this.metrics.add('RecordsUnknownOutcome', step.records.length);
+          for (const r of step.records) {
+            const key = keyOrUndefined(this.keyOf, r);
+            if (key !== undefined) run.acquired.delete(key);
+          }
+        }
+        await this.recordFailure(run, { error: e, records: step.records, start: e.startOffset, end: e.endOffset, inputPayload: step.payload, details: e.details, outcome: e.outcome });
         continue;
       }
       await this.succeeded(run, step, results);
@@ -304,50 +441,79 @@ export class Dispatcher {
 
   private async succeeded(run: PartitionRun, batch: InvocationBatch, results: readonly unknown[]): Promise<void> {
     const relay = this.o.relay;
+    const store = this.o.store;
     const responding = invokerIsSync(this.o.invoker) && relay?.responseTopic !== undefined;
     // Stored before relaying: if the relay fails, the retry re-relays the stored results without invoking again.
-    await this.complete(run, batch.records, responding ? 'responded' : 'invoked', results);
-    if (responding) {
-      await this.relayOrStop(run, batch.records[0].offset, () => relay!.sendResponses(batch.records.map((record, i) => ({ record, result: results[i] }))));
-      if (!run.stopped) this.metrics.add('RecordsResponded', batch.records.length);
+    // A result too big to store is marked pending until it is relayed.
+    const unstored = responding && store !== undefined ? batch.records.map((_, i) => !store.fits(results[i])) : [];
+    await this.complete(run, batch.records, responding ? 'responded' : 'invoked', results, unstored);
+    if (!responding) return;
+    await this.relayOrStop(run, batch.records[0].offset, () => relay!.sendResponses(batch.records.map((record, i) => ({ record, result: results[i] }))));
+    if (run.stopped) return;
+    this.metrics.add('RecordsResponded', batch.records.length);
+    if (unstored.includes(true)) {
+      const relayed = batch.records.filter((_, i) => unstored[i]);
+      await this.complete(run, relayed, 'responded', results.filter((_, i) => unstored[i]));
     }
   }
 
   /**
-   * A failure of records [startOffset, endOffset) (Kinesis: sequence numbers): with fail the partition stops here (retried by the
-   * ESM); with log it goes to the error topic (or the log) and the records are marked done; with drop
-   * it is counted and the records are marked done.
+   * A failure of records [start, end) (Kinesis: sequence numbers): with fail the partition stops here (retried by
+   * the ESM); with log it goes to the error topic (or the log) with the records' bytes and the records are marked
+   * done; with drop it is counted and the records are marked done.
    */
-  private async recordFailure(
-    run: PartitionRun, error: Error, records: readonly SourceRecord[], startOffset: Position, endOffset: Position,
-    inputPayload?: string, details?: TargetInvocationError['details'],
-  ): Promise<void> {
+  private async recordFailure(run: PartitionRun, f: Failure): Promise<void> {
     const { topic, partition } = run;
-    const count = Math.max(records.length, 1);
+    const count = Math.max(f.records.length, 1);
+    const remember = f.remember ?? true;
+    const fields = { error: f.error, topic, partition, startOffset: f.start, endOffset: f.end, outcome: f.outcome ?? 'failed' };
     if (this.onError === 'fail') {
       this.metrics.add('RecordsFailed', count);
-      run.stop(startOffset, error);
+      run.stop(f.start, f.error);
       return;
     }
     if (this.onError === 'drop') {
       this.metrics.add('RecordsDropped', count);
-      this.logger.warn('dropped records after an error', { error, topic, partition, startOffset, endOffset });
-      await this.complete(run, records, 'dropped');
+      this.logger.warn('dropped records after an error', fields);
+      if (remember) await this.complete(run, f.records, 'dropped');
       return;
     }
     this.metrics.add('RecordsFailed', count);
-    const item: ErrorItem = {
-      topic, partition, startOffset, endOffset,
-      functionName: this.o.invoker.functionName,
-      inputPayload,
-      details: details ?? { statusCode: 0, functionError: error.name, payload: JSON.stringify({ errorType: error.name, errorMessage: error.message }) },
-    };
-    this.logger.error('records failed', { error, topic, partition, startOffset, endOffset, errorTopic: this.o.relay?.errorTopic });
+    this.logger.error('records failed', { ...fields, errorTopic: this.o.relay?.errorTopic });
     if (this.o.relay?.errorTopic !== undefined) {
-      await this.relayOrStop(run, startOffset, () => this.o.relay!.sendErrors([item]));
+      const items = this.errorItems(run, f);
+      await this.relayOrStop(run, f.start, () => this.o.relay!.sendErrors(items));
       if (run.stopped) return;
     }
-    await this.complete(run, records, 'logged');
+    if (remember) await this.complete(run, f.records, 'logged');
+  }
+
+  /** The error records of a failure: its range split so that each record's bytes stay under Kafka's message size. */
+  private errorItems(run: PartitionRun, f: Failure): ErrorItem[] {
+    const base = {
+      topic: run.topic, partition: run.partition, functionName: this.o.invoker.functionName, outcome: f.outcome ?? 'failed',
+      details: f.details ?? { statusCode: 0, functionError: f.error.name, payload: JSON.stringify({ errorType: f.error.name, errorMessage: f.error.message }) },
+    };
+    if (f.records.length === 0) return [{ ...base, startOffset: f.start, endOffset: f.end, inputPayload: f.inputPayload, records: [f.raw ?? null] }];
+    const items: ErrorItem[] = [];
+    let chunk: SourceRecord[] = [];
+    let chars = 0;
+    const push = () => {
+      items.push({
+        ...base, startOffset: chunk[0].offset, endOffset: nextPosition(chunk[chunk.length - 1].offset),
+        inputPayload: items.length === 0 ? f.inputPayload : undefined, records: chunk.map((r) => r.raw),
+      });
+      chunk = [];
+      chars = 0;
+    };
+    for (const r of f.records) {
+      const size = JSON.stringify(r.raw).length;
+      if (chunk.length > 0 && chars + size > MAX_ERROR_RECORDS_CHARS) push();
+      chunk.push(r);
+      chars += size;
+    }
+    push();
+    return items;
   }
 
   private async relayOrStop(run: PartitionRun, offset: Position, send: () => Promise<void>): Promise<void> {
@@ -358,16 +524,18 @@ export class Dispatcher {
     }
   }
 
-  private async complete(run: PartitionRun, records: readonly SourceRecord[], outcome: RecordOutcome, results?: readonly unknown[]): Promise<void> {
-    const store = this.o.store;
-    if (store === undefined || records.length === 0) return;
-    const keyOf = this.o.keyOf ?? coordinatesKey;
+  /** Remembers how records ended: in the event's fates (for records sharing their keys) and in the store. */
+  private async complete(run: PartitionRun, records: readonly SourceRecord[], outcome: RecordOutcome, results?: readonly unknown[], relayPending?: readonly boolean[]): Promise<void> {
     const entries: CompletionEntry[] = [];
     records.forEach((record, i) => {
       // A record whose key cannot be derived (IdempotencyKeyError) cannot be remembered either.
-      const key = keyOrUndefined(keyOf, record);
-      if (key !== undefined) entries.push({ key, record, outcome, result: results?.[i] });
+      const key = keyOrUndefined(this.keyOf, record);
+      if (key === undefined) return;
+      entries.push({ key, record, outcome, result: results?.[i], relayPending: relayPending?.[i] });
+      run.fates.set(key, { run, record, outcome, result: results?.[i] });
     });
+    const store = this.o.store;
+    if (store === undefined || entries.length === 0) return;
     await store.complete(entries);
     for (const e of entries) run.acquired.delete(e.key); // done: nothing left to release
   }

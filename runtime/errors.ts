@@ -31,16 +31,32 @@ export class KafkaEventDecodeError extends Error {
   }
 }
 
-/** One record of the event cannot be decoded (e.g. a key or value that is not base64). */
+/**
+ * Keeps the record as the event carried it on an error, for the error path, without making it enumerable: a
+ * logged error (JSON, spread) never writes record bytes.
+ */
+function attachRaw(error: Error, raw: unknown): void {
+  if (raw !== undefined) Object.defineProperty(error, 'raw', { value: raw, enumerable: false });
+}
+
+/**
+ * One record of the event cannot be decoded (e.g. a key or value that is not base64, or a record without an
+ * offset). The message names the record's coordinates, never its bytes.
+ */
 export class KafkaRecordDecodeError extends Error implements RecordCoordinates {
+  /** The record as the event carried it (not enumerable: logging the error does not write it). */
+  declare readonly raw?: unknown;
   constructor(
     public readonly topic: string,
     public readonly partition: number,
+    /** The record's offset; for a record without a usable offset, the position its partition is retried from. */
     public readonly offset: number,
     reason: string,
+    raw?: unknown,
   ) {
     super(`${at({ topic, partition, offset })}: ${reason}`);
     this.name = 'KafkaRecordDecodeError';
+    attachRaw(this, raw);
   }
 }
 
@@ -52,11 +68,33 @@ export class IdempotencyKeyError extends Error implements RecordCoordinates {
   }
 }
 
-/** Another invocation holds the record in progress (strict idempotency); it is retried later. */
+/**
+ * Another invocation holds the record's idempotency key in progress (strict idempotency); it is retried later.
+ * The message names the record, not the key (a key from the value is record data).
+ */
 export class IdempotencyInProgressError extends Error implements RecordCoordinates {
-  constructor(public readonly topic: string, public readonly partition: number | string, public readonly offset: number | string, public readonly key: string) {
-    super(`${at({ topic, partition, offset })}: idempotency key ${JSON.stringify(key)} is in progress in another invocation`);
+  constructor(public readonly topic: string, public readonly partition: number | string, public readonly offset: number | string) {
+    super(`${at({ topic, partition, offset })}: its idempotency key is in progress in another invocation`);
     this.name = 'IdempotencyInProgressError';
+  }
+}
+
+/**
+ * A record shares its idempotency key with another record of the same event, which stands for it, and that
+ * record did not finish: this record is retried from its offset with its partition.
+ */
+export class SharedKeyPendingError extends Error implements RecordCoordinates {
+  constructor(public readonly topic: string, public readonly partition: number | string, public readonly offset: number | string, first: RecordCoordinates) {
+    super(`${at({ topic, partition, offset })}: shares its idempotency key with ${at(first)}, which did not finish; retried with its partition`);
+    this.name = 'SharedKeyPendingError';
+  }
+}
+
+/** A record shares its idempotency key with a record that failed and went to the error path: it follows it there. */
+export class SharedKeyFailedError extends Error implements RecordCoordinates {
+  constructor(public readonly topic: string, public readonly partition: number | string, public readonly offset: number | string, first: Partial<RecordCoordinates>) {
+    super(`${at({ topic, partition, offset })}: shares its idempotency key with ${first.topic === undefined ? 'a record' : at(first as RecordCoordinates)} that failed`);
+    this.name = 'SharedKeyFailedError';
   }
 }
 
@@ -68,7 +106,13 @@ export class PayloadTooLargeError extends Error implements RecordCoordinates {
   }
 }
 
-/** Invoking the target failed: a function error, a malformed response, or retries exhausted. */
+/**
+ * How an invocation ended: failed (the target answered with an error, or was never reached), or unknown (the
+ * call was cut off while the target may still have run it: a timeout or a dropped connection).
+ */
+export type InvocationOutcome = 'failed' | 'unknown';
+
+/** Invoking the target failed: a function error, a malformed response, retries exhausted, or an unknown outcome. */
 export class TargetInvocationError extends Error {
   constructor(
     message: string,
@@ -78,6 +122,7 @@ export class TargetInvocationError extends Error {
     /** Exclusive: the last record's offset (or sequence number) + 1. */
     public readonly endOffset: number | string,
     public readonly details: InvocationFailureDetails,
+    public readonly outcome: InvocationOutcome = 'failed',
   ) {
     super(`${sourceName(topic, partition)}@${startOffset}..${previousPosition(endOffset)}: ${message}`);
     this.name = 'TargetInvocationError';
@@ -133,15 +178,19 @@ export class KinesisEventDecodeError extends Error {
   }
 }
 
-/** One Kinesis record cannot be decoded; names stream, shard and sequence number. */
+/** One Kinesis record cannot be decoded; names stream, shard and sequence number, never the record's data. */
 export class KinesisRecordDecodeError extends Error {
+  /** The record as the event carried it (not enumerable: logging the error does not write it). */
+  declare readonly raw?: unknown;
   constructor(
     public readonly stream: string,
     public readonly shardId: string,
     public readonly sequenceNumber: string,
     reason: string,
+    raw?: unknown,
   ) {
     super(`Kinesis record ${stream}/${shardId}@${sequenceNumber}: ${reason}`);
     this.name = 'KinesisRecordDecodeError';
+    attachRaw(this, raw);
   }
 }

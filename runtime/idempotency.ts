@@ -30,6 +30,15 @@ export interface CompletedRecord {
   readonly result?: unknown;
   /** True when the result was not stored because of its size. */
   readonly resultOmitted: boolean;
+  /**
+   * True when the result was neither stored (over maxResultBytes) nor yet on the response topic: the record is
+   * not done, and a retry invokes the target again.
+   */
+  readonly relayPending: boolean;
+  /** The coordinates of the record the key was completed for (another record's when they share a custom key). */
+  readonly topic?: string;
+  readonly partition?: number | string;
+  readonly offset?: number | string;
 }
 
 export interface CompletionEntry {
@@ -37,11 +46,17 @@ export interface CompletionEntry {
   readonly record: SourceRecord;
   readonly outcome: RecordOutcome;
   readonly result?: unknown;
+  /**
+   * The result is on its way to the response topic: when it is too big to store, the item says so, so that a
+   * retry after a failed relay invokes the target again instead of skipping the record. @default false
+   */
+  readonly relayPending?: boolean;
 }
 
 /** Strict mode: the answer to a conditional acquire. */
 export type AcquireResult =
-  | { readonly state: 'acquired' }
+  /** lostResult: the key was completed before, but its result was neither stored nor relayed. */
+  | { readonly state: 'acquired'; readonly lostResult: boolean }
   | { readonly state: 'completed'; readonly completed: CompletedRecord }
   | { readonly state: 'in-progress' };
 
@@ -79,7 +94,7 @@ export function jsonPointerKey(pointer: string): IdempotencyKeyFunction {
     }
     if (typeof node === 'string' && node.length > 0) return node;
     if (typeof node === 'number') return String(node);
-    return fail(`${pointer} is ${JSON.stringify(node)}, not a non-empty string or a number`);
+    return fail(`${pointer} is ${node === null ? 'null' : Array.isArray(node) ? 'an array' : node === '' ? 'an empty string' : `a(n) ${typeof node}`}, not a non-empty string or a number`);
   };
 }
 
@@ -143,6 +158,17 @@ export class DynamoDbIdempotencyStore {
     return done;
   }
 
+  /** Whether this result is stored with its record (not over maxResultBytes). */
+  fits(result: unknown): boolean {
+    return result === undefined || this.storable(result) !== undefined;
+  }
+
+  /** The result as stored: its JSON, or undefined when it is over maxResultBytes (or has no JSON). */
+  private storable(result: unknown): string | undefined {
+    const json = JSON.stringify(result);
+    return json !== undefined && Buffer.byteLength(json) <= this.maxResultBytes ? json : undefined;
+  }
+
   /** Records these entries as done, with their results (size-capped). */
   async complete(entries: readonly CompletionEntry[]): Promise<void> {
     const byKey = new Map<string, CompletionEntry>();
@@ -165,8 +191,9 @@ export class DynamoDbIdempotencyStore {
    * deadline) unless it is done, or in progress elsewhere and not yet expired.
    */
   async acquire(key: string, record: SourceRecord, inProgressUntilMs: number): Promise<AcquireResult> {
+    // A completed item whose result was lost (not stored, not relayed) is taken again: the target runs again.
     try {
-      await this.client.send(new (dynamodbSdk().PutItemCommand)({
+      const out = await this.client.send(new (dynamodbSdk().PutItemCommand)({
         TableName: this.tableName,
         Item: {
           [IDEMPOTENCY_PARTITION_KEY]: { S: key },
@@ -175,12 +202,13 @@ export class DynamoDbIdempotencyStore {
           [IDEMPOTENCY_TTL_ATTRIBUTE]: { N: String(this.expiration()) },
           ...coordinates(record),
         },
-        ConditionExpression: 'attribute_not_exists(#id) OR (#state = :inProgress AND #until < :now)',
-        ExpressionAttributeNames: { '#id': IDEMPOTENCY_PARTITION_KEY, '#state': 'state', '#until': 'inProgressUntil' },
-        ExpressionAttributeValues: { ':inProgress': { S: 'IN_PROGRESS' }, ':now': { N: String(Date.now()) } },
+        ConditionExpression: 'attribute_not_exists(#id) OR (#state = :inProgress AND #until < :now) OR #relayPending = :true',
+        ExpressionAttributeNames: { '#id': IDEMPOTENCY_PARTITION_KEY, '#state': 'state', '#until': 'inProgressUntil', '#relayPending': 'relayPending' },
+        ExpressionAttributeValues: { ':inProgress': { S: 'IN_PROGRESS' }, ':now': { N: String(Date.now()) }, ':true': { BOOL: true } },
+        ReturnValues: 'ALL_OLD',
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       }));
-      return { state: 'acquired' };
+      return { state: 'acquired', lostResult: out.Attributes?.relayPending?.BOOL === true };
     } catch (e) {
       const err = e as { name?: string; Item?: Record<string, AttributeValue> };
       if (err.name !== 'ConditionalCheckFailedException') throw e;
@@ -215,9 +243,13 @@ export class DynamoDbIdempotencyStore {
       ...coordinates(e.record),
     };
     if (e.result !== undefined) {
-      const json = JSON.stringify(e.result);
-      if (json !== undefined && Buffer.byteLength(json) <= this.maxResultBytes) item.result = { S: json };
-      else item.resultOmitted = { BOOL: true };
+      const json = this.storable(e.result);
+      if (json !== undefined) {
+        item.result = { S: json };
+      } else {
+        item.resultOmitted = { BOOL: true };
+        if (e.relayPending === true) item.relayPending = { BOOL: true };
+      }
     }
     return item;
   }
@@ -253,5 +285,9 @@ function toCompleted(item: Record<string, AttributeValue>): CompletedRecord | un
     outcome: (item.outcome?.S ?? 'responded') as RecordOutcome,
     result: item.result?.S === undefined ? undefined : JSON.parse(item.result.S),
     resultOmitted: item.resultOmitted?.BOOL === true,
+    relayPending: item.relayPending?.BOOL === true,
+    topic: item.topic?.S,
+    partition: item.partition?.N !== undefined ? Number(item.partition.N) : item.partition?.S,
+    offset: item.offset?.N !== undefined ? Number(item.offset.N) : item.offset?.S,
   };
 }

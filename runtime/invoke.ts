@@ -22,6 +22,11 @@ export interface TargetInvokerOptions {
   readonly baseDelayMs?: number;
   /** @default 5000 */
   readonly maxDelayMs?: number;
+  /**
+   * Ask Lambda for the last 4 KB of the target's log with each synchronous invocation, for the error records of
+   * failed invocations. The target's log may hold record data, so it is off unless asked for. @default false
+   */
+  readonly logTail?: boolean;
   /** @default a LambdaClient without SDK retries (this class retries within the remaining time) */
   readonly client?: LambdaClient;
   readonly logger?: Logger;
@@ -65,6 +70,7 @@ export class TargetInvoker {
   private readonly maxAttempts: number;
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
+  private readonly logTail: boolean;
   private readonly logger?: Logger;
   private readonly metrics?: EmfMetrics;
 
@@ -76,6 +82,7 @@ export class TargetInvoker {
     this.maxAttempts = options.maxAttempts ?? 5;
     this.baseDelayMs = options.baseDelayMs ?? 100;
     this.maxDelayMs = options.maxDelayMs ?? 5_000;
+    this.logTail = options.logTail ?? false;
     this.logger = options.logger;
     this.metrics = options.metrics;
   }
@@ -84,8 +91,13 @@ export class TargetInvoker {
     return (this.clientInstance ??= new (lambdaSdk().LambdaClient)({ maxAttempts: 1 }));
   }
 
-  /** Invokes the target; throws TargetInvocationError when the batch failed. deadline: epoch ms. */
+  /**
+   * Invokes the target; throws TargetInvocationError when the batch failed. deadline: epoch ms. The error's outcome
+   * is unknown when an attempt was cut off without an answer (a timeout, a dropped connection): the target may
+   * have run the batch.
+   */
   async invoke(batch: InvocationBatch, deadline: number): Promise<BatchResults> {
+    let uncertain = false;
     const fail = (message: string, statusCode: number, functionError: string, out?: Partial<InvokeCommandOutput>, payload?: string): never => {
       throw new TargetInvocationError(message, batch.topic, batch.partition, batch.records[0].offset, nextPosition(batch.records[batch.records.length - 1].offset), {
         statusCode,
@@ -93,7 +105,7 @@ export class TargetInvoker {
         logResult: out?.LogResult === undefined ? undefined : Buffer.from(out.LogResult, 'base64').toString('utf8'),
         payload,
         executedVersion: out?.ExecutedVersion,
-      });
+      }, uncertain && out === undefined ? 'unknown' : 'failed');
     };
     const payload = Buffer.from(batch.payload);
     let out: InvokeCommandOutput | undefined;
@@ -105,12 +117,15 @@ export class TargetInvoker {
         out = await this.client.send(new (lambdaSdk().InvokeCommand)({
           FunctionName: this.functionName,
           InvocationType: this.invocationType,
-          LogType: this.invocationType === 'RequestResponse' ? 'Tail' : undefined,
+          LogType: this.logTail && this.invocationType === 'RequestResponse' ? 'Tail' : undefined,
           Payload: payload,
         }), { abortSignal: AbortSignal.timeout(timeLeft) });
       } catch (e) {
         const err = e as Error & { $metadata?: { httpStatusCode?: number } };
         const statusCode = err.$metadata?.httpStatusCode ?? 0;
+        // No answer from Lambda: the request may have reached the target, which may still be running it.
+        const refused = err.name === 'ECONNREFUSED' || (err as { code?: string }).code === 'ECONNREFUSED';
+        if (statusCode === 0 && !refused) uncertain = true;
         if (err.name === 'AbortError' || (err.name === 'TimeoutError' && Date.now() >= deadline)) {
           fail(`the target did not answer before the dispatcher's deadline (${timeLeft} ms)`, statusCode, 'Timeout');
         }

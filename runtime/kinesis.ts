@@ -175,22 +175,27 @@ export function decodeKinesisEventLenient(event: unknown): LenientKinesisDecodeR
       throw new KinesisEventDecodeError(`Records[${i}] of ${stream}/${shardId} has sequence number ${seq} after ${previous}: sequence numbers must increase within a shard`);
     }
     lastSequence.set(shardId, n);
-    const fail = (reason: string) => failures.push(new KinesisRecordDecodeError(stream, shardId, seq, reason));
+    const fail = (reason: string) => failures.push(new KinesisRecordDecodeError(stream, shardId, seq, reason, raw));
     const data = base64(raw.kinesis.data);
     if (data === undefined || data === null) {
-      fail(`data is not valid base64: ${JSON.stringify(raw.kinesis.data)?.slice(0, 60)}`);
+      fail(`data is not valid base64 (${typeOf(raw.kinesis.data)})`);
       continue;
     }
     if (typeof raw.kinesis.partitionKey !== 'string') {
-      fail(`partitionKey must be a string, got ${JSON.stringify(raw.kinesis.partitionKey)}`);
+      fail(`partitionKey must be a string, got ${typeOf(raw.kinesis.partitionKey)}`);
       continue;
     }
     const arrival = raw.kinesis.approximateArrivalTimestamp;
     if (typeof arrival !== 'number' || !Number.isFinite(arrival)) {
-      fail(`approximateArrivalTimestamp must be a number of seconds, got ${JSON.stringify(arrival)}`);
+      fail(`approximateArrivalTimestamp must be a number of seconds, got ${typeOf(arrival)}`);
       continue;
     }
     records.push(new KinesisRecord(stream, shardId, seq, Math.round(arrival * 1000), raw.kinesis.partitionKey, data, raw));
   }
   return { records, failures };
+}
+
+/** What a value is, for a message, never what it holds: record data stays out of logs and exceptions. */
+function typeOf(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'string' ? `a string of ${v.length} characters` : typeof v;
 }

@@ -30,9 +30,20 @@ function levelFromEnv(): LogLevel {
   return v === 'WARNING' ? 'WARN' : (v in LEVELS ? v as LogLevel : 'INFO');
 }
 
-/** Errors become {name, message, stack} and bigints strings, so every value serializes. */
+/**
+ * Fields of an error that a log line keeps: its coordinates and what kind of failure it was. Anything else an
+ * error carries (an invocation's payload or log tail, a record) may hold record bytes and is left out.
+ */
+const LOGGED_ERROR_FIELDS = ['topic', 'partition', 'offset', 'startOffset', 'endOffset', 'stream', 'shardId', 'sequenceNumber', 'outcome', 'code', 'failures', 'cause'];
+
+/** Errors become {name, message, stack, coordinates} and bigints strings, so every value serializes. */
 function replacer(_key: string, value: unknown): unknown {
-  if (value instanceof Error) return { ...value, name: value.name, message: value.message, stack: value.stack };
+  if (value instanceof Error) {
+    const out: Record<string, unknown> = { name: value.name, message: value.message };
+    for (const f of LOGGED_ERROR_FIELDS) if ((value as unknown as Record<string, unknown>)[f] !== undefined) out[f] = (value as unknown as Record<string, unknown>)[f];
+    out.stack = value.stack;
+    return out;
+  }
   if (typeof value === 'bigint') return value.toString();
   return value;
 }

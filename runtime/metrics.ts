@@ -5,7 +5,7 @@
  */
 export const METRIC_NAMES = [
   'RecordsIn', 'RecordsInvoked', 'RecordsResponded', 'RecordsFailed', 'RecordsDropped',
-  'RecordsSkippedDuplicate', 'InvokeRetries', 'Invocations',
+  'RecordsSkippedDuplicate', 'InvokeRetries', 'Invocations', 'ReinvokedForLostResult', 'RecordsUnknownOutcome',
 ] as const;
 export type MetricName = typeof METRIC_NAMES[number];
 

@@ -1,5 +1,5 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { InvocationFailureDetails, RecordCoordinates, RelayError } from './errors';
+import { InvocationFailureDetails, InvocationOutcome, RecordCoordinates, RelayError } from './errors';
 import type { Logger } from './logger';
 import { secretsManagerSdk } from './sdk';
 
@@ -64,7 +64,10 @@ export interface ResponseItem {
   readonly result: unknown;
 }
 
-/** A failure for the error topic, in seed 000's error schema. */
+/**
+ * A failure for the error topic: the Confluent connector's error schema, plus the failed records as the event
+ * carried them (so their bytes outlive the source topic's retention) and whether the target may have run them.
+ */
 export interface ErrorItem {
   readonly topic: string;
   /** Kafka: the partition number; Kinesis: the shard id. */
@@ -76,10 +79,21 @@ export interface ErrorItem {
   readonly functionName: string;
   readonly inputPayload?: string;
   readonly details: InvocationFailureDetails;
+  /**
+   * The records of [startOffset, endOffset) exactly as the event carried them: a Kafka record with its base64
+   * key and value, headers, timestamp and timestampType; a Kinesis record with its base64 data and partition key.
+   */
+  readonly records: readonly unknown[];
+  /** failed: the target answered with an error or was never reached; unknown: it may have run the records. @default 'failed' */
+  readonly outcome?: InvocationOutcome;
 }
 
-/** Kafka's default max.message.bytes is 1 MB: an error record keeps the input payload under this. */
-const MAX_INPUT_PAYLOAD_CHARS = 512 * 1024;
+/**
+ * Kafka's default max.message.bytes is 1 MB: an error record keeps the input payload under this, and the
+ * dispatcher splits a failed range into error records whose records stay under MAX_ERROR_RECORDS_CHARS.
+ */
+const MAX_INPUT_PAYLOAD_CHARS = 400 * 1024;
+export const MAX_ERROR_RECORDS_CHARS = 400 * 1024;
 
 function normalizePem(pem: string): string {
   // Secrets pasted as one line (as seed 002 shows them) lose the line breaks PEM parsers need; the
@@ -133,7 +147,10 @@ export class KafkaRelay {
     })));
   }
 
-  /** Error topic records: key {topic, partition, startOffset, endOffset}, value seed 000's error schema. */
+  /**
+   * Error topic records: key {topic, partition, startOffset, endOffset}, value the Confluent connector's error
+   * schema with `records` (the failed records as the event carried them) and `outcome` added.
+   */
   async sendErrors(items: readonly ErrorItem[]): Promise<void> {
     if (this.errorTopic === undefined || items.length === 0) return;
     await this.send(this.errorTopic, items.map((e) => ({
@@ -147,6 +164,8 @@ export class KafkaRelay {
         logResult: e.details.logResult ?? null,
         payload: e.details.payload ?? null,
         executedVersion: e.details.executedVersion ?? null,
+        outcome: e.outcome ?? 'failed',
+        records: e.records,
       }),
       headers: {
         'source-topic': e.topic, 'source-partition': String(e.partition),

@@ -25,6 +25,8 @@ export interface RecordFailure {
   readonly partition: number | string;
   readonly offset: Position;
   readonly error: Error;
+  /** The record as the event carried it, for the error path (its bytes are kept there, never logged). */
+  readonly raw?: unknown;
 }
 
 export interface DecodedEvent {
@@ -65,7 +67,7 @@ export function decodeSourceEvent(event: unknown): DecodedEvent {
     return {
       kind,
       records,
-      failures: failures.map((f) => ({ topic: f.stream, partition: f.shardId, offset: f.sequenceNumber, error: f })),
+      failures: failures.map((f) => ({ topic: f.stream, partition: f.shardId, offset: f.sequenceNumber, error: f, raw: f.raw })),
       envelope: { eventSource: 'aws:kinesis' },
     };
   }
@@ -74,7 +76,7 @@ export function decodeSourceEvent(event: unknown): DecodedEvent {
   return {
     kind,
     records,
-    failures: failures.map((f) => ({ topic: f.topic, partition: f.partition, offset: f.offset, error: f })),
+    failures: failures.map((f) => ({ topic: f.topic, partition: f.partition, offset: f.offset, error: f, raw: f.raw })),
     envelope: { eventSource: e.eventSource, eventSourceArn: e.eventSourceArn, bootstrapServers: e.bootstrapServers },
   };
 }

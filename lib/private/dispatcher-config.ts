@@ -35,6 +35,13 @@ export interface TargetConfig {
   readonly maxAttempts: number;
   readonly baseDelayMs: number;
   readonly maxDelayMs: number;
+  /**
+   * The target's own timeout: how long an invocation the dispatcher stopped waiting for may still run. Strict
+   * idempotency holds a key in progress at least that long. Absent: 15 minutes, Lambda's longest.
+   */
+  readonly timeoutMs?: number;
+  /** Ask for the target's 4 KB log tail for error records (it may hold record data). Absent: false. */
+  readonly logTail?: boolean;
 }
 
 export interface IdempotencyConfig {
@@ -151,6 +158,8 @@ export function parseDispatcherConfig(json: string | undefined): DispatcherConfi
     maxAttempts: int(t, 'maxAttempts', 'config.target', 1, 100),
     baseDelayMs: int(t, 'baseDelayMs', 'config.target', 1, 60_000),
     maxDelayMs: int(t, 'maxDelayMs', 'config.target', 1, 900_000),
+    timeoutMs: t.timeoutMs === undefined ? undefined : int(t, 'timeoutMs', 'config.target', 1, 900_000),
+    logTail: t.logTail === undefined ? undefined : bool(t, 'logTail', 'config.target'),
   };
   let idempotency: IdempotencyConfig | undefined;
   if (c.idempotency !== undefined) {

@@ -113,30 +113,77 @@ describe('decodeEvent', () => {
     expect(() => decodeEvent(event)).toThrow(message);
   });
 
-  test('fails with KafkaEventDecodeError when records are not grouped by topic-partition', () => {
-    // GIVEN a record of orders-1 inside the orders-0 group
+  test('a record of another topic-partition inside a group is a KafkaRecordDecodeError at its position in the group', () => {
+    // GIVEN a record of orders-1 inside the orders-0 group, after offset 7
     const event = fixture('misgrouped.json');
-    // THEN the error names the group and the stray record
-    expect(() => decodeEvent(event)).toThrow(/records\["orders-0"\]\[1\] \(offset 100\) belongs to "orders"-1/);
+    // THEN the error names the group's position after the last good record, and the stray record's place
+    expect(() => decodeEvent(event)).toThrow(KafkaRecordDecodeError);
+    expect(() => decodeEvent(event)).toThrow(/^Kafka record orders-0@\d+: records\["orders-0"\]\[1\] \(offset 100\) names another topic-partition/);
   });
 
-  test('fails with KafkaEventDecodeError when the group key does not match its records', () => {
+  test('fails with KafkaEventDecodeError when no record of a group can be placed in it', () => {
     const event = fixture('multi-partition.json');
     event.records['orders-9'] = event.records['orders-0'];
     delete event.records['orders-0'];
-    expect(() => decodeEvent(event)).toThrow(/records\["orders-9"\]\[0\] has topic "orders" and partition 0/);
+    expect(() => decodeEvent(event)).toThrow(KafkaEventDecodeError);
+    expect(() => decodeEvent(event)).toThrow(/records\["orders-9"\]: no record can be placed in the group/);
   });
 
   test.each([
-    ['decreasing', [5, 4]],
-    ['repeated', [5, 5]],
+    ['decreasing', [5, 4], 6],
+    ['repeated', [5, 5], 6],
+    ['missing', [5, undefined, 7], 6],
+  ])('a record with a %s offset is a failure at the position after the previous record; the others decode', (_label, offsets, position) => {
+    const base = fixture('multi-partition.json').records['orders-1'][0];
+    const event = { eventSource: 'SelfManagedKafka', records: { 'orders-1': (offsets as unknown[]).map((offset) => ({ ...base, offset })) } };
+    const { records, failures } = decodeEventLenient(event);
+    expect(records.map((r) => r.offset)).toEqual((offsets as (number | undefined)[]).filter((o, i) => o !== undefined && i !== 1));
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatchObject({ topic: 'orders', partition: 1, offset: position });
+    expect(failures[0].raw).toEqual(event.records['orders-1'][1]);
+  });
+
+  test('a bad record before the first good one is placed at that offset minus the bad records before it', () => {
+    const base = fixture('multi-partition.json').records['orders-1'][0];
+    const event = { eventSource: 'SelfManagedKafka', records: { 'orders-1': ['junk', { ...base, offset: 'x' }, { ...base, offset: 9 }] } };
+    const { records, failures } = decodeEventLenient(event);
+    expect(records.map((r) => r.offset)).toEqual([9]);
+    expect(failures.map((f) => f.offset)).toEqual([7, 7]);
+  });
+
+  test.each([
     ['negative', [-1]],
     ['fractional', [1.5]],
     ['a non-numeric string', ['x']],
-  ])('fails with KafkaEventDecodeError for %s offsets', (_label, offsets) => {
+  ])('fails with KafkaEventDecodeError for a group whose only offset is %s', (_label, offsets) => {
     const base = fixture('multi-partition.json').records['orders-1'][0];
     const event = { eventSource: 'SelfManagedKafka', records: { 'orders-1': (offsets as unknown[]).map((offset) => ({ ...base, offset })) } };
     expect(() => decodeEvent(event)).toThrow(KafkaEventDecodeError);
+  });
+
+  test.each([
+    ['a byte above 255', [1, 256]],
+    ['a negative byte', [-1]],
+    ['a fraction', [1.5]],
+    ['a string', ['a']],
+  ])('fails with KafkaRecordDecodeError for a header with %s', (_label, bytes) => {
+    const event = fixture('multi-partition.json');
+    event.records['orders-0'][0].headers = [{ h: bytes }];
+    expect(() => decodeEvent(event)).toThrow(KafkaRecordDecodeError);
+    expect(() => decodeEvent(event)).toThrow(/orders-0@7: headers must be .*integers 0-255/);
+  });
+
+  test.each([
+    ['a string timestamp', (r: any) => { r.timestamp = '2024-01-01'; }, /timestamp must be a number/],
+    ['an invalid base64 value', (r: any) => { r.value = 'CANARY-1234!'; }, /value is not valid base64 \(a string of 12 characters\)/],
+  ])('%s is a record failure whose message holds no record bytes, with the raw record kept off the enumerable fields', (_label, spoil, message) => {
+    const event = fixture('multi-partition.json');
+    spoil(event.records['orders-0'][0]);
+    const { failures } = decodeEventLenient(event);
+    expect(failures[0].message).toMatch(message);
+    expect(failures[0].message).not.toContain('CANARY');
+    expect(failures[0].raw).toBe(event.records['orders-0'][0]);
+    expect(JSON.stringify({ ...failures[0] })).not.toContain('CANARY');
   });
 
   test('an empty event decodes to no records', () => {

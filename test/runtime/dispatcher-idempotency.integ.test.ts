@@ -48,7 +48,7 @@ describe('Dispatcher with strict idempotency and business keys', () => {
     expect((await invoked(name)).sort()).toEqual([0, 0, 1, 1]);
     // AND offset 3 was released (acquirable again) while the done ones report completed
     const records = decodeEvent(event);
-    expect(await store.acquire(`${topic}-0-3`, records[3], Date.now() + 1000)).toEqual({ state: 'acquired' });
+    expect(await store.acquire(`${topic}-0-3`, records[3], Date.now() + 1000)).toEqual({ state: 'acquired', lostResult: false });
     expect((await store.acquire(`${topic}-0-1`, records[1], Date.now() + 1000)).state).toBe('completed');
   });
 

@@ -53,13 +53,13 @@ describe('DynamoDbIdempotencyStore against DynamoDB Local', () => {
     const store = new DynamoDbIdempotencyStore({ tableName, client });
     const [record] = decodeEvent(kafkaEvent(partitionSpecs('strict', 0, 0, 1)));
     // GIVEN a key acquired until 30 s from now
-    expect(await store.acquire('strict-a', record, Date.now() + 30_000)).toEqual({ state: 'acquired' });
+    expect(await store.acquire('strict-a', record, Date.now() + 30_000)).toEqual({ state: 'acquired', lostResult: false });
     // WHEN another invocation tries THEN it is in progress
     expect(await store.acquire('strict-a', record, Date.now() + 30_000)).toEqual({ state: 'in-progress' });
     // GIVEN a lease that already expired (the invocation that held it timed out)
-    expect(await store.acquire('strict-b', record, Date.now() - 1)).toEqual({ state: 'acquired' });
+    expect(await store.acquire('strict-b', record, Date.now() - 1)).toEqual({ state: 'acquired', lostResult: false });
     // THEN it can be acquired again
-    expect(await store.acquire('strict-b', record, Date.now() + 30_000)).toEqual({ state: 'acquired' });
+    expect(await store.acquire('strict-b', record, Date.now() + 30_000)).toEqual({ state: 'acquired', lostResult: false });
     // GIVEN a completed key THEN acquire reports it done with the stored result, not in progress
     await store.complete([{ key: 'strict-a', record, outcome: 'responded', result: { ok: 1 } }]);
     expect(await store.acquire('strict-a', record, Date.now() + 30_000)).toEqual({ state: 'completed', completed: { outcome: 'responded', result: { ok: 1 }, resultOmitted: false } });
@@ -67,7 +67,7 @@ describe('DynamoDbIdempotencyStore against DynamoDB Local', () => {
     await store.release('strict-a');
     await store.release('strict-b');
     expect((await store.getCompleted(['strict-a'])).size).toBe(1);
-    expect(await store.acquire('strict-b', record, Date.now() + 30_000)).toEqual({ state: 'acquired' });
+    expect(await store.acquire('strict-b', record, Date.now() + 30_000)).toEqual({ state: 'acquired', lostResult: false });
   });
 
   test('jsonPointerKey derives a business key from the value; fails with IdempotencyKeyError naming the record', () => {

@@ -55,12 +55,14 @@ describe('KafkaRelay against the real broker', () => {
     await r.sendErrors([{
       topic: 'src', partition: 1, startOffset: 10, endOffset: 12, functionName: 'target', inputPayload: '[1,2]',
       details: { statusCode: 200, functionError: 'Unhandled', logResult: 'log', payload: '{"errorMessage":"x"}', executedVersion: '$LATEST' },
+      records: [{ offset: 10, value: 'AQI=' }, { offset: 11, value: null }], outcome: 'unknown',
     }]);
     const [m] = await readTopic(te, errorTopic, 1);
     expect(JSON.parse(m.key)).toEqual({ topic: 'src', partition: 1, startOffset: 10, endOffset: 12 });
     expect(JSON.parse(m.value)).toEqual({
       functionName: 'target', inputPayload: '[1,2]', statusCode: 200, functionError: 'Unhandled', logResult: 'log',
-      payload: '{"errorMessage":"x"}', executedVersion: '$LATEST',
+      payload: '{"errorMessage":"x"}', executedVersion: '$LATEST', outcome: 'unknown',
+      records: [{ offset: 10, value: 'AQI=' }, { offset: 11, value: null }],
     });
     expect(m.headers).toMatchObject({ 'source-start-offset': '10', 'source-end-offset': '12' });
   });

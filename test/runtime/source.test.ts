@@ -35,7 +35,7 @@ describe('the dispatcher tells Kafka and Kinesis events apart by their shape', (
     kinesis.Records.reverse();
     // THEN each source's decode error names the reason
     expect(() => decodeSourceEvent(kinesis)).toThrow(KinesisEventDecodeError);
-    expect(() => decodeSourceEvent(fixture('misgrouped.json'))).toThrow(KafkaEventDecodeError);
+    expect(() => decodeSourceEvent({ eventSource: 'aws:kafka', records: { 'orders-0': ['not a record'] } })).toThrow(KafkaEventDecodeError);
   });
 
   test('a Kinesis record that cannot be decoded is a failure with stream, shard and sequence number as coordinates', () => {
@@ -46,6 +46,7 @@ describe('the dispatcher tells Kafka and Kinesis events apart by their shape', (
     expect(failures).toEqual([{
       topic: 'lambda-stream', partition: 'shardId-000000000001', offset: '49590338271490256608559692538361571095921575989136588802',
       error: expect.objectContaining({ name: 'KinesisRecordDecodeError' }),
+      raw: expect.objectContaining({ kinesis: expect.objectContaining({ data: 'not base64!' }) }),
     }]);
   });
 
@@ -84,7 +85,7 @@ describe('Kinesis coordinates', () => {
       .toBe(`clicks/shardId-000000000002@${seq}..${seq}: boom`);
     expect(new TargetInvocationError('boom', 'orders', 1, 6, 7, { statusCode: 200, functionError: 'Unhandled' }).message).toBe('orders-1@6..6: boom');
     expect(new PayloadTooLargeError('clicks', 'shardId-000000000002', seq, 10, 5).message).toMatch(new RegExp(`^Kinesis record clicks/shardId-000000000002@${seq}: invocation payload`));
-    expect(new IdempotencyInProgressError('orders', 0, 3, 'k').message).toMatch(/^Kafka record orders-0@3: /);
+    expect(new IdempotencyInProgressError('orders', 0, 3).message).toMatch(/^Kafka record orders-0@3: /);
   });
 });
 

@@ -3,30 +3,32 @@
  * → target (Lambda emulator) → response/error topics, idempotency in DynamoDB Local, secrets and the
  * on-failure queue on moto. One fault per scenario; the ledger accounts for every produced record.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { Kafka, logLevel } from 'kafkajs';
+import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
 import * as te from '../testenv';
 import { DISPATCHER_CONFIG_ENV, DispatcherConfig, IDEMPOTENCY_PARTITION_KEY } from '../lib/private/dispatcher-config';
 import { LocalEventSourceMapping } from '../local/esm';
+import { Proxy, startProxy } from './proxy';
 
 /** Every scenario the ledger implements; each can be run by name with `npm run e2e -- NAME`. */
-export const ALL_SCENARIOS = ['baseline', 'broker-restart', 'dynamodb-restart', 'target-throttling', 'target-timeout', 'poison-log', 'poison-fail', 'scram-rotation', 'dispatcher-killed'] as const;
+export const ALL_SCENARIOS = [
+  'baseline', 'broker-restart', 'dynamodb-restart', 'target-throttling', 'target-timeout', 'poison-log', 'poison-fail',
+  'scram-rotation', 'dispatcher-killed', 'large-result-relay-outage', 'decode-poison-log', 'shared-key-poison',
+  'strict-target-timeout', 'dynamodb-outage-after-invoke',
+] as const;
 export type ScenarioName = typeof ALL_SCENARIOS[number];
 /**
- * Scenarios that stop a service run in a private environment (its own Kafka, DynamoDB Local, moto and Lambda front,
- * stopped by a watchdog if this process dies), so restarting a service never disturbs suites using the shared one.
+ * Scenarios that stop a service or change the broker's settings run in a private environment (its own Kafka,
+ * DynamoDB Local, moto and Lambda front, stopped by a watchdog if this process dies), so they never disturb suites
+ * using the shared one.
  */
-const PRIVATE: ScenarioName[] = ['broker-restart', 'dynamodb-restart'];
-/**
- * The scenarios of the ledger and of `npm test`: all of them. In broker-restart the emulator's consumer and the
- * relay's producer reconnect to the broker on its old ports and the batches that failed meanwhile are retried; in
- * dynamodb-restart the batches whose idempotency calls failed are retried once DynamoDB Local is back with its data
- * (file-backed, -dbPath), done records skipped.
- */
+const PRIVATE: ScenarioName[] = ['broker-restart', 'dynamodb-restart', 'dynamodb-outage-after-invoke', 'scram-rotation'];
+/** The scenarios of the ledger and of `npm test`: all of them. */
 export const SCENARIOS: readonly ScenarioName[] = ALL_SCENARIOS;
 
 const ROOT = path.join(__dirname, '..');
@@ -36,8 +38,14 @@ const DISPATCHER = path.join(ROOT, 'assets', 'dispatcher');
 export const ESM_BATCH = 100;
 export const TARGET_BATCH = 25;
 export const PARTITIONS = 4;
-/** Every POISON_EVERY-th record (and record 1) asks the target to fail. */
+/** Every POISON_EVERY-th record (and record 1) asks the target to fail (or, in decode-poison-log, is spoiled). */
 export const POISON_EVERY = 250;
+/** In large-result-relay-outage every LARGE_EVERY-th record's result is 70 KB-900 KB. */
+export const LARGE_EVERY = 20;
+/** Every record's value carries this; no log line of the dispatcher may. */
+export const CANARY = 'CANARY-5b1f0c7e-record-bytes';
+/** The broker re-authenticates SASL sessions this often in scram-rotation. */
+const REAUTH_MS = 4_000;
 
 export interface Ledger {
   scenario: string;
@@ -49,49 +57,121 @@ export interface Ledger {
   extraInvocations: number;
   /** Target invocations that timed out or failed (context for the bound on extra invocations). */
   failedTargetInvocations: number;
+  /** How often the fault hit work in flight, counted outside the dispatcher (see faultCounted). */
+  faultHits: number;
+  /** What faultHits counts. */
+  faultCounted: string;
+  /** Dispatcher log lines holding the canary (record bytes): must be 0. */
+  canaryInLogs: number;
   seconds: number;
 }
 
 export const formatLedger = (l: Ledger) =>
-  `scenario=${l.scenario} produced=${l.produced} responded=${l.responded} errored=${l.errored} failed_dest=${l.failedDest} lost=${l.lost} extra_invocations=${l.extraInvocations}`;
+  `scenario=${l.scenario} produced=${l.produced} responded=${l.responded} errored=${l.errored} failed_dest=${l.failedDest} lost=${l.lost} extra_invocations=${l.extraInvocations} fault_hits=${l.faultHits}`;
 
 export function total(ledgers: Ledger[]): Ledger {
   const sum = (k: keyof Ledger) => ledgers.reduce((a, l) => a + (l[k] as number), 0);
   return { scenario: 'ALL', produced: sum('produced'), responded: sum('responded'), errored: sum('errored'), failedDest: sum('failedDest'),
-    lost: sum('lost'), extraInvocations: sum('extraInvocations'), failedTargetInvocations: sum('failedTargetInvocations'), seconds: sum('seconds') };
+    lost: sum('lost'), extraInvocations: sum('extraInvocations'), failedTargetInvocations: sum('failedTargetInvocations'),
+    faultHits: sum('faultHits'), faultCounted: 'all', canaryInLogs: sum('canaryInLogs'), seconds: sum('seconds') };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const isPoison = (i: number) => i === 1 || i % POISON_EVERY === 0;
+export const isPoison = (i: number) => i === 1 || i % POISON_EVERY === 0;
 
 async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
+    await sleep(100);
   }
 }
 
+interface Message { partition: number; offset: number; key: string; value: Buffer }
+
 /** Every message of a topic up to its current end. */
-async function readAll(kafka: Kafka, topic: string): Promise<{ key: string; value: string }[]> {
+async function readAll(kafka: Kafka, topic: string): Promise<Message[]> {
   const admin = kafka.admin();
   await admin.connect();
   const ends = await admin.fetchTopicOffsets(topic);
   await admin.disconnect();
   const want = new Map(ends.map((p) => [p.partition, Number(p.high)]));
-  const out: { key: string; value: string }[] = [];
+  const out: Message[] = [];
   if ([...want.values()].every((h) => h === 0)) return out;
   const seen = new Map<number, number>();
-  const consumer = kafka.consumer({ groupId: `ledger-${randomUUID()}` });
+  const consumer = kafka.consumer({ groupId: `ledger-${randomUUID()}`, maxBytesPerPartition: 8 * 1024 * 1024 });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({ eachMessage: async ({ partition, message }) => {
-    out.push({ key: String(message.key), value: String(message.value) });
+    out.push({ partition, offset: Number(message.offset), key: String(message.key), value: message.value ?? Buffer.alloc(0) });
     seen.set(partition, Number(message.offset) + 1);
   } });
-  await waitFor(`${topic} read to its end`, () => [...want].every(([p, h]) => h === 0 || (seen.get(p) ?? 0) >= h), 60_000);
+  await waitFor(`${topic} read to its end`, () => [...want].every(([p, h]) => h === 0 || (seen.get(p) ?? 0) >= h), 120_000);
   await consumer.disconnect();
   return out;
+}
+
+/** What the ledger observed at the pipeline's ends, for account(). */
+export interface Observed {
+  /** The source topic: each record's coordinates, its n, and its value as base64 (as the mapping's event carries it). */
+  readonly source: readonly { partition: number; offset: number; n: number; value: string }[];
+  /** Response topic keys. */
+  readonly responses: readonly { partition: number; offset: number }[];
+  /** Error topic records: their key's range and the records they carry. */
+  readonly errors: readonly { partition: number; startOffset: number; endOffset: number; records?: readonly { offset?: unknown; value?: unknown }[] }[];
+  /** On-failure destination ranges (last inclusive), as the mapping's on-failure record gives them. */
+  readonly failedRanges: readonly { partition: number; first: number; last: number }[];
+  /** Each target invocation's records' coordinates. */
+  readonly invocations: readonly (readonly { partition: number; offset: number }[])[];
+}
+
+/**
+ * The accounting: every produced record must be responded (its coordinates on the response topic), errored (an
+ * error record holding its bytes: a range whose records are not kept does not count) or in an on-failure range.
+ */
+export function account(o: Observed): Pick<Ledger, 'produced' | 'responded' | 'errored' | 'failedDest' | 'lost' | 'extraInvocations'> {
+  const at = (partition: number, offset: number) => `${partition}@${offset}`;
+  const byCoordinates = new Map(o.source.map((r) => [at(r.partition, r.offset), r]));
+  const responded = new Set<number>();
+  for (const k of o.responses) {
+    const r = byCoordinates.get(at(k.partition, k.offset));
+    if (r) responded.add(r.n);
+  }
+  const errored = new Set<number>();
+  for (const e of o.errors) {
+    for (const kept of e.records ?? []) {
+      const offset = Number(kept?.offset);
+      if (!(offset >= e.startOffset && offset < e.endOffset)) continue;
+      const r = byCoordinates.get(at(e.partition, offset));
+      if (r && kept.value === r.value) errored.add(r.n);
+    }
+  }
+  const failed = new Set<number>();
+  for (const f of o.failedRanges) {
+    for (let offset = f.first; offset <= f.last; offset++) {
+      const r = byCoordinates.get(at(f.partition, offset));
+      if (r) failed.add(r.n);
+    }
+  }
+  const accounted = new Set([...responded, ...errored, ...failed]);
+  const deliveries = o.invocations.reduce((a, inv) => a + inv.length, 0);
+  const distinct = new Set(o.invocations.flatMap((inv) => inv.map((c) => at(c.partition, c.offset)))).size;
+  return {
+    produced: o.source.length, responded: responded.size, errored: errored.size, failedDest: failed.size,
+    lost: o.source.filter((r) => !accounted.has(r.n)).length, extraInvocations: deliveries - distinct,
+  };
+}
+
+/** Two invocations of the same record whose runs overlap in time (strict idempotency must prevent them). */
+export function overlappingRuns(invocations: readonly { at: number; doneAt?: number; records: readonly string[] }[]): number {
+  const runs = new Map<string, { at: number; doneAt: number }[]>();
+  for (const inv of invocations) for (const r of inv.records) (runs.get(r) ?? runs.set(r, []).get(r)!).push({ at: inv.at, doneAt: inv.doneAt ?? Infinity });
+  let overlaps = 0;
+  for (const list of runs.values()) {
+    list.sort((a, b) => a.at - b.at);
+    for (let i = 1; i < list.length; i++) if (list[i].at < list[i - 1].doneAt) overlaps++;
+  }
+  return overlaps;
 }
 
 export interface ScenarioOptions {
@@ -102,13 +182,17 @@ export interface ScenarioOptions {
 export async function runScenario(scenario: ScenarioName, opts: ScenarioOptions): Promise<Ledger> {
   const started = Date.now();
   const log = opts.log ?? (() => undefined);
-  const privateEnv = PRIVATE.includes(scenario) ? await te.start({ services: ['kafka', 'dynamodb', 'moto', 'lambdaFront'], ownerPid: process.pid }) : undefined;
+  const privateEnv = PRIVATE.includes(scenario) ? await te.start({
+    services: ['kafka', 'dynamodb', 'moto', 'lambdaFront'], ownerPid: process.pid,
+    ...(scenario === 'scram-rotation' ? { kafkaProperties: { 'connections.max.reauth.ms': String(REAUTH_MS) } } : {}),
+  }) : undefined;
   const env = privateEnv ?? te.loadEnv();
   const kafka = new Kafka({ ...te.kafkaClientConfig('plaintext', undefined, env), logLevel: logLevel.NOTHING, retry: { retries: 30 } });
   const dynamodb = new DynamoDBClient(te.awsClientConfig('dynamodb', env));
   const secrets = new SecretsManagerClient(te.awsClientConfig('secretsmanager', env));
   const sqs = new SQSClient(te.awsClientConfig('sqs', env));
   const fns: te.RunningLambda[] = [];
+  const proxies: Proxy[] = [];
   let esm: LocalEventSourceMapping | undefined;
   try {
     const id = `${scenario}-${randomUUID().slice(0, 8)}`;
@@ -126,42 +210,85 @@ export async function runScenario(scenario: ScenarioName, opts: ScenarioOptions)
     const caSecretArn = (await secrets.send(new CreateSecretCommand({ Name: `e2e-ca-${id}`, SecretString: JSON.stringify({ certificate: env.certs.pem.caCert }) }))).ARN!;
     const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `e2e-dlq-${id}` }))).QueueUrl!;
     const queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+    // The dispatcher's Secrets Manager calls go through a proxy that counts them.
+    const secretsProxy = await startProxy({ target: env.moto.endpoint, classify: (req) => String(req.headers['x-amz-target'] ?? '') });
+    proxies.push(secretsProxy);
+    const secretReads = () => secretsProxy.counts.get('secretsmanager.GetSecretValue') ?? 0;
 
+    const strict = scenario === 'strict-target-timeout';
+    const dispatcherTimeout = strict ? 6 : 30;
     const targetName = `e2e-target-${id}`;
-    const targetEnv: Record<string, string> = scenario.startsWith('poison') ? { POISON: '1' } : scenario === 'target-timeout' ? { SLOW_EVERY: '15', SLOW_MS: '3000' } : {};
-    fns.push(await te.startLambda({ name: targetName, dir: TARGETS, handler: 'index.echo', env: targetEnv, timeoutSeconds: scenario === 'target-timeout' ? 1 : 30 }, env));
+    const targetEnv: Record<string, string> = {
+      ...(['poison-log', 'poison-fail', 'shared-key-poison'].includes(scenario) ? { POISON: '1' } : {}),
+      ...(scenario === 'target-timeout' ? { SLOW_EVERY: '15', SLOW_MS: '3000' } : {}),
+      // Longer than the dispatcher has left (6 s), shorter than the target's own timeout (10 s).
+      ...(strict ? { SLOW_EVERY: String(Math.max(3, Math.round(opts.n / 400))), SLOW_MS: '8000' } : {}),
+      ...(scenario === 'large-result-relay-outage' ? { LARGE_EVERY: String(LARGE_EVERY) } : {}),
+      ...(scenario === 'dynamodb-outage-after-invoke' ? { DELAY_MS: '300' } : {}),
+    };
+    const targetTimeout = scenario === 'target-timeout' ? 1 : strict ? 10 : 30;
+    fns.push(await te.startLambda({ name: targetName, dir: TARGETS, handler: 'index.echo', env: targetEnv, timeoutSeconds: targetTimeout, ...(strict ? { concurrency: 2 } : {}) }, env));
 
     const config: DispatcherConfig = {
       version: 1,
-      target: { functionName: targetName, invocationType: 'RequestResponse', payloadFormat: 'confluent', batchSize: TARGET_BATCH, concurrency: 4, maxAttempts: 3, baseDelayMs: 50, maxDelayMs: 500 },
-      onError: scenario === 'poison-log' ? 'log' : 'fail',
+      target: {
+        functionName: targetName, invocationType: 'RequestResponse', payloadFormat: 'confluent', batchSize: TARGET_BATCH, concurrency: 4,
+        maxAttempts: 3, baseDelayMs: 50, maxDelayMs: 500, timeoutMs: targetTimeout * 1000,
+      },
+      onError: ['poison-log', 'decode-poison-log', 'shared-key-poison'].includes(scenario) ? 'log' : 'fail',
       reportBatchItemFailures: false,
       timeMarginMs: 1_000,
-      idempotency: { tableName, mode: 'batched', ttlSeconds: 3600, maxResultBytes: 65536 },
+      idempotency: {
+        tableName, mode: strict ? 'strict' : 'batched', ttlSeconds: 3600, maxResultBytes: 65536,
+        ...(scenario === 'shared-key-poison' ? { keyPointer: '/id' } : {}),
+      },
       relay: { bootstrapServers: [env.kafka.bootstrap.saslSsl], auth: 'scram-sha-512', secretArn: scramSecretArn, rootCaSecretArn: caSecretArn, tls: true, responseTopic, errorTopic, clientId: `e2e-${id}` },
     };
     const dispatcherName = `e2e-disp-${id}`;
     const startDispatcher = async () => {
-      const fn = await te.startLambda({ name: dispatcherName, dir: DISPATCHER, timeoutSeconds: 30, memoryMb: 512, env: { [DISPATCHER_CONFIG_ENV]: JSON.stringify(config), POWERTOOLS_SERVICE_NAME: 'e2e' } }, env);
+      const fn = await te.startLambda({
+        name: dispatcherName, dir: DISPATCHER, timeoutSeconds: dispatcherTimeout, memoryMb: 512,
+        env: { [DISPATCHER_CONFIG_ENV]: JSON.stringify(config), POWERTOOLS_SERVICE_NAME: 'e2e', AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsProxy.url },
+      }, env);
       fns.push(fn);
       return fn;
     };
     let dispatcher = await startDispatcher();
 
-    // Produce N records across the partitions.
+    // Produce N records across the partitions. In shared-key-poison record n and n + N/2 share their id.
+    const half = Math.ceil(opts.n / 2);
+    const value = (n: number) => {
+      const poison = ['poison-log', 'poison-fail', 'decode-poison-log'].includes(scenario) && isPoison(n);
+      const sharedPoison = scenario === 'shared-key-poison' && isPoison(n % half);
+      return JSON.stringify({ n, canary: CANARY, ...(scenario === 'shared-key-poison' ? { id: `order-${n % half}` } : {}), ...(poison || sharedPoison ? { poison: true } : {}) });
+    };
     const producer = kafka.producer();
     await producer.connect();
     for (let i = 0; i < opts.n; i += 500) {
-      await producer.send({ topic: source, messages: Array.from({ length: Math.min(500, opts.n - i) }, (_, j) => {
-        const n = i + j;
-        return { key: `k${n}`, value: JSON.stringify(scenario.startsWith('poison') && isPoison(n) ? { n, poison: true } : { n }) };
-      }) });
+      await producer.send({ topic: source, messages: Array.from({ length: Math.min(500, opts.n - i) }, (_, j) => ({ key: `k${i + j}`, value: value(i + j) })) });
     }
     await producer.disconnect();
 
+    // decode-poison-log: the mapping's events pass a proxy that spoils each poison record's timestamp (its bytes stay).
+    let spoiled = 0;
+    const lambdaProxy = await startProxy({
+      target: env.lambda.endpoint,
+      rewrite: (_req, body) => {
+        if (scenario !== 'decode-poison-log' || body.length === 0) return body;
+        const event = JSON.parse(body.toString('utf8'));
+        for (const group of Object.values<any[]>(event.records ?? {})) {
+          for (const r of group) {
+            if (r.value && Buffer.from(r.value, 'base64').toString('utf8').includes('"poison":true')) { r.timestamp = String(r.timestamp); spoiled++; }
+          }
+        }
+        return Buffer.from(JSON.stringify(event));
+      },
+    });
+    proxies.push(lambdaProxy);
+
     esm = new LocalEventSourceMapping({
       kafka: te.kafkaClientConfig('plaintext', undefined, env), topics: [source], startingPosition: 'TRIM_HORIZON',
-      batchSize: ESM_BATCH, maxBatchingWindowSeconds: 0, functionName: dispatcherName, lambdaEndpoint: env.lambda.endpoint,
+      batchSize: ESM_BATCH, maxBatchingWindowSeconds: 0, functionName: dispatcherName, lambdaEndpoint: lambdaProxy.url,
       region: env.region, awsEndpoint: env.moto.endpoint, onFailure: queueArn, retryDelayMs: 300,
       // AWS's Kafka default retries until the records expire; poison-fail bounds it to reach the destination.
       ...(scenario === 'poison-fail' ? { retryAttempts: 2, bisectBatchOnFunctionError: true } : {}),
@@ -170,90 +297,147 @@ export async function runScenario(scenario: ScenarioName, opts: ScenarioOptions)
     void esm.start();
     const m = esm;
     const done = () => m.stats.recordsCommitted >= opts.n;
+    const targetCalls = () => te.listInvocations(targetName, env);
+    const inFlight = async () => (await targetCalls()).some((i) => i.doneAt === undefined);
 
-    // The fault, a third of the way in.
-    await waitFor('a third of the records', () => m.stats.recordsCommitted >= opts.n / 3 || done(), 120_000);
+    // The fault, a third of the way in; faultHits counts what it hit, outside the dispatcher.
+    await waitFor('a third of the records', () => m.stats.recordsCommitted >= opts.n / 3 || done(), 180_000);
+    /** What the Lambda front saw, once every record is committed. */
+    type After = { target: te.LambdaStats; dispatcher: te.LambdaStats; targetFailures: number };
+    let faultHits = (_after: After) => 0;
+    let faultCounted = 'none';
     switch (scenario) {
-      case 'broker-restart':
-        await te.stopService('kafka', env); await sleep(2_000); await te.startService('kafka', env); break;
-      case 'dynamodb-restart':
-        await te.stopService('dynamodb', env); await sleep(2_000); await te.startService('dynamodb', env); break;
+      case 'broker-restart': {
+        const before = { crashes: m.stats.consumerCrashes, failed: m.stats.failedInvocations };
+        await te.stopService('kafka', env); await sleep(2_000); await te.startService('kafka', env);
+        faultHits = () => m.stats.consumerCrashes - before.crashes + m.stats.failedInvocations - before.failed;
+        faultCounted = 'consumer crashes and failed dispatcher invocations the mapping saw';
+        break;
+      }
+      case 'dynamodb-restart': {
+        const before = m.stats.failedInvocations;
+        await te.stopService('dynamodb', env); await sleep(2_000); await te.startService('dynamodb', env);
+        faultHits = () => m.stats.failedInvocations - before;
+        faultCounted = 'failed dispatcher invocations the mapping saw';
+        break;
+      }
+      case 'dynamodb-outage-after-invoke': {
+        // Stopped while a target call is in flight: its answer comes while the store is down.
+        await waitFor('a target invocation in flight', async () => (await inFlight()) || done(), 30_000);
+        const stoppedAt = Date.now();
+        await te.stopService('dynamodb', env);
+        const restartAt = Date.now();
+        await sleep(2_000);
+        await te.startService('dynamodb', env);
+        const calls = await targetCalls();
+        const answered = calls.filter((i) => i.doneAt !== undefined && i.doneAt >= stoppedAt && i.doneAt <= restartAt + 2_000).length;
+        faultHits = () => answered;
+        faultCounted = 'target invocations answered while DynamoDB Local was down';
+        break;
+      }
       case 'target-throttling':
-        await te.throttleLambda(targetName, 30, env); break;
+        await te.throttleLambda(targetName, 30, env);
+        faultHits = (a) => a.target.throttled;
+        faultCounted = 'TooManyRequestsException answers of the Lambda front';
+        break;
       case 'scram-rotation': {
+        const reads = secretReads();
         const password = randomUUID();
         await te.setScramPassword({ username: scramUser.username, password, mechanism: 'SCRAM-SHA-512' }, env);
         await secrets.send(new PutSecretValueCommand({ SecretId: scramSecretArn, SecretString: JSON.stringify({ ...scramUser, password }) }));
+        faultHits = () => secretReads() - reads;
+        faultCounted = 'Secrets Manager reads of the relay after the rotation (the broker re-authenticates every 4 s)';
         break;
       }
       case 'dispatcher-killed': {
         // Kill it while a batch is in flight at the target, then let "Lambda" start a new sandbox.
-        const before = (await te.listInvocations(targetName, env)).length;
-        await waitFor('a target invocation in flight', async () => (await te.listInvocations(targetName, env)).length > before || done(), 30_000);
+        await waitFor('a target invocation in flight', async () => (await inFlight()) || done(), 30_000);
         await dispatcher.stop();
         await sleep(1_000);
         dispatcher = await startDispatcher();
+        faultHits = (a) => a.dispatcher.killedInFlight;
+        faultCounted = 'invocations in flight when the dispatcher was killed';
         break;
       }
+      case 'large-result-relay-outage': {
+        // The response topic refuses every write for 5 s (its max.message.bytes set below any result), then takes them again.
+        const before = m.stats.failedInvocations;
+        const admin = kafka.admin();
+        await admin.connect();
+        const set = (bytes: string) => admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: responseTopic, configEntries: [{ name: 'max.message.bytes', value: bytes }] }] });
+        await set('256');
+        await sleep(5_000);
+        await set('1048588');
+        await admin.disconnect();
+        faultHits = () => m.stats.failedInvocations - before;
+        faultCounted = 'failed dispatcher invocations the mapping saw while the response topic refused writes';
+        break;
+      }
+      case 'target-timeout': case 'poison-log': case 'poison-fail': case 'shared-key-poison': case 'strict-target-timeout':
+        faultHits = (a) => a.targetFailures;
+        faultCounted = 'target invocations that failed or timed out, as the Lambda front answered them';
+        break;
+      case 'decode-poison-log':
+        faultHits = () => spoiled;
+        faultCounted = 'records the proxy spoiled in the mapping\'s events';
+        break;
       default: break;
     }
-    await waitFor(`all ${opts.n} records committed`, done, 300_000);
+    await waitFor(`all ${opts.n} records committed`, done, 600_000);
 
-    // The ledger.
-    const produced = new Set(Array.from({ length: opts.n }, (_, i) => i));
-    const keyOf = (partition: number, offset: number) => `${partition}@${offset}`;
-    // Records' source coordinates → n (values carry n; the response key carries the coordinates).
-    const coordinates = new Map<string, number>();
-    for (const inv of await te.listInvocations(targetName, env)) {
-      for (const e of JSON.parse(inv.payload)) coordinates.set(keyOf(e.payload.partition, e.payload.offset), e.payload.value.n);
-    }
-    const responded = new Set<number>();
-    for (const msg of await readAll(kafka, responseTopic)) {
-      const k = JSON.parse(msg.key);
-      const n = coordinates.get(keyOf(k.partition, k.offset)) ?? JSON.parse(msg.value)?.echo?.n;
-      if (n !== undefined) responded.add(n);
-    }
-    // Ranges (error topic: end exclusive; on-failure: last inclusive) are mapped to n through the source topic.
-    const sourceN = new Map<string, number>();
-    const src = kafka.consumer({ groupId: `ledger-src-${randomUUID()}` });
-    await src.connect(); await src.subscribe({ topic: source, fromBeginning: true });
-    await src.run({ eachMessage: async ({ partition, message }) => { sourceN.set(keyOf(partition, Number(message.offset)), JSON.parse(String(message.value)).n); } });
-    await waitFor('source read', () => sourceN.size >= opts.n, 60_000);
-    await src.disconnect();
-    const range = (partition: number, from: number, toInclusive: number, into: Set<number>) => {
-      for (let o = from; o <= toInclusive; o++) { const n = sourceN.get(keyOf(partition, o)); if (n !== undefined) into.add(n); }
+    // The ledger: what the pipeline's ends hold.
+    const invocations = await targetCalls();
+    const after: After = {
+      target: await te.lambdaStats(targetName, env), dispatcher: await te.lambdaStats(dispatcherName, env),
+      targetFailures: invocations.filter((i) => i.functionError || (i.status !== undefined && i.status >= 400)).length,
     };
-    const errored = new Set<number>();
-    for (const msg of await readAll(kafka, errorTopic)) {
-      const k = JSON.parse(msg.key);
-      range(Number(k.partition), Number(k.startOffset), Number(k.endOffset) - 1, errored);
-    }
-    const failed = new Set<number>();
+    const sourceMessages = await readAll(kafka, source);
+    const errors = (await readAll(kafka, errorTopic)).map((msg) => {
+      const k = JSON.parse(msg.key); const v = JSON.parse(msg.value.toString('utf8'));
+      return { partition: Number(k.partition), startOffset: Number(k.startOffset), endOffset: Number(k.endOffset), records: v.records };
+    });
+    const failedRanges: Observed['failedRanges'][number][] = [];
     for (;;) {
       const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
       if (!r.Messages?.length) break;
       for (const msg of r.Messages) {
         for (const [tp, info] of Object.entries<any>(JSON.parse(msg.Body!).KafkaBatchInfo.recordsInfo)) {
-          range(Number(tp.slice(tp.lastIndexOf('-') + 1)), Number(info.firstRecordOffset), Number(info.lastRecordOffset), failed);
+          failedRanges.push({ partition: Number(tp.slice(tp.lastIndexOf('-') + 1)), first: Number(info.firstRecordOffset), last: Number(info.lastRecordOffset) });
         }
       }
       await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: r.Messages.map((x, i) => ({ Id: String(i), ReceiptHandle: x.ReceiptHandle! })) }));
     }
-    const accounted = new Set([...responded, ...errored, ...failed]);
-    const lost = [...produced].filter((n) => !accounted.has(n)).length;
-    const invocations = await te.listInvocations(targetName, env);
-    const deliveries = invocations.reduce((a, inv) => a + JSON.parse(inv.payload).length, 0);
-    const distinct = new Set(invocations.flatMap((inv) => JSON.parse(inv.payload).map((e: any) => keyOf(e.payload.partition, e.payload.offset)))).size;
+    const coordinatesOf = (inv: te.InvocationRecord) => (JSON.parse(inv.payload) as any[]).map((e) => ({ partition: Number(e.payload.partition), offset: Number(e.payload.offset) }));
+    const counts = account({
+      source: sourceMessages.map((msg) => ({ partition: msg.partition, offset: msg.offset, n: JSON.parse(msg.value.toString('utf8')).n, value: msg.value.toString('base64') })),
+      responses: (await readAll(kafka, responseTopic)).map((msg) => JSON.parse(msg.key)),
+      errors, failedRanges, invocations: invocations.map(coordinatesOf),
+    });
+    if (strict) {
+      const overlaps = overlappingRuns(invocations.map((inv) => ({ at: inv.at, doneAt: inv.doneAt, records: coordinatesOf(inv).map((c) => `${c.partition}@${c.offset}`) })));
+      if (overlaps > 0) throw new Error(`strict-target-timeout: ${overlaps} record(s) ran twice at once`);
+      const cutOff = invocations.filter((i) => i.doneAt !== undefined && i.doneAt - i.at > (dispatcherTimeout - 1) * 1000).length;
+      faultHits = () => cutOff;
+      faultCounted = 'target runs that outlasted the dispatcher\'s wait (the Lambda front\'s start and end times)';
+    }
+    const canaryInLogs = fns.filter((f) => f.name === dispatcherName).reduce((a, f) => a + countLines(f.logFile, CANARY), 0);
     return {
-      scenario, produced: produced.size, responded: responded.size, errored: errored.size, failedDest: failed.size, lost,
-      extraInvocations: deliveries - distinct,
-      failedTargetInvocations: invocations.filter((i) => i.functionError || (i.status !== undefined && i.status >= 400)).length,
+      scenario, ...counts,
+      failedTargetInvocations: after.targetFailures,
+      faultHits: faultHits(after), faultCounted, canaryInLogs,
       seconds: Math.round((Date.now() - started) / 1000),
     };
   } finally {
     await esm?.stop().catch(() => undefined);
     await Promise.all(fns.map((f) => f.stop().catch(() => undefined)));
+    await Promise.all(proxies.map((p) => p.close()));
     dynamodb.destroy(); secrets.destroy(); sqs.destroy();
     if (privateEnv) await te.stop(privateEnv);
   }
+}
+
+/** Lines of a log file that contain the text (0 when there is no file). */
+function countLines(file: string, text: string): number {
+  if (!fs.existsSync(file)) return 0;
+  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.includes(text)).length;
 }

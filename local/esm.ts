@@ -75,6 +75,12 @@ export interface LocalEsmStats {
   /** Records committed without an invocation because no filter matched them. */
   recordsFiltered: number;
   onFailureRecords: number;
+  /** Invocations answered with a function error, or a partial batch response naming records. */
+  failedInvocations: number;
+  /** Invocations answered with throttling (retried, not counted as failures). */
+  throttledInvocations: number;
+  /** Times the consumer stopped on an error (a lost broker, a failed commit) and was restarted or given up. */
+  consumerCrashes: number;
   /** Per "topic-partition": high watermark minus the next offset to process. */
   lag: Record<string, number>;
 }
@@ -107,7 +113,10 @@ export function validateOptions(o: LocalEsmOptions): void {
 }
 
 export class LocalEventSourceMapping {
-  public readonly stats: LocalEsmStats = { invocations: 0, recordsCommitted: 0, recordsSentToOnFailure: 0, recordsFiltered: 0, onFailureRecords: 0, lag: {} };
+  public readonly stats: LocalEsmStats = {
+    invocations: 0, recordsCommitted: 0, recordsSentToOnFailure: 0, recordsFiltered: 0, onFailureRecords: 0,
+    failedInvocations: 0, throttledInvocations: 0, consumerCrashes: 0, lag: {},
+  };
   public readonly groupId: string;
   private readonly o: Required<Pick<LocalEsmOptions, 'batchSize' | 'maxBatchingWindowSeconds' | 'retryAttempts' | 'maximumRecordAgeSeconds' | 'retryDelayMs'>> & LocalEsmOptions;
   private readonly kafka: Kafka;
@@ -145,6 +154,7 @@ export class LocalEventSourceMapping {
     });
     // kafkajs restarts the consumer after retriable errors; after any other it stays down, so say so.
     this.consumer.on(this.consumer.events.CRASH, ({ payload: { error, restart } }) => {
+      this.stats.consumerCrashes++;
       this.log(`consumer crashed: ${error.name}: ${error.message}${restart ? '; restarting it' : ''}`);
       if (restart || !this.running) return;
       this.running = false;
@@ -217,11 +227,12 @@ export class LocalEventSourceMapping {
       if (!this.running) throw new StoppedError('mapping stopped before the batch succeeded');
       const out = await this.invoker.invoke(event);
       this.stats.invocations++;
-      if (out.throttled) { await sleep(this.o.retryDelayMs); continue; } // throttling is retried, not counted
+      if (out.throttled) { this.stats.throttledInvocations++; await sleep(this.o.retryDelayMs); continue; } // retried, not counted
       let remaining: EsmRecord[] | undefined = out.ok ? [] : records;
       if (out.ok && this.o.reportBatchItemFailures) remaining = this.partialFailures(records, out.response);
       if (remaining.length === 0) return;
       failedInvokes++;
+      this.stats.failedInvocations++;
       if (!out.ok) this.log(`invoke of ${remaining[0].topic}-${remaining[0].partition}@${remaining[0].offset} (${records.length} records) failed: ${out.functionError} ${JSON.stringify(out.response ?? '').slice(0, 200)}`);
       if (this.o.bisectBatchOnFunctionError && remaining.length > 1) {
         const half = Math.ceil(remaining.length / 2);

@@ -94,6 +94,8 @@ export interface ErrorItem {
  */
 const MAX_INPUT_PAYLOAD_CHARS = 400 * 1024;
 export const MAX_ERROR_RECORDS_CHARS = 400 * 1024;
+/** Most characters of keys and values in one producer send (one record batch per partition). */
+const MAX_SEND_CHARS = 512 * 1024;
 
 function normalizePem(pem: string): string {
   // Secrets pasted as one line (as seed 002 shows them) lose the line breaks PEM parsers need; the
@@ -180,7 +182,27 @@ export class KafkaRelay {
     if (p !== undefined) await (await p).disconnect().catch(() => undefined);
   }
 
+  /**
+   * Sends in chunks of at most MAX_SEND_CHARS: a producer puts one send's messages for a partition into one
+   * record batch, and the broker refuses a batch over the topic's max.message.bytes (1 MB by default).
+   */
   private async send(topic: string, messages: OutgoingMessage[]): Promise<void> {
+    let chunk: OutgoingMessage[] = [];
+    let chars = 0;
+    for (const m of messages) {
+      const size = m.key.length + m.value.length;
+      if (chunk.length > 0 && chars + size > MAX_SEND_CHARS) {
+        await this.sendChunk(topic, chunk);
+        chunk = [];
+        chars = 0;
+      }
+      chunk.push(m);
+      chars += size;
+    }
+    if (chunk.length > 0) await this.sendChunk(topic, chunk);
+  }
+
+  private async sendChunk(topic: string, messages: OutgoingMessage[]): Promise<void> {
     try {
       await (await this.connectedProducer()).send(topic, messages);
     } catch (e) {

@@ -115,7 +115,7 @@ async function start(opts = {}) {
     wanted.has('kafka') ? install.ensureKafka(kafkaVersion) : null,
     wanted.has('dynamodb') ? install.ensureDynamoDbLocal() : null,
     wanted.has('moto') ? install.ensureMoto() : null,
-    install.ensureRie(),
+    wanted.has('lambdaFront') ? install.ensureRie() : null,
     generateCerts(path.join(runDir, 'certs')),
     freePort(), freePort(), freePort(),
   ]);
@@ -131,7 +131,7 @@ async function start(opts = {}) {
     credentials: CREDENTIALS,
     certs,
     services: {},
-    versions: { kafka: kafkaVersion, dynamodbLocal: install.VERSIONS.dynamodbLocal, moto: install.VERSIONS.moto, rie: `${rie.kind}@${rie.version}` },
+    versions: { kafka: kafkaVersion, dynamodbLocal: install.VERSIONS.dynamodbLocal, moto: install.VERSIONS.moto, rie: rie ? `${rie.kind}@${rie.version}` : null },
   };
   try {
     if (kafkaInst) {
@@ -308,16 +308,10 @@ async function startLambda({ name, dir, handler = 'index.handler', env: userEnv 
     LAMBDA_TASK_ROOT: path.resolve(dir), LAMBDA_RUNTIME_DIR: path.dirname(BOOTSTRAP), _HANDLER: handler,
     NODE_PATH: '', ...userEnv,
   };
-  const rieArgs = ['--runtime-interface-emulator-address', `127.0.0.1:${port}`];
-  let cmd; let args;
-  if (rie.kind === 'aws-lambda-rie') {
-    // The official RIE binds its internal Runtime API to 127.0.0.1:9001 unless told otherwise.
-    cmd = rie.bin;
-    args = [...rieArgs, '--runtime-api-address', `127.0.0.1:${await freePort()}`, process.execPath, BOOTSTRAP];
-  } else {
-    cmd = process.execPath;
-    args = [rie.bin, ...rieArgs, process.execPath, BOOTSTRAP];
-  }
+  // The official RIE binds its Runtime API to 127.0.0.1:9001 unless told otherwise: one port per function.
+  const cmd = rie.bin;
+  const args = ['--runtime-interface-emulator-address', `127.0.0.1:${port}`, '--runtime-api-address', `127.0.0.1:${await freePort()}`,
+    process.execPath, BOOTSTRAP];
   const svcName = `lambda-${name}`;
   const pidFile = path.join(env.runDir, 'pids', `${svcName}.pid`);
   if (fs.existsSync(pidFile)) await killPidfile(pidFile, 3000); // re-registering a name replaces it

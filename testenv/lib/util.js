@@ -80,20 +80,44 @@ function isAlive(pid) {
   try { process.kill(pid, 0); return true; } catch { return false; }
 }
 
+/** Every process below pid (children, grandchildren), from /proc; [] where /proc is missing. */
+function descendants(pid) {
+  const children = new Map();
+  let entries = [];
+  try { entries = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)); } catch { return []; }
+  for (const d of entries) {
+    try {
+      // stat: "pid (comm) state ppid ..."; comm may contain spaces or parentheses.
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(Number(d));
+    } catch { /* exited meanwhile */ }
+  }
+  const out = [];
+  const walk = (p) => { for (const c of children.get(p) || []) { out.push(c); walk(c); } };
+  walk(pid);
+  return out;
+}
+
 /**
  * Stop a detached service by pidfile: SIGTERM to its process group, then SIGKILL after a grace
- * period. Group kill also ends children (e.g. the runtime under an emulator).
+ * period. Descendants in other process groups get the same signals: the official RIE starts the
+ * function's runtime in its own group and does not stop it when it exits itself.
  */
 async function killPidfile(pidFile, graceMs = 10000) {
   let pid;
   try { pid = Number(fs.readFileSync(pidFile, 'utf8').trim()); } catch { return false; }
   if (!pid) return false;
-  const sig = (s) => { try { process.kill(-pid, s); } catch { try { process.kill(pid, s); } catch { /* gone */ } } };
+  const tree = isAlive(pid) ? descendants(pid) : [];
+  const kill = (p, s) => { try { process.kill(-p, s); } catch { /* not a group leader */ } try { process.kill(p, s); } catch { /* gone */ } };
+  const sig = (s) => { kill(pid, s); for (const c of tree) kill(c, s); };
+  const anyAlive = () => isAlive(pid) || tree.some(isAlive);
   sig('SIGTERM');
   const until = Date.now() + graceMs;
-  while (isAlive(pid) && Date.now() < until) await sleep(100);
-  if (isAlive(pid)) sig('SIGKILL');
-  while (isAlive(pid) && Date.now() < until + 3000) await sleep(50);
+  while (anyAlive() && Date.now() < until) await sleep(100);
+  if (anyAlive()) sig('SIGKILL');
+  while (anyAlive() && Date.now() < until + 3000) await sleep(50);
   try { fs.unlinkSync(pidFile); } catch { /* already removed */ }
   return true;
 }
@@ -147,5 +171,5 @@ function httpRequest({ port, host = '127.0.0.1', method = 'GET', path: p = '/', 
 }
 
 module.exports = {
-  TESTENV_DIR, cacheDir, log, freePort, run, spawnDetached, killPidfile, isAlive, sleep, waitFor, tail, tcpOpen, httpRequest,
+  TESTENV_DIR, cacheDir, log, freePort, run, spawnDetached, killPidfile, descendants, isAlive, sleep, waitFor, tail, tcpOpen, httpRequest,
 };

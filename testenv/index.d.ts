@@ -44,7 +44,8 @@ export interface TestEnv {
   moto: { endpoint: string; port: number; version: string };
   lambda: {
     endpoint: string; port: number; lambdasDir: string; runtimeClient: string;
-    rie: { kind: 'aws-lambda-rie' | 'node-emulator'; bin: string; version: string; reason?: string };
+    /** The official RIE binary: from `go install`, the vendored source, or CKL_RIE_BIN. */
+    rie: { kind: 'aws-lambda-rie'; bin: string; version: string; source: 'go-install' | 'vendor' | 'CKL_RIE_BIN' };
   };
   services: Record<ServiceName, ServiceSpec>;
   versions: { kafka: string; dynamodbLocal: string; moto: string; rie: string };

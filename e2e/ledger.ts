@@ -373,7 +373,7 @@ export async function runScenario(scenario: ScenarioName, opts: ScenarioOptions)
         faultCounted = 'failed dispatcher invocations the mapping saw while the response topic refused writes';
         break;
       }
-      case 'target-timeout': case 'poison-log': case 'poison-fail': case 'shared-key-poison': case 'strict-target-timeout':
+      case 'target-timeout': case 'poison-log': case 'poison-fail': case 'strict-target-timeout':
         faultHits = (a) => a.targetFailures;
         faultCounted = 'target invocations that failed or timed out, as the Lambda front answered them';
         break;
@@ -394,7 +394,7 @@ export async function runScenario(scenario: ScenarioName, opts: ScenarioOptions)
     const sourceMessages = await readAll(kafka, source);
     const errors = (await readAll(kafka, errorTopic)).map((msg) => {
       const k = JSON.parse(msg.key); const v = JSON.parse(msg.value.toString('utf8'));
-      return { partition: Number(k.partition), startOffset: Number(k.startOffset), endOffset: Number(k.endOffset), records: v.records };
+      return { partition: Number(k.partition), startOffset: Number(k.startOffset), endOffset: Number(k.endOffset), records: v.records, functionError: String(v.functionError) };
     });
     const failedRanges: Observed['failedRanges'][number][] = [];
     for (;;) {
@@ -413,6 +413,11 @@ export async function runScenario(scenario: ScenarioName, opts: ScenarioOptions)
       responses: (await readAll(kafka, responseTopic)).map((msg) => JSON.parse(msg.key)),
       errors, failedRanges, invocations: invocations.map(coordinatesOf),
     });
+    if (scenario === 'shared-key-poison') {
+      const followed = errors.filter((e) => e.functionError === 'SharedKeyFailedError').length;
+      faultHits = () => followed;
+      faultCounted = 'error records of records that shared their key with a failed record';
+    }
     if (strict) {
       const overlaps = overlappingRuns(invocations.map((inv) => ({ at: inv.at, doneAt: inv.doneAt, records: coordinatesOf(inv).map((c) => `${c.partition}@${c.offset}`) })));
       if (overlaps > 0) throw new Error(`strict-target-timeout: ${overlaps} record(s) ran twice at once`);

@@ -127,7 +127,8 @@ export interface KafkaRelayProps {
 
   /**
    * Topic for failures with DispatcherErrorBehavior.LOG: key `{topic, partition, startOffset, endOffset}`, value
-   * `{functionName, inputPayload, statusCode, functionError, logResult, payload, executedVersion}`.
+   * `{functionName, inputPayload, statusCode, functionError, logResult, payload, executedVersion, outcome, records}`, where
+   * `records` holds the failed records as the event carried them (base64 key and value, headers, timestamp).
    * @default - failures are written to the dispatcher's log only
    */
   readonly errorTopic?: string;
@@ -458,7 +459,8 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
 
   /**
    * A metric of the dispatcher's embedded metrics: RecordsIn, RecordsInvoked, RecordsResponded,
-   * RecordsFailed, RecordsDropped, RecordsSkippedDuplicate, InvokeRetries, Invocations.
+   * RecordsFailed, RecordsDropped, RecordsSkippedDuplicate, InvokeRetries, Invocations, ReinvokedForLostResult,
+   * RecordsUnknownOutcome.
    * @default - sum over 5 minutes
    */
   public metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {

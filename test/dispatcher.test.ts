@@ -57,6 +57,26 @@ describe('KafkaDispatcher', () => {
     expect(config.relay).toBeUndefined();
   });
 
+  test('passes the target\'s timeout for strict in-progress keys and asks for no log tail by default', () => {
+    // GIVEN a target lambda.Function with the default 3 s timeout WHEN synthesized
+    const config = configOf(setup().template);
+    // THEN the runtime knows how long a cut-off target run may go on, and the log tail stays off
+    expect(config.target.timeoutMs).toBe(3_000);
+    expect(config.target.logTail).toBeUndefined();
+  });
+
+  test.each([
+    ['targetTimeout given', { targetTimeout: Duration.minutes(2) }, 120_000],
+    ['an imported target (timeout unknown)', undefined, undefined],
+  ])('target timeout with %s', (_label, props, expected) => {
+    const stack = new Stack();
+    const target = lambda.Function.fromFunctionAttributes(stack, 'T', { functionArn: 'arn:aws:lambda:us-east-1:111122223333:function:t', sameEnvironment: true });
+    new KafkaDispatcher(stack, 'Dispatcher', { target, includeTargetLogTail: true, ...props });
+    const config = configOf(Template.fromStack(stack));
+    expect(config.target.timeoutMs).toBe(expected);
+    expect(config.target.logTail).toBe(true);
+  });
+
   test('grants DynamoDB on the table only and lambda:InvokeFunction on the target only', () => {
     const { template } = setup();
     template.hasResourceProperties('AWS::IAM::Policy', {

@@ -43,7 +43,9 @@ export interface TestEnv {
   dynamodb: { endpoint: string; port: number; version: string; dataDir: string };
   moto: { endpoint: string; port: number; version: string };
   lambda: {
-    endpoint: string; port: number; lambdasDir: string; runtimeClient: string;
+    endpoint: string; port: number; lambdasDir: string;
+    /** What each function runs under the RIE: `<node> <entry> <handler>` (Node 24 and npm aws-lambda-ric). */
+    runtimeClient: { kind: 'aws-lambda-ric'; version: string; entry: string; dir: string; node: string; nodeVersion: string };
     /** The official RIE binary: from `go install`, the vendored source, or CKL_RIE_BIN. */
     rie: { kind: 'aws-lambda-rie'; bin: string; version: string; source: 'go-install' | 'vendor' | 'CKL_RIE_BIN' };
   };

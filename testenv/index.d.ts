@@ -59,6 +59,8 @@ export interface StartOptions {
   kafkaVersion?: string;
   ownerPid?: number;
   services?: ServiceName[];
+  /** Extra broker properties for server.properties, e.g. { 'connections.max.reauth.ms': '5000' }. */
+  kafkaProperties?: Record<string, string>;
 }
 
 export interface LambdaOptions {
@@ -70,13 +72,20 @@ export interface LambdaOptions {
   env?: Record<string, string>;
   timeoutSeconds?: number;
   memoryMb?: number;
+  /** Concurrent executions: one RIE process each (an RIE runs one invocation at a time). Default 1. */
+  concurrency?: number;
 }
 export interface RunningLambda { name: string; arn: string; port: number; logFile: string; stop(): Promise<void> }
 
 export interface InvocationRecord {
   requestId: string; name: string; qualifier?: string; type: 'RequestResponse' | 'Event';
+  /** When the execution started (after waiting for a free instance) and ended. */
   at: number; payload: string; status?: number; functionError?: string; response?: string; doneAt?: number;
+  /** The function's process stopped while this invocation ran. */
+  killed?: boolean;
 }
+/** What the Lambda front counted for a function. */
+export interface LambdaStats { throttled: number; killedInFlight: number }
 
 /** Discriminated like kafkajs' SASLOptions, so the config is assignable to KafkaConfig. */
 export type KafkaSasl =
@@ -98,6 +107,7 @@ export function startLambda(opts: LambdaOptions, env?: TestEnv): Promise<Running
 export function stopLambda(name: string, env?: TestEnv): Promise<void>;
 export function throttleLambda(name: string, count: number, env?: TestEnv): Promise<void>;
 export function listInvocations(name?: string, env?: TestEnv): Promise<InvocationRecord[]>;
+export function lambdaStats(name: string, env?: TestEnv): Promise<LambdaStats>;
 export function createTopic(topic: string, numPartitions?: number, env?: TestEnv, configEntries?: { name: string; value: string }[]): Promise<void>;
 /** { endpoint, region, credentials } for an AWS SDK v3 client ('dynamodb', 'lambda', else moto). */
 export function awsClientConfig(service: string, env?: TestEnv, extra?: Record<string, unknown>): {

@@ -135,7 +135,7 @@ async function start(opts = {}) {
   };
   try {
     if (kafkaInst) {
-      const k = await prepareKafka({ runDir, certs, install: kafkaInst });
+      const k = await prepareKafka({ runDir, certs, install: kafkaInst, properties: opts.kafkaProperties });
       env.kafka = k.info;
       env.services.kafka = k.service;
     }
@@ -301,10 +301,10 @@ async function createTopic(topic, numPartitions = 1, env = loadEnv(), configEntr
  * with the front under `name`. Function env gets the stand-in endpoints (AWS_ENDPOINT_URL* and fake
  * credentials) unless overridden by opts.env. Returns { name, arn, port, logFile, stop() }.
  */
-async function startLambda({ name, dir, handler = 'index.handler', env: userEnv = {}, timeoutSeconds = 30, memoryMb = 128 }, env = loadEnv()) {
+async function startLambda({ name, dir, handler = 'index.handler', env: userEnv = {}, timeoutSeconds = 30, memoryMb = 128, concurrency = 1 }, env = loadEnv()) {
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) throw new Error(`invalid function name ${name}`);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 8) throw new Error(`concurrency must be 1 to 8, got ${concurrency}`);
   const t = Date.now();
-  const port = await freePort();
   const rie = env.lambda.rie;
   const fnEnv = {
     PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'en_US.UTF-8', TZ: ':UTC',
@@ -321,17 +321,22 @@ async function startLambda({ name, dir, handler = 'index.handler', env: userEnv 
     LAMBDA_TASK_ROOT: path.resolve(dir), LAMBDA_RUNTIME_DIR: env.lambda.runtimeClient.dir, _HANDLER: handler,
     NODE_PATH: '', ...userEnv,
   };
-  // The official RIE binds its Runtime API to 127.0.0.1:9001 unless told otherwise: one port per function.
-  const cmd = rie.bin;
-  const args = ['--runtime-interface-emulator-address', `127.0.0.1:${port}`, '--runtime-api-address', `127.0.0.1:${await freePort()}`,
-    env.lambda.runtimeClient.node, env.lambda.runtimeClient.entry, handler];
-  const svcName = `lambda-${name}`;
-  const pidFile = path.join(env.runDir, 'pids', `${svcName}.pid`);
-  if (fs.existsSync(pidFile)) await killPidfile(pidFile, 3000); // re-registering a name replaces it
-  const proc = spawnDetached(svcName, cmd, args, { cwd: path.resolve(dir), env: fnEnv, runDir: env.runDir, cleanEnv: true });
+  // The official RIE binds its Runtime API to 127.0.0.1:9001 unless told otherwise: one port per process. One
+  // process runs one invocation at a time, so concurrent executions are processes of their own.
+  await stopLambdaProcesses(name, env); // re-registering a name replaces it
+  const instances = [];
+  for (let i = 0; i < concurrency; i++) {
+    const port = await freePort();
+    const args = ['--runtime-interface-emulator-address', `127.0.0.1:${port}`, '--runtime-api-address', `127.0.0.1:${await freePort()}`,
+      env.lambda.runtimeClient.node, env.lambda.runtimeClient.entry, handler];
+    const svcName = i === 0 ? `lambda-${name}` : `lambda-${name}@${i}`;
+    const proc = spawnDetached(svcName, rie.bin, args, { cwd: path.resolve(dir), env: fnEnv, runDir: env.runDir, cleanEnv: true });
+    instances.push({ svcName, port, proc });
+  }
   // Generous: a node process on a loaded 2-core machine can take tens of seconds to listen.
-  await waitFor(svcName, () => tcpOpen(port), { timeoutMs: 90000, proc, intervalMs: 100 });
-  const reg = { name, port, pid: proc.pid, logFile: proc.logFile, dir: path.resolve(dir), handler };
+  for (const { svcName, port, proc } of instances) await waitFor(svcName, () => tcpOpen(port), { timeoutMs: 90000, proc, intervalMs: 100 });
+  const [{ port, proc }] = instances;
+  const reg = { name, port, ports: instances.map((x) => x.port), pid: proc.pid, logFile: proc.logFile, dir: path.resolve(dir), handler };
   fs.writeFileSync(path.join(env.lambda.lambdasDir, `${name}.json`), JSON.stringify(reg, null, 2));
   log(`lambda ${name} ready in ${secs(t)}`);
   return {
@@ -343,16 +348,31 @@ async function startLambda({ name, dir, handler = 'index.handler', env: userEnv 
   };
 }
 
-/** Unregister and stop a function started with startLambda. */
+/** Unregister and stop a function started with startLambda (all its processes). */
 async function stopLambda(name, env = loadEnv()) {
   try { fs.unlinkSync(path.join(env.lambda.lambdasDir, `${name}.json`)); } catch { /* not registered */ }
-  await killPidfile(path.join(env.runDir, 'pids', `lambda-${name}.pid`), 3000);
+  // The front counts what this cuts off; a front already stopped has nothing to count.
+  await httpRequest({ port: env.lambda.port, method: 'POST', path: '/_testenv/stopping', body: JSON.stringify({ name }), headers: { 'content-type': 'application/json' } }).catch(() => undefined);
+  await stopLambdaProcesses(name, env);
+}
+
+async function stopLambdaProcesses(name, env) {
+  const dir = path.join(env.runDir, 'pids');
+  const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f === `lambda-${name}.pid` || f.startsWith(`lambda-${name}@`)) : [];
+  await Promise.all(files.map((f) => killPidfile(path.join(dir, f), 3000)));
 }
 
 /** Make the front answer the next `count` invocations of `name` with 429 TooManyRequestsException. */
 async function throttleLambda(name, count, env = loadEnv()) {
   const r = await httpRequest({ port: env.lambda.port, method: 'POST', path: '/_testenv/throttle', body: JSON.stringify({ name, count }), headers: { 'content-type': 'application/json' } });
   if (r.status !== 200) throw new Error(`throttle failed: ${r.status} ${r.body}`);
+}
+
+/** What the front counted for a function: 429s it answered, invocations cut off because the function's process stopped. */
+async function lambdaStats(name, env = loadEnv()) {
+  const r = await httpRequest({ port: env.lambda.port, method: 'GET', path: `/_testenv/stats?name=${encodeURIComponent(name)}` });
+  if (r.status !== 200) throw new Error(`stats failed: ${r.status} ${r.body}`);
+  return JSON.parse(r.body);
 }
 
 /** Invocations seen by the front (Event ones finish in the background: poll for doneAt). */
@@ -374,6 +394,7 @@ module.exports = {
   stopLambda,
   throttleLambda,
   listInvocations,
+  lambdaStats,
   createTopic,
   awsClientConfig,
   kafkaClientConfig: (listener, opts, env = loadEnv()) => kafkaClientConfig(env, listener, opts),

@@ -10,9 +10,11 @@
  * Implements: names, full/partial ARNs and `name:qualifier`; InvocationType RequestResponse, Event
  * (202, run in background, result kept in the invocation log) and DryRun (204); LogType Tail
  * (last 4 KB of the function log, base64); 404 ResourceNotFoundException; injected 429
- * TooManyRequestsException (POST /_testenv/throttle {name,count}); invocations are serialized per
- * function (one RIE process = one concurrent execution).
- * Control: GET /_testenv/invocations, DELETE /_testenv/invocations, POST /_testenv/throttle.
+ * TooManyRequestsException (POST /_testenv/throttle {name,count}); as many concurrent executions per
+ * function as it has RIE processes (one RIE process = one execution at a time; more calls wait).
+ * Control: GET /_testenv/invocations, DELETE /_testenv/invocations, POST /_testenv/throttle,
+ * POST /_testenv/stopping {name} (its processes are being stopped: invocations in flight are marked killed),
+ * GET /_testenv/stats?name= ({ throttled, killedInFlight }: 429s answered, calls cut off by a stop).
  */
 const http = require('node:http');
 const fs = require('node:fs');
@@ -26,7 +28,9 @@ const ACCOUNT = '000000000000';
 const MAX_PAYLOAD = 6 * 1024 * 1024;
 
 const throttles = new Map(); // name -> remaining 429 answers
-const chains = new Map(); // name -> promise tail (per-function serialization)
+const pools = new Map(); // name -> { busy: Set<port>, waiting: [resolve] } (one execution per RIE process)
+const stats = new Map(); // name -> { throttled, killedInFlight }
+const statsOf = (name) => stats.get(name) || stats.set(name, { throttled: 0, killedInFlight: 0 }).get(name);
 const invocations = []; // { requestId, name, type, status, functionError, payload, response, at, doneAt }
 
 function readBody(req) {
@@ -54,12 +58,22 @@ function lookup(name) {
   try { return JSON.parse(fs.readFileSync(path.join(lambdasDir, `${name}.json`), 'utf8')); } catch { return null; }
 }
 
-/** Serialize calls per function; each call goes to the function's RIE invoke endpoint. */
-function enqueue(name, task) {
-  const prev = chains.get(name) || Promise.resolve();
-  const p = prev.then(task, task);
-  chains.set(name, p.catch(() => {}));
-  return p;
+/** The RIE ports of a registered function (one, or one per concurrent execution). */
+const portsOf = (fn) => fn.ports || [fn.port];
+
+/** Runs task(port) on a free RIE process of the function, waiting for one when all are busy. */
+async function withInstance(name, fn, task) {
+  const pool = pools.get(name) || pools.set(name, { busy: new Set(), waiting: [] }).get(name);
+  let port;
+  while ((port = portsOf(fn).find((p) => !pool.busy.has(p))) === undefined) await new Promise((r) => pool.waiting.push(r));
+  pool.busy.add(port);
+  try {
+    return await task(port);
+  } finally {
+    pool.busy.delete(port);
+    const next = pool.waiting.shift();
+    if (next) next();
+  }
 }
 
 function logSize(file) { try { return fs.statSync(file).size; } catch { return 0; } }
@@ -77,10 +91,10 @@ function readLogTail(file, from) {
 }
 
 /** Forward one invocation to the RIE; resolves { status, headers, body }. */
-function callRie(fn, payload, headers) {
+function callRie(port, payload, headers) {
   return new Promise((resolve) => {
     const req = http.request({
-      host: '127.0.0.1', port: fn.port, method: 'POST', path: '/2015-03-31/functions/function/invocations',
+      host: '127.0.0.1', port, method: 'POST', path: '/2015-03-31/functions/function/invocations',
       headers: {
         'content-type': 'application/json', 'content-length': payload.length,
         ...(headers['x-amz-client-context'] ? { 'x-amz-client-context': headers['x-amz-client-context'] } : {}),
@@ -132,13 +146,15 @@ async function handleInvoke(req, res, rawName, query) {
   const left = throttles.get(name) || 0;
   if (left > 0) {
     throttles.set(name, left - 1);
+    statsOf(name).throttled++;
     return sendError(res, 429, 'TooManyRequestsException', 'Rate Exceeded.', { Reason: 'ReservedFunctionConcurrentInvocationLimitExceeded' });
   }
   const record = { requestId: crypto.randomUUID(), name, qualifier, type, at: Date.now(), payload: payload.toString('utf8') };
   invocations.push(record);
-  const work = () => enqueue(name, async () => {
+  const work = () => withInstance(name, fn, async (port) => {
+    record.at = Date.now(); // the execution starts now (it may have waited for a free instance)
     const from = logSize(fn.logFile);
-    const r = await callRie(fn, payload.length ? payload : Buffer.from('{}'), req.headers);
+    const r = await callRie(port, payload.length ? payload : Buffer.from('{}'), req.headers);
     const { fe, body } = detectFunctionError(r);
     Object.assign(record, { status: r.status, functionError: fe, response: body.toString('utf8'), doneAt: Date.now() });
     return { r, fe, body, from };
@@ -175,6 +191,19 @@ const server = http.createServer(async (req, res) => {
       const name = url.searchParams.get('name');
       res.writeHead(200, { 'content-type': 'application/json' });
       return res.end(JSON.stringify(invocations.filter((i) => !name || i.name === name)));
+    }
+    if (url.pathname === '/_testenv/stopping' && req.method === 'POST') {
+      // The function's processes are about to be stopped: what runs now is cut off.
+      const { name } = JSON.parse((await readBody(req)).toString('utf8'));
+      const cut = invocations.filter((i) => i.name === name && i.doneAt === undefined && !i.killed);
+      for (const i of cut) i.killed = true;
+      statsOf(name).killedInFlight += cut.length;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify({ name, killedInFlight: cut.length }));
+    }
+    if (url.pathname === '/_testenv/stats') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify(statsOf(url.searchParams.get('name'))));
     }
     if (url.pathname === '/_testenv/health') { res.writeHead(200); return res.end('ok'); }
     sendError(res, 404, 'UnknownOperationException', `Not implemented by the testenv Lambda front: ${req.method} ${url.pathname}`);

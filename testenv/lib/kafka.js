@@ -29,7 +29,7 @@ function clusterId() {
  * Write server.properties and logging config, format the storage with the SCRAM users, and return
  * the env.json `kafka` section plus the service spec used to (re)start the broker.
  */
-async function prepareKafka({ runDir, certs, install }) {
+async function prepareKafka({ runDir, certs, install, properties = {} }) {
   const dir = path.join(runDir, 'kafka');
   const dataDir = path.join(dir, 'data');
   fs.mkdirSync(dataDir, { recursive: true });
@@ -74,6 +74,8 @@ async function prepareKafka({ runDir, certs, install }) {
     'group.initial.rebalance.delay.ms': '0',
     'log.segment.bytes': String(16 * 1024 * 1024),
     'log.retention.check.interval.ms': '300000',
+    // Extra broker settings of this run (e.g. connections.max.reauth.ms); kept in server.properties across restarts.
+    ...properties,
   };
   const propsFile = path.join(dir, 'server.properties');
   fs.writeFileSync(propsFile, Object.entries(props).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');

@@ -45,7 +45,7 @@ export const LARGE_EVERY = 20;
 /** Every record's value carries this; no log line of the dispatcher may. */
 export const CANARY = 'CANARY-5b1f0c7e-record-bytes';
 /** The broker re-authenticates SASL sessions this often in scram-rotation. */
-const REAUTH_MS = 4_000;
+const REAUTH_MS = 15_000;
 
 export interface Ledger {
   scenario: string;
@@ -224,7 +224,11 @@ export async function runScenario(scenario: ScenarioName, opts: ScenarioOptions)
       // Longer than the dispatcher has left (6 s), shorter than the target's own timeout (10 s).
       ...(strict ? { SLOW_EVERY: String(Math.max(3, Math.round(opts.n / 400))), SLOW_MS: '8000' } : {}),
       ...(scenario === 'large-result-relay-outage' ? { LARGE_EVERY: String(LARGE_EVERY) } : {}),
-      ...(scenario === 'dynamodb-outage-after-invoke' ? { DELAY_MS: '300' } : {}),
+      // Target calls that last, so the fault finds one in flight.
+      ...(scenario === 'dynamodb-outage-after-invoke' || scenario === 'dispatcher-killed' ? { DELAY_MS: '300' } : {}),
+      // The records after the rotation take about 25 s, longer than a SASL session (REAUTH_MS): the relay must
+      // re-authenticate with the rotated password while work is in flight.
+      ...(scenario === 'scram-rotation' ? { DELAY_MS: String(Math.round(25_000 / ((2 / 3) * (opts.n / TARGET_BATCH)))) } : {}),
     };
     const targetTimeout = scenario === 'target-timeout' ? 1 : strict ? 10 : 30;
     fns.push(await te.startLambda({ name: targetName, dir: TARGETS, handler: 'index.echo', env: targetEnv, timeoutSeconds: targetTimeout, ...(strict ? { concurrency: 2 } : {}) }, env));
@@ -346,7 +350,7 @@ export async function runScenario(scenario: ScenarioName, opts: ScenarioOptions)
         await te.setScramPassword({ username: scramUser.username, password, mechanism: 'SCRAM-SHA-512' }, env);
         await secrets.send(new PutSecretValueCommand({ SecretId: scramSecretArn, SecretString: JSON.stringify({ ...scramUser, password }) }));
         faultHits = () => secretReads() - reads;
-        faultCounted = 'Secrets Manager reads of the relay after the rotation (the broker re-authenticates every 4 s)';
+        faultCounted = 'Secrets Manager reads of the relay after the rotation (the broker ends SASL sessions after 15 s)';
         break;
       }
       case 'dispatcher-killed': {

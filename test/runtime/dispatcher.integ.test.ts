@@ -56,6 +56,8 @@ describe('dispatcher bundle under the Lambda emulator', () => {
     errorTopic?: string;
     secretArn?: string;
     timeoutSeconds?: number;
+    /** Ask for the target's log tail for error records. */
+    logTail?: boolean;
     /** Overrides of the relay configuration (e.g. another listener and auth). */
     relay?: Partial<NonNullable<DispatcherConfig['relay']>>;
   }
@@ -63,7 +65,7 @@ describe('dispatcher bundle under the Lambda emulator', () => {
   async function dispatcher(s: Setup): Promise<te.RunningLambda> {
     const config: DispatcherConfig = {
       version: 1,
-      target: { functionName: s.target, invocationType: 'RequestResponse', payloadFormat: 'confluent', batchSize: s.batchSize ?? 100, concurrency: 4, maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 200 },
+      target: { functionName: s.target, invocationType: 'RequestResponse', payloadFormat: 'confluent', batchSize: s.batchSize ?? 100, concurrency: 4, maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 200, logTail: s.logTail },
       onError: s.onError ?? 'fail',
       reportBatchItemFailures: s.reportBatchItemFailures ?? false,
       timeMarginMs: s.timeMarginMs ?? 1_000,
@@ -166,10 +168,10 @@ describe('dispatcher bundle under the Lambda emulator', () => {
     expect(out).toEqual({ functionError: undefined, body: { batchItemFailures: [{ itemIdentifier: { partition: `${topic}-0`, offset: 2 } }] } });
   });
 
-  test('log: a failing target sends seed 000 error records to the error topic, continues, and is not invoked again on a retry', async () => {
+  test('log: a failing target sends seed 000 error records (with the records and the log tail asked for) to the error topic, continues, and is not invoked again on a retry', async () => {
     const name = await target('fail');
     const errorTopic = await newTopic();
-    const fn = await dispatcher({ target: name, onError: 'log', errorTopic });
+    const fn = await dispatcher({ target: name, onError: 'log', errorTopic, logTail: true });
     const event = kafkaEvent(partitionSpecs(`log-${randomUUID().slice(0, 8)}`, 2, 40, 2));
     const out = await invoke(fn, event);
     expect(out).toEqual({ functionError: undefined, body: { batchItemFailures: [] } });
@@ -180,7 +182,10 @@ describe('dispatcher bundle under the Lambda emulator', () => {
     expect(JSON.parse(value.inputPayload)).toHaveLength(2);
     expect(JSON.parse(value.payload)).toMatchObject({ errorMessage: 'target failed on purpose' });
     expect(value.logResult).toContain('target failed on purpose');
-    expect(Object.keys(value).sort()).toEqual(['executedVersion', 'functionError', 'functionName', 'inputPayload', 'logResult', 'payload', 'statusCode']);
+    expect(Object.keys(value).sort()).toEqual(['executedVersion', 'functionError', 'functionName', 'inputPayload', 'logResult', 'outcome', 'payload', 'records', 'statusCode']);
+    expect(value.outcome).toBe('failed');
+    expect(value.records.map((r: any) => r.offset)).toEqual([40, 41]);
+    expect(value.records[0].value).toBe(event.records[Object.keys(event.records)[0]][0].value);
     // WHEN the same batch comes again THEN the logged records are done
     await invoke(fn, event);
     expect(await te.listInvocations(name)).toHaveLength(1);

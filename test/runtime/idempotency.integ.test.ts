@@ -22,7 +22,7 @@ describe('DynamoDbIdempotencyStore against DynamoDB Local', () => {
     // THEN exactly those are done, each with its result
     const done = await store.getCompleted(keys);
     expect(done.size).toBe(170);
-    expect(done.get('batched-0-169')).toEqual({ outcome: 'responded', result: { r: 169 }, resultOmitted: false });
+    expect(done.get('batched-0-169')).toEqual({ outcome: 'responded', result: { r: 169 }, resultOmitted: false, relayPending: false, topic: 'batched', partition: 0, offset: 169 });
     expect(done.has('batched-0-170')).toBe(false);
   });
 

@@ -59,8 +59,9 @@ describe('TargetInvoker against the Lambda emulator', () => {
     }
   });
 
-  test('fails with TargetInvocationError carrying seed 000 error fields for a FunctionError, never success', async () => {
-    const invoker = new TargetInvoker({ functionName: 'inv-fail', client });
+  test('fails with TargetInvocationError carrying seed 000 error fields for a FunctionError, never success; the log tail only when asked for', async () => {
+    expect((await failureOf(new TargetInvoker({ functionName: 'inv-fail', client }).invoke(batchOf(2), deadline()))).details.logResult).toBeUndefined();
+    const invoker = new TargetInvoker({ functionName: 'inv-fail', client, logTail: true });
     const e = await failureOf(invoker.invoke(batchOf(2), deadline()));
     expect(e).toBeInstanceOf(TargetInvocationError);
     expect(e).toMatchObject({ name: 'TargetInvocationError', topic: 'inv', partition: 2, startOffset: 10, endOffset: 12 });

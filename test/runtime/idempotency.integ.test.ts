@@ -45,8 +45,27 @@ describe('DynamoDbIdempotencyStore against DynamoDB Local', () => {
       { key: 'cap-1', record: big, outcome: 'responded', result: 'x'.repeat(1001) },
     ]);
     const done = await store.getCompleted(['cap-0', 'cap-1']);
-    expect(done.get('cap-0')).toEqual({ outcome: 'responded', result: 'x'.repeat(990), resultOmitted: false });
-    expect(done.get('cap-1')).toEqual({ outcome: 'responded', result: undefined, resultOmitted: true });
+    expect(done.get('cap-0')).toMatchObject({ outcome: 'responded', result: 'x'.repeat(990), resultOmitted: false, relayPending: false });
+    expect(done.get('cap-1')).toMatchObject({ outcome: 'responded', result: undefined, resultOmitted: true, relayPending: false });
+  });
+
+  test('a result over maxResultBytes on its way to the response topic is relay pending: not done, and taken again by a strict acquire', async () => {
+    // GIVEN a big result written as pending (before its relay), then a second one written pending and then relayed
+    const store = new DynamoDbIdempotencyStore({ tableName, client, maxResultBytes: 1000 });
+    const [lost, relayed] = decodeEvent(kafkaEvent(partitionSpecs('pending', 0, 0, 2)));
+    const big = 'x'.repeat(1001);
+    await store.complete([
+      { key: 'pending-0', record: lost, outcome: 'responded', result: big, relayPending: true },
+      { key: 'pending-1', record: relayed, outcome: 'responded', result: big, relayPending: true },
+    ]);
+    await store.complete([{ key: 'pending-1', record: relayed, outcome: 'responded', result: big }]);
+    // THEN the first says its result was lost, the second is done
+    const done = await store.getCompleted(['pending-0', 'pending-1']);
+    expect(done.get('pending-0')).toMatchObject({ relayPending: true, resultOmitted: true });
+    expect(done.get('pending-1')).toMatchObject({ relayPending: false, resultOmitted: true });
+    // AND strict mode takes the lost one again (and says so), but not the relayed one
+    expect(await store.acquire('pending-0', lost, Date.now() + 30_000)).toEqual({ state: 'acquired', lostResult: true });
+    expect((await store.acquire('pending-1', relayed, Date.now() + 30_000)).state).toBe('completed');
   });
 
   test('strict: acquire, a second acquire sees in-progress, an expired lease is taken over, a completed key reports its result', async () => {
@@ -62,7 +81,7 @@ describe('DynamoDbIdempotencyStore against DynamoDB Local', () => {
     expect(await store.acquire('strict-b', record, Date.now() + 30_000)).toEqual({ state: 'acquired', lostResult: false });
     // GIVEN a completed key THEN acquire reports it done with the stored result, not in progress
     await store.complete([{ key: 'strict-a', record, outcome: 'responded', result: { ok: 1 } }]);
-    expect(await store.acquire('strict-a', record, Date.now() + 30_000)).toEqual({ state: 'completed', completed: { outcome: 'responded', result: { ok: 1 }, resultOmitted: false } });
+    expect(await store.acquire('strict-a', record, Date.now() + 30_000)).toEqual({ state: 'completed', completed: { outcome: 'responded', result: { ok: 1 }, resultOmitted: false, relayPending: false, topic: 'strict', partition: 0, offset: 0 } });
     // AND release removes only in-progress entries
     await store.release('strict-a');
     await store.release('strict-b');

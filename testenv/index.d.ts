@@ -35,6 +35,8 @@ export interface TestEnv {
   certs: CertInfo;
   kafka: {
     version: string; libDir: string; dir: string; serverProperties: string;
+    /** Extra broker properties given to start() (in server.properties, kept across restarts). */
+    properties: Record<string, string>;
     ports: { plaintext: number; saslSsl: number; ssl: number; controller: number };
     bootstrap: Record<KafkaListener, string>;
     scram: Record<ScramMechanism, UserPassword>;
@@ -117,6 +119,8 @@ export function awsClientConfig(service: string, env?: TestEnv, extra?: Record<s
 /** kafkajs KafkaConfig for a listener (saslSsl: mechanism 'SCRAM-SHA-256' | 'SCRAM-SHA-512' | 'PLAIN'). */
 export function kafkaClientConfig(listener?: KafkaListener, opts?: { mechanism?: ScramMechanism | 'PLAIN' }, env?: TestEnv): {
   clientId: string; brokers: string[]; connectionTimeout: number; retry: { retries: number };
+  /** Set for saslSsl when the broker's connections.max.reauth.ms is 20 s or less (half of it). */
+  reauthenticationThreshold?: number;
   ssl?: { ca: string[]; cert?: string; key?: string };
   sasl?: KafkaSasl;
 };

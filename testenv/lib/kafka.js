@@ -30,6 +30,11 @@ function clusterId() {
  * the env.json `kafka` section plus the service spec used to (re)start the broker.
  */
 async function prepareKafka({ runDir, certs, install, properties = {} }) {
+  for (const [k, v] of Object.entries(properties)) {
+    if (!/^[A-Za-z0-9._-]+$/.test(k) || typeof v !== 'string' || /[\r\n]/.test(v)) {
+      throw new Error(`kafkaProperties: ${JSON.stringify(k)}=${JSON.stringify(v)} is not a broker property (name of letters, digits, '.', '_', '-'; value a one-line string)`);
+    }
+  }
   const dir = path.join(runDir, 'kafka');
   const dataDir = path.join(dir, 'data');
   fs.mkdirSync(dataDir, { recursive: true });
@@ -107,6 +112,8 @@ async function prepareKafka({ runDir, certs, install, properties = {} }) {
     libDir: install.libDir,
     dir,
     serverProperties: propsFile,
+    /** The extra broker properties of this run (start({ kafkaProperties })). */
+    properties: { ...properties },
     ports: { plaintext, saslSsl, ssl, controller },
     bootstrap: {
       plaintext: `${h}:${plaintext}`,
@@ -131,6 +138,11 @@ function kafkaClientConfig(env, listener = 'plaintext', overrides = {}) {
   const k = env.kafka;
   const ca = [env.certs.pem.caCert];
   const base = { clientId: 'ckl-testenv', brokers: [k.bootstrap[listener]], connectionTimeout: 5000, retry: { retries: 5 } };
+  // kafkajs re-authenticates before a request once the session has less than reauthenticationThreshold
+  // (default 10 s) left; with a shorter broker session (connections.max.reauth.ms) that is before every
+  // request, which the broker refuses (ILLEGAL_SASL_STATE). Keep the threshold inside the session.
+  const reauthMs = Number((k.properties || {})['connections.max.reauth.ms']);
+  if (listener === 'saslSsl' && reauthMs > 0 && reauthMs <= 20000) base.reauthenticationThreshold = Math.floor(reauthMs / 2);
   if (listener === 'saslSsl') {
     const mech = overrides.mechanism || 'SCRAM-SHA-512';
     const user = mech === 'PLAIN' ? k.plain : k.scram[mech];

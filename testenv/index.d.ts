@@ -83,11 +83,19 @@ export interface InvocationRecord {
   requestId: string; name: string; qualifier?: string; type: 'RequestResponse' | 'Event';
   /** When the execution started (after waiting for a free instance) and ended. */
   at: number; payload: string; status?: number; functionError?: string; response?: string; doneAt?: number;
-  /** The function's process stopped while this invocation ran. */
+  /**
+   * The front had forwarded this invocation to the function's RIE and the function was stopped
+   * (stopLambda / fn.stop()) before the RIE answered: status 502, a ServiceException response.
+   */
   killed?: boolean;
 }
-/** What the Lambda front counted for a function. */
-export interface LambdaStats { throttled: number; killedInFlight: number }
+/** Counted by the Lambda front (outside the code under test), per function, since the front started. */
+export interface LambdaStats {
+  /** 429 TooManyRequestsException answers it gave from injected throttling (throttleLambda). */
+  throttled: number;
+  /** Invocations in flight (forwarded, not answered) when the function's processes were stopped. */
+  killedInFlight: number;
+}
 
 /** Discriminated like kafkajs' SASLOptions, so the config is assignable to KafkaConfig. */
 export type KafkaSasl =

@@ -336,7 +336,10 @@ async function startLambda({ name, dir, handler = 'index.handler', env: userEnv 
   // Generous: a node process on a loaded 2-core machine can take tens of seconds to listen.
   for (const { svcName, port, proc } of instances) await waitFor(svcName, () => tcpOpen(port), { timeoutMs: 90000, proc, intervalMs: 100 });
   const [{ port, proc }] = instances;
-  const reg = { name, port, ports: instances.map((x) => x.port), pid: proc.pid, logFile: proc.logFile, dir: path.resolve(dir), handler };
+  const reg = {
+    name, port, ports: instances.map((x) => x.port), logFiles: instances.map((x) => x.proc.logFile),
+    pid: proc.pid, logFile: proc.logFile, dir: path.resolve(dir), handler,
+  };
   fs.writeFileSync(path.join(env.lambda.lambdasDir, `${name}.json`), JSON.stringify(reg, null, 2));
   log(`lambda ${name} ready in ${secs(t)}`);
   return {
@@ -351,9 +354,13 @@ async function startLambda({ name, dir, handler = 'index.handler', env: userEnv 
 /** Unregister and stop a function started with startLambda (all its processes). */
 async function stopLambda(name, env = loadEnv()) {
   try { fs.unlinkSync(path.join(env.lambda.lambdasDir, `${name}.json`)); } catch { /* not registered */ }
-  // The front counts what this cuts off; a front already stopped has nothing to count.
-  await httpRequest({ port: env.lambda.port, method: 'POST', path: '/_testenv/stopping', body: JSON.stringify({ name }), headers: { 'content-type': 'application/json' } }).catch(() => undefined);
+  // The front counts the calls this cuts off (lambdaStats); a front already stopped has nothing to count.
+  const tell = (what) => httpRequest({
+    port: env.lambda.port, method: 'POST', path: `/_testenv/${what}`, body: JSON.stringify({ name }), headers: { 'content-type': 'application/json' }, timeoutMs: 15000,
+  }).catch(() => undefined);
+  await tell('stopping');
   await stopLambdaProcesses(name, env);
+  await tell('stopped');
 }
 
 async function stopLambdaProcesses(name, env) {

@@ -5,7 +5,7 @@
  * can be invoked through one endpoint with @aws-sdk/client-lambda (RIE itself serves one function
  * and ignores the name, the invocation type and the log type).
  *   node lambda-front.js <runDir> <port>
- * Functions are registered as <runDir>/lambdas/<name>.json ({ name, port, logFile }) by
+ * Functions are registered as <runDir>/lambdas/<name>.json ({ name, port, ports, logFile, logFiles }) by
  * startLambda() in any process; the file is read on every call, so no restart is needed.
  * Implements: names, full/partial ARNs and `name:qualifier`; InvocationType RequestResponse, Event
  * (202, run in background, result kept in the invocation log) and DryRun (204); LogType Tail
@@ -13,8 +13,11 @@
  * TooManyRequestsException (POST /_testenv/throttle {name,count}); as many concurrent executions per
  * function as it has RIE processes (one RIE process = one execution at a time; more calls wait).
  * Control: GET /_testenv/invocations, DELETE /_testenv/invocations, POST /_testenv/throttle,
- * POST /_testenv/stopping {name} (its processes are being stopped: invocations in flight are marked killed),
- * GET /_testenv/stats?name= ({ throttled, killedInFlight }: 429s answered, calls cut off by a stop).
+ * POST /_testenv/stopping {name} (its processes are about to be stopped), POST /_testenv/stopped {name}
+ * (they are gone: resolves once the calls they had in flight ended), GET /_testenv/stats?name=
+ * ({ throttled, killedInFlight }). Both counts are the front's own: 429s it answered from injected
+ * throttling, and calls it had forwarded to an RIE that was stopped before it answered (those
+ * invocation records get `killed: true`, status 502 ServiceException).
  */
 const http = require('node:http');
 const fs = require('node:fs');
@@ -60,6 +63,8 @@ function lookup(name) {
 
 /** The RIE ports of a registered function (one, or one per concurrent execution). */
 const portsOf = (fn) => fn.ports || [fn.port];
+/** The log of the RIE process behind a port (each concurrent execution has its own). */
+const logOf = (fn, port) => (fn.logFiles && fn.logFiles[portsOf(fn).indexOf(port)]) || fn.logFile;
 
 /** Runs task(port) on a free RIE process of the function, waiting for one when all are busy. */
 async function withInstance(name, fn, task) {
@@ -153,22 +158,28 @@ async function handleInvoke(req, res, rawName, query) {
   invocations.push(record);
   const work = () => withInstance(name, fn, async (port) => {
     record.at = Date.now(); // the execution starts now (it may have waited for a free instance)
-    const from = logSize(fn.logFile);
+    const logFile = logOf(fn, port);
+    const from = logSize(logFile);
+    record.forwarded = true; // from here a stop of the function cuts this call off
     const r = await callRie(port, payload.length ? payload : Buffer.from('{}'), req.headers);
+    // Killed in flight: the function's processes were being stopped and the RIE never answered.
+    if (record.stopping && r.serviceError) { record.killed = true; statsOf(name).killedInFlight++; }
+    delete record.forwarded;
+    delete record.stopping;
     const { fe, body } = detectFunctionError(r);
     Object.assign(record, { status: r.status, functionError: fe, response: body.toString('utf8'), doneAt: Date.now() });
-    return { r, fe, body, from };
+    return { r, fe, body, from, logFile };
   });
   if (type === 'Event') {
     work().catch(() => {});
     res.writeHead(202, { 'x-amzn-requestid': record.requestId });
     return res.end();
   }
-  const { r, fe, body, from } = await work();
+  const { r, fe, body, from, logFile } = await work();
   if (r.serviceError) return sendError(res, 502, 'ServiceException', r.body.toString('utf8'));
   const headers = { 'content-type': 'application/json', 'x-amzn-requestid': record.requestId, 'x-amz-executed-version': qualifier && /^\d+$/.test(qualifier) ? qualifier : '$LATEST' };
   if (fe) headers['x-amz-function-error'] = fe;
-  if (req.headers['x-amz-log-type'] === 'Tail') headers['x-amz-log-result'] = readLogTail(fn.logFile, from);
+  if (req.headers['x-amz-log-type'] === 'Tail') headers['x-amz-log-result'] = readLogTail(logFile, from);
   res.writeHead(200, headers);
   res.end(body);
 }
@@ -192,14 +203,19 @@ const server = http.createServer(async (req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       return res.end(JSON.stringify(invocations.filter((i) => !name || i.name === name)));
     }
-    if (url.pathname === '/_testenv/stopping' && req.method === 'POST') {
-      // The function's processes are about to be stopped: what runs now is cut off.
+    if ((url.pathname === '/_testenv/stopping' || url.pathname === '/_testenv/stopped') && req.method === 'POST') {
       const { name } = JSON.parse((await readBody(req)).toString('utf8'));
-      const cut = invocations.filter((i) => i.name === name && i.doneAt === undefined && !i.killed);
-      for (const i of cut) i.killed = true;
-      statsOf(name).killedInFlight += cut.length;
+      const forwarded = () => invocations.filter((i) => i.name === name && i.forwarded);
+      if (url.pathname === '/_testenv/stopping') {
+        // The function's processes are about to be stopped: calls at an RIE now may be cut off.
+        for (const i of forwarded()) i.stopping = true;
+      } else {
+        // The processes are gone: their calls end with the connection; wait for that (bounded).
+        const until = Date.now() + 10000;
+        while (forwarded().some((i) => i.stopping) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      }
       res.writeHead(200, { 'content-type': 'application/json' });
-      return res.end(JSON.stringify({ name, killedInFlight: cut.length }));
+      return res.end(JSON.stringify({ name, ...statsOf(name) }));
     }
     if (url.pathname === '/_testenv/stats') {
       res.writeHead(200, { 'content-type': 'application/json' });

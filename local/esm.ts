@@ -81,6 +81,8 @@ export interface LocalEsmStats {
   throttledInvocations: number;
   /** Times the consumer stopped on an error (a lost broker, a failed commit) and was restarted or given up. */
   consumerCrashes: number;
+  /** Times the consumer joined its group: once at the start, again after a rebalance or a lost coordinator. */
+  groupJoins: number;
   /** Per "topic-partition": high watermark minus the next offset to process. */
   lag: Record<string, number>;
 }
@@ -115,7 +117,7 @@ export function validateOptions(o: LocalEsmOptions): void {
 export class LocalEventSourceMapping {
   public readonly stats: LocalEsmStats = {
     invocations: 0, recordsCommitted: 0, recordsSentToOnFailure: 0, recordsFiltered: 0, onFailureRecords: 0,
-    failedInvocations: 0, throttledInvocations: 0, consumerCrashes: 0, lag: {},
+    failedInvocations: 0, throttledInvocations: 0, consumerCrashes: 0, groupJoins: 0, lag: {},
   };
   public readonly groupId: string;
   private readonly o: Required<Pick<LocalEsmOptions, 'batchSize' | 'maxBatchingWindowSeconds' | 'retryAttempts' | 'maximumRecordAgeSeconds' | 'retryDelayMs'>> & LocalEsmOptions;
@@ -160,6 +162,7 @@ export class LocalEventSourceMapping {
       this.running = false;
       this.o.onFatalError?.(error);
     });
+    this.consumer.on(this.consumer.events.GROUP_JOIN, () => { this.stats.groupJoins++; });
     await this.consumer.connect();
     for (const topic of this.o.topics) await this.consumer.subscribe({ topic, fromBeginning: this.o.startingPosition !== 'LATEST' });
     this.running = true;

@@ -218,13 +218,12 @@ function decodeKafkaEventLenient(event: unknown): LenientDecodeResult {
     if (partition < 0) {
       throw new KafkaEventDecodeError(`records["${groupKey}"]: records must be grouped by "topic-partition" as the event source mapping sends them`);
     }
-    // Offsets of the group's records, -1 where a record has none it can be placed at.
-    const offsets: number[] = new Array(group.length);
-    let previous = -1;
+    // Offsets of the group's records, -1 where a record cannot be placed (and the reason why).
+    const offsets: number[] = new Array(group.length).fill(-1);
     const reasons: (string | undefined)[] = new Array(group.length);
+    let previous = -1;
     for (let i = 0; i < group.length; i++) {
       const raw = group[i] as RawKafkaRecord;
-      offsets[i] = -1;
       if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
         reasons[i] = `records["${groupKey}"][${i}] must be a record object, got ${typeOf(raw)}`;
         continue;

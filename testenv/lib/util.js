@@ -26,16 +26,37 @@ function log(...args) {
 }
 
 /** Free loopback port: bind port 0, read the port, close. Tiny race window accepted. */
-function freePort() {
-  return new Promise((resolve, reject) => {
+/**
+ * A free loopback port for a server of ours, chosen below the kernel's ephemeral range: a port from that range
+ * (what listen(0) gives) can be taken by any outgoing connection between the check and the server's bind, which
+ * made the broker fail with "Address already in use" on a busy machine. Never the same port twice per process.
+ */
+const handedOut = new Set();
+function ephemeralLow() {
+  try {
+    return Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768;
+  }
+}
+function canListen(port) {
+  return new Promise((resolve) => {
     const srv = net.createServer();
     srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
+}
+async function freePort() {
+  const low = 10000;
+  const high = Math.max(low + 1000, ephemeralLow()) - 1;
+  for (let i = 0; i < 200; i++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (handedOut.has(port) || !(await canListen(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free loopback port found in ${low}-${high}`);
 }
 
 /** Run a command to completion; rejects with its output so failures are diagnosable. */

@@ -87,7 +87,7 @@ async function waitFor(what: string, check: () => boolean | Promise<boolean>, ti
   }
 }
 
-interface Message { partition: number; offset: number; key: string; value: Buffer }
+interface Message { partition: number; offset: number; key: string; keyBase64: string | null; value: Buffer }
 
 /** Every message of a topic up to its current end. */
 async function readAll(kafka: Kafka, topic: string): Promise<Message[]> {
@@ -103,7 +103,7 @@ async function readAll(kafka: Kafka, topic: string): Promise<Message[]> {
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({ eachMessage: async ({ partition, message }) => {
-    out.push({ partition, offset: Number(message.offset), key: String(message.key), value: message.value ?? Buffer.alloc(0) });
+    out.push({ partition, offset: Number(message.offset), key: String(message.key), keyBase64: message.key ? message.key.toString('base64') : null, value: message.value ?? Buffer.alloc(0) });
     seen.set(partition, Number(message.offset) + 1);
   } });
   await waitFor(`${topic} read to its end`, () => [...want].every(([p, h]) => h === 0 || (seen.get(p) ?? 0) >= h), 120_000);
@@ -113,12 +113,12 @@ async function readAll(kafka: Kafka, topic: string): Promise<Message[]> {
 
 /** What the ledger observed at the pipeline's ends, for account(). */
 export interface Observed {
-  /** The source topic: each record's coordinates, its n, and its value as base64 (as the mapping's event carries it). */
-  readonly source: readonly { partition: number; offset: number; n: number; value: string }[];
-  /** Response topic keys. */
-  readonly responses: readonly { partition: number; offset: number }[];
+  /** The source topic: each record's coordinates, its n, and its key and value as base64 (as the mapping's event carries them). */
+  readonly source: readonly { partition: number; offset: number; n: number; key: string | null; value: string }[];
+  /** Response topic records: the key's coordinates and whether the value holds a result. */
+  readonly responses: readonly { partition: number; offset: number; hasResult: boolean }[];
   /** Error topic records: their key's range and the records they carry. */
-  readonly errors: readonly { partition: number; startOffset: number; endOffset: number; records?: readonly { offset?: unknown; value?: unknown }[] }[];
+  readonly errors: readonly { partition: number; startOffset: number; endOffset: number; records?: readonly { offset?: unknown; key?: unknown; value?: unknown }[] }[];
   /** On-failure destination ranges (last inclusive), as the mapping's on-failure record gives them. */
   readonly failedRanges: readonly { partition: number; first: number; last: number }[];
   /** Each target invocation's records' coordinates. */
@@ -126,31 +126,33 @@ export interface Observed {
 }
 
 /**
- * The accounting: every produced record must be responded (its coordinates on the response topic), errored (an
- * error record holding its bytes: a range whose records are not kept does not count) or in an on-failure range.
+ * The accounting, by source coordinates: every produced record must be responded (a result under its coordinates on
+ * the response topic), errored (an error record holding its key and value bytes: a range whose records are not kept
+ * does not count) or in an on-failure range.
  */
 export function account(o: Observed): Pick<Ledger, 'produced' | 'responded' | 'errored' | 'failedDest' | 'lost' | 'extraInvocations'> {
   const at = (partition: number, offset: number) => `${partition}@${offset}`;
   const byCoordinates = new Map(o.source.map((r) => [at(r.partition, r.offset), r]));
-  const responded = new Set<number>();
+  const produced = (partition: number, offset: number) => byCoordinates.has(at(partition, offset)) ? at(partition, offset) : undefined;
+  const responded = new Set<string>();
   for (const k of o.responses) {
-    const r = byCoordinates.get(at(k.partition, k.offset));
-    if (r) responded.add(r.n);
+    const c = produced(k.partition, k.offset);
+    if (c !== undefined && k.hasResult) responded.add(c);
   }
-  const errored = new Set<number>();
+  const errored = new Set<string>();
   for (const e of o.errors) {
     for (const kept of e.records ?? []) {
       const offset = Number(kept?.offset);
       if (!(offset >= e.startOffset && offset < e.endOffset)) continue;
       const r = byCoordinates.get(at(e.partition, offset));
-      if (r && kept.value === r.value) errored.add(r.n);
+      if (r && kept.value === r.value && (kept.key ?? null) === r.key) errored.add(at(r.partition, r.offset));
     }
   }
-  const failed = new Set<number>();
+  const failed = new Set<string>();
   for (const f of o.failedRanges) {
     for (let offset = f.first; offset <= f.last; offset++) {
-      const r = byCoordinates.get(at(f.partition, offset));
-      if (r) failed.add(r.n);
+      const c = produced(f.partition, offset);
+      if (c !== undefined) failed.add(c);
     }
   }
   const accounted = new Set([...responded, ...errored, ...failed]);
@@ -158,7 +160,7 @@ export function account(o: Observed): Pick<Ledger, 'produced' | 'responded' | 'e
   const distinct = new Set(o.invocations.flatMap((inv) => inv.map((c) => at(c.partition, c.offset)))).size;
   return {
     produced: o.source.length, responded: responded.size, errored: errored.size, failedDest: failed.size,
-    lost: o.source.filter((r) => !accounted.has(r.n)).length, extraInvocations: deliveries - distinct,
+    lost: [...byCoordinates.keys()].filter((c) => !accounted.has(c)).length, extraInvocations: deliveries - distinct,
   };
 }
 
@@ -266,7 +268,8 @@ export async function runScenario(scenario: ScenarioName, opts: ScenarioOptions)
       const sharedPoison = scenario === 'shared-key-poison' && isPoison(n % half);
       return JSON.stringify({ n, canary: CANARY, ...(scenario === 'shared-key-poison' ? { id: `order-${n % half}` } : {}), ...(poison || sharedPoison ? { poison: true } : {}) });
     };
-    const producer = kafka.producer();
+    // Idempotent, so a retried send cannot write a record twice (the ledger counts by coordinates).
+    const producer = kafka.producer({ idempotent: true });
     await producer.connect();
     for (let i = 0; i < opts.n; i += 500) {
       await producer.send({ topic: source, messages: Array.from({ length: Math.min(500, opts.n - i) }, (_, j) => ({ key: `k${i + j}`, value: value(i + j) })) });
@@ -418,8 +421,8 @@ export async function runScenario(scenario: ScenarioName, opts: ScenarioOptions)
     }
     const coordinatesOf = (inv: te.InvocationRecord) => (JSON.parse(inv.payload) as any[]).map((e) => ({ partition: Number(e.payload.partition), offset: Number(e.payload.offset) }));
     const counts = account({
-      source: sourceMessages.map((msg) => ({ partition: msg.partition, offset: msg.offset, n: JSON.parse(msg.value.toString('utf8')).n, value: msg.value.toString('base64') })),
-      responses: (await readAll(kafka, responseTopic)).map((msg) => JSON.parse(msg.key)),
+      source: sourceMessages.map((msg) => ({ partition: msg.partition, offset: msg.offset, n: JSON.parse(msg.value.toString('utf8')).n, key: msg.keyBase64, value: msg.value.toString('base64') })),
+      responses: (await readAll(kafka, responseTopic)).map((msg) => ({ ...JSON.parse(msg.key), hasResult: hasResult(msg.value) })),
       errors, failedRanges, invocations: invocations.map(coordinatesOf),
     });
     if (scenario === 'shared-key-poison') {
@@ -447,6 +450,16 @@ export async function runScenario(scenario: ScenarioName, opts: ScenarioOptions)
     await Promise.all(proxies.map((p) => p.close()));
     dynamodb.destroy(); secrets.destroy(); sqs.destroy();
     if (privateEnv) await te.stop(privateEnv);
+  }
+}
+
+/** A response value holds the target's result for its record (the echo target's payload with a result). */
+function hasResult(value: Buffer): boolean {
+  try {
+    const v = JSON.parse(value.toString('utf8'));
+    return typeof v === 'object' && v !== null && v.result !== undefined && v.result !== null;
+  } catch {
+    return false;
   }
 }
 

@@ -148,7 +148,7 @@ export class KafkaRecord {
     try {
       return JSON.parse(text) as T;
     } catch (e) {
-      throw new KafkaRecordDecodeError(this.topic, this.partition, this.offset, `${field} is not JSON: ${(e as Error).message}`);
+      throw new KafkaRecordDecodeError(this.topic, this.partition, this.offset, `${field} is not JSON (${(e as Error).name})`);
     }
   }
 }

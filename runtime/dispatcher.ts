@@ -89,7 +89,7 @@ type Work = {
   /** The event's entry, for an error without a decoded record. */
   readonly raw?: unknown;
   /** An earlier record of this event has the same key: it stands for this one, whose fate follows it. */
-  readonly shared?: boolean;
+  shared?: boolean;
 };
 
 /** How a key ended in this event (or in an earlier one, from the store): what its other records follow. */
@@ -99,6 +99,8 @@ interface Fate {
   readonly record: Partial<RecordCoordinates>;
   readonly outcome: RecordOutcome;
   readonly result?: unknown;
+  /** For a logged failure: whether the target may have run the record. */
+  invocationOutcome?: InvocationOutcome;
 }
 
 /** A failure of records [start, end) for the error path. */
@@ -171,6 +173,8 @@ export class Dispatcher {
         baseDelayMs: t.baseDelayMs,
         maxDelayMs: t.maxDelayMs,
         logTail: t.logTail,
+        // Strict mode never sends a batch again while an attempt the dispatcher lost track of may still run.
+        retryUncertain: config.idempotency?.mode !== 'strict',
         client: clients.lambda,
         logger,
         metrics,
@@ -259,6 +263,10 @@ export class Dispatcher {
     const done = this.o.store !== undefined && this.o.idempotencyMode !== 'strict'
       ? await this.o.store.getCompleted([...seenKeys])
       : new Map<string, CompletedRecord>();
+    // A copy cannot follow a stored result that was too big to keep: it is invoked itself.
+    for (const { work } of partitions.values()) {
+      for (const w of work) if (w.shared && unkeptResult(done.get(w.key!))) w.shared = false;
+    }
 
     const runs = [...partitions.values()];
     const concurrency = this.o.concurrency ?? 4;
@@ -312,12 +320,14 @@ export class Dispatcher {
         }
         const record = w.record!;
         const stored = done.get(w.key!);
-        if (stored?.relayPending) {
-          // Its result was neither stored nor relayed: the target runs again (the one at-least-once case).
+        const sameRecord = stored !== undefined && (stored.topic === undefined
+          || (stored.topic === record.topic && String(stored.partition) === String(record.partition) && String(stored.offset) === String(record.offset)));
+        if (stored?.relayPending || (stored !== undefined && !sameRecord && unkeptResult(stored))) {
+          // Its result was neither stored nor relayed (or, for a copy sharing its key, not kept to relay again):
+          // the target runs again (the one at-least-once case).
           this.metrics.add('ReinvokedForLostResult');
         } else if (stored !== undefined) {
           this.metrics.add('RecordsSkippedDuplicate');
-          const sameRecord = stored.topic === undefined || (stored.topic === record.topic && String(stored.partition) === String(record.partition) && String(stored.offset) === String(record.offset));
           const fate: Fate = { record: stored, outcome: stored.outcome, result: stored.result };
           run.fates.set(w.key!, fate);
           if (sameRecord) {
@@ -382,7 +392,7 @@ export class Dispatcher {
       case 'logged':
         await this.recordFailure(run, {
           error: new SharedKeyFailedError(record.topic, record.partition, record.offset, fate.record),
-          records: [record], start: record.offset, end: nextPosition(record.offset), remember: false,
+          records: [record], start: record.offset, end: nextPosition(record.offset), remember: false, outcome: fate.invocationOutcome,
         });
         return;
       case 'dropped':
@@ -485,7 +495,14 @@ export class Dispatcher {
       await this.relayOrStop(run, f.start, () => this.o.relay!.sendErrors(items));
       if (run.stopped) return;
     }
-    if (remember) await this.complete(run, f.records, 'logged');
+    if (!remember) return;
+    await this.complete(run, f.records, 'logged');
+    if (f.outcome === 'unknown') {
+      for (const r of f.records) {
+        const fate = run.fates.get(keyOrUndefined(this.keyOf, r) ?? '');
+        if (fate !== undefined) fate.invocationOutcome = 'unknown';
+      }
+    }
   }
 
   /** The error records of a failure: its range split so that each record's bytes stay under Kafka's message size. */
@@ -539,6 +556,11 @@ export class Dispatcher {
     await store.complete(entries);
     for (const e of entries) run.acquired.delete(e.key); // done: nothing left to release
   }
+}
+
+/** A responded record whose result was not stored (too big): nothing to relay again for another record. */
+function unkeptResult(stored: CompletedRecord | undefined): boolean {
+  return stored !== undefined && stored.outcome === 'responded' && stored.resultOmitted;
 }
 
 function keyOrUndefined(keyOf: IdempotencyKeyFunction, record: SourceRecord): string | undefined {

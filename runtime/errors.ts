@@ -36,7 +36,15 @@ export class KafkaEventDecodeError extends Error {
  * logged error (JSON, spread) never writes record bytes.
  */
 function attachRaw(error: Error, raw: unknown): void {
-  if (raw !== undefined) Object.defineProperty(error, 'raw', { value: raw, enumerable: false });
+  if (raw !== undefined) hide(error, 'raw', raw);
+}
+
+/**
+ * Sets a property that is read by code but not enumerated: the Lambda runtime writes every enumerable property of
+ * a thrown error to the function's log, and an invocation's answer or a cause may hold record data.
+ */
+function hide(error: Error, name: string, value: unknown): void {
+  Object.defineProperty(error, name, { value, enumerable: false, writable: false, configurable: true });
 }
 
 /**
@@ -114,6 +122,8 @@ export type InvocationOutcome = 'failed' | 'unknown';
 
 /** Invoking the target failed: a function error, a malformed response, retries exhausted, or an unknown outcome. */
 export class TargetInvocationError extends Error {
+  /** What the Invoke API answered (the target's error payload, its log tail): for the error topic, not enumerable. */
+  declare readonly details: InvocationFailureDetails;
   constructor(
     message: string,
     public readonly topic: string,
@@ -121,10 +131,11 @@ export class TargetInvocationError extends Error {
     public readonly startOffset: number | string,
     /** Exclusive: the last record's offset (or sequence number) + 1. */
     public readonly endOffset: number | string,
-    public readonly details: InvocationFailureDetails,
+    details: InvocationFailureDetails,
     public readonly outcome: InvocationOutcome = 'failed',
   ) {
     super(`${sourceName(topic, partition)}@${startOffset}..${previousPosition(endOffset)}: ${message}`);
+    hide(this, 'details', details);
     this.name = 'TargetInvocationError';
   }
 }
@@ -148,16 +159,22 @@ export class RemainingTimeExhaustedError extends Error {
 
 /** Records failed and the error behaviour is fail: thrown so the event source mapping retries the batch. */
 export class BatchFailedError extends Error {
-  constructor(public readonly failures: readonly Error[]) {
+  /** The failures, not enumerable (the Lambda runtime logs a thrown error's enumerable properties). */
+  declare readonly failures: readonly Error[];
+  constructor(failures: readonly Error[]) {
     super(`${failures.length} failure(s): ${failures.slice(0, 3).map((f) => f.message).join('; ')}${failures.length > 3 ? '; ...' : ''}`);
     this.name = 'BatchFailedError';
+    hide(this, 'failures', failures);
   }
 }
 
 /** Relaying to Kafka failed (connection, authentication, or a produce error). */
 export class RelayError extends Error {
-  constructor(message: string, public readonly cause?: unknown) {
+  /** The client library's error, not enumerable. */
+  declare readonly cause?: unknown;
+  constructor(message: string, cause?: unknown) {
     super(message);
+    hide(this, 'cause', cause);
     this.name = 'RelayError';
   }
 }

@@ -199,7 +199,8 @@ export class DynamoDbIdempotencyStore {
           [IDEMPOTENCY_PARTITION_KEY]: { S: key },
           state: { S: 'IN_PROGRESS' },
           inProgressUntil: { N: String(inProgressUntilMs) },
-          [IDEMPOTENCY_TTL_ATTRIBUTE]: { N: String(this.expiration()) },
+          // DynamoDB's TTL must not delete the item while it is held: a short TTL would let another invocation in.
+          [IDEMPOTENCY_TTL_ATTRIBUTE]: { N: String(Math.max(this.expiration(), Math.ceil(inProgressUntilMs / 1000) + 60)) },
           ...coordinates(record),
         },
         ConditionExpression: 'attribute_not_exists(#id) OR (#state = :inProgress AND #until < :now) OR #relayPending = :true',

@@ -27,6 +27,11 @@ export interface TargetInvokerOptions {
    * failed invocations. The target's log may hold record data, so it is off unless asked for. @default false
    */
   readonly logTail?: boolean;
+  /**
+   * Retry an attempt that got no answer (a timeout, a dropped connection), although the target may still be
+   * running it. Strict idempotency turns this off: its records must never run twice at once. @default true
+   */
+  readonly retryUncertain?: boolean;
   /** @default a LambdaClient without SDK retries (this class retries within the remaining time) */
   readonly client?: LambdaClient;
   readonly logger?: Logger;
@@ -71,6 +76,7 @@ export class TargetInvoker {
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
   private readonly logTail: boolean;
+  private readonly retryUncertain: boolean;
   private readonly logger?: Logger;
   private readonly metrics?: EmfMetrics;
 
@@ -83,6 +89,7 @@ export class TargetInvoker {
     this.baseDelayMs = options.baseDelayMs ?? 100;
     this.maxDelayMs = options.maxDelayMs ?? 5_000;
     this.logTail = options.logTail ?? false;
+    this.retryUncertain = options.retryUncertain ?? true;
     this.logger = options.logger;
     this.metrics = options.metrics;
   }
@@ -105,7 +112,7 @@ export class TargetInvoker {
         logResult: out?.LogResult === undefined ? undefined : Buffer.from(out.LogResult, 'base64').toString('utf8'),
         payload,
         executedVersion: out?.ExecutedVersion,
-      }, uncertain && out === undefined ? 'unknown' : 'failed');
+      }, uncertain ? 'unknown' : 'failed');
     };
     const payload = Buffer.from(batch.payload);
     let out: InvokeCommandOutput | undefined;
@@ -130,7 +137,7 @@ export class TargetInvoker {
           fail(`the target did not answer before the dispatcher's deadline (${timeLeft} ms)`, statusCode, 'Timeout');
         }
         const errorPayload = JSON.stringify({ errorType: err.name, errorMessage: err.message });
-        if (!isRetryable(e)) fail(`invoking ${this.functionName} failed: ${err.name}: ${err.message}`, statusCode, err.name, undefined, errorPayload);
+        if (!isRetryable(e) || (uncertain && !this.retryUncertain)) fail(`invoking ${this.functionName} failed: ${err.name}: ${err.message}`, statusCode, err.name, undefined, errorPayload);
         const delay = backoffDelay(attempt, this.baseDelayMs, this.maxDelayMs);
         if (attempt + 1 >= this.maxAttempts || Date.now() + delay >= deadline) {
           fail(`invoking ${this.functionName} failed after ${attempt + 1} attempt(s): ${err.name}: ${err.message}`, statusCode, err.name, undefined, errorPayload);
@@ -176,7 +183,7 @@ export class TargetInvoker {
       const p = (response[i] as { payload?: { topic?: unknown; partition?: unknown; offset?: unknown } } | null)?.payload;
       if (typeof p !== 'object' || p === null) return malformed(`entry ${i} has no payload object`);
       if (p.topic !== r.topic || !samePosition(p.partition, r.partition) || !samePosition(p.offset, r.offset)) {
-        return malformed(`entry ${i} has coordinates ${JSON.stringify([p.topic, p.partition, p.offset])}, expected ${JSON.stringify([r.topic, r.partition, r.offset])}`);
+        return malformed(`entry ${i} does not carry the coordinates of ${JSON.stringify([r.topic, r.partition, r.offset])}`);
       }
       results[i] = p;
     }

@@ -109,7 +109,7 @@ export class KinesisRecord {
     try {
       return JSON.parse(text) as T;
     } catch (e) {
-      throw new KinesisRecordDecodeError(this.topic, this.partition, this.sequenceNumber, `${field} is not JSON: ${(e as Error).message}`);
+      throw new KinesisRecordDecodeError(this.topic, this.partition, this.sequenceNumber, `${field} is not JSON (${(e as Error).name})`);
     }
   }
 }

@@ -2,9 +2,11 @@
 import { account, Observed, overlappingRuns } from '../../e2e/ledger';
 
 const b64 = (n: number) => Buffer.from(JSON.stringify({ n })).toString('base64');
-const source = Array.from({ length: 4 }, (_, n) => ({ partition: n % 2, offset: Math.floor(n / 2), n, value: b64(n) }));
+const key = (n: number) => Buffer.from(`k${n}`).toString('base64');
+const source = Array.from({ length: 4 }, (_, n) => ({ partition: n % 2, offset: Math.floor(n / 2), n, key: key(n), value: b64(n) }));
 const coordinates = source.map(({ partition, offset }) => ({ partition, offset }));
-const complete: Observed = { source, responses: coordinates, errors: [], failedRanges: [], invocations: [coordinates] };
+const answered = (cs: { partition: number; offset: number }[]) => cs.map((c) => ({ ...c, hasResult: true }));
+const complete: Observed = { source, responses: answered(coordinates), errors: [], failedRanges: [], invocations: [coordinates] };
 
 describe('ledger accounting', () => {
   test('every record responded once: nothing lost, no extra invocation', () => {
@@ -12,22 +14,27 @@ describe('ledger accounting', () => {
   });
 
   test('a missing response is a lost record', () => {
-    expect(account({ ...complete, responses: coordinates.slice(1) }).lost).toBe(1);
+    expect(account({ ...complete, responses: answered(coordinates.slice(1)) }).lost).toBe(1);
+  });
+
+  test('a response without a result accounts for nothing', () => {
+    expect(account({ ...complete, responses: [{ ...coordinates[0], hasResult: false }, ...answered(coordinates.slice(1))] }).lost).toBe(1);
   });
 
   test('an error range that keeps its records\' bytes accounts for them', () => {
     // GIVEN partition 0's two records on the error topic with their values
-    const errors = [{ partition: 0, startOffset: 0, endOffset: 2, records: [{ offset: 0, value: b64(0) }, { offset: 1, value: b64(2) }] }];
-    const l = account({ ...complete, responses: coordinates.filter((c) => c.partition === 1), errors });
+    const errors = [{ partition: 0, startOffset: 0, endOffset: 2, records: [{ offset: 0, key: key(0), value: b64(0) }, { offset: 1, key: key(2), value: b64(2) }] }];
+    const l = account({ ...complete, responses: answered(coordinates.filter((c) => c.partition === 1)), errors });
     expect(l).toMatchObject({ errored: 2, lost: 0 });
   });
 
   test.each([
     ['without records', { partition: 0, startOffset: 0, endOffset: 2 }],
-    ['with other bytes', { partition: 0, startOffset: 0, endOffset: 2, records: [{ offset: 0, value: b64(9) }, { offset: 1, value: 'AAAA' }] }],
-    ['with records outside its range', { partition: 0, startOffset: 5, endOffset: 7, records: [{ offset: 0, value: b64(0) }, { offset: 1, value: b64(2) }] }],
+    ['with other bytes', { partition: 0, startOffset: 0, endOffset: 2, records: [{ offset: 0, key: key(0), value: b64(9) }, { offset: 1, key: key(2), value: 'AAAA' }] }],
+    ['without their keys', { partition: 0, startOffset: 0, endOffset: 2, records: [{ offset: 0, value: b64(0) }, { offset: 1, value: b64(2) }] }],
+    ['with records outside its range', { partition: 0, startOffset: 5, endOffset: 7, records: [{ offset: 0, key: key(0), value: b64(0) }, { offset: 1, key: key(2), value: b64(2) }] }],
   ])('an error range %s counts its records as lost, not accounted', (_label, error) => {
-    const l = account({ ...complete, responses: coordinates.filter((c) => c.partition === 1), errors: [error] });
+    const l = account({ ...complete, responses: answered(coordinates.filter((c) => c.partition === 1)), errors: [error] });
     expect(l).toMatchObject({ errored: 0, lost: 2 });
   });
 
@@ -37,7 +44,7 @@ describe('ledger accounting', () => {
   });
 
   test('a duplicate delivery to the target is an extra invocation; a response for coordinates not produced accounts for nothing', () => {
-    const l = account({ ...complete, invocations: [coordinates, [coordinates[0]]], responses: [...coordinates.slice(1), { partition: 7, offset: 0 }] });
+    const l = account({ ...complete, invocations: [coordinates, [coordinates[0]]], responses: answered([...coordinates.slice(1), { partition: 7, offset: 0 }]) });
     expect(l).toMatchObject({ extraInvocations: 1, lost: 1 });
   });
 

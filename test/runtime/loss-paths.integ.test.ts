@@ -19,7 +19,7 @@ jest.setTimeout(120_000);
 type Entry = { payload: { topic: string; partition: number; offset: number; value: any; timestamp: number } };
 
 /** A Lambda client whose target runs in-process: `run` gets the Confluent payload and the abort signal. */
-function stubTarget(run: (entries: Entry[], signal?: AbortSignal) => Promise<{ result?: (e: Entry) => unknown; functionError?: string; logResult?: string }>) {
+function stubTarget(run: (entries: Entry[], signal?: AbortSignal) => Promise<{ result?: (e: Entry) => unknown; functionError?: string; errorMessage?: string; logResult?: string }>) {
   const batches: Entry[][] = [];
   const client = {
     send: async (cmd: { input: { Payload: Uint8Array } }, opts?: { abortSignal?: AbortSignal }) => {
@@ -30,7 +30,7 @@ function stubTarget(run: (entries: Entry[], signal?: AbortSignal) => Promise<{ r
       const aborted = new Promise<never>((_, reject) => signal?.addEventListener('abort', () => reject(Object.assign(new Error('The operation was aborted'), { name: 'AbortError' }))));
       const out = await Promise.race([run(entries, signal), aborted]);
       const payload = out.functionError !== undefined
-        ? { errorType: 'Error', errorMessage: 'failed on purpose' }
+        ? { errorType: 'Error', errorMessage: out.errorMessage ?? 'failed on purpose' }
         : entries.map((e) => ({ payload: { ...e.payload, value: undefined, result: out.result ? out.result(e) : { ok: true } } }));
       return {
         StatusCode: 200, FunctionError: out.functionError, ExecutedVersion: '$LATEST',
@@ -118,6 +118,26 @@ describe('dispatcher loss paths', () => {
     // AND once relayed, a third delivery skips them
     await d.handle(event, lambdaContext());
     expect(target.batches).toHaveLength(2);
+  });
+
+  test('a record sharing its custom key with a record whose result was too big to keep is invoked itself, not acknowledged without a response', async () => {
+    // GIVEN order K responded in an earlier event with a 70 KB result (not stored)
+    const t = await topics();
+    const order = `order-${id()}`;
+    const target = stubTarget(async () => ({ result: (e) => ({ order: e.payload.value.orderId, pad: 'x'.repeat(70 * 1024) }) }));
+    const d = dispatcher({ client: target.client, relay: relay(t), keyOf: jsonPointerKey('/orderId') });
+    await d.handle(kafkaEvent([{ topic: t.source, partition: 0, offset: 0, value: { orderId: order } }]), lambdaContext());
+    // WHEN a record of another partition with the same order comes, alone and with a redelivery of the first
+    await d.handle(kafkaEvent([{ topic: t.source, partition: 1, offset: 4, value: { orderId: order } }]), lambdaContext());
+    await d.handle(kafkaEvent([
+      { topic: t.source, partition: 0, offset: 0, value: { orderId: order } },
+      { topic: t.source, partition: 1, offset: 5, value: { orderId: order } },
+    ]), lambdaContext());
+    // THEN each copy was invoked and got its own response; the redelivered first one too, as the key's item now names
+    // the last copy done (the at-least-once case of results too big to keep)
+    expect(target.invokedOffsets()).toEqual(['0@0', '1@4', '0@0', '1@5']);
+    const responses = await readTopic(te, t.response, 4);
+    expect(new Set(responses.map((m) => `${JSON.parse(m.key).partition}@${JSON.parse(m.key).offset}`))).toEqual(new Set(['0@0', '1@4', '1@5']));
   });
 
   test('a record that cannot be decoded, with onError log, keeps its bytes on the error topic: base64 key, value, headers, timestamp and the decode error', async () => {
@@ -257,7 +277,7 @@ describe('dispatcher loss paths', () => {
     const t = await topics();
     const canary = `CANARY${id()}`;
     const lines: string[] = [];
-    const target = stubTarget(async () => ({ functionError: 'Unhandled', logResult: `processing ${canary}` }));
+    const target = stubTarget(async () => ({ functionError: 'Unhandled', errorMessage: `cannot process ${canary}`, logResult: `processing ${canary}` }));
     const event = kafkaEvent([
       { topic: t.source, partition: 0, offset: 0, key: canary, value: { canary }, headers: { h: canary } },
       { topic: t.source, partition: 0, offset: 1, value: { canary } },
@@ -269,6 +289,9 @@ describe('dispatcher loss paths', () => {
     expect(thrown).toBeInstanceOf(Error);
     expect(String((thrown as Error).message)).not.toContain(canary);
     expect(String((thrown as Error).stack)).not.toContain(canary);
+    // AND what the Lambda runtime writes of a thrown error (its enumerable properties, nested) holds none either
+    expect(JSON.stringify(thrown)).not.toContain(canary);
+    expect(JSON.stringify({ ...(thrown as Error) })).not.toContain(canary);
     expect(lines.length).toBeGreaterThan(0);
     for (const l of lines) expect(l).not.toContain(canary);
     // AND with logTail the error record carries it (the error path, not a log)

@@ -1,5 +1,4 @@
-import type { X509Certificate } from 'crypto';
-import { Annotations, Duration, Fn, Lazy, Names, SecretValue, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, Fn, Lazy, Names, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -16,7 +15,8 @@ import { OnFailureDestination, OnFailureDestinationKind } from './kafka-destinat
 import { KafkaTriggerValidationError } from './private/errors';
 import { unreadPartialBatchResponses } from './private/partial-batch';
 import { IAM4_BASIC_EXECUTION, iam5ResourceFinding } from './private/nag';
-import { PemError, parseCertificateChain, parsePrivateKey } from './private/pem';
+import { KafkaAuthSetup, secretArnPattern } from './private/kafka-auth-setup';
+import { EndpointNeed, EVENT_SOURCE_GROUPS_METADATA, NAT_EGRESS_METADATA, provideEndpoints } from './private/vpc-endpoints';
 
 /** Services whose VPC interface endpoints the event source may need. */
 export interface ExistingKafkaVpcEndpoints {
@@ -56,6 +56,12 @@ export interface ExistingKafkaVpcEndpoints {
    * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure.html
    */
   readonly s3?: ec2.InterfaceVpcEndpoint;
+  /**
+   * DynamoDB gateway endpoint (the dispatcher's idempotency table).
+   * @default - none
+   * @see https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/vpc-endpoints-dynamodb.html
+   */
+  readonly dynamoDb?: ec2.GatewayVpcEndpoint;
 }
 
 /** Whether the trigger creates, reuses or skips VPC endpoints. */
@@ -368,6 +374,8 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
   private readonly cluster: KafkaCluster;
   private readonly clusterArn?: string;
   private readonly schemaRegistryConfig?: lambda.CfnEventSourceMapping.SchemaRegistryConfigProperty;
+  /** Metadata on each mapping: how the event source reaches AWS APIs, for reviewers and the reachability test. */
+  private readonly eventSourceMetadata: { [key: string]: unknown } = {};
 
   constructor(scope: Construct, id: string, props: KafkaTriggerProps) {
     super(scope, id);
@@ -383,7 +391,8 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
 
     this.validateEsmOptions(props);
     this.clusterArn = msk ? this.resolveClusterArn() : undefined;
-    this.validateAuth();
+    const authSetup = new KafkaAuthSetup(this, this.auth, this.cluster, (prop, value, fix) => this.fail(prop, value, fix));
+    authSetup.validate();
     this.brokerPorts = this.resolveBrokerPorts();
     this.consumerGroupIds = this.resolveConsumerGroupIds(props);
 
@@ -391,7 +400,7 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     this.policy.attachToRole(role);
 
     // Secrets
-    const created = this.createSecrets();
+    const created = authSetup.createSecrets();
     this.secretsKey = created.key;
     this.authSecret = created.authSecret;
     this.rootCaSecret = created.rootCaSecret;
@@ -414,7 +423,7 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     this.schemaRegistryConfig = props.schemaRegistry ? this.bindSchemaRegistry(props.schemaRegistry) : undefined;
 
     // VPC endpoints
-    const endpoints = this.configureEndpoints(props, net, dest);
+    const endpoints = this.configureEndpoints(props, net, dest.endpoint);
     this.vpcEndpoints = endpoints.created;
     this.endpointSecurityGroup = endpoints.securityGroup;
 
@@ -585,40 +594,6 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     return arn;
   }
 
-  private validateAuth(): void {
-    const m = this.auth.method;
-    const msk = this.cluster.kind === KafkaClusterKind.MSK;
-    const sm = this.cluster.selfManagedProps;
-    if (msk && m === KafkaAuthMethod.SASL_PLAIN) this.fail('auth', 'KafkaAuth.plain()', 'Amazon MSK does not support SASL/PLAIN; use KafkaAuth.scram512(), KafkaAuth.iam() or KafkaAuth.mtls()');
-    if (msk && m === KafkaAuthMethod.SASL_SCRAM_256) this.fail('auth', 'KafkaAuth.scram256()', 'Amazon MSK supports SASL/SCRAM-SHA-512 only; use KafkaAuth.scram512()');
-    if (!msk && m === KafkaAuthMethod.IAM) this.fail('auth', 'KafkaAuth.iam()', 'IAM access control exists for Amazon MSK only; use SASL/SCRAM, SASL/PLAIN or mTLS for a self-managed cluster');
-    if (!this.cluster.tls && m !== KafkaAuthMethod.NONE) {
-      this.fail('cluster.tls', false, `${m} needs a TLS listener (Lambda does not support SASL_PLAINTEXT); enable TLS on the brokers and set tls: true, or use KafkaAuth.none()`);
-    }
-    if (sm) {
-      if (sm.rootCaSecret && sm.rootCaCertificatePem) this.fail('cluster.rootCaCertificatePem', '<pem>', 'give either rootCaSecret or rootCaCertificatePem, not both');
-      if (!this.cluster.tls && (sm.rootCaSecret || sm.rootCaCertificatePem)) this.fail('cluster.tls', false, 'a root CA certificate is for TLS listeners; set tls: true or remove the root CA');
-      if (sm.bootstrapServers.length === 0) this.fail('cluster.bootstrapServers', sm.bootstrapServers, 'give at least one host:port');
-      if (sm.vpc && this.cluster.selfManagedProps!.securityGroups?.length === 0) this.fail('cluster.securityGroups', [], 'give at least one security group, or leave it unset to create one');
-    }
-    if (m === KafkaAuthMethod.MTLS) {
-      const p = this.auth.mtlsProps!;
-      if (p.secret && (p.certificateChainPem || p.privateKeyPem)) this.fail('auth.secret', p.secret.secretArn, 'give either secret or certificateChainPem + privateKeyPem, not both');
-      if (!p.secret && (!p.certificateChainPem || !p.privateKeyPem)) {
-        this.fail(p.certificateChainPem ? 'auth.privateKeyPem' : 'auth.certificateChainPem', undefined, 'KafkaAuth.mtls() needs secret, or certificateChainPem and privateKeyPem');
-      }
-    }
-    if (msk && (m === KafkaAuthMethod.SASL_SCRAM_512) && this.auth.saslProps?.secret) {
-      const secret = this.auth.saslProps.secret;
-      if (!Token.isUnresolved(secret.secretName) && !secret.secretName.startsWith('AmazonMSK_')) {
-        this.fail('auth.secret', secret.secretName, 'Amazon MSK only associates SCRAM secrets whose name starts with "AmazonMSK_"; rename the secret');
-      }
-      if (!secret.encryptionKey) {
-        this.fail('auth.secret.encryptionKey', undefined, 'Amazon MSK refuses SCRAM secrets encrypted with the AWS managed key; encrypt it with a customer managed key and import it with Secret.fromSecretAttributes({ secretCompleteArn, encryptionKey }) so the key can be granted');
-      }
-    }
-  }
-
   private resolveBrokerPorts(): number[] {
     if (this.cluster.kind === KafkaClusterKind.MSK) {
       const m = this.auth.method;
@@ -649,126 +624,10 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
   // ---------------------------------------------------------------------------------------------
   // Secrets
 
-  private createSecrets(): { key?: kms.Key; authSecret?: secretsmanager.ISecret; rootCaSecret?: secretsmanager.ISecret } {
-    let key: kms.Key | undefined;
-    const secretsKey = () => key ??= new kms.Key(this, 'SecretsKey', {
-      description: `Encrypts the Kafka credentials of ${this.node.path}`,
-      enableKeyRotation: true,
-    });
-    const m = this.auth.method;
-    const msk = this.cluster.kind === KafkaClusterKind.MSK;
-    let authSecret: secretsmanager.ISecret | undefined;
-    if (m === KafkaAuthMethod.SASL_SCRAM_512 || m === KafkaAuthMethod.SASL_SCRAM_256 || m === KafkaAuthMethod.SASL_PLAIN) {
-      const p = this.auth.saslProps ?? {};
-      authSecret = p.secret ?? new secretsmanager.Secret(this, 'SaslSecret', {
-        // MSK associates only secrets named AmazonMSK_* and encrypted with a customer managed key.
-        secretName: msk ? `AmazonMSK_${Names.uniqueResourceName(this, { maxLength: 100, separator: '-' })}` : undefined,
-        description: `SASL credentials Lambda uses for ${this.node.path}`,
-        encryptionKey: secretsKey(),
-        generateSecretString: {
-          secretStringTemplate: JSON.stringify({ username: p.username ?? 'lambda-esm' }),
-          generateStringKey: 'password',
-          excludePunctuation: true,
-          passwordLength: 32,
-        },
-      });
-      if (!p.secret) {
-        const user = p.username ?? 'lambda-esm';
-        const todo = msk
-          ? 'associate it with the MSK cluster (aws kafka batch-associate-scram-secret)'
-          : m === KafkaAuthMethod.SASL_PLAIN
-            ? `add user ${user} with the secret's password to the brokers' PLAIN login configuration`
-            : `create user ${user} on the brokers (kafka-configs --alter --entity-type users --entity-name ${user} `
-              + `--add-config '${m === KafkaAuthMethod.SASL_SCRAM_256 ? 'SCRAM-SHA-256' : 'SCRAM-SHA-512'}=[password=<the secret's password>]')`;
-        Annotations.of(this).addWarningV2('cdk-kafka-lambda:createdSaslSecret',
-          `A SASL secret with a generated password is created; ${todo} and grant the user the ACLs Lambda needs (Describe/Read on the topics and the group, DescribeConfigs on the cluster).`);
-      }
-    } else if (m === KafkaAuthMethod.MTLS) {
-      const p = this.auth.mtlsProps!;
-      if (p.secret) {
-        authSecret = p.secret;
-      } else {
-        this.validateClientCertificate(p.certificateChainPem!, p.privateKeyPem!, p.privateKeyPassword);
-        const value: { [key: string]: SecretValue } = {
-          certificate: SecretValue.unsafePlainText(p.certificateChainPem!),
-          privateKey: p.privateKeyPem!,
-        };
-        if (p.privateKeyPassword) value.privateKeyPassword = p.privateKeyPassword;
-        authSecret = new secretsmanager.Secret(this, 'ClientCertificateSecret', {
-          description: `mTLS client certificate Lambda uses for ${this.node.path}`,
-          encryptionKey: secretsKey(),
-          secretObjectValue: value,
-        });
-      }
-    }
-    let rootCaSecret: secretsmanager.ISecret | undefined;
-    const sm = this.cluster.selfManagedProps;
-    if (sm?.rootCaSecret) rootCaSecret = sm.rootCaSecret;
-    if (sm?.rootCaCertificatePem) {
-      const pem = sm.rootCaCertificatePem;
-      if (!Token.isUnresolved(pem)) {
-        this.pemCheck('cluster.rootCaCertificatePem', () => {
-          if (parseCertificateChain(pem).certificates.length !== 1) throw new PemError('must hold exactly one certificate, the root CA');
-        });
-      }
-      rootCaSecret = new secretsmanager.Secret(this, 'RootCaSecret', {
-        description: `Root CA certificate of the brokers of ${this.node.path}`,
-        encryptionKey: secretsKey(),
-        secretObjectValue: { certificate: SecretValue.unsafePlainText(pem) },
-      });
-    }
-    return { key, authSecret, rootCaSecret };
-  }
-
-  private pemCheck(prop: string, check: () => void): void {
-    try {
-      check();
-    } catch (e) {
-      if (e instanceof PemError) throw new KafkaTriggerValidationError(this, prop, '<pem>', e.message);
-      throw e;
-    }
-  }
-
-  /** Literal PEM only: a SecretValue that references SSM or Secrets Manager is resolved at deploy time. */
-  private literal(value: SecretValue | undefined): string | undefined {
-    if (value === undefined) return undefined;
-    const resolved = Stack.of(this).resolve(value);
-    return typeof resolved === 'string' && !resolved.startsWith('{{resolve:') ? resolved : undefined;
-  }
-
-  private validateClientCertificate(chainPem: string, keyValue: SecretValue, passwordValue?: SecretValue): void {
-    for (const [prop, value] of [['auth.privateKeyPem', keyValue], ['auth.privateKeyPassword', passwordValue]] as const) {
-      const resolved = value && Stack.of(this).resolve(value);
-      if (typeof resolved === 'string' && resolved.startsWith('{{resolve:ssm-secure:')) {
-        this.fail(prop, resolved, 'CloudFormation resolves SSM SecureString references only as a whole property, not inside the secret\'s JSON; '
-          + 'use SecretValue.secretsManager(...) or pass an existing secret with KafkaAuth.mtls({ secret })');
-      }
-    }
-    if (Token.isUnresolved(chainPem)) return;
-    let leaf: X509Certificate | undefined;
-    this.pemCheck('auth.certificateChainPem', () => {
-      const chain = parseCertificateChain(chainPem);
-      leaf = chain.certificates[0];
-      if (!chain.endsWithRoot) {
-        Annotations.of(this).addWarningV2('cdk-kafka-lambda:chainWithoutRoot',
-          'auth.certificateChainPem does not end with a self-signed root certificate; Lambda expects client → intermediates → root.');
-      }
-    });
-    const keyPem = this.literal(keyValue);
-    if (keyPem === undefined) return;
-    const password = this.literal(passwordValue);
-    this.pemCheck('auth.privateKeyPem', () => {
-      const info = parsePrivateKey(keyPem, password);
-      if (info.encrypted && passwordValue === undefined) throw new PemError('is encrypted; give privateKeyPassword');
-      if (!info.encrypted && passwordValue !== undefined) throw new PemError('is not encrypted but privateKeyPassword is set; remove privateKeyPassword');
-      if (info.key && leaf && !leaf.checkPrivateKey(info.key)) throw new PemError('does not belong to the first certificate of certificateChainPem (the client certificate)');
-    });
-  }
-
   private grantSecretRead(secret: secretsmanager.ISecret): void {
     this.policy.addStatements(new iam.PolicyStatement({
       actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
-      resources: [secret.secretFullArn ?? `${secret.secretArn}-??????`],
+      resources: [secretArnPattern(secret)],
     }));
     if (secret.encryptionKey) {
       this.policy.addStatements(new iam.PolicyStatement({
@@ -809,8 +668,9 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
       });
       groups = [created];
     }
-    // The rules of seeds 002/004: broker port in from the event source's groups and out to them, 443 out to all.
-    for (const group of sm ? [created].filter((g): g is ec2.SecurityGroup => !!g) : groups) {
+    // The rules Lambda documents, on created and given groups alike: broker port in from the event source's groups
+    // and out to them, 443 out to all.
+    for (const group of groups) {
       for (const port of this.brokerPorts) {
         group.addIngressRule(group, ec2.Port.tcp(port), `Kafka broker port ${port} from the event source`);
         group.addEgressRule(group, ec2.Port.tcp(port), `Kafka broker port ${port} to the event source`);
@@ -818,6 +678,8 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
       group.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to Lambda, STS, Secrets Manager and the destination');
     }
     if (this.cluster.kind === KafkaClusterKind.SELF_MANAGED) this.grantEniAccess();
+    // An MSK event source uses the cluster's groups, which the mapping does not name.
+    if (mp && groups.length) this.eventSourceMetadata[EVENT_SOURCE_GROUPS_METADATA] = groups.map((g) => g.securityGroupId);
     return { securityGroups: groups, subnets, createdSecurityGroup: created };
   }
 
@@ -862,7 +724,7 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
   // ---------------------------------------------------------------------------------------------
   // Destination
 
-  private configureDestination(props: KafkaTriggerProps): { destination?: string; queue?: sqs.IQueue; bucket?: s3.IBucket; endpointService?: ec2.InterfaceVpcEndpointAwsService; endpointKey?: string; endpointStatement?: iam.PolicyStatement } {
+  private configureDestination(props: KafkaTriggerProps): { destination?: string; queue?: sqs.IQueue; bucket?: s3.IBucket; endpoint?: EndpointNeed } {
     const d = props.onFailure;
     if (!d) return {};
     const role = this.target.role!;
@@ -876,8 +738,8 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
         this.policy.addStatements(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
         if (queue.encryptionMasterKey) this.grantKey(queue.encryptionMasterKey, ['kms:Decrypt', 'kms:GenerateDataKey']);
         return {
-          destination: queue.queueArn, queue, endpointService: ec2.InterfaceVpcEndpointAwsService.SQS, endpointKey: 'sqs',
-          endpointStatement: new iam.PolicyStatement({ actions: ['sqs:SendMessage'], principals: [role], resources: [queue.queueArn] }),
+          destination: queue.queueArn, queue,
+          endpoint: { key: 'sqs', label: 'SQS', statements: [new iam.PolicyStatement({ actions: ['sqs:SendMessage'], principals: [role], resources: [queue.queueArn] })] },
         };
       }
       case OnFailureDestinationKind.SNS: {
@@ -885,8 +747,8 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
         this.policy.addStatements(new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [topic.topicArn] }));
         if (topic.masterKey) this.grantKey(topic.masterKey, ['kms:Decrypt', 'kms:GenerateDataKey']);
         return {
-          destination: topic.topicArn, endpointService: ec2.InterfaceVpcEndpointAwsService.SNS, endpointKey: 'sns',
-          endpointStatement: new iam.PolicyStatement({ actions: ['sns:Publish'], principals: [role], resources: [topic.topicArn] }),
+          destination: topic.topicArn,
+          endpoint: { key: 'sns', label: 'SNS', statements: [new iam.PolicyStatement({ actions: ['sns:Publish'], principals: [role], resources: [topic.topicArn] })] },
         };
       }
       case OnFailureDestinationKind.S3: {
@@ -903,8 +765,8 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
         );
         if (bucket.encryptionKey) this.grantKey(bucket.encryptionKey, ['kms:GenerateDataKey']);
         return {
-          destination: bucket.bucketArn, bucket, endpointService: ec2.InterfaceVpcEndpointAwsService.S3, endpointKey: 's3',
-          endpointStatement: new iam.PolicyStatement({ actions: ['s3:PutObject'], principals: [role], resources: [bucket.arnForObjects('*')] }),
+          destination: bucket.bucketArn, bucket,
+          endpoint: { key: 's3', label: 'S3', statements: [new iam.PolicyStatement({ actions: ['s3:PutObject'], principals: [role], resources: [bucket.arnForObjects('*')] })] },
         };
       }
       case OnFailureDestinationKind.KAFKA: {
@@ -934,92 +796,37 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
   private configureEndpoints(
     props: KafkaTriggerProps,
     net: { securityGroups: ec2.ISecurityGroup[]; subnets: ec2.ISubnet[] },
-    dest: { endpointService?: ec2.InterfaceVpcEndpointAwsService; endpointKey?: string; endpointStatement?: iam.PolicyStatement },
+    destinationNeed?: EndpointNeed,
   ): { created: { [service: string]: ec2.InterfaceVpcEndpoint }; securityGroup?: ec2.SecurityGroup } {
     const vpc = this.cluster.vpc;
+    if (!vpc) return { created: {} };
     const mode = props.vpcEndpoints ?? KafkaVpcEndpoints.create();
-    if (!vpc || mode.mode === KafkaVpcEndpointsMode.NONE) return { created: {} };
     const role = this.target.role!;
     const lambdaPrincipal = new iam.ServicePrincipal('lambda.amazonaws.com');
-    const needs: Array<{ key: keyof ExistingKafkaVpcEndpoints; id: string; service: ec2.InterfaceVpcEndpointAwsService; statements: iam.PolicyStatement[] }> = [
-      { key: 'lambda', id: 'Lambda', service: ec2.InterfaceVpcEndpointAwsService.LAMBDA, statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], principals: [lambdaPrincipal], resources: [this.target.functionArn, `${this.target.functionArn}:*`] })] },
-      { key: 'sts', id: 'Sts', service: ec2.InterfaceVpcEndpointAwsService.STS, statements: [new iam.PolicyStatement({ actions: ['sts:AssumeRole'], principals: [lambdaPrincipal], resources: ['*'] })] },
+    // Lambda invokes the function and assumes its role as the service; it reads secrets and writes to the
+    // destination with the function's role.
+    const needs: EndpointNeed[] = [
+      { key: 'lambda', label: 'Lambda', statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], principals: [lambdaPrincipal], resources: [this.target.functionArn, `${this.target.functionArn}:*`] })] },
+      { key: 'sts', label: 'STS', statements: [new iam.PolicyStatement({ actions: ['sts:AssumeRole'], principals: [lambdaPrincipal], resources: ['*'] })] },
     ];
-    const secretArns = [this.authSecret, this.rootCaSecret].filter((s): s is secretsmanager.ISecret => !!s)
-      .map((s) => s.secretFullArn ?? `${s.secretArn}-??????`);
+    const secretArns = [this.authSecret, this.rootCaSecret].filter((s): s is secretsmanager.ISecret => !!s).map(secretArnPattern);
     // A Confluent schema registry's credentials are read through the same endpoint.
     for (const access of this.schemaRegistryConfig?.accessConfigs as lambda.CfnEventSourceMapping.SchemaRegistryAccessConfigProperty[] ?? []) {
       if (access.uri) secretArns.push(access.uri);
     }
     if (secretArns.length) {
-      needs.push({
-        key: 'secretsManager', id: 'SecretsManager', service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
-        statements: [new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], principals: [role], resources: secretArns })],
-      });
+      needs.push({ key: 'secretsManager', label: 'Secrets Manager', statements: [new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], principals: [role], resources: secretArns })] });
     }
-    if (dest.endpointService) {
-      const id = dest.endpointKey === 'sqs' ? 'Sqs' : dest.endpointKey === 'sns' ? 'Sns' : 'S3';
-      needs.push({ key: dest.endpointKey as keyof ExistingKafkaVpcEndpoints, id, service: dest.endpointService, statements: [dest.endpointStatement!] });
-    }
-
-    if (mode.mode === KafkaVpcEndpointsMode.EXISTING) {
-      for (const need of needs) {
-        const endpoint = mode.endpoints?.[need.key];
-        if (!endpoint) {
-          Annotations.of(this).addWarningV2(`cdk-kafka-lambda:missingEndpoint:${need.key}`,
-            `vpcEndpoints.existing() has no ${need.key} endpoint; the event source needs one (or a NAT gateway) to reach ${need.id}.`);
-          continue;
-        }
-        need.statements.forEach((s) => endpoint.addToPolicy(s));
-        for (const group of net.securityGroups) endpoint.connections.allowFrom(group, ec2.Port.tcp(443), 'HTTPS from the Kafka event source');
-      }
-      return { created: {} };
-    }
-
-    // One set of endpoints per VPC and stack, shared by the triggers in it: a second interface endpoint with
-    // private DNS for the same service in a VPC fails to deploy.
-    const stack = Stack.of(this);
-    const sharedId = `KafkaTriggerVpcEndpoints${Names.nodeUniqueId(vpc.node)}`;
-    this.warnOnEndpointsInOtherStacks(sharedId);
-    const shared = stack.node.tryFindChild(sharedId) as Construct | undefined ?? new Construct(stack, sharedId);
-    const securityGroup = shared.node.tryFindChild('SecurityGroup') as ec2.SecurityGroup | undefined ?? new ec2.SecurityGroup(shared, 'SecurityGroup', {
-      vpc,
-      description: 'VPC endpoints of the Kafka event sources (cdk-kafka-lambda)',
-      allowAllOutbound: false,
+    if (destinationNeed) needs.push(destinationNeed);
+    const provided = provideEndpoints(this, {
+      vpc, mode: mode.mode, existing: { ...mode.endpoints }, subnets: net.subnets, callerGroups: net.securityGroups,
+      caller: `the Kafka event source of ${this.node.path}`, needs,
     });
-    if (net.securityGroups.length) {
-      for (const group of net.securityGroups) securityGroup.addIngressRule(group, ec2.Port.tcp(443), 'HTTPS from the Kafka event source');
-    } else {
-      securityGroup.addIngressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.tcp(443), 'HTTPS from the VPC (the event source security groups are not known)');
-    }
-    const subnets = vpc.selectSubnets({ subnets: net.subnets.length ? net.subnets : undefined, onePerAz: true });
-    const created: { [service: string]: ec2.InterfaceVpcEndpoint } = {};
-    for (const need of needs) {
-      const id = `${need.id}Endpoint`;
-      const endpoint = shared.node.tryFindChild(id) as ec2.InterfaceVpcEndpoint | undefined ?? new ec2.InterfaceVpcEndpoint(shared, id, {
-        vpc,
-        service: need.service,
-        subnets: { subnets: subnets.subnets },
-        securityGroups: [securityGroup],
-        privateDnsEnabled: true,
-        open: false,
-      });
-      need.statements.forEach((s) => endpoint.addToPolicy(s));
-      created[need.key] = endpoint;
-    }
-    return { created, securityGroup };
-  }
-
-  private warnOnEndpointsInOtherStacks(sharedId: string): void {
-    const stack = Stack.of(this);
-    const others = this.node.root.node.findAll()
-      .filter((c) => c.node.id === sharedId && Stack.of(c) !== stack)
-      .map((c) => Stack.of(c).node.path);
-    if (others.length) {
-      Annotations.of(this).addWarningV2('cdk-kafka-lambda:endpointsInOtherStack',
-        `Stack ${others.join(', ')} already creates VPC endpoints with private DNS in this VPC; two such endpoints for one service cannot coexist. `
-        + 'Pass vpcEndpoints: KafkaVpcEndpoints.existing(...) or KafkaVpcEndpoints.none() in all but one stack.');
-    }
+    if (mode.mode === KafkaVpcEndpointsMode.NONE) this.eventSourceMetadata[NAT_EGRESS_METADATA] = 'nat';
+    return {
+      created: mode.mode === KafkaVpcEndpointsMode.CREATE ? provided.endpoints as { [service: string]: ec2.InterfaceVpcEndpoint } : {},
+      securityGroup: provided.securityGroup,
+    };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1066,6 +873,7 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
       functionResponseTypes: props.reportBatchItemFailures ? ['ReportBatchItemFailures'] : undefined,
       destinationConfig: destination ? { onFailure: { destination } } : undefined,
     });
+    for (const [key, value] of Object.entries(this.eventSourceMetadata)) mapping.addMetadata(key, value);
     // Lambda checks the role's permissions (and the dry run the function) when the mapping is created.
     mapping.node.addDependency(this.policy);
     if (this.dryRunCheck) mapping.node.addDependency(this.dryRunCheck);
@@ -1075,7 +883,25 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
   private bindSchemaRegistry(registry: lambda.ISchemaRegistry): lambda.CfnEventSourceMapping.SchemaRegistryConfigProperty {
     // aws-cdk-lib's registries only read the function from bind() (to grant it access), not the mapping.
     const mapping = lambda.EventSourceMapping.fromEventSourceMappingId(this, 'SchemaRegistryMapping', Lazy.string({ produce: () => this.eventSourceMappingIds[0] }));
-    const config = registry.bind(mapping, this.target);
+    // Their grants go to the one source access policy, not to the function's default policy.
+    const policy = this.policy;
+    const principal: iam.IPrincipal = {
+      grantPrincipal: undefined as unknown as iam.IPrincipal,
+      assumeRoleAction: this.target.role!.assumeRoleAction,
+      policyFragment: this.target.role!.policyFragment,
+      principalAccount: this.target.role!.principalAccount,
+      addToPrincipalPolicy: (statement) => {
+        policy.addStatements(statement);
+        return { statementAdded: true, policyDependable: policy };
+      },
+    };
+    (principal as { grantPrincipal: iam.IPrincipal }).grantPrincipal = principal;
+    const handler = new Proxy(this.target, {
+      get: (target, name, receiver) => name === 'grantPrincipal' ? principal
+        : name === 'addToRolePolicy' ? (statement: iam.PolicyStatement) => policy.addStatements(statement)
+          : Reflect.get(target, name, receiver),
+    });
+    const config = registry.bind(mapping, handler);
     return {
       schemaRegistryUri: config.schemaRegistryUri,
       eventRecordFormat: config.eventRecordFormat.value,

@@ -5,12 +5,20 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import {
   DISPATCHER_CONFIG_ENV, DISPATCHER_CONFIG_VERSION, DispatcherConfig, IDEMPOTENCY_PARTITION_KEY, IDEMPOTENCY_TTL_ATTRIBUTE, RelayAuthName,
 } from './private/dispatcher-config';
+import { KafkaAuth, KafkaAuthMethod } from './kafka-auth';
+import { KafkaCluster } from './kafka-cluster';
+import { KafkaDispatcherValidationError } from './private/errors';
 import { HANDLER_RUNTIME, handlerCode } from './private/handler-runtime';
+import { Fail, KafkaAuthSetup, secretArnPattern } from './private/kafka-auth-setup';
+import { acknowledgeCreatedSecrets, acknowledgeWildcards } from './private/nag';
+import { EndpointNeed, NAT_EGRESS_METADATA, RELAY_BROKERS_METADATA, provideEndpoints } from './private/vpc-endpoints';
+import { KafkaVpcEndpoints, KafkaVpcEndpointsMode } from './vpc-endpoints';
 
 /** How the dispatcher invokes the target function. */
 export enum DispatcherInvocationType {
@@ -50,74 +58,20 @@ export enum IdempotencyMode {
   STRICT = 'strict',
 }
 
-/** How the relay authenticates to the Kafka cluster. */
-export class KafkaRelayAuth {
-  /** No authentication (PLAINTEXT, or TLS encryption only). */
-  public static none(): KafkaRelayAuth {
-    return new KafkaRelayAuth('none');
-  }
-
-  /** SASL/SCRAM-SHA-256 with a secret `{ "username": ..., "password": ... }`. */
-  public static scramSha256(secret: secretsmanager.ISecret): KafkaRelayAuth {
-    return new KafkaRelayAuth('scram-sha-256', secret);
-  }
-
-  /** SASL/SCRAM-SHA-512 with a secret `{ "username": ..., "password": ... }`. */
-  public static scramSha512(secret: secretsmanager.ISecret): KafkaRelayAuth {
-    return new KafkaRelayAuth('scram-sha-512', secret);
-  }
-
-  /**
-   * Mutual TLS with a secret `{ "certificate": ..., "privateKey": ..., "privateKeyPassword"?: ... }`
-   * in the format of the event source mapping's CLIENT_CERTIFICATE_TLS_AUTH secret.
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka.html
-   */
-  public static mutualTls(secret: secretsmanager.ISecret): KafkaRelayAuth {
-    return new KafkaRelayAuth('mtls', secret);
-  }
-
-  /**
-   * IAM access control of an MSK cluster (SASL/OAUTHBEARER with aws-msk-iam-sasl-signer-js).
-   * @param clusterArn the MSK cluster's ARN, for the kafka-cluster:* grants
-   * @see https://docs.aws.amazon.com/msk/latest/developerguide/iam-access-control.html
-   */
-  public static mskIam(clusterArn: string): KafkaRelayAuth {
-    return new KafkaRelayAuth('msk-iam', undefined, clusterArn);
-  }
-
-  private constructor(
-    /** The method, as the dispatcher configuration names it. */
-    public readonly method: string,
-    /** The credentials secret, for SCRAM and mTLS. */
-    public readonly secret?: secretsmanager.ISecret,
-    /** The MSK cluster, for IAM. */
-    public readonly clusterArn?: string,
-  ) {}
-}
-
 /** Where and how the dispatcher relays results and failures to Kafka. */
 export interface KafkaRelayProps {
-  /** Bootstrap servers, "host:port". */
-  readonly bootstrapServers: string[];
+  /**
+   * The cluster to write to: its brokers, TLS, root CA, VPC and security groups. An MSK cluster needs
+   * `bootstrapServers` here (the producer connects as any client does).
+   */
+  readonly cluster: KafkaCluster;
 
   /**
-   * Authentication.
-   * @default KafkaRelayAuth.none()
+   * How the relay authenticates: the same `KafkaAuth` as a trigger's. An auth without a secret gets one created
+   * (a generated SASL password, or the mTLS certificate from PEM), as the trigger does; SASL needs TLS.
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-auth.html
    */
-  readonly auth?: KafkaRelayAuth;
-
-  /**
-   * Secret `{ "certificate": "<PEM>" }` with the brokers' root CA, for brokers with private CA certificates.
-   * @default - the Lambda runtime's trusted CAs
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka.html
-   */
-  readonly rootCaSecret?: secretsmanager.ISecret;
-
-  /**
-   * Encrypt the connection with TLS.
-   * @default - true, except with KafkaRelayAuth.none() and no rootCaSecret
-   */
-  readonly tls?: boolean;
+  readonly auth: KafkaAuth;
 
   /**
    * Topic for the target's results (synchronous invocation only): key `{topic, partition, offset}`, value the result.
@@ -282,22 +236,38 @@ export interface KafkaDispatcherProps {
   readonly relay?: KafkaRelayProps;
 
   /**
-   * VPC of the dispatcher function, for a relay to brokers reachable only there.
-   * @default - not in a VPC
+   * VPC of the dispatcher function.
+   * @default - the relay cluster's VPC when it has one, otherwise not in a VPC
    */
   readonly vpc?: ec2.IVpc;
 
   /**
    * Subnets of the dispatcher function.
-   * @default - the VPC's private subnets
+   * @default - the relay cluster's subnets in its VPC, otherwise the VPC's private subnets
    */
   readonly vpcSubnets?: ec2.SubnetSelection;
 
   /**
    * Security groups of the dispatcher function.
-   * @default - a new security group, when in a VPC
+   * @default - a new security group, when in a VPC: 443 out (AWS APIs) and the broker ports out to the relay cluster's groups
    */
   readonly securityGroups?: ec2.ISecurityGroup[];
+
+  /**
+   * How the dispatcher in a VPC reaches Lambda (the target), Secrets Manager (relay credentials) and DynamoDB (the
+   * idempotency table): endpoints created (shared per VPC and stack with the triggers, each policy admitting this
+   * dispatcher's role for exactly its actions and resources, a DynamoDB gateway endpoint on its subnets' route
+   * tables), existing ones, or none (a NAT gateway serves).
+   * @default KafkaVpcEndpoints.create() when in a VPC
+   * @see https://docs.aws.amazon.com/vpc/latest/privatelink/aws-services-privatelink-support.html
+   */
+  readonly vpcEndpoints?: KafkaVpcEndpoints;
+
+  /**
+   * How long the dispatcher's log is kept.
+   * @default logs.RetentionDays.TWO_YEARS
+   */
+  readonly logRetention?: logs.RetentionDays;
 }
 
 /** The target's timeout in ms, when it is given or known (a lambda.Function's; 3 s when it sets none). */
@@ -310,12 +280,27 @@ function targetTimeoutMs(props: KafkaDispatcherProps): number | undefined {
 /** Namespace of the dispatcher's embedded metrics. */
 const METRICS_NAMESPACE = 'CdkKafkaLambda';
 
+/** The relay's name for each auth method, in the dispatcher configuration. */
+const RELAY_AUTH: { [method: string]: RelayAuthName } = {
+  [KafkaAuthMethod.NONE]: 'none',
+  [KafkaAuthMethod.SASL_SCRAM_256]: 'scram-sha-256',
+  [KafkaAuthMethod.SASL_SCRAM_512]: 'scram-sha-512',
+  [KafkaAuthMethod.SASL_PLAIN]: 'plain',
+  [KafkaAuthMethod.MTLS]: 'mtls',
+  [KafkaAuthMethod.IAM]: 'msk-iam',
+};
+
+/** The network interface actions Lambda needs on the execution role of a function in a VPC. */
+const ENI_ACTIONS = ['ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeVpcs', 'ec2:DeleteNetworkInterface',
+  'ec2:DescribeSubnets', 'ec2:DescribeSecurityGroups'];
+
 /**
  * The dispatcher: a Lambda function, the target of a Kafka or Kinesis event source mapping
  * (KafkaTrigger or KinesisTrigger), that decodes the records, skips those already done (DynamoDB
  * idempotency table), invokes the user's target function, and relays results and failures to Kafka
  * topics. For a Kinesis stream, the stream name stands for the topic, the shard for the partition and the
  * sequence number (a string) for the offset, in the payloads, the idempotency key and the relayed keys.
+ * In a VPC it gets the endpoints and security group rules to reach each service it calls and the brokers.
  *
  * @example
  * declare const target: lambda.IFunction;
@@ -324,8 +309,8 @@ const METRICS_NAMESPACE = 'CdkKafkaLambda';
  *   target,
  *   onError: DispatcherErrorBehavior.LOG,
  *   relay: {
- *     bootstrapServers: ['b-1.example.com:9096'],
- *     auth: KafkaRelayAuth.scramSha512(scramSecret),
+ *     cluster: KafkaCluster.selfManaged({ bootstrapServers: ['b-1.example.com:9096'] }),
+ *     auth: KafkaAuth.scram512({ secret: scramSecret }),
  *     responseTopic: 'orders-results',
  *     errorTopic: 'orders-errors',
  *   },
@@ -335,6 +320,12 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
   /** The dispatcher function: point the KafkaTrigger or KinesisTrigger at it. */
   public readonly function: lambda.Function;
 
+  /** The function's execution role: only the statements the dispatcher needs, no managed policies. */
+  public readonly role: iam.Role;
+
+  /** The function's log group. */
+  public readonly logGroup: logs.LogGroup;
+
   /** The idempotency table, unless idempotency is off. */
   public readonly table?: dynamodb.Table;
 
@@ -343,6 +334,15 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
 
   /** Whether the dispatcher answers with partial batch responses; a trigger pointed at it must read them. */
   public readonly reportBatchItemFailures: boolean;
+
+  /** The relay, as given. */
+  public readonly relay?: KafkaRelayProps;
+
+  /** The relay's credentials secret (created or given), if its auth uses one. */
+  public readonly relaySecret?: secretsmanager.ISecret;
+
+  /** The VPC endpoints the dispatcher uses, by service (`lambda`, `secretsManager`, `dynamoDb`), when in a VPC. */
+  public readonly vpcEndpoints: { [service: string]: ec2.IVpcEndpoint };
 
   private readonly vpcConnections?: ec2.Connections;
 
@@ -359,24 +359,44 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
     this.reportBatchItemFailures = props.reportBatchItemFailures ?? false;
     const maxStoredResultBytes = props.maxStoredResultBytes ?? 65536;
     const ttl = props.idempotencyTtl ?? Duration.days(7);
+    this.relay = props.relay;
 
-    integerIn('batchSize', batchSize, 1, 10_000, 'the event source mapping sends at most 10000 records');
-    integerIn('concurrency', concurrency, 1, 1_000, 'use a bound of partitions invoked in parallel');
-    integerIn('maxAttempts', maxAttempts, 1, 100, 'count the first attempt');
-    integerIn('maxStoredResultBytes', maxStoredResultBytes, 0, 380_000, 'a DynamoDB item holds at most 400 KB');
+    this.integerIn('batchSize', batchSize, 1, 10_000, 'the event source mapping sends at most 10000 records');
+    this.integerIn('concurrency', concurrency, 1, 1_000, 'use a bound of partitions invoked in parallel');
+    this.integerIn('maxAttempts', maxAttempts, 1, 100, 'count the first attempt');
+    this.integerIn('maxStoredResultBytes', maxStoredResultBytes, 0, 380_000, 'a DynamoDB item holds at most 400 KB');
     if (!timeout.isUnresolved() && !timeMargin.isUnresolved() && timeMargin.toMilliseconds() >= timeout.toMilliseconds()) {
-      throw new Error(`KafkaDispatcher timeMargin (${timeMargin.toHumanString()}) must be shorter than timeout (${timeout.toHumanString()}): lower timeMargin or raise timeout`);
+      this.fail('timeMargin', timeMargin.toHumanString(), `it must be shorter than timeout (${timeout.toHumanString()}): lower timeMargin or raise timeout`);
     }
+    this.warnOnTargetOutlasting(props, timeout, timeMargin);
     if (!ttl.isUnresolved() && (ttl.toSeconds() < 60 || ttl.toSeconds() > 366 * 24 * 3600)) {
-      throw new Error(`KafkaDispatcher idempotencyTtl must be between 1 minute and 366 days, got ${ttl.toHumanString()}`);
+      this.fail('idempotencyTtl', ttl.toHumanString(), 'use 1 minute to 366 days');
     }
     const pointer = props.idempotencyKeyPointer;
     if (pointer !== undefined && !Token.isUnresolved(pointer) && !pointer.startsWith('/')) {
-      throw new Error(`KafkaDispatcher idempotencyKeyPointer must be a JSON pointer starting with "/" (e.g. "/orderId"), got ${JSON.stringify(pointer)}`);
+      this.fail('idempotencyKeyPointer', pointer, 'use a JSON pointer starting with "/" (e.g. "/orderId")');
     }
     if (props.idempotency === false && (pointer !== undefined || props.idempotencyMode !== undefined)) {
-      throw new Error('KafkaDispatcher idempotencyKeyPointer and idempotencyMode need idempotency: remove them or set idempotency to true');
+      this.fail('idempotency', false, 'idempotencyKeyPointer and idempotencyMode need idempotency: remove them or set idempotency to true');
     }
+
+    const vpc = props.vpc ?? props.relay?.cluster.vpc;
+    const subnetSelection = props.vpcSubnets ?? (props.vpc === undefined ? props.relay?.cluster.subnets : undefined);
+    const securityGroups = vpc === undefined ? undefined : props.securityGroups ?? [new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc,
+      description: `Dispatcher ${this.node.path} (cdk-kafka-lambda)`,
+      allowAllOutbound: false,
+    })];
+    this.role = new iam.Role(this, 'ServiceRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role of the cdk-kafka-lambda dispatcher ${this.node.path}`,
+    });
+    this.logGroup = new logs.LogGroup(this, 'LogGroup', { retention: props.logRetention ?? logs.RetentionDays.TWO_YEARS });
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      resources: [this.logGroup.logGroupArn],
+    }));
+    if (vpc) this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ENI_ACTIONS, resources: ['*'] }));
 
     this.function = new lambda.Function(this, 'Function', {
       runtime: HANDLER_RUNTIME,
@@ -385,14 +405,20 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
       code: handlerCode('dispatcher'),
       timeout,
       memorySize: props.memorySize ?? 512,
-      vpc: props.vpc,
-      vpcSubnets: props.vpcSubnets,
-      securityGroups: props.securityGroups,
+      role: this.role,
+      logGroup: this.logGroup,
+      vpc,
+      vpcSubnets: subnetSelection,
+      securityGroups,
       description: 'cdk-kafka-lambda dispatcher: Kafka or Kinesis records to the target function, results to Kafka',
     });
-    this.vpcConnections = props.vpc ? this.function.connections : undefined;
+    this.vpcConnections = vpc ? this.function.connections : undefined;
     this.serviceName = this.node.path;
     props.target.grantInvoke(this.function);
+    const needs: EndpointNeed[] = [{
+      key: 'lambda', label: 'Lambda (the target)',
+      statements: [this.endpointStatement(['lambda:InvokeFunction'], [props.target.functionArn, `${props.target.functionArn}:*`])],
+    }];
 
     if (props.idempotency !== false) {
       this.table = new dynamodb.Table(this, 'IdempotencyTable', {
@@ -407,15 +433,39 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
       const actions = idempotencyMode === IdempotencyMode.STRICT
         ? ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem']
         : ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'];
-      this.table.grant(this.function, ...actions);
-      props.tableEncryptionKey?.grantEncryptDecrypt(this.function);
+      this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources: [this.table.tableArn] }));
+      // DynamoDB calls KMS for the table's key itself: the grant holds through DynamoDB only, and no KMS endpoint is needed.
+      if (props.tableEncryptionKey) this.grantKeyVia(props.tableEncryptionKey, 'dynamodb', ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey*', 'kms:DescribeKey']);
+      needs.push({ key: 'dynamoDb', label: 'DynamoDB (the idempotency table)', statements: [this.endpointStatement(actions, [this.table.tableArn])] });
     }
 
     const relay = props.relay;
-    const relayConfig = relay === undefined ? undefined : this.relayConfig(relay, invocationType, onError);
+    let relayConfig: DispatcherConfig['relay'];
+    if (relay !== undefined) {
+      const setup = this.relaySetup(relay, invocationType, onError);
+      relayConfig = setup.config;
+      this.relaySecret = setup.secret;
+      if (setup.secretArns.length) {
+        needs.push({ key: 'secretsManager', label: 'Secrets Manager (the relay credentials)', statements: [this.endpointStatement(['secretsmanager:GetSecretValue'], setup.secretArns)] });
+      }
+      if (vpc) this.connectToBrokers(relay.cluster, setup.brokerPorts, vpc);
+    }
     if (relay === undefined && onError === DispatcherErrorBehavior.LOG) {
       Annotations.of(this).addWarningV2('cdk-kafka-lambda:dispatcherLogWithoutErrorTopic',
         'onError is LOG but no relay.errorTopic is set: failures are written to the dispatcher\'s CloudWatch log only. Set relay.errorTopic to keep them in Kafka.');
+    }
+
+    this.vpcEndpoints = {};
+    if (vpc) {
+      const mode = props.vpcEndpoints ?? KafkaVpcEndpoints.create();
+      const subnets = vpc.selectSubnets(subnetSelection).subnets;
+      const provided = provideEndpoints(this, {
+        vpc, mode: mode.mode, existing: { ...mode.endpoints }, subnets, callerGroups: securityGroups!,
+        caller: `the dispatcher ${this.node.path}`, needs,
+      });
+      this.vpcEndpoints = provided.endpoints;
+      for (const group of securityGroups!) group.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to Lambda, Secrets Manager and DynamoDB');
+      if (mode.mode === KafkaVpcEndpointsMode.NONE) this.cfnFunction.addMetadata(NAT_EGRESS_METADATA, 'nat');
     }
 
     const config: DispatcherConfig = {
@@ -447,12 +497,13 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
     this.function.addEnvironment(DISPATCHER_CONFIG_ENV, Stack.of(this).toJsonString(config));
     this.function.addEnvironment('POWERTOOLS_SERVICE_NAME', this.serviceName);
     this.function.addEnvironment('POWERTOOLS_METRICS_NAMESPACE', METRICS_NAMESPACE);
+    this.acknowledgeNagFindings(props.target);
   }
 
   /** The dispatcher's security groups, when it runs in a VPC. */
   public get connections(): ec2.Connections {
     if (this.vpcConnections === undefined) {
-      throw new Error('KafkaDispatcher has no connections: it is not in a VPC. Set vpc to place it in one.');
+      throw new KafkaDispatcherValidationError(this, 'vpc', undefined, 'the dispatcher has no connections outside a VPC; set vpc (or a relay cluster with a vpc) to place it in one');
     }
     return this.vpcConnections;
   }
@@ -488,20 +539,67 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
     return this.metric('RecordsSkippedDuplicate', props);
   }
 
-  private relayConfig(relay: KafkaRelayProps, invocationType: DispatcherInvocationType, onError: DispatcherErrorBehavior): DispatcherConfig['relay'] {
-    const auth = relay.auth ?? KafkaRelayAuth.none();
-    if (!Token.isUnresolved(relay.bootstrapServers)) {
-      if (relay.bootstrapServers.length === 0) {
-        throw new Error('KafkaDispatcher relay.bootstrapServers is empty: give at least one "host:port"');
-      }
-      for (const server of relay.bootstrapServers) {
-        if (!Token.isUnresolved(server) && !/^[^\s:]+:\d+$/.test(server)) {
-          throw new Error(`KafkaDispatcher relay.bootstrapServers entries must be "host:port", got ${JSON.stringify(server)}`);
-        }
+  private get cfnFunction(): lambda.CfnFunction {
+    return this.function.node.defaultChild as lambda.CfnFunction;
+  }
+
+  private fail(prop: string, value: unknown, fix: string): never {
+    throw new KafkaDispatcherValidationError(this, prop, value, fix);
+  }
+
+  private integerIn(prop: string, value: number, min: number, max: number, hint: string): void {
+    if (Token.isUnresolved(value)) return;
+    if (!Number.isInteger(value) || value < min || value > max) this.fail(prop, value, `use an integer from ${min} to ${max}: ${hint}`);
+  }
+
+  /** A VPC endpoint policy statement admitting this dispatcher's role. */
+  private endpointStatement(actions: string[], resources: string[]): iam.PolicyStatement {
+    return new iam.PolicyStatement({ actions, resources, principals: [new iam.ArnPrincipal(this.role.roleArn)] });
+  }
+
+  private grantKeyVia(key: kms.IKey, service: string, actions: string[]): void {
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions,
+      resources: [key.keyArn],
+      conditions: { StringEquals: { 'kms:ViaService': `${service}.${Stack.of(this).region}.amazonaws.com` } },
+    }));
+  }
+
+  /** A target that may run longer than the dispatcher waits is cut off at the deadline and retried with an unknown outcome. */
+  private warnOnTargetOutlasting(props: KafkaDispatcherProps, timeout: Duration, timeMargin: Duration): void {
+    const target = targetTimeoutMs(props);
+    if (target === undefined || Token.isUnresolved(target) || timeout.isUnresolved() || timeMargin.isUnresolved()) return;
+    const wait = timeout.toMilliseconds() - timeMargin.toMilliseconds();
+    if (target <= wait) return;
+    const prop = props.targetTimeout !== undefined ? 'targetTimeout' : 'target.timeout';
+    Annotations.of(this).addWarningV2('cdk-kafka-lambda:targetOutlastsDispatcher',
+      `${prop} (${target / 1000} s) is longer than timeout less timeMargin (${wait / 1000} s): an invocation that runs that long is given up at the `
+      + 'dispatcher\'s deadline, its records are retried with an unknown outcome and the target may run them twice. '
+      + `Set timeout to at least ${Math.ceil((target + timeMargin.toMilliseconds()) / 1000)} s or shorten the target's timeout.`);
+  }
+
+  private relaySetup(relay: KafkaRelayProps, invocationType: DispatcherInvocationType, onError: DispatcherErrorBehavior): {
+    config: DispatcherConfig['relay']; secret?: secretsmanager.ISecret; secretArns: string[]; brokerPorts: number[];
+  } {
+    const fail: Fail = (prop, value, fix) => this.fail(`relay.${prop}`, value, fix);
+    const cluster = relay.cluster;
+    const setup = new KafkaAuthSetup(this, relay.auth, cluster, fail);
+    setup.validate();
+    const servers = cluster.bootstrapServers;
+    if (servers === undefined) {
+      fail('cluster.bootstrapServers', undefined, 'the relay connects to the brokers as a Kafka client; give them in KafkaCluster.msk({ ..., bootstrapServers }) (aws kafka get-bootstrap-brokers)');
+    }
+    if (!Token.isUnresolved(servers)) {
+      if (servers.length === 0) fail('cluster.bootstrapServers', servers, 'give at least one "host:port"');
+      for (const server of servers) {
+        if (!Token.isUnresolved(server) && !/^[^\s:]+:\d+$/.test(server)) fail('cluster.bootstrapServers', server, 'give each broker as "host:port"');
       }
     }
     if (relay.responseTopic === undefined && relay.errorTopic === undefined) {
-      throw new Error('KafkaDispatcher relay needs responseTopic or errorTopic (or both): without them there is nothing to relay');
+      fail('responseTopic', undefined, 'a relay needs responseTopic or errorTopic (or both): without them there is nothing to relay');
+    }
+    if (relay.responseTopic !== undefined && relay.responseTopic === relay.errorTopic) {
+      fail('errorTopic', relay.errorTopic, 'results and failures need different topics; name another error topic');
     }
     if (relay.responseTopic !== undefined && invocationType === DispatcherInvocationType.EVENT) {
       Annotations.of(this).addWarningV2('cdk-kafka-lambda:dispatcherAsyncResponseTopic',
@@ -511,31 +609,50 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
       Annotations.of(this).addWarningV2('cdk-kafka-lambda:dispatcherErrorTopicUnused',
         `relay.errorTopic is set but onError is ${onError.toUpperCase()}: only LOG writes to the error topic.`);
     }
-    if (auth.method === 'msk-iam' && relay.tls === false) {
-      throw new Error('KafkaDispatcher relay.tls cannot be false with KafkaRelayAuth.mskIam(): MSK IAM access control requires TLS');
-    }
-    const tls = relay.tls ?? (auth.method !== 'none' || relay.rootCaSecret !== undefined);
-
-    for (const secret of [auth.secret, relay.rootCaSecret]) {
+    const secrets = setup.createSecrets();
+    const secretArns: string[] = [];
+    for (const secret of [secrets.authSecret, secrets.rootCaSecret]) {
       if (secret === undefined) continue;
-      this.function.addToRolePolicy(new iam.PolicyStatement({
-        actions: ['secretsmanager:GetSecretValue'],
-        resources: [secret.secretFullArn ?? `${secret.secretArn}-??????`],
-      }));
-      secret.encryptionKey?.grantDecrypt(this.function);
+      secretArns.push(secretArnPattern(secret));
+      if (secret.encryptionKey) this.grantKeyVia(secret.encryptionKey, 'secretsmanager', ['kms:Decrypt']);
     }
-    if (auth.clusterArn !== undefined) this.grantMskIam(auth.clusterArn, [relay.responseTopic, relay.errorTopic]);
-
+    if (secretArns.length) this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: secretArns }));
+    if (relay.auth.method === KafkaAuthMethod.IAM) this.grantMskIam(setup.mskClusterArn(), [relay.responseTopic, relay.errorTopic]);
     return {
-      bootstrapServers: relay.bootstrapServers,
-      auth: auth.method as RelayAuthName,
-      secretArn: auth.secret?.secretArn,
-      rootCaSecretArn: relay.rootCaSecret?.secretArn,
-      tls,
-      responseTopic: relay.responseTopic,
-      errorTopic: relay.errorTopic,
-      clientId: relay.clientId ?? 'cdk-kafka-lambda-relay',
+      secret: secrets.authSecret,
+      secretArns,
+      brokerPorts: setup.brokerPorts(),
+      config: {
+        bootstrapServers: servers,
+        auth: RELAY_AUTH[relay.auth.method],
+        secretArn: secrets.authSecret?.secretArn,
+        rootCaSecretArn: secrets.rootCaSecret?.secretArn,
+        tls: cluster.tls,
+        responseTopic: relay.responseTopic,
+        errorTopic: relay.errorTopic,
+        clientId: relay.clientId ?? 'cdk-kafka-lambda-relay',
+      },
     };
+  }
+
+  /**
+   * The broker ports out to the relay cluster's security groups and in from this dispatcher's; without known groups,
+   * out to the VPC and a warning naming the rule the brokers need.
+   */
+  private connectToBrokers(cluster: KafkaCluster, ports: number[], vpc: ec2.IVpc): void {
+    const brokerGroups = cluster.securityGroups ?? [];
+    for (const port of ports) {
+      for (const group of brokerGroups) {
+        this.function.connections.allowTo(group, ec2.Port.tcp(port), `Kafka broker port ${port}: the relay`);
+      }
+      if (brokerGroups.length === 0) this.function.connections.allowTo(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.tcp(port), `Kafka broker port ${port} in the VPC: the relay`);
+    }
+    if (brokerGroups.length === 0) {
+      Annotations.of(this).addWarningV2('cdk-kafka-lambda:relayBrokerGroupsUnknown',
+        `relay.cluster names no securityGroups: the brokers' security group must admit the dispatcher's security group on port ${ports.join(', ')}; `
+        + 'give the brokers\' groups in the cluster (KafkaCluster.selfManaged/msk({ securityGroups })) and the rules are added.');
+    }
+    this.cfnFunction.addMetadata(RELAY_BROKERS_METADATA, { ports, securityGroupIds: brokerGroups.map((g) => g.securityGroupId) });
   }
 
   /** kafka-cluster:Connect and idempotent writes on the cluster; DescribeTopic and WriteData on the relay topics only. */
@@ -547,20 +664,38 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
       service: 'kafka', partition: parts.partition, region: parts.region, account: parts.account, resource: 'topic',
       resourceName: `${parts.resourceName}/${topic}`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
     }));
-    this.function.addToRolePolicy(new iam.PolicyStatement({
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ['kafka-cluster:Connect', 'kafka-cluster:WriteDataIdempotently'],
       resources: [clusterArn],
     }));
-    this.function.addToRolePolicy(new iam.PolicyStatement({
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:WriteData'],
       resources: topicArns,
     }));
   }
-}
 
-function integerIn(prop: string, value: number, min: number, max: number, hint: string): void {
-  if (Token.isUnresolved(value)) return;
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`KafkaDispatcher ${prop} must be an integer between ${min} and ${max}, got ${value}: ${hint}`);
+  /** Acknowledges, with reasons, the cdk-nag AwsSolutions findings the dispatcher causes on purpose. */
+  private acknowledgeNagFindings(target: lambda.IFunction): void {
+    const policy = this.role.node.tryFindChild('DefaultPolicy') as iam.Policy | undefined;
+    const reasons: { [kind: string]: string } = {
+      invoke: 'The dispatcher invokes the target\'s versions and aliases (grantInvoke).',
+      logs: 'The dispatcher writes log streams of its own log group only; stream names are chosen by Lambda.',
+      eni: 'Lambda creates the function\'s network interfaces with this role: their ids are unknown before creation and ec2:Describe* has no resource-level permissions.',
+      secret: 'An imported secret is matched by its ARN\'s random suffix.',
+      kms: 'kms:GenerateDataKey* names the key\'s data key variants, on one key, through one service.',
+    };
+    const stack = Stack.of(this);
+    const invokeAll = JSON.stringify(stack.resolve(`${target.functionArn}:*`));
+    const logs = JSON.stringify(stack.resolve(this.logGroup.logGroupArn));
+    acknowledgeWildcards(policy, (statement, resource) => {
+      const r = JSON.stringify(resource);
+      if (r === invokeAll) return reasons.invoke;
+      if (r === logs) return reasons.logs;
+      if (r === '"*"' && [statement.Action].flat().every((a: string) => ENI_ACTIONS.includes(a))) return reasons.eni;
+      if ([statement.Action].flat().includes('secretsmanager:GetSecretValue')) return reasons.secret;
+      if ([statement.Action].flat().some((a: string) => a.startsWith('kms:'))) return reasons.kms;
+      return undefined;
+    });
+    acknowledgeCreatedSecrets(this, [this.relaySecret]);
   }
 }

@@ -102,6 +102,14 @@ export interface MskClusterProps {
   readonly securityGroups?: ec2.ISecurityGroup[];
 
   /**
+   * The brokers as `host:port` for the auth's listener (`aws kafka get-bootstrap-brokers`), for the dispatcher's
+   * relay, which produces to the cluster as a client does. The event source mapping finds them itself.
+   * @default - none; a relay to this cluster needs them
+   * @see https://docs.aws.amazon.com/msk/latest/developerguide/msk-get-bootstrap-brokers.html
+   */
+  readonly bootstrapServers?: string[];
+
+  /**
    * Whether unauthenticated clients use the TLS listener (9094) instead of plaintext (9092).
    * SASL/SCRAM, IAM and mTLS always use TLS.
    * @default true
@@ -144,6 +152,21 @@ export class KafkaCluster {
   /** The cluster's VPC, if known. */
   public get vpc(): ec2.IVpc | undefined {
     return this.selfManagedProps?.vpc ?? this.mskProps?.vpc;
+  }
+
+  /** The cluster's security groups, when given. */
+  public get securityGroups(): ec2.ISecurityGroup[] | undefined {
+    return (this.selfManagedProps ?? this.mskProps)?.securityGroups;
+  }
+
+  /** The subnets selection, when given. */
+  public get subnets(): ec2.SubnetSelection | undefined {
+    return (this.selfManagedProps ?? this.mskProps)?.subnets;
+  }
+
+  /** The brokers to bootstrap from, when known (always for self-managed; MSK when given). */
+  public get bootstrapServers(): string[] | undefined {
+    return (this.selfManagedProps ?? this.mskProps)?.bootstrapServers;
   }
 
   /** Whether listeners use TLS. */

@@ -13,102 +13,12 @@ import { KafkaAuth, KafkaAuthMethod } from './kafka-auth';
 import { KafkaCluster, KafkaClusterKind } from './kafka-cluster';
 import { OnFailureDestination, OnFailureDestinationKind } from './kafka-destination';
 import { KafkaTriggerValidationError } from './private/errors';
+import { KafkaDispatcher } from './dispatcher';
 import { unreadPartialBatchResponses } from './private/partial-batch';
-import { IAM4_BASIC_EXECUTION, iam5ResourceFinding } from './private/nag';
+import { IAM4_BASIC_EXECUTION, acknowledgeCreatedSecrets, acknowledgeWildcards } from './private/nag';
+import { KafkaVpcEndpoints, KafkaVpcEndpointsMode } from './vpc-endpoints';
 import { KafkaAuthSetup, secretArnPattern } from './private/kafka-auth-setup';
 import { EndpointNeed, EVENT_SOURCE_GROUPS_METADATA, NAT_EGRESS_METADATA, provideEndpoints } from './private/vpc-endpoints';
-
-/** Services whose VPC interface endpoints the event source may need. */
-export interface ExistingKafkaVpcEndpoints {
-  /**
-   * Lambda endpoint.
-   * @default - none
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-network.html
-   */
-  readonly lambda?: ec2.InterfaceVpcEndpoint;
-  /**
-   * STS endpoint.
-   * @default - none
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-network.html
-   */
-  readonly sts?: ec2.InterfaceVpcEndpoint;
-  /**
-   * Secrets Manager endpoint.
-   * @default - none
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-network.html
-   */
-  readonly secretsManager?: ec2.InterfaceVpcEndpoint;
-  /**
-   * SQS endpoint (SQS destination).
-   * @default - none
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure.html
-   */
-  readonly sqs?: ec2.InterfaceVpcEndpoint;
-  /**
-   * SNS endpoint (SNS destination).
-   * @default - none
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure.html
-   */
-  readonly sns?: ec2.InterfaceVpcEndpoint;
-  /**
-   * S3 endpoint (S3 destination).
-   * @default - none
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure.html
-   */
-  readonly s3?: ec2.InterfaceVpcEndpoint;
-  /**
-   * DynamoDB gateway endpoint (the dispatcher's idempotency table).
-   * @default - none
-   * @see https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/vpc-endpoints-dynamodb.html
-   */
-  readonly dynamoDb?: ec2.GatewayVpcEndpoint;
-}
-
-/** Whether the trigger creates, reuses or skips VPC endpoints. */
-export enum KafkaVpcEndpointsMode {
-  /** Create the endpoints. */
-  CREATE = 'CREATE',
-  /** Create none (a NAT gateway serves). */
-  NONE = 'NONE',
-  /** Reuse existing endpoints. */
-  EXISTING = 'EXISTING',
-}
-
-/**
- * The VPC interface endpoints through which the event source's network interfaces reach Lambda, STS,
- * Secrets Manager and the destination service.
- *
- * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-network.html
- */
-export class KafkaVpcEndpoints {
-  /** Create the endpoints the trigger needs, private DNS on, with restricted policies. */
-  public static create(): KafkaVpcEndpoints {
-    return new KafkaVpcEndpoints(KafkaVpcEndpointsMode.CREATE);
-  }
-
-  /** Create none: a NAT gateway (or endpoints managed elsewhere) serves. */
-  public static none(): KafkaVpcEndpoints {
-    return new KafkaVpcEndpoints(KafkaVpcEndpointsMode.NONE);
-  }
-
-  /**
-   * Reuse endpoints that exist: the trigger adds its policy statements to them and allows 443 from the
-   * event source's security groups.
-   */
-  public static existing(endpoints: ExistingKafkaVpcEndpoints): KafkaVpcEndpoints {
-    return new KafkaVpcEndpoints(KafkaVpcEndpointsMode.EXISTING, endpoints);
-  }
-
-  /** Create, none or existing. */
-  public readonly mode: KafkaVpcEndpointsMode;
-  /** The reused endpoints. */
-  public readonly endpoints?: ExistingKafkaVpcEndpoints;
-
-  private constructor(mode: KafkaVpcEndpointsMode, endpoints?: ExistingKafkaVpcEndpoints) {
-    this.mode = mode;
-    this.endpoints = endpoints;
-  }
-}
 
 /** Options of the per-mapping metrics. */
 export interface KafkaTriggerMetricOptions extends cloudwatch.MetricOptions {
@@ -314,7 +224,6 @@ export interface KafkaTriggerProps {
 
 /** Construct id of the AwsCustomResource singleton provider (aws-cdk-lib/custom-resources). */
 const AWS_CUSTOM_RESOURCE_PROVIDER_ID = 'AWS679f53fac002430cb0da5b7982bd2287';
-const MSK_PORTS = { plaintext: 9092, tls: 9094, sasl: 9096, iam: 9098 };
 const CONSUMER_GROUP_ID = /^[a-zA-Z0-9\-/*:_+=.@]{1,200}$/;
 const TOPIC_NAME = /^[^.]([a-zA-Z0-9\-_.]+)$/;
 
@@ -390,10 +299,10 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     }
 
     this.validateEsmOptions(props);
-    this.clusterArn = msk ? this.resolveClusterArn() : undefined;
     const authSetup = new KafkaAuthSetup(this, this.auth, this.cluster, (prop, value, fix) => this.fail(prop, value, fix));
+    this.clusterArn = msk ? authSetup.mskClusterArn() : undefined;
     authSetup.validate();
-    this.brokerPorts = this.resolveBrokerPorts();
+    this.brokerPorts = authSetup.brokerPorts();
     this.consumerGroupIds = this.resolveConsumerGroupIds(props);
 
     this.policy = new iam.Policy(this, 'SourceAccessPolicy');
@@ -563,6 +472,7 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
         if (value !== undefined) this.fail(prop, value === props.schemaRegistry ? 'a schema registry' : value, 'Lambda supports it for Kafka in provisioned mode only; set provisionedPollers (e.g. { minimumPollers: 1, maximumPollers: 10 }) or remove it');
       }
     }
+    this.failOnRelayLoop(props);
     const unread = unreadPartialBatchResponses(props.target, props.reportBatchItemFailures, ' (with provisionedPollers)');
     if (unread) this.fail('reportBatchItemFailures', props.reportBatchItemFailures, unread);
     if (props.retryAttempts !== undefined && props.retryAttempts !== -1) n('retryAttempts', props.retryAttempts, 0, 10000, ', or -1 for infinite');
@@ -583,36 +493,17 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     }
   }
 
-  private resolveClusterArn(): string {
-    const p = this.cluster.mskProps!;
-    if (p.cluster && p.clusterArn) this.fail('cluster.clusterArn', p.clusterArn, 'give either clusterArn or cluster, not both');
-    const arn = p.cluster?.attrArn ?? p.clusterArn;
-    if (arn === undefined) this.fail('cluster', undefined, 'KafkaCluster.msk() needs clusterArn or cluster');
-    if (!Token.isUnresolved(arn) && !/^arn:aws[a-zA-Z-]*:kafka:[a-z0-9-]+:\d{12}:cluster\/[^/]+\/[^/]+$/.test(arn)) {
-      this.fail('cluster.clusterArn', arn, 'use the cluster ARN, arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid>');
+  /** A dispatcher target that relays to one of this trigger's topics would feed its own results back in. */
+  private failOnRelayLoop(props: KafkaTriggerProps): void {
+    const dispatcher = props.target.node.scope;
+    const relay = dispatcher instanceof KafkaDispatcher ? dispatcher.relay : undefined;
+    if (!relay || !sameCluster(relay.cluster, props.cluster)) return;
+    for (const [prop, topic] of [['responseTopic', relay.responseTopic], ['errorTopic', relay.errorTopic]] as const) {
+      if (topic !== undefined && props.topics.includes(topic)) {
+        this.fail('topics', topic, `the target, KafkaDispatcher ${dispatcher!.node.path}, relays to ${topic} (relay.${prop}) on this cluster: `
+          + 'every relayed record would be read and dispatched again, a loop. Relay to another topic or read other topics');
+      }
     }
-    return arn;
-  }
-
-  private resolveBrokerPorts(): number[] {
-    if (this.cluster.kind === KafkaClusterKind.MSK) {
-      const m = this.auth.method;
-      if (m === KafkaAuthMethod.IAM) return [MSK_PORTS.iam];
-      if (m === KafkaAuthMethod.SASL_SCRAM_512) return [MSK_PORTS.sasl];
-      if (m === KafkaAuthMethod.MTLS) return [MSK_PORTS.tls];
-      return [this.cluster.tls ? MSK_PORTS.tls : MSK_PORTS.plaintext];
-    }
-    const ports = new Set<number>();
-    const servers = this.cluster.selfManagedProps!.bootstrapServers;
-    // A list token (e.g. a CommaDelimitedList parameter) has no ports to read at synth.
-    for (const server of Token.isUnresolved(servers) ? [] : servers) {
-      if (Token.isUnresolved(server)) continue;
-      const match = /^[^\s:/]+:(\d{1,5})$/.exec(server) ?? /^\[[0-9a-fA-F:]+\]:(\d{1,5})$/.exec(server);
-      const port = match ? Number(match[1]) : NaN;
-      if (!(port >= 1 && port <= 65535)) this.fail('cluster.bootstrapServers', server, 'give each broker as host:port, e.g. b-1.kafka.example.com:9096');
-      ports.add(port);
-    }
-    return ports.size ? [...ports] : [9092];
   }
 
   private resolveConsumerGroupIds(props: KafkaTriggerProps): string[] {
@@ -968,23 +859,9 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     const ack = (construct: Construct | undefined, id: string, reason: string) => {
       if (construct) Validations.of(construct).acknowledge({ id: id.startsWith('AwsSolutions::') ? id : `AwsSolutions::AwsSolutions-${id}`, reason });
     };
-    // One acknowledgement per wildcard resource of the policy, so a new wildcard is still reported.
-    const wildcards = new Set<string>();
-    for (const statement of this.policy.document.toJSON()?.Statement ?? []) {
-      for (const resource of [statement.Resource].flat()) {
-        const notation = iam5ResourceFinding(this, resource);
-        if (notation.includes('*') && !wildcards.has(notation)) {
-          wildcards.add(notation);
-          ack(this.policy, notation, 'Lambda creates the event source network interfaces with this role: their ids are unknown before creation and '
-            + 'ec2:Describe* has no resource-level permissions; S3 on-failure objects get Lambda-chosen keys; an imported secret is matched by its ARN suffix.');
-        }
-      }
-    }
-    for (const secret of [this.authSecret, this.rootCaSecret]) {
-      if (secret instanceof secretsmanager.Secret && secret.node.scope === this) {
-        ack(secret, 'SMG4', 'Kafka credentials change together with the broker-side user or certificate; Secrets Manager has no rotation function for Kafka users.');
-      }
-    }
+    acknowledgeWildcards(this.policy, () => 'Lambda creates the event source network interfaces with this role: their ids are unknown before creation and '
+      + 'ec2:Describe* has no resource-level permissions; S3 on-failure objects get Lambda-chosen keys; an imported secret is matched by its ARN suffix.');
+    acknowledgeCreatedSecrets(this, [this.authSecret, this.rootCaSecret]);
     if (this.onFailureBucket instanceof s3.Bucket && this.onFailureBucket.node.scope === this) {
       ack(this.onFailureBucket, 'S1', 'The bucket only receives failed-batch records from Lambda; access logs would need a second bucket the user did not ask for.');
     }
@@ -995,4 +872,13 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     ack(Stack.of(this).node.tryFindChild(AWS_CUSTOM_RESOURCE_PROVIDER_ID), IAM4_BASIC_EXECUTION,
       'The AwsCustomResource provider of aws-cdk-lib writes its logs with AWSLambdaBasicExecutionRole; its only other permission is the scoped dry-run invoke.');
   }
+}
+
+/** Whether two cluster descriptions name the same cluster: the same object, brokers or MSK cluster. */
+function sameCluster(a: KafkaCluster, b: KafkaCluster): boolean {
+  if (a === b) return true;
+  const arn = (c: KafkaCluster) => c.mskProps?.cluster?.attrArn ?? c.mskProps?.clusterArn;
+  if (arn(a) !== undefined && arn(a) === arn(b)) return true;
+  const servers = (c: KafkaCluster) => Token.isUnresolved(c.bootstrapServers) ? [] : c.bootstrapServers ?? [];
+  return servers(a).some((s) => servers(b).includes(s));
 }

@@ -26,13 +26,13 @@ export interface ProducerSettings {
   /** false: plaintext; true: TLS with the system's CAs; object: TLS with these settings. */
   readonly ssl: boolean | { readonly ca?: string[]; readonly cert?: string; readonly key?: string; readonly passphrase?: string };
   readonly sasl?:
-  | { readonly mechanism: 'scram-sha-256' | 'scram-sha-512'; readonly username: string; readonly password: string }
+  | { readonly mechanism: 'scram-sha-256' | 'scram-sha-512' | 'plain'; readonly username: string; readonly password: string }
   | { readonly mechanism: 'oauthbearer'; readonly oauthBearerProvider: () => Promise<{ value: string }> };
 }
 
 export type ProducerFactory = (settings: ProducerSettings, logger?: Logger) => KafkaProducerPort;
 
-export type RelayAuth = 'none' | 'scram-sha-256' | 'scram-sha-512' | 'mtls' | 'msk-iam';
+export type RelayAuth = 'none' | 'scram-sha-256' | 'scram-sha-512' | 'plain' | 'mtls' | 'msk-iam';
 
 export interface KafkaRelayOptions {
   readonly bootstrapServers: readonly string[];
@@ -239,7 +239,8 @@ export class KafkaRelay {
       case 'none':
         return { ...base, ssl: tls ? (ca ? { ca } : true) : false };
       case 'scram-sha-256':
-      case 'scram-sha-512': {
+      case 'scram-sha-512':
+      case 'plain': {
         const s = await this.secret(o.secretArn!);
         return {
           ...base,

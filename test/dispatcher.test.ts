@@ -6,10 +6,13 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import {
-  DispatcherErrorBehavior, DispatcherInvocationType, DispatcherPayloadFormat, IdempotencyMode, KafkaDispatcher, KafkaDispatcherProps, KafkaRelayAuth,
+  DispatcherErrorBehavior, DispatcherInvocationType, DispatcherPayloadFormat, IdempotencyMode, KafkaDispatcher, KafkaDispatcherProps,
   KafkaAuth, KafkaCluster, KafkaTrigger, KafkaVpcEndpoints, KinesisTrigger,
 } from '../lib';
 import { DISPATCHER_CONFIG_ENV, parseDispatcherConfig } from '../lib/private/dispatcher-config';
+
+const PLAIN_CLUSTER = KafkaCluster.selfManaged({ bootstrapServers: ['b:9092'], tls: false });
+const MSK = 'arn:aws:kafka:us-east-1:111122223333:cluster/orders/0123abcd-1111-2222-3333-444455556666-1';
 
 function setup(props: Partial<KafkaDispatcherProps> = {}) {
   const stack = new Stack(new App(), 'Stack', { env: { account: '111122223333', region: 'us-east-1' } });
@@ -83,7 +86,7 @@ describe('KafkaDispatcher', () => {
       PolicyDocument: {
         Statement: Match.arrayWith([
           Match.objectLike({ Action: 'lambda:InvokeFunction', Resource: Match.arrayWith([{ 'Fn::GetAtt': [Match.stringLikeRegexp('Target'), 'Arn'] }]) }),
-          Match.objectLike({ Action: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'], Resource: Match.arrayWith([{ 'Fn::GetAtt': [Match.stringLikeRegexp('IdempotencyTable'), 'Arn'] }]) }),
+          Match.objectLike({ Action: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'], Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('IdempotencyTable'), 'Arn'] } }),
         ]),
       },
     });
@@ -110,13 +113,18 @@ describe('KafkaDispatcher', () => {
     const target = lambda.Function.fromFunctionAttributes(stack, 'T', { functionArn: 'arn:aws:lambda:us-east-1:111122223333:function:t', sameEnvironment: true });
     new KafkaDispatcher(stack, 'D', {
       target, onError: DispatcherErrorBehavior.LOG, payloadFormat: DispatcherPayloadFormat.NORDSTROM_JSON,
-      relay: { bootstrapServers: ['b-1:9096'], auth: KafkaRelayAuth.scramSha512(scram), rootCaSecret: ca, responseTopic: 'out', errorTopic: 'err' },
+      relay: {
+        cluster: KafkaCluster.selfManaged({ bootstrapServers: ['b-1:9096'], rootCaSecret: ca }),
+        auth: KafkaAuth.scram512({ secret: scram }), responseTopic: 'out', errorTopic: 'err',
+      },
     });
     const template = Template.fromStack(stack);
     for (const statement of [
-      { Action: 'secretsmanager:GetSecretValue', Resource: { Ref: Match.stringLikeRegexp('Scram') } },
-      { Action: 'secretsmanager:GetSecretValue', Resource: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp(':secret:kafka-ca-\\?\\?\\?\\?\\?\\?$')])] } },
-      { Action: 'kms:Decrypt', Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('SecretKey'), 'Arn'] } },
+      {
+        Action: 'secretsmanager:GetSecretValue',
+        Resource: [{ Ref: Match.stringLikeRegexp('Scram') }, { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp(':secret:kafka-ca-\\?\\?\\?\\?\\?\\?$')])] }],
+      },
+      { Action: 'kms:Decrypt', Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('SecretKey'), 'Arn'] }, Condition: { StringEquals: { 'kms:ViaService': Match.anyValue() } } },
     ]) {
       template.hasResourceProperties('AWS::IAM::Policy', { PolicyDocument: { Statement: Match.arrayWith([Match.objectLike(statement)]) } });
     }
@@ -130,8 +138,11 @@ describe('KafkaDispatcher', () => {
     const { template } = setup({
       onError: DispatcherErrorBehavior.LOG,
       relay: {
-        bootstrapServers: ['b-1.msk.example.com:9098'],
-        auth: KafkaRelayAuth.mskIam('arn:aws:kafka:us-east-1:111122223333:cluster/orders/0123abcd-1111-2222-3333-444455556666-1'),
+        cluster: KafkaCluster.msk({
+          clusterArn: 'arn:aws:kafka:us-east-1:111122223333:cluster/orders/0123abcd-1111-2222-3333-444455556666-1',
+          bootstrapServers: ['b-1.msk.example.com:9098'],
+        }),
+        auth: KafkaAuth.iam(),
         responseTopic: 'results', errorTopic: 'errors',
       },
     });
@@ -164,7 +175,7 @@ describe('KafkaDispatcher', () => {
     const target = lambda.Function.fromFunctionAttributes(stack, 'T', { functionArn: 'arn:aws:lambda:us-east-1:111122223333:function:t', sameEnvironment: true });
     const d = new KafkaDispatcher(stack, 'D', { target, vpc });
     expect(d.connections.securityGroups).toHaveLength(1);
-    expect(() => setup().dispatcher.connections).toThrow(/not in a VPC/);
+    expect(() => setup().dispatcher.connections).toThrow(/no connections outside a VPC/);
   });
 
   test('metric methods use the namespace and service dimension the runtime writes', () => {
@@ -183,22 +194,27 @@ describe('KafkaDispatcher', () => {
       onError: DispatcherErrorBehavior.LOG,
     });
     Annotations.fromStack(stack).hasWarning('/Stack/Dispatcher', Match.stringLikeRegexp('no relay.errorTopic'));
-    const async = setup({ invocationType: DispatcherInvocationType.EVENT, relay: { bootstrapServers: ['b:9092'], responseTopic: 'out' } });
+    const async = setup({ invocationType: DispatcherInvocationType.EVENT, relay: { cluster: PLAIN_CLUSTER, auth: KafkaAuth.none(), responseTopic: 'out' } });
     Annotations.fromStack(async.stack).hasWarning('/Stack/Dispatcher', Match.stringLikeRegexp('asynchronous invocations return no response'));
   });
 
   test.each([
-    ['batchSize 0', { batchSize: 0 }, /batchSize must be an integer between 1 and 10000, got 0/],
-    ['batchSize 10001', { batchSize: 10_001 }, /batchSize must be an integer between 1 and 10000, got 10001/],
-    ['concurrency 0', { concurrency: 0 }, /concurrency must be an integer between 1 and 1000, got 0/],
-    ['a margin longer than the timeout', { timeout: Duration.seconds(30), timeMargin: Duration.seconds(30) }, /timeMargin \(30 seconds\) must be shorter than timeout/],
-    ['a key pointer without a slash', { idempotencyKeyPointer: 'orderId' }, /idempotencyKeyPointer must be a JSON pointer.*got "orderId"/],
+    ['batchSize 0', { batchSize: 0 }, /batchSize was 0: use an integer from 1 to 10000/],
+    ['batchSize 10001', { batchSize: 10_001 }, /batchSize was 10001: use an integer from 1 to 10000/],
+    ['concurrency 0', { concurrency: 0 }, /concurrency was 0: use an integer from 1 to 1000/],
+    ['a margin longer than the timeout', { timeout: Duration.seconds(30), timeMargin: Duration.seconds(30) }, /timeMargin was "30 seconds": it must be shorter than timeout/],
+    ['a key pointer without a slash', { idempotencyKeyPointer: 'orderId' }, /idempotencyKeyPointer was "orderId": use a JSON pointer/],
     ['a key pointer without idempotency', { idempotency: false, idempotencyKeyPointer: '/id' }, /need idempotency/],
-    ['a relay without topics', { relay: { bootstrapServers: ['b:9092'] } }, /relay needs responseTopic or errorTopic/],
-    ['an empty bootstrap list', { relay: { bootstrapServers: [], responseTopic: 'o' } }, /bootstrapServers is empty/],
-    ['a bootstrap server without port', { relay: { bootstrapServers: ['b-1'], responseTopic: 'o' } }, /must be "host:port", got "b-1"/],
-    ['MSK IAM without TLS', { relay: { bootstrapServers: ['b:9098'], responseTopic: 'o', tls: false, auth: KafkaRelayAuth.mskIam('arn:aws:kafka:us-east-1:1:cluster/a/b') } }, /MSK IAM access control requires TLS/],
-    ['a TTL of 10 seconds', { idempotencyTtl: Duration.seconds(10) }, /idempotencyTtl must be between 1 minute and 366 days/],
+    ['a relay without topics', { relay: { cluster: PLAIN_CLUSTER, auth: KafkaAuth.none() } }, /relay.responseTopic is not set: a relay needs responseTopic or errorTopic/],
+    ['one topic for results and errors', { relay: { cluster: PLAIN_CLUSTER, auth: KafkaAuth.none(), responseTopic: 'o', errorTopic: 'o' } }, /relay.errorTopic was "o": results and failures need different topics/],
+    ['an empty bootstrap list', { relay: { cluster: KafkaCluster.selfManaged({ bootstrapServers: [], tls: false }), auth: KafkaAuth.none(), responseTopic: 'o' } }, /relay.cluster.bootstrapServers was \[\]: give at least one/],
+    ['a bootstrap server without port', { relay: { cluster: KafkaCluster.selfManaged({ bootstrapServers: ['b-1'], tls: false }), auth: KafkaAuth.none(), responseTopic: 'o' } }, /relay.cluster.bootstrapServers was "b-1": give each broker as "host:port"/],
+    ['an MSK relay without bootstrap servers', { relay: { cluster: KafkaCluster.msk({ clusterArn: MSK }), auth: KafkaAuth.iam(), responseTopic: 'o' } }, /relay.cluster.bootstrapServers is not set: .*KafkaCluster.msk\(\{ ..., bootstrapServers \}\)/],
+    ['MSK IAM without TLS', { relay: { cluster: KafkaCluster.msk({ clusterArn: MSK, bootstrapServers: ['b:9098'], tls: false }), auth: KafkaAuth.iam(), responseTopic: 'o' } }, /relay.cluster.tls was false: IAM needs a TLS listener/],
+    ['SCRAM without TLS', { relay: { cluster: PLAIN_CLUSTER, auth: KafkaAuth.scram512(), responseTopic: 'o' } }, /relay.cluster.tls was false: SASL_SCRAM_512_AUTH needs a TLS listener/],
+    ['SASL/PLAIN without TLS', { relay: { cluster: PLAIN_CLUSTER, auth: KafkaAuth.plain(), responseTopic: 'o' } }, /relay.cluster.tls was false: BASIC_AUTH needs a TLS listener/],
+    ['IAM auth on a self-managed cluster', { relay: { cluster: KafkaCluster.selfManaged({ bootstrapServers: ['b:9096'] }), auth: KafkaAuth.iam(), responseTopic: 'o' } }, /relay.auth was "KafkaAuth.iam\(\)": IAM access control exists for Amazon MSK only/],
+    ['a TTL of 10 seconds', { idempotencyTtl: Duration.seconds(10) }, /idempotencyTtl was "10 seconds": use 1 minute to 366 days/],
   ])('fails at synth for %s', (_label, props, message) => {
     expect(() => setup(props as Partial<KafkaDispatcherProps>)).toThrow(message);
   });
@@ -225,7 +241,7 @@ describe('KafkaDispatcher behind a KinesisTrigger', () => {
     const policies = Object.values(template.findResources('AWS::IAM::Policy')) as any[];
     const kinesisPolicies = policies.filter((p) => JSON.stringify(p.Properties.PolicyDocument).includes('kinesis:GetRecords'));
     expect(kinesisPolicies).toHaveLength(1);
-    expect(JSON.stringify(kinesisPolicies[0].Properties.Roles)).toMatch(/DispatcherFunctionServiceRole/);
+    expect(JSON.stringify(kinesisPolicies[0].Properties.Roles)).toMatch(/DispatcherServiceRole/);
     const statement = kinesisPolicies[0].Properties.PolicyDocument.Statement.find((s: any) => [s.Action].flat().includes('kinesis:GetRecords'));
     expect(statement.Resource).toBe('arn:aws:kinesis:us-east-1:111122223333:stream/clicks');
   });

@@ -20,7 +20,7 @@ export type InvocationTypeName = 'RequestResponse' | 'Event';
 export type PayloadFormatName = 'confluent' | 'nordstrom-plain' | 'nordstrom-json' | 'raw';
 export type ErrorBehaviorName = 'fail' | 'log' | 'drop';
 export type IdempotencyModeName = 'batched' | 'strict';
-export type RelayAuthName = 'none' | 'scram-sha-256' | 'scram-sha-512' | 'mtls' | 'msk-iam';
+export type RelayAuthName = 'none' | 'scram-sha-256' | 'scram-sha-512' | 'plain' | 'mtls' | 'msk-iam';
 
 export interface TargetConfig {
   /** Function name, ARN or alias ARN (name:alias). */
@@ -88,7 +88,7 @@ export class DispatcherConfigError extends Error {
 }
 
 const PAYLOAD_FORMATS: readonly string[] = ['confluent', 'nordstrom-plain', 'nordstrom-json', 'raw'];
-const RELAY_AUTHS: readonly string[] = ['none', 'scram-sha-256', 'scram-sha-512', 'mtls', 'msk-iam'];
+const RELAY_AUTHS: readonly string[] = ['none', 'scram-sha-256', 'scram-sha-512', 'plain', 'mtls', 'msk-iam'];
 
 type Json = Record<string, unknown>;
 

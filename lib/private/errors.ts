@@ -21,3 +21,19 @@ export class KinesisTriggerValidationError extends Error {
     this.name = 'KinesisTriggerValidationError';
   }
 }
+
+/** A message naming the prop, the value received and the fix, for a KafkaDispatcher. */
+export class KafkaDispatcherValidationError extends Error {
+  constructor(scope: Construct, prop: string, value: unknown, fix: string) {
+    super(`KafkaDispatcher ${scope.node.path}: ${prop} ${describe(value)}: ${fix}`);
+    this.name = 'KafkaDispatcherValidationError';
+  }
+}
+
+/** A message naming the prop, the value received and the fix, for a LambdaSinkConnector. */
+export class LambdaSinkConnectorValidationError extends Error {
+  constructor(scope: Construct, prop: string, value: unknown, fix: string) {
+    super(`LambdaSinkConnector ${scope.node.path}: ${prop} ${describe(value)}: ${fix}`);
+    this.name = 'LambdaSinkConnectorValidationError';
+  }
+}

@@ -12,6 +12,8 @@ export function secretArnPattern(secret: secretsmanager.ISecret): string {
   return secret.secretFullArn ?? `${secret.secretArn}-??????`;
 }
 
+const MSK_PORTS = { plaintext: 9092, tls: 9094, sasl: 9096, iam: 9098 };
+
 /** Throws a validation error naming the prop, the value and the fix. */
 export type Fail = (prop: string, value: unknown, fix: string) => never;
 
@@ -27,6 +29,40 @@ export class KafkaAuthSetup {
     private readonly cluster: KafkaCluster,
     private readonly fail: Fail,
   ) {}
+
+  /** The MSK cluster's ARN, checked. */
+  public mskClusterArn(): string {
+    const p = this.cluster.mskProps!;
+    if (p.cluster && p.clusterArn) this.fail('cluster.clusterArn', p.clusterArn, 'give either clusterArn or cluster, not both');
+    const arn = p.cluster?.attrArn ?? p.clusterArn;
+    if (arn === undefined) this.fail('cluster', undefined, 'KafkaCluster.msk() needs clusterArn or cluster');
+    if (!Token.isUnresolved(arn) && !/^arn:aws[a-zA-Z-]*:kafka:[a-z0-9-]+:\d{12}:cluster\/[^/]+\/[^/]+$/.test(arn)) {
+      this.fail('cluster.clusterArn', arn, 'use the cluster ARN, arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid>');
+    }
+    return arn;
+  }
+
+  /** The broker ports clients of this auth connect to. */
+  public brokerPorts(): number[] {
+    if (this.cluster.kind === KafkaClusterKind.MSK) {
+      const m = this.auth.method;
+      if (m === KafkaAuthMethod.IAM) return [MSK_PORTS.iam];
+      if (m === KafkaAuthMethod.SASL_SCRAM_512) return [MSK_PORTS.sasl];
+      if (m === KafkaAuthMethod.MTLS) return [MSK_PORTS.tls];
+      return [this.cluster.tls ? MSK_PORTS.tls : MSK_PORTS.plaintext];
+    }
+    const ports = new Set<number>();
+    const servers = this.cluster.selfManagedProps!.bootstrapServers;
+    // A list token (e.g. a CommaDelimitedList parameter) has no ports to read at synth.
+    for (const server of Token.isUnresolved(servers) ? [] : servers) {
+      if (Token.isUnresolved(server)) continue;
+      const match = /^[^\s:/]+:(\d{1,5})$/.exec(server) ?? /^\[[0-9a-fA-F:]+\]:(\d{1,5})$/.exec(server);
+      const port = match ? Number(match[1]) : NaN;
+      if (!(port >= 1 && port <= 65535)) this.fail('cluster.bootstrapServers', server, 'give each broker as host:port, e.g. b-1.kafka.example.com:9096');
+      ports.add(port);
+    }
+    return ports.size ? [...ports] : [9092];
+  }
 
   /** Fails on an auth the cluster does not support. */
   public validate(): void {

@@ -1,4 +1,6 @@
-import { Stack } from 'aws-cdk-lib';
+import { Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { IConstruct } from 'constructs';
 
 /**
@@ -21,3 +23,35 @@ export function iam5ResourceFinding(scope: IConstruct, resource: string): string
 
 /** cdk-nag's finding id for the basic execution managed policy (AwsSolutions-IAM4). */
 export const IAM4_BASIC_EXECUTION = 'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]';
+
+/**
+ * Acknowledges each wildcard resource of a policy (AwsSolutions-IAM5) for which `reasonFor` gives a reason, one
+ * acknowledgement per resource, so that a wildcard added later is still reported. Through aws-cdk-lib's
+ * Validations, which cdk-nag 3 reads, so the library needs no cdk-nag dependency.
+ */
+export function acknowledgeWildcards(policy: iam.Policy | undefined, reasonFor: (statement: any, resource: unknown) => string | undefined): void {
+  if (!policy) return;
+  const stack = Stack.of(policy);
+  const done = new Set<string>();
+  for (const statement of stack.resolve(policy.document.toJSON())?.Statement ?? []) {
+    for (const resource of [statement.Resource].flat()) {
+      const id = `AwsSolutions::AwsSolutions-IAM5[Resource::${nagNotation(resource)}]`;
+      const reason = reasonFor(statement, resource);
+      if (!id.includes('*') || done.has(id) || reason === undefined) continue;
+      done.add(id);
+      Validations.of(policy).acknowledge({ id, reason });
+    }
+  }
+}
+
+/** Acknowledges AwsSolutions-SMG4 (no rotation) on the Kafka credential secrets a construct created itself. */
+export function acknowledgeCreatedSecrets(owner: IConstruct, secrets: Array<secretsmanager.ISecret | undefined>): void {
+  for (const secret of secrets) {
+    if (secret instanceof secretsmanager.Secret && secret.node.scope === owner) {
+      Validations.of(secret).acknowledge({
+        id: 'AwsSolutions::AwsSolutions-SMG4',
+        reason: 'Kafka credentials change together with the broker-side user or certificate; Secrets Manager has no rotation function for Kafka users.',
+      });
+    }
+  }
+}

@@ -40,6 +40,9 @@ const INTERFACE_SERVICES: { [key: string]: [string, ec2.InterfaceVpcEndpointAwsS
 /** Metadata key on an MSK mapping: the cluster's security groups, which its network interfaces use. */
 export const EVENT_SOURCE_GROUPS_METADATA = 'cdk-kafka-lambda:securityGroups';
 
+/** Metadata key on a dispatcher with a relay: the broker ports and the brokers' security groups it was connected to. */
+export const RELAY_BROKERS_METADATA = 'cdk-kafka-lambda:relayBrokers';
+
 /** Metadata key on a function or mapping whose VPC endpoints were turned off: its calls route through a NAT gateway. */
 export const NAT_EGRESS_METADATA = 'cdk-kafka-lambda:egress';
 

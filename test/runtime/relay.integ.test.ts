@@ -38,6 +38,24 @@ describe('KafkaRelay against the real broker', () => {
     expect(got[0].headers).toEqual({ 'source-topic': 'src', 'source-partition': '4', 'source-offset': '7' });
   });
 
+  test('plain (SASL/PLAIN) over SASL_SSL: the broker accepts the PLAIN user from the secret and refuses a wrong password', async () => {
+    // GIVEN the broker's PLAIN user in a secret, and the same user with a wrong password
+    const responseTopic = await topic();
+    const ca = await secret({ certificate: env.certs.pem.caCert });
+    const good = relay({ bootstrapServers: [env.kafka.bootstrap.saslSsl], auth: 'plain', responseTopic, secretArn: await secret(env.kafka.plain), rootCaSecretArn: ca });
+    const bad = relay({
+      bootstrapServers: [env.kafka.bootstrap.saslSsl], auth: 'plain', responseTopic,
+      secretArn: await secret({ username: env.kafka.plain.username, password: 'wrong' }), rootCaSecretArn: ca,
+    });
+    // WHEN each relays a result
+    await good.sendResponses([item(3)]);
+    const refused = await bad.sendResponses([item(4)]).then(() => undefined, (e: Error) => e);
+    // THEN only the right credentials reach the topic
+    const got = await readTopic(te, responseTopic, 1);
+    expect(JSON.parse(got[0].key)).toEqual({ topic: 'src', partition: 4, offset: 3 });
+    expect(refused).toBeInstanceOf(RelayError);
+  });
+
   test.each([
     ['an unencrypted PKCS#8 key', 'clientKey', undefined],
     ['a PBES2-encrypted key', 'clientKeyPbes2', 'pbes2'],

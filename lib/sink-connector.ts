@@ -1,0 +1,261 @@
+import { Duration } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { DispatcherErrorBehavior, DispatcherInvocationType, DispatcherPayloadFormat, IdempotencyMode, KafkaDispatcher } from './dispatcher';
+import { KafkaAuth, KafkaAuthMethod } from './kafka-auth';
+import { KafkaCluster, KafkaClusterKind } from './kafka-cluster';
+import { OnFailureDestination } from './kafka-destination';
+import { KafkaTrigger } from './kafka-trigger';
+import { LambdaSinkConnectorValidationError } from './private/errors';
+import { KafkaAuthSetup } from './private/kafka-auth-setup';
+import { acknowledgeCreatedSecrets } from './private/nag';
+import { KafkaVpcEndpoints } from './vpc-endpoints';
+
+/** Properties of a LambdaSinkConnector. */
+export interface LambdaSinkConnectorProps {
+  /** The cluster to read from and relay to. */
+  readonly cluster: KafkaCluster;
+
+  /** The topics to read (one event source mapping each). */
+  readonly topics: string[];
+
+  /** Your function, invoked with the records (a function, version or alias). */
+  readonly target: lambda.IFunction;
+
+  /**
+   * How the event source and the relay authenticate: one Kafka user, one secret, unless `relayAuth` is given.
+   * @default - MSK: IAM; self-managed: SASL/SCRAM-SHA-512 with a created secret
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-auth.html
+   */
+  readonly auth?: KafkaAuth;
+
+  /**
+   * A separate Kafka user for the relay (e.g. one with Write on the response topics only).
+   * @default - the event source's auth and secret
+   */
+  readonly relayAuth?: KafkaAuth;
+
+  /**
+   * Synchronous or asynchronous invocation of the target (the connectors' `aws.lambda.invocation.type`).
+   * @default DispatcherInvocationType.REQUEST_RESPONSE
+   */
+  readonly invocationType?: DispatcherInvocationType;
+
+  /**
+   * Payload format the target receives.
+   * @default DispatcherPayloadFormat.CONFLUENT
+   */
+  readonly payloadFormat?: DispatcherPayloadFormat;
+
+  /**
+   * Topic for the target's results (the Confluent connector's `aws.lambda.response.topic`), never a source topic.
+   * @default - results are not relayed
+   */
+  readonly responseTopic?: string;
+
+  /**
+   * Topic for failures (the Confluent connector's error topic), never a source topic.
+   * @default - failures stay in the dispatcher's log, or fail the batch
+   */
+  readonly errorTopic?: string;
+
+  /**
+   * What happens when records fail.
+   * @default - DispatcherErrorBehavior.LOG with an errorTopic, otherwise DispatcherErrorBehavior.FAIL
+   */
+  readonly onError?: DispatcherErrorBehavior;
+
+  /**
+   * Keep an idempotency table so that records already done are not sent to the target again.
+   * @default true
+   */
+  readonly idempotency?: boolean;
+
+  /**
+   * How the idempotency table is used.
+   * @default IdempotencyMode.BATCHED
+   */
+  readonly idempotencyMode?: IdempotencyMode;
+
+  /**
+   * JSON pointer to a field of the record value to use as the idempotency key, e.g. "/orderId".
+   * @default - topic-partition-offset
+   */
+  readonly idempotencyKeyPointer?: string;
+
+  /**
+   * Where batches that failed all retries go.
+   * @default - none
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure.html
+   */
+  readonly onFailure?: OnFailureDestination;
+
+  /**
+   * Provisioned mode of the event source mappings.
+   * @default - on-demand mode
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-scaling-modes.html
+   */
+  readonly provisionedPollers?: lambda.ProvisionedPollerConfig;
+
+  /**
+   * Report failed partitions with partial batch responses (needs provisioned pollers).
+   * @default false
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html
+   */
+  readonly reportBatchItemFailures?: boolean;
+
+  /**
+   * Records per batch of the event source mapping, 1–10000.
+   * @default 100
+   */
+  readonly batchSize?: number;
+
+  /**
+   * Most records per invocation of the target.
+   * @default 100
+   */
+  readonly targetBatchSize?: number;
+
+  /**
+   * Where to start reading a topic the consumer group has no offsets for.
+   * @default lambda.StartingPosition.TRIM_HORIZON
+   */
+  readonly startingPosition?: lambda.StartingPosition;
+
+  /**
+   * Timeout of the dispatcher function, at most 14 minutes.
+   * @default Duration.minutes(5)
+   */
+  readonly dispatcherTimeout?: Duration;
+
+  /**
+   * VPC endpoints, when the cluster has a VPC: shared by the event source and the dispatcher.
+   * @default KafkaVpcEndpoints.create() when the cluster has a VPC
+   */
+  readonly vpcEndpoints?: KafkaVpcEndpoints;
+}
+
+/**
+ * The Kafka Connect Lambda sink connector's job in one construct: reads Kafka topics with an event source mapping,
+ * invokes your function once per record batch without repeating done records (a DynamoDB idempotency table), and
+ * relays results and failures to Kafka topics. It creates the trigger, the dispatcher, the table and the relay,
+ * sharing the cluster, the auth and its secret, and gives every function a route to what it calls in the VPC.
+ *
+ * @example
+ * declare const vpc: ec2.IVpc;
+ * declare const fn: lambda.IFunction;
+ * new LambdaSinkConnector(this, 'Orders', {
+ *   cluster: KafkaCluster.selfManaged({ bootstrapServers: ['b-1.example.internal:9096'], vpc }),
+ *   topics: ['orders'],
+ *   auth: KafkaAuth.scram256(),
+ *   target: fn,
+ *   responseTopic: 'orders-results',
+ *   errorTopic: 'orders-errors',
+ *   onFailure: OnFailureDestination.sqs(),
+ * });
+ */
+export class LambdaSinkConnector extends Construct {
+  /** The event source mappings and their network, secrets, destination and alarms. */
+  public readonly trigger: KafkaTrigger;
+  /** The function the mappings invoke, which invokes the target and relays. */
+  public readonly dispatcher: KafkaDispatcher;
+  /** The Kafka credentials secret the event source (and the relay, unless relayAuth is given) uses, if the auth has one. */
+  public readonly authSecret?: secretsmanager.ISecret;
+  /** The brokers' root CA secret, if any. */
+  public readonly rootCaSecret?: secretsmanager.ISecret;
+  /** The key of the secrets this construct created. */
+  public readonly secretsKey?: kms.Key;
+  /**
+   * The security group of the Kafka clients (event source and relay) of a self-managed cluster in a VPC given no
+   * groups: attach it to the brokers or admit it on the broker port there.
+   */
+  public readonly securityGroup?: ec2.SecurityGroup;
+
+  constructor(scope: Construct, id: string, props: LambdaSinkConnectorProps) {
+    super(scope, id);
+    const fail = (prop: string, value: unknown, fix: string): never => {
+      throw new LambdaSinkConnectorValidationError(this, prop, value, fix);
+    };
+    for (const [prop, topic] of [['responseTopic', props.responseTopic], ['errorTopic', props.errorTopic]] as const) {
+      if (topic !== undefined && props.topics.includes(topic)) {
+        fail(prop, topic, 'it is a source topic: every relayed record would be read and dispatched again, a loop. Name another topic');
+      }
+    }
+    const msk = props.cluster.kind === KafkaClusterKind.MSK;
+    const requested = props.auth ?? (msk ? KafkaAuth.iam() : KafkaAuth.scram512());
+
+    // The clients' security group exists before both clients, so that the relay and the event source share it.
+    let cluster = props.cluster;
+    const sm = cluster.selfManagedProps;
+    if (sm?.vpc && sm.securityGroups === undefined) {
+      this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+        vpc: sm.vpc,
+        description: `Kafka clients of ${this.node.path}: attach to the brokers or admit it on the broker port`,
+        allowAllOutbound: false,
+      });
+      cluster = KafkaCluster.selfManaged({ ...sm, securityGroups: [this.securityGroup] });
+    }
+
+    // The secrets exist before both clients too: the relay reads the very secret the event source uses.
+    const setup = new KafkaAuthSetup(this, requested, cluster, fail);
+    setup.validate();
+    const secrets = setup.createSecrets();
+    this.secretsKey = secrets.key;
+    this.authSecret = secrets.authSecret;
+    this.rootCaSecret = secrets.rootCaSecret;
+    acknowledgeCreatedSecrets(this, [secrets.authSecret, secrets.rootCaSecret]);
+    const auth = withSecret(requested, secrets.authSecret);
+    if (secrets.rootCaSecret && cluster.selfManagedProps) {
+      cluster = KafkaCluster.selfManaged({ ...cluster.selfManagedProps, rootCaCertificatePem: undefined, rootCaSecret: secrets.rootCaSecret });
+    }
+
+    const relays = props.responseTopic !== undefined || props.errorTopic !== undefined;
+    this.dispatcher = new KafkaDispatcher(this, 'Dispatcher', {
+      target: props.target,
+      invocationType: props.invocationType,
+      payloadFormat: props.payloadFormat,
+      batchSize: props.targetBatchSize,
+      onError: props.onError ?? (props.errorTopic !== undefined ? DispatcherErrorBehavior.LOG : DispatcherErrorBehavior.FAIL),
+      reportBatchItemFailures: props.reportBatchItemFailures,
+      timeout: props.dispatcherTimeout,
+      idempotency: props.idempotency,
+      idempotencyMode: props.idempotencyMode,
+      idempotencyKeyPointer: props.idempotencyKeyPointer,
+      vpcEndpoints: props.vpcEndpoints,
+      relay: relays ? {
+        cluster,
+        auth: props.relayAuth ?? auth,
+        responseTopic: props.responseTopic,
+        errorTopic: props.errorTopic,
+      } : undefined,
+    });
+
+    this.trigger = new KafkaTrigger(this, 'Trigger', {
+      cluster,
+      topics: props.topics,
+      target: this.dispatcher.function,
+      auth,
+      batchSize: props.batchSize,
+      startingPosition: props.startingPosition,
+      provisionedPollers: props.provisionedPollers,
+      reportBatchItemFailures: props.reportBatchItemFailures,
+      onFailure: props.onFailure,
+      vpcEndpoints: props.vpcEndpoints,
+    });
+  }
+}
+
+/** The same auth method with its secret named, so that two clients share it. */
+function withSecret(auth: KafkaAuth, secret?: secretsmanager.ISecret): KafkaAuth {
+  if (secret === undefined) return auth;
+  switch (auth.method) {
+    case KafkaAuthMethod.SASL_SCRAM_512: return KafkaAuth.scram512({ secret });
+    case KafkaAuthMethod.SASL_SCRAM_256: return KafkaAuth.scram256({ secret });
+    case KafkaAuthMethod.SASL_PLAIN: return KafkaAuth.plain({ secret });
+    case KafkaAuthMethod.MTLS: return KafkaAuth.mtls({ secret });
+    default: return auth;
+  }
+}

@@ -28,7 +28,7 @@ describe('example stacks', () => {
       }
       // THEN no unacknowledged AwsSolutions finding remains (the message lists each one)
       expect(failure?.message ?? '').toBe('');
-      expect(stacks).toHaveLength(6);
+      expect(stacks).toHaveLength(7);
     } finally {
       fs.rmSync(outdir, { recursive: true, force: true });
     }
@@ -47,7 +47,7 @@ describe('example stacks', () => {
       // THEN none is an error
       const errors = findings.filter((f) => f.Level === 'Error').map((f) => `${f.Rule.Id} ${f.Location.Path.join('/')}: ${f.Message}`);
       expect(errors).toEqual([]);
-      expect(templates).toHaveLength(6);
+      expect(templates).toHaveLength(7);
     } finally {
       fs.rmSync(outdir, { recursive: true, force: true });
     }

@@ -10,7 +10,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import {
-  KafkaAuth, KafkaCluster, KafkaConsumptionMode, KafkaTrigger, KafkaTriggerProps, KafkaVpcEndpoints, OnFailureDestination,
+  DispatcherErrorBehavior, KafkaAuth, KafkaCluster, KafkaDispatcher, KafkaConsumptionMode, KafkaTrigger, KafkaTriggerProps, KafkaVpcEndpoints, OnFailureDestination,
 } from '../../lib';
 import { MSK_ARN, testApp, testFunction, testStack } from './support';
 
@@ -151,9 +151,28 @@ describe('KafkaTrigger: event source mapping', () => {
         },
       },
     });
-    template().hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'glue:GetRegistry' })]) },
-    });
+    // AND its reads are in the one source access policy, not the function's default policy
+    expect(actionsOf(template())).toEqual(expect.arrayContaining(['glue:GetRegistry', 'glue:GetSchemaVersion']));
+    const others = Object.entries(template().findResources('AWS::IAM::Policy')).filter(([id]) => !id.startsWith('TriggerSourceAccessPolicy'));
+    expect(JSON.stringify(others)).not.toMatch(/glue:/);
+  });
+
+  test('a Confluent schema registry\'s secret read is in the source access policy', () => {
+    // GIVEN a Confluent registry with basic auth credentials
+    const stack = testStack();
+    const secret = new secretsmanager.Secret(stack, 'RegistrySecret');
+    const { template } = trigger({
+      provisionedPollers: { minimumPollers: 1 },
+      schemaRegistry: new ConfluentSchemaRegistry({
+        schemaRegistryUri: 'https://registry.example.com', authenticationType: lambda.KafkaSchemaRegistryAccessConfigType.BASIC_AUTH, secret,
+        eventRecordFormat: lambda.EventRecordFormat.JSON, schemaValidationConfigs: [{ attribute: lambda.KafkaSchemaValidationAttribute.VALUE }],
+      }),
+    }, stack);
+    // THEN GetSecretValue on it is granted there and nowhere else
+    const reads = policyStatements(template()).filter((st) => [st.Action].flat().includes('secretsmanager:GetSecretValue'));
+    expect(JSON.stringify(reads)).toMatch(/RegistrySecret/);
+    const others = Object.entries(template().findResources('AWS::IAM::Policy')).filter(([id]) => !id.startsWith('TriggerSourceAccessPolicy'));
+    expect(JSON.stringify(others)).not.toMatch(/RegistrySecret/);
   });
 
   test('Queue consumption mode uses a share group and sends no starting position', () => {
@@ -530,6 +549,36 @@ describe('KafkaTrigger: network', () => {
     const { template } = trigger({ cluster: KafkaCluster.msk({ clusterArn: MSK_ARN, vpc, securityGroups: [sg], tls }), auth }, stack);
     // THEN the broker port is open from itself
     template().hasResourceProperties('AWS::EC2::SecurityGroupIngress', { FromPort: port, ToPort: port, GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('ClusterSg'), 'GroupId'] } });
+  });
+});
+
+describe('KafkaTrigger: given security groups and relay loops', () => {
+  test('a self-managed cluster\'s own security groups get the same rules as MSK groups: broker port both ways, 443 out', () => {
+    // GIVEN the brokers' group, given by the user
+    const stack = testStack();
+    const vpc = isolatedVpc(stack);
+    const sg = new ec2.SecurityGroup(stack, 'BrokersSg', { vpc, allowAllOutbound: false });
+    const { template } = trigger({ cluster: KafkaCluster.selfManaged({ bootstrapServers: SERVERS, vpc, securityGroups: [sg] }) }, stack);
+    // THEN the broker port is open from and to the group, and 443 out, as for a created group
+    const group = { 'Fn::GetAtt': [Match.stringLikeRegexp('BrokersSg'), 'GroupId'] };
+    template().hasResourceProperties('AWS::EC2::SecurityGroupIngress', { FromPort: 9096, ToPort: 9096, GroupId: group, SourceSecurityGroupId: group });
+    template().hasResourceProperties('AWS::EC2::SecurityGroupEgress', { FromPort: 9096, ToPort: 9096, GroupId: group, DestinationSecurityGroupId: group });
+    template().hasResourceProperties('AWS::EC2::SecurityGroup', { SecurityGroupEgress: Match.arrayWith([Match.objectLike({ CidrIp: '0.0.0.0/0', FromPort: 443 })]) });
+  });
+
+  test.each(['responseTopic', 'errorTopic'] as const)('fails when the dispatcher it targets relays its %s to a source topic of the same cluster', (prop) => {
+    // GIVEN a dispatcher relaying to "orders" on the trigger's cluster
+    const stack = testStack();
+    const cluster = KafkaCluster.selfManaged({ bootstrapServers: SERVERS });
+    const dispatcher = new KafkaDispatcher(stack, 'Dispatcher', {
+      target: testFunction(stack), onError: DispatcherErrorBehavior.LOG,
+      relay: { cluster, auth: KafkaAuth.none(), [prop]: 'orders' },
+    });
+    // WHEN a trigger reads "orders" into it THEN synth fails naming the loop
+    expect(() => new KafkaTrigger(stack, 'Trigger', { cluster: KafkaCluster.selfManaged({ bootstrapServers: SERVERS }), topics: ['orders'], target: dispatcher.function }))
+      .toThrow(new RegExp(`topics was "orders": the target, KafkaDispatcher TestStack/Dispatcher, relays to orders \\(relay.${prop}\\) on this cluster: .* a loop`));
+    // AND the same topic name on another cluster is no loop
+    expect(() => new KafkaTrigger(stack, 'Other', { cluster: KafkaCluster.selfManaged({ bootstrapServers: ['other:9096'] }), topics: ['orders'], target: dispatcher.function })).not.toThrow();
   });
 });
 

@@ -641,6 +641,11 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
    */
   private connectToBrokers(cluster: KafkaCluster, ports: number[], vpc: ec2.IVpc): void {
     const brokerGroups = cluster.securityGroups ?? [];
+    if (ports.length === 0) {
+      Annotations.of(this).addWarningV2('cdk-kafka-lambda:relayBrokerPortsUnknown',
+        'relay.cluster\'s bootstrap servers are only known at deploy time, so are the broker ports: no rules to the brokers are added. '
+        + 'Allow the dispatcher\'s security group out to the brokers on their port, and the brokers\' group in from it.');
+    }
     for (const port of ports) {
       for (const group of brokerGroups) {
         this.function.connections.allowTo(group, ec2.Port.tcp(port), `Kafka broker port ${port}: the relay`);

@@ -275,7 +275,7 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
   public readonly dryRunCheck?: cr.AwsCustomResource;
   /** The event source's security groups (self-managed VPC, or the MSK cluster's when given). */
   public readonly connections: ec2.Connections;
-  /** The broker ports the event source connects to. */
+  /** The broker ports the event source connects to (empty when the bootstrap servers are only known at deploy time). */
   public readonly brokerPorts: number[];
 
   private readonly target: lambda.IFunction;
@@ -318,7 +318,7 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     // Network
     const net = this.configureNetwork();
     this.securityGroup = net.createdSecurityGroup;
-    this.connections = new ec2.Connections({ securityGroups: net.securityGroups, defaultPort: ec2.Port.tcp(this.brokerPorts[0]) });
+    this.connections = new ec2.Connections({ securityGroups: net.securityGroups, defaultPort: this.brokerPorts.length ? ec2.Port.tcp(this.brokerPorts[0]) : undefined });
 
     // Cluster access grants
     this.grantClusterAccess(props.topics);
@@ -561,6 +561,11 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     }
     // The rules Lambda documents, on created and given groups alike: broker port in from the event source's groups
     // and out to them, 443 out to all.
+    if (this.brokerPorts.length === 0) {
+      Annotations.of(this).addWarningV2('cdk-kafka-lambda:brokerPortsUnknown',
+        'The bootstrap servers are only known at deploy time, so are the broker ports: no broker port rules are added. '
+        + 'The event source\'s security groups must allow the broker port in from and out to themselves.');
+    }
     for (const group of groups) {
       for (const port of this.brokerPorts) {
         group.addIngressRule(group, ec2.Port.tcp(port), `Kafka broker port ${port} from the event source`);

@@ -180,7 +180,7 @@ const TOPOLOGIES = {
     // The brokers' port is only known at deploy time, so the deployer brings the group and its rules.
     const securityGroup = stack.param('Network', 'SecurityGroupId', {
       type: 'AWS::EC2::SecurityGroup::Id',
-      description: 'Security group of the event source: allows outbound to the brokers on their port and HTTPS (443) to the AWS service endpoints.',
+      description: 'Security group of the event source: allows the brokers\' port in from and out to itself (the brokers\' port is only known at deploy time); the template adds HTTPS (443) out.',
     });
     const target = lambda.Function.fromFunctionArn(stack, 'Target', common.target.valueAsString);
     const dispatcher = new KafkaDispatcher(stack, 'Dispatcher', { target });
@@ -188,7 +188,8 @@ const TOPOLOGIES = {
       cluster: KafkaCluster.selfManaged({
         bootstrapServers: servers.valueAsList,
         vpc,
-        securityGroups: [ec2.SecurityGroup.fromSecurityGroupId(stack, 'SecurityGroup', securityGroup.valueAsString)],
+        // Not allow-all outbound, so the template adds the HTTPS egress to the endpoints itself.
+        securityGroups: [ec2.SecurityGroup.fromSecurityGroupId(stack, 'SecurityGroup', securityGroup.valueAsString, { allowAllOutbound: false })],
       }),
       topics: [common.topic.valueAsString],
       consumerGroupId: common.consumerGroupId,

@@ -1,3 +1,6 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -7,6 +10,9 @@ import {
   DispatcherErrorBehavior, KafkaAuth, KafkaCluster, KafkaDispatcher, KafkaTrigger, KafkaVpcEndpoints, LambdaSinkConnector, OnFailureDestination,
 } from '../lib';
 import { checkReachability } from './support/reachability';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { writeTemplates } = require('../scripts/templates');
 
 const MSK_ARN = 'arn:aws:kafka:us-east-1:111122223333:cluster/orders/5a0b3c1d-1111-2222-3333-444455556666-2';
 
@@ -50,6 +56,20 @@ describe('reachability from inside the VPC', () => {
     expect(callers.map((c) => c.stack)).toEqual(expect.arrayContaining(['KafkaLambdaSelfManagedScram', 'KafkaLambdaSelfManagedMtls', 'KafkaLambdaMskIam', 'KafkaLambdaSinkConnector']));
     const dispatcher = callers.find((c) => c.stack === 'KafkaLambdaSinkConnector' && c.caller.startsWith('OrdersDispatcherFunction'))!;
     expect(dispatcher.calls.join('\n')).toMatch(/lambda:InvokeFunction[\s\S]*dynamodb:BatchGetItem[\s\S]*secretsmanager:GetSecretValue/);
+  });
+
+  test('the ready CloudFormation templates: their event sources in a VPC reach what they call', () => {
+    // GIVEN the templates `npm run templates` writes
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckl-reach-'));
+    try {
+      const { templates } = writeTemplates({ templatesDir: path.join(dir, 't'), assetsDir: path.join(dir, 'a') });
+      // WHEN each is checked THEN no call lacks a route, and the self-managed one was checked
+      const reports = (templates as string[]).flatMap((f) => checkReachability(JSON.parse(fs.readFileSync(f, 'utf8'))));
+      expect(reports.flatMap((r) => r.failures)).toEqual([]);
+      expect(reports.length).toBeGreaterThan(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('the reviewer\'s topology: KafkaDispatcher in the trigger\'s VPC, SCRAM-256, created secrets, response and error topics', () => {

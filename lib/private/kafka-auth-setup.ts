@@ -42,7 +42,7 @@ export class KafkaAuthSetup {
     return arn;
   }
 
-  /** The broker ports clients of this auth connect to. */
+  /** The broker ports clients of this auth connect to; none when the bootstrap servers are tokens. */
   public brokerPorts(): number[] {
     if (this.cluster.kind === KafkaClusterKind.MSK) {
       const m = this.auth.method;
@@ -61,7 +61,7 @@ export class KafkaAuthSetup {
       if (!(port >= 1 && port <= 65535)) this.fail('cluster.bootstrapServers', server, 'give each broker as host:port, e.g. b-1.kafka.example.com:9096');
       ports.add(port);
     }
-    return ports.size ? [...ports] : [9092];
+    return [...ports];
   }
 
   /** Fails on an auth the cluster does not support. */

@@ -28,7 +28,7 @@ export interface CallerReport {
 
 /** Services whose permissions are used by AWS itself on the caller's behalf, not called from the VPC. */
 const NOT_CALLED_FROM_VPC = new Set(['logs', 'ec2', 'kafka-cluster', 'kafka', 'xray']);
-const GATEWAY_SERVICES = new Set(['dynamodb', 's3']);
+const DESTINATION_SENDS = ['sqs:SendMessage', 'sns:Publish', 's3:PutObject'];
 
 const refOf = (v: Json): string | undefined => v?.Ref ?? (Array.isArray(v?.['Fn::GetAtt']) ? v['Fn::GetAtt'][0] : undefined);
 const same = (a: Json, b: Json) => JSON.stringify(a) === JSON.stringify(b);
@@ -172,7 +172,6 @@ export function checkReachability(template: Json): CallerReport[] {
       .concat((m.Metadata?.['cdk-kafka-lambda:securityGroups'] ?? []).map(groupKey));
     if (groups.length === 0) continue;
     const subnetsGiven = access.filter((a) => a.Type === 'VPC_SUBNET').map((a) => refOf(a.URI?.['Fn::Join']?.[1]?.[1]));
-    const vpc = groupVpc[groups[0]];
     const fnRole = (() => {
       const fn = resources[refOf(m.Properties.FunctionName)!];
       return fn ? refOf(fn.Properties.Role) : undefined;
@@ -187,15 +186,21 @@ export function checkReachability(template: Json): CallerReport[] {
         calls.push({ service: 'secretsmanager', action: 'secretsmanager:GetSecretValue', resource: a.URI, principal: { role: fnRole } });
       }
     }
-    const destination = m.Properties.DestinationConfig?.OnFailure?.Destination;
-    const destinationArn = JSON.stringify(destination) ?? '';
-    if (destination !== undefined && !destinationArn.includes('kafka://')) {
-      const queue = refOf(destination) && resources[refOf(destination)!]?.Type === 'AWS::SQS::Queue';
-      const bucket = refOf(destination) && resources[refOf(destination)!]?.Type === 'AWS::S3::Bucket';
-      if (queue || destinationArn.includes(':sqs:')) calls.push({ service: 'sqs', action: 'sqs:SendMessage', resource: destination, principal: { role: fnRole } });
-      else if (bucket || destinationArn.includes(':s3:')) calls.push({ service: 's3', action: 's3:PutObject', resource: { 'Fn::Join': ['', [destination, '/*']] }, principal: { role: fnRole } });
-      else calls.push({ service: 'sns', action: 'sns:Publish', resource: destination, principal: { role: fnRole } });
+    // The destination's send, as granted in the event source's policy.
+    if (m.Properties.DestinationConfig?.OnFailure?.Destination !== undefined) {
+      const statements = ofType('AWS::IAM::Policy')
+        .filter(([pid, p]) => pid.includes('SourceAccessPolicy') && (p.Properties.Roles ?? []).some((r: Json) => refOf(r) === fnRole))
+        .flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
+      for (const st of statements) {
+        for (const action of [st.Action].flat() as string[]) {
+          if (!DESTINATION_SENDS.includes(action)) continue;
+          for (const resource of [st.Resource].flat()) calls.push({ service: action.split(':')[0], action, resource, principal: { role: fnRole } });
+        }
+      }
     }
+    // An imported group's VPC is not in the template: it is the VPC of the endpoints whose groups admit it
+    // (a security group rule can only name a group of the same VPC).
+    const vpc = groupVpc[groups[0]] ?? endpoints.find((e) => e.groups.some((eg: string) => rules.some((r) => r.group === eg && groups.includes(r.peer.group!))))?.vpc;
     check(id, vpc, groups, subnetsGiven.length ? subnetsGiven : undefined, m.Metadata?.['cdk-kafka-lambda:egress'] === 'nat', calls);
   }
   return reports;

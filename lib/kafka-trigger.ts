@@ -12,13 +12,13 @@ import { Construct } from 'constructs';
 import { KafkaAuth, KafkaAuthMethod } from './kafka-auth';
 import { KafkaCluster, KafkaClusterKind } from './kafka-cluster';
 import { OnFailureDestination, OnFailureDestinationKind } from './kafka-destination';
-import { KafkaTriggerValidationError } from './private/errors';
 import { KafkaDispatcher } from './dispatcher';
-import { unreadPartialBatchResponses } from './private/partial-batch';
-import { IAM4_BASIC_EXECUTION, acknowledgeCreatedSecrets, acknowledgeWildcards } from './private/nag';
-import { KafkaVpcEndpoints, KafkaVpcEndpointsMode } from './vpc-endpoints';
+import { KafkaTriggerValidationError } from './private/errors';
 import { KafkaAuthSetup, secretArnPattern } from './private/kafka-auth-setup';
+import { IAM4_BASIC_EXECUTION, acknowledgeCreatedSecrets, acknowledgeWildcards } from './private/nag';
+import { unreadPartialBatchResponses } from './private/partial-batch';
 import { EndpointNeed, EVENT_SOURCE_GROUPS_METADATA, NAT_EGRESS_METADATA, provideEndpoints } from './private/vpc-endpoints';
+import { KafkaVpcEndpoints, KafkaVpcEndpointsMode } from './vpc-endpoints';
 
 /** Options of the per-mapping metrics. */
 export interface KafkaTriggerMetricOptions extends cloudwatch.MetricOptions {

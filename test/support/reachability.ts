@@ -171,7 +171,7 @@ export function checkReachability(template: Json): CallerReport[] {
     const groups = access.filter((a) => a.Type === 'VPC_SECURITY_GROUP').map((a) => refOf(a.URI?.['Fn::Join']?.[1]?.[1]) ?? a.URI)
       .concat((m.Metadata?.['cdk-kafka-lambda:securityGroups'] ?? []).map(groupKey));
     if (groups.length === 0) continue;
-    const subnetsGiven = access.filter((a) => a.Type === 'VPC_SUBNET').map((a) => refOf(a.URI?.['Fn::Join']?.[1]?.[1]) ?? String(a.URI));
+    const subnetsGiven = access.filter((a) => a.Type === 'VPC_SUBNET').map((a) => refOf(a.URI?.['Fn::Join']?.[1]?.[1]) ?? JSON.stringify(a.URI));
     const fnRole = (() => {
       const fn = resources[refOf(m.Properties.FunctionName)!];
       return fn ? refOf(fn.Properties.Role) : undefined;

@@ -13,7 +13,7 @@ import {
 } from './private/dispatcher-config';
 import { KafkaAuth, KafkaAuthMethod } from './kafka-auth';
 import { KafkaCluster } from './kafka-cluster';
-import { KafkaDispatcherValidationError } from './private/errors';
+import { ValidationError } from './private/errors';
 import { HANDLER_RUNTIME, handlerCode } from './private/handler-runtime';
 import { Fail, KafkaAuthSetup, secretArnPattern } from './private/kafka-auth-setup';
 import { acknowledgeCreatedSecrets, acknowledgeWildcards } from './private/nag';
@@ -118,7 +118,7 @@ export interface KafkaDispatcherProps {
    * @default 100
    * @see https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
    */
-  readonly batchSize?: number;
+  readonly recordsPerInvocation?: number;
 
   /**
    * Topic-partitions invoked in parallel; records of one partition are always invoked in order.
@@ -353,7 +353,7 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
     const invocationType = props.invocationType ?? DispatcherInvocationType.REQUEST_RESPONSE;
     const onError = props.onError ?? DispatcherErrorBehavior.FAIL;
     const idempotencyMode = props.idempotencyMode ?? IdempotencyMode.BATCHED;
-    const batchSize = props.batchSize ?? 100;
+    const recordsPerInvocation = props.recordsPerInvocation ?? 100;
     const concurrency = props.concurrency ?? 4;
     const maxAttempts = props.maxAttempts ?? 5;
     this.reportBatchItemFailures = props.reportBatchItemFailures ?? false;
@@ -361,7 +361,7 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
     const ttl = props.idempotencyTtl ?? Duration.days(7);
     this.relay = props.relay;
 
-    this.integerIn('batchSize', batchSize, 1, 10_000, 'the event source mapping sends at most 10000 records');
+    this.integerIn('recordsPerInvocation', recordsPerInvocation, 1, 10_000, 'the event source mapping sends at most 10000 records');
     this.integerIn('concurrency', concurrency, 1, 1_000, 'use a bound of partitions invoked in parallel');
     this.integerIn('maxAttempts', maxAttempts, 1, 100, 'count the first attempt');
     this.integerIn('maxStoredResultBytes', maxStoredResultBytes, 0, 380_000, 'a DynamoDB item holds at most 400 KB');
@@ -474,7 +474,7 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
         functionName: props.target.functionArn,
         invocationType,
         payloadFormat: props.payloadFormat ?? DispatcherPayloadFormat.CONFLUENT,
-        batchSize,
+        batchSize: recordsPerInvocation,
         concurrency,
         maxAttempts,
         baseDelayMs: 100,
@@ -503,7 +503,7 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
   /** The dispatcher's security groups, when it runs in a VPC. */
   public get connections(): ec2.Connections {
     if (this.vpcConnections === undefined) {
-      throw new KafkaDispatcherValidationError(this, 'vpc', undefined, 'the dispatcher has no connections outside a VPC; set vpc (or a relay cluster with a vpc) to place it in one');
+      throw new ValidationError(this, 'vpc', undefined, 'the dispatcher has no connections outside a VPC; set vpc (or a relay cluster with a vpc) to place it in one');
     }
     return this.vpcConnections;
   }
@@ -544,7 +544,7 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
   }
 
   private fail(prop: string, value: unknown, fix: string): never {
-    throw new KafkaDispatcherValidationError(this, prop, value, fix);
+    throw new ValidationError(this, prop, value, fix);
   }
 
   private integerIn(prop: string, value: number, min: number, max: number, hint: string): void {

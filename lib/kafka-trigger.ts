@@ -13,7 +13,7 @@ import { KafkaAuth, KafkaAuthMethod } from './kafka-auth';
 import { KafkaCluster, KafkaClusterKind } from './kafka-cluster';
 import { OnFailureDestination, OnFailureDestinationKind } from './kafka-destination';
 import { KafkaDispatcher } from './dispatcher';
-import { KafkaTriggerValidationError } from './private/errors';
+import { ValidationError } from './private/errors';
 import { KafkaAuthSetup, secretArnPattern } from './private/kafka-auth-setup';
 import { IAM4_BASIC_EXECUTION, acknowledgeCreatedSecrets, acknowledgeWildcards } from './private/nag';
 import { unreadPartialBatchResponses } from './private/partial-batch';
@@ -294,7 +294,7 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     this.auth = props.auth ?? (msk ? KafkaAuth.iam() : KafkaAuth.scram512());
     const role = props.target.role;
     if (!role) {
-      throw new KafkaTriggerValidationError(this, 'target.role', undefined,
+      throw new ValidationError(this, 'target.role', undefined,
         'the event source uses the function\'s execution role; import the function with lambda.Function.fromFunctionAttributes({ functionArn, role })');
     }
 
@@ -397,7 +397,7 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
 
   private topicIndex(topic: string): number {
     const i = this.eventSourceMappings.findIndex((m) => m.topics?.[0] === topic);
-    if (i < 0) throw new KafkaTriggerValidationError(this, 'topic', topic, `use one of the trigger's topics (${this.eventSourceMappings.map((m) => m.topics?.[0]).join(', ')})`);
+    if (i < 0) throw new ValidationError(this, 'topic', topic, `use one of the trigger's topics (${this.eventSourceMappings.map((m) => m.topics?.[0]).join(', ')})`);
     return i;
   }
 
@@ -405,7 +405,7 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
   // Validation
 
   private fail(prop: string, value: unknown, fix: string): never {
-    throw new KafkaTriggerValidationError(this, prop, value, fix);
+    throw new ValidationError(this, prop, value, fix);
   }
 
   private validateEsmOptions(props: KafkaTriggerProps): void {

@@ -8,7 +8,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { OnFailureDestination, OnFailureDestinationKind } from './kafka-destination';
-import { KinesisTriggerValidationError } from './private/errors';
+import { ValidationError } from './private/errors';
 import { unreadPartialBatchResponses } from './private/partial-batch';
 import { iam5ResourceFinding } from './private/nag';
 
@@ -323,7 +323,7 @@ export class KinesisTrigger extends Construct {
   }
 
   private fail(prop: string, value: unknown, fix: string): never {
-    throw new KinesisTriggerValidationError(this, prop, value, fix);
+    throw new ValidationError(this, prop, value, fix);
   }
 
   private validate(props: KinesisTriggerProps): void {

@@ -9,7 +9,7 @@ import { KafkaAuth, KafkaAuthMethod } from './kafka-auth';
 import { KafkaCluster, KafkaClusterKind } from './kafka-cluster';
 import { OnFailureDestination } from './kafka-destination';
 import { KafkaTrigger } from './kafka-trigger';
-import { LambdaSinkConnectorValidationError } from './private/errors';
+import { ValidationError } from './private/errors';
 import { KafkaAuthSetup } from './private/kafka-auth-setup';
 import { acknowledgeCreatedSecrets } from './private/nag';
 import { KafkaVpcEndpoints } from './vpc-endpoints';
@@ -117,7 +117,7 @@ export interface LambdaSinkConnectorProps {
    * Most records per invocation of the target.
    * @default 100
    */
-  readonly targetBatchSize?: number;
+  readonly recordsPerInvocation?: number;
 
   /**
    * Where to start reading a topic the consumer group has no offsets for.
@@ -177,7 +177,7 @@ export class LambdaSinkConnector extends Construct {
   constructor(scope: Construct, id: string, props: LambdaSinkConnectorProps) {
     super(scope, id);
     const fail = (prop: string, value: unknown, fix: string): never => {
-      throw new LambdaSinkConnectorValidationError(this, prop, value, fix);
+      throw new ValidationError(this, prop, value, fix);
     };
     for (const [prop, topic] of [['responseTopic', props.responseTopic], ['errorTopic', props.errorTopic]] as const) {
       if (topic !== undefined && props.topics.includes(topic)) {
@@ -217,7 +217,7 @@ export class LambdaSinkConnector extends Construct {
       target: props.target,
       invocationType: props.invocationType,
       payloadFormat: props.payloadFormat,
-      batchSize: props.targetBatchSize,
+      recordsPerInvocation: props.recordsPerInvocation,
       onError: props.onError ?? (props.errorTopic !== undefined ? DispatcherErrorBehavior.LOG : DispatcherErrorBehavior.FAIL),
       reportBatchItemFailures: props.reportBatchItemFailures,
       timeout: props.dispatcherTimeout,

@@ -199,8 +199,8 @@ describe('KafkaDispatcher', () => {
   });
 
   test.each([
-    ['batchSize 0', { batchSize: 0 }, /batchSize was 0: use an integer from 1 to 10000/],
-    ['batchSize 10001', { batchSize: 10_001 }, /batchSize was 10001: use an integer from 1 to 10000/],
+    ['recordsPerInvocation 0', { recordsPerInvocation: 0 }, /recordsPerInvocation was 0: use an integer from 1 to 10000/],
+    ['recordsPerInvocation 10001', { recordsPerInvocation: 10_001 }, /recordsPerInvocation was 10001: use an integer from 1 to 10000/],
     ['concurrency 0', { concurrency: 0 }, /concurrency was 0: use an integer from 1 to 1000/],
     ['a margin longer than the timeout', { timeout: Duration.seconds(30), timeMargin: Duration.seconds(30) }, /timeMargin was "30 seconds": it must be shorter than timeout/],
     ['a key pointer without a slash', { idempotencyKeyPointer: 'orderId' }, /idempotencyKeyPointer was "orderId": use a JSON pointer/],

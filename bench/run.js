@@ -2,7 +2,7 @@
 'use strict';
 /**
  * npm run bench: measures the dispatcher path against its peers in the same run and writes
- * bench/results.json (the shape issue 7 fixes), bench/machine.json (where and under what load it
+ * bench/results.json (the shape bench/shape.js checks), bench/machine.json (where and under what load it
  * ran) and bench/results.png (the chart). Starts Kafka and DynamoDB Local with testenv unless
  * CKL_TESTENV names a running environment. `npm run bench -- --quick` runs small record counts and
  * writes to bench/.out/ instead, for development. `--only decode` measures decode alone (no Kafka or

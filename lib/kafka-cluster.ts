@@ -34,7 +34,7 @@ export interface SelfManagedKafkaClusterProps {
 
   /**
    * Security groups of the event source (VPC_SECURITY_GROUP).
-   * @default - one is created with the rules seed 002 lists (broker port in from itself, 443 and the broker port out)
+   * @default - one is created with the rules Lambda's Kafka network guide lists (broker port in from itself, 443 and the broker port out)
    * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-network.html
    */
   readonly securityGroups?: ec2.ISecurityGroup[];
@@ -94,7 +94,7 @@ export interface MskClusterProps {
   readonly subnets?: ec2.SubnetSelection;
 
   /**
-   * The cluster's security groups, which the event source uses. Given, the seed 004 rules for the
+   * The cluster's security groups, which the event source uses. Given, the rules Lambda's MSK network guide lists for the
    * auth's broker port are added to them.
    * @default - no rules are added
    * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-network.html

@@ -656,7 +656,7 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
         });
         this.policy.addStatements(
           new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [bucket.arnForObjects('*')] }),
-          // The current Lambda guide lists s3:ListBucket for S3 destinations besides the seed's s3:PutObject.
+          // The current Lambda guide lists s3:ListBucket for S3 destinations besides s3:PutObject.
           new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }),
         );
         if (bucket.encryptionKey) this.grantKey(bucket.encryptionKey, ['kms:GenerateDataKey']);

@@ -2,7 +2,7 @@
  * A local stand-in for the AWS-managed Kafka event source mapping: a kafkajs consumer group that builds
  * the ESM event, invokes a function through the Lambda Invoke API or a handler module in-process, commits
  * offsets only after success, retries failed batches (bisecting when enabled) and sends what cannot be
- * processed to an on-failure destination in seed 002's format.
+ * processed to an on-failure destination in the format Lambda documents (https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure.html).
  */
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';

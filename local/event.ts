@@ -1,4 +1,4 @@
-/** The Lambda event and the on-failure record, built the way the Kafka event source mapping builds them (seed 002). */
+/** The Lambda event and the on-failure record, built the way the Kafka event source mapping builds them (https://docs.aws.amazon.com/lambda/latest/dg/with-kafka.html). */
 import type { KafkaMessage } from 'kafkajs';
 
 /** Largest synchronous invoke payload Lambda accepts (6 MB). */
@@ -66,7 +66,7 @@ export interface InvokeOutcome {
   readonly functionError?: string;
 }
 
-/** The on-failure record of seed 002; `payload` (the whole event) only for S3 destinations. */
+/** The on-failure record (https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure.html); `payload` (the whole event) only for S3 destinations. */
 export function onFailureRecord(args: {
   id: EventSourceIdentity;
   functionArn: string;

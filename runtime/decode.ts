@@ -2,7 +2,7 @@ import { decodeKinesisEvent, decodeKinesisEventLenient, isKinesisEvent, KinesisE
 import { base64ToUtf8, isBase64 } from './base64';
 import { KafkaEventDecodeError, KafkaRecordDecodeError } from './errors';
 
-/** A record as the Kafka event source mapping sends it (seed 002 self-managed, seed 004 MSK). */
+/** A record as the Kafka event source mapping sends it (https://docs.aws.amazon.com/lambda/latest/dg/with-kafka.html, https://docs.aws.amazon.com/lambda/latest/dg/with-msk.html). */
 export interface RawKafkaRecord {
   readonly topic: string;
   /** A number for self-managed Kafka; MSK may send a string ("0"). */

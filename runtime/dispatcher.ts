@@ -22,7 +22,7 @@ export interface KafkaBatchResponse {
   readonly batchItemFailures: { readonly itemIdentifier: { readonly partition: string; readonly offset: number } }[];
 }
 
-/** The partial batch response of a Kinesis event source mapping (seed 003): the sequence numbers to retry from. */
+/** The partial batch response of a Kinesis event source mapping (https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-batchfailurereporting.html): the sequence numbers to retry from. */
 export interface KinesisBatchResponse {
   readonly batchItemFailures: { readonly itemIdentifier: string }[];
 }

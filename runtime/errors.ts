@@ -140,7 +140,7 @@ export class TargetInvocationError extends Error {
   }
 }
 
-/** What the Lambda Invoke API answered, as seed 000's error schema records it. */
+/** What the Lambda Invoke API answered, as the Confluent connector's error records hold it. */
 export interface InvocationFailureDetails {
   readonly statusCode: number;
   readonly functionError: string;

@@ -2,7 +2,7 @@ import { base64 } from './base64';
 import type { KafkaHeader } from './decode';
 import { KinesisEventDecodeError, KinesisRecordDecodeError } from './errors';
 
-/** One entry of `Records` as the Kinesis event source mapping sends it (seed 003). */
+/** One entry of `Records` as the Kinesis event source mapping sends it (https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html). */
 export interface RawKinesisRecord {
   readonly kinesis: {
     readonly kinesisSchemaVersion?: string;

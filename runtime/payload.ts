@@ -6,9 +6,9 @@ import type { SourceRecord } from './source';
 /**
  * Invocation payload formats:
  * - confluent: the Confluent Lambda sink connector's `[{ "payload": { timestamp, topic, partition,
- *   offset, key, value } }]` (seed 000);
+ *   offset, key, value } }]` (https://docs.confluent.io/kafka-connectors/aws-lambda/current/overview.html);
  * - nordstrom-plain / nordstrom-json: the Nordstrom connector's PlainPayloadFormatter /
- *   JsonPayloadFormatter fields (seed 001), as an array, with the record headers added;
+ *   JsonPayloadFormatter fields (https://github.com/Nordstrom/kafka-connect-lambda), as an array, with the record headers added;
  * - raw: the event source mapping's event, restricted to the batch's records.
  *
  * Kinesis records fill the same fields: topic = stream name, partition = shard id, offset = sequence number

@@ -38,7 +38,7 @@ export interface KafkaRelayOptions {
   readonly bootstrapServers: readonly string[];
   /** @default 'none' */
   readonly auth?: RelayAuth;
-  /** Secrets Manager secret: SCRAM {username,password}, or mTLS {certificate,privateKey,privateKeyPassword?} (seed 002's format). */
+  /** Secrets Manager secret: SCRAM {username,password}, or mTLS {certificate,privateKey,privateKeyPassword?} (the event source mapping's format, https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-auth.html). */
   readonly secretArn?: string;
   /** Secrets Manager secret {certificate} with the brokers' root CA, for private CAs. */
   readonly rootCaSecretArn?: string;
@@ -98,7 +98,7 @@ export const MAX_ERROR_RECORDS_CHARS = 400 * 1024;
 const MAX_SEND_CHARS = 512 * 1024;
 
 function normalizePem(pem: string): string {
-  // Secrets pasted as one line (as seed 002 shows them) lose the line breaks PEM parsers need; the
+  // Secrets pasted as one line (as Lambda's documentation shows them) lose the line breaks PEM parsers need; the
   // blocks are rebuilt with 64-character lines and nothing between them.
   const blocks = [...pem.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g)].map(([, label, body]) => {
     const b64 = body.replace(/\s+/g, '');

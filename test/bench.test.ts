@@ -16,7 +16,7 @@ const RESULTS = path.join(__dirname, '..', 'bench', 'results.json');
 const committed = (): Record<string, Record<string, number>> => JSON.parse(fs.readFileSync(RESULTS, 'utf8'));
 
 describe('bench/results.json', () => {
-  test('has exactly the shape of issue 7, every number positive', () => {
+  test('has exactly the shape the README table reads, every number positive', () => {
     // GIVEN the committed results of the full run
     const results = committed();
     // THEN
@@ -24,7 +24,7 @@ describe('bench/results.json', () => {
     expect(Object.keys(results)).toEqual(['decode', 'idempotency', 'relay', 'coldStart']);
   });
 
-  test('comes from a run with the record counts of issue 7', () => {
+  test('comes from a run with the record counts the README states', () => {
     const results = committed();
     expect(results.decode.records).toBe(10_000);
     expect(results.idempotency.records).toBe(1_000);

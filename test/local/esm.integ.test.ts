@@ -84,7 +84,7 @@ describe('local event source mapping', () => {
     // WHEN the mapping consumes them
     const m = mapping({ topics: [t], functionName: name });
     await waitFor('commit', async () => (await committed(m.groupId, t)).join() === '2,1');
-    // THEN one event per partition batch, shaped as seed 002 shows
+    // THEN one event per partition batch, shaped as Lambda's Kafka guide shows
     const recs = (await events(name)).flatMap((e) => { expect(e).toMatchObject({ eventSource: 'SelfManagedKafka', bootstrapServers: env.kafka.bootstrap.plaintext }); return Object.entries(e.records); });
     const byKey = Object.fromEntries(recs);
     expect(Object.keys(byKey).sort()).toEqual([`${t}-0`, `${t}-1`]);
@@ -110,7 +110,7 @@ describe('local event source mapping', () => {
     expect(evs[0]).toMatchObject({ eventSource: 'aws:kafka', eventSourceArn: clusterArn, bootstrapServers: 'b-1:9098' });
   });
 
-  test('fails a batch until retryAttempts are exhausted, then sends seed 002\'s record to SQS and commits past it', async () => {
+  test('fails a batch until retryAttempts are exhausted, then sends the documented on-failure record to SQS and commits past it', async () => {
     const t = await topic(1);
     await producer.send({ topic: t, messages: [{ value: 'a' }, { value: 'b' }] });
     const name = await fn('fail');

@@ -5,8 +5,8 @@ import { decodeEvent, decodeEventLenient, KafkaEventDecodeError, KafkaRecord, Ka
 const fixture = (name: string): any => JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', name), 'utf8'));
 
 describe('decodeEvent', () => {
-  test('decodes the self-managed Kafka example event of seed 002', () => {
-    // GIVEN the seed's example event
+  test('decodes the self-managed Kafka example event of Lambda\'s self-managed Kafka guide', () => {
+    // GIVEN the guide's example event
     const event = fixture('self-managed-seed002.json');
     // WHEN decoded
     const [record, ...rest] = decodeEvent(event);
@@ -19,7 +19,7 @@ describe('decodeEvent', () => {
     expect(record.header('headerKey')?.toString()).toBe('headerValue');
   });
 
-  test('decodes the MSK example event of seed 004: string partition becomes a number, absent key is null', () => {
+  test('decodes the MSK example event of Lambda\'s MSK guide: string partition becomes a number, absent key is null', () => {
     // GIVEN the MSK example, whose partition is the string "0" and which has no key
     const event = fixture('msk-seed004.json');
     // WHEN decoded

@@ -106,7 +106,7 @@ describe('dispatcher bundle under the Lambda emulator', () => {
     expect(await invoke(invalid, event)).toMatchObject({ body: { errorType: 'DispatcherConfigError', errorMessage: expect.stringMatching(/config.target must be an object, got undefined/) } });
   });
 
-  test('echo target: one invocation per partition, results relayed to the response topic with seed 000 keys', async () => {
+  test('echo target: one invocation per partition, results relayed to the response topic with the Confluent connector\'s keys', async () => {
     // GIVEN two partitions of 3 and 2 records
     const name = await target('echo');
     const responseTopic = await newTopic();
@@ -168,7 +168,7 @@ describe('dispatcher bundle under the Lambda emulator', () => {
     expect(out).toEqual({ functionError: undefined, body: { batchItemFailures: [{ itemIdentifier: { partition: `${topic}-0`, offset: 2 } }] } });
   });
 
-  test('log: a failing target sends seed 000 error records (with the records and the log tail asked for) to the error topic, continues, and is not invoked again on a retry', async () => {
+  test('log: a failing target sends the Confluent connector\'s error records (with the records and the log tail asked for) to the error topic, continues, and is not invoked again on a retry', async () => {
     const name = await target('fail');
     const errorTopic = await newTopic();
     const fn = await dispatcher({ target: name, onError: 'log', errorTopic, logTail: true });

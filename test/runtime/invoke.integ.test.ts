@@ -59,7 +59,7 @@ describe('TargetInvoker against the Lambda emulator', () => {
     }
   });
 
-  test('fails with TargetInvocationError carrying seed 000 error fields for a FunctionError, never success; the log tail only when asked for', async () => {
+  test('fails with TargetInvocationError carrying the Confluent connector\'s error fields for a FunctionError, never success; the log tail only when asked for', async () => {
     expect((await failureOf(new TargetInvoker({ functionName: 'inv-fail', client }).invoke(batchOf(2), deadline()))).details.logResult).toBeUndefined();
     const invoker = new TargetInvoker({ functionName: 'inv-fail', client, logTail: true });
     const e = await failureOf(invoker.invoke(batchOf(2), deadline()));

@@ -8,8 +8,8 @@ import {
 const fixture = (name: string): any => JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', name), 'utf8'));
 
 describe('decodeKinesisEvent', () => {
-  test('decodes the Kinesis example event of seed 003 into the record shape', () => {
-    // GIVEN the seed's example event
+  test('decodes the Kinesis example event of Lambda\'s guide into the record shape', () => {
+    // GIVEN the guide's example event
     const event = fixture('kinesis-seed003.json');
     // WHEN decoded
     const [first, second, ...rest] = decodeKinesisEvent(event);
@@ -90,7 +90,7 @@ describe('decodeKinesisEvent', () => {
 
 describe('decodeEvent and decodeEventLenient on a Kinesis event', () => {
   test('decode aws:kinesis records into KinesisRecords, typed by the event\'s type', () => {
-    // GIVEN the seed's Kinesis event, typed as a KinesisEvent
+    // GIVEN the guide's Kinesis event, typed as a KinesisEvent
     const event: KinesisEvent = fixture('kinesis-seed003.json');
     // WHEN decoded by the Kafka entry points
     const records: KinesisRecord[] = decodeEvent(event);

@@ -60,7 +60,7 @@ describe('Kinesis stream → dispatcher bundle → target → response topic', (
     return { name, arn, puts };
   }
 
-  /** The events the mapping would send: one per shard, its records in stream order, shaped as seed 003 shows. */
+  /** The events the mapping would send: one per shard, its records in stream order, shaped as Lambda's Kinesis guide shows. */
   const eventsOf = (name: string, arn: string) => kinesisEventsByShard(kinesis, name, arn, env.region);
 
   async function target(handler: string): Promise<string> {
@@ -170,7 +170,7 @@ describe('Kinesis stream → dispatcher bundle → target → response topic', (
   });
 
   test('sequence numbers of real length (56 digits, equal as doubles) stay distinct and exact through the bundle, the target and the response topic', async () => {
-    // GIVEN a seed 003-shaped event of one shard whose sequence numbers differ only past double precision
+    // GIVEN an aws:kinesis event of one shard whose sequence numbers differ only past double precision
     const streamName = `big-${randomUUID().slice(0, 8)}`;
     const shardId = 'shardId-000000000006';
     const seqs = [bigSequence(1), bigSequence(2), bigSequence(3)];

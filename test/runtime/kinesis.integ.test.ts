@@ -1,6 +1,6 @@
 /**
  * decodeKinesisEvent on records written to and read back from a real Kinesis API (moto server), shaped into
- * the aws:kinesis event the way the event source mapping builds it (seed 003).
+ * the aws:kinesis event the way the event source mapping builds it.
  */
 import { randomUUID } from 'node:crypto';
 import {

@@ -17,7 +17,7 @@ describe('payload formats', () => {
     expect(jsonOrText(buf)).toEqual(expected);
   });
 
-  test('Confluent entry has exactly the seed 000 fields', () => {
+  test('Confluent entry has exactly the Confluent connector\'s fields', () => {
     const [r] = decodeEvent(kafkaEvent([{ topic: 't', partition: 1, offset: 5, key: 'k', value: { v: 1 } }]));
     expect(JSON.parse(formatRecord(r, 'confluent'))).toEqual({ payload: { timestamp: 1_700_000_000_005, topic: 't', partition: 1, offset: 5, key: 'k', value: { v: 1 } } });
   });

@@ -16,12 +16,12 @@ describe('KafkaRelay against the real broker', () => {
     const out = await secrets.send(new CreateSecretCommand({ Name: `relay-${randomUUID()}`, SecretString: JSON.stringify(value) }));
     return out.ARN!;
   }
-  const oneLine = (pem: string) => pem.replace(/\n/g, ' ').trim(); // as seed 002 shows secrets
+  const oneLine = (pem: string) => pem.replace(/\n/g, ' ').trim(); // as Lambda's documentation shows secrets
   const relay = (o: Omit<KafkaRelayOptions, 'secretsClient'>) => { const r = new KafkaRelay({ ...o, secretsClient: secrets }); relays.push(r); return r; };
   const topic = async () => { const t = `relay-${randomUUID()}`; await te.createTopic(t, 1); return t; };
   const item = (offset: number) => ({ record: { topic: 'src', partition: 4, offset }, result: { ok: offset } });
 
-  test.each(['scram-sha-256', 'scram-sha-512'] as const)('%s over SASL_SSL with the root CA from a secret: response records with seed 000 key and headers', async (auth) => {
+  test.each(['scram-sha-256', 'scram-sha-512'] as const)('%s over SASL_SSL with the root CA from a secret: response records with the Confluent connector\'s key and headers', async (auth) => {
     // GIVEN SCRAM credentials and the root CA in Secrets Manager
     const user = env.kafka.scram[auth === 'scram-sha-256' ? 'SCRAM-SHA-256' : 'SCRAM-SHA-512'];
     const responseTopic = await topic();
@@ -60,7 +60,7 @@ describe('KafkaRelay against the real broker', () => {
     ['an unencrypted PKCS#8 key', 'clientKey', undefined],
     ['a PBES2-encrypted key', 'clientKeyPbes2', 'pbes2'],
     ['a PBES1-encrypted key', 'clientKeyPbes1', 'pbes1'],
-  ] as const)('mTLS with %s in seed 002 secret format: error records with seed 000 schema', async (_label, keyName, password) => {
+  ] as const)('mTLS with %s in the mapping\'s secret format: error records with the Confluent connector\'s schema', async (_label, keyName, password) => {
     const errorTopic = await topic();
     const r = relay({
       bootstrapServers: [env.kafka.bootstrap.ssl], auth: 'mtls', errorTopic,

@@ -12,7 +12,7 @@ describe('the dispatcher tells Kafka and Kinesis events apart by their shape', (
   test.each([
     ['a SelfManagedKafka event', () => fixture('self-managed-seed002.json'), 'kafka'],
     ['an aws:kafka (MSK) event', () => fixture('msk-seed004.json'), 'kafka'],
-    ['an aws:kinesis event (seed 003)', () => fixture('kinesis-seed003.json'), 'kinesis'],
+    ['an aws:kinesis event', () => fixture('kinesis-seed003.json'), 'kinesis'],
   ])('%s', (_label, event, kind) => {
     // GIVEN an event of the ESM WHEN its kind is asked THEN it is the right source
     expect(eventSourceKind(event())).toBe(kind);

@@ -91,7 +91,7 @@ export interface KinesisRecordSpec {
   arrival?: number;
 }
 
-/** One aws:kinesis record shaped as the Kinesis event source mapping sends it (seed 003). */
+/** One aws:kinesis record shaped as the Kinesis event source mapping sends it (as Lambda's Kinesis guide shows). */
 export function kinesisEventRecord(s: KinesisRecordSpec): any {
   return {
     kinesis: {
@@ -123,7 +123,7 @@ export function bigSequence(i: number, base = '495903382714902566085596925383615
 
 /**
  * The events a Kinesis event source mapping would send for a stream's records: one per shard that has records,
- * read with GetShardIterator(TRIM_HORIZON)/GetRecords and shaped as seed 003 shows.
+ * read with GetShardIterator(TRIM_HORIZON)/GetRecords and shaped as Lambda's Kinesis guide shows.
  */
 export async function kinesisEventsByShard(kinesis: KinesisClient, streamName: string, streamArn: string, region: string): Promise<{ shardId: string; event: any }[]> {
   const { Shards } = await kinesis.send(new ListShardsCommand({ StreamName: streamName }));

@@ -320,7 +320,7 @@ describe('KafkaTrigger: auth and secrets', () => {
   test('MSK defaults to IAM: kafka-cluster actions scoped to the cluster, topic and consumer group ARNs', () => {
     // GIVEN an MSK cluster and nothing else
     const { trigger: t, template } = trigger({ cluster: KafkaCluster.msk({ clusterArn: MSK_ARN }) });
-    // THEN the mapping has no secret and the role gets the seed 004 actions on exact ARNs
+    // THEN the mapping has no secret and the role gets the actions the Lambda MSK guide lists, on exact ARNs
     template().hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       EventSourceArn: MSK_ARN,
       AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: t.consumerGroupIds[0] },
@@ -399,7 +399,7 @@ describe('KafkaTrigger: auth and secrets', () => {
 });
 
 describe('KafkaTrigger: network', () => {
-  test('a self-managed cluster in a VPC gets the seed 002 security group, subnets and ENI permissions', () => {
+  test('a self-managed cluster in a VPC gets the security group the Lambda Kafka network guide prescribes, subnets and ENI permissions', () => {
     // GIVEN a VPC with two isolated subnets
     const stack = testStack();
     const { trigger: t, template } = trigger({ cluster: KafkaCluster.selfManaged({ bootstrapServers: SERVERS, vpc: isolatedVpc(stack) }) }, stack);
@@ -423,7 +423,7 @@ describe('KafkaTrigger: network', () => {
     expect(t.brokerPorts).toEqual([9096]);
   });
 
-  test('VPC endpoints are created with private DNS and the restricted policies of seed 002', () => {
+  test('VPC endpoints are created with private DNS and the restricted policies the Lambda Kafka network guide gives', () => {
     // GIVEN a VPC, SCRAM (a secret) and an SQS destination
     const stack = testStack();
     const { template } = trigger({ cluster: KafkaCluster.selfManaged({ bootstrapServers: SERVERS, vpc: isolatedVpc(stack) }), onFailure: OnFailureDestination.sqs() }, stack);

@@ -3,6 +3,7 @@ export * from './kafka-auth';
 export * from './kafka-cluster';
 export * from './kafka-destination';
 export * from './kafka-trigger';
+export * from './kafka-trigger-props';
 export * from './kinesis-trigger';
 export * from './vpc-endpoints';
 export * from './sink-connector';

@@ -11,221 +11,18 @@ import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { KafkaAuth, KafkaAuthMethod } from './kafka-auth';
 import { KafkaCluster, KafkaClusterKind } from './kafka-cluster';
-import { OnFailureDestination, OnFailureDestinationKind } from './kafka-destination';
-import { KafkaDispatcher } from './dispatcher';
+import { OnFailureDestinationKind } from './kafka-destination';
+import { KafkaConsumptionMode, KafkaTriggerMetricOptions, KafkaTriggerProps } from './kafka-trigger-props';
 import { ValidationError } from './private/errors';
 import { KafkaAuthSetup, secretArnPattern } from './private/kafka-auth-setup';
 import { IAM4_BASIC_EXECUTION, acknowledgeCreatedSecrets, acknowledgeWildcards } from './private/nag';
-import { unreadPartialBatchResponses } from './private/partial-batch';
+import { validateKafkaTriggerProps } from './private/kafka-trigger-validation';
+import { acknowledgeOnFailureFindings, configureOnFailure, errorAlarms } from './private/on-failure';
 import { EndpointNeed, EVENT_SOURCE_GROUPS_METADATA, NAT_EGRESS_METADATA, provideEndpoints } from './private/vpc-endpoints';
 import { KafkaVpcEndpoints, KafkaVpcEndpointsMode } from './vpc-endpoints';
 
-/** Options of the per-mapping metrics. */
-export interface KafkaTriggerMetricOptions extends cloudwatch.MetricOptions {
-  /**
-   * The topic whose mapping the metric is of.
-   * @default - the first topic
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html#event-source-mapping-metrics
-   */
-  readonly topic?: string;
-}
-
-/** How Lambda consumes a self-managed Kafka topic. */
-export enum KafkaConsumptionMode {
-  /** A consumer group: per-partition order (the default). */
-  STREAM = 'Stream',
-  /** A share group (Kafka 4.2+ brokers): unordered, several pollers per partition, like an SQS queue. */
-  QUEUE = 'Queue',
-}
-
-/** Properties of a KafkaTrigger. */
-export interface KafkaTriggerProps {
-  /** The cluster to read from. */
-  readonly cluster: KafkaCluster;
-
-  /**
-   * The topics to read. Lambda takes one topic per event source mapping, so one mapping is created per topic.
-   * @see https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html#lambda-CreateEventSourceMapping-request-Topics
-   */
-  readonly topics: string[];
-
-  /**
-   * The function the mapping invokes: the dispatcher or your own. Its timeout must be 14 minutes or less.
-   */
-  readonly target: lambda.IFunction;
-
-  /**
-   * How Lambda authenticates to the brokers.
-   * @default - MSK: IAM; self-managed: SASL/SCRAM-SHA-512 with a created secret
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-auth.html
-   */
-  readonly auth?: KafkaAuth;
-
-  /**
-   * Largest number of records per batch, 1–10000.
-   * @default 100
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventsourcemapping.html#invocation-eventsourcemapping-batching
-   */
-  readonly batchSize?: number;
-
-  /**
-   * How long to gather records before invoking, at most 300 seconds.
-   * @default - 500 ms (the Kafka default)
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventsourcemapping.html#invocation-eventsourcemapping-batching
-   */
-  readonly maxBatchingWindow?: Duration;
-
-  /**
-   * Where to start reading a topic the consumer group has no offsets for.
-   * TRIM_HORIZON by default because LATEST can skip records produced while the mapping is created.
-   * @default lambda.StartingPosition.TRIM_HORIZON
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-starting-positions.html
-   */
-  readonly startingPosition?: lambda.StartingPosition;
-
-  /**
-   * With AT_TIMESTAMP: the time to start from, in Unix seconds.
-   * @default - required with AT_TIMESTAMP only
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-starting-positions.html
-   */
-  readonly startingPositionTimestamp?: number;
-
-  /**
-   * The consumer group to join: 1–200 characters of `[a-zA-Z0-9-/*:_+=.@-]`, unique among your Kafka
-   * event sources. Only with a single topic.
-   * @default - a name derived from the construct path (plus the topic), so ACLs and IAM can name it
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-process.html#services-smaa-topic-add
-   */
-  readonly consumerGroupId?: string;
-
-  /**
-   * Consumer group (Stream) or share group (Queue) consumption; self-managed clusters only. In Queue mode
-   * the starting position and batching window do not apply.
-   * @default KafkaConsumptionMode.STREAM
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/polling-kafka-queue.html
-   */
-  readonly consumptionMode?: KafkaConsumptionMode;
-
-  /**
-   * Event filter patterns (`lambda.FilterCriteria.filter({...})`).
-   * @default - no filtering
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html
-   */
-  readonly filters?: Array<{ [key: string]: any }>;
-
-  /**
-   * Customer managed key that encrypts the filter criteria. Lambda is granted kms:Decrypt on it.
-   * @default - AWS owned key
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html#filter-criteria-encryption
-   */
-  readonly filterEncryption?: kms.IKey;
-
-  /**
-   * Whether the mapping polls.
-   * @default true
-   * @see https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html#lambda-CreateEventSourceMapping-request-Enabled
-   */
-  readonly enabled?: boolean;
-
-  /**
-   * Provisioned mode: minimum 1–200, maximum 1–10000 pollers, an optional poller group.
-   * Schema registry, error handling controls, ESM logging and Kafka destinations need it.
-   * @default - on-demand mode
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-scaling-modes.html
-   */
-  readonly provisionedPollers?: lambda.ProvisionedPollerConfig;
-
-  /**
-   * A Confluent or Glue schema registry (`ConfluentSchemaRegistry` / `GlueSchemaRegistry` of
-   * aws-cdk-lib/aws-lambda-event-sources). Provisioned mode only.
-   * @default - records are delivered as they are
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/services-consume-kafka-events.html
-   */
-  readonly schemaRegistry?: lambda.ISchemaRegistry;
-
-  /**
-   * ESM metrics to emit (EventCount, ErrorCount, KafkaMetrics).
-   * @default - none
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html#event-source-mapping-metrics
-   */
-  readonly metrics?: lambda.MetricType[];
-
-  /**
-   * ESM system log level. Provisioned mode only.
-   * @default - no ESM system logs
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/esm-logging.html
-   */
-  readonly systemLogLevel?: lambda.EventSourceMappingLogLevel;
-
-  /**
-   * Retries of a failed batch, 0–10000, or -1 for infinite. Provisioned mode only.
-   * @default - infinite (10 with an on-failure destination, as Lambda applies)
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html
-   */
-  readonly retryAttempts?: number;
-
-  /**
-   * Split a failed batch in two and retry each half. Provisioned mode only.
-   * @default false
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html
-   */
-  readonly bisectBatchOnError?: boolean;
-
-  /**
-   * Discard records older than this, 60 s – 7 days. Provisioned mode only.
-   * @default - infinite
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html
-   */
-  readonly maxRecordAge?: Duration;
-
-  /**
-   * Let the function report failed records (ReportBatchItemFailures). Provisioned mode only.
-   * @default false
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html
-   */
-  readonly reportBatchItemFailures?: boolean;
-
-  /**
-   * Where batches that failed all retries go.
-   * @default - none
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure.html
-   */
-  readonly onFailure?: OnFailureDestination;
-
-  /**
-   * VPC interface endpoints, when the cluster is in a VPC.
-   * @default KafkaVpcEndpoints.create() when the cluster has a VPC
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-network.html
-   */
-  readonly vpcEndpoints?: KafkaVpcEndpoints;
-
-  /**
-   * Create CloudWatch alarms: OffsetLag, function errors, destination queue depth.
-   * @default true
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
-   */
-  readonly alarms?: boolean;
-
-  /**
-   * OffsetLag (maximum over a minute) that, for 5 minutes in a row, raises the lag alarm.
-   * @default 1000
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
-   */
-  readonly offsetLagAlarmThreshold?: number;
-
-  /**
-   * Invoke the target with InvocationType DryRun at deploy time, before the mappings are created,
-   * so a function that cannot be invoked fails the deployment instead of the first batch.
-   * @default true
-   * @see https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html#lambda-Invoke-request-InvocationType
-   */
-  readonly dryRunCheck?: boolean;
-}
-
 /** Construct id of the AwsCustomResource singleton provider (aws-cdk-lib/custom-resources). */
 const AWS_CUSTOM_RESOURCE_PROVIDER_ID = 'AWS679f53fac002430cb0da5b7982bd2287';
-const CONSUMER_GROUP_ID = /^[a-zA-Z0-9\-/*:_+=.@]{1,200}$/;
-const TOPIC_NAME = /^[^.]([a-zA-Z0-9\-_.]+)$/;
 
 /**
  * Wires Kafka topics of a self-managed cluster or Amazon MSK to a Lambda function: one event source
@@ -298,7 +95,7 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
         'the event source uses the function\'s execution role; import the function with lambda.Function.fromFunctionAttributes({ functionArn, role })');
     }
 
-    this.validateEsmOptions(props);
+    validateKafkaTriggerProps(props, (prop, value, fix) => this.fail(prop, value, fix));
     const authSetup = new KafkaAuthSetup(this, this.auth, this.cluster, (prop, value, fix) => this.fail(prop, value, fix));
     this.clusterArn = msk ? authSetup.mskClusterArn() : undefined;
     authSetup.validate();
@@ -406,104 +203,6 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
 
   private fail(prop: string, value: unknown, fix: string): never {
     throw new ValidationError(this, prop, value, fix);
-  }
-
-  private validateEsmOptions(props: KafkaTriggerProps): void {
-    if (props.topics.length === 0) this.fail('topics', props.topics, 'give at least one topic');
-    if (new Set(props.topics).size !== props.topics.length) this.fail('topics', props.topics, 'list each topic once');
-    for (const topic of props.topics) {
-      if (!Token.isUnresolved(topic) && (topic.length > 249 || !TOPIC_NAME.test(topic))) {
-        this.fail('topics', topic, 'a Kafka topic name has 2–249 characters of [a-zA-Z0-9._-] and does not start with "."');
-      }
-    }
-    const n = (prop: string, v: number | undefined, min: number, max: number, extra = '') => {
-      if (v !== undefined && !Token.isUnresolved(v) && (!Number.isInteger(v) || v < min || v > max)) {
-        this.fail(prop, v, `use an integer from ${min} to ${max}${extra}`);
-      }
-    };
-    n('batchSize', props.batchSize, 1, 10000);
-    const window = props.maxBatchingWindow?.toSeconds();
-    if (window !== undefined && !Token.isUnresolved(window) && window > 300) this.fail('maxBatchingWindow', `${window} seconds`, 'use at most Duration.seconds(300)');
-
-    const position = props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON;
-    if (position === lambda.StartingPosition.AT_TIMESTAMP && props.startingPositionTimestamp === undefined) {
-      this.fail('startingPositionTimestamp', undefined, 'AT_TIMESTAMP needs the time to start from, in Unix seconds');
-    }
-    if (position !== lambda.StartingPosition.AT_TIMESTAMP && props.startingPositionTimestamp !== undefined) {
-      this.fail('startingPositionTimestamp', props.startingPositionTimestamp, `it applies to AT_TIMESTAMP only; set startingPosition to AT_TIMESTAMP or remove it (startingPosition is ${position})`);
-    }
-    if (props.consumptionMode === KafkaConsumptionMode.QUEUE) {
-      if (props.cluster.kind === KafkaClusterKind.MSK) this.fail('consumptionMode', props.consumptionMode, 'Queue mode exists for self-managed Kafka only; remove it for Amazon MSK');
-      const notApplicable: Array<[string, unknown]> = [['startingPosition', props.startingPosition], ['startingPositionTimestamp', props.startingPositionTimestamp],
-        ['maxBatchingWindow', props.maxBatchingWindow?.toHumanString()]];
-      for (const [prop, value] of notApplicable) {
-        if (value !== undefined) this.fail(prop, value, 'it does not apply in Queue consumption mode (share groups have no offsets to start from); remove it or use Stream');
-      }
-    }
-    if (props.consumerGroupId !== undefined) {
-      if (!Token.isUnresolved(props.consumerGroupId) && !CONSUMER_GROUP_ID.test(props.consumerGroupId)) {
-        this.fail('consumerGroupId', props.consumerGroupId, 'use 1–200 characters of [a-zA-Z0-9-/*:_+=.@]');
-      }
-      if (props.topics.length > 1) {
-        this.fail('consumerGroupId', props.consumerGroupId, `a consumer group id must be unique per event source mapping and ${props.topics.length} topics make ${props.topics.length} mappings; create one trigger per topic or leave it unset`);
-      }
-    }
-    if (props.filterEncryption && !props.filters?.length) this.fail('filterEncryption', props.filterEncryption.keyArn, 'it encrypts filters; add filters or remove it');
-
-    const pp = props.provisionedPollers;
-    if (pp) {
-      n('provisionedPollers.minimumPollers', pp.minimumPollers, 1, 200);
-      n('provisionedPollers.maximumPollers', pp.maximumPollers, 1, 10000);
-      if (pp.minimumPollers !== undefined && pp.maximumPollers !== undefined && !Token.isUnresolved(pp.minimumPollers)
-        && !Token.isUnresolved(pp.maximumPollers) && pp.minimumPollers > pp.maximumPollers) {
-        this.fail('provisionedPollers', pp, 'minimumPollers must not exceed maximumPollers');
-      }
-      if (pp.pollerGroupName !== undefined && !Token.isUnresolved(pp.pollerGroupName) && !/^[a-zA-Z0-9_-]{1,128}$/.test(pp.pollerGroupName)) {
-        this.fail('provisionedPollers.pollerGroupName', pp.pollerGroupName, 'use 1–128 characters of [a-zA-Z0-9_-]');
-      }
-    } else {
-      const provisionedOnly: Array<[string, unknown]> = [
-        ['schemaRegistry', props.schemaRegistry], ['systemLogLevel', props.systemLogLevel], ['retryAttempts', props.retryAttempts],
-        ['bisectBatchOnError', props.bisectBatchOnError], ['maxRecordAge', props.maxRecordAge?.toHumanString()],
-        ['reportBatchItemFailures', props.reportBatchItemFailures],
-        ['onFailure', props.onFailure?.kind === OnFailureDestinationKind.KAFKA ? `kafka://${props.onFailure.topicName}` : undefined],
-      ];
-      for (const [prop, value] of provisionedOnly) {
-        if (value !== undefined) this.fail(prop, value === props.schemaRegistry ? 'a schema registry' : value, 'Lambda supports it for Kafka in provisioned mode only; set provisionedPollers (e.g. { minimumPollers: 1, maximumPollers: 10 }) or remove it');
-      }
-    }
-    this.failOnRelayLoop(props);
-    const unread = unreadPartialBatchResponses(props.target, props.reportBatchItemFailures, ' (with provisionedPollers)');
-    if (unread) this.fail('reportBatchItemFailures', props.reportBatchItemFailures, unread);
-    if (props.retryAttempts !== undefined && props.retryAttempts !== -1) n('retryAttempts', props.retryAttempts, 0, 10000, ', or -1 for infinite');
-    const age = props.maxRecordAge?.toSeconds();
-    if (age !== undefined && !Token.isUnresolved(age) && (age < 60 || age > 604800)) {
-      this.fail('maxRecordAge', `${age} seconds`, 'use 60 seconds to 7 days (604800 seconds)');
-    }
-    if (props.onFailure?.kind === OnFailureDestinationKind.KAFKA) {
-      const t = props.onFailure.topicName!;
-      if (props.topics.includes(t)) this.fail('onFailure', `kafka://${t}`, 'the destination topic must differ from every source topic, or records would loop');
-      if (!Token.isUnresolved(t) && !TOPIC_NAME.test(t)) this.fail('onFailure', `kafka://${t}`, 'a Kafka topic name has 2–249 characters of [a-zA-Z0-9._-]');
-      // The CloudFormation schema sizes Destination for ARNs: at least 12 characters.
-      if (!Token.isUnresolved(t) && t.length < 4) this.fail('onFailure', `kafka://${t}`, 'CloudFormation requires a destination of at least 12 characters; use a topic name of 4 or more characters');
-    }
-    const timeout = (props.target as lambda.Function).timeout?.toSeconds();
-    if (timeout !== undefined && !Token.isUnresolved(timeout) && timeout > 840) {
-      this.fail('target.timeout', `${timeout} seconds`, 'Kafka event source mappings support functions with a timeout of at most 14 minutes; lower it');
-    }
-  }
-
-  /** A dispatcher target that relays to one of this trigger's topics would feed its own results back in. */
-  private failOnRelayLoop(props: KafkaTriggerProps): void {
-    const dispatcher = props.target.node.scope;
-    const relay = dispatcher instanceof KafkaDispatcher ? dispatcher.relay : undefined;
-    if (!relay || !sameCluster(relay.cluster, props.cluster)) return;
-    for (const [prop, topic] of [['responseTopic', relay.responseTopic], ['errorTopic', relay.errorTopic]] as const) {
-      if (topic !== undefined && props.topics.includes(topic)) {
-        this.fail('topics', topic, `the target, KafkaDispatcher ${dispatcher!.node.path}, relays to ${topic} (relay.${prop}) on this cluster: `
-          + 'every relayed record would be read and dispatched again, a loop. Relay to another topic or read other topics');
-      }
-    }
   }
 
   private resolveConsumerGroupIds(props: KafkaTriggerProps): string[] {
@@ -623,67 +322,18 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
   private configureDestination(props: KafkaTriggerProps): { destination?: string; queue?: sqs.IQueue; bucket?: s3.IBucket; endpoint?: EndpointNeed } {
     const d = props.onFailure;
     if (!d) return {};
-    const role = this.target.role!;
-    switch (d.kind) {
-      case OnFailureDestinationKind.SQS: {
-        const queue = d.queue ?? new sqs.Queue(this, 'OnFailureQueue', {
-          encryption: sqs.QueueEncryption.SQS_MANAGED,
-          enforceSSL: true,
-          retentionPeriod: Duration.days(14),
-        });
-        this.policy.addStatements(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
-        if (queue.encryptionMasterKey) this.grantKey(queue.encryptionMasterKey, ['kms:Decrypt', 'kms:GenerateDataKey']);
-        return {
-          destination: queue.queueArn, queue,
-          endpoint: { key: 'sqs', label: 'SQS', statements: [new iam.PolicyStatement({ actions: ['sqs:SendMessage'], principals: [role], resources: [queue.queueArn] })] },
-        };
-      }
-      case OnFailureDestinationKind.SNS: {
-        const topic = d.topic!;
-        this.policy.addStatements(new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [topic.topicArn] }));
-        if (topic.masterKey) this.grantKey(topic.masterKey, ['kms:Decrypt', 'kms:GenerateDataKey']);
-        return {
-          destination: topic.topicArn,
-          endpoint: { key: 'sns', label: 'SNS', statements: [new iam.PolicyStatement({ actions: ['sns:Publish'], principals: [role], resources: [topic.topicArn] })] },
-        };
-      }
-      case OnFailureDestinationKind.S3: {
-        const bucket = d.bucket ?? new s3.Bucket(this, 'OnFailureBucket', {
-          versioned: true,
-          encryption: s3.BucketEncryption.S3_MANAGED,
-          blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-          enforceSSL: true,
-        });
-        this.policy.addStatements(
-          new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [bucket.arnForObjects('*')] }),
-          // The current Lambda guide lists s3:ListBucket for S3 destinations besides s3:PutObject.
-          new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }),
-        );
-        if (bucket.encryptionKey) this.grantKey(bucket.encryptionKey, ['kms:GenerateDataKey']);
-        return {
-          destination: bucket.bucketArn, bucket,
-          endpoint: { key: 's3', label: 'S3', statements: [new iam.PolicyStatement({ actions: ['s3:PutObject'], principals: [role], resources: [bucket.arnForObjects('*')] })] },
-        };
-      }
-      case OnFailureDestinationKind.KAFKA: {
-        const topic = d.topicName!;
-        if (this.auth.method === KafkaAuthMethod.IAM) {
-          this.policy.addStatements(new iam.PolicyStatement({
-            actions: ['kafka-cluster:WriteData', 'kafka-cluster:DescribeTopic'],
-            resources: [this.mskResourceArn('topic', topic)],
-          }));
-        }
-        if (this.auth.method !== KafkaAuthMethod.IAM) {
-          Annotations.of(this).addWarningV2('cdk-kafka-lambda:kafkaDestinationAcl',
-            `Lambda writes failed records to topic ${topic} as the ${this.auth.method} user; grant that user Write and Describe on it in the cluster's ACLs.`);
-        }
-        return { destination: `kafka://${topic}` };
-      }
+    if (d.kind !== OnFailureDestinationKind.KAFKA) return configureOnFailure(this, d, this.policy, this.target.role!);
+    const topic = d.topicName!;
+    if (this.auth.method === KafkaAuthMethod.IAM) {
+      this.policy.addStatements(new iam.PolicyStatement({
+        actions: ['kafka-cluster:WriteData', 'kafka-cluster:DescribeTopic'],
+        resources: [this.mskResourceArn('topic', topic)],
+      }));
+    } else {
+      Annotations.of(this).addWarningV2('cdk-kafka-lambda:kafkaDestinationAcl',
+        `Lambda writes failed records to topic ${topic} as the ${this.auth.method} user; grant that user Write and Describe on it in the cluster's ACLs.`);
     }
-  }
-
-  private grantKey(key: kms.IKey, actions: string[]): void {
-    this.policy.addStatements(new iam.PolicyStatement({ actions, resources: [key.keyArn] }));
+    return { destination: `kafka://${topic}` };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -825,7 +475,7 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
   }
 
   private createAlarms(props: KafkaTriggerProps): cloudwatch.Alarm[] {
-    const alarms = [
+    return [
       new cloudwatch.Alarm(this, 'OffsetLagAlarm', {
         alarmDescription: `Kafka consumer of ${this.node.path} falls behind: OffsetLag above the threshold for 5 minutes`,
         metric: this.metricOffsetLag(),
@@ -834,26 +484,8 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
-      new cloudwatch.Alarm(this, 'ErrorsAlarm', {
-        alarmDescription: `The function of ${this.node.path} returned errors`,
-        metric: this.target.metricErrors({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
+      ...errorAlarms(this, this.target, this.onFailureQueue, `Failed Kafka batches of ${this.node.path} wait in the on-failure queue`),
     ];
-    if (this.onFailureQueue) {
-      alarms.push(new cloudwatch.Alarm(this, 'OnFailureQueueDepthAlarm', {
-        alarmDescription: `Failed Kafka batches of ${this.node.path} wait in the on-failure queue`,
-        metric: this.onFailureQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: cloudwatch.Stats.MAXIMUM }),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }));
-    }
-    return alarms;
   }
 
   /**
@@ -867,23 +499,9 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     acknowledgeWildcards(this.policy, () => 'Lambda creates the event source network interfaces with this role: their ids are unknown before creation and '
       + 'ec2:Describe* has no resource-level permissions; S3 on-failure objects get Lambda-chosen keys; an imported secret is matched by its ARN suffix.');
     acknowledgeCreatedSecrets(this, [this.authSecret, this.rootCaSecret]);
-    if (this.onFailureBucket instanceof s3.Bucket && this.onFailureBucket.node.scope === this) {
-      ack(this.onFailureBucket, 'S1', 'The bucket only receives failed-batch records from Lambda; access logs would need a second bucket the user did not ask for.');
-    }
-    if (this.onFailureQueue instanceof sqs.Queue && this.onFailureQueue.node.scope === this) {
-      ack(this.onFailureQueue, 'SQS3', 'This queue is itself the dead-letter destination of the Kafka event source.');
-    }
+    acknowledgeOnFailureFindings(this, this.onFailureQueue, this.onFailureBucket, 'Kafka');
     // The AwsCustomResource provider is a stack-level singleton with the basic execution managed policy.
     ack(Stack.of(this).node.tryFindChild(AWS_CUSTOM_RESOURCE_PROVIDER_ID), IAM4_BASIC_EXECUTION,
       'The AwsCustomResource provider of aws-cdk-lib writes its logs with AWSLambdaBasicExecutionRole; its only other permission is the scoped dry-run invoke.');
   }
-}
-
-/** Whether two cluster descriptions name the same cluster: the same object, brokers or MSK cluster. */
-function sameCluster(a: KafkaCluster, b: KafkaCluster): boolean {
-  if (a === b) return true;
-  const arn = (c: KafkaCluster) => c.mskProps?.cluster?.attrArn ?? c.mskProps?.clusterArn;
-  if (arn(a) !== undefined && arn(a) === arn(b)) return true;
-  const servers = (c: KafkaCluster) => Token.isUnresolved(c.bootstrapServers) ? [] : c.bootstrapServers ?? [];
-  return servers(a).some((s) => servers(b).includes(s));
 }

@@ -1,4 +1,4 @@
-import { Annotations, Duration, Names, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, Names, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
@@ -9,8 +9,9 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { OnFailureDestination, OnFailureDestinationKind } from './kafka-destination';
 import { ValidationError } from './private/errors';
+import { acknowledgeWildcards } from './private/nag';
+import { acknowledgeOnFailureFindings, configureOnFailure, errorAlarms } from './private/on-failure';
 import { unreadPartialBatchResponses } from './private/partial-batch';
-import { iam5ResourceFinding } from './private/nag';
 
 /** Properties of a KinesisTrigger. */
 export interface KinesisTriggerProps {
@@ -374,44 +375,11 @@ export class KinesisTrigger extends Construct {
 
   private configureDestination(props: KinesisTriggerProps): { destination?: string; queue?: sqs.IQueue; bucket?: s3.IBucket } {
     if (props.discardFailedBatches) return {};
-    const d = props.onFailure ?? OnFailureDestination.sqs();
-    const grantKey = (key: kms.IKey, actions: string[]) => this.policy.addStatements(new iam.PolicyStatement({ actions, resources: [key.keyArn] }));
-    switch (d.kind) {
-      case OnFailureDestinationKind.SQS: {
-        const queue = d.queue ?? new sqs.Queue(this, 'OnFailureQueue', {
-          encryption: sqs.QueueEncryption.SQS_MANAGED,
-          enforceSSL: true,
-          retentionPeriod: Duration.days(14),
-        });
-        this.policy.addStatements(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
-        if (queue.encryptionMasterKey) grantKey(queue.encryptionMasterKey, ['kms:Decrypt', 'kms:GenerateDataKey']);
-        return { destination: queue.queueArn, queue };
-      }
-      case OnFailureDestinationKind.SNS: {
-        const topic = d.topic!;
-        this.policy.addStatements(new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [topic.topicArn] }));
-        if (topic.masterKey) grantKey(topic.masterKey, ['kms:Decrypt', 'kms:GenerateDataKey']);
-        return { destination: topic.topicArn };
-      }
-      default: {
-        const bucket = d.bucket ?? new s3.Bucket(this, 'OnFailureBucket', {
-          versioned: true,
-          encryption: s3.BucketEncryption.S3_MANAGED,
-          blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-          enforceSSL: true,
-        });
-        this.policy.addStatements(
-          new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [bucket.arnForObjects('*')] }),
-          new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }),
-        );
-        if (bucket.encryptionKey) grantKey(bucket.encryptionKey, ['kms:GenerateDataKey']);
-        return { destination: bucket.bucketArn, bucket };
-      }
-    }
+    return configureOnFailure(this, props.onFailure ?? OnFailureDestination.sqs(), this.policy, this.target.role!);
   }
 
   private createAlarms(props: KinesisTriggerProps): cloudwatch.Alarm[] {
-    const alarms = [
+    return [
       new cloudwatch.Alarm(this, 'IteratorAgeAlarm', {
         alarmDescription: `Kinesis consumer of ${this.node.path} falls behind: IteratorAge above the threshold for 5 minutes`,
         metric: this.metricIteratorAge(),
@@ -420,42 +388,13 @@ export class KinesisTrigger extends Construct {
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
-      new cloudwatch.Alarm(this, 'ErrorsAlarm', {
-        alarmDescription: `The function of ${this.node.path} returned errors`,
-        metric: this.target.metricErrors({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
+      ...errorAlarms(this, this.target, this.onFailureQueue, `Discarded Kinesis batches of ${this.node.path} wait in the on-failure queue`),
     ];
-    if (this.onFailureQueue) {
-      alarms.push(new cloudwatch.Alarm(this, 'OnFailureQueueDepthAlarm', {
-        alarmDescription: `Discarded Kinesis batches of ${this.node.path} wait in the on-failure queue`,
-        metric: this.onFailureQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: cloudwatch.Stats.MAXIMUM }),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }));
-    }
-    return alarms;
   }
 
   /** Acknowledges, with reasons, the cdk-nag AwsSolutions findings this construct causes on purpose. */
   private acknowledgeNagFindings(): void {
-    const ack = (construct: Construct, id: string, reason: string) => Validations.of(construct).acknowledge({ id, reason });
-    for (const statement of this.policy.document.toJSON()?.Statement ?? []) {
-      for (const resource of [statement.Resource].flat()) {
-        const notation = iam5ResourceFinding(this, resource);
-        if (notation.includes('*')) ack(this.policy, notation, 'S3 on-failure objects get keys Lambda chooses.');
-      }
-    }
-    if (this.onFailureBucket instanceof s3.Bucket && this.onFailureBucket.node.scope === this) {
-      ack(this.onFailureBucket, 'AwsSolutions::AwsSolutions-S1', 'The bucket only receives failed-batch records from Lambda; access logs would need a second bucket the user did not ask for.');
-    }
-    if (this.onFailureQueue instanceof sqs.Queue && this.onFailureQueue.node.scope === this) {
-      ack(this.onFailureQueue, 'AwsSolutions::AwsSolutions-SQS3', 'This queue is itself the dead-letter destination of the Kinesis event source.');
-    }
+    acknowledgeWildcards(this.policy, () => 'S3 on-failure objects get keys Lambda chooses.');
+    acknowledgeOnFailureFindings(this, this.onFailureQueue, this.onFailureBucket, 'Kinesis');
   }
 }

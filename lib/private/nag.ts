@@ -16,11 +16,6 @@ export function nagNotation(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** cdk-nag's finding id for a wildcard resource of an IAM statement (AwsSolutions-IAM5). */
-export function iam5ResourceFinding(scope: IConstruct, resource: string): string {
-  return `AwsSolutions::AwsSolutions-IAM5[Resource::${nagNotation(Stack.of(scope).resolve(resource))}]`;
-}
-
 /** cdk-nag's finding id for the basic execution managed policy (AwsSolutions-IAM4). */
 export const IAM4_BASIC_EXECUTION = 'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]';
 

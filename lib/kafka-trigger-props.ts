@@ -1,0 +1,210 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { KafkaAuth } from './kafka-auth';
+import { KafkaCluster } from './kafka-cluster';
+import { OnFailureDestination } from './kafka-destination';
+import { KafkaVpcEndpoints } from './vpc-endpoints';
+
+/** Options of the per-mapping metrics. */
+export interface KafkaTriggerMetricOptions extends cloudwatch.MetricOptions {
+  /**
+   * The topic whose mapping the metric is of.
+   * @default - the first topic
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html#event-source-mapping-metrics
+   */
+  readonly topic?: string;
+}
+
+/** How Lambda consumes a self-managed Kafka topic. */
+export enum KafkaConsumptionMode {
+  /** A consumer group: per-partition order (the default). */
+  STREAM = 'Stream',
+  /** A share group (Kafka 4.2+ brokers): unordered, several pollers per partition, like an SQS queue. */
+  QUEUE = 'Queue',
+}
+
+/** Properties of a KafkaTrigger. */
+export interface KafkaTriggerProps {
+  /** The cluster to read from. */
+  readonly cluster: KafkaCluster;
+
+  /**
+   * The topics to read. Lambda takes one topic per event source mapping, so one mapping is created per topic.
+   * @see https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html#lambda-CreateEventSourceMapping-request-Topics
+   */
+  readonly topics: string[];
+
+  /**
+   * The function the mapping invokes: the dispatcher or your own. Its timeout must be 14 minutes or less.
+   */
+  readonly target: lambda.IFunction;
+
+  /**
+   * How Lambda authenticates to the brokers.
+   * @default - MSK: IAM; self-managed: SASL/SCRAM-SHA-512 with a created secret
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-auth.html
+   */
+  readonly auth?: KafkaAuth;
+
+  /**
+   * Largest number of records per batch, 1–10000.
+   * @default 100
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventsourcemapping.html#invocation-eventsourcemapping-batching
+   */
+  readonly batchSize?: number;
+
+  /**
+   * How long to gather records before invoking, at most 300 seconds.
+   * @default - 500 ms (the Kafka default)
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventsourcemapping.html#invocation-eventsourcemapping-batching
+   */
+  readonly maxBatchingWindow?: Duration;
+
+  /**
+   * Where to start reading a topic the consumer group has no offsets for.
+   * TRIM_HORIZON by default because LATEST can skip records produced while the mapping is created.
+   * @default lambda.StartingPosition.TRIM_HORIZON
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-starting-positions.html
+   */
+  readonly startingPosition?: lambda.StartingPosition;
+
+  /**
+   * With AT_TIMESTAMP: the time to start from, in Unix seconds.
+   * @default - required with AT_TIMESTAMP only
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-starting-positions.html
+   */
+  readonly startingPositionTimestamp?: number;
+
+  /**
+   * The consumer group to join: 1–200 characters of `[a-zA-Z0-9-/*:_+=.@-]`, unique among your Kafka
+   * event sources. Only with a single topic.
+   * @default - a name derived from the construct path (plus the topic), so ACLs and IAM can name it
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-process.html#services-smaa-topic-add
+   */
+  readonly consumerGroupId?: string;
+
+  /**
+   * Consumer group (Stream) or share group (Queue) consumption; self-managed clusters only. In Queue mode
+   * the starting position and batching window do not apply.
+   * @default KafkaConsumptionMode.STREAM
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/polling-kafka-queue.html
+   */
+  readonly consumptionMode?: KafkaConsumptionMode;
+
+  /**
+   * Event filter patterns (`lambda.FilterCriteria.filter({...})`).
+   * @default - no filtering
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html
+   */
+  readonly filters?: Array<{ [key: string]: any }>;
+
+  /**
+   * Customer managed key that encrypts the filter criteria. Lambda is granted kms:Decrypt on it.
+   * @default - AWS owned key
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html#filter-criteria-encryption
+   */
+  readonly filterEncryption?: kms.IKey;
+
+  /**
+   * Whether the mapping polls.
+   * @default true
+   * @see https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html#lambda-CreateEventSourceMapping-request-Enabled
+   */
+  readonly enabled?: boolean;
+
+  /**
+   * Provisioned mode: minimum 1–200, maximum 1–10000 pollers, an optional poller group.
+   * Schema registry, error handling controls, ESM logging and Kafka destinations need it.
+   * @default - on-demand mode
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-scaling-modes.html
+   */
+  readonly provisionedPollers?: lambda.ProvisionedPollerConfig;
+
+  /**
+   * A Confluent or Glue schema registry (`ConfluentSchemaRegistry` / `GlueSchemaRegistry` of
+   * aws-cdk-lib/aws-lambda-event-sources). Provisioned mode only.
+   * @default - records are delivered as they are
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/services-consume-kafka-events.html
+   */
+  readonly schemaRegistry?: lambda.ISchemaRegistry;
+
+  /**
+   * ESM metrics to emit (EventCount, ErrorCount, KafkaMetrics).
+   * @default - none
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html#event-source-mapping-metrics
+   */
+  readonly metrics?: lambda.MetricType[];
+
+  /**
+   * ESM system log level. Provisioned mode only.
+   * @default - no ESM system logs
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/esm-logging.html
+   */
+  readonly systemLogLevel?: lambda.EventSourceMappingLogLevel;
+
+  /**
+   * Retries of a failed batch, 0–10000, or -1 for infinite. Provisioned mode only.
+   * @default - infinite (10 with an on-failure destination, as Lambda applies)
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html
+   */
+  readonly retryAttempts?: number;
+
+  /**
+   * Split a failed batch in two and retry each half. Provisioned mode only.
+   * @default false
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html
+   */
+  readonly bisectBatchOnError?: boolean;
+
+  /**
+   * Discard records older than this, 60 s – 7 days. Provisioned mode only.
+   * @default - infinite
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html
+   */
+  readonly maxRecordAge?: Duration;
+
+  /**
+   * Let the function report failed records (ReportBatchItemFailures). Provisioned mode only.
+   * @default false
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html
+   */
+  readonly reportBatchItemFailures?: boolean;
+
+  /**
+   * Where batches that failed all retries go.
+   * @default - none
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure.html
+   */
+  readonly onFailure?: OnFailureDestination;
+
+  /**
+   * VPC interface endpoints, when the cluster is in a VPC.
+   * @default KafkaVpcEndpoints.create() when the cluster has a VPC
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-network.html
+   */
+  readonly vpcEndpoints?: KafkaVpcEndpoints;
+
+  /**
+   * Create CloudWatch alarms: OffsetLag, function errors, destination queue depth.
+   * @default true
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
+   */
+  readonly alarms?: boolean;
+
+  /**
+   * OffsetLag (maximum over a minute) that, for 5 minutes in a row, raises the lag alarm.
+   * @default 1000
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
+   */
+  readonly offsetLagAlarmThreshold?: number;
+
+  /**
+   * Invoke the target with InvocationType DryRun at deploy time, before the mappings are created,
+   * so a function that cannot be invoked fails the deployment instead of the first batch.
+   * @default true
+   * @see https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html#lambda-Invoke-request-InvocationType
+   */
+  readonly dryRunCheck?: boolean;
+}

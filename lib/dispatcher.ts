@@ -1,4 +1,4 @@
-import { Annotations, Arn, ArnFormat, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -16,8 +16,9 @@ import { KafkaCluster } from './kafka-cluster';
 import { ValidationError } from './private/errors';
 import { HANDLER_RUNTIME, handlerCode } from './private/handler-runtime';
 import { Fail, KafkaAuthSetup, secretArnPattern } from './private/kafka-auth-setup';
+import { mskResourceArn } from './private/msk';
 import { acknowledgeCreatedSecrets, acknowledgeWildcards } from './private/nag';
-import { EndpointNeed, NAT_EGRESS_METADATA, RELAY_BROKERS_METADATA, provideEndpoints } from './private/vpc-endpoints';
+import { ENI_ACTIONS, EndpointNeed, NAT_EGRESS_METADATA, RELAY_BROKERS_METADATA, eniStatement, provideEndpoints } from './private/vpc-endpoints';
 import { KafkaVpcEndpoints, KafkaVpcEndpointsMode } from './vpc-endpoints';
 
 /** How the dispatcher invokes the target function. */
@@ -290,10 +291,6 @@ const RELAY_AUTH: { [method: string]: RelayAuthName } = {
   [KafkaAuthMethod.IAM]: 'msk-iam',
 };
 
-/** The network interface actions Lambda needs on the execution role of a function in a VPC. */
-const ENI_ACTIONS = ['ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeVpcs', 'ec2:DeleteNetworkInterface',
-  'ec2:DescribeSubnets', 'ec2:DescribeSecurityGroups'];
-
 /**
  * The dispatcher: a Lambda function, the target of a Kafka or Kinesis event source mapping
  * (KafkaTrigger or KinesisTrigger), that decodes the records, skips those already done (DynamoDB
@@ -396,7 +393,7 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
       actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
       resources: [this.logGroup.logGroupArn],
     }));
-    if (vpc) this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ENI_ACTIONS, resources: ['*'] }));
+    if (vpc) this.role.addToPrincipalPolicy(eniStatement());
 
     this.function = new lambda.Function(this, 'Function', {
       runtime: HANDLER_RUNTIME,
@@ -662,13 +659,7 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
 
   /** kafka-cluster:Connect and idempotent writes on the cluster; DescribeTopic and WriteData on the relay topics only. */
   private grantMskIam(clusterArn: string, topics: (string | undefined)[]): void {
-    const stack = Stack.of(this);
-    // arn:aws:kafka:region:account:cluster/name/uuid → arn:aws:kafka:region:account:topic/name/uuid/<topic>
-    const parts = Arn.split(clusterArn, ArnFormat.SLASH_RESOURCE_NAME);
-    const topicArns = topics.filter((t): t is string => t !== undefined).map((topic) => stack.formatArn({
-      service: 'kafka', partition: parts.partition, region: parts.region, account: parts.account, resource: 'topic',
-      resourceName: `${parts.resourceName}/${topic}`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
-    }));
+    const topicArns = topics.filter((t): t is string => t !== undefined).map((topic) => mskResourceArn(clusterArn, 'topic', topic));
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ['kafka-cluster:Connect', 'kafka-cluster:WriteDataIdempotently'],
       resources: [clusterArn],

@@ -1,4 +1,4 @@
-import { Annotations, Duration, Fn, Lazy, Names, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, Names, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -17,8 +17,10 @@ import { ValidationError } from './private/errors';
 import { KafkaAuthSetup, secretArnPattern } from './private/kafka-auth-setup';
 import { IAM4_BASIC_EXECUTION, acknowledgeCreatedSecrets, acknowledgeWildcards } from './private/nag';
 import { validateKafkaTriggerProps } from './private/kafka-trigger-validation';
+import { bindSchemaRegistry, createDryRunCheck, eventSourceNetwork } from './private/kafka-trigger-parts';
+import { mskResourceArn } from './private/msk';
 import { acknowledgeOnFailureFindings, configureOnFailure, errorAlarms } from './private/on-failure';
-import { EndpointNeed, EVENT_SOURCE_GROUPS_METADATA, NAT_EGRESS_METADATA, provideEndpoints } from './private/vpc-endpoints';
+import { EndpointNeed, EVENT_SOURCE_GROUPS_METADATA, NAT_EGRESS_METADATA, eniStatement, provideEndpoints } from './private/vpc-endpoints';
 import { KafkaVpcEndpoints, KafkaVpcEndpointsMode } from './vpc-endpoints';
 
 /** Construct id of the AwsCustomResource singleton provider (aws-cdk-lib/custom-resources). */
@@ -126,7 +128,8 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     this.onFailureBucket = dest.bucket;
 
     // Schema registry: bound once; the mappings share its configuration.
-    this.schemaRegistryConfig = props.schemaRegistry ? this.bindSchemaRegistry(props.schemaRegistry) : undefined;
+    this.schemaRegistryConfig = props.schemaRegistry
+      ? bindSchemaRegistry(this, props.schemaRegistry, this.target, this.policy, () => this.eventSourceMappingIds[0]) : undefined;
 
     // VPC endpoints
     const endpoints = this.configureEndpoints(props, net, dest.endpoint);
@@ -136,7 +139,7 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     if (props.filterEncryption) props.filterEncryption.grantDecrypt(new iam.ServicePrincipal('lambda.amazonaws.com'));
 
     // Deploy-time check
-    if (props.dryRunCheck ?? true) this.dryRunCheck = this.createDryRunCheck();
+    if (props.dryRunCheck ?? true) this.dryRunCheck = createDryRunCheck(this, this.target);
 
     // Mappings
     this.eventSourceMappings = props.topics.map((topic, i) => this.createMapping(props, topic, this.consumerGroupIds[i], net, dest.destination));
@@ -232,72 +235,16 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
   // Network
 
   private configureNetwork(): { securityGroups: ec2.ISecurityGroup[]; subnets: ec2.ISubnet[]; createdSecurityGroup?: ec2.SecurityGroup } {
-    const vpc = this.cluster.vpc;
-    const sm = this.cluster.selfManagedProps;
-    const mp = this.cluster.mskProps;
-    if (!vpc) {
-      if (sm?.subnets || sm?.securityGroups) this.fail('cluster.vpc', undefined, 'subnets and securityGroups place the event source in a VPC; give the vpc too');
-      return { securityGroups: mp?.securityGroups ?? [], subnets: [] };
-    }
-    let subnets: ec2.ISubnet[] = [];
-    try {
-      subnets = vpc.selectSubnets((sm ?? mp)!.subnets ?? {}).subnets;
-    } catch {
-      // selectSubnets throws for a subnet type the VPC lacks; report it like an empty selection.
-    }
-    if (subnets.length === 0) {
-      this.fail('cluster.subnets', (sm ?? mp)!.subnets ?? 'the private subnets of the VPC', 'the selection matches no subnet of the VPC; select subnets that exist (e.g. { subnetType: ec2.SubnetType.PRIVATE_ISOLATED })');
-    }
-    let created: ec2.SecurityGroup | undefined;
-    let groups = (sm ?? mp)!.securityGroups ?? [];
-    if (sm && groups.length === 0) {
-      created = new ec2.SecurityGroup(this, 'SecurityGroup', {
-        vpc,
-        description: `Kafka event source of ${this.node.path}`,
-        allowAllOutbound: false,
-      });
-      groups = [created];
-    }
-    // The rules Lambda documents, on created and given groups alike: broker port in from the event source's groups
-    // and out to them, 443 out to all.
-    if (this.brokerPorts.length === 0) {
-      Annotations.of(this).addWarningV2('cdk-kafka-lambda:brokerPortsUnknown',
-        'The bootstrap servers are only known at deploy time, so are the broker ports: no broker port rules are added. '
-        + 'The event source\'s security groups must allow the broker port in from and out to themselves.');
-    }
-    for (const group of groups) {
-      for (const port of this.brokerPorts) {
-        group.addIngressRule(group, ec2.Port.tcp(port), `Kafka broker port ${port} from the event source`);
-        group.addEgressRule(group, ec2.Port.tcp(port), `Kafka broker port ${port} to the event source`);
-      }
-      group.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to Lambda, STS, Secrets Manager and the destination');
-    }
-    if (this.cluster.kind === KafkaClusterKind.SELF_MANAGED) this.grantEniAccess();
+    const net = eventSourceNetwork(this, this.cluster, this.brokerPorts, (prop, value, fix) => this.fail(prop, value, fix));
+    // Lambda creates the event source's network interfaces with the execution role (MSK: see grantClusterAccess).
+    if (this.cluster.kind === KafkaClusterKind.SELF_MANAGED && this.cluster.vpc) this.policy.addStatements(eniStatement());
     // An MSK event source uses the cluster's groups, which the mapping does not name.
-    if (mp && groups.length) this.eventSourceMetadata[EVENT_SOURCE_GROUPS_METADATA] = groups.map((g) => g.securityGroupId);
-    return { securityGroups: groups, subnets, createdSecurityGroup: created };
-  }
-
-  private grantEniAccess(): void {
-    // Lambda creates the event source's network interfaces with the execution role; their ids are unknown
-    // before creation and the Describe* actions have no resource-level permissions.
-    this.policy.addStatements(new iam.PolicyStatement({
-      actions: ['ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeVpcs', 'ec2:DeleteNetworkInterface',
-        'ec2:DescribeSubnets', 'ec2:DescribeSecurityGroups'],
-      resources: ['*'],
-    }));
+    if (this.cluster.mskProps && net.securityGroups.length) this.eventSourceMetadata[EVENT_SOURCE_GROUPS_METADATA] = net.securityGroups.map((g) => g.securityGroupId);
+    return net;
   }
 
   // ---------------------------------------------------------------------------------------------
   // Cluster access (MSK)
-
-  /** ARN of an MSK topic or group: the cluster ARN with the resource type swapped. */
-  private mskResourceArn(type: 'topic' | 'group', name: string): string {
-    const arn = this.clusterArn!;
-    if (!Token.isUnresolved(arn)) return `${arn.replace(':cluster/', `:${type}/`)}/${name}`;
-    const parts = Fn.split(':cluster/', arn);
-    return Fn.join('', [Fn.select(0, parts), `:${type}/`, Fn.select(1, parts), `/${name}`]);
-  }
 
   private grantClusterAccess(topics: string[]): void {
     if (this.cluster.kind !== KafkaClusterKind.MSK) return;
@@ -307,12 +254,12 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
       actions: ['kafka:DescribeCluster', 'kafka:DescribeClusterV2', 'kafka:GetBootstrapBrokers'],
       resources: [arn],
     }));
-    this.grantEniAccess();
+    this.policy.addStatements(eniStatement());
     if (this.auth.method !== KafkaAuthMethod.IAM) return;
     this.policy.addStatements(
       new iam.PolicyStatement({ actions: ['kafka-cluster:Connect', 'kafka-cluster:DescribeClusterDynamicConfiguration'], resources: [arn] }),
-      new iam.PolicyStatement({ actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData'], resources: topics.map((t) => this.mskResourceArn('topic', t)) }),
-      new iam.PolicyStatement({ actions: ['kafka-cluster:DescribeGroup', 'kafka-cluster:AlterGroup'], resources: this.consumerGroupIds.map((g) => this.mskResourceArn('group', g)) }),
+      new iam.PolicyStatement({ actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData'], resources: topics.map((t) => mskResourceArn(arn, 'topic', t)) }),
+      new iam.PolicyStatement({ actions: ['kafka-cluster:DescribeGroup', 'kafka-cluster:AlterGroup'], resources: this.consumerGroupIds.map((g) => mskResourceArn(arn, 'group', g)) }),
     );
   }
 
@@ -327,7 +274,7 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     if (this.auth.method === KafkaAuthMethod.IAM) {
       this.policy.addStatements(new iam.PolicyStatement({
         actions: ['kafka-cluster:WriteData', 'kafka-cluster:DescribeTopic'],
-        resources: [this.mskResourceArn('topic', topic)],
+        resources: [mskResourceArn(this.clusterArn!, 'topic', topic)],
       }));
     } else {
       Annotations.of(this).addWarningV2('cdk-kafka-lambda:kafkaDestinationAcl',
@@ -424,54 +371,6 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     mapping.node.addDependency(this.policy);
     if (this.dryRunCheck) mapping.node.addDependency(this.dryRunCheck);
     return mapping;
-  }
-
-  private bindSchemaRegistry(registry: lambda.ISchemaRegistry): lambda.CfnEventSourceMapping.SchemaRegistryConfigProperty {
-    // aws-cdk-lib's registries only read the function from bind() (to grant it access), not the mapping.
-    const mapping = lambda.EventSourceMapping.fromEventSourceMappingId(this, 'SchemaRegistryMapping', Lazy.string({ produce: () => this.eventSourceMappingIds[0] }));
-    // Their grants go to the one source access policy, not to the function's default policy.
-    const policy = this.policy;
-    const principal: iam.IPrincipal = {
-      grantPrincipal: undefined as unknown as iam.IPrincipal,
-      assumeRoleAction: this.target.role!.assumeRoleAction,
-      policyFragment: this.target.role!.policyFragment,
-      principalAccount: this.target.role!.principalAccount,
-      addToPrincipalPolicy: (statement) => {
-        policy.addStatements(statement);
-        return { statementAdded: true, policyDependable: policy };
-      },
-    };
-    (principal as { grantPrincipal: iam.IPrincipal }).grantPrincipal = principal;
-    const handler = new Proxy(this.target, {
-      get: (target, name, receiver) => name === 'grantPrincipal' ? principal
-        : name === 'addToRolePolicy' ? (statement: iam.PolicyStatement) => policy.addStatements(statement)
-          : Reflect.get(target, name, receiver),
-    });
-    const config = registry.bind(mapping, handler);
-    return {
-      schemaRegistryUri: config.schemaRegistryUri,
-      eventRecordFormat: config.eventRecordFormat.value,
-      accessConfigs: config.accessConfigs?.map((a) => ({ type: a.type.type, uri: a.uri })),
-      schemaValidationConfigs: config.schemaValidationConfigs.map((v) => ({ attribute: v.attribute.value })),
-    };
-  }
-
-  private createDryRunCheck(): cr.AwsCustomResource {
-    const call: cr.AwsSdkCall = {
-      service: 'Lambda',
-      action: 'invoke',
-      parameters: { FunctionName: this.target.functionArn, InvocationType: 'DryRun' },
-      physicalResourceId: cr.PhysicalResourceId.of(`dry-run-${this.node.addr}`),
-      outputPaths: ['StatusCode'],
-    };
-    return new cr.AwsCustomResource(this, 'DryRunCheck', {
-      onCreate: call,
-      onUpdate: call,
-      installLatestAwsSdk: false,
-      policy: cr.AwsCustomResourcePolicy.fromStatements([
-        new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.target.functionArn] }),
-      ]),
-    });
   }
 
   private createAlarms(props: KafkaTriggerProps): cloudwatch.Alarm[] {

@@ -37,6 +37,19 @@ const INTERFACE_SERVICES: { [key: string]: [string, ec2.InterfaceVpcEndpointAwsS
   s3: ['S3', ec2.InterfaceVpcEndpointAwsService.S3],
 };
 
+/**
+ * The network interface actions Lambda needs on the execution role of a function or event source in a VPC: the
+ * interfaces' ids are unknown before creation and ec2:Describe* has no resource-level permissions.
+ * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-network.html
+ */
+export const ENI_ACTIONS = ['ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeVpcs', 'ec2:DeleteNetworkInterface',
+  'ec2:DescribeSubnets', 'ec2:DescribeSecurityGroups'];
+
+/** The network interface actions, on all resources. */
+export function eniStatement(): iam.PolicyStatement {
+  return new iam.PolicyStatement({ actions: ENI_ACTIONS, resources: ['*'] });
+}
+
 /** Metadata key on an MSK mapping: the cluster's security groups, which its network interfaces use. */
 export const EVENT_SOURCE_GROUPS_METADATA = 'cdk-kafka-lambda:securityGroups';
 

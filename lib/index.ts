@@ -1,4 +1,5 @@
 export * from './dispatcher';
+export * from './dispatcher-props';
 export * from './kafka-auth';
 export * from './kafka-cluster';
 export * from './kafka-destination';

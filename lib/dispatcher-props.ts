@@ -1,0 +1,258 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { KafkaAuth } from './kafka-auth';
+import { KafkaCluster } from './kafka-cluster';
+import { KafkaVpcEndpoints } from './vpc-endpoints';
+
+/** How the dispatcher invokes the target function. */
+export enum DispatcherInvocationType {
+  /** Synchronous: the target's response is checked and can be relayed to the response topic. */
+  REQUEST_RESPONSE = 'RequestResponse',
+  /** Asynchronous (fire and forget): Lambda retries the target itself; no response is relayed. */
+  EVENT = 'Event',
+}
+
+/** The payload the target function receives. */
+export enum DispatcherPayloadFormat {
+  /** The Confluent Lambda sink connector's `[{ "payload": { timestamp, topic, partition, offset, key, value } }]`. */
+  CONFLUENT = 'confluent',
+  /** The Nordstrom connector's PlainPayloadFormatter fields (key and value as text), with headers. */
+  NORDSTROM_PLAIN = 'nordstrom-plain',
+  /** The Nordstrom connector's JsonPayloadFormatter fields (key and value as JSON when they parse), with headers. */
+  NORDSTROM_JSON = 'nordstrom-json',
+  /** The event source mapping's event, restricted to the batch's records. */
+  RAW = 'raw',
+}
+
+/** What the dispatcher does when records fail (function error, malformed response, undecodable record). */
+export enum DispatcherErrorBehavior {
+  /** Fail the batch so the event source mapping retries it; done records are skipped on the retry. */
+  FAIL = 'fail',
+  /** Write the failure to the error topic (or the log), mark the records done, continue. */
+  LOG = 'log',
+  /** Count the failure, mark the records done, continue. */
+  DROP = 'drop',
+}
+
+/** How the idempotency table is used. */
+export enum IdempotencyMode {
+  /** One BatchGetItem per 100 keys before invoking, one BatchWriteItem per 25 results after. */
+  BATCHED = 'batched',
+  /** A conditional write per record before invoking, so concurrent invocations never both invoke the target for a key. */
+  STRICT = 'strict',
+}
+
+/** Where and how the dispatcher relays results and failures to Kafka. */
+export interface KafkaRelayProps {
+  /**
+   * The cluster to write to: its brokers, TLS, root CA, VPC and security groups. An MSK cluster needs
+   * `bootstrapServers` here (the producer connects as any client does).
+   */
+  readonly cluster: KafkaCluster;
+
+  /**
+   * How the relay authenticates: the same `KafkaAuth` as a trigger's. An auth without a secret gets one created
+   * (a generated SASL password, or the mTLS certificate from PEM), as the trigger does; SASL needs TLS.
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-auth.html
+   */
+  readonly auth: KafkaAuth;
+
+  /**
+   * Topic for the target's results (synchronous invocation only): key `{topic, partition, offset}`, value the result.
+   * @default - results are not relayed
+   */
+  readonly responseTopic?: string;
+
+  /**
+   * Topic for failures with DispatcherErrorBehavior.LOG: key `{topic, partition, startOffset, endOffset}`, value
+   * `{functionName, inputPayload, statusCode, functionError, logResult, payload, executedVersion, outcome, records}`, where
+   * `records` holds the failed records as the event carried them (base64 key and value, headers, timestamp).
+   * @default - failures are written to the dispatcher's log only
+   */
+  readonly errorTopic?: string;
+
+  /**
+   * Kafka client id of the relay's producer.
+   * @default "cdk-kafka-lambda-relay"
+   */
+  readonly clientId?: string;
+}
+
+/** Properties of a KafkaDispatcher. */
+export interface KafkaDispatcherProps {
+  /** The user's function that the dispatcher invokes with the records (a function, version or alias). */
+  readonly target: lambda.IFunction;
+
+  /**
+   * Synchronous or asynchronous invocation of the target.
+   * @default DispatcherInvocationType.REQUEST_RESPONSE
+   * @see https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html
+   */
+  readonly invocationType?: DispatcherInvocationType;
+
+  /**
+   * Payload format the target receives.
+   * @default DispatcherPayloadFormat.CONFLUENT
+   */
+  readonly payloadFormat?: DispatcherPayloadFormat;
+
+  /**
+   * Most records per invocation of the target; a batch also stays under the invocation payload
+   * limit (6 MB synchronous, 256 KB asynchronous) and holds one topic-partition.
+   * @default 100
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+   */
+  readonly recordsPerInvocation?: number;
+
+  /**
+   * Topic-partitions invoked in parallel; records of one partition are always invoked in order.
+   * @default 4
+   */
+  readonly concurrency?: number;
+
+  /**
+   * Attempts per target invocation on throttling (429), 5xx and timeouts, with exponential backoff and jitter,
+   * within the dispatcher's remaining time.
+   * @default 5
+   */
+  readonly maxAttempts?: number;
+
+  /**
+   * What happens when records fail.
+   * @default DispatcherErrorBehavior.FAIL
+   */
+  readonly onError?: DispatcherErrorBehavior;
+
+  /**
+   * Answer with a partial batch response instead of failing the whole batch; the event source
+   * mapping must enable ReportBatchItemFailures (KafkaTrigger / KinesisTrigger `reportBatchItemFailures`),
+   * or it takes the answer for a success. Kafka: `{ partition, offset }` per failed partition; Kinesis: the
+   * failed record's sequence number per failed shard.
+   * @default false
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-batchfailurereporting.html
+   */
+  readonly reportBatchItemFailures?: boolean;
+
+  /**
+   * No target invocation starts when less than this remains of the dispatcher's time; the rest is retried.
+   * @default Duration.seconds(10)
+   */
+  readonly timeMargin?: Duration;
+
+  /**
+   * The target's timeout: how long an invocation the dispatcher stopped waiting for (at its own deadline) may
+   * still be running. With IdempotencyMode.STRICT the records' keys stay in progress at least that long after the
+   * dispatcher's end, so a retry never runs the target on them while the first run goes on.
+   * @default - the target's timeout when it is a lambda.Function, otherwise 15 minutes (Lambda's longest)
+   */
+  readonly targetTimeout?: Duration;
+
+  /**
+   * Ask Lambda for the last 4 KB of the target's log with each synchronous invocation and put it in the
+   * `logResult` field of error records. The target's log may hold record data; the dispatcher never writes it to
+   * its own log.
+   * @default false
+   */
+  readonly includeTargetLogTail?: boolean;
+
+  /**
+   * Timeout of the dispatcher function: at most 14 minutes behind a KafkaTrigger (Kafka event source mappings
+   * allow no more; the trigger checks it), up to Lambda's 15 behind a KinesisTrigger.
+   * @default Duration.minutes(5)
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka.html
+   */
+  readonly timeout?: Duration;
+
+  /**
+   * Memory of the dispatcher function in MB.
+   * @default 512
+   */
+  readonly memorySize?: number;
+
+  /**
+   * Keep an idempotency table so that records already done are not sent to the target again.
+   * @default true
+   */
+  readonly idempotency?: boolean;
+
+  /**
+   * How the idempotency table is used.
+   * @default IdempotencyMode.BATCHED
+   */
+  readonly idempotencyMode?: IdempotencyMode;
+
+  /**
+   * How long a done record is remembered (DynamoDB TTL).
+   * @default Duration.days(7)
+   * @see https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/TTL.html
+   */
+  readonly idempotencyTtl?: Duration;
+
+  /**
+   * JSON pointer (RFC 6901) to a field of the record value to use as the idempotency key, e.g. "/orderId".
+   * @default - topic-partition-offset
+   */
+  readonly idempotencyKeyPointer?: string;
+
+  /**
+   * Largest result stored for re-relaying on a retry, in bytes (a DynamoDB item holds at most 400 KB).
+   * @default 65536
+   */
+  readonly maxStoredResultBytes?: number;
+
+  /**
+   * KMS key that encrypts the idempotency table.
+   * @default - an AWS managed key
+   */
+  readonly tableEncryptionKey?: kms.IKey;
+
+  /**
+   * Removal policy of the idempotency table.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly tableRemovalPolicy?: RemovalPolicy;
+
+  /**
+   * Relay of results and failures to Kafka.
+   * @default - nothing is relayed
+   */
+  readonly relay?: KafkaRelayProps;
+
+  /**
+   * VPC of the dispatcher function.
+   * @default - the relay cluster's VPC when it has one, otherwise not in a VPC
+   */
+  readonly vpc?: ec2.IVpc;
+
+  /**
+   * Subnets of the dispatcher function.
+   * @default - the relay cluster's subnets in its VPC, otherwise the VPC's private subnets
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+
+  /**
+   * Security groups of the dispatcher function.
+   * @default - a new security group, when in a VPC: 443 out (AWS APIs) and the broker ports out to the relay cluster's groups
+   */
+  readonly securityGroups?: ec2.ISecurityGroup[];
+
+  /**
+   * How the dispatcher in a VPC reaches Lambda (the target), Secrets Manager (relay credentials) and DynamoDB (the
+   * idempotency table): endpoints created (shared per VPC and stack with the triggers, each policy admitting this
+   * dispatcher's role for exactly its actions and resources, a DynamoDB gateway endpoint on its subnets' route
+   * tables), existing ones, or none (a NAT gateway serves).
+   * @default KafkaVpcEndpoints.create() when in a VPC
+   * @see https://docs.aws.amazon.com/vpc/latest/privatelink/aws-services-privatelink-support.html
+   */
+  readonly vpcEndpoints?: KafkaVpcEndpoints;
+
+  /**
+   * How long the dispatcher's log is kept.
+   * @default logs.RetentionDays.TWO_YEARS
+   */
+  readonly logRetention?: logs.RetentionDays;
+}

@@ -38,8 +38,15 @@ export interface InvocationContext {
 
 export type ErrorBehavior = ErrorBehaviorName;
 
+/** What the dispatcher needs of the target invoker (TargetInvoker). */
+export type InvokerPort = Pick<TargetInvoker, 'functionName' | 'invocationType' | 'payloadFormat' | 'invoke'>;
+/** What the dispatcher needs of the idempotency store (DynamoDbIdempotencyStore). */
+export type IdempotencyStorePort = Pick<DynamoDbIdempotencyStore, 'getCompleted' | 'fits' | 'complete' | 'acquire' | 'release'>;
+/** What the dispatcher needs of the relay (KafkaRelay). */
+export type RelayPort = Pick<KafkaRelay, 'responseTopic' | 'errorTopic' | 'sendResponses' | 'sendErrors'>;
+
 export interface DispatcherOptions {
-  readonly invoker: TargetInvoker;
+  readonly invoker: InvokerPort;
   /** fail: throw so the ESM retries (done records are skipped then); log: error topic, continue; drop: count, continue. @default 'fail' */
   readonly onError?: ErrorBehavior;
   /** Answer with batchItemFailures instead of throwing. @default false */
@@ -57,12 +64,12 @@ export interface DispatcherOptions {
    * dispatcher stopped waiting for is never overlapped by a retry. @default 900000 (15 minutes)
    */
   readonly targetTimeoutMs?: number;
-  readonly store?: DynamoDbIdempotencyStore;
+  readonly store?: IdempotencyStorePort;
   /** @default 'batched' */
   readonly idempotencyMode?: 'batched' | 'strict';
   /** @default coordinatesKey (topic-partition-offset) */
   readonly keyOf?: IdempotencyKeyFunction;
-  readonly relay?: KafkaRelay;
+  readonly relay?: RelayPort;
   readonly logger?: Logger;
   readonly metrics?: EmfMetrics;
 }
@@ -571,7 +578,7 @@ function keyOrUndefined(keyOf: IdempotencyKeyFunction, record: SourceRecord): st
   }
 }
 
-function invokerIsSync(invoker: TargetInvoker): boolean {
+function invokerIsSync(invoker: InvokerPort): boolean {
   return invoker.invocationType === 'RequestResponse';
 }
 

@@ -11,7 +11,7 @@ import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from
 import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
 import * as te from '../testenv';
-import { DISPATCHER_CONFIG_ENV, DispatcherConfig, IDEMPOTENCY_PARTITION_KEY } from '../lib/private/dispatcher-config';
+import { DISPATCHER_CONFIG_ENV, DispatcherConfig, IDEMPOTENCY_PARTITION_KEY } from '../contract/dispatcher-config';
 import { LocalEventSourceMapping } from '../local/esm';
 import { Proxy, startProxy } from './proxy';
 

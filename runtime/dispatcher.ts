@@ -1,7 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { DispatcherConfig, ErrorBehaviorName } from '../lib/private/dispatcher-config';
+import type { DispatcherConfig, ErrorBehaviorName } from '../contract/dispatcher-config';
 import {
   BatchFailedError, IdempotencyInProgressError, InvocationOutcome, PayloadTooLargeError, RecordCoordinates,
   RemainingTimeExhaustedError, SharedKeyFailedError, SharedKeyPendingError, TargetInvocationError,

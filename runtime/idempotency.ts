@@ -5,7 +5,7 @@ import { forEachLimit } from './concurrency';
 import { backoffDelay, sleep } from './retry';
 import { dynamodbSdk } from './sdk';
 
-import { IDEMPOTENCY_PARTITION_KEY, IDEMPOTENCY_TTL_ATTRIBUTE } from '../lib/private/dispatcher-config';
+import { IDEMPOTENCY_PARTITION_KEY, IDEMPOTENCY_TTL_ATTRIBUTE } from '../contract/dispatcher-config';
 
 /** Attribute names of the idempotency table, shared with the KafkaDispatcher construct that creates it. */
 export { IDEMPOTENCY_PARTITION_KEY, IDEMPOTENCY_TTL_ATTRIBUTE };

@@ -14,5 +14,5 @@ export * from './relay';
 export * from './logger';
 export * from './metrics';
 export * from './dispatcher';
-export { DISPATCHER_CONFIG_ENV, DispatcherConfigError, parseDispatcherConfig } from '../lib/private/dispatcher-config';
-export type { DispatcherConfig } from '../lib/private/dispatcher-config';
+export { DISPATCHER_CONFIG_ENV, DispatcherConfigError, parseDispatcherConfig } from '../contract/dispatcher-config';
+export type { DispatcherConfig } from '../contract/dispatcher-config';

@@ -14,7 +14,7 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import * as te from '../testenv';
 import { KafkaAuth, KafkaCluster, LambdaSinkConnector } from '../lib';
-import { DISPATCHER_CONFIG_ENV } from '../lib/private/dispatcher-config';
+import { DISPATCHER_CONFIG_ENV } from '../contract/dispatcher-config';
 import { createIdempotencyTable, invokeFunction, kafkaEvent, partitionSpecs, readTopic } from './runtime/support';
 
 jest.setTimeout(120_000);

@@ -9,7 +9,7 @@ import {
   DispatcherErrorBehavior, DispatcherInvocationType, DispatcherPayloadFormat, IdempotencyMode, KafkaDispatcher, KafkaDispatcherProps,
   KafkaAuth, KafkaCluster, KafkaTrigger, KafkaVpcEndpoints, KinesisTrigger,
 } from '../lib';
-import { DISPATCHER_CONFIG_ENV, parseDispatcherConfig } from '../lib/private/dispatcher-config';
+import { DISPATCHER_CONFIG_ENV, parseDispatcherConfig } from '../contract/dispatcher-config';
 
 const PLAIN_CLUSTER = KafkaCluster.selfManaged({ bootstrapServers: ['b:9092'], tls: false });
 const MSK = 'arn:aws:kafka:us-east-1:111122223333:cluster/orders/0123abcd-1111-2222-3333-444455556666-1';

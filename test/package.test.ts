@@ -37,12 +37,13 @@ describe('npm package', () => {
     expect(required.filter((m) => !m.startsWith('node:') && !require('module').builtinModules.includes(m) && !optional.includes(m))).toEqual([]);
   });
 
-  test('ships only the compiled lib, the runtime entry, assets, the command, the assembly and the docs', () => {
+  test('ships only the compiled lib, the runtime entry, the contract, assets, the command, the assembly and the docs', () => {
     // GIVEN the packed file list WHEN each path is checked against what users need THEN nothing else is shipped
     const allowed = [
       /^(\.jsii|API\.md|README\.md|LICENSE|package\.json)$/,
       /^lib\/.+\.(js|d\.ts)$/,
       /^runtime\/(?!handlers\/).+\.(js|d\.ts)$/,
+      /^contract\/.+\.(js|d\.ts)$/,
       /^assets\/[^/]+\/.+$/,
       /^cli\/cdk-kafka-lambda\.js$/,
     ];
@@ -51,7 +52,7 @@ describe('npm package', () => {
 
   test('every compiled module ships with its type declarations', () => {
     // GIVEN the JavaScript files of lib/ and runtime/ WHEN their .d.ts is looked up THEN none is missing
-    const modules = files.filter((f) => /^(lib|runtime)\/.+\.js$/.test(f));
+    const modules = files.filter((f) => /^(lib|runtime|contract)\/.+\.js$/.test(f));
     expect(modules.length).toBeGreaterThan(0);
     expect(modules.filter((f) => !files.includes(f.replace(/\.js$/, '.d.ts')))).toEqual([]);
   });

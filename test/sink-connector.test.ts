@@ -4,7 +4,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { DispatcherErrorBehavior, KafkaAuth, KafkaCluster, KafkaDispatcher, LambdaSinkConnector, LambdaSinkConnectorProps, OnFailureDestination } from '../lib';
-import { DISPATCHER_CONFIG_ENV } from '../lib/private/dispatcher-config';
+import { DISPATCHER_CONFIG_ENV } from '../contract/dispatcher-config';
 
 const SERVERS = ['b-1.kafka.internal:9096', 'b-2.kafka.internal:9096'];
 

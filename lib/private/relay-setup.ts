@@ -8,7 +8,7 @@ import { Construct } from 'constructs';
 import { DispatcherErrorBehavior, DispatcherInvocationType, KafkaRelayProps } from '../dispatcher-props';
 import { KafkaAuthMethod } from '../kafka-auth';
 import { KafkaCluster } from '../kafka-cluster';
-import { DispatcherConfig, RelayAuthName } from './dispatcher-config';
+import { DispatcherConfig, RelayAuthName } from '../../contract/dispatcher-config';
 import { Fail, KafkaAuthSetup, secretArnPattern } from './kafka-auth-setup';
 import { mskResourceArn } from './msk';
 import { RELAY_BROKERS_METADATA } from './vpc-endpoints';

@@ -3,7 +3,7 @@
  * which). Thin: reads the configuration written by the KafkaDispatcher construct once per container and
  * delegates to Dispatcher.
  */
-import { DISPATCHER_CONFIG_ENV, parseDispatcherConfig } from '../../lib/private/dispatcher-config';
+import { DISPATCHER_CONFIG_ENV, parseDispatcherConfig } from '../../contract/dispatcher-config';
 import { Dispatcher, InvocationContext, isEmptyEvent, DispatcherResponse } from '../dispatcher';
 
 // One per container: the relay's Kafka producer and the SDK clients are reused across invocations.

@@ -11,7 +11,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import * as te from '../../testenv';
-import { DISPATCHER_CONFIG_ENV, DispatcherConfig } from '../../lib/private/dispatcher-config';
+import { DISPATCHER_CONFIG_ENV, DispatcherConfig } from '../../contract/dispatcher-config';
 import { createIdempotencyTable, invokeFunction, kafkaEvent, partitionSpecs, readTopic } from './support';
 
 jest.setTimeout(120_000);

@@ -15,7 +15,7 @@ import {
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import * as te from '../../testenv';
-import { DISPATCHER_CONFIG_ENV, DispatcherConfig } from '../../lib/private/dispatcher-config';
+import { DISPATCHER_CONFIG_ENV, DispatcherConfig } from '../../contract/dispatcher-config';
 import { bigSequence, createIdempotencyTable, invokeFunction, kinesisEvent, kinesisEventsByShard, readTopic } from './support';
 
 jest.setTimeout(120_000);

@@ -16,11 +16,57 @@ export const IDEMPOTENCY_TTL_ATTRIBUTE = 'expiration';
 /** Version of the configuration format; the runtime refuses versions it does not know. */
 export const DISPATCHER_CONFIG_VERSION = 1;
 
-export type InvocationTypeName = 'RequestResponse' | 'Event';
-export type PayloadFormatName = 'confluent' | 'nordstrom-plain' | 'nordstrom-json' | 'raw';
-export type ErrorBehaviorName = 'fail' | 'log' | 'drop';
-export type IdempotencyModeName = 'batched' | 'strict';
-export type RelayAuthName = 'none' | 'scram-sha-256' | 'scram-sha-512' | 'plain' | 'mtls' | 'msk-iam';
+/** Each list of names, written once: the construct's enums are checked against them in the tests. */
+export const INVOCATION_TYPES = ['RequestResponse', 'Event'] as const;
+export const PAYLOAD_FORMATS = ['confluent', 'nordstrom-plain', 'nordstrom-json', 'raw'] as const;
+export const ERROR_BEHAVIORS = ['fail', 'log', 'drop'] as const;
+export const IDEMPOTENCY_MODES = ['batched', 'strict'] as const;
+export const RELAY_AUTHS = ['none', 'scram-sha-256', 'scram-sha-512', 'plain', 'mtls', 'msk-iam'] as const;
+
+export type InvocationTypeName = typeof INVOCATION_TYPES[number];
+export type PayloadFormatName = typeof PAYLOAD_FORMATS[number];
+export type ErrorBehaviorName = typeof ERROR_BEHAVIORS[number];
+export type IdempotencyModeName = typeof IDEMPOTENCY_MODES[number];
+export type RelayAuthName = typeof RELAY_AUTHS[number];
+
+/** The bounds of each number, [min, max], checked by the construct at synth and by the runtime at start. */
+export const BOUNDS = {
+  recordsPerInvocation: [1, 10_000],
+  concurrency: [1, 1_000],
+  maxAttempts: [1, 100],
+  baseDelayMs: [1, 60_000],
+  maxDelayMs: [1, 900_000],
+  targetTimeoutMs: [1, 900_000],
+  ttlSeconds: [60, 366 * 24 * 3600],
+  maxResultBytes: [0, 380_000],
+  timeMarginMs: [0, 600_000],
+} as const;
+
+/** The defaults, used by the construct for what it writes and by the runtime library for what it is not given. */
+export const DEFAULTS = {
+  recordsPerInvocation: 100,
+  concurrency: 4,
+  maxAttempts: 5,
+  baseDelayMs: 100,
+  maxDelayMs: 5_000,
+  /** Lambda's longest timeout: how long a target may run when its own timeout is not known. */
+  targetTimeoutMs: 15 * 60_000,
+  timeMarginMs: 10_000,
+  ttlSeconds: 7 * 24 * 3600,
+  maxResultBytes: 65_536,
+  relayClientId: 'cdk-kafka-lambda-relay',
+  metricsNamespace: 'CdkKafkaLambda',
+} as const;
+
+/** The dispatcher's embedded metrics. */
+export const METRIC_NAMES = [
+  'RecordsIn', 'RecordsInvoked', 'RecordsResponded', 'RecordsFailed', 'RecordsDropped',
+  'RecordsSkippedDuplicate', 'InvokeRetries', 'Invocations', 'ReinvokedForLostResult', 'RecordsUnknownOutcome',
+] as const;
+export type MetricName = typeof METRIC_NAMES[number];
+
+/** A broker as "host:port". */
+export const HOST_PORT = /^[^\s:]+:\d+$/;
 
 export interface TargetConfig {
   /** Function name, ARN or alias ARN (name:alias). */
@@ -77,6 +123,14 @@ export interface DispatcherConfig {
   readonly timeMarginMs: number;
   readonly idempotency?: IdempotencyConfig;
   readonly relay?: RelayConfig;
+  /** Where the embedded metrics go. Absent: DEFAULTS.metricsNamespace, service "cdk-kafka-lambda". */
+  readonly metrics?: MetricsConfig;
+}
+
+export interface MetricsConfig {
+  readonly namespace: string;
+  /** The `service` dimension and the logs' service. */
+  readonly service: string;
 }
 
 /** The dispatcher configuration is missing or invalid. */
@@ -87,8 +141,6 @@ export class DispatcherConfigError extends Error {
   }
 }
 
-const PAYLOAD_FORMATS: readonly string[] = ['confluent', 'nordstrom-plain', 'nordstrom-json', 'raw'];
-const RELAY_AUTHS: readonly string[] = ['none', 'scram-sha-256', 'scram-sha-512', 'plain', 'mtls', 'msk-iam'];
 
 type Json = Record<string, unknown>;
 
@@ -108,7 +160,7 @@ function str(o: Json, field: string, path: string, optional = false): string | u
   return v;
 }
 
-function int(o: Json, field: string, path: string, min: number, max: number): number {
+function int(o: Json, field: string, path: string, [min, max]: readonly [number, number]): number {
   const v = o[field];
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
     throw new DispatcherConfigError(`${path}.${field} must be an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
@@ -151,14 +203,14 @@ export function parseDispatcherConfig(json: string | undefined): DispatcherConfi
   const t = object(c.target, 'config.target');
   const target: TargetConfig = {
     functionName: str(t, 'functionName', 'config.target')!,
-    invocationType: oneOf(t, 'invocationType', 'config.target', ['RequestResponse', 'Event']),
+    invocationType: oneOf(t, 'invocationType', 'config.target', INVOCATION_TYPES),
     payloadFormat: oneOf(t, 'payloadFormat', 'config.target', PAYLOAD_FORMATS),
-    batchSize: int(t, 'batchSize', 'config.target', 1, 10_000),
-    concurrency: int(t, 'concurrency', 'config.target', 1, 1_000),
-    maxAttempts: int(t, 'maxAttempts', 'config.target', 1, 100),
-    baseDelayMs: int(t, 'baseDelayMs', 'config.target', 1, 60_000),
-    maxDelayMs: int(t, 'maxDelayMs', 'config.target', 1, 900_000),
-    timeoutMs: t.timeoutMs === undefined ? undefined : int(t, 'timeoutMs', 'config.target', 1, 900_000),
+    batchSize: int(t, 'batchSize', 'config.target', BOUNDS.recordsPerInvocation),
+    concurrency: int(t, 'concurrency', 'config.target', BOUNDS.concurrency),
+    maxAttempts: int(t, 'maxAttempts', 'config.target', BOUNDS.maxAttempts),
+    baseDelayMs: int(t, 'baseDelayMs', 'config.target', BOUNDS.baseDelayMs),
+    maxDelayMs: int(t, 'maxDelayMs', 'config.target', BOUNDS.maxDelayMs),
+    timeoutMs: t.timeoutMs === undefined ? undefined : int(t, 'timeoutMs', 'config.target', BOUNDS.targetTimeoutMs),
     logTail: t.logTail === undefined ? undefined : bool(t, 'logTail', 'config.target'),
   };
   let idempotency: IdempotencyConfig | undefined;
@@ -170,17 +222,17 @@ export function parseDispatcherConfig(json: string | undefined): DispatcherConfi
     }
     idempotency = {
       tableName: str(i, 'tableName', 'config.idempotency')!,
-      mode: oneOf(i, 'mode', 'config.idempotency', ['batched', 'strict']),
-      ttlSeconds: int(i, 'ttlSeconds', 'config.idempotency', 60, 366 * 24 * 3600),
+      mode: oneOf(i, 'mode', 'config.idempotency', IDEMPOTENCY_MODES),
+      ttlSeconds: int(i, 'ttlSeconds', 'config.idempotency', BOUNDS.ttlSeconds),
       keyPointer,
-      maxResultBytes: int(i, 'maxResultBytes', 'config.idempotency', 0, 380_000),
+      maxResultBytes: int(i, 'maxResultBytes', 'config.idempotency', BOUNDS.maxResultBytes),
     };
   }
   let relay: RelayConfig | undefined;
   if (c.relay !== undefined) {
     const r = object(c.relay, 'config.relay');
     const servers = r.bootstrapServers;
-    if (!Array.isArray(servers) || servers.length === 0 || !servers.every((s) => typeof s === 'string' && /^[^\s:]+:\d+$/.test(s))) {
+    if (!Array.isArray(servers) || servers.length === 0 || !servers.every((s) => typeof s === 'string' && HOST_PORT.test(s))) {
       throw new DispatcherConfigError(`config.relay.bootstrapServers must be a non-empty list of "host:port", got ${JSON.stringify(servers)}`);
     }
     const auth = oneOf<RelayAuthName>(r, 'auth', 'config.relay', RELAY_AUTHS);
@@ -202,10 +254,14 @@ export function parseDispatcherConfig(json: string | undefined): DispatcherConfi
   return {
     version: DISPATCHER_CONFIG_VERSION,
     target,
-    onError: oneOf(c, 'onError', 'config', ['fail', 'log', 'drop']),
+    onError: oneOf(c, 'onError', 'config', ERROR_BEHAVIORS),
     reportBatchItemFailures: bool(c, 'reportBatchItemFailures', 'config'),
-    timeMarginMs: int(c, 'timeMarginMs', 'config', 0, 600_000),
+    timeMarginMs: int(c, 'timeMarginMs', 'config', BOUNDS.timeMarginMs),
     idempotency,
     relay,
+    metrics: c.metrics === undefined ? undefined : (() => {
+      const m = object(c.metrics, 'config.metrics');
+      return { namespace: str(m, 'namespace', 'config.metrics')!, service: str(m, 'service', 'config.metrics')! };
+    })(),
   };
 }

@@ -8,7 +8,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import {
-  DISPATCHER_CONFIG_ENV, DISPATCHER_CONFIG_VERSION, DispatcherConfig, IDEMPOTENCY_PARTITION_KEY, IDEMPOTENCY_TTL_ATTRIBUTE,
+  BOUNDS, DEFAULTS, DISPATCHER_CONFIG_ENV, DISPATCHER_CONFIG_VERSION, DispatcherConfig, IDEMPOTENCY_PARTITION_KEY, IDEMPOTENCY_TTL_ATTRIBUTE, MetricName,
 } from '../contract/dispatcher-config';
 import {
   DispatcherErrorBehavior, DispatcherInvocationType, DispatcherPayloadFormat, IdempotencyMode, KafkaDispatcherProps, KafkaRelayProps,
@@ -26,9 +26,6 @@ function targetTimeoutMs(props: KafkaDispatcherProps): number | undefined {
   if (props.target instanceof lambda.Function) return (props.target.timeout ?? Duration.seconds(3)).toMilliseconds();
   return undefined;
 }
-
-/** Namespace of the dispatcher's embedded metrics. */
-const METRICS_NAMESPACE = 'CdkKafkaLambda';
 
 
 /**
@@ -86,27 +83,27 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
   constructor(scope: Construct, id: string, props: KafkaDispatcherProps) {
     super(scope, id);
     const timeout = props.timeout ?? Duration.minutes(5);
-    const timeMargin = props.timeMargin ?? Duration.seconds(10);
+    const timeMargin = props.timeMargin ?? Duration.millis(DEFAULTS.timeMarginMs);
     const invocationType = props.invocationType ?? DispatcherInvocationType.REQUEST_RESPONSE;
     const onError = props.onError ?? DispatcherErrorBehavior.FAIL;
     const idempotencyMode = props.idempotencyMode ?? IdempotencyMode.BATCHED;
-    const recordsPerInvocation = props.recordsPerInvocation ?? 100;
-    const concurrency = props.concurrency ?? 4;
-    const maxAttempts = props.maxAttempts ?? 5;
+    const recordsPerInvocation = props.recordsPerInvocation ?? DEFAULTS.recordsPerInvocation;
+    const concurrency = props.concurrency ?? DEFAULTS.concurrency;
+    const maxAttempts = props.maxAttempts ?? DEFAULTS.maxAttempts;
     this.reportBatchItemFailures = props.reportBatchItemFailures ?? false;
-    const maxStoredResultBytes = props.maxStoredResultBytes ?? 65536;
-    const ttl = props.idempotencyTtl ?? Duration.days(7);
+    const maxStoredResultBytes = props.maxStoredResultBytes ?? DEFAULTS.maxResultBytes;
+    const ttl = props.idempotencyTtl ?? Duration.seconds(DEFAULTS.ttlSeconds);
     this.relay = props.relay;
 
-    this.integerIn('recordsPerInvocation', recordsPerInvocation, 1, 10_000, 'the event source mapping sends at most 10000 records');
-    this.integerIn('concurrency', concurrency, 1, 1_000, 'use a bound of partitions invoked in parallel');
-    this.integerIn('maxAttempts', maxAttempts, 1, 100, 'count the first attempt');
-    this.integerIn('maxStoredResultBytes', maxStoredResultBytes, 0, 380_000, 'a DynamoDB item holds at most 400 KB');
+    this.integerIn('recordsPerInvocation', recordsPerInvocation, BOUNDS.recordsPerInvocation, 'the event source mapping sends at most 10000 records');
+    this.integerIn('concurrency', concurrency, BOUNDS.concurrency, 'use a bound of partitions invoked in parallel');
+    this.integerIn('maxAttempts', maxAttempts, BOUNDS.maxAttempts, 'count the first attempt');
+    this.integerIn('maxStoredResultBytes', maxStoredResultBytes, BOUNDS.maxResultBytes, 'a DynamoDB item holds at most 400 KB');
     if (!timeout.isUnresolved() && !timeMargin.isUnresolved() && timeMargin.toMilliseconds() >= timeout.toMilliseconds()) {
       this.fail('timeMargin', timeMargin.toHumanString(), `it must be shorter than timeout (${timeout.toHumanString()}): lower timeMargin or raise timeout`);
     }
     this.warnOnTargetOutlasting(props, timeout, timeMargin);
-    if (!ttl.isUnresolved() && (ttl.toSeconds() < 60 || ttl.toSeconds() > 366 * 24 * 3600)) {
+    if (!ttl.isUnresolved() && (ttl.toSeconds() < BOUNDS.ttlSeconds[0] || ttl.toSeconds() > BOUNDS.ttlSeconds[1])) {
       this.fail('idempotencyTtl', ttl.toHumanString(), 'use 1 minute to 366 days');
     }
     const pointer = props.idempotencyKeyPointer;
@@ -214,8 +211,8 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
         batchSize: recordsPerInvocation,
         concurrency,
         maxAttempts,
-        baseDelayMs: 100,
-        maxDelayMs: 5_000,
+        baseDelayMs: DEFAULTS.baseDelayMs,
+        maxDelayMs: DEFAULTS.maxDelayMs,
         timeoutMs: targetTimeoutMs(props),
         logTail: props.includeTargetLogTail === true ? true : undefined,
       },
@@ -230,10 +227,9 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
         maxResultBytes: maxStoredResultBytes,
       },
       relay: relayConfig,
+      metrics: { namespace: DEFAULTS.metricsNamespace, service: this.serviceName },
     };
     this.function.addEnvironment(DISPATCHER_CONFIG_ENV, Stack.of(this).toJsonString(config));
-    this.function.addEnvironment('POWERTOOLS_SERVICE_NAME', this.serviceName);
-    this.function.addEnvironment('POWERTOOLS_METRICS_NAMESPACE', METRICS_NAMESPACE);
     this.acknowledgeNagFindings(props.target);
   }
 
@@ -253,7 +249,7 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
    */
   public metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return new cloudwatch.Metric({
-      namespace: METRICS_NAMESPACE,
+      namespace: DEFAULTS.metricsNamespace,
       metricName,
       dimensionsMap: { service: this.serviceName },
       statistic: 'Sum',
@@ -263,17 +259,22 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
 
   /** Records that failed (with any error behaviour). */
   public metricRecordsFailed(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('RecordsFailed', props);
+    return this.named('RecordsFailed', props);
   }
 
   /** Records dropped after an error (DispatcherErrorBehavior.DROP). */
   public metricRecordsDropped(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('RecordsDropped', props);
+    return this.named('RecordsDropped', props);
   }
 
   /** Records skipped because they were already done. */
   public metricRecordsSkippedDuplicate(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('RecordsSkippedDuplicate', props);
+    return this.named('RecordsSkippedDuplicate', props);
+  }
+
+  /** A metric by a name the runtime writes (checked at compile time against the contract's list). */
+  private named(metricName: MetricName, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(metricName, props);
   }
 
   private get cfnFunction(): lambda.CfnFunction {
@@ -284,7 +285,7 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
     throw new ValidationError(this, prop, value, fix);
   }
 
-  private integerIn(prop: string, value: number, min: number, max: number, hint: string): void {
+  private integerIn(prop: string, value: number, [min, max]: readonly [number, number], hint: string): void {
     if (Token.isUnresolved(value)) return;
     if (!Number.isInteger(value) || value < min || value > max) this.fail(prop, value, `use an integer from ${min} to ${max}: ${hint}`);
   }

@@ -1,7 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { DispatcherConfig, ErrorBehaviorName } from '../contract/dispatcher-config';
+import { DEFAULTS, DispatcherConfig, ErrorBehaviorName } from '../contract/dispatcher-config';
 import {
   BatchFailedError, IdempotencyInProgressError, InvocationOutcome, PayloadTooLargeError, RecordCoordinates,
   RemainingTimeExhaustedError, SharedKeyFailedError, SharedKeyPendingError, TargetInvocationError,
@@ -84,8 +84,6 @@ export interface DispatcherClients {
 /** Conditional writes in flight per partition in strict mode. */
 const STRICT_WRITES_IN_FLIGHT = 16;
 
-/** Lambda's longest timeout: how long a target may run when its own timeout is not known. */
-const MAX_TARGET_TIMEOUT_MS = 15 * 60_000;
 
 type Work = {
   readonly offset: Position;
@@ -166,8 +164,8 @@ class PartitionRun {
  */
 export class Dispatcher {
   /** Builds a dispatcher from the configuration the KafkaDispatcher construct writes. */
-  static fromConfig(config: DispatcherConfig, clients: DispatcherClients = {}, logger: Logger = new JsonLogger()): Dispatcher {
-    const metrics = new EmfMetrics();
+  static fromConfig(config: DispatcherConfig, clients: DispatcherClients = {}, logger: Logger = new JsonLogger({ service: config.metrics?.service })): Dispatcher {
+    const metrics = new EmfMetrics(config.metrics && { namespace: config.metrics.namespace, dimensions: { service: config.metrics.service } });
     const t = config.target;
     const idem = config.idempotency;
     const relay = config.relay;
@@ -234,12 +232,12 @@ export class Dispatcher {
   }
 
   private async process(event: unknown, context: InvocationContext): Promise<DispatcherResponse> {
-    const margin = this.o.timeMarginMs ?? 10_000;
+    const margin = this.o.timeMarginMs ?? DEFAULTS.timeMarginMs;
     const end = Date.now() + context.getRemainingTimeInMillis();
     // The deadline for starting work.
     const deadline = end - margin;
     // A strict in-progress key outlives any target run the dispatcher may stop waiting for.
-    const holdUntil = end + (this.o.targetTimeoutMs ?? MAX_TARGET_TIMEOUT_MS);
+    const holdUntil = end + (this.o.targetTimeoutMs ?? DEFAULTS.targetTimeoutMs);
     const { kind, records, failures, envelope } = decodeSourceEvent(event);
     this.metrics.add('RecordsIn', records.length + failures.length);
 
@@ -276,7 +274,7 @@ export class Dispatcher {
     }
 
     const runs = [...partitions.values()];
-    const concurrency = this.o.concurrency ?? 4;
+    const concurrency = this.o.concurrency ?? DEFAULTS.concurrency;
     await forEachLimit(runs, concurrency, ({ run, work }) => this.processPartition(run, work, done, deadline, holdUntil, envelope));
     // Records that share a key with an earlier one follow its fate, known once every partition has run.
     await forEachLimit(runs, concurrency, ({ run, work }) => this.followSharedKeys(run, work.filter((w) => w.shared)));
@@ -419,7 +417,7 @@ export class Dispatcher {
   private async invokeRun(run: PartitionRun, records: SourceRecord[], deadline: number, envelope: RawEventEnvelope): Promise<void> {
     if (records.length === 0 || run.stopped) return;
     const invoker = this.o.invoker;
-    const plan = planBatches(records, invoker.payloadFormat, this.o.batchSize ?? 100, this.maxPayloadBytes, envelope);
+    const plan = planBatches(records, invoker.payloadFormat, this.o.batchSize ?? DEFAULTS.recordsPerInvocation, this.maxPayloadBytes, envelope);
     for (const step of plan) {
       if (run.stopped) return;
       if (step instanceof PayloadTooLargeError) {
@@ -432,7 +430,7 @@ export class Dispatcher {
       }
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
-        run.stop(step.records[0].offset, new RemainingTimeExhaustedError(remaining + (this.o.timeMarginMs ?? 10_000), this.o.timeMarginMs ?? 10_000));
+        run.stop(step.records[0].offset, new RemainingTimeExhaustedError(remaining + (this.o.timeMarginMs ?? DEFAULTS.timeMarginMs), this.o.timeMarginMs ?? DEFAULTS.timeMarginMs));
         return;
       }
       let results: readonly unknown[];

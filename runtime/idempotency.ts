@@ -5,15 +5,15 @@ import { forEachLimit } from './concurrency';
 import { backoffDelay, sleep } from './retry';
 import { dynamodbSdk } from './sdk';
 
-import { IDEMPOTENCY_PARTITION_KEY, IDEMPOTENCY_TTL_ATTRIBUTE } from '../contract/dispatcher-config';
+import { DEFAULTS, IDEMPOTENCY_PARTITION_KEY, IDEMPOTENCY_TTL_ATTRIBUTE } from '../contract/dispatcher-config';
 
 /** Attribute names of the idempotency table, shared with the KafkaDispatcher construct that creates it. */
 export { IDEMPOTENCY_PARTITION_KEY, IDEMPOTENCY_TTL_ATTRIBUTE };
 
 /** Default time to live of a done record: 7 days, longer than any ESM retry of the same batch. */
-export const DEFAULT_IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600;
+export const DEFAULT_IDEMPOTENCY_TTL_SECONDS = DEFAULTS.ttlSeconds;
 /** Default cap of a stored result; a DynamoDB item holds at most 400 KB. */
-export const DEFAULT_MAX_RESULT_BYTES = 64 * 1024;
+export const DEFAULT_MAX_RESULT_BYTES = DEFAULTS.maxResultBytes;
 
 const BATCH_GET_LIMIT = 100;
 const BATCH_WRITE_LIMIT = 25;

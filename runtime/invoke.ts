@@ -1,4 +1,5 @@
 import type { InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
+import { DEFAULTS } from '../contract/dispatcher-config';
 import { TargetInvocationError } from './errors';
 import type { Logger } from './logger';
 import type { EmfMetrics } from './metrics';
@@ -85,9 +86,9 @@ export class TargetInvoker {
     this.invocationType = options.invocationType ?? 'RequestResponse';
     this.payloadFormat = options.payloadFormat ?? 'confluent';
     this.clientInstance = options.client;
-    this.maxAttempts = options.maxAttempts ?? 5;
-    this.baseDelayMs = options.baseDelayMs ?? 100;
-    this.maxDelayMs = options.maxDelayMs ?? 5_000;
+    this.maxAttempts = options.maxAttempts ?? DEFAULTS.maxAttempts;
+    this.baseDelayMs = options.baseDelayMs ?? DEFAULTS.baseDelayMs;
+    this.maxDelayMs = options.maxDelayMs ?? DEFAULTS.maxDelayMs;
     this.logTail = options.logTail ?? false;
     this.retryUncertain = options.retryUncertain ?? true;
     this.logger = options.logger;

@@ -3,11 +3,10 @@
  * one JSON line, which CloudWatch Logs turns into metrics without an API call.
  * @see https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
  */
-export const METRIC_NAMES = [
-  'RecordsIn', 'RecordsInvoked', 'RecordsResponded', 'RecordsFailed', 'RecordsDropped',
-  'RecordsSkippedDuplicate', 'InvokeRetries', 'Invocations', 'ReinvokedForLostResult', 'RecordsUnknownOutcome',
-] as const;
-export type MetricName = typeof METRIC_NAMES[number];
+import { DEFAULTS, METRIC_NAMES, MetricName } from '../contract/dispatcher-config';
+
+export { METRIC_NAMES };
+export type { MetricName };
 
 export interface EmfMetricsOptions {
   /** @default the POWERTOOLS_METRICS_NAMESPACE environment variable, else "CdkKafkaLambda" */
@@ -24,7 +23,7 @@ export class EmfMetrics {
   private counts = new Map<MetricName, number>();
 
   constructor(options: EmfMetricsOptions = {}) {
-    this.namespace = options.namespace ?? process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'CdkKafkaLambda';
+    this.namespace = options.namespace ?? process.env.POWERTOOLS_METRICS_NAMESPACE ?? DEFAULTS.metricsNamespace;
     this.dimensions = options.dimensions ?? { service: process.env.POWERTOOLS_SERVICE_NAME ?? 'cdk-kafka-lambda' };
     this.write = options.write ?? ((line) => process.stdout.write(line));
   }

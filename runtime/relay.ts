@@ -1,4 +1,5 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DEFAULTS } from '../contract/dispatcher-config';
 import { InvocationFailureDetails, InvocationOutcome, RecordCoordinates, RelayError } from './errors';
 import type { Logger } from './logger';
 import { secretsManagerSdk } from './sdk';
@@ -234,7 +235,7 @@ export class KafkaRelay {
     const auth = o.auth ?? 'none';
     const tls = o.tls ?? auth !== 'none';
     const ca = o.rootCaSecretArn === undefined ? undefined : [normalizePem(requireField(await this.secret(o.rootCaSecretArn), 'certificate', o.rootCaSecretArn))];
-    const base = { clientId: o.clientId ?? 'cdk-kafka-lambda-relay', brokers: o.bootstrapServers };
+    const base = { clientId: o.clientId ?? DEFAULTS.relayClientId, brokers: o.bootstrapServers };
     switch (auth) {
       case 'none':
         return { ...base, ssl: tls ? (ca ? { ca } : true) : false };

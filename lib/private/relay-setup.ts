@@ -8,7 +8,7 @@ import { Construct } from 'constructs';
 import { DispatcherErrorBehavior, DispatcherInvocationType, KafkaRelayProps } from '../dispatcher-props';
 import { KafkaAuthMethod } from '../kafka-auth';
 import { KafkaCluster } from '../kafka-cluster';
-import { DispatcherConfig, RelayAuthName } from '../../contract/dispatcher-config';
+import { DEFAULTS, DispatcherConfig, HOST_PORT, RelayAuthName } from '../../contract/dispatcher-config';
 import { Fail, KafkaAuthSetup, secretArnPattern } from './kafka-auth-setup';
 import { mskResourceArn } from './msk';
 import { RELAY_BROKERS_METADATA } from './vpc-endpoints';
@@ -52,7 +52,7 @@ config: DispatcherConfig['relay']; secret?: secretsmanager.ISecret; secretArns: 
   if (!Token.isUnresolved(servers)) {
     if (servers.length === 0) fail('cluster.bootstrapServers', servers, 'give at least one "host:port"');
     for (const server of servers) {
-      if (!Token.isUnresolved(server) && !/^[^\s:]+:\d+$/.test(server)) fail('cluster.bootstrapServers', server, 'give each broker as "host:port"');
+      if (!Token.isUnresolved(server) && !HOST_PORT.test(server)) fail('cluster.bootstrapServers', server, 'give each broker as "host:port"');
     }
   }
   if (relay.responseTopic === undefined && relay.errorTopic === undefined) {
@@ -90,7 +90,7 @@ config: DispatcherConfig['relay']; secret?: secretsmanager.ISecret; secretArns: 
       tls: cluster.tls,
       responseTopic: relay.responseTopic,
       errorTopic: relay.errorTopic,
-      clientId: relay.clientId ?? 'cdk-kafka-lambda-relay',
+      clientId: relay.clientId ?? DEFAULTS.relayClientId,
     },
   };
 }

@@ -1,156 +1,28 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { LambdaClient } from '@aws-sdk/client-lambda';
-import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { DEFAULTS, DispatcherConfig, ErrorBehaviorName } from '../contract/dispatcher-config';
+import { DEFAULTS } from '../contract/dispatcher-config';
 import {
-  BatchFailedError, IdempotencyInProgressError, InvocationOutcome, PayloadTooLargeError, RecordCoordinates,
+  BatchFailedError, IdempotencyInProgressError, PayloadTooLargeError, RecordCoordinates,
   RemainingTimeExhaustedError, SharedKeyFailedError, SharedKeyPendingError, TargetInvocationError,
 } from './errors';
 import {
-  CompletedRecord, CompletionEntry, coordinatesKey, DynamoDbIdempotencyStore, IdempotencyKeyFunction, jsonPointerKey, RecordOutcome,
+  CompletedRecord, CompletionEntry, coordinatesKey, IdempotencyKeyFunction, RecordOutcome,
 } from './idempotency';
 import { forEachLimit } from './concurrency';
-import { TargetInvoker } from './invoke';
 import { JsonLogger, Logger } from './logger';
 import { EmfMetrics } from './metrics';
 import { ASYNC_PAYLOAD_LIMIT_BYTES, InvocationBatch, planBatches, RawEventEnvelope, SYNC_PAYLOAD_LIMIT_BYTES } from './payload';
-import { ErrorItem, KafkaRelay, MAX_ERROR_RECORDS_CHARS, ResponseItem } from './relay';
-import { comparePositions, decodeSourceEvent, EventSourceKind, nextPosition, Position, SourceRecord } from './source';
+import { ErrorItem, MAX_ERROR_RECORDS_CHARS, ResponseItem } from './relay';
+import { DispatcherOptions, ErrorBehavior, InvocationContext, InvokerPort } from './dispatcher-options';
+import { DispatcherResponse, Failure, Fate, PartitionRun, partialBatchResponse, Work } from './partition-run';
+import { comparePositions, decodeSourceEvent, nextPosition, Position, SourceRecord } from './source';
 
-/** The partial batch response of a Kafka event source mapping: per failed topic-partition, the offset to retry from. */
-export interface KafkaBatchResponse {
-  readonly batchItemFailures: { readonly itemIdentifier: { readonly partition: string; readonly offset: number } }[];
-}
-
-/** The partial batch response of a Kinesis event source mapping (https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-batchfailurereporting.html): the sequence numbers to retry from. */
-export interface KinesisBatchResponse {
-  readonly batchItemFailures: { readonly itemIdentifier: string }[];
-}
-
-/** What the dispatcher returns: the partial batch response in the format of the event's source. */
-export type DispatcherResponse = KafkaBatchResponse | KinesisBatchResponse;
-
-/** The part of the Lambda context the dispatcher uses. */
-export interface InvocationContext {
-  getRemainingTimeInMillis(): number;
-  readonly awsRequestId?: string;
-}
-
-export type ErrorBehavior = ErrorBehaviorName;
-
-/** What the dispatcher needs of the target invoker (TargetInvoker). */
-export type InvokerPort = Pick<TargetInvoker, 'functionName' | 'invocationType' | 'payloadFormat' | 'invoke'>;
-/** What the dispatcher needs of the idempotency store (DynamoDbIdempotencyStore). */
-export type IdempotencyStorePort = Pick<DynamoDbIdempotencyStore, 'getCompleted' | 'fits' | 'complete' | 'acquire' | 'release'>;
-/** What the dispatcher needs of the relay (KafkaRelay). */
-export type RelayPort = Pick<KafkaRelay, 'responseTopic' | 'errorTopic' | 'sendResponses' | 'sendErrors'>;
-
-export interface DispatcherOptions {
-  readonly invoker: InvokerPort;
-  /** fail: throw so the ESM retries (done records are skipped then); log: error topic, continue; drop: count, continue. @default 'fail' */
-  readonly onError?: ErrorBehavior;
-  /** Answer with batchItemFailures instead of throwing. @default false */
-  readonly reportBatchItemFailures?: boolean;
-  /** @default 100 */
-  readonly batchSize?: number;
-  /** Topic-partitions (Kinesis: shards) in parallel. @default 4 */
-  readonly concurrency?: number;
-  /** @default 6 MB for RequestResponse, 256 KB for Event */
-  readonly maxPayloadBytes?: number;
-  /** No invocation starts when less than this remains. @default 10000 */
-  readonly timeMarginMs?: number;
-  /**
-   * The target's timeout: strict keys stay in progress this long past the dispatcher's end, so a run the
-   * dispatcher stopped waiting for is never overlapped by a retry. @default 900000 (15 minutes)
-   */
-  readonly targetTimeoutMs?: number;
-  readonly store?: IdempotencyStorePort;
-  /** @default 'batched' */
-  readonly idempotencyMode?: 'batched' | 'strict';
-  /** @default coordinatesKey (topic-partition-offset) */
-  readonly keyOf?: IdempotencyKeyFunction;
-  readonly relay?: RelayPort;
-  readonly logger?: Logger;
-  readonly metrics?: EmfMetrics;
-}
-
-/** AWS SDK clients the dispatcher creates from its configuration, injectable for tests. */
-export interface DispatcherClients {
-  readonly lambda?: LambdaClient;
-  readonly dynamodb?: DynamoDBClient;
-  readonly secretsManager?: SecretsManagerClient;
-}
+export type { DispatcherResponse, KafkaBatchResponse, KinesisBatchResponse } from './partition-run';
+export type {
+  DispatcherClients, DispatcherOptions, ErrorBehavior, IdempotencyStorePort, InvocationContext, InvokerPort, RelayPort,
+} from './dispatcher-options';
 
 /** Conditional writes in flight per partition in strict mode. */
 const STRICT_WRITES_IN_FLIGHT = 16;
 
-
-type Work = {
-  readonly offset: Position;
-  readonly record?: SourceRecord;
-  readonly key?: string;
-  /** The record (or event entry) could not be decoded or keyed: it takes the error path. */
-  readonly error?: Error;
-  /** The event's entry, for an error without a decoded record. */
-  readonly raw?: unknown;
-  /** An earlier record of this event has the same key: it stands for this one, whose fate follows it. */
-  shared?: boolean;
-};
-
-/** How a key ended in this event (or in an earlier one, from the store): what its other records follow. */
-interface Fate {
-  /** The partition run of the record the key was done for; undefined when it was done in an earlier event. */
-  readonly run?: PartitionRun;
-  readonly record: Partial<RecordCoordinates>;
-  readonly outcome: RecordOutcome;
-  readonly result?: unknown;
-  /** For a logged failure: whether the target may have run the record. */
-  invocationOutcome?: InvocationOutcome;
-}
-
-/** A failure of records [start, end) for the error path. */
-interface Failure {
-  readonly error: Error;
-  /** The decoded records; empty for an entry that could not be decoded (then raw holds it). */
-  readonly records: readonly SourceRecord[];
-  readonly raw?: unknown;
-  readonly start: Position;
-  readonly end: Position;
-  readonly inputPayload?: string;
-  readonly details?: TargetInvocationError['details'];
-  readonly outcome?: InvocationOutcome;
-  /** Remember the records as done in the store. @default true */
-  readonly remember?: boolean;
-}
-
-/** Per topic-partition (Kinesis: per shard) progress of one event. */
-class PartitionRun {
-  stopped = false;
-  /** Offset (Kinesis: sequence number) the ESM must retry from (partial batch response), when the partition did not finish. */
-  retryFrom?: Position;
-  readonly errors: Error[] = [];
-  readonly acquired = new Set<string>();
-  constructor(
-    /** "topic-partition", or "stream-shardId" for Kinesis. */
-    public readonly topicPartition: string,
-    public readonly topic: string,
-    public readonly partition: number | string,
-    /** The event's fates by key, shared by its partitions. */
-    public readonly fates: Map<string, Fate>,
-  ) {}
-
-  /** Stops the partition; the ESM retries it from the lowest offset any stop named. */
-  stop(offset: Position, error: Error): void {
-    this.stopped = true;
-    if (this.retryFrom === undefined || comparePositions(offset, this.retryFrom) < 0) this.retryFrom = offset;
-    this.errors.push(error);
-  }
-
-  /** Whether the record at this offset is acknowledged: the partition is not retried from it or before it. */
-  acknowledges(offset: Position): boolean {
-    return this.retryFrom === undefined || comparePositions(offset, this.retryFrom) < 0;
-  }
-}
 
 /**
  * The dispatcher: decode → skip done records → invoke the target → relay → mark done. Partitions run
@@ -163,47 +35,6 @@ class PartitionRun {
  * failed relay invokes the target again (ReinvokedForLostResult) instead of skipping the record.
  */
 export class Dispatcher {
-  /** Builds a dispatcher from the configuration the KafkaDispatcher construct writes. */
-  static fromConfig(config: DispatcherConfig, clients: DispatcherClients = {}, logger: Logger = new JsonLogger({ service: config.metrics?.service })): Dispatcher {
-    const metrics = new EmfMetrics(config.metrics && { namespace: config.metrics.namespace, dimensions: { service: config.metrics.service } });
-    const t = config.target;
-    const idem = config.idempotency;
-    const relay = config.relay;
-    return new Dispatcher({
-      invoker: new TargetInvoker({
-        functionName: t.functionName,
-        invocationType: t.invocationType,
-        payloadFormat: t.payloadFormat,
-        maxAttempts: t.maxAttempts,
-        baseDelayMs: t.baseDelayMs,
-        maxDelayMs: t.maxDelayMs,
-        logTail: t.logTail,
-        // Strict mode never sends a batch again while an attempt the dispatcher lost track of may still run.
-        retryUncertain: config.idempotency?.mode !== 'strict',
-        client: clients.lambda,
-        logger,
-        metrics,
-      }),
-      onError: config.onError,
-      reportBatchItemFailures: config.reportBatchItemFailures,
-      batchSize: t.batchSize,
-      concurrency: t.concurrency,
-      timeMarginMs: config.timeMarginMs,
-      targetTimeoutMs: t.timeoutMs,
-      store: idem === undefined ? undefined : new DynamoDbIdempotencyStore({
-        tableName: idem.tableName,
-        ttlSeconds: idem.ttlSeconds,
-        maxResultBytes: idem.maxResultBytes,
-        client: clients.dynamodb,
-      }),
-      idempotencyMode: idem?.mode,
-      keyOf: idem?.keyPointer === undefined ? undefined : jsonPointerKey(idem.keyPointer),
-      relay: relay === undefined ? undefined : new KafkaRelay({ ...relay, secretsClient: clients.secretsManager, logger }),
-      logger,
-      metrics,
-    });
-  }
-
   private readonly o: DispatcherOptions;
   private readonly logger: Logger;
   private readonly metrics: EmfMetrics;
@@ -578,15 +409,6 @@ function keyOrUndefined(keyOf: IdempotencyKeyFunction, record: SourceRecord): st
 
 function invokerIsSync(invoker: InvokerPort): boolean {
   return invoker.invocationType === 'RequestResponse';
-}
-
-/**
- * Kafka: `{ partition: "<topic>-<n>", offset }` per failed partition. Kinesis: the sequence number of each
- * failed shard's first unfinished record; the mapping retries the shard from the lowest one reported.
- */
-function partialBatchResponse(kind: EventSourceKind, failed: readonly PartitionRun[]): DispatcherResponse {
-  if (kind === 'kinesis') return { batchItemFailures: failed.map((r) => ({ itemIdentifier: String(r.retryFrom) })) };
-  return { batchItemFailures: failed.map((r) => ({ itemIdentifier: { partition: r.topicPartition, offset: r.retryFrom as number } })) };
 }
 
 /** True for an event with no records at all: nothing to do, and the answer stays { batchItemFailures: [] }. */

@@ -14,5 +14,6 @@ export * from './relay';
 export * from './logger';
 export * from './metrics';
 export * from './dispatcher';
+export * from './dispatcher-factory';
 export { DISPATCHER_CONFIG_ENV, DispatcherConfigError, parseDispatcherConfig } from '../contract/dispatcher-config';
 export type { DispatcherConfig } from '../contract/dispatcher-config';

@@ -5,12 +5,13 @@
  */
 import { DISPATCHER_CONFIG_ENV, parseDispatcherConfig } from '../../contract/dispatcher-config';
 import { Dispatcher, InvocationContext, isEmptyEvent, DispatcherResponse } from '../dispatcher';
+import { dispatcherFromConfig } from '../dispatcher-factory';
 
 // One per container: the relay's Kafka producer and the SDK clients are reused across invocations.
 let dispatcher: Dispatcher | undefined;
 
 export async function handler(event: unknown, context: InvocationContext): Promise<DispatcherResponse> {
   if (isEmptyEvent(event)) return { batchItemFailures: [] };
-  dispatcher ??= Dispatcher.fromConfig(parseDispatcherConfig(process.env[DISPATCHER_CONFIG_ENV]));
+  dispatcher ??= dispatcherFromConfig(parseDispatcherConfig(process.env[DISPATCHER_CONFIG_ENV]));
   return dispatcher.handle(event, context);
 }

@@ -1,0 +1,61 @@
+/** What the Dispatcher is built from: its options, the ports it calls through, the clients it creates. */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { ErrorBehaviorName } from '../contract/dispatcher-config';
+import type { DynamoDbIdempotencyStore, IdempotencyKeyFunction } from './idempotency';
+import type { TargetInvoker } from './invoke';
+import type { Logger } from './logger';
+import type { EmfMetrics } from './metrics';
+import type { KafkaRelay } from './relay';
+
+/** The part of the Lambda context the dispatcher uses. */
+export interface InvocationContext {
+  getRemainingTimeInMillis(): number;
+  readonly awsRequestId?: string;
+}
+
+export type ErrorBehavior = ErrorBehaviorName;
+
+/** What the dispatcher needs of the target invoker (TargetInvoker). */
+export type InvokerPort = Pick<TargetInvoker, 'functionName' | 'invocationType' | 'payloadFormat' | 'invoke'>;
+/** What the dispatcher needs of the idempotency store (DynamoDbIdempotencyStore). */
+export type IdempotencyStorePort = Pick<DynamoDbIdempotencyStore, 'getCompleted' | 'fits' | 'complete' | 'acquire' | 'release'>;
+/** What the dispatcher needs of the relay (KafkaRelay). */
+export type RelayPort = Pick<KafkaRelay, 'responseTopic' | 'errorTopic' | 'sendResponses' | 'sendErrors'>;
+
+export interface DispatcherOptions {
+  readonly invoker: InvokerPort;
+  /** fail: throw so the ESM retries (done records are skipped then); log: error topic, continue; drop: count, continue. @default 'fail' */
+  readonly onError?: ErrorBehavior;
+  /** Answer with batchItemFailures instead of throwing. @default false */
+  readonly reportBatchItemFailures?: boolean;
+  /** @default 100 */
+  readonly batchSize?: number;
+  /** Topic-partitions (Kinesis: shards) in parallel. @default 4 */
+  readonly concurrency?: number;
+  /** @default 6 MB for RequestResponse, 256 KB for Event */
+  readonly maxPayloadBytes?: number;
+  /** No invocation starts when less than this remains. @default 10000 */
+  readonly timeMarginMs?: number;
+  /**
+   * The target's timeout: strict keys stay in progress this long past the dispatcher's end, so a run the
+   * dispatcher stopped waiting for is never overlapped by a retry. @default 900000 (15 minutes)
+   */
+  readonly targetTimeoutMs?: number;
+  readonly store?: IdempotencyStorePort;
+  /** @default 'batched' */
+  readonly idempotencyMode?: 'batched' | 'strict';
+  /** @default coordinatesKey (topic-partition-offset) */
+  readonly keyOf?: IdempotencyKeyFunction;
+  readonly relay?: RelayPort;
+  readonly logger?: Logger;
+  readonly metrics?: EmfMetrics;
+}
+
+/** AWS SDK clients the dispatcher creates from its configuration, injectable for tests. */
+export interface DispatcherClients {
+  readonly lambda?: LambdaClient;
+  readonly dynamodb?: DynamoDBClient;
+  readonly secretsManager?: SecretsManagerClient;
+}

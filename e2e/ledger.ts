@@ -32,7 +32,7 @@ const PRIVATE: ScenarioName[] = ['broker-restart', 'dynamodb-restart', 'dynamodb
 export const SCENARIOS: readonly ScenarioName[] = ALL_SCENARIOS;
 
 const ROOT = path.join(__dirname, '..');
-const TARGETS = path.join(ROOT, 'e2e', 'targets');
+const TARGETS = path.join(ROOT, 'test', 'fixtures', 'targets');
 const DISPATCHER = path.join(ROOT, 'assets', 'dispatcher');
 
 export const ESM_BATCH = 100;

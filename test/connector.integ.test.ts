@@ -19,7 +19,7 @@ import { createIdempotencyTable, invokeFunction, kafkaEvent, partitionSpecs, rea
 
 jest.setTimeout(120_000);
 
-const TARGETS = path.join(__dirname, 'runtime', 'targets');
+const TARGETS = path.join(__dirname, 'fixtures', 'targets');
 const DISPATCHER = path.join(__dirname, '..', 'assets', 'dispatcher');
 
 /** The config JSON with each CloudFormation token replaced by what `resolve` returns for its logical id. */

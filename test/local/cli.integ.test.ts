@@ -14,7 +14,7 @@ import { waitFor } from './support';
 jest.setTimeout(120_000);
 
 const ROOT = path.join(__dirname, '..', '..');
-const TARGETS = path.join(ROOT, 'e2e', 'targets');
+const TARGETS = path.join(ROOT, 'test', 'fixtures', 'targets');
 
 describe('cdk-kafka-lambda local (the shipped command)', () => {
   const env = te.loadEnv();

@@ -14,7 +14,7 @@ import { waitFor } from './support';
 
 jest.setTimeout(120_000);
 
-const TARGETS = path.join(__dirname, '..', '..', 'e2e', 'targets');
+const TARGETS = path.join(__dirname, '..', 'fixtures', 'targets');
 
 describe('local event source mapping', () => {
   const env = te.loadEnv();

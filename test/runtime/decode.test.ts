@@ -2,12 +2,12 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { decodeEvent, decodeEventLenient, KafkaEventDecodeError, KafkaRecord, KafkaRecordDecodeError } from '../../runtime';
 
-const fixture = (name: string): any => JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', name), 'utf8'));
+const fixture = (name: string): any => JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'events', name), 'utf8'));
 
 describe('decodeEvent', () => {
   test('decodes the self-managed Kafka example event of Lambda\'s self-managed Kafka guide', () => {
     // GIVEN the guide's example event
-    const event = fixture('self-managed-seed002.json');
+    const event = fixture('self-managed-guide-example.json');
     // WHEN decoded
     const [record, ...rest] = decodeEvent(event);
     // THEN one record with coordinates, key, value and headers
@@ -21,7 +21,7 @@ describe('decodeEvent', () => {
 
   test('decodes the MSK example event of Lambda\'s MSK guide: string partition becomes a number, absent key is null', () => {
     // GIVEN the MSK example, whose partition is the string "0" and which has no key
-    const event = fixture('msk-seed004.json');
+    const event = fixture('msk-guide-example.json');
     // WHEN decoded
     const [record] = decodeEvent(event);
     // THEN partition is the number 0 and key is null

@@ -6,7 +6,7 @@ import { kafkaEvent, partitionSpecs } from './support';
 
 jest.setTimeout(90_000);
 
-const TARGETS = path.join(__dirname, 'targets');
+const TARGETS = path.join(__dirname, '..', 'fixtures', 'targets');
 const envelope = { eventSource: 'SelfManagedKafka' };
 
 function batchOf(n: number, format: 'confluent' | 'nordstrom-plain' | 'nordstrom-json' | 'raw' = 'confluent', from = 10): InvocationBatch {

@@ -5,12 +5,12 @@ import {
   KinesisRecordDecodeError,
 } from '../../runtime';
 
-const fixture = (name: string): any => JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', name), 'utf8'));
+const fixture = (name: string): any => JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'events', name), 'utf8'));
 
 describe('decodeKinesisEvent', () => {
   test('decodes the Kinesis example event of Lambda\'s guide into the record shape', () => {
     // GIVEN the guide's example event
-    const event = fixture('kinesis-seed003.json');
+    const event = fixture('kinesis-guide-example.json');
     // WHEN decoded
     const [first, second, ...rest] = decodeKinesisEvent(event);
     // THEN stream name, shard id, the full sequence number, arrival time in ms, partition key and data
@@ -32,7 +32,7 @@ describe('decodeKinesisEvent', () => {
 
   test('keeps sequence numbers beyond double precision exactly', () => {
     // GIVEN sequence numbers that differ only in the last digits
-    const event = fixture('kinesis-seed003.json');
+    const event = fixture('kinesis-guide-example.json');
     event.Records[1].kinesis.sequenceNumber = '49590338271490256608559692538361571095921575989136588899';
     event.Records[1].eventID = 'shardId-000000000006:49590338271490256608559692538361571095921575989136588899';
     // WHEN decoded THEN both are distinct, exact and in order
@@ -42,7 +42,7 @@ describe('decodeKinesisEvent', () => {
 
   test('an EFO consumer ARN still gives the stream name', () => {
     // GIVEN an event source ARN of an enhanced fan-out consumer
-    const event = fixture('kinesis-seed003.json');
+    const event = fixture('kinesis-guide-example.json');
     for (const r of event.Records) r.eventSourceARN = 'arn:aws:kinesis:us-east-2:123456789012:stream/lambda-stream/consumer/con1:1540591608';
     // THEN the stream name is the topic
     expect(decodeKinesisEvent(event)[0].topic).toBe('lambda-stream');
@@ -51,7 +51,7 @@ describe('decodeKinesisEvent', () => {
   test('valueAsJson parses data, and fails naming stream, shard and sequence when it is not JSON', () => {
     // GIVEN records with JSON and text data
     const [good] = decodeKinesisEvent({ Records: [fixture('kinesis-invalid-data.json').Records[0]] });
-    const [text] = decodeKinesisEvent(fixture('kinesis-seed003.json'));
+    const [text] = decodeKinesisEvent(fixture('kinesis-guide-example.json'));
     // THEN JSON parses and text throws a typed error
     expect(good.valueAsJson()).toEqual({ n: 1 });
     expect(() => text.valueAsJson()).toThrow(KinesisRecordDecodeError);
@@ -82,7 +82,7 @@ describe('decodeKinesisEvent', () => {
     ['fails on sequence numbers out of order in a shard', (e) => { e.Records.reverse(); return e; }, /sequence numbers must increase within a shard/],
   ])('%s', (_name, mutate, message) => {
     // GIVEN a malformed event THEN decoding throws KinesisEventDecodeError with the reason
-    const event = mutate(fixture('kinesis-seed003.json'));
+    const event = mutate(fixture('kinesis-guide-example.json'));
     expect(() => decodeKinesisEvent(event)).toThrow(KinesisEventDecodeError);
     expect(() => decodeKinesisEvent(event)).toThrow(message);
   });
@@ -91,7 +91,7 @@ describe('decodeKinesisEvent', () => {
 describe('decodeEvent and decodeEventLenient on a Kinesis event', () => {
   test('decode aws:kinesis records into KinesisRecords, typed by the event\'s type', () => {
     // GIVEN the guide's Kinesis event, typed as a KinesisEvent
-    const event: KinesisEvent = fixture('kinesis-seed003.json');
+    const event: KinesisEvent = fixture('kinesis-guide-example.json');
     // WHEN decoded by the Kafka entry points
     const records: KinesisRecord[] = decodeEvent(event);
     const lenient = decodeEventLenient(event);
@@ -110,7 +110,7 @@ describe('decodeEvent and decodeEventLenient on a Kinesis event', () => {
   test('a Kafka event still gives KafkaRecords; an event of unknown type gives either, sharing the record shape', () => {
     // GIVEN a Kafka event typed as such, and the Kinesis event as unknown
     const kafka: KafkaEvent = { eventSource: 'SelfManagedKafka', records: { 't-0': [{ topic: 't', partition: 0, offset: 5, timestamp: 1, timestampType: 'CREATE_TIME', key: 'aw==', value: 'eyJhIjoxfQ==', headers: [] }] } };
-    const unknown: unknown = fixture('kinesis-seed003.json');
+    const unknown: unknown = fixture('kinesis-guide-example.json');
     // WHEN decoded
     const [kafkaRecord]: KafkaRecord[] = decodeEvent(kafka);
     const shared = decodeEvent(unknown);
@@ -122,7 +122,7 @@ describe('decodeEvent and decodeEventLenient on a Kinesis event', () => {
   });
 
   test('fails with KinesisRecordDecodeError naming stream, shard and sequence number for a partition key that is not JSON', () => {
-    const [record] = decodeEvent(fixture('kinesis-seed003.json') as KinesisEvent);
+    const [record] = decodeEvent(fixture('kinesis-guide-example.json') as KinesisEvent);
     const bad = new KinesisRecord(record.topic, record.partition, record.sequenceNumber, record.timestamp, 'not json', record.value, record.raw);
     expect(() => bad.keyAsJson()).toThrow(KinesisRecordDecodeError);
     expect(() => bad.keyAsJson()).toThrow(/lambda-stream.*shardId-000000000006.*49590338271490256608559692538361571095921575989136588898.*partition key is not JSON/);

@@ -6,13 +6,13 @@ import {
 } from '../../runtime';
 import { bigSequence, kafkaEvent, kinesisEvent, partitionSpecs } from './support';
 
-const fixture = (name: string): any => JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', name), 'utf8'));
+const fixture = (name: string): any => JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'events', name), 'utf8'));
 
 describe('the dispatcher tells Kafka and Kinesis events apart by their shape', () => {
   test.each([
-    ['a SelfManagedKafka event', () => fixture('self-managed-seed002.json'), 'kafka'],
-    ['an aws:kafka (MSK) event', () => fixture('msk-seed004.json'), 'kafka'],
-    ['an aws:kinesis event', () => fixture('kinesis-seed003.json'), 'kinesis'],
+    ['a SelfManagedKafka event', () => fixture('self-managed-guide-example.json'), 'kafka'],
+    ['an aws:kafka (MSK) event', () => fixture('msk-guide-example.json'), 'kafka'],
+    ['an aws:kinesis event', () => fixture('kinesis-guide-example.json'), 'kinesis'],
   ])('%s', (_label, event, kind) => {
     // GIVEN an event of the ESM WHEN its kind is asked THEN it is the right source
     expect(eventSourceKind(event())).toBe(kind);
@@ -31,7 +31,7 @@ describe('the dispatcher tells Kafka and Kinesis events apart by their shape', (
 
   test('fails with the source\'s own typed error when the shape is recognised but malformed', () => {
     // GIVEN a Kinesis event whose shard is out of order, and a Kafka event whose records are misgrouped
-    const kinesis = fixture('kinesis-seed003.json');
+    const kinesis = fixture('kinesis-guide-example.json');
     kinesis.Records.reverse();
     // THEN each source's decode error names the reason
     expect(() => decodeSourceEvent(kinesis)).toThrow(KinesisEventDecodeError);
@@ -52,7 +52,7 @@ describe('the dispatcher tells Kafka and Kinesis events apart by their shape', (
 
   test('an event without Kinesis records is empty, one with records is not', () => {
     expect(isEmptyEvent({ Records: [] })).toBe(true);
-    expect(isEmptyEvent(fixture('kinesis-seed003.json'))).toBe(false);
+    expect(isEmptyEvent(fixture('kinesis-guide-example.json'))).toBe(false);
     expect(isEmptyEvent({ Records: [], other: 1 })).toBe(false);
   });
 });

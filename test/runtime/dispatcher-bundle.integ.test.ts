@@ -16,7 +16,7 @@ import { createIdempotencyTable, invokeFunction, kafkaEvent, partitionSpecs, rea
 
 jest.setTimeout(120_000);
 
-const TARGETS = path.join(__dirname, 'targets');
+const TARGETS = path.join(__dirname, '..', 'fixtures', 'targets');
 const DISPATCHER = path.join(__dirname, '..', '..', 'assets', 'dispatcher');
 
 describe('dispatcher bundle under the Lambda emulator', () => {

@@ -24,7 +24,7 @@ describe('Dispatcher with strict idempotency and business keys', () => {
 
   async function echoTarget(): Promise<string> {
     const name = `strict-echo-${randomUUID().slice(0, 8)}`;
-    fns.push(await te.startLambda({ name, dir: path.join(__dirname, 'targets'), handler: 'index.echo' }));
+    fns.push(await te.startLambda({ name, dir: path.join(__dirname, '..', 'fixtures', 'targets'), handler: 'index.echo' }));
     return name;
   }
   const invoked = async (name: string) => (await te.listInvocations(name)).flatMap((i) => JSON.parse(i.payload).map((e: any) => e.payload.offset));

@@ -20,7 +20,7 @@ import { bigSequence, createIdempotencyTable, invokeFunction, kinesisEvent, kine
 
 jest.setTimeout(120_000);
 
-const TARGETS = path.join(__dirname, 'targets');
+const TARGETS = path.join(__dirname, '..', 'fixtures', 'targets');
 const DISPATCHER = path.join(__dirname, '..', '..', 'assets', 'dispatcher');
 
 interface Put { shardId: string; sequenceNumber: string; partitionKey: string; value: any }

@@ -32,7 +32,7 @@ describe('Dispatcher on Kinesis events', () => {
 
   async function target(handler: string, extraEnv: Record<string, string> = {}): Promise<string> {
     const name = `kin-${handler}-${randomUUID().slice(0, 8)}`;
-    fns.push(await te.startLambda({ name, dir: path.join(__dirname, 'targets'), handler: `index.${handler}`, env: extraEnv }));
+    fns.push(await te.startLambda({ name, dir: path.join(__dirname, '..', 'fixtures', 'targets'), handler: `index.${handler}`, env: extraEnv }));
     return name;
   }
   const quiet = () => ({ logger: new JsonLogger({ write: () => undefined }), metrics: new EmfMetrics({ write: () => undefined }) });

@@ -8,3 +8,4 @@ export * from './kafka-trigger-props';
 export * from './kinesis-trigger';
 export * from './vpc-endpoints';
 export * from './sink-connector';
+export * from './trigger-props';

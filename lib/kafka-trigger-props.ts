@@ -1,10 +1,10 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { KafkaAuth } from './kafka-auth';
 import { KafkaCluster } from './kafka-cluster';
 import { OnFailureDestination } from './kafka-destination';
+import { EventSourceTriggerProps } from './trigger-props';
 import { KafkaVpcEndpoints } from './vpc-endpoints';
 
 /** Options of the per-mapping metrics. */
@@ -26,7 +26,7 @@ export enum KafkaConsumptionMode {
 }
 
 /** Properties of a KafkaTrigger. */
-export interface KafkaTriggerProps {
+export interface KafkaTriggerProps extends EventSourceTriggerProps {
   /** The cluster to read from. */
   readonly cluster: KafkaCluster;
 
@@ -37,45 +37,11 @@ export interface KafkaTriggerProps {
   readonly topics: string[];
 
   /**
-   * The function the mapping invokes: the dispatcher or your own. Its timeout must be 14 minutes or less.
-   */
-  readonly target: lambda.IFunction;
-
-  /**
    * How Lambda authenticates to the brokers.
    * @default - MSK: IAM; self-managed: SASL/SCRAM-SHA-512 with a created secret
    * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-auth.html
    */
   readonly auth?: KafkaAuth;
-
-  /**
-   * Largest number of records per batch, 1–10000.
-   * @default 100
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventsourcemapping.html#invocation-eventsourcemapping-batching
-   */
-  readonly batchSize?: number;
-
-  /**
-   * How long to gather records before invoking, at most 300 seconds.
-   * @default - 500 ms (the Kafka default)
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventsourcemapping.html#invocation-eventsourcemapping-batching
-   */
-  readonly maxBatchingWindow?: Duration;
-
-  /**
-   * Where to start reading a topic the consumer group has no offsets for.
-   * TRIM_HORIZON by default because LATEST can skip records produced while the mapping is created.
-   * @default lambda.StartingPosition.TRIM_HORIZON
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-starting-positions.html
-   */
-  readonly startingPosition?: lambda.StartingPosition;
-
-  /**
-   * With AT_TIMESTAMP: the time to start from, in Unix seconds.
-   * @default - required with AT_TIMESTAMP only
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-starting-positions.html
-   */
-  readonly startingPositionTimestamp?: number;
 
   /**
    * The consumer group to join: 1–200 characters of `[a-zA-Z0-9-/*:_+=.@-]`, unique among your Kafka
@@ -94,27 +60,6 @@ export interface KafkaTriggerProps {
   readonly consumptionMode?: KafkaConsumptionMode;
 
   /**
-   * Event filter patterns (`lambda.FilterCriteria.filter({...})`).
-   * @default - no filtering
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html
-   */
-  readonly filters?: Array<{ [key: string]: any }>;
-
-  /**
-   * Customer managed key that encrypts the filter criteria. Lambda is granted kms:Decrypt on it.
-   * @default - AWS owned key
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html#filter-criteria-encryption
-   */
-  readonly filterEncryption?: kms.IKey;
-
-  /**
-   * Whether the mapping polls.
-   * @default true
-   * @see https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html#lambda-CreateEventSourceMapping-request-Enabled
-   */
-  readonly enabled?: boolean;
-
-  /**
    * Provisioned mode: minimum 1–200, maximum 1–10000 pollers, an optional poller group.
    * Schema registry, error handling controls, ESM logging and Kafka destinations need it.
    * @default - on-demand mode
@@ -129,13 +74,6 @@ export interface KafkaTriggerProps {
    * @see https://docs.aws.amazon.com/lambda/latest/dg/services-consume-kafka-events.html
    */
   readonly schemaRegistry?: lambda.ISchemaRegistry;
-
-  /**
-   * ESM metrics to emit (EventCount, ErrorCount, KafkaMetrics).
-   * @default - none
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html#event-source-mapping-metrics
-   */
-  readonly metrics?: lambda.MetricType[];
 
   /**
    * ESM system log level. Provisioned mode only.
@@ -166,13 +104,6 @@ export interface KafkaTriggerProps {
   readonly maxRecordAge?: Duration;
 
   /**
-   * Let the function report failed records (ReportBatchItemFailures). Provisioned mode only.
-   * @default false
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html
-   */
-  readonly reportBatchItemFailures?: boolean;
-
-  /**
    * Where batches that failed all retries go.
    * @default - none
    * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure.html
@@ -185,13 +116,6 @@ export interface KafkaTriggerProps {
    * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-network.html
    */
   readonly vpcEndpoints?: KafkaVpcEndpoints;
-
-  /**
-   * Create CloudWatch alarms: OffsetLag, function errors, destination queue depth.
-   * @default true
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
-   */
-  readonly alarms?: boolean;
 
   /**
    * OffsetLag (maximum over a minute) that, for 5 minutes in a row, raises the lag alarm.

@@ -2,7 +2,6 @@ import { Annotations, Duration, Names, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
-import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -10,49 +9,18 @@ import { Construct } from 'constructs';
 import { OnFailureDestination, OnFailureDestinationKind } from './kafka-destination';
 import { ValidationError } from './private/errors';
 import { acknowledgeWildcards } from './private/nag';
+import { EventSourceTriggerProps } from './trigger-props';
 import { acknowledgeOnFailureFindings, configureOnFailure, errorAlarms } from './private/on-failure';
 import { unreadPartialBatchResponses } from './private/partial-batch';
 
 /** Properties of a KinesisTrigger. */
-export interface KinesisTriggerProps {
+export interface KinesisTriggerProps extends EventSourceTriggerProps {
   /**
    * The stream to read.
    * @default - a stream is created: on-demand capacity, encrypted with the AWS managed key (aws/kinesis), 24 hours retention
    * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html
    */
   readonly stream?: kinesis.IStream;
-
-  /** The function the mapping invokes: the dispatcher or your own. */
-  readonly target: lambda.IFunction;
-
-  /**
-   * Largest number of records per batch, 1–10000.
-   * @default 100
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-batchsize.html
-   */
-  readonly batchSize?: number;
-
-  /**
-   * How long to gather records before invoking, at most 300 seconds.
-   * @default - no batching window
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-batchsize.html
-   */
-  readonly maxBatchingWindow?: Duration;
-
-  /**
-   * Where a new mapping starts reading. TRIM_HORIZON by default because LATEST skips records written
-   * while the mapping is being created.
-   * @default lambda.StartingPosition.TRIM_HORIZON
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html#services-kinesis-eventsourcemapping
-   */
-  readonly startingPosition?: lambda.StartingPosition;
-
-  /**
-   * With AT_TIMESTAMP: the time to start from, in Unix seconds.
-   * @default - required with AT_TIMESTAMP only
-   * @see https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html#lambda-CreateEventSourceMapping-request-StartingPositionTimestamp
-   */
-  readonly startingPositionTimestamp?: number;
 
   /**
    * Read through a dedicated enhanced fan-out consumer (AWS::Kinesis::StreamConsumer), pushed over HTTP/2
@@ -113,34 +81,6 @@ export interface KinesisTriggerProps {
   readonly tumblingWindow?: Duration;
 
   /**
-   * Let the function report failed records by sequence number (ReportBatchItemFailures).
-   * @default false
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-batchfailurereporting.html
-   */
-  readonly reportBatchItemFailures?: boolean;
-
-  /**
-   * Event filter patterns (`lambda.FilterCriteria.filter({...})`).
-   * @default - no filtering
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html
-   */
-  readonly filters?: Array<{ [key: string]: any }>;
-
-  /**
-   * Customer managed key that encrypts the filter criteria. Lambda is granted kms:Decrypt on it.
-   * @default - AWS owned key
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html#filter-criteria-encryption
-   */
-  readonly filterEncryption?: kms.IKey;
-
-  /**
-   * Whether the mapping polls.
-   * @default true
-   * @see https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html#lambda-CreateEventSourceMapping-request-Enabled
-   */
-  readonly enabled?: boolean;
-
-  /**
    * Where the details of discarded batches go: SQS, SNS or S3 (not a Kafka topic).
    * @default OnFailureDestination.sqs() - an encrypted queue is created, so no discarded batch goes unrecorded
    * @see https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html
@@ -153,20 +93,6 @@ export interface KinesisTriggerProps {
    * @see https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html
    */
   readonly discardFailedBatches?: boolean;
-
-  /**
-   * ESM metrics to emit (EventCount, ErrorCount).
-   * @default - none
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html#event-source-mapping-metrics
-   */
-  readonly metrics?: lambda.MetricType[];
-
-  /**
-   * Create CloudWatch alarms: IteratorAge, function errors, on-failure queue depth.
-   * @default true
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
-   */
-  readonly alarms?: boolean;
 
   /**
    * IteratorAge (maximum over a minute) that, for 5 minutes in a row, raises the iterator age alarm.

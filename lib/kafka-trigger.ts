@@ -19,7 +19,7 @@ import { IAM4_BASIC_EXECUTION, acknowledgeCreatedSecrets, acknowledgeWildcards }
 import { validateKafkaTriggerProps } from './private/kafka-trigger-validation';
 import { bindSchemaRegistry, createDryRunCheck, eventSourceNetwork } from './private/kafka-trigger-parts';
 import { mskResourceArn } from './private/msk';
-import { acknowledgeOnFailureFindings, configureOnFailure, errorAlarms } from './private/on-failure';
+import { acknowledgeOnFailureFindings, configureOnFailure, consumerLagMetric, errorAlarms } from './private/trigger-shared';
 import { EndpointNeed, EVENT_SOURCE_GROUPS_METADATA, NAT_EGRESS_METADATA, eniStatement, provideEndpoints } from './private/vpc-endpoints';
 import { KafkaVpcEndpoints, KafkaVpcEndpointsMode } from './vpc-endpoints';
 
@@ -152,14 +152,7 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
 
   /** OffsetLag of the target function: records behind the latest offset, across its Kafka mappings. */
   public metricOffsetLag(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: 'AWS/Lambda',
-      metricName: 'OffsetLag',
-      dimensionsMap: { FunctionName: this.target.functionName },
-      statistic: cloudwatch.Stats.MAXIMUM,
-      period: Duration.minutes(1),
-      ...props,
-    });
+    return consumerLagMetric(this.target, 'OffsetLag', props);
   }
 
   /**

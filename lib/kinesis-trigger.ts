@@ -10,7 +10,7 @@ import { OnFailureDestination, OnFailureDestinationKind } from './kafka-destinat
 import { ValidationError } from './private/errors';
 import { acknowledgeWildcards } from './private/nag';
 import { EventSourceTriggerProps } from './trigger-props';
-import { acknowledgeOnFailureFindings, configureOnFailure, errorAlarms } from './private/on-failure';
+import { acknowledgeOnFailureFindings, configureOnFailure, consumerLagMetric, errorAlarms } from './private/trigger-shared';
 import { unreadPartialBatchResponses } from './private/partial-batch';
 
 /** Properties of a KinesisTrigger. */
@@ -208,14 +208,7 @@ export class KinesisTrigger extends Construct {
 
   /** IteratorAge of the target function (milliseconds): how old the last record of a batch was when it finished. */
   public metricIteratorAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: 'AWS/Lambda',
-      metricName: 'IteratorAge',
-      dimensionsMap: { FunctionName: this.target.functionName },
-      statistic: cloudwatch.Stats.MAXIMUM,
-      period: Duration.minutes(1),
-      ...props,
-    });
+    return consumerLagMetric(this.target, 'IteratorAge', props);
   }
 
   /**

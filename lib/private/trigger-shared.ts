@@ -63,6 +63,18 @@ export function configureOnFailure(scope: Construct, d: OnFailureDestination, po
   }
 }
 
+/** A consumer-lag metric of the function (OffsetLag, IteratorAge): its maximum per minute. */
+export function consumerLagMetric(target: lambda.IFunction, metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: 'AWS/Lambda',
+    metricName,
+    dimensionsMap: { FunctionName: target.functionName },
+    statistic: cloudwatch.Stats.MAXIMUM,
+    period: Duration.minutes(1),
+    ...props,
+  });
+}
+
 /** An alarm on any error of the function, and one on any message in the on-failure queue. */
 export function errorAlarms(scope: Construct, target: lambda.IFunction, queue: sqs.IQueue | undefined, queueDescription: string): cloudwatch.Alarm[] {
   const anyOf = (id: string, alarmDescription: string, metric: cloudwatch.IMetric) => new cloudwatch.Alarm(scope, id, {

@@ -1,4 +1,4 @@
-import { Annotations, Duration, Names, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Names, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -11,7 +11,6 @@ import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { KafkaAuth, KafkaAuthMethod } from './kafka-auth';
 import { KafkaCluster, KafkaClusterKind } from './kafka-cluster';
-import { OnFailureDestinationKind } from './kafka-destination';
 import { KafkaConsumptionMode, KafkaTriggerMetricOptions, KafkaTriggerProps } from './kafka-trigger-props';
 import { ValidationError } from './private/errors';
 import { KafkaAuthSetup, secretArnPattern } from './private/kafka-auth-setup';
@@ -19,7 +18,7 @@ import { IAM4_BASIC_EXECUTION, acknowledgeCreatedSecrets, acknowledgeWildcards }
 import { validateKafkaTriggerProps } from './private/kafka-trigger-validation';
 import { bindSchemaRegistry, createDryRunCheck, eventSourceNetwork } from './private/kafka-trigger-parts';
 import { mskResourceArn } from './private/msk';
-import { acknowledgeOnFailureFindings, configureOnFailure, consumerLagMetric, errorAlarms } from './private/trigger-shared';
+import { acknowledgeOnFailureFindings, bindOnFailure, consumerLagMetric, errorAlarms } from './private/trigger-shared';
 import { EndpointNeed, EVENT_SOURCE_GROUPS_METADATA, NAT_EGRESS_METADATA, eniStatement, provideEndpoints } from './private/vpc-endpoints';
 import { KafkaVpcEndpoints, KafkaVpcEndpointsMode } from './vpc-endpoints';
 
@@ -262,18 +261,7 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
   private configureDestination(props: KafkaTriggerProps): { destination?: string; queue?: sqs.IQueue; bucket?: s3.IBucket; endpoint?: EndpointNeed } {
     const d = props.onFailure;
     if (!d) return {};
-    if (d.kind !== OnFailureDestinationKind.KAFKA) return configureOnFailure(this, d, this.policy, this.target.role!);
-    const topic = d.topicName!;
-    if (this.auth.method === KafkaAuthMethod.IAM) {
-      this.policy.addStatements(new iam.PolicyStatement({
-        actions: ['kafka-cluster:WriteData', 'kafka-cluster:DescribeTopic'],
-        resources: [mskResourceArn(this.clusterArn!, 'topic', topic)],
-      }));
-    } else {
-      Annotations.of(this).addWarningV2('cdk-kafka-lambda:kafkaDestinationAcl',
-        `Lambda writes failed records to topic ${topic} as the ${this.auth.method} user; grant that user Write and Describe on it in the cluster's ACLs.`);
-    }
-    return { destination: `kafka://${topic}` };
+    return bindOnFailure(this, d, { policy: this.policy, role: this.target.role!, mskClusterArn: this.clusterArn, authMethod: this.auth.method });
   }
 
   // ---------------------------------------------------------------------------------------------

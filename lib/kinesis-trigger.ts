@@ -10,7 +10,7 @@ import { OnFailureDestination, OnFailureDestinationKind } from './kafka-destinat
 import { ValidationError } from './private/errors';
 import { acknowledgeWildcards } from './private/nag';
 import { EventSourceTriggerProps } from './trigger-props';
-import { acknowledgeOnFailureFindings, configureOnFailure, consumerLagMetric, errorAlarms } from './private/trigger-shared';
+import { acknowledgeOnFailureFindings, bindOnFailure, consumerLagMetric, errorAlarms } from './private/trigger-shared';
 import { unreadPartialBatchResponses } from './private/partial-batch';
 
 /** Properties of a KinesisTrigger. */
@@ -294,7 +294,7 @@ export class KinesisTrigger extends Construct {
 
   private configureDestination(props: KinesisTriggerProps): { destination?: string; queue?: sqs.IQueue; bucket?: s3.IBucket } {
     if (props.discardFailedBatches) return {};
-    return configureOnFailure(this, props.onFailure ?? OnFailureDestination.sqs(), this.policy, this.target.role!);
+    return bindOnFailure(this, props.onFailure ?? OnFailureDestination.sqs(), { policy: this.policy, role: this.target.role! });
   }
 
   private createAlarms(props: KinesisTriggerProps): cloudwatch.Alarm[] {

@@ -1,66 +1,22 @@
 import { Duration, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { OnFailureDestination, OnFailureDestinationKind } from '../kafka-destination';
+import { OnFailureBindOptions, OnFailureDestination } from '../kafka-destination';
 import { EndpointNeed } from './vpc-endpoints';
 
-/** An SQS, SNS or S3 on-failure destination, created when not given, granted in the event source's policy. */
-export interface OnFailureSetup {
-  /** The mapping's DestinationConfig.OnFailure.Destination. */
-  readonly destination: string;
-  readonly queue?: sqs.IQueue;
-  readonly bucket?: s3.IBucket;
-  /** The endpoint the event source sends through from a VPC, admitting the role for the send on the resource. */
-  readonly endpoint: EndpointNeed;
-}
-
 /**
- * The AWS-service destinations both triggers share: a created queue is SQS-encrypted, TLS-only, 14 days; a created
- * bucket versioned, encrypted, public access blocked, TLS-only. Grants only the send (and its key's actions).
- * @see https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html
+ * Binds an on-failure destination to an event source, and the VPC endpoint its send goes through.
+ * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure.html
  */
-export function configureOnFailure(scope: Construct, d: OnFailureDestination, policy: iam.Policy, role: iam.IRole): OnFailureSetup {
-  const grantKey = (key: kms.IKey, actions: string[]) => policy.addStatements(new iam.PolicyStatement({ actions, resources: [key.keyArn] }));
-  const endpoint = (key: EndpointNeed['key'], label: string, action: string, resource: string): EndpointNeed =>
-    ({ key, label, statements: [new iam.PolicyStatement({ actions: [action], principals: [role], resources: [resource] })] });
-  switch (d.kind) {
-    case OnFailureDestinationKind.SQS: {
-      const queue = d.queue ?? new sqs.Queue(scope, 'OnFailureQueue', {
-        encryption: sqs.QueueEncryption.SQS_MANAGED,
-        enforceSSL: true,
-        retentionPeriod: Duration.days(14),
-      });
-      policy.addStatements(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
-      if (queue.encryptionMasterKey) grantKey(queue.encryptionMasterKey, ['kms:Decrypt', 'kms:GenerateDataKey']);
-      return { destination: queue.queueArn, queue, endpoint: endpoint('sqs', 'SQS', 'sqs:SendMessage', queue.queueArn) };
-    }
-    case OnFailureDestinationKind.SNS: {
-      const topic = d.topic!;
-      policy.addStatements(new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [topic.topicArn] }));
-      if (topic.masterKey) grantKey(topic.masterKey, ['kms:Decrypt', 'kms:GenerateDataKey']);
-      return { destination: topic.topicArn, endpoint: endpoint('sns', 'SNS', 'sns:Publish', topic.topicArn) };
-    }
-    default: {
-      const bucket = d.bucket ?? new s3.Bucket(scope, 'OnFailureBucket', {
-        versioned: true,
-        encryption: s3.BucketEncryption.S3_MANAGED,
-        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-        enforceSSL: true,
-      });
-      policy.addStatements(
-        new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [bucket.arnForObjects('*')] }),
-        // The Lambda guide lists s3:ListBucket for S3 destinations besides s3:PutObject.
-        new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }),
-      );
-      if (bucket.encryptionKey) grantKey(bucket.encryptionKey, ['kms:GenerateDataKey']);
-      return { destination: bucket.bucketArn, bucket, endpoint: endpoint('s3', 'S3', 's3:PutObject', bucket.arnForObjects('*')) };
-    }
-  }
+export function bindOnFailure(scope: Construct, d: OnFailureDestination, options: OnFailureBindOptions):
+{ destination: string; queue?: sqs.IQueue; bucket?: s3.IBucket; endpoint?: EndpointNeed } {
+  const c = d.bind(scope, options);
+  const endpoint = c.endpointService === undefined ? undefined
+    : { key: c.endpointService as EndpointNeed['key'], label: c.endpointService.toUpperCase(), statements: [c.endpointStatement!] };
+  return { destination: c.destination, queue: c.queue, bucket: c.bucket, endpoint };
 }
 
 /** A consumer-lag metric of the function (OffsetLag, IteratorAge): its maximum per minute. */

@@ -31,7 +31,7 @@ async function createTable(client, name) {
 
 async function ours(te, env, records, table) {
   const { DynamoDbIdempotencyStore, coordinatesKey } = require(path.join(ROOT, 'runtime', 'idempotency.js'));
-  const { decodeEvent } = require(path.join(ROOT, 'runtime', 'decode.js'));
+  const { decodeEvent } = require(path.join(ROOT, 'runtime', 'source.js'));
   const { client, counter } = countingClient(te, env);
   await createTable(client, table);
   const decoded = decodeEvent(kafkaEvent(records, { topic: table }));

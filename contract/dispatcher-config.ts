@@ -65,6 +65,12 @@ export const METRIC_NAMES = [
 ] as const;
 export type MetricName = typeof METRIC_NAMES[number];
 
+/**
+ * Lambda's invocation payload limits: 6 MB synchronous, 256 KB asynchronous.
+ * @see https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+ */
+export const PAYLOAD_LIMIT_BYTES = { sync: 6 * 1024 * 1024, async: 256 * 1024 } as const;
+
 /** A broker as "host:port". */
 export const HOST_PORT = /^[^\s:]+:\d+$/;
 

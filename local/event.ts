@@ -1,8 +1,10 @@
 /** The Lambda event and the on-failure record, built the way the Kafka event source mapping builds them (https://docs.aws.amazon.com/lambda/latest/dg/with-kafka.html). */
 import type { KafkaMessage } from 'kafkajs';
+import { PAYLOAD_LIMIT_BYTES } from '../contract/dispatcher-config';
+import type { RawKafkaRecord } from '../runtime/decode';
 
 /** Largest synchronous invoke payload Lambda accepts (6 MB). */
-export const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
+export const MAX_PAYLOAD_BYTES = PAYLOAD_LIMIT_BYTES.sync;
 
 export interface EventSourceIdentity {
   /** SelfManagedKafka: the bootstrap servers, comma separated. */
@@ -11,11 +13,10 @@ export interface EventSourceIdentity {
   readonly eventSourceArn?: string;
 }
 
-export interface EsmRecord {
-  readonly topic: string;
+/** A record of the event as this emulator builds it: the wire record, with what a broker always gives. */
+export interface EsmRecord extends RawKafkaRecord {
   readonly partition: number;
   readonly offset: number;
-  readonly timestamp: number;
   readonly timestampType: 'CREATE_TIME' | 'LOG_APPEND_TIME';
   readonly key?: string;
   readonly value?: string;

@@ -1,4 +1,3 @@
-import { decodeKinesisEvent, decodeKinesisEventLenient, isKinesisEvent, KinesisEvent, KinesisRecord, LenientKinesisDecodeResult } from './kinesis';
 import { base64ToUtf8, isBase64 } from './base64';
 import { KafkaEventDecodeError, KafkaRecordDecodeError } from './errors';
 
@@ -165,45 +164,14 @@ export interface LenientDecodeResult {
 }
 
 /**
- * What decodeEvent returns for an event of type E: KinesisRecord[] for a Kinesis event, KafkaRecord[] for a
- * Kafka event, and either for an event of unknown type (the shapes share topic, partition, offset, timestamp,
- * key, value, headers and the keyAs…/valueAs…/header helpers).
- */
-export type DecodedRecords<E> = E extends KinesisEvent ? KinesisRecord[] : E extends KafkaEvent ? KafkaRecord[] : KafkaRecord[] | KinesisRecord[];
-
-/** What decodeEventLenient returns for an event of type E, chosen as DecodedRecords is. */
-export type LenientDecodedRecords<E> = E extends KinesisEvent ? LenientKinesisDecodeResult : E extends KafkaEvent ? LenientDecodeResult : LenientDecodeResult | LenientKinesisDecodeResult;
-
-/**
- * Decodes a Kafka ESM event into records, in input order: topic-partition groups in the event's
- * order, records in array order. Throws KafkaEventDecodeError when the event is not a Kafka event or
- * its records are not grouped as the ESM sends them, and KafkaRecordDecodeError (naming
- * topic-partition-offset) for the first record that cannot be decoded. A Kinesis event (aws:kinesis
- * records) is decoded by decodeKinesisEvent into KinesisRecords of the same shape.
- */
-export function decodeEvent<E = unknown>(event: E): DecodedRecords<E> {
-  if (isKinesisEvent(event)) return decodeKinesisEvent(event) as DecodedRecords<E>;
-  const { records, failures } = decodeKafkaEventLenient(event);
-  if (failures.length > 0) throw failures[0];
-  return records as DecodedRecords<E>;
-}
-
-/**
- * Like decodeEvent, but a record that cannot be decoded does not stop the others: it is returned
- * in failures so the caller can send it to its error path. Event-level problems still throw.
- */
-export function decodeEventLenient<E = unknown>(event: E): LenientDecodedRecords<E> {
-  return (isKinesisEvent(event) ? decodeKinesisEventLenient(event) : decodeKafkaEventLenient(event)) as LenientDecodedRecords<E>;
-}
-
-/**
  * Each group must be keyed "topic-partition". A record that cannot be placed in its group (not an object, no
  * usable offset, offsets not increasing, another topic-partition's record) is a failure at the position its
  * partition is retried from: the offset after the previous good record, or, before the group's first good
  * record, that record's offset minus the bad records before it. Only a group with no addressable position
  * (its key is not "topic-partition", or no record has an offset) fails the event.
  */
-function decodeKafkaEventLenient(event: unknown): LenientDecodeResult {
+/** Decodes a Kafka event, a record that cannot be decoded going to failures; event-level problems throw. */
+export function decodeKafkaEventLenient(event: unknown): LenientDecodeResult {
   const groups = eventRecords(event);
   const records: KafkaRecord[] = [];
   const failures: KafkaRecordDecodeError[] = [];

@@ -1,7 +1,10 @@
+import { PAYLOAD_LIMIT_BYTES } from '../contract/dispatcher-config';
 import { isUtf8 } from 'node:buffer';
 import { PayloadTooLargeError } from './errors';
 import { KinesisRecord } from './kinesis';
-import type { SourceRecord } from './source';
+import type { RawEventEnvelope, SourceRecord } from './source';
+
+export type { RawEventEnvelope } from './source';
 
 /**
  * Invocation payload formats:
@@ -19,16 +22,10 @@ import type { SourceRecord } from './source';
 export type PayloadFormat = 'confluent' | 'nordstrom-plain' | 'nordstrom-json' | 'raw';
 
 /** The Lambda Invoke API's request payload limits. */
-export const SYNC_PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024;
-export const ASYNC_PAYLOAD_LIMIT_BYTES = 256 * 1024;
+export const SYNC_PAYLOAD_LIMIT_BYTES = PAYLOAD_LIMIT_BYTES.sync;
+export const ASYNC_PAYLOAD_LIMIT_BYTES = PAYLOAD_LIMIT_BYTES.async;
 
 /** Fields of the ESM event that the raw format repeats around the batch's records. */
-export interface RawEventEnvelope {
-  readonly eventSource: string;
-  readonly eventSourceArn?: string;
-  readonly bootstrapServers?: string;
-}
-
 /**
  * Key or value for the JSON formats: the parsed JSON when the bytes are JSON, else the UTF-8 text,
  * else (bytes that are not UTF-8) the base64 text, so that nothing is lost; null when absent.

@@ -6,10 +6,9 @@
  * "shardId-000000000006"), offset = the sequence number (a decimal string: 56 or more digits do not fit a
  * number). A shard is a partition: the unit of ordering and of the partial batch response.
  */
-import { decodeEventLenient, KAFKA_EVENT_SOURCES, KafkaEvent, KafkaRecord } from './decode';
+import { decodeKafkaEventLenient, KAFKA_EVENT_SOURCES, KafkaEvent, KafkaRecord, LenientDecodeResult } from './decode';
 import { UnsupportedEventError } from './errors';
-import { decodeKinesisEventLenient, isKinesisEvent, KinesisRecord } from './kinesis';
-import type { RawEventEnvelope } from './payload';
+import { decodeKinesisEvent, decodeKinesisEventLenient, isKinesisEvent, KinesisEvent, KinesisRecord, LenientKinesisDecodeResult } from './kinesis';
 
 /** A decoded record of either source. */
 export type SourceRecord = KafkaRecord | KinesisRecord;
@@ -71,7 +70,7 @@ export function decodeSourceEvent(event: unknown): DecodedEvent {
       envelope: { eventSource: 'aws:kinesis' },
     };
   }
-  const { records, failures } = decodeEventLenient(event as KafkaEvent);
+  const { records, failures } = decodeKafkaEventLenient(event as KafkaEvent);
   const e = event as { eventSource: string; eventSourceArn?: string; bootstrapServers?: string };
   return {
     kind,
@@ -92,4 +91,43 @@ export function comparePositions(a: Position, b: Position): number {
 /** The exclusive end after a position: offset + 1, or sequence number + 1 as a decimal string. */
 export function nextPosition(p: Position): Position {
   return typeof p === 'number' ? p + 1 : (BigInt(p) + 1n).toString();
+}
+
+/** What the raw payload format keeps of the event around the records. */
+export interface RawEventEnvelope {
+  readonly eventSource: string;
+  readonly eventSourceArn?: string;
+  readonly bootstrapServers?: string;
+}
+
+/**
+ * What decodeEvent returns for an event of type E: KinesisRecord[] for a Kinesis event, KafkaRecord[] for a
+ * Kafka event, and either for an event of unknown type (the shapes share topic, partition, offset, timestamp,
+ * key, value, headers and the keyAs…/valueAs…/header helpers).
+ */
+export type DecodedRecords<E> = E extends KinesisEvent ? KinesisRecord[] : E extends KafkaEvent ? KafkaRecord[] : KafkaRecord[] | KinesisRecord[];
+
+/** What decodeEventLenient returns for an event of type E, chosen as DecodedRecords is. */
+export type LenientDecodedRecords<E> = E extends KinesisEvent ? LenientKinesisDecodeResult : E extends KafkaEvent ? LenientDecodeResult : LenientDecodeResult | LenientKinesisDecodeResult;
+
+/**
+ * Decodes a Kafka ESM event into records, in input order: topic-partition groups in the event's
+ * order, records in array order. Throws KafkaEventDecodeError when the event is not a Kafka event or
+ * its records are not grouped as the ESM sends them, and KafkaRecordDecodeError (naming
+ * topic-partition-offset) for the first record that cannot be decoded. A Kinesis event (aws:kinesis
+ * records) is decoded by decodeKinesisEvent into KinesisRecords of the same shape.
+ */
+export function decodeEvent<E = unknown>(event: E): DecodedRecords<E> {
+  if (isKinesisEvent(event)) return decodeKinesisEvent(event) as DecodedRecords<E>;
+  const { records, failures } = decodeKafkaEventLenient(event);
+  if (failures.length > 0) throw failures[0];
+  return records as DecodedRecords<E>;
+}
+
+/**
+ * Like decodeEvent, but a record that cannot be decoded does not stop the others: it is returned
+ * in failures so the caller can send it to its error path. Event-level problems still throw.
+ */
+export function decodeEventLenient<E = unknown>(event: E): LenientDecodedRecords<E> {
+  return (isKinesisEvent(event) ? decodeKinesisEventLenient(event) : decodeKafkaEventLenient(event)) as LenientDecodedRecords<E>;
 }

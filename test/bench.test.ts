@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { decodeEvent } from '../runtime/decode';
+import { decodeEvent } from '../runtime/source';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { resultsProblems } = require('../bench/shape') as { resultsProblems: (r: unknown) => string[] };

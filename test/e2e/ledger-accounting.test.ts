@@ -1,5 +1,5 @@
 /** The fault ledger's accounting on doctored observations: it must count what is missing as lost. */
-import { account, Observed, overlappingRuns } from '../../e2e/ledger';
+import { account, Observed, overlappingRuns } from '../../e2e/accounting';
 
 const b64 = (n: number) => Buffer.from(JSON.stringify({ n })).toString('base64');
 const key = (n: number) => Buffer.from(`k${n}`).toString('base64');

@@ -24,7 +24,7 @@ describe('local event source mapping options', () => {
     expect(() => validateOptions({ ...base, ...bad } as any)).toThrow(message);
   });
 
-  test.each([[1], [10000]])('accepts batchSize %d', (batchSize) => {
+  test.each([[1], [10000]])('accepts batchSize %d (0 and 10001 fail above)', (batchSize) => {
     expect(() => validateOptions({ ...base, batchSize })).not.toThrow();
   });
 

@@ -226,14 +226,16 @@ describe('KinesisTrigger: options', () => {
 });
 
 describe('KinesisTrigger: validation', () => {
-  test.each([
-    ['batchSize', 1], ['batchSize', 10000], ['parallelizationFactor', 1], ['parallelizationFactor', 10],
-    ['retryAttempts', -1], ['retryAttempts', 0], ['retryAttempts', 10000],
-    ['maxBatchingWindow', Duration.seconds(300)], ['maxRecordAge', Duration.seconds(60)], ['maxRecordAge', Duration.seconds(604800)],
-    ['tumblingWindow', Duration.seconds(0)], ['tumblingWindow', Duration.seconds(900)],
-  ])('%s = %p at its boundary is accepted', (prop, value) => {
-    // GIVEN an option at its boundary THEN the trigger synthesizes with it
-    expect(() => trigger({ [prop]: value })).not.toThrow();
+  test.each<[string, number | Duration, string, number]>([
+    ['batchSize', 1, 'BatchSize', 1], ['batchSize', 10000, 'BatchSize', 10000],
+    ['parallelizationFactor', 1, 'ParallelizationFactor', 1], ['parallelizationFactor', 10, 'ParallelizationFactor', 10],
+    ['retryAttempts', -1, 'MaximumRetryAttempts', -1], ['retryAttempts', 0, 'MaximumRetryAttempts', 0], ['retryAttempts', 10000, 'MaximumRetryAttempts', 10000],
+    ['maxBatchingWindow', Duration.seconds(300), 'MaximumBatchingWindowInSeconds', 300],
+    ['maxRecordAge', Duration.seconds(60), 'MaximumRecordAgeInSeconds', 60], ['maxRecordAge', Duration.seconds(604800), 'MaximumRecordAgeInSeconds', 604800],
+    ['tumblingWindow', Duration.seconds(0), 'TumblingWindowInSeconds', 0], ['tumblingWindow', Duration.seconds(900), 'TumblingWindowInSeconds', 900],
+  ])('%s = %p at its boundary reaches the mapping as %s', (prop, value, cfnProperty, expected) => {
+    // GIVEN an option at its boundary WHEN synthesized THEN the mapping carries it
+    trigger({ [prop]: value }).template().hasResourceProperties('AWS::Lambda::EventSourceMapping', { [cfnProperty]: expected });
   });
 
   test.each([

@@ -1,4 +1,4 @@
-import { Duration, Names, Stack, Validations } from 'aws-cdk-lib';
+import { Names, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -18,7 +18,7 @@ import { IAM4_BASIC_EXECUTION, acknowledgeCreatedSecrets, acknowledgeWildcards }
 import { validateKafkaTriggerProps } from './private/kafka-trigger-validation';
 import { bindSchemaRegistry, createDryRunCheck, eventSourceNetwork } from './private/kafka-trigger-parts';
 import { mskResourceArn } from './private/msk';
-import { acknowledgeOnFailureFindings, bindOnFailure, consumerLagMetric, errorAlarms } from './private/trigger-shared';
+import { acknowledgeOnFailureFindings, bindOnFailure, consumerLagMetric, errorAlarms, lambdaMetric } from './private/trigger-shared';
 import { EndpointNeed, EVENT_SOURCE_GROUPS_METADATA, NAT_EGRESS_METADATA, eniStatement, provideEndpoints } from './private/vpc-endpoints';
 import { KafkaVpcEndpoints, KafkaVpcEndpointsMode } from './vpc-endpoints';
 
@@ -162,14 +162,7 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
   public metric(metricName: string, props: KafkaTriggerMetricOptions = {}): cloudwatch.Metric {
     const { topic, ...options } = props;
     const i = topic === undefined ? 0 : this.topicIndex(topic);
-    return new cloudwatch.Metric({
-      namespace: 'AWS/Lambda',
-      metricName,
-      dimensionsMap: { EventSourceMappingUUID: this.eventSourceMappingIds[i] },
-      statistic: cloudwatch.Stats.SUM,
-      period: Duration.minutes(1),
-      ...options,
-    });
+    return lambdaMetric(metricName, { EventSourceMappingUUID: this.eventSourceMappingIds[i] }, cloudwatch.Stats.SUM, options);
   }
 
   /** Records the mapping polled (EventCount metrics). */

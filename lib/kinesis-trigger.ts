@@ -10,7 +10,7 @@ import { OnFailureDestination, OnFailureDestinationKind } from './kafka-destinat
 import { ValidationError } from './private/errors';
 import { acknowledgeWildcards } from './private/nag';
 import { EventSourceTriggerProps } from './trigger-props';
-import { acknowledgeOnFailureFindings, bindOnFailure, consumerLagMetric, errorAlarms } from './private/trigger-shared';
+import { acknowledgeOnFailureFindings, bindOnFailure, consumerLagMetric, errorAlarms, lambdaMetric } from './private/trigger-shared';
 import { unreadPartialBatchResponses } from './private/partial-batch';
 
 /** Properties of a KinesisTrigger. */
@@ -217,14 +217,7 @@ export class KinesisTrigger extends Construct {
    * @see https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html#event-source-mapping-metrics
    */
   public metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: 'AWS/Lambda',
-      metricName,
-      dimensionsMap: { EventSourceMappingUUID: this.eventSourceMappingId },
-      statistic: cloudwatch.Stats.SUM,
-      period: Duration.minutes(1),
-      ...props,
-    });
+    return lambdaMetric(metricName, { EventSourceMappingUUID: this.eventSourceMappingId }, cloudwatch.Stats.SUM, props);
   }
 
   /** Records the mapping polled (EventCount metrics). */

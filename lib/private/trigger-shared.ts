@@ -19,16 +19,14 @@ export function bindOnFailure(scope: Construct, d: OnFailureDestination, options
   return { destination: c.destination, queue: c.queue, bucket: c.bucket, endpoint };
 }
 
+/** A metric Lambda publishes (AWS/Lambda), per minute unless the options say otherwise. */
+export function lambdaMetric(metricName: string, dimensionsMap: { [name: string]: string }, statistic: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+  return new cloudwatch.Metric({ namespace: 'AWS/Lambda', metricName, dimensionsMap, statistic, period: Duration.minutes(1), ...props });
+}
+
 /** A consumer-lag metric of the function (OffsetLag, IteratorAge): its maximum per minute. */
 export function consumerLagMetric(target: lambda.IFunction, metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-  return new cloudwatch.Metric({
-    namespace: 'AWS/Lambda',
-    metricName,
-    dimensionsMap: { FunctionName: target.functionName },
-    statistic: cloudwatch.Stats.MAXIMUM,
-    period: Duration.minutes(1),
-    ...props,
-  });
+  return lambdaMetric(metricName, { FunctionName: target.functionName }, cloudwatch.Stats.MAXIMUM, props);
 }
 
 /** An alarm on any error of the function, and one on any message in the on-failure queue. */

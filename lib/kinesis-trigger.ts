@@ -6,6 +6,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { ESM_LIMITS } from '../contract/esm-limits';
 import { OnFailureDestination, OnFailureDestinationKind } from './kafka-destination';
 import { ValidationError } from './private/errors';
 import { acknowledgeWildcards } from './private/nag';
@@ -251,12 +252,12 @@ export class KinesisTrigger extends Construct {
       const s = d?.toSeconds();
       if (s !== undefined && !Token.isUnresolved(s) && (s < min || s > max)) this.fail(prop, `${s} seconds`, fix);
     };
-    n('batchSize', props.batchSize, 1, 10000);
-    seconds('maxBatchingWindow', props.maxBatchingWindow, 0, 300, 'use at most Duration.seconds(300)');
-    n('parallelizationFactor', props.parallelizationFactor, 1, 10);
-    if (props.retryAttempts !== -1) n('retryAttempts', props.retryAttempts, 0, 10000, ', or -1 for infinite');
-    seconds('maxRecordAge', props.maxRecordAge, 60, 604800, 'use 60 seconds to 7 days (604800 seconds), or unlimitedRecordAge: true');
-    seconds('tumblingWindow', props.tumblingWindow, 0, 900, 'use at most Duration.seconds(900)');
+    n('batchSize', props.batchSize, ...ESM_LIMITS.batchSize);
+    seconds('maxBatchingWindow', props.maxBatchingWindow, ...ESM_LIMITS.maxBatchingWindowSeconds, 'use at most Duration.seconds(300)');
+    n('parallelizationFactor', props.parallelizationFactor, ...ESM_LIMITS.parallelizationFactor);
+    if (props.retryAttempts !== -1) n('retryAttempts', props.retryAttempts, ...ESM_LIMITS.retryAttempts, ', or -1 for infinite');
+    seconds('maxRecordAge', props.maxRecordAge, ...ESM_LIMITS.maxRecordAgeSeconds, 'use 60 seconds to 7 days (604800 seconds), or unlimitedRecordAge: true');
+    seconds('tumblingWindow', props.tumblingWindow, ...ESM_LIMITS.tumblingWindowSeconds, 'use at most Duration.seconds(900)');
 
     const position = props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON;
     if (position === lambda.StartingPosition.AT_TIMESTAMP && props.startingPositionTimestamp === undefined) {

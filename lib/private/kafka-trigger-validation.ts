@@ -1,4 +1,5 @@
 import { Token } from 'aws-cdk-lib';
+import { ESM_LIMITS } from '../../contract/esm-limits';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { KafkaDispatcher } from '../dispatcher';
 import { KafkaCluster, KafkaClusterKind } from '../kafka-cluster';
@@ -24,9 +25,9 @@ export function validateKafkaTriggerProps(props: KafkaTriggerProps, fail: Fail):
       fail(prop, v, `use an integer from ${min} to ${max}${extra}`);
     }
   };
-  n('batchSize', props.batchSize, 1, 10000);
+  n('batchSize', props.batchSize, ...ESM_LIMITS.batchSize);
   const window = props.maxBatchingWindow?.toSeconds();
-  if (window !== undefined && !Token.isUnresolved(window) && window > 300) fail('maxBatchingWindow', `${window} seconds`, 'use at most Duration.seconds(300)');
+  if (window !== undefined && !Token.isUnresolved(window) && window > ESM_LIMITS.maxBatchingWindowSeconds[1]) fail('maxBatchingWindow', `${window} seconds`, `use at most Duration.seconds(${ESM_LIMITS.maxBatchingWindowSeconds[1]})`);
 
   const position = props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON;
   if (position === lambda.StartingPosition.AT_TIMESTAMP && props.startingPositionTimestamp === undefined) {
@@ -78,9 +79,9 @@ export function validateKafkaTriggerProps(props: KafkaTriggerProps, fail: Fail):
   failOnRelayLoop(props, fail);
   const unread = unreadPartialBatchResponses(props.target, props.reportBatchItemFailures, ' (with provisionedPollers)');
   if (unread) fail('reportBatchItemFailures', props.reportBatchItemFailures, unread);
-  if (props.retryAttempts !== undefined && props.retryAttempts !== -1) n('retryAttempts', props.retryAttempts, 0, 10000, ', or -1 for infinite');
+  if (props.retryAttempts !== undefined && props.retryAttempts !== -1) n('retryAttempts', props.retryAttempts, ...ESM_LIMITS.retryAttempts, ', or -1 for infinite');
   const age = props.maxRecordAge?.toSeconds();
-  if (age !== undefined && !Token.isUnresolved(age) && (age < 60 || age > 604800)) {
+  if (age !== undefined && !Token.isUnresolved(age) && (age < ESM_LIMITS.maxRecordAgeSeconds[0] || age > ESM_LIMITS.maxRecordAgeSeconds[1])) {
     fail('maxRecordAge', `${age} seconds`, 'use 60 seconds to 7 days (604800 seconds)');
   }
   if (props.onFailure?.kind === OnFailureDestinationKind.KAFKA) {

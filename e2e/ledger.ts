@@ -12,7 +12,7 @@ import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesComman
 import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
 import * as te from '../testenv';
 import { DISPATCHER_CONFIG_ENV, DispatcherConfig, IDEMPOTENCY_PARTITION_KEY } from '../contract/dispatcher-config';
-import { LocalEventSourceMapping } from '../local/esm';
+import { LocalEventSourceMapping } from '../cli/src/esm';
 import { Proxy, startProxy } from './proxy';
 import { account, Ledger, Observed, overlappingRuns } from './accounting';
 

@@ -57,7 +57,7 @@ const bundle = async () => {
  * uses: the package has no runtime dependencies, and the command runs on the user's Node (>= 20), not in Lambda.
  */
 const bundleCli = () => require('esbuild').build({
-  entryPoints: [path.join(root, 'local', 'cli.ts')],
+  entryPoints: [path.join(root, 'cli', 'src', 'cli.ts')],
   outfile: path.join(root, 'cli', 'cdk-kafka-lambda.js'),
   bundle: true,
   platform: 'node',

@@ -14,7 +14,7 @@ fi
 summary=$(mktemp)
 finish() {
   # Safety net: whatever happened to jest, no server outlives the run.
-  node testenv/cli.js stop-all --orphans >/dev/null 2>&1 || true
+  node testenv/control.js stop-all --orphans >/dev/null 2>&1 || true
   # The closing line of the run: N passed, N failed[, N skipped].
   if [ -s "$summary" ]; then echo; cat "$summary"; else echo; echo "0 passed, 1 failed"; fi
   rm -f "$summary"

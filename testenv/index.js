@@ -24,7 +24,7 @@ const secs = (t) => `${((Date.now() - t) / 1000).toFixed(1)}s`;
 
 function envFile(runDirOrEnv) {
   if (!runDirOrEnv) {
-    if (!process.env.CKL_TESTENV) throw new Error('CKL_TESTENV is not set: start the test environment first (node testenv/cli.js start, or jest globalSetup)');
+    if (!process.env.CKL_TESTENV) throw new Error('CKL_TESTENV is not set: start the test environment first (node testenv/control.js start, or jest globalSetup)');
     return process.env.CKL_TESTENV;
   }
   if (typeof runDirOrEnv === 'object') return runDirOrEnv.file;

@@ -1,7 +1,7 @@
 /** The Lambda event and the on-failure record, built the way the Kafka event source mapping builds them (https://docs.aws.amazon.com/lambda/latest/dg/with-kafka.html). */
 import type { KafkaMessage } from 'kafkajs';
-import { PAYLOAD_LIMIT_BYTES } from '../contract/dispatcher-config';
-import type { RawKafkaRecord } from '../runtime/decode';
+import { PAYLOAD_LIMIT_BYTES } from '../../contract/dispatcher-config';
+import type { RawKafkaRecord } from '../../runtime/decode';
 
 /** Largest synchronous invoke payload Lambda accepts (6 MB). */
 export const MAX_PAYLOAD_BYTES = PAYLOAD_LIMIT_BYTES.sync;

@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * node testenv/cli.js start [--kafka-version 4.3.1] [--owner-pid PID]
+ * node testenv/control.js start [--kafka-version 4.3.1] [--owner-pid PID]
  *                                         prints the env.json path on stdout, leaves services running
- * node testenv/cli.js stop [runDir|env.json]   (default: $CKL_TESTENV)
- * node testenv/cli.js stop-all [--orphans]      every run under testenv/.run (use in a shell trap);
+ * node testenv/control.js stop [runDir|env.json]   (default: $CKL_TESTENV)
+ * node testenv/control.js stop-all [--orphans]      every run under testenv/.run (use in a shell trap);
  *                                         --orphans: only runs whose owner (jest) process is gone
- * node testenv/cli.js env [runDir|env.json]    prints env.json
- * node testenv/cli.js install                  only fill the download cache (CI cache warm-up)
+ * node testenv/control.js env [runDir|env.json]    prints env.json
+ * node testenv/control.js install                  only fill the download cache (CI cache warm-up)
  * Progress goes to stderr.
  */
 const te = require('./index');

@@ -4,8 +4,8 @@ import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { buildExampleStacks } from '../../bin/stacks';
-import { parseCli } from '../../local/cli';
-import { LocalEsmConfigError, validateOptions } from '../../local/esm';
+import { parseCli } from '../../cli/src/cli';
+import { LocalEsmConfigError, validateOptions } from '../../cli/src/esm';
 
 const base = { kafka: { brokers: ['127.0.0.1:9092'] }, topics: ['t'], functionName: 'f' };
 

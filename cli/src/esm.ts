@@ -12,7 +12,7 @@ import { onFailureDestination, OnFailureDestination } from './destination';
 import { localAwsSettings } from './aws';
 import { LocalEsmConfigError } from './errors';
 import { recordFilter } from './filter';
-import { ESM_LIMITS } from '../contract/esm-limits';
+import { ESM_LIMITS } from '../../contract/esm-limits';
 
 export type StartingPosition = 'LATEST' | 'TRIM_HORIZON' | 'AT_TIMESTAMP';
 

@@ -10,9 +10,9 @@ import { forEachLimit } from './concurrency';
 import { JsonLogger, Logger } from './logger';
 import { EmfMetrics } from './metrics';
 import { ASYNC_PAYLOAD_LIMIT_BYTES, InvocationBatch, planBatches, RawEventEnvelope, SYNC_PAYLOAD_LIMIT_BYTES } from './payload';
-import { ErrorItem, MAX_ERROR_RECORDS_CHARS, ResponseItem } from './relay';
+import { ResponseItem } from './relay';
 import { DispatcherOptions, ErrorBehavior, InvocationContext, InvokerPort } from './dispatcher-options';
-import { DispatcherResponse, Failure, Fate, PartitionRun, partialBatchResponse, Work } from './partition-run';
+import { DispatcherResponse, errorItems, Failure, Fate, PartitionRun, partialBatchResponse, Work } from './partition-run';
 import { comparePositions, decodeSourceEvent, nextPosition, Position, SourceRecord } from './source';
 
 export type { DispatcherResponse, KafkaBatchResponse, KinesisBatchResponse } from './partition-run';
@@ -327,7 +327,7 @@ export class Dispatcher {
     this.metrics.add('RecordsFailed', count);
     this.logger.error('records failed', { ...fields, errorTopic: this.o.relay?.errorTopic });
     if (this.o.relay?.errorTopic !== undefined) {
-      const items = this.errorItems(run, f);
+      const items = errorItems(run, f, this.o.invoker.functionName);
       await this.relayOrStop(run, f.start, () => this.o.relay!.sendErrors(items));
       if (run.stopped) return;
     }
@@ -342,33 +342,6 @@ export class Dispatcher {
   }
 
   /** The error records of a failure: its range split so that each record's bytes stay under Kafka's message size. */
-  private errorItems(run: PartitionRun, f: Failure): ErrorItem[] {
-    const base = {
-      topic: run.topic, partition: run.partition, functionName: this.o.invoker.functionName, outcome: f.outcome ?? 'failed',
-      details: f.details ?? { statusCode: 0, functionError: f.error.name, payload: JSON.stringify({ errorType: f.error.name, errorMessage: f.error.message }) },
-    };
-    if (f.records.length === 0) return [{ ...base, startOffset: f.start, endOffset: f.end, inputPayload: f.inputPayload, records: [f.raw ?? null] }];
-    const items: ErrorItem[] = [];
-    let chunk: SourceRecord[] = [];
-    let chars = 0;
-    const push = () => {
-      items.push({
-        ...base, startOffset: chunk[0].offset, endOffset: nextPosition(chunk[chunk.length - 1].offset),
-        inputPayload: items.length === 0 ? f.inputPayload : undefined, records: chunk.map((r) => r.raw),
-      });
-      chunk = [];
-      chars = 0;
-    };
-    for (const r of f.records) {
-      const size = JSON.stringify(r.raw).length;
-      if (chunk.length > 0 && chars + size > MAX_ERROR_RECORDS_CHARS) push();
-      chunk.push(r);
-      chars += size;
-    }
-    push();
-    return items;
-  }
-
   private async relayOrStop(run: PartitionRun, offset: Position, send: () => Promise<void>): Promise<void> {
     try {
       await send();
@@ -411,13 +384,4 @@ function invokerIsSync(invoker: InvokerPort): boolean {
   return invoker.invocationType === 'RequestResponse';
 }
 
-/** True for an event with no records at all: nothing to do, and the answer stays { batchItemFailures: [] }. */
-export function isEmptyEvent(event: unknown): boolean {
-  if (typeof event !== 'object' || event === null || Array.isArray(event)) return false;
-  const kinesisRecords = (event as { Records?: unknown }).Records;
-  if (Array.isArray(kinesisRecords) && kinesisRecords.length === 0 && Object.keys(event).length === 1) return true;
-  const records = (event as { records?: unknown }).records;
-  if (records === undefined) return Object.keys(event).length === 0;
-  return typeof records === 'object' && records !== null && !Array.isArray(records) && Object.keys(records).length === 0;
-}
-
+export { isEmptyEvent } from './source';

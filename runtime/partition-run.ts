@@ -1,7 +1,8 @@
 /** One event's progress per topic-partition (Kinesis: per shard), and the partial batch response built from it. */
 import type { InvocationOutcome, RecordCoordinates, TargetInvocationError } from './errors';
 import type { RecordOutcome } from './idempotency';
-import { comparePositions, EventSourceKind, Position, SourceRecord } from './source';
+import { ErrorItem, MAX_ERROR_RECORDS_CHARS } from './relay';
+import { comparePositions, EventSourceKind, nextPosition, Position, SourceRecord } from './source';
 
 /** The partial batch response of a Kafka event source mapping: per failed topic-partition, the offset to retry from. */
 export interface KafkaBatchResponse {
@@ -90,4 +91,35 @@ export class PartitionRun {
 export function partialBatchResponse(kind: EventSourceKind, failed: readonly PartitionRun[]): DispatcherResponse {
   if (kind === 'kinesis') return { batchItemFailures: failed.map((r) => ({ itemIdentifier: String(r.retryFrom) })) };
   return { batchItemFailures: failed.map((r) => ({ itemIdentifier: { partition: r.topicPartition, offset: r.retryFrom as number } })) };
+}
+
+/**
+ * The error records of a failure: its records as the event carried them, split so that each error record stays
+ * within MAX_ERROR_RECORDS_CHARS; the input payload goes with the first.
+ */
+export function errorItems(run: PartitionRun, f: Failure, functionName: string): ErrorItem[] {
+  const base = {
+    topic: run.topic, partition: run.partition, functionName, outcome: f.outcome ?? 'failed',
+    details: f.details ?? { statusCode: 0, functionError: f.error.name, payload: JSON.stringify({ errorType: f.error.name, errorMessage: f.error.message }) },
+  };
+  if (f.records.length === 0) return [{ ...base, startOffset: f.start, endOffset: f.end, inputPayload: f.inputPayload, records: [f.raw ?? null] }];
+  const items: ErrorItem[] = [];
+  let chunk: SourceRecord[] = [];
+  let chars = 0;
+  const push = () => {
+    items.push({
+      ...base, startOffset: chunk[0].offset, endOffset: nextPosition(chunk[chunk.length - 1].offset),
+      inputPayload: items.length === 0 ? f.inputPayload : undefined, records: chunk.map((r) => r.raw),
+    });
+    chunk = [];
+    chars = 0;
+  };
+  for (const r of f.records) {
+    const size = JSON.stringify(r.raw).length;
+    if (chunk.length > 0 && chars + size > MAX_ERROR_RECORDS_CHARS) push();
+    chunk.push(r);
+    chars += size;
+  }
+  push();
+  return items;
 }

@@ -131,3 +131,13 @@ export function decodeEvent<E = unknown>(event: E): DecodedRecords<E> {
 export function decodeEventLenient<E = unknown>(event: E): LenientDecodedRecords<E> {
   return (isKinesisEvent(event) ? decodeKinesisEventLenient(event) : decodeKafkaEventLenient(event)) as LenientDecodedRecords<E>;
 }
+
+/** True for an event with no records at all: nothing to do, and the answer stays { batchItemFailures: [] }. */
+export function isEmptyEvent(event: unknown): boolean {
+  if (typeof event !== 'object' || event === null || Array.isArray(event)) return false;
+  const kinesisRecords = (event as { Records?: unknown }).Records;
+  if (Array.isArray(kinesisRecords) && kinesisRecords.length === 0 && Object.keys(event).length === 1) return true;
+  const records = (event as { records?: unknown }).records;
+  if (records === undefined) return Object.keys(event).length === 0;
+  return typeof records === 'object' && records !== null && !Array.isArray(records) && Object.keys(records).length === 0;
+}

@@ -286,13 +286,24 @@ function awsClientConfig(service, env = loadEnv(), extra = {}) {
   return { endpoint, region: env.region, credentials: { ...env.credentials }, ...(s === 's3' ? { forcePathStyle: true } : {}), ...extra };
 }
 
-/** Create a topic with N partitions over PLAINTEXT (kafkajs admin). */
+/**
+ * Create a topic with N partitions over PLAINTEXT (kafkajs admin); resolves when every partition has a leader that
+ * serves it. kafkajs's own waitForLeaders gives up on the first "This server does not host this topic-partition",
+ * which a broker answers while it is still loading a new partition, so the wait is polled here.
+ */
 async function createTopic(topic, numPartitions = 1, env = loadEnv(), configEntries = []) {
   const { Kafka, logLevel } = require('kafkajs');
   const admin = new Kafka({ ...kafkaClientConfig(env, 'plaintext'), logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
   try {
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions, replicationFactor: 1, configEntries }] });
+    await admin.createTopics({ waitForLeaders: false, topics: [{ topic, numPartitions, replicationFactor: 1, configEntries }] });
+    await waitFor(`topic ${topic} led`, async () => {
+      const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+      const partitions = topics[0]?.partitions ?? [];
+      if (partitions.length !== numPartitions || partitions.some((p) => !(p.leader >= 0) || p.partitionErrorCode)) return false;
+      await admin.fetchTopicOffsets(topic);
+      return true;
+    }, { timeoutMs: 30000, intervalMs: 100 });
   } finally { await admin.disconnect(); }
 }
 

@@ -109,16 +109,12 @@ export class KafkaAuth {
     return new KafkaAuth(KafkaAuthMethod.NONE, undefined, undefined);
   }
 
-  /** The method. */
-  public readonly method: KafkaAuthMethod;
-  /** SASL props, for SCRAM and PLAIN. */
-  public readonly saslProps?: KafkaSaslAuthProps;
-  /** mTLS props. */
-  public readonly mtlsProps?: KafkaMtlsAuthProps;
-
-  private constructor(method: KafkaAuthMethod, sasl?: KafkaSaslAuthProps, mtls?: KafkaMtlsAuthProps) {
-    this.method = method;
-    this.saslProps = sasl;
-    this.mtlsProps = mtls;
-  }
+  private constructor(
+    /** The method. */
+    public readonly method: KafkaAuthMethod,
+    /** SASL props, for SCRAM and PLAIN. */
+    public readonly saslProps?: KafkaSaslAuthProps,
+    /** mTLS props. */
+    public readonly mtlsProps?: KafkaMtlsAuthProps,
+  ) {}
 }

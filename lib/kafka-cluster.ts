@@ -136,18 +136,14 @@ export class KafkaCluster {
     return new KafkaCluster(KafkaClusterKind.MSK, undefined, props);
   }
 
-  /** The kind of cluster. */
-  public readonly kind: KafkaClusterKind;
-  /** Props of a self-managed cluster. */
-  public readonly selfManagedProps?: SelfManagedKafkaClusterProps;
-  /** Props of an MSK cluster. */
-  public readonly mskProps?: MskClusterProps;
-
-  private constructor(kind: KafkaClusterKind, selfManaged?: SelfManagedKafkaClusterProps, mskProps?: MskClusterProps) {
-    this.kind = kind;
-    this.selfManagedProps = selfManaged;
-    this.mskProps = mskProps;
-  }
+  private constructor(
+    /** The kind of cluster. */
+    public readonly kind: KafkaClusterKind,
+    /** Props of a self-managed cluster. */
+    public readonly selfManagedProps?: SelfManagedKafkaClusterProps,
+    /** Props of an MSK cluster. */
+    public readonly mskProps?: MskClusterProps,
+  ) {}
 
   /** The cluster's VPC, if known. */
   public get vpc(): ec2.IVpc | undefined {

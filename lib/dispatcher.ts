@@ -27,7 +27,6 @@ function targetTimeoutMs(props: KafkaDispatcherProps): number | undefined {
   return undefined;
 }
 
-
 /**
  * The dispatcher: a Lambda function, the target of a Kafka or Kinesis event source mapping
  * (KafkaTrigger or KinesisTrigger), that decodes the records, skips those already done (DynamoDB
@@ -76,7 +75,7 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
   public readonly relaySecret?: secretsmanager.ISecret;
 
   /** The VPC endpoints the dispatcher uses, by service (`lambda`, `secretsManager`, `dynamoDb`), when in a VPC. */
-  public readonly vpcEndpoints: { [service: string]: ec2.IVpcEndpoint };
+  public readonly vpcEndpoints: { [service: string]: ec2.VpcEndpoint };
 
   private readonly vpcConnections?: ec2.Connections;
 
@@ -194,7 +193,7 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
       const mode = props.vpcEndpoints ?? KafkaVpcEndpoints.create();
       const subnets = vpc.selectSubnets(subnetSelection).subnets;
       const provided = provideEndpoints(this, {
-        vpc, mode: mode.mode, existing: { ...mode.endpoints }, subnets, callerGroups: securityGroups!,
+        vpc, endpoints: mode, subnets, callerGroups: securityGroups!,
         caller: `the dispatcher ${this.node.path}`, needs,
       });
       this.vpcEndpoints = provided.endpoints;

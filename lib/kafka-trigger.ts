@@ -286,7 +286,7 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     }
     if (destinationNeed) needs.push(destinationNeed);
     const provided = provideEndpoints(this, {
-      vpc, mode: mode.mode, existing: { ...mode.endpoints }, subnets: net.subnets, callerGroups: net.securityGroups,
+      vpc, endpoints: mode, subnets: net.subnets, callerGroups: net.securityGroups,
       caller: `the Kafka event source of ${this.node.path}`, needs,
     });
     if (mode.mode === KafkaVpcEndpointsMode.NONE) this.eventSourceMetadata[NAT_EGRESS_METADATA] = 'nat';

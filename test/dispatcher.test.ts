@@ -4,6 +4,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import {
   DispatcherErrorBehavior, DispatcherInvocationType, DispatcherPayloadFormat, IdempotencyMode, KafkaDispatcher, KafkaDispatcherProps,
@@ -217,6 +218,56 @@ describe('KafkaDispatcher', () => {
     ['a TTL of 10 seconds', { idempotencyTtl: Duration.seconds(10) }, /idempotencyTtl was "10 seconds": use 1 minute to 366 days/],
   ])('fails at synth for %s', (_label, props, message) => {
     expect(() => setup(props as Partial<KafkaDispatcherProps>)).toThrow(message);
+  });
+});
+
+describe('KafkaDispatcher in a VPC', () => {
+  function vpcStack() {
+    const stack = new Stack(new App(), 'Stack', { env: { account: '111122223333', region: 'us-east-1' } });
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0, subnetConfiguration: [{ name: 'p', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+    const target = new lambda.Function(stack, 'Target', { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>[]') });
+    return { stack, vpc, target };
+  }
+  const roleArn = { 'Fn::GetAtt': [Match.stringLikeRegexp('^DispatcherServiceRole'), 'Arn'] };
+
+  test('existing endpoints: the dispatcher\'s statements go on them and their groups take 443 from it; none are created', () => {
+    // GIVEN a Lambda interface endpoint and a DynamoDB gateway endpoint made elsewhere
+    const { stack, vpc, target } = vpcStack();
+    const lambdaEndpoint = vpc.addInterfaceEndpoint('Lambda', { service: ec2.InterfaceVpcEndpointAwsService.LAMBDA, open: false });
+    const dynamoDb = vpc.addGatewayEndpoint('DynamoDb', { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB });
+    // WHEN the dispatcher is told to use them
+    const d = new KafkaDispatcher(stack, 'Dispatcher', { target, vpc, vpcEndpoints: KafkaVpcEndpoints.existing({ lambda: lambdaEndpoint, dynamoDb }) });
+    const template = Template.fromStack(stack);
+    // THEN they admit its role for exactly its actions, and no endpoint of this library is added
+    template.resourceCountIs('AWS::EC2::VPCEndpoint', 2);
+    template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      VpcEndpointType: 'Gateway',
+      PolicyDocument: { Statement: [Match.objectLike({ Action: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'], Principal: { AWS: roleArn } })] },
+    });
+    template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      VpcEndpointType: 'Interface',
+      PolicyDocument: { Statement: [Match.objectLike({ Action: 'lambda:InvokeFunction', Principal: { AWS: roleArn } })] },
+    });
+    template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      FromPort: 443, SourceSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DispatcherSecurityGroup'), 'GroupId'] },
+    });
+    expect(Object.keys(d.vpcEndpoints).sort()).toEqual(['dynamoDb', 'lambda']);
+  });
+
+  test('created endpoints reuse the DynamoDB gateway endpoint the VPC already has (one route per prefix list)', () => {
+    const { stack, vpc, target } = vpcStack();
+    const own = vpc.addGatewayEndpoint('DynamoDb', { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB });
+    const d = new KafkaDispatcher(stack, 'Dispatcher', { target, vpc });
+    expect(d.vpcEndpoints.dynamoDb).toBe(own);
+    expect(Object.values(Template.fromStack(stack).findResources('AWS::EC2::VPCEndpoint')).filter((e: any) => e.Properties.VpcEndpointType === 'Gateway')).toHaveLength(1);
+  });
+
+  test('logRetention sets the retention of the dispatcher\'s own log group (two years by default)', () => {
+    const { stack, target } = vpcStack();
+    new KafkaDispatcher(stack, 'Dispatcher', { target, logRetention: logs.RetentionDays.ONE_MONTH });
+    new KafkaDispatcher(stack, 'Default', { target });
+    const retentions = Object.values(Template.fromStack(stack).findResources('AWS::Logs::LogGroup')).map((g: any) => g.Properties.RetentionInDays).sort();
+    expect(retentions).toEqual([30, 731]);
   });
 });
 

@@ -7,6 +7,30 @@ import { Construct } from 'constructs';
 import { KafkaCluster } from '../kafka-cluster';
 import { Fail } from './kafka-auth-setup';
 
+/** The function's role as a grantee whose grants land in one given policy. */
+class PolicyPrincipal extends iam.PrincipalBase {
+  public readonly assumeRoleAction: string;
+  public readonly principalAccount: string | undefined;
+  constructor(private readonly role: iam.IRole, private readonly policy: iam.Policy) {
+    super();
+    this.assumeRoleAction = role.assumeRoleAction;
+    this.principalAccount = role.principalAccount;
+  }
+
+  public get policyFragment(): iam.PrincipalPolicyFragment {
+    return this.role.policyFragment;
+  }
+
+  public addToPrincipalPolicy(statement: iam.PolicyStatement): iam.AddToPrincipalPolicyResult {
+    this.policy.addStatements(statement);
+    return { statementAdded: true, policyDependable: this.policy };
+  }
+
+  public dedupeString(): string | undefined {
+    return undefined;
+  }
+}
+
 /**
  * Binds an aws-cdk-lib schema registry for the trigger's mappings, its grants going to the source access policy.
  * aws-cdk-lib's registries read only the function from bind() (to grant it access), not the mapping.
@@ -14,21 +38,11 @@ import { Fail } from './kafka-auth-setup';
 export function bindSchemaRegistry(scope: Construct, registry: lambda.ISchemaRegistry, target: lambda.IFunction, policy: iam.Policy,
 firstMappingId: () => string): lambda.CfnEventSourceMapping.SchemaRegistryConfigProperty {
   const mapping = lambda.EventSourceMapping.fromEventSourceMappingId(scope, 'SchemaRegistryMapping', Lazy.string({ produce: firstMappingId }));
-  const principal: iam.IPrincipal = {
-    grantPrincipal: undefined as unknown as iam.IPrincipal,
-    assumeRoleAction: target.role!.assumeRoleAction,
-    policyFragment: target.role!.policyFragment,
-    principalAccount: target.role!.principalAccount,
-    addToPrincipalPolicy: (statement) => {
-      policy.addStatements(statement);
-      return { statementAdded: true, policyDependable: policy };
-    },
-  };
-  (principal as { grantPrincipal: iam.IPrincipal }).grantPrincipal = principal;
+  const principal = new PolicyPrincipal(target.role!, policy);
   const handler = new Proxy(target, {
-    get: (target, name, receiver) => name === 'grantPrincipal' ? principal
-      : name === 'addToRolePolicy' ? (statement: iam.PolicyStatement) => policy.addStatements(statement)
-        : Reflect.get(target, name, receiver),
+    get: (fn, name, receiver) => name === 'grantPrincipal' ? principal
+      : name === 'addToRolePolicy' ? (statement: iam.PolicyStatement) => principal.addToPrincipalPolicy(statement)
+        : Reflect.get(fn, name, receiver),
   });
   const config = registry.bind(mapping, handler);
   return {

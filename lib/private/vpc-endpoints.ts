@@ -2,6 +2,7 @@ import { Annotations, Lazy, Names, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { KafkaVpcEndpoints, KafkaVpcEndpointsMode } from '../vpc-endpoints';
 
 /** A service the functions or event sources of this library call from a VPC, and the endpoint it needs. */
 export interface EndpointNeed {
@@ -16,9 +17,8 @@ export interface EndpointNeed {
 /** Where the callers sit and how they reach the services. */
 export interface EndpointRequest {
   readonly vpc: ec2.IVpc;
-  /** 'create', 'none' or 'existing'. */
-  readonly mode: string;
-  readonly existing?: { [key: string]: ec2.IInterfaceVpcEndpoint | ec2.GatewayVpcEndpoint | undefined };
+  /** Create, none or existing. */
+  readonly endpoints: KafkaVpcEndpoints;
   /** The callers' subnets: gateway endpoints are added to their route tables; interface endpoints go to one per AZ of them. */
   readonly subnets: ec2.ISubnet[];
   /** The callers' security groups, admitted on 443; none known → the VPC's CIDR is. */
@@ -65,28 +65,29 @@ export const NAT_EGRESS_METADATA = 'cdk-kafka-lambda:egress';
  * endpoints created or used, by key; none when endpoints are off (a warning then names what must route).
  */
 export function provideEndpoints(scope: Construct, request: EndpointRequest): {
-  endpoints: { [key: string]: ec2.IInterfaceVpcEndpoint | ec2.GatewayVpcEndpoint };
+  endpoints: { [key: string]: ec2.VpcEndpoint };
   securityGroup?: ec2.SecurityGroup;
 } {
   const { vpc, needs } = request;
+  const mode = request.endpoints.mode;
   if (needs.length === 0) return { endpoints: {} };
-  if (request.mode === 'NONE') {
+  if (mode === KafkaVpcEndpointsMode.NONE) {
     Annotations.of(scope).addWarningV2('cdk-kafka-lambda:noVpcEndpoints',
       `vpcEndpoints is KafkaVpcEndpoints.none(): ${request.caller} calls ${needs.map((n) => n.label).join(', ')} from the VPC; `
       + 'its subnets must route 0.0.0.0/0 to a NAT gateway (or endpoints made elsewhere must admit it), or those calls time out.');
     return { endpoints: {} };
   }
-  if (request.mode === 'EXISTING') {
-    const endpoints: { [key: string]: ec2.IInterfaceVpcEndpoint | ec2.GatewayVpcEndpoint } = {};
+  if (mode === KafkaVpcEndpointsMode.EXISTING) {
+    const endpoints: { [key: string]: ec2.VpcEndpoint } = {};
     for (const need of needs) {
-      const endpoint = request.existing?.[need.key];
+      const endpoint: ec2.VpcEndpoint | undefined = request.endpoints.endpoints?.[need.key];
       if (!endpoint) {
         Annotations.of(scope).addWarningV2(`cdk-kafka-lambda:missingEndpoint:${need.key}`,
           `vpcEndpoints.existing() has no ${need.key} endpoint; ${request.caller} needs one (or a NAT gateway) to reach ${need.label}.`);
         continue;
       }
-      addStatements(endpoint, need.statements);
-      if (!(endpoint instanceof ec2.GatewayVpcEndpoint)) admit(endpoint.connections, request, vpc);
+      need.statements.forEach((s) => endpoint.addToPolicy(s));
+      if (endpoint instanceof ec2.InterfaceVpcEndpoint) admit(endpoint.connections.securityGroups, request, vpc);
       endpoints[need.key] = endpoint;
     }
     return { endpoints };
@@ -103,14 +104,14 @@ export function provideEndpoints(scope: Construct, request: EndpointRequest): {
     description: 'VPC endpoints of the Kafka event sources and dispatchers (cdk-kafka-lambda)',
     allowAllOutbound: false,
   });
-  admit(securityGroup.connections, request, vpc);
+  admit([securityGroup], request, vpc);
   const subnets = vpc.selectSubnets({ subnets: request.subnets.length ? request.subnets : undefined, onePerAz: true });
-  const endpoints: { [key: string]: ec2.IInterfaceVpcEndpoint | ec2.GatewayVpcEndpoint } = {};
+  const endpoints: { [key: string]: ec2.VpcEndpoint } = {};
   for (const need of needs) {
     const endpoint = need.key === 'dynamoDb'
       ? dynamoDbEndpoint(shared, vpc, request.subnets)
       : interfaceEndpoint(shared, vpc, need.key, subnets.subnets, securityGroup);
-    addStatements(endpoint, need.statements);
+    need.statements.forEach((s) => endpoint.addToPolicy(s));
     endpoints[need.key] = endpoint;
   }
   return { endpoints, securityGroup };
@@ -152,16 +153,14 @@ function dynamoDbEndpoint(shared: Construct, vpc: ec2.IVpc, subnets: ec2.ISubnet
   return endpoint;
 }
 
-function addStatements(endpoint: ec2.IInterfaceVpcEndpoint | ec2.GatewayVpcEndpoint, statements: iam.PolicyStatement[]): void {
-  const target = endpoint as { addToPolicy?: (s: iam.PolicyStatement) => void };
-  if (typeof target.addToPolicy === 'function') statements.forEach((s) => target.addToPolicy!(s));
-}
-
-function admit(connections: ec2.Connections, request: EndpointRequest, vpc: ec2.IVpc): void {
-  if (request.callerGroups.length) {
-    for (const group of request.callerGroups) connections.allowFrom(group, ec2.Port.tcp(443), `HTTPS from ${request.caller}`);
-  } else {
-    connections.allowFrom(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.tcp(443), `HTTPS from the VPC (the security groups of ${request.caller} are not known)`);
+/** 443 in from the callers (their own groups send 443 out to anywhere, which the gateway endpoints need too). */
+function admit(endpointGroups: ec2.ISecurityGroup[], request: EndpointRequest, vpc: ec2.IVpc): void {
+  for (const group of endpointGroups) {
+    if (request.callerGroups.length) {
+      for (const caller of request.callerGroups) group.addIngressRule(caller, ec2.Port.tcp(443), `HTTPS from ${request.caller}`);
+    } else {
+      group.addIngressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.tcp(443), `HTTPS from the VPC (the security groups of ${request.caller} are not known)`);
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 import { DispatcherConfig } from '../contract/dispatcher-config';
 import { Dispatcher, DispatcherClients } from './dispatcher';
 import { DynamoDbIdempotencyStore, jsonPointerKey } from './idempotency';
+import { DynamoDbRangeStore } from './idempotency-ranges';
 import { TargetInvoker } from './invoke';
 import { JsonLogger, Logger } from './logger';
 import { EmfMetrics } from './metrics';
@@ -33,7 +34,8 @@ export function dispatcherFromConfig(config: DispatcherConfig, clients: Dispatch
     concurrency: t.concurrency,
     timeMarginMs: config.timeMarginMs,
     targetTimeoutMs: t.timeoutMs,
-    store: idem === undefined ? undefined : new DynamoDbIdempotencyStore({
+    // Records keyed by their coordinates are kept per range; a key from the value, or strict mode, per key.
+    store: idem === undefined ? undefined : new (idem.mode === 'batched' && idem.keyPointer === undefined ? DynamoDbRangeStore : DynamoDbIdempotencyStore)({
       tableName: idem.tableName,
       ttlSeconds: idem.ttlSeconds,
       maxResultBytes: idem.maxResultBytes,

@@ -3,7 +3,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ErrorBehaviorName } from '../contract/dispatcher-config';
-import type { DynamoDbIdempotencyStore, IdempotencyKeyFunction } from './idempotency';
+import type { DynamoDbIdempotencyStore, IdempotencyEntry, IdempotencyKeyFunction, IdempotencySession } from './idempotency';
 import type { TargetInvoker } from './invoke';
 import type { Logger } from './logger';
 import type { EmfMetrics } from './metrics';
@@ -19,8 +19,15 @@ export type ErrorBehavior = ErrorBehaviorName;
 
 /** What the dispatcher needs of the target invoker (TargetInvoker). */
 export type InvokerPort = Pick<TargetInvoker, 'functionName' | 'invocationType' | 'payloadFormat' | 'invoke'>;
-/** What the dispatcher needs of the idempotency store (DynamoDbIdempotencyStore). */
-export type IdempotencyStorePort = Pick<DynamoDbIdempotencyStore, 'getCompleted' | 'fits' | 'complete' | 'acquire' | 'release'>;
+/** What the dispatcher needs of the idempotency store (DynamoDbRangeStore, DynamoDbIdempotencyStore). */
+export interface IdempotencyStorePort {
+  /** What is done of the event's records; leaseUntilMs is the invocation's deadline. */
+  open(entries: readonly IdempotencyEntry[], leaseUntilMs: number): Promise<IdempotencySession>;
+  fits(result: unknown): boolean;
+  /** Strict mode's per-key hold (DynamoDbIdempotencyStore). */
+  readonly acquire?: DynamoDbIdempotencyStore['acquire'];
+  readonly release?: DynamoDbIdempotencyStore['release'];
+}
 /** What the dispatcher needs of the relay (KafkaRelay). */
 export type RelayPort = Pick<KafkaRelay, 'responseTopic' | 'errorTopic' | 'sendResponses' | 'sendErrors'>;
 

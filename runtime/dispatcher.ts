@@ -4,7 +4,7 @@ import {
   RemainingTimeExhaustedError, SharedKeyFailedError, SharedKeyPendingError, TargetInvocationError,
 } from './errors';
 import {
-  CompletedRecord, CompletionEntry, coordinatesKey, IdempotencyKeyFunction, RecordOutcome,
+  CompletedRecord, CompletionEntry, coordinatesKey, IdempotencyEntry, IdempotencyKeyFunction, RecordOutcome,
 } from './idempotency';
 import { forEachLimit } from './concurrency';
 import { JsonLogger, Logger } from './logger';
@@ -48,6 +48,9 @@ export class Dispatcher {
     this.metrics = options.metrics ?? new EmfMetrics();
     this.onError = options.onError ?? 'fail';
     this.keyOf = options.keyOf ?? coordinatesKey;
+    if (options.idempotencyMode === 'strict' && options.store !== undefined && (options.store.acquire === undefined || options.store.release === undefined)) {
+      throw new Error('Dispatcher: strict idempotency needs a store with acquire and release (DynamoDbIdempotencyStore)');
+    }
     this.maxPayloadBytes = options.maxPayloadBytes
       ?? (options.invoker.invocationType === 'Event' ? ASYNC_PAYLOAD_LIMIT_BYTES : SYNC_PAYLOAD_LIMIT_BYTES);
   }
@@ -76,6 +79,7 @@ export class Dispatcher {
     const fates = new Map<string, Fate>();
     const partitions = new Map<string, { run: PartitionRun; work: Work[] }>();
     const seenKeys = new Set<string>();
+    const entries: IdempotencyEntry[] = [];
     const add = (topic: string, partition: number | string, w: Work) => {
       const tp = `${topic}-${partition}`;
       let p = partitions.get(tp);
@@ -90,32 +94,39 @@ export class Dispatcher {
         add(record.topic, record.partition, { offset: record.offset, record, error: e as Error });
         continue;
       }
-      add(record.topic, record.partition, { offset: record.offset, record, key, shared: seenKeys.has(key) });
+      const shared = seenKeys.has(key);
+      add(record.topic, record.partition, { offset: record.offset, record, key, shared });
+      if (!shared) entries.push({ key, record });
       seenKeys.add(key);
     }
     for (const f of failures) add(f.topic, f.partition, { offset: f.offset, error: f.error, raw: f.raw });
     for (const { work } of partitions.values()) work.sort((a, b) => comparePositions(a.offset, b.offset));
 
-    const done = this.o.store !== undefined && this.o.idempotencyMode !== 'strict'
-      ? await this.o.store.getCompleted([...seenKeys])
-      : new Map<string, CompletedRecord>();
-    // A copy cannot follow a stored result that was too big to keep: it is invoked itself.
-    for (const { work } of partitions.values()) {
-      for (const w of work) if (w.shared && unkeptResult(done.get(w.key!))) w.shared = false;
+    // Strict mode reads each key as it takes it; the batched path reads them all now.
+    const session = await this.o.store?.open(this.o.idempotencyMode === 'strict' ? [] : entries, end);
+    try {
+      const done = new Map<string, CompletedRecord>(session?.done ?? []);
+      // A copy cannot follow a stored result that was too big to keep: it is invoked itself.
+      for (const { run, work } of partitions.values()) {
+        run.session = session;
+        for (const w of work) if (w.shared && unkeptResult(done.get(w.key!))) w.shared = false;
+      }
+
+      const runs = [...partitions.values()];
+      const concurrency = this.o.concurrency ?? DEFAULTS.concurrency;
+      await forEachLimit(runs, concurrency, ({ run, work }) => this.processPartition(run, work, done, deadline, holdUntil, envelope));
+      // Records that share a key with an earlier one follow its fate, known once every partition has run.
+      await forEachLimit(runs, concurrency, ({ run, work }) => this.followSharedKeys(run, work.filter((w) => w.shared)));
+
+      const failed = runs.filter(({ run }) => run.stopped).map(({ run }) => run);
+      if (failed.length === 0) return { batchItemFailures: [] };
+      const errors = failed.flatMap((r) => r.errors);
+      this.logger.error('records not processed; the event source mapping retries them', { errors, partitions: failed.map((r) => ({ partition: r.topicPartition, offset: r.retryFrom })) });
+      if (this.o.reportBatchItemFailures) return partialBatchResponse(kind, failed);
+      throw new BatchFailedError(errors);
+    } finally {
+      await session?.close().catch((e) => this.logger.warn('releasing idempotency leases failed; they expire with this invocation', { error: e }));
     }
-
-    const runs = [...partitions.values()];
-    const concurrency = this.o.concurrency ?? DEFAULTS.concurrency;
-    await forEachLimit(runs, concurrency, ({ run, work }) => this.processPartition(run, work, done, deadline, holdUntil, envelope));
-    // Records that share a key with an earlier one follow its fate, known once every partition has run.
-    await forEachLimit(runs, concurrency, ({ run, work }) => this.followSharedKeys(run, work.filter((w) => w.shared)));
-
-    const failed = runs.filter(({ run }) => run.stopped).map(({ run }) => run);
-    if (failed.length === 0) return { batchItemFailures: [] };
-    const errors = failed.flatMap((r) => r.errors);
-    this.logger.error('records not processed; the event source mapping retries them', { errors, partitions: failed.map((r) => ({ partition: r.topicPartition, offset: r.retryFrom })) });
-    if (this.o.reportBatchItemFailures) return partialBatchResponse(kind, failed);
-    throw new BatchFailedError(errors);
   }
 
   private async processPartition(run: PartitionRun, work: Work[], done: Map<string, CompletedRecord>, deadline: number, holdUntil: number, envelope: RawEventEnvelope): Promise<void> {
@@ -126,7 +137,7 @@ export class Dispatcher {
       if (strict) {
         await forEachLimit(work, STRICT_WRITES_IN_FLIGHT, async (w) => {
           if (w.key === undefined || w.shared) return;
-          const r = await store.acquire(w.key, w.record!, holdUntil);
+          const r = await store.acquire!(w.key, w.record!, holdUntil);
           if (r.state === 'acquired') {
             run.acquired.add(w.key);
             if (r.lostResult) this.metrics.add('ReinvokedForLostResult');
@@ -163,6 +174,9 @@ export class Dispatcher {
           // the target runs again (the one at-least-once case).
           this.metrics.add('ReinvokedForLostResult');
         } else if (stored !== undefined) {
+          // An invocation holds consecutive records of the event only: a range of the store covers exactly them.
+          await flush();
+          if (run.stopped) break;
           this.metrics.add('RecordsSkippedDuplicate');
           const fate: Fate = { record: stored, outcome: stored.outcome, result: stored.result };
           run.fates.set(w.key!, fate);
@@ -170,12 +184,11 @@ export class Dispatcher {
             // Results stored by an earlier attempt are relayed again; the target is not invoked again.
             if (stored.outcome === 'responded' && !stored.resultOmitted) reRelay.push({ record, result: stored.result });
           } else {
-            await flush();
-            if (!run.stopped) await this.follow(run, record, fate, reRelay);
+            await this.follow(run, record, fate, reRelay);
           }
           continue;
         }
-        if (inProgress.has(w.key!)) {
+        if (inProgress.has(w.key!) || run.session?.inProgress.has(w.key!)) {
           await flush();
           run.stop(w.offset, new IdempotencyInProgressError(record.topic, record.partition, w.offset));
           break;
@@ -189,7 +202,7 @@ export class Dispatcher {
       run.stop(work[0]?.offset ?? 0, e as Error);
     } finally {
       if (strict && run.acquired.size > 0) {
-        await forEachLimit([...run.acquired], STRICT_WRITES_IN_FLIGHT, (k) => store.release(k).catch((e) => this.logger.warn('releasing an idempotency key failed; it expires by itself', { partition: run.topicPartition, error: e })));
+        await forEachLimit([...run.acquired], STRICT_WRITES_IN_FLIGHT, (k) => store.release!(k).catch((e) => this.logger.warn('releasing an idempotency key failed; it expires by itself', { partition: run.topicPartition, error: e })));
       }
     }
   }
@@ -299,7 +312,7 @@ export class Dispatcher {
     this.metrics.add('RecordsResponded', batch.records.length);
     if (unstored.includes(true)) {
       const relayed = batch.records.filter((_, i) => unstored[i]);
-      await this.complete(run, relayed, 'responded', results.filter((_, i) => unstored[i]));
+      await this.complete(run, relayed, 'responded', results.filter((_, i) => unstored[i]), undefined, true);
     }
   }
 
@@ -350,8 +363,11 @@ export class Dispatcher {
     }
   }
 
-  /** Remembers how records ended: in the event's fates (for records sharing their keys) and in the store. */
-  private async complete(run: PartitionRun, records: readonly SourceRecord[], outcome: RecordOutcome, results?: readonly unknown[], relayPending?: readonly boolean[]): Promise<void> {
+  /**
+   * Remembers how records ended: in the event's fates (for records sharing their keys) and in the store; relayed:
+   * results too big to store, completed before with relayPending, are on the response topic now.
+   */
+  private async complete(run: PartitionRun, records: readonly SourceRecord[], outcome: RecordOutcome, results?: readonly unknown[], relayPending?: readonly boolean[], relayed = false): Promise<void> {
     const entries: CompletionEntry[] = [];
     records.forEach((record, i) => {
       // A record whose key cannot be derived (IdempotencyKeyError) cannot be remembered either.
@@ -360,9 +376,9 @@ export class Dispatcher {
       entries.push({ key, record, outcome, result: results?.[i], relayPending: relayPending?.[i] });
       run.fates.set(key, { run, record, outcome, result: results?.[i] });
     });
-    const store = this.o.store;
-    if (store === undefined || entries.length === 0) return;
-    await store.complete(entries);
+    const session = run.session;
+    if (session === undefined || entries.length === 0) return;
+    await (relayed ? session.relayed(entries) : session.complete(entries));
     for (const e of entries) run.acquired.delete(e.key); // done: nothing left to release
   }
 }

@@ -88,6 +88,17 @@ export class IdempotencyInProgressError extends Error implements RecordCoordinat
 }
 
 /**
+ * The partition's idempotency lease passed to another invocation (this one outlived its deadline): what this
+ * invocation did is not recorded, and the partition is retried from here.
+ */
+export class IdempotencyLeaseLostError extends Error implements RecordCoordinates {
+  constructor(public readonly topic: string, public readonly partition: number | string, public readonly offset: number | string) {
+    super(`${at({ topic, partition, offset })}: another invocation holds the partition's idempotency lease`);
+    this.name = 'IdempotencyLeaseLostError';
+  }
+}
+
+/**
  * A record shares its idempotency key with another record of the same event, which stands for it, and that
  * record did not finish: this record is retried from its offset with its partition.
  */

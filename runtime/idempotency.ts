@@ -1,8 +1,7 @@
-import type { AttributeValue, DynamoDBClient, WriteRequest } from '@aws-sdk/client-dynamodb';
+import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SourceRecord } from './source';
 import { IdempotencyKeyError } from './errors';
-import { forEachLimit } from './concurrency';
-import { backoffDelay, sleep } from './retry';
+import { batchGet, batchPut, BatchRetry } from './dynamodb-batch';
 import { dynamodbSdk } from './sdk';
 
 import { DEFAULTS, IDEMPOTENCY_PARTITION_KEY, IDEMPOTENCY_TTL_ATTRIBUTE } from '../contract/dispatcher-config';
@@ -14,11 +13,6 @@ export { IDEMPOTENCY_PARTITION_KEY, IDEMPOTENCY_TTL_ATTRIBUTE };
 export const DEFAULT_IDEMPOTENCY_TTL_SECONDS = DEFAULTS.ttlSeconds;
 /** Default cap of a stored result; a DynamoDB item holds at most 400 KB. */
 export const DEFAULT_MAX_RESULT_BYTES = DEFAULTS.maxResultBytes;
-
-const BATCH_GET_LIMIT = 100;
-const BATCH_WRITE_LIMIT = 25;
-/** Batch requests in flight at once. */
-const REQUESTS_IN_FLIGHT = 8;
 
 /** How a record ended: its result went to the response topic (or nowhere), its error was logged, or it was dropped. */
 export type RecordOutcome = 'responded' | 'invoked' | 'logged' | 'dropped';
@@ -51,6 +45,26 @@ export interface CompletionEntry {
    * retry after a failed relay invokes the target again instead of skipping the record. @default false
    */
   readonly relayPending?: boolean;
+}
+
+/** A record to look up, with its key. */
+export interface IdempotencyEntry {
+  readonly key: string;
+  readonly record: SourceRecord;
+}
+
+/** What a store knows of one event's records, and how the event's outcomes are recorded. */
+export interface IdempotencySession {
+  /** The done records among the entries, by key. */
+  readonly done: ReadonlyMap<string, CompletedRecord>;
+  /** Keys another invocation is working on now: this one must not invoke them (retried later). */
+  readonly inProgress: ReadonlySet<string>;
+  /** Records these entries as done, with their results (size-capped). */
+  complete(entries: readonly CompletionEntry[]): Promise<void>;
+  /** Records that results too big to store, completed with relayPending, are on the response topic now. */
+  relayed(entries: readonly CompletionEntry[]): Promise<void>;
+  /** Gives up what the session holds; called once the event is handled. */
+  close(): Promise<void>;
 }
 
 /** Strict mode: the answer to a conditional acquire. */
@@ -123,39 +137,32 @@ export class DynamoDbIdempotencyStore {
   private readonly tableName: string;
   private readonly ttlSeconds: number;
   private readonly maxResultBytes: number;
-  private readonly maxAttempts: number;
-  private readonly baseDelayMs: number;
+  private readonly retry: BatchRetry;
 
   constructor(options: DynamoDbIdempotencyStoreOptions) {
     this.clientInstance = options.client;
     this.tableName = options.tableName;
     this.ttlSeconds = options.ttlSeconds ?? DEFAULT_IDEMPOTENCY_TTL_SECONDS;
     this.maxResultBytes = options.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES;
-    this.maxAttempts = options.maxAttempts ?? 8;
-    this.baseDelayMs = options.baseDelayMs ?? 50;
+    this.retry = { maxAttempts: options.maxAttempts ?? 8, baseDelayMs: options.baseDelayMs ?? 50 };
   }
 
   /** The done records among these keys (duplicates allowed). In-progress items are not done. */
   async getCompleted(keys: readonly string[]): Promise<Map<string, CompletedRecord>> {
-    const unique = [...new Set(keys)];
+    const items = await batchGet(this.client, this.tableName, [...new Set(keys)].map((k) => ({ [IDEMPOTENCY_PARTITION_KEY]: { S: k } })), this.retry);
     const done = new Map<string, CompletedRecord>();
-    const chunks: string[][] = [];
-    for (let i = 0; i < unique.length; i += BATCH_GET_LIMIT) chunks.push(unique.slice(i, i + BATCH_GET_LIMIT));
-    await forEachLimit(chunks, REQUESTS_IN_FLIGHT, async (chunk) => {
-      let pending: Record<string, AttributeValue>[] = chunk.map((k) => ({ [IDEMPOTENCY_PARTITION_KEY]: { S: k } }));
-      for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt > 0) await this.backoff(attempt, 'BatchGetItem', pending.length);
-        const out = await this.client.send(new (dynamodbSdk().BatchGetItemCommand)({
-          RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } },
-        }));
-        for (const item of out.Responses?.[this.tableName] ?? []) {
-          const completed = toCompleted(item);
-          if (completed !== undefined) done.set(item[IDEMPOTENCY_PARTITION_KEY].S!, completed);
-        }
-        pending = out.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
-      }
-    });
+    for (const item of items) {
+      const completed = toCompleted(item);
+      if (completed !== undefined) done.set(item[IDEMPOTENCY_PARTITION_KEY].S!, completed);
+    }
     return done;
+  }
+
+  /** The batched path as a session: one read for the event's keys, a write per completion, nothing held. */
+  async open(entries: readonly IdempotencyEntry[]): Promise<IdempotencySession> {
+    const done = entries.length === 0 ? new Map<string, CompletedRecord>() : await this.getCompleted(entries.map((e) => e.key));
+    const complete = (e: readonly CompletionEntry[]) => this.complete(e);
+    return { done, inProgress: new Set(), complete, relayed: complete, close: async () => undefined };
   }
 
   /** Whether this result is stored with its record (not over maxResultBytes). */
@@ -173,17 +180,7 @@ export class DynamoDbIdempotencyStore {
   async complete(entries: readonly CompletionEntry[]): Promise<void> {
     const byKey = new Map<string, CompletionEntry>();
     for (const e of entries) byKey.set(e.key, e); // BatchWriteItem rejects duplicate keys
-    const requests: WriteRequest[] = [...byKey.values()].map((e) => ({ PutRequest: { Item: this.completedItem(e) } }));
-    const chunks: WriteRequest[][] = [];
-    for (let i = 0; i < requests.length; i += BATCH_WRITE_LIMIT) chunks.push(requests.slice(i, i + BATCH_WRITE_LIMIT));
-    await forEachLimit(chunks, REQUESTS_IN_FLIGHT, async (chunk) => {
-      let pending = chunk;
-      for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt > 0) await this.backoff(attempt, 'BatchWriteItem', pending.length);
-        const out = await this.client.send(new (dynamodbSdk().BatchWriteItemCommand)({ RequestItems: { [this.tableName]: pending } }));
-        pending = out.UnprocessedItems?.[this.tableName] ?? [];
-      }
-    });
+    await batchPut(this.client, this.tableName, [...byKey.values()].map((e) => this.completedItem(e)), this.retry);
   }
 
   /**
@@ -257,13 +254,6 @@ export class DynamoDbIdempotencyStore {
 
   private expiration(): number {
     return Math.floor(Date.now() / 1000) + this.ttlSeconds;
-  }
-
-  private async backoff(attempt: number, operation: string, pending: number): Promise<void> {
-    if (attempt >= this.maxAttempts) {
-      throw new Error(`DynamoDB ${operation} on ${this.tableName}: ${pending} unprocessed after ${this.maxAttempts} attempts`);
-    }
-    await sleep(backoffDelay(attempt, this.baseDelayMs, 2_000));
   }
 }
 

@@ -8,6 +8,7 @@ export * from './decode';
 export * from './kinesis';
 export * from './source';
 export * from './idempotency';
+export * from './idempotency-ranges';
 export * from './payload';
 export * from './invoke';
 export * from './relay';

@@ -1,6 +1,6 @@
 /** One event's progress per topic-partition (Kinesis: per shard), and the partial batch response built from it. */
 import type { InvocationOutcome, RecordCoordinates, TargetInvocationError } from './errors';
-import type { RecordOutcome } from './idempotency';
+import type { IdempotencySession, RecordOutcome } from './idempotency';
 import { ErrorItem, MAX_ERROR_RECORDS_CHARS } from './relay';
 import { comparePositions, EventSourceKind, nextPosition, Position, SourceRecord } from './source';
 
@@ -62,6 +62,8 @@ export class PartitionRun {
   retryFrom?: Position;
   readonly errors: Error[] = [];
   readonly acquired = new Set<string>();
+  /** The event's idempotency session, once the store is read. */
+  session?: IdempotencySession;
   constructor(
     /** "topic-partition", or "stream-shardId" for Kinesis. */
     public readonly topicPartition: string,

@@ -5,7 +5,7 @@
  */
 import {
   CompletedRecord, CompletionEntry, ErrorItem, InvocationBatch, JsonLogger, EmfMetrics, ResponseItem, SourceRecord, TargetInvocationError,
-  nextPosition, AcquireResult,
+  nextPosition, AcquireResult, IdempotencyEntry, IdempotencySession,
 } from '../../runtime';
 import { Dispatcher, DispatcherOptions, IdempotencyStorePort, InvokerPort, RelayPort } from '../../runtime/dispatcher';
 import { kafkaEvent, RecordSpec } from './support';
@@ -47,8 +47,12 @@ function valueOf(r: SourceRecord): unknown {
 class FakeStore implements IdempotencyStorePort {
   readonly done = new Map<string, CompletedRecord>();
   readonly inProgress = new Map<string, number>();
-  async getCompleted(keys: readonly string[]): Promise<Map<string, CompletedRecord>> {
-    return new Map(keys.filter((k) => this.done.has(k)).map((k) => [k, this.done.get(k)!]));
+  async open(entries: readonly IdempotencyEntry[]): Promise<IdempotencySession> {
+    const complete = (es: readonly CompletionEntry[]) => this.complete(es);
+    return {
+      done: new Map(entries.filter((e) => this.done.has(e.key)).map((e) => [e.key, this.done.get(e.key)!])),
+      inProgress: new Set(), complete, relayed: complete, close: async () => undefined,
+    };
   }
   fits(result: unknown): boolean {
     return JSON.stringify(result ?? null).length <= 1000;

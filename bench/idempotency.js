@@ -1,23 +1,43 @@
 'use strict';
 /**
- * Idempotency against DynamoDB Local: `records` new records through our store's batched path
- * (getCompleted, then complete) vs Powertools' makeIdempotent + DynamoDBPersistenceLayer called for
- * each record in turn, as a handler's loop over its records does. Every DynamoDB command is counted
- * by a middleware on each client.
+ * Idempotency against DynamoDB Local: `records` new records through the store the dispatcher uses for coordinate
+ * keys (DynamoDbRangeStore: open the event, complete each target invocation of 100 records with its results, close)
+ * vs Powertools' makeIdempotent + DynamoDBPersistenceLayer called for each record in turn, as a handler's loop over
+ * its records does. A middleware on each client counts the DynamoDB calls, the items they write and the write
+ * capacity units DynamoDB Local reports for them (ReturnConsumedCapacity TOTAL; it reports no units for reads of
+ * items that do not exist, so read units are not measured here).
  */
 const path = require('path');
 const { CreateTableCommand, DynamoDBClient, waitUntilTableExists } = require('@aws-sdk/client-dynamodb');
 const { ROOT, kafkaEvent } = require('./common');
 
+/** Items a write command writes. */
+function itemsWritten(name, input) {
+  if (['PutItemCommand', 'UpdateItemCommand', 'DeleteItemCommand'].includes(name)) return 1;
+  if (name === 'BatchWriteItemCommand') return Object.values(input.RequestItems).reduce((a, rs) => a + rs.length, 0);
+  return 0;
+}
+const ITEM_COMMANDS = ['GetItemCommand', 'PutItemCommand', 'UpdateItemCommand', 'DeleteItemCommand', 'BatchGetItemCommand', 'BatchWriteItemCommand'];
+
 function countingClient(te, env) {
   const client = new DynamoDBClient(te.awsClientConfig('dynamodb', env));
-  const counter = { calls: 0 };
-  client.middlewareStack.add((next) => (args) => {
+  const counter = { calls: 0, items: 0, wcu: 0 };
+  counter.reset = () => Object.assign(counter, { calls: 0, items: 0, wcu: 0 });
+  client.middlewareStack.add((next, context) => async (args) => {
+    if (!ITEM_COMMANDS.includes(context.commandName)) return next(args);
     counter.calls++;
-    return next(args);
+    counter.items += itemsWritten(context.commandName, args.input);
+    const out = await next({ ...args, input: { ...args.input, ReturnConsumedCapacity: 'TOTAL' } });
+    if (itemsWritten(context.commandName, args.input) > 0) {
+      for (const c of [out.output.ConsumedCapacity ?? []].flat()) counter.wcu += c.WriteCapacityUnits ?? c.CapacityUnits ?? 0;
+    }
+    return out;
   }, { step: 'initialize', name: 'benchCallCounter' });
   return { client, counter };
 }
+
+/** Records a dispatcher sends to its target in one invocation. */
+const RECORDS_PER_INVOCATION = 100;
 
 async function createTable(client, name) {
   await client.send(new CreateTableCommand({
@@ -30,25 +50,33 @@ async function createTable(client, name) {
 }
 
 async function ours(te, env, records, table) {
-  const { DynamoDbIdempotencyStore, coordinatesKey } = require(path.join(ROOT, 'runtime', 'idempotency.js'));
+  const { DynamoDbRangeStore, coordinatesKey } = require(path.join(ROOT, 'runtime', 'index.js'));
   const { decodeEvent } = require(path.join(ROOT, 'runtime', 'source.js'));
   const { client, counter } = countingClient(te, env);
   await createTable(client, table);
   const decoded = decodeEvent(kafkaEvent(records, { topic: table }));
-  const store = new DynamoDbIdempotencyStore({ tableName: table, client });
-  counter.calls = 0;
+  const store = new DynamoDbRangeStore({ tableName: table, client });
+  const entries = decoded.map((record) => ({ key: coordinatesKey(record), record }));
+  counter.reset();
   const start = process.hrtime.bigint();
-  const keys = decoded.map(coordinatesKey);
-  const done = await store.getCompleted(keys);
-  const fresh = decoded.filter((_, i) => !done.has(keys[i]));
-  // What the dispatcher does for a batch the target answered: one completion per record, with its result.
-  await store.complete(fresh.map((record) => ({ key: coordinatesKey(record), record, outcome: 'responded', result: { ok: true } })));
+  const session = await store.open(entries, Date.now() + 900_000);
+  const fresh = entries.filter((e) => !session.done.has(e.key));
+  // What the dispatcher does: per partition, one completion per target invocation, with each record's result.
+  const byPartition = new Map();
+  for (const e of fresh) byPartition.set(e.record.partition, [...byPartition.get(e.record.partition) ?? [], e]);
+  await Promise.all([...byPartition.values()].map(async (es) => {
+    for (let i = 0; i < es.length; i += RECORDS_PER_INVOCATION) {
+      await session.complete(es.slice(i, i + RECORDS_PER_INVOCATION).map((e) => ({ ...e, outcome: 'responded', result: { ok: true } })));
+    }
+  }));
+  await session.close();
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
-  const calls = counter.calls;
+  const measured = { calls: counter.calls, items: counter.items, wcu: counter.wcu, ms };
   if (fresh.length !== records) throw new Error(`ours: ${fresh.length} of ${records} records were new`);
-  const check = await store.getCompleted(keys);
-  if (check.size !== records) throw new Error(`ours: ${check.size} of ${records} records stored as done`);
-  return { calls, ms };
+  const check = await store.open(entries, Date.now() + 900_000);
+  await check.close();
+  if (check.done.size !== records) throw new Error(`ours: ${check.done.size} of ${records} records stored as done`);
+  return measured;
 }
 
 async function powertools(te, env, records, table) {
@@ -67,12 +95,12 @@ async function powertools(te, env, records, table) {
   }, { persistenceStore, config });
   const event = kafkaEvent(records, { topic: table });
   const raw = Object.values(event.records).flat();
-  counter.calls = 0;
+  counter.reset();
   const start = process.hrtime.bigint();
   for (const record of raw) await processRecord(record);
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   if (invoked !== records) throw new Error(`powertools: ${invoked} of ${records} records processed`);
-  return { calls: counter.calls, ms };
+  return { calls: counter.calls, items: counter.items, wcu: counter.wcu, ms };
 }
 
 /** Two rounds, ours-peer then peer-ours, each on fresh tables, so both see the same load; wall times averaged. */
@@ -84,10 +112,17 @@ async function benchIdempotency(te, env, records, log) {
     const runOurs = async () => o.push(await ours(te, env, records, `bench-ours-${id}`));
     const runPeer = async () => p.push(await powertools(te, env, records, `bench-pt-${id}`));
     if (round === 0) { await runOurs(); await runPeer(); } else { await runPeer(); await runOurs(); }
-    log(`idempotency round ${round + 1}: ours ${o[round].calls} calls ${o[round].ms.toFixed(0)} ms; powertools ${p[round].calls} calls ${p[round].ms.toFixed(0)} ms`);
+    const line = (r) => `${r.calls} calls ${r.items} items ${r.wcu} WCU ${r.ms.toFixed(0)} ms`;
+    log(`idempotency round ${round + 1}: ours ${line(o[round])}; powertools ${line(p[round])}`);
   }
   const mean = (xs) => xs.reduce((a, b) => a + b.ms, 0) / xs.length;
-  return { records, ours_calls: o[0].calls, powertools_calls: p[0].calls, ours_ms: round1(mean(o)), powertools_ms: round1(mean(p)) };
+  return {
+    records,
+    ours_calls: o[0].calls, powertools_calls: p[0].calls,
+    ours_items_written: o[0].items, powertools_items_written: p[0].items,
+    ours_write_units: round1(o[0].wcu), powertools_write_units: round1(p[0].wcu),
+    ours_ms: round1(mean(o)), powertools_ms: round1(mean(p)),
+  };
 }
 
 const round1 = (x) => Math.round(x * 10) / 10;

@@ -5,9 +5,9 @@
  * bench/results.json (the shape bench/shape.js checks), bench/machine.json (where and under what load it
  * ran) and bench/results.png (the chart). Starts Kafka and DynamoDB Local with testenv unless
  * CKL_TESTENV names a running environment. `npm run bench -- --quick` runs small record counts and
- * writes to bench/.out/ instead, for development. `--only decode` measures decode alone (no Kafka or
- * DynamoDB Local) and puts its section into the results.json already there, keeping the other sections;
- * machine.json then records that run under `reruns.decode`.
+ * writes to bench/.out/ instead, for development. `--only decode` (no Kafka or DynamoDB Local) or `--only
+ * idempotency` (DynamoDB Local only) measures that part alone and puts its section into the results.json already
+ * there, keeping the other sections; machine.json then records that run under `reruns.<part>`.
  */
 const fs = require('fs');
 const os = require('os');
@@ -25,8 +25,8 @@ const { markdownTable } = require('./table');
 const quick = process.argv.includes('--quick');
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt === -1 ? undefined : process.argv[onlyAt + 1];
-if (only !== undefined && only !== 'decode') {
-  process.stderr.write(`--only takes "decode" (the one part that runs without Kafka and DynamoDB Local), got ${JSON.stringify(only)}\n`);
+if (only !== undefined && only !== 'decode' && only !== 'idempotency') {
+  process.stderr.write(`--only takes "decode" (no Kafka or DynamoDB Local) or "idempotency" (DynamoDB Local only), got ${JSON.stringify(only)}\n`);
   process.exit(2);
 }
 const N = quick
@@ -76,23 +76,33 @@ function machine() {
 const round2 = (v) => Math.round(v * 100) / 100;
 const loadSummary = () => ({ min: Math.min(...loads), median: round2(median(loads)), max: Math.max(...loads) });
 
-/** --only decode: the decode section of an earlier run's results.json replaced, the rest kept. */
-async function decodeOnly() {
+/** --only decode|idempotency: that section of an earlier run's results.json replaced, the rest kept. */
+async function partOnly(part) {
   const started = new Date().toISOString();
-  log(`${quick ? 'quick' : 'full'} decode-only run: ${JSON.stringify({ decode: N.decode, decodeRuns: N.decodeRuns })}`);
-  const decode = await benchDecode(N.decode, N.decodeRuns);
+  log(`${quick ? 'quick' : 'full'} ${part}-only run: ${JSON.stringify(part === 'decode' ? { decode: N.decode, decodeRuns: N.decodeRuns } : { idempotency: N.idempotency })}`);
+  let section;
+  if (part === 'decode') {
+    section = await benchDecode(N.decode, N.decodeRuns);
+  } else {
+    const env = await te.start({ services: ['dynamodb'], ownerPid: process.pid });
+    try {
+      section = await benchIdempotency(te, env, N.idempotency, log);
+    } finally {
+      await te.stop(env);
+    }
+  }
   const file = path.join(outDir, 'results.json');
   if (!fs.existsSync(file)) {
-    process.stdout.write(`${JSON.stringify({ decode }, null, 2)}\n(no ${path.relative(ROOT, file)} to merge into: run the whole bench first)\n`);
+    process.stdout.write(`${JSON.stringify({ [part]: section }, null, 2)}\n(no ${path.relative(ROOT, file)} to merge into: run the whole bench first)\n`);
     return;
   }
-  const results = { ...JSON.parse(fs.readFileSync(file, 'utf8')), decode };
+  const results = { ...JSON.parse(fs.readFileSync(file, 'utf8')), [part]: section };
   const problems = resultsProblems(results);
   if (problems.length > 0) throw new Error(`results do not have the issue's shape: ${problems.join('; ')}\n${JSON.stringify(results)}`);
   fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   const machineFile = path.join(outDir, 'machine.json');
   const m = fs.existsSync(machineFile) ? JSON.parse(fs.readFileSync(machineFile, 'utf8')) : machine();
-  m.reruns = { ...m.reruns, decode: { node: process.version, started, finished: new Date().toISOString(), load_1min: loadSummary() } };
+  m.reruns = { ...m.reruns, [part]: { node: process.version, started, finished: new Date().toISOString(), load_1min: loadSummary() } };
   fs.writeFileSync(machineFile, `${JSON.stringify(m, null, 2)}\n`);
   drawChart(file, path.join(outDir, 'results.png'));
   process.stdout.write(`${JSON.stringify(results, null, 2)}\n\n${markdownTable(results)}\n`);
@@ -100,7 +110,7 @@ async function decodeOnly() {
 
 (async () => {
   fs.mkdirSync(outDir, { recursive: true });
-  if (only === 'decode') return decodeOnly();
+  if (only !== undefined) return partOnly(only);
   const started = new Date().toISOString();
   log(`${quick ? 'quick' : 'full'} run: ${JSON.stringify(N)}`);
   const coldStart = await benchColdStart(N.coldRuns, log);

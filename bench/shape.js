@@ -2,7 +2,7 @@
 /** The shape of bench/results.json the README's table and its test read: these sections and fields, each a positive number. */
 const RESULTS_SHAPE = {
   decode: ['records', 'ours_rps', 'powertools_rps', 'floor_rps'],
-  idempotency: ['records', 'ours_calls', 'powertools_calls', 'ours_ms', 'powertools_ms'],
+  idempotency: ['records', 'ours_calls', 'powertools_calls', 'ours_items_written', 'powertools_items_written', 'ours_write_units', 'powertools_write_units', 'ours_ms', 'powertools_ms'],
   relay: ['records', 'bytes', 'ours_rps', 'kafka_perf_rps'],
   coldStart: ['bundle_bytes', 'require_ms_over_node', 'powertools_bundle_bytes', 'powertools_require_ms_over_node'],
 };

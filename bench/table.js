@@ -13,6 +13,8 @@ function markdownTable(r) {
     [`| decode ${n(d.records)} records, records/s | ${n(d.ours_rps)} | Powertools kafkaConsumer ${n(d.powertools_rps)} | ${x(d.ours_rps / d.powertools_rps)} | ≥ 4× |`],
     [`| decode vs the floor (bare JSON.parse loop), records/s | ${n(d.ours_rps)} | floor ${n(d.floor_rps)} | ${x(d.ours_rps / d.floor_rps)} | ≥ 0.8× |`],
     [`| idempotency ${n(i.records)} new records, DynamoDB calls | ${n(i.ours_calls)} (${i.ours_calls / i.records} per record) | Powertools ${n(i.powertools_calls)} | ${x(i.powertools_calls / i.ours_calls)} fewer | ≤ 0.05 per record |`],
+    [`| idempotency ${n(i.records)} new records, items written | ${n(i.ours_items_written)} (${i.ours_items_written / i.records} per record) | Powertools ${n(i.powertools_items_written)} | ${x(i.powertools_items_written / i.ours_items_written)} fewer | ≤ 0.05 per record |`],
+    [`| idempotency ${n(i.records)} new records, write units | ${n(i.ours_write_units)} | Powertools ${n(i.powertools_write_units)} | ${x(i.powertools_write_units / i.ours_write_units)} fewer | |`],
     [`| idempotency ${n(i.records)} new records, ms | ${n(i.ours_ms)} | Powertools ${n(i.powertools_ms)} | ${x(i.powertools_ms / i.ours_ms)} faster | ≥ 10× |`],
     [`| relay ${n(rl.records)} × ${rl.bytes} B, acks=all, records/s | ${n(rl.ours_rps)} | ProducerPerformance ${n(rl.kafka_perf_rps)} | ${x(rl.ours_rps / rl.kafka_perf_rps)} | ≥ 0.5× |`],
     [`| require over bare node, ms | ${n(c.require_ms_over_node)} | Powertools handler ${n(c.powertools_require_ms_over_node)} | ${x(c.powertools_require_ms_over_node / c.require_ms_over_node)} faster | ≤ 40 ms |`],

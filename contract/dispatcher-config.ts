@@ -104,6 +104,12 @@ export interface IdempotencyConfig {
   readonly keyPointer?: string;
   /** Largest stored result in bytes; larger results are not stored (the record is still marked done). */
   readonly maxResultBytes: number;
+  /**
+   * Every mapping of a Kinesis stream that targets the dispatcher processes each shard in sequence order
+   * (ParallelizationFactor 1), so Kinesis records keyed by their coordinates are kept per range too. Absent: an
+   * item per Kinesis record (with a higher factor a shard's batches interleave).
+   */
+  readonly kinesisRanges?: boolean;
 }
 
 export interface RelayConfig {
@@ -232,6 +238,7 @@ export function parseDispatcherConfig(json: string | undefined): DispatcherConfi
       ttlSeconds: int(i, 'ttlSeconds', 'config.idempotency', BOUNDS.ttlSeconds),
       keyPointer,
       maxResultBytes: int(i, 'maxResultBytes', 'config.idempotency', BOUNDS.maxResultBytes),
+      kinesisRanges: i.kinesisRanges === undefined ? undefined : bool(i, 'kinesisRanges', 'config.idempotency'),
     };
   }
   let relay: RelayConfig | undefined;

@@ -1,4 +1,4 @@
-import { Annotations, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Duration, Lazy, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -78,6 +78,8 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
   public readonly vpcEndpoints: { [service: string]: ec2.VpcEndpoint };
 
   private readonly vpcConnections?: ec2.Connections;
+  /** The parallelization factors of the KinesisTriggers that target this dispatcher. */
+  private readonly kinesisParallelization: Array<number | undefined> = [];
 
   constructor(scope: Construct, id: string, props: KafkaDispatcherProps) {
     super(scope, id);
@@ -163,9 +165,11 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
         encryptionKey: props.tableEncryptionKey,
         removalPolicy: props.tableRemovalPolicy ?? RemovalPolicy.RETAIN,
       });
+      // Strict: a conditional put and delete per key. Batched: records keyed by their coordinates are kept per range,
+      // whose item is updated conditionally; those of Kinesis shards that may interleave, and business keys, per key.
       const actions = idempotencyMode === IdempotencyMode.STRICT
         ? ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem']
-        : ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'];
+        : ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', ...(pointer === undefined ? ['dynamodb:UpdateItem'] : [])];
       this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources: [this.table.tableArn] }));
       // DynamoDB calls KMS for the table's key itself: the grant holds through DynamoDB only, and no KMS endpoint is needed.
       if (props.tableEncryptionKey) grantKeyVia(this.role, props.tableEncryptionKey, 'dynamodb', ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey*', 'kms:DescribeKey']);
@@ -224,12 +228,26 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
         ttlSeconds: ttl.toSeconds(),
         keyPointer: pointer,
         maxResultBytes: maxStoredResultBytes,
+        kinesisRanges: Lazy.any({ produce: () => this.kinesisShardsInOrder() || undefined }) as unknown as boolean,
       },
       relay: relayConfig,
       metrics: { namespace: DEFAULTS.metricsNamespace, service: this.serviceName },
     };
     this.function.addEnvironment(DISPATCHER_CONFIG_ENV, Stack.of(this).toJsonString(config));
     this.acknowledgeNagFindings(props.target);
+  }
+
+  /**
+   * A KinesisTrigger targets this dispatcher with this parallelization factor.
+   * @internal
+   */
+  public _bindKinesisTrigger(parallelizationFactor: number | undefined): void {
+    this.kinesisParallelization.push(parallelizationFactor);
+  }
+
+  /** Every Kinesis mapping that targets it processes each shard in sequence order: one batch of a shard at a time. */
+  private kinesisShardsInOrder(): boolean {
+    return this.kinesisParallelization.length > 0 && this.kinesisParallelization.every((f) => f === undefined || f === 1);
   }
 
   /** The dispatcher's security groups, when it runs in a VPC. */

@@ -1,11 +1,28 @@
-import { DispatcherConfig } from '../contract/dispatcher-config';
-import { Dispatcher, DispatcherClients } from './dispatcher';
-import { DynamoDbIdempotencyStore, jsonPointerKey } from './idempotency';
+import { DispatcherConfig, IdempotencyConfig } from '../contract/dispatcher-config';
+import { Dispatcher, DispatcherClients, DispatcherOptions, IdempotencyStorePort } from './dispatcher';
+import { DynamoDbIdempotencyStore, DynamoDbIdempotencyStoreOptions, jsonPointerKey } from './idempotency';
 import { DynamoDbRangeStore } from './idempotency-ranges';
 import { TargetInvoker } from './invoke';
 import { JsonLogger, Logger } from './logger';
 import { EmfMetrics } from './metrics';
 import { KafkaRelay } from './relay';
+
+/**
+ * The store for a dispatcher's idempotency: records keyed by their coordinates are kept per range of a partition
+ * (DynamoDbRangeStore); a key from the value, or strict mode, per key (DynamoDbIdempotencyStore).
+ */
+export function idempotencyStore(options: DynamoDbIdempotencyStoreOptions, use: { readonly strict: boolean; readonly customKey: boolean }): IdempotencyStorePort {
+  return use.strict || use.customKey ? new DynamoDbIdempotencyStore(options) : new DynamoDbRangeStore(options);
+}
+
+
+/** Kafka partitions are handled in offset order always; Kinesis shards only when the config says so. */
+function stores(idem: IdempotencyConfig, clients: DispatcherClients): Pick<DispatcherOptions, 'store' | 'kinesisStore'> {
+  const options = { tableName: idem.tableName, ttlSeconds: idem.ttlSeconds, maxResultBytes: idem.maxResultBytes, client: clients.dynamodb };
+  const use = { strict: idem.mode === 'strict', customKey: idem.keyPointer !== undefined };
+  const store = idempotencyStore(options, use);
+  return { store, kinesisStore: store instanceof DynamoDbRangeStore && idem.kinesisRanges !== true ? new DynamoDbIdempotencyStore(options) : store };
+}
 
 /** Builds a dispatcher from the configuration the KafkaDispatcher construct writes. */
 export function dispatcherFromConfig(config: DispatcherConfig, clients: DispatcherClients = {}, logger: Logger = new JsonLogger({ service: config.metrics?.service })): Dispatcher {
@@ -34,13 +51,7 @@ export function dispatcherFromConfig(config: DispatcherConfig, clients: Dispatch
     concurrency: t.concurrency,
     timeMarginMs: config.timeMarginMs,
     targetTimeoutMs: t.timeoutMs,
-    // Records keyed by their coordinates are kept per range; a key from the value, or strict mode, per key.
-    store: idem === undefined ? undefined : new (idem.mode === 'batched' && idem.keyPointer === undefined ? DynamoDbRangeStore : DynamoDbIdempotencyStore)({
-      tableName: idem.tableName,
-      ttlSeconds: idem.ttlSeconds,
-      maxResultBytes: idem.maxResultBytes,
-      client: clients.dynamodb,
-    }),
+    ...(idem === undefined ? {} : stores(idem, clients)),
     idempotencyMode: idem?.mode,
     keyOf: idem?.keyPointer === undefined ? undefined : jsonPointerKey(idem.keyPointer),
     relay: relay === undefined ? undefined : new KafkaRelay({ ...relay, secretsClient: clients.secretsManager, logger }),

@@ -23,7 +23,6 @@ export type InvokerPort = Pick<TargetInvoker, 'functionName' | 'invocationType' 
 export interface IdempotencyStorePort {
   /** What is done of the event's records; leaseUntilMs is the invocation's deadline. */
   open(entries: readonly IdempotencyEntry[], leaseUntilMs: number): Promise<IdempotencySession>;
-  fits(result: unknown): boolean;
   /** Strict mode's per-key hold (DynamoDbIdempotencyStore). */
   readonly acquire?: DynamoDbIdempotencyStore['acquire'];
   readonly release?: DynamoDbIdempotencyStore['release'];
@@ -51,6 +50,8 @@ export interface DispatcherOptions {
    */
   readonly targetTimeoutMs?: number;
   readonly store?: IdempotencyStorePort;
+  /** The store for Kinesis events. @default store */
+  readonly kinesisStore?: IdempotencyStorePort;
   /** @default 'batched' */
   readonly idempotencyMode?: 'batched' | 'strict';
   /** @default coordinatesKey (topic-partition-offset) */

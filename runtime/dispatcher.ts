@@ -103,7 +103,8 @@ export class Dispatcher {
     for (const { work } of partitions.values()) work.sort((a, b) => comparePositions(a.offset, b.offset));
 
     // Strict mode reads each key as it takes it; the batched path reads them all now.
-    const session = await this.o.store?.open(this.o.idempotencyMode === 'strict' ? [] : entries, end);
+    const store = kind === 'kinesis' ? this.o.kinesisStore ?? this.o.store : this.o.store;
+    const session = await store?.open(this.o.idempotencyMode === 'strict' ? [] : entries, end);
     try {
       const done = new Map<string, CompletedRecord>(session?.done ?? []);
       // A copy cannot follow a stored result that was too big to keep: it is invoked itself.
@@ -300,11 +301,11 @@ export class Dispatcher {
 
   private async succeeded(run: PartitionRun, batch: InvocationBatch, results: readonly unknown[]): Promise<void> {
     const relay = this.o.relay;
-    const store = this.o.store;
+    const session = run.session;
     const responding = invokerIsSync(this.o.invoker) && relay?.responseTopic !== undefined;
     // Stored before relaying: if the relay fails, the retry re-relays the stored results without invoking again.
     // A result too big to store is marked pending until it is relayed.
-    const unstored = responding && store !== undefined ? batch.records.map((_, i) => !store.fits(results[i])) : [];
+    const unstored = responding && session !== undefined ? batch.records.map((_, i) => !session.fits(results[i])) : [];
     await this.complete(run, batch.records, responding ? 'responded' : 'invoked', results, unstored);
     if (!responding) return;
     await this.relayOrStop(run, batch.records[0].offset, () => relay!.sendResponses(batch.records.map((record, i) => ({ record, result: results[i] }))));

@@ -26,6 +26,10 @@ const RANGES_BYTES = 4_096;
 const RESULTS_ITEM_BYTES = 350_000;
 /** Lease writes in flight at once. */
 const LEASES_IN_FLIGHT = 8;
+/** This execution environment, unless told otherwise. */
+const CONTAINER = randomUUID();
+/** The partitions (container, table and item) leased by sessions of this process now: never taken over. */
+const HELD = new Set<string>();
 
 /** A range of a partition done with one outcome: records first..last (inclusive) of one target invocation or error. */
 interface Range {
@@ -55,6 +59,12 @@ interface PartitionState {
 export interface DynamoDbRangeStoreOptions extends DynamoDbIdempotencyStoreOptions {
   /** The clock, epoch ms. @default Date.now */
   readonly now?: () => number;
+  /**
+   * The execution environment's id. Lambda runs one invocation at a time in one, so a lease it took in an earlier
+   * invocation that could not release it (DynamoDB unreachable) is taken over at once, not waited out.
+   * @default a random id per process
+   */
+  readonly container?: string;
 }
 
 /**
@@ -62,8 +72,9 @@ export interface DynamoDbRangeStoreOptions extends DynamoDbIdempotencyStoreOptio
  * number). An event reads one item per partition (BatchGetItem); a partition with records to invoke is leased to
  * the invocation with a conditional write, so two concurrent invocations on one partition (the mapping overlaps
  * them during rebalances and scaling) never both invoke a record; each target invocation writes one list of ranges
- * and one item of results; the lease is released at the end. A lease outlives a crashed invocation until that
- * invocation's own deadline.
+ * and one item of results; the lease is released at the end. A lease that could not be released is taken over
+ * by the next invocation in the same execution environment, and by any other once the deadline it was taken for
+ * has passed.
  */
 export class DynamoDbRangeStore {
   private clientInstance?: DynamoDBClient;
@@ -72,6 +83,7 @@ export class DynamoDbRangeStore {
   private readonly maxResultBytes: number;
   private readonly retry: BatchRetry;
   private readonly now: () => number;
+  private readonly container: string;
 
   constructor(options: DynamoDbRangeStoreOptions) {
     this.clientInstance = options.client;
@@ -80,6 +92,7 @@ export class DynamoDbRangeStore {
     this.maxResultBytes = options.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES;
     this.retry = { maxAttempts: options.maxAttempts ?? 8, baseDelayMs: options.baseDelayMs ?? 50 };
     this.now = options.now ?? Date.now;
+    this.container = options.container ?? CONTAINER;
   }
 
   /** Whether this result is stored with its record (not over maxResultBytes). */
@@ -132,6 +145,7 @@ export class DynamoDbRangeStore {
     return {
       done,
       inProgress,
+      fits: (r) => this.fits(r),
       complete: (es) => this.complete(states, owner, leaseUntilMs, es),
       relayed: (es) => this.relayed(states, owner, es),
       close: () => this.releaseLeases(states, owner),
@@ -209,6 +223,7 @@ export class DynamoDbRangeStore {
     } catch (e) {
       if ((e as { name?: string }).name !== 'ConditionalCheckFailedException') throw e;
       state.leased = false;
+      HELD.delete(this.heldKey(state));
       const last = state.ranges[state.ranges.length - 1];
       throw new IdempotencyLeaseLostError(state.topic, state.partition, last?.f ?? 0);
     }
@@ -216,16 +231,18 @@ export class DynamoDbRangeStore {
 
   /** Takes the partition unless another invocation holds it; the ranges are read again with the lease. */
   private async lease(state: PartitionState, owner: string, untilMs: number): Promise<boolean> {
+    const held = this.heldKey(state);
+    if (HELD.has(held)) return false;
     try {
       const out = await this.client.send(new (dynamodbSdk().UpdateItemCommand)({
         TableName: this.tableName,
         Key: key(state.headKey),
         UpdateExpression: 'SET #lease = :lease, #ttl = :ttl, #topic = :topic, #partition = :partition',
-        ConditionExpression: 'attribute_not_exists(#lease) OR #lease.#until < :now OR #lease.#owner = :owner',
-        ExpressionAttributeNames: { '#lease': 'lease', '#until': 'until', '#owner': 'owner', '#ttl': TTL, '#topic': 'topic', '#partition': 'partition' },
+        ConditionExpression: 'attribute_not_exists(#lease) OR #lease.#until < :now OR #lease.#container = :container',
+        ExpressionAttributeNames: { '#lease': 'lease', '#until': 'until', '#container': 'container', '#ttl': TTL, '#topic': 'topic', '#partition': 'partition' },
         ExpressionAttributeValues: {
-          ':lease': { M: { owner: { S: owner }, until: { N: String(untilMs) } } },
-          ':owner': { S: owner },
+          ':lease': { M: { owner: { S: owner }, container: { S: this.container }, until: { N: String(untilMs) } } },
+          ':container': { S: this.container },
           ':now': { N: String(this.now()) },
           // The item outlives its lease, whatever the TTL.
           ':ttl': { N: String(Math.max(this.expiration(), Math.ceil(untilMs / 1000) + 60)) },
@@ -236,6 +253,7 @@ export class DynamoDbRangeStore {
       }));
       state.ranges = this.live(out.Attributes ?? {});
       state.leased = true;
+      HELD.add(held);
       return true;
     } catch (e) {
       if ((e as { name?: string }).name !== 'ConditionalCheckFailedException') throw e;
@@ -245,6 +263,9 @@ export class DynamoDbRangeStore {
 
   private async releaseLeases(states: Map<string, PartitionState>, owner: string): Promise<void> {
     await forEachLimit([...states.values()].filter((s) => s.leased), LEASES_IN_FLIGHT, async (state) => {
+      // Whether or not the write below succeeds, this process no longer works on the partition.
+      HELD.delete(this.heldKey(state));
+      state.leased = false;
       await this.client.send(new (dynamodbSdk().UpdateItemCommand)({
         TableName: this.tableName,
         Key: key(state.headKey),
@@ -255,7 +276,6 @@ export class DynamoDbRangeStore {
       })).catch((e: { name?: string }) => {
         if (e.name !== 'ConditionalCheckFailedException') throw e;
       });
-      state.leased = false;
     });
   }
 
@@ -275,6 +295,10 @@ export class DynamoDbRangeStore {
         ? { ...completedRecord(range, entry.record), result: results.get(found) }
         : { ...completedRecord(range, entry.record), resultOmitted: true });
     }
+  }
+
+  private heldKey(state: PartitionState): string {
+    return `${this.container}|${this.tableName}|${state.headKey}`;
   }
 
   private live(item: Item): Range[] {

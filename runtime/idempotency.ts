@@ -59,6 +59,8 @@ export interface IdempotencySession {
   readonly done: ReadonlyMap<string, CompletedRecord>;
   /** Keys another invocation is working on now: this one must not invoke them (retried later). */
   readonly inProgress: ReadonlySet<string>;
+  /** Whether this result is stored with its record (not over maxResultBytes). */
+  fits(result: unknown): boolean;
   /** Records these entries as done, with their results (size-capped). */
   complete(entries: readonly CompletionEntry[]): Promise<void>;
   /** Records that results too big to store, completed with relayPending, are on the response topic now. */
@@ -162,7 +164,7 @@ export class DynamoDbIdempotencyStore {
   async open(entries: readonly IdempotencyEntry[]): Promise<IdempotencySession> {
     const done = entries.length === 0 ? new Map<string, CompletedRecord>() : await this.getCompleted(entries.map((e) => e.key));
     const complete = (e: readonly CompletionEntry[]) => this.complete(e);
-    return { done, inProgress: new Set(), complete, relayed: complete, close: async () => undefined };
+    return { done, inProgress: new Set(), fits: (r) => this.fits(r), complete, relayed: complete, close: async () => undefined };
   }
 
   /** Whether this result is stored with its record (not over maxResultBytes). */

@@ -83,15 +83,22 @@ describe('KafkaDispatcher', () => {
     expect(config.target.logTail).toBe(true);
   });
 
-  test('grants DynamoDB on the table only and lambda:InvokeFunction on the target only', () => {
+  test('grants DynamoDB on the table only (UpdateItem for the ranges of coordinate keys) and lambda:InvokeFunction on the target only', () => {
     const { template } = setup();
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
           Match.objectLike({ Action: 'lambda:InvokeFunction', Resource: Match.arrayWith([{ 'Fn::GetAtt': [Match.stringLikeRegexp('Target'), 'Arn'] }]) }),
-          Match.objectLike({ Action: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'], Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('IdempotencyTable'), 'Arn'] } }),
+          Match.objectLike({ Action: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem'], Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('IdempotencyTable'), 'Arn'] } }),
         ]),
       },
+    });
+  });
+
+  test('a business key (idempotencyKeyPointer) keeps an item per key: no UpdateItem', () => {
+    const { template } = setup({ idempotencyKeyPointer: '/orderId' });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'] })]) },
     });
   });
 
@@ -242,7 +249,7 @@ describe('KafkaDispatcher in a VPC', () => {
     template.resourceCountIs('AWS::EC2::VPCEndpoint', 2);
     template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
       VpcEndpointType: 'Gateway',
-      PolicyDocument: { Statement: [Match.objectLike({ Action: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'], Principal: { AWS: roleArn } })] },
+      PolicyDocument: { Statement: [Match.objectLike({ Action: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem'], Principal: { AWS: roleArn } })] },
     });
     template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
       VpcEndpointType: 'Interface',
@@ -320,6 +327,23 @@ describe('KafkaDispatcher behind a KinesisTrigger', () => {
     const dispatcher = new KafkaDispatcher(stack, 'Dispatcher', { target, reportBatchItemFailures: true });
     // WHEN a trigger without reportBatchItemFailures targets it THEN synth fails, as failed records would be skipped
     expect(() => trigger(stack, dispatcher.function)).toThrow(message);
+  });
+
+  test.each([
+    ['no KinesisTrigger', [], undefined],
+    ['a KinesisTrigger with the default parallelization factor', [undefined], true],
+    ['KinesisTriggers with factors 1 and 1', [1, 1], true],
+    ['a KinesisTrigger with factor 4 (a shard\'s batches interleave)', [1, 4], undefined],
+  ])('with %s, Kinesis records are kept per range: %s', (_, factors, kinesisRanges) => {
+    // GIVEN a dispatcher behind Kinesis triggers with these parallelization factors
+    const stack = new Stack(new App(), 'Stack', { env: { account: '111122223333', region: 'us-east-1' } });
+    const target = new lambda.Function(stack, 'Target', { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>[]') });
+    const dispatcher = new KafkaDispatcher(stack, 'Dispatcher', { target });
+    (factors as Array<number | undefined>).forEach((parallelizationFactor, i) => new KinesisTrigger(stack, `Trigger${i}`, {
+      target: dispatcher.function, parallelizationFactor, stream: kinesis.Stream.fromStreamArn(stack, `Stream${i}`, `arn:aws:kinesis:us-east-1:111122223333:stream/s${i}`),
+    }));
+    // THEN the configuration says whether the dispatcher may keep shards per range
+    expect(configOf(Template.fromStack(stack)).idempotency.kinesisRanges).toBe(kinesisRanges);
   });
 
   test('a 15-minute dispatcher works behind a KinesisTrigger; a KafkaTrigger refuses it (Kafka mappings allow 14 minutes)', () => {

@@ -22,6 +22,7 @@ describe('parseDispatcherConfig', () => {
     ['SCRAM has no secret', JSON.stringify({ ...valid, relay: { ...valid.relay, secretArn: undefined } }), /config.relay.secretArn is required for auth scram-sha-512/],
     ['a server has no port', JSON.stringify({ ...valid, relay: { ...valid.relay, bootstrapServers: ['b'] } }), /bootstrapServers must be a non-empty list of "host:port", got \["b"\]/],
     ['the key pointer is not a pointer', JSON.stringify({ ...valid, idempotency: { ...valid.idempotency, keyPointer: 'id' } }), /keyPointer must be a JSON pointer/],
+    ['kinesisRanges is not a boolean', JSON.stringify({ ...valid, idempotency: { ...valid.idempotency, kinesisRanges: 'yes' } }), /config.idempotency.kinesisRanges must be a boolean/],
   ])('fails with DispatcherConfigError when %s', (_label, json, message) => {
     expect(() => parseDispatcherConfig(json)).toThrow(DispatcherConfigError);
     expect(() => parseDispatcherConfig(json)).toThrow(message);

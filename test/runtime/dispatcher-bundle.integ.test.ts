@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import * as te from '../../testenv';
@@ -153,6 +153,12 @@ describe('dispatcher bundle under the Lambda emulator', () => {
     const count = (o: number) => relayed.filter((m) => JSON.parse(m.key).offset === o).length;
     expect([count(0), count(1), count(5)]).toEqual([2, 2, 2]);
     expect(JSON.parse(relayed.find((m) => JSON.parse(m.key).offset === 5)!.value)).toMatchObject({ result: { echo: { n: 5 } } });
+    // AND the table keeps them per range: an item of ranges per partition and one of results per target invocation
+    const { Items } = await dynamodb.send(new ScanCommand({ TableName: tableName, FilterExpression: 'begins_with(id, :t)', ExpressionAttributeValues: { ':t': { S: topic } } }));
+    const ids = Items!.map((i) => i.id.S!);
+    expect(ids.filter((id) => id === `${topic}#0` || id === `${topic}#1`)).toHaveLength(2);
+    expect(ids.filter((id) => /#[0-9a-f]{8}#0$/.test(id))).toHaveLength(3);
+    expect(ids).toHaveLength(5);
   });
 
   test('fail with ReportBatchItemFailures: answers the failed partition and offset instead of throwing', async () => {

@@ -51,7 +51,7 @@ class FakeStore implements IdempotencyStorePort {
     const complete = (es: readonly CompletionEntry[]) => this.complete(es);
     return {
       done: new Map(entries.filter((e) => this.done.has(e.key)).map((e) => [e.key, this.done.get(e.key)!])),
-      inProgress: new Set(), complete, relayed: complete, close: async () => undefined,
+      inProgress: new Set(), fits: (r) => this.fits(r), complete, relayed: complete, close: async () => undefined,
     };
   }
   fits(result: unknown): boolean {

@@ -2,7 +2,7 @@
  * DynamoDbRangeStore against DynamoDB Local: what is done survives redelivery with other batch boundaries, offset
  * gaps and Kinesis sequence numbers; leases keep two invocations off one partition; the TTL and the item sizes.
  */
-import { DynamoDBClient, GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
 import * as te from '../../testenv';
 import {
@@ -66,14 +66,17 @@ describe('DynamoDbRangeStore against DynamoDB Local', () => {
     await again.close();
   });
 
-  test('two invocations on one partition: the second finds it leased and its new records in progress, until the first closes', async () => {
-    // GIVEN one invocation that opened offsets 0..9 (10..19 of another partition already done)
+  test.each([
+    ['another execution environment', 'b'],
+    ['the same process', 'a'],
+  ])('two invocations on one partition, the second in %s: it finds the partition leased and its records in progress, until the first closes', async (_, second) => {
+    // GIVEN one invocation that opened offsets 0..9
     const topic = topicName('race');
-    const store = new DynamoDbRangeStore({ tableName, client });
+    const store = new DynamoDbRangeStore({ tableName, client, container: 'a' });
     const records = decodeEvent(kafkaEvent(partitionSpecs(topic, 0, 0, 10)));
     const a = await store.open(entries(records), soon());
     // WHEN a second invocation opens the same records before the first completes them
-    const b = await store.open(entries(records), soon());
+    const b = await new DynamoDbRangeStore({ tableName, client, container: second }).open(entries(records), soon());
     // THEN all of them are in progress for the second, and none is done
     expect(b.inProgress.size).toBe(10);
     expect(b.done.size).toBe(0);
@@ -93,8 +96,8 @@ describe('DynamoDbRangeStore against DynamoDB Local', () => {
     const store = new DynamoDbRangeStore({ tableName, client });
     const records = decodeEvent(kafkaEvent(partitionSpecs(topic, 1, 0, 3)));
     const crashed = await store.open(entries(records), Date.now() + 1_000);
-    // WHEN another invocation comes after that deadline
-    const later = new DynamoDbRangeStore({ tableName, client, now: () => Date.now() + 2_000 });
+    // WHEN another invocation, in another execution environment, comes after that deadline
+    const later = new DynamoDbRangeStore({ tableName, client, now: () => Date.now() + 2_000, container: randomUUID() });
     const next = await later.open(entries(records), soon());
     // THEN it holds the partition: nothing in progress
     expect(next.inProgress.size).toBe(0);
@@ -103,6 +106,26 @@ describe('DynamoDbRangeStore against DynamoDB Local', () => {
     await expect(crashed.complete(completions(records))).rejects.toThrow(`${topic}-1@0`);
     await next.complete(completions(records, 'dropped'));
     await next.close();
+  });
+
+  test('a lease its invocation could not release is taken over by the next invocation in the same execution environment, not by another', async () => {
+    // GIVEN a lease left for another minute by an earlier invocation of execution environment "left" (DynamoDB was
+    // unreachable when it ended)
+    const topic = topicName('left');
+    const records = decodeEvent(kafkaEvent(partitionSpecs(topic, 0, 0, 3)));
+    await client.send(new PutItemCommand({
+      TableName: tableName,
+      Item: { id: { S: `${topic}#0` }, lease: { M: { owner: { S: 'gone' }, container: { S: 'left' }, until: { N: String(soon()) } } } },
+    }));
+    // WHEN another environment, then "left" itself, open the partition
+    const other = await new DynamoDbRangeStore({ tableName, client, container: 'other' }).open(entries(records), soon());
+    const same = await new DynamoDbRangeStore({ tableName, client, container: 'left' }).open(entries(records), soon());
+    // THEN the other finds it in progress; the same environment takes it
+    expect(other.inProgress.size).toBe(3);
+    expect(same.inProgress.size).toBe(0);
+    await same.complete(completions(records));
+    await same.close();
+    await other.close();
   });
 
   test('ranges older than the TTL are forgotten, and every item carries the TTL attribute', async () => {

@@ -1,6 +1,6 @@
 /**
  * The dispatcher's loss paths, each closed: a record is acknowledged only once its result is on the response topic
- * or the record is on an error path. The real Dispatcher, DynamoDbIdempotencyStore and KafkaRelay against
+ * or the record is on an error path. The real Dispatcher, idempotency stores and KafkaRelay against
  * DynamoDB Local and the broker; the target is an in-process stub of the Lambda client, so a test can make it
  * slow, failing or oversized (the ledger proves the same through the Lambda emulator).
  */
@@ -9,7 +9,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import * as te from '../../testenv';
 import {
-  Dispatcher, DispatcherOptions, DynamoDbIdempotencyStore, EmfMetrics, JsonLogger, jsonPointerKey, KafkaRelay,
+  Dispatcher, DispatcherOptions, idempotencyStore, EmfMetrics, JsonLogger, jsonPointerKey, KafkaRelay,
   kafkajsProducerFactory, ProducerFactory, TargetInvoker,
 } from '../../runtime';
 import { createIdempotencyTable, kafkaEvent, lambdaContext, readTopic, RecordSpec } from './support';
@@ -88,7 +88,8 @@ describe('dispatcher loss paths', () => {
   function dispatcher(o: Partial<DispatcherOptions> & { client: LambdaClient; logTail?: boolean }): Dispatcher {
     return new Dispatcher({
       invoker: new TargetInvoker({ functionName: 'target', client: o.client, maxAttempts: 1, logTail: o.logTail }),
-      store: new DynamoDbIdempotencyStore({ tableName, client: dynamodb }),
+      // The store the dispatcher bundle builds for these options.
+      store: idempotencyStore({ tableName, client: dynamodb }, { strict: o.idempotencyMode === 'strict', customKey: o.keyOf !== undefined }),
       logger: new JsonLogger({ write: () => undefined }), metrics: new EmfMetrics({ write: () => undefined }),
       ...o,
     });

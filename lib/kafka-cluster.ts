@@ -79,6 +79,23 @@ export interface MskClusterProps {
   readonly cluster?: msk.CfnCluster;
 
   /**
+   * The managed VPC connection (MSK multi-VPC private connectivity) to a provisioned cluster in another account,
+   * `arn:aws:kafka:<region>:<this account>:vpc-connection/<owner account>/<cluster name>/<uuid>`: the event source
+   * mapping reads through it. `clusterArn` is then the remote cluster's ARN, whose owner attaches the cluster policy
+   * the trigger prints (`KafkaTrigger.ownerClusterPolicy`). MSK Serverless has no cross-account mappings.
+   * @default - the cluster is in this account; the mapping reads from `clusterArn`
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/msk-cross-account.html
+   */
+  readonly vpcConnectionArn?: string;
+
+  /**
+   * Whether the cluster is MSK Serverless, which takes IAM auth only and no cross-account mapping.
+   * @default false
+   * @see https://docs.aws.amazon.com/msk/latest/developerguide/serverless.html
+   */
+  readonly serverless?: boolean;
+
+  /**
    * The cluster's VPC. Given, the trigger creates the VPC endpoints Lambda needs in it.
    * Lambda discovers the cluster's network itself, so this is only for endpoints and rules.
    * @default - no endpoints (a NAT gateway serves)

@@ -18,6 +18,7 @@ import { IAM4_BASIC_EXECUTION, acknowledgeCreatedSecrets, acknowledgeWildcards }
 import { validateKafkaTriggerProps } from './private/kafka-trigger-validation';
 import { bindSchemaRegistry, createDryRunCheck, eventSourceNetwork } from './private/kafka-trigger-parts';
 import { mskResourceArn } from './private/msk';
+import { ownerClusterPolicy } from './private/msk-cross-account';
 import { acknowledgeOnFailureFindings, bindOnFailure, consumerLagMetric, errorAlarms, lambdaMetric } from './private/trigger-shared';
 import { EndpointNeed, EVENT_SOURCE_GROUPS_METADATA, NAT_EGRESS_METADATA, eniStatement, provideEndpoints } from './private/vpc-endpoints';
 import { KafkaVpcEndpoints, KafkaVpcEndpointsMode } from './vpc-endpoints';
@@ -75,11 +76,18 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
   public readonly connections: ec2.Connections;
   /** The broker ports the event source connects to (empty when the bootstrap servers are only known at deploy time). */
   public readonly brokerPorts: number[];
+  /**
+   * For an MSK cluster in another account (`vpcConnectionArn`): the cluster policy its owner attaches, also the stack
+   * output `OwnerClusterPolicy`.
+   */
+  public readonly ownerClusterPolicy?: iam.PolicyDocument;
 
   private readonly target: lambda.IFunction;
   private readonly auth: KafkaAuth;
   private readonly cluster: KafkaCluster;
   private readonly clusterArn?: string;
+  /** What the mappings read from: the cluster, or the managed VPC connection to a cluster in another account. */
+  private readonly eventSourceArn?: string;
   private readonly schemaRegistryConfig?: lambda.CfnEventSourceMapping.SchemaRegistryConfigProperty;
   /** Metadata on each mapping: how the event source reaches AWS APIs, for reviewers and the reachability test. */
   private readonly eventSourceMetadata: { [key: string]: unknown } = {};
@@ -100,6 +108,8 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     const authSetup = new KafkaAuthSetup(this, this.auth, this.cluster, (prop, value, fix) => this.fail(prop, value, fix));
     this.clusterArn = msk ? authSetup.mskClusterArn() : undefined;
     authSetup.validate();
+    const vpcConnectionArn = msk ? authSetup.mskVpcConnectionArn() : undefined;
+    this.eventSourceArn = vpcConnectionArn ?? this.clusterArn;
     this.brokerPorts = authSetup.brokerPorts();
     this.consumerGroupIds = this.resolveConsumerGroupIds(props);
 
@@ -120,6 +130,10 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
 
     // Cluster access grants
     this.grantClusterAccess(props.topics);
+    if (vpcConnectionArn !== undefined) {
+      this.policy.addStatements(new iam.PolicyStatement({ actions: ['kafka:DescribeVpcConnection'], resources: [vpcConnectionArn] }));
+      this.ownerClusterPolicy = ownerClusterPolicy(this, this.clusterArn!, props.topics, this.consumerGroupIds, this.auth.method === KafkaAuthMethod.IAM);
+    }
 
     // Destination
     const dest = this.configureDestination(props);
@@ -317,7 +331,7 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     const mapping = new lambda.CfnEventSourceMapping(this, id, {
       functionName: this.target.functionArn,
       topics: [topic],
-      eventSourceArn: this.clusterArn,
+      eventSourceArn: this.eventSourceArn,
       selfManagedEventSource: this.cluster.kind === KafkaClusterKind.SELF_MANAGED
         ? { endpoints: { kafkaBootstrapServers: this.cluster.selfManagedProps!.bootstrapServers } } : undefined,
       amazonManagedKafkaEventSourceConfig: this.cluster.kind === KafkaClusterKind.MSK ? kafkaConfig : undefined,

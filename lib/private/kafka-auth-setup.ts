@@ -42,6 +42,34 @@ export class KafkaAuthSetup {
     return arn;
   }
 
+  /**
+   * The managed VPC connection to a cluster in another account, checked against the cluster ARN and the auth, or
+   * undefined for a cluster in this account.
+   */
+  public mskVpcConnectionArn(): string | undefined {
+    const p = this.cluster.mskProps!;
+    const arn = p.vpcConnectionArn;
+    if (arn === undefined) return undefined;
+    if (p.serverless) this.fail('cluster.serverless', true, 'Lambda has no cross-account event source mappings for MSK Serverless; read it from a function in its own account, or remove vpcConnectionArn');
+    if (p.cluster) this.fail('cluster.cluster', p.cluster.node.path, 'a cluster in another account is not a construct of this app; give its ARN as clusterArn with vpcConnectionArn');
+    if (this.auth.method === KafkaAuthMethod.NONE) {
+      this.fail('auth', 'KafkaAuth.none()', 'multi-VPC private connectivity serves IAM, SASL/SCRAM and mTLS clients only; use KafkaAuth.iam(), KafkaAuth.scram512() or KafkaAuth.mtls()');
+    }
+    if (Token.isUnresolved(arn)) return arn;
+    const m = /^arn:(aws[a-zA-Z-]*):kafka:([a-z0-9-]+):(\d{12}):vpc-connection\/(\d{12})\/([^/]+)\/[^/]+$/.exec(arn);
+    if (!m) this.fail('cluster.vpcConnectionArn', arn, 'use the managed VPC connection ARN, arn:aws:kafka:<region>:<this account>:vpc-connection/<owner account>/<cluster name>/<uuid> (aws kafka list-vpc-connections)');
+    const [, , region, , owner, name] = m;
+    const clusterArn = p.clusterArn!;
+    if (!Token.isUnresolved(clusterArn)) {
+      const [, , , clusterRegion, clusterAccount, resource] = clusterArn.split(':');
+      const clusterName = resource.split('/')[1];
+      if (clusterAccount !== owner || clusterName !== name || clusterRegion !== region) {
+        this.fail('cluster.clusterArn', clusterArn, `the VPC connection ${arn} leads to cluster ${name} of account ${owner} in ${region}; give that cluster's ARN`);
+      }
+    }
+    return arn;
+  }
+
   /** The broker ports clients of this auth connect to; none when the bootstrap servers are tokens. */
   public brokerPorts(): number[] {
     if (this.cluster.kind === KafkaClusterKind.MSK) {
@@ -69,6 +97,9 @@ export class KafkaAuthSetup {
     const m = this.auth.method;
     const msk = this.cluster.kind === KafkaClusterKind.MSK;
     const sm = this.cluster.selfManagedProps;
+    if (msk && this.cluster.mskProps!.serverless && m !== KafkaAuthMethod.IAM) {
+      this.fail('auth', m, 'MSK Serverless takes IAM access control only; use KafkaAuth.iam()');
+    }
     if (msk && m === KafkaAuthMethod.SASL_PLAIN) this.fail('auth', 'KafkaAuth.plain()', 'Amazon MSK does not support SASL/PLAIN; use KafkaAuth.scram512(), KafkaAuth.iam() or KafkaAuth.mtls()');
     if (msk && m === KafkaAuthMethod.SASL_SCRAM_256) this.fail('auth', 'KafkaAuth.scram256()', 'Amazon MSK supports SASL/SCRAM-SHA-512 only; use KafkaAuth.scram512()');
     if (!msk && m === KafkaAuthMethod.IAM) this.fail('auth', 'KafkaAuth.iam()', 'IAM access control exists for Amazon MSK only; use SASL/SCRAM, SASL/PLAIN or mTLS for a self-managed cluster');

@@ -40,6 +40,8 @@ export const BOUNDS = {
   ttlSeconds: [60, 366 * 24 * 3600],
   maxResultBytes: [0, 380_000],
   timeMarginMs: [0, 600_000],
+  /** STS AssumeRole's DurationSeconds (a role's maximum session may be lower; 1 hour is every role's). */
+  assumeRoleSeconds: [900, 43_200],
 } as const;
 
 /** The defaults, used by the construct for what it writes and by the runtime library for what it is not given. */
@@ -56,7 +58,13 @@ export const DEFAULTS = {
   maxResultBytes: 65_536,
   relayClientId: 'cdk-kafka-lambda-relay',
   metricsNamespace: 'CdkKafkaLambda',
+  assumeRoleSeconds: 3_600,
 } as const;
+
+/** An IAM role ARN (any partition; the path may hold slashes). */
+export const ROLE_ARN = /^arn:[a-z-]+:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
+/** STS's ExternalId: 2 to 1,224 characters of [\w+=,.@:/-]. */
+export const EXTERNAL_ID = /^[\w+=,.@:/-]{2,1224}$/;
 
 /** The dispatcher's embedded metrics. */
 export const METRIC_NAMES = [
@@ -94,6 +102,16 @@ export interface TargetConfig {
   readonly timeoutMs?: number;
   /** Ask for the target's 4 KB log tail for error records (it may hold record data). Absent: false. */
   readonly logTail?: boolean;
+  /** Invoke the target with the credentials of this role (e.g. one in the target's account). Absent: the function's own. */
+  readonly assumeRole?: AssumeRoleConfig;
+}
+
+export interface AssumeRoleConfig {
+  readonly roleArn: string;
+  /** The external ID the role's trust policy requires. */
+  readonly externalId?: string;
+  /** Session length in seconds. Absent: 3600. */
+  readonly durationSeconds?: number;
 }
 
 export interface IdempotencyConfig {
@@ -194,6 +212,21 @@ function bool(o: Json, field: string, path: string): boolean {
   return v;
 }
 
+function matching(o: Json, field: string, path: string, pattern: RegExp, what: string, optional = false): string | undefined {
+  const v = str(o, field, path, optional);
+  if (v !== undefined && !pattern.test(v)) throw new DispatcherConfigError(`${path}.${field} must be ${what}, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function assumeRoleConfig(a: Json): AssumeRoleConfig {
+  const path = 'config.target.assumeRole';
+  return {
+    roleArn: matching(a, 'roleArn', path, ROLE_ARN, 'an IAM role ARN (arn:aws:iam::<account>:role/<name>)')!,
+    externalId: matching(a, 'externalId', path, EXTERNAL_ID, '2 to 1224 characters of letters, digits and +=,.@:/-_', true),
+    durationSeconds: a.durationSeconds === undefined ? undefined : int(a, 'durationSeconds', path, BOUNDS.assumeRoleSeconds),
+  };
+}
+
 /**
  * Reads and validates the configuration JSON. Throws DispatcherConfigError naming the field, the value
  * received and the accepted values.
@@ -224,6 +257,7 @@ export function parseDispatcherConfig(json: string | undefined): DispatcherConfi
     maxDelayMs: int(t, 'maxDelayMs', 'config.target', BOUNDS.maxDelayMs),
     timeoutMs: t.timeoutMs === undefined ? undefined : int(t, 'timeoutMs', 'config.target', BOUNDS.targetTimeoutMs),
     logTail: t.logTail === undefined ? undefined : bool(t, 'logTail', 'config.target'),
+    assumeRole: t.assumeRole === undefined ? undefined : assumeRoleConfig(object(t.assumeRole, 'config.target.assumeRole')),
   };
   let idempotency: IdempotencyConfig | undefined;
   if (c.idempotency !== undefined) {

@@ -1,6 +1,7 @@
 import { DispatcherConfig, IdempotencyConfig } from '../contract/dispatcher-config';
 import { Dispatcher, DispatcherClients, DispatcherOptions, IdempotencyStorePort } from './dispatcher';
 import { DynamoDbIdempotencyStore, DynamoDbIdempotencyStoreOptions, jsonPointerKey } from './idempotency';
+import { assumedRoleCredentials } from './assume-role';
 import { DynamoDbRangeStore } from './idempotency-ranges';
 import { TargetInvoker } from './invoke';
 import { JsonLogger, Logger } from './logger';
@@ -42,6 +43,7 @@ export function dispatcherFromConfig(config: DispatcherConfig, clients: Dispatch
       // Strict mode never sends a batch again while an attempt the dispatcher lost track of may still run.
       retryUncertain: config.idempotency?.mode !== 'strict',
       client: clients.lambda,
+      credentials: t.assumeRole === undefined ? undefined : assumedRoleCredentials({ ...t.assumeRole, client: clients.sts, logger }),
       logger,
       metrics,
     }),

@@ -1,6 +1,7 @@
 /** What the Dispatcher is built from: its options, the ports it calls through, the clients it creates. */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
+import type { STSClient } from '@aws-sdk/client-sts';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ErrorBehaviorName } from '../contract/dispatcher-config';
 import type { DynamoDbIdempotencyStore, IdempotencyEntry, IdempotencyKeyFunction, IdempotencySession } from './idempotency';
@@ -66,4 +67,6 @@ export interface DispatcherClients {
   readonly lambda?: LambdaClient;
   readonly dynamodb?: DynamoDBClient;
   readonly secretsManager?: SecretsManagerClient;
+  /** For the target role's credentials (config target.assumeRole); ignored when `lambda` is given. */
+  readonly sts?: STSClient;
 }

@@ -151,6 +151,24 @@ export class TargetInvocationError extends Error {
   }
 }
 
+/**
+ * Assuming the role the target is invoked with failed (refused, throttled, STS unreachable): the invocation never
+ * reached Lambda, so its records did not run. Carries the STS error's status and retryability.
+ */
+export class TargetRoleError extends Error {
+  /** STS's HTTP status (0 when STS did not answer), read by the invoker's retry rule. */
+  public readonly $metadata: { readonly httpStatusCode?: number };
+  public readonly $retryable?: unknown;
+  constructor(public readonly roleArn: string, cause: Error & { $metadata?: { httpStatusCode?: number }; $retryable?: unknown }) {
+    super(`assuming ${roleArn} failed: ${cause.name}: ${cause.message}`);
+    this.name = 'TargetRoleError';
+    const status = cause.$metadata?.httpStatusCode;
+    this.$metadata = { httpStatusCode: status ?? 0 };
+    // No answer from STS, or STS throttling: worth another attempt; a refusal (AccessDenied) is not.
+    this.$retryable = cause.$retryable ?? (status === undefined || cause.name === 'Throttling' ? true : undefined);
+  }
+}
+
 /** What the Lambda Invoke API answered, as the Confluent connector's error records hold it. */
 export interface InvocationFailureDetails {
   readonly statusCode: number;

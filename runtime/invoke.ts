@@ -1,6 +1,7 @@
 import type { InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
+import type { AwsCredentialIdentityProvider } from '@aws-sdk/types';
 import { DEFAULTS } from '../contract/dispatcher-config';
-import { TargetInvocationError } from './errors';
+import { TargetInvocationError, TargetRoleError } from './errors';
 import type { Logger } from './logger';
 import type { EmfMetrics } from './metrics';
 import type { InvocationBatch, PayloadFormat } from './payload';
@@ -35,6 +36,11 @@ export interface TargetInvokerOptions {
   readonly retryUncertain?: boolean;
   /** @default a LambdaClient without SDK retries (this class retries within the remaining time) */
   readonly client?: LambdaClient;
+  /**
+   * Credentials for the default client, e.g. `assumedRoleCredentials(...)` for a target in another account.
+   * @default - the function's own
+   */
+  readonly credentials?: AwsCredentialIdentityProvider;
   readonly logger?: Logger;
   readonly metrics?: EmfMetrics;
 }
@@ -73,6 +79,7 @@ export class TargetInvoker {
   public readonly invocationType: InvocationType;
   public readonly payloadFormat: PayloadFormat;
   private clientInstance?: LambdaClient;
+  private readonly credentials?: AwsCredentialIdentityProvider;
   private readonly maxAttempts: number;
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
@@ -86,6 +93,7 @@ export class TargetInvoker {
     this.invocationType = options.invocationType ?? 'RequestResponse';
     this.payloadFormat = options.payloadFormat ?? 'confluent';
     this.clientInstance = options.client;
+    this.credentials = options.credentials;
     this.maxAttempts = options.maxAttempts ?? DEFAULTS.maxAttempts;
     this.baseDelayMs = options.baseDelayMs ?? DEFAULTS.baseDelayMs;
     this.maxDelayMs = options.maxDelayMs ?? DEFAULTS.maxDelayMs;
@@ -96,7 +104,7 @@ export class TargetInvoker {
   }
 
   private get client(): LambdaClient {
-    return (this.clientInstance ??= new (lambdaSdk().LambdaClient)({ maxAttempts: 1 }));
+    return (this.clientInstance ??= new (lambdaSdk().LambdaClient)({ maxAttempts: 1, credentials: this.credentials }));
   }
 
   /**
@@ -131,8 +139,9 @@ export class TargetInvoker {
       } catch (e) {
         const err = e as Error & { $metadata?: { httpStatusCode?: number } };
         const statusCode = err.$metadata?.httpStatusCode ?? 0;
-        // No answer from Lambda: the request may have reached the target, which may still be running it.
-        const refused = err.name === 'ECONNREFUSED' || (err as { code?: string }).code === 'ECONNREFUSED';
+        // No answer from Lambda: the request may have reached the target, which may still be running it. A request
+        // refused, or one that failed for want of the target role's credentials, never reached it.
+        const refused = err.name === 'ECONNREFUSED' || (err as { code?: string }).code === 'ECONNREFUSED' || e instanceof TargetRoleError;
         if (statusCode === 0 && !refused) uncertain = true;
         if (err.name === 'AbortError' || (err.name === 'TimeoutError' && Date.now() >= deadline)) {
           fail(`the target did not answer before the dispatcher's deadline (${timeLeft} ms)`, statusCode, 'Timeout');

@@ -81,6 +81,8 @@ export interface RunningLambda { name: string; arn: string; port: number; logFil
 
 export interface InvocationRecord {
   requestId: string; name: string; qualifier?: string; type: 'RequestResponse' | 'Event';
+  /** The access key the call was signed with. */
+  accessKeyId?: string;
   /** When the execution started (after waiting for a free instance) and ended. */
   at: number; payload: string; status?: number; functionError?: string; response?: string; doneAt?: number;
   /**

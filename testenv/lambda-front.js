@@ -7,7 +7,7 @@
  *   node lambda-front.js <runDir> <port>
  * Functions are registered as <runDir>/lambdas/<name>.json ({ name, port, ports, logFile, logFiles }) by
  * startLambda() in any process; the file is read on every call, so no restart is needed.
- * Implements: names, full/partial ARNs and `name:qualifier`; InvocationType RequestResponse, Event
+ * Implements: names, full/partial ARNs and `name:qualifier`; the signing access key of each call (`accessKeyId`); InvocationType RequestResponse, Event
  * (202, run in background, result kept in the invocation log) and DryRun (204); LogType Tail
  * (last 4 KB of the function log, base64); 404 ResourceNotFoundException; injected 429
  * TooManyRequestsException (POST /_testenv/throttle {name,count}); as many concurrent executions per
@@ -154,7 +154,9 @@ async function handleInvoke(req, res, rawName, query) {
     statsOf(name).throttled++;
     return sendError(res, 429, 'TooManyRequestsException', 'Rate Exceeded.', { Reason: 'ReservedFunctionConcurrentInvocationLimitExceeded' });
   }
-  const record = { requestId: crypto.randomUUID(), name, qualifier, type, at: Date.now(), payload: payload.toString('utf8') };
+  // The access key the caller signed with (SigV4 "Credential=<key>/<date>/..."): which identity invoked.
+  const accessKeyId = /Credential=([^/,\s]+)\//.exec(req.headers.authorization || '')?.[1];
+  const record = { requestId: crypto.randomUUID(), name, qualifier, type, accessKeyId, at: Date.now(), payload: payload.toString('utf8') };
   invocations.push(record);
   const work = () => withInstance(name, fn, async (port) => {
     record.at = Date.now(); // the execution starts now (it may have waited for a free instance)

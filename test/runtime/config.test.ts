@@ -2,7 +2,8 @@ import { DispatcherConfigError, parseDispatcherConfig } from '../../runtime';
 
 const valid = {
   version: 1,
-  target: { functionName: 'f', invocationType: 'RequestResponse', payloadFormat: 'confluent', batchSize: 10, concurrency: 2, maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 100 },
+  target: { functionName: 'f', invocationType: 'RequestResponse', payloadFormat: 'confluent', batchSize: 10, concurrency: 2, maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 100,
+    assumeRole: { roleArn: 'arn:aws:iam::111111111111:role/path/invoker', externalId: 'ext-1', durationSeconds: 900 } },
   onError: 'log', reportBatchItemFailures: true, timeMarginMs: 5000,
   idempotency: { tableName: 't', mode: 'strict', ttlSeconds: 3600, maxResultBytes: 1000, keyPointer: '/id' },
   relay: { bootstrapServers: ['b:9092'], auth: 'scram-sha-512', secretArn: 'arn:s', tls: true, responseTopic: 'r', clientId: 'c' },
@@ -23,6 +24,9 @@ describe('parseDispatcherConfig', () => {
     ['a server has no port', JSON.stringify({ ...valid, relay: { ...valid.relay, bootstrapServers: ['b'] } }), /bootstrapServers must be a non-empty list of "host:port", got \["b"\]/],
     ['the key pointer is not a pointer', JSON.stringify({ ...valid, idempotency: { ...valid.idempotency, keyPointer: 'id' } }), /keyPointer must be a JSON pointer/],
     ['kinesisRanges is not a boolean', JSON.stringify({ ...valid, idempotency: { ...valid.idempotency, kinesisRanges: 'yes' } }), /config.idempotency.kinesisRanges must be a boolean/],
+    ['the role is not a role ARN', JSON.stringify({ ...valid, target: { ...valid.target, assumeRole: { roleArn: 'arn:aws:iam::111:user/u' } } }), /config.target.assumeRole.roleArn must be an IAM role ARN \(arn:aws:iam::<account>:role\/<name>\), got "arn:aws:iam::111:user\/u"/],
+    ['the external ID has a space', JSON.stringify({ ...valid, target: { ...valid.target, assumeRole: { roleArn: 'arn:aws:iam::111111111111:role/r', externalId: 'a b' } } }), /config.target.assumeRole.externalId must be 2 to 1224 characters/],
+    ['the session is shorter than STS allows', JSON.stringify({ ...valid, target: { ...valid.target, assumeRole: { roleArn: 'arn:aws:iam::111111111111:role/r', durationSeconds: 60 } } }), /config.target.assumeRole.durationSeconds must be an integer in \[900, 43200\], got 60/],
   ])('fails with DispatcherConfigError when %s', (_label, json, message) => {
     expect(() => parseDispatcherConfig(json)).toThrow(DispatcherConfigError);
     expect(() => parseDispatcherConfig(json)).toThrow(message);

@@ -1,5 +1,6 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -83,8 +84,32 @@ export interface KafkaRelayProps {
 
 /** Properties of a KafkaDispatcher. */
 export interface KafkaDispatcherProps {
-  /** The user's function that the dispatcher invokes with the records (a function, version or alias). */
+  /**
+   * The user's function that the dispatcher invokes with the records (a function, version or alias). It may be in
+   * another account (`lambda.Function.fromFunctionArn`): then either its owner adds the resource policy statement
+   * the dispatcher prints (`targetOwnerPolicy`, output `TargetOwnerPolicy`), or `targetRole` names a role there that
+   * may invoke it.
+   */
   readonly target: lambda.IFunction;
+
+  /**
+   * A role the dispatcher assumes to invoke the target, e.g. one in the target's account that may invoke it. The
+   * dispatcher is granted exactly `sts:AssumeRole` on it, not `lambda:InvokeFunction`; the role's trust policy must
+   * admit the dispatcher's role (`targetOwnerPolicy`, output `TargetOwnerPolicy`). The credentials are kept per
+   * execution environment and renewed 5 minutes before they expire (1-hour sessions); in a VPC, STS is reached
+   * through its interface endpoint.
+   * @default - the dispatcher's own role invokes the target
+   * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_common-scenarios_aws-accounts.html
+   */
+  readonly targetRole?: iam.IRole;
+
+  /**
+   * The external ID that `targetRole`'s trust policy requires (condition `sts:ExternalId`), as the role's owner
+   * gave it. It is not a secret: it is written to the dispatcher's configuration.
+   * @default - none
+   * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-user_externalid.html
+   */
+  readonly targetRoleExternalId?: string;
 
   /**
    * Synchronous or asynchronous invocation of the target.

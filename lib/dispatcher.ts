@@ -16,6 +16,7 @@ import {
 import { ValidationError } from './private/errors';
 import { HANDLER_RUNTIME, handlerCode } from './private/handler-runtime';
 import { acknowledgeCreatedSecrets, acknowledgeWildcards } from './private/nag';
+import { targetAccess } from './private/target-access';
 import { connectToBrokers, grantKeyVia, relaySetup } from './private/relay-setup';
 import { ENI_ACTIONS, EndpointNeed, NAT_EGRESS_METADATA, eniStatement, provideEndpoints } from './private/vpc-endpoints';
 import { KafkaVpcEndpoints, KafkaVpcEndpointsMode } from './vpc-endpoints';
@@ -74,8 +75,15 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
   /** The relay's credentials secret (created or given), if its auth uses one. */
   public readonly relaySecret?: secretsmanager.ISecret;
 
-  /** The VPC endpoints the dispatcher uses, by service (`lambda`, `secretsManager`, `dynamoDb`), when in a VPC. */
+  /** The VPC endpoints the dispatcher uses, by service (`lambda`, `sts`, `secretsManager`, `dynamoDb`), when in a VPC. */
   public readonly vpcEndpoints: { [service: string]: ec2.VpcEndpoint };
+
+  /**
+   * What the target's owner must add, also written as the stack output `TargetOwnerPolicy`: with `targetRole`, the
+   * role's trust policy (it admits the dispatcher's role, with the external ID); for a target in another account
+   * invoked with the dispatcher's own role, the statement of the function's resource policy.
+   */
+  public readonly targetOwnerPolicy?: iam.PolicyDocument;
 
   private readonly vpcConnections?: ec2.Connections;
   /** The parallelization factors of the KinesisTriggers that target this dispatcher. */
@@ -149,11 +157,12 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
     });
     this.vpcConnections = vpc ? this.function.connections : undefined;
     this.serviceName = this.node.path;
-    props.target.grantInvoke(this.function);
-    const needs: EndpointNeed[] = [{
-      key: 'lambda', label: 'Lambda (the target)',
-      statements: [this.endpointStatement(['lambda:InvokeFunction'], [props.target.functionArn, `${props.target.functionArn}:*`])],
-    }];
+    const access = targetAccess(this, {
+      target: props.target, targetRole: props.targetRole, targetRoleExternalId: props.targetRoleExternalId, role: this.role,
+      fail: (prop, value, fix) => this.fail(prop, value, fix),
+    });
+    this.targetOwnerPolicy = access.ownerPolicy;
+    const needs: EndpointNeed[] = [...access.needs];
 
     if (props.idempotency !== false) {
       this.table = new dynamodb.Table(this, 'IdempotencyTable', {
@@ -201,7 +210,7 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
         caller: `the dispatcher ${this.node.path}`, needs,
       });
       this.vpcEndpoints = provided.endpoints;
-      for (const group of securityGroups!) group.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to Lambda, Secrets Manager and DynamoDB');
+      for (const group of securityGroups!) group.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to the AWS services the dispatcher calls');
       if (mode.mode === KafkaVpcEndpointsMode.NONE) this.cfnFunction.addMetadata(NAT_EGRESS_METADATA, 'nat');
     }
 
@@ -218,6 +227,7 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
         maxDelayMs: DEFAULTS.maxDelayMs,
         timeoutMs: targetTimeoutMs(props),
         logTail: props.includeTargetLogTail === true ? true : undefined,
+        assumeRole: access.assumeRole,
       },
       onError,
       reportBatchItemFailures: this.reportBatchItemFailures,

@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -23,8 +24,20 @@ export interface LambdaSinkConnectorProps {
   /** The topics to read (one event source mapping each). */
   readonly topics: string[];
 
-  /** Your function, invoked with the records (a function, version or alias). */
+  /** Your function, invoked with the records (a function, version or alias), in this account or another. */
   readonly target: lambda.IFunction;
+
+  /**
+   * A role the dispatcher assumes to invoke the target (e.g. in the target's account), as `KafkaDispatcherProps.targetRole`.
+   * @default - the dispatcher's own role invokes the target
+   */
+  readonly targetRole?: iam.IRole;
+
+  /**
+   * The external ID `targetRole`'s trust policy requires.
+   * @default - none
+   */
+  readonly targetRoleExternalId?: string;
 
   /**
    * How the event source and the relay authenticate: one Kafka user, one secret, unless `relayAuth` is given.
@@ -216,6 +229,8 @@ export class LambdaSinkConnector extends Construct {
     const relays = props.responseTopic !== undefined || props.errorTopic !== undefined;
     this.dispatcher = new KafkaDispatcher(this, 'Dispatcher', {
       target: props.target,
+      targetRole: props.targetRole,
+      targetRoleExternalId: props.targetRoleExternalId,
       invocationType: props.invocationType,
       payloadFormat: props.payloadFormat,
       recordsPerInvocation: props.recordsPerInvocation,

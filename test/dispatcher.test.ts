@@ -11,8 +11,9 @@ import {
   KafkaAuth, KafkaCluster, KafkaTrigger, KafkaVpcEndpoints, KinesisTrigger,
 } from '../lib';
 import {
-  DISPATCHER_CONFIG_ENV, ERROR_BEHAVIORS, IDEMPOTENCY_MODES, INVOCATION_TYPES, PAYLOAD_FORMATS, parseDispatcherConfig,
+  DISPATCHER_CONFIG_ENV, ERROR_BEHAVIORS, IDEMPOTENCY_MODES, INVOCATION_TYPES, PAYLOAD_FORMATS,
 } from '../contract/dispatcher-config';
+import { configOf } from './support/dispatcher-config';
 
 const PLAIN_CLUSTER = KafkaCluster.selfManaged({ bootstrapServers: ['b:9092'], tls: false });
 const MSK = 'arn:aws:kafka:us-east-1:111122223333:cluster/orders/0123abcd-1111-2222-3333-444455556666-1';
@@ -22,16 +23,6 @@ function setup(props: Partial<KafkaDispatcherProps> = {}) {
   const target = new lambda.Function(stack, 'Target', { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>[]') });
   const dispatcher = new KafkaDispatcher(stack, 'Dispatcher', { target, ...props });
   return { stack, target, dispatcher, template: Template.fromStack(stack) };
-}
-
-/** The configuration JSON as the function receives it, with CloudFormation tokens replaced by placeholders. */
-function configOf(template: Template): any {
-  const fn = Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler', Environment: Match.anyValue() } }))
-    .find((f: any) => f.Properties.Environment.Variables[DISPATCHER_CONFIG_ENV] !== undefined) as any;
-  const value = fn.Properties.Environment.Variables[DISPATCHER_CONFIG_ENV];
-  const parts: unknown[] = value['Fn::Join'][1];
-  const json = parts.map((p) => (typeof p === 'string' ? p : `TOKEN:${JSON.stringify(p).replace(/"/g, '\'')}`)).join('');
-  return parseDispatcherConfig(json);
 }
 
 describe('KafkaDispatcher', () => {

@@ -83,8 +83,8 @@ export const PAYLOAD_LIMIT_BYTES = { sync: 6 * 1024 * 1024, async: 256 * 1024 } 
 export const HOST_PORT = /^[^\s:]+:\d+$/;
 
 export interface TargetConfig {
-  /** Function name, ARN or alias ARN (name:alias). */
-  readonly functionName: string;
+  /** Function name, ARN or alias ARN (name:alias). Absent (with routes only): records no route takes go to the error path. */
+  readonly functionName?: string;
   readonly invocationType: InvocationTypeName;
   readonly payloadFormat: PayloadFormatName;
   /** Most records per invocation. */
@@ -103,6 +103,22 @@ export interface TargetConfig {
   /** Ask for the target's 4 KB log tail for error records (it may hold record data). Absent: false. */
   readonly logTail?: boolean;
   /** Invoke the target with the credentials of this role (e.g. one in the target's account). Absent: the function's own. */
+  readonly assumeRole?: AssumeRoleConfig;
+}
+
+/** A route: the records it takes and their target; the other target settings are `target`'s. */
+export interface RouteConfig {
+  /** Every condition given must hold; none given: every record. */
+  readonly match: {
+    readonly topics?: readonly string[];
+    readonly header?: { readonly name: string; readonly value: string };
+    readonly keyPrefix?: string;
+  };
+  readonly functionName: string;
+  readonly invocationType: InvocationTypeName;
+  readonly payloadFormat: PayloadFormatName;
+  /** Its target's results (synchronous invocation); needs the relay. Absent: not relayed. */
+  readonly responseTopic?: string;
   readonly assumeRole?: AssumeRoleConfig;
 }
 
@@ -153,6 +169,8 @@ export interface DispatcherConfig {
   readonly timeMarginMs: number;
   readonly idempotency?: IdempotencyConfig;
   readonly relay?: RelayConfig;
+  /** Targets chosen per record, tried in order; `target` (its function) takes the records none takes. */
+  readonly routes?: readonly RouteConfig[];
   /** Where the embedded metrics go. Absent: DEFAULTS.metricsNamespace, service "cdk-kafka-lambda". */
   readonly metrics?: MetricsConfig;
 }
@@ -218,13 +236,38 @@ function matching(o: Json, field: string, path: string, pattern: RegExp, what: s
   return v;
 }
 
-function assumeRoleConfig(a: Json): AssumeRoleConfig {
-  const path = 'config.target.assumeRole';
+function assumeRoleConfig(a: Json, path: string): AssumeRoleConfig {
   return {
     roleArn: matching(a, 'roleArn', path, ROLE_ARN, 'an IAM role ARN (arn:aws:iam::<account>:role/<name>)')!,
     externalId: matching(a, 'externalId', path, EXTERNAL_ID, '2 to 1224 characters of letters, digits and +=,.@:/-_', true),
     durationSeconds: a.durationSeconds === undefined ? undefined : int(a, 'durationSeconds', path, BOUNDS.assumeRoleSeconds),
   };
+}
+
+function routeConfigs(value: unknown): RouteConfig[] {
+  if (!Array.isArray(value) || value.length === 0) throw new DispatcherConfigError(`config.routes must be a non-empty list, got ${JSON.stringify(value)}`);
+  return value.map((v, i) => {
+    const path = `config.routes[${i}]`;
+    const r = object(v, path);
+    const m = object(r.match, `${path}.match`);
+    const topics = m.topics;
+    if (topics !== undefined && (!Array.isArray(topics) || topics.length === 0 || !topics.every((t) => typeof t === 'string' && t.length > 0))) {
+      throw new DispatcherConfigError(`${path}.match.topics must be a non-empty list of topic names, got ${JSON.stringify(topics)}`);
+    }
+    const header = m.header === undefined ? undefined : object(m.header, `${path}.match.header`);
+    return {
+      match: {
+        topics: topics as string[] | undefined,
+        header: header && { name: str(header, 'name', `${path}.match.header`)!, value: typeof header.value === 'string' ? header.value : str(header, 'value', `${path}.match.header`)! },
+        keyPrefix: str(m, 'keyPrefix', `${path}.match`, true),
+      },
+      functionName: str(r, 'functionName', path)!,
+      invocationType: oneOf(r, 'invocationType', path, INVOCATION_TYPES),
+      payloadFormat: oneOf(r, 'payloadFormat', path, PAYLOAD_FORMATS),
+      responseTopic: str(r, 'responseTopic', path, true),
+      assumeRole: r.assumeRole === undefined ? undefined : assumeRoleConfig(object(r.assumeRole, `${path}.assumeRole`), `${path}.assumeRole`),
+    };
+  });
 }
 
 /**
@@ -247,7 +290,7 @@ export function parseDispatcherConfig(json: string | undefined): DispatcherConfi
   }
   const t = object(c.target, 'config.target');
   const target: TargetConfig = {
-    functionName: str(t, 'functionName', 'config.target')!,
+    functionName: str(t, 'functionName', 'config.target', Array.isArray(c.routes) && c.routes.length > 0),
     invocationType: oneOf(t, 'invocationType', 'config.target', INVOCATION_TYPES),
     payloadFormat: oneOf(t, 'payloadFormat', 'config.target', PAYLOAD_FORMATS),
     batchSize: int(t, 'batchSize', 'config.target', BOUNDS.recordsPerInvocation),
@@ -257,7 +300,7 @@ export function parseDispatcherConfig(json: string | undefined): DispatcherConfi
     maxDelayMs: int(t, 'maxDelayMs', 'config.target', BOUNDS.maxDelayMs),
     timeoutMs: t.timeoutMs === undefined ? undefined : int(t, 'timeoutMs', 'config.target', BOUNDS.targetTimeoutMs),
     logTail: t.logTail === undefined ? undefined : bool(t, 'logTail', 'config.target'),
-    assumeRole: t.assumeRole === undefined ? undefined : assumeRoleConfig(object(t.assumeRole, 'config.target.assumeRole')),
+    assumeRole: t.assumeRole === undefined ? undefined : assumeRoleConfig(object(t.assumeRole, 'config.target.assumeRole'), 'config.target.assumeRole'),
   };
   let idempotency: IdempotencyConfig | undefined;
   if (c.idempotency !== undefined) {
@@ -298,9 +341,14 @@ export function parseDispatcherConfig(json: string | undefined): DispatcherConfi
       clientId: str(r, 'clientId', 'config.relay')!,
     };
   }
+  const routes = c.routes === undefined ? undefined : routeConfigs(c.routes);
+  if (routes?.some((r) => r.responseTopic !== undefined) && relay === undefined) {
+    throw new DispatcherConfigError('config.routes: a responseTopic needs config.relay (the brokers to send it to)');
+  }
   return {
     version: DISPATCHER_CONFIG_VERSION,
     target,
+    routes,
     onError: oneOf(c, 'onError', 'config', ERROR_BEHAVIORS),
     reportBatchItemFailures: bool(c, 'reportBatchItemFailures', 'config'),
     timeMarginMs: int(c, 'timeMarginMs', 'config', BOUNDS.timeMarginMs),

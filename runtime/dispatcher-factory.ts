@@ -1,4 +1,4 @@
-import { DispatcherConfig, IdempotencyConfig } from '../contract/dispatcher-config';
+import { DispatcherConfig, IdempotencyConfig, RouteConfig } from '../contract/dispatcher-config';
 import { Dispatcher, DispatcherClients, DispatcherOptions, IdempotencyStorePort } from './dispatcher';
 import { DynamoDbIdempotencyStore, DynamoDbIdempotencyStoreOptions, jsonPointerKey } from './idempotency';
 import { assumedRoleCredentials } from './assume-role';
@@ -31,22 +31,24 @@ export function dispatcherFromConfig(config: DispatcherConfig, clients: Dispatch
   const t = config.target;
   const idem = config.idempotency;
   const relay = config.relay;
+  const invoker = (target: Pick<RouteConfig, 'functionName' | 'invocationType' | 'payloadFormat' | 'assumeRole'>) => new TargetInvoker({
+    functionName: target.functionName,
+    invocationType: target.invocationType,
+    payloadFormat: target.payloadFormat,
+    maxAttempts: t.maxAttempts,
+    baseDelayMs: t.baseDelayMs,
+    maxDelayMs: t.maxDelayMs,
+    logTail: t.logTail,
+    // Strict mode never sends a batch again while an attempt the dispatcher lost track of may still run.
+    retryUncertain: config.idempotency?.mode !== 'strict',
+    client: clients.lambda,
+    credentials: target.assumeRole === undefined ? undefined : assumedRoleCredentials({ ...target.assumeRole, client: clients.sts, logger }),
+    logger,
+    metrics,
+  });
   return new Dispatcher({
-    invoker: new TargetInvoker({
-      functionName: t.functionName,
-      invocationType: t.invocationType,
-      payloadFormat: t.payloadFormat,
-      maxAttempts: t.maxAttempts,
-      baseDelayMs: t.baseDelayMs,
-      maxDelayMs: t.maxDelayMs,
-      logTail: t.logTail,
-      // Strict mode never sends a batch again while an attempt the dispatcher lost track of may still run.
-      retryUncertain: config.idempotency?.mode !== 'strict',
-      client: clients.lambda,
-      credentials: t.assumeRole === undefined ? undefined : assumedRoleCredentials({ ...t.assumeRole, client: clients.sts, logger }),
-      logger,
-      metrics,
-    }),
+    invoker: t.functionName === undefined ? undefined : invoker({ ...t, functionName: t.functionName }),
+    routes: config.routes?.map((r) => ({ match: r.match, invoker: invoker(r), responseTopic: r.responseTopic })),
     onError: config.onError,
     reportBatchItemFailures: config.reportBatchItemFailures,
     batchSize: t.batchSize,

@@ -9,6 +9,7 @@ import type { TargetInvoker } from './invoke';
 import type { Logger } from './logger';
 import type { EmfMetrics } from './metrics';
 import type { KafkaRelay } from './relay';
+import type { DispatcherRoute } from './routes';
 
 /** The part of the Lambda context the dispatcher uses. */
 export interface InvocationContext {
@@ -32,7 +33,13 @@ export interface IdempotencyStorePort {
 export type RelayPort = Pick<KafkaRelay, 'responseTopic' | 'errorTopic' | 'sendResponses' | 'sendErrors'>;
 
 export interface DispatcherOptions {
-  readonly invoker: InvokerPort;
+  /** The target of records no route takes (the only one without routes). @default - none: such records take the error path */
+  readonly invoker?: InvokerPort;
+  /**
+   * Targets chosen per record, tried in order (the first that takes a record wins); records of a partition are
+   * handled in offset order, so each target sees them in order. @default - none
+   */
+  readonly routes?: readonly DispatcherRoute[];
   /** fail: throw so the ESM retries (done records are skipped then); log: error topic, continue; drop: count, continue. @default 'fail' */
   readonly onError?: ErrorBehavior;
   /** Answer with batchItemFailures instead of throwing. @default false */

@@ -1,7 +1,7 @@
 import { DEFAULTS } from '../contract/dispatcher-config';
 import {
   BatchFailedError, IdempotencyInProgressError, PayloadTooLargeError, RecordCoordinates,
-  RemainingTimeExhaustedError, SharedKeyFailedError, SharedKeyPendingError, TargetInvocationError,
+  RemainingTimeExhaustedError, SharedKeyFailedError, SharedKeyPendingError, TargetInvocationError, UnroutedRecordError,
 } from './errors';
 import {
   CompletedRecord, CompletionEntry, coordinatesKey, IdempotencyEntry, IdempotencyKeyFunction, RecordOutcome,
@@ -11,6 +11,7 @@ import { JsonLogger, Logger } from './logger';
 import { EmfMetrics } from './metrics';
 import { ASYNC_PAYLOAD_LIMIT_BYTES, InvocationBatch, planBatches, RawEventEnvelope, SYNC_PAYLOAD_LIMIT_BYTES } from './payload';
 import { ResponseItem } from './relay';
+import { DispatcherRoute, routeOf } from './routes';
 import { DispatcherOptions, ErrorBehavior, InvocationContext, InvokerPort } from './dispatcher-options';
 import { DispatcherResponse, errorItems, Failure, Fate, PartitionRun, partialBatchResponse, Work } from './partition-run';
 import { comparePositions, decodeSourceEvent, nextPosition, Position, SourceRecord } from './source';
@@ -19,6 +20,11 @@ export type { DispatcherResponse, KafkaBatchResponse, KinesisBatchResponse } fro
 export type {
   DispatcherClients, DispatcherOptions, ErrorBehavior, IdempotencyStorePort, InvocationContext, InvokerPort, RelayPort,
 } from './dispatcher-options';
+
+/** A result to relay, with the decoded record it is for (which routes it). */
+interface RecordResponse extends ResponseItem {
+  readonly record: SourceRecord;
+}
 
 /** Conditional writes in flight per partition in strict mode. */
 const STRICT_WRITES_IN_FLIGHT = 16;
@@ -39,8 +45,9 @@ export class Dispatcher {
   private readonly logger: Logger;
   private readonly metrics: EmfMetrics;
   private readonly onError: ErrorBehavior;
-  private readonly maxPayloadBytes: number;
   private readonly keyOf: IdempotencyKeyFunction;
+  /** The routes, then the default target (taking every record) when there is one. */
+  private readonly routes: readonly DispatcherRoute[];
 
   constructor(options: DispatcherOptions) {
     this.o = options;
@@ -51,8 +58,13 @@ export class Dispatcher {
     if (options.idempotencyMode === 'strict' && options.store !== undefined && (options.store.acquire === undefined || options.store.release === undefined)) {
       throw new Error('Dispatcher: strict idempotency needs a store with acquire and release (DynamoDbIdempotencyStore)');
     }
-    this.maxPayloadBytes = options.maxPayloadBytes
-      ?? (options.invoker.invocationType === 'Event' ? ASYNC_PAYLOAD_LIMIT_BYTES : SYNC_PAYLOAD_LIMIT_BYTES);
+    this.routes = [...options.routes ?? [], ...options.invoker ? [{ match: {}, invoker: options.invoker, responseTopic: options.relay?.responseTopic }] : []];
+    if (this.routes.length === 0) throw new Error('Dispatcher: give an invoker (the target), routes, or both');
+  }
+
+  /** The largest payload an invocation of this target may carry. */
+  private maxPayloadBytes(invoker: InvokerPort): number {
+    return this.o.maxPayloadBytes ?? (invoker.invocationType === 'Event' ? ASYNC_PAYLOAD_LIMIT_BYTES : SYNC_PAYLOAD_LIMIT_BYTES);
   }
 
   /** The ESM target: processes the event and answers with a partial batch response, or throws BatchFailedError. */
@@ -147,10 +159,12 @@ export class Dispatcher {
           else inProgress.add(w.key);
         });
       }
+      // Consecutive records going to one target are invoked together; a record of another target ends the run.
       let pending: SourceRecord[] = [];
-      const reRelay: ResponseItem[] = [];
+      let pendingRoute: DispatcherRoute | undefined;
+      const reRelay: RecordResponse[] = [];
       const flush = async () => {
-        await this.invokeRun(run, pending, deadline, envelope);
+        if (pendingRoute !== undefined) await this.invokeRun(run, pendingRoute, pending, deadline, envelope);
         pending = [];
       };
       for (const w of work) {
@@ -194,6 +208,17 @@ export class Dispatcher {
           run.stop(w.offset, new IdempotencyInProgressError(record.topic, record.partition, w.offset));
           break;
         }
+        const route = routeOf(this.routes, record);
+        if (route !== pendingRoute) await flush();
+        if (run.stopped) break;
+        pendingRoute = route;
+        if (route === undefined) {
+          await this.recordFailure(run, {
+            error: new UnroutedRecordError(record.topic, record.partition, record.offset), records: [record],
+            start: w.offset, end: nextPosition(w.offset), inputPayload: JSON.stringify(record.raw),
+          });
+          continue;
+        }
         pending.push(record);
       }
       await flush();
@@ -214,7 +239,7 @@ export class Dispatcher {
    * retried from the first such record.
    */
   private async followSharedKeys(run: PartitionRun, shared: readonly Work[]): Promise<void> {
-    const reRelay: ResponseItem[] = [];
+    const reRelay: RecordResponse[] = [];
     try {
       for (const w of shared) {
         const record = w.record!;
@@ -234,7 +259,7 @@ export class Dispatcher {
   }
 
   /** A record takes the fate of the record its key was done for. */
-  private async follow(run: PartitionRun, record: SourceRecord, fate: Fate, reRelay: ResponseItem[]): Promise<void> {
+  private async follow(run: PartitionRun, record: SourceRecord, fate: Fate, reRelay: RecordResponse[]): Promise<void> {
     switch (fate.outcome) {
       case 'responded':
         if (fate.result !== undefined) reRelay.push({ record, result: fate.result });
@@ -253,22 +278,32 @@ export class Dispatcher {
     }
   }
 
-  private async relayResponses(run: PartitionRun, items: readonly ResponseItem[]): Promise<void> {
-    if (items.length === 0 || this.o.relay === undefined) return;
-    await this.relayOrStop(run, items[0].record.offset, () => this.o.relay!.sendResponses(items));
+  /** Stored results relayed again, each to its record's route's response topic. */
+  private async relayResponses(run: PartitionRun, items: readonly RecordResponse[]): Promise<void> {
+    const relay = this.o.relay;
+    if (items.length === 0 || relay === undefined) return;
+    const byTopic = new Map<string, RecordResponse[]>();
+    for (const item of items) {
+      const topic = routeOf(this.routes, item.record)?.responseTopic;
+      if (topic !== undefined) byTopic.set(topic, [...byTopic.get(topic) ?? [], item]);
+    }
+    for (const [topic, list] of byTopic) {
+      await this.relayOrStop(run, list[0].record.offset, () => relay.sendResponses(list, topic));
+    }
   }
 
-  /** Invokes the target for consecutive not-done records of one partition, in batches. */
-  private async invokeRun(run: PartitionRun, records: SourceRecord[], deadline: number, envelope: RawEventEnvelope): Promise<void> {
+  /** Invokes the route's target for consecutive not-done records of one partition, in batches. */
+  private async invokeRun(run: PartitionRun, route: DispatcherRoute, records: SourceRecord[], deadline: number, envelope: RawEventEnvelope): Promise<void> {
     if (records.length === 0 || run.stopped) return;
-    const invoker = this.o.invoker;
-    const plan = planBatches(records, invoker.payloadFormat, this.o.batchSize ?? DEFAULTS.recordsPerInvocation, this.maxPayloadBytes, envelope);
+    const invoker = route.invoker;
+    const functionName = invoker.functionName;
+    const plan = planBatches(records, invoker.payloadFormat, this.o.batchSize ?? DEFAULTS.recordsPerInvocation, this.maxPayloadBytes(invoker), envelope);
     for (const step of plan) {
       if (run.stopped) return;
       if (step instanceof PayloadTooLargeError) {
         const record = records.find((r) => r.offset === step.offset)!;
         await this.recordFailure(run, {
-          error: step, records: [record], start: step.offset, end: nextPosition(step.offset),
+          error: step, records: [record], start: step.offset, end: nextPosition(step.offset), functionName,
           details: { statusCode: 413, functionError: 'RequestEntityTooLargeException', payload: JSON.stringify({ errorType: step.name, errorMessage: step.message }) },
         });
         continue;
@@ -292,23 +327,23 @@ export class Dispatcher {
             if (key !== undefined) run.acquired.delete(key);
           }
         }
-        await this.recordFailure(run, { error: e, records: step.records, start: e.startOffset, end: e.endOffset, inputPayload: step.payload, details: e.details, outcome: e.outcome });
+        await this.recordFailure(run, { error: e, records: step.records, start: e.startOffset, end: e.endOffset, inputPayload: step.payload, details: e.details, outcome: e.outcome, functionName });
         continue;
       }
-      await this.succeeded(run, step, results);
+      await this.succeeded(run, route, step, results);
     }
   }
 
-  private async succeeded(run: PartitionRun, batch: InvocationBatch, results: readonly unknown[]): Promise<void> {
+  private async succeeded(run: PartitionRun, route: DispatcherRoute, batch: InvocationBatch, results: readonly unknown[]): Promise<void> {
     const relay = this.o.relay;
     const session = run.session;
-    const responding = invokerIsSync(this.o.invoker) && relay?.responseTopic !== undefined;
+    const responding = invokerIsSync(route.invoker) && relay !== undefined && route.responseTopic !== undefined;
     // Stored before relaying: if the relay fails, the retry re-relays the stored results without invoking again.
     // A result too big to store is marked pending until it is relayed.
     const unstored = responding && session !== undefined ? batch.records.map((_, i) => !session.fits(results[i])) : [];
     await this.complete(run, batch.records, responding ? 'responded' : 'invoked', results, unstored);
     if (!responding) return;
-    await this.relayOrStop(run, batch.records[0].offset, () => relay!.sendResponses(batch.records.map((record, i) => ({ record, result: results[i] }))));
+    await this.relayOrStop(run, batch.records[0].offset, () => relay!.sendResponses(batch.records.map((record, i) => ({ record, result: results[i] })), route.responseTopic));
     if (run.stopped) return;
     this.metrics.add('RecordsResponded', batch.records.length);
     if (unstored.includes(true)) {
@@ -341,7 +376,7 @@ export class Dispatcher {
     this.metrics.add('RecordsFailed', count);
     this.logger.error('records failed', { ...fields, errorTopic: this.o.relay?.errorTopic });
     if (this.o.relay?.errorTopic !== undefined) {
-      const items = errorItems(run, f, this.o.invoker.functionName);
+      const items = errorItems(run, f, f.functionName ?? this.o.invoker?.functionName ?? '');
       await this.relayOrStop(run, f.start, () => this.o.relay!.sendErrors(items));
       if (run.stopped) return;
     }

@@ -178,6 +178,14 @@ export interface InvocationFailureDetails {
   readonly executedVersion?: string;
 }
 
+/** No route of the dispatcher takes the record, and it has no default target: the record takes the error path. */
+export class UnroutedRecordError extends Error implements RecordCoordinates {
+  constructor(public readonly topic: string, public readonly partition: number | string, public readonly offset: number | string) {
+    super(`${at({ topic, partition, offset })}: no route takes it and the dispatcher has no default target`);
+    this.name = 'UnroutedRecordError';
+  }
+}
+
 /** Not enough of the dispatcher's time is left to start more work; the rest is retried by the ESM. */
 export class RemainingTimeExhaustedError extends Error {
   constructor(remainingMs: number, marginMs: number) {

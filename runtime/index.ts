@@ -11,6 +11,7 @@ export * from './idempotency';
 export * from './idempotency-ranges';
 export * from './payload';
 export * from './invoke';
+export * from './routes';
 export * from './assume-role';
 export * from './relay';
 export * from './logger';

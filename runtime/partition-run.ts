@@ -53,6 +53,8 @@ export interface Failure {
   readonly outcome?: InvocationOutcome;
   /** Remember the records as done in the store. @default true */
   readonly remember?: boolean;
+  /** The target the records were for. @default - the dispatcher's default target */
+  readonly functionName?: string;
 }
 
 /** Per topic-partition (Kinesis: per shard) progress of one event. */

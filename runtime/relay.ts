@@ -140,10 +140,11 @@ export class KafkaRelay {
   /**
    * Response topic records: key {topic, partition, offset}, value the result as JSON, source coordinates as
    * headers. For a Kinesis record: {topic: stream, partition: shard id, offset: sequence number}, all strings.
+   * topic: a route's response topic instead of the relay's.
    */
-  async sendResponses(items: readonly ResponseItem[]): Promise<void> {
-    if (this.responseTopic === undefined || items.length === 0) return;
-    await this.send(this.responseTopic, items.map(({ record, result }) => ({
+  async sendResponses(items: readonly ResponseItem[], topic = this.responseTopic): Promise<void> {
+    if (topic === undefined || items.length === 0) return;
+    await this.send(topic, items.map(({ record, result }) => ({
       key: JSON.stringify({ topic: record.topic, partition: record.partition, offset: record.offset }),
       value: JSON.stringify(result === undefined ? null : result),
       headers: { 'source-topic': record.topic, 'source-partition': String(record.partition), 'source-offset': String(record.offset) },

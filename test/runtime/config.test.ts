@@ -14,6 +14,16 @@ describe('parseDispatcherConfig', () => {
     expect(parseDispatcherConfig(JSON.stringify(valid))).toEqual(valid);
   });
 
+  test('accepts routes without a default target function', () => {
+    const routes = [
+      { match: { topics: ['a'], header: { name: 'type', value: '' }, keyPrefix: 'vip-' }, functionName: 'f', invocationType: 'Event', payloadFormat: 'raw' },
+      { match: {}, functionName: 'g', invocationType: 'RequestResponse', payloadFormat: 'confluent', responseTopic: 'r', assumeRole: { roleArn: 'arn:aws:iam::111111111111:role/r' } },
+    ];
+    const config = parseDispatcherConfig(JSON.stringify({ ...valid, target: { ...valid.target, functionName: undefined }, routes }));
+    expect(config.routes).toEqual(routes);
+    expect(config.target.functionName).toBeUndefined();
+  });
+
   test.each([
     ['it is not set', undefined, /CKL_DISPATCHER_CONFIG: is not set/],
     ['it is not JSON', '{', /is not valid JSON/],
@@ -27,6 +37,11 @@ describe('parseDispatcherConfig', () => {
     ['the role is not a role ARN', JSON.stringify({ ...valid, target: { ...valid.target, assumeRole: { roleArn: 'arn:aws:iam::111:user/u' } } }), /config.target.assumeRole.roleArn must be an IAM role ARN \(arn:aws:iam::<account>:role\/<name>\), got "arn:aws:iam::111:user\/u"/],
     ['the external ID has a space', JSON.stringify({ ...valid, target: { ...valid.target, assumeRole: { roleArn: 'arn:aws:iam::111111111111:role/r', externalId: 'a b' } } }), /config.target.assumeRole.externalId must be 2 to 1224 characters/],
     ['the session is shorter than STS allows', JSON.stringify({ ...valid, target: { ...valid.target, assumeRole: { roleArn: 'arn:aws:iam::111111111111:role/r', durationSeconds: 60 } } }), /config.target.assumeRole.durationSeconds must be an integer in \[900, 43200\], got 60/],
+    ['routes is empty', JSON.stringify({ ...valid, routes: [] }), /config.routes must be a non-empty list, got \[\]/],
+    ['a route has no function', JSON.stringify({ ...valid, routes: [{ match: {}, invocationType: 'Event', payloadFormat: 'raw' }] }), /config.routes\[0\].functionName must be a non-empty string/],
+    ['a route matches an empty topic list', JSON.stringify({ ...valid, routes: [{ match: { topics: [] }, functionName: 'f', invocationType: 'Event', payloadFormat: 'raw' }] }), /config.routes\[0\].match.topics must be a non-empty list of topic names/],
+    ['a route responds without a relay', JSON.stringify({ ...valid, relay: undefined, routes: [{ match: {}, functionName: 'f', invocationType: 'RequestResponse', payloadFormat: 'raw', responseTopic: 'r' }] }), /a responseTopic needs config.relay/],
+    ['there is neither a target function nor routes', JSON.stringify({ ...valid, target: { ...valid.target, functionName: undefined } }), /config.target.functionName must be a non-empty string/],
   ])('fails with DispatcherConfigError when %s', (_label, json, message) => {
     expect(() => parseDispatcherConfig(json)).toThrow(DispatcherConfigError);
     expect(() => parseDispatcherConfig(json)).toThrow(message);

@@ -1,0 +1,33 @@
+import type { InvokerPort } from './dispatcher-options';
+import type { SourceRecord } from './source';
+
+/** Which records a route takes: all conditions given must hold. */
+export interface RouteMatch {
+  /** Topics (Kinesis: stream names). @default - any */
+  readonly topics?: readonly string[];
+  /** A header whose value (UTF-8) equals this one; Kinesis records have no headers. @default - any */
+  readonly header?: { readonly name: string; readonly value: string };
+  /** A key (Kinesis: partition key) that starts with this text. @default - any */
+  readonly keyPrefix?: string;
+}
+
+/** One target of a routing dispatcher. */
+export interface DispatcherRoute {
+  readonly match: RouteMatch;
+  readonly invoker: InvokerPort;
+  /** Where its target's results go (synchronous invocation). @default - nowhere */
+  readonly responseTopic?: string;
+}
+
+/** Whether a record meets a route's conditions. */
+export function routeMatches(match: RouteMatch, record: SourceRecord): boolean {
+  if (match.topics !== undefined && !match.topics.includes(record.topic)) return false;
+  if (match.header !== undefined && record.header(match.header.name)?.toString('utf8') !== match.header.value) return false;
+  if (match.keyPrefix !== undefined && !(record.keyAsText() ?? '').startsWith(match.keyPrefix)) return false;
+  return true;
+}
+
+/** The first route that takes the record, or undefined. */
+export function routeOf(routes: readonly DispatcherRoute[], record: SourceRecord): DispatcherRoute | undefined {
+  return routes.find((r) => routeMatches(r.match, record));
+}

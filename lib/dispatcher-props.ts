@@ -82,15 +82,83 @@ export interface KafkaRelayProps {
   readonly clientId?: string;
 }
 
+/** A header a route matches: its name and its value (UTF-8). */
+export interface DispatcherRouteHeader {
+  readonly name: string;
+  readonly value: string;
+}
+
+/** One route of a KafkaDispatcher: which records it takes (every condition given must hold) and where they go. */
+export interface DispatcherRoute {
+  /** The function its records go to (in this account or another). */
+  readonly target: lambda.IFunction;
+
+  /**
+   * Topics (Kinesis: stream names) whose records it takes.
+   * @default - any topic
+   */
+  readonly topics?: string[];
+
+  /**
+   * Only records carrying this header with this value (Kafka; Kinesis records have no headers).
+   * @default - any headers
+   */
+  readonly header?: DispatcherRouteHeader;
+
+  /**
+   * Only records whose key (Kinesis: partition key) starts with this text.
+   * @default - any key
+   */
+  readonly keyPrefix?: string;
+
+  /**
+   * @default - the dispatcher's `invocationType`
+   */
+  readonly invocationType?: DispatcherInvocationType;
+
+  /**
+   * @default - the dispatcher's `payloadFormat`
+   */
+  readonly payloadFormat?: DispatcherPayloadFormat;
+
+  /**
+   * Topic for this target's results (synchronous invocation; needs `relay`), as `relay.responseTopic` for `target`.
+   * @default - its results are not relayed
+   */
+  readonly responseTopic?: string;
+
+  /**
+   * A role the dispatcher assumes to invoke this target, as `targetRole`.
+   * @default - the dispatcher's own role
+   */
+  readonly targetRole?: iam.IRole;
+
+  /**
+   * The external ID `targetRole`'s trust policy requires.
+   * @default - none
+   */
+  readonly targetRoleExternalId?: string;
+}
+
 /** Properties of a KafkaDispatcher. */
 export interface KafkaDispatcherProps {
   /**
    * The user's function that the dispatcher invokes with the records (a function, version or alias). It may be in
    * another account (`lambda.Function.fromFunctionArn`): then either its owner adds the resource policy statement
    * the dispatcher prints (`targetOwnerPolicy`, output `TargetOwnerPolicy`), or `targetRole` names a role there that
-   * may invoke it.
+   * may invoke it. With `routes`, it takes the records no route takes.
+   * @default - none: required without `routes`; with them, records no route takes go to the error path (`onError`)
    */
-  readonly target: lambda.IFunction;
+  readonly target?: lambda.IFunction;
+
+  /**
+   * Routes records to several functions, as several Kafka Connect connectors would: each record goes to the first
+   * route that takes it (by topic, header value, key prefix), else to `target`. Records of one partition stay in
+   * offset order, so each function sees its records of a partition in order. A route that an earlier one leaves
+   * no record to fails synthesis. `recordsPerInvocation`, `maxAttempts` and idempotency are shared.
+   * @default - every record goes to `target`
+   */
+  readonly routes?: DispatcherRoute[];
 
   /**
    * A role the dispatcher assumes to invoke the target, e.g. one in the target's account that may invoke it. The

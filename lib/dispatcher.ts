@@ -16,16 +16,24 @@ import {
 import { ValidationError } from './private/errors';
 import { HANDLER_RUNTIME, handlerCode } from './private/handler-runtime';
 import { acknowledgeCreatedSecrets, acknowledgeWildcards } from './private/nag';
+import { dispatcherRoutes } from './private/routes';
 import { targetAccess } from './private/target-access';
 import { connectToBrokers, grantKeyVia, relaySetup } from './private/relay-setup';
 import { ENI_ACTIONS, EndpointNeed, NAT_EGRESS_METADATA, eniStatement, provideEndpoints } from './private/vpc-endpoints';
 import { KafkaVpcEndpoints, KafkaVpcEndpointsMode } from './vpc-endpoints';
 
-/** The target's timeout in ms, when it is given or known (a lambda.Function's; 3 s when it sets none). */
+/** The default target and the routes' targets. */
+function targetsOf(props: KafkaDispatcherProps): lambda.IFunction[] {
+  return [...props.target ? [props.target] : [], ...(props.routes ?? []).map((r) => r.target)];
+}
+
+/** The targets' longest timeout in ms, when it is given or known (lambda.Functions'; 3 s when one sets none). */
 function targetTimeoutMs(props: KafkaDispatcherProps): number | undefined {
   if (props.targetTimeout !== undefined) return props.targetTimeout.toMilliseconds();
-  if (props.target instanceof lambda.Function) return (props.target.timeout ?? Duration.seconds(3)).toMilliseconds();
-  return undefined;
+  const targets = targetsOf(props);
+  if (!targets.every((t) => t instanceof lambda.Function)) return undefined;
+  const timeouts = targets.map((t) => ((t as lambda.Function).timeout ?? Duration.seconds(3)).toMilliseconds());
+  return timeouts.some((t) => Token.isUnresolved(t)) ? undefined : Math.max(...timeouts);
 }
 
 /**
@@ -94,6 +102,7 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
     const timeout = props.timeout ?? Duration.minutes(5);
     const timeMargin = props.timeMargin ?? Duration.millis(DEFAULTS.timeMarginMs);
     const invocationType = props.invocationType ?? DispatcherInvocationType.REQUEST_RESPONSE;
+    const payloadFormat = props.payloadFormat ?? DispatcherPayloadFormat.CONFLUENT;
     const onError = props.onError ?? DispatcherErrorBehavior.FAIL;
     const idempotencyMode = props.idempotencyMode ?? IdempotencyMode.BATCHED;
     const recordsPerInvocation = props.recordsPerInvocation ?? DEFAULTS.recordsPerInvocation;
@@ -157,12 +166,22 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
     });
     this.vpcConnections = vpc ? this.function.connections : undefined;
     this.serviceName = this.node.path;
-    const access = targetAccess(this, {
+    const fail = (prop: string, value: unknown, fix: string): never => this.fail(prop, value, fix);
+    if (props.target === undefined && !props.routes?.length) {
+      this.fail('target', undefined, 'give the function to invoke (target), or routes to choose one per record');
+    }
+    if (props.target === undefined && (props.targetRole !== undefined || props.targetRoleExternalId !== undefined)) {
+      this.fail('targetRole', props.targetRole?.roleArn ?? props.targetRoleExternalId, 'targetRole and targetRoleExternalId are for target: set target, or give each route its own targetRole');
+    }
+    const access = props.target === undefined ? undefined : targetAccess(this, {
       target: props.target, targetRole: props.targetRole, targetRoleExternalId: props.targetRoleExternalId, role: this.role,
-      fail: (prop, value, fix) => this.fail(prop, value, fix),
+      propPrefix: '', outputId: 'TargetOwnerPolicy', fail,
     });
-    this.targetOwnerPolicy = access.ownerPolicy;
-    const needs: EndpointNeed[] = [...access.needs];
+    this.targetOwnerPolicy = access?.ownerPolicy;
+    const routes = props.routes === undefined ? undefined : dispatcherRoutes(this, {
+      routes: props.routes, invocationType, payloadFormat, relay: props.relay, role: this.role, fail,
+    });
+    const needs: EndpointNeed[] = [...access?.needs ?? [], ...routes?.needs ?? []];
 
     if (props.idempotency !== false) {
       this.table = new dynamodb.Table(this, 'IdempotencyTable', {
@@ -188,7 +207,7 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
     const relay = props.relay;
     let relayConfig: DispatcherConfig['relay'];
     if (relay !== undefined) {
-      const setup = relaySetup(this, this.role, relay, invocationType, onError, (prop, value, fix) => this.fail(prop, value, fix));
+      const setup = relaySetup(this, this.role, relay, invocationType, onError, fail, routes?.responseTopics);
       relayConfig = setup.config;
       this.relaySecret = setup.secret;
       if (setup.secretArns.length) {
@@ -217,9 +236,9 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
     const config: DispatcherConfig = {
       version: DISPATCHER_CONFIG_VERSION,
       target: {
-        functionName: props.target.functionArn,
+        functionName: props.target?.functionArn,
         invocationType,
-        payloadFormat: props.payloadFormat ?? DispatcherPayloadFormat.CONFLUENT,
+        payloadFormat,
         batchSize: recordsPerInvocation,
         concurrency,
         maxAttempts,
@@ -227,8 +246,9 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
         maxDelayMs: DEFAULTS.maxDelayMs,
         timeoutMs: targetTimeoutMs(props),
         logTail: props.includeTargetLogTail === true ? true : undefined,
-        assumeRole: access.assumeRole,
+        assumeRole: access?.assumeRole,
       },
+      routes: routes?.config,
       onError,
       reportBatchItemFailures: this.reportBatchItemFailures,
       timeMarginMs: timeMargin.toMilliseconds(),
@@ -244,7 +264,7 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
       metrics: { namespace: DEFAULTS.metricsNamespace, service: this.serviceName },
     };
     this.function.addEnvironment(DISPATCHER_CONFIG_ENV, Stack.of(this).toJsonString(config));
-    this.acknowledgeNagFindings(props.target);
+    this.acknowledgeNagFindings(targetsOf(props));
   }
 
   /**
@@ -336,7 +356,7 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
   }
 
   /** Acknowledges, with reasons, the cdk-nag AwsSolutions findings the dispatcher causes on purpose. */
-  private acknowledgeNagFindings(target: lambda.IFunction): void {
+  private acknowledgeNagFindings(targets: lambda.IFunction[]): void {
     const policy = this.role.node.tryFindChild('DefaultPolicy') as iam.Policy | undefined;
     const reasons: { [kind: string]: string } = {
       invoke: 'The dispatcher invokes the target\'s versions and aliases (grantInvoke).',
@@ -346,11 +366,11 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
       kms: 'kms:GenerateDataKey* names the key\'s data key variants, on one key, through one service.',
     };
     const stack = Stack.of(this);
-    const invokeAll = JSON.stringify(stack.resolve(`${target.functionArn}:*`));
+    const invokeAll = new Set(targets.map((target) => JSON.stringify(stack.resolve(`${target.functionArn}:*`))));
     const logs = JSON.stringify(stack.resolve(this.logGroup.logGroupArn));
     acknowledgeWildcards(policy, (statement, resource) => {
       const r = JSON.stringify(resource);
-      if (r === invokeAll) return reasons.invoke;
+      if (invokeAll.has(r)) return reasons.invoke;
       if (r === logs) return reasons.logs;
       if (r === '"*"' && [statement.Action].flat().every((a: string) => ENI_ACTIONS.includes(a))) return reasons.eni;
       if ([statement.Action].flat().includes('secretsmanager:GetSecretValue')) return reasons.secret;

@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -6,7 +6,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { KafkaDispatcher } from './dispatcher';
-import { DispatcherErrorBehavior, DispatcherInvocationType, DispatcherPayloadFormat, IdempotencyMode } from './dispatcher-props';
+import { DispatcherErrorBehavior, DispatcherInvocationType, DispatcherPayloadFormat, DispatcherRoute, IdempotencyMode } from './dispatcher-props';
 import { KafkaAuth, KafkaAuthMethod } from './kafka-auth';
 import { KafkaCluster, KafkaClusterKind } from './kafka-cluster';
 import { OnFailureDestination } from './kafka-destination';
@@ -24,8 +24,19 @@ export interface LambdaSinkConnectorProps {
   /** The topics to read (one event source mapping each). */
   readonly topics: string[];
 
-  /** Your function, invoked with the records (a function, version or alias), in this account or another. */
-  readonly target: lambda.IFunction;
+  /**
+   * Your function, invoked with the records (a function, version or alias), in this account or another; with
+   * `routes`, the one for records no route takes.
+   * @default - none: required without `routes`; with them, records no route takes go to the error path
+   */
+  readonly target?: lambda.IFunction;
+
+  /**
+   * Routes records to several functions by topic, header value or key prefix, as `KafkaDispatcherProps.routes`;
+   * their topics must be among `topics`.
+   * @default - every record goes to `target`
+   */
+  readonly routes?: DispatcherRoute[];
 
   /**
    * A role the dispatcher assumes to invoke the target (e.g. in the target's account), as `KafkaDispatcherProps.targetRole`.
@@ -193,11 +204,18 @@ export class LambdaSinkConnector extends Construct {
     const fail = (prop: string, value: unknown, fix: string): never => {
       throw new ValidationError(this, prop, value, fix);
     };
-    for (const [prop, topic] of [['responseTopic', props.responseTopic], ['errorTopic', props.errorTopic]] as const) {
+    const routes = props.routes ?? [];
+    const relayed: Array<[string, string | undefined]> = [['responseTopic', props.responseTopic], ['errorTopic', props.errorTopic],
+      ...routes.map((r, i): [string, string | undefined] => [`routes[${i}].responseTopic`, r.responseTopic])];
+    for (const [prop, topic] of relayed) {
       if (topic !== undefined && props.topics.includes(topic)) {
         fail(prop, topic, 'it is a source topic: every relayed record would be read and dispatched again, a loop. Name another topic');
       }
     }
+    routes.forEach((r, i) => {
+      const unread = (r.topics ?? []).find((t) => !Token.isUnresolved(t) && !props.topics.includes(t));
+      if (unread !== undefined) fail(`routes[${i}].topics`, unread, `the connector reads ${JSON.stringify(props.topics)} only: add the topic to topics, or remove it from the route`);
+    });
     const msk = props.cluster.kind === KafkaClusterKind.MSK;
     const requested = props.auth ?? (msk ? KafkaAuth.iam() : KafkaAuth.scram512());
 
@@ -226,9 +244,10 @@ export class LambdaSinkConnector extends Construct {
       cluster = KafkaCluster.selfManaged({ ...cluster.selfManagedProps, rootCaCertificatePem: undefined, rootCaSecret: secrets.rootCaSecret });
     }
 
-    const relays = props.responseTopic !== undefined || props.errorTopic !== undefined;
+    const relays = relayed.some(([, topic]) => topic !== undefined);
     this.dispatcher = new KafkaDispatcher(this, 'Dispatcher', {
       target: props.target,
+      routes: props.routes,
       targetRole: props.targetRole,
       targetRoleExternalId: props.targetRoleExternalId,
       invocationType: props.invocationType,

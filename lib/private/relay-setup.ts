@@ -38,7 +38,7 @@ export function grantKeyVia(role: iam.IRole, key: kms.IKey, service: string, act
  * DescribeTopic and WriteData on the relay topics only.
  */
 export function relaySetup(scope: Construct, role: iam.IRole, relay: KafkaRelayProps, invocationType: DispatcherInvocationType,
-onError: DispatcherErrorBehavior, failOn: Fail): {
+onError: DispatcherErrorBehavior, failOn: Fail, routeResponseTopics: readonly string[] = []): {
 config: DispatcherConfig['relay']; secret?: secretsmanager.ISecret; secretArns: string[]; brokerPorts: number[];
 } {
   const fail: Fail = (prop, value, fix) => failOn(`relay.${prop}`, value, fix);
@@ -55,8 +55,8 @@ config: DispatcherConfig['relay']; secret?: secretsmanager.ISecret; secretArns: 
       if (!Token.isUnresolved(server) && !HOST_PORT.test(server)) fail('cluster.bootstrapServers', server, 'give each broker as "host:port"');
     }
   }
-  if (relay.responseTopic === undefined && relay.errorTopic === undefined) {
-    fail('responseTopic', undefined, 'a relay needs responseTopic or errorTopic (or both): without them there is nothing to relay');
+  if (relay.responseTopic === undefined && relay.errorTopic === undefined && routeResponseTopics.length === 0) {
+    fail('responseTopic', undefined, 'a relay needs responseTopic or errorTopic (or both, or routes with a responseTopic): without them there is nothing to relay');
   }
   if (relay.responseTopic !== undefined && relay.responseTopic === relay.errorTopic) {
     fail('errorTopic', relay.errorTopic, 'results and failures need different topics; name another error topic');
@@ -77,7 +77,7 @@ config: DispatcherConfig['relay']; secret?: secretsmanager.ISecret; secretArns: 
     if (secret.encryptionKey) grantKeyVia(role, secret.encryptionKey, 'secretsmanager', ['kms:Decrypt']);
   }
   if (secretArns.length) role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: secretArns }));
-  if (relay.auth.method === KafkaAuthMethod.IAM) grantMskIam(role, setup.mskClusterArn(), [relay.responseTopic, relay.errorTopic]);
+  if (relay.auth.method === KafkaAuthMethod.IAM) grantMskIam(role, setup.mskClusterArn(), [relay.responseTopic, relay.errorTopic, ...routeResponseTopics]);
   return {
     secret: secrets.authSecret,
     secretArns,

@@ -21,6 +21,10 @@ export interface TargetAccessRequest {
   readonly targetRoleExternalId?: string;
   /** The dispatcher's execution role. */
   readonly role: iam.Role;
+  /** The props' names, for messages: e.g. `targetRoleExternalId` or `routes[1].targetRoleExternalId`. */
+  readonly propPrefix: string;
+  /** Id of the output with the owner's policy. */
+  readonly outputId: string;
   readonly fail: (prop: string, value: unknown, fix: string) => never;
 }
 
@@ -33,10 +37,10 @@ export interface TargetAccessRequest {
 export function targetAccess(scope: Construct, r: TargetAccessRequest): TargetAccess {
   const { target, targetRole: role, targetRoleExternalId: externalId } = r;
   if (externalId !== undefined && role === undefined) {
-    r.fail('targetRoleExternalId', externalId, 'an external ID is for the role the dispatcher assumes: set targetRole, or remove targetRoleExternalId');
+    r.fail(`${r.propPrefix}targetRoleExternalId`, externalId, 'an external ID is for the role the dispatcher assumes: set targetRole, or remove targetRoleExternalId');
   }
   if (externalId !== undefined && !Token.isUnresolved(externalId) && !EXTERNAL_ID.test(externalId)) {
-    r.fail('targetRoleExternalId', externalId, 'use 2 to 1224 characters of letters, digits and +=,.@:/-_, as the role\'s owner gave it');
+    r.fail(`${r.propPrefix}targetRoleExternalId`, externalId, 'use 2 to 1224 characters of letters, digits and +=,.@:/-_, as the role\'s owner gave it');
   }
   const invocable = [target.functionArn, `${target.functionArn}:*`];
   const dispatcher = new iam.ArnPrincipal(r.role.roleArn);
@@ -55,7 +59,7 @@ export function targetAccess(scope: Construct, r: TargetAccessRequest): TargetAc
         { key: 'sts', label: 'STS (the target role)', statements: [new iam.PolicyStatement({ actions: ['sts:AssumeRole'], resources: [role.roleArn], principals: [dispatcher] })] },
       ],
       assumeRole: { roleArn: role.roleArn, externalId },
-      ownerPolicy: ownerOutput(scope, new iam.PolicyDocument({ statements: [trust] }),
+      ownerPolicy: ownerOutput(scope, r.outputId, new iam.PolicyDocument({ statements: [trust] }),
         'The trust policy of the target role (targetRole): it admits the dispatcher\'s role; the role itself must be allowed lambda:InvokeFunction on the target'),
     };
   }
@@ -67,13 +71,13 @@ export function targetAccess(scope: Construct, r: TargetAccessRequest): TargetAc
   else target.grantInvoke(r.role);
   return {
     needs: [invokeNeed(dispatcher)],
-    ownerPolicy: inOtherAccount ? ownerOutput(scope, new iam.PolicyDocument({
+    ownerPolicy: inOtherAccount ? ownerOutput(scope, r.outputId, new iam.PolicyDocument({
       statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [target.functionArn], principals: [dispatcher] })],
     }), 'The statement the target\'s owner adds to its resource policy (aws lambda add-permission --principal <the dispatcher role ARN>)') : undefined,
   };
 }
 
-function ownerOutput(scope: Construct, policy: iam.PolicyDocument, description: string): iam.PolicyDocument {
-  new CfnOutput(scope, 'TargetOwnerPolicy', { description, value: Stack.of(scope).toJsonString(policy.toJSON()) });
+function ownerOutput(scope: Construct, id: string, policy: iam.PolicyDocument, description: string): iam.PolicyDocument {
+  new CfnOutput(scope, id, { description, value: Stack.of(scope).toJsonString(policy.toJSON()) });
   return policy;
 }

@@ -68,7 +68,8 @@ export function provideEndpoints(scope: Construct, request: EndpointRequest): {
   endpoints: { [key: string]: ec2.VpcEndpoint };
   securityGroup?: ec2.SecurityGroup;
 } {
-  const { vpc, needs } = request;
+  const { vpc } = request;
+  const needs = byService(request.needs);
   const mode = request.endpoints.mode;
   if (needs.length === 0) return { endpoints: {} };
   if (mode === KafkaVpcEndpointsMode.NONE) {
@@ -115,6 +116,16 @@ export function provideEndpoints(scope: Construct, request: EndpointRequest): {
     endpoints[need.key] = endpoint;
   }
   return { endpoints, securityGroup };
+}
+
+/** One need per service, with the statements of all (e.g. several targets' invocations). */
+function byService(needs: readonly EndpointNeed[]): EndpointNeed[] {
+  const merged = new Map<string, EndpointNeed>();
+  for (const need of needs) {
+    const seen = merged.get(need.key);
+    merged.set(need.key, seen ? { ...seen, statements: [...seen.statements, ...need.statements] } : need);
+  }
+  return [...merged.values()];
 }
 
 function interfaceEndpoint(shared: Construct, vpc: ec2.IVpc, key: string, subnets: ec2.ISubnet[], securityGroup: ec2.ISecurityGroup): ec2.InterfaceVpcEndpoint {

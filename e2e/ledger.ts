@@ -23,7 +23,7 @@ export type { Ledger, Observed } from './accounting';
 export const ALL_SCENARIOS = [
   'baseline', 'broker-restart', 'dynamodb-restart', 'target-throttling', 'target-timeout', 'poison-log', 'poison-fail',
   'scram-rotation', 'dispatcher-killed', 'large-result-relay-outage', 'decode-poison-log', 'shared-key-poison',
-  'strict-target-timeout', 'dynamodb-outage-after-invoke',
+  'strict-target-timeout', 'dynamodb-outage-after-invoke', 'routing-target-throttling',
 ] as const;
 export type ScenarioName = typeof ALL_SCENARIOS[number];
 /**
@@ -53,6 +53,8 @@ const REAUTH_MS = 15_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const isPoison = (i: number) => i === 1 || i % POISON_EVERY === 0;
+/** In routing-target-throttling record n carries the header route=a (n % 3 == 0), route=b (1), or none (2: the default target). */
+const ROUTE_OF = ['a', 'b', undefined] as const;
 
 async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -144,6 +146,10 @@ export async function runScenario(scenario: ScenarioName, opts: ScenarioOptions)
     };
     const targetTimeout = scenario === 'target-timeout' ? 1 : strict ? 10 : 30;
     fns.push(await te.startLambda({ name: targetName, dir: TARGETS, handler: 'index.echo', env: targetEnv, timeoutSeconds: targetTimeout, ...(strict ? { concurrency: 2 } : {}) }, env));
+    // routing-target-throttling: two more targets, chosen by the record's header; the rest goes to targetName.
+    const routed = scenario === 'routing-target-throttling';
+    const routeTargets = routed ? ['a', 'b'].map((r) => `${targetName}-${r}`) : [];
+    for (const name of routeTargets) fns.push(await te.startLambda({ name, dir: TARGETS, handler: 'index.echo', timeoutSeconds: targetTimeout }, env));
 
     const config: DispatcherConfig = {
       version: 1,
@@ -159,6 +165,9 @@ export async function runScenario(scenario: ScenarioName, opts: ScenarioOptions)
         ...(scenario === 'shared-key-poison' ? { keyPointer: '/id' } : {}),
       },
       relay: { bootstrapServers: [env.kafka.bootstrap.saslSsl], auth: 'scram-sha-512', secretArn: scramSecretArn, rootCaSecretArn: caSecretArn, tls: true, responseTopic, errorTopic, clientId: `e2e-${id}` },
+      routes: routed ? routeTargets.map((functionName, i) => ({
+        match: { header: { name: 'route', value: ROUTE_OF[i]! } }, functionName, invocationType: 'RequestResponse' as const, payloadFormat: 'confluent' as const, responseTopic,
+      })) : undefined,
     };
     const dispatcherName = `e2e-disp-${id}`;
     const startDispatcher = async () => {
@@ -182,7 +191,13 @@ export async function runScenario(scenario: ScenarioName, opts: ScenarioOptions)
     const producer = kafka.producer({ idempotent: true });
     await producer.connect();
     for (let i = 0; i < opts.n; i += 500) {
-      await producer.send({ topic: source, messages: Array.from({ length: Math.min(500, opts.n - i) }, (_, j) => ({ key: `k${i + j}`, value: value(i + j) })) });
+      await producer.send({
+        topic: source,
+        messages: Array.from({ length: Math.min(500, opts.n - i) }, (_, j) => {
+          const route = routed ? ROUTE_OF[(i + j) % 3] : undefined;
+          return { key: `k${i + j}`, value: value(i + j), headers: route === undefined ? undefined : { route } };
+        }),
+      });
     }
     await producer.disconnect();
 
@@ -214,13 +229,13 @@ export async function runScenario(scenario: ScenarioName, opts: ScenarioOptions)
     void esm.start();
     const m = esm;
     const done = () => m.stats.recordsCommitted >= opts.n;
-    const targetCalls = () => te.listInvocations(targetName, env);
+    const targetCalls = async () => (await Promise.all([targetName, ...routeTargets].map((name) => te.listInvocations(name, env)))).flat();
     const inFlight = async () => (await targetCalls()).some((i) => i.doneAt === undefined);
 
     // The fault, a third of the way in; faultHits counts what it hit, outside the dispatcher.
     await waitFor('a third of the records', () => m.stats.recordsCommitted >= opts.n / 3 || done(), 180_000);
     /** What the Lambda front saw, once every record is committed. */
-    type After = { target: te.LambdaStats; dispatcher: te.LambdaStats; targetFailures: number };
+    type After = { target: te.LambdaStats; dispatcher: te.LambdaStats; routeTargets: te.LambdaStats[]; targetFailures: number };
     let faultHits = (_after: After) => 0;
     let faultCounted = 'none';
     switch (scenario) {
@@ -257,6 +272,11 @@ export async function runScenario(scenario: ScenarioName, opts: ScenarioOptions)
         faultCounted = 'target invocations answered while DynamoDB Local was down';
         break;
       }
+      case 'routing-target-throttling':
+        await te.throttleLambda(routeTargets[1], 30, env);
+        faultHits = (a) => a.routeTargets[1].throttled;
+        faultCounted = 'TooManyRequestsException answers of the Lambda front to the route=b target';
+        break;
       case 'target-throttling':
         await te.throttleLambda(targetName, 30, env);
         faultHits = (a) => a.target.throttled;
@@ -311,6 +331,7 @@ export async function runScenario(scenario: ScenarioName, opts: ScenarioOptions)
     const invocations = await targetCalls();
     const after: After = {
       target: await te.lambdaStats(targetName, env), dispatcher: await te.lambdaStats(dispatcherName, env),
+      routeTargets: await Promise.all(routeTargets.map((name) => te.lambdaStats(name, env))),
       targetFailures: invocations.filter((i) => i.functionError || (i.status !== undefined && i.status >= 400)).length,
     };
     const sourceMessages = await readAll(kafka, source);
@@ -340,6 +361,10 @@ export async function runScenario(scenario: ScenarioName, opts: ScenarioOptions)
       faultHits = () => followed;
       faultCounted = 'error records of records that shared their key with a failed record';
     }
+    if (routed) {
+      const wrong = await misroutedOrUnordered([targetName, ...routeTargets], (name) => te.listInvocations(name, env));
+      if (wrong.length > 0) throw new Error(`routing-target-throttling: ${wrong.slice(0, 5).join('; ')}`);
+    }
     if (strict) {
       const overlaps = overlappingRuns(invocations.map((inv) => ({ at: inv.at, doneAt: inv.doneAt, records: coordinatesOf(inv).map((c) => `${c.partition}@${c.offset}`) })));
       if (overlaps > 0) throw new Error(`strict-target-timeout: ${overlaps} record(s) ran twice at once`);
@@ -361,6 +386,31 @@ export async function runScenario(scenario: ScenarioName, opts: ScenarioOptions)
     dynamodb.destroy(); secrets.destroy(); sqs.destroy();
     if (privateEnv) await te.stop(privateEnv);
   }
+}
+
+/**
+ * What routing got wrong, as each target's invocations show it: a record at a target its header does not name
+ * (targets[0] takes those without a route header), or a partition's records reaching a target out of offset order
+ * (a record seen again after a retry is not counted again).
+ */
+async function misroutedOrUnordered(targets: string[], invocationsOf: (name: string) => Promise<te.InvocationRecord[]>): Promise<string[]> {
+  const wrong: string[] = [];
+  for (const [t, name] of targets.entries()) {
+    const seen = new Set<string>();
+    const last = new Map<number, number>();
+    for (const inv of (await invocationsOf(name)).sort((a, b) => a.at - b.at)) {
+      for (const { payload: p } of JSON.parse(inv.payload) as any[]) {
+        const expected = [1, 2, 0][p.value.n % 3]; // route=a, route=b, the default target
+        if (expected !== t) wrong.push(`record ${p.value.n} at ${name}`);
+        const at = `${p.partition}@${p.offset}`;
+        if (seen.has(at)) continue;
+        seen.add(at);
+        if ((last.get(p.partition) ?? -1) > p.offset) wrong.push(`${name}: partition ${p.partition} offset ${p.offset} after ${last.get(p.partition)}`);
+        last.set(p.partition, p.offset);
+      }
+    }
+  }
+  return wrong;
 }
 
 /** A response value holds the target's result for its record (the echo target's payload with a result). */

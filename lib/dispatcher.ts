@@ -182,6 +182,11 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
       routes: props.routes, invocationType, payloadFormat, relay: props.relay, role: this.role, fail,
     });
     const needs: EndpointNeed[] = [...access?.needs ?? [], ...routes?.needs ?? []];
+    if (props.target === undefined && onError === DispatcherErrorBehavior.FAIL) {
+      Annotations.of(this).addWarningV2('cdk-kafka-lambda:unroutedRecordsFail',
+        'routes without target and onError FAIL: a record no route takes fails its batch at every retry, holding up its partition until the '
+        + 'mapping\'s retries end. Set target for such records, or onError LOG (with relay.errorTopic) to set them aside.');
+    }
 
     if (props.idempotency !== false) {
       this.table = new dynamodb.Table(this, 'IdempotencyTable', {

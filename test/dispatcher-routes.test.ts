@@ -2,14 +2,14 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { App, Stack, Validations } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import {
-  DispatcherInvocationType, DispatcherPayloadFormat, DispatcherRoute, KafkaAuth, KafkaCluster, KafkaDispatcher, KafkaDispatcherProps, LambdaSinkConnector,
+  DispatcherErrorBehavior, DispatcherInvocationType, DispatcherPayloadFormat, DispatcherRoute, KafkaAuth, KafkaCluster, KafkaDispatcher, KafkaDispatcherProps, LambdaSinkConnector,
 } from '../lib';
 import { configOf } from './support/dispatcher-config';
 import { cfnLint } from './trigger/cfn-lint';
@@ -56,6 +56,14 @@ describe('KafkaDispatcher routes', () => {
       { match: { topics: ['payments'], header: { name: 'type', value: 'refund' } }, functionName: 'Refunds', invocationType: 'RequestResponse', payloadFormat: 'nordstrom-json' },
       { match: { topics: ['payments'], keyPrefix: 'vip-' }, functionName: 'Vips', invocationType: 'Event', payloadFormat: 'confluent' },
     ]);
+  });
+
+  test('GIVEN routes without a target and onError FAIL THEN synthesis warns that an unrouted record holds up its partition', () => {
+    const { stack } = setup(threeRoutes, (s) => ({ relay: relayProps(s) }));
+    const warnings = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('routes without target and onError FAIL'));
+    expect(warnings).toHaveLength(1);
+    const logged = setup(threeRoutes, (s) => ({ relay: relayProps(s), onError: DispatcherErrorBehavior.LOG }));
+    expect(Annotations.fromStack(logged.stack).findWarning('*', Match.stringLikeRegexp('routes without target'))).toHaveLength(0);
   });
 
   test('GIVEN a route with its own targetRole THEN the dispatcher may assume it and the route configures it, with the owner\'s trust policy as an output', () => {

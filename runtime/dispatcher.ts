@@ -11,7 +11,7 @@ import { JsonLogger, Logger } from './logger';
 import { EmfMetrics } from './metrics';
 import { ASYNC_PAYLOAD_LIMIT_BYTES, InvocationBatch, planBatches, RawEventEnvelope, SYNC_PAYLOAD_LIMIT_BYTES } from './payload';
 import { ResponseItem } from './relay';
-import { DispatcherRoute, routeOf } from './routes';
+import { byResponseTopic, DispatcherRoute, routeOf } from './routes';
 import { DispatcherOptions, ErrorBehavior, InvocationContext, InvokerPort } from './dispatcher-options';
 import { DispatcherResponse, errorItems, Failure, Fate, PartitionRun, partialBatchResponse, Work } from './partition-run';
 import { comparePositions, decodeSourceEvent, nextPosition, Position, SourceRecord } from './source';
@@ -281,13 +281,8 @@ export class Dispatcher {
   /** Stored results relayed again, each to its record's route's response topic. */
   private async relayResponses(run: PartitionRun, items: readonly RecordResponse[]): Promise<void> {
     const relay = this.o.relay;
-    if (items.length === 0 || relay === undefined) return;
-    const byTopic = new Map<string, RecordResponse[]>();
-    for (const item of items) {
-      const topic = routeOf(this.routes, item.record)?.responseTopic;
-      if (topic !== undefined) byTopic.set(topic, [...byTopic.get(topic) ?? [], item]);
-    }
-    for (const [topic, list] of byTopic) {
+    if (relay === undefined) return;
+    for (const [topic, list] of byResponseTopic(this.routes, items)) {
       await this.relayOrStop(run, list[0].record.offset, () => relay.sendResponses(list, topic));
     }
   }
@@ -337,7 +332,7 @@ export class Dispatcher {
   private async succeeded(run: PartitionRun, route: DispatcherRoute, batch: InvocationBatch, results: readonly unknown[]): Promise<void> {
     const relay = this.o.relay;
     const session = run.session;
-    const responding = invokerIsSync(route.invoker) && relay !== undefined && route.responseTopic !== undefined;
+    const responding = route.invoker.invocationType === 'RequestResponse' && relay !== undefined && route.responseTopic !== undefined;
     // Stored before relaying: if the relay fails, the retry re-relays the stored results without invoking again.
     // A result too big to store is marked pending until it is relayed.
     const unstored = responding && session !== undefined ? batch.records.map((_, i) => !session.fits(results[i])) : [];
@@ -430,10 +425,6 @@ function keyOrUndefined(keyOf: IdempotencyKeyFunction, record: SourceRecord): st
   } catch {
     return undefined;
   }
-}
-
-function invokerIsSync(invoker: InvokerPort): boolean {
-  return invoker.invocationType === 'RequestResponse';
 }
 
 export { isEmptyEvent } from './source';

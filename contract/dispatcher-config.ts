@@ -106,14 +106,19 @@ export interface TargetConfig {
   readonly assumeRole?: AssumeRoleConfig;
 }
 
+/** Which records a route takes: every condition given must hold; none given: every record. */
+export interface RouteMatch {
+  /** Topics (Kinesis: stream names). */
+  readonly topics?: readonly string[];
+  /** A header whose value (UTF-8) equals this one; Kinesis records have no headers. */
+  readonly header?: { readonly name: string; readonly value: string };
+  /** A key (Kinesis: partition key) that starts with this text. */
+  readonly keyPrefix?: string;
+}
+
 /** A route: the records it takes and their target; the other target settings are `target`'s. */
 export interface RouteConfig {
-  /** Every condition given must hold; none given: every record. */
-  readonly match: {
-    readonly topics?: readonly string[];
-    readonly header?: { readonly name: string; readonly value: string };
-    readonly keyPrefix?: string;
-  };
+  readonly match: RouteMatch;
   readonly functionName: string;
   readonly invocationType: InvocationTypeName;
   readonly payloadFormat: PayloadFormatName;
@@ -244,6 +249,12 @@ function assumeRoleConfig(a: Json, path: string): AssumeRoleConfig {
   };
 }
 
+/** A header value to match: any string, the empty one too. */
+function headerValue(value: unknown, path: string): string {
+  if (typeof value !== 'string') throw new DispatcherConfigError(`${path} must be a string, got ${JSON.stringify(value)}`);
+  return value;
+}
+
 function routeConfigs(value: unknown): RouteConfig[] {
   if (!Array.isArray(value) || value.length === 0) throw new DispatcherConfigError(`config.routes must be a non-empty list, got ${JSON.stringify(value)}`);
   return value.map((v, i) => {
@@ -258,7 +269,7 @@ function routeConfigs(value: unknown): RouteConfig[] {
     return {
       match: {
         topics: topics as string[] | undefined,
-        header: header && { name: str(header, 'name', `${path}.match.header`)!, value: typeof header.value === 'string' ? header.value : str(header, 'value', `${path}.match.header`)! },
+        header: header && { name: str(header, 'name', `${path}.match.header`)!, value: headerValue(header.value, `${path}.match.header.value`) },
         keyPrefix: str(m, 'keyPrefix', `${path}.match`, true),
       },
       functionName: str(r, 'functionName', path)!,

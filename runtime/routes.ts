@@ -1,15 +1,8 @@
+import type { RouteMatch } from '../contract/dispatcher-config';
 import type { InvokerPort } from './dispatcher-options';
 import type { SourceRecord } from './source';
 
-/** Which records a route takes: all conditions given must hold. */
-export interface RouteMatch {
-  /** Topics (Kinesis: stream names). @default - any */
-  readonly topics?: readonly string[];
-  /** A header whose value (UTF-8) equals this one; Kinesis records have no headers. @default - any */
-  readonly header?: { readonly name: string; readonly value: string };
-  /** A key (Kinesis: partition key) that starts with this text. @default - any */
-  readonly keyPrefix?: string;
-}
+export type { RouteMatch } from '../contract/dispatcher-config';
 
 /** One target of a routing dispatcher. */
 export interface DispatcherRoute {

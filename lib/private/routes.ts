@@ -1,7 +1,7 @@
 import { Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { RouteConfig } from '../../contract/dispatcher-config';
+import { RouteConfig, RouteMatch } from '../../contract/dispatcher-config';
 import { DispatcherInvocationType, DispatcherPayloadFormat, DispatcherRoute, KafkaRelayProps } from '../dispatcher-props';
 import { targetAccess } from './target-access';
 import { EndpointNeed } from './vpc-endpoints';
@@ -17,8 +17,8 @@ export interface RoutesRequest {
   readonly fail: Fail;
 }
 
-/** What the routes' conditions are, for messages. */
-function conditions(r: DispatcherRoute): { topics?: string[]; header?: { name: string; value: string }; keyPrefix?: string } {
+/** A route's conditions, as the configuration and the messages write them. */
+function conditions(r: DispatcherRoute): RouteMatch {
   return { topics: r.topics, header: r.header && { name: r.header.name, value: r.header.value }, keyPrefix: r.keyPrefix };
 }
 
@@ -61,7 +61,7 @@ export function dispatcherRoutes(scope: Construct, r: RoutesRequest): { config: 
     });
     needs.push(...access.needs);
     return {
-      match: { topics: route.topics, header: route.header && { name: route.header.name, value: route.header.value }, keyPrefix: route.keyPrefix },
+      match: conditions(route),
       functionName: route.target.functionArn,
       invocationType,
       payloadFormat: route.payloadFormat ?? r.payloadFormat,

@@ -40,6 +40,7 @@ describe('parseDispatcherConfig', () => {
     ['routes is empty', JSON.stringify({ ...valid, routes: [] }), /config.routes must be a non-empty list, got \[\]/],
     ['a route has no function', JSON.stringify({ ...valid, routes: [{ match: {}, invocationType: 'Event', payloadFormat: 'raw' }] }), /config.routes\[0\].functionName must be a non-empty string/],
     ['a route matches an empty topic list', JSON.stringify({ ...valid, routes: [{ match: { topics: [] }, functionName: 'f', invocationType: 'Event', payloadFormat: 'raw' }] }), /config.routes\[0\].match.topics must be a non-empty list of topic names/],
+    ['a route matches a header value that is not a string', JSON.stringify({ ...valid, routes: [{ match: { header: { name: 'type', value: 1 } }, functionName: 'f', invocationType: 'Event', payloadFormat: 'raw' }] }), /config.routes\[0\].match.header.value must be a string, got 1/],
     ['a route responds without a relay', JSON.stringify({ ...valid, relay: undefined, routes: [{ match: {}, functionName: 'f', invocationType: 'RequestResponse', payloadFormat: 'raw', responseTopic: 'r' }] }), /a responseTopic needs config.relay/],
     ['there is neither a target function nor routes', JSON.stringify({ ...valid, target: { ...valid.target, functionName: undefined } }), /config.target.functionName must be a non-empty string/],
   ])('fails with DispatcherConfigError when %s', (_label, json, message) => {

@@ -22,12 +22,20 @@ export const PAYLOAD_FORMATS = ['confluent', 'nordstrom-plain', 'nordstrom-json'
 export const ERROR_BEHAVIORS = ['fail', 'log', 'drop'] as const;
 export const IDEMPOTENCY_MODES = ['batched', 'strict'] as const;
 export const RELAY_AUTHS = ['none', 'scram-sha-256', 'scram-sha-512', 'plain', 'mtls', 'msk-iam'] as const;
+/**
+ * How a record's key or value is framed: bytes as they are; a registry's wire format (Confluent, Glue); or what the
+ * event source mapping's schema registry delivers (EventRecordFormat JSON or SOURCE).
+ */
+export const FIELD_FORMATS = ['bytes', 'confluent', 'glue', 'mapping-json', 'mapping-source'] as const;
+export const SCHEMA_REGISTRY_AUTHS = ['none', 'basic', 'mtls'] as const;
 
 export type InvocationTypeName = typeof INVOCATION_TYPES[number];
 export type PayloadFormatName = typeof PAYLOAD_FORMATS[number];
 export type ErrorBehaviorName = typeof ERROR_BEHAVIORS[number];
 export type IdempotencyModeName = typeof IDEMPOTENCY_MODES[number];
 export type RelayAuthName = typeof RELAY_AUTHS[number];
+export type FieldFormatName = typeof FIELD_FORMATS[number];
+export type SchemaRegistryAuthName = typeof SCHEMA_REGISTRY_AUTHS[number];
 
 /** The bounds of each number, [min, max], checked by the construct at synth and by the runtime at start. */
 export const BOUNDS = {
@@ -164,6 +172,26 @@ export interface RelayConfig {
   readonly clientId: string;
 }
 
+/** Keys and values decoded with their schemas. */
+export interface SchemasConfig {
+  readonly key: FieldFormatName;
+  readonly value: FieldFormatName;
+  /** A Confluent-compatible registry's REST API, for Confluent schema ids. */
+  readonly confluent?: {
+    readonly url: string;
+    readonly auth: SchemaRegistryAuthName;
+    /** basic: {username, password}; mtls: {certificate, privateKey, privateKeyPassword?}. */
+    readonly secretArn?: string;
+    /** {certificate}: the CA of the registry's TLS certificate. */
+    readonly rootCaSecretArn?: string;
+  };
+  /** The Glue Schema Registry, for Glue schema version ids. */
+  readonly glue?: {
+    /** @default - the function's region */
+    readonly region?: string;
+  };
+}
+
 export interface DispatcherConfig {
   readonly version: number;
   readonly target: TargetConfig;
@@ -178,6 +206,7 @@ export interface DispatcherConfig {
   readonly routes?: readonly RouteConfig[];
   /** Where the embedded metrics go. Absent: DEFAULTS.metricsNamespace, service "cdk-kafka-lambda". */
   readonly metrics?: MetricsConfig;
+  readonly schemas?: SchemasConfig;
 }
 
 export interface MetricsConfig {
@@ -253,6 +282,32 @@ function assumeRoleConfig(a: Json, path: string): AssumeRoleConfig {
 function headerValue(value: unknown, path: string): string {
   if (typeof value !== 'string') throw new DispatcherConfigError(`${path} must be a string, got ${JSON.stringify(value)}`);
   return value;
+}
+
+function schemasConfig(value: unknown): SchemasConfig {
+  const path = 'config.schemas';
+  const o = object(value, path);
+  const key = oneOf<FieldFormatName>(o, 'key', path, FIELD_FORMATS);
+  const val = oneOf<FieldFormatName>(o, 'value', path, FIELD_FORMATS);
+  let confluent: SchemasConfig['confluent'];
+  if (o.confluent !== undefined) {
+    const c = object(o.confluent, `${path}.confluent`);
+    const url = matching(c, 'url', `${path}.confluent`, /^https?:\/\/[^\s]+$/, 'an http:// or https:// URL')!;
+    const auth = oneOf<SchemaRegistryAuthName>(c, 'auth', `${path}.confluent`, SCHEMA_REGISTRY_AUTHS);
+    const secretArn = str(c, 'secretArn', `${path}.confluent`, auth === 'none');
+    if (auth === 'mtls' && !url.startsWith('https://')) throw new DispatcherConfigError(`${path}.confluent.url must be https:// for auth mtls, got ${JSON.stringify(url)}`);
+    confluent = { url, auth, secretArn, rootCaSecretArn: str(c, 'rootCaSecretArn', `${path}.confluent`, true) };
+  }
+  const glue = o.glue === undefined ? undefined : { region: str(object(o.glue, `${path}.glue`), 'region', `${path}.glue`, true) };
+  // A wire format needs its registry; the mapping's SOURCE format needs one of them (its schema ids say which).
+  for (const [field, format] of [['key', key], ['value', val]] as const) {
+    if (format === 'confluent' && confluent === undefined) throw new DispatcherConfigError(`${path}.${field} is confluent: ${path}.confluent (the registry's URL) is required`);
+    if (format === 'glue' && glue === undefined) throw new DispatcherConfigError(`${path}.${field} is glue: ${path}.glue is required`);
+    if (format === 'mapping-source' && confluent === undefined && glue === undefined) {
+      throw new DispatcherConfigError(`${path}.${field} is mapping-source: ${path}.confluent or ${path}.glue (where the mapping's schema ids are) is required`);
+    }
+  }
+  return { key, value: val, confluent, glue };
 }
 
 function routeConfigs(value: unknown): RouteConfig[] {
@@ -365,6 +420,7 @@ export function parseDispatcherConfig(json: string | undefined): DispatcherConfi
     timeMarginMs: int(c, 'timeMarginMs', 'config', BOUNDS.timeMarginMs),
     idempotency,
     relay,
+    schemas: c.schemas === undefined ? undefined : schemasConfig(c.schemas),
     metrics: c.metrics === undefined ? undefined : (() => {
       const m = object(c.metrics, 'config.metrics');
       return { namespace: str(m, 'namespace', 'config.metrics')!, service: str(m, 'service', 'config.metrics')! };

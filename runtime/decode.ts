@@ -15,6 +15,32 @@ export interface RawKafkaRecord {
   readonly value?: string | null;
   /** Single-key objects: header name → byte values. */
   readonly headers?: ReadonlyArray<Record<string, number[]>>;
+  /** With the mapping's schema registry: the key's data format and schema id. */
+  readonly keySchemaMetadata?: SchemaMetadata;
+  /** With the mapping's schema registry: the value's data format and schema id. */
+  readonly valueSchemaMetadata?: SchemaMetadata;
+}
+
+/** What the event source mapping's schema registry adds to a record (https://docs.aws.amazon.com/lambda/latest/dg/services-consume-kafka-events.html). */
+export interface SchemaMetadata {
+  /** AVRO, PROTOBUF or JSON. */
+  readonly dataFormat?: string;
+  /** A number (Confluent) or a UUID (Glue schema version id). */
+  readonly schemaId?: string;
+}
+
+/** A key or value decoded with its schema (see runtime/schemas): what the JSON payload formats carry. */
+export interface DecodedField {
+  readonly value: unknown;
+  /** "confluent:42", "glue:<uuid>", or the mapping's schema id. */
+  readonly schemaId?: string;
+  /** The Avro record or Protobuf message type's full name, or the JSON schema's title. */
+  readonly schemaName?: string;
+}
+
+export interface DecodedFields {
+  key?: DecodedField;
+  value?: DecodedField;
 }
 
 /** The event a Kafka event source mapping invokes its function with. */
@@ -52,6 +78,8 @@ export class KafkaRecord {
   private _headers: readonly KafkaHeader[] | undefined;
   /** The event's headers (checked) until `headers` decodes them. */
   private _rawHeaders: ReadonlyArray<Record<string, unknown>> | undefined;
+  /** Key and value decoded with their schemas, when the dispatcher has schema formats. */
+  decoded?: DecodedFields;
 
   constructor(
     public readonly topic: string,

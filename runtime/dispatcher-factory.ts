@@ -1,4 +1,4 @@
-import { DispatcherConfig, IdempotencyConfig, RouteConfig } from '../contract/dispatcher-config';
+import { DispatcherConfig, IdempotencyConfig, RouteConfig, SchemasConfig } from '../contract/dispatcher-config';
 import { Dispatcher, DispatcherClients, DispatcherOptions, IdempotencyStorePort } from './dispatcher';
 import { DynamoDbIdempotencyStore, DynamoDbIdempotencyStoreOptions, jsonPointerKey } from './idempotency';
 import { assumedRoleCredentials } from './assume-role';
@@ -7,6 +7,8 @@ import { TargetInvoker } from './invoke';
 import { JsonLogger, Logger } from './logger';
 import { EmfMetrics } from './metrics';
 import { KafkaRelay } from './relay';
+import { RecordDecoder } from './schemas/record-decoder';
+import { ConfluentRegistryClient, GlueRegistryClient } from './schemas/registry';
 
 /**
  * The store for a dispatcher's idempotency: records keyed by their coordinates are kept per range of a partition
@@ -23,6 +25,15 @@ function stores(idem: IdempotencyConfig, clients: DispatcherClients): Pick<Dispa
   const use = { strict: idem.mode === 'strict', customKey: idem.keyPointer !== undefined };
   const store = idempotencyStore(options, use);
   return { store, kinesisStore: store instanceof DynamoDbRangeStore && idem.kinesisRanges !== true ? new DynamoDbIdempotencyStore(options) : store };
+}
+
+function recordDecoder(s: SchemasConfig, clients: DispatcherClients): RecordDecoder {
+  return new RecordDecoder({
+    key: s.key,
+    value: s.value,
+    confluent: s.confluent && new ConfluentRegistryClient({ ...s.confluent, secretsClient: clients.secretsManager }),
+    glue: s.glue && new GlueRegistryClient({ client: clients.glue, region: s.glue.region }),
+  });
 }
 
 /** Builds a dispatcher from the configuration the KafkaDispatcher construct writes. */
@@ -59,6 +70,7 @@ export function dispatcherFromConfig(config: DispatcherConfig, clients: Dispatch
     idempotencyMode: idem?.mode,
     keyOf: idem?.keyPointer === undefined ? undefined : jsonPointerKey(idem.keyPointer),
     relay: relay === undefined ? undefined : new KafkaRelay({ ...relay, secretsClient: clients.secretsManager, logger }),
+    schemas: config.schemas === undefined ? undefined : recordDecoder(config.schemas, clients),
     logger,
     metrics,
   });

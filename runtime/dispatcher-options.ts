@@ -1,5 +1,6 @@
 /** What the Dispatcher is built from: its options, the ports it calls through, the clients it creates. */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { GlueClient } from '@aws-sdk/client-glue';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { STSClient } from '@aws-sdk/client-sts';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -10,6 +11,7 @@ import type { Logger } from './logger';
 import type { EmfMetrics } from './metrics';
 import type { KafkaRelay } from './relay';
 import type { DispatcherRoute } from './routes';
+import type { SourceRecord } from './source';
 
 /** The part of the Lambda context the dispatcher uses. */
 export interface InvocationContext {
@@ -65,8 +67,16 @@ export interface DispatcherOptions {
   /** @default coordinatesKey (topic-partition-offset) */
   readonly keyOf?: IdempotencyKeyFunction;
   readonly relay?: RelayPort;
+  /** Decodes keys and values with their schemas before payloads are built. @default - the bytes as they are */
+  readonly schemas?: SchemaDecoderPort;
   readonly logger?: Logger;
   readonly metrics?: EmfMetrics;
+}
+
+/** RecordDecoder's surface: decodes records in place, returns those that do not decode with their errors. */
+export interface SchemaDecoderPort {
+  readonly active: boolean;
+  decode(records: readonly SourceRecord[]): Promise<Map<SourceRecord, Error>>;
 }
 
 /** AWS SDK clients the dispatcher creates from its configuration, injectable for tests. */
@@ -76,4 +86,6 @@ export interface DispatcherClients {
   readonly secretsManager?: SecretsManagerClient;
   /** For the target role's credentials (config target.assumeRole); ignored when `lambda` is given. */
   readonly sts?: STSClient;
+  /** For schemas from the Glue Schema Registry (config schemas.glue). */
+  readonly glue?: GlueClient;
 }

@@ -1,7 +1,7 @@
 import { DEFAULTS } from '../contract/dispatcher-config';
 import {
   BatchFailedError, IdempotencyInProgressError, PayloadTooLargeError, RecordCoordinates,
-  RemainingTimeExhaustedError, SharedKeyFailedError, SharedKeyPendingError, TargetInvocationError, UnroutedRecordError,
+  RemainingTimeExhaustedError, SchemaRegistryUnavailableError, SharedKeyFailedError, SharedKeyPendingError, TargetInvocationError, UnroutedRecordError,
 } from './errors';
 import {
   CompletedRecord, CompletionEntry, coordinatesKey, IdempotencyEntry, IdempotencyKeyFunction, RecordOutcome,
@@ -86,6 +86,8 @@ export class Dispatcher {
     const holdUntil = end + (this.o.targetTimeoutMs ?? DEFAULTS.targetTimeoutMs);
     const { kind, records, failures, envelope } = decodeSourceEvent(event);
     this.metrics.add('RecordsIn', records.length + failures.length);
+    // Keys and values decoded with their schemas; a record that does not decode takes the error path.
+    const undecoded = this.o.schemas?.active ? await this.o.schemas.decode(records) : undefined;
 
     // Work per topic-partition (shard), in the event's order, offsets (sequence numbers) increasing.
     const fates = new Map<string, Fate>();
@@ -99,6 +101,11 @@ export class Dispatcher {
       p.work.push(w);
     };
     for (const record of records) {
+      const error = undecoded?.get(record);
+      if (error !== undefined) {
+        add(record.topic, record.partition, { offset: record.offset, record, error });
+        continue;
+      }
       let key: string;
       try {
         key = this.keyOf(record);
@@ -170,6 +177,12 @@ export class Dispatcher {
       for (const w of work) {
         if (run.stopped) break;
         if (w.shared) continue;
+        if (w.error instanceof SchemaRegistryUnavailableError) {
+          // Not the record's fault: the partition is retried from it.
+          await flush();
+          run.stop(w.offset, w.error);
+          break;
+        }
         if (w.error !== undefined) {
           await flush();
           if (!run.stopped) {

@@ -248,3 +248,44 @@ export class KinesisRecordDecodeError extends Error {
     attachRaw(this, raw);
   }
 }
+
+/** Which part of a record a schema decodes. */
+export type RecordField = 'key' | 'value';
+
+/**
+ * A record's key or value does not decode with its schema: its framing is not the configured wire format, the
+ * schema it names does not exist, or its bytes do not match the schema. A poison record: it takes the error path.
+ * The message names the record's coordinates and the schema id, never the bytes.
+ */
+export class SchemaDecodeError extends Error implements RecordCoordinates {
+  constructor(
+    public readonly topic: string,
+    public readonly partition: number | string,
+    public readonly offset: number | string,
+    public readonly field: RecordField,
+    /** The schema the bytes name ("confluent:42", "glue:<schema version id>"), when the framing named one. */
+    public readonly schemaId: string | undefined,
+    reason: string,
+  ) {
+    super(`${at({ topic, partition, offset })}: ${field}${schemaId === undefined ? '' : ` (schema ${schemaId})`} does not decode: ${reason}`);
+    this.name = 'SchemaDecodeError';
+  }
+}
+
+/**
+ * The schema registry could not be reached or answered with a server error or throttling: the record is not at
+ * fault, so its partition is retried from it (never sent to the error path).
+ */
+export class SchemaRegistryUnavailableError extends Error implements RecordCoordinates {
+  constructor(
+    public readonly topic: string,
+    public readonly partition: number | string,
+    public readonly offset: number | string,
+    public readonly field: RecordField,
+    public readonly schemaId: string,
+    reason: string,
+  ) {
+    super(`${at({ topic, partition, offset })}: ${field} schema ${schemaId} could not be fetched: ${reason}`);
+    this.name = 'SchemaRegistryUnavailableError';
+  }
+}

@@ -96,13 +96,18 @@ export function jsonPointerKey(pointer: string): IdempotencyKeyFunction {
   const tokens = pointer.slice(1).split('/').map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
   return (record) => {
     const fail = (reason: string): never => { throw new IdempotencyKeyError(record.topic, record.partition, record.offset, reason); };
-    const text = record.valueAsText(); // a Kafka record decodes its text without making the value's Buffer
-    if (text === null) return fail('the value is null (tombstone)');
     let node: unknown;
-    try {
-      node = JSON.parse(text);
-    } catch {
-      return fail('the value is not JSON');
+    const decoded = record.decoded?.value;
+    if (decoded !== undefined) {
+      node = decoded.value; // decoded with its schema
+    } else {
+      const text = record.valueAsText(); // a Kafka record decodes its text without making the value's Buffer
+      if (text === null) return fail('the value is null (tombstone)');
+      try {
+        node = JSON.parse(text);
+      } catch {
+        return fail('the value is not JSON');
+      }
     }
     for (const token of tokens) {
       if (typeof node !== 'object' || node === null || !(token in node)) return fail(`${pointer} is not in the value`);

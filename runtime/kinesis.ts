@@ -1,5 +1,5 @@
 import { base64 } from './base64';
-import type { KafkaHeader } from './decode';
+import type { DecodedFields, KafkaHeader } from './decode';
 import { KinesisEventDecodeError, KinesisRecordDecodeError } from './errors';
 
 /** One entry of `Records` as the Kinesis event source mapping sends it (https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html). */
@@ -32,6 +32,9 @@ export interface KinesisEvent {
  * The sequence number stays a string: 56 or more digits do not fit a number without losing precision.
  */
 export class KinesisRecord {
+  /** The data decoded with its schema, when the dispatcher has a value schema format. */
+  decoded?: DecodedFields;
+
   constructor(
     /** The stream name. */
     public readonly topic: string,

@@ -2,6 +2,7 @@ import { PAYLOAD_LIMIT_BYTES } from '../contract/dispatcher-config';
 import { isUtf8 } from 'node:buffer';
 import { PayloadTooLargeError } from './errors';
 import { KinesisRecord } from './kinesis';
+import type { DecodedField } from './decode';
 import type { RawEventEnvelope, SourceRecord } from './source';
 
 export type { RawEventEnvelope } from './source';
@@ -13,6 +14,10 @@ export type { RawEventEnvelope } from './source';
  * - nordstrom-plain / nordstrom-json: the Nordstrom connector's PlainPayloadFormatter /
  *   JsonPayloadFormatter fields (https://github.com/Nordstrom/kafka-connect-lambda), as an array, with the record headers added;
  * - raw: the event source mapping's event, restricted to the batch's records.
+ *
+ * A key or value decoded with its schema (runtime/schemas) is its JSON value in the confluent and nordstrom-json
+ * formats and its JSON text in nordstrom-plain, with the schema's name (and id) in the nordstrom fields; the raw
+ * format always carries the bytes as the event did.
  *
  * Kinesis records fill the same fields: topic = stream name, partition = shard id, offset = sequence number
  * (strings), key = the partition key (always as text: Kinesis partition keys are strings, not bytes),
@@ -50,6 +55,11 @@ export function plainText(buf: Buffer | null): string | null {
   return isUtf8(buf) ? buf.toString('utf8') : buf.toString('base64');
 }
 
+/** A schema-decoded key or value: the value for the JSON formats, its JSON text for the plain one. */
+function schemaValue(field: DecodedField, json: boolean): unknown {
+  return json ? field.value : JSON.stringify(field.value);
+}
+
 const TIMESTAMP_TYPE_NAMES: Record<string, string> = { CREATE_TIME: 'CreateTime', LOG_APPEND_TIME: 'LogAppendTime' };
 
 function headerEntries(record: SourceRecord): { key: string; value: string | null }[] {
@@ -58,6 +68,7 @@ function headerEntries(record: SourceRecord): { key: string; value: string | nul
 
 /** One record's entry in the invocation payload, serialized. */
 export function formatRecord(record: SourceRecord, format: PayloadFormat): string {
+  const decoded = record.decoded;
   const kinesisKey = record instanceof KinesisRecord ? record.partitionKey : undefined;
   switch (format) {
     case 'confluent':
@@ -67,20 +78,22 @@ export function formatRecord(record: SourceRecord, format: PayloadFormat): strin
           topic: record.topic,
           partition: record.partition,
           offset: record.offset,
-          key: kinesisKey ?? jsonOrText(record.key),
-          value: jsonOrText(record.value),
+          key: decoded?.key ? decoded.key.value : kinesisKey ?? jsonOrText(record.key),
+          value: decoded?.value ? decoded.value.value : jsonOrText(record.value),
         },
       });
     case 'nordstrom-plain':
     case 'nordstrom-json': {
       const json = format === 'nordstrom-json';
       return JSON.stringify({
-        key: kinesisKey ?? (json ? jsonOrText(record.key) : plainText(record.key)),
-        keySchemaName: null,
+        key: decoded?.key ? schemaValue(decoded.key, json) : kinesisKey ?? (json ? jsonOrText(record.key) : plainText(record.key)),
+        keySchemaName: decoded?.key?.schemaName ?? null,
         ...(json ? { keySchemaVersion: null } : {}),
-        value: json ? jsonOrText(record.value) : plainText(record.value),
-        valueSchemaName: null,
+        ...(decoded?.key?.schemaId === undefined ? {} : { keySchemaId: decoded.key.schemaId }),
+        value: decoded?.value ? schemaValue(decoded.value, json) : json ? jsonOrText(record.value) : plainText(record.value),
+        valueSchemaName: decoded?.value?.schemaName ?? null,
         ...(json ? { valueSchemaVersion: null } : {}),
+        ...(decoded?.value?.schemaId === undefined ? {} : { valueSchemaId: decoded.value.schemaId }),
         topic: record.topic,
         partition: record.partition,
         offset: record.offset,

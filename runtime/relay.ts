@@ -2,7 +2,7 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DEFAULTS } from '../contract/dispatcher-config';
 import { InvocationFailureDetails, InvocationOutcome, RecordCoordinates, RelayError } from './errors';
 import type { Logger } from './logger';
-import { secretsManagerSdk } from './sdk';
+import { SecretReader } from './secrets';
 
 /** A message for a Kafka topic, as the relay produces it. */
 export interface OutgoingMessage {
@@ -98,16 +98,6 @@ export const MAX_ERROR_RECORDS_CHARS = 400 * 1024;
 /** Most characters of keys and values in one producer send (one record batch per partition). */
 const MAX_SEND_CHARS = 512 * 1024;
 
-function normalizePem(pem: string): string {
-  // Secrets pasted as one line (as Lambda's documentation shows them) lose the line breaks PEM parsers need; the
-  // blocks are rebuilt with 64-character lines and nothing between them.
-  const blocks = [...pem.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g)].map(([, label, body]) => {
-    const b64 = body.replace(/\s+/g, '');
-    return `-----BEGIN ${label}-----\n${b64.match(/.{1,64}/g)?.join('\n') ?? ''}\n-----END ${label}-----\n`;
-  });
-  if (blocks.length === 0) throw new RelayError('a certificate or key field holds no PEM block (-----BEGIN ...-----)');
-  return blocks.join('');
-}
 
 const AUTH_ERROR_NAMES = new Set(['KafkaJSSASLAuthenticationError', 'KafkaJSConnectionError', 'KafkaJSNonRetriableError', 'KafkaJSNumberOfRetriesExceeded']);
 
@@ -121,7 +111,7 @@ export class KafkaRelay {
   public readonly responseTopic?: string;
   public readonly errorTopic?: string;
   private readonly options: KafkaRelayOptions;
-  private secretsClient?: SecretsManagerClient;
+  private readonly secrets: SecretReader;
   private readonly factory: ProducerFactory;
   private producer?: Promise<KafkaProducerPort>;
 
@@ -133,7 +123,7 @@ export class KafkaRelay {
     this.options = options;
     this.responseTopic = options.responseTopic;
     this.errorTopic = options.errorTopic;
-    this.secretsClient = options.secretsClient;
+    this.secrets = new SecretReader(options.secretsClient, (m) => new RelayError(m));
     this.factory = options.producerFactory ?? kafkajsProducerFactory;
   }
 
@@ -235,7 +225,7 @@ export class KafkaRelay {
     const o = this.options;
     const auth = o.auth ?? 'none';
     const tls = o.tls ?? auth !== 'none';
-    const ca = o.rootCaSecretArn === undefined ? undefined : [normalizePem(requireField(await this.secret(o.rootCaSecretArn), 'certificate', o.rootCaSecretArn))];
+    const ca = o.rootCaSecretArn === undefined ? undefined : [this.secrets.pem(await this.secrets.json(o.rootCaSecretArn), 'certificate', o.rootCaSecretArn)];
     const base = { clientId: o.clientId ?? DEFAULTS.relayClientId, brokers: o.bootstrapServers };
     switch (auth) {
       case 'none':
@@ -243,21 +233,21 @@ export class KafkaRelay {
       case 'scram-sha-256':
       case 'scram-sha-512':
       case 'plain': {
-        const s = await this.secret(o.secretArn!);
+        const s = await this.secrets.json(o.secretArn!);
         return {
           ...base,
           ssl: ca ? { ca } : tls,
-          sasl: { mechanism: auth, username: requireField(s, 'username', o.secretArn!), password: requireField(s, 'password', o.secretArn!) },
+          sasl: { mechanism: auth, username: this.secrets.field(s, 'username', o.secretArn!), password: this.secrets.field(s, 'password', o.secretArn!) },
         };
       }
       case 'mtls': {
-        const s = await this.secret(o.secretArn!);
+        const s = await this.secrets.json(o.secretArn!);
         return {
           ...base,
           ssl: {
             ca,
-            cert: normalizePem(requireField(s, 'certificate', o.secretArn!)),
-            key: normalizePem(requireField(s, 'privateKey', o.secretArn!)),
+            cert: this.secrets.pem(s, 'certificate', o.secretArn!),
+            key: this.secrets.pem(s, 'privateKey', o.secretArn!),
             passphrase: typeof s.privateKeyPassword === 'string' ? s.privateKeyPassword : undefined,
           },
         };
@@ -273,22 +263,6 @@ export class KafkaRelay {
       }
     }
   }
-
-  private async secret(arn: string): Promise<Record<string, unknown>> {
-    this.secretsClient ??= new (secretsManagerSdk().SecretsManagerClient)({});
-    const out = await this.secretsClient.send(new (secretsManagerSdk().GetSecretValueCommand)({ SecretId: arn }));
-    try {
-      const parsed = JSON.parse(out.SecretString ?? '');
-      if (typeof parsed === 'object' && parsed !== null) return parsed;
-    } catch { /* below */ }
-    throw new RelayError(`secret ${arn} is not a JSON object`);
-  }
-}
-
-function requireField(secret: Record<string, unknown>, field: string, arn: string): string {
-  const v = secret[field];
-  if (typeof v !== 'string' || v.length === 0) throw new RelayError(`secret ${arn} has no "${field}" string field`);
-  return v;
 }
 
 async function defaultMskIamTokenProvider(region: string): Promise<{ token: string }> {

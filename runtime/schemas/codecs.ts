@@ -1,0 +1,180 @@
+/**
+ * Decoders built from a schema's text, once per schema: Avro with avsc, Protobuf with protobufjs, JSON Schema
+ * with Ajv. Each library is loaded the first time a schema of its format is seen (the dispatcher bundle ships
+ * them as separate files), so a dispatcher that never meets Protobuf never loads protobufjs.
+ */
+import type * as Avsc from 'avsc';
+import type * as Protobuf from 'protobufjs';
+import type AjvClass from 'ajv';
+import { FramingError, readConfluentMessageIndexes, readVarint } from './wire';
+
+export const DATA_FORMATS = ['AVRO', 'PROTOBUF', 'JSON'] as const;
+export type DataFormat = typeof DATA_FORMATS[number];
+
+/** A schema as a registry serves it, with the schemas it references (Confluent references, by name). */
+export interface SchemaText {
+  readonly format: DataFormat;
+  readonly schema: string;
+  readonly references?: readonly { readonly name: string; readonly schema: SchemaText }[];
+}
+
+/** How a Protobuf payload names its message type: Confluent's index path, Glue's index into the sorted message names. */
+export type MessageIndexing = 'confluent' | 'glue';
+
+export interface Codec {
+  readonly format: DataFormat;
+  /** The record or message type's full name (Avro, Protobuf), or the JSON schema's title. */
+  readonly name?: string;
+  /** The data as JSON-ready values; throws when the bytes do not match the schema. */
+  decode(data: Buffer): { value: unknown; name?: string };
+}
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+let avsc: typeof Avsc | undefined;
+let protobuf: typeof Protobuf | undefined;
+let ajv: AjvClass | undefined;
+const avscLib = (): typeof Avsc => (avsc ??= require('avsc'));
+const protobufLib = (): typeof Protobuf => (protobuf ??= require('protobufjs'));
+function ajvInstance(): AjvClass {
+  if (ajv === undefined) {
+    const Ajv = require('ajv').default as typeof AjvClass;
+    // Formats are not checked (as Confluent's and Glue's JSON deserializers by default); unknown keywords are allowed.
+    ajv = new Ajv({ strict: false, validateFormats: false, allErrors: false });
+  }
+  return ajv;
+}
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/** Builds the codec of a schema; throws (with the library's reason) when the schema does not parse. */
+export function compileCodec(text: SchemaText, indexing: MessageIndexing): Codec {
+  switch (text.format) {
+    case 'AVRO': return avroCodec(text);
+    case 'PROTOBUF': return protobufCodec(text, indexing);
+    case 'JSON': return jsonCodec(text);
+  }
+}
+
+function avroCodec(text: SchemaText): Codec {
+  const { Type } = avscLib();
+  const registry: Record<string, Avsc.Type> = {};
+  // Referenced schemas define the named types the schema uses.
+  const define = (t: SchemaText) => {
+    for (const r of t.references ?? []) define(r.schema);
+    if (t !== text) Type.forSchema(JSON.parse(t.schema), { registry });
+  };
+  define(text);
+  const type = Type.forSchema(JSON.parse(text.schema), { registry });
+  const name = type.name;
+  const hasBytes = /"(bytes|fixed)"/.test(text.schema) || (text.references?.length ?? 0) > 0;
+  return {
+    format: 'AVRO',
+    name,
+    decode: (data) => {
+      const value = type.fromBuffer(data);
+      return { value: hasBytes ? bytesAsBase64(value) : value, name };
+    },
+  };
+}
+
+/** Avro bytes and fixed values become base64 text, as in JSON converters. */
+function bytesAsBase64(v: unknown): unknown {
+  if (Buffer.isBuffer(v)) return v.toString('base64');
+  if (Array.isArray(v)) return v.map(bytesAsBase64);
+  if (typeof v === 'object' && v !== null) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = bytesAsBase64(x);
+    return out;
+  }
+  return v;
+}
+
+function protobufCodec(text: SchemaText, indexing: MessageIndexing): Codec {
+  const pb = protobufLib();
+  const root = new pb.Root();
+  const load = (t: SchemaText) => {
+    for (const r of t.references ?? []) load(r.schema);
+    pb.parse(t.schema, root, { keepCase: false });
+  };
+  load(text);
+  root.resolveAll();
+  // The file's own messages: those its text declares (not those of referenced files).
+  const own = pb.parse(text.schema, { keepCase: false }).root;
+  const topLevel = messagesOf(own).map((t) => root.lookupType(t.fullName));
+  let sorted: Protobuf.Type[] | undefined;
+  const typeFor = (data: Buffer): [Protobuf.Type, Buffer] => {
+    if (indexing === 'confluent') {
+      const { indexes, rest } = readConfluentMessageIndexes(data);
+      let type = topLevel[indexes[0]];
+      for (const i of indexes.slice(1)) type = type === undefined ? undefined! : nestedTypes(type)[i];
+      if (type === undefined) throw new FramingError(`no message at index path [${indexes.join(', ')}] of the schema`);
+      return [type, rest];
+    }
+    // Glue: one unsigned varint, the index among all the file's message types sorted by full name.
+    sorted ??= allTypes(topLevel).sort((a, b) => (a.fullName < b.fullName ? -1 : a.fullName > b.fullName ? 1 : 0));
+    const [index, pos] = readVarint(data, 0, false);
+    const type = sorted[index];
+    if (type === undefined) throw new FramingError(`no message at index ${index} of the schema's ${sorted.length}`);
+    return [type, data.subarray(pos)];
+  };
+  const options = { longs: String, enums: String, bytes: String, defaults: true, json: true };
+  return {
+    format: 'PROTOBUF',
+    name: topLevel[0]?.fullName.slice(1),
+    decode: (data) => {
+      const [type, rest] = typeFor(data);
+      return { value: type.toObject(type.decode(rest), options), name: type.fullName.slice(1) };
+    },
+  };
+}
+
+/** Message types declared directly in a namespace (packages are walked through). */
+function messagesOf(ns: Protobuf.NamespaceBase): Protobuf.Type[] {
+  const out: Protobuf.Type[] = [];
+  for (const o of ns.nestedArray) {
+    if (o instanceof protobufLib().Type) out.push(o);
+    else if (o instanceof protobufLib().Namespace && !(o instanceof protobufLib().Service)) out.push(...messagesOf(o));
+  }
+  return out;
+}
+
+function nestedTypes(t: Protobuf.Type): Protobuf.Type[] {
+  return t.nestedArray.filter((o): o is Protobuf.Type => o instanceof protobufLib().Type);
+}
+
+function allTypes(types: Protobuf.Type[]): Protobuf.Type[] {
+  return types.flatMap((t) => [t, ...allTypes(nestedTypes(t))]);
+}
+
+function jsonCodec(text: SchemaText): Codec {
+  const schema = JSON.parse(text.schema) as Record<string, unknown>;
+  const a = ajvInstance();
+  for (const r of text.references ?? []) {
+    if (a.getSchema(r.name) === undefined) a.addSchema(JSON.parse(r.schema.schema), r.name);
+  }
+  // Draft-07 and earlier; a schema's $id is dropped so that two versions with one $id both compile.
+  const { $schema: _, $id: __, ...body } = schema;
+  const validate = a.compile(body);
+  const name = typeof schema.title === 'string' ? schema.title : undefined;
+  return {
+    format: 'JSON',
+    name,
+    decode: (data) => {
+      const value = parseJson(data);
+      if (!validate(value)) {
+        const e = validate.errors?.[0];
+        // Names the failing place in the schema, never the value.
+        throw new Error(`does not match the JSON schema: ${e?.instancePath || '/'} ${e?.message ?? 'is not valid'}`);
+      }
+      return { value, name };
+    },
+  };
+}
+
+/** JSON text to a value; the error never quotes the text (JSON.parse's own message does). */
+export function parseJson(data: Buffer): unknown {
+  try {
+    return JSON.parse(data.toString('utf8'));
+  } catch {
+    throw new Error(`${data.length} bytes that are not JSON text`);
+  }
+}

@@ -44,13 +44,25 @@ const bundle = async () => {
       minify: true,
       sourcemap: false,
       // The Lambda Node.js runtime ships AWS SDK v3; bundling it would add megabytes and cold-start time.
-      external: ['@aws-sdk/*'],
+      external: ['@aws-sdk/*', ...LAZY_MODULES],
       metafile: false,
       logLevel: 'warning',
       plugins: plugins[name] ?? [],
     });
+    // The schema libraries, each its own file beside the bundle (node_modules/<name>/index.js), required the
+    // first time a schema of its format is seen: a dispatcher pays for the codecs it uses only.
+    for (const mod of LAZY_MODULES) {
+      await esbuild.build({
+        entryPoints: [require.resolve(mod, { paths: [root] })],
+        outfile: path.join(outdir, 'node_modules', mod, 'index.js'),
+        bundle: true, platform: 'node', format: 'cjs', target: ESBUILD_TARGET, minify: true, logLevel: 'warning',
+      });
+    }
   }
 };
+
+/** Libraries the handlers load on first use (runtime/schemas/codecs.ts), bundled apart from them. */
+const LAZY_MODULES = ['avsc', 'protobufjs', 'ajv'];
 
 /**
  * The local event source mapping command (bin cdk-kafka-lambda), bundled with kafkajs and the AWS SDK clients it

@@ -2,7 +2,6 @@
  * A target invoked with an assumed role (config target.assumeRole): moto's STS hands out the credentials, the Lambda
  * front records the access key each call was signed with, and moto's GetCallerIdentity says whose key it is.
  */
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { LambdaClient } from '@aws-sdk/client-lambda';
@@ -10,22 +9,13 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import * as te from '../../testenv';
 import { DISPATCHER_CONFIG_ENV, DispatcherConfig } from '../../contract/dispatcher-config';
 import { assumedRoleCredentials, decodeEvent, InvocationBatch, Logger, planBatches, TargetInvocationError, TargetInvoker } from '../../runtime';
-import { invokeFunction, kafkaEvent, partitionSpecs } from './support';
+import { closedPort, invokeFunction, kafkaEvent, partitionSpecs } from './support';
 
 jest.setTimeout(120_000);
 
 const TARGETS = path.join(__dirname, '..', 'fixtures', 'targets');
 const DISPATCHER = path.join(__dirname, '..', '..', 'assets', 'dispatcher');
 const ROLE_ARN = 'arn:aws:iam::111111111111:role/kafka-target-invoker';
-
-/** A port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** A logger that keeps what it is told. */
 function capturingLogger(): Logger & { lines: { message: string; fields?: Record<string, unknown> }[] } {

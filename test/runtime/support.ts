@@ -1,3 +1,4 @@
+import * as net from 'node:net';
 /** Helpers shared by the runtime tests: Kafka events built like the ESM builds them, the idempotency table. */
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
@@ -10,8 +11,11 @@ export interface RecordSpec {
   partition: number;
   offset: number;
   key?: string;
+  /** A Buffer is sent as its bytes, a string as its text, anything else as JSON. */
   value?: unknown;
   headers?: Record<string, string>;
+  /** More fields of the event's record (e.g. the mapping's valueSchemaMetadata). */
+  extra?: Record<string, unknown>;
 }
 
 /** A SelfManagedKafka event, grouped "topic-partition" in the order the specs come. */
@@ -26,8 +30,9 @@ export function kafkaEvent(specs: RecordSpec[]): any {
       timestamp: 1_700_000_000_000 + s.offset,
       timestampType: 'CREATE_TIME',
       ...(s.key === undefined ? {} : { key: Buffer.from(s.key).toString('base64') }),
-      value: s.value === undefined ? null : Buffer.from(typeof s.value === 'string' ? s.value : JSON.stringify(s.value)).toString('base64'),
+      value: s.value === undefined ? null : (Buffer.isBuffer(s.value) ? s.value : Buffer.from(typeof s.value === 'string' ? s.value : JSON.stringify(s.value))).toString('base64'),
       headers: Object.entries(s.headers ?? {}).map(([k, v]) => ({ [k]: [...Buffer.from(v)] })),
+      ...s.extra,
     });
   }
   return { eventSource: 'SelfManagedKafka', bootstrapServers: '127.0.0.1:9092', records };
@@ -156,4 +161,13 @@ export async function kinesisEventsByShard(kinesis: KinesisClient, streamName: s
 export async function invokeFunction(lambda: LambdaClient, name: string, event: unknown): Promise<{ functionError?: string; body: any }> {
   const out = await lambda.send(new InvokeCommand({ FunctionName: name, Payload: Buffer.from(JSON.stringify(event)) }));
   return { functionError: out.FunctionError, body: JSON.parse(Buffer.from(out.Payload!).toString('utf8')) };
+}
+
+/** A port nothing listens on. */
+export async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }

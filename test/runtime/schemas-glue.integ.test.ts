@@ -1,0 +1,136 @@
+/**
+ * Records serialized by the AWS Glue Schema Registry's SerDe (Python aws-glue-schema-registry, against moto's Glue
+ * API), decoded by the dispatcher bundle under the Lambda emulator: the target gets JSON; records that do not
+ * decode take the error topic on the real broker; an unreachable registry retries the partition and invokes nothing.
+ */
+import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import * as protobuf from 'protobufjs';
+import * as te from '../../testenv';
+import { DISPATCHER_CONFIG_ENV, DispatcherConfig } from '../../contract/dispatcher-config';
+import { closedPort, invokeFunction, kafkaEvent, readTopic, RecordSpec } from './support';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { pythonVenv } = require('../../scripts/lib/python-venv');
+
+jest.setTimeout(300_000);
+
+const TARGETS = path.join(__dirname, '..', 'fixtures', 'targets');
+const DISPATCHER = path.join(__dirname, '..', '..', 'assets', 'dispatcher');
+const PRODUCER = path.join(__dirname, '..', 'fixtures', 'schemas', 'glue_produce.py');
+
+const AVRO = JSON.stringify({
+  type: 'record', name: 'Order', namespace: 'shop',
+  fields: [{ name: 'id', type: 'string' }, { name: 'qty', type: 'int' }, { name: 'tag', type: ['null', 'string'], default: null }, { name: 'blob', type: 'bytes' }],
+});
+const JSON_SCHEMA = JSON.stringify({
+  $schema: 'http://json-schema.org/draft-07/schema#', title: 'Refund', type: 'object',
+  properties: { id: { type: 'string' }, cents: { type: 'integer' } }, required: ['id', 'cents'],
+});
+const PROTO = 'syntax = "proto3";\npackage shop;\nmessage Shipment {\n  string id = 1;\n  int64 grams = 2;\n  message Box { int32 size = 1; }\n  Box box = 3;\n}\nmessage Audit { string who = 1; }\n';
+
+interface Produced { encoded: string[][]; versionIds: string[] }
+
+/** Serializes with the Glue SerDe; returns each schema's records' bytes and its schema version id. */
+function glueProduce(env: any, job: unknown): Produced {
+  const python = pythonVenv('glue-serde', ['aws-glue-schema-registry==1.1.3']);
+  const out = execFileSync(python, [PRODUCER], {
+    input: JSON.stringify(job),
+    env: { ...process.env, AWS_ENDPOINT_URL: env.moto.endpoint, AWS_DEFAULT_REGION: env.region, AWS_ACCESS_KEY_ID: env.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: env.credentials.secretAccessKey },
+  });
+  return JSON.parse(out.toString());
+}
+
+/** Protobuf message bytes as the Glue serializer writes them: the message's index among the sorted message names, then the message. */
+function protoBytes(typeName: string, value: object): string {
+  const root = protobuf.parse(PROTO).root;
+  const names = ['shop.Audit', 'shop.Shipment', 'shop.Shipment.Box'];
+  const type = root.lookupType(typeName);
+  const body = type.encode(type.fromObject(value)).finish();
+  return Buffer.concat([Buffer.from([names.indexOf(typeName)]), body]).toString('base64');
+}
+
+describe('schemas from the Glue Schema Registry', () => {
+  const env = te.loadEnv();
+  const lambda = new LambdaClient(te.awsClientConfig('lambda', undefined, { maxAttempts: 1 }));
+  const fns: te.RunningLambda[] = [];
+  afterAll(async () => {
+    lambda.destroy();
+    await Promise.all(fns.map((f) => f.stop()));
+  });
+  const start = async (prefix: string, dir: string, handler: string, extraEnv: Record<string, string> = {}) => {
+    const fn = await te.startLambda({ name: `${prefix}-${randomUUID().slice(0, 8)}`, dir, handler, env: extraEnv });
+    fns.push(fn);
+    return fn;
+  };
+  const config = (target: string, errorTopic?: string): DispatcherConfig => ({
+    version: 1,
+    target: { functionName: target, invocationType: 'RequestResponse', payloadFormat: 'confluent', batchSize: 100, concurrency: 2, maxAttempts: 2, baseDelayMs: 20, maxDelayMs: 100 },
+    onError: 'log',
+    reportBatchItemFailures: true,
+    timeMarginMs: 1_000,
+    schemas: { key: 'bytes', value: 'glue', glue: {} },
+    relay: errorTopic === undefined ? undefined : { bootstrapServers: [env.kafka.bootstrap.plaintext], auth: 'none', tls: false, errorTopic, clientId: 'schemas-test' },
+  });
+  const topic = `glue-${randomUUID()}`;
+  const produced = (): Produced => glueProduce(env, {
+    registry: `reg-${randomUUID().slice(0, 8)}`, topic,
+    schemas: [
+      { format: 'AVRO', definition: AVRO, compress: true, base64Fields: ['blob'], records: [{ id: 'o1', qty: 2, tag: 'gift', blob: 'AAE=' }, { id: 'o2', qty: 5, tag: null, blob: '' }] },
+      { format: 'JSON', definition: JSON_SCHEMA, records: [{ id: 'r1', cents: 250 }] },
+      { format: 'PROTOBUF', definition: PROTO, records: [protoBytes('shop.Shipment', { id: 's1', grams: '9007199254740993', box: { size: 3 } }), protoBytes('shop.Shipment.Box', { size: 7 })] },
+    ],
+  });
+
+  test('GIVEN Avro (zlib), JSON Schema and Protobuf records in the Glue wire format, one truncated (its zlib data cut short) and one naming an unknown schema version WHEN the dispatcher gets them THEN the target gets each value as JSON and the two bad records are on the error topic with SchemaDecodeError', async () => {
+    // GIVEN records the Glue SerDe wrote
+    const { encoded, versionIds } = produced();
+    const avro = encoded[0].map((b) => Buffer.from(b, 'base64'));
+    const truncated = avro[1].subarray(0, avro[1].length - 3);
+    const unknown = Buffer.from(encoded[1][0], 'base64');
+    Buffer.from(randomUUID().replace(/-/g, ''), 'hex').copy(unknown, 2);
+    const values = [avro[0], Buffer.from(encoded[1][0], 'base64'), ...encoded[2].map((b) => Buffer.from(b, 'base64')), truncated, unknown];
+    const specs: RecordSpec[] = values.map((value, i) => ({ topic, partition: 0, offset: i, key: `k${i}`, value }));
+    const errorTopic = `glue-errors-${randomUUID()}`;
+    await te.createTopic(errorTopic);
+    const target = await start('t-glue', TARGETS, 'index.echo');
+    const dispatcher = await start('d-glue', DISPATCHER, 'index.handler', { [DISPATCHER_CONFIG_ENV]: JSON.stringify(config(target.name, errorTopic)) });
+
+    // WHEN the event reaches the dispatcher
+    const out = await invokeFunction(lambda, dispatcher.name, kafkaEvent(specs));
+
+    // THEN the event succeeded and the target got the decoded values
+    expect(out).toEqual({ functionError: undefined, body: { batchItemFailures: [] } });
+    const payloads = (await te.listInvocations(target.name)).flatMap((i) => JSON.parse(i.payload).map((e: any) => e.payload));
+    expect(payloads.map((p: any) => [p.offset, p.key, p.value])).toEqual([
+      [0, 'k0', { id: 'o1', qty: 2, tag: 'gift', blob: 'AAE=' }],
+      [1, 'k1', { id: 'r1', cents: 250 }],
+      [2, 'k2', { id: 's1', grams: '9007199254740993', box: { size: 3 } }],
+      [3, 'k3', { size: 7 }],
+    ]);
+    // AND the truncated record and the one with an unknown schema are on the error topic, named by coordinates and schema id
+    const errors = (await readTopic(te, errorTopic, 2)).map((m) => ({ key: JSON.parse(m.key), value: JSON.parse(m.value) }));
+    expect(errors.map((e) => [e.key.startOffset, e.value.functionError])).toEqual([[4, 'SchemaDecodeError'], [5, 'SchemaDecodeError']]);
+    const messages = errors.map((e) => JSON.parse(e.value.payload).errorMessage);
+    expect(messages[0]).toBe(`Kafka record ${topic}-0@4: value (schema glue:${versionIds[0]}) does not decode: zlib data does not inflate (unexpected end of file)`);
+    expect(messages[1]).toMatch(new RegExp(`^Kafka record ${topic}-0@5: value \\(schema glue:[0-9a-f-]{36}\\) does not decode: GetSchemaVersion [0-9a-f-]{36}: EntityNotFoundException$`));
+  });
+
+  test('GIVEN the Glue API unreachable WHEN records in the Glue wire format arrive THEN the partition is retried from its first record, the target is not invoked and nothing goes to the error path', async () => {
+    // GIVEN a dispatcher whose Glue endpoint is a closed port
+    const { encoded } = produced();
+    const specs: RecordSpec[] = encoded[0].map((b, i) => ({ topic, partition: 0, offset: 10 + i, key: `k${i}`, value: Buffer.from(b, 'base64') }));
+    const target = await start('t-glue-down', TARGETS, 'index.echo');
+    const dispatcher = await start('d-glue-down', DISPATCHER, 'index.handler', {
+      [DISPATCHER_CONFIG_ENV]: JSON.stringify(config(target.name)), AWS_ENDPOINT_URL_GLUE: `http://127.0.0.1:${await closedPort()}`, AWS_MAX_ATTEMPTS: '1',
+    });
+
+    // WHEN the event arrives
+    const out = await invokeFunction(lambda, dispatcher.name, kafkaEvent(specs));
+
+    // THEN the partition is reported for retry from its first record, and the target ran nothing
+    expect(out).toEqual({ functionError: undefined, body: { batchItemFailures: [{ itemIdentifier: { partition: `${topic}-0`, offset: 10 } }] } });
+    expect(await te.listInvocations(target.name)).toHaveLength(0);
+  });
+});

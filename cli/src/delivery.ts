@@ -4,13 +4,35 @@
  * after MaximumRetryAttempts or MaximumRecordAgeInSeconds, and then hand the batch's description to the
  * on-failure destination (retried until it takes it: the records' position moves past them only after that).
  */
+import { ESM_LIMITS } from '../../contract/esm-limits';
 import type { OnFailureDestination } from './destination';
+import { LocalEsmConfigError } from './errors';
 import { FailureCondition, InvokeOutcome, MAX_PAYLOAD_BYTES, payloadBytes } from './event';
 import type { Invoker } from './invoker';
 
 export class StoppedError extends Error { public override readonly name = 'StoppedError'; }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The settings both mappings share, checked against the limits Lambda sets; the message names the setting and the value. */
+export function validateMappingOptions(o: {
+  batchSize?: number; maxBatchingWindowSeconds?: number; retryAttempts?: number; maximumRecordAgeSeconds?: number;
+  startingPosition?: string; startingPositionTimestamp?: number; functionName?: string; handler?: string;
+}, defaults: { maxBatchingWindowSeconds: number }): void {
+  const fail = (msg: string) => { throw new LocalEsmConfigError(msg); };
+  const bs = o.batchSize ?? 100;
+  if (!Number.isInteger(bs) || bs < ESM_LIMITS.batchSize[0] || bs > ESM_LIMITS.batchSize[1]) fail(`batchSize must be an integer from 1 to 10000, got ${bs}`);
+  const w = o.maxBatchingWindowSeconds ?? defaults.maxBatchingWindowSeconds;
+  if (!(w >= ESM_LIMITS.maxBatchingWindowSeconds[0] && w <= ESM_LIMITS.maxBatchingWindowSeconds[1])) fail(`maxBatchingWindowSeconds must be from 0 to 300, got ${w}`);
+  const r = o.retryAttempts ?? -1;
+  if (!Number.isInteger(r) || r < -1 || r > ESM_LIMITS.retryAttempts[1]) fail(`retryAttempts must be -1 (until the records expire) or 0 to 10000, got ${r}`);
+  const age = o.maximumRecordAgeSeconds ?? -1;
+  if (!(age === -1 || (age >= ESM_LIMITS.maxRecordAgeSeconds[0] && age <= ESM_LIMITS.maxRecordAgeSeconds[1]))) fail(`maximumRecordAgeSeconds must be -1 or 60 to 604800, got ${age}`);
+  const sp = o.startingPosition ?? 'TRIM_HORIZON';
+  if (!['LATEST', 'TRIM_HORIZON', 'AT_TIMESTAMP'].includes(sp)) fail(`startingPosition must be LATEST, TRIM_HORIZON or AT_TIMESTAMP, got ${sp}`);
+  if (sp === 'AT_TIMESTAMP' && !Number.isFinite(o.startingPositionTimestamp)) fail('startingPositionTimestamp is required with AT_TIMESTAMP (epoch milliseconds)');
+  if (!o.functionName === !o.handler) fail('give exactly one of functionName (Lambda Invoke API) or handler ("path/module.export", in-process)');
+}
 
 export interface RetryPolicy {
   /** Retries after the first failed invocation; -1 retries until the records expire. */

@@ -8,11 +8,10 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, KafkaConfig, KafkaMessage, logLevel, Producer, Consumer } from 'kafkajs';
 import { buildEvent, EsmRecord, EventSourceIdentity, MAX_PAYLOAD_BYTES, onFailureRecord, payloadBytes, toEsmRecord } from './event';
 import { onFailureDestination, OnFailureDestination } from './destination';
-import { BatchDelivery } from './delivery';
+import { BatchDelivery, validateMappingOptions } from './delivery';
 import { createInvoker, Invoker } from './invoker';
 import { LocalEsmConfigError } from './errors';
 import { recordFilter } from './filter';
-import { ESM_LIMITS } from '../../contract/esm-limits';
 
 export type StartingPosition = 'LATEST' | 'TRIM_HORIZON' | 'AT_TIMESTAMP';
 
@@ -89,20 +88,8 @@ export interface LocalEsmStats {
 }
 
 export function validateOptions(o: LocalEsmOptions): void {
-  const fail = (msg: string) => { throw new LocalEsmConfigError(msg); };
-  if (!o.topics?.length) fail('topics: at least one topic is required');
-  const bs = o.batchSize ?? 100;
-  if (!Number.isInteger(bs) || bs < ESM_LIMITS.batchSize[0] || bs > ESM_LIMITS.batchSize[1]) fail(`batchSize must be an integer from 1 to 10000, got ${bs}`);
-  const w = o.maxBatchingWindowSeconds ?? 0.5;
-  if (!(w >= ESM_LIMITS.maxBatchingWindowSeconds[0] && w <= ESM_LIMITS.maxBatchingWindowSeconds[1])) fail(`maxBatchingWindowSeconds must be from 0 to 300, got ${w}`);
-  const r = o.retryAttempts ?? -1;
-  if (!Number.isInteger(r) || r < -1 || r > ESM_LIMITS.retryAttempts[1]) fail(`retryAttempts must be -1 (until the records expire) or 0 to 10000, got ${r}`);
-  const age = o.maximumRecordAgeSeconds ?? -1;
-  if (!(age === -1 || (age >= ESM_LIMITS.maxRecordAgeSeconds[0] && age <= ESM_LIMITS.maxRecordAgeSeconds[1]))) fail(`maximumRecordAgeSeconds must be -1 or 60 to 604800, got ${age}`);
-  const sp = o.startingPosition ?? 'TRIM_HORIZON';
-  if (!['LATEST', 'TRIM_HORIZON', 'AT_TIMESTAMP'].includes(sp)) fail(`startingPosition must be LATEST, TRIM_HORIZON or AT_TIMESTAMP, got ${sp}`);
-  if (sp === 'AT_TIMESTAMP' && !Number.isFinite(o.startingPositionTimestamp)) fail('startingPositionTimestamp is required with AT_TIMESTAMP (epoch milliseconds)');
-  if (!o.functionName === !o.handler) fail('give exactly one of functionName (Lambda Invoke API) or handler ("path/module.export", in-process)');
+  if (!o.topics?.length) throw new LocalEsmConfigError('topics: at least one topic is required');
+  validateMappingOptions(o, { maxBatchingWindowSeconds: 0.5 });
 }
 
 export class LocalEventSourceMapping {

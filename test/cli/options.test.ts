@@ -76,8 +76,8 @@ describe('local event source mapping options', () => {
     test('fails when the template holds several mappings and --mapping does not choose one, naming them', () => {
       // GIVEN the self-managed mTLS stack: one mapping per topic WHEN read without --mapping THEN the error lists the ids
       expect(() => parseCli(['--template', templates.KafkaLambdaSelfManagedMtls, ...local]))
-        .toThrow(/holds 2 Kafka event source mappings; choose one with --mapping \(PaymentsEventSourceMappingpayments\w+, PaymentsEventSourceMappingrefunds\w+\)/);
-      expect(() => parseCli(['--template', templates.KafkaLambdaSelfManagedMtls, '--mapping', 'Nope', ...local])).toThrow(/has no Kafka event source mapping "Nope"/);
+        .toThrow(/holds 2 Kafka or Kinesis event source mappings; choose one with --mapping \(PaymentsEventSourceMappingpayments\w+, PaymentsEventSourceMappingrefunds\w+\)/);
+      expect(() => parseCli(['--template', templates.KafkaLambdaSelfManagedMtls, '--mapping', 'Nope', ...local])).toThrow(/has no Kafka or Kinesis event source mapping "Nope"/);
       expect(() => parseCli(['--mapping', 'X', ...local])).toThrow(/give --template too/);
     });
 

@@ -7,7 +7,7 @@
  * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html
  */
 import * as path from 'node:path';
-import { DescribeStreamSummaryCommand, GetRecordsCommand, GetShardIteratorCommand, KinesisClient, ListShardsCommand, Shard, ShardIteratorType } from '@aws-sdk/client-kinesis';
+import { DescribeStreamSummaryCommand, GetRecordsCommand, GetRecordsCommandOutput, GetShardIteratorCommand, KinesisClient, ListShardsCommand, Shard, ShardIteratorType } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { ESM_LIMITS } from '../../contract/esm-limits';
 import { localAwsSettings } from './aws';
@@ -175,7 +175,9 @@ export class LocalKinesisEventSourceMapping {
       const state = new ShardState(shardId, this.o.parallelizationFactor, this.checkpoints[shardId]?.sequenceNumber);
       this.shards.set(shardId, state);
       this.stats.shards[shardId] = { checkpoint: state.checkpoint, iteratorAgeMs: 0, ended: false };
-      this.workers.push(this.readShard(state, parents.length > 0));
+      // The first iterator before start() resolves: with LATEST, records put after that are read.
+      const first = await this.iterator(state, parents.length > 0);
+      this.workers.push(this.readShard(state, parents.length > 0, first));
       for (const lane of state.lanes) this.workers.push(this.runLane(state, lane));
     }
   }
@@ -192,15 +194,15 @@ export class LocalKinesisEventSourceMapping {
   }
 
   /** Reads the shard ahead of its lanes, up to a bound of records not yet done. */
-  private async readShard(s: ShardState, child: boolean): Promise<void> {
+  private async readShard(s: ShardState, child: boolean, first: string): Promise<void> {
     const readAhead = Math.min(20_000, Math.max(1_000, 2 * this.o.batchSize * this.o.parallelizationFactor));
-    let iterator: string | undefined;
+    let iterator: string | undefined = first;
     let lastRead: string | undefined;
     for (let failures = 0; this.running;) {
       if (s.unfinished >= readAhead) { await s.wake.wait(1_000); continue; }
       try {
         iterator ??= await this.iterator(s, child, lastRead);
-        const out = await this.kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, StreamARN: this.id!.streamArn, Limit: Math.min(10_000, readAhead - s.unfinished) }));
+        const out: GetRecordsCommandOutput = await this.kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, StreamARN: this.id!.streamArn, Limit: Math.min(10_000, readAhead - s.unfinished) }));
         failures = 0;
         if (!this.running) return;
         const records = (out.Records ?? []).map((r) => toShardRecord(this.id!, s.shardId, r));

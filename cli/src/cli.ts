@@ -35,7 +35,7 @@ export type Command = { kind: 'kafka'; options: LocalEsmOptions } | { kind: 'kin
  */
 export function parseCli(argv: string[], notice: (line: string) => void = () => undefined): LocalEsmOptions {
   const command = parseCommand(argv, notice);
-  if (command.kind !== 'kafka') throw new LocalEsmConfigError('these settings are of a Kinesis mapping');
+  if (command.kind !== 'kafka') throw new LocalEsmConfigError('these are the settings of a Kinesis mapping, not a Kafka one');
   return command.options;
 }
 

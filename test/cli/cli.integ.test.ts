@@ -7,7 +7,13 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { CreateStreamCommand, KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import { Kafka, logLevel } from 'kafkajs';
+import { buildExampleStacks } from '../../bin/stacks';
 import * as te from '../../testenv';
 import { waitFor } from './support';
 
@@ -119,6 +125,55 @@ exports.handler = async (event) => { fs.appendFileSync(${JSON.stringify(seen)}, 
     expect(events.map((e) => e.records[`${topic}-0`].length)).toEqual([2, 2, 1]);
     expect(events[0]).toMatchObject({ eventSource: 'SelfManagedKafka', bootstrapServers: env.kafka.bootstrap.plaintext });
     child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+
+  test('runs the example app\'s Kinesis mapping (--template) against a Kinesis API; on a terminal it shows records/s and iterator age per shard', async () => {
+    // GIVEN the example app's Kinesis stack, synthesized, 30 records on a 2-shard stream (moto), a function under the Lambda emulator
+    const stack = buildExampleStacks(new App()).find((st) => st.stackName === 'KafkaLambdaKinesis')!;
+    const template = path.join(dir, 'KafkaLambdaKinesis.template.json');
+    fs.writeFileSync(template, JSON.stringify(Template.fromStack(stack).toJSON()));
+    const kinesis = new KinesisClient({ ...te.awsClientConfig('kinesis'), requestHandler: new NodeHttpHandler() });
+    const sqs = new SQSClient(te.awsClientConfig('sqs'));
+    const stream = `cli-${randomUUID().slice(0, 8)}`;
+    await kinesis.send(new CreateStreamCommand({ StreamName: stream, ShardCount: 2 }));
+    const puts = (await kinesis.send(new PutRecordsCommand({ StreamName: stream, Records: Array.from({ length: 30 }, (_, i) => ({ PartitionKey: `user-${i}`, Data: Buffer.from(`click ${i}`) })) }))).Records!;
+    const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `cli-${randomUUID()}` }))).QueueUrl!;
+    const queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+    kinesis.destroy(); sqs.destroy();
+    const name = `cli-${randomUUID().slice(0, 8)}`;
+    fns.push(await te.startLambda({ name, dir: TARGETS, handler: 'index.ok' }));
+    const checkpoints = path.join(dir, `${stream}.checkpoints.json`);
+    // WHEN the command runs under a pseudo-terminal with the template and what only a deployment resolves as flags
+    const command = [process.execPath, cli, 'local', '--template', template, '--stream', stream, '--kinesis-endpoint', env.moto.endpoint,
+      '--aws-endpoint', env.moto.endpoint, '--on-failure', queueArn, '--function-name', name, '--lambda-endpoint', env.lambda.endpoint,
+      '--region', env.region, '--checkpoint-file', checkpoints].map((a) => `'${a}'`).join(' ');
+    const child = spawn('script', ['-qfec', `exec ${command}`, '/dev/null'], { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TERM: 'xterm' } });
+    children.push(child);
+    let out = '';
+    child.stdout!.on('data', (d) => { out += d; });
+    child.stderr!.on('data', (d) => { out += d; });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // THEN each shard is checkpointed at its last record
+    const last = new Map<string, string>();
+    for (const r of puts) if (!last.has(r.ShardId!) || BigInt(r.SequenceNumber!) > BigInt(last.get(r.ShardId!)!)) last.set(r.ShardId!, r.SequenceNumber!);
+    expect(last.size).toBe(2);
+    await waitFor('both shards checkpointed at their last record', () => fs.existsSync(checkpoints)
+      && [...last].every(([shard, seq]) => JSON.parse(fs.readFileSync(checkpoints, 'utf8')).shards[shard]?.sequenceNumber === seq), 60_000);
+    // and the function got every record once in aws:kinesis events
+    const events = (await te.listInvocations(name)).map((i) => JSON.parse(i.payload));
+    expect(events.flatMap((e) => e.Records).map((r: any) => r.eventID).sort()).toEqual(puts.map((r) => `${r.ShardId}:${r.SequenceNumber}`).sort());
+    expect(events.every((e) => e.Records.every((r: any) => r.eventSource === 'aws:kinesis'))).toBe(true);
+    // and the user is told what the template cannot give and what is read differently
+    expect(out).toContain('template: EventSourceArn (the stream) is resolved at deploy time; give --stream');
+    expect(out).toContain('template: EventSourceArn is an enhanced fan-out consumer: the emulator reads the stream with standard iterators (GetRecords)');
+    expect(out).toContain('template: DestinationConfig.OnFailure.Destination is resolved at deploy time; give it as a flag');
+    expect(out).toContain(`reading ${stream}, checkpoints in ${checkpoints}`);
+    // and the progress line shows the rate, the records done and each shard's iterator age
+    await waitFor('a progress line with both shards', () => /\r\x1b\[K\d+ records\/s {2}committed 30 {2}on-failure 0 {2}iterator age shardId-000000000000:\d+\.\ds shardId-000000000001:\d+\.\ds/.test(out), 10_000);
+    // WHEN it is stopped THEN it exits 0
+    const pid = Number(spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).stdout.trim());
+    process.kill(pid, 'SIGTERM');
     expect(await exited).toBe(0);
   });
 });

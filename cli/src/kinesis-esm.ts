@@ -210,7 +210,7 @@ export class LocalKinesisEventSourceMapping {
         iterator = out.NextShardIterator;
         if (!iterator) { s.closed = true; for (const l of s.lanes) l.wake.notify(); return; }
         if (records.length === 0) {
-          if (s.unfinished === 0) s.iteratorAgeMs = out.MillisBehindLatest ?? 0;
+          if (s.unfinished === 0) this.stats.shards[s.shardId].iteratorAgeMs = s.iteratorAgeMs = out.MillisBehindLatest ?? 0;
           await s.wake.wait(this.o.pollIntervalMs);
         }
       } catch (e) {

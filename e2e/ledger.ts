@@ -3,28 +3,31 @@
  * → target (Lambda emulator) → response/error topics, idempotency in DynamoDB Local, secrets and the
  * on-failure queue on moto. One fault per scenario; the ledger accounts for every produced record.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
 import * as te from '../testenv';
 import { DISPATCHER_CONFIG_ENV, DispatcherConfig, IDEMPOTENCY_PARTITION_KEY } from '../contract/dispatcher-config';
 import { LocalEventSourceMapping } from '../cli/src/esm';
 import { Proxy, startProxy } from './proxy';
 import { account, Ledger, Observed, overlappingRuns } from './accounting';
+import { KINESIS_SCENARIOS, KinesisScenario, runKinesisScenario } from './kinesis-ledger';
+import { CANARY, DISPATCHER, isPoison, TARGET_BATCH, TARGETS } from './workload';
+import { countLines, drainQueue, hasResult, readAll, sleep, waitFor } from './observe';
 
 export { account, formatLedger, overlappingRuns, total } from './accounting';
 export type { Ledger, Observed } from './accounting';
 
-/** Every scenario the ledger implements; each can be run by name with `npm run e2e -- NAME`. */
-export const ALL_SCENARIOS = [
+/** The Kafka scenarios; each can be run by name with `npm run e2e -- NAME`. */
+export const KAFKA_SCENARIOS = [
   'baseline', 'broker-restart', 'dynamodb-restart', 'target-throttling', 'target-timeout', 'poison-log', 'poison-fail',
   'scram-rotation', 'dispatcher-killed', 'large-result-relay-outage', 'decode-poison-log', 'shared-key-poison',
   'strict-target-timeout', 'dynamodb-outage-after-invoke', 'routing-target-throttling',
 ] as const;
+/** Every scenario the ledger implements: Kafka, then Kinesis (kinesis-ledger.ts). */
+export const ALL_SCENARIOS = [...KAFKA_SCENARIOS, ...KINESIS_SCENARIOS] as const;
 export type ScenarioName = typeof ALL_SCENARIOS[number];
 /**
  * Scenarios that stop a service or change the broker's settings run in a private environment (its own Kafka,
@@ -35,58 +38,17 @@ const PRIVATE: ScenarioName[] = ['broker-restart', 'dynamodb-restart', 'dynamodb
 /** The scenarios of the ledger and of `npm test`: all of them. */
 export const SCENARIOS: readonly ScenarioName[] = ALL_SCENARIOS;
 
-const ROOT = path.join(__dirname, '..');
-const TARGETS = path.join(ROOT, 'test', 'fixtures', 'targets');
-const DISPATCHER = path.join(ROOT, 'assets', 'dispatcher');
+export { CANARY, isPoison, POISON_EVERY, TARGET_BATCH } from './workload';
 
 export const ESM_BATCH = 100;
-export const TARGET_BATCH = 25;
 export const PARTITIONS = 4;
-/** Every POISON_EVERY-th record (and record 1) asks the target to fail (or, in decode-poison-log, is spoiled). */
-export const POISON_EVERY = 250;
 /** In large-result-relay-outage every LARGE_EVERY-th record's result is 70 KB-900 KB. */
 export const LARGE_EVERY = 20;
-/** Every record's value carries this; no log line of the dispatcher may. */
-export const CANARY = 'CANARY-5b1f0c7e-record-bytes';
 /** The broker re-authenticates SASL sessions this often in scram-rotation. */
 const REAUTH_MS = 15_000;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-export const isPoison = (i: number) => i === 1 || i % POISON_EVERY === 0;
 /** In routing-target-throttling record n carries the header route=a (n % 3 == 0), route=b (1), or none (2: the default target). */
 const ROUTE_OF = ['a', 'b', undefined] as const;
-
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-interface Message { partition: number; offset: number; key: string; keyBase64: string | null; value: Buffer }
-
-/** Every message of a topic up to its current end. */
-async function readAll(kafka: Kafka, topic: string): Promise<Message[]> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const ends = await admin.fetchTopicOffsets(topic);
-  await admin.disconnect();
-  const want = new Map(ends.map((p) => [p.partition, Number(p.high)]));
-  const out: Message[] = [];
-  if ([...want.values()].every((h) => h === 0)) return out;
-  const seen = new Map<number, number>();
-  const consumer = kafka.consumer({ groupId: `ledger-${randomUUID()}`, maxBytesPerPartition: 8 * 1024 * 1024 });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({ eachMessage: async ({ partition, message }) => {
-    out.push({ partition, offset: Number(message.offset), key: String(message.key), keyBase64: message.key ? message.key.toString('base64') : null, value: message.value ?? Buffer.alloc(0) });
-    seen.set(partition, Number(message.offset) + 1);
-  } });
-  await waitFor(`${topic} read to its end`, () => [...want].every(([p, h]) => h === 0 || (seen.get(p) ?? 0) >= h), 120_000);
-  await consumer.disconnect();
-  return out;
-}
 
 export interface ScenarioOptions {
   n: number;
@@ -94,6 +56,7 @@ export interface ScenarioOptions {
 }
 
 export async function runScenario(scenario: ScenarioName, opts: ScenarioOptions): Promise<Ledger> {
+  if ((KINESIS_SCENARIOS as readonly string[]).includes(scenario)) return runKinesisScenario(scenario as KinesisScenario, opts);
   const started = Date.now();
   const log = opts.log ?? (() => undefined);
   const privateEnv = PRIVATE.includes(scenario) ? await te.start({
@@ -340,15 +303,10 @@ export async function runScenario(scenario: ScenarioName, opts: ScenarioOptions)
       return { partition: Number(k.partition), startOffset: Number(k.startOffset), endOffset: Number(k.endOffset), records: v.records, functionError: String(v.functionError) };
     });
     const failedRanges: Observed['failedRanges'][number][] = [];
-    for (;;) {
-      const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
-      if (!r.Messages?.length) break;
-      for (const msg of r.Messages) {
-        for (const [tp, info] of Object.entries<any>(JSON.parse(msg.Body!).KafkaBatchInfo.recordsInfo)) {
-          failedRanges.push({ partition: Number(tp.slice(tp.lastIndexOf('-') + 1)), first: Number(info.firstRecordOffset), last: Number(info.lastRecordOffset) });
-        }
+    for (const body of await drainQueue(sqs, queueUrl)) {
+      for (const [tp, info] of Object.entries<any>(body.KafkaBatchInfo.recordsInfo)) {
+        failedRanges.push({ partition: Number(tp.slice(tp.lastIndexOf('-') + 1)), first: Number(info.firstRecordOffset), last: Number(info.lastRecordOffset) });
       }
-      await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: r.Messages.map((x, i) => ({ Id: String(i), ReceiptHandle: x.ReceiptHandle! })) }));
     }
     const coordinatesOf = (inv: te.InvocationRecord) => (JSON.parse(inv.payload) as any[]).map((e) => ({ partition: Number(e.payload.partition), offset: Number(e.payload.offset) }));
     const counts = account({
@@ -411,20 +369,4 @@ async function misroutedOrUnordered(targets: string[], invocationsOf: (name: str
     }
   }
   return wrong;
-}
-
-/** A response value holds the target's result for its record (the echo target's payload with a result). */
-function hasResult(value: Buffer): boolean {
-  try {
-    const v = JSON.parse(value.toString('utf8'));
-    return typeof v === 'object' && v !== null && v.result !== undefined && v.result !== null;
-  } catch {
-    return false;
-  }
-}
-
-/** Lines of a log file that contain the text (0 when there is no file). */
-function countLines(file: string, text: string): number {
-  if (!fs.existsSync(file)) return 0;
-  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.includes(text)).length;
 }

@@ -19,7 +19,7 @@ async function main(): Promise<void> {
     for (const s of scenarios) {
       const l = await runScenario(s, { n, log: values.verbose ? (line) => process.stderr.write(`${line}\n`) : undefined });
       ledgers.push(l);
-      process.stdout.write(`${formatLedger(l)}\n`);
+      process.stdout.write(`${formatLedger(l)} seconds=${l.seconds}\n`);
     }
   } finally {
     if (own) await te.stop(own);

@@ -5,14 +5,13 @@
  * processed to an on-failure destination in the format Lambda documents (https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure.html).
  */
 import { randomUUID } from 'node:crypto';
-import * as path from 'node:path';
 import { Kafka, KafkaConfig, KafkaMessage, logLevel, Producer, Consumer } from 'kafkajs';
-import { buildEvent, EsmRecord, EventSourceIdentity, InvokeOutcome, MAX_PAYLOAD_BYTES, onFailureRecord, payloadBytes, toEsmRecord } from './event';
+import { buildEvent, EsmRecord, EventSourceIdentity, MAX_PAYLOAD_BYTES, onFailureRecord, payloadBytes, toEsmRecord } from './event';
 import { onFailureDestination, OnFailureDestination } from './destination';
-import { localAwsSettings } from './aws';
+import { BatchDelivery, validateMappingOptions } from './delivery';
+import { createInvoker, Invoker } from './invoker';
 import { LocalEsmConfigError } from './errors';
 import { recordFilter } from './filter';
-import { ESM_LIMITS } from '../../contract/esm-limits';
 
 export type StartingPosition = 'LATEST' | 'TRIM_HORIZON' | 'AT_TIMESTAMP';
 
@@ -88,31 +87,9 @@ export interface LocalEsmStats {
   lag: Record<string, number>;
 }
 
-interface Invoker {
-  readonly functionArn: string;
-  invoke(event: unknown): Promise<InvokeOutcome & { ok: boolean; throttled: boolean; response?: unknown }>;
-  close(): void;
-}
-
-class StoppedError extends Error { public override readonly name = 'StoppedError'; }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 export function validateOptions(o: LocalEsmOptions): void {
-  const fail = (msg: string) => { throw new LocalEsmConfigError(msg); };
-  if (!o.topics?.length) fail('topics: at least one topic is required');
-  const bs = o.batchSize ?? 100;
-  if (!Number.isInteger(bs) || bs < ESM_LIMITS.batchSize[0] || bs > ESM_LIMITS.batchSize[1]) fail(`batchSize must be an integer from 1 to 10000, got ${bs}`);
-  const w = o.maxBatchingWindowSeconds ?? 0.5;
-  if (!(w >= ESM_LIMITS.maxBatchingWindowSeconds[0] && w <= ESM_LIMITS.maxBatchingWindowSeconds[1])) fail(`maxBatchingWindowSeconds must be from 0 to 300, got ${w}`);
-  const r = o.retryAttempts ?? -1;
-  if (!Number.isInteger(r) || r < -1 || r > ESM_LIMITS.retryAttempts[1]) fail(`retryAttempts must be -1 (until the records expire) or 0 to 10000, got ${r}`);
-  const age = o.maximumRecordAgeSeconds ?? -1;
-  if (!(age === -1 || (age >= ESM_LIMITS.maxRecordAgeSeconds[0] && age <= ESM_LIMITS.maxRecordAgeSeconds[1]))) fail(`maximumRecordAgeSeconds must be -1 or 60 to 604800, got ${age}`);
-  const sp = o.startingPosition ?? 'TRIM_HORIZON';
-  if (!['LATEST', 'TRIM_HORIZON', 'AT_TIMESTAMP'].includes(sp)) fail(`startingPosition must be LATEST, TRIM_HORIZON or AT_TIMESTAMP, got ${sp}`);
-  if (sp === 'AT_TIMESTAMP' && !Number.isFinite(o.startingPositionTimestamp)) fail('startingPositionTimestamp is required with AT_TIMESTAMP (epoch milliseconds)');
-  if (!o.functionName === !o.handler) fail('give exactly one of functionName (Lambda Invoke API) or handler ("path/module.export", in-process)');
+  if (!o.topics?.length) throw new LocalEsmConfigError('topics: at least one topic is required');
+  validateMappingOptions(o, { maxBatchingWindowSeconds: 0.5 });
 }
 
 export class LocalEventSourceMapping {
@@ -128,6 +105,7 @@ export class LocalEventSourceMapping {
   private producer?: Promise<Producer>;
   private destination?: OnFailureDestination;
   private invoker!: Invoker;
+  private delivery!: BatchDelivery<EsmRecord>;
   private running = false;
   private readonly log: (line: string) => void;
   private readonly matches?: (value: Buffer | null) => boolean;
@@ -143,8 +121,20 @@ export class LocalEventSourceMapping {
   }
 
   async start(): Promise<void> {
-    this.invoker = await this.createInvoker();
+    this.invoker = createInvoker(this.o);
     if (this.o.onFailure) this.destination = onFailureDestination(this.o.onFailure, { endpoint: this.o.awsEndpoint, region: this.o.region }, () => (this.producer ??= this.connectProducer()));
+    const id = this.id;
+    const functionArn = this.invoker.functionArn;
+    this.delivery = new BatchDelivery<EsmRecord>({
+      event: (records) => buildEvent(id, records),
+      partialFailures: (records, response) => this.partialFailures(records, response),
+      timestamp: (r) => r.timestamp,
+      where: (rs) => `${rs[0].topic}-${rs[0].partition} offsets ${rs[0].offset}-${rs[rs.length - 1].offset}`,
+      onFailureRecord: (a) => onFailureRecord({ ...a, id, functionArn, event: buildEvent(id, a.records) }),
+      bisectPartialFailures: true,
+      expiredCondition: 'RetryAttemptsExhausted',
+      expireBeforeInvoke: false,
+    }, this.invoker, this.o, this.destination, this.stats, () => this.running, this.log);
     if (this.o.startingPosition === 'AT_TIMESTAMP') await this.seekToTimestamp();
     const window = Math.round(this.o.maxBatchingWindowSeconds * 1000);
     // The broker holds a fetch until the window ends or 6 MB are there: the ESM's batching window.
@@ -189,7 +179,7 @@ export class LocalEventSourceMapping {
         };
         for (const chunk of this.chunks(sent.map((m: KafkaMessage) => toEsmRecord(batch.topic, batch.partition, m, logAppend)))) {
           if (!this.running || !isRunning() || isStale()) return;
-          await this.deliver(chunk);
+          await this.delivery.deliver(chunk);
           await commit(chunk[chunk.length - 1].offset);
         }
         if (committed < all.length && this.running && isRunning() && !isStale()) await commit(Number(all[all.length - 1].offset));
@@ -220,76 +210,22 @@ export class LocalEventSourceMapping {
     if (cur.length) yield cur;
   }
 
-  /** Invokes until the batch succeeds, its retries are exhausted, or the mapping stops (then nothing is committed). */
-  private async deliver(records: EsmRecord[]): Promise<void> {
-    let event = buildEvent(this.id, records);
-    if (payloadBytes(event) > MAX_PAYLOAD_BYTES) {
-      return this.sendToOnFailure('MaximumPayloadSizeExceeded', 0, undefined, records, event);
-    }
-    let failedInvokes = 0;
-    for (;;) {
-      if (!this.running) throw new StoppedError('mapping stopped before the batch succeeded');
-      const out = await this.invoker.invoke(event);
-      this.stats.invocations++;
-      if (out.throttled) { this.stats.throttledInvocations++; await sleep(this.o.retryDelayMs); continue; } // retried, not counted
-      let remaining: EsmRecord[] | undefined = out.ok ? [] : records;
-      if (out.ok && this.o.reportBatchItemFailures) remaining = this.partialFailures(records, out.response);
-      if (remaining.length === 0) return;
-      failedInvokes++;
-      this.stats.failedInvocations++;
-      if (!out.ok) this.log(`invoke of ${remaining[0].topic}-${remaining[0].partition}@${remaining[0].offset} (${records.length} records) failed: ${out.functionError} ${JSON.stringify(out.response ?? '').slice(0, 200)}`);
-      if (this.o.bisectBatchOnFunctionError && remaining.length > 1) {
-        const half = Math.ceil(remaining.length / 2);
-        await this.deliver(remaining.slice(0, half));
-        return this.deliver(remaining.slice(half));
-      }
-      const oldest = remaining[0].timestamp;
-      const expired = this.o.maximumRecordAgeSeconds >= 0 && Date.now() - oldest > this.o.maximumRecordAgeSeconds * 1000;
-      if ((this.o.retryAttempts >= 0 && failedInvokes > this.o.retryAttempts) || expired) {
-        return this.sendToOnFailure('RetryAttemptsExhausted', failedInvokes, out, remaining, event);
-      }
-      records = remaining;
-      event = buildEvent(this.id, records);
-      await sleep(this.o.retryDelayMs);
-    }
-  }
-
   /**
    * The records to retry after a partial batch response: from the lowest failed offset of each
    * partition on. An answer that is not a valid partial batch response fails the whole batch.
    */
-  private partialFailures(records: EsmRecord[], response: unknown): EsmRecord[] {
+  private partialFailures(records: readonly EsmRecord[], response: unknown): EsmRecord[] {
     if (response === null || response === undefined || typeof response !== 'object' || !('batchItemFailures' in response)) return [];
     const items = (response as { batchItemFailures: unknown }).batchItemFailures;
-    if (!Array.isArray(items)) return records;
+    if (!Array.isArray(items)) return [...records];
     const from = new Map<string, number>();
     for (const it of items) {
       const id = it?.itemIdentifier;
-      if (!id || typeof id.partition !== 'string' || !Number.isInteger(Number(id.offset))) return records;
+      if (!id || typeof id.partition !== 'string' || !Number.isInteger(Number(id.offset))) return [...records];
       const o = Number(id.offset);
       from.set(id.partition, Math.min(from.get(id.partition) ?? o, o));
     }
     return records.filter((r) => { const f = from.get(`${r.topic}-${r.partition}`); return f !== undefined && r.offset >= f; });
-  }
-
-  private async sendToOnFailure(condition: 'RetryAttemptsExhausted' | 'MaximumPayloadSizeExceeded', invokes: number, last: InvokeOutcome | undefined, records: EsmRecord[], event: unknown): Promise<void> {
-    const where = `${records[0].topic}-${records[0].partition} offsets ${records[0].offset}-${records[records.length - 1].offset}`;
-    if (!this.destination) {
-      this.log(`on-failure (${condition}) without a destination, skipping ${where}`);
-    } else {
-      const rec = onFailureRecord({ id: this.id, functionArn: this.invoker.functionArn, condition, approximateInvokeCount: invokes, last, records, event: buildEvent(this.id, records), withPayload: this.destination.withPayload });
-      // The destination must take the record before the offsets move past it; retry until it does.
-      for (let i = 0; ; i++) {
-        try { await this.destination.send(rec); break; } catch (e) {
-          if (!this.running) throw e;
-          this.log(`on-failure destination ${this.destination.target} failed (${(e as Error).message}); retrying`);
-          await sleep(Math.min(5000, 200 * 2 ** i));
-        }
-      }
-    }
-    void event;
-    this.stats.onFailureRecords++;
-    this.stats.recordsSentToOnFailure += records.length;
   }
 
   private async connectProducer(): Promise<Producer> {
@@ -311,49 +247,5 @@ export class LocalEventSourceMapping {
     } finally {
       await admin.disconnect();
     }
-  }
-
-  private async createInvoker(): Promise<Invoker> {
-    if (this.o.handler) {
-      const dot = this.o.handler.lastIndexOf('.');
-      const file = path.resolve(this.o.handler.slice(0, dot));
-      const exportName = this.o.handler.slice(dot + 1);
-      const fn = require(file)[exportName];
-      if (typeof fn !== 'function') throw new LocalEsmConfigError(`handler "${this.o.handler}": ${file} exports no function "${exportName}"`);
-      return {
-        functionArn: `arn:aws:lambda:${this.o.region ?? 'us-east-1'}:000000000000:function:local`,
-        async invoke(event) {
-          const requestId = randomUUID();
-          const context = { awsRequestId: requestId, functionName: 'local', getRemainingTimeInMillis: () => 900_000 };
-          try {
-            return { ok: true, throttled: false, requestId, statusCode: 200, response: await fn(JSON.parse(JSON.stringify(event)), context) };
-          } catch (e) {
-            return { ok: false, throttled: false, requestId, statusCode: 200, functionError: 'Unhandled', response: { errorType: (e as Error).name, errorMessage: (e as Error).message } };
-          }
-        },
-        close() { /* nothing held */ },
-      };
-    }
-    const { LambdaClient, InvokeCommand } = require('@aws-sdk/client-lambda') as typeof import('@aws-sdk/client-lambda');
-    const client = new LambdaClient({ maxAttempts: 1, ...localAwsSettings(this.o.lambdaEndpoint, this.o.region) });
-    const name = this.o.functionName!;
-    const functionArn = name.startsWith('arn:') ? name : `arn:aws:lambda:${this.o.region ?? 'us-east-1'}:000000000000:function:${name}`;
-    return {
-      functionArn,
-      async invoke(event) {
-        try {
-          const out = await client.send(new InvokeCommand({ FunctionName: name, Payload: Buffer.from(JSON.stringify(event)) }));
-          const text = out.Payload ? Buffer.from(out.Payload).toString('utf8') : '';
-          let response: unknown;
-          try { response = text ? JSON.parse(text) : undefined; } catch { response = text; }
-          return { ok: !out.FunctionError, throttled: false, requestId: out.$metadata.requestId ?? randomUUID(), statusCode: out.StatusCode, executedVersion: out.ExecutedVersion, functionError: out.FunctionError, response };
-        } catch (e) {
-          const err = e as Error & { $metadata?: { httpStatusCode?: number; requestId?: string } };
-          const throttled = err.name === 'TooManyRequestsException' || err.$metadata?.httpStatusCode === 429;
-          return { ok: false, throttled, requestId: err.$metadata?.requestId ?? randomUUID(), statusCode: err.$metadata?.httpStatusCode, functionError: err.name };
-        }
-      },
-      close() { client.destroy(); },
-    };
   }
 }

@@ -58,7 +58,7 @@ export function buildEvent(id: EventSourceIdentity, records: readonly EsmRecord[
 
 export const payloadBytes = (event: unknown): number => Buffer.byteLength(JSON.stringify(event), 'utf8');
 
-export type FailureCondition = 'RetryAttemptsExhausted' | 'MaximumPayloadSizeExceeded' | 'MaximumRecordAgeExceeded';
+export type FailureCondition = 'RetryAttemptsExhausted' | 'MaximumPayloadSizeExceeded' | 'MaximumRecordAgeExceeded' | 'RecordAgeExceeded';
 
 export interface InvokeOutcome {
   readonly requestId: string;
@@ -96,6 +96,21 @@ export function onFailureRecord(args: {
     };
   }
   return {
+    ...invocationContext(args),
+    KafkaBatchInfo: {
+      batchSize: args.records.length,
+      ...(args.id.eventSourceArn ? { eventSourceArn: args.id.eventSourceArn } : {}),
+      ...(args.id.bootstrapServers ? { bootstrapServers: args.id.bootstrapServers } : {}),
+      payloadSize: payloadBytes(args.event),
+      recordsInfo,
+    },
+    ...(args.withPayload ? { payload: JSON.stringify(args.event) } : {}),
+  };
+}
+
+/** What every on-failure record starts with: the last invocation's request and response, the version and the time. */
+export function invocationContext(args: { functionArn: string; condition: FailureCondition; approximateInvokeCount: number; last?: InvokeOutcome }): Record<string, unknown> {
+  return {
     requestContext: {
       requestId: args.last?.requestId ?? 'none',
       functionArn: args.functionArn,
@@ -107,13 +122,5 @@ export function onFailureRecord(args: {
       : { statusCode: args.last.statusCode ?? 0, executedVersion: args.last.executedVersion ?? '$LATEST', functionError: args.last.functionError ?? 'Unhandled' },
     version: '1.0',
     timestamp: new Date().toISOString(),
-    KafkaBatchInfo: {
-      batchSize: args.records.length,
-      ...(args.id.eventSourceArn ? { eventSourceArn: args.id.eventSourceArn } : {}),
-      ...(args.id.bootstrapServers ? { bootstrapServers: args.id.bootstrapServers } : {}),
-      payloadSize: payloadBytes(args.event),
-      recordsInfo,
-    },
-    ...(args.withPayload ? { payload: JSON.stringify(args.event) } : {}),
   };
 }

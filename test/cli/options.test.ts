@@ -4,8 +4,9 @@ import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { buildExampleStacks } from '../../bin/stacks';
-import { parseCli } from '../../cli/src/cli';
+import { parseCli, parseCommand } from '../../cli/src/cli';
 import { LocalEsmConfigError, validateOptions } from '../../cli/src/esm';
+import { validateKinesisOptions } from '../../cli/src/kinesis-esm';
 
 const base = { kafka: { brokers: ['127.0.0.1:9092'] }, topics: ['t'], functionName: 'f' };
 
@@ -76,8 +77,8 @@ describe('local event source mapping options', () => {
     test('fails when the template holds several mappings and --mapping does not choose one, naming them', () => {
       // GIVEN the self-managed mTLS stack: one mapping per topic WHEN read without --mapping THEN the error lists the ids
       expect(() => parseCli(['--template', templates.KafkaLambdaSelfManagedMtls, ...local]))
-        .toThrow(/holds 2 Kafka event source mappings; choose one with --mapping \(PaymentsEventSourceMappingpayments\w+, PaymentsEventSourceMappingrefunds\w+\)/);
-      expect(() => parseCli(['--template', templates.KafkaLambdaSelfManagedMtls, '--mapping', 'Nope', ...local])).toThrow(/has no Kafka event source mapping "Nope"/);
+        .toThrow(/holds 2 Kafka or Kinesis event source mappings; choose one with --mapping \(PaymentsEventSourceMappingpayments\w+, PaymentsEventSourceMappingrefunds\w+\)/);
+      expect(() => parseCli(['--template', templates.KafkaLambdaSelfManagedMtls, '--mapping', 'Nope', ...local])).toThrow(/has no Kafka or Kinesis event source mapping "Nope"/);
       expect(() => parseCli(['--mapping', 'X', ...local])).toThrow(/give --template too/);
     });
 
@@ -100,8 +101,62 @@ describe('local event source mapping options', () => {
       ]);
     });
 
+    test('the Kinesis stack\'s mapping gives a Kinesis command with its batching, parallelization, retries and partial batch responses; the stream must be a flag', () => {
+      // GIVEN the example app's Kinesis stack (a created stream read through an enhanced fan-out consumer)
+      const notices: string[] = [];
+      // WHEN read without --stream THEN it says the stream is needed
+      expect(() => parseCommand(['--template', templates.KafkaLambdaKinesis, '--handler', 'h.handler'])).toThrow(/--stream .* is required: the template's stream is resolved at deploy time/);
+      // WHEN read with the local stream as a flag
+      const c = parseCommand(['--template', templates.KafkaLambdaKinesis, '--stream', 'clicks', '--handler', 'h.handler', '--checkpoint-file', 'cp.json'], (l) => notices.push(l));
+      // THEN it is a Kinesis command with the deployed mapping's settings
+      expect(c).toEqual({ kind: 'kinesis', options: expect.objectContaining({
+        stream: 'clicks', batchSize: 500, maxBatchingWindowSeconds: 1, parallelizationFactor: 2, retryAttempts: 5, maximumRecordAgeSeconds: 21600,
+        bisectBatchOnFunctionError: true, reportBatchItemFailures: true, startingPosition: 'TRIM_HORIZON', checkpointFile: 'cp.json', onFailure: undefined,
+      }) });
+      expect(notices).toEqual([
+        'template: DestinationConfig.OnFailure.Destination is resolved at deploy time; give it as a flag',
+        'template: EventSourceArn (the stream) is resolved at deploy time; give --stream',
+        'template: EventSourceArn is an enhanced fan-out consumer: the emulator reads the stream with standard iterators (GetRecords)',
+      ]);
+      expect(() => parseCli(['--template', templates.KafkaLambdaKinesis, '--stream', 'clicks', '--handler', 'h.handler'])).toThrow(/settings of a Kinesis mapping/);
+    });
+
+    test('a literal stream ARN is read; a tumbling window is reported as not emulated', () => {
+      // GIVEN a hand-written template with a Kinesis mapping naming its stream and a tumbling window
+      const file = path.join(dir, 'kinesis-literal.json');
+      fs.writeFileSync(file, JSON.stringify({ Resources: { M: { Type: 'AWS::Lambda::EventSourceMapping', Properties: {
+        EventSourceArn: 'arn:aws:kinesis:us-east-1:111122223333:stream/orders', StartingPosition: 'LATEST', TumblingWindowInSeconds: 60, FunctionName: 'f',
+      } } } }));
+      const notices: string[] = [];
+      // WHEN read THEN the stream comes from the template, and the window is named as not emulated
+      expect(parseCommand(['--template', file, '--function-name', 'f'], (l) => notices.push(l))).toEqual({ kind: 'kinesis', options: expect.objectContaining({ stream: 'arn:aws:kinesis:us-east-1:111122223333:stream/orders', startingPosition: 'LATEST' }) });
+      expect(notices).toEqual(['template: TumblingWindowInSeconds is not emulated']);
+    });
+
     test('fails naming the file when it is not a template', () => {
       expect(() => parseCli(['--template', path.join(dir, 'missing.json'), ...local])).toThrow(/--template .*missing\.json: cannot read it as a CloudFormation template/);
     });
+  });
+});
+
+describe('local Kinesis event source mapping options', () => {
+  test('flags map to a Kinesis command; the Kinesis endpoint defaults to --aws-endpoint', () => {
+    const c = parseCommand(['--stream', 's', '--function-name', 'f', '--aws-endpoint', 'http://127.0.0.1:5000', '--parallelization-factor', '3',
+      '--starting-position', 'AT_TIMESTAMP', '--starting-position-timestamp', '1700000000', '--report-batch-item-failures', '--on-failure', 'arn:aws:sqs:us-east-1:1:q']);
+    expect(c).toEqual({ kind: 'kinesis', options: expect.objectContaining({
+      stream: 's', functionName: 'f', kinesisEndpoint: 'http://127.0.0.1:5000', parallelizationFactor: 3, startingPosition: 'AT_TIMESTAMP',
+      startingPositionTimestamp: 1_700_000_000_000, reportBatchItemFailures: true, onFailure: 'arn:aws:sqs:us-east-1:1:q',
+    }) });
+  });
+
+  test.each([
+    [{ parallelizationFactor: 0 }, /parallelizationFactor must be an integer from 1 to 10, got 0/],
+    [{ onFailure: 'kafka://dlq' }, /onFailure of a Kinesis mapping must be an SQS, SNS or S3 ARN/],
+    [{ batchSize: 10001 }, /batchSize .* got 10001/],
+    [{ stream: '' }, /stream: a stream name or ARN is required/],
+    [{ startingPosition: 'AT_TIMESTAMP' }, /startingPositionTimestamp is required/],
+  ])('fails with LocalEsmConfigError for %j', (bad, message) => {
+    expect(() => validateKinesisOptions({ stream: 's', functionName: 'f', ...bad } as any)).toThrow(LocalEsmConfigError);
+    expect(() => validateKinesisOptions({ stream: 's', functionName: 'f', ...bad } as any)).toThrow(message);
   });
 });

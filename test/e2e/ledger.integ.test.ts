@@ -2,7 +2,7 @@
  * The fault ledger with a small N (CKL_E2E_N, default 400), so CI covers every scenario; `npm run e2e`
  * runs the same scenarios with 10,000 records.
  */
-import { ESM_BATCH, formatLedger, isPoison, Ledger, PARTITIONS, runScenario, SCENARIOS, ScenarioName, TARGET_BATCH, total } from '../../e2e/ledger';
+import { ESM_BATCH, formatLedger, isPoison, KAFKA_SCENARIOS, Ledger, PARTITIONS, runScenario, ScenarioName, TARGET_BATCH, total } from '../../e2e/ledger';
 
 jest.setTimeout(600_000);
 
@@ -15,7 +15,7 @@ describe('end-to-end fault ledger', () => {
   const ledgers: Ledger[] = [];
   afterAll(() => { if (ledgers.length) process.stdout.write(`${formatLedger(total(ledgers))}\n`); });
 
-  test.each(SCENARIOS.map((s) => [s]))('%s: the fault hits work in flight and every produced record is responded, errored with its bytes or sent to the on-failure destination', async (scenario) => {
+  test.each(KAFKA_SCENARIOS.map((s) => [s]))('%s: the fault hits work in flight and every produced record is responded, errored with its bytes or sent to the on-failure destination', async (scenario) => {
     // GIVEN N records on a multi-partition topic, WHEN they flow through the pipeline with the scenario's fault
     const l = await runScenario(scenario, { n: N });
     ledgers.push(l);

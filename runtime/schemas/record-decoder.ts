@@ -96,7 +96,6 @@ export class RecordDecoder {
     const bytes = field === 'key' ? (record as KafkaRecord).key : record.value;
     if (bytes === null) return; // no key, or a tombstone: null in the payload
     const { topic, partition, offset } = record;
-    const metadata = field === 'key' ? (record.raw as { keySchemaMetadata?: SchemaMetadata }).keySchemaMetadata : (record.raw as { valueSchemaMetadata?: SchemaMetadata }).valueSchemaMetadata;
     try {
       switch (format) {
         case 'confluent':
@@ -104,9 +103,10 @@ export class RecordDecoder {
           pending.push({ record, field, ...(format === 'confluent' ? readConfluentFrame(bytes) : readGlueFrame(bytes)) });
           return;
         case 'mapping-json':
-          setDecoded(record, field, { value: parseJson(bytes), schemaId: metadata?.schemaId });
+          setDecoded(record, field, { value: parseJson(bytes), schemaId: schemaMetadata(record, field)?.schemaId });
           return;
         case 'mapping-source': {
+          const metadata = schemaMetadata(record, field);
           const ref = metadata?.schemaId === undefined ? undefined : refOfSchemaId(metadata.schemaId);
           if (ref === undefined) throw new FramingError(`${field}SchemaMetadata.schemaId is ${JSON.stringify(metadata?.schemaId)}: not a Confluent schema id or a Glue schema version id`);
           pending.push({ record, field, ref, body: bytes });
@@ -139,6 +139,12 @@ export class RecordDecoder {
     }
     return c;
   }
+}
+
+/** The schema metadata the mapping's schema registry adds to a record's field. */
+function schemaMetadata(record: SourceRecord, field: RecordField): SchemaMetadata | undefined {
+  const raw = record.raw as { keySchemaMetadata?: SchemaMetadata; valueSchemaMetadata?: SchemaMetadata };
+  return field === 'key' ? raw.keySchemaMetadata : raw.valueSchemaMetadata;
 }
 
 function setDecoded(record: SourceRecord, field: RecordField, decoded: DecodedField): void {

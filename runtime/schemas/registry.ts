@@ -9,6 +9,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { GlueClient } from '@aws-sdk/client-glue';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { glueSdk } from '../sdk';
 import { SecretReader } from '../secrets';
 import { DATA_FORMATS, DataFormat, SchemaText } from './codecs';
 
@@ -110,21 +111,18 @@ export class ConfluentRegistryClient implements RegistryClient {
   private async connection(): Promise<{ headers: Record<string, string>; agent: http.Agent }> {
     const o = this.options;
     const ca = o.rootCaSecretArn === undefined ? undefined : this.secrets.pem(await this.secrets.json(o.rootCaSecretArn), 'certificate', o.rootCaSecretArn);
-    const tls = this.base.protocol === 'https:';
-    switch (o.auth ?? 'none') {
-      case 'basic': {
-        const s = await this.secrets.json(o.secretArn!);
-        const token = Buffer.from(`${this.secrets.field(s, 'username', o.secretArn!)}:${this.secrets.field(s, 'password', o.secretArn!)}`).toString('base64');
-        return { headers: { authorization: `Basic ${token}` }, agent: tls ? new https.Agent({ keepAlive: true, ca }) : new http.Agent({ keepAlive: true }) };
-      }
-      case 'mtls': {
-        const s = await this.secrets.json(o.secretArn!);
-        const passphrase = typeof s.privateKeyPassword === 'string' ? s.privateKeyPassword : undefined;
-        return { headers: {}, agent: new https.Agent({ keepAlive: true, ca, cert: this.secrets.pem(s, 'certificate', o.secretArn!), key: this.secrets.pem(s, 'privateKey', o.secretArn!), passphrase }) };
-      }
-      default:
-        return { headers: {}, agent: tls ? new https.Agent({ keepAlive: true, ca }) : new http.Agent({ keepAlive: true }) };
+    const secret = o.auth === 'basic' || o.auth === 'mtls' ? await this.secrets.json(o.secretArn!) : undefined;
+    const headers: Record<string, string> = {};
+    const tls: https.AgentOptions = { keepAlive: true, ca };
+    if (o.auth === 'basic') {
+      const token = Buffer.from(`${this.secrets.field(secret!, 'username', o.secretArn!)}:${this.secrets.field(secret!, 'password', o.secretArn!)}`).toString('base64');
+      headers.authorization = `Basic ${token}`;
+    } else if (o.auth === 'mtls') {
+      tls.cert = this.secrets.pem(secret!, 'certificate', o.secretArn!);
+      tls.key = this.secrets.pem(secret!, 'privateKey', o.secretArn!);
+      tls.passphrase = typeof secret!.privateKeyPassword === 'string' ? secret!.privateKeyPassword : undefined;
     }
+    return { headers, agent: this.base.protocol === 'https:' ? new https.Agent(tls) : new http.Agent({ keepAlive: true }) };
   }
 }
 
@@ -151,8 +149,7 @@ export class GlueRegistryClient implements RegistryClient {
   }
 
   async fetch(id: number | string): Promise<SchemaText> {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const glue = require('@aws-sdk/client-glue') as typeof import('@aws-sdk/client-glue');
+    const glue = glueSdk();
     this.client ??= new glue.GlueClient({ region: this.options.region });
     let out;
     try {

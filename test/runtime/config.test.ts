@@ -24,6 +24,23 @@ describe('parseDispatcherConfig', () => {
     expect(config.target.functionName).toBeUndefined();
   });
 
+  test('accepts schemas with a Confluent registry and Glue', () => {
+    const schemas = { key: 'confluent', value: 'mapping-source', confluent: { url: 'https://r:8081', auth: 'mtls', secretArn: 'arn:s', rootCaSecretArn: 'arn:ca' }, glue: { region: 'eu-west-1' } };
+    expect(parseDispatcherConfig(JSON.stringify({ ...valid, schemas })).schemas).toEqual(schemas);
+  });
+
+  test.each([
+    ['a field format is unknown', { key: 'bytes', value: 'avro' }, /config.schemas.value must be one of bytes, confluent, glue, mapping-json, mapping-source, got "avro"/],
+    ['confluent has no registry', { key: 'confluent', value: 'bytes' }, /config.schemas.key is confluent: config.schemas.confluent \(the registry's URL\) is required/],
+    ['glue has no registry', { key: 'bytes', value: 'glue' }, /config.schemas.value is glue: config.schemas.glue is required/],
+    ['mapping-source has no registry', { key: 'bytes', value: 'mapping-source' }, /config.schemas.value is mapping-source: config.schemas.confluent or config.schemas.glue/],
+    ['the registry URL is not http(s)', { key: 'confluent', value: 'bytes', confluent: { url: 'r:8081', auth: 'none' } }, /config.schemas.confluent.url must be an http:\/\/ or https:\/\/ URL, got "r:8081"/],
+    ['basic auth has no secret', { key: 'confluent', value: 'bytes', confluent: { url: 'http://r', auth: 'basic' } }, /config.schemas.confluent.secretArn must be a non-empty string/],
+    ['mTLS is over http', { key: 'confluent', value: 'bytes', confluent: { url: 'http://r', auth: 'mtls', secretArn: 'arn:s' } }, /config.schemas.confluent.url must be https:\/\/ for auth mtls/],
+  ])('refuses schemas when %s', (_, schemas, message) => {
+    expect(() => parseDispatcherConfig(JSON.stringify({ ...valid, schemas }))).toThrow(message);
+  });
+
   test.each([
     ['it is not set', undefined, /CKL_DISPATCHER_CONFIG: is not set/],
     ['it is not JSON', '{', /is not valid JSON/],

@@ -1,4 +1,4 @@
-import { Names, Stack, Validations } from 'aws-cdk-lib';
+import { Names, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -14,7 +14,7 @@ import { KafkaCluster, KafkaClusterKind } from './kafka-cluster';
 import { KafkaConsumptionMode, KafkaTriggerMetricOptions, KafkaTriggerProps } from './kafka-trigger-props';
 import { ValidationError } from './private/errors';
 import { KafkaAuthSetup, secretArnPattern } from './private/kafka-auth-setup';
-import { IAM4_BASIC_EXECUTION, acknowledgeCreatedSecrets, acknowledgeWildcards } from './private/nag';
+import { IAM4_BASIC_EXECUTION, acknowledgeCreatedSecrets, acknowledgeFinding, acknowledgeWildcards } from './private/nag';
 import { validateKafkaTriggerProps } from './private/kafka-trigger-validation';
 import { bindSchemaRegistry, createDryRunCheck, eventSourceNetwork } from './private/kafka-trigger-parts';
 import { mskResourceArn } from './private/msk';
@@ -323,10 +323,9 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
       for (const s of net.subnets) access.push({ type: 'VPC_SUBNET', uri: `subnet:${s.subnetId}` });
       for (const g of net.securityGroups) access.push({ type: 'VPC_SECURITY_GROUP', uri: `security_group:${g.securityGroupId}` });
     }
-    const kafkaConfig: { consumerGroupId: string; consumptionMode?: string; schemaRegistryConfig?: lambda.CfnEventSourceMapping.SchemaRegistryConfigProperty } = {
+    const kafkaConfig: lambda.CfnEventSourceMapping.SelfManagedKafkaEventSourceConfigProperty = {
       consumerGroupId, schemaRegistryConfig: this.schemaRegistryConfig,
     };
-    if (props.consumptionMode) kafkaConfig.consumptionMode = props.consumptionMode;
     const queue = props.consumptionMode === KafkaConsumptionMode.QUEUE;
     const mapping = new lambda.CfnEventSourceMapping(this, id, {
       functionName: this.target.functionArn,
@@ -354,6 +353,12 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
       functionResponseTypes: props.reportBatchItemFailures ? ['ReportBatchItemFailures'] : undefined,
       destinationConfig: destination ? { onFailure: { destination } } : undefined,
     });
+    // ConsumptionMode is newer than the oldest aws-cdk-lib the package supports (2.257.0), whose L1 has no such
+    // property and would drop it, so it is written as an override.
+    if (props.consumptionMode) {
+      const config = this.cluster.kind === KafkaClusterKind.MSK ? 'AmazonManagedKafkaEventSourceConfig' : 'SelfManagedKafkaEventSourceConfig';
+      mapping.addPropertyOverride(`${config}.ConsumptionMode`, props.consumptionMode);
+    }
     for (const [key, value] of Object.entries(this.eventSourceMetadata)) mapping.addMetadata(key, value);
     // Lambda checks the role's permissions (and the dry run the function) when the mapping is created.
     mapping.node.addDependency(this.policy);
@@ -377,18 +382,16 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
 
   /**
    * Acknowledges the cdk-nag AwsSolutions findings this construct causes on purpose, each with its reason,
-   * through aws-cdk-lib's Validations (what cdk-nag 3 reads), so the library needs no cdk-nag dependency.
+   * through aws-cdk-lib's Validations metadata (what cdk-nag 3 reads), so the library needs no cdk-nag dependency.
    */
   private acknowledgeNagFindings(): void {
-    const ack = (construct: Construct | undefined, id: string, reason: string) => {
-      if (construct) Validations.of(construct).acknowledge({ id: id.startsWith('AwsSolutions::') ? id : `AwsSolutions::AwsSolutions-${id}`, reason });
-    };
     acknowledgeWildcards(this.policy, () => 'Lambda creates the event source network interfaces with this role: their ids are unknown before creation and '
       + 'ec2:Describe* has no resource-level permissions; S3 on-failure objects get Lambda-chosen keys; an imported secret is matched by its ARN suffix.');
     acknowledgeCreatedSecrets(this, [this.authSecret, this.rootCaSecret]);
     acknowledgeOnFailureFindings(this, this.onFailureQueue, this.onFailureBucket, 'Kafka');
     // The AwsCustomResource provider is a stack-level singleton with the basic execution managed policy.
-    ack(Stack.of(this).node.tryFindChild(AWS_CUSTOM_RESOURCE_PROVIDER_ID), IAM4_BASIC_EXECUTION,
+    const provider = Stack.of(this).node.tryFindChild(AWS_CUSTOM_RESOURCE_PROVIDER_ID);
+    if (provider) acknowledgeFinding(provider, IAM4_BASIC_EXECUTION,
       'The AwsCustomResource provider of aws-cdk-lib writes its logs with AWSLambdaBasicExecutionRole; its only other permission is the scoped dry-run invoke.');
   }
 }

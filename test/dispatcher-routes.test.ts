@@ -11,6 +11,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import {
   DispatcherErrorBehavior, DispatcherInvocationType, DispatcherPayloadFormat, DispatcherRoute, KafkaAuth, KafkaCluster, KafkaDispatcher, KafkaDispatcherProps, LambdaSinkConnector,
 } from '../lib';
+import { IAM4_BASIC_EXECUTION, acknowledgeFinding } from '../lib/private/nag';
 import { configOf } from './support/dispatcher-config';
 import { cfnLint } from './trigger/cfn-lint';
 
@@ -131,7 +132,7 @@ describe('KafkaDispatcher routes', () => {
       const { stack } = setup(threeRoutes, (s) => ({ relay: relayProps(s) }), app);
       // The stand-in targets' basic execution roles are the test's, not the dispatcher's.
       for (const id of ['Orders', 'Refunds', 'Vips']) {
-        Validations.of(stack.node.findChild(id)).acknowledge({ id: 'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', reason: 'the test\'s stand-in target' });
+        acknowledgeFinding(stack.node.findChild(id), IAM4_BASIC_EXECUTION, 'the test\'s stand-in target');
       }
       Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
       // WHEN synthesized

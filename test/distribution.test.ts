@@ -3,29 +3,19 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { App, Stack } from 'aws-cdk-lib';
+import { COLD, Template, mappedFunction, resourcesOf, root, stepTimer, synthExample } from './support/example-apps';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
-const root = path.join(__dirname, '..');
 const { pythonWheel } = require('../scripts/package');
 const { installWheel, pythonVenv } = require('../scripts/lib/python-venv');
 const { writeTemplates, AssetParametersSynthesizer } = require('../scripts/templates');
 const { cfnLint } = require('../scripts/lib/cfn-lint');
 
-const COLD = 20 * 60 * 1000; // first run on a fresh machine: jsii-pacmak and pip
-/** Each step's duration, printed once, so slow steps show up in the test log. */
-const timings: string[] = [];
-function timed<T>(label: string, fn: () => T): T {
-  const start = Date.now();
-  try { return fn(); } finally { timings.push(`${label} ${((Date.now() - start) / 1000).toFixed(1)}s`); }
-}
-afterAll(() => process.stderr.write(`distribution timings: ${timings.join(', ')}\n`));
-
-type Template = { Parameters?: Record<string, any>; Resources: Record<string, { Type: string; Properties?: any }>; [k: string]: any };
-const resourcesOf = (t: Template, type: string) => Object.values(t.Resources).filter((r) => r.Type === type);
+const timed = stepTimer('distribution');
 
 describe('Python package', () => {
   let template: Template;
-  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckl-python-'));
+  let app: ReturnType<typeof synthExample>;
 
   beforeAll(() => {
     // GIVEN the wheel of this build in a venv with the example's requirements
@@ -34,20 +24,14 @@ describe('Python package', () => {
     const python = timed('python venv', () => pythonVenv('example-python', ['-r', requirements]));
     timed('pip install wheel', () => installWheel(python, wheel));
     // WHEN the Python example app runs the way `cdk synth` runs it (context from its cdk.json)
-    const context = JSON.parse(fs.readFileSync(path.join(root, 'examples', 'python', 'cdk.json'), 'utf8')).context;
-    timed('python app.py', () => execFileSync(python, ['app.py'], {
-      cwd: path.join(root, 'examples', 'python'),
-      env: {
-        ...process.env,
-        CDK_OUTDIR: outdir,
-        CDK_CONTEXT_JSON: JSON.stringify(context),
-        JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION: process.versions.node.split('.')[0],
-      },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    }));
-    const manifest = JSON.parse(fs.readFileSync(path.join(outdir, 'manifest.json'), 'utf8'));
-    const stackArtifact = Object.values<any>(manifest.artifacts).find((a) => a.type === 'aws:cloudformation:stack');
-    template = JSON.parse(fs.readFileSync(path.join(outdir, stackArtifact.properties.templateFile), 'utf8'));
+    app = timed('python app.py', () => synthExample('python', [python, 'app.py']));
+    template = app.templates.KafkaToLambdaPython;
+  }, COLD);
+
+  test('the Python app\'s template passes cfn-lint with no error', () => {
+    // THEN cfn-lint finds no error
+    expect(app.files).toHaveLength(1);
+    expect(cfnLint(app.files).filter((f: { Level: string }) => f.Level === 'Error')).toEqual([]);
   }, COLD);
 
   test('the Python app synthesizes a KafkaTrigger whose default auth is SASL/SCRAM-512 with a created, KMS-encrypted secret', () => {
@@ -77,11 +61,10 @@ describe('Python package', () => {
   test('the dispatcher runs the handler bundle shipped inside the wheel', () => {
     // THEN the dispatcher function is the Node.js 24 handler from assets/, staged as a file asset
     const [esm] = resourcesOf(template, 'AWS::Lambda::EventSourceMapping');
-    const fnId = esm.Properties.FunctionName['Fn::GetAtt']?.[0] ?? esm.Properties.FunctionName.Ref;
-    const fn = template.Resources[fnId];
+    const fn = mappedFunction(template, esm);
     expect(fn.Properties.Runtime).toBe('nodejs24.x');
     expect(fn.Properties.Code.S3Key).toMatch(/^[0-9a-f]{64}\.zip$/);
-    expect(fs.existsSync(path.join(outdir, `asset.${fn.Properties.Code.S3Key.replace('.zip', '')}`, 'index.js'))).toBe(true);
+    expect(fs.existsSync(path.join(app.outdir, `asset.${fn.Properties.Code.S3Key.replace('.zip', '')}`, 'index.js'))).toBe(true);
   });
 });
 

@@ -17,12 +17,23 @@ export function nagNotation(value: unknown): string {
 }
 
 /** cdk-nag's finding id for the basic execution managed policy (AwsSolutions-IAM4). */
-export const IAM4_BASIC_EXECUTION = 'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]';
+export const IAM4_BASIC_EXECUTION = 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]';
+
+/**
+ * Acknowledges a cdk-nag finding on a construct, the id as cdk-nag reports it (`AwsSolutions-SMG4`,
+ * `AwsSolutions-IAM5[Resource::<Key.Arn>:*]`): the metadata entry `Validations.acknowledge` records and
+ * cdk-nag 3 reads (`Validations.ACKNOWLEDGED_RULES_METADATA_KEY`), written directly because aws-cdk-lib
+ * before 2.269 refuses an id with more than one `::`, as every granular id of an ARN (`<AWS::Partition>`) has,
+ * and the package supports aws-cdk-lib from its peer range minimum on.
+ */
+export function acknowledgeFinding(scope: IConstruct, id: string, reason: string): void {
+  scope.node.addMetadata(Validations.ACKNOWLEDGED_RULES_METADATA_KEY, { [id]: reason });
+}
 
 /**
  * Acknowledges each wildcard resource of a policy (AwsSolutions-IAM5) for which `reasonFor` gives a reason, one
  * acknowledgement per resource, so that a wildcard added later is still reported. Through aws-cdk-lib's
- * Validations, which cdk-nag 3 reads, so the library needs no cdk-nag dependency.
+ * Validations metadata, which cdk-nag 3 reads, so the library needs no cdk-nag dependency.
  */
 export function acknowledgeWildcards(policy: iam.Policy | undefined, reasonFor: (statement: any, resource: unknown) => string | undefined): void {
   if (!policy) return;
@@ -30,11 +41,11 @@ export function acknowledgeWildcards(policy: iam.Policy | undefined, reasonFor: 
   const done = new Set<string>();
   for (const statement of stack.resolve(policy.document.toJSON())?.Statement ?? []) {
     for (const resource of [statement.Resource].flat()) {
-      const id = `AwsSolutions::AwsSolutions-IAM5[Resource::${nagNotation(resource)}]`;
+      const id = `AwsSolutions-IAM5[Resource::${nagNotation(resource)}]`;
       const reason = reasonFor(statement, resource);
       if (!id.includes('*') || done.has(id) || reason === undefined) continue;
       done.add(id);
-      Validations.of(policy).acknowledge({ id, reason });
+      acknowledgeFinding(policy, id, reason);
     }
   }
 }
@@ -43,10 +54,8 @@ export function acknowledgeWildcards(policy: iam.Policy | undefined, reasonFor: 
 export function acknowledgeCreatedSecrets(owner: IConstruct, secrets: Array<secretsmanager.ISecret | undefined>): void {
   for (const secret of secrets) {
     if (secret instanceof secretsmanager.Secret && secret.node.scope === owner) {
-      Validations.of(secret).acknowledge({
-        id: 'AwsSolutions::AwsSolutions-SMG4',
-        reason: 'Kafka credentials change together with the broker-side user or certificate; Secrets Manager has no rotation function for Kafka users.',
-      });
+      acknowledgeFinding(secret, 'AwsSolutions-SMG4',
+        'Kafka credentials change together with the broker-side user or certificate; Secrets Manager has no rotation function for Kafka users.');
     }
   }
 }

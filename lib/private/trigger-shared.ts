@@ -1,10 +1,11 @@
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { OnFailureBindOptions, OnFailureDestination } from '../kafka-destination';
+import { acknowledgeFinding } from './nag';
 import { EndpointNeed } from './vpc-endpoints';
 
 /**
@@ -51,12 +52,10 @@ export function errorAlarms(scope: Construct, target: lambda.IFunction, queue: s
 /** Acknowledges the findings on the destination resources a trigger created itself. */
 export function acknowledgeOnFailureFindings(owner: Construct, queue: sqs.IQueue | undefined, bucket: s3.IBucket | undefined, source: string): void {
   if (bucket instanceof s3.Bucket && bucket.node.scope === owner) {
-    Validations.of(bucket).acknowledge({
-      id: 'AwsSolutions::AwsSolutions-S1',
-      reason: 'The bucket only receives failed-batch records from Lambda; access logs would need a second bucket the user did not ask for.',
-    });
+    acknowledgeFinding(bucket, 'AwsSolutions-S1',
+      'The bucket only receives failed-batch records from Lambda; access logs would need a second bucket the user did not ask for.');
   }
   if (queue instanceof sqs.Queue && queue.node.scope === owner) {
-    Validations.of(queue).acknowledge({ id: 'AwsSolutions::AwsSolutions-SQS3', reason: `This queue is itself the dead-letter destination of the ${source} event source.` });
+    acknowledgeFinding(queue, 'AwsSolutions-SQS3', `This queue is itself the dead-letter destination of the ${source} event source.`);
   }
 }

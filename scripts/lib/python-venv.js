@@ -8,12 +8,11 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
+const { withLockSync } = require('./cache-lock');
 
 function cacheDir() {
   return process.env.CKL_CACHE_DIR || path.join(os.homedir(), '.cache', 'cdk-kafka-lambda');
 }
-
-const sleep = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 /**
  * A venv with `pip install <pipArgs>` done, in ${CKL_CACHE_DIR}/venvs/<name>-<hash>. The hash covers
@@ -29,18 +28,7 @@ function pythonVenv(name, pipArgs) {
   const marker = path.join(dir, '.ckl-ready');
   if (fs.existsSync(marker)) return python;
 
-  const lock = `${dir}.lock`;
-  fs.mkdirSync(path.dirname(lock), { recursive: true });
-  for (const until = Date.now() + 15 * 60 * 1000; ;) {
-    try { fs.mkdirSync(lock); break; } catch (e) {
-      if (e.code !== 'EEXIST') throw e;
-      // The lock of a killed install (older than 15 minutes) is stale; its venv has no marker and is rebuilt.
-      try { if (Date.now() - fs.statSync(lock).mtimeMs > 15 * 60 * 1000) fs.rmSync(lock, { recursive: true }); } catch { /* raced */ }
-      if (Date.now() > until) throw new Error(`Timed out waiting for ${lock}; remove it if no install is running.`);
-      sleep(500);
-    }
-  }
-  try {
+  return withLockSync(dir, () => {
     if (fs.existsSync(marker)) return python;
     fs.rmSync(dir, { recursive: true, force: true });
     const run = (cmd, args) => execFileSync(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'], timeout: 15 * 60 * 1000 });
@@ -48,9 +36,7 @@ function pythonVenv(name, pipArgs) {
     run(python, ['-m', 'pip', 'install', '-q', '--disable-pip-version-check', ...pipArgs]);
     fs.writeFileSync(marker, new Date().toISOString());
     return python;
-  } finally {
-    fs.rmSync(lock, { recursive: true, force: true });
-  }
+  });
 }
 
 /**

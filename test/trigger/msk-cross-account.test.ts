@@ -8,6 +8,7 @@ import * as msk from 'aws-cdk-lib/aws-msk';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { KafkaAuth, KafkaCluster, KafkaTrigger, KafkaTriggerProps, MskClusterProps } from '../../lib';
+import { IAM4_BASIC_EXECUTION, acknowledgeFinding } from '../../lib/private/nag';
 import { cfnLint } from './cfn-lint';
 import { testApp, testFunction, testStack } from './support';
 
@@ -119,10 +120,7 @@ describe('KafkaTrigger: an MSK cluster in another account (multi-VPC private con
       const stack = new Stack(app, 'CrossAccount', { env: { account: '111122223333', region: 'us-east-1' } });
       const { trigger } = crossAccount({}, {}, stack);
       // The stand-in target's basic execution role is the test's, not the trigger's.
-      Validations.of(stack.node.findChild('Target')).acknowledge({
-        id: 'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-        reason: 'the test\'s stand-in target',
-      });
+      acknowledgeFinding(stack.node.findChild('Target'), IAM4_BASIC_EXECUTION, 'the test\'s stand-in target');
       expect(trigger.ownerClusterPolicy).toBeDefined();
       Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
       // WHEN synthesized into a template

@@ -6,6 +6,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { KafkaAuth } from './kafka-auth';
 import { KafkaCluster } from './kafka-cluster';
+import { RecordSchemas } from './record-schemas';
 import { KafkaVpcEndpoints } from './vpc-endpoints';
 
 /** How the dispatcher invokes the target function. */
@@ -308,6 +309,17 @@ export interface KafkaDispatcherProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly tableRemovalPolicy?: RemovalPolicy;
+
+  /**
+   * Decodes keys and values written with a schema registry's serializers (Confluent or Glue wire format: Avro,
+   * Protobuf, JSON Schema) into JSON before the target's payload is built, as a sink connector's converters do. The
+   * dispatcher may read exactly the registry's secrets or Glue schemas; in a VPC it gets the endpoint (Secrets Manager,
+   * Glue) and a security group rule to the registry's port. A record that does not decode takes the error path
+   * (`onError`, SchemaDecodeError); an unreachable registry retries the batch. A KafkaTrigger with `schemaRegistry`
+   * pointed at the dispatcher needs nothing here: the fields its mapping validates are read in its record format.
+   * @default - keys and values are read as bytes
+   */
+  readonly schemas?: RecordSchemas;
 
   /**
    * Relay of results and failures to Kafka.

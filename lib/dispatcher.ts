@@ -16,6 +16,7 @@ import {
 import { ValidationError } from './private/errors';
 import { HANDLER_RUNTIME, handlerCode } from './private/handler-runtime';
 import { acknowledgeCreatedSecrets, acknowledgeWildcards } from './private/nag';
+import { DispatcherSchemas, SchemaAccess } from './private/record-registry';
 import { dispatcherRoutes } from './private/routes';
 import { targetAccess } from './private/target-access';
 import { connectToBrokers, grantKeyVia, relaySetup } from './private/relay-setup';
@@ -96,6 +97,9 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
   private readonly vpcConnections?: ec2.Connections;
   /** The parallelization factors of the KinesisTriggers that target this dispatcher. */
   private readonly kinesisParallelization: Array<number | undefined> = [];
+  private readonly schemas: DispatcherSchemas;
+  /** Gives the function a route to a service it calls from its VPC (no-op outside one). */
+  private readonly reach: (needs: EndpointNeed[], ports: number[]) => void = () => undefined;
 
   constructor(scope: Construct, id: string, props: KafkaDispatcherProps) {
     super(scope, id);
@@ -182,6 +186,8 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
       routes: props.routes, invocationType, payloadFormat, relay: props.relay, role: this.role, fail,
     });
     const needs: EndpointNeed[] = [...access?.needs ?? [], ...routes?.needs ?? []];
+    this.schemas = new DispatcherSchemas(props.schemas, fail);
+    const schemaPorts = this.grantSchemaAccess(this.schemas.ownAccess, needs);
     if (props.target === undefined && onError === DispatcherErrorBehavior.FAIL) {
       Annotations.of(this).addWarningV2('cdk-kafka-lambda:unroutedRecordsFail',
         'routes without target and onError FAIL: a record no route takes fails its batch at every retry, holding up its partition until the '
@@ -229,11 +235,14 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
     if (vpc) {
       const mode = props.vpcEndpoints ?? KafkaVpcEndpoints.create();
       const subnets = vpc.selectSubnets(subnetSelection).subnets;
-      const provided = provideEndpoints(this, {
-        vpc, endpoints: mode, subnets, callerGroups: securityGroups!,
-        caller: `the dispatcher ${this.node.path}`, needs,
-      });
-      this.vpcEndpoints = provided.endpoints;
+      this.reach = (more, ports) => {
+        const provided = provideEndpoints(this, { vpc, endpoints: mode, subnets, callerGroups: securityGroups!, caller: `the dispatcher ${this.node.path}`, needs: more });
+        Object.assign(this.vpcEndpoints, provided.endpoints);
+        for (const port of ports) {
+          for (const group of securityGroups!) group.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(port), `The schema registry (port ${port})`);
+        }
+      };
+      this.reach(needs, schemaPorts);
       for (const group of securityGroups!) group.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to the AWS services the dispatcher calls');
       if (mode.mode === KafkaVpcEndpointsMode.NONE) this.cfnFunction.addMetadata(NAT_EGRESS_METADATA, 'nat');
     }
@@ -266,6 +275,7 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
         kinesisRanges: Lazy.any({ produce: () => this.kinesisShardsInOrder() || undefined }) as unknown as boolean,
       },
       relay: relayConfig,
+      schemas: Lazy.any({ produce: () => this.schemas.config() }) as unknown as DispatcherConfig['schemas'],
       metrics: { namespace: DEFAULTS.metricsNamespace, service: this.serviceName },
     };
     this.function.addEnvironment(DISPATCHER_CONFIG_ENV, Stack.of(this).toJsonString(config));
@@ -278,6 +288,37 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
    */
   public _bindKinesisTrigger(parallelizationFactor: number | undefined): void {
     this.kinesisParallelization.push(parallelizationFactor);
+  }
+
+  /**
+   * A KafkaTrigger with a schema registry targets this dispatcher: the fields its mapping validates arrive in its
+   * record format (JSON, or SOURCE with the schema id in their metadata).
+   * @internal
+   */
+  public _bindKafkaSchemaRegistry(registry: lambda.ISchemaRegistry, config: lambda.CfnEventSourceMapping.SchemaRegistryConfigProperty,
+    fail: (prop: string, value: unknown, fix: string) => never): void {
+    const access = this.schemas.bindMapping(registry, config, fail);
+    if (access === undefined) return;
+    const needs: EndpointNeed[] = [];
+    this.reach(needs, this.grantSchemaAccess(access, needs, false));
+  }
+
+  /**
+   * Grants the registry's reads to the role (unless the mapping's policy already does), adds its endpoint need; returns
+   * the registry's port for the security group.
+   */
+  private grantSchemaAccess(access: SchemaAccess | undefined, needs: EndpointNeed[], grant = true): number[] {
+    if (access === undefined) return [];
+    if (grant) {
+      access.statements.forEach((s) => this.role.addToPrincipalPolicy(s));
+      for (const secret of access.secrets) if (secret.encryptionKey) grantKeyVia(this.role, secret.encryptionKey, 'secretsmanager', ['kms:Decrypt']);
+    }
+    if (access.endpoint) {
+      const label = access.endpoint === 'glue' ? 'Glue (the schema registry)' : 'Secrets Manager (the schema registry credentials)';
+      const statements = access.statements.map((s) => this.endpointStatement(s.actions, s.resources));
+      needs.push({ key: access.endpoint, label, statements });
+    }
+    return access.port === undefined ? [] : [access.port];
   }
 
   /** Every Kinesis mapping that targets it processes each shard in sequence order: one batch of a shard at a time. */

@@ -6,6 +6,7 @@ export * from './kafka-destination';
 export * from './kafka-trigger';
 export * from './kafka-trigger-props';
 export * from './kinesis-trigger';
+export * from './record-schemas';
 export * from './vpc-endpoints';
 export * from './sink-connector';
 export * from './trigger-props';

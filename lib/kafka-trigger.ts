@@ -9,6 +9,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import { KafkaDispatcher } from './dispatcher';
 import { KafkaAuth, KafkaAuthMethod } from './kafka-auth';
 import { KafkaCluster, KafkaClusterKind } from './kafka-cluster';
 import { KafkaConsumptionMode, KafkaTriggerMetricOptions, KafkaTriggerProps } from './kafka-trigger-props';
@@ -143,6 +144,11 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     // Schema registry: bound once; the mappings share its configuration.
     this.schemaRegistryConfig = props.schemaRegistry
       ? bindSchemaRegistry(this, props.schemaRegistry, this.target, this.policy, () => this.eventSourceMappingIds[0]) : undefined;
+    // A dispatcher reads the fields the mapping validates in the mapping's record format.
+    const dispatcher = this.target.node.scope;
+    if (props.schemaRegistry && this.schemaRegistryConfig && dispatcher instanceof KafkaDispatcher) {
+      dispatcher._bindKafkaSchemaRegistry(props.schemaRegistry, this.schemaRegistryConfig, (prop, value, fix) => this.fail(prop, value, fix));
+    }
 
     // VPC endpoints
     const endpoints = this.configureEndpoints(props, net, dest.endpoint);

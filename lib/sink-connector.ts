@@ -11,6 +11,7 @@ import { KafkaAuth, KafkaAuthMethod } from './kafka-auth';
 import { KafkaCluster, KafkaClusterKind } from './kafka-cluster';
 import { OnFailureDestination } from './kafka-destination';
 import { KafkaTrigger } from './kafka-trigger';
+import { RecordSchemas } from './record-schemas';
 import { ValidationError } from './private/errors';
 import { KafkaAuthSetup } from './private/kafka-auth-setup';
 import { acknowledgeCreatedSecrets } from './private/nag';
@@ -124,6 +125,20 @@ export interface LambdaSinkConnectorProps {
    * @see https://docs.aws.amazon.com/lambda/latest/dg/kafka-scaling-modes.html
    */
   readonly provisionedPollers?: lambda.ProvisionedPollerConfig;
+
+  /**
+   * Keys and values in a schema registry's wire format (Confluent or Glue), decoded to JSON by the dispatcher, as
+   * `KafkaDispatcherProps.schemas`.
+   * @default - keys and values are read as bytes
+   */
+  readonly schemas?: RecordSchemas;
+
+  /**
+   * The event source mapping's own schema registry (needs `provisionedPollers`), as `KafkaTriggerProps.schemaRegistry`:
+   * the fields it validates reach the dispatcher as JSON or in their source format, which it reads.
+   * @default - none
+   */
+  readonly schemaRegistry?: lambda.ISchemaRegistry;
 
   /**
    * Report failed partitions with partial batch responses (needs provisioned pollers).
@@ -259,6 +274,7 @@ export class LambdaSinkConnector extends Construct {
       idempotency: props.idempotency,
       idempotencyMode: props.idempotencyMode,
       idempotencyKeyPointer: props.idempotencyKeyPointer,
+      schemas: props.schemas,
       vpcEndpoints: props.vpcEndpoints,
       relay: relays ? {
         cluster,
@@ -276,6 +292,7 @@ export class LambdaSinkConnector extends Construct {
       batchSize: props.batchSize,
       startingPosition: props.startingPosition,
       provisionedPollers: props.provisionedPollers,
+      schemaRegistry: props.schemaRegistry,
       reportBatchItemFailures: props.reportBatchItemFailures,
       onFailure: props.onFailure,
       vpcEndpoints: props.vpcEndpoints,

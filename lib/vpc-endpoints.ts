@@ -39,6 +39,12 @@ export interface ExistingKafkaVpcEndpoints {
    */
   readonly s3?: ec2.InterfaceVpcEndpoint;
   /**
+   * Glue endpoint (the dispatcher's schemas in a Glue Schema Registry).
+   * @default - none
+   * @see https://docs.aws.amazon.com/glue/latest/dg/vpc-interface-endpoints.html
+   */
+  readonly glue?: ec2.InterfaceVpcEndpoint;
+  /**
    * DynamoDB gateway endpoint (the dispatcher's idempotency table).
    * @default - none
    * @see https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/vpc-endpoints-dynamodb.html

@@ -7,7 +7,7 @@ import { KafkaVpcEndpoints, KafkaVpcEndpointsMode } from '../vpc-endpoints';
 /** A service the functions or event sources of this library call from a VPC, and the endpoint it needs. */
 export interface EndpointNeed {
   /** Key of the endpoint in `ExistingKafkaVpcEndpoints` and in the returned map. */
-  readonly key: 'lambda' | 'sts' | 'secretsManager' | 'sqs' | 'sns' | 's3' | 'dynamoDb';
+  readonly key: 'lambda' | 'sts' | 'secretsManager' | 'sqs' | 'sns' | 's3' | 'glue' | 'dynamoDb';
   /** What a warning calls the service. */
   readonly label: string;
   /** Endpoint policy statements: the caller, its actions, its resources. */
@@ -35,6 +35,7 @@ const INTERFACE_SERVICES: { [key: string]: [string, ec2.InterfaceVpcEndpointAwsS
   sqs: ['Sqs', ec2.InterfaceVpcEndpointAwsService.SQS],
   sns: ['Sns', ec2.InterfaceVpcEndpointAwsService.SNS],
   s3: ['S3', ec2.InterfaceVpcEndpointAwsService.S3],
+  glue: ['Glue', ec2.InterfaceVpcEndpointAwsService.GLUE],
 };
 
 /**

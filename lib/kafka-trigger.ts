@@ -359,7 +359,7 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
       functionResponseTypes: props.reportBatchItemFailures ? ['ReportBatchItemFailures'] : undefined,
       destinationConfig: destination ? { onFailure: { destination } } : undefined,
     });
-    // ConsumptionMode is newer than the oldest aws-cdk-lib the package supports (2.257.0), whose L1 has no such
+    // ConsumptionMode is newer than the oldest aws-cdk-lib the package supports (2.258.0), whose L1 has no such
     // property and would drop it, so it is written as an override.
     if (props.consumptionMode) {
       const config = this.cluster.kind === KafkaClusterKind.MSK ? 'AmazonManagedKafkaEventSourceConfig' : 'SelfManagedKafkaEventSourceConfig';

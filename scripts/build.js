@@ -64,7 +64,7 @@ const bundle = async () => {
 };
 
 /** Libraries the handlers load on first use (runtime/schemas/codecs.ts), bundled apart from them. */
-const LAZY_MODULES = ['avsc', 'protobufjs', 'ajv'];
+const LAZY_MODULES = ['avsc', 'protobufjs', 'protobufjs/ext/descriptor', 'ajv'];
 
 /**
  * The local event source mapping command (bin cdk-kafka-lambda), bundled with kafkajs and the AWS SDK clients it

@@ -35,6 +35,9 @@ let protobuf: typeof Protobuf | undefined;
 let ajv: AjvClass | undefined;
 const avscLib = (): typeof Avsc => (avsc ??= require('avsc'));
 const protobufLib = (): typeof Protobuf => (protobuf ??= require('protobufjs'));
+let descriptor: any;
+/** protobufjs' descriptor extension, for schemas a registry serves as a serialized FileDescriptorProto. */
+const descriptorLib = (): any => (descriptor ??= require('protobufjs/ext/descriptor'));
 function ajvInstance(): AjvClass {
   if (ajv === undefined) {
     const Ajv = require('ajv').default as typeof AjvClass;
@@ -93,12 +96,12 @@ function protobufCodec(text: SchemaText, indexing: MessageIndexing): Codec {
   const root = new pb.Root();
   const load = (t: SchemaText) => {
     for (const r of t.references ?? []) load(r.schema);
-    pb.parse(t.schema, root, { keepCase: false });
+    root.addJSON(protoFile(t.schema).toJSON().nested ?? {});
   };
   load(text);
   root.resolveAll();
   // The file's own messages: those its text declares (not those of referenced files).
-  const own = pb.parse(text.schema, { keepCase: false }).root;
+  const own = protoFile(text.schema);
   const topLevel = messagesOf(own).map((t) => root.lookupType(t.fullName));
   let sorted: Protobuf.Type[] | undefined;
   const typeFor = (data: Buffer): [Protobuf.Type, Buffer] => {
@@ -125,6 +128,36 @@ function protobufCodec(text: SchemaText, indexing: MessageIndexing): Codec {
       return { value: type.toObject(type.decode(rest), options), name: type.fullName.slice(1) };
     },
   };
+}
+
+/** A base64 FileDescriptorProto, as Confluent's serializers register Protobuf schemas (and some registries serve them). */
+const SERIALIZED_DESCRIPTOR = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/**
+ * One .proto file as a protobufjs root: its text, or its serialized descriptor (with field names in lowerCamelCase,
+ * as the text parser gives them, so the JSON is the same either way).
+ */
+function protoFile(schema: string): Protobuf.Root {
+  const pb = protobufLib();
+  if (!SERIALIZED_DESCRIPTOR.test(schema.trim())) return pb.parse(schema, { keepCase: false }).root;
+  // The extension exports descriptor.proto's namespace and adds Root.fromDescriptor to the protobufjs it loads (its own
+  // copy in the bundle): that root's class is the one to call.
+  const desc = descriptorLib();
+  const file = desc.FileDescriptorProto.decode(Buffer.from(schema, 'base64'));
+  const json = desc.root.constructor.fromDescriptor({ file: [file] }).toJSON();
+  return pb.Root.fromJSON(camelCaseFields(json));
+}
+
+function camelCaseFields(json: any): any {
+  if (json === null || typeof json !== 'object') return json;
+  const out: any = Array.isArray(json) ? [] : {};
+  for (const [k, v] of Object.entries(json)) out[k] = camelCaseFields(v);
+  if (json.fields && typeof json.fields === 'object') {
+    out.fields = Object.fromEntries(Object.entries(out.fields).map(([name, f]) => [protobufLib().util.camelCase(name), f]));
+    // Oneofs name their fields too.
+    for (const o of Object.values<any>(out.oneofs ?? {})) o.oneof = o.oneof.map((n: string) => protobufLib().util.camelCase(n));
+  }
+  return out;
 }
 
 /** Message types declared directly in a namespace (packages are walked through). */

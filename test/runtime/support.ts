@@ -10,7 +10,8 @@ export interface RecordSpec {
   topic: string;
   partition: number;
   offset: number;
-  key?: string;
+  /** A Buffer is sent as its bytes, a string as its text. */
+  key?: string | Buffer;
   /** A Buffer is sent as its bytes, a string as its text, anything else as JSON. */
   value?: unknown;
   headers?: Record<string, string>;

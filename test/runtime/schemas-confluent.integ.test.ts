@@ -1,0 +1,196 @@
+/**
+ * Records serialized by Confluent's JavaScript serializers (@confluentinc/schemaregistry) against a real
+ * Confluent-compatible registry (Apicurio Registry's ccompat API, started by testenv/registry with basic auth),
+ * decoded by the dispatcher bundle under the Lambda emulator: the target gets JSON; a record naming an unknown schema
+ * takes the error topic on the real broker; a registry refusing the credentials retries the partition; the mapping's
+ * JSON and SOURCE record formats reach the target as JSON too.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import { create, createFileRegistry, createMutableRegistry, fromBinary } from '@bufbuild/protobuf';
+import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
+import { AvroSerializer, JsonSerializer, ProtobufSerializer, SchemaRegistryClient, SerdeType } from '@confluentinc/schemaregistry';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import * as protobuf from 'protobufjs';
+import * as te from '../../testenv';
+import { DISPATCHER_CONFIG_ENV, DispatcherConfig, SchemasConfig } from '../../contract/dispatcher-config';
+import { closedPort, invokeFunction, kafkaEvent, readTopic, RecordSpec } from './support';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const descriptor = require('protobufjs/ext/descriptor');
+
+jest.setTimeout(300_000);
+
+const TARGETS = path.join(__dirname, '..', 'fixtures', 'targets');
+const DISPATCHER = path.join(__dirname, '..', '..', 'assets', 'dispatcher');
+const START_REGISTRY = path.join(__dirname, '..', '..', 'testenv', 'registry', 'start.sh');
+const USER = 'dispatcher';
+const PASSWORD: string = randomUUID();
+
+const AVRO = JSON.stringify({
+  type: 'record', name: 'Order', namespace: 'shop',
+  fields: [{ name: 'id', type: 'string' }, { name: 'qty', type: 'int' }, { name: 'tag', type: ['null', 'string'], default: null }],
+});
+const JSON_SCHEMA = JSON.stringify({
+  $schema: 'http://json-schema.org/draft-07/schema#', title: 'Refund', type: 'object',
+  properties: { id: { type: 'string' }, cents: { type: 'integer' } }, required: ['id', 'cents'],
+});
+const PROTO = 'syntax = "proto3";\npackage shop;\nmessage Shipment {\n  string id = 1;\n  int64 total_grams = 2;\n  message Box { int32 size = 1; }\n  Box box = 3;\n}\n';
+
+/** The registry, started once for the file and stopped after it. */
+interface Registry { url: string; pid: number }
+
+async function startRegistry(): Promise<Registry> {
+  const { stdout } = await promisify(execFile)('bash', [START_REGISTRY, String(await closedPort())], {
+    env: { ...process.env, REGISTRY_BASIC_AUTH: `${USER}:${PASSWORD}` }, maxBuffer: 1 << 20,
+  });
+  const vars = Object.fromEntries(stdout.trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));
+  return { url: vars.REGISTRY_CCOMPAT_URL, pid: Number(vars.REGISTRY_PID) };
+}
+
+/** The .proto file as @bufbuild descriptors (what Confluent's Protobuf serializer takes), via protobufjs' descriptor extension. */
+function protoRegistry() {
+  const root = protobuf.parse(PROTO, { keepCase: true }).root;
+  root.resolveAll();
+  const set = (root as any).toDescriptor('proto3');
+  set.file[0].name = 'shop.proto';
+  // protobufjs writes message field types as written; descriptors name them in full.
+  const qualify = (messages: any[], scope: string) => messages.forEach((m) => {
+    const type = root.lookupType(`${scope}${m.name}`);
+    for (const f of m.field) if (f.typeName) f.typeName = type.fields[f.name].resolvedType!.fullName;
+    qualify(m.nestedType, `${scope}${m.name}.`);
+  });
+  qualify(set.file[0].messageType, 'shop.');
+  return createFileRegistry(fromBinary(FileDescriptorSetSchema, descriptor.FileDescriptorSet.encode(set).finish()));
+}
+
+describe('schemas from a Confluent-compatible registry', () => {
+  const env = te.loadEnv();
+  const lambda = new LambdaClient(te.awsClientConfig('lambda', undefined, { maxAttempts: 1 }));
+  const secrets = new SecretsManagerClient(te.awsClientConfig('secretsmanager'));
+  const fns: te.RunningLambda[] = [];
+  let registry: Registry;
+  let client: SchemaRegistryClient;
+  beforeAll(async () => {
+    registry = await startRegistry();
+    client = new SchemaRegistryClient({ baseURLs: [registry.url], basicAuthCredentials: { credentialsSource: 'USER_INFO', userInfo: `${USER}:${PASSWORD}` } });
+  });
+  afterAll(async () => {
+    lambda.destroy();
+    secrets.destroy();
+    await Promise.all(fns.map((f) => f.stop()));
+    if (registry) process.kill(registry.pid);
+  });
+  const start = async (prefix: string, dir: string, handler: string, extraEnv: Record<string, string> = {}) => {
+    const fn = await te.startLambda({ name: `${prefix}-${randomUUID().slice(0, 8)}`, dir, handler, env: extraEnv });
+    fns.push(fn);
+    return fn;
+  };
+  const secret = async (password: string) => (await secrets.send(new CreateSecretCommand({
+    Name: `registry-${randomUUID()}`, SecretString: JSON.stringify({ username: USER, password }),
+  }))).ARN!;
+  const config = (target: string, schemas: SchemasConfig, errorTopic?: string): DispatcherConfig => ({
+    version: 1,
+    target: { functionName: target, invocationType: 'RequestResponse', payloadFormat: 'nordstrom-json', batchSize: 100, concurrency: 2, maxAttempts: 2, baseDelayMs: 20, maxDelayMs: 100 },
+    onError: 'log',
+    reportBatchItemFailures: true,
+    timeMarginMs: 1_000,
+    schemas,
+    relay: errorTopic === undefined ? undefined : { bootstrapServers: [env.kafka.bootstrap.plaintext], auth: 'none', tls: false, errorTopic, clientId: 'schemas-test' },
+  });
+  const dispatcherFor = async (prefix: string, schemas: (secretArn: string) => SchemasConfig, errorTopic?: string, password = PASSWORD) => {
+    const target = await start(`t-${prefix}`, TARGETS, 'index.echo');
+    const schemasConfig = schemas(await secret(password));
+    const dispatcher = await start(`d-${prefix}`, DISPATCHER, 'index.handler', { [DISPATCHER_CONFIG_ENV]: JSON.stringify(config(target.name, schemasConfig, errorTopic)) });
+    return { target, dispatcher };
+  };
+  const confluent = (secretArn: string): SchemasConfig['confluent'] => ({ url: registry.url, auth: 'basic', secretArn });
+  /** What the target got: each record's offset, key and value (nordstrom-json: the value as JSON), with its schema name. */
+  const received = async (target: string) => (await te.listInvocations(target)).flatMap((i) => JSON.parse(i.payload))
+    .map((p: any) => [p.offset, p.key, p.value, p.valueSchemaName]);
+
+  test('GIVEN Avro, JSON Schema and Protobuf values and an Avro key written by Confluent\'s serializers, and one value naming an unknown schema id WHEN the dispatcher gets them THEN the target gets keys and values as JSON and the unknown one is on the error topic with SchemaDecodeError', async () => {
+    // GIVEN records serialized with the registry (schemas registered under the topic's subjects)
+    const topic = `confluent-${randomUUID()}`;
+    await client.register(`${topic}-key`, { schemaType: 'AVRO', schema: JSON.stringify({ type: 'record', name: 'OrderKey', namespace: 'shop', fields: [{ name: 'n', type: 'long' }] }) });
+    await client.register(`${topic}-value`, { schemaType: 'AVRO', schema: AVRO });
+    const latest = { autoRegisterSchemas: false, useLatestVersion: true };
+    const avro = new AvroSerializer(client, SerdeType.VALUE, latest);
+    const avroKey = new AvroSerializer(client, SerdeType.KEY, latest);
+    const jsonTopic = `${topic}-refunds`;
+    await client.register(`${jsonTopic}-value`, { schemaType: 'JSON', schema: JSON_SCHEMA });
+    const json = new JsonSerializer(client, SerdeType.VALUE, { ...latest, validate: true });
+    const files = protoRegistry();
+    const proto = new ProtobufSerializer(client, SerdeType.VALUE, { autoRegisterSchemas: true, registry: createMutableRegistry(files.getFile('shop.proto')!) });
+    const values = [
+      await avro.serialize(topic, { id: 'o1', qty: 2, tag: 'gift' }),
+      await avro.serialize(topic, { id: 'o2', qty: 5, tag: null }),
+      await json.serialize(jsonTopic, { id: 'r1', cents: 250 }),
+      await proto.serialize(`${topic}-shipments`, create(files.getMessage('shop.Shipment')!, { id: 's1', totalGrams: BigInt('9007199254740993'), box: { size: 3 } })),
+      await proto.serialize(`${topic}-shipments`, create(files.getMessage('shop.Shipment.Box')!, { size: 7 })),
+    ];
+    const unknown = Buffer.from(values[0]);
+    unknown.writeUInt32BE(987_654, 1);
+    const keys = await Promise.all([1, 2, 3, 4, 5, 6].map((n) => avroKey.serialize(topic, { n })));
+    const specs: RecordSpec[] = [...values, unknown].map((value, i) => ({ topic, partition: 0, offset: i, key: keys[i], value }));
+    const errorTopic = `confluent-errors-${randomUUID()}`;
+    await te.createTopic(errorTopic);
+    const { target, dispatcher } = await dispatcherFor('cc', (arn) => ({ key: 'confluent', value: 'confluent', confluent: confluent(arn) }), errorTopic);
+
+    // WHEN the event reaches the dispatcher
+    const out = await invokeFunction(lambda, dispatcher.name, kafkaEvent(specs));
+
+    // THEN the event succeeded, the target got the decoded keys and values with their schemas' names
+    expect(out).toEqual({ functionError: undefined, body: { batchItemFailures: [] } });
+    expect(await received(target.name)).toEqual([
+      [0, { n: 1 }, { id: 'o1', qty: 2, tag: 'gift' }, 'shop.Order'],
+      [1, { n: 2 }, { id: 'o2', qty: 5, tag: null }, 'shop.Order'],
+      [2, { n: 3 }, { id: 'r1', cents: 250 }, 'Refund'],
+      [3, { n: 4 }, { id: 's1', totalGrams: '9007199254740993', box: { size: 3 } }, 'shop.Shipment'],
+      [4, { n: 5 }, { size: 7 }, 'shop.Shipment.Box'],
+    ]);
+    // AND the record naming an unknown schema is on the error topic, named by its coordinates and schema id
+    const [error] = (await readTopic(te, errorTopic, 1)).map((m) => ({ key: JSON.parse(m.key), value: JSON.parse(m.value) }));
+    expect([error.key.startOffset, error.value.functionError]).toEqual([5, 'SchemaDecodeError']);
+    expect(JSON.parse(error.value.payload).errorMessage).toMatch(new RegExp(`^Kafka record ${topic}-0@5: value \\(schema confluent:987654\\) does not decode: .*404`));
+  });
+
+  test('GIVEN the registry refuses the dispatcher\'s password WHEN records in the Confluent wire format arrive THEN the partition is retried from its first record and the target is not invoked', async () => {
+    // GIVEN a value serialized with the registry, and a dispatcher whose secret holds a wrong password
+    const topic = `confluent-auth-${randomUUID()}`;
+    await client.register(`${topic}-value`, { schemaType: 'AVRO', schema: AVRO });
+    const value = await new AvroSerializer(client, SerdeType.VALUE, { useLatestVersion: true }).serialize(topic, { id: 'o1', qty: 1, tag: null });
+    const { target, dispatcher } = await dispatcherFor('cc-auth', (arn) => ({ key: 'bytes', value: 'confluent', confluent: confluent(arn) }), undefined, 'wrong');
+
+    // WHEN the event arrives
+    const out = await invokeFunction(lambda, dispatcher.name, kafkaEvent([{ topic, partition: 0, offset: 7, key: 'k', value }]));
+
+    // THEN the partition is reported for retry, nothing was invoked
+    expect(out).toEqual({ functionError: undefined, body: { batchItemFailures: [{ itemIdentifier: { partition: `${topic}-0`, offset: 7 } }] } });
+    expect(await te.listInvocations(target.name)).toHaveLength(0);
+    // AND the registry's refusal is why (the dispatcher's log, by coordinates)
+    expect(fs.readFileSync(dispatcher.logFile, 'utf8')).toMatch(new RegExp(`"SchemaRegistryUnavailableError","message":"Kafka record ${topic}-0@7: value schema confluent:\\d+ could not be fetched: [^"]*HTTP 401"`));
+  });
+
+  test('GIVEN records in the mapping\'s record formats (the value as JSON, the key in its SOURCE format with its Confluent schema id in keySchemaMetadata) WHEN the dispatcher gets them THEN the target gets both as JSON', async () => {
+    // GIVEN an Avro key as the mapping's SOURCE format delivers it: the Avro data, the schema id beside it
+    const topic = `mapping-${randomUUID()}`;
+    const id = await client.register(`${topic}-key`, { schemaType: 'AVRO', schema: AVRO });
+    const avroData = (await new AvroSerializer(client, SerdeType.KEY, { useLatestVersion: true }).serialize(topic, { id: 'o9', qty: 9, tag: null })).subarray(5);
+    const specs: RecordSpec[] = [{
+      topic, partition: 0, offset: 0, key: avroData, value: Buffer.from(JSON.stringify({ id: 'r9', cents: 1 })),
+      extra: { keySchemaMetadata: { dataFormat: 'AVRO', schemaId: String(id) }, valueSchemaMetadata: { dataFormat: 'JSON', schemaId: '42' } },
+    }];
+    const { target, dispatcher } = await dispatcherFor('mapping', (arn) => ({ key: 'mapping-source', value: 'mapping-json', confluent: confluent(arn) }));
+
+    // WHEN
+    const out = await invokeFunction(lambda, dispatcher.name, kafkaEvent(specs));
+
+    // THEN
+    expect(out).toEqual({ functionError: undefined, body: { batchItemFailures: [] } });
+    expect(await received(target.name)).toEqual([[0, { id: 'o9', qty: 9, tag: null }, { id: 'r9', cents: 1 }, null]]);
+  });
+});

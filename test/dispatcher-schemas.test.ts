@@ -1,13 +1,12 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Stack, Validations } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { ConfluentSchemaRegistry, GlueSchemaRegistry } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { AwsSolutionsChecks } from 'cdk-nag';
 import {
   ConfluentRegistryAuthentication, KafkaAuth, KafkaCluster, KafkaDispatcher, KafkaDispatcherProps, KafkaTrigger, LambdaSinkConnector, RecordFieldFormat,
   RecordSchemaRegistry,
@@ -16,6 +15,7 @@ import { IAM4_BASIC_EXECUTION, acknowledgeFinding } from '../lib/private/nag';
 import { configOf } from './support/dispatcher-config';
 import { cfnLint } from './trigger/cfn-lint';
 import { testApp, testFunction, testStack } from './trigger/support';
+import { synthWithNag } from './support/nag';
 
 const GLUE_ARN = 'arn:aws:glue:eu-west-1:111122223333:registry/orders';
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:111122223333:secret:registry-AbCdEf';
@@ -122,19 +122,19 @@ describe('KafkaDispatcher schemas', () => {
   });
 
   test.each([
-    ['a format the registry does not hold', (s: Stack) => ({ registry: RecordSchemaRegistry.glue({ registryArn: GLUE_ARN }), value: RecordFieldFormat.CONFLUENT }),
+    ['a format the registry does not hold', (_s: Stack) => ({ registry: RecordSchemaRegistry.glue({ registryArn: GLUE_ARN }), value: RecordFieldFormat.CONFLUENT }),
       /schemas.value was "confluent": the registry holds glue schemas: use RecordFieldFormat.GLUE or BYTES/],
-    ['key and value both bytes', (s: Stack) => ({ registry: RecordSchemaRegistry.glue({ registryArn: GLUE_ARN }), value: RecordFieldFormat.BYTES }),
+    ['key and value both bytes', (_s: Stack) => ({ registry: RecordSchemaRegistry.glue({ registryArn: GLUE_ARN }), value: RecordFieldFormat.BYTES }),
       /schemas.value was "BYTES": key and value are both BYTES/],
-    ['basic auth without a secret', (s: Stack) => ({ registry: RecordSchemaRegistry.confluent({ url: 'https://r.example.com', authentication: ConfluentRegistryAuthentication.BASIC }) }),
+    ['basic auth without a secret', (_s: Stack) => ({ registry: RecordSchemaRegistry.confluent({ url: 'https://r.example.com', authentication: ConfluentRegistryAuthentication.BASIC }) }),
       /schemas.registry.secret is not set: authentication BASIC reads its credentials from a secret/],
     ['a secret without auth', (s: Stack) => ({ registry: RecordSchemaRegistry.confluent({ url: 'https://r.example.com', secret: secret(s) }) }),
       /schemas.registry.authentication was "NONE": a secret is given but not used/],
     ['mTLS over http', (s: Stack) => ({ registry: RecordSchemaRegistry.confluent({ url: 'http://r.example.com', authentication: ConfluentRegistryAuthentication.MTLS, secret: secret(s) }) }),
       /schemas.registry.url was "http:\/\/r.example.com": a client certificate \(MTLS\) needs an https:\/\/ URL/],
-    ['a URL without scheme', (s: Stack) => ({ registry: RecordSchemaRegistry.confluent({ url: 'registry.example.com:8081' }) }),
+    ['a URL without scheme', (_s: Stack) => ({ registry: RecordSchemaRegistry.confluent({ url: 'registry.example.com:8081' }) }),
       /schemas.registry.url was "registry.example.com:8081": give the registry's http:\/\/ or https:\/\/ URL/],
-    ['a Glue schema ARN for the registry', (s: Stack) => ({ registry: RecordSchemaRegistry.glue({ registryArn: 'arn:aws:glue:eu-west-1:111122223333:schema/orders/o' }) }),
+    ['a Glue schema ARN for the registry', (_s: Stack) => ({ registry: RecordSchemaRegistry.glue({ registryArn: 'arn:aws:glue:eu-west-1:111122223333:schema/orders/o' }) }),
       /schemas.registry.registryArn was "arn:aws:glue:eu-west-1:111122223333:schema\/orders\/o": give a Glue registry ARN/],
   ])('GIVEN %s THEN synthesis fails naming the prop, the value and the fix', (_name, schemas, message) => {
     expect(() => dispatcher((stack) => ({ schemas: schemas(stack) }))).toThrow(message);
@@ -224,10 +224,11 @@ describe('KafkaDispatcher schemas', () => {
         schemas: { registry: RecordSchemaRegistry.confluent({ url: 'https://registry.internal:8081', authentication: ConfluentRegistryAuthentication.BASIC, secret: secret(s) }) },
       }), stack);
       acknowledgeFinding(stack.node.findChild('Target'), IAM4_BASIC_EXECUTION, 'the test\'s stand-in target');
-      Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
       // WHEN synthesized
       const file = path.join(outdir, 'TestStack.template.json');
-      fs.writeFileSync(file, JSON.stringify(app.synth({ force: true }).getStackByName('TestStack').template));
+      const { assembly, findings } = synthWithNag(app);
+      expect(findings).toEqual([]);
+      fs.writeFileSync(file, JSON.stringify(assembly!.getStackByName('TestStack').template));
       // THEN cfn-lint reports no error
       expect(cfnLint([file]).filter((f) => f.Level === 'Error')).toEqual([]);
     } finally {

@@ -1,16 +1,16 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Stack, Validations } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as msk from 'aws-cdk-lib/aws-msk';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { AwsSolutionsChecks } from 'cdk-nag';
 import { KafkaAuth, KafkaCluster, KafkaTrigger, KafkaTriggerProps, MskClusterProps } from '../../lib';
 import { IAM4_BASIC_EXECUTION, acknowledgeFinding } from '../../lib/private/nag';
 import { cfnLint } from './cfn-lint';
 import { testApp, testFunction, testStack } from './support';
+import { synthWithNag } from '../support/nag';
 
 /** The owner's cluster (account 444455556666) and this account's (111122223333) managed VPC connection to it. */
 const REMOTE_CLUSTER = 'arn:aws:kafka:us-east-1:444455556666:cluster/orders/5a0b3c1d-1111-2222-3333-444455556666-2';
@@ -122,11 +122,11 @@ describe('KafkaTrigger: an MSK cluster in another account (multi-VPC private con
       // The stand-in target's basic execution role is the test's, not the trigger's.
       acknowledgeFinding(stack.node.findChild('Target'), IAM4_BASIC_EXECUTION, 'the test\'s stand-in target');
       expect(trigger.ownerClusterPolicy).toBeDefined();
-      Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
       // WHEN synthesized into a template
-      const assembly = app.synth({ force: true });
+      const { assembly, findings } = synthWithNag(app);
+      expect(findings).toEqual([]);
       const template = path.join(outdir, 'CrossAccount.template.json');
-      fs.writeFileSync(template, JSON.stringify(assembly.getStackByName('CrossAccount').template));
+      fs.writeFileSync(template, JSON.stringify(assembly!.getStackByName('CrossAccount').template));
       // THEN cfn-lint reports no error
       expect(cfnLint([template]).filter((f) => f.Level === 'Error')).toEqual([]);
     } finally {

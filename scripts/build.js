@@ -13,9 +13,7 @@ const path = require('path');
 
 const root = path.join(__dirname, '..');
 const bin = (name) => path.join(root, 'node_modules', '.bin', name);
-// jsii prints a banner for Node releases it no longer lists; the package itself supports Node >= 20.
-const env = { ...process.env, JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION: '1' };
-const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit', env });
+const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
 const timed = (label, fn) => {
   const start = Date.now();
   fn();

@@ -59,24 +59,59 @@ export function compileCodec(text: SchemaText, indexing: MessageIndexing): Codec
 
 function avroCodec(text: SchemaText): Codec {
   const { Type } = avscLib();
-  const registry: Record<string, Avsc.Type> = {};
   // Referenced schemas define the named types the schema uses.
-  const define = (t: SchemaText) => {
-    for (const r of t.references ?? []) define(r.schema);
-    if (t !== text) Type.forSchema(JSON.parse(t.schema), { registry });
+  const compile = (registry: Record<string, Avsc.Type>): Avsc.Type => {
+    const define = (t: SchemaText) => {
+      for (const r of t.references ?? []) define(r.schema);
+      if (t !== text) Type.forSchema(JSON.parse(t.schema), { registry });
+    };
+    define(text);
+    return Type.forSchema(JSON.parse(text.schema), { registry });
   };
-  define(text);
-  const type = Type.forSchema(JSON.parse(text.schema), { registry });
+  const type = compile({});
+  // avsc reads longs as numbers and refuses those beyond 2^53; a record holding one is decoded again with longs
+  // beyond that range as exact decimal text (the others stay numbers).
+  let wide: Avsc.Type | undefined;
   const name = type.name;
   const hasBytes = /"(bytes|fixed)"/.test(text.schema) || (text.references?.length ?? 0) > 0;
   return {
     format: 'AVRO',
     name,
     decode: (data) => {
-      const value = type.fromBuffer(data);
+      let value: unknown;
+      try {
+        value = type.fromBuffer(data);
+      } catch (e) {
+        if (!/precision loss/.test((e as Error).message)) throw e;
+        value = (wide ??= compile({ long: wideLongType() })).fromBuffer(data);
+      }
       return { value: hasBytes ? bytesAsBase64(value) : value, name };
     },
   };
+}
+
+/** An Avro long as a number when it is a safe integer, otherwise as its exact decimal text. */
+function wideLongType(): Avsc.Type {
+  const max = BigInt(Number.MAX_SAFE_INTEGER);
+  return avscLib().types.LongType.__with({
+    fromBuffer: (b: Buffer) => {
+      const n = b.readBigInt64LE();
+      return n <= max && n >= -max ? Number(n) : n.toString();
+    },
+    toBuffer: (n: number | string) => {
+      const b = Buffer.alloc(8);
+      b.writeBigInt64LE(BigInt(n));
+      return b;
+    },
+    fromJSON: (v: unknown) => v,
+    toJSON: (v: unknown) => v,
+    isValid: (v: unknown) => typeof v === 'number' || typeof v === 'string',
+    compare: (a: number | string, b: number | string) => {
+      const x = BigInt(a);
+      const y = BigInt(b);
+      return x === y ? 0 : x < y ? -1 : 1;
+    },
+  });
 }
 
 /** Avro bytes and fixed values become base64 text, as in JSON converters. */

@@ -43,9 +43,15 @@ const PROTO = 'syntax = "proto3";\npackage shop;\nmessage Shipment {\n  string i
 /** The registry, started once for the file and stopped after it. */
 interface Registry { url: string; pid: number }
 
-async function startRegistry(): Promise<Registry> {
-  const { stdout } = await promisify(execFile)('bash', [START_REGISTRY, String(await closedPort())], {
-    env: { ...process.env, REGISTRY_BASIC_AUTH: `${USER}:${PASSWORD}` }, maxBuffer: 1 << 20,
+/** Its pid file among the run's, so that the test environment's teardown (or its watchdog) stops it too. */
+async function startRegistry(env: te.TestEnv): Promise<Registry> {
+  const port = await closedPort();
+  const { stdout } = await promisify(execFile)('bash', [START_REGISTRY, String(port)], {
+    env: {
+      ...process.env, REGISTRY_BASIC_AUTH: `${USER}:${PASSWORD}`,
+      REGISTRY_PIDFILE: path.join(env.runDir, 'pids', `registry-${port}.pid`), REGISTRY_LOG: path.join(env.runDir, 'logs', `registry-${port}.log`),
+    },
+    maxBuffer: 1 << 20,
   });
   const vars = Object.fromEntries(stdout.trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));
   return { url: vars.REGISTRY_CCOMPAT_URL, pid: Number(vars.REGISTRY_PID) };
@@ -75,7 +81,7 @@ describe('schemas from a Confluent-compatible registry', () => {
   let registry: Registry;
   let client: SchemaRegistryClient;
   beforeAll(async () => {
-    registry = await startRegistry();
+    registry = await startRegistry(env);
     client = new SchemaRegistryClient({ baseURLs: [registry.url], basicAuthCredentials: { credentialsSource: 'USER_INFO', userInfo: `${USER}:${PASSWORD}` } });
   });
   afterAll(async () => {

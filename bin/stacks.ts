@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { App, Duration, SecretValue, Stack, StackProps, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -10,7 +11,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { KafkaAuth, KafkaCluster, KafkaDispatcher, KafkaTrigger, KinesisTrigger, LambdaSinkConnector, OnFailureDestination } from '../lib';
+import { KafkaAuth, KafkaCluster, KafkaDispatcher, KafkaTrigger, KinesisTrigger, LambdaSinkConnector, OnFailureDestination, RecordSchemaRegistry } from '../lib';
 
 /** Fixed environment so the app synthesizes without credentials or lookups. */
 export const EXAMPLE_ENV = { account: '111122223333', region: 'us-east-1' };
@@ -219,8 +220,9 @@ export class KinesisStack extends ExampleStack {
 
 /**
  * The whole path in one construct, inside the cluster's VPC: self-managed Kafka with SASL/SCRAM-256 (one created
- * secret for the event source and the relay), results and failures relayed to Kafka topics, an SQS destination.
- * The dispatcher runs in the VPC and reaches Lambda, Secrets Manager and DynamoDB through the shared endpoints.
+ * secret for the event source and the relay), values in the Glue Schema Registry's wire format decoded to JSON,
+ * results and failures relayed to Kafka topics, an SQS destination. The dispatcher runs in the VPC and reaches
+ * Lambda, Secrets Manager, Glue and DynamoDB through the shared endpoints.
  */
 export class SinkConnectorStack extends ExampleStack {
   public readonly connector: LambdaSinkConnector;
@@ -238,6 +240,8 @@ export class SinkConnectorStack extends ExampleStack {
       responseTopic: 'orders-results',
       errorTopic: 'orders-errors',
       onFailure: OnFailureDestination.sqs(),
+      // Values written by the Glue Schema Registry's serializers reach the target as JSON.
+      schemas: { registry: RecordSchemaRegistry.glue({ registryArn: new glue.CfnRegistry(this, 'Schemas', { name: 'orders' }).attrArn }) },
     });
   }
 }

@@ -84,7 +84,7 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
   /** The relay's credentials secret (created or given), if its auth uses one. */
   public readonly relaySecret?: secretsmanager.ISecret;
 
-  /** The VPC endpoints the dispatcher uses, by service (`lambda`, `sts`, `secretsManager`, `dynamoDb`), when in a VPC. */
+  /** The VPC endpoints the dispatcher uses, by service (`lambda`, `sts`, `secretsManager`, `glue`, `dynamoDb`), when in a VPC. */
   public readonly vpcEndpoints: { [service: string]: ec2.VpcEndpoint };
 
   /**
@@ -410,6 +410,7 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
       eni: 'Lambda creates the function\'s network interfaces with this role: their ids are unknown before creation and ec2:Describe* has no resource-level permissions.',
       secret: 'An imported secret is matched by its ARN\'s random suffix.',
       kms: 'kms:GenerateDataKey* names the key\'s data key variants, on one key, through one service.',
+      schemas: 'A record names its schema version only at run time: GetSchemaVersion is granted on the schemas of one Glue registry.',
     };
     const stack = Stack.of(this);
     const invokeAll = new Set(targets.map((target) => JSON.stringify(stack.resolve(`${target.functionArn}:*`))));
@@ -421,6 +422,7 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
       if (r === '"*"' && [statement.Action].flat().every((a: string) => ENI_ACTIONS.includes(a))) return reasons.eni;
       if ([statement.Action].flat().includes('secretsmanager:GetSecretValue')) return reasons.secret;
       if ([statement.Action].flat().some((a: string) => a.startsWith('kms:'))) return reasons.kms;
+      if ([statement.Action].flat().includes('glue:GetSchemaVersion')) return reasons.schemas;
       return undefined;
     });
     acknowledgeCreatedSecrets(this, [this.relaySecret]);

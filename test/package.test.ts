@@ -32,7 +32,8 @@ describe('npm package', () => {
     expect(code.startsWith('#!/usr/bin/env node\n')).toBe(true);
     // The SDK tries the CRT signer only for SigV4a (multi-region access points), inside a try/catch.
     const optional = ['@aws-sdk/signature-v4-crt'];
-    const required = [...code.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]);
+    // Ajv keeps require("ajv/dist/runtime/…") as text (quoted or in a template) for its standalone code generation, never run.
+    const required = [...code.matchAll(/(?<!['`])require\("([^"]+)"\)/g)].map((m) => m[1]);
     expect(required.length).toBeGreaterThan(0);
     expect(required.filter((m) => !m.startsWith('node:') && !require('module').builtinModules.includes(m) && !optional.includes(m))).toEqual([]);
   });

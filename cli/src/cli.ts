@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import type { KafkaConfig } from 'kafkajs';
 import { LocalEsmConfigError, LocalEsmOptions, LocalEventSourceMapping, StartingPosition } from './esm';
 import { LocalKinesisEsmOptions, LocalKinesisEventSourceMapping } from './kinesis-esm';
+import { accessFlag, mergeSchemaRegistryProps, schemaRegistrySettings } from './schema-registry';
 import { PropsFile, settingsFromTemplate } from './template';
 
 const USAGE = `usage: cdk-kafka-lambda local --bootstrap-servers host:port[,…] --topic T [--topic T2]
@@ -17,6 +18,8 @@ const USAGE = `usage: cdk-kafka-lambda local --bootstrap-servers host:port[,…]
   [--starting-position-timestamp EPOCH_SECONDS] [--batch-size 1-10000] [--batching-window SECONDS]
   [--retry-attempts N|-1] [--max-record-age SECONDS|-1] [--bisect] [--report-batch-item-failures]
   [--filter '{"value":{"type":["order"]}}' …]
+  [--schema-registry URL|GLUE_REGISTRY_ARN --event-record-format JSON|SOURCE --schema-validate KEY|VALUE …
+   [--schema-registry-access BASIC_AUTH|CLIENT_CERTIFICATE_TLS_AUTH|SERVER_ROOT_CA_CERTIFICATE=SECRET_ARN …]]
   [--on-failure arn:aws:sqs|sns|s3:…|kafka://topic] [--aws-endpoint URL] [--region R]
   [--event-source-arn MSK_CLUSTER_ARN] [--sasl scram-sha-256|scram-sha-512|plain --username U --password P]
   [--tls] [--ca-file PEM] [--cert-file PEM --key-file PEM]
@@ -53,12 +56,22 @@ export function parseCommand(argv: string[], notice: (line: string) => void = ()
       'event-source-arn': { type: 'string' }, 'sasl': { type: 'string' }, 'username': { type: 'string' }, 'password': { type: 'string' },
       'tls': { type: 'boolean' }, 'ca-file': { type: 'string' }, 'cert-file': { type: 'string' }, 'key-file': { type: 'string' },
       'stream': { type: 'string' }, 'kinesis-endpoint': { type: 'string' }, 'parallelization-factor': { type: 'string' }, 'checkpoint-file': { type: 'string' },
+      'schema-registry': { type: 'string' }, 'event-record-format': { type: 'string' }, 'schema-validate': { type: 'string', multiple: true },
+      'schema-registry-access': { type: 'string', multiple: true },
     },
   });
   if (values.mapping && !values.template) throw new LocalEsmConfigError('--mapping chooses a mapping of --template; give --template too');
   const fromTemplate = values.template ? settingsFromTemplate(values.template, values.mapping) : undefined;
   for (const ignored of fromTemplate?.ignored ?? []) notice(`template: ${ignored}`);
-  const p: PropsFile = { ...fromTemplate?.props, ...(values.config ? JSON.parse(fs.readFileSync(values.config, 'utf8')) : {}) };
+  const config: PropsFile = values.config ? JSON.parse(fs.readFileSync(values.config, 'utf8')) : {};
+  const p: PropsFile = { ...fromTemplate?.props, ...config };
+  // The schema registry's settings merge field by field: a flag can give the secret a template resolves only at deploy time.
+  const registry = mergeSchemaRegistryProps([fromTemplate?.props.schemaRegistryConfig, config.schemaRegistryConfig, {
+    schemaRegistryUri: values['schema-registry'],
+    eventRecordFormat: values['event-record-format'],
+    schemaValidationConfigs: values['schema-validate']?.map((attribute) => ({ attribute })),
+    accessConfigs: values['schema-registry-access']?.map(accessFlag),
+  }]);
   const num = (flag: string, v: string | undefined, fallback?: number): number | undefined => {
     if (v === undefined) return fallback;
     const n = Number(v);
@@ -83,6 +96,7 @@ export function parseCommand(argv: string[], notice: (line: string) => void = ()
     region: values.region,
   };
   if (values.stream || p.stream || fromTemplate?.kind === 'kinesis') {
+    if (registry) throw new LocalEsmConfigError('a schema registry (--schema-registry, schemaRegistryConfig) applies to Kafka mappings only, not to a Kinesis stream');
     const stream = values.stream ?? p.stream;
     if (!stream) throw new LocalEsmConfigError(`--stream (or stream in --config) is required: the template's stream is resolved at deploy time\n${USAGE}`);
     return { kind: 'kinesis', options: {
@@ -111,6 +125,7 @@ export function parseCommand(argv: string[], notice: (line: string) => void = ()
     topics: values.topic ?? p.topics ?? (p.topic ? [p.topic] : []),
     consumerGroupId: values['consumer-group-id'] ?? p.consumerGroupId,
     filters: values.filter ?? p.filters?.map((f) => (typeof f === 'string' ? f : f.pattern)),
+    schemaRegistry: registry ? schemaRegistrySettings(registry) : undefined,
     eventSource: arn ? { eventSourceArn: arn, bootstrapServers: brokers.join(',') } : { bootstrapServers: brokers.join(',') },
   } };
 }

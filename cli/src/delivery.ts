@@ -122,6 +122,11 @@ export class BatchDelivery<R> {
     }
   }
 
+  /** Hands records to the on-failure destination without invoking (e.g. rejected by the schema registry step). */
+  reject(condition: FailureCondition, records: R[]): Promise<void> {
+    return this.sendToOnFailure(condition, 0, undefined, records);
+  }
+
   private expired(records: readonly R[]): boolean {
     const age = this.policy.maximumRecordAgeSeconds;
     return age >= 0 && Date.now() - this.shape.timestamp(records[0]) > age * 1000;

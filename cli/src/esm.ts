@@ -8,10 +8,12 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, KafkaConfig, KafkaMessage, logLevel, Producer, Consumer } from 'kafkajs';
 import { buildEvent, EsmRecord, EventSourceIdentity, MAX_PAYLOAD_BYTES, onFailureRecord, payloadBytes, toEsmRecord } from './event';
 import { onFailureDestination, OnFailureDestination } from './destination';
-import { BatchDelivery, validateMappingOptions } from './delivery';
+import { BatchDelivery, sleep, validateMappingOptions } from './delivery';
 import { createInvoker, Invoker } from './invoker';
 import { LocalEsmConfigError } from './errors';
 import { recordFilter } from './filter';
+import { RecordSchemaValidator, SchemaRegistryUnreachableError, ValidRecord } from './record-schemas';
+import { connectRegistry, RegistryConnection, SchemaRegistrySettings, validateSchemaRegistry } from './schema-registry';
 
 export type StartingPosition = 'LATEST' | 'TRIM_HORIZON' | 'AT_TIMESTAMP';
 
@@ -42,6 +44,12 @@ export interface LocalEsmOptions {
    * others are committed without an invocation. @default - every record is sent
    */
   readonly filters?: string[];
+  /**
+   * The mapping's schema registry (SchemaRegistryConfig): validated keys and values are decoded with their
+   * schemas and delivered as JSON or SOURCE with their schema metadata; records that do not validate go to the
+   * on-failure destination (SCHEMA_NOT_FOUND, DESERIALIZATION_ERROR). @default - records are delivered as they are
+   */
+  readonly schemaRegistry?: SchemaRegistrySettings;
   /** SQS/SNS/S3 ARN or kafka://topic. @default - failed records are logged and skipped */
   readonly onFailure?: string;
   /** The event's identity: eventSourceArn makes it an aws:kafka (MSK) event. */
@@ -51,7 +59,7 @@ export interface LocalEsmOptions {
   readonly lambdaEndpoint?: string;
   /** "path/to/module.export": a handler called in-process instead of the Lambda API. */
   readonly handler?: string;
-  /** Endpoint and region for the on-failure destination's client. */
+  /** Endpoint and region for the AWS clients: the on-failure destination's, Secrets Manager's and Glue's. */
   readonly awsEndpoint?: string;
   readonly region?: string;
   /** Partitions processed in parallel (each in order). @default 4 */
@@ -74,6 +82,10 @@ export interface LocalEsmStats {
   recordsSentToOnFailure: number;
   /** Records committed without an invocation because no filter matched them. */
   recordsFiltered: number;
+  /** Records the schema registry step rejected (sent to the on-failure destination, or dropped without one). */
+  recordsRejectedBySchema: number;
+  /** Batches held back because the schema registry could not be asked, then asked again. */
+  schemaRegistryRetries: number;
   onFailureRecords: number;
   /** Invocations answered with a function error, or a partial batch response naming records. */
   failedInvocations: number;
@@ -90,11 +102,12 @@ export interface LocalEsmStats {
 export function validateOptions(o: LocalEsmOptions): void {
   if (!o.topics?.length) throw new LocalEsmConfigError('topics: at least one topic is required');
   validateMappingOptions(o, { maxBatchingWindowSeconds: 0.5 });
+  if (o.schemaRegistry) validateSchemaRegistry(o.schemaRegistry);
 }
 
 export class LocalEventSourceMapping {
   public readonly stats: LocalEsmStats = {
-    invocations: 0, recordsCommitted: 0, recordsSentToOnFailure: 0, recordsFiltered: 0, onFailureRecords: 0,
+    invocations: 0, recordsCommitted: 0, recordsSentToOnFailure: 0, recordsFiltered: 0, recordsRejectedBySchema: 0, schemaRegistryRetries: 0, onFailureRecords: 0,
     failedInvocations: 0, throttledInvocations: 0, consumerCrashes: 0, groupJoins: 0, lag: {},
   };
   public readonly groupId: string;
@@ -106,6 +119,8 @@ export class LocalEventSourceMapping {
   private destination?: OnFailureDestination;
   private invoker!: Invoker;
   private delivery!: BatchDelivery<EsmRecord>;
+  private registry?: RegistryConnection;
+  private validator?: RecordSchemaValidator;
   private running = false;
   private readonly log: (line: string) => void;
   private readonly matches?: (value: Buffer | null) => boolean;
@@ -135,6 +150,10 @@ export class LocalEventSourceMapping {
       expiredCondition: 'RetryAttemptsExhausted',
       expireBeforeInvoke: false,
     }, this.invoker, this.o, this.destination, this.stats, () => this.running, this.log);
+    if (this.o.schemaRegistry) {
+      this.registry = connectRegistry(this.o.schemaRegistry, { endpoint: this.o.awsEndpoint, region: this.o.region });
+      this.validator = new RecordSchemaValidator(this.o.schemaRegistry, this.registry.client);
+    }
     if (this.o.startingPosition === 'AT_TIMESTAMP') await this.seekToTimestamp();
     const window = Math.round(this.o.maxBatchingWindowSeconds * 1000);
     // The broker holds a fetch until the window ends or 6 MB are there: the ESM's batching window.
@@ -165,9 +184,15 @@ export class LocalEventSourceMapping {
         const key = `${batch.topic}-${batch.partition}`;
         const logAppend = false;
         const all = batch.messages;
+        const records = all.map((m: KafkaMessage) => toEsmRecord(batch.topic, batch.partition, m, logAppend));
+        // The schema registry step comes before filtering, as the mapping's: what fails it is not invoked.
+        const candidates = this.validator
+          ? await this.validated(records, async () => { await heartbeat(); return this.running && isRunning() && !isStale(); })
+          : records.map((record, i): ValidRecord => ({ record, filterValue: all[i].value }));
+        if (candidates === undefined) return; // stopped, or the partition moved: nothing committed
         const matches = this.matches;
-        const sent = matches ? all.filter((m) => matches(m.value)) : all;
-        this.stats.recordsFiltered += all.length - sent.length;
+        const sent = matches ? candidates.filter((c) => matches(c.filterValue)) : candidates;
+        this.stats.recordsFiltered += candidates.length - sent.length;
         // Offsets up to `upTo` are committed: the chunk's records and the filtered-out ones before them.
         let committed = 0;
         const commit = async (upTo: number) => {
@@ -177,7 +202,7 @@ export class LocalEventSourceMapping {
           this.stats.lag[key] = Math.max(0, Number(batch.highWatermark) - (upTo + 1));
           await heartbeat();
         };
-        for (const chunk of this.chunks(sent.map((m: KafkaMessage) => toEsmRecord(batch.topic, batch.partition, m, logAppend)))) {
+        for (const chunk of this.chunks(sent.map((c) => c.record))) {
           if (!this.running || !isRunning() || isStale()) return;
           await this.delivery.deliver(chunk);
           await commit(chunk[chunk.length - 1].offset);
@@ -193,6 +218,34 @@ export class LocalEventSourceMapping {
     if (this.producer) await (await this.producer).disconnect();
     await this.destination?.close();
     this.invoker?.close();
+    this.registry?.close();
+  }
+
+  /**
+   * The records that pass the schema registry step, transformed; the others go to the on-failure destination
+   * (before any offset past them is committed). A registry that cannot be asked holds the batch back and is asked
+   * again, with backoff, while `stillOurs()` (which also heartbeats) says the partition is still this consumer's;
+   * undefined once it is not.
+   */
+  private async validated(records: EsmRecord[], stillOurs: () => Promise<boolean>): Promise<ValidRecord[] | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const { valid, rejected } = await this.validator!.validate(records);
+        for (const r of rejected) {
+          this.log(`schema registry: ${r.reason}: ${r.message}`);
+          await this.delivery.reject(r.reason, [r.record]);
+          this.stats.recordsRejectedBySchema++;
+        }
+        return valid;
+      } catch (e) {
+        if (!(e instanceof SchemaRegistryUnreachableError)) throw e;
+        this.stats.schemaRegistryRetries++;
+        const first = records[0];
+        this.log(`schema registry: ${first.topic}-${first.partition} offsets ${first.offset}-${records[records.length - 1].offset} held back: ${e.message}; retrying`);
+        await sleep(Math.min(5000, this.o.retryDelayMs * 2 ** Math.min(attempt, 10)));
+        if (!(await stillOurs())) return undefined;
+      }
+    }
   }
 
   /** Batches of at most batchSize records whose event stays under 6 MB; an oversized record is its own batch. */

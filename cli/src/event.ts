@@ -58,7 +58,9 @@ export function buildEvent(id: EventSourceIdentity, records: readonly EsmRecord[
 
 export const payloadBytes = (event: unknown): number => Buffer.byteLength(JSON.stringify(event), 'utf8');
 
-export type FailureCondition = 'RetryAttemptsExhausted' | 'MaximumPayloadSizeExceeded' | 'MaximumRecordAgeExceeded' | 'RecordAgeExceeded';
+/** Why records went to the on-failure destination; SCHEMA_NOT_FOUND and DESERIALIZATION_ERROR are the schema registry step's reason codes. */
+export type FailureCondition = 'RetryAttemptsExhausted' | 'MaximumPayloadSizeExceeded' | 'MaximumRecordAgeExceeded' | 'RecordAgeExceeded'
+  | 'SCHEMA_NOT_FOUND' | 'DESERIALIZATION_ERROR';
 
 export interface InvokeOutcome {
   readonly requestId: string;
@@ -117,6 +119,7 @@ export function invocationContext(args: { functionArn: string; condition: Failur
       condition: args.condition,
       approximateInvokeCount: args.approximateInvokeCount,
     },
+    // Nothing was invoked: the record was too large, or the schema registry step rejected it.
     responseContext: args.condition === 'MaximumPayloadSizeExceeded' || !args.last
       ? null
       : { statusCode: args.last.statusCode ?? 0, executedVersion: args.last.executedVersion ?? '$LATEST', functionError: args.last.functionError ?? 'Unhandled' },

@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import { LocalEsmConfigError, StartingPosition } from './esm';
+import type { SchemaRegistryProps } from './schema-registry';
 
 /** The emulator's settings, named as the Kafka event source props (durations and timestamps in seconds). */
 export interface PropsFile {
@@ -29,6 +30,8 @@ export interface PropsFile {
   eventSourceArn?: string;
   /** Filter patterns: JSON texts, or aws-cdk's `{ pattern }` objects (lambda.FilterCriteria.filter). */
   filters?: Array<string | { pattern: string }>;
+  /** The mapping's schema registry, as aws-cdk's KafkaSchemaRegistryConfig (what ConfluentSchemaRegistry/GlueSchemaRegistry bind to). */
+  schemaRegistryConfig?: SchemaRegistryProps;
 }
 
 export interface TemplateSettings {
@@ -100,9 +103,31 @@ export function settingsFromTemplate(file: string, logicalId?: string): Template
   // Network entries (VPC_*) matter only in AWS; the broker's auth must be given as flags (--sasl, --tls, certificates).
   const auth = ((p.SourceAccessConfigurations ?? []) as { Type?: unknown }[]).map((c) => c.Type).filter((t) => typeof t === 'string' && !t.startsWith('VPC_'));
   if (auth.length) ignored.push(`SourceAccessConfigurations ${auth.join(', ')}: give the broker's auth as flags (--sasl, --tls, certificates)`);
-  if (config?.SchemaRegistryConfig !== undefined) ignored.push(`${p.SelfManagedKafkaEventSourceConfig ? 'SelfManaged' : 'AmazonManaged'}KafkaEventSourceConfig.SchemaRegistryConfig is not emulated`);
+  if (config?.SchemaRegistryConfig !== undefined) {
+    props.schemaRegistryConfig = schemaRegistryOf(config.SchemaRegistryConfig, `${p.SelfManagedKafkaEventSourceConfig ? 'SelfManaged' : 'AmazonManaged'}KafkaEventSourceConfig.SchemaRegistryConfig`, ignored);
+  }
   notEmulated(p, read, ignored);
   return { kind, props: defined(props), ignored };
+}
+
+/**
+ * SchemaRegistryConfig as props; a value resolved at deploy time (a Glue registry's or a created secret's ARN) is left
+ * out and named with the flag that gives it.
+ */
+function schemaRegistryOf(c: Record<string, any>, name: string, ignored: string[]): SchemaRegistryProps {
+  const literal = (v: unknown): v is string => typeof v === 'string';
+  if (c.SchemaRegistryURI !== undefined && !literal(c.SchemaRegistryURI)) ignored.push(`${name}.SchemaRegistryURI is resolved at deploy time; give --schema-registry`);
+  const access = ((c.AccessConfigs ?? []) as { Type?: unknown; URI?: unknown }[]).map((a) => {
+    const type = String(a.Type);
+    if (!literal(a.URI)) ignored.push(`${name}.AccessConfigs ${type} secret is resolved at deploy time; give --schema-registry-access ${type}=<secret ARN>`);
+    return { type, uri: literal(a.URI) ? a.URI : undefined };
+  });
+  return {
+    schemaRegistryUri: literal(c.SchemaRegistryURI) ? c.SchemaRegistryURI : undefined,
+    eventRecordFormat: literal(c.EventRecordFormat) ? c.EventRecordFormat : undefined,
+    accessConfigs: access,
+    schemaValidationConfigs: ((c.SchemaValidationConfigs ?? []) as { Attribute?: unknown }[]).map((v) => ({ attribute: String(v.Attribute) })),
+  };
 }
 
 type Resources = Record<string, { Type: string; Properties?: Record<string, any> }>;

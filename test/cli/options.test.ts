@@ -87,17 +87,21 @@ describe('local event source mapping options', () => {
       const [id] = Object.entries<any>(JSON.parse(fs.readFileSync(templates.KafkaLambdaProvisionedSchemaRegistry, 'utf8')).Resources)
         .find(([, r]) => r.Type === 'AWS::Lambda::EventSourceMapping')!;
       const notices: string[] = [];
-      // WHEN read with --mapping and a flag overriding the batch size
-      const o = parseCli(['--template', templates.KafkaLambdaProvisionedSchemaRegistry, '--mapping', id, '--batch-size', '7', ...local], (l) => notices.push(l));
+      // WHEN read with --mapping, a flag overriding the batch size and the registry secret the template resolves at deploy time
+      const secret = 'arn:aws:secretsmanager:us-east-1:111122223333:secret:registry-AbCdEf';
+      const o = parseCli(['--template', templates.KafkaLambdaProvisionedSchemaRegistry, '--mapping', id, '--batch-size', '7',
+        '--schema-registry-access', `BASIC_AUTH=${secret}`, ...local], (l) => notices.push(l));
       // THEN the template's settings are taken, the flag wins
       expect(o).toMatchObject({ batchSize: 7, maxBatchingWindowSeconds: 5, retryAttempts: 3, maximumRecordAgeSeconds: 21600, bisectBatchOnFunctionError: true, reportBatchItemFailures: true });
       expect(o.filters).toEqual(['{"value":{"type":["reading"]}}']);
       expect(o.onFailure).toBeUndefined();
+      // and its schema registry, with the secret from the flag
+      expect(o.schemaRegistry).toEqual({ uri: 'https://psrc-12345.us-east-1.aws.confluent.cloud', eventRecordFormat: 'JSON', attributes: ['VALUE'], access: { BASIC_AUTH: secret } });
       // and the user is told what was left out
       expect(notices).toEqual([
         'template: DestinationConfig.OnFailure.Destination is resolved at deploy time; give it as a flag',
         'template: SourceAccessConfigurations BASIC_AUTH: give the broker\'s auth as flags (--sasl, --tls, certificates)',
-        'template: SelfManagedKafkaEventSourceConfig.SchemaRegistryConfig is not emulated',
+        'template: SelfManagedKafkaEventSourceConfig.SchemaRegistryConfig.AccessConfigs BASIC_AUTH secret is resolved at deploy time; give --schema-registry-access BASIC_AUTH=<secret ARN>',
       ]);
     });
 

@@ -7,26 +7,20 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { promisify } from 'node:util';
-import { create, createFileRegistry, createMutableRegistry, fromBinary } from '@bufbuild/protobuf';
-import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
+import { create, createMutableRegistry } from '@bufbuild/protobuf';
 import { AvroSerializer, JsonSerializer, ProtobufSerializer, SchemaRegistryClient, SerdeType } from '@confluentinc/schemaregistry';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import * as protobuf from 'protobufjs';
 import * as te from '../../testenv';
 import { DISPATCHER_CONFIG_ENV, DispatcherConfig, SchemasConfig } from '../../contract/dispatcher-config';
-import { closedPort, invokeFunction, kafkaEvent, readTopic, RecordSpec } from './support';
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const descriptor = require('protobufjs/ext/descriptor');
+import { ConfluentCompatibleRegistry, protoFileRegistry, startConfluentRegistry } from '../support/schema-registries';
+import { invokeFunction, kafkaEvent, readTopic, RecordSpec } from './support';
 
 jest.setTimeout(300_000);
 
 const TARGETS = path.join(__dirname, '..', 'fixtures', 'targets');
 const DISPATCHER = path.join(__dirname, '..', '..', 'assets', 'dispatcher');
-const START_REGISTRY = path.join(__dirname, '..', '..', 'testenv', 'registry', 'start.sh');
 const USER = 'dispatcher';
 const PASSWORD: string = randomUUID();
 
@@ -40,48 +34,18 @@ const JSON_SCHEMA = JSON.stringify({
 });
 const PROTO = 'syntax = "proto3";\npackage shop;\nmessage Shipment {\n  string id = 1;\n  int64 total_grams = 2;\n  message Box { int32 size = 1; }\n  Box box = 3;\n}\n';
 
-/** The registry, started once for the file and stopped after it. */
-interface Registry { url: string; pid: number }
-
-/** Its pid file among the run's, so that the test environment's teardown (or its watchdog) stops it too. */
-async function startRegistry(env: te.TestEnv): Promise<Registry> {
-  const port = await closedPort();
-  const { stdout } = await promisify(execFile)('bash', [START_REGISTRY, String(port)], {
-    env: {
-      ...process.env, REGISTRY_BASIC_AUTH: `${USER}:${PASSWORD}`,
-      REGISTRY_PIDFILE: path.join(env.runDir, 'pids', `registry-${port}.pid`), REGISTRY_LOG: path.join(env.runDir, 'logs', `registry-${port}.log`),
-    },
-    maxBuffer: 1 << 20,
-  });
-  const vars = Object.fromEntries(stdout.trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));
-  return { url: vars.REGISTRY_CCOMPAT_URL, pid: Number(vars.REGISTRY_PID) };
-}
-
-/** The .proto file as @bufbuild descriptors (what Confluent's Protobuf serializer takes), via protobufjs' descriptor extension. */
-function protoRegistry() {
-  const root = protobuf.parse(PROTO, { keepCase: true }).root;
-  root.resolveAll();
-  const set = (root as any).toDescriptor('proto3');
-  set.file[0].name = 'shop.proto';
-  // protobufjs writes message field types as written; descriptors name them in full.
-  const qualify = (messages: any[], scope: string) => messages.forEach((m) => {
-    const type = root.lookupType(`${scope}${m.name}`);
-    for (const f of m.field) if (f.typeName) f.typeName = type.fields[f.name].resolvedType!.fullName;
-    qualify(m.nestedType, `${scope}${m.name}.`);
-  });
-  qualify(set.file[0].messageType, 'shop.');
-  return createFileRegistry(fromBinary(FileDescriptorSetSchema, descriptor.FileDescriptorSet.encode(set).finish()));
-}
+/** The .proto file as @bufbuild descriptors (what Confluent's Protobuf serializer takes). */
+const protoRegistry = () => protoFileRegistry(PROTO, 'shop.proto');
 
 describe('schemas from a Confluent-compatible registry', () => {
   const env = te.loadEnv();
   const lambda = new LambdaClient(te.awsClientConfig('lambda', undefined, { maxAttempts: 1 }));
   const secrets = new SecretsManagerClient(te.awsClientConfig('secretsmanager'));
   const fns: te.RunningLambda[] = [];
-  let registry: Registry;
+  let registry: ConfluentCompatibleRegistry;
   let client: SchemaRegistryClient;
   beforeAll(async () => {
-    registry = await startRegistry(env);
+    registry = await startConfluentRegistry(`${USER}:${PASSWORD}`);
     client = new SchemaRegistryClient({ baseURLs: [registry.url], basicAuthCredentials: { credentialsSource: 'USER_INFO', userInfo: `${USER}:${PASSWORD}` } });
   });
   afterAll(async () => {

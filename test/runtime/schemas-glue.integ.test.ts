@@ -4,21 +4,17 @@
  * decode take the error topic on the real broker; an unreachable registry retries the partition and invokes nothing.
  */
 import * as path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import * as protobuf from 'protobufjs';
 import * as te from '../../testenv';
 import { DISPATCHER_CONFIG_ENV, DispatcherConfig } from '../../contract/dispatcher-config';
+import { GlueProduced, glueProduce, glueProtobufBytes } from '../support/schema-registries';
 import { closedPort, invokeFunction, kafkaEvent, readTopic, RecordSpec } from './support';
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { pythonVenv } = require('../../scripts/lib/python-venv');
 
 jest.setTimeout(300_000);
 
 const TARGETS = path.join(__dirname, '..', 'fixtures', 'targets');
 const DISPATCHER = path.join(__dirname, '..', '..', 'assets', 'dispatcher');
-const PRODUCER = path.join(__dirname, '..', 'fixtures', 'schemas', 'glue_produce.py');
 
 const AVRO = JSON.stringify({
   type: 'record', name: 'Order', namespace: 'shop',
@@ -30,26 +26,8 @@ const JSON_SCHEMA = JSON.stringify({
 });
 const PROTO = 'syntax = "proto3";\npackage shop;\nmessage Shipment {\n  string id = 1;\n  int64 grams = 2;\n  message Box { int32 size = 1; }\n  Box box = 3;\n}\nmessage Audit { string who = 1; }\n';
 
-interface Produced { encoded: string[][]; versionIds: string[] }
-
-/** Serializes with the Glue SerDe; returns each schema's records' bytes and its schema version id. */
-function glueProduce(env: any, job: unknown): Produced {
-  const python = pythonVenv('glue-serde', ['aws-glue-schema-registry==1.1.3']);
-  const out = execFileSync(python, [PRODUCER], {
-    input: JSON.stringify(job),
-    env: { ...process.env, AWS_ENDPOINT_URL: env.moto.endpoint, AWS_DEFAULT_REGION: env.region, AWS_ACCESS_KEY_ID: env.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: env.credentials.secretAccessKey },
-  });
-  return JSON.parse(out.toString());
-}
-
-/** Protobuf message bytes as the Glue serializer writes them: the message's index among the sorted message names, then the message. */
-function protoBytes(typeName: string, value: object): string {
-  const root = protobuf.parse(PROTO).root;
-  const names = ['shop.Audit', 'shop.Shipment', 'shop.Shipment.Box'];
-  const type = root.lookupType(typeName);
-  const body = type.encode(type.fromObject(value)).finish();
-  return Buffer.concat([Buffer.from([names.indexOf(typeName)]), body]).toString('base64');
-}
+/** Protobuf message bytes as the Glue serializer writes them (the index among the sorted message names first). */
+const protoBytes = (typeName: string, value: object) => glueProtobufBytes(PROTO, ['shop.Audit', 'shop.Shipment', 'shop.Shipment.Box'], typeName, value);
 
 describe('schemas from the Glue Schema Registry', () => {
   const env = te.loadEnv();
@@ -74,7 +52,7 @@ describe('schemas from the Glue Schema Registry', () => {
     relay: errorTopic === undefined ? undefined : { bootstrapServers: [env.kafka.bootstrap.plaintext], auth: 'none', tls: false, errorTopic, clientId: 'schemas-test' },
   });
   const topic = `glue-${randomUUID()}`;
-  const produced = (): Produced => glueProduce(env, {
+  const produced = (): GlueProduced => glueProduce(env, {
     registry: `reg-${randomUUID().slice(0, 8)}`, topic,
     schemas: [
       { format: 'AVRO', definition: AVRO, compress: true, base64Fields: ['blob'], records: [{ id: 'o1', qty: 2, tag: 'gift', blob: 'AAE=' }, { id: 'o2', qty: 5, tag: null, blob: '' }] },

@@ -1,0 +1,90 @@
+/**
+ * Real schema registries and their serializers for the integration tests: a Confluent-compatible registry (Apicurio
+ * Registry's ccompat API, testenv/registry/start.sh) with @confluentinc/schemaregistry, and the AWS Glue Schema
+ * Registry's Python SerDe (aws-glue-schema-registry, in a cached venv) against moto's Glue API.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { createFileRegistry, fromBinary } from '@bufbuild/protobuf';
+import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
+import * as protobuf from 'protobufjs';
+import * as te from '../../testenv';
+import { closedPort } from '../runtime/support';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const descriptor = require('protobufjs/ext/descriptor');
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { pythonVenv } = require('../../scripts/lib/python-venv');
+
+const START_REGISTRY = path.join(__dirname, '..', '..', 'testenv', 'registry', 'start.sh');
+const GLUE_PRODUCER = path.join(__dirname, '..', 'fixtures', 'schemas', 'glue_produce.py');
+
+/** A Confluent-compatible registry that runs until `process.kill(pid)`. */
+export interface ConfluentCompatibleRegistry { url: string; pid: number }
+
+/**
+ * Starts the registry on a free loopback port; with `basicAuth` ("user:password") every API call needs it. Its pid
+ * file is among the test run's, so that the test environment's teardown (or its watchdog) stops it too.
+ */
+export async function startConfluentRegistry(basicAuth?: string, env: te.TestEnv = te.loadEnv()): Promise<ConfluentCompatibleRegistry> {
+  const port = await closedPort();
+  const { stdout } = await promisify(execFile)('bash', [START_REGISTRY, String(port)], {
+    env: {
+      ...process.env, ...(basicAuth ? { REGISTRY_BASIC_AUTH: basicAuth } : {}),
+      REGISTRY_PIDFILE: path.join(env.runDir, 'pids', `registry-${port}.pid`), REGISTRY_LOG: path.join(env.runDir, 'logs', `registry-${port}.log`),
+    },
+    maxBuffer: 1 << 20,
+  });
+  const vars = Object.fromEntries(stdout.trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));
+  return { url: vars.REGISTRY_CCOMPAT_URL, pid: Number(vars.REGISTRY_PID) };
+}
+
+/**
+ * A .proto file (its first file named `fileName`) as @bufbuild descriptors, what Confluent's Protobuf serializer takes,
+ * via protobufjs' descriptor extension.
+ */
+export function protoFileRegistry(proto: string, fileName: string) {
+  const root = protobuf.parse(proto, { keepCase: true }).root;
+  root.resolveAll();
+  const set = (root as any).toDescriptor('proto3');
+  set.file[0].name = fileName;
+  const pkg = set.file[0].package ? `${set.file[0].package}.` : '';
+  // protobufjs writes message field types as written; descriptors name them in full.
+  const qualify = (messages: any[], scope: string) => messages.forEach((m) => {
+    const type = root.lookupType(`${scope}${m.name}`);
+    for (const f of m.field) if (f.typeName) f.typeName = type.fields[f.name].resolvedType!.fullName;
+    qualify(m.nestedType, `${scope}${m.name}.`);
+  });
+  qualify(set.file[0].messageType, pkg);
+  return createFileRegistry(fromBinary(FileDescriptorSetSchema, descriptor.FileDescriptorSet.encode(set).finish()));
+}
+
+/** A job for the Glue SerDe: see test/fixtures/schemas/glue_produce.py. */
+export interface GlueProduceJob {
+  registry: string;
+  topic: string;
+  schemas: { format: 'AVRO' | 'JSON' | 'PROTOBUF'; definition: string; compress?: boolean; base64Fields?: string[]; records: unknown[] }[];
+}
+
+/** Each schema's records' bytes (base64) as the Glue SerDe wrote them, and each schema's version id. */
+export interface GlueProduced { encoded: string[][]; versionIds: string[] }
+
+/** Serializes with the Glue SerDe against moto's Glue API (the registry is created when it does not exist). */
+export function glueProduce(env: te.TestEnv, job: GlueProduceJob): GlueProduced {
+  const python = pythonVenv('glue-serde', ['aws-glue-schema-registry==1.1.3']);
+  const out = execFileSync(python, [GLUE_PRODUCER], {
+    input: JSON.stringify(job),
+    env: { ...process.env, AWS_ENDPOINT_URL: env.moto.endpoint, AWS_DEFAULT_REGION: env.region, AWS_ACCESS_KEY_ID: env.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: env.credentials.secretAccessKey },
+  });
+  return JSON.parse(out.toString());
+}
+
+/**
+ * Protobuf message bytes as the Glue serializer writes them: the message's index among the file's message types
+ * sorted by full name (`sortedNames`), then the message; base64.
+ */
+export function glueProtobufBytes(proto: string, sortedNames: string[], typeName: string, value: object): string {
+  const type = protobuf.parse(proto).root.lookupType(typeName);
+  const body = type.encode(type.fromObject(value)).finish();
+  return Buffer.concat([Buffer.from([sortedNames.indexOf(typeName)]), body]).toString('base64');
+}

@@ -25,6 +25,15 @@ function panels(r) {
       ['cdk-kafka-lambda dispatcher', r.coldStart.require_ms_over_node, OURS], ['Powertools handler', r.coldStart.powertools_require_ms_over_node, PEER]] },
     { title: 'Bundle size (KB, @aws-sdk external, lower is better)', bars: [
       ['cdk-kafka-lambda dispatcher', r.coldStart.bundle_bytes / 1024, OURS], ['Powertools handler', r.coldStart.powertools_bundle_bytes / 1024, PEER]] },
+    ...['avro', 'protobuf'].map((f) => ({
+      title: `${f === 'avro' ? 'Avro' : 'Protobuf'} decode ${r.schemas[f].records.toLocaleString('en')} x ${r.schemas[f].record_bytes} B (records/s, higher is better)`,
+      bars: [['cdk-kafka-lambda', r.schemas[f].ours_rps, OURS], ['Powertools kafkaConsumer', r.schemas[f].powertools_rps, PEER],
+        ['@confluentinc/schemaregistry', r.schemas[f].confluent_rps, PEER], [`floor (${f === 'avro' ? 'avsc' : 'protobufjs'})`, r.schemas[f].floor_rps, FLOOR]],
+    })),
+    { title: 'Bundle with schema decoding (KB, @aws-sdk external, lower is better)', bars: [
+      ['cdk-kafka-lambda dispatcher', r.schemas.load.bundle_bytes / 1024, OURS],
+      ['Powertools kafkaConsumer', r.schemas.load.powertools_bundle_bytes / 1024, PEER],
+      ['@confluentinc/schemaregistry', r.schemas.load.confluent_bundle_bytes / 1024, PEER]] },
   ];
 }
 

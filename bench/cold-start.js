@@ -59,4 +59,4 @@ async function benchColdStart(runs, log) {
 
 const round = (x) => Math.round(x * 10) / 10;
 
-module.exports = { benchColdStart };
+module.exports = { benchColdStart, requireMs };

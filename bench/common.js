@@ -20,9 +20,10 @@ function jsonOfSize(i, bytes) {
 
 /**
  * A SelfManagedKafka event as the ESM sends it: `records` records spread over `partitions`
- * "topic-partition" groups, each with a key, a JSON value of `valueBytes` bytes and one header.
+ * "topic-partition" groups, each with a key, a JSON value of `valueBytes` bytes (or the bytes `value(i)`
+ * returns), one header and any other `fields`.
  */
-function kafkaEvent(records, { valueBytes = 500, partitions = 4, topic = 'orders' } = {}) {
+function kafkaEvent(records, { valueBytes = 500, partitions = 4, topic = 'orders', value = (i) => Buffer.from(JSON.stringify(jsonOfSize(i, valueBytes))), fields = {} } = {}) {
   const groups = {};
   for (let p = 0; p < partitions; p++) groups[`${topic}-${p}`] = [];
   const header = [...Buffer.from('bench-trace-0001')];
@@ -36,8 +37,9 @@ function kafkaEvent(records, { valueBytes = 500, partitions = 4, topic = 'orders
       timestamp: 1763900000000 + i,
       timestampType: 'CREATE_TIME',
       key: Buffer.from(`order-${i}`).toString('base64'),
-      value: Buffer.from(JSON.stringify(jsonOfSize(i, valueBytes))).toString('base64'),
+      value: value(i).toString('base64'),
       headers: [{ traceparent: header }],
+      ...fields,
     });
   }
   return { eventSource: 'SelfManagedKafka', bootstrapServers: '127.0.0.1:9092', records: groups };

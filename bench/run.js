@@ -5,9 +5,9 @@
  * bench/results.json (the shape bench/shape.js checks), bench/machine.json (where and under what load it
  * ran) and bench/results.png (the chart). Starts Kafka and DynamoDB Local with testenv unless
  * CKL_TESTENV names a running environment. `npm run bench -- --quick` runs small record counts and
- * writes to bench/.out/ instead, for development. `--only decode` (no Kafka or DynamoDB Local) or `--only
- * idempotency` (DynamoDB Local only) measures that part alone and puts its section into the results.json already
- * there, keeping the other sections; machine.json then records that run under `reruns.<part>`.
+ * writes to bench/.out/ instead, for development. `--only decode` or `--only schemas` (no Kafka or DynamoDB Local)
+ * or `--only idempotency` (DynamoDB Local only) measures that part alone and puts its section into the results.json
+ * already there, keeping the other sections; machine.json then records that run under `reruns.<part>`.
  */
 const fs = require('fs');
 const os = require('os');
@@ -18,6 +18,7 @@ const { ROOT, median } = require('./common');
 const { benchIdempotency } = require('./idempotency');
 const { benchRelay } = require('./relay');
 const { benchColdStart } = require('./cold-start');
+const { benchSchemas } = require('./schemas');
 const { drawChart } = require('./chart');
 const { resultsProblems } = require('./shape');
 const { markdownTable } = require('./table');
@@ -25,13 +26,13 @@ const { markdownTable } = require('./table');
 const quick = process.argv.includes('--quick');
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt === -1 ? undefined : process.argv[onlyAt + 1];
-if (only !== undefined && only !== 'decode' && only !== 'idempotency') {
-  process.stderr.write(`--only takes "decode" (no Kafka or DynamoDB Local) or "idempotency" (DynamoDB Local only), got ${JSON.stringify(only)}\n`);
+if (only !== undefined && !['decode', 'schemas', 'idempotency'].includes(only)) {
+  process.stderr.write(`--only takes "decode" or "schemas" (no Kafka or DynamoDB Local) or "idempotency" (DynamoDB Local only), got ${JSON.stringify(only)}\n`);
   process.exit(2);
 }
 const N = quick
-  ? { decode: 2000, decodeRuns: 3, idempotency: 100, relay: 5000, relayBytes: 1024, coldRuns: 5 }
-  : { decode: 10000, decodeRuns: 7, idempotency: 1000, relay: 100000, relayBytes: 1024, coldRuns: 31 };
+  ? { decode: 2000, decodeRuns: 3, idempotency: 100, relay: 5000, relayBytes: 1024, coldRuns: 5, schemas: { records: 2000, runs: 3, loadRuns: 5 } }
+  : { decode: 10000, decodeRuns: 7, idempotency: 1000, relay: 100000, relayBytes: 1024, coldRuns: 31, schemas: { records: 10000, runs: 7, loadRuns: 21 } };
 const outDir = quick ? path.join(__dirname, '.out') : __dirname;
 
 const loads = [];
@@ -76,13 +77,16 @@ function machine() {
 const round2 = (v) => Math.round(v * 100) / 100;
 const loadSummary = () => ({ min: Math.min(...loads), median: round2(median(loads)), max: Math.max(...loads) });
 
-/** --only decode|idempotency: that section of an earlier run's results.json replaced, the rest kept. */
+/** --only decode|schemas|idempotency: that section of an earlier run's results.json replaced, the rest kept. */
 async function partOnly(part) {
   const started = new Date().toISOString();
-  log(`${quick ? 'quick' : 'full'} ${part}-only run: ${JSON.stringify(part === 'decode' ? { decode: N.decode, decodeRuns: N.decodeRuns } : { idempotency: N.idempotency })}`);
+  const counts = { decode: { decode: N.decode, decodeRuns: N.decodeRuns }, schemas: N.schemas, idempotency: { idempotency: N.idempotency } };
+  log(`${quick ? 'quick' : 'full'} ${part}-only run: ${JSON.stringify(counts[part])}`);
   let section;
   if (part === 'decode') {
     section = await benchDecode(N.decode, N.decodeRuns);
+  } else if (part === 'schemas') {
+    section = await benchSchemas(N.schemas, log);
   } else {
     const env = await te.start({ services: ['dynamodb'], ownerPid: process.pid });
     try {
@@ -115,12 +119,13 @@ async function partOnly(part) {
   log(`${quick ? 'quick' : 'full'} run: ${JSON.stringify(N)}`);
   const coldStart = await benchColdStart(N.coldRuns, log);
   const decode = await benchDecode(N.decode, N.decodeRuns);
+  const schemas = await benchSchemas(N.schemas, log);
   const own = !process.env.CKL_TESTENV;
   const env = own ? await te.start({ services: ['kafka', 'dynamodb'], ownerPid: process.pid }) : te.loadEnv();
   try {
     const idempotency = await benchIdempotency(te, env, N.idempotency, log);
     const relay = await benchRelay(te, env, N.relay, N.relayBytes, log);
-    const results = { decode, idempotency, relay, coldStart };
+    const results = { decode, idempotency, relay, coldStart, schemas };
     const problems = resultsProblems(results);
     if (problems.length > 0) throw new Error(`results do not have the issue's shape: ${problems.join('; ')}\n${JSON.stringify(results)}`);
     const file = path.join(outDir, 'results.json');

@@ -19,8 +19,32 @@ function markdownTable(r) {
     [`| relay ${n(rl.records)} × ${rl.bytes} B, acks=all, records/s | ${n(rl.ours_rps)} | ProducerPerformance ${n(rl.kafka_perf_rps)} | ${x(rl.ours_rps / rl.kafka_perf_rps)} | ≥ 0.5× |`],
     [`| require over bare node, ms | ${n(c.require_ms_over_node)} | Powertools handler ${n(c.powertools_require_ms_over_node)} | ${x(c.powertools_require_ms_over_node / c.require_ms_over_node)} faster | ≤ 40 ms |`],
     [`| bundle, KB (@aws-sdk external) | ${n(c.bundle_bytes / 1024)} | Powertools handler ${n(c.powertools_bundle_bytes / 1024)} | ${x(c.bundle_bytes / c.powertools_bundle_bytes)} the size | ≤ 250 KB |`],
+    schemaRows(r.schemas),
   ];
   return rows.flat().join('\n');
+}
+
+const goal = (g, text) => `${text} (${g.met ? 'met' : 'missed'})`;
+
+/** The schemas section's rows: each format against its three peers, then what the codecs cost to ship and load. */
+function schemaRows(s) {
+  const g = s.goals; const l = s.load;
+  const decodeRows = (f, name, floor, confluent) => [
+    `| ${name} decode ${n(f.records)} × ${f.record_bytes} B (Confluent wire format), records/s | ${n(f.ours_rps)} | Powertools kafkaConsumer ${n(f.powertools_rps)} | ${x(f.ours_rps / f.powertools_rps)} | ${goal(g[`${name.toLowerCase()}_vs_powertools`], '≥ 10×')} |`,
+    `| ${name} decode vs the floor (${floor}), records/s | ${n(f.ours_rps)} | floor ${n(f.floor_rps)} | ${x(f.ours_rps / f.floor_rps)} | ${goal(g[`${name.toLowerCase()}_vs_floor`], '≥ 0.8×')} |`,
+    `| ${name} decode vs Confluent's ${confluent}, records/s | ${n(f.ours_rps)} | @confluentinc/schemaregistry ${n(f.confluent_rps)} | ${x(f.ours_rps / f.confluent_rps)} | |`,
+  ];
+  const kb = (b) => n(b / 1024);
+  return [
+    ...decodeRows(s.avro, 'Avro', 'avsc, the schema parsed once', 'AvroDeserializer'),
+    ...decodeRows(s.protobuf, 'Protobuf', 'protobufjs decode and toObject', 'ProtobufDeserializer'),
+    `| dispatcher bundle with schema decoding, KB (@aws-sdk external) | ${kb(l.bundle_bytes)} | Confluent's Avro, Protobuf and JSON deserializers ${kb(l.confluent_bundle_bytes)} | ${x(l.bundle_bytes / l.confluent_bundle_bytes)} the size | ${goal(g.bundle_kb, '≤ 300 KB')} |`,
+    `| | | Powertools kafkaConsumer with avro-js and protobufjs ${kb(l.powertools_bundle_bytes)} | ${x(l.bundle_bytes / l.powertools_bundle_bytes)} the size | |`,
+    `| libraries loaded on a codec's first use, KB | ${Object.entries(l.lazy_bytes).map(([m, b]) => `${m} ${kb(b)}`).join(', ')} | | | |`,
+    `| require of the bundle over bare node, ms | ${n(l.require_ms_over_node)} | Confluent's deserializers ${n(l.confluent_require_ms_over_node)} | ${x(l.require_ms_over_node / l.confluent_require_ms_over_node)} the time | ${goal(g.require_ms, '≤ 40 ms')} |`,
+    `| | | Powertools kafkaConsumer ${n(l.powertools_require_ms_over_node)} | ${x(l.require_ms_over_node / l.powertools_require_ms_over_node)} the time | |`,
+    `| first use of a codec (library required, schema compiled, one record decoded), ms | ${Object.entries({ Avro: 'avro', Protobuf: 'protobuf', 'Protobuf descriptor': 'protobuf_descriptor', 'JSON Schema': 'json' }).map(([name, k]) => `${name} ${n(l.first_use_ms[k])}`).join(', ')} | | | |`,
+  ];
 }
 
 module.exports = { markdownTable };

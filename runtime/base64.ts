@@ -44,3 +44,21 @@ export function base64ToUtf8(text: string): string {
   if (text.length <= SCRATCH_TEXT) return SCRATCH.toString('utf8', 0, SCRATCH.write(text, 0, 'base64'));
   return Buffer.from(text, 'base64').toString('utf8');
 }
+
+/** Scratch space for readBase64, apart from SCRATCH so that a reader may still validate or decode other texts. */
+const READ_SCRATCH = Buffer.allocUnsafeSlow(SCRATCH.length);
+let readScratchInUse = false;
+
+/**
+ * Calls `read` with the bytes of a base64 text that isBase64 accepted: in scratch space when they fit and it is
+ * free, valid only until `read` returns; else in a Buffer of their own.
+ */
+export function readBase64<T>(text: string, read: (bytes: Buffer) => T): T {
+  if (text.length > SCRATCH_TEXT || readScratchInUse) return read(Buffer.from(text, 'base64'));
+  readScratchInUse = true;
+  try {
+    return read(READ_SCRATCH.subarray(0, READ_SCRATCH.write(text, 0, 'base64')));
+  } finally {
+    readScratchInUse = false;
+  }
+}

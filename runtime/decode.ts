@@ -1,4 +1,4 @@
-import { base64ToUtf8, isBase64 } from './base64';
+import { base64ToUtf8, isBase64, readBase64 } from './base64';
 import { KafkaEventDecodeError, KafkaRecordDecodeError } from './errors';
 
 /** A record as the Kafka event source mapping sends it (https://docs.aws.amazon.com/lambda/latest/dg/with-kafka.html, https://docs.aws.amazon.com/lambda/latest/dg/with-msk.html). */
@@ -67,7 +67,7 @@ export const KAFKA_EVENT_SOURCES: ReadonlySet<string> = new Set(['SelfManagedKaf
  * Records from decodeEvent hold the key and value as the event's base64 text and the headers as the
  * event's byte arrays, all checked when the event was decoded: `key`, `value` and `headers` make their
  * Buffers on first access and return the same ones after that, and valueAsJson/valueAsText (and the key
- * ones) decode the text without making a Buffer at all.
+ * ones) and readBytes decode the text without making a Buffer at all.
  */
 export class KafkaRecord {
   /** The key: base64 text until first read, then its Buffer; null when the record has no key. */
@@ -148,6 +148,15 @@ export class KafkaRecord {
   keyAsJson<T = unknown>(): T | null {
     const text = utf8(this._key);
     return text === null ? null : this.parse<T>(text, 'key');
+  }
+
+  /**
+   * Calls `read` with the key's or value's bytes (null when absent) without the record keeping a Buffer of them:
+   * until the record has made its Buffer, the bytes are scratch space, valid only until `read` returns.
+   */
+  readBytes<T>(field: 'key' | 'value', read: (bytes: Buffer | null) => T): T {
+    const slot = field === 'key' ? this._key : this._value;
+    return typeof slot === 'string' ? readBase64(slot, read) : read(slot);
   }
 
   /** The first header with this name, or undefined. */

@@ -83,6 +83,11 @@ export class KinesisRecord {
     return Buffer.from(this.partitionKey, 'utf8');
   }
 
+  /** Calls `read` with the partition key's bytes or the data, as a Kafka record's readBytes does. */
+  readBytes<T>(field: 'key' | 'value', read: (bytes: Buffer | null) => T): T {
+    return read(field === 'key' ? this.key : this.value);
+  }
+
   /** The partition key (always text). */
   keyAsText(): string {
     return this.partitionKey;

@@ -3,7 +3,13 @@ import * as path from 'path';
 import { decodeEvent } from '../runtime/source';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { resultsProblems } = require('../bench/shape') as { resultsProblems: (r: unknown) => string[] };
+const { resultsProblems, schemaGoals } = require('../bench/shape') as { resultsProblems: (r: unknown) => string[]; schemaGoals: (s: any) => Record<string, Goal> };
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { decoders, eventFor } = require('../bench/schema-worker') as { decoders: Record<string, (format: string) => Promise<(event: unknown) => Promise<unknown[]>>>; eventFor: (format: string, impl: string, records: number) => any };
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { FRAMED_BYTES } = require('../bench/schema-fixtures') as { FRAMED_BYTES: number };
+
+interface Goal { value: number; min?: number; max?: number; met: boolean }
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { kafkaEvent, jsonOfSize } = require('../bench/common') as {
   kafkaEvent: (n: number, o?: { valueBytes?: number; partitions?: number }) => unknown;
@@ -13,7 +19,7 @@ const { kafkaEvent, jsonOfSize } = require('../bench/common') as {
 const { drawChart } = require('../bench/chart') as { drawChart: (json: string, png: string) => string };
 
 const RESULTS = path.join(__dirname, '..', 'bench', 'results.json');
-const committed = (): Record<string, Record<string, number>> => JSON.parse(fs.readFileSync(RESULTS, 'utf8'));
+const committed = (): Record<string, Record<string, any>> => JSON.parse(fs.readFileSync(RESULTS, 'utf8'));
 
 describe('bench/results.json', () => {
   test('has exactly the shape the README table reads, every number positive', () => {
@@ -21,7 +27,16 @@ describe('bench/results.json', () => {
     const results = committed();
     // THEN
     expect(resultsProblems(results)).toEqual([]);
-    expect(Object.keys(results)).toEqual(['decode', 'idempotency', 'relay', 'coldStart']);
+    expect(Object.keys(results)).toEqual(['decode', 'idempotency', 'relay', 'coldStart', 'schemas']);
+  });
+
+  test('has the schemas section with every goal of the issue judged on its numbers', () => {
+    // GIVEN the committed schemas section
+    const { schemas } = committed();
+    // THEN each goal names its bound and says whether the value meets it
+    expect(Object.keys(schemas.goals)).toEqual(['avro_vs_floor', 'avro_vs_powertools', 'protobuf_vs_floor', 'protobuf_vs_powertools', 'bundle_kb', 'require_ms']);
+    for (const g of Object.values<Goal>(schemas.goals)) expect(g.met).toBe(g.min !== undefined ? g.value >= g.min : g.value <= g.max!);
+    expect(schemas.goals).toEqual(schemaGoals(schemas));
   });
 
   test('comes from a run with the record counts the README states', () => {
@@ -30,6 +45,8 @@ describe('bench/results.json', () => {
     expect(results.idempotency.records).toBe(1_000);
     expect(results.relay.records).toBe(100_000);
     expect(results.relay.bytes).toBe(1024);
+    expect([results.schemas.avro.records, results.schemas.protobuf.records]).toEqual([10_000, 10_000]);
+    expect([results.schemas.avro.record_bytes, results.schemas.protobuf.record_bytes]).toEqual([500, 500]);
   });
 
   test.each([
@@ -37,12 +54,15 @@ describe('bench/results.json', () => {
     ['an extra field', (r: any) => { r.decode.extra = 1; }, 'unexpected field decode.extra'],
     ['a zero', (r: any) => { r.coldStart.require_ms_over_node = 0; }, 'coldStart.require_ms_over_node must be a positive number, got 0'],
     ['a string', (r: any) => { r.idempotency.ours_ms = '12'; }, 'idempotency.ours_ms must be a positive number, got "12"'],
+    ['a missing nested section', (r: any) => { delete r.schemas.load.first_use_ms; }, 'schemas.load.first_use_ms is missing'],
+    ['a nested zero', (r: any) => { r.schemas.avro.floor_rps = 0; }, 'schemas.avro.floor_rps must be a positive number, got 0'],
+    ['a goal not judged on the numbers', (r: any) => { r.schemas.goals.bundle_kb.met = !r.schemas.goals.bundle_kb.met; }, expect.stringMatching(/^schemas.goals must be the goals judged on the section's numbers/)],
   ])('fails the shape check with %s', (_, mutate, problem) => {
     // GIVEN the committed results, changed
     const results = committed();
     mutate(results);
     // THEN the check names the problem
-    expect(resultsProblems(results)).toContain(problem);
+    expect(resultsProblems(results)).toEqual(expect.arrayContaining([problem]));
   });
 });
 
@@ -59,6 +79,22 @@ describe('bench fixtures and chart', () => {
       expect(r.value!.length).toBe(500);
       expect(r.headers).toHaveLength(1);
     }
+  });
+
+  test.each(['avro', 'protobuf'])('the %s decoders of the schema bench read the same orders and agree on their JSON values (Powertools\' avro-js wraps unions)', async (format) => {
+    // GIVEN each implementation's event of the same orders
+    const out: Record<string, unknown[]> = {};
+    for (const impl of Object.keys(decoders)) {
+      const event = eventFor(format, impl, 8);
+      for (const group of Object.values<any[]>(event.records)) for (const r of group) expect(Buffer.from(r.value, 'base64').length).toBe(impl === 'powertools' ? FRAMED_BYTES - 5 : FRAMED_BYTES);
+      // WHEN decoded
+      out[impl] = JSON.parse(JSON.stringify(await (await decoders[impl](format))(event)));
+    }
+    // THEN all agree on every record
+    const unwrapped = (v: any) => ({ ...v, coupon: v.coupon === null ? null : v.coupon.string });
+    expect(out.ours).toHaveLength(8);
+    for (const impl of ['floor', 'confluent']) expect(out[impl]).toEqual(out.ours);
+    expect(format === 'avro' ? out.powertools.map(unwrapped) : out.powertools).toEqual(out.ours);
   });
 
   test('the chart is drawn from results.json as a PNG', () => {

@@ -141,6 +141,8 @@ function protobufCodec(text: SchemaText, indexing: MessageIndexing): Codec {
   let sorted: Protobuf.Type[] | undefined;
   const typeFor = (data: Buffer): [Protobuf.Type, Buffer] => {
     if (indexing === 'confluent') {
+      // A single 0 byte, the first message: what almost every record carries.
+      if (data[0] === 0 && topLevel[0] !== undefined) return [topLevel[0], data.subarray(1)];
       const { indexes, rest } = readConfluentMessageIndexes(data);
       let type = topLevel[indexes[0]];
       for (const i of indexes.slice(1)) type = type === undefined ? undefined! : nestedTypes(type)[i];
@@ -155,12 +157,19 @@ function protobufCodec(text: SchemaText, indexing: MessageIndexing): Codec {
     return [type, data.subarray(pos)];
   };
   const options = { longs: String, enums: String, bytes: String, defaults: true, json: true };
+  // protobufjs builds fullName from the type's parents on every read.
+  const names = new Map<Protobuf.Type, string>();
+  const nameOf = (type: Protobuf.Type): string => {
+    let name = names.get(type);
+    if (name === undefined) names.set(type, name = type.fullName.slice(1));
+    return name;
+  };
   return {
     format: 'PROTOBUF',
-    name: topLevel[0]?.fullName.slice(1),
+    name: topLevel[0] === undefined ? undefined : nameOf(topLevel[0]),
     decode: (data) => {
       const [type, rest] = typeFor(data);
-      return { value: type.toObject(type.decode(rest), options), name: type.fullName.slice(1) };
+      return { value: type.toObject(type.decode(rest), options), name: nameOf(type) };
     },
   };
 }

@@ -15,7 +15,7 @@ import { KafkaRecord, type DecodedField, type SchemaMetadata } from '../decode';
 import type { SourceRecord } from '../source';
 import { Codec, compileCodec, MessageIndexing, parseJson } from './codecs';
 import { RegistryClient, RegistryError } from './registry';
-import { FramingError, readConfluentFrame, readGlueFrame, refOfSchemaId, SchemaRef, schemaRefName } from './wire';
+import { Framed, FramingError, readConfluentFrame, readGlueFrame, refOfSchemaId, SchemaRef, schemaRefName } from './wire';
 
 export type FieldFormat = FieldFormatName;
 
@@ -35,13 +35,33 @@ interface Pending {
   readonly record: SourceRecord;
   readonly field: RecordField;
   readonly ref: SchemaRef;
+  /** schemaRefName(ref). */
+  readonly name: string;
   readonly body: Buffer;
 }
 
+/** The formats whose schema is fetched from a registry by the id the record gives. */
+type FetchedFormat = 'confluent' | 'glue' | 'mapping-source';
+const isFetched = (format: FieldFormat | undefined): format is FetchedFormat => format === 'confluent' || format === 'glue' || format === 'mapping-source';
+
 export class RecordDecoder {
   private readonly codecs = new Map<string, Promise<Codec>>();
+  /** The codecs compiled so far, by schema name. */
+  private readonly compiled = new Map<string, Codec>();
+  /** A Kafka and a Kinesis record's field decoded with a fetched schema, when it is the record's only decoded field. */
+  private readonly single: { readonly kafka?: RecordField; readonly kinesis?: RecordField };
+  /** The schema last named, and its name: fields in a row mostly share one. */
+  private lastRef?: SchemaRef;
+  private lastName = '';
 
-  constructor(private readonly options: RecordDecoderOptions) {}
+  constructor(private readonly options: RecordDecoderOptions) {
+    const key = options.key ?? 'bytes';
+    const value = options.value ?? 'bytes';
+    this.single = {
+      kafka: key === 'bytes' && isFetched(value) ? 'value' : value === 'bytes' && isFetched(key) ? 'key' : undefined,
+      kinesis: isFetched(value) ? 'value' : undefined,
+    };
+  }
 
   /** Whether any field is decoded (a dispatcher without schema formats skips this step). */
   get active(): boolean {
@@ -57,6 +77,9 @@ export class RecordDecoder {
     const pending: Pending[] = [];
     for (const record of records) {
       try {
+        const single = record instanceof KafkaRecord ? this.single.kafka : this.single.kinesis;
+        // Once its schema is compiled, a single field decodes from its bytes as they are read, with no Buffer kept.
+        if (single !== undefined && record.readBytes(single, (bytes) => this.decodeCompiled(record, single, bytes))) continue;
         // A Kinesis record's key is its partition key, text: only the data has a schema.
         if (record instanceof KafkaRecord) this.frame(record, 'key', this.options.key, pending);
         this.frame(record, 'value', this.options.value, pending);
@@ -64,58 +87,95 @@ export class RecordDecoder {
         errors.set(record, e as Error);
       }
     }
-    const refs = new Map(pending.map((p) => [schemaRefName(p.ref), p.ref]));
+    if (pending.length === 0) return errors;
+    const refs = new Map(pending.map((p) => [p.name, p.ref]));
     const settled = new Map<string, Codec | Error>();
     await Promise.all([...refs].map(async ([name, ref]) => {
       settled.set(name, await this.codec(ref).catch((e: Error) => e));
     }));
     for (const p of pending) {
       if (errors.has(p.record)) continue;
-      const name = schemaRefName(p.ref);
+      const { record, field, name } = p;
       const codec = settled.get(name)!;
-      const { topic, partition, offset } = p.record;
       if (codec instanceof Error) {
-        errors.set(p.record, codec instanceof RegistryError && !codec.notFound
-          ? new SchemaRegistryUnavailableError(topic, partition, offset, p.field, name, codec.message)
-          : new SchemaDecodeError(topic, partition, offset, p.field, name, codec.message));
+        errors.set(record, codec instanceof RegistryError && !codec.notFound
+          ? new SchemaRegistryUnavailableError(record.topic, record.partition, record.offset, field, name, codec.message)
+          : new SchemaDecodeError(record.topic, record.partition, record.offset, field, name, codec.message));
         continue;
       }
       try {
-        const { value, name: schemaName } = codec.decode(p.body);
-        setDecoded(p.record, p.field, { value, schemaId: name, schemaName });
+        this.decodeWith(codec, record, field, name, p.body);
       } catch (e) {
-        errors.set(p.record, new SchemaDecodeError(topic, partition, offset, p.field, name, reasonOf(e)));
+        errors.set(record, e as Error);
       }
     }
     return errors;
   }
 
-  /** Reads a field's framing: decodes it now (mapping-json) or adds what to fetch and decode to pending. */
+  /** Decodes a field whose schema is compiled; false when it is not compiled yet (the field is then framed again and its schema fetched). */
+  private decodeCompiled(record: SourceRecord, field: RecordField, bytes: Buffer | null): boolean {
+    if (bytes === null) return true;
+    const { ref, body } = this.framed(record, field, (field === 'key' ? this.options.key : this.options.value) as FetchedFormat, bytes);
+    const name = this.nameOf(ref);
+    const codec = this.compiled.get(name);
+    if (codec === undefined) return false;
+    this.decodeWith(codec, record, field, name, body);
+    return true;
+  }
+
+  /** Sets a field's decoded value; throws the record's SchemaDecodeError when the data does not decode. */
+  private decodeWith(codec: Codec, record: SourceRecord, field: RecordField, name: string, body: Buffer): void {
+    let decoded: { value: unknown; name?: string };
+    try {
+      decoded = codec.decode(body);
+    } catch (e) {
+      throw new SchemaDecodeError(record.topic, record.partition, record.offset, field, name, reasonOf(e));
+    }
+    setDecoded(record, field, { value: decoded.value, schemaId: name, schemaName: decoded.name });
+  }
+
+  /** Decodes a field now (mapping-json) or adds its schema and data to pending. */
   private frame(record: SourceRecord, field: RecordField, format: FieldFormat | undefined, pending: Pending[]): void {
     if (format === undefined || format === 'bytes') return;
     const bytes = field === 'key' ? (record as KafkaRecord).key : record.value;
     if (bytes === null) return; // no key, or a tombstone: null in the payload
-    const { topic, partition, offset } = record;
+    if (format === 'mapping-json') {
+      try {
+        setDecoded(record, field, { value: parseJson(bytes), schemaId: schemaMetadata(record, field)?.schemaId });
+      } catch (e) {
+        throw new SchemaDecodeError(record.topic, record.partition, record.offset, field, undefined, reasonOf(e));
+      }
+      return;
+    }
+    const { ref, body } = this.framed(record, field, format, bytes);
+    pending.push({ record, field, ref, name: this.nameOf(ref), body });
+  }
+
+  /** A field's schema and data; throws the record's SchemaDecodeError when the bytes are not framed as the format says. */
+  private framed(record: SourceRecord, field: RecordField, format: FetchedFormat, bytes: Buffer): Framed {
     try {
       switch (format) {
-        case 'confluent':
-        case 'glue':
-          pending.push({ record, field, ...(format === 'confluent' ? readConfluentFrame(bytes) : readGlueFrame(bytes)) });
-          return;
-        case 'mapping-json':
-          setDecoded(record, field, { value: parseJson(bytes), schemaId: schemaMetadata(record, field)?.schemaId });
-          return;
+        case 'confluent': return readConfluentFrame(bytes);
+        case 'glue': return readGlueFrame(bytes);
         case 'mapping-source': {
           const metadata = schemaMetadata(record, field);
           const ref = metadata?.schemaId === undefined ? undefined : refOfSchemaId(metadata.schemaId);
           if (ref === undefined) throw new FramingError(`${field}SchemaMetadata.schemaId is ${JSON.stringify(metadata?.schemaId)}: not a Confluent schema id or a Glue schema version id`);
-          pending.push({ record, field, ref, body: bytes });
-          return;
+          return { ref, body: bytes };
         }
       }
     } catch (e) {
-      throw new SchemaDecodeError(topic, partition, offset, field, e instanceof FramingError && e.ref ? schemaRefName(e.ref) : undefined, reasonOf(e));
+      throw new SchemaDecodeError(record.topic, record.partition, record.offset, field, e instanceof FramingError && e.ref ? schemaRefName(e.ref) : undefined, reasonOf(e));
     }
+  }
+
+  private nameOf(ref: SchemaRef): string {
+    const last = this.lastRef;
+    if (last === undefined || ref.id !== last.id || ref.registry !== last.registry) {
+      this.lastRef = ref;
+      this.lastName = schemaRefName(ref);
+    }
+    return this.lastName;
   }
 
   /** The codec of a schema, fetched and compiled once; a failed fetch is forgotten, so the next event asks again. */
@@ -129,7 +189,9 @@ export class RecordDecoder {
         ? Promise.reject(new RegistryError(`no ${ref.registry === 'confluent' ? 'Confluent' : 'Glue'} schema registry is configured`, true))
         : client.fetch(ref.id).then((text) => {
           try {
-            return compileCodec(text, indexing);
+            const codec = compileCodec(text, indexing);
+            this.compiled.set(name, codec);
+            return codec;
           } catch (e) {
             throw new RegistryError(`the schema does not compile: ${reasonOf(e)}`, true);
           }

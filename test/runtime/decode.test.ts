@@ -244,6 +244,21 @@ describe('decoded records make their Buffers on first access', () => {
     expect(failures[0].message).toMatch(/orders-0@5: headers must be/);
   });
 
+  test('readBytes gives a key\'s or value\'s bytes, null when absent; a read within a read gets bytes of its own', () => {
+    // GIVEN two records, one without a key
+    const event = eventOf({ key: 'b3JkZXItMQ==', value: 'eyJhIjoxfQ==' });
+    event.records['orders-0'].push({ ...event.records['orders-0'][0], offset: 6, key: null, value: Buffer.from('second').toString('base64') });
+    const [first, second] = decodeEvent(event);
+    // WHEN their bytes are read, the second's while the first's are being read
+    const read = first.readBytes('value', (outer) => [outer!.toString(), second.readBytes('value', (inner) => inner!.toString()), outer!.toString()]);
+    // THEN each read sees its own record's bytes, and the Buffers made later are the same bytes
+    expect(read).toEqual(['{"a":1}', 'second', '{"a":1}']);
+    expect(first.readBytes('key', (b) => b!.toString())).toBe('order-1');
+    expect(second.readBytes('key', (b) => b)).toBeNull();
+    expect(first.value!.toString()).toBe('{"a":1}');
+    expect(first.readBytes('value', (b) => b)).toBe(first.value);
+  });
+
   test('header values are the bytes of the event, names and order kept', () => {
     // GIVEN headers with every byte boundary and a repeated name
     const event = eventOf({

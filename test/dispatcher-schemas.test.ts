@@ -8,8 +8,8 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { ConfluentSchemaRegistry, GlueSchemaRegistry } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import {
-  ConfluentRegistryAuthentication, KafkaAuth, KafkaCluster, KafkaDispatcher, KafkaDispatcherProps, KafkaTrigger, LambdaSinkConnector, RecordFieldFormat,
-  RecordSchemaRegistry,
+  ConfluentRegistryAuthentication, KafkaAuth, KafkaCluster, KafkaDispatcher, KafkaDispatcherProps, KafkaTrigger, KafkaVpcEndpoints, LambdaSinkConnector,
+  RecordFieldFormat, RecordSchemaRegistry,
 } from '../lib';
 import { IAM4_BASIC_EXECUTION, acknowledgeFinding } from '../lib/private/nag';
 import { configOf } from './support/dispatcher-config';
@@ -211,6 +211,40 @@ describe('KafkaDispatcher schemas', () => {
     // THEN
     expect(configOf(Template.fromStack(stack)).schemas).toEqual({ key: 'bytes', value: 'glue', glue: { region: 'eu-west-1' } });
     expect(connector.dispatcher.function).toBeDefined();
+  });
+
+  test('GIVEN a LambdaSinkConnector with the mapping\'s schemaRegistry THEN its trigger has the registry and its dispatcher reads the validated value as JSON', () => {
+    // GIVEN
+    const stack = testStack();
+    new LambdaSinkConnector(stack, 'Connector', {
+      cluster: KafkaCluster.selfManaged({ bootstrapServers: ['b-1.example.com:9096'] }),
+      topics: ['orders'],
+      target: testFunction(stack),
+      provisionedPollers: { minimumPollers: 1, maximumPollers: 2 },
+      schemaRegistry: new GlueSchemaRegistry({
+        schemaRegistryArn: GLUE_ARN, eventRecordFormat: lambda.EventRecordFormat.JSON, schemaValidationConfigs: [{ attribute: lambda.KafkaSchemaValidationAttribute.VALUE }],
+      }),
+    });
+    // THEN
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      SelfManagedKafkaEventSourceConfig: Match.objectLike({ SchemaRegistryConfig: Match.objectLike({ SchemaRegistryURI: GLUE_ARN, EventRecordFormat: 'JSON' }) }),
+    });
+    expect(configOf(template).schemas).toEqual({ key: 'bytes', value: 'mapping-json' });
+  });
+
+  test('GIVEN existing VPC endpoints with a Glue one THEN its policy admits the dispatcher\'s GetSchemaVersion and no endpoint is created', () => {
+    // GIVEN
+    const { dispatcher: d, template } = dispatcher((stack) => {
+      const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0 });
+      const glue = new ec2.InterfaceVpcEndpoint(stack, 'GlueEndpoint', { vpc, service: ec2.InterfaceVpcEndpointAwsService.GLUE });
+      return { vpc, vpcEndpoints: KafkaVpcEndpoints.existing({ glue }), schemas: { registry: RecordSchemaRegistry.glue({ registryArn: GLUE_ARN }) } };
+    });
+    // THEN
+    expect(Object.keys(template().findResources('AWS::EC2::VPCEndpoint'))).toEqual([expect.stringMatching(/^GlueEndpoint/)]);
+    const [endpoint] = Object.values(template().findResources('AWS::EC2::VPCEndpoint')) as any[];
+    expect(endpoint.Properties.PolicyDocument.Statement).toEqual([expect.objectContaining({ Action: 'glue:GetSchemaVersion' })]);
+    expect(d.vpcEndpoints.glue).toBeDefined();
   });
 
   test('a VPC stack with a schema registry passes cdk-nag AwsSolutions and cfn-lint with no error', () => {

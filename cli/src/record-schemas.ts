@@ -9,8 +9,9 @@
  * The wire formats, registry clients and codecs are the runtime's (runtime/schemas), so what this delivers is what
  * RecordDecoder's mapping-json and mapping-source formats read.
  */
-import { Codec, compileCodec } from '../../runtime/schemas/codecs';
+import { Codec } from '../../runtime/schemas/codecs';
 import { RegistryClient, RegistryError } from '../../runtime/schemas/registry';
+import { reasonOf, SchemaCache, SchemaCompileError } from '../../runtime/schemas/schema-cache';
 import { Framed, FramingError, readConfluentFrame, readGlueFrame, SchemaRef, schemaRefName } from '../../runtime/schemas/wire';
 import type { EsmRecord } from './event';
 import { registryKind, SchemaRegistrySettings } from './schema-registry';
@@ -45,13 +46,15 @@ class Rejection extends Error {
 }
 
 export class RecordSchemaValidator {
-  private readonly codecs = new Map<string, Promise<Codec>>();
+  private readonly schemas: SchemaCache;
   private readonly fields: readonly Field[];
   private readonly frame: (bytes: Buffer) => Framed;
 
-  constructor(private readonly settings: SchemaRegistrySettings, private readonly registry: RegistryClient) {
+  constructor(private readonly settings: SchemaRegistrySettings, registry: RegistryClient) {
     this.fields = settings.attributes.map((a) => (a === 'KEY' ? 'key' : 'value'));
-    this.frame = registryKind(settings.uri) === 'glue' ? readGlueFrame : readConfluentFrame;
+    const kind = registryKind(settings.uri);
+    this.frame = kind === 'glue' ? readGlueFrame : readConfluentFrame;
+    this.schemas = new SchemaCache({ [kind]: registry });
   }
 
   /** Splits the records into those delivered (transformed) and those rejected; throws SchemaRegistryUnreachableError. */
@@ -111,27 +114,14 @@ export class RecordSchemaValidator {
     }
   }
 
-  /** A schema's codec, fetched and compiled once; a failed fetch is asked again for the next batch. */
+  /** A schema's codec (compiled once, a failed fetch asked again for the next batch), or why the record is rejected. */
   private async codec(ref: SchemaRef): Promise<Codec | Rejection> {
-    const name = schemaRefName(ref);
-    let c = this.codecs.get(name);
-    if (c === undefined) {
-      c = this.registry.fetch(ref.id).then((text) => {
-        try {
-          return compileCodec(text, ref.registry);
-        } catch (e) {
-          throw new Rejection('DESERIALIZATION_ERROR', `has a schema that does not compile: ${reasonOf(e)}`);
-        }
-      });
-      this.codecs.set(name, c);
-      c.catch(() => this.codecs.delete(name));
-    }
     try {
-      return await c;
+      return await this.schemas.codec(ref);
     } catch (e) {
-      if (e instanceof Rejection) return e;
+      if (e instanceof SchemaCompileError) return new Rejection('DESERIALIZATION_ERROR', `has a schema that does not compile: ${e.reason}`);
       if (e instanceof RegistryError && e.notFound) return new Rejection('SCHEMA_NOT_FOUND', `is not in the registry: ${reasonOf(e)}`);
-      throw new SchemaRegistryUnreachableError(`schema ${name} could not be fetched from ${registryName(this.settings.uri)}: ${reasonOf(e)}`);
+      throw new SchemaRegistryUnreachableError(`schema ${schemaRefName(ref)} could not be fetched from ${registryName(this.settings.uri)}: ${reasonOf(e)}`);
     }
   }
 }
@@ -143,11 +133,4 @@ function registryName(uri: string): string {
   if (uri.startsWith('arn:')) return uri;
   const u = new URL(uri);
   return `${u.protocol}//${u.host}${u.pathname}`;
-}
-
-/** A library's or service's reason, without the data: the codecs name types and positions, not values. */
-function reasonOf(e: unknown): string {
-  const err = e as Error & { $metadata?: unknown };
-  const message = err instanceof Error ? (err.$metadata ? `${err.name}: ${err.message}` : err.message) : String(e);
-  return message.length > 300 ? `${message.slice(0, 300)}…` : message;
 }

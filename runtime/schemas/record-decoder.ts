@@ -13,8 +13,9 @@ import type { FieldFormatName } from '../../contract/dispatcher-config';
 import { SchemaDecodeError, SchemaRegistryUnavailableError, type RecordField } from '../errors';
 import { KafkaRecord, type DecodedField, type SchemaMetadata } from '../decode';
 import type { SourceRecord } from '../source';
-import { Codec, compileCodec, MessageIndexing, parseJson } from './codecs';
+import { Codec, parseJson } from './codecs';
 import { RegistryClient, RegistryError } from './registry';
+import { reasonOf, SchemaCache } from './schema-cache';
 import { Framed, FramingError, readConfluentFrame, readGlueFrame, refOfSchemaId, SchemaRef, schemaRefName } from './wire';
 
 export type FieldFormat = FieldFormatName;
@@ -45,9 +46,7 @@ type FetchedFormat = 'confluent' | 'glue' | 'mapping-source';
 const isFetched = (format: FieldFormat | undefined): format is FetchedFormat => format === 'confluent' || format === 'glue' || format === 'mapping-source';
 
 export class RecordDecoder {
-  private readonly codecs = new Map<string, Promise<Codec>>();
-  /** The codecs compiled so far, by schema name. */
-  private readonly compiled = new Map<string, Codec>();
+  private readonly schemas: SchemaCache;
   /** A Kafka and a Kinesis record's field decoded with a fetched schema, when it is the record's only decoded field. */
   private readonly single: { readonly kafka?: RecordField; readonly kinesis?: RecordField };
   /** The schema last named, and its name: fields in a row mostly share one. */
@@ -55,6 +54,7 @@ export class RecordDecoder {
   private lastName = '';
 
   constructor(private readonly options: RecordDecoderOptions) {
+    this.schemas = new SchemaCache(options);
     const key = options.key ?? 'bytes';
     const value = options.value ?? 'bytes';
     this.single = {
@@ -91,7 +91,7 @@ export class RecordDecoder {
     const refs = new Map(pending.map((p) => [p.name, p.ref]));
     const settled = new Map<string, Codec | Error>();
     await Promise.all([...refs].map(async ([name, ref]) => {
-      settled.set(name, await this.codec(ref).catch((e: Error) => e));
+      settled.set(name, await this.schemas.codec(ref).catch((e: Error) => e));
     }));
     for (const p of pending) {
       if (errors.has(p.record)) continue;
@@ -117,7 +117,7 @@ export class RecordDecoder {
     if (bytes === null) return true;
     const { ref, body } = this.framed(record, field, (field === 'key' ? this.options.key : this.options.value) as FetchedFormat, bytes);
     const name = this.nameOf(ref);
-    const codec = this.compiled.get(name);
+    const codec = this.schemas.compiledCodec(name);
     if (codec === undefined) return false;
     this.decodeWith(codec, record, field, name, body);
     return true;
@@ -177,30 +177,6 @@ export class RecordDecoder {
     }
     return this.lastName;
   }
-
-  /** The codec of a schema, fetched and compiled once; a failed fetch is forgotten, so the next event asks again. */
-  private codec(ref: SchemaRef): Promise<Codec> {
-    const name = schemaRefName(ref);
-    let c = this.codecs.get(name);
-    if (c === undefined) {
-      const client = ref.registry === 'confluent' ? this.options.confluent : this.options.glue;
-      const indexing: MessageIndexing = ref.registry;
-      c = client === undefined
-        ? Promise.reject(new RegistryError(`no ${ref.registry === 'confluent' ? 'Confluent' : 'Glue'} schema registry is configured`, true))
-        : client.fetch(ref.id).then((text) => {
-          try {
-            const codec = compileCodec(text, indexing);
-            this.compiled.set(name, codec);
-            return codec;
-          } catch (e) {
-            throw new RegistryError(`the schema does not compile: ${reasonOf(e)}`, true);
-          }
-        });
-      c.catch(() => this.codecs.delete(name));
-      this.codecs.set(name, c);
-    }
-    return c;
-  }
 }
 
 /** The schema metadata the mapping's schema registry adds to a record's field. */
@@ -211,10 +187,4 @@ function schemaMetadata(record: SourceRecord, field: RecordField): SchemaMetadat
 
 function setDecoded(record: SourceRecord, field: RecordField, decoded: DecodedField): void {
   (record.decoded ??= {})[field] = decoded;
-}
-
-/** A library's reason, without the data: decoders' messages name types and positions, not values. */
-function reasonOf(e: unknown): string {
-  const message = e instanceof Error ? e.message : String(e);
-  return message.length > 300 ? `${message.slice(0, 300)}…` : message;
 }

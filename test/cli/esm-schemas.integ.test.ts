@@ -23,7 +23,7 @@ import { parseCli } from '../../cli/src/cli';
 import { LocalEsmOptions, LocalEventSourceMapping } from '../../cli/src/esm';
 import { ConfluentCompatibleRegistry, glueProduce, glueProtobufBytes, protoFileRegistry, startConfluentRegistry } from '../support/schema-registries';
 import { closedPort, readTopic } from '../runtime/support';
-import { waitFor } from './support';
+import { startLocalMapping, waitFor } from './support';
 
 jest.setTimeout(300_000);
 
@@ -90,15 +90,7 @@ describe('local event source mapping with a schema registry', () => {
     await te.createTopic(t, 1);
     return t;
   }
-  function mapping(o: Partial<LocalEsmOptions> & { topics: string[] }): LocalEventSourceMapping {
-    const m = new LocalEventSourceMapping({
-      kafka: te.kafkaClientConfig('plaintext'), lambdaEndpoint: env.lambda.endpoint, region: env.region, awsEndpoint: env.moto.endpoint,
-      startingPosition: 'TRIM_HORIZON', maxBatchingWindowSeconds: 0, retryDelayMs: 50, log: () => undefined, ...o,
-    });
-    mappings.push(m);
-    void m.start();
-    return m;
-  }
+  const mapping = (o: Partial<LocalEsmOptions> & { topics: string[] }) => startLocalMapping(mappings, o);
   const committed = async (groupId: string, t: string) => Number((await admin.fetchOffsets({ groupId, topics: [t] }))[0].partitions[0].offset);
   /** The records each invocation of the function got, in order. */
   const delivered = async (name: string, t: string) => (await te.listInvocations(name)).flatMap((i) => JSON.parse(i.payload).records[`${t}-0`] ?? []);

@@ -10,7 +10,7 @@ import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client
 import { Kafka, logLevel } from 'kafkajs';
 import * as te from '../../testenv';
 import { LocalEsmOptions, LocalEventSourceMapping } from '../../cli/src/esm';
-import { waitFor } from './support';
+import { startLocalMapping, waitFor } from './support';
 
 jest.setTimeout(120_000);
 
@@ -45,15 +45,7 @@ describe('local event source mapping', () => {
     await te.createTopic(t, partitions, undefined, configEntries);
     return t;
   }
-  function mapping(o: Partial<LocalEsmOptions> & { topics: string[] }): LocalEventSourceMapping {
-    const m = new LocalEventSourceMapping({
-      kafka: te.kafkaClientConfig('plaintext'), lambdaEndpoint: env.lambda.endpoint, region: env.region, awsEndpoint: env.moto.endpoint,
-      startingPosition: 'TRIM_HORIZON', maxBatchingWindowSeconds: 0, retryDelayMs: 50, log: () => undefined, ...o,
-    });
-    mappings.push(m);
-    void m.start();
-    return m;
-  }
+  const mapping = (o: Partial<LocalEsmOptions> & { topics: string[] }) => startLocalMapping(mappings, o);
   const events = async (name: string) => (await te.listInvocations(name)).map((i) => JSON.parse(i.payload));
   const committed = async (groupId: string, t: string) => (await admin.fetchOffsets({ groupId, topics: [t] }))[0].partitions
     .sort((a, b) => a.partition - b.partition).map((p) => Number(p.offset));

@@ -10,18 +10,20 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { create, createMutableRegistry } from '@bufbuild/protobuf';
 import { AvroSerializer, JsonSerializer, ProtobufSerializer, SchemaRegistryClient, SerdeType } from '@confluentinc/schemaregistry';
+import { GlueClient } from '@aws-sdk/client-glue';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { Kafka, logLevel } from 'kafkajs';
 import * as te from '../../testenv';
-import { ConfluentRegistryClient, decodeKafkaEventLenient, RecordDecoder } from '../../runtime';
+import { ConfluentRegistryClient, decodeKafkaEventLenient, GlueRegistryClient, RecordDecoder } from '../../runtime';
 import { parseCli } from '../../cli/src/cli';
 import { LocalEsmOptions, LocalEventSourceMapping } from '../../cli/src/esm';
-import { ConfluentCompatibleRegistry, glueProduce, glueProtobufBytes, protoFileRegistry, startConfluentRegistry } from '../support/schema-registries';
+import { ConfluentCompatibleRegistry, confluentClient, serde, glueProduce, glueProtobufBytes, protoFileRegistry, startConfluentRegistry } from '../support/schema-registries';
 import { closedPort, readTopic } from '../runtime/support';
 import { startLocalMapping, waitFor } from './support';
 
@@ -52,6 +54,7 @@ describe('local event source mapping with a schema registry', () => {
   const admin = kafka.admin();
   const sqs = new SQSClient(te.awsClientConfig('sqs'));
   const secrets = new SecretsManagerClient(te.awsClientConfig('secretsmanager'));
+  const glue = new GlueClient(te.awsClientConfig('glue'));
   const fns: te.RunningLambda[] = [];
   const mappings: LocalEventSourceMapping[] = [];
   const children: ChildProcess[] = [];
@@ -62,7 +65,7 @@ describe('local event source mapping with a schema registry', () => {
 
   beforeAll(async () => {
     registry = await startConfluentRegistry(`${USER}:${PASSWORD}`);
-    client = new SchemaRegistryClient({ baseURLs: [registry.url], basicAuthCredentials: { credentialsSource: 'USER_INFO', userInfo: `${USER}:${PASSWORD}` } });
+    client = confluentClient(registry, `${USER}:${PASSWORD}`);
     secretArn = await secret(PASSWORD);
     await producer.connect();
     await admin.connect();
@@ -72,7 +75,7 @@ describe('local event source mapping with a schema registry', () => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
     for (const s of servers) s.close();
     await producer.disconnect(); await admin.disconnect();
-    sqs.destroy(); secrets.destroy();
+    sqs.destroy(); secrets.destroy(); glue.destroy();
     await Promise.all(fns.map((f) => f.stop()));
     if (registry) process.kill(registry.pid);
   });
@@ -115,7 +118,9 @@ describe('local event source mapping with a schema registry', () => {
   }
   /** The runtime library's decoder (what a function of the mapping uses) on the events the function got. */
   async function runtimeDecoded(name: string, formats: { key?: 'mapping-json' | 'mapping-source' | 'bytes'; value?: 'mapping-json' | 'mapping-source' }): Promise<unknown[][]> {
-    const decoder = new RecordDecoder({ ...formats, confluent: new ConfluentRegistryClient({ url: registry.url, auth: 'basic', secretArn, secretsClient: secrets }) });
+    const decoder = new RecordDecoder({
+      ...formats, confluent: new ConfluentRegistryClient({ url: registry.url, auth: 'basic', secretArn, secretsClient: secrets }), glue: new GlueRegistryClient({ client: glue }),
+    });
     const out: unknown[][] = [];
     for (const event of await events(name)) {
       const { records } = decodeKafkaEventLenient(event);
@@ -133,21 +138,21 @@ describe('local event source mapping with a schema registry', () => {
     await client.register(`${t}-value`, { schemaType: 'AVRO', schema: ORDER });
     await client.register(`${t}-refunds-value`, { schemaType: 'JSON', schema: REFUND });
     const latest = { autoRegisterSchemas: false, useLatestVersion: true };
-    const avro = new AvroSerializer(client, SerdeType.VALUE, latest);
+    const avro = new AvroSerializer(client, SerdeType.VALUE, serde(latest));
     const files = protoFileRegistry(PROTO, 'shop.proto');
-    const proto = new ProtobufSerializer(client, SerdeType.VALUE, { autoRegisterSchemas: true, registry: createMutableRegistry(files.getFile('shop.proto')!) });
+    const proto = new ProtobufSerializer(client, SerdeType.VALUE, serde({ autoRegisterSchemas: true, registry: createMutableRegistry(files.getFile('shop.proto')!) }));
     const good = await avro.serialize(t, { id: CANARY, qty: 5, tag: null });
     const unknownSchema = Buffer.from(good);
     unknownSchema.writeUInt32BE(987_654, 1);
     const values = [
       await avro.serialize(t, { id: 'o1', qty: 2, tag: 'gift' }),
       unknownSchema,
-      await new JsonSerializer(client, SerdeType.VALUE, { ...latest, validate: true }).serialize(`${t}-refunds`, { id: 'r1', cents: 250 }),
+      await new JsonSerializer(client, SerdeType.VALUE, serde({ ...latest, validate: true })).serialize(`${t}-refunds`, { id: 'r1', cents: 250 }),
       good.subarray(0, good.length - 3),
       await proto.serialize(`${t}-shipments`, create(files.getMessage('shop.Shipment')!, { id: 's1', totalGrams: BigInt('9007199254740993'), box: { size: 3 } })),
       await proto.serialize(`${t}-shipments`, create(files.getMessage('shop.Shipment.Box')!, { size: 7 })),
     ];
-    const keys = await Promise.all(values.map((_, n) => new AvroSerializer(client, SerdeType.KEY, latest).serialize(t, { n })));
+    const keys = await Promise.all(values.map((_, n) => new AvroSerializer(client, SerdeType.KEY, serde(latest)).serialize(t, { n })));
     await producer.send({ topic: t, messages: values.map((value, i) => ({ key: keys[i], value })) });
     const name = await fn();
     const q = await queue();
@@ -187,14 +192,14 @@ describe('local event source mapping with a schema registry', () => {
     const t = await topic();
     await client.register(`${t}-value`, { schemaType: 'AVRO', schema: ORDER });
     await client.register(`${t}-refunds-value`, { schemaType: 'JSON', schema: REFUND });
-    const avro = new AvroSerializer(client, SerdeType.VALUE, { useLatestVersion: true });
+    const avro = new AvroSerializer(client, SerdeType.VALUE, serde({ useLatestVersion: true }));
     const files = protoFileRegistry(PROTO, 'shop.proto');
-    const proto = new ProtobufSerializer(client, SerdeType.VALUE, { autoRegisterSchemas: true, registry: createMutableRegistry(files.getFile('shop.proto')!) });
+    const proto = new ProtobufSerializer(client, SerdeType.VALUE, serde({ autoRegisterSchemas: true, registry: createMutableRegistry(files.getFile('shop.proto')!) }));
     const values = [
       await avro.serialize(t, { id: 'o1', qty: 2, tag: null }),
       await avro.serialize(t, { id: 'o2', qty: 1, tag: null }),
       await proto.serialize(`${t}-shipments`, create(files.getMessage('shop.Shipment.Box')!, { size: 7 })),
-      await new JsonSerializer(client, SerdeType.VALUE, { useLatestVersion: true, validate: true }).serialize(`${t}-refunds`, { id: 'r1', cents: 250 }),
+      await new JsonSerializer(client, SerdeType.VALUE, serde({ useLatestVersion: true, validate: true })).serialize(`${t}-refunds`, { id: 'r1', cents: 250 }),
     ];
     await producer.send({ topic: t, messages: values.map((value, i) => ({ key: `k${i}`, value })) });
     const name = await fn();
@@ -237,7 +242,7 @@ describe('local event source mapping with a schema registry', () => {
     // GIVEN a registry address where nothing listens yet, and two Avro values
     const t = await topic();
     await client.register(`${t}-value`, { schemaType: 'AVRO', schema: ORDER });
-    const avro = new AvroSerializer(client, SerdeType.VALUE, { useLatestVersion: true });
+    const avro = new AvroSerializer(client, SerdeType.VALUE, serde({ useLatestVersion: true }));
     await producer.send({ topic: t, messages: [{ value: await avro.serialize(t, { id: 'o1', qty: 1, tag: null }) }, { value: await avro.serialize(t, { id: 'o2', qty: 2, tag: null }) }] });
     const name = await fn();
     const q = await queue();
@@ -268,7 +273,7 @@ describe('local event source mapping with a schema registry', () => {
     // GIVEN a secret with a wrong password
     const t = await topic();
     await client.register(`${t}-value`, { schemaType: 'AVRO', schema: ORDER });
-    await producer.send({ topic: t, messages: [{ value: await new AvroSerializer(client, SerdeType.VALUE, { useLatestVersion: true }).serialize(t, { id: 'o1', qty: 1, tag: null }) }] });
+    await producer.send({ topic: t, messages: [{ value: await new AvroSerializer(client, SerdeType.VALUE, serde({ useLatestVersion: true })).serialize(t, { id: 'o1', qty: 1, tag: null }) }] });
     const name = await fn();
     const q = await queue();
     const lines: string[] = [];
@@ -340,5 +345,38 @@ describe('local event source mapping with a schema registry', () => {
       expect.stringMatching(new RegExp(`^schema registry: SCHEMA_NOT_FOUND: ${t}-0@3: value \\(schema glue:[0-9a-f-]{36}\\) is not in the registry: GetSchemaVersion [0-9a-f-]{36}: EntityNotFoundException$`)),
     ]));
     for (const l of lines) expect(l).not.toContain(CANARY);
+  });
+
+  test('GIVEN Avro (zlib), JSON Schema and Protobuf values written by the Glue SerDe WHEN the mapping validates VALUE in the SOURCE format THEN the function gets each value\'s data without the Glue header (the Avro inflated) with its schema version id, and the runtime library\'s mapping-source format decodes them through Glue', async () => {
+    // GIVEN records the Glue SerDe wrote (moto's Glue API), on a real topic
+    const t = await topic();
+    const registryName = `reg-${randomUUID().slice(0, 8)}`;
+    const { encoded, versionIds } = glueProduce(env, {
+      registry: registryName, topic: t,
+      schemas: [
+        { format: 'AVRO', definition: ORDER, compress: true, records: [{ id: 'o1', qty: 2, tag: 'gift' }] },
+        { format: 'JSON', definition: REFUND, records: [{ id: 'r1', cents: 250 }] },
+        { format: 'PROTOBUF', definition: PROTO, records: [glueProtobufBytes(PROTO, ['shop.Shipment', 'shop.Shipment.Box'], 'shop.Shipment.Box', { size: 3 })] },
+      ],
+    });
+    const values = encoded.map(([b64]) => Buffer.from(b64, 'base64'));
+    await producer.send({ topic: t, messages: values.map((value) => ({ value })) });
+    const name = await fn();
+
+    // WHEN the mapping names the Glue registry, the SOURCE format and VALUE
+    const m = mapping({ topics: [t], functionName: name,
+      schemaRegistry: { uri: `arn:aws:glue:${env.region}:123456789012:registry/${registryName}`, eventRecordFormat: 'SOURCE', attributes: ['VALUE'] } });
+    await waitFor('commit', async () => (await committed(m.groupId, t)) === 3, 60_000);
+
+    // THEN the function got each value without its 18-byte Glue header (the Avro data inflated), with its schema version id
+    const got = await delivered(name, t);
+    const body = (b: Buffer) => b.subarray(18);
+    expect(got.map((r: any) => [r.offset, r.value, r.valueSchemaMetadata])).toEqual([
+      [0, zlib.inflateSync(body(values[0])).toString('base64'), { dataFormat: 'AVRO', schemaId: versionIds[0] }],
+      [1, body(values[1]).toString('base64'), { dataFormat: 'JSON', schemaId: versionIds[1] }],
+      [2, body(values[2]).toString('base64'), { dataFormat: 'PROTOBUF', schemaId: versionIds[2] }],
+    ]);
+    // AND the runtime library's mapping-source format decodes them, fetching each schema version from Glue by its id
+    expect(await runtimeDecoded(name, { value: 'mapping-source' })).toEqual([[0, undefined, { id: 'o1', qty: 2, tag: 'gift' }], [1, undefined, { id: 'r1', cents: 250 }], [2, undefined, { size: 3 }]]);
   });
 });

@@ -14,7 +14,7 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import * as te from '../../testenv';
 import { DISPATCHER_CONFIG_ENV, DispatcherConfig, SchemasConfig } from '../../contract/dispatcher-config';
-import { ConfluentCompatibleRegistry, protoFileRegistry, startConfluentRegistry } from '../support/schema-registries';
+import { ConfluentCompatibleRegistry, confluentClient, serde, protoFileRegistry, startConfluentRegistry } from '../support/schema-registries';
 import { invokeFunction, kafkaEvent, readTopic, RecordSpec } from './support';
 
 jest.setTimeout(300_000);
@@ -46,7 +46,7 @@ describe('schemas from a Confluent-compatible registry', () => {
   let client: SchemaRegistryClient;
   beforeAll(async () => {
     registry = await startConfluentRegistry(`${USER}:${PASSWORD}`);
-    client = new SchemaRegistryClient({ baseURLs: [registry.url], basicAuthCredentials: { credentialsSource: 'USER_INFO', userInfo: `${USER}:${PASSWORD}` } });
+    client = confluentClient(registry, `${USER}:${PASSWORD}`);
   });
   afterAll(async () => {
     lambda.destroy();
@@ -88,13 +88,13 @@ describe('schemas from a Confluent-compatible registry', () => {
     await client.register(`${topic}-key`, { schemaType: 'AVRO', schema: JSON.stringify({ type: 'record', name: 'OrderKey', namespace: 'shop', fields: [{ name: 'n', type: 'long' }] }) });
     await client.register(`${topic}-value`, { schemaType: 'AVRO', schema: AVRO });
     const latest = { autoRegisterSchemas: false, useLatestVersion: true };
-    const avro = new AvroSerializer(client, SerdeType.VALUE, latest);
-    const avroKey = new AvroSerializer(client, SerdeType.KEY, latest);
+    const avro = new AvroSerializer(client, SerdeType.VALUE, serde(latest));
+    const avroKey = new AvroSerializer(client, SerdeType.KEY, serde(latest));
     const jsonTopic = `${topic}-refunds`;
     await client.register(`${jsonTopic}-value`, { schemaType: 'JSON', schema: JSON_SCHEMA });
-    const json = new JsonSerializer(client, SerdeType.VALUE, { ...latest, validate: true });
+    const json = new JsonSerializer(client, SerdeType.VALUE, serde({ ...latest, validate: true }));
     const files = protoRegistry();
-    const proto = new ProtobufSerializer(client, SerdeType.VALUE, { autoRegisterSchemas: true, registry: createMutableRegistry(files.getFile('shop.proto')!) });
+    const proto = new ProtobufSerializer(client, SerdeType.VALUE, serde({ autoRegisterSchemas: true, registry: createMutableRegistry(files.getFile('shop.proto')!) }));
     const values = [
       await avro.serialize(topic, { id: 'o1', qty: 2, tag: 'gift' }),
       await avro.serialize(topic, { id: 'o2', qty: 5, tag: null }),
@@ -132,7 +132,7 @@ describe('schemas from a Confluent-compatible registry', () => {
     // GIVEN a value serialized with the registry, and a dispatcher whose secret holds a wrong password
     const topic = `confluent-auth-${randomUUID()}`;
     await client.register(`${topic}-value`, { schemaType: 'AVRO', schema: AVRO });
-    const value = await new AvroSerializer(client, SerdeType.VALUE, { useLatestVersion: true }).serialize(topic, { id: 'o1', qty: 1, tag: null });
+    const value = await new AvroSerializer(client, SerdeType.VALUE, serde({ useLatestVersion: true })).serialize(topic, { id: 'o1', qty: 1, tag: null });
     const { target, dispatcher } = await dispatcherFor('cc-auth', (arn) => ({ key: 'bytes', value: 'confluent', confluent: confluent(arn) }), undefined, 'wrong');
 
     // WHEN the event arrives
@@ -149,7 +149,7 @@ describe('schemas from a Confluent-compatible registry', () => {
     // GIVEN an Avro key as the mapping's SOURCE format delivers it: the Avro data, the schema id beside it
     const topic = `mapping-${randomUUID()}`;
     const id = await client.register(`${topic}-key`, { schemaType: 'AVRO', schema: AVRO });
-    const avroData = (await new AvroSerializer(client, SerdeType.KEY, { useLatestVersion: true }).serialize(topic, { id: 'o9', qty: 9, tag: null })).subarray(5);
+    const avroData = (await new AvroSerializer(client, SerdeType.KEY, serde({ useLatestVersion: true })).serialize(topic, { id: 'o9', qty: 9, tag: null })).subarray(5);
     const specs: RecordSpec[] = [{
       topic, partition: 0, offset: 0, key: avroData, value: Buffer.from(JSON.stringify({ id: 'r9', cents: 1 })),
       extra: { keySchemaMetadata: { dataFormat: 'AVRO', schemaId: String(id) }, valueSchemaMetadata: { dataFormat: 'JSON', schemaId: '42' } },

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { createFileRegistry, fromBinary } from '@bufbuild/protobuf';
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
+import { SchemaRegistryClient, SubjectNameStrategyType } from '@confluentinc/schemaregistry';
 import * as protobuf from 'protobufjs';
 import * as te from '../../testenv';
 import { closedPort } from '../runtime/support';
@@ -38,6 +39,24 @@ export async function startConfluentRegistry(basicAuth?: string, env: te.TestEnv
   const vars = Object.fromEntries(stdout.trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));
   return { url: vars.REGISTRY_CCOMPAT_URL, pid: Number(vars.REGISTRY_PID) };
 }
+
+/**
+ * The tests' producer client of `registry` ("user:password" auth). Each request has a deadline, so one the registry
+ * leaves unanswered is retried by the client's own retries instead of holding the test until its timeout: under CPU
+ * load, Apicurio now and then never answers a request on a reused connection.
+ */
+export function confluentClient(registry: ConfluentCompatibleRegistry, userInfo: string): SchemaRegistryClient {
+  return new SchemaRegistryClient({
+    baseURLs: [registry.url], basicAuthCredentials: { credentialsSource: 'USER_INFO', userInfo },
+    createAxiosDefaults: { timeout: 5_000 }, maxRetries: 5, retriesWaitMs: 100, retriesMaxWaitMs: 1_000,
+  });
+}
+
+/**
+ * A serializer's config with subjects named by topic (`<topic>-key`, `<topic>-value`). The client's default strategy
+ * first asks the registry's associations API, which Apicurio does not have (every call a 404).
+ */
+export const serde = <T extends object>(config: T) => ({ subjectNameStrategyType: SubjectNameStrategyType.TOPIC, ...config });
 
 /**
  * A .proto file (its first file named `fileName`) as @bufbuild descriptors, what Confluent's Protobuf serializer takes,

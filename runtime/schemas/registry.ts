@@ -13,9 +13,12 @@ import { glueSdk } from '../sdk';
 import { SecretReader } from '../secrets';
 import { DATA_FORMATS, DataFormat, SchemaText } from './codecs';
 
-/** A registry could not be asked: not the record's fault, retried. `notFound` marks the record's fault. */
+/**
+ * A registry could not be asked: not the record's fault, retried. `notFound` marks the record's fault; `refused`, an
+ * answer refusing the credentials (HTTP 401 or 403).
+ */
 export class RegistryError extends Error {
-  constructor(message: string, public readonly notFound = false) {
+  constructor(message: string, public readonly notFound = false, public readonly refused = false) {
     super(message);
     this.name = 'RegistryError';
   }
@@ -76,11 +79,25 @@ export class ConfluentRegistryClient implements RegistryClient {
     return { format: type as DataFormat, schema: r.schema, references };
   }
 
-  private async get(path: string): Promise<ConfluentSchemaResponse> {
-    const { headers, agent } = await (this.request ??= this.connection().catch((e) => {
+  /**
+   * Credentials may have been rotated since they were read: a 401 or 403 answer reads them again, once, and asks
+   * again; a refusal after that is the caller's to retry.
+   */
+  private async get(path: string, fresh = false): Promise<ConfluentSchemaResponse> {
+    const connection = this.request ??= this.connection().catch((e) => {
       this.request = undefined;
       throw e;
-    }));
+    });
+    try {
+      return await this.send(path, await connection);
+    } catch (e) {
+      if (fresh || !(e instanceof RegistryError && e.refused) || this.options.auth === undefined || this.options.auth === 'none') throw e;
+      if (this.request === connection) this.request = undefined;
+      return this.get(path, true);
+    }
+  }
+
+  private send(path: string, { headers, agent }: { headers: Record<string, string>; agent: http.Agent }): Promise<ConfluentSchemaResponse> {
     const url = new URL(path, this.base);
     const transport = url.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
@@ -100,7 +117,7 @@ export class ConfluentRegistryClient implements RegistryClient {
             return;
           }
           // 404 is the record naming a schema that does not exist; anything else (auth, throttling, server errors) is retried.
-          reject(new RegistryError(`${url.pathname}: HTTP ${status}${errorCode(text)}`, status === 404));
+          reject(new RegistryError(`${url.pathname}: HTTP ${status}${errorCode(text)}`, status === 404, status === 401 || status === 403));
         });
       });
       req.on('timeout', () => req.destroy(new Error(`no answer within ${this.options.timeoutMs ?? 10_000} ms`)));

@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { create, createMutableRegistry } from '@bufbuild/protobuf';
 import { AvroSerializer, JsonSerializer, ProtobufSerializer, SchemaRegistryClient, SerdeType } from '@confluentinc/schemaregistry';
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import * as te from '../../testenv';
 import { DISPATCHER_CONFIG_ENV, DispatcherConfig, SchemasConfig } from '../../contract/dispatcher-config';
 import { ConfluentCompatibleRegistry, confluentClient, serde, protoFileRegistry, startConfluentRegistry } from '../support/schema-registries';
@@ -73,9 +73,9 @@ describe('schemas from a Confluent-compatible registry', () => {
   });
   const dispatcherFor = async (prefix: string, schemas: (secretArn: string) => SchemasConfig, errorTopic?: string, password = PASSWORD) => {
     const target = await start(`t-${prefix}`, TARGETS, 'index.echo');
-    const schemasConfig = schemas(await secret(password));
-    const dispatcher = await start(`d-${prefix}`, DISPATCHER, 'index.handler', { [DISPATCHER_CONFIG_ENV]: JSON.stringify(config(target.name, schemasConfig, errorTopic)) });
-    return { target, dispatcher };
+    const secretArn = await secret(password);
+    const dispatcher = await start(`d-${prefix}`, DISPATCHER, 'index.handler', { [DISPATCHER_CONFIG_ENV]: JSON.stringify(config(target.name, schemas(secretArn), errorTopic)) });
+    return { target, dispatcher, secretArn };
   };
   const confluent = (secretArn: string): SchemasConfig['confluent'] => ({ url: registry.url, auth: 'basic', secretArn });
   /** What the target got: each record's offset, key and value (nordstrom-json: the value as JSON), with its schema name. */
@@ -128,21 +128,31 @@ describe('schemas from a Confluent-compatible registry', () => {
     expect(JSON.parse(error.value.payload).errorMessage).toMatch(new RegExp(`^Kafka record ${topic}-0@5: value \\(schema confluent:987654\\) does not decode: .*404`));
   });
 
-  test('GIVEN the registry refuses the dispatcher\'s password WHEN records in the Confluent wire format arrive THEN the partition is retried from its first record and the target is not invoked', async () => {
+  test('GIVEN the registry refuses the dispatcher\'s password WHEN records in the Confluent wire format arrive THEN the partition is retried from its first record and the target is not invoked; once the secret holds the right password, the next delivery decodes them in the same execution environment', async () => {
     // GIVEN a value serialized with the registry, and a dispatcher whose secret holds a wrong password
     const topic = `confluent-auth-${randomUUID()}`;
     await client.register(`${topic}-value`, { schemaType: 'AVRO', schema: AVRO });
     const value = await new AvroSerializer(client, SerdeType.VALUE, serde({ useLatestVersion: true })).serialize(topic, { id: 'o1', qty: 1, tag: null });
-    const { target, dispatcher } = await dispatcherFor('cc-auth', (arn) => ({ key: 'bytes', value: 'confluent', confluent: confluent(arn) }), undefined, 'wrong');
+    const { target, dispatcher, secretArn } = await dispatcherFor('cc-auth', (arn) => ({ key: 'bytes', value: 'confluent', confluent: confluent(arn) }), undefined, 'wrong');
+    const event = kafkaEvent([{ topic, partition: 0, offset: 7, key: 'k', value }]);
 
     // WHEN the event arrives
-    const out = await invokeFunction(lambda, dispatcher.name, kafkaEvent([{ topic, partition: 0, offset: 7, key: 'k', value }]));
+    const out = await invokeFunction(lambda, dispatcher.name, event);
 
     // THEN the partition is reported for retry, nothing was invoked
     expect(out).toEqual({ functionError: undefined, body: { batchItemFailures: [{ itemIdentifier: { partition: `${topic}-0`, offset: 7 } }] } });
     expect(await te.listInvocations(target.name)).toHaveLength(0);
     // AND the registry's refusal is why (the dispatcher's log, by coordinates)
     expect(fs.readFileSync(dispatcher.logFile, 'utf8')).toMatch(new RegExp(`"SchemaRegistryUnavailableError","message":"Kafka record ${topic}-0@7: value schema confluent:\\d+ could not be fetched: [^"]*HTTP 401"`));
+
+    // WHEN the password in the secret is put right (a rotation) and the partition is delivered again
+    await secrets.send(new PutSecretValueCommand({ SecretId: secretArn, SecretString: JSON.stringify({ username: USER, password: PASSWORD }) }));
+    const again = await invokeFunction(lambda, dispatcher.name, event);
+
+    // THEN the dispatcher read the secret again and the target got the value as JSON, all in one execution environment (the emulator's log)
+    expect(again).toEqual({ functionError: undefined, body: { batchItemFailures: [] } });
+    expect(await received(target.name)).toEqual([[7, 'k', { id: 'o1', qty: 1, tag: null }, 'shop.Order']]);
+    expect(fs.readFileSync(dispatcher.logFile, 'utf8').match(/INIT START/g)).toHaveLength(1);
   });
 
   test('GIVEN records in the mapping\'s record formats (the value as JSON, the key in its SOURCE format with its Confluent schema id in keySchemaMetadata) WHEN the dispatcher gets them THEN the target gets both as JSON', async () => {

@@ -15,7 +15,8 @@ import { DATA_FORMATS, DataFormat, SchemaText } from './codecs';
 
 /**
  * A registry could not be asked: not the record's fault, retried. `notFound` marks the record's fault; `refused`, an
- * answer refusing the credentials (HTTP 401 or 403).
+ * answer refusing the credentials (HTTP 401 or 403) or, with mTLS, no answer at all (how a refused client certificate
+ * shows: TLS 1.3 ends the connection after the handshake).
  */
 export class RegistryError extends Error {
   constructor(message: string, public readonly notFound = false, public readonly refused = false) {
@@ -80,8 +81,8 @@ export class ConfluentRegistryClient implements RegistryClient {
   }
 
   /**
-   * Credentials may have been rotated since they were read: a 401 or 403 answer reads them again, once, and asks
-   * again; a refusal after that is the caller's to retry.
+   * Credentials may have been rotated since they were read: a refusal reads them again, once, and asks again; a
+   * refusal after that is the caller's to retry.
    */
   private async get(path: string, fresh = false): Promise<ConfluentSchemaResponse> {
     const connection = this.request ??= this.connection().catch((e) => {
@@ -121,7 +122,7 @@ export class ConfluentRegistryClient implements RegistryClient {
         });
       });
       req.on('timeout', () => req.destroy(new Error(`no answer within ${this.options.timeoutMs ?? 10_000} ms`)));
-      req.on('error', (e) => reject(new RegistryError(`${url.host}: ${e.message}`)));
+      req.on('error', (e) => reject(new RegistryError(`${url.host}: ${e.message}`, false, this.options.auth === 'mtls')));
     });
   }
 

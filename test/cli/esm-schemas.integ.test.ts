@@ -23,7 +23,7 @@ import * as te from '../../testenv';
 import { ConfluentRegistryClient, decodeKafkaEventLenient, GlueRegistryClient, RecordDecoder } from '../../runtime';
 import { parseCli } from '../../cli/src/cli';
 import { LocalEsmOptions, LocalEventSourceMapping } from '../../cli/src/esm';
-import { ConfluentCompatibleRegistry, confluentClient, serde, glueProduce, glueProtobufBytes, protoFileRegistry, startConfluentRegistry } from '../support/schema-registries';
+import { ConfluentCompatibleRegistry, confluentClient, glueProduce, glueProtobufBytes, MtlsFront, protoFileRegistry, serde, startConfluentRegistry, startMtlsFront } from '../support/schema-registries';
 import { closedPort, readTopic } from '../runtime/support';
 import { startLocalMapping, waitFor } from './support';
 
@@ -59,6 +59,7 @@ describe('local event source mapping with a schema registry', () => {
   const mappings: LocalEventSourceMapping[] = [];
   const children: ChildProcess[] = [];
   const servers: net.Server[] = [];
+  const fronts: MtlsFront[] = [];
   let registry: ConfluentCompatibleRegistry;
   let client: SchemaRegistryClient;
   let secretArn: string;
@@ -74,6 +75,7 @@ describe('local event source mapping with a schema registry', () => {
     await Promise.all(mappings.map((m) => m.stop()));
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
     for (const s of servers) s.close();
+    await Promise.all(fronts.map((f) => f.close()));
     await producer.disconnect(); await admin.disconnect();
     sqs.destroy(); secrets.destroy(); glue.destroy();
     await Promise.all(fns.map((f) => f.stop()));
@@ -236,6 +238,31 @@ describe('local event source mapping with a schema registry', () => {
     ]);
     // AND the runtime library's mapping-source format decodes them with the registry, by the metadata's schema id
     expect(await runtimeDecoded(name, { key: 'bytes', value: 'mapping-source' })).toEqual([[0, 'k0', { id: 'o1', qty: 2, tag: null }], [2, 'k2', { size: 7 }], [3, 'k3', { id: 'r1', cents: 250 }]]);
+  });
+
+  test('GIVEN the registry behind mTLS (client certificates under the test CA required) WHEN the mapping has the CLIENT_CERTIFICATE_TLS_AUTH and SERVER_ROOT_CA_CERTIFICATE secrets THEN the function gets the value as JSON with its schema id', async () => {
+    // GIVEN an Avro value on a real topic, the registry behind an mTLS front, the secrets in the mapping's formats
+    const t = await topic();
+    await client.register(`${t}-value`, { schemaType: 'AVRO', schema: ORDER });
+    const value = await new AvroSerializer(client, SerdeType.VALUE, serde({ useLatestVersion: true })).serialize(t, { id: 'o7', qty: 7, tag: null });
+    await producer.send({ topic: t, messages: [{ key: 'k', value }] });
+    const front = await startMtlsFront(registry, `${USER}:${PASSWORD}`);
+    fronts.push(front);
+    const json = async (secret: object) => (await secrets.send(new CreateSecretCommand({ Name: `registry-${randomUUID()}`, SecretString: JSON.stringify(secret) }))).ARN!;
+    const access = {
+      CLIENT_CERTIFICATE_TLS_AUTH: await json({ certificate: env.certs.pem.clientChain, privateKey: env.certs.pem.clientKeyPbes1, privateKeyPassword: env.certs.passwords.pbes1 }),
+      SERVER_ROOT_CA_CERTIFICATE: await json({ certificate: env.certs.pem.caCert }),
+    };
+    const name = await fn();
+
+    // WHEN the mapping validates VALUE in the JSON format through the front
+    const m = mapping({ topics: [t], functionName: name, schemaRegistry: { uri: front.url, eventRecordFormat: 'JSON', attributes: ['VALUE'], access } });
+    await waitFor('commit', async () => (await committed(m.groupId, t)) === 1, 60_000);
+
+    // THEN the function got the value as the base64 of its JSON, with its format and schema id
+    expect((await delivered(name, t)).map((r: any) => [r.offset, b64json(r.value), r.valueSchemaMetadata])).toEqual([
+      [0, { id: 'o7', qty: 7, tag: null }, { dataFormat: 'AVRO', schemaId: schemaIdOf(value) }],
+    ]);
   });
 
   test('GIVEN the registry unreachable, then reachable WHEN records arrive THEN they are held back (nothing invoked, committed or sent on failure) and asked again until the registry answers, then delivered', async () => {

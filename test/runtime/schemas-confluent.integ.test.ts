@@ -14,7 +14,7 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import * as te from '../../testenv';
 import { DISPATCHER_CONFIG_ENV, DispatcherConfig, SchemasConfig } from '../../contract/dispatcher-config';
-import { ConfluentCompatibleRegistry, confluentClient, serde, protoFileRegistry, startConfluentRegistry } from '../support/schema-registries';
+import { ConfluentCompatibleRegistry, confluentClient, MtlsFront, protoFileRegistry, serde, startConfluentRegistry, startMtlsFront } from '../support/schema-registries';
 import { invokeFunction, kafkaEvent, readTopic, RecordSpec } from './support';
 
 jest.setTimeout(300_000);
@@ -42,6 +42,7 @@ describe('schemas from a Confluent-compatible registry', () => {
   const lambda = new LambdaClient(te.awsClientConfig('lambda', undefined, { maxAttempts: 1 }));
   const secrets = new SecretsManagerClient(te.awsClientConfig('secretsmanager'));
   const fns: te.RunningLambda[] = [];
+  const fronts: MtlsFront[] = [];
   let registry: ConfluentCompatibleRegistry;
   let client: SchemaRegistryClient;
   beforeAll(async () => {
@@ -52,6 +53,7 @@ describe('schemas from a Confluent-compatible registry', () => {
     lambda.destroy();
     secrets.destroy();
     await Promise.all(fns.map((f) => f.stop()));
+    await Promise.all(fronts.map((f) => f.close()));
     if (registry) process.kill(registry.pid);
   });
   const start = async (prefix: string, dir: string, handler: string, extraEnv: Record<string, string> = {}) => {
@@ -153,6 +155,49 @@ describe('schemas from a Confluent-compatible registry', () => {
     expect(again).toEqual({ functionError: undefined, body: { batchItemFailures: [] } });
     expect(await received(target.name)).toEqual([[7, 'k', { id: 'o1', qty: 1, tag: null }, 'shop.Order']]);
     expect(fs.readFileSync(dispatcher.logFile, 'utf8').match(/INIT START/g)).toHaveLength(1);
+  });
+
+  test('GIVEN the registry behind mTLS (client certificates under the test CA required) WHEN the dispatcher has the mTLS secret (certificate chain, PBES1-encrypted key) and the CA secret THEN the target gets the value as JSON; with a client certificate of another CA the handshake is refused and the partition retried, until the secret holds a trusted one', async () => {
+    // GIVEN an Avro value, the registry behind an mTLS front, and the secrets in the mapping's formats
+    const topic = `confluent-mtls-${randomUUID()}`;
+    await client.register(`${topic}-value`, { schemaType: 'AVRO', schema: AVRO });
+    const value = await new AvroSerializer(client, SerdeType.VALUE, serde({ useLatestVersion: true })).serialize(topic, { id: 'o3', qty: 3, tag: 'tls' });
+    const front = await startMtlsFront(registry, `${USER}:${PASSWORD}`);
+    fronts.push(front);
+    const { pem, passwords } = env.certs;
+    const json = async (name: string, secret: object) => (await secrets.send(new CreateSecretCommand({ Name: `${name}-${randomUUID()}`, SecretString: JSON.stringify(secret) }))).ARN!;
+    const ca = await json('registry-ca', { certificate: pem.caCert });
+    const trusted = await json('registry-mtls', { certificate: pem.clientChain, privateKey: pem.clientKeyPbes1, privateKeyPassword: passwords.pbes1 });
+    const rogue = await json('registry-rogue', { certificate: pem.untrustedClientCert, privateKey: pem.untrustedClientKey });
+    const mtlsDispatcher = async (prefix: string, secretArn: string) => {
+      const target = await start(`t-${prefix}`, TARGETS, 'index.echo');
+      const schemas: SchemasConfig = { key: 'bytes', value: 'confluent', confluent: { url: front.url, auth: 'mtls', secretArn, rootCaSecretArn: ca } };
+      return { target, dispatcher: await start(`d-${prefix}`, DISPATCHER, 'index.handler', { [DISPATCHER_CONFIG_ENV]: JSON.stringify(config(target.name, schemas)) }) };
+    };
+    const good = await mtlsDispatcher('cc-mtls', trusted);
+    const bad = await mtlsDispatcher('cc-rogue', rogue);
+    const event = kafkaEvent([{ topic, partition: 0, offset: 3, key: 'k', value }]);
+
+    // WHEN the event reaches each
+    const [outGood, outBad] = [await invokeFunction(lambda, good.dispatcher.name, event), await invokeFunction(lambda, bad.dispatcher.name, event)];
+
+    // THEN the trusted one decoded the value through the front
+    expect(outGood).toEqual({ functionError: undefined, body: { batchItemFailures: [] } });
+    expect(await received(good.target.name)).toEqual([[3, 'k', { id: 'o3', qty: 3, tag: 'tls' }, 'shop.Order']]);
+    // AND the front refused the other's handshake, the partition is retried and its target not invoked
+    expect(front.refusedHandshakes).toBeGreaterThan(0);
+    expect(outBad).toEqual({ functionError: undefined, body: { batchItemFailures: [{ itemIdentifier: { partition: `${topic}-0`, offset: 3 } }] } });
+    expect(await te.listInvocations(bad.target.name)).toHaveLength(0);
+    expect(fs.readFileSync(bad.dispatcher.logFile, 'utf8')).toMatch(new RegExp(`"SchemaRegistryUnavailableError","message":"Kafka record ${topic}-0@3: value schema confluent:\\d+ could not be fetched: 127\\.0\\.0\\.1:\\d+: `));
+
+    // WHEN the other's secret gets the trusted certificate (a rotation) and the partition is delivered again
+    await secrets.send(new PutSecretValueCommand({ SecretId: rogue, SecretString: JSON.stringify({ certificate: pem.clientChain, privateKey: pem.clientKey }) }));
+    const again = await invokeFunction(lambda, bad.dispatcher.name, event);
+
+    // THEN it read the secret again and decoded the value, in the same execution environment (the emulator's log)
+    expect(again).toEqual({ functionError: undefined, body: { batchItemFailures: [] } });
+    expect(await received(bad.target.name)).toEqual([[3, 'k', { id: 'o3', qty: 3, tag: 'tls' }, 'shop.Order']]);
+    expect(fs.readFileSync(bad.dispatcher.logFile, 'utf8').match(/INIT START/g)).toHaveLength(1);
   });
 
   test('GIVEN records in the mapping\'s record formats (the value as JSON, the key in its SOURCE format with its Confluent schema id in keySchemaMetadata) WHEN the dispatcher gets them THEN the target gets both as JSON', async () => {

@@ -4,6 +4,8 @@
  * Registry's Python SerDe (aws-glue-schema-registry, in a cached venv) against moto's Glue API.
  */
 import { execFile, execFileSync } from 'node:child_process';
+import * as http from 'node:http';
+import * as https from 'node:https';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { createFileRegistry, fromBinary } from '@bufbuild/protobuf';
@@ -38,6 +40,36 @@ export async function startConfluentRegistry(basicAuth?: string, env: te.TestEnv
   });
   const vars = Object.fromEntries(stdout.trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));
   return { url: vars.REGISTRY_CCOMPAT_URL, pid: Number(vars.REGISTRY_PID) };
+}
+
+/** An mTLS front of a registry: its URL, and the TLS handshakes it refused (counted outside the code under test). */
+export interface MtlsFront { url: string; refusedHandshakes: number; close(): Promise<void> }
+
+/**
+ * An HTTPS front of `registry` on a free loopback port, as a gateway that authenticates clients by certificate: its
+ * certificate is the test PKI's server certificate (127.0.0.1, under the root CA), it requires a client certificate
+ * that chains to the root CA, and it forwards each request with `upstreamAuth` ("user:password") as basic auth.
+ * (Apicurio's own HTTPS cannot require client certificates: Quarkus fixes client-auth at build time.)
+ */
+export async function startMtlsFront(registry: ConfluentCompatibleRegistry, upstreamAuth: string, certs: te.CertInfo = te.loadEnv().certs): Promise<MtlsFront> {
+  const upstream = new URL(registry.url);
+  const authorization = `Basic ${Buffer.from(upstreamAuth).toString('base64')}`;
+  const server = https.createServer({ key: certs.pem.brokerKey, cert: certs.pem.brokerCert, ca: certs.pem.caCert, requestCert: true, rejectUnauthorized: true }, (req, res) => {
+    const forward = http.request({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: { ...req.headers, host: upstream.host, authorization } }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    forward.on('error', () => res.destroy());
+    req.pipe(forward);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const front: MtlsFront = {
+    url: `https://127.0.0.1:${(server.address() as { port: number }).port}${upstream.pathname}`,
+    refusedHandshakes: 0,
+    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+  server.on('tlsClientError', () => { front.refusedHandshakes++; });
+  return front;
 }
 
 /**

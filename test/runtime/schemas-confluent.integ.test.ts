@@ -13,7 +13,7 @@ import { AvroSerializer, JsonSerializer, ProtobufSerializer, SchemaRegistryClien
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import * as te from '../../testenv';
-import { DISPATCHER_CONFIG_ENV, DispatcherConfig, SchemasConfig } from '../../contract/dispatcher-config';
+import { DISPATCHER_CONFIG_ENV, DispatcherConfig, PayloadFormatName, SchemasConfig } from '../../contract/dispatcher-config';
 import { ConfluentCompatibleRegistry, confluentClient, MtlsFront, protoFileRegistry, serde, startConfluentRegistry, startMtlsFront } from '../support/schema-registries';
 import { invokeFunction, kafkaEvent, readTopic, RecordSpec } from './support';
 
@@ -64,9 +64,9 @@ describe('schemas from a Confluent-compatible registry', () => {
   const secret = async (password: string) => (await secrets.send(new CreateSecretCommand({
     Name: `registry-${randomUUID()}`, SecretString: JSON.stringify({ username: USER, password }),
   }))).ARN!;
-  const config = (target: string, schemas: SchemasConfig, errorTopic?: string): DispatcherConfig => ({
+  const config = (target: string, schemas: SchemasConfig, errorTopic?: string, payloadFormat: PayloadFormatName = 'nordstrom-json'): DispatcherConfig => ({
     version: 1,
-    target: { functionName: target, invocationType: 'RequestResponse', payloadFormat: 'nordstrom-json', batchSize: 100, concurrency: 2, maxAttempts: 2, baseDelayMs: 20, maxDelayMs: 100 },
+    target: { functionName: target, invocationType: 'RequestResponse', payloadFormat, batchSize: 100, concurrency: 2, maxAttempts: 2, baseDelayMs: 20, maxDelayMs: 100 },
     onError: 'log',
     reportBatchItemFailures: true,
     timeMarginMs: 1_000,
@@ -128,6 +128,36 @@ describe('schemas from a Confluent-compatible registry', () => {
     const [error] = (await readTopic(te, errorTopic, 1)).map((m) => ({ key: JSON.parse(m.key), value: JSON.parse(m.value) }));
     expect([error.key.startOffset, error.value.functionError]).toEqual([5, 'SchemaDecodeError']);
     expect(JSON.parse(error.value.payload).errorMessage).toMatch(new RegExp(`^Kafka record ${topic}-0@5: value \\(schema confluent:987654\\) does not decode: .*404`));
+  });
+
+  test('GIVEN an Avro key and value WHEN dispatchers with the confluent, nordstrom-plain and raw payload formats get them THEN confluent carries both as JSON, nordstrom-plain as JSON text with the schemas\' names and ids, and raw the event\'s bytes', async () => {
+    // GIVEN a key and a value serialized with the registry
+    const topic = `confluent-formats-${randomUUID()}`;
+    const keyId = await client.register(`${topic}-key`, { schemaType: 'AVRO', schema: JSON.stringify({ type: 'record', name: 'OrderKey', namespace: 'shop', fields: [{ name: 'n', type: 'long' }] }) });
+    const valueId = await client.register(`${topic}-value`, { schemaType: 'AVRO', schema: AVRO });
+    const key = await new AvroSerializer(client, SerdeType.KEY, serde({ useLatestVersion: true })).serialize(topic, { n: 4 });
+    const value = await new AvroSerializer(client, SerdeType.VALUE, serde({ useLatestVersion: true })).serialize(topic, { id: 'o4', qty: 4, tag: null });
+    const event = kafkaEvent([{ topic, partition: 0, offset: 4, key, value }]);
+    const secretArn = await secret(PASSWORD);
+    const payloads: Record<string, unknown> = {};
+
+    // WHEN a dispatcher with each format gets the event
+    for (const format of ['confluent', 'nordstrom-plain', 'raw'] as const) {
+      const target = await start(`t-${format}`, TARGETS, 'index.echo');
+      const schemas: SchemasConfig = { key: 'confluent', value: 'confluent', confluent: confluent(secretArn) };
+      const dispatcher = await start(`d-${format}`, DISPATCHER, 'index.handler', { [DISPATCHER_CONFIG_ENV]: JSON.stringify(config(target.name, schemas, undefined, format)) });
+      expect(await invokeFunction(lambda, dispatcher.name, event)).toEqual({ functionError: undefined, body: { batchItemFailures: [] } });
+      payloads[format] = (await te.listInvocations(target.name)).map((i) => JSON.parse(i.payload));
+    }
+
+    // THEN each target got the record in its format
+    expect(payloads.confluent).toEqual([[{ payload: { timestamp: 1_700_000_000_004, topic, partition: 0, offset: 4, key: { n: 4 }, value: { id: 'o4', qty: 4, tag: null } } }]]);
+    expect(payloads['nordstrom-plain']).toEqual([[expect.objectContaining({
+      key: '{"n":4}', keySchemaName: 'shop.OrderKey', keySchemaId: `confluent:${keyId}`,
+      value: '{"id":"o4","qty":4,"tag":null}', valueSchemaName: 'shop.Order', valueSchemaId: `confluent:${valueId}`, offset: 4,
+    })]]);
+    const [raw] = payloads.raw as any[];
+    expect(raw.records[`${topic}-0`].map((r: any) => [r.offset, r.key, r.value])).toEqual([[4, key.toString('base64'), value.toString('base64')]]);
   });
 
   test('GIVEN the registry refuses the dispatcher\'s password WHEN records in the Confluent wire format arrive THEN the partition is retried from its first record and the target is not invoked; once the secret holds the right password, the next delivery decodes them in the same execution environment', async () => {

@@ -26,7 +26,7 @@ async function main() {
     case 'stop-all': await te.stopAll({ purge: rest.includes('--purge'), orphans: rest.includes('--orphans') }); break;
     case 'env': process.stdout.write(`${JSON.stringify(te.loadEnv(rest[0]), null, 2)}\n`); break;
     case 'install':
-      await Promise.all([install.ensureKafka(opt('--kafka-version')), install.ensureDynamoDbLocal(), install.ensureMoto(), install.ensureRie(), install.ensureRic()]);
+      await Promise.all([install.ensureKafka(opt('--kafka-version')), install.ensureDynamoDbLocal(), install.ensureMoto(), install.ensureGlueSerde(), install.ensureRie(), install.ensureRic()]);
       break;
     default:
       process.stderr.write('usage: cli.js start [--kafka-version V] [--owner-pid PID] | stop [runDir] | stop-all [--orphans] | env [runDir] | install\n');

@@ -43,7 +43,8 @@ export interface TestEnv {
     plain: UserPassword;
   };
   dynamodb: { endpoint: string; port: number; version: string; dataDir: string };
-  moto: { endpoint: string; port: number; version: string };
+  /** glueSerdeLibDir: the AWS Glue Schema Registry Java SerDe's class path (dir/*), for producers against moto's Glue. */
+  moto: { endpoint: string; port: number; version: string; glueSerdeLibDir: string };
   lambda: {
     endpoint: string; port: number; lambdasDir: string;
     /** What each function runs under the RIE: `<node> <entry> <handler>` (Node 24 and npm aws-lambda-ric). */

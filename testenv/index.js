@@ -110,10 +110,12 @@ async function start(opts = {}) {
   log(`run dir ${runDir}; cache ${require('./lib/util').cacheDir()}`);
 
   const kafkaVersion = opts.kafkaVersion || install.VERSIONS.kafka;
-  const [kafkaInst, ddbInst, motoInst, rie, ric, certs, ddbPort, motoPort, frontPort] = await Promise.all([
+  const [kafkaInst, ddbInst, motoInst, glueSerde, rie, ric, certs, ddbPort, motoPort, frontPort] = await Promise.all([
     wanted.has('kafka') ? install.ensureKafka(kafkaVersion) : null,
     wanted.has('dynamodb') ? install.ensureDynamoDbLocal() : null,
     wanted.has('moto') ? install.ensureMoto() : null,
+    // The Glue SerDe serializes against moto's Glue API.
+    wanted.has('moto') ? install.ensureGlueSerde() : null,
     wanted.has('lambdaFront') ? install.ensureRie() : null,
     wanted.has('lambdaFront') ? install.ensureRic() : null,
     generateCerts(path.join(runDir, 'certs')),
@@ -153,7 +155,7 @@ async function start(opts = {}) {
       };
     }
     if (motoInst) {
-      env.moto = { endpoint: `http://127.0.0.1:${motoPort}`, port: motoPort, version: motoInst.version };
+      env.moto = { endpoint: `http://127.0.0.1:${motoPort}`, port: motoPort, version: motoInst.version, glueSerdeLibDir: glueSerde.libDir };
       env.services.moto = {
         cmd: motoInst.bin, args: ['-H', '127.0.0.1', '-p', String(motoPort)], cwd: runDir,
         env: { MOTO_ALLOW_NONEXISTENT_REGION: 'true' }, ready: { kind: 'http', port: motoPort, path: '/moto-api/data.json' },

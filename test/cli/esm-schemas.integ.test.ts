@@ -23,7 +23,7 @@ import * as te from '../../testenv';
 import { ConfluentRegistryClient, decodeKafkaEventLenient, GlueRegistryClient, RecordDecoder } from '../../runtime';
 import { parseCli } from '../../cli/src/cli';
 import { LocalEsmOptions, LocalEventSourceMapping } from '../../cli/src/esm';
-import { ConfluentCompatibleRegistry, confluentClient, glueProduce, glueProtobufBytes, MtlsFront, protoFileRegistry, serde, startConfluentRegistry, startMtlsFront } from '../support/schema-registries';
+import { ConfluentCompatibleRegistry, confluentClient, glueProduce, MtlsFront, protoFileRegistry, serde, startConfluentRegistry, startMtlsFront } from '../support/schema-registries';
 import { closedPort, readTopic } from '../runtime/support';
 import { startLocalMapping, waitFor } from './support';
 
@@ -324,7 +324,7 @@ describe('local event source mapping with a schema registry', () => {
       schemas: [
         { format: 'AVRO', definition: ORDER, compress: true, records: [{ id: 'o1', qty: 2, tag: 'gift' }, { id: CANARY, qty: 5, tag: null }] },
         { format: 'JSON', definition: REFUND, records: [{ id: 'r1', cents: 250 }, { id: 'r2', cents: 9 }] },
-        { format: 'PROTOBUF', definition: PROTO, records: [glueProtobufBytes(PROTO, ['shop.Shipment', 'shop.Shipment.Box'], 'shop.Shipment', { id: 's1', totalGrams: '42', box: { size: 3 } })] },
+        { format: 'PROTOBUF', definition: PROTO, records: [{ type: 'shop.Shipment', value: { id: 's1', totalGrams: '42', box: { size: 3 } } }] },
       ],
     });
     const bytes = encoded.map((s) => s.map((b) => Buffer.from(b, 'base64')));
@@ -383,7 +383,7 @@ describe('local event source mapping with a schema registry', () => {
       schemas: [
         { format: 'AVRO', definition: ORDER, compress: true, records: [{ id: 'o1', qty: 2, tag: 'gift' }] },
         { format: 'JSON', definition: REFUND, records: [{ id: 'r1', cents: 250 }] },
-        { format: 'PROTOBUF', definition: PROTO, records: [glueProtobufBytes(PROTO, ['shop.Shipment', 'shop.Shipment.Box'], 'shop.Shipment.Box', { size: 3 })] },
+        { format: 'PROTOBUF', definition: PROTO, records: [{ type: 'shop.Shipment.Box', value: { size: 3 } }] },
       ],
     });
     const values = encoded.map(([b64]) => Buffer.from(b64, 'base64'));

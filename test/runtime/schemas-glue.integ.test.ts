@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import * as te from '../../testenv';
 import { DISPATCHER_CONFIG_ENV, DispatcherConfig } from '../../contract/dispatcher-config';
-import { GlueProduced, glueProduce, glueProtobufBytes } from '../support/schema-registries';
+import { GlueProduced, glueProduce } from '../support/schema-registries';
 import { closedPort, invokeFunction, kafkaEvent, readTopic, RecordSpec } from './support';
 
 jest.setTimeout(300_000);
@@ -27,7 +27,6 @@ const JSON_SCHEMA = JSON.stringify({
 const PROTO = 'syntax = "proto3";\npackage shop;\nmessage Shipment {\n  string id = 1;\n  int64 grams = 2;\n  message Box { int32 size = 1; }\n  Box box = 3;\n}\nmessage Audit { string who = 1; }\n';
 
 /** Protobuf message bytes as the Glue serializer writes them (the index among the sorted message names first). */
-const protoBytes = (typeName: string, value: object) => glueProtobufBytes(PROTO, ['shop.Audit', 'shop.Shipment', 'shop.Shipment.Box'], typeName, value);
 
 describe('schemas from the Glue Schema Registry', () => {
   const env = te.loadEnv();
@@ -57,7 +56,7 @@ describe('schemas from the Glue Schema Registry', () => {
     schemas: [
       { format: 'AVRO', definition: AVRO, compress: true, base64Fields: ['blob'], records: [{ id: 'o1', qty: 2, tag: 'gift', blob: 'AAE=' }, { id: 'o2', qty: 5, tag: null, blob: '' }] },
       { format: 'JSON', definition: JSON_SCHEMA, records: [{ id: 'r1', cents: 250 }] },
-      { format: 'PROTOBUF', definition: PROTO, records: [protoBytes('shop.Shipment', { id: 's1', grams: '9007199254740993', box: { size: 3 } }), protoBytes('shop.Shipment.Box', { size: 7 })] },
+      { format: 'PROTOBUF', definition: PROTO, records: [{ type: 'shop.Shipment', value: { id: 's1', grams: '9007199254740993', box: { size: 3 } } }, { type: 'shop.Shipment.Box', value: { size: 7 } }] },
     ],
   });
 

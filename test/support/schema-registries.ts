@@ -21,6 +21,7 @@ const { pythonVenv } = require('../../scripts/lib/python-venv');
 
 const START_REGISTRY = path.join(__dirname, '..', '..', 'testenv', 'registry', 'start.sh');
 const GLUE_PRODUCER = path.join(__dirname, '..', 'fixtures', 'schemas', 'glue_produce.py');
+const GLUE_PROTOBUF_PRODUCER = path.join(__dirname, '..', 'fixtures', 'schemas', 'GlueProtobufProduce.java');
 
 /** A Confluent-compatible registry that runs until `process.kill(pid)`. */
 export interface ConfluentCompatibleRegistry { url: string; pid: number }
@@ -90,11 +91,8 @@ export function confluentClient(registry: ConfluentCompatibleRegistry, userInfo:
  */
 export const serde = <T extends object>(config: T) => ({ subjectNameStrategyType: SubjectNameStrategyType.TOPIC, ...config });
 
-/**
- * A .proto file (its first file named `fileName`) as @bufbuild descriptors, what Confluent's Protobuf serializer takes,
- * via protobufjs' descriptor extension.
- */
-export function protoFileRegistry(proto: string, fileName: string) {
+/** A .proto file (named `fileName`) as a serialized FileDescriptorSet, via protobufjs' descriptor extension. */
+function protoDescriptorSet(proto: string, fileName: string): Uint8Array {
   const root = protobuf.parse(proto, { keepCase: true }).root;
   root.resolveAll();
   const set = (root as any).toDescriptor('proto3');
@@ -107,35 +105,56 @@ export function protoFileRegistry(proto: string, fileName: string) {
     qualify(m.nestedType, `${scope}${m.name}.`);
   });
   qualify(set.file[0].messageType, pkg);
-  return createFileRegistry(fromBinary(FileDescriptorSetSchema, descriptor.FileDescriptorSet.encode(set).finish()));
+  return descriptor.FileDescriptorSet.encode(set).finish();
 }
 
-/** A job for the Glue SerDe: see test/fixtures/schemas/glue_produce.py. */
+/** A .proto file (named `fileName`) as @bufbuild descriptors, what Confluent's Protobuf serializer takes. */
+export function protoFileRegistry(proto: string, fileName: string) {
+  return createFileRegistry(fromBinary(FileDescriptorSetSchema, protoDescriptorSet(proto, fileName)));
+}
+
+/** A Protobuf record for the Glue SerDe: its message type's full name and its value (protobufjs' JSON form). */
+export interface GlueProtobufRecord { type: string; value: object }
+
+/**
+ * A job for the Glue SerDes: Avro and JSON Schema through the Python SerDe (test/fixtures/schemas/glue_produce.py),
+ * Protobuf through the Java one (test/fixtures/schemas/GlueProtobufProduce.java), which has the Protobuf serializer
+ * the Python one lacks. Each schema is registered as `<topic>-<format>-<index>`.
+ */
 export interface GlueProduceJob {
   registry: string;
   topic: string;
-  schemas: { format: 'AVRO' | 'JSON' | 'PROTOBUF'; definition: string; compress?: boolean; base64Fields?: string[]; records: unknown[] }[];
+  schemas: (
+    | { format: 'AVRO' | 'JSON'; definition: string; compress?: boolean; base64Fields?: string[]; records: unknown[] }
+    | { format: 'PROTOBUF'; definition: string; compress?: boolean; records: GlueProtobufRecord[] }
+  )[];
 }
 
 /** Each schema's records' bytes (base64) as the Glue SerDe wrote them, and each schema's version id. */
 export interface GlueProduced { encoded: string[][]; versionIds: string[] }
 
-/** Serializes with the Glue SerDe against moto's Glue API (the registry is created when it does not exist). */
+/** Serializes with the Glue SerDes against moto's Glue API (the registry is created when it does not exist). */
 export function glueProduce(env: te.TestEnv, job: GlueProduceJob): GlueProduced {
+  const awsEnv = { ...process.env, AWS_ENDPOINT_URL: env.moto.endpoint, AWS_DEFAULT_REGION: env.region, AWS_ACCESS_KEY_ID: env.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: env.credentials.secretAccessKey };
+  // The Python SerDe creates the registry and writes the Avro and JSON Schema records; it skips the Protobuf ones.
   const python = pythonVenv('glue-serde', ['aws-glue-schema-registry==1.1.3']);
-  const out = execFileSync(python, [GLUE_PRODUCER], {
-    input: JSON.stringify(job),
-    env: { ...process.env, AWS_ENDPOINT_URL: env.moto.endpoint, AWS_DEFAULT_REGION: env.region, AWS_ACCESS_KEY_ID: env.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: env.credentials.secretAccessKey },
-  });
-  return JSON.parse(out.toString());
-}
-
-/**
- * Protobuf message bytes as the Glue serializer writes them: the message's index among the file's message types
- * sorted by full name (`sortedNames`), then the message; base64.
- */
-export function glueProtobufBytes(proto: string, sortedNames: string[], typeName: string, value: object): string {
-  const type = protobuf.parse(proto).root.lookupType(typeName);
-  const body = type.encode(type.fromObject(value)).finish();
-  return Buffer.concat([Buffer.from([sortedNames.indexOf(typeName)]), body]).toString('base64');
+  const out: GlueProduced = JSON.parse(execFileSync(python, [GLUE_PRODUCER], { input: JSON.stringify(job), env: awsEnv }).toString());
+  for (const [i, s] of job.schemas.entries()) {
+    if (s.format !== 'PROTOBUF') continue;
+    const root = protobuf.parse(s.definition).root;
+    const messages = s.records.map(({ type, value }) => {
+      const t = root.lookupType(type);
+      return { type, bytes: Buffer.from(t.encode(t.fromObject(value)).finish()).toString('base64') };
+    });
+    const input = JSON.stringify({
+      registry: job.registry, topic: job.topic, schemaName: `${job.topic}-protobuf-${i}`, compress: s.compress ?? false,
+      descriptorSet: Buffer.from(protoDescriptorSet(s.definition, `${job.topic}-${i}.proto`)).toString('base64'), messages,
+    });
+    const java = JSON.parse(execFileSync('java', ['-Xmx256m', '-cp', `${env.moto.glueSerdeLibDir}/*`, GLUE_PROTOBUF_PRODUCER], { input, env: awsEnv, timeout: 120_000 }).toString());
+    out.encoded[i] = java.encoded;
+    // The schema version id, as the SerDe wrote it into the header (bytes 2 to 17).
+    const id = Buffer.from(java.encoded[0], 'base64').subarray(2, 18).toString('hex');
+    out.versionIds[i] = `${id.slice(0, 8)}-${id.slice(8, 12)}-${id.slice(12, 16)}-${id.slice(16, 20)}-${id.slice(20)}`;
+  }
+  return out;
 }

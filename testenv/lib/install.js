@@ -17,6 +17,7 @@ const VERSIONS = {
   // The Lambda runtime the handler bundles target (nodejs24.x) and its official runtime interface client.
   node: '24.22.3',
   ric: '4.0.2',
+  glueSerde: '1.1.27',
 };
 
 function readMarker(file) {
@@ -304,4 +305,22 @@ async function ensureRic(version = VERSIONS.ric) {
   });
 }
 
-module.exports = { VERSIONS, RIE_VENDOR_DIR, ensureKafka, ensureDynamoDbLocal, ensureMoto, ensureRie, ensureNode, ensureRic };
+/** The AWS Glue Schema Registry's Java SerDe and its dependencies (the schema tests' Protobuf producer). Returns { version, libDir }. */
+async function ensureGlueSerde(version = VERSIONS.glueSerde) {
+  const dir = path.join(cacheDir(), `glue-serde-${version}`);
+  const marker = path.join(dir, '.ckl-ready.json');
+  const res = { version, libDir: path.join(dir, 'libs') };
+  if (readMarker(marker)) return res;
+  return withLock(dir, async () => {
+    if (readMarker(marker)) return res;
+    const t = Date.now();
+    log(`downloading the Glue Schema Registry SerDe ${version} from Maven Central (mvn)`);
+    fs.rmSync(res.libDir, { recursive: true, force: true });
+    await mavenCopy(res.libDir, ['glue-serde'], { 'glue.serde.version': version });
+    writeMarker(marker, { version });
+    log(`Glue SerDe ${version} jars ready in ${((Date.now() - t) / 1000).toFixed(1)}s`);
+    return res;
+  });
+}
+
+module.exports = { VERSIONS, RIE_VENDOR_DIR, ensureKafka, ensureDynamoDbLocal, ensureMoto, ensureRie, ensureNode, ensureRic, ensureGlueSerde };

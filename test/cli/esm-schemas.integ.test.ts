@@ -82,8 +82,10 @@ describe('local event source mapping with a schema registry', () => {
     if (registry) process.kill(registry.pid);
   });
 
-  async function secret(password: string): Promise<string> {
-    return (await secrets.send(new CreateSecretCommand({ Name: `registry-${randomUUID()}`, SecretString: JSON.stringify({ username: USER, password }) }))).ARN!;
+  /** A secret holding `value` (a password: the basic auth secret of USER); its ARN. */
+  async function secret(value: string | object): Promise<string> {
+    const secretString = JSON.stringify(typeof value === 'string' ? { username: USER, password: value } : value);
+    return (await secrets.send(new CreateSecretCommand({ Name: `registry-${randomUUID()}`, SecretString: secretString }))).ARN!;
   }
   async function fn(): Promise<string> {
     const name = `esm-sr-${randomUUID().slice(0, 8)}`;
@@ -248,10 +250,9 @@ describe('local event source mapping with a schema registry', () => {
     await producer.send({ topic: t, messages: [{ key: 'k', value }] });
     const front = await startMtlsFront(registry, `${USER}:${PASSWORD}`);
     fronts.push(front);
-    const json = async (secret: object) => (await secrets.send(new CreateSecretCommand({ Name: `registry-${randomUUID()}`, SecretString: JSON.stringify(secret) }))).ARN!;
     const access = {
-      CLIENT_CERTIFICATE_TLS_AUTH: await json({ certificate: env.certs.pem.clientChain, privateKey: env.certs.pem.clientKeyPbes1, privateKeyPassword: env.certs.passwords.pbes1 }),
-      SERVER_ROOT_CA_CERTIFICATE: await json({ certificate: env.certs.pem.caCert }),
+      CLIENT_CERTIFICATE_TLS_AUTH: await secret({ certificate: env.certs.pem.clientChain, privateKey: env.certs.pem.clientKeyPbes1, privateKeyPassword: env.certs.passwords.pbes1 }),
+      SERVER_ROOT_CA_CERTIFICATE: await secret({ certificate: env.certs.pem.caCert }),
     };
     const name = await fn();
 

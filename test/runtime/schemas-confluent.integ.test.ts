@@ -61,8 +61,9 @@ describe('schemas from a Confluent-compatible registry', () => {
     fns.push(fn);
     return fn;
   };
-  const secret = async (password: string) => (await secrets.send(new CreateSecretCommand({
-    Name: `registry-${randomUUID()}`, SecretString: JSON.stringify({ username: USER, password }),
+  /** A secret holding `value` (a password: the basic auth secret of USER); its ARN. */
+  const secret = async (value: string | object) => (await secrets.send(new CreateSecretCommand({
+    Name: `registry-${randomUUID()}`, SecretString: JSON.stringify(typeof value === 'string' ? { username: USER, password: value } : value),
   }))).ARN!;
   const config = (target: string, schemas: SchemasConfig, errorTopic?: string, payloadFormat: PayloadFormatName = 'nordstrom-json'): DispatcherConfig => ({
     version: 1,
@@ -195,10 +196,9 @@ describe('schemas from a Confluent-compatible registry', () => {
     const front = await startMtlsFront(registry, `${USER}:${PASSWORD}`);
     fronts.push(front);
     const { pem, passwords } = env.certs;
-    const json = async (name: string, secret: object) => (await secrets.send(new CreateSecretCommand({ Name: `${name}-${randomUUID()}`, SecretString: JSON.stringify(secret) }))).ARN!;
-    const ca = await json('registry-ca', { certificate: pem.caCert });
-    const trusted = await json('registry-mtls', { certificate: pem.clientChain, privateKey: pem.clientKeyPbes1, privateKeyPassword: passwords.pbes1 });
-    const rogue = await json('registry-rogue', { certificate: pem.untrustedClientCert, privateKey: pem.untrustedClientKey });
+    const ca = await secret({ certificate: pem.caCert });
+    const trusted = await secret({ certificate: pem.clientChain, privateKey: pem.clientKeyPbes1, privateKeyPassword: passwords.pbes1 });
+    const rogue = await secret({ certificate: pem.untrustedClientCert, privateKey: pem.untrustedClientKey });
     const mtlsDispatcher = async (prefix: string, secretArn: string) => {
       const target = await start(`t-${prefix}`, TARGETS, 'index.echo');
       const schemas: SchemasConfig = { key: 'bytes', value: 'confluent', confluent: { url: front.url, auth: 'mtls', secretArn, rootCaSecretArn: ca } };

@@ -1,7 +1,8 @@
 /**
  * Real schema registries and their serializers for the integration tests: a Confluent-compatible registry (Apicurio
  * Registry's ccompat API, testenv/registry/start.sh) with @confluentinc/schemaregistry, and the AWS Glue Schema
- * Registry's Python SerDe (aws-glue-schema-registry, in a cached venv) against moto's Glue API.
+ * Registry's SerDes (Python aws-glue-schema-registry in a cached venv; the Java schema-registry-serde for Protobuf)
+ * against moto's Glue API; an mTLS front for the registry.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import * as http from 'node:http';
@@ -76,7 +77,7 @@ export async function startMtlsFront(registry: ConfluentCompatibleRegistry, upst
 /**
  * The tests' producer client of `registry` ("user:password" auth). Each request has a deadline, so one the registry
  * leaves unanswered is retried by the client's own retries instead of holding the test until its timeout: under CPU
- * load, Apicurio now and then never answers a request on a reused connection.
+ * load, now and then a request of this client is never answered (not one of the runtime's: those have a deadline).
  */
 export function confluentClient(registry: ConfluentCompatibleRegistry, userInfo: string): SchemaRegistryClient {
   return new SchemaRegistryClient({

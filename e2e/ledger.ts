@@ -181,13 +181,15 @@ export async function runScenario(scenario: ScenarioName, opts: ScenarioOptions)
     });
     proxies.push(lambdaProxy);
 
+    /** The mapping's last log lines (coordinates and reasons, never record bytes). */
+    const recent: string[] = [];
     esm = new LocalEventSourceMapping({
       kafka: te.kafkaClientConfig('plaintext', undefined, env), topics: [source], startingPosition: 'TRIM_HORIZON',
       batchSize: ESM_BATCH, maxBatchingWindowSeconds: 0, functionName: dispatcherName, lambdaEndpoint: lambdaProxy.url,
       region: env.region, awsEndpoint: env.moto.endpoint, onFailure: queueArn, retryDelayMs: 300,
       // AWS's Kafka default retries until the records expire; poison-fail bounds it to reach the destination.
       ...(scenario === 'poison-fail' ? { retryAttempts: 2, bisectBatchOnFunctionError: true } : {}),
-      log: (l) => log(`  [${scenario}] ${l}`),
+      log: (l) => { recent.push(l); if (recent.length > 40) recent.shift(); log(`  [${scenario}] ${l}`); },
     });
     void esm.start();
     const m = esm;
@@ -288,7 +290,10 @@ export async function runScenario(scenario: ScenarioName, opts: ScenarioOptions)
         break;
       default: break;
     }
-    await waitFor(`all ${opts.n} records committed`, done, 600_000);
+    // Within the test's own timeout, so that a stalled pipeline fails with what the mapping saw.
+    await waitFor(`all ${opts.n} records committed`, done, 420_000).catch((e) => {
+      throw new Error(`${(e as Error).message}; the mapping's counts ${JSON.stringify(m.stats)}; its last log lines:\n${recent.join('\n')}`);
+    });
 
     // The ledger: what the pipeline's ends hold.
     const invocations = await targetCalls();

@@ -15,8 +15,8 @@ import { DATA_FORMATS, DataFormat, SchemaText } from './codecs';
 
 /**
  * A registry could not be asked: not the record's fault, retried. `notFound` marks the record's fault; `refused`, an
- * answer refusing the credentials (HTTP 401 or 403) or, with mTLS, no answer at all (how a refused client certificate
- * shows: TLS 1.3 ends the connection after the handshake).
+ * answer refusing the credentials (HTTP 401 or 403) or, with mTLS, a connection ended without an answer (how a refused
+ * client certificate shows: TLS 1.3 ends the connection after the handshake; a timeout is not one).
  */
 export class RegistryError extends Error {
   constructor(message: string, public readonly notFound = false, public readonly refused = false) {
@@ -92,7 +92,7 @@ export class ConfluentRegistryClient implements RegistryClient {
     try {
       return await this.send(path, await connection);
     } catch (e) {
-      if (fresh || !(e instanceof RegistryError && e.refused) || this.options.auth === undefined || this.options.auth === 'none') throw e;
+      if (fresh || !(e instanceof RegistryError && e.refused) || (this.options.auth !== 'basic' && this.options.auth !== 'mtls')) throw e;
       if (this.request === connection) this.request = undefined;
       return this.get(path, true);
     }
@@ -121,8 +121,9 @@ export class ConfluentRegistryClient implements RegistryClient {
           reject(new RegistryError(`${url.pathname}: HTTP ${status}${errorCode(text)}`, status === 404, status === 401 || status === 403));
         });
       });
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.options.timeoutMs ?? 10_000} ms`)));
-      req.on('error', (e) => reject(new RegistryError(`${url.host}: ${e.message}`, false, this.options.auth === 'mtls')));
+      const timeout = new Error(`no answer within ${this.options.timeoutMs ?? 10_000} ms`);
+      req.on('timeout', () => req.destroy(timeout));
+      req.on('error', (e) => reject(new RegistryError(`${url.host}: ${e.message}`, false, this.options.auth === 'mtls' && e !== timeout)));
     });
   }
 

@@ -24,5 +24,6 @@ export * from './logger';
 export * from './metrics';
 export * from './dispatcher';
 export * from './dispatcher-factory';
+export * from './in-process';
 export { DISPATCHER_CONFIG_ENV, DispatcherConfigError, parseDispatcherConfig } from '../contract/dispatcher-config';
 export type { DispatcherConfig } from '../contract/dispatcher-config';

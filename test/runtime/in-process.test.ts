@@ -3,12 +3,12 @@
  * stores and relay, and a relay failure, is in own-handler.integ.test.ts.
  */
 import {
-  decodeEvent, Dispatcher, EmfMetrics, inProcessInvoker, InProcessCall, JsonLogger, planBatches, SourceRecord, TargetInvocationError,
+  decodeEvent, Dispatcher, EmfMetrics, inProcessInvoker, InProcessCall, InvocationBatch, JsonLogger, planBatches, SourceRecord, TargetInvocationError,
 } from '../../runtime';
 import { kafkaEvent, lambdaContext, partitionSpecs } from './support';
 
 const silent = () => ({ logger: new JsonLogger({ write: () => undefined }), metrics: new EmfMetrics({ write: () => undefined }) });
-const batchOf = (records: SourceRecord[]) => planBatches(records, 'confluent', 100, 6 * 1024 * 1024, { eventSource: 'SelfManagedKafka' })[0];
+const batchOf = (records: SourceRecord[]) => planBatches(records, 'confluent', 100, 6 * 1024 * 1024, { eventSource: 'SelfManagedKafka' })[0] as InvocationBatch;
 
 describe('inProcessInvoker', () => {
   test('answers a batch with the target\'s results, giving it the records, the payload a Lambda target would get and the deadline', async () => {

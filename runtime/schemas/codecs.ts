@@ -6,6 +6,7 @@
 import type * as Avsc from 'avsc';
 import type * as Protobuf from 'protobufjs';
 import type AjvClass from 'ajv';
+import { BUILTIN_ALIASES, BUILTIN_DESCRIPTORS, BUILTIN_PROTO_TEXTS } from './builtin-protos';
 import { FramingError, readConfluentMessageIndexes, readVarint } from './wire';
 
 export const DATA_FORMATS = ['AVRO', 'PROTOBUF', 'JSON'] as const;
@@ -129,14 +130,10 @@ function bytesAsBase64(v: unknown): unknown {
 function protobufCodec(text: SchemaText, indexing: MessageIndexing): Codec {
   const pb = protobufLib();
   const root = new pb.Root();
-  const load = (t: SchemaText) => {
-    for (const r of t.references ?? []) load(r.schema);
-    root.addJSON(protoFile(t.schema).toJSON().nested ?? {});
-  };
-  load(text);
+  for (const file of protoFiles(text)) addMissing(root, file.toJSON().nested ?? {});
   root.resolveAll();
   // The file's own messages: those its text declares (not those of referenced files).
-  const own = protoFile(text.schema);
+  const own = protoFile(text.schema).root;
   const topLevel = messagesOf(own).map((t) => root.lookupType(t.fullName));
   let sorted: Protobuf.Type[] | undefined;
   const typeFor = (data: Buffer): [Protobuf.Type, Buffer] => {
@@ -157,6 +154,7 @@ function protobufCodec(text: SchemaText, indexing: MessageIndexing): Codec {
     return [type, data.subarray(pos)];
   };
   const options = { longs: String, enums: String, bytes: String, defaults: true, json: true };
+  const toJson = wellKnownJson(topLevel);
   // protobufjs builds fullName from the type's parents on every read.
   const names = new Map<Protobuf.Type, string>();
   const nameOf = (type: Protobuf.Type): string => {
@@ -169,37 +167,232 @@ function protobufCodec(text: SchemaText, indexing: MessageIndexing): Codec {
     name: topLevel[0] === undefined ? undefined : nameOf(topLevel[0]),
     decode: (data) => {
       const [type, rest] = typeFor(data);
-      return { value: type.toObject(type.decode(rest), options), name: nameOf(type) };
+      const value = type.toObject(type.decode(rest), options);
+      return { value: toJson === undefined ? value : toJson(type, value), name: nameOf(type) };
     },
   };
 }
+
+/**
+ * The .proto files a schema needs, as protobufjs roots: its own, its references (each file once, by name), and the
+ * built-in files that it or they import and no reference supplies (what Confluent's and Glue's SerDes resolve
+ * without the registry: google/protobuf, google/type, confluent and Glue's own; builtin-protos.ts).
+ */
+function protoFiles(text: SchemaText): Protobuf.Root[] {
+  const files: Protobuf.Root[] = [];
+  const supplied = new Set<string>();
+  const imports: string[] = [];
+  const add = (t: SchemaText) => {
+    for (const r of t.references ?? []) {
+      if (supplied.has(r.name)) continue;
+      supplied.add(r.name);
+      add(r.schema);
+    }
+    const file = protoFile(t.schema);
+    files.push(file.root);
+    imports.push(...file.imports);
+  };
+  add(text);
+  for (let i = 0; i < imports.length; i++) {
+    const name = BUILTIN_ALIASES.get(imports[i]) ?? imports[i];
+    if (supplied.has(name)) continue;
+    supplied.add(name);
+    const builtin = builtinProto(name);
+    // Unknown: resolveAll names the type it misses.
+    if (builtin === undefined) continue;
+    files.push(builtin.root);
+    imports.push(...builtin.imports);
+  }
+  return files;
+}
+
+/** A root of JSON definitions, unresolved (protobufjs' Root.fromJSON resolves them, and their imports may not be there yet). */
+function rootOf(nested: Record<string, any>): Protobuf.Root {
+  return new (protobufLib().Root)().addJSON(nested) as Protobuf.Root;
+}
+
+/** A built-in .proto file by the name a schema imports it by, with its own imports; undefined when there is none. */
+function builtinProto(name: string): { root: Protobuf.Root; imports: string[] } | undefined {
+  const pb = protobufLib();
+  if (name === 'google/protobuf/descriptor.proto') {
+    // The descriptor extension's google.protobuf namespace (descriptor.proto, and nothing it imports).
+    return { root: rootOf({ google: { nested: { protobuf: descriptorLib().toJSON() } } }), imports: [] };
+  }
+  const common = pb.common.get(name) as Protobuf.INamespace | null;
+  if (common !== null) return { root: rootOf(common.nested ?? {}), imports: [] };
+  const schema = BUILTIN_DESCRIPTORS.get(name) ?? BUILTIN_PROTO_TEXTS.get(name);
+  return schema === undefined ? undefined : protoFile(schema);
+}
+
+/**
+ * Adds definitions to a namespace, those it has already left out: files may share a package, and protobufjs' files of
+ * well-known types carry copies of the types they import.
+ */
+function addMissing(ns: Protobuf.Namespace, nested: Record<string, any>): void {
+  const pb = protobufLib();
+  for (const [name, json] of Object.entries(nested)) {
+    const existing = ns.get(name);
+    const definition = json.fields !== undefined || json.values !== undefined || json.methods !== undefined || json.id !== undefined;
+    if (!definition && existing instanceof pb.Namespace && !(existing instanceof pb.Type) && !(existing instanceof pb.Service)) {
+      addMissing(existing, json.nested ?? {});
+    } else if (existing === null) {
+      ns.addJSON({ [name]: json });
+    }
+  }
+}
+
+/**
+ * proto3 JSON for the well-known types whose JSON is not their fields (protobuf.dev's JSON mapping): Timestamp as
+ * RFC 3339 text, Duration as seconds ("1.5s"), the wrappers as their value, Struct, Value and ListValue as the JSON
+ * they hold, FieldMask as its paths joined by commas. Returns undefined when no message of the file holds one, so
+ * those decode as before; otherwise a converter of toObject's value of a type.
+ */
+function wellKnownJson(topLevel: Protobuf.Type[]): ((type: Protobuf.Type, value: any) => unknown) | undefined {
+  const pb = protobufLib();
+  // Every message type reachable from the file's messages.
+  const reachable = new Set<Protobuf.Type>();
+  const visit = (t: Protobuf.Type) => {
+    if (reachable.has(t)) return;
+    reachable.add(t);
+    for (const n of nestedTypes(t)) visit(n);
+    for (const f of t.fieldsArray) if (f.resolve().resolvedType instanceof pb.Type) visit(f.resolvedType as Protobuf.Type);
+  };
+  topLevel.forEach(visit);
+  // The types whose value holds a well-known type somewhere: the well-known ones, then those with a field of one of them.
+  const converts = new Set([...reachable].filter((t) => WELL_KNOWN_JSON[t.fullName] !== undefined));
+  if (converts.size === 0) return undefined;
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const t of reachable) {
+      if (!converts.has(t) && t.fieldsArray.some((f) => converts.has(f.resolvedType as Protobuf.Type))) {
+        converts.add(t);
+        grew = true;
+      }
+    }
+  }
+  const fieldsOf = new Map([...converts].map((t) => [t, t.fieldsArray.filter((f) => converts.has(f.resolvedType as Protobuf.Type))]));
+  const convert = (type: Protobuf.Type, value: any): unknown => {
+    if (value === null || value === undefined) return value;
+    const wellKnown = WELL_KNOWN_JSON[type.fullName];
+    if (wellKnown !== undefined) return wellKnown(value);
+    for (const f of fieldsOf.get(type) ?? []) {
+      const v = value[f.name];
+      if (v === null || v === undefined) continue;
+      const t = f.resolvedType as Protobuf.Type;
+      if (f.map) for (const k of Object.keys(v)) v[k] = convert(t, v[k]);
+      else value[f.name] = f.repeated ? v.map((x: unknown) => convert(t, x)) : convert(t, v);
+    }
+    return value;
+  };
+  return (type, value) => (converts.has(type) ? convert(type, value) : value);
+}
+
+/** Fractional seconds as proto3 JSON writes them: none, or 3, 6 or 9 digits. */
+function fraction(nanos: number): string {
+  if (nanos === 0) return '';
+  const digits = String(nanos).padStart(9, '0');
+  return `.${nanos % 1_000_000 === 0 ? digits.slice(0, 3) : nanos % 1_000 === 0 ? digits.slice(0, 6) : digits}`;
+}
+
+/** Timestamps from 0001-01-01 to 9999-12-31 (proto3 JSON's range); outside it (not a valid Timestamp) the fields stay. */
+function timestampJson(v: { seconds: string; nanos: number }): unknown {
+  const seconds = Number(v.seconds);
+  if (!(seconds >= -62_135_596_800 && seconds <= 253_402_300_799) || !(v.nanos >= 0 && v.nanos <= 999_999_999)) return v;
+  return `${new Date(seconds * 1000).toISOString().slice(0, 19)}${fraction(v.nanos)}Z`;
+}
+
+function durationJson(v: { seconds: string; nanos: number }): unknown {
+  const negative = v.seconds.startsWith('-') || v.nanos < 0;
+  return `${negative ? '-' : ''}${v.seconds.replace(/^-/, '')}${fraction(Math.abs(v.nanos))}s`;
+}
+
+/** google.protobuf.Value as toObject gives it (its one set member) to the JSON value it holds. */
+function valueJson(v: any): unknown {
+  if (v.structValue !== undefined) return structJson(v.structValue);
+  if (v.listValue !== undefined) return (v.listValue.values ?? []).map(valueJson);
+  return v.numberValue ?? v.stringValue ?? v.boolValue ?? null;
+}
+
+function structJson(v: any): unknown {
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v.fields ?? {})) out[k] = valueJson(x);
+  return out;
+}
+
+const wrapped = (v: { value: unknown }) => v.value;
+const WELL_KNOWN_JSON: Record<string, ((v: any) => unknown) | undefined> = {
+  '.google.protobuf.Timestamp': timestampJson,
+  '.google.protobuf.Duration': durationJson,
+  '.google.protobuf.Struct': structJson,
+  '.google.protobuf.Value': valueJson,
+  '.google.protobuf.ListValue': (v) => (v.values ?? []).map(valueJson),
+  '.google.protobuf.FieldMask': (v) => (v.paths ?? []).map((p: string) => protobufLib().util.camelCase(p)).join(','),
+  '.google.protobuf.DoubleValue': wrapped,
+  '.google.protobuf.FloatValue': wrapped,
+  '.google.protobuf.Int64Value': wrapped,
+  '.google.protobuf.UInt64Value': wrapped,
+  '.google.protobuf.Int32Value': wrapped,
+  '.google.protobuf.UInt32Value': wrapped,
+  '.google.protobuf.BoolValue': wrapped,
+  '.google.protobuf.StringValue': wrapped,
+  '.google.protobuf.BytesValue': wrapped,
+};
 
 /** A base64 FileDescriptorProto, as Confluent's serializers register Protobuf schemas (and some registries serve them). */
 const SERIALIZED_DESCRIPTOR = /^[A-Za-z0-9+/]+={0,2}$/;
 
 /**
- * One .proto file as a protobufjs root: its text, or its serialized descriptor (with field names in lowerCamelCase,
- * as the text parser gives them, so the JSON is the same either way).
+ * One .proto file as a protobufjs root, with the files it imports: its text, or its serialized descriptor (with field
+ * names in lowerCamelCase, as the text parser gives them, so the JSON is the same either way).
  */
-function protoFile(schema: string): Protobuf.Root {
+function protoFile(schema: string): { root: Protobuf.Root; imports: string[] } {
   const pb = protobufLib();
-  if (!SERIALIZED_DESCRIPTOR.test(schema.trim())) return pb.parse(schema, { keepCase: false }).root;
+  if (!SERIALIZED_DESCRIPTOR.test(schema.trim())) {
+    const parsed = pb.parse(schema, { keepCase: false });
+    return { root: parsed.root, imports: [...parsed.imports ?? [], ...parsed.weakImports ?? []] };
+  }
   // The extension exports descriptor.proto's namespace and adds Root.fromDescriptor to the protobufjs it loads (its own
   // copy in the bundle): that root's class is the one to call.
   const desc = descriptorLib();
   const file = desc.FileDescriptorProto.decode(Buffer.from(schema, 'base64'));
-  const json = desc.root.constructor.fromDescriptor({ file: [file] }).toJSON();
-  return pb.Root.fromJSON(camelCaseFields(json));
+  withoutCustomOptions(file);
+  const json = unresolved(desc.root.constructor, () => desc.root.constructor.fromDescriptor({ file: [file] }).toJSON());
+  return { root: rootOf(camelCaseFields(json).nested ?? {}), imports: [...file.dependency ?? []] };
 }
 
+/**
+ * Runs fn with protobufjs' Root.resolveAll doing nothing: fromDescriptor resolves the file's types as it reads it, and
+ * those of the files it imports are added later (the whole schema is resolved once all its files are in one root).
+ */
+function unresolved<T>(Root: { prototype: { resolveAll(): unknown } }, fn: () => T): T {
+  const resolveAll = Root.prototype.resolveAll;
+  Root.prototype.resolveAll = function (this: unknown) { return this; };
+  try {
+    return fn();
+  } finally {
+    Root.prototype.resolveAll = resolveAll;
+  }
+}
+
+/**
+ * Leaves out the extensions of descriptor.proto's options (custom options, as confluent/meta.proto declares): they say
+ * nothing of the data, and protobufjs resolves a descriptor's extensions as it reads it, when the options' file is not
+ * there yet.
+ */
+function withoutCustomOptions(message: { extension?: { extendee?: string }[]; messageType?: any[]; nestedType?: any[] }): void {
+  if (message.extension) message.extension = message.extension.filter((e) => !/^\.?google\.protobuf\.[A-Za-z]+Options$/.test(e.extendee ?? ''));
+  for (const m of message.messageType ?? message.nestedType ?? []) withoutCustomOptions(m);
+}
+
+/** Walks namespaces and types only (through `nested`): a type's fields may themselves be named "fields" or "oneofs". */
 function camelCaseFields(json: any): any {
   if (json === null || typeof json !== 'object') return json;
-  const out: any = Array.isArray(json) ? [] : {};
-  for (const [k, v] of Object.entries(json)) out[k] = camelCaseFields(v);
-  if (json.fields && typeof json.fields === 'object') {
-    out.fields = Object.fromEntries(Object.entries(out.fields).map(([name, f]) => [protobufLib().util.camelCase(name), f]));
+  const out = { ...json };
+  if (json.nested) out.nested = Object.fromEntries(Object.entries(json.nested).map(([name, n]) => [name, camelCaseFields(n)]));
+  if (json.fields) {
+    out.fields = Object.fromEntries(Object.entries(json.fields).map(([name, f]) => [protobufLib().util.camelCase(name), f]));
     // Oneofs name their fields too.
-    for (const o of Object.values<any>(out.oneofs ?? {})) o.oneof = o.oneof.map((n: string) => protobufLib().util.camelCase(n));
+    if (json.oneofs) out.oneofs = Object.fromEntries(Object.entries<any>(json.oneofs).map(([name, o]) => [name, { ...o, oneof: o.oneof.map((n: string) => protobufLib().util.camelCase(n)) }]));
   }
   return out;
 }
@@ -237,14 +430,19 @@ function jsonCodec(text: SchemaText): Codec {
     name,
     decode: (data) => {
       const value = parseJson(data);
-      if (!validate(value)) {
-        const e = validate.errors?.[0];
-        // Names the failing place in the schema, never the value.
-        throw new Error(`does not match the JSON schema: ${e?.instancePath || '/'} ${e?.message ?? 'is not valid'}`);
-      }
+      if (!validate(value)) throw new Error(`does not match the JSON schema: ${schemaFailure(validate.errors?.[0])}`);
       return { value, name };
     },
   };
+}
+
+/**
+ * Where the schema refused the value: the schema path and keyword, and what the keyword asks (Ajv's message, made from
+ * the schema alone). Never the instance path: it holds the value's own keys (an e-mail address as a key, say), and
+ * error messages reach logs and the error topic.
+ */
+function schemaFailure(e: { schemaPath: string; keyword: string; message?: string } | undefined): string {
+  return e === undefined ? 'the value is not valid' : `${e.schemaPath} (${e.keyword}): ${e.message ?? 'not valid'}`;
 }
 
 /** JSON text to a value; the error never quotes the text (JSON.parse's own message does). */

@@ -9,6 +9,7 @@
  * A record whose bytes do not decode gets a SchemaDecodeError (its error path); one whose schema cannot be
  * fetched now gets a SchemaRegistryUnavailableError (its partition is retried from it).
  */
+import { constants } from 'node:buffer';
 import type { FieldFormatName } from '../../contract/dispatcher-config';
 import { SchemaDecodeError, SchemaRegistryUnavailableError, type RecordField } from '../errors';
 import { KafkaRecord, type DecodedField, type SchemaMetadata } from '../decode';
@@ -18,7 +19,11 @@ import { RegistryClient, RegistryError } from './registry';
 import { reasonOf, SchemaCache } from './schema-cache';
 import { Framed, FramingError, readConfluentFrame, readGlueFrame, refOfSchemaId, SchemaRef, schemaRefName } from './wire';
 
+export { GLUE_MAX_INFLATED_BYTES } from './wire';
+
 export type FieldFormat = FieldFormatName;
+
+const BUFFER_MAX_LENGTH = constants.MAX_LENGTH;
 
 export interface RecordDecoderOptions {
   /** @default 'bytes' */
@@ -29,6 +34,12 @@ export interface RecordDecoderOptions {
   readonly confluent?: RegistryClient;
   /** Where Glue schema version ids are looked up. */
   readonly glue?: RegistryClient;
+  /**
+   * The most bytes a field's Glue zlib data may inflate to; a record whose data inflates beyond it is refused (a
+   * SchemaDecodeError), its inflating stopped there.
+   * @default GLUE_MAX_INFLATED_BYTES (6 MB, the Lambda invocation payload limit)
+   */
+  readonly maxInflatedBytes?: number;
 }
 
 /** One field's bytes, framed: the schema to fetch and the data to decode with it. */
@@ -54,6 +65,8 @@ export class RecordDecoder {
   private lastName = '';
 
   constructor(private readonly options: RecordDecoderOptions) {
+    const max = options.maxInflatedBytes;
+    if (max !== undefined && !(Number.isSafeInteger(max) && max >= 1 && max <= BUFFER_MAX_LENGTH)) throw new RangeError(`maxInflatedBytes must be a whole number of bytes from 1 to ${BUFFER_MAX_LENGTH}; got ${max}`);
     this.schemas = new SchemaCache(options);
     const key = options.key ?? 'bytes';
     const value = options.value ?? 'bytes';
@@ -156,7 +169,7 @@ export class RecordDecoder {
     try {
       switch (format) {
         case 'confluent': return readConfluentFrame(bytes);
-        case 'glue': return readGlueFrame(bytes);
+        case 'glue': return readGlueFrame(bytes, this.options.maxInflatedBytes);
         case 'mapping-source': {
           const metadata = schemaMetadata(record, field);
           const ref = metadata?.schemaId === undefined ? undefined : refOfSchemaId(metadata.schemaId);

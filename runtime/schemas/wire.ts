@@ -43,7 +43,14 @@ export function readConfluentFrame(buf: Buffer): Framed {
   return { ref: { registry: 'confluent', id: buf.readUInt32BE(1) }, body: buf.subarray(5) };
 }
 
-export function readGlueFrame(buf: Buffer): Framed {
+/**
+ * The most bytes Glue zlib data may inflate to: 6 MB, the Lambda invocation payload limit (no target could be handed
+ * more). Inflating stops there, so a small record cannot take the function's memory (a zlib bomb).
+ */
+export const GLUE_MAX_INFLATED_BYTES = 6 * 1024 * 1024;
+
+/** `maxInflatedBytes`: the bound on zlib data's inflated size (default GLUE_MAX_INFLATED_BYTES); beyond it the record is refused. */
+export function readGlueFrame(buf: Buffer, maxInflatedBytes = GLUE_MAX_INFLATED_BYTES): Framed {
   if (buf.length < GLUE_HEADER_BYTES) throw new FramingError(`${buf.length} bytes, shorter than the Glue wire format's ${GLUE_HEADER_BYTES}-byte header`);
   if (buf[0] !== GLUE_HEADER_VERSION) {
     throw new FramingError(`first byte is ${buf[0]}, not the Glue wire format's header version 3${buf[0] === CONFLUENT_MAGIC ? ' (it looks like the Confluent wire format)' : ''}`);
@@ -55,8 +62,12 @@ export function readGlueFrame(buf: Buffer): Framed {
       return { ref, body: data };
     case GLUE_COMPRESSION_ZLIB:
       try {
-        return { ref, body: inflateSync(data) };
+        // zlib stops once the output passes the bound: the data is never inflated whole.
+        return { ref, body: inflateSync(data, { maxOutputLength: maxInflatedBytes }) };
       } catch (e) {
+        if ((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+          throw new FramingError(`zlib data inflates beyond ${maxInflatedBytes} bytes, the bound on a record's inflated data`, ref);
+        }
         throw new FramingError(`zlib data does not inflate (${(e as Error).message})`, ref);
       }
     default:

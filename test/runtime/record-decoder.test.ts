@@ -1,6 +1,9 @@
+import { randomUUID } from 'node:crypto';
+import { createDeflate, deflateSync } from 'node:zlib';
 import * as avsc from 'avsc';
 import * as protobuf from 'protobufjs';
-import { decodeSourceEvent, RecordDecoder, RegistryClient, RegistryError, SchemaRegistryUnavailableError, SchemaText } from '../../runtime';
+import { decodeSourceEvent, EmfMetrics, JsonLogger, RecordDecoder, RegistryClient, RegistryError, SchemaRegistryUnavailableError, SchemaText } from '../../runtime';
+import { Dispatcher } from '../../runtime/dispatcher';
 import { kafkaEvent, kinesisEventRecord, RecordSpec } from './support';
 
 const AVRO = JSON.stringify({
@@ -149,5 +152,112 @@ describe('RecordDecoder', () => {
     const again = records(values(2, avroValue));
     expect((await decoder.decode(again)).size).toBe(0);
     expect(again.map((r) => r.decoded!.value!.value)).toEqual([avroJson(0), avroJson(1)]);
+  });
+});
+
+/** Glue's wire format: header version 3, the compression byte, the schema version id, then the data. */
+const glue = (id: string, compression: 0 | 5, data: Buffer) => Buffer.concat([Buffer.from([3, compression]), Buffer.from(id.replace(/-/g, ''), 'hex'), data]);
+
+/** A zlib stream of `size` zero bytes, made a MiB at a time (the zeros are never held whole): a zlib bomb. */
+async function zlibBomb(size: number): Promise<Buffer> {
+  const deflate = createDeflate({ level: 9 });
+  const chunks: Buffer[] = [];
+  deflate.on('data', (c: Buffer) => chunks.push(c));
+  const done = new Promise((resolve) => deflate.on('end', resolve));
+  const zeros = Buffer.alloc(1 << 20);
+  for (let written = 0; written < size; written += zeros.length) {
+    if (!deflate.write(zeros)) await new Promise((resolve) => deflate.once('drain', resolve));
+  }
+  deflate.end();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+describe('RecordDecoder with Glue zlib data', () => {
+  const ID = randomUUID();
+  /** A Glue registry serving the Avro schema for any schema version id. */
+  const glueRegistry = { fetch: async (): Promise<SchemaText> => ({ format: 'AVRO', schema: AVRO }) } satisfies RegistryClient;
+
+  test('refuses a zlib bomb (1 MiB inflating to 1 GiB) with a SchemaDecodeError naming topic-partition@offset, stopping at the bound: the process\' peak memory does not grow by the inflated size', async () => {
+    // GIVEN a record whose zlib data inflates to 1 GiB, between two good ones
+    const bomb = glue(ID, 5, await zlibBomb(1 << 30));
+    const good = glue(ID, 5, deflateSync(avroType.toBuffer(avroRecord(1))));
+    const decoder = new RecordDecoder({ value: 'glue', glue: glueRegistry });
+    const event = records([good, bomb, good].map((value, offset) => ({ topic: 'blobs', partition: 3, offset, value })));
+    const peakBefore = process.resourceUsage().maxRSS; // KiB
+
+    // WHEN the records are decoded
+    const errors = await decoder.decode(event);
+
+    // THEN the bomb is refused, by its coordinates and schema, and the others decode
+    expect([...errors.keys()]).toEqual([event[1]]);
+    expect(errors.get(event[1])).toMatchObject({
+      name: 'SchemaDecodeError',
+      message: `Kafka record blobs-3@1: value (schema glue:${ID}) does not decode: zlib data inflates beyond 6291456 bytes, the bound on a record's inflated data`,
+    });
+    expect([event[0].decoded!.value!.value, event[2].decoded!.value!.value]).toEqual([avroJson(1), avroJson(1)]);
+    // AND the inflating stopped at the bound: the peak resident memory grew by far less than the 1 GiB inflated whole
+    expect((process.resourceUsage().maxRSS - peakBefore) / 1024).toBeLessThan(64);
+  });
+
+  test('takes the bound as an option: data inflating to more is refused, data within it decodes; a bound that is no number of bytes fails at construction', async () => {
+    // GIVEN a decoder bounded at 64 bytes, and records inflating to 113 (an Avro record with 100 bytes of data) and to 16
+    const decoder = new RecordDecoder({ value: 'glue', glue: glueRegistry, maxInflatedBytes: 64 });
+    const big = { id: 'b-big', data: Buffer.alloc(100, 1), tag: Buffer.from('tags'), note: null };
+    const event = records([avroType.toBuffer(big), avroType.toBuffer(avroRecord(2))].map((data, offset) => ({ topic: 'blobs', partition: 0, offset, value: glue(ID, 5, deflateSync(data)) })));
+    // WHEN decoded THEN the first is refused, the second decodes
+    const errors = await decoder.decode(event);
+    expect(errors.get(event[0])?.message).toMatch(/^Kafka record blobs-0@0: .* zlib data inflates beyond 64 bytes/);
+    expect(event[1].decoded!.value!.value).toEqual(avroJson(2));
+    // AND bounds that are not a whole number of bytes from 1 are refused
+    for (const max of [0, 1.5, -1, Number.NaN]) expect(() => new RecordDecoder({ value: 'glue', maxInflatedBytes: max })).toThrow(/^maxInflatedBytes must be a whole number of bytes/);
+  });
+});
+
+describe('RecordDecoder and the Dispatcher keep record data out of errors and logs', () => {
+  /** Distinctive strings as the keys and values of a record: none may appear in an error message or a log line. */
+  const CANARIES = ['canary-key-7f3a9@example.com', 'canary-value-51c2e', 'canary-nested-key-d04b', 'canary-nested-value-88e1', 'canary-item-value-3a6f'];
+  const JSON_SCHEMA = JSON.stringify({
+    title: 'Contact', type: 'object',
+    properties: { nested: { type: 'object', additionalProperties: { type: 'integer' } }, items: { type: 'array', items: { type: 'integer' } } },
+    additionalProperties: { type: 'object' },
+  });
+  const contact = (id: number) => confluent(id, Buffer.from(JSON.stringify(
+    id === 1 ? { [CANARIES[0]]: CANARIES[1] } : id === 2 ? { nested: { [CANARIES[2]]: CANARIES[3] } } : { items: [1, CANARIES[4]] },
+  )));
+
+  test('a JSON Schema failure names the schema path and keyword, never the value\'s keys or values; through the dispatcher, no log line has them', async () => {
+    // GIVEN JSON values that fail the schema at one of their own keys, at a nested key, and at an array item
+    const reg = registry({ 1: { format: 'JSON', schema: JSON_SCHEMA }, 2: { format: 'JSON', schema: JSON_SCHEMA }, 3: { format: 'JSON', schema: JSON_SCHEMA } });
+    const decoder = new RecordDecoder({ value: 'confluent', confluent: reg });
+    const event = records([1, 2, 3].map((id, offset) => ({ topic: 'contacts', partition: 0, offset, value: contact(id) })));
+
+    // WHEN decoded
+    const errors = await decoder.decode(event);
+
+    // THEN each fails naming the schema path and keyword
+    expect(event.map((r) => errors.get(r)?.message)).toEqual([
+      'Kafka record contacts-0@0: value (schema confluent:1) does not decode: does not match the JSON schema: #/additionalProperties/type (type): must be object',
+      'Kafka record contacts-0@1: value (schema confluent:2) does not decode: does not match the JSON schema: #/properties/nested/additionalProperties/type (type): must be integer',
+      'Kafka record contacts-0@2: value (schema confluent:3) does not decode: does not match the JSON schema: #/properties/items/items/type (type): must be integer',
+    ]);
+    // AND no error says anything of the value
+    const said = [...errors.values()].map((e) => `${e.name} ${e.message} ${e.stack} ${JSON.stringify(e)}`).join('\n');
+    for (const canary of CANARIES) expect(said).not.toContain(canary);
+
+    // WHEN a dispatcher that drops failed records gets them
+    const lines: string[] = [];
+    const invoked: unknown[] = [];
+    const dispatcher = new Dispatcher({
+      invoker: { functionName: 'target', payloadFormat: 'confluent', invocationType: 'RequestResponse', invoke: async (b) => { invoked.push(b); return b.records.map(() => null); } },
+      schemas: new RecordDecoder({ value: 'confluent', confluent: reg }), onError: 'drop', timeMarginMs: 1_000,
+      logger: new JsonLogger({ level: 'DEBUG', write: (l) => lines.push(l) }), metrics: new EmfMetrics({ write: (l) => lines.push(l) }),
+    });
+    await dispatcher.handle(kafkaEvent([1, 2, 3].map((id, offset) => ({ topic: 'contacts', partition: 0, offset, value: contact(id) }))), { getRemainingTimeInMillis: () => 60_000 });
+
+    // THEN it logged the failures (by the schema's path), invoked nothing, and no log line has the value's keys or values
+    expect(invoked).toEqual([]);
+    expect(lines.join('\n')).toContain('#/properties/nested/additionalProperties/type (type)');
+    for (const canary of CANARIES) expect(lines.join('\n')).not.toContain(canary);
   });
 });

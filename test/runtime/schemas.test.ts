@@ -1,8 +1,12 @@
 import { deflateSync } from 'node:zlib';
+import { toBinary } from '@bufbuild/protobuf';
+import { FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
 import * as avsc from 'avsc';
 import * as protobuf from 'protobufjs';
+import { BUILTIN_ALIASES, BUILTIN_DESCRIPTORS, BUILTIN_PROTO_TEXTS } from '../../runtime/schemas/builtin-protos';
 import { compileCodec, parseJson } from '../../runtime/schemas/codecs';
 import { readConfluentFrame, readConfluentMessageIndexes, readGlueFrame, refOfSchemaId } from '../../runtime/schemas/wire';
+import { builtinProtoFiles, protoFile } from '../support/schema-registries';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const descriptor = require('protobufjs/ext/descriptor');
 
@@ -113,6 +117,97 @@ describe('codecs', () => {
     const type = root.lookupType('shop.Order');
     expect(codec.decode(Buffer.concat([Buffer.from([0]), Buffer.from(type.encode(type.fromObject({ total: { cents: 250 } })).finish())])))
       .toEqual({ value: { total: { cents: '250' } }, name: 'shop.Order' });
+  });
+
+  describe('Protobuf schemas importing the files Confluent\'s and Glue\'s SerDes treat as built in (no reference in the registry)', () => {
+    const ORDER = [
+      'syntax = "proto3";', 'package shop;',
+      'import "google/protobuf/timestamp.proto";', 'import "google/protobuf/wrappers.proto";', 'import "google/protobuf/struct.proto";',
+      'import "google/protobuf/duration.proto";', 'import "google/protobuf/field_mask.proto";', 'import "google/type/date.proto";',
+      'import "google/type/money.proto";', 'import "confluent/meta.proto";',
+      'option (confluent.file_meta).doc = "orders";',
+      'message Order {',
+      '  option (confluent.message_meta).doc = "an order";',
+      '  string id = 1 [(confluent.field_meta).doc = "the order id", (confluent.field_meta).tags = "PII"];',
+      '  google.protobuf.Timestamp placed_at = 2;', '  google.protobuf.StringValue note = 3;', '  google.type.Date due = 4;',
+      '  google.type.Money total = 5;', '  google.protobuf.Struct extra = 6;', '  google.protobuf.Duration ttl = 7;',
+      '  repeated google.protobuf.Timestamp seen = 8;', '  map<string, google.protobuf.Int64Value> counts = 9;',
+      '  google.protobuf.FieldMask mask = 10;', '  google.protobuf.StringValue unset = 11;',
+      '  message Line { google.protobuf.Timestamp at = 1; google.protobuf.Int32Value qty = 2; }', '  repeated Line lines = 12;',
+      '}', 'message Audit { google.protobuf.BoolValue ok = 1; }', '',
+    ].join('\n');
+    const built = protoFile(ORDER, 'shop/order.proto');
+    const encode = (name: string, value: object) => {
+      const t = built.root.lookupType(name);
+      return Buffer.from(t.encode(t.fromObject(value)).finish());
+    };
+    const order = encode('shop.Order', {
+      id: 'o1', placed_at: { seconds: 1_700_000_000, nanos: 5_000_000 }, note: { value: 'gift' }, due: { year: 2024, month: 2, day: 29 },
+      total: { currency_code: 'EUR', units: 12, nanos: 500_000_000 }, extra: { fields: { n: { number_value: 1.5 }, l: { list_value: { values: [{ string_value: 'x' }, { null_value: 0 }, { bool_value: true }] } }, s: { struct_value: { fields: {} } } } },
+      ttl: { seconds: -1, nanos: -500_000_000 }, seen: [{ seconds: 0 }, { seconds: 1, nanos: 123_456 }], counts: { k: { value: '9007199254740993' } },
+      mask: { paths: ['placed_at', 'total.units'] }, lines: [{ at: { seconds: 86_400 }, qty: { value: 0 } }],
+    });
+    /** proto3 JSON (protobuf.dev's JSON mapping) for the well-known types; google.type messages as their fields. */
+    const ORDER_JSON = {
+      id: 'o1', placedAt: '2023-11-14T22:13:20.005Z', note: 'gift', due: { year: 2024, month: 2, day: 29 },
+      total: { currencyCode: 'EUR', units: '12', nanos: 500_000_000 }, extra: { n: 1.5, l: ['x', null, true], s: {} },
+      ttl: '-1.500s', seen: ['1970-01-01T00:00:00Z', '1970-01-01T00:00:01.000123456Z'], counts: { k: '9007199254740993' },
+      mask: 'placedAt,total.units', unset: null, lines: [{ at: '1970-01-02T00:00:00Z', qty: 0 }],
+    };
+    /** The file as Confluent's serializers register it: its FileDescriptorProto, base64, importing the built-in files by name. */
+    const serialized = Buffer.from(toBinary(FileDescriptorProtoSchema, built.registry.getFile('shop/order.proto')!.proto)).toString('base64');
+
+    test.each([['text', ORDER], ['a serialized FileDescriptorProto', serialized]])('GIVEN the schema as %s with Confluent\'s message indexes THEN Timestamp, Duration, wrappers, Struct and FieldMask decode as proto3 JSON, google.type messages as their fields; confluent/meta.proto options are read', (_, schema) => {
+      // GIVEN the schema, with no references: the registry holds none for built-in files
+      const codec = compileCodec({ format: 'PROTOBUF', schema }, 'confluent');
+      // WHEN records of each message decode THEN
+      expect(codec.decode(Buffer.concat([Buffer.from([0]), order]))).toEqual({ value: ORDER_JSON, name: 'shop.Order' });
+      expect(codec.decode(Buffer.concat([zigzag(1, 1), encode('shop.Audit', { ok: { value: false } })]))).toEqual({ value: { ok: false }, name: 'shop.Audit' });
+      expect(codec.decode(Buffer.concat([zigzag(2, 0, 0), encode('shop.Order.Line', { qty: { value: 3 } })]))).toEqual({ value: { at: null, qty: 3 }, name: 'shop.Order.Line' });
+    });
+
+    test('GIVEN the schema as text with Glue\'s message index THEN the index counts the file\'s own messages only (not the imported ones)', () => {
+      // shop.Audit, shop.Order, shop.Order.Line
+      const codec = compileCodec({ format: 'PROTOBUF', schema: ORDER }, 'glue');
+      expect(codec.decode(Buffer.concat([Buffer.from([1]), order])).value).toEqual(ORDER_JSON);
+      expect(codec.decode(Buffer.concat([Buffer.from([2]), encode('shop.Order.Line', { at: { seconds: 1 } })])).value).toEqual({ at: '1970-01-01T00:00:01Z', qty: null });
+    });
+
+    test('GIVEN a reference of the same name as a built-in file THEN the reference is used', () => {
+      // GIVEN a registry that holds its own google/type/date.proto (a Date with one field) as a reference
+      const date = 'syntax = "proto3";\npackage google.type;\nmessage Date { int32 year = 1; }\n';
+      const schema = 'syntax = "proto3";\npackage cal;\nimport "google/type/date.proto";\nmessage Day { google.type.Date date = 1; }\n';
+      const codec = compileCodec({ format: 'PROTOBUF', schema, references: [{ name: 'google/type/date.proto', schema: { format: 'PROTOBUF', schema: date } }] }, 'confluent');
+      // WHEN a Date with year, month and day decodes THEN only the reference's field is there
+      expect(codec.decode(Buffer.from([0, 0x0a, 0x05, 0x08, 0xe8, 0x0f, 0x10, 0x02])).value).toEqual({ date: { year: 2024 } });
+    });
+
+    test('GIVEN an import that is neither a reference nor built in THEN the schema does not compile, naming the missing type', () => {
+      const schema = 'syntax = "proto3";\npackage shop;\nimport "acme/money.proto";\nmessage Price { acme.Money amount = 1; }\n';
+      expect(() => compileCodec({ format: 'PROTOBUF', schema }, 'confluent')).toThrow(/acme\.Money/);
+    });
+
+    test('GIVEN every built-in file THEN the table holds google/type and confluent files as @confluentinc/schemaregistry ships them (and api, type, source_context as @bufbuild/protobuf does), and a schema importing each of them, and Glue\'s own, compiles', () => {
+      // GIVEN the files Confluent's serializer treats as built in, as its package and @bufbuild/protobuf ship them
+      const shipped = builtinProtoFiles();
+      const fromProtobufjs = new Set(['any', 'descriptor', 'duration', 'empty', 'field_mask', 'struct', 'timestamp', 'wrappers'].map((n) => `google/protobuf/${n}.proto`));
+      const expected = [...shipped.values()].filter((f) => !fromProtobufjs.has(f.proto.name))
+        .map((f) => [[...BUILTIN_ALIASES].find(([alias]) => alias === f.proto.name)?.[1] ?? f.proto.name, Buffer.from(toBinary(FileDescriptorProtoSchema, f.proto)).toString('base64')])
+        .sort(([a], [b]) => (a < b ? -1 : 1));
+      // THEN the table is theirs, byte for byte
+      expect([...BUILTIN_DESCRIPTORS]).toEqual(expected);
+      // AND a file importing each (a field of a message or enum of each file that has one) compiles and decodes
+      const all = [...shipped.keys(), ...BUILTIN_PROTO_TEXTS.keys()];
+      const fields = all.flatMap((name) => {
+        const file = shipped.get(name);
+        const type = file === undefined ? (name === 'additionalTypes/decimal.proto' ? 'additionalTypes.Decimal' : undefined) : [...file.messages, ...file.enums][0]?.typeName;
+        return type === undefined ? [] : [type];
+      });
+      const schema = ['syntax = "proto3";', 'package all;', ...all.map((n) => `import "${n}";`), 'message All {', ...fields.map((t, i) => `  ${t} f${i + 1} = ${i + 1};`), '}', ''].join('\n');
+      const codec = compileCodec({ format: 'PROTOBUF', schema }, 'confluent');
+      expect(fields.length).toBeGreaterThan(30);
+      expect(Object.keys(codec.decode(Buffer.from([0])).value as object)).toHaveLength(fields.length);
+    });
   });
 
   test('GIVEN a JSON Schema THEN a valid document decodes as is and an invalid one fails with the validator\'s reason', () => {

@@ -5,12 +5,14 @@
  * against moto's Glue API; an mTLS front for the registry.
  */
 import { execFile, execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { createFileRegistry, fromBinary } from '@bufbuild/protobuf';
-import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
+import { create, createFileRegistry, DescFile, fromBinary, setExtension, toBinary } from '@bufbuild/protobuf';
+import * as wkt from '@bufbuild/protobuf/wkt';
+import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import { SchemaRegistryClient, SubjectNameStrategyType } from '@confluentinc/schemaregistry';
 import * as protobuf from 'protobufjs';
 import * as te from '../../testenv';
@@ -92,26 +94,123 @@ export function confluentClient(registry: ConfluentCompatibleRegistry, userInfo:
  */
 export const serde = <T extends object>(config: T) => ({ subjectNameStrategyType: SubjectNameStrategyType.TOPIC, ...config });
 
-/** A .proto file (named `fileName`) as a serialized FileDescriptorSet, via protobufjs' descriptor extension. */
-function protoDescriptorSet(proto: string, fileName: string): Uint8Array {
-  const root = protobuf.parse(proto, { keepCase: true }).root;
+/**
+ * The .proto files Confluent's Protobuf serializer treats as built in (it registers no reference for them), as
+ * @bufbuild descriptors by file name: google/protobuf from @bufbuild/protobuf/wkt, google/type and confluent from
+ * @confluentinc/schemaregistry (what its deserializer resolves them from).
+ */
+export function builtinProtoFiles(): Map<string, DescFile> {
+  const files = new Map<string, DescFile>();
+  const add = (module: Record<string, unknown>) => {
+    for (const v of Object.values(module)) if ((v as DescFile | undefined)?.kind === 'file') files.set((v as DescFile).proto.name, v as DescFile);
+  };
+  // The well-known types, not the compiler's plugin.proto or the language features files @bufbuild/protobuf/wkt has too.
+  add(Object.fromEntries(Object.entries(wkt).filter(([k]) => /^file_google_protobuf_(any|api|descriptor|duration|empty|field_mask|source_context|struct|timestamp|type|wrappers)$/.test(k))));
+  const dist = path.join(path.dirname(require.resolve('@confluentinc/schemaregistry/package.json')), 'dist');
+  for (const dir of ['google/type', 'confluent', 'confluent/types']) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    for (const f of fs.readdirSync(path.join(dist, dir)).filter((n) => n.endsWith('_pb.js'))) add(require(path.join(dist, dir, f)));
+  }
+  return files;
+}
+
+/** A .proto file, written as a serializer's user would, with what each serializer takes and a root to encode messages. */
+export interface ProtoFileBuild {
+  /** protobufjs, field names as in the file: encodes the file's messages from values with those names. */
+  root: protobuf.Root;
+  /** @bufbuild descriptors of the file and the built-in files it imports (Confluent's serializer). */
+  registry: ReturnType<typeof createFileRegistry>;
+  /** A serialized FileDescriptorSet: the built-in files it imports, dependencies first, then the file (the Glue SerDe producer). */
+  descriptorSet: Uint8Array;
+}
+
+/**
+ * A .proto file (named `fileName`), which may import the built-in files (builtinProtoFiles) and set confluent/meta.proto
+ * options (`doc` and `tags`, on the file, messages and fields), as descriptors: its own through protobufjs' descriptor
+ * extension, the built-in ones as the packages ship them.
+ */
+export function protoFile(proto: string, fileName: string): ProtoFileBuild {
+  const builtins = builtinProtoFiles();
+  const parsed = protobuf.parse(proto, { keepCase: true });
+  const imports = parsed.imports ?? [];
+  const needed: DescFile[] = [];
+  const need = (name: string) => {
+    const file = builtins.get(name);
+    if (file === undefined) throw new Error(`${fileName} imports ${name}, not a built-in file`);
+    if (needed.includes(file)) return;
+    for (const dep of file.dependencies) need(`${dep.name}.proto`);
+    needed.push(file);
+  };
+  imports.forEach(need);
+  const builtinSet = create(FileDescriptorSetSchema, { file: needed.map((f) => f.proto) });
+  const root: protobuf.Root = needed.length === 0 ? new protobuf.Root() : (protobuf.Root as any).fromDescriptor(descriptor.FileDescriptorSet.decode(toBinary(FileDescriptorSetSchema, builtinSet)), { keepCase: true });
+  protobuf.parse(proto, root, { keepCase: true });
   root.resolveAll();
-  const set = (root as any).toDescriptor('proto3');
-  set.file[0].name = fileName;
-  const pkg = set.file[0].package ? `${set.file[0].package}.` : '';
-  // protobufjs writes message field types as written; descriptors name them in full.
-  const qualify = (messages: any[], scope: string) => messages.forEach((m) => {
-    const type = root.lookupType(`${scope}${m.name}`);
-    for (const f of m.field) if (f.typeName) f.typeName = type.fields[f.name].resolvedType!.fullName;
-    qualify(m.nestedType, `${scope}${m.name}.`);
+  // protobufjs writes one file per package: the one of this file's package holds its own definitions only.
+  const pkg = parsed.package ?? '';
+  const own = (root as any).toDescriptor('proto3').file.find((f: any) => (f.package ?? '') === pkg);
+  own.name = fileName;
+  own.dependency = imports;
+  // protobufjs writes message field types as written; descriptors name them in full. It names a map's entry type as
+  // the field, protoc (and so every descriptor a registry sees) as the field in CamelCase with "Entry".
+  const qualify = (messages: any[], scope: protobuf.Namespace) => messages.forEach((m) => {
+    const type = scope.get(m.name) as protobuf.Type | null;
+    for (const f of m.field) {
+      if (!f.typeName) continue;
+      const field = type?.fields[f.name];
+      if (field?.map) {
+        const entry = m.nestedType.find((n: any) => n.name === f.typeName);
+        entry.name = `${protobuf.util.ucFirst(protobuf.util.camelCase(f.name))}Entry`;
+        f.typeName = `${type!.fullName}.${entry.name}`;
+        for (const e of entry.field) if (e.typeName) e.typeName = type!.lookupTypeOrEnum(e.typeName).fullName;
+      } else if (field) {
+        f.typeName = field.resolvedType!.fullName;
+      }
+    }
+    if (type) qualify(m.nestedType.filter((n: any) => !n.options?.mapEntry), type);
   });
-  qualify(set.file[0].messageType, pkg);
-  return descriptor.FileDescriptorSet.encode(set).finish();
+  qualify(own.messageType, pkg ? root.lookup(pkg) as protobuf.Namespace : root);
+  const file = fromBinary(FileDescriptorProtoSchema, descriptor.FileDescriptorProto.encode(own).finish());
+  setMetaOptions(file, parsed.root, pkg);
+  const registry = createFileRegistry(file, (name) => builtins.get(name));
+  return { root, registry, descriptorSet: toBinary(FileDescriptorSetSchema, create(FileDescriptorSetSchema, { file: [...builtinSet.file, file] })) };
+}
+
+/** confluent/meta.proto's options as the file's text sets them (protobufjs parses them, its descriptors leave them out). */
+function setMetaOptions(file: wkt.FileDescriptorProto, parsed: protobuf.Root, pkg: string): void {
+  if (!file.dependency.includes('confluent/meta.proto')) return;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const meta = require(path.join(path.dirname(require.resolve('@confluentinc/schemaregistry/package.json')), 'dist', 'confluent', 'meta_pb.js'));
+  const metaOf = (options: Record<string, unknown> | undefined, option: string) => {
+    const entries = Object.entries(options ?? {}).filter(([k]) => k.startsWith(`(confluent.${option}).`));
+    if (entries.length === 0) return undefined;
+    const value: Record<string, unknown> = {};
+    for (const [k, v] of entries) {
+      const field = k.slice(`(confluent.${option}).`.length);
+      value[field] = field === 'tags' ? [v] : v;
+    }
+    return create(meta.MetaSchema, value);
+  };
+  const set = (target: { options?: any }, schema: any, extension: any, value: unknown) => {
+    if (value === undefined) return;
+    target.options ??= create(schema);
+    setExtension(target.options, extension, value as any);
+  };
+  const ns = pkg ? parsed.lookup(pkg) as protobuf.Namespace : parsed;
+  set(file, wkt.FileOptionsSchema, meta.file_meta, metaOf(ns.options, 'file_meta'));
+  const messages = (protos: wkt.DescriptorProto[], scope: protobuf.Namespace) => protos.forEach((m) => {
+    const type = scope.get(m.name) as protobuf.Type | null;
+    if (type === null) return; // a map's entry
+    set(m, wkt.MessageOptionsSchema, meta.message_meta, metaOf(type.options, 'message_meta'));
+    for (const f of m.field) set(f, wkt.FieldOptionsSchema, meta.field_meta, metaOf(type.fields[f.name].options, 'field_meta'));
+    messages(m.nestedType, type);
+  });
+  messages(file.messageType, ns);
 }
 
 /** A .proto file (named `fileName`) as @bufbuild descriptors, what Confluent's Protobuf serializer takes. */
 export function protoFileRegistry(proto: string, fileName: string) {
-  return createFileRegistry(fromBinary(FileDescriptorSetSchema, protoDescriptorSet(proto, fileName)));
+  return protoFile(proto, fileName).registry;
 }
 
 /** A Protobuf record for the Glue SerDe: its message type's full name and its value (protobufjs' JSON form). */
@@ -142,14 +241,14 @@ export function glueProduce(env: te.TestEnv, job: GlueProduceJob): GlueProduced 
   const out: GlueProduced = JSON.parse(execFileSync(python, [GLUE_PRODUCER], { input: JSON.stringify(job), env: awsEnv }).toString());
   for (const [i, s] of job.schemas.entries()) {
     if (s.format !== 'PROTOBUF') continue;
-    const root = protobuf.parse(s.definition).root;
+    const { root, descriptorSet } = protoFile(s.definition, `${job.topic}-${i}.proto`);
     const messages = s.records.map(({ type, value }) => {
       const t = root.lookupType(type);
       return { type, bytes: Buffer.from(t.encode(t.fromObject(value)).finish()).toString('base64') };
     });
     const input = JSON.stringify({
       registry: job.registry, topic: job.topic, schemaName: `${job.topic}-protobuf-${i}`, compress: s.compress ?? false,
-      descriptorSet: Buffer.from(protoDescriptorSet(s.definition, `${job.topic}-${i}.proto`)).toString('base64'), messages,
+      descriptorSet: Buffer.from(descriptorSet).toString('base64'), messages,
     });
     const java = JSON.parse(execFileSync('java', ['-Xmx256m', '-cp', `${env.moto.glueSerdeLibDir}/*`, GLUE_PROTOBUF_PRODUCER], { input, env: awsEnv, timeout: 120_000 }).toString());
     out.encoded[i] = java.encoded;

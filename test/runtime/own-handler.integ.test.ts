@@ -89,7 +89,7 @@ describe('the README\'s own handler (examples/own-handler/handler.ts)', () => {
           },
         };
       });
-      loaded = jest.requireActual(path.join(EXAMPLE, 'handler'));
+      loaded = jest.requireActual<{ handler: Handler; close: () => Promise<void> }>(path.join(EXAMPLE, 'handler'));
     });
     return loaded!;
   }

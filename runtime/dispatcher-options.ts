@@ -5,6 +5,7 @@ import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { STSClient } from '@aws-sdk/client-sts';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ErrorBehaviorName } from '../contract/dispatcher-config';
+import type { RecordCoordinates } from './errors';
 import type { DynamoDbIdempotencyStore, IdempotencyEntry, IdempotencyKeyFunction, IdempotencySession } from './idempotency';
 import type { TargetInvoker } from './invoke';
 import type { Logger } from './logger';
@@ -25,8 +26,11 @@ export type ErrorBehavior = ErrorBehaviorName;
 export type InvokerPort = Pick<TargetInvoker, 'functionName' | 'invocationType' | 'payloadFormat' | 'invoke'>;
 /** What the dispatcher needs of the idempotency store (DynamoDbRangeStore, DynamoDbIdempotencyStore). */
 export interface IdempotencyStorePort {
-  /** What is done of the event's records; leaseUntilMs is the invocation's deadline. */
-  open(entries: readonly IdempotencyEntry[], leaseUntilMs: number): Promise<IdempotencySession>;
+  /**
+   * What is done of the event's records; leaseUntilMs is the invocation's deadline; delivered: every position of the
+   * event, in any order (records that did not decode too).
+   */
+  open(entries: readonly IdempotencyEntry[], leaseUntilMs: number, delivered?: readonly RecordCoordinates[]): Promise<IdempotencySession>;
   /** Strict mode's per-key hold (DynamoDbIdempotencyStore). */
   readonly acquire?: DynamoDbIdempotencyStore['acquire'];
   readonly release?: DynamoDbIdempotencyStore['release'];

@@ -101,29 +101,36 @@ export class Dispatcher {
       p.work.push(w);
     };
     for (const record of records) {
+      // A record that does not decode or cannot be keyed is remembered by its coordinates once its failure is handled.
       const error = undecoded?.get(record);
       if (error !== undefined) {
-        add(record.topic, record.partition, { offset: record.offset, record, error });
+        add(record.topic, record.partition, { offset: record.offset, record, error, key: this.keyFor(record) });
         continue;
       }
       let key: string;
       try {
         key = this.keyOf(record);
       } catch (e) {
-        add(record.topic, record.partition, { offset: record.offset, record, error: e as Error });
+        add(record.topic, record.partition, { offset: record.offset, record, error: e as Error, key: this.keyFor(record) });
         continue;
       }
       const shared = seenKeys.has(key);
       add(record.topic, record.partition, { offset: record.offset, record, key, shared });
-      if (!shared) entries.push({ key, record });
       seenKeys.add(key);
     }
-    for (const f of failures) add(f.topic, f.partition, { offset: f.offset, error: f.error, raw: f.raw });
-    for (const { work } of partitions.values()) work.sort((a, b) => comparePositions(a.offset, b.offset));
+    for (const f of failures) add(f.topic, f.partition, { offset: f.offset, error: f.error, raw: f.raw, key: coordinatesKey(f) });
+    const delivered: RecordCoordinates[] = [];
+    for (const { run, work } of partitions.values()) {
+      work.sort((a, b) => comparePositions(a.offset, b.offset));
+      for (const w of work) {
+        delivered.push({ topic: run.topic, partition: run.partition, offset: w.offset });
+        if (w.key !== undefined && !w.shared) entries.push({ key: w.key, record: w.record ?? { topic: run.topic, partition: run.partition, offset: w.offset } });
+      }
+    }
 
     // Strict mode reads each key as it takes it; the batched path reads them all now.
     const store = kind === 'kinesis' ? this.o.kinesisStore ?? this.o.store : this.o.store;
-    const session = await store?.open(this.o.idempotencyMode === 'strict' ? [] : entries, end);
+    const session = await store?.open(this.o.idempotencyMode === 'strict' ? [] : entries, end, delivered);
     try {
       const done = new Map<string, CompletedRecord>(session?.done ?? []);
       // A copy cannot follow a stored result that was too big to keep: it is invoked itself.
@@ -157,7 +164,7 @@ export class Dispatcher {
       if (strict) {
         await forEachLimit(work, STRICT_WRITES_IN_FLIGHT, async (w) => {
           if (w.key === undefined || w.shared) return;
-          const r = await store.acquire!(w.key, w.record!, holdUntil);
+          const r = await store.acquire!(w.key, w.record ?? { topic: run.topic, partition: run.partition, offset: w.offset }, holdUntil);
           if (r.state === 'acquired') {
             run.acquired.add(w.key);
             if (r.lostResult) this.metrics.add('ReinvokedForLostResult');
@@ -177,6 +184,12 @@ export class Dispatcher {
       for (const w of work) {
         if (run.stopped) break;
         if (w.shared) continue;
+        if (w.error !== undefined && w.key !== undefined && done.has(w.key)) {
+          // Its failure was handled by an earlier attempt: it is not written to the error path again.
+          this.metrics.add('RecordsSkippedDuplicate');
+          run.session?.settle?.([this.coordinates(run, w)]);
+          continue;
+        }
         if (w.error instanceof SchemaRegistryUnavailableError) {
           // Not the record's fault: the partition is retried from it.
           await flush();
@@ -211,6 +224,7 @@ export class Dispatcher {
           if (sameRecord) {
             // Results stored by an earlier attempt are relayed again; the target is not invoked again.
             if (stored.outcome === 'responded' && !stored.resultOmitted) reRelay.push({ record, result: stored.result });
+            else run.session?.settle?.([record]);
           } else {
             await this.follow(run, record, fate, reRelay);
           }
@@ -297,7 +311,23 @@ export class Dispatcher {
     if (relay === undefined) return;
     for (const [topic, list] of byResponseTopic(this.routes, items)) {
       await this.relayOrStop(run, list[0].record.offset, () => relay.sendResponses(list, topic));
+      if (run.stopped) return;
+      run.session?.settle?.(list.map((i) => i.record));
     }
+  }
+
+  /** The record's idempotency key; a record that cannot be keyed (or only its coordinates are known) by its coordinates. */
+  private keyFor(record: RecordCoordinates): string {
+    if (!('raw' in record)) return coordinatesKey(record);
+    try {
+      return this.keyOf(record as SourceRecord);
+    } catch {
+      return coordinatesKey(record);
+    }
+  }
+
+  private coordinates(run: PartitionRun, w: Work): RecordCoordinates {
+    return w.record ?? { topic: run.topic, partition: run.partition, offset: w.offset };
   }
 
   /** Invokes the route's target for consecutive not-done records of one partition, in batches. */
@@ -330,10 +360,7 @@ export class Dispatcher {
         if (e.outcome === 'unknown') {
           // The target may still be running these: their strict keys stay in progress until they expire.
           this.metrics.add('RecordsUnknownOutcome', step.records.length);
-          for (const r of step.records) {
-            const key = keyOrUndefined(this.keyOf, r);
-            if (key !== undefined) run.acquired.delete(key);
-          }
+          for (const r of step.records) run.acquired.delete(this.keyFor(r));
         }
         await this.recordFailure(run, { error: e, records: step.records, start: e.startOffset, end: e.endOffset, inputPayload: step.payload, details: e.details, outcome: e.outcome, functionName });
         continue;
@@ -349,11 +376,13 @@ export class Dispatcher {
     // Stored before relaying: if the relay fails, the retry re-relays the stored results without invoking again.
     // A result too big to store is marked pending until it is relayed.
     const unstored = responding && session !== undefined ? batch.records.map((_, i) => !session.fits(results[i])) : [];
-    await this.complete(run, batch.records, responding ? 'responded' : 'invoked', results, unstored);
+    // Results nothing will relay are not stored.
+    await this.complete(run, batch.records, responding ? 'responded' : 'invoked', responding ? results : undefined, unstored);
     if (!responding) return;
     await this.relayOrStop(run, batch.records[0].offset, () => relay!.sendResponses(batch.records.map((record, i) => ({ record, result: results[i] })), route.responseTopic));
     if (run.stopped) return;
     this.metrics.add('RecordsResponded', batch.records.length);
+    session?.settle?.(batch.records);
     if (unstored.includes(true)) {
       const relayed = batch.records.filter((_, i) => unstored[i]);
       await this.complete(run, relayed, 'responded', results.filter((_, i) => unstored[i]), undefined, true);
@@ -378,7 +407,7 @@ export class Dispatcher {
     if (this.onError === 'drop') {
       this.metrics.add('RecordsDropped', count);
       this.logger.warn('dropped records after an error', fields);
-      if (remember) await this.complete(run, f.records, 'dropped');
+      if (remember) await this.complete(run, this.failed(run, f), 'dropped');
       return;
     }
     this.metrics.add('RecordsFailed', count);
@@ -389,13 +418,18 @@ export class Dispatcher {
       if (run.stopped) return;
     }
     if (!remember) return;
-    await this.complete(run, f.records, 'logged');
+    await this.complete(run, this.failed(run, f), 'logged');
     if (f.outcome === 'unknown') {
       for (const r of f.records) {
-        const fate = run.fates.get(keyOrUndefined(this.keyOf, r) ?? '');
+        const fate = run.fates.get(this.keyFor(r));
         if (fate !== undefined) fate.invocationOutcome = 'unknown';
       }
     }
+  }
+
+  /** What a failure remembers: its records, or the coordinates of an event entry that did not decode. */
+  private failed(run: PartitionRun, f: Failure): readonly RecordCoordinates[] {
+    return f.records.length > 0 || f.raw === undefined ? f.records : [{ topic: run.topic, partition: run.partition, offset: f.start }];
   }
 
   /** The error records of a failure: its range split so that each record's bytes stay under Kafka's message size. */
@@ -411,19 +445,18 @@ export class Dispatcher {
    * Remembers how records ended: in the event's fates (for records sharing their keys) and in the store; relayed:
    * results too big to store, completed before with relayPending, are on the response topic now.
    */
-  private async complete(run: PartitionRun, records: readonly SourceRecord[], outcome: RecordOutcome, results?: readonly unknown[], relayPending?: readonly boolean[], relayed = false): Promise<void> {
+  private async complete(run: PartitionRun, records: readonly RecordCoordinates[], outcome: RecordOutcome, results?: readonly unknown[], relayPending?: readonly boolean[], relayed = false): Promise<void> {
     const entries: CompletionEntry[] = [];
     records.forEach((record, i) => {
-      // A record whose key cannot be derived (IdempotencyKeyError) cannot be remembered either.
-      const key = keyOrUndefined(this.keyOf, record);
-      if (key === undefined) return;
+      const key = this.keyFor(record);
       entries.push({ key, record, outcome, result: results?.[i], relayPending: relayPending?.[i] });
       run.fates.set(key, { run, record, outcome, result: results?.[i] });
     });
     const session = run.session;
     if (session === undefined || entries.length === 0) return;
     await (relayed ? session.relayed(entries) : session.complete(entries));
-    for (const e of entries) run.acquired.delete(e.key); // done: nothing left to release
+    // Done: nothing left to release, but a result being relayed that could not be stored (held until it is relayed).
+    for (const e of entries) if (e.relayPending !== true) run.acquired.delete(e.key);
   }
 }
 
@@ -432,12 +465,5 @@ function unkeptResult(stored: CompletedRecord | undefined): boolean {
   return stored !== undefined && stored.outcome === 'responded' && stored.resultOmitted;
 }
 
-function keyOrUndefined(keyOf: IdempotencyKeyFunction, record: SourceRecord): string | undefined {
-  try {
-    return keyOf(record);
-  } catch {
-    return undefined;
-  }
-}
 
 export { isEmptyEvent } from './source';

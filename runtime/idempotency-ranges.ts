@@ -9,33 +9,46 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { IDEMPOTENCY_PARTITION_KEY as ID, IDEMPOTENCY_TTL_ATTRIBUTE as TTL } from '../contract/dispatcher-config';
 import { forEachLimit } from './concurrency';
 import { batchGet, batchPut, BatchRetry, Item } from './dynamodb-batch';
-import { IdempotencyLeaseLostError } from './errors';
+import { IdempotencyLeaseLostError, RecordCoordinates } from './errors';
 import {
   CompletedRecord, CompletionEntry, DEFAULT_IDEMPOTENCY_TTL_SECONDS, DEFAULT_MAX_RESULT_BYTES, DynamoDbIdempotencyStoreOptions,
   IdempotencyEntry, IdempotencySession, RecordOutcome,
 } from './idempotency';
 import { dynamodbSdk } from './sdk';
-import { comparePositions, Position, SourceRecord } from './source';
+import { comparePositions, Position } from './source';
 
 /**
- * The most the list of ranges of a partition may take; the oldest ranges go first. Rewritten at each completion,
- * it is billed by its size, so it is kept to a few write units: about 80 ranges, 8,000 records at 100 per invocation.
+ * The most the list of ranges of a partition may take, in bytes of JSON: with the lease and the item's other
+ * attributes the item stays within 1 KB, so the lease, each range write and the release bill one write unit. Ranges
+ * done one after another in an event merge into one once nothing of them is left to relay, so an event (a batch of
+ * up to 10,000 records, any routes, any records per invocation) needs one range, plus one whose results are not yet
+ * relayed. Beyond this size the oldest ranges no session of this process touched go first.
  */
-const RANGES_BYTES = 4_096;
+const RANGES_BYTES = 700;
 /** The most results one item holds (DynamoDB's limit is 400 KB an item); more go into further items. */
 const RESULTS_ITEM_BYTES = 350_000;
 /** Lease writes in flight at once. */
 const LEASES_IN_FLIGHT = 8;
+/**
+ * How long past the invocation's deadline a lease holds: another execution environment whose clock runs ahead by up
+ * to this much still waits until the holder has ended.
+ */
+const LEASE_CLOCK_SKEW_MS = 5_000;
 /** This execution environment, unless told otherwise. */
 const CONTAINER = randomUUID();
-/** The partitions (container, table and item) leased by sessions of this process now: never taken over. */
+/** The partitions (container, table and item) leased, or being leased, by sessions of this process now: never taken over. */
 const HELD = new Set<string>();
 
-/** A range of a partition done with one outcome: records first..last (inclusive) of one target invocation or error. */
+/**
+ * A range of a partition done: records first..last (inclusive) of one or more target invocations or errors that were
+ * consecutive in an event. With results not yet relayed it is one invocation's, with their outcome; once they are
+ * relayed it merges with its neighbours.
+ */
 interface Range {
   readonly f: Position;
   readonly l: Position;
-  readonly o: RecordOutcome;
+  /** The outcome; absent when merged ranges had several (nothing of them is left to relay). */
+  readonly o?: RecordOutcome;
   /** When it was done, epoch seconds: it is forgotten after the TTL. */
   readonly t: number;
   /** Id and count of the items holding its results. */
@@ -44,7 +57,7 @@ interface Range {
   /** Records whose result was not stored (too big). */
   readonly x?: Position[];
   /** Records whose result was neither stored nor yet relayed: not done. */
-  p?: Position[];
+  readonly p?: Position[];
 }
 
 interface PartitionState {
@@ -54,8 +67,18 @@ interface PartitionState {
   /** Oldest first; a later range overrides an earlier one where they overlap (a record invoked again). */
   ranges: Range[];
   leased: boolean;
+  /** A lease write whose outcome is unknown (it failed without an answer): released at the end all the same. */
+  maybeLeased?: boolean;
+  /** The event's positions of this partition in order, and the index of each. */
+  order: readonly Position[];
+  readonly index: Map<string, number>;
+  /** Positions of the event whose records need nothing more: done, and their results relayed. */
+  readonly settled: Set<string>;
+  /** Ranges this session wrote: never evicted by it. */
+  readonly touched: Set<Range>;
+  /** The ranges differ from what the item holds. */
+  dirty: boolean;
 }
-
 export interface DynamoDbRangeStoreOptions extends DynamoDbIdempotencyStoreOptions {
   /** The clock, epoch ms. @default Date.now */
   readonly now?: () => number;
@@ -102,65 +125,85 @@ export class DynamoDbRangeStore {
 
   /**
    * Reads what is done of these records and leases each partition that has records to invoke until leaseUntilMs
-   * (the invocation's deadline); the records of a partition leased elsewhere are in progress.
+   * (the invocation's deadline); the records of a partition leased elsewhere are in progress. delivered: every
+   * position of the event (records that did not decode too), so that ranges consecutive in it merge. If it fails,
+   * it gives up every lease it took before throwing.
    */
-  async open(entries: readonly IdempotencyEntry[], leaseUntilMs: number): Promise<IdempotencySession> {
+  async open(entries: readonly IdempotencyEntry[], leaseUntilMs: number, delivered: readonly RecordCoordinates[] = entries.map((e) => e.record)): Promise<IdempotencySession> {
     const owner = randomUUID();
     const states = new Map<string, PartitionState>();
     const byHead = new Map<string, IdempotencyEntry[]>();
     for (const e of entries) {
-      const headKey = headKeyOf(e.record);
-      if (!byHead.has(headKey)) {
-        byHead.set(headKey, []);
-        states.set(headKey, { headKey, topic: e.record.topic, partition: e.record.partition, ranges: [], leased: false });
-      }
+      const headKey = this.stateOf(states, e.record).headKey;
+      if (!byHead.has(headKey)) byHead.set(headKey, []);
       byHead.get(headKey)!.push(e);
     }
-    for (const item of await batchGet(this.client, this.tableName, [...byHead.keys()].map(key), this.retry)) {
-      states.get(item[ID].S!)!.ranges = this.live(item);
+    for (const [headKey, positions] of groupPositions(delivered)) {
+      const state = states.get(headKey);
+      if (state === undefined) continue;
+      state.order = positions;
+      positions.forEach((p, i) => state.index.set(String(p), i));
     }
-    const blocked = new Set<string>();
-    const toLease = [...byHead].filter(([headKey, es]) => es.some((e) => !isDone(covering(states.get(headKey)!, e.record.offset), e.record.offset)));
-    await forEachLimit(toLease, LEASES_IN_FLIGHT, async ([headKey]) => {
-      if (!await this.lease(states.get(headKey)!, owner, leaseUntilMs)) blocked.add(headKey);
-    });
-
-    const done = new Map<string, CompletedRecord>();
-    const inProgress = new Set<string>();
-    const withResults: Array<{ entry: IdempotencyEntry; range: Range }> = [];
-    for (const [headKey, es] of byHead) {
-      const state = states.get(headKey)!;
-      for (const e of es) {
-        const offset = e.record.offset;
-        const range = covering(state, offset);
-        if (range === undefined || !isDone(range, offset)) {
-          if (blocked.has(headKey)) inProgress.add(e.key);
-          if (range === undefined) continue;
-        }
-        if (range.o === 'responded' && range.r !== undefined && !has(range.x, offset)) withResults.push({ entry: e, range });
-        else done.set(e.key, completedRecord(range, e.record));
+    const until = leaseUntilMs + LEASE_CLOCK_SKEW_MS;
+    try {
+      for (const item of await batchGet(this.client, this.tableName, [...byHead.keys()].map(key), this.retry)) {
+        states.get(item[ID].S!)!.ranges = this.live(item);
       }
+      const blocked = new Set<string>();
+      const toLease = [...byHead].filter(([headKey, es]) => es.some((e) => !isDone(covering(states.get(headKey)!, e.record.offset), e.record.offset)));
+      await forEachLimit(toLease, LEASES_IN_FLIGHT, async ([headKey]) => {
+        if (!await this.lease(states.get(headKey)!, owner, until)) blocked.add(headKey);
+      });
+
+      const done = new Map<string, CompletedRecord>();
+      const inProgress = new Set<string>();
+      const withResults: Array<{ entry: IdempotencyEntry; range: Range }> = [];
+      for (const [headKey, es] of byHead) {
+        const state = states.get(headKey)!;
+        for (const e of es) {
+          const offset = e.record.offset;
+          const range = covering(state, offset);
+          if (range === undefined || !isDone(range, offset)) {
+            if (blocked.has(headKey)) inProgress.add(e.key);
+            if (range === undefined) continue;
+          }
+          if (range.o === 'responded' && range.k !== undefined && !has(range.x, offset)) withResults.push({ entry: e, range });
+          else done.set(e.key, completedRecord(range, e.record));
+        }
+      }
+      await this.readResults(withResults, done);
+      return {
+        done,
+        inProgress,
+        fits: (r) => this.fits(r),
+        complete: (es) => this.complete(states, owner, until, es),
+        relayed: (es) => this.relayed(states, owner, es),
+        settle: (records) => settle(states, records),
+        close: () => this.releaseLeases(states, owner),
+      };
+    } catch (e) {
+      await this.releaseLeases(states, owner).catch(() => undefined);
+      throw e;
     }
-    await this.readResults(withResults, done);
-    return {
-      done,
-      inProgress,
-      fits: (r) => this.fits(r),
-      complete: (es) => this.complete(states, owner, leaseUntilMs, es),
-      relayed: (es) => this.relayed(states, owner, es),
-      close: () => this.releaseLeases(states, owner),
-    };
+  }
+
+  private stateOf(states: Map<string, PartitionState>, record: RecordCoordinates): PartitionState {
+    const headKey = headKeyOf(record);
+    let state = states.get(headKey);
+    if (state === undefined) {
+      states.set(headKey, state = {
+        headKey, topic: record.topic, partition: record.partition, ranges: [], leased: false,
+        order: [], index: new Map(), settled: new Set(), touched: new Set(), dirty: false,
+      });
+    }
+    return state;
   }
 
   /** Records these entries (of one invocation or error, consecutive records of the event) as a range. */
-  private async complete(states: Map<string, PartitionState>, owner: string, leaseUntilMs: number, entries: readonly CompletionEntry[]): Promise<void> {
+  private async complete(states: Map<string, PartitionState>, owner: string, until: number, entries: readonly CompletionEntry[]): Promise<void> {
     for (const [headKey, es] of groupByHead(entries)) {
-      let state = states.get(headKey);
-      if (state === undefined) {
-        const { topic, partition } = es[0].record;
-        states.set(headKey, state = { headKey, topic, partition, ranges: [], leased: false });
-      }
-      if (!state.leased && !await this.lease(state, owner, leaseUntilMs)) {
+      const state = states.get(headKey) ?? this.stateOf(states, es[0].record);
+      if (!state.leased && !await this.lease(state, owner, until)) {
         throw new IdempotencyLeaseLostError(state.topic, state.partition, es[0].record.offset);
       }
       const sorted = [...es].sort((a, b) => comparePositions(a.record.offset, b.record.offset));
@@ -186,31 +229,39 @@ export class DynamoDbRangeStore {
           ...key(resultsKey(headKey, k, i)), results: { S: `{${body}}` }, [TTL]: { N: String(expiration) },
         })), this.retry);
       }
-      state.ranges.push({
+      const range: Range = {
         f: sorted[0].record.offset, l: sorted[sorted.length - 1].record.offset, o: outcome, t: this.nowSeconds(),
         ...(k !== undefined ? { k, r: items.length } : {}), ...(x.length > 0 ? { x } : {}), ...(p.length > 0 ? { p } : {}),
-      });
+      };
+      state.ranges.push(range);
+      state.touched.add(range);
+      // Without results to relay, the records need nothing more.
+      if (k === undefined && x.length === 0) for (const e of sorted) state.settled.add(String(e.record.offset));
       await this.writeRanges(state, owner);
     }
   }
 
   /** These records' results, too big to store, are on the response topic now: they are done. */
   private async relayed(states: Map<string, PartitionState>, owner: string, entries: readonly CompletionEntry[]): Promise<void> {
+    settle(states, entries.map((e) => e.record));
     for (const [headKey, es] of groupByHead(entries)) {
       const state = states.get(headKey);
       if (state === undefined) continue;
       for (const e of es) {
-        const range = covering(state, e.record.offset);
-        if (range?.p !== undefined) range.p = range.p.filter((o) => String(o) !== String(e.record.offset));
+        const i = coveringIndex(state, e.record.offset);
+        const range = state.ranges[i];
+        if (range?.p === undefined) continue;
+        const p = range.p.filter((o) => String(o) !== String(e.record.offset));
+        const { p: _, ...rest } = range;
+        state.ranges[i] = p.length > 0 ? { ...rest, p } : rest;
+        if (state.touched.has(range)) state.touched.add(state.ranges[i]);
       }
       await this.writeRanges(state, owner);
     }
   }
 
   private async writeRanges(state: PartitionState, owner: string): Promise<void> {
-    const now = this.nowSeconds();
-    state.ranges = state.ranges.filter((r) => r.t + this.ttlSeconds > now);
-    while (state.ranges.length > 1 && JSON.stringify(state.ranges).length > RANGES_BYTES) state.ranges.shift();
+    this.compact(state);
     try {
       await this.client.send(new (dynamodbSdk().UpdateItemCommand)({
         TableName: this.tableName,
@@ -220,6 +271,7 @@ export class DynamoDbRangeStore {
         ExpressionAttributeNames: { '#ranges': 'ranges', '#ttl': TTL, '#lease': 'lease', '#owner': 'owner' },
         ExpressionAttributeValues: { ':ranges': { S: JSON.stringify(state.ranges) }, ':ttl': { N: String(this.expiration()) }, ':owner': { S: owner } },
       }));
+      state.dirty = false;
     } catch (e) {
       if ((e as { name?: string }).name !== 'ConditionalCheckFailedException') throw e;
       state.leased = false;
@@ -229,10 +281,42 @@ export class DynamoDbRangeStore {
     }
   }
 
+  /**
+   * Ranges whose records need nothing more lose their results and merge with a neighbour they follow in the event;
+   * expired ranges go; beyond RANGES_BYTES, the oldest this session did not write go.
+   */
+  private compact(state: PartitionState): void {
+    const now = this.nowSeconds();
+    const out: Range[] = [];
+    for (let range of state.ranges) {
+      if (range.t + this.ttlSeconds <= now) continue;
+      const mine = state.touched.has(range);
+      if ((range.k !== undefined || range.x !== undefined) && settledWhole(state, range)) range = { f: range.f, l: range.l, o: range.o, t: range.t };
+      const before = out[out.length - 1];
+      if (before !== undefined && plain(before) && plain(range) && follows(state, range.f, before.l)) {
+        const merged: Range = { f: before.f, l: range.l, ...(before.o === range.o ? { o: range.o } : {}), t: Math.max(before.t, range.t) };
+        out[out.length - 1] = merged;
+        if (mine || state.touched.has(before)) state.touched.add(merged);
+        continue;
+      }
+      if (mine) state.touched.add(range);
+      out.push(range);
+    }
+    while (Buffer.byteLength(JSON.stringify(out)) > RANGES_BYTES) {
+      const oldest = out.findIndex((r) => !state.touched.has(r));
+      if (oldest < 0) break;
+      out.splice(oldest, 1);
+    }
+    state.dirty ||= JSON.stringify(out) !== JSON.stringify(state.ranges);
+    state.ranges = out;
+  }
+
   /** Takes the partition unless another invocation holds it; the ranges are read again with the lease. */
   private async lease(state: PartitionState, owner: string, untilMs: number): Promise<boolean> {
     const held = this.heldKey(state);
+    // Checked and taken in one step: two sessions of this process never both write the lease.
     if (HELD.has(held)) return false;
+    HELD.add(held);
     try {
       const out = await this.client.send(new (dynamodbSdk().UpdateItemCommand)({
         TableName: this.tableName,
@@ -252,27 +336,36 @@ export class DynamoDbRangeStore {
         ReturnValues: 'ALL_NEW',
       }));
       state.ranges = this.live(out.Attributes ?? {});
+      state.touched.clear();
       state.leased = true;
-      HELD.add(held);
       return true;
     } catch (e) {
-      if ((e as { name?: string }).name !== 'ConditionalCheckFailedException') throw e;
+      HELD.delete(held);
+      if ((e as { name?: string }).name !== 'ConditionalCheckFailedException') {
+        state.maybeLeased = true;
+        throw e;
+      }
       return false;
     }
   }
 
+  /** Gives up the leases, writing the ranges as they are now (merged once relayed) with the same write. */
   private async releaseLeases(states: Map<string, PartitionState>, owner: string): Promise<void> {
-    await forEachLimit([...states.values()].filter((s) => s.leased), LEASES_IN_FLIGHT, async (state) => {
+    await forEachLimit([...states.values()].filter((s) => s.leased || s.maybeLeased), LEASES_IN_FLIGHT, async (state) => {
       // Whether or not the write below succeeds, this process no longer works on the partition.
+      const leased = state.leased;
       HELD.delete(this.heldKey(state));
       state.leased = false;
+      state.maybeLeased = false;
+      if (leased) this.compact(state);
+      const ranges = leased && state.dirty;
       await this.client.send(new (dynamodbSdk().UpdateItemCommand)({
         TableName: this.tableName,
         Key: key(state.headKey),
-        UpdateExpression: 'REMOVE #lease',
+        UpdateExpression: ranges ? 'SET #ranges = :ranges REMOVE #lease' : 'REMOVE #lease',
         ConditionExpression: '#lease.#owner = :owner',
-        ExpressionAttributeNames: { '#lease': 'lease', '#owner': 'owner' },
-        ExpressionAttributeValues: { ':owner': { S: owner } },
+        ExpressionAttributeNames: { '#lease': 'lease', '#owner': 'owner', ...(ranges ? { '#ranges': 'ranges' } : {}) },
+        ExpressionAttributeValues: { ':owner': { S: owner }, ...(ranges ? { ':ranges': { S: JSON.stringify(state.ranges) } } : {}) },
       })).catch((e: { name?: string }) => {
         if (e.name !== 'ConditionalCheckFailedException') throw e;
       });
@@ -326,7 +419,7 @@ export class DynamoDbRangeStore {
 }
 
 /** "#" is in no topic name, stream name or per-record key, so these items never meet another's. */
-function headKeyOf(record: SourceRecord): string {
+function headKeyOf(record: RecordCoordinates): string {
   return `${record.topic}#${record.partition}`;
 }
 
@@ -341,6 +434,41 @@ function splitResultsKey(id: string): [string, string] {
 
 const key = (id: string): Item => ({ [ID]: { S: id } });
 
+/** The event's positions per partition, in order. */
+function groupPositions(delivered: readonly RecordCoordinates[]): Map<string, Position[]> {
+  const out = new Map<string, Position[]>();
+  for (const r of delivered) {
+    const k = headKeyOf(r);
+    if (!out.has(k)) out.set(k, []);
+    out.get(k)!.push(r.offset);
+  }
+  for (const positions of out.values()) positions.sort(comparePositions);
+  return out;
+}
+
+/** Marks these records of the event as needing nothing more. */
+function settle(states: Map<string, PartitionState>, records: readonly RecordCoordinates[]): void {
+  for (const r of records) states.get(headKeyOf(r))?.settled.add(String(r.offset));
+}
+
+/** A range that holds neither results nor records without them. */
+const plain = (r: Range): boolean => r.k === undefined && r.x === undefined && r.p === undefined;
+
+/** Whether position `next` comes right after `last` in the event: nothing was delivered between them. */
+function follows(state: PartitionState, next: Position, last: Position): boolean {
+  const i = state.index.get(String(next));
+  return i !== undefined && i > 0 && String(state.order[i - 1]) === String(last);
+}
+
+/** Every record of the range is in the event (its first and last are) and needs nothing more. */
+function settledWhole(state: PartitionState, range: Range): boolean {
+  const first = state.index.get(String(range.f));
+  const last = state.index.get(String(range.l));
+  if (first === undefined || last === undefined) return false;
+  for (let i = first; i <= last; i++) if (!state.settled.has(String(state.order[i]))) return false;
+  return true;
+}
+
 function groupByHead(entries: readonly CompletionEntry[]): Map<string, CompletionEntry[]> {
   const out = new Map<string, CompletionEntry[]>();
   for (const e of entries) {
@@ -351,13 +479,18 @@ function groupByHead(entries: readonly CompletionEntry[]): Map<string, Completio
   return out;
 }
 
-/** The latest range holding this position. */
-function covering(state: PartitionState, offset: Position): Range | undefined {
+/** The index of the latest range holding this position, or -1. */
+function coveringIndex(state: PartitionState, offset: Position): number {
   for (let i = state.ranges.length - 1; i >= 0; i--) {
     const r = state.ranges[i];
-    if (comparePositions(r.f, offset) <= 0 && comparePositions(offset, r.l) <= 0) return r;
+    if (comparePositions(r.f, offset) <= 0 && comparePositions(offset, r.l) <= 0) return i;
   }
-  return undefined;
+  return -1;
+}
+
+/** The latest range holding this position. */
+function covering(state: PartitionState, offset: Position): Range | undefined {
+  return state.ranges[coveringIndex(state, offset)];
 }
 
 const has = (xs: readonly Position[] | undefined, offset: Position): boolean => xs?.some((x) => String(x) === String(offset)) === true;
@@ -367,10 +500,12 @@ function isDone(range: Range | undefined, offset: Position): boolean {
   return range !== undefined && !has(range.p, offset);
 }
 
-function completedRecord(range: Range, record: SourceRecord): CompletedRecord {
+function completedRecord(range: Range, record: RecordCoordinates): CompletedRecord {
   return {
-    outcome: range.o,
-    resultOmitted: has(range.x, record.offset),
+    // Merged ranges of several outcomes were invoked or took an error path; nothing of them is left to relay.
+    outcome: range.o ?? 'invoked',
+    // A responded range without results had them relayed before it merged.
+    resultOmitted: range.o === 'responded' && (range.k === undefined || has(range.x, record.offset)),
     relayPending: has(range.p, record.offset),
     topic: record.topic,
     partition: record.partition,

@@ -1,6 +1,6 @@
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SourceRecord } from './source';
-import { IdempotencyKeyError } from './errors';
+import { IdempotencyKeyError, RecordCoordinates } from './errors';
 import { batchGet, batchPut, BatchRetry } from './dynamodb-batch';
 import { dynamodbSdk } from './sdk';
 
@@ -37,7 +37,8 @@ export interface CompletedRecord {
 
 export interface CompletionEntry {
   readonly key: string;
-  readonly record: SourceRecord;
+  /** The record, or only its coordinates when the event's entry could not be decoded. */
+  readonly record: RecordCoordinates;
   readonly outcome: RecordOutcome;
   readonly result?: unknown;
   /**
@@ -50,7 +51,7 @@ export interface CompletionEntry {
 /** A record to look up, with its key. */
 export interface IdempotencyEntry {
   readonly key: string;
-  readonly record: SourceRecord;
+  readonly record: RecordCoordinates;
 }
 
 /** What a store knows of one event's records, and how the event's outcomes are recorded. */
@@ -65,6 +66,11 @@ export interface IdempotencySession {
   complete(entries: readonly CompletionEntry[]): Promise<void>;
   /** Records that results too big to store, completed with relayPending, are on the response topic now. */
   relayed(entries: readonly CompletionEntry[]): Promise<void>;
+  /**
+   * Notes that these done records need nothing more (their results, if any, are on the response topic), so that
+   * what the store keeps of them can shrink at its next write. @default - nothing to note
+   */
+  settle?(records: readonly RecordCoordinates[]): void;
   /** Gives up what the session holds; called once the event is handled. */
   close(): Promise<void>;
 }
@@ -83,7 +89,7 @@ export type IdempotencyKeyFunction = (record: SourceRecord) => string;
  * Default key: topic-partition-offset, unique per record of a topic. For a Kinesis record:
  * stream-shardId-sequenceNumber (a sequence number is unique within its shard only).
  */
-export function coordinatesKey(record: SourceRecord): string {
+export function coordinatesKey(record: RecordCoordinates): string {
   return `${record.topic}-${record.partition}-${record.offset}`;
 }
 
@@ -165,10 +171,13 @@ export class DynamoDbIdempotencyStore {
     return done;
   }
 
-  /** The batched path as a session: one read for the event's keys, a write per completion, nothing held. */
-  async open(entries: readonly IdempotencyEntry[]): Promise<IdempotencySession> {
+  /**
+   * The event's session: one read for the event's keys (none in strict mode, which reads each as it takes it), a
+   * write per completion. A result too big to store is held until leaseUntilMs while it is relayed.
+   */
+  async open(entries: readonly IdempotencyEntry[], leaseUntilMs = Date.now()): Promise<IdempotencySession> {
     const done = entries.length === 0 ? new Map<string, CompletedRecord>() : await this.getCompleted(entries.map((e) => e.key));
-    const complete = (e: readonly CompletionEntry[]) => this.complete(e);
+    const complete = (e: readonly CompletionEntry[]) => this.complete(e, leaseUntilMs);
     return { done, inProgress: new Set(), fits: (r) => this.fits(r), complete, relayed: complete, close: async () => undefined };
   }
 
@@ -183,19 +192,23 @@ export class DynamoDbIdempotencyStore {
     return json !== undefined && Buffer.byteLength(json) <= this.maxResultBytes ? json : undefined;
   }
 
-  /** Records these entries as done, with their results (size-capped). */
-  async complete(entries: readonly CompletionEntry[]): Promise<void> {
+  /**
+   * Records these entries as done, with their results (size-capped). A result too big to store that is being
+   * relayed holds its key until relayUntilMs (or its release): no other invocation takes it over meanwhile.
+   */
+  async complete(entries: readonly CompletionEntry[], relayUntilMs = Date.now()): Promise<void> {
     const byKey = new Map<string, CompletionEntry>();
     for (const e of entries) byKey.set(e.key, e); // BatchWriteItem rejects duplicate keys
-    await batchPut(this.client, this.tableName, [...byKey.values()].map((e) => this.completedItem(e)), this.retry);
+    await batchPut(this.client, this.tableName, [...byKey.values()].map((e) => this.completedItem(e, relayUntilMs)), this.retry);
   }
 
   /**
    * Strict mode: marks the key in progress until inProgressUntilMs (epoch ms; the invocation's
    * deadline) unless it is done, or in progress elsewhere and not yet expired.
    */
-  async acquire(key: string, record: SourceRecord, inProgressUntilMs: number): Promise<AcquireResult> {
-    // A completed item whose result was lost (not stored, not relayed) is taken again: the target runs again.
+  async acquire(key: string, record: RecordCoordinates, inProgressUntilMs: number): Promise<AcquireResult> {
+    // A completed item whose result was lost (not stored, not relayed) is taken again once its relay is over: the
+    // target runs again.
     try {
       const out = await this.client.send(new (dynamodbSdk().PutItemCommand)({
         TableName: this.tableName,
@@ -207,7 +220,7 @@ export class DynamoDbIdempotencyStore {
           [IDEMPOTENCY_TTL_ATTRIBUTE]: { N: String(Math.max(this.expiration(), Math.ceil(inProgressUntilMs / 1000) + 60)) },
           ...coordinates(record),
         },
-        ConditionExpression: 'attribute_not_exists(#id) OR (#state = :inProgress AND #until < :now) OR #relayPending = :true',
+        ConditionExpression: 'attribute_not_exists(#id) OR (#state = :inProgress AND #until < :now) OR (#relayPending = :true AND (attribute_not_exists(#until) OR #until < :now))',
         ExpressionAttributeNames: { '#id': IDEMPOTENCY_PARTITION_KEY, '#state': 'state', '#until': 'inProgressUntil', '#relayPending': 'relayPending' },
         ExpressionAttributeValues: { ':inProgress': { S: 'IN_PROGRESS' }, ':now': { N: String(Date.now()) }, ':true': { BOOL: true } },
         ReturnValues: 'ALL_OLD',
@@ -222,14 +235,18 @@ export class DynamoDbIdempotencyStore {
     }
   }
 
-  /** Strict mode: gives up an in-progress key after a failure, so the retry need not wait for it to expire. */
+  /**
+   * Strict mode: gives up an in-progress key, or a result's relay, after a failure, so the retry need not wait for it
+   * to expire: the hold ends now.
+   */
   async release(key: string): Promise<void> {
-    await this.client.send(new (dynamodbSdk().DeleteItemCommand)({
+    await this.client.send(new (dynamodbSdk().UpdateItemCommand)({
       TableName: this.tableName,
       Key: { [IDEMPOTENCY_PARTITION_KEY]: { S: key } },
-      ConditionExpression: '#state = :inProgress',
-      ExpressionAttributeNames: { '#state': 'state' },
-      ExpressionAttributeValues: { ':inProgress': { S: 'IN_PROGRESS' } },
+      UpdateExpression: 'SET #until = :ended',
+      ConditionExpression: '#state = :inProgress OR #relayPending = :true',
+      ExpressionAttributeNames: { '#state': 'state', '#until': 'inProgressUntil', '#relayPending': 'relayPending' },
+      ExpressionAttributeValues: { ':inProgress': { S: 'IN_PROGRESS' }, ':true': { BOOL: true }, ':ended': { N: '0' } },
     })).catch((e: { name?: string }) => {
       if (e.name !== 'ConditionalCheckFailedException') throw e;
     });
@@ -239,7 +256,7 @@ export class DynamoDbIdempotencyStore {
     return (this.clientInstance ??= new (dynamodbSdk().DynamoDBClient)({}));
   }
 
-  private completedItem(e: CompletionEntry): Record<string, AttributeValue> {
+  private completedItem(e: CompletionEntry, relayUntilMs: number): Record<string, AttributeValue> {
     const item: Record<string, AttributeValue> = {
       [IDEMPOTENCY_PARTITION_KEY]: { S: e.key },
       state: { S: 'COMPLETED' },
@@ -253,7 +270,10 @@ export class DynamoDbIdempotencyStore {
         item.result = { S: json };
       } else {
         item.resultOmitted = { BOOL: true };
-        if (e.relayPending === true) item.relayPending = { BOOL: true };
+        if (e.relayPending === true) {
+          item.relayPending = { BOOL: true };
+          item.inProgressUntil = { N: String(relayUntilMs) };
+        }
       }
     }
     return item;
@@ -269,7 +289,7 @@ export class DynamoDbIdempotencyStore {
  * numbers. Kinesis: shard id and sequence number as strings: a DynamoDB number holds 38 digits, a sequence
  * number has 56 or more.
  */
-function coordinates(record: SourceRecord): Record<string, AttributeValue> {
+function coordinates(record: RecordCoordinates): Record<string, AttributeValue> {
   return {
     topic: { S: record.topic },
     partition: typeof record.partition === 'number' ? { N: String(record.partition) } : { S: record.partition },

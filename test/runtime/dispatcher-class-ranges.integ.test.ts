@@ -46,7 +46,7 @@ describe('Dispatcher with idempotency per range', () => {
     });
   }
 
-  test('a redelivery with other boundaries invokes only the new records, and relays the stored results of the others again', async () => {
+  test('a redelivery with other boundaries invokes only the new records, and relays only their results', async () => {
     // GIVEN 200 records of two partitions dispatched, results relayed
     const name = await echoTarget();
     const topic = `shifted-${randomUUID().slice(0, 8)}`;
@@ -61,9 +61,10 @@ describe('Dispatcher with idempotency per range', () => {
     const calls = await invoked(name);
     expect(calls).toHaveLength(320);
     expect(new Set(calls).size).toBe(320);
-    // AND the response topic holds 200 first results, the 80 redelivered done ones again, and 120 new ones
-    const relayed = await readTopic(te, responses, 400);
-    expect(relayed).toHaveLength(400);
+    // AND the response topic holds each result once: 200 first results and 120 new ones (the 80 redelivered done
+    // records had theirs relayed already)
+    expect(await readTopic(te, responses, 320)).toHaveLength(320);
+    expect(await messagesIn(responses)).toBe(320);
   });
 
   test('two dispatchers racing on one event: each record is invoked by exactly one; the other retries its partitions and then finds them done', async () => {
@@ -104,3 +105,15 @@ describe('Dispatcher with idempotency per range', () => {
     expect(calls.filter((c) => Number(c.split('@')[1]) >= 40)).toHaveLength(40);
   });
 });
+
+/** How many messages a topic holds: the sum of its partitions' end offsets. */
+async function messagesIn(topic: string): Promise<number> {
+  const { Kafka, logLevel } = await import('kafkajs');
+  const admin = new Kafka({ ...te.kafkaClientConfig('plaintext'), logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    return (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * The simulation test (test/sim/simulation.test.ts) with many more schedules than `npm test` runs:
+ *   node scripts/simulate.js [runs]        (default 20000; SIM_SEED fixes the seed, SIM_SHRINK=0 skips shrinking)
+ * A failure prints fast-check's seed and path; replay it with
+ *   SIM_SEED=<seed> SIM_PATH=<path> npx jest test/sim/simulation.test.ts --selectProjects unit
+ */
+const { spawnSync } = require('node:child_process');
+const path = require('node:path');
+
+const runs = process.argv[2] ?? process.env.SIM_RUNS ?? '20000';
+const result = spawnSync(process.execPath, [
+  require.resolve('jest/bin/jest'), 'test/sim/simulation.test.ts', '--selectProjects', 'unit', '-t', 'seeded schedules',
+], { cwd: path.join(__dirname, '..'), stdio: 'inherit', env: { ...process.env, SIM_RUNS: String(runs) } });
+process.exit(result.status ?? 1);

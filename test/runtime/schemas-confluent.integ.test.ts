@@ -14,7 +14,7 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import * as te from '../../testenv';
 import { DISPATCHER_CONFIG_ENV, DispatcherConfig, PayloadFormatName, SchemasConfig } from '../../contract/dispatcher-config';
-import { ConfluentCompatibleRegistry, confluentClient, MtlsFront, protoFileRegistry, serde, startConfluentRegistry, startMtlsFront } from '../support/schema-registries';
+import { ConfluentCompatibleRegistry, confluentClient, MtlsFront, protoFile, protoFileRegistry, serde, startConfluentRegistry, startMtlsFront } from '../support/schema-registries';
 import { invokeFunction, kafkaEvent, readTopic, RecordSpec } from './support';
 
 jest.setTimeout(300_000);
@@ -33,6 +33,20 @@ const JSON_SCHEMA = JSON.stringify({
   properties: { id: { type: 'string' }, cents: { type: 'integer' } }, required: ['id', 'cents'],
 });
 const PROTO = 'syntax = "proto3";\npackage shop;\nmessage Shipment {\n  string id = 1;\n  int64 total_grams = 2;\n  message Box { int32 size = 1; }\n  Box box = 3;\n}\n';
+
+/** A file importing well-known and common types and setting confluent/meta.proto options: Confluent's serializer registers no reference for those files. */
+const WELL_KNOWN = [
+  'syntax = "proto3";', 'package shop;',
+  'import "google/protobuf/timestamp.proto";', 'import "google/protobuf/wrappers.proto";', 'import "google/protobuf/struct.proto";',
+  'import "google/type/date.proto";', 'import "google/type/money.proto";', 'import "confluent/meta.proto";',
+  'option (confluent.file_meta).doc = "deliveries";',
+  'message Delivery {',
+  '  option (confluent.message_meta).doc = "one delivery";',
+  '  string id = 1 [(confluent.field_meta).doc = "the delivery id", (confluent.field_meta).tags = "PII"];',
+  '  google.protobuf.Timestamp shipped_at = 2;', '  google.protobuf.StringValue note = 3;', '  google.type.Date due = 4;',
+  '  google.type.Money price = 5;', '  google.protobuf.Struct extra = 6;', '  google.protobuf.Int64Value grams = 7;',
+  '}', '',
+].join('\n');
 
 /** The .proto file as @bufbuild descriptors (what Confluent's Protobuf serializer takes). */
 const protoRegistry = () => protoFileRegistry(PROTO, 'shop.proto');
@@ -129,6 +143,39 @@ describe('schemas from a Confluent-compatible registry', () => {
     const [error] = (await readTopic(te, errorTopic, 1)).map((m) => ({ key: JSON.parse(m.key), value: JSON.parse(m.value) }));
     expect([error.key.startOffset, error.value.functionError]).toEqual([5, 'SchemaDecodeError']);
     expect(JSON.parse(error.value.payload).errorMessage).toMatch(new RegExp(`^Kafka record ${topic}-0@5: value \\(schema confluent:987654\\) does not decode: .*404`));
+  });
+
+  test('GIVEN Protobuf values whose schema imports google/protobuf, google/type and confluent/meta.proto (registered by Confluent\'s serializer without references for them) WHEN the dispatcher gets them THEN the target gets them as JSON, the well-known types in proto3 JSON', async () => {
+    // GIVEN values written by Confluent's ProtobufSerializer, the schema registered by it (a serialized descriptor)
+    const topic = `confluent-wkt-${randomUUID()}`;
+    const { registry: files } = protoFile(WELL_KNOWN, 'shop/delivery.proto');
+    const proto = new ProtobufSerializer(client, SerdeType.VALUE, serde({ autoRegisterSchemas: true, registry: createMutableRegistry(files.getFile('shop/delivery.proto')!) }));
+    const type = files.getMessage('shop.Delivery')!;
+    const values = [
+      await proto.serialize(topic, create(type, {
+        id: 'd1', shippedAt: { seconds: BigInt(1_700_000_000), nanos: 250_000_000 }, note: 'fragile', due: { year: 2025, month: 12, day: 24 },
+        price: { currencyCode: 'EUR', units: BigInt(19), nanos: 990_000_000 }, extra: { gate: 7, tags: ['a', null] }, grams: BigInt('9007199254740993'),
+      })),
+      await proto.serialize(topic, create(type, { id: 'd2' })),
+    ];
+    // AND the registry holds the schema with no reference for the built-in files it imports
+    const [subject] = (await client.getAllSubjects()).filter((s) => s.startsWith(topic));
+    const registered = await client.getLatestSchemaMetadata(subject);
+    expect(registered.references ?? []).toEqual([]);
+    const { target, dispatcher } = await dispatcherFor('cc-wkt', (arn) => ({ key: 'bytes', value: 'confluent', confluent: confluent(arn) }));
+
+    // WHEN the event reaches the dispatcher
+    const out = await invokeFunction(lambda, dispatcher.name, kafkaEvent(values.map((value, i) => ({ topic, partition: 0, offset: i, key: `k${i}`, value }))));
+
+    // THEN the target got both values as JSON
+    expect(out).toEqual({ functionError: undefined, body: { batchItemFailures: [] } });
+    expect(await received(target.name)).toEqual([
+      [0, 'k0', {
+        id: 'd1', shippedAt: '2023-11-14T22:13:20.250Z', note: 'fragile', due: { year: 2025, month: 12, day: 24 },
+        price: { currencyCode: 'EUR', units: '19', nanos: 990_000_000 }, extra: { gate: 7, tags: ['a', null] }, grams: '9007199254740993',
+      }, 'shop.Delivery'],
+      [1, 'k1', { id: 'd2', shippedAt: null, note: null, due: null, price: null, extra: null, grams: null }, 'shop.Delivery'],
+    ]);
   });
 
   test('GIVEN an Avro key and value WHEN dispatchers with the confluent, nordstrom-plain and raw payload formats get them THEN confluent carries both as JSON, nordstrom-plain as JSON text with the schemas\' names and ids, and raw the event\'s bytes', async () => {

@@ -3,11 +3,14 @@
  * API), decoded by the dispatcher bundle under the Lambda emulator: the target gets JSON; records that do not
  * decode take the error topic on the real broker; an unreachable registry retries the partition and invokes nothing.
  */
+import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
+import * as protobuf from 'protobufjs';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import * as te from '../../testenv';
 import { DISPATCHER_CONFIG_ENV, DispatcherConfig } from '../../contract/dispatcher-config';
+import { BUILTIN_PROTO_TEXTS } from '../../runtime/schemas/builtin-protos';
 import { GlueProduced, glueProduce } from '../support/schema-registries';
 import { closedPort, invokeFunction, kafkaEvent, readTopic, RecordSpec } from './support';
 
@@ -26,7 +29,16 @@ const JSON_SCHEMA = JSON.stringify({
 });
 const PROTO = 'syntax = "proto3";\npackage shop;\nmessage Shipment {\n  string id = 1;\n  int64 grams = 2;\n  message Box { int32 size = 1; }\n  Box box = 3;\n}\nmessage Audit { string who = 1; }\n';
 
-/** Protobuf message bytes as the Glue serializer writes them (the index among the sorted message names first). */
+/** A file importing well-known and common types, which the Glue SerDe registers as its text alone (the imports resolved by its deserializer). */
+const WELL_KNOWN = [
+  'syntax = "proto3";', 'package shop;',
+  'import "google/protobuf/timestamp.proto";', 'import "google/protobuf/wrappers.proto";', 'import "google/protobuf/duration.proto";',
+  'import "google/type/date.proto";', 'import "google/type/money.proto";',
+  'message Delivery {',
+  '  string id = 1;', '  google.protobuf.Timestamp shipped_at = 2;', '  google.protobuf.StringValue note = 3;', '  google.type.Date due = 4;',
+  '  google.type.Money price = 5;', '  google.protobuf.Duration window = 6;', '  google.protobuf.Int64Value grams = 7;',
+  '}', '',
+].join('\n');
 
 describe('schemas from the Glue Schema Registry', () => {
   const env = te.loadEnv();
@@ -92,6 +104,40 @@ describe('schemas from the Glue Schema Registry', () => {
     const messages = errors.map((e) => JSON.parse(e.value.payload).errorMessage);
     expect(messages[0]).toBe(`Kafka record ${topic}-0@4: value (schema glue:${versionIds[0]}) does not decode: zlib data does not inflate (unexpected end of file)`);
     expect(messages[1]).toMatch(new RegExp(`^Kafka record ${topic}-0@5: value \\(schema glue:[0-9a-f-]{36}\\) does not decode: GetSchemaVersion [0-9a-f-]{36}: EntityNotFoundException$`));
+  });
+
+  test('GIVEN Protobuf records whose schema imports google/protobuf and google/type, written by the Glue SerDe (zlib and not) WHEN the dispatcher gets them THEN the target gets them as JSON, the well-known types in proto3 JSON', async () => {
+    // GIVEN records the Glue SerDe wrote, its schema registered as text that imports the built-in files
+    const delivery = {
+      type: 'shop.Delivery',
+      value: { id: 'd1', shipped_at: { seconds: 1_700_000_000, nanos: 250_000_000 }, note: { value: 'fragile' }, due: { year: 2025, month: 12, day: 24 }, price: { currency_code: 'EUR', units: 19, nanos: 990_000_000 }, window: { seconds: 90 }, grams: { value: '9007199254740993' } },
+    };
+    const { encoded } = glueProduce(env, {
+      registry: `reg-${randomUUID().slice(0, 8)}`, topic: `glue-wkt-${randomUUID()}`,
+      schemas: [{ format: 'PROTOBUF', definition: WELL_KNOWN, compress: true, records: [delivery, { type: 'shop.Delivery', value: { id: 'd2' } }] }, { format: 'PROTOBUF', definition: WELL_KNOWN, records: [delivery] }],
+    });
+    const specs: RecordSpec[] = [...encoded[0], ...encoded[1]].map((b, i) => ({ topic, partition: 0, offset: 20 + i, key: `k${i}`, value: Buffer.from(b, 'base64') }));
+    const target = await start('t-glue-wkt', TARGETS, 'index.echo');
+    const dispatcher = await start('d-glue-wkt', DISPATCHER, 'index.handler', { [DISPATCHER_CONFIG_ENV]: JSON.stringify(config(target.name)) });
+
+    // WHEN the event reaches the dispatcher
+    const out = await invokeFunction(lambda, dispatcher.name, kafkaEvent(specs));
+
+    // THEN the target got each value as JSON
+    expect(out).toEqual({ functionError: undefined, body: { batchItemFailures: [] } });
+    const d1 = { id: 'd1', shippedAt: '2023-11-14T22:13:20.250Z', note: 'fragile', due: { year: 2025, month: 12, day: 24 }, price: { currencyCode: 'EUR', units: '19', nanos: 990_000_000 }, window: '90s', grams: '9007199254740993' };
+    const payloads = (await te.listInvocations(target.name)).flatMap((i) => JSON.parse(i.payload).map((e: any) => e.payload));
+    expect(payloads.map((p: any) => [p.offset, p.value])).toEqual([
+      [20, d1], [21, { id: 'd2', shippedAt: null, note: null, due: null, price: null, window: null, grams: null }], [22, d1],
+    ]);
+  });
+
+  test('the Glue SerDe\'s own built-in files (metadata/metadata.proto, additionalTypes/decimal.proto), which only its jar ships, are what the decoder has', () => {
+    for (const [name, text] of BUILTIN_PROTO_TEXTS) {
+      const shipped = execFileSync('java', ['-cp', `${env.moto.glueSerdeLibDir}/*`, path.join(__dirname, '..', '..', 'testenv', 'java', 'JarResource.java'), name], { timeout: 120_000 }).toString();
+      const definitions = (t: string) => protobuf.parse(t, { keepCase: true }).root.toJSON();
+      expect(definitions(text)).toEqual(definitions(shipped));
+    }
   });
 
   test('GIVEN the Glue API unreachable WHEN records in the Glue wire format arrive THEN the partition is retried from its first record, the target is not invoked and nothing goes to the error path', async () => {

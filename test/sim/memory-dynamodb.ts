@@ -81,11 +81,14 @@ const validation = (message: string) => new DynamoDbError('ValidationException',
 
 export class MemoryDynamoDb {
   readonly tables = new Map<string, Table>();
+  private dry = false;
   readonly stats = new Map<OperationName, OperationStats>();
   /** Asked before each operation; undefined: no fault. */
   faults?: (op: OperationInfo) => Fault | undefined;
   /** Called after each operation that changed a table. */
   onWrite?: (op: OperationInfo) => void;
+  /** Called with every operation any MemoryDynamoDb is asked for (not dry runs), before it runs: for capturing sequences. */
+  static capture?: (op: OperationInfo) => void;
 
   createTable(name: string, hashKey: string, rangeKey?: string): void {
     if (this.tables.has(name)) throw new DynamoDbError('ResourceInUseException', `Table already exists: ${name}`);
@@ -100,6 +103,7 @@ export class MemoryDynamoDb {
 
   /** Runs one operation by name; the fault is the one given, else the one `faults` names. */
   async request(name: OperationName, input: any, fault: Fault | undefined = this.faults?.({ name, input })): Promise<any> {
+    if (!this.dry) MemoryDynamoDb.capture?.({ name, input: structuredClone(input) });
     if (fault?.kind === 'hang') return new Promise(() => undefined);
     if (fault?.kind === 'throw') throw new DynamoDbError(fault.name, `${fault.name} (injected)`);
     const out = this.execute(name, input, fault?.kind === 'unprocessed' ? fault.fraction : 0);
@@ -120,6 +124,7 @@ export class MemoryDynamoDb {
         const input = command.input;
         if (name === 'BatchWriteItem') return { UnprocessedItems: {} };
         const scratch = new MemoryDynamoDb();
+        scratch.dry = true;
         for (const [n, t] of this.tables) {
           if (name === 'GetItem' || name === 'BatchGetItem') {
             scratch.tables.set(n, t);
@@ -732,7 +737,12 @@ class Parser {
     if (this.accept('BETWEEN')) {
       const lo = this.operand();
       this.expect('AND');
-      return { k: 'between', a, lo, hi: this.operand() };
+      const hi = this.operand();
+      if (lo.k === 'value' && hi.k === 'value') {
+        const order = compareScalars(lo.value, hi.value);
+        if (order === undefined || order > 0) throw validation('Invalid ConditionExpression: The BETWEEN operator requires upper bound to be greater than or equal to lower bound');
+      }
+      return { k: 'between', a, lo, hi };
     }
     if (this.accept('IN')) {
       this.expect('(');
@@ -744,7 +754,15 @@ class Parser {
     const op = this.peek();
     if (op?.t === 'punct' && ['=', '<>', '<', '<=', '>', '>='].includes(op.s)) {
       this.i++;
-      return { k: 'cmp', op: op.s, a, b: this.operand() };
+      const b = this.operand();
+      if (op.s !== '=' && op.s !== '<>') {
+        for (const x of [a, b]) {
+          if (x.k === 'value' && !['S', 'N', 'B'].includes(typeOf(x.value))) {
+            throw validation(`Invalid ConditionExpression: Incorrect operand type for operator or function; operator: ${op.s}, operand type: ${typeOf(x.value)}`);
+          }
+        }
+      }
+      return { k: 'cmp', op: op.s, a, b };
     }
     throw validation(`Invalid ConditionExpression: Syntax error; token: "${op?.s ?? '<EOF>'}"`);
   }

@@ -110,7 +110,7 @@ describe('schemas from the Glue Schema Registry', () => {
     // GIVEN records the Glue SerDe wrote, its schema registered as text that imports the built-in files
     const delivery = {
       type: 'shop.Delivery',
-      value: { id: 'd1', shipped_at: { seconds: 1_700_000_000, nanos: 250_000_000 }, note: { value: 'fragile' }, due: { year: 2025, month: 12, day: 24 }, price: { currency_code: 'EUR', units: 19, nanos: 990_000_000 }, window: { seconds: 90 }, grams: { value: '9007199254740993' } },
+      value: { id: 'd1', shippedAt: { seconds: 1_700_000_000, nanos: 250_000_000 }, note: { value: 'fragile' }, due: { year: 2025, month: 12, day: 24 }, price: { currencyCode: 'EUR', units: 19, nanos: 990_000_000 }, window: { seconds: 90 }, grams: { value: '9007199254740993' } },
     };
     const { encoded } = glueProduce(env, {
       registry: `reg-${randomUUID().slice(0, 8)}`, topic: `glue-wkt-${randomUUID()}`,

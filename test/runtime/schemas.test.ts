@@ -142,8 +142,8 @@ describe('codecs', () => {
       return Buffer.from(t.encode(t.fromObject(value)).finish());
     };
     const order = encode('shop.Order', {
-      id: 'o1', placed_at: { seconds: 1_700_000_000, nanos: 5_000_000 }, note: { value: 'gift' }, due: { year: 2024, month: 2, day: 29 },
-      total: { currency_code: 'EUR', units: 12, nanos: 500_000_000 }, extra: { fields: { n: { number_value: 1.5 }, l: { list_value: { values: [{ string_value: 'x' }, { null_value: 0 }, { bool_value: true }] } }, s: { struct_value: { fields: {} } } } },
+      id: 'o1', placedAt: { seconds: 1_700_000_000, nanos: 5_000_000 }, note: { value: 'gift' }, due: { year: 2024, month: 2, day: 29 },
+      total: { currencyCode: 'EUR', units: 12, nanos: 500_000_000 }, extra: { fields: { n: { numberValue: 1.5 }, l: { listValue: { values: [{ stringValue: 'x' }, { nullValue: 0 }, { boolValue: true }] } }, s: { structValue: { fields: {} } } } },
       ttl: { seconds: -1, nanos: -500_000_000 }, seen: [{ seconds: 0 }, { seconds: 1, nanos: 123_456 }], counts: { k: { value: '9007199254740993' } },
       mask: { paths: ['placed_at', 'total.units'] }, lines: [{ at: { seconds: 86_400 }, qty: { value: 0 } }],
     });

@@ -116,7 +116,7 @@ export function builtinProtoFiles(): Map<string, DescFile> {
 
 /** A .proto file, written as a serializer's user would, with what each serializer takes and a root to encode messages. */
 export interface ProtoFileBuild {
-  /** protobufjs, field names as in the file: encodes the file's messages from values with those names. */
+  /** protobufjs, field names in lowerCamelCase (its default): encodes the file's messages from values with those names. */
   root: protobuf.Root;
   /** @bufbuild descriptors of the file and the built-in files it imports (Confluent's serializer). */
   registry: ReturnType<typeof createFileRegistry>;
@@ -173,7 +173,9 @@ export function protoFile(proto: string, fileName: string): ProtoFileBuild {
   const file = fromBinary(FileDescriptorProtoSchema, descriptor.FileDescriptorProto.encode(own).finish());
   setMetaOptions(file, parsed.root, pkg);
   const registry = createFileRegistry(file, (name) => builtins.get(name));
-  return { root, registry, descriptorSet: toBinary(FileDescriptorSetSchema, create(FileDescriptorSetSchema, { file: [...builtinSet.file, file] })) };
+  const encoding: protobuf.Root = needed.length === 0 ? new protobuf.Root() : (protobuf.Root as any).fromDescriptor(descriptor.FileDescriptorSet.decode(toBinary(FileDescriptorSetSchema, builtinSet)));
+  protobuf.parse(proto, encoding);
+  return { root: encoding, registry, descriptorSet: toBinary(FileDescriptorSetSchema, create(FileDescriptorSetSchema, { file: [...builtinSet.file, file] })) };
 }
 
 /** confluent/meta.proto's options as the file's text sets them (protobufjs parses them, its descriptors leave them out). */

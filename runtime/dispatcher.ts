@@ -184,11 +184,23 @@ export class Dispatcher {
       for (const w of work) {
         if (run.stopped) break;
         if (w.shared) continue;
-        if (w.error !== undefined && w.key !== undefined && done.has(w.key)) {
-          // Its failure was handled by an earlier attempt: it is not written to the error path again.
-          this.metrics.add('RecordsSkippedDuplicate');
-          run.session?.settle?.([this.coordinates(run, w)]);
-          continue;
+        if (w.error !== undefined) {
+          const stored = done.get(w.key!);
+          if (stored !== undefined && !stored.relayPending) {
+            // An earlier attempt finished it (its failure handled, or it decoded then): nothing is done again, but
+            // a stored result is relayed again.
+            await flush();
+            if (run.stopped) break;
+            this.metrics.add('RecordsSkippedDuplicate');
+            if (w.record !== undefined && sameRecord(stored, w.record) && stored.outcome === 'responded' && !stored.resultOmitted) reRelay.push({ record: w.record, result: stored.result });
+            else run.session?.settle?.([this.coordinates(run, w)]);
+            continue;
+          }
+          if (inProgress.has(w.key!) || run.session?.inProgress.has(w.key!)) {
+            await flush();
+            run.stop(w.offset, new IdempotencyInProgressError(run.topic, run.partition, w.offset));
+            break;
+          }
         }
         if (w.error instanceof SchemaRegistryUnavailableError) {
           // Not the record's fault: the partition is retried from it.
@@ -208,9 +220,8 @@ export class Dispatcher {
         }
         const record = w.record!;
         const stored = done.get(w.key!);
-        const sameRecord = stored !== undefined && (stored.topic === undefined
-          || (stored.topic === record.topic && String(stored.partition) === String(record.partition) && String(stored.offset) === String(record.offset)));
-        if (stored?.relayPending || (stored !== undefined && !sameRecord && unkeptResult(stored))) {
+        const same = stored !== undefined && sameRecord(stored, record);
+        if (stored?.relayPending || (stored !== undefined && !same && unkeptResult(stored))) {
           // Its result was neither stored nor relayed (or, for a copy sharing its key, not kept to relay again):
           // the target runs again (the one at-least-once case).
           this.metrics.add('ReinvokedForLostResult');
@@ -221,7 +232,7 @@ export class Dispatcher {
           this.metrics.add('RecordsSkippedDuplicate');
           const fate: Fate = { record: stored, outcome: stored.outcome, result: stored.result };
           run.fates.set(w.key!, fate);
-          if (sameRecord) {
+          if (same) {
             // Results stored by an earlier attempt are relayed again; the target is not invoked again.
             if (stored.outcome === 'responded' && !stored.resultOmitted) reRelay.push({ record, result: stored.result });
             else run.session?.settle?.([record]);
@@ -458,6 +469,12 @@ export class Dispatcher {
     // Done: nothing left to release, but a result being relayed that could not be stored (held until it is relayed).
     for (const e of entries) if (e.relayPending !== true) run.acquired.delete(e.key);
   }
+}
+
+/** Whether the store completed the key for this record (not for another record sharing its key). */
+function sameRecord(stored: CompletedRecord, record: RecordCoordinates): boolean {
+  return stored.topic === undefined
+    || (stored.topic === record.topic && String(stored.partition) === String(record.partition) && String(stored.offset) === String(record.offset));
 }
 
 /** A responded record whose result was not stored (too big): nothing to relay again for another record. */

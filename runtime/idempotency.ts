@@ -230,8 +230,9 @@ export class DynamoDbIdempotencyStore {
     } catch (e) {
       const err = e as { name?: string; Item?: Record<string, AttributeValue> };
       if (err.name !== 'ConditionalCheckFailedException') throw e;
+      // A completed item whose result is being relayed by its holder is in progress until its relay ends.
       const completed = err.Item === undefined ? undefined : toCompleted(err.Item);
-      return completed !== undefined ? { state: 'completed', completed } : { state: 'in-progress' };
+      return completed !== undefined && !completed.relayPending ? { state: 'completed', completed } : { state: 'in-progress' };
     }
   }
 

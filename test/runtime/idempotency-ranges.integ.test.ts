@@ -214,7 +214,7 @@ describe('DynamoDbRangeStore against DynamoDB Local', () => {
     const store = new DynamoDbRangeStore({ tableName, client });
     const records = decodeEvent(kafkaEvent(partitionSpecs(topic, 0, 0, 3_000)));
     const s = await store.open(entries(records), soon());
-    for (const r of records) await s.complete(completions([r], r.offset % 2 === 0 ? 'invoked' : 'logged'));
+    for (const r of records) await s.complete(completions([r], (r.offset as number) % 2 === 0 ? 'invoked' : 'logged'));
     await s.close();
     // WHEN the event is delivered again
     const again = await store.open(entries(records), soon());

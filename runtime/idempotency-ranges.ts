@@ -302,11 +302,15 @@ export class DynamoDbRangeStore {
       if (mine) state.touched.add(range);
       out.push(range);
     }
-    while (Buffer.byteLength(JSON.stringify(out)) > RANGES_BYTES) {
-      const oldest = out.findIndex((r) => !state.touched.has(r));
+    // A range inside a later one says nothing the later one does not.
+    const kept = out.filter((r, i) => !out.slice(i + 1).some((later) => comparePositions(later.f, r.f) <= 0 && comparePositions(r.l, later.l) <= 0));
+    // Beyond the size, the oldest ranges go that neither this session wrote nor hold a record of its event.
+    while (Buffer.byteLength(JSON.stringify(kept)) > RANGES_BYTES) {
+      const oldest = kept.findIndex((r) => !state.touched.has(r) && !holdsDelivered(state, r));
       if (oldest < 0) break;
-      out.splice(oldest, 1);
+      kept.splice(oldest, 1);
     }
+    out.splice(0, out.length, ...kept);
     state.dirty ||= JSON.stringify(out) !== JSON.stringify(state.ranges);
     state.ranges = out;
   }
@@ -454,10 +458,30 @@ function settle(states: Map<string, PartitionState>, records: readonly RecordCoo
 /** A range that holds neither results nor records without them. */
 const plain = (r: Range): boolean => r.k === undefined && r.x === undefined && r.p === undefined;
 
-/** Whether position `next` comes right after `last` in the event: nothing was delivered between them. */
+/**
+ * Whether position `next` comes right after `last`: the next Kafka offset, or the next record delivered in the event
+ * (what lies between two records of one event was never delivered: compacted away or a transaction marker).
+ */
 function follows(state: PartitionState, next: Position, last: Position): boolean {
-  const i = state.index.get(String(next));
-  return i !== undefined && i > 0 && String(state.order[i - 1]) === String(last);
+  if (typeof next === 'number' && typeof last === 'number') return next === last + 1 || previousInEvent(state, next) === last;
+  return previousInEvent(state, next) !== undefined && String(previousInEvent(state, next)) === String(last);
+}
+
+function previousInEvent(state: PartitionState, position: Position): Position | undefined {
+  const i = state.index.get(String(position));
+  return i === undefined || i === 0 ? undefined : state.order[i - 1];
+}
+
+/** Whether the range holds a position of the event. */
+function holdsDelivered(state: PartitionState, range: Range): boolean {
+  let lo = 0;
+  let hi = state.order.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (comparePositions(state.order[mid], range.f) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < state.order.length && comparePositions(state.order[lo], range.l) <= 0;
 }
 
 /** Every record of the range is in the event (its first and last are) and needs nothing more. */

@@ -50,6 +50,11 @@ export const BOUNDS = {
   timeMarginMs: [0, 600_000],
   /** STS AssumeRole's DurationSeconds (a role's maximum session may be lower; 1 hour is every role's). */
   assumeRoleSeconds: [900, 43_200],
+  /**
+   * The error topic's max.message.bytes: at least room for an error record that stands for a record by its coordinates
+   * and digests with a bounded payload; at most the brokers' default socket.request.max.bytes (100 MiB).
+   */
+  errorTopicMaxMessageBytes: [16_384, 104_857_600],
 } as const;
 
 /** The defaults, used by the construct for what it writes and by the runtime library for what it is not given. */
@@ -169,6 +174,8 @@ export interface RelayConfig {
   readonly tls: boolean;
   readonly responseTopic?: string;
   readonly errorTopic?: string;
+  /** The error topic's max.message.bytes, which error records are sized for. Absent: read from the topic (DescribeConfigs), else 1048576. */
+  readonly errorTopicMaxMessageBytes?: number;
   readonly clientId: string;
 }
 
@@ -396,6 +403,10 @@ export function parseDispatcherConfig(json: string | undefined): DispatcherConfi
     if ((auth.startsWith('scram') || auth === 'mtls') && secretArn === undefined) {
       throw new DispatcherConfigError(`config.relay.secretArn is required for auth ${auth}`);
     }
+    const errorTopic = str(r, 'errorTopic', 'config.relay', true);
+    if (r.errorTopicMaxMessageBytes !== undefined && errorTopic === undefined) {
+      throw new DispatcherConfigError(`config.relay.errorTopicMaxMessageBytes needs config.relay.errorTopic (the topic it describes), got ${JSON.stringify(r.errorTopicMaxMessageBytes)} without one`);
+    }
     relay = {
       bootstrapServers: servers as string[],
       auth,
@@ -403,7 +414,9 @@ export function parseDispatcherConfig(json: string | undefined): DispatcherConfi
       rootCaSecretArn: str(r, 'rootCaSecretArn', 'config.relay', true),
       tls: bool(r, 'tls', 'config.relay'),
       responseTopic: str(r, 'responseTopic', 'config.relay', true),
-      errorTopic: str(r, 'errorTopic', 'config.relay', true),
+      errorTopic,
+      errorTopicMaxMessageBytes: r.errorTopicMaxMessageBytes === undefined ? undefined
+        : int(r, 'errorTopicMaxMessageBytes', 'config.relay', BOUNDS.errorTopicMaxMessageBytes),
       clientId: str(r, 'clientId', 'config.relay')!,
     };
   }

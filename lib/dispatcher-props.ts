@@ -77,6 +77,18 @@ export interface KafkaRelayProps {
   readonly errorTopic?: string;
 
   /**
+   * The error topic's `max.message.bytes`: each error record is sized in bytes to fit it. A failure whose records do
+   * not fit one error record is split over several, its `inputPayload` left out (`inputPayloadOmitted`), and a record
+   * too big for any error record is given by its coordinates, sizes and SHA-256 digests (`truncated: true`). Give it
+   * when the relay may not describe the topic's configuration (Kafka ACLs without DESCRIBE_CONFIGS), or to size error
+   * records below the topic's limit. From 16384 to 104857600 (100 MiB); needs `errorTopic`.
+   * @default - the topic's own `max.message.bytes`, read once per dispatcher container (DescribeConfigs; with MSK IAM the
+   * dispatcher is granted kafka-cluster:DescribeTopicDynamicConfiguration on the error topic); 1048576 (Kafka's default)
+   * when that read is refused or fails
+   */
+  readonly errorTopicMaxMessageBytes?: number;
+
+  /**
    * Kafka client id of the relay's producer.
    * @default "cdk-kafka-lambda-relay"
    */

@@ -1,7 +1,7 @@
 /** One event's progress per topic-partition (Kinesis: per shard), and the partial batch response built from it. */
 import type { InvocationOutcome, RecordCoordinates, TargetInvocationError } from './errors';
 import type { IdempotencySession, RecordOutcome } from './idempotency';
-import { ErrorItem, MAX_ERROR_RECORDS_CHARS } from './relay';
+import { ErrorItem, fitErrorItem } from './error-records';
 import { comparePositions, EventSourceKind, nextPosition, Position, SourceRecord } from './source';
 
 /** The partial batch response of a Kafka event source mapping: per failed topic-partition, the offset to retry from. */
@@ -98,32 +98,21 @@ export function partialBatchResponse(kind: EventSourceKind, failed: readonly Par
 }
 
 /**
- * The error records of a failure: its records as the event carried them, split so that each error record stays
- * within MAX_ERROR_RECORDS_CHARS; the input payload goes with the first.
+ * The error record of a failure: its records as the event carried them (or the entry that could not be decoded), each
+ * with its offset, and the input payload. The relay fits it to the error topic's max.message.bytes when it sends it
+ * (KafkaRelay.sendErrors); given maxMessageBytes, it is fitted here: split in bytes over several error records, the
+ * input payload on the first when it fits there, a record too big for any given by its coordinates, sizes and digests.
  */
-export function errorItems(run: PartitionRun, f: Failure, functionName: string): ErrorItem[] {
+export function errorItems(run: PartitionRun, f: Failure, functionName: string, maxMessageBytes?: number): ErrorItem[] {
   const base = {
-    topic: run.topic, partition: run.partition, functionName, outcome: f.outcome ?? 'failed',
+    topic: run.topic, partition: run.partition, functionName, outcome: f.outcome ?? 'failed', inputPayload: f.inputPayload,
     details: f.details ?? { statusCode: 0, functionError: f.error.name, payload: JSON.stringify({ errorType: f.error.name, errorMessage: f.error.message }) },
   };
-  if (f.records.length === 0) return [{ ...base, startOffset: f.start, endOffset: f.end, inputPayload: f.inputPayload, records: [f.raw ?? null] }];
-  const items: ErrorItem[] = [];
-  let chunk: SourceRecord[] = [];
-  let chars = 0;
-  const push = () => {
-    items.push({
-      ...base, startOffset: chunk[0].offset, endOffset: nextPosition(chunk[chunk.length - 1].offset),
-      inputPayload: items.length === 0 ? f.inputPayload : undefined, records: chunk.map((r) => r.raw),
-    });
-    chunk = [];
-    chars = 0;
-  };
-  for (const r of f.records) {
-    const size = JSON.stringify(r.raw).length;
-    if (chunk.length > 0 && chars + size > MAX_ERROR_RECORDS_CHARS) push();
-    chunk.push(r);
-    chars += size;
-  }
-  push();
-  return items;
+  const item: ErrorItem = f.records.length === 0
+    ? { ...base, startOffset: f.start, endOffset: f.end, records: [f.raw ?? null], offsets: [f.start] }
+    : {
+      ...base, startOffset: f.records[0].offset, endOffset: nextPosition(f.records[f.records.length - 1].offset),
+      records: f.records.map((r) => r.raw), offsets: f.records.map((r) => r.offset),
+    };
+  return maxMessageBytes === undefined ? [item] : fitErrorItem(item, maxMessageBytes);
 }

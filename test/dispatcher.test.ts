@@ -1,4 +1,4 @@
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { App, CfnParameter, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
@@ -164,6 +164,37 @@ describe('KafkaDispatcher', () => {
     expect(configOf(template).relay).toMatchObject({ auth: 'msk-iam', tls: true });
   });
 
+  test('errorTopicMaxMessageBytes: in the configuration for the relay; without it, MSK IAM may read the error topic\'s max.message.bytes', () => {
+    // GIVEN an MSK IAM relay without the prop, and one with it
+    const relay = (errorTopicMaxMessageBytes?: number) => ({
+      cluster: KafkaCluster.msk({ clusterArn: MSK, bootstrapServers: ['b-1.msk.example.com:9098'] }),
+      auth: KafkaAuth.iam(), responseTopic: 'results', errorTopic: 'errors', errorTopicMaxMessageBytes,
+    });
+    const describes = {
+      Action: 'kafka-cluster:DescribeTopicDynamicConfiguration',
+      Resource: 'arn:aws:kafka:us-east-1:111122223333:topic/orders/0123abcd-1111-2222-3333-444455556666-1/errors',
+    };
+    // WHEN synthesized without it THEN the relay may describe the error topic only, and reads its limit at run time
+    const read = setup({ onError: DispatcherErrorBehavior.LOG, relay: relay() }).template;
+    read.hasResourceProperties('AWS::IAM::Policy', { PolicyDocument: { Statement: Match.arrayWith([Match.objectLike(describes)]) } });
+    expect(configOf(read).relay.errorTopicMaxMessageBytes).toBeUndefined();
+    // WHEN synthesized with it THEN the configuration carries it and no describe grant is added
+    const given = setup({ onError: DispatcherErrorBehavior.LOG, relay: relay(65_536) }).template;
+    expect(configOf(given).relay).toMatchObject({ errorTopic: 'errors', errorTopicMaxMessageBytes: 65_536 });
+    expect(JSON.stringify(given.findResources('AWS::IAM::Policy'))).not.toContain('DescribeTopicDynamicConfiguration');
+  });
+
+  test('errorTopicMaxMessageBytes as a token is not checked at synth and reaches the configuration', () => {
+    // GIVEN the limit from a CloudFormation parameter
+    const stack = new Stack(new App(), 'Stack');
+    const target = lambda.Function.fromFunctionAttributes(stack, 'T', { functionArn: 'arn:aws:lambda:us-east-1:111122223333:function:t', sameEnvironment: true });
+    const limit = new CfnParameter(stack, 'ErrorTopicMaxMessageBytes', { type: 'Number' }).valueAsNumber;
+    // WHEN synthesized THEN nothing fails, and the configuration refers to the parameter
+    new KafkaDispatcher(stack, 'D', { target, onError: DispatcherErrorBehavior.LOG, relay: { cluster: PLAIN_CLUSTER, auth: KafkaAuth.none(), errorTopic: 'err', errorTopicMaxMessageBytes: limit } });
+    const env = Template.fromStack(stack).findResources('AWS::Lambda::Function');
+    expect(JSON.stringify(env)).toContain('ErrorTopicMaxMessageBytes');
+  });
+
   test('no idempotency: no table and no DynamoDB grant', () => {
     const { template } = setup({ idempotency: false });
     template.resourceCountIs('AWS::DynamoDB::Table', 0);
@@ -214,6 +245,12 @@ describe('KafkaDispatcher', () => {
     ['SASL/PLAIN without TLS', { relay: { cluster: PLAIN_CLUSTER, auth: KafkaAuth.plain(), responseTopic: 'o' } }, /relay.cluster.tls was false: BASIC_AUTH needs a TLS listener/],
     ['IAM auth on a self-managed cluster', { relay: { cluster: KafkaCluster.selfManaged({ bootstrapServers: ['b:9096'] }), auth: KafkaAuth.iam(), responseTopic: 'o' } }, /relay.auth was "KafkaAuth.iam\(\)": IAM access control exists for Amazon MSK only/],
     ['a TTL of 10 seconds', { idempotencyTtl: Duration.seconds(10) }, /idempotencyTtl was "10 seconds": use 1 minute to 366 days/],
+    ['an error topic limit below 16 KiB', { relay: { cluster: PLAIN_CLUSTER, auth: KafkaAuth.none(), errorTopic: 'e', errorTopicMaxMessageBytes: 1000 } },
+      /relay.errorTopicMaxMessageBytes was 1000: use the error topic's max.message.bytes, an integer from 16384 to 104857600/],
+    ['an error topic limit that is not an integer', { relay: { cluster: PLAIN_CLUSTER, auth: KafkaAuth.none(), errorTopic: 'e', errorTopicMaxMessageBytes: 65536.5 } },
+      /relay.errorTopicMaxMessageBytes was 65536.5: use the error topic's max.message.bytes, an integer/],
+    ['an error topic limit without an error topic', { relay: { cluster: PLAIN_CLUSTER, auth: KafkaAuth.none(), responseTopic: 'o', errorTopicMaxMessageBytes: 65536 } },
+      /relay.errorTopicMaxMessageBytes was 65536: it sizes the error topic's records: set relay.errorTopic too/],
   ])('fails at synth for %s', (_label, props, message) => {
     expect(() => setup(props as Partial<KafkaDispatcherProps>)).toThrow(message);
   });

@@ -8,7 +8,7 @@ import { Construct } from 'constructs';
 import { DispatcherErrorBehavior, DispatcherInvocationType, KafkaRelayProps } from '../dispatcher-props';
 import { KafkaAuthMethod } from '../kafka-auth';
 import { KafkaCluster } from '../kafka-cluster';
-import { DEFAULTS, DispatcherConfig, HOST_PORT, RelayAuthName } from '../../contract/dispatcher-config';
+import { BOUNDS, DEFAULTS, DispatcherConfig, HOST_PORT, RelayAuthName } from '../../contract/dispatcher-config';
 import { Fail, KafkaAuthSetup, secretArnPattern } from './kafka-auth-setup';
 import { mskResourceArn } from './msk';
 import { RELAY_BROKERS_METADATA } from './vpc-endpoints';
@@ -65,6 +65,16 @@ config: DispatcherConfig['relay']; secret?: secretsmanager.ISecret; secretArns: 
     Annotations.of(scope).addWarningV2('cdk-kafka-lambda:dispatcherAsyncResponseTopic',
       'relay.responseTopic is set but invocationType is EVENT: asynchronous invocations return no response, nothing is relayed there.');
   }
+  const maxBytes = relay.errorTopicMaxMessageBytes;
+  if (maxBytes !== undefined && !Token.isUnresolved(maxBytes)) {
+    const [min, max] = BOUNDS.errorTopicMaxMessageBytes;
+    if (!Number.isInteger(maxBytes) || maxBytes < min || maxBytes > max) {
+      fail('errorTopicMaxMessageBytes', maxBytes, `use the error topic's max.message.bytes, an integer from ${min} to ${max} (Kafka's default is 1048576)`);
+    }
+  }
+  if (maxBytes !== undefined && relay.errorTopic === undefined) {
+    fail('errorTopicMaxMessageBytes', maxBytes, 'it sizes the error topic\'s records: set relay.errorTopic too, or remove it');
+  }
   if (relay.errorTopic !== undefined && onError !== DispatcherErrorBehavior.LOG) {
     Annotations.of(scope).addWarningV2('cdk-kafka-lambda:dispatcherErrorTopicUnused',
       `relay.errorTopic is set but onError is ${onError.toUpperCase()}: only LOG writes to the error topic.`);
@@ -77,7 +87,10 @@ config: DispatcherConfig['relay']; secret?: secretsmanager.ISecret; secretArns: 
     if (secret.encryptionKey) grantKeyVia(role, secret.encryptionKey, 'secretsmanager', ['kms:Decrypt']);
   }
   if (secretArns.length) role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: secretArns }));
-  if (relay.auth.method === KafkaAuthMethod.IAM) grantMskIam(role, setup.mskClusterArn(), [relay.responseTopic, relay.errorTopic, ...routeResponseTopics]);
+  if (relay.auth.method === KafkaAuthMethod.IAM) {
+    // Without errorTopicMaxMessageBytes the relay reads the error topic's max.message.bytes (DescribeConfigs).
+    grantMskIam(role, setup.mskClusterArn(), [relay.responseTopic, relay.errorTopic, ...routeResponseTopics], maxBytes === undefined ? relay.errorTopic : undefined);
+  }
   return {
     secret: secrets.authSecret,
     secretArns,
@@ -90,6 +103,7 @@ config: DispatcherConfig['relay']; secret?: secretsmanager.ISecret; secretArns: 
       tls: cluster.tls,
       responseTopic: relay.responseTopic,
       errorTopic: relay.errorTopic,
+      errorTopicMaxMessageBytes: maxBytes,
       clientId: relay.clientId ?? DEFAULTS.relayClientId,
     },
   };
@@ -120,8 +134,11 @@ export function connectToBrokers(scope: Construct, fn: lambda.Function, cluster:
   (fn.node.defaultChild as lambda.CfnFunction).addMetadata(RELAY_BROKERS_METADATA, { ports, securityGroupIds: brokerGroups.map((g) => g.securityGroupId) });
 }
 
-/** kafka-cluster:Connect and idempotent writes on the cluster; DescribeTopic and WriteData on the relay topics only. */
-function grantMskIam(role: iam.IRole, clusterArn: string, topics: (string | undefined)[]): void {
+/**
+ * kafka-cluster:Connect and idempotent writes on the cluster; DescribeTopic and WriteData on the relay topics only;
+ * DescribeTopicDynamicConfiguration on the error topic whose max.message.bytes the relay reads.
+ */
+function grantMskIam(role: iam.IRole, clusterArn: string, topics: (string | undefined)[], describedTopic?: string): void {
   const topicArns = topics.filter((t): t is string => t !== undefined).map((topic) => mskResourceArn(clusterArn, 'topic', topic));
   role.addToPrincipalPolicy(new iam.PolicyStatement({
     actions: ['kafka-cluster:Connect', 'kafka-cluster:WriteDataIdempotently'],
@@ -131,4 +148,10 @@ function grantMskIam(role: iam.IRole, clusterArn: string, topics: (string | unde
     actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:WriteData'],
     resources: topicArns,
   }));
+  if (describedTopic !== undefined) {
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['kafka-cluster:DescribeTopicDynamicConfiguration'],
+      resources: [mskResourceArn(clusterArn, 'topic', describedTopic)],
+    }));
+  }
 }

@@ -38,6 +38,19 @@ describe('range store: redeliveries', () => {
     expect(ledger.twice()).toEqual([]);
   });
 
+  test('GIVEN a compacted Kafka partition (an offset compacted away between events) handled in 20 acknowledged events of 2 records WHEN a rebalance after a lost commit redelivers the last 40 records THEN none runs again', async () => {
+    const db = memoryTable();
+    const ledger = new Ledger();
+    const dispatcher = rangeDispatcher(db, ledger);
+    // GIVEN offsets 3e and 3e+1 in event e; 3e+2 was compacted away
+    const offsets = (e: number) => [3 * e, 3 * e + 1];
+    for (let e = 0; e < 20; e++) await expect(dispatcher.handle(kafkaEventAt('orders', 0, offsets(e)), context())).resolves.toEqual({ batchItemFailures: [] });
+    // WHEN the mapping redelivers the 40 records from the first
+    await dispatcher.handle(kafkaEventAt('orders', 0, range(0, 20).flatMap(offsets)), context());
+    // THEN nothing ran twice
+    expect(ledger.twice()).toEqual([]);
+  });
+
   test('GIVEN a Kinesis shard handled in 8 acknowledged events of 5 records WHEN the shard is redelivered from 40 records back THEN none runs again', async () => {
     const db = memoryTable();
     const ledger = new Ledger();

@@ -21,15 +21,16 @@ const ITEM_COMMANDS = ['GetItemCommand', 'PutItemCommand', 'UpdateItemCommand', 
 
 function countingClient(te, env) {
   const client = new DynamoDBClient(te.awsClientConfig('dynamodb', env));
-  const counter = { calls: 0, items: 0, wcu: 0 };
-  counter.reset = () => Object.assign(counter, { calls: 0, items: 0, wcu: 0 });
+  const counter = { calls: 0, items: 0, wcu: 0, rcu: 0 };
+  counter.reset = () => Object.assign(counter, { calls: 0, items: 0, wcu: 0, rcu: 0 });
   client.middlewareStack.add((next, context) => async (args) => {
     if (!ITEM_COMMANDS.includes(context.commandName)) return next(args);
     counter.calls++;
     counter.items += itemsWritten(context.commandName, args.input);
     const out = await next({ ...args, input: { ...args.input, ReturnConsumedCapacity: 'TOTAL' } });
-    if (itemsWritten(context.commandName, args.input) > 0) {
-      for (const c of [out.output.ConsumedCapacity ?? []].flat()) counter.wcu += c.WriteCapacityUnits ?? c.CapacityUnits ?? 0;
+    for (const c of [out.output.ConsumedCapacity ?? []].flat()) {
+      if (itemsWritten(context.commandName, args.input) > 0) counter.wcu += c.WriteCapacityUnits ?? c.CapacityUnits ?? 0;
+      else counter.rcu += c.ReadCapacityUnits ?? c.CapacityUnits ?? 0;
     }
     return out;
   }, { step: 'initialize', name: 'benchCallCounter' });
@@ -127,4 +128,4 @@ async function benchIdempotency(te, env, records, log) {
 
 const round1 = (x) => Math.round(x * 10) / 10;
 
-module.exports = { benchIdempotency };
+module.exports = { benchIdempotency, countingClient, createTable };

@@ -16,11 +16,12 @@ const { execFile, spawnSync } = require('child_process');
 const te = require('../testenv');
 const { ROOT, median } = require('./common');
 const { benchIdempotency } = require('./idempotency');
+const { benchIdempotencySteady } = require('./idempotency-steady');
 const { benchRelay } = require('./relay');
 const { benchColdStart } = require('./cold-start');
 const { benchSchemas } = require('./schemas');
 const { drawChart } = require('./chart');
-const { resultsProblems } = require('./shape');
+const { RESULTS_SHAPE, resultsProblems } = require('./shape');
 const { markdownTable } = require('./table');
 
 const quick = process.argv.includes('--quick');
@@ -31,8 +32,8 @@ if (only !== undefined && !['decode', 'schemas', 'idempotency'].includes(only)) 
   process.exit(2);
 }
 const N = quick
-  ? { decode: 2000, decodeRuns: 3, idempotency: 100, relay: 5000, relayBytes: 1024, coldRuns: 5, schemas: { records: 2000, runs: 3, loadRuns: 5 } }
-  : { decode: 10000, decodeRuns: 7, idempotency: 1000, relay: 100000, relayBytes: 1024, coldRuns: 31, schemas: { records: 10000, runs: 7, loadRuns: 21 } };
+  ? { decode: 2000, decodeRuns: 3, idempotency: 100, steady: { events: 30, warmup: 10, perEvent: 100 }, relay: 5000, relayBytes: 1024, coldRuns: 5, schemas: { records: 2000, runs: 3, loadRuns: 5 } }
+  : { decode: 10000, decodeRuns: 7, idempotency: 1000, steady: { events: 300, warmup: 50, perEvent: 100 }, relay: 100000, relayBytes: 1024, coldRuns: 31, schemas: { records: 10000, runs: 7, loadRuns: 21 } };
 const outDir = quick ? path.join(__dirname, '.out') : __dirname;
 
 const loads = [];
@@ -80,27 +81,28 @@ const loadSummary = () => ({ min: Math.min(...loads), median: round2(median(load
 /** --only decode|schemas|idempotency: that section of an earlier run's results.json replaced, the rest kept. */
 async function partOnly(part) {
   const started = new Date().toISOString();
-  const counts = { decode: { decode: N.decode, decodeRuns: N.decodeRuns }, schemas: N.schemas, idempotency: { idempotency: N.idempotency } };
+  const counts = { decode: { decode: N.decode, decodeRuns: N.decodeRuns }, schemas: N.schemas, idempotency: { idempotency: N.idempotency, steady: N.steady } };
   log(`${quick ? 'quick' : 'full'} ${part}-only run: ${JSON.stringify(counts[part])}`);
-  let section;
+  let sections;
   if (part === 'decode') {
-    section = await benchDecode(N.decode, N.decodeRuns);
+    sections = { decode: await benchDecode(N.decode, N.decodeRuns) };
   } else if (part === 'schemas') {
-    section = await benchSchemas(N.schemas, log);
+    sections = { schemas: await benchSchemas(N.schemas, log) };
   } else {
     const env = await te.start({ services: ['dynamodb'], ownerPid: process.pid });
     try {
-      section = await benchIdempotency(te, env, N.idempotency, log);
+      sections = { idempotency: await benchIdempotency(te, env, N.idempotency, log), idempotencySteady: await benchIdempotencySteady(te, env, N.steady, log) };
     } finally {
       await te.stop(env);
     }
   }
   const file = path.join(outDir, 'results.json');
   if (!fs.existsSync(file)) {
-    process.stdout.write(`${JSON.stringify({ [part]: section }, null, 2)}\n(no ${path.relative(ROOT, file)} to merge into: run the whole bench first)\n`);
+    process.stdout.write(`${JSON.stringify(sections, null, 2)}\n(no ${path.relative(ROOT, file)} to merge into: run the whole bench first)\n`);
     return;
   }
-  const results = { ...JSON.parse(fs.readFileSync(file, 'utf8')), [part]: section };
+  const merged = { ...JSON.parse(fs.readFileSync(file, 'utf8')), ...sections };
+  const results = Object.fromEntries(Object.keys(RESULTS_SHAPE).filter((k) => k in merged).map((k) => [k, merged[k]]));
   const problems = resultsProblems(results);
   if (problems.length > 0) throw new Error(`results do not have the issue's shape: ${problems.join('; ')}\n${JSON.stringify(results)}`);
   fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
@@ -124,8 +126,9 @@ async function partOnly(part) {
   const env = own ? await te.start({ services: ['kafka', 'dynamodb'], ownerPid: process.pid }) : te.loadEnv();
   try {
     const idempotency = await benchIdempotency(te, env, N.idempotency, log);
+    const idempotencySteady = await benchIdempotencySteady(te, env, N.steady, log);
     const relay = await benchRelay(te, env, N.relay, N.relayBytes, log);
-    const results = { decode, idempotency, relay, coldStart, schemas };
+    const results = { decode, idempotency, idempotencySteady, relay, coldStart, schemas };
     const problems = resultsProblems(results);
     if (problems.length > 0) throw new Error(`results do not have the issue's shape: ${problems.join('; ')}\n${JSON.stringify(results)}`);
     const file = path.join(outDir, 'results.json');

@@ -8,6 +8,7 @@ const SCHEMA_DECODE = ['records', 'record_bytes', 'ours_rps', 'powertools_rps', 
 const RESULTS_SHAPE = {
   decode: ['records', 'ours_rps', 'powertools_rps', 'floor_rps'],
   idempotency: ['records', 'ours_calls', 'powertools_calls', 'ours_items_written', 'powertools_items_written', 'ours_write_units', 'powertools_write_units', 'ours_ms', 'powertools_ms'],
+  idempotencySteady: ['events', 'records_per_event', ...['plain', 'responses', 'gaps'].flatMap((shape) => ['write_units_per_million', 'read_units_per_million', 'items_per_million', 'item_bytes'].map((f) => `${shape}_${f}`))],
   relay: ['records', 'bytes', 'ours_rps', 'kafka_perf_rps'],
   coldStart: ['bundle_bytes', 'require_ms_over_node', 'powertools_bundle_bytes', 'powertools_require_ms_over_node'],
   schemas: [{

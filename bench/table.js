@@ -16,12 +16,20 @@ function markdownTable(r) {
     [`| idempotency ${n(i.records)} new records, items written | ${n(i.ours_items_written)} (${i.ours_items_written / i.records} per record) | Powertools ${n(i.powertools_items_written)} | ${x(i.powertools_items_written / i.ours_items_written)} fewer | ≤ 0.05 per record |`],
     [`| idempotency ${n(i.records)} new records, write units | ${n(i.ours_write_units)} | Powertools ${n(i.powertools_write_units)} | ${x(i.powertools_write_units / i.ours_write_units)} fewer | |`],
     [`| idempotency ${n(i.records)} new records, ms | ${n(i.ours_ms)} | Powertools ${n(i.powertools_ms)} | ${x(i.powertools_ms / i.ours_ms)} faster | ≥ 10× |`],
+    steadyRows(r.idempotencySteady, i),
     [`| relay ${n(rl.records)} × ${rl.bytes} B, acks=all, records/s | ${n(rl.ours_rps)} | ProducerPerformance ${n(rl.kafka_perf_rps)} | ${x(rl.ours_rps / rl.kafka_perf_rps)} | ≥ 0.5× |`],
     [`| require over bare node, ms | ${n(c.require_ms_over_node)} | Powertools handler ${n(c.powertools_require_ms_over_node)} | ${x(c.powertools_require_ms_over_node / c.require_ms_over_node)} faster | ≤ 40 ms |`],
     [`| bundle, KB (@aws-sdk external) | ${n(c.bundle_bytes / 1024)} | Powertools handler ${n(c.powertools_bundle_bytes / 1024)} | ${x(c.bundle_bytes / c.powertools_bundle_bytes)} the size | ≤ 300 KB |`],
     schemaRows(r.schemas),
   ];
   return rows.flat().join('\n');
+}
+
+/** Steady state per million records, each shape against Powertools' per-record items (the idempotency section's units per record). */
+function steadyRows(st, i) {
+  const peer = i.powertools_write_units / i.records * 1_000_000;
+  const shapes = { plain: 'no response topic', responses: 'results of ~20 B relayed', gaps: 'offset gaps between events' };
+  return Object.entries(shapes).map(([k, text]) => `| idempotency steady state (${st.events} events × ${st.records_per_event} records, ${text}), write units per million records | ${n(st[`${k}_write_units_per_million`])} (read ${n(st[`${k}_read_units_per_million`])}; item ≤ ${st[`${k}_item_bytes`]} B) | Powertools ${n(peer)} | ${x(peer / st[`${k}_write_units_per_million`])} fewer | |`);
 }
 
 const goal = (g, text) => `${text} (${g.met ? 'met' : 'missed'})`;

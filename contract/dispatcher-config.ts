@@ -82,7 +82,7 @@ export const EXTERNAL_ID = /^[\w+=,.@:/-]{2,1224}$/;
 /** The dispatcher's embedded metrics. */
 export const METRIC_NAMES = [
   'RecordsIn', 'RecordsInvoked', 'RecordsResponded', 'RecordsFailed', 'RecordsDropped',
-  'RecordsSkippedDuplicate', 'InvokeRetries', 'Invocations', 'ReinvokedForLostResult', 'RecordsUnknownOutcome',
+  'RecordsSkippedDuplicate', 'InvokeRetries', 'Invocations', 'ReinvokedForLostResult', 'RecordsUnknownOutcome', 'RecordsNotRecorded',
 ] as const;
 export type MetricName = typeof METRIC_NAMES[number];
 

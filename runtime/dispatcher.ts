@@ -387,8 +387,14 @@ export class Dispatcher {
     // Stored before relaying: if the relay fails, the retry re-relays the stored results without invoking again.
     // A result too big to store is marked pending until it is relayed.
     const unstored = responding && session !== undefined ? batch.records.map((_, i) => !session.fits(results[i])) : [];
-    // Results nothing will relay are not stored.
-    await this.complete(run, batch.records, responding ? 'responded' : 'invoked', responding ? results : undefined, unstored);
+    // Results nothing will relay are not stored. If they cannot be recorded the partition is retried and the records
+    // run again: the window the metric counts.
+    try {
+      await this.complete(run, batch.records, responding ? 'responded' : 'invoked', responding ? results : undefined, unstored);
+    } catch (e) {
+      this.metrics.add('RecordsNotRecorded', batch.records.length);
+      throw e;
+    }
     if (!responding) return;
     await this.relayOrStop(run, batch.records[0].offset, () => relay!.sendResponses(batch.records.map((record, i) => ({ record, result: results[i] })), route.responseTopic));
     if (run.stopped) return;

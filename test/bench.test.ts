@@ -27,7 +27,7 @@ describe('bench/results.json', () => {
     const results = committed();
     // THEN
     expect(resultsProblems(results)).toEqual([]);
-    expect(Object.keys(results)).toEqual(['decode', 'idempotency', 'relay', 'coldStart', 'schemas']);
+    expect(Object.keys(results)).toEqual(['decode', 'idempotency', 'idempotencySteady', 'relay', 'coldStart', 'schemas']);
   });
 
   test('has the schemas section with every goal of the issue judged on its numbers', () => {
@@ -43,6 +43,7 @@ describe('bench/results.json', () => {
     const results = committed();
     expect(results.decode.records).toBe(10_000);
     expect(results.idempotency.records).toBe(1_000);
+    expect([results.idempotencySteady.events, results.idempotencySteady.records_per_event]).toEqual([300, 100]);
     expect(results.relay.records).toBe(100_000);
     expect(results.relay.bytes).toBe(1024);
     expect([results.schemas.avro.records, results.schemas.protobuf.records]).toEqual([10_000, 10_000]);

@@ -12,7 +12,7 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import * as te from '../../testenv';
 import { DISPATCHER_CONFIG_ENV, DispatcherConfig } from '../../contract/dispatcher-config';
-import { createIdempotencyTable, invokeFunction, kafkaEvent, partitionSpecs, readTopic } from './support';
+import { createIdempotencyTable, invokeFunction, kafkaEvent, partitionSpecs, readTopic, messagesIn } from './support';
 
 jest.setTimeout(120_000);
 
@@ -124,7 +124,7 @@ describe('dispatcher bundle under the Lambda emulator', () => {
     expect(byOffset.get(21)!.headers).toEqual({ 'source-topic': 'orders', 'source-partition': '1', 'source-offset': '21' });
   });
 
-  test('fail: a retried batch invokes the target only for records not yet done and re-relays stored results', async () => {
+  test('fail: a retried batch invokes the target only for records not yet done, and each result is relayed once', async () => {
     // GIVEN partition 0 that succeeds and partition 1 whose second record makes the target fail
     const name = await target('failOn');
     const responseTopic = await newTopic();
@@ -148,10 +148,10 @@ describe('dispatcher bundle under the Lambda emulator', () => {
     // THEN only the record that failed is invoked again (it fails again), done ones are skipped
     expect(second.functionError).toBe('Unhandled');
     expect((await invokedOffsets(name)).flat().slice(firstCalls.length)).toEqual([`${topic}-1@6`]);
-    // AND the stored results of the done records were relayed again without invoking the target
-    const relayed = await readTopic(te, responseTopic, 6);
-    const count = (o: number) => relayed.filter((m) => JSON.parse(m.key).offset === o).length;
-    expect([count(0), count(1), count(5)]).toEqual([2, 2, 2]);
+    // AND the results of the done records, relayed by the first attempt, are on the response topic once
+    const relayed = await readTopic(te, responseTopic, 3);
+    expect(relayed.map((m) => JSON.parse(m.key).offset).sort()).toEqual([0, 1, 5]);
+    expect(await messagesIn(te, responseTopic)).toBe(3);
     expect(JSON.parse(relayed.find((m) => JSON.parse(m.key).offset === 5)!.value)).toMatchObject({ result: { echo: { n: 5 } } });
     // AND the table keeps them per range: an item of ranges per partition and one of results per target invocation
     const { Items } = await dynamodb.send(new ScanCommand({ TableName: tableName, FilterExpression: 'begins_with(id, :t)', ExpressionAttributeValues: { ':t': { S: topic } } }));

@@ -9,7 +9,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import * as te from '../../testenv';
 import { Dispatcher, DynamoDbRangeStore, EmfMetrics, JsonLogger, KafkaRelay, TargetInvoker } from '../../runtime';
-import { createIdempotencyTable, kafkaEvent, lambdaContext, partitionSpecs, readTopic } from './support';
+import { createIdempotencyTable, kafkaEvent, lambdaContext, partitionSpecs, readTopic, messagesIn } from './support';
 
 jest.setTimeout(120_000);
 
@@ -64,7 +64,7 @@ describe('Dispatcher with idempotency per range', () => {
     // AND the response topic holds each result once: 200 first results and 120 new ones (the 80 redelivered done
     // records had theirs relayed already)
     expect(await readTopic(te, responses, 320)).toHaveLength(320);
-    expect(await messagesIn(responses)).toBe(320);
+    expect(await messagesIn(te, responses)).toBe(320);
   });
 
   test('two dispatchers racing on one event: each record is invoked by exactly one; the other retries its partitions and then finds them done', async () => {
@@ -105,15 +105,3 @@ describe('Dispatcher with idempotency per range', () => {
     expect(calls.filter((c) => Number(c.split('@')[1]) >= 40)).toHaveLength(40);
   });
 });
-
-/** How many messages a topic holds: the sum of its partitions' end offsets. */
-async function messagesIn(topic: string): Promise<number> {
-  const { Kafka, logLevel } = await import('kafkajs');
-  const admin = new Kafka({ ...te.kafkaClientConfig('plaintext'), logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
-  try {
-    return (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0);
-  } finally {
-    await admin.disconnect();
-  }
-}

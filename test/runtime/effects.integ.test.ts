@@ -11,7 +11,7 @@ import {
   coordinatesKey, decodeEvent, Dispatcher, DynamoDbIdempotencyStore, DynamoDbRangeStore, EmfMetrics, inProcessInvoker, JsonLogger, KafkaRelay,
   SchemaDecodeError, SchemaRegistryUnavailableError, SourceRecord,
 } from '../../runtime';
-import { createIdempotencyTable, kafkaEvent, lambdaContext, partitionSpecs } from './support';
+import { createIdempotencyTable, kafkaEvent, lambdaContext, partitionSpecs, messagesIn } from './support';
 
 jest.setTimeout(180_000);
 
@@ -88,7 +88,39 @@ describe('exactly-once effects against DynamoDB Local and the broker', () => {
     // THEN each even record ran once, and the error topic holds each odd record once
     expect(ran.size).toBe(500);
     expect([...ran.values()].filter((n) => n !== 1)).toEqual([]);
-    expect(await messagesIn(errorTopic)).toBe(500);
+    expect(await messagesIn(te, errorTopic)).toBe(500);
+  });
+
+  test('a batch whose range cannot be recorded after the target answered runs again on the retry, counted by RecordsNotRecorded', async () => {
+    // GIVEN a DynamoDB client that refuses the first write of the ranges (after the target ran the batch)
+    const topic = `unrecorded-${randomUUID().slice(0, 8)}`;
+    let faults = 0;
+    const flaky = new Proxy(dynamodb, {
+      get(target, prop, receiver) {
+        if (prop !== 'send') return Reflect.get(target, prop, receiver);
+        return async (command: { constructor: { name: string }; input: { UpdateExpression?: string } }) => {
+          if (command.input.UpdateExpression?.startsWith('SET #ranges') && faults++ === 0) {
+            throw Object.assign(new Error('Rate of requests exceeds the allowed throughput'), { name: 'ThrottlingException' });
+          }
+          return target.send(command as never);
+        };
+      },
+    });
+    const lines: string[] = [];
+    const { invoker, ran } = countingTarget();
+    const dispatcher = new Dispatcher({
+      invoker, store: new DynamoDbRangeStore({ tableName, client: flaky }), batchSize: 10,
+      logger: quiet.logger, metrics: new EmfMetrics({ write: (line) => lines.push(line) }),
+    });
+    const event = kafkaEvent(partitionSpecs(topic, 0, 0, 30));
+    // WHEN the first invocation's range write fails and the mapping retries the batch
+    await expect(dispatcher.handle(event, lambdaContext())).rejects.toMatchObject({ name: 'BatchFailedError' });
+    expect(faults).toBe(1);
+    await expect(dispatcher.handle(event, lambdaContext())).resolves.toEqual({ batchItemFailures: [] });
+    // THEN the 10 records of that invocation ran twice, the others once, and the metric counted those 10
+    expect([...ran.entries()].filter(([, n]) => n === 2).map(([o]) => o)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(ran.size).toBe(30);
+    expect(lines.map((l) => JSON.parse(l).RecordsNotRecorded ?? 0)).toEqual([10, 0]);
   });
 
   test('a poison record delivered again after its batch finished is not written to the error topic again', async () => {
@@ -109,7 +141,7 @@ describe('exactly-once effects against DynamoDB Local and the broker', () => {
     await dispatcher.handle(event, lambdaContext());
     await dispatcher.handle(event, lambdaContext());
     // THEN its failure is on the error topic once, and the others ran once
-    expect(await messagesIn(errorTopic)).toBe(1);
+    expect(await messagesIn(te, errorTopic)).toBe(1);
     expect([...ran.entries()]).toEqual([[0, 1], [2, 1]]);
   });
 
@@ -205,15 +237,3 @@ describe('exactly-once effects against DynamoDB Local and the broker', () => {
     expect(await store.acquire(key, record, Date.now() + 60_000)).toEqual({ state: 'acquired', lostResult: true });
   });
 });
-
-/** How many messages a topic holds: the sum of its partitions' end offsets. */
-async function messagesIn(topic: string): Promise<number> {
-  const { Kafka, logLevel } = await import('kafkajs');
-  const admin = new Kafka({ ...te.kafkaClientConfig('plaintext'), logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
-  try {
-    return (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0);
-  } finally {
-    await admin.disconnect();
-  }
-}

@@ -86,6 +86,18 @@ export async function readTopic(te: typeof import('../../testenv'), topic: strin
   return out;
 }
 
+/** How many messages a topic holds: the sum of its partitions' end offsets. */
+export async function messagesIn(te: typeof import('../../testenv'), topic: string): Promise<number> {
+  const { Kafka, logLevel } = await import('kafkajs');
+  const admin = new Kafka({ ...te.kafkaClientConfig('plaintext'), logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    return (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 export interface KinesisRecordSpec {
   stream: string;
   shardId: string;

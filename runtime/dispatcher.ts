@@ -321,9 +321,7 @@ export class Dispatcher {
     const relay = this.o.relay;
     if (relay === undefined) return;
     for (const [topic, list] of byResponseTopic(this.routes, items)) {
-      await this.relayOrStop(run, list[0].record.offset, () => relay.sendResponses(list, topic));
-      if (run.stopped) return;
-      run.session?.settle?.(list.map((i) => i.record));
+      if (await this.relayOrStop(run, list[0].record.offset, () => relay.sendResponses(list, topic))) run.session?.settle?.(list.map((i) => i.record));
     }
   }
 
@@ -450,11 +448,14 @@ export class Dispatcher {
   }
 
   /** The error records of a failure: its range split so that each record's bytes stay under Kafka's message size. */
-  private async relayOrStop(run: PartitionRun, offset: Position, send: () => Promise<void>): Promise<void> {
+  /** Sends, or stops the partition at offset when the send fails; whether it was sent. */
+  private async relayOrStop(run: PartitionRun, offset: Position, send: () => Promise<void>): Promise<boolean> {
     try {
       await send();
+      return true;
     } catch (e) {
       run.stop(offset, e as Error);
+      return false;
     }
   }
 

@@ -77,14 +77,20 @@ export class Ledger {
 /** A relay that records what reached the topics; `failNext` makes the next sends of responses fail. */
 export class RecordingRelay implements RelayPort {
   failResponses = 0;
+  /** The topics each record's responses went to. */
+  readonly topics = new Map<string, string[]>();
+  /** Fails a send of responses it answers true for (topic, record ids). */
+  failOn?: (topic: string | undefined, ids: string[]) => boolean;
   constructor(private readonly ledger: Ledger, readonly responseTopic: string | undefined = 'responses', readonly errorTopic: string | undefined = undefined) {}
-  async sendResponses(items: readonly { record: any; result: unknown }[], _topic?: string): Promise<void> {
+  async sendResponses(items: readonly { record: any; result: unknown }[], topic?: string): Promise<void> {
+    if (this.failOn?.(topic, items.map(({ record }) => `${record.topic}|${record.partition}|${record.offset}`)) === true) throw new Error('broker unreachable (injected)');
     if (this.failResponses > 0) {
       this.failResponses--;
       throw new Error('broker unreachable (injected)');
     }
     for (const { record, result } of items) {
       const id = `${record.topic}|${record.partition}|${record.offset}`;
+      this.topics.set(id, [...this.topics.get(id) ?? [], topic ?? this.responseTopic ?? '']);
       this.ledger.responses.set(id, [...this.ledger.responses.get(id) ?? [], result === undefined ? null : result]);
     }
   }

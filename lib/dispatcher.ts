@@ -337,7 +337,7 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
   /**
    * A metric of the dispatcher's embedded metrics: RecordsIn, RecordsInvoked, RecordsResponded,
    * RecordsFailed, RecordsDropped, RecordsSkippedDuplicate, InvokeRetries, Invocations, ReinvokedForLostResult,
-   * RecordsUnknownOutcome.
+   * RecordsUnknownOutcome, RecordsNotRecorded.
    * @default - sum over 5 minutes
    */
   public metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {

@@ -11,33 +11,33 @@ import { forEachLimit } from './concurrency';
 import { batchGet, batchPut, BatchRetry, Item } from './dynamodb-batch';
 import { IdempotencyLeaseLostError, RecordCoordinates } from './errors';
 import {
-  CompletedRecord, CompletionEntry, DEFAULT_IDEMPOTENCY_TTL_SECONDS, DEFAULT_MAX_RESULT_BYTES, DynamoDbIdempotencyStoreOptions,
+  CompletedRecord, CompletionEntry, DEFAULT_IDEMPOTENCY_TTL_SECONDS, DEFAULT_MAX_RESULT_BYTES, DynamoDbIdempotencyStoreOptions, HOLD_CLOCK_SKEW_MS,
   IdempotencyEntry, IdempotencySession, RecordOutcome,
 } from './idempotency';
 import { dynamodbSdk } from './sdk';
 import { comparePositions, Position } from './source';
 
 /**
- * The most the list of ranges of a partition may take, in bytes of JSON: with the lease and the item's other
- * attributes the item stays within 1 KB, so the lease, each range write and the release bill one write unit. Ranges
- * done one after another in an event merge into one once nothing of them is left to relay, so an event (a batch of
- * up to 10,000 records, any routes, any records per invocation) needs one range, plus one whose results are not yet
- * relayed. Beyond this size the oldest ranges no session of this process touched go first.
+ * The most the list of ranges of a partition may take, in bytes of JSON. Ranges done one after another in an event
+ * merge into one once nothing of them is left to relay, so an event (a batch of up to 10,000 records, any routes, any
+ * records per invocation) needs one range, plus one whose results are not yet relayed, and the events of a partition
+ * whose offsets follow each other share one: such a partition's item stays far under 1 KB, so the lease, each range
+ * write and the release bill one write unit each. Where successive events cannot merge (offset gaps between them,
+ * Kinesis sequence numbers), each adds a range, and beyond this size the oldest ranges go that neither this session
+ * wrote nor hold a record of its event: the item stays under 2 KB and keeps the last 12 (Kinesis) to 35 (Kafka) events.
  */
-const RANGES_BYTES = 700;
+const RANGES_BYTES = 1_800;
 /** The most results one item holds (DynamoDB's limit is 400 KB an item); more go into further items. */
 const RESULTS_ITEM_BYTES = 350_000;
 /** Lease writes in flight at once. */
 const LEASES_IN_FLIGHT = 8;
-/**
- * How long past the invocation's deadline a lease holds: another execution environment whose clock runs ahead by up
- * to this much still waits until the holder has ended.
- */
-const LEASE_CLOCK_SKEW_MS = 5_000;
 /** This execution environment, unless told otherwise. */
 const CONTAINER = randomUUID();
-/** The partitions (container, table and item) leased, or being leased, by sessions of this process now: never taken over. */
-const HELD = new Set<string>();
+/**
+ * The partitions (container, table and item) leased, or being leased, by sessions of this process now, with the
+ * session holding each: never taken over, and given up only by that session.
+ */
+const HELD = new Map<string, string>();
 
 /**
  * A range of a partition done: records first..last (inclusive) of one or more target invocations or errors that were
@@ -144,7 +144,7 @@ export class DynamoDbRangeStore {
       state.order = positions;
       positions.forEach((p, i) => state.index.set(String(p), i));
     }
-    const until = leaseUntilMs + LEASE_CLOCK_SKEW_MS;
+    const until = leaseUntilMs + HOLD_CLOCK_SKEW_MS;
     try {
       for (const item of await batchGet(this.client, this.tableName, [...byHead.keys()].map(key), this.retry)) {
         states.get(item[ID].S!)!.ranges = this.live(item);
@@ -236,7 +236,7 @@ export class DynamoDbRangeStore {
       state.ranges.push(range);
       state.touched.add(range);
       // Without results to relay, the records need nothing more.
-      if (k === undefined && x.length === 0) for (const e of sorted) state.settled.add(String(e.record.offset));
+      if (outcome !== 'responded') for (const e of sorted) state.settled.add(String(e.record.offset));
       await this.writeRanges(state, owner);
     }
   }
@@ -269,13 +269,13 @@ export class DynamoDbRangeStore {
         UpdateExpression: 'SET #ranges = :ranges, #ttl = :ttl',
         ConditionExpression: '#lease.#owner = :owner',
         ExpressionAttributeNames: { '#ranges': 'ranges', '#ttl': TTL, '#lease': 'lease', '#owner': 'owner' },
-        ExpressionAttributeValues: { ':ranges': { S: JSON.stringify(state.ranges) }, ':ttl': { N: String(this.expiration()) }, ':owner': { S: owner } },
+        ExpressionAttributeValues: { ':ranges': { S: encodeRanges(state.ranges) }, ':ttl': { N: String(this.expiration()) }, ':owner': { S: owner } },
       }));
       state.dirty = false;
     } catch (e) {
       if ((e as { name?: string }).name !== 'ConditionalCheckFailedException') throw e;
       state.leased = false;
-      HELD.delete(this.heldKey(state));
+      this.unhold(state, owner);
       const last = state.ranges[state.ranges.length - 1];
       throw new IdempotencyLeaseLostError(state.topic, state.partition, last?.f ?? 0);
     }
@@ -291,7 +291,7 @@ export class DynamoDbRangeStore {
     for (let range of state.ranges) {
       if (range.t + this.ttlSeconds <= now) continue;
       const mine = state.touched.has(range);
-      if ((range.k !== undefined || range.x !== undefined) && settledWhole(state, range)) range = { f: range.f, l: range.l, o: range.o, t: range.t };
+      if (!plain(range) && settledWhole(state, range)) range = { f: range.f, l: range.l, ...(range.o === 'responded' ? {} : { o: range.o }), t: range.t };
       const before = out[out.length - 1];
       if (before !== undefined && plain(before) && plain(range) && follows(state, range.f, before.l)) {
         const merged: Range = { f: before.f, l: range.l, ...(before.o === range.o ? { o: range.o } : {}), t: Math.max(before.t, range.t) };
@@ -305,7 +305,7 @@ export class DynamoDbRangeStore {
     // A range inside a later one says nothing the later one does not.
     const kept = out.filter((r, i) => !out.slice(i + 1).some((later) => comparePositions(later.f, r.f) <= 0 && comparePositions(r.l, later.l) <= 0));
     // Beyond the size, the oldest ranges go that neither this session wrote nor hold a record of its event.
-    while (Buffer.byteLength(JSON.stringify(kept)) > RANGES_BYTES) {
+    while (Buffer.byteLength(encodeRanges(kept)) > RANGES_BYTES) {
       const oldest = kept.findIndex((r) => !state.touched.has(r) && !holdsDelivered(state, r));
       if (oldest < 0) break;
       kept.splice(oldest, 1);
@@ -320,7 +320,7 @@ export class DynamoDbRangeStore {
     const held = this.heldKey(state);
     // Checked and taken in one step: two sessions of this process never both write the lease.
     if (HELD.has(held)) return false;
-    HELD.add(held);
+    HELD.set(held, owner);
     try {
       const out = await this.client.send(new (dynamodbSdk().UpdateItemCommand)({
         TableName: this.tableName,
@@ -344,11 +344,12 @@ export class DynamoDbRangeStore {
       state.leased = true;
       return true;
     } catch (e) {
-      HELD.delete(held);
       if ((e as { name?: string }).name !== 'ConditionalCheckFailedException') {
+        // The write may have landed: the partition stays held here until this session releases it.
         state.maybeLeased = true;
         throw e;
       }
+      this.unhold(state, owner);
       return false;
     }
   }
@@ -358,7 +359,7 @@ export class DynamoDbRangeStore {
     await forEachLimit([...states.values()].filter((s) => s.leased || s.maybeLeased), LEASES_IN_FLIGHT, async (state) => {
       // Whether or not the write below succeeds, this process no longer works on the partition.
       const leased = state.leased;
-      HELD.delete(this.heldKey(state));
+      this.unhold(state, owner);
       state.leased = false;
       state.maybeLeased = false;
       if (leased) this.compact(state);
@@ -369,7 +370,7 @@ export class DynamoDbRangeStore {
         UpdateExpression: ranges ? 'SET #ranges = :ranges REMOVE #lease' : 'REMOVE #lease',
         ConditionExpression: '#lease.#owner = :owner',
         ExpressionAttributeNames: { '#lease': 'lease', '#owner': 'owner', ...(ranges ? { '#ranges': 'ranges' } : {}) },
-        ExpressionAttributeValues: { ':owner': { S: owner }, ...(ranges ? { ':ranges': { S: JSON.stringify(state.ranges) } } : {}) },
+        ExpressionAttributeValues: { ':owner': { S: owner }, ...(ranges ? { ':ranges': { S: encodeRanges(state.ranges) } } : {}) },
       })).catch((e: { name?: string }) => {
         if (e.name !== 'ConditionalCheckFailedException') throw e;
       });
@@ -394,13 +395,18 @@ export class DynamoDbRangeStore {
     }
   }
 
+  private unhold(state: PartitionState, owner: string): void {
+    const held = this.heldKey(state);
+    if (HELD.get(held) === owner) HELD.delete(held);
+  }
+
   private heldKey(state: PartitionState): string {
     return `${this.container}|${this.tableName}|${state.headKey}`;
   }
 
   private live(item: Item): Range[] {
     const now = this.nowSeconds();
-    const ranges = item.ranges?.S === undefined ? [] : JSON.parse(item.ranges.S) as Range[];
+    const ranges = item.ranges?.S === undefined ? [] : decodeRanges(item.ranges.S);
     return ranges.filter((r) => r.t + this.ttlSeconds > now);
   }
 
@@ -438,6 +444,33 @@ function splitResultsKey(id: string): [string, string] {
 
 const key = (id: string): Item => ({ [ID]: { S: id } });
 
+/**
+ * The ranges as stored: JSON, with each string position (a Kinesis sequence number) that has the length of the one
+ * before it written as "~" and the digits that differ at its end, since positions of a shard share most of theirs.
+ */
+function encodeRanges(ranges: readonly Range[]): string {
+  let previous: Position | undefined;
+  const short = (p: Position): Position => {
+    const before = previous;
+    previous = p;
+    if (typeof p !== 'string' || typeof before !== 'string' || before.length !== p.length) return p;
+    let same = 0;
+    while (same < p.length && p[same] === before[same]) same++;
+    return same > 2 ? `~${p.slice(same)}` : p;
+  };
+  return JSON.stringify(ranges.map((r) => ({ ...r, f: short(r.f), l: short(r.l) })));
+}
+
+function decodeRanges(text: string): Range[] {
+  let previous: Position | undefined;
+  const full = (p: Position): Position => {
+    if (typeof p === 'string' && p.startsWith('~') && typeof previous === 'string') p = previous.slice(0, previous.length - (p.length - 1)) + p.slice(1);
+    previous = p;
+    return p;
+  };
+  return (JSON.parse(text) as Range[]).map((r) => ({ ...r, f: full(r.f), l: full(r.l) }));
+}
+
 /** The event's positions per partition, in order. */
 function groupPositions(delivered: readonly RecordCoordinates[]): Map<string, Position[]> {
   const out = new Map<string, Position[]>();
@@ -455,8 +488,8 @@ function settle(states: Map<string, PartitionState>, records: readonly RecordCoo
   for (const r of records) states.get(headKeyOf(r))?.settled.add(String(r.offset));
 }
 
-/** A range that holds neither results nor records without them. */
-const plain = (r: Range): boolean => r.k === undefined && r.x === undefined && r.p === undefined;
+/** A range with nothing left to relay: no results, and not responded (a responded range's results may be undefined). */
+const plain = (r: Range): boolean => r.o !== 'responded' && r.k === undefined && r.x === undefined && r.p === undefined;
 
 /**
  * Whether position `next` comes right after `last`: the next Kafka offset, or the next record delivered in the event
@@ -526,10 +559,9 @@ function isDone(range: Range | undefined, offset: Position): boolean {
 
 function completedRecord(range: Range, record: RecordCoordinates): CompletedRecord {
   return {
-    // Merged ranges of several outcomes were invoked or took an error path; nothing of them is left to relay.
+    // A range without an outcome merged records whose results, if any, were relayed: nothing is left to relay.
     outcome: range.o ?? 'invoked',
-    // A responded range without results had them relayed before it merged.
-    resultOmitted: range.o === 'responded' && (range.k === undefined || has(range.x, record.offset)),
+    resultOmitted: has(range.x, record.offset),
     relayPending: has(range.p, record.offset),
     topic: record.topic,
     partition: record.partition,

@@ -11,6 +11,11 @@ export { IDEMPOTENCY_PARTITION_KEY, IDEMPOTENCY_TTL_ATTRIBUTE };
 
 /** Default time to live of a done record: 7 days, longer than any ESM retry of the same batch. */
 export const DEFAULT_IDEMPOTENCY_TTL_SECONDS = DEFAULTS.ttlSeconds;
+/**
+ * How long past an invocation's deadline what it holds stays held (a partition's lease, a result being relayed):
+ * another execution environment whose clock runs ahead by up to this much still waits until the holder has ended.
+ */
+export const HOLD_CLOCK_SKEW_MS = 5_000;
 /** Default cap of a stored result; a DynamoDB item holds at most 400 KB. */
 export const DEFAULT_MAX_RESULT_BYTES = DEFAULTS.maxResultBytes;
 
@@ -177,7 +182,7 @@ export class DynamoDbIdempotencyStore {
    */
   async open(entries: readonly IdempotencyEntry[], leaseUntilMs = Date.now()): Promise<IdempotencySession> {
     const done = entries.length === 0 ? new Map<string, CompletedRecord>() : await this.getCompleted(entries.map((e) => e.key));
-    const complete = (e: readonly CompletionEntry[]) => this.complete(e, leaseUntilMs);
+    const complete = (e: readonly CompletionEntry[]) => this.complete(e, leaseUntilMs + HOLD_CLOCK_SKEW_MS);
     return { done, inProgress: new Set(), fits: (r) => this.fits(r), complete, relayed: complete, close: async () => undefined };
   }
 

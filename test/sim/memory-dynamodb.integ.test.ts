@@ -155,7 +155,7 @@ const condition: fc.Arbitrary<Built> = fc.letrec((tie) => ({
     fc.tuple(fc.constantFrom('b', 'l', 's', 'm'), fc.constantFrom('>', '=', '<'), fc.nat(3)).map(([attr, op, k]) => { const a = v({ N: String(k) }); return join(`size(#${attr}) ${op} ${a.text}`, n(attr), a); }),
     fc.tuple(path, fc.constantFrom('S', 'N', 'M', 'L', 'SS', 'NULL')).map(([p, t]) => { const a = v({ S: t }); return join(`attribute_type(${p.text}, ${a.text})`, p, a); }),
     fc.constantFrom('p', 'q', 'x').map((e) => { const a = v({ S: e }); return join(`contains(#s, ${a.text})`, n('s'), a); }),
-    tie('c').map((c) => join(`NOT ${c.text}`, c as Built)),
+    tie('c').map((c) => join(`NOT ${(c as Built).text}`, c as Built)),
     fc.tuple(tie('c'), fc.constantFrom('AND', 'OR'), tie('c')).map(([x, op, y]) => join(`(${(x as Built).text} ${op} ${(y as Built).text})`, x as Built, y as Built)),
   ),
 })).c;

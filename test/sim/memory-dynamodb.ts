@@ -394,17 +394,17 @@ type Type = 'S' | 'N' | 'B' | 'BOOL' | 'NULL' | 'M' | 'L' | 'SS' | 'NS' | 'BS';
 const TYPES: Type[] = ['S', 'N', 'B', 'BOOL', 'NULL', 'M', 'L', 'SS', 'NS', 'BS'];
 
 export function typeOf(v: AttributeValue): Type {
-  for (const t of TYPES) if ((v as Record<string, unknown>)[t] !== undefined) return t;
+  for (const t of TYPES) if ((v as unknown as Record<string, unknown>)[t] !== undefined) return t;
   throw validation('Supplied AttributeValue is empty, must contain exactly one of the supported datatypes');
 }
 
 function checkValue(v: AttributeValue): void {
-  const present = TYPES.filter((t) => (v as Record<string, unknown>)[t] !== undefined);
+  const present = TYPES.filter((t) => (v as unknown as Record<string, unknown>)[t] !== undefined);
   if (present.length !== 1) throw validation('Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes');
   const t = present[0];
   if (t === 'N') canonicalNumber((v as { N: string }).N);
   if ((t === 'SS' || t === 'NS' || t === 'BS')) {
-    const xs = (v as Record<string, unknown[]>)[t];
+    const xs = (v as unknown as Record<string, unknown[]>)[t];
     if (xs.length === 0) throw validation('One or more parameter values were invalid: An number set  may not be empty');
     const keys = xs.map((x) => t === 'NS' ? canonicalNumber(x as string) : t === 'BS' ? Buffer.from(x as Uint8Array).toString('hex') : x as string);
     if (new Set(keys).size !== keys.length) throw validation('Input collection contains duplicates');
@@ -508,7 +508,7 @@ function equalValues(a: AttributeValue, b: AttributeValue): boolean {
 
 function setKeys(v: AttributeValue): Set<string> {
   const t = typeOf(v);
-  const xs = (v as Record<string, unknown[]>)[t];
+  const xs = (v as unknown as Record<string, unknown[]>)[t];
   return new Set(xs.map((x) => t === 'NS' ? canonicalNumber(x as string) : t === 'BS' ? bytesOf(x as Uint8Array).toString('hex') : x as string));
 }
 
@@ -890,7 +890,7 @@ function operandValue(item: Item, o: Operand): AttributeValue | undefined {
     case 'B': n = bytesOf((v as { B: Uint8Array }).B).length; break;
     case 'L': n = (v as { L: unknown[] }).L.length; break;
     case 'M': n = Object.keys((v as { M: Item }).M).length; break;
-    case 'SS': case 'NS': case 'BS': n = (v as Record<string, unknown[]>)[t].length; break;
+    case 'SS': case 'NS': case 'BS': n = (v as unknown as Record<string, unknown[]>)[t].length; break;
     default: throw validation(`Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: size, operand type: ${t}`);
   }
   return { N: String(n) };
@@ -1051,14 +1051,14 @@ function applyUpdate(item: Item, actions: readonly UpdateAction[]): Item {
           put({ N: addNumbers(current === undefined ? '0' : (current as { N: string }).N, (a.value as { N: string }).N, 1) });
         } else if (t === 'SS' || t === 'NS' || t === 'BS') {
           if (current !== undefined && typeOf(current) !== t) throw validation('An operand in the update expression has an incorrect data type');
-          const existing = current === undefined ? [] : (current as Record<string, unknown[]>)[t];
+          const existing = current === undefined ? [] : (current as unknown as Record<string, unknown[]>)[t];
           const keys = current === undefined ? new Set<string>() : setKeys(current);
           const merged = [...existing];
-          for (const x of (a.value as Record<string, unknown[]>)[t]) {
-            const k = canonicalScalar({ [t.slice(0, 1)]: x } as AttributeValue);
+          for (const x of (a.value as unknown as Record<string, unknown[]>)[t]) {
+            const k = canonicalScalar({ [t.slice(0, 1)]: x } as unknown as AttributeValue);
             if (!keys.has(k)) { keys.add(k); merged.push(x); }
           }
-          put({ [t]: merged } as AttributeValue);
+          put({ [t]: merged } as unknown as AttributeValue);
         } else {
           throw validation(`Invalid UpdateExpression: Incorrect operand type for operator or function; operator: ADD, operand type: ${t}`);
         }
@@ -1070,9 +1070,9 @@ function applyUpdate(item: Item, actions: readonly UpdateAction[]): Item {
         if (current === undefined) break;
         if (typeOf(current) !== t) throw validation('An operand in the update expression has an incorrect data type');
         const gone = setKeys(a.value);
-        const kept = (current as Record<string, unknown[]>)[t].filter((x) => !gone.has(canonicalScalar({ [t.slice(0, 1)]: x } as AttributeValue)));
+        const kept = (current as unknown as Record<string, unknown[]>)[t].filter((x) => !gone.has(canonicalScalar({ [t.slice(0, 1)]: x } as unknown as AttributeValue)));
         if (kept.length === 0) removals.push({ container, last });
-        else put({ [t]: kept } as AttributeValue);
+        else put({ [t]: kept } as unknown as AttributeValue);
         break;
       }
     }

@@ -60,16 +60,4 @@ describe('range store: redeliveries', () => {
     expect(ledger.twice()).toEqual([]);
     expect(sequence(0)).toHaveLength(56);
   });
-
-  test('GIVEN two mappings of one topic with different filters WHEN one delivers offsets 1, 3, 5 and the other 2, 4 THEN every record runs', async () => {
-    // GIVEN one dispatcher behind two mappings of topic orders (two consumer groups, filters on even and odd values)
-    const db = memoryTable();
-    const ledger = new Ledger();
-    const dispatcher = rangeDispatcher(db, ledger);
-    // WHEN each delivers the records its filter passes
-    await expect(dispatcher.handle(kafkaEventAt('orders', 0, [1, 3, 5]), context())).resolves.toEqual({ batchItemFailures: [] });
-    await expect(dispatcher.handle(kafkaEventAt('orders', 0, [2, 4]), context())).resolves.toEqual({ batchItemFailures: [] });
-    // THEN all five ran: offsets 2 and 4 are not found done by ranges merged across them
-    expect([...ledger.runs.keys()].sort()).toEqual(['orders|0|1', 'orders|0|2', 'orders|0|3', 'orders|0|4', 'orders|0|5']);
-  });
 });

@@ -446,7 +446,8 @@ const key = (id: string): Item => ({ [ID]: { S: id } });
 
 /**
  * The ranges as stored: JSON, with each string position (a Kinesis sequence number) that has the length of the one
- * before it written as "~" and the digits that differ at its end, since positions of a shard share most of theirs.
+ * written before it (in the order f, l, x, p of each range) written as "~" and the digits that differ at its end,
+ * since positions of a shard share most of theirs.
  */
 function encodeRanges(ranges: readonly Range[]): string {
   let previous: Position | undefined;
@@ -458,7 +459,9 @@ function encodeRanges(ranges: readonly Range[]): string {
     while (same < p.length && p[same] === before[same]) same++;
     return same > 2 ? `~${p.slice(same)}` : p;
   };
-  return JSON.stringify(ranges.map((r) => ({ ...r, f: short(r.f), l: short(r.l) })));
+  return JSON.stringify(ranges.map((r) => ({
+    ...r, f: short(r.f), l: short(r.l), ...(r.x !== undefined ? { x: r.x.map(short) } : {}), ...(r.p !== undefined ? { p: r.p.map(short) } : {}),
+  })));
 }
 
 function decodeRanges(text: string): Range[] {
@@ -468,7 +471,9 @@ function decodeRanges(text: string): Range[] {
     previous = p;
     return p;
   };
-  return (JSON.parse(text) as Range[]).map((r) => ({ ...r, f: full(r.f), l: full(r.l) }));
+  return (JSON.parse(text) as Range[]).map((r) => ({
+    ...r, f: full(r.f), l: full(r.l), ...(r.x !== undefined ? { x: r.x.map(full) } : {}), ...(r.p !== undefined ? { p: r.p.map(full) } : {}),
+  }));
 }
 
 /** The event's positions per partition, in order. */

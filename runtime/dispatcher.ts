@@ -223,7 +223,7 @@ export class Dispatcher {
         const same = stored !== undefined && sameRecord(stored, record);
         if (stored?.relayPending || (stored !== undefined && !same && unkeptResult(stored))) {
           // Its result was neither stored nor relayed (or, for a copy sharing its key, not kept to relay again):
-          // the target runs again (the one at-least-once case).
+          // the target runs again (an at-least-once window the metric counts).
           this.metrics.add('ReinvokedForLostResult');
         } else if (stored !== undefined) {
           // An invocation holds consecutive records of the event only: a range of the store covers exactly them.
@@ -447,7 +447,6 @@ export class Dispatcher {
     return f.records.length > 0 || f.raw === undefined ? f.records : [{ topic: run.topic, partition: run.partition, offset: f.start }];
   }
 
-  /** The error records of a failure: its range split so that each record's bytes stay under Kafka's message size. */
   /** Sends, or stops the partition at offset when the send fails; whether it was sent. */
   private async relayOrStop(run: PartitionRun, offset: Position, send: () => Promise<void>): Promise<boolean> {
     try {

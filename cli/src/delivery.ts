@@ -87,7 +87,8 @@ export class BatchDelivery<R> {
   ) {}
 
   /** Invokes until the batch succeeds or goes to the on-failure destination; throws StoppedError when the mapping stops first. */
-  async deliver(records: R[]): Promise<void> {
+  /** keepAlive runs before each wait to retry (a Kafka consumer's heartbeat, so a long retry keeps its partitions). */
+  async deliver(records: R[], keepAlive?: () => Promise<void>): Promise<void> {
     let event = this.shape.event(records);
     if (payloadBytes(event) > MAX_PAYLOAD_BYTES) return this.sendToOnFailure('MaximumPayloadSizeExceeded', 0, undefined, records);
     let failedInvokes = 0;
@@ -98,7 +99,7 @@ export class BatchDelivery<R> {
       const out = await this.invoker.invoke(event);
       this.stats.invocations++;
       if (this.isKilled()) throw new StoppedError('mapping killed while the batch was in flight');
-      if (out.throttled) { this.stats.throttledInvocations++; await sleep(this.policy.retryDelayMs); continue; } // retried, not counted
+      if (out.throttled) { this.stats.throttledInvocations++; await keepAlive?.(); await sleep(this.policy.retryDelayMs); continue; } // retried, not counted
       last = out;
       let remaining: R[] = out.ok ? [] : records;
       if (out.ok && this.policy.reportBatchItemFailures) remaining = this.shape.partialFailures(records, out.response);
@@ -109,8 +110,8 @@ export class BatchDelivery<R> {
       const partial = out.ok;
       if (this.policy.bisectBatchOnFunctionError && remaining.length > 1 && (!partial || this.shape.bisectPartialFailures)) {
         const half = Math.ceil(remaining.length / 2);
-        await this.deliver(remaining.slice(0, half));
-        return this.deliver(remaining.slice(half));
+        await this.deliver(remaining.slice(0, half), keepAlive);
+        return this.deliver(remaining.slice(half), keepAlive);
       }
       const expired = this.expired(remaining);
       if ((this.policy.retryAttempts >= 0 && failedInvokes > this.policy.retryAttempts) || expired) {
@@ -118,6 +119,7 @@ export class BatchDelivery<R> {
       }
       records = remaining;
       event = this.shape.event(records);
+      await keepAlive?.();
       await sleep(this.policy.retryDelayMs);
     }
   }

@@ -204,7 +204,7 @@ export class LocalEventSourceMapping {
         };
         for (const chunk of this.chunks(sent.map((c) => c.record))) {
           if (!this.running || !isRunning() || isStale()) return;
-          await this.delivery.deliver(chunk);
+          await this.delivery.deliver(chunk, heartbeat);
           await commit(chunk[chunk.length - 1].offset);
         }
         if (committed < all.length && this.running && isRunning() && !isStale()) await commit(Number(all[all.length - 1].offset));

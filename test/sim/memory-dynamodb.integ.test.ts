@@ -103,7 +103,7 @@ describe('MemoryDynamoDb answers as DynamoDB Local does', () => {
     await fc.assert(fc.asyncProperty(fc.array(operation, { minLength: 1, maxLength: 25 }), async (ops) => {
       const { name, fake } = await newTables();
       await compare(ops, name, fake);
-    }), { numRuns: Number(process.env.CONFORMANCE_RUNS ?? 60) });
+    }), { numRuns: Number(process.env.CONFORMANCE_RUNS ?? 60), seed: Number(process.env.CONFORMANCE_SEED ?? 20261207) });
   });
 });
 

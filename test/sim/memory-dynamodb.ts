@@ -1088,7 +1088,14 @@ function applyUpdate(item: Item, actions: readonly UpdateAction[]): Item {
 
 /** UPDATED_NEW / UPDATED_OLD: the updated paths' values, nested as in the item. */
 function updatedValues(item: Item, actions: readonly UpdateAction[]): { Attributes?: Item } {
-  const paths = actions.map((a) => a.path).filter((p) => getPath(item, p) !== undefined);
+  // Removing a list element updates the list: DynamoDB answers with the whole list.
+  const updated = (a: UpdateAction): Path => {
+    if (a.k !== 'REMOVE') return a.path;
+    let end = a.path.length;
+    while (end > 1 && typeof a.path[end - 1] === 'number') end--;
+    return a.path.slice(0, end);
+  };
+  const paths = actions.map(updated).filter((p) => getPath(item, p) !== undefined);
   if (paths.length === 0) return {};
   return { Attributes: project(item, paths) };
 }

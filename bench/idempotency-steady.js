@@ -85,4 +85,4 @@ async function benchIdempotencySteady(te, env, { events, warmup, perEvent }, log
   return out;
 }
 
-module.exports = { benchIdempotencySteady };
+module.exports = { benchIdempotencySteady, itemBytes };

@@ -119,18 +119,14 @@ export class Dispatcher {
       seenKeys.add(key);
     }
     for (const f of failures) add(f.topic, f.partition, { offset: f.offset, error: f.error, raw: f.raw, key: coordinatesKey(f) });
-    const delivered: RecordCoordinates[] = [];
     for (const { run, work } of partitions.values()) {
       work.sort((a, b) => comparePositions(a.offset, b.offset));
-      for (const w of work) {
-        delivered.push({ topic: run.topic, partition: run.partition, offset: w.offset });
-        if (w.key !== undefined && !w.shared) entries.push({ key: w.key, record: w.record ?? { topic: run.topic, partition: run.partition, offset: w.offset } });
-      }
+      for (const w of work) if (w.key !== undefined && !w.shared) entries.push({ key: w.key, record: this.coordinates(run, w) });
     }
 
     // Strict mode reads each key as it takes it; the batched path reads them all now.
     const store = kind === 'kinesis' ? this.o.kinesisStore ?? this.o.store : this.o.store;
-    const session = await store?.open(this.o.idempotencyMode === 'strict' ? [] : entries, end, delivered);
+    const session = await store?.open(this.o.idempotencyMode === 'strict' ? [] : entries, end, [...records, ...failures]);
     try {
       const done = new Map<string, CompletedRecord>(session?.done ?? []);
       // A copy cannot follow a stored result that was too big to keep: it is invoked itself.
@@ -164,7 +160,7 @@ export class Dispatcher {
       if (strict) {
         await forEachLimit(work, STRICT_WRITES_IN_FLIGHT, async (w) => {
           if (w.key === undefined || w.shared) return;
-          const r = await store.acquire!(w.key, w.record ?? { topic: run.topic, partition: run.partition, offset: w.offset }, holdUntil);
+          const r = await store.acquire!(w.key, this.coordinates(run, w), holdUntil);
           if (r.state === 'acquired') {
             run.acquired.add(w.key);
             if (r.lostResult) this.metrics.add('ReinvokedForLostResult');

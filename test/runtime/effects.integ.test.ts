@@ -95,16 +95,9 @@ describe('exactly-once effects against DynamoDB Local and the broker', () => {
     // GIVEN a DynamoDB client that refuses the first write of the ranges (after the target ran the batch)
     const topic = `unrecorded-${randomUUID().slice(0, 8)}`;
     let faults = 0;
-    const flaky = new Proxy(dynamodb, {
-      get(target, prop, receiver) {
-        if (prop !== 'send') return Reflect.get(target, prop, receiver);
-        return async (command: { constructor: { name: string }; input: { UpdateExpression?: string } }) => {
-          if (command.input.UpdateExpression?.startsWith('SET #ranges') && faults++ === 0) {
-            throw Object.assign(new Error('Rate of requests exceeds the allowed throughput'), { name: 'ThrottlingException' });
-          }
-          return target.send(command as never);
-        };
-      },
+    const flaky = intercepting(dynamodb, async (command, send) => {
+      if (command.input.UpdateExpression?.startsWith('SET #ranges') && faults++ === 0) throw throttled();
+      return send();
     });
     const lines: string[] = [];
     const { invoker, ran } = countingTarget();
@@ -163,21 +156,16 @@ describe('exactly-once effects against DynamoDB Local and the broker', () => {
     let leases = 0;
     let faults = 0;
     let firstLease: Promise<unknown> | undefined;
-    const flaky = new Proxy(dynamodb, {
-      get(target, prop, receiver) {
-        if (prop !== 'send') return Reflect.get(target, prop, receiver);
-        return async (command: { constructor: { name: string }; input: { UpdateExpression?: string } }) => {
-          if (command.constructor.name === 'UpdateItemCommand' && command.input.UpdateExpression?.startsWith('SET #lease')) {
-            if (++leases === 1) return firstLease = target.send(command as never);
-            if (leases === 2) {
-              await firstLease;
-              faults++;
-              throw Object.assign(new Error('Rate of requests exceeds the allowed throughput'), { name: 'ThrottlingException' });
-            }
-          }
-          return target.send(command as never);
-        };
-      },
+    const flaky = intercepting(dynamodb, async (command, send) => {
+      if (command.constructor.name === 'UpdateItemCommand' && command.input.UpdateExpression?.startsWith('SET #lease')) {
+        if (++leases === 1) return firstLease = send();
+        if (leases === 2) {
+          await firstLease;
+          faults++;
+          throw throttled();
+        }
+      }
+      return send();
     });
     const container = randomUUID();
     const records = decodeEvent(kafkaEvent([...partitionSpecs(topic, 0, 0, 5), ...partitionSpecs(topic, 1, 0, 5)]));
@@ -196,19 +184,14 @@ describe('exactly-once effects against DynamoDB Local and the broker', () => {
     // GIVEN one store (one execution environment) whose reads of the partition answer both sessions together
     const topic = `twice-${randomUUID().slice(0, 8)}`;
     const reads: Array<() => void> = [];
-    const together = new Proxy(dynamodb, {
-      get(target, prop, receiver) {
-        if (prop !== 'send') return Reflect.get(target, prop, receiver);
-        return async (command: { constructor: { name: string } }) => {
-          if (command.constructor.name === 'BatchGetItemCommand') {
-            await new Promise<void>((resolve) => {
-              reads.push(resolve);
-              if (reads.length === 2) reads.forEach((r) => r());
-            });
-          }
-          return target.send(command as never);
-        };
-      },
+    const together = intercepting(dynamodb, async (command, send) => {
+      if (command.constructor.name === 'BatchGetItemCommand') {
+        await new Promise<void>((resolve) => {
+          reads.push(resolve);
+          if (reads.length === 2) reads.forEach((r) => r());
+        });
+      }
+      return send();
     });
     const store = new DynamoDbRangeStore({ tableName, client: together });
     const records = decodeEvent(kafkaEvent(partitionSpecs(topic, 0, 0, 5)));
@@ -237,3 +220,15 @@ describe('exactly-once effects against DynamoDB Local and the broker', () => {
     expect(await store.acquire(key, record, Date.now() + 60_000)).toEqual({ state: 'acquired', lostResult: true });
   });
 });
+
+/** A client whose every command goes through `intercept`, which sends it on (or not) with `send`: faults from outside the store. */
+function intercepting(client: DynamoDBClient, intercept: (command: { constructor: { name: string }; input: { UpdateExpression?: string } }, send: () => Promise<unknown>) => Promise<unknown>): DynamoDBClient {
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      if (prop !== 'send') return Reflect.get(target, prop, receiver);
+      return (command: never) => intercept(command, () => target.send(command));
+    },
+  });
+}
+
+const throttled = () => Object.assign(new Error('Rate of requests exceeds the allowed throughput'), { name: 'ThrottlingException' });

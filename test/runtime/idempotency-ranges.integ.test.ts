@@ -2,13 +2,16 @@
  * DynamoDbRangeStore against DynamoDB Local: what is done survives redelivery with other batch boundaries, offset
  * gaps and Kinesis sequence numbers; leases keep two invocations off one partition; the TTL and the item sizes.
  */
-import { AttributeValue, DynamoDBClient, GetItemCommand, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
 import * as te from '../../testenv';
 import {
   CompletionEntry, coordinatesKey, decodeEvent, DynamoDbRangeStore, IdempotencyLeaseLostError, RecordOutcome, SourceRecord,
 } from '../../runtime';
 import { bigSequence, createIdempotencyTable, kafkaEvent, kinesisEvent, partitionSpecs } from './support';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { itemBytes } = require('../../bench/idempotency-steady') as { itemBytes: (item: Record<string, unknown>) => number };
 
 jest.setTimeout(60_000);
 
@@ -245,15 +248,3 @@ describe('DynamoDbRangeStore against DynamoDB Local', () => {
     await again.close();
   }, 60_000);
 });
-
-/** An item's size as DynamoDB bills it: attribute names and values, in bytes. */
-function itemBytes(item: Record<string, AttributeValue>): number {
-  const value = (v: AttributeValue): number => {
-    if (v.S !== undefined) return Buffer.byteLength(v.S);
-    if (v.N !== undefined) return Math.ceil(v.N.replace(/^-/, '').replace(/^0+/, '').length / 2) + 1;
-    if (v.BOOL !== undefined || v.NULL !== undefined) return 1;
-    if (v.M !== undefined) return 3 + Object.entries(v.M).reduce((n, [k, x]) => n + 1 + Buffer.byteLength(k) + value(x), 0);
-    return Buffer.byteLength(JSON.stringify(v));
-  };
-  return Object.entries(item).reduce((n, [k, v]) => n + Buffer.byteLength(k) + value(v), 0);
-}

@@ -49,8 +49,8 @@ export interface TestEnv {
     endpoint: string; port: number; lambdasDir: string;
     /** What each function runs under the RIE: `<node> <entry> <handler>` (Node 24 and npm aws-lambda-ric). */
     runtimeClient: { kind: 'aws-lambda-ric'; version: string; entry: string; dir: string; node: string; nodeVersion: string };
-    /** The official RIE binary: from `go install`, the vendored source, or CKL_RIE_BIN. */
-    rie: { kind: 'aws-lambda-rie'; bin: string; version: string; source: 'go-install' | 'vendor' | 'CKL_RIE_BIN' };
+    /** The official RIE binary: from `go install` of the pinned version, or CKL_RIE_BIN. */
+    rie: { kind: 'aws-lambda-rie'; bin: string; version: string; source: 'go-install' | 'CKL_RIE_BIN' };
   };
   services: Record<ServiceName, ServiceSpec>;
   versions: { kafka: string; dynamodbLocal: string; moto: string; rie: string };

@@ -13,7 +13,7 @@ const VERSIONS = {
   kafka: process.env.CKL_KAFKA_VERSION || '3.9.2',
   dynamodbLocal: '2.6.1',
   moto: '5.2.5',
-  rie: process.env.CKL_RIE_VERSION || 'latest',
+  rie: process.env.CKL_RIE_VERSION || 'v0.0.0-20261030222936-bef5c4ba774d',
   // The Lambda runtime the handler bundles target (nodejs24.x) and its official runtime interface client.
   node: '24.22.3',
   ric: '4.0.2',
@@ -136,29 +136,14 @@ async function ensureMoto(version = VERSIONS.moto) {
   });
 }
 
-/** The unmodified RIE source laid out beside the repo (see ../shared/vendor/README.md). */
-const RIE_VENDOR_DIR = path.join(TESTENV_DIR, '..', '..', 'shared', 'vendor', 'aws-lambda-runtime-interface-emulator');
-
-/** Upstream commit of the vendored RIE, from the vendor README's table (keys the cached build). */
-function vendoredRieCommit() {
-  try {
-    const readme = fs.readFileSync(path.join(RIE_VENDOR_DIR, '..', 'README.md'), 'utf8');
-    const row = readme.split('\n').find((l) => l.startsWith('| aws-lambda-runtime-interface-emulator/'));
-    const m = row && row.match(/\b([0-9a-f]{40})\b/);
-    return m ? m[1] : 'unknown';
-  } catch { return 'unknown'; }
-}
-
 /** Last lines of a failed command's message, for an error that says why. */
 const why = (e) => e.message.split('\n').map((l) => l.trim()).filter(Boolean).slice(-4).join(' | ').slice(0, 600);
 
 /**
- * The official AWS Lambda Runtime Interface Emulator. First `go install` of the module from the Go
- * module proxy; when that fails (the proxy has answered 403 for this module), `go build` of the
- * unmodified source in ../shared/vendor/aws-lambda-runtime-interface-emulator with -o into the
- * cache (the vendor folder is read-only in CI). Returns { kind: 'aws-lambda-rie', bin, version,
+ * The official AWS Lambda Runtime Interface Emulator, built with `go install` of the pinned module
+ * version from the Go module proxy into the cache. Returns { kind: 'aws-lambda-rie', bin, version,
  * source }. The binary is cached with a marker; a failure is not cached (the next start tries
- * again) and rejects with both reasons. CKL_RIE_BIN points at a prebuilt binary instead.
+ * again). CKL_RIE_BIN points at a prebuilt binary instead.
  */
 async function ensureRie() {
   if (process.env.CKL_RIE_BIN) return { kind: 'aws-lambda-rie', bin: process.env.CKL_RIE_BIN, version: 'CKL_RIE_BIN', source: 'CKL_RIE_BIN' };
@@ -167,9 +152,7 @@ async function ensureRie() {
   const marker = path.join(dir, '.ckl-ready.json');
   const cached = () => {
     const m = readMarker(marker);
-    // A vendored build is redone when the vendored source moves to another commit.
-    const stale = m && m.source === 'vendor' && fs.existsSync(RIE_VENDOR_DIR) && m.commit !== vendoredRieCommit();
-    return m && m.ok && !stale && fs.existsSync(bin) ? { kind: 'aws-lambda-rie', bin, version: m.version, source: m.source } : null;
+    return m && m.ok && fs.existsSync(bin) ? { kind: 'aws-lambda-rie', bin, version: m.version, source: 'go-install' } : null;
   };
   const hit = cached();
   if (hit) return hit;
@@ -178,37 +161,19 @@ async function ensureRie() {
     if (again) return again;
     fs.rmSync(path.join(dir, 'bin'), { recursive: true, force: true });
     fs.mkdirSync(path.join(dir, 'bin'), { recursive: true });
-    const goEnv = { ...process.env, CGO_ENABLED: '0', GOFLAGS: [process.env.GOFLAGS, '-modcacherw'].filter(Boolean).join(' ') };
-    let t = Date.now();
+    const t = Date.now();
     log(`building aws-lambda-rie@${VERSIONS.rie} with go install`);
-    let installError;
     try {
       await run('go', ['install', `github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@${VERSIONS.rie}`], {
-        timeout: 5 * 60 * 1000, env: { ...goEnv, GOBIN: path.join(dir, 'bin'), GOFLAGS: `${goEnv.GOFLAGS} -mod=mod` },
+        timeout: 5 * 60 * 1000,
+        env: { ...process.env, CGO_ENABLED: '0', GOBIN: path.join(dir, 'bin'), GOFLAGS: [process.env.GOFLAGS, '-modcacherw', '-mod=mod'].filter(Boolean).join(' ') },
       });
-      // The pseudo-version go resolved, so the run's env.json says which RIE ran.
-      const { stdout } = await run('go', ['version', '-m', bin]).catch(() => ({ stdout: '' }));
-      const mod = (stdout.match(/^\s*mod\s+\S+\s+(\S+)/m) || [])[1] || VERSIONS.rie;
-      writeMarker(marker, { ok: true, version: mod, source: 'go-install' });
-      log(`aws-lambda-rie ${mod} built with go install in ${((Date.now() - t) / 1000).toFixed(1)}s`);
-      return { kind: 'aws-lambda-rie', bin, version: mod, source: 'go-install' };
     } catch (e) {
-      installError = why(e);
-      log(`${installError}; building the vendored source ${RIE_VENDOR_DIR}`);
+      throw new Error(`cannot install the AWS Lambda RIE with go install (github.com/aws/aws-lambda-runtime-interface-emulator@${VERSIONS.rie}): ${why(e)}; check that the Go module proxy is reachable (GOPROXY), or set CKL_RIE_BIN to a prebuilt binary`);
     }
-    if (!fs.existsSync(path.join(RIE_VENDOR_DIR, 'go.mod'))) {
-      throw new Error(`cannot build the AWS Lambda RIE: ${installError}; and the vendored source is missing (${RIE_VENDOR_DIR}/go.mod not found, see DESIGN.md "Test environment")`);
-    }
-    t = Date.now();
-    const commit = vendoredRieCommit();
-    try {
-      await run('go', ['build', '-o', bin, './cmd/aws-lambda-rie'], { cwd: RIE_VENDOR_DIR, timeout: 10 * 60 * 1000, env: goEnv });
-    } catch (e) {
-      throw new Error(`cannot build the AWS Lambda RIE: ${installError}; and go build in ${RIE_VENDOR_DIR} failed: ${why(e)}`);
-    }
-    writeMarker(marker, { ok: true, version: `vendor@${commit.slice(0, 12)}`, source: 'vendor', commit });
-    log(`aws-lambda-rie built from the vendored source (${commit.slice(0, 12)}) in ${((Date.now() - t) / 1000).toFixed(1)}s`);
-    return { kind: 'aws-lambda-rie', bin, version: `vendor@${commit.slice(0, 12)}`, source: 'vendor' };
+    writeMarker(marker, { ok: true, version: VERSIONS.rie, source: 'go-install' });
+    log(`aws-lambda-rie ${VERSIONS.rie} built with go install in ${((Date.now() - t) / 1000).toFixed(1)}s`);
+    return { kind: 'aws-lambda-rie', bin, version: VERSIONS.rie, source: 'go-install' };
   });
 }
 
@@ -323,4 +288,4 @@ async function ensureGlueSerde(version = VERSIONS.glueSerde) {
   });
 }
 
-module.exports = { VERSIONS, RIE_VENDOR_DIR, ensureKafka, ensureDynamoDbLocal, ensureMoto, ensureRie, ensureNode, ensureRic, ensureGlueSerde };
+module.exports = { VERSIONS, ensureKafka, ensureDynamoDbLocal, ensureMoto, ensureRie, ensureNode, ensureRic, ensureGlueSerde };

@@ -13,7 +13,7 @@ const { spawnSync } = require('child_process');
 const { ROOT, median } = require('./common');
 
 async function bundlePowertools() {
-  const { ESBUILD_TARGET } = require(path.join(ROOT, 'lib', 'private', 'handler-runtime.js'));
+  const { ESBUILD_TARGET } = require(path.join(ROOT, 'build', 'lib', 'private', 'handler-runtime.js'));
   const outfile = path.join(__dirname, '.out', 'powertools', 'index.js');
   await require('esbuild').build({
     entryPoints: [path.join(__dirname, 'powertools-handler.js')],

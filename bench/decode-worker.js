@@ -12,7 +12,7 @@ const ROUNDS = 7;
 
 const decoders = {
   ours() {
-    const { decodeEvent } = require(path.join(ROOT, 'runtime', 'source.js'));
+    const { decodeEvent } = require(path.join(ROOT, 'build', 'runtime', 'dispatcher', 'source.js'));
     return async (event) => {
       let n = 0;
       for (const r of decodeEvent(event)) if (r.valueAsJson() !== null) n++;

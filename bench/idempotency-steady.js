@@ -26,7 +26,7 @@ function event(topic, first, perEvent, gap) {
 }
 
 async function shape(te, env, name, { events, warmup, perEvent, responses, gap }) {
-  const { Dispatcher, DynamoDbRangeStore, EmfMetrics, JsonLogger, inProcessInvoker } = require(path.join(ROOT, 'runtime', 'index.js'));
+  const { Dispatcher, DynamoDbRangeStore, EmfMetrics, JsonLogger, inProcessInvoker } = require(path.join(ROOT, 'build', 'runtime', 'index.js'));
   const { client, counter } = countingClient(te, env);
   const table = `bench-steady-${name}-${Date.now().toString(36)}`;
   await createTable(client, table);

@@ -51,8 +51,8 @@ async function createTable(client, name) {
 }
 
 async function ours(te, env, records, table) {
-  const { DynamoDbRangeStore, coordinatesKey } = require(path.join(ROOT, 'runtime', 'index.js'));
-  const { decodeEvent } = require(path.join(ROOT, 'runtime', 'source.js'));
+  const { DynamoDbRangeStore, coordinatesKey } = require(path.join(ROOT, 'build', 'runtime', 'index.js'));
+  const { decodeEvent } = require(path.join(ROOT, 'build', 'runtime', 'dispatcher', 'source.js'));
   const { client, counter } = countingClient(te, env);
   await createTable(client, table);
   const decoded = decodeEvent(kafkaEvent(records, { topic: table }));

@@ -25,7 +25,7 @@ async function recordsOn(te, env, topic) {
 }
 
 async function ours(te, env, records, bytes) {
-  const { KafkaRelay } = require(path.join(ROOT, 'runtime', 'relay.js'));
+  const { KafkaRelay } = require(path.join(ROOT, 'build', 'runtime', 'kafka', 'relay.js'));
   const topic = `bench-relay-ours-${Date.now().toString(36)}`;
   await te.createTopic(topic, PARTITIONS, env);
   const relay = new KafkaRelay({ bootstrapServers: [env.kafka.bootstrap.plaintext], responseTopic: topic });

@@ -19,9 +19,9 @@ const PROTO_JSON = { longs: String, enums: String, bytes: String, defaults: true
 const decoders = {
   /** The dispatcher's path: decodeSourceEvent, then RecordDecoder with a registry client answering from memory. */
   async ours(format) {
-    const { decodeSourceEvent } = require(path.join(ROOT, 'runtime', 'source.js'));
-    const { RecordDecoder } = require(path.join(ROOT, 'runtime', 'schemas', 'record-decoder.js'));
-    const { RegistryError } = require(path.join(ROOT, 'runtime', 'schemas', 'registry.js'));
+    const { decodeSourceEvent } = require(path.join(ROOT, 'build', 'runtime', 'dispatcher', 'source.js'));
+    const { RecordDecoder } = require(path.join(ROOT, 'build', 'runtime', 'schemas', 'record-decoder.js'));
+    const { RegistryError } = require(path.join(ROOT, 'build', 'runtime', 'schemas', 'registry.js'));
     const text = format === 'avro' ? { format: 'AVRO', schema: AVRO_SCHEMA } : { format: 'PROTOBUF', schema: PROTO };
     const confluent = {
       fetch: async (id) => {

@@ -40,7 +40,7 @@ async function benchFormat(format, records, runs, log) {
 
 /** The peers bundled as the dispatcher is (esbuild, minified, CommonJS, @aws-sdk/* external), and the dispatcher's codecs module beside its lazy files. */
 async function bundles() {
-  const { ESBUILD_TARGET } = require(path.join(ROOT, 'lib', 'private', 'handler-runtime.js'));
+  const { ESBUILD_TARGET } = require(path.join(ROOT, 'build', 'lib', 'private', 'handler-runtime.js'));
   const esbuild = require('esbuild');
   const options = { bundle: true, platform: 'node', format: 'cjs', target: ESBUILD_TARGET, minify: true, logLevel: 'error' };
   const lazy = lazyModules();

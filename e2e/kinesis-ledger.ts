@@ -15,7 +15,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Kafka, logLevel } from 'kafkajs';
 import * as te from '../testenv';
 import { DISPATCHER_CONFIG_ENV, DispatcherConfig, IDEMPOTENCY_PARTITION_KEY } from '../contract/dispatcher-config';
-import { LocalKinesisEsmOptions, LocalKinesisEventSourceMapping } from '../cli/src/kinesis-esm';
+import { LocalKinesisEsmOptions, LocalKinesisEventSourceMapping } from '../cli/kinesis/esm';
 import { account, Ledger } from './accounting';
 import { CANARY, DISPATCHER, isPoison, TARGET_BATCH, TARGETS } from './workload';
 import { countLines, drainQueue, hasResult, readAll, sleep, waitFor } from './observe';

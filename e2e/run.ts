@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import * as te from '../testenv';
-import { ALL_SCENARIOS, formatLedger, Ledger, runScenario, ScenarioName, SCENARIOS, total } from './ledger';
+import { ALL_SCENARIOS, formatLedger, Ledger, runScenario, ScenarioName, SCENARIOS, total } from './kafka-ledger';
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({ options: { n: { type: 'string', default: '10000' }, verbose: { type: 'boolean' } }, allowPositionals: true });

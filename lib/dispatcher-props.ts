@@ -6,7 +6,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { KafkaAuth } from './kafka-auth';
 import { KafkaCluster } from './kafka-cluster';
-import { RecordSchemas } from './record-schemas';
+import { RecordSchemas } from './schemas';
 import { KafkaVpcEndpoints } from './vpc-endpoints';
 
 /** How the dispatcher invokes the target function. */

@@ -16,7 +16,7 @@ import {
 import { ValidationError } from './private/errors';
 import { HANDLER_RUNTIME, handlerCode } from './private/handler-runtime';
 import { acknowledgeCreatedSecrets, acknowledgeWildcards } from './private/nag';
-import { DispatcherSchemas, SchemaAccess } from './private/record-registry';
+import { DispatcherSchemas, SchemaAccess } from './private/schemas';
 import { dispatcherRoutes } from './private/routes';
 import { targetAccess } from './private/target-access';
 import { connectToBrokers, grantKeyVia, relaySetup } from './private/relay-setup';

@@ -3,7 +3,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { KafkaAuth } from './kafka-auth';
 import { KafkaCluster } from './kafka-cluster';
-import { OnFailureDestination } from './kafka-destination';
+import { OnFailureDestination } from './destination';
 import { EventSourceTriggerProps } from './trigger-props';
 import { KafkaVpcEndpoints } from './vpc-endpoints';
 

@@ -19,7 +19,7 @@ import { IAM4_BASIC_EXECUTION, acknowledgeCreatedSecrets, acknowledgeFinding, ac
 import { validateKafkaTriggerProps } from './private/kafka-trigger-validation';
 import { bindSchemaRegistry, createDryRunCheck, eventSourceNetwork } from './private/kafka-trigger-parts';
 import { mskResourceArn } from './private/msk';
-import { ownerClusterPolicy } from './private/msk-cross-account';
+import { ownerClusterPolicy } from './private/cross-account';
 import { acknowledgeOnFailureFindings, bindOnFailure, consumerLagMetric, errorAlarms, lambdaMetric } from './private/trigger-shared';
 import { EndpointNeed, EVENT_SOURCE_GROUPS_METADATA, NAT_EGRESS_METADATA, eniStatement, provideEndpoints } from './private/vpc-endpoints';
 import { KafkaVpcEndpoints, KafkaVpcEndpointsMode } from './vpc-endpoints';

@@ -7,7 +7,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ESM_LIMITS } from '../contract/esm-limits';
-import { OnFailureDestination, OnFailureDestinationKind } from './kafka-destination';
+import { OnFailureDestination, OnFailureDestinationKind } from './destination';
 import { KafkaDispatcher } from './dispatcher';
 import { ValidationError } from './private/errors';
 import { acknowledgeWildcards } from './private/nag';

@@ -4,16 +4,16 @@
  */
 export { VERSION } from './version';
 export * from './errors';
-export * from './decode';
-export * from './kinesis';
-export * from './source';
-export * from './idempotency';
-export * from './idempotency-ranges';
-export * from './payload';
-export * from './invoke';
-export * from './routes';
-export * from './assume-role';
-export * from './relay';
+export * from './kafka/decode';
+export * from './kinesis/decode';
+export * from './dispatcher/source';
+export * from './idempotency/store';
+export * from './idempotency/ranges';
+export * from './dispatcher/payload';
+export * from './dispatcher/invoke';
+export * from './dispatcher/routes';
+export * from './cross-account';
+export * from './kafka/relay';
 export * from './schemas/record-decoder';
 export * from './schemas/registry';
 export { compileCodec, DATA_FORMATS } from './schemas/codecs';
@@ -22,8 +22,8 @@ export { readConfluentFrame, readGlueFrame, schemaRefName } from './schemas/wire
 export type { Framed, SchemaRef } from './schemas/wire';
 export * from './logger';
 export * from './metrics';
-export * from './dispatcher';
-export * from './dispatcher-factory';
-export * from './in-process';
+export * from './dispatcher/dispatcher';
+export * from './dispatcher/factory';
+export * from './dispatcher/in-process';
 export { DISPATCHER_CONFIG_ENV, DispatcherConfigError, parseDispatcherConfig } from '../contract/dispatcher-config';
 export type { DispatcherConfig } from '../contract/dispatcher-config';

@@ -22,7 +22,7 @@ const sqs = require('aws-cdk-lib/aws-sqs');
 const { CFN_LINT_VERSION, cfnLint } = require('./lib/cfn-lint');
 
 const root = path.join(__dirname, '..');
-const { KafkaAuth, KafkaCluster, KafkaDispatcher, KafkaTrigger, OnFailureDestination } = require(path.join(root, 'lib'));
+const { KafkaAuth, KafkaCluster, KafkaDispatcher, KafkaTrigger, OnFailureDestination } = require(path.join(root, 'build', 'lib'));
 
 /**
  * Points every file asset at s3://<AssetsBucket>/<AssetsKeyPrefix><source hash>.zip and records the

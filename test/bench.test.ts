@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { decodeEvent } from '../runtime/source';
+import { decodeEvent } from '../runtime/dispatcher/source';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { resultsProblems, schemaGoals } = require('../bench/shape') as { resultsProblems: (r: unknown) => string[]; schemaGoals: (s: any) => Record<string, Goal> };

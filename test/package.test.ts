@@ -17,8 +17,8 @@ describe('npm package', () => {
     // GIVEN the built package WHEN npm packs it THEN users get what synth and the runtime import need
     expect(files).toEqual(expect.arrayContaining([
       '.jsii', 'README.md', 'LICENSE', 'package.json',
-      'lib/index.js', 'lib/index.d.ts',
-      'runtime/index.js', 'runtime/index.d.ts',
+      'build/lib/index.js', 'build/lib/index.d.ts',
+      'build/runtime/index.js', 'build/runtime/index.d.ts',
       'assets/dispatcher/index.js', 'API.md',
     ]));
   });
@@ -42,18 +42,19 @@ describe('npm package', () => {
     // GIVEN the packed file list WHEN each path is checked against what users need THEN nothing else is shipped
     const allowed = [
       /^(\.jsii|API\.md|README\.md|LICENSE|package\.json)$/,
-      /^lib\/.+\.(js|d\.ts)$/,
-      /^runtime\/(?!handlers\/).+\.(js|d\.ts)$/,
-      /^contract\/.+\.(js|d\.ts)$/,
+      /^docs\/[^/]+\.md$/,
+      /^build\/lib\/.+\.(js|d\.ts)$/,
+      /^build\/runtime\/(?!handlers\/).+\.(js|d\.ts)$/,
+      /^build\/contract\/.+\.(js|d\.ts)$/,
       /^assets\/[^/]+\/.+$/,
-      /^cli\/cdk-kafka-lambda\.js$/,
+      /^build\/cli\/cdk-kafka-lambda\.js$/,
     ];
     expect(files.filter((f) => !allowed.some((re) => re.test(f)))).toEqual([]);
   });
 
   test('every compiled module ships with its type declarations', () => {
     // GIVEN the JavaScript files of lib/ and runtime/ WHEN their .d.ts is looked up THEN none is missing
-    const modules = files.filter((f) => /^(lib|runtime|contract)\/.+\.js$/.test(f));
+    const modules = files.filter((f) => /^build\/(lib|runtime|contract)\/.+\.js$/.test(f));
     expect(modules.length).toBeGreaterThan(0);
     expect(modules.filter((f) => !files.includes(f.replace(/\.js$/, '.d.ts')))).toEqual([]);
   });
@@ -61,7 +62,7 @@ describe('npm package', () => {
   test('ships no TypeScript sources, tests or build tooling', () => {
     // GIVEN the packed file list WHEN filtered for what users must not receive THEN nothing is left
     const unwanted = files.filter((f) => (f.endsWith('.ts') && !f.endsWith('.d.ts'))
-      || /^(test|testenv|scripts|bin|bench|\.ci)\//.test(f) || f.startsWith('runtime/handlers/'));
+      || /^(test|testenv|scripts|bin|bench|e2e|cli|lib|runtime|contract|\.ci)\//.test(f) || f.startsWith('build/runtime/handlers/'));
     expect(unwanted).toEqual([]);
   });
 
@@ -81,6 +82,6 @@ describe('npm package', () => {
   test('the runtime entry resolves through package.json exports', () => {
     // GIVEN the package's exports map WHEN cdk-kafka-lambda/runtime is required from outside THEN it loads
     const resolved = require.resolve('cdk-kafka-lambda/runtime', { paths: [root] });
-    expect(path.relative(root, resolved)).toBe(path.join('runtime', 'index.js'));
+    expect(path.relative(root, resolved)).toBe(path.join('build', 'runtime', 'index.js'));
   });
 });

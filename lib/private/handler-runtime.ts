@@ -11,8 +11,18 @@ export const HANDLER_RUNTIME = lambda.Runtime.NODEJS_24_X;
 /** esbuild target matching HANDLER_RUNTIME. */
 export const ESBUILD_TARGET = 'node24';
 
-/** Folder of the prebuilt handler bundles (assets/<handler>/index.js), shipped in the npm package. */
-export const ASSETS_DIR = path.join(__dirname, '..', '..', 'assets');
+/**
+ * Folder of the prebuilt handler bundles (assets/<handler>/index.js), shipped in the npm package at its root: found
+ * from this module's folder upwards, so it is the same from the sources (lib/private) and the build (build/lib/private).
+ */
+export const ASSETS_DIR = path.join(packageRoot(__dirname), 'assets');
+
+function packageRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`cdk-kafka-lambda: no package.json above ${from}`);
+  }
+}
 
 /**
  * Code of a prebuilt handler. Fails with a clear message when the package was not built, instead of

@@ -3,7 +3,7 @@ import { ESM_LIMITS } from '../../contract/esm-limits';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { KafkaDispatcher } from '../dispatcher';
 import { KafkaCluster, KafkaClusterKind } from '../kafka-cluster';
-import { OnFailureDestinationKind } from '../kafka-destination';
+import { OnFailureDestinationKind } from '../destination';
 import { KafkaConsumptionMode, KafkaTriggerProps } from '../kafka-trigger-props';
 import { Fail } from './kafka-auth-setup';
 import { unreadPartialBatchResponses } from './partial-batch';

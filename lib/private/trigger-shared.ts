@@ -4,7 +4,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { OnFailureBindOptions, OnFailureDestination } from '../kafka-destination';
+import { OnFailureBindOptions, OnFailureDestination } from '../destination';
 import { acknowledgeFinding } from './nag';
 import { EndpointNeed } from './vpc-endpoints';
 

@@ -4,8 +4,8 @@
  * delegates to Dispatcher.
  */
 import { DISPATCHER_CONFIG_ENV, parseDispatcherConfig } from '../../contract/dispatcher-config';
-import { Dispatcher, InvocationContext, isEmptyEvent, DispatcherResponse } from '../dispatcher';
-import { dispatcherFromConfig } from '../dispatcher-factory';
+import { Dispatcher, InvocationContext, isEmptyEvent, DispatcherResponse } from '../dispatcher/dispatcher';
+import { dispatcherFromConfig } from '../dispatcher/factory';
 
 // One per container: the relay's Kafka producer and the SDK clients are reused across invocations.
 let dispatcher: Dispatcher | undefined;

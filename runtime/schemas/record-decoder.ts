@@ -12,8 +12,8 @@
 import { constants } from 'node:buffer';
 import type { FieldFormatName } from '../../contract/dispatcher-config';
 import { SchemaDecodeError, SchemaRegistryUnavailableError, type RecordField } from '../errors';
-import { KafkaRecord, type DecodedField, type SchemaMetadata } from '../decode';
-import type { SourceRecord } from '../source';
+import { KafkaRecord, type DecodedField, type SchemaMetadata } from '../kafka/decode';
+import type { SourceRecord } from '../dispatcher/source';
 import { Codec, parseJson } from './codecs';
 import { RegistryClient, RegistryError } from './registry';
 import { reasonOf, SchemaCache } from './schema-cache';

@@ -1,5 +1,5 @@
 /**
- * The shipped command (bin cdk-kafka-lambda, cli/cdk-kafka-lambda.js from the build), run from a directory
+ * The shipped command (bin cdk-kafka-lambda, build/cli/cdk-kafka-lambda.js), run from a directory
  * of its own so that nothing from this repository's node_modules can be resolved: what a user gets from npm.
  */
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';

@@ -21,8 +21,8 @@ import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, S
 import { Kafka, logLevel } from 'kafkajs';
 import * as te from '../../testenv';
 import { ConfluentRegistryClient, decodeKafkaEventLenient, GlueRegistryClient, RecordDecoder } from '../../runtime';
-import { parseCli } from '../../cli/src/cli';
-import { LocalEsmOptions, LocalEventSourceMapping } from '../../cli/src/esm';
+import { parseCli } from '../../cli/cli';
+import { LocalEsmOptions, LocalEventSourceMapping } from '../../cli/kafka/esm';
 import { ConfluentCompatibleRegistry, confluentClient, glueProduce, MtlsFront, protoFileRegistry, serde, startConfluentRegistry, startMtlsFront } from '../support/schema-registries';
 import { closedPort, readTopic } from '../runtime/support';
 import { startLocalMapping, waitFor } from './support';
@@ -209,7 +209,7 @@ describe('local event source mapping with a schema registry', () => {
     const name = await fn();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckl-sr-'));
     const cli = path.join(dir, 'cdk-kafka-lambda.js');
-    fs.copyFileSync(path.join(ROOT, 'cli', 'cdk-kafka-lambda.js'), cli);
+    fs.copyFileSync(path.join(ROOT, 'build', 'cli', 'cdk-kafka-lambda.js'), cli);
     const groupId = `esm-sr-${randomUUID()}`;
 
     // WHEN the command runs with the registry flags and filters matching orders other than o2, and boxes

@@ -9,7 +9,7 @@ import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client }
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { Kafka, logLevel } from 'kafkajs';
 import * as te from '../../testenv';
-import { LocalEsmOptions, LocalEventSourceMapping } from '../../cli/src/esm';
+import { LocalEsmOptions, LocalEventSourceMapping } from '../../cli/kafka/esm';
 import { startLocalMapping, waitFor } from './support';
 
 jest.setTimeout(120_000);

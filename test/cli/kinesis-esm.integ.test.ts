@@ -10,7 +10,7 @@ import { CreateStreamCommand, DescribeStreamSummaryCommand, KinesisClient, PutRe
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import * as te from '../../testenv';
-import { LocalKinesisEsmOptions, LocalKinesisEventSourceMapping } from '../../cli/src/kinesis-esm';
+import { LocalKinesisEsmOptions, LocalKinesisEventSourceMapping } from '../../cli/kinesis/esm';
 import { waitFor } from './support';
 
 jest.setTimeout(120_000);

@@ -4,9 +4,9 @@ import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { buildExampleStacks } from '../../bin/stacks';
-import { parseCli, parseCommand } from '../../cli/src/cli';
-import { LocalEsmConfigError, validateOptions } from '../../cli/src/esm';
-import { validateKinesisOptions } from '../../cli/src/kinesis-esm';
+import { parseCli, parseCommand } from '../../cli/cli';
+import { LocalEsmConfigError, validateOptions } from '../../cli/kafka/esm';
+import { validateKinesisOptions } from '../../cli/kinesis/esm';
 
 const base = { kafka: { brokers: ['127.0.0.1:9092'] }, topics: ['t'], functionName: 'f' };
 

@@ -7,9 +7,9 @@ import { deflateSync } from 'node:zlib';
 import * as avsc from 'avsc';
 import type { SchemaText } from '../../runtime/schemas/codecs';
 import { RegistryClient, RegistryError } from '../../runtime/schemas/registry';
-import type { EsmRecord } from '../../cli/src/event';
-import { RecordSchemaValidator, SchemaRegistryUnreachableError } from '../../cli/src/record-schemas';
-import { SchemaRegistrySettings } from '../../cli/src/schema-registry';
+import type { EsmRecord } from '../../cli/kafka/event';
+import { RecordSchemaValidator, SchemaRegistryUnreachableError } from '../../cli/kafka/schemas';
+import { SchemaRegistrySettings } from '../../cli/kafka/schemas-config';
 
 const ORDER = { type: 'record', name: 'Order', namespace: 'shop', fields: [{ name: 'id', type: 'string' }, { name: 'qty', type: 'int' }] } as const;
 const order = avsc.Type.forSchema(ORDER as any);

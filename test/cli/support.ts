@@ -1,5 +1,5 @@
 import * as te from '../../testenv';
-import { LocalEsmOptions, LocalEventSourceMapping } from '../../cli/src/esm';
+import { LocalEsmOptions, LocalEventSourceMapping } from '../../cli/kafka/esm';
 
 /**
  * Polls until check() is true. A check that throws is polled again: right after a group forms, the broker can

@@ -2,7 +2,7 @@
  * The Kinesis fault ledger with a small N (CKL_E2E_N, default 400), so CI covers every scenario; `npm run e2e`
  * runs the same scenarios with 10,000 records.
  */
-import { formatLedger, isPoison, Ledger, runScenario, TARGET_BATCH, total } from '../../e2e/ledger';
+import { formatLedger, isPoison, Ledger, runScenario, TARGET_BATCH, total } from '../../e2e/kafka-ledger';
 import { KINESIS_ESM_BATCH, KINESIS_PARALLELIZATION, KINESIS_SCENARIOS, KINESIS_SHARDS, KinesisScenario } from '../../e2e/kinesis-ledger';
 
 jest.setTimeout(600_000);

@@ -2,7 +2,7 @@
  * The fault ledger with a small N (CKL_E2E_N, default 400), so CI covers every scenario; `npm run e2e`
  * runs the same scenarios with 10,000 records.
  */
-import { ESM_BATCH, formatLedger, isPoison, KAFKA_SCENARIOS, Ledger, PARTITIONS, runScenario, ScenarioName, TARGET_BATCH, total } from '../../e2e/ledger';
+import { ESM_BATCH, formatLedger, isPoison, KAFKA_SCENARIOS, Ledger, PARTITIONS, runScenario, ScenarioName, TARGET_BATCH, total } from '../../e2e/kafka-ledger';
 
 jest.setTimeout(600_000);
 

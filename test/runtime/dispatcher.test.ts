@@ -7,7 +7,7 @@ import {
   CompletedRecord, CompletionEntry, ErrorItem, InvocationBatch, JsonLogger, EmfMetrics, ResponseItem, SourceRecord, TargetInvocationError,
   nextPosition, AcquireResult, IdempotencyEntry, IdempotencySession,
 } from '../../runtime';
-import { Dispatcher, DispatcherOptions, IdempotencyStorePort, InvokerPort, RelayPort } from '../../runtime/dispatcher';
+import { Dispatcher, DispatcherOptions, IdempotencyStorePort, InvokerPort, RelayPort } from '../../runtime/dispatcher/dispatcher';
 import { kafkaEvent, RecordSpec } from './support';
 
 const at = (r: { topic: string; partition: number | string; offset: number | string }) => `${r.topic}-${r.partition}@${r.offset}`;

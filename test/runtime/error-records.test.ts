@@ -11,7 +11,7 @@ import {
   fitErrorItem, KafkaRelay, KafkaProducerPort, messageBytes, minimalErrorItems, OutgoingMessage, parseDispatcherConfig,
   SourceRecord, TruncatedRecord,
 } from '../../runtime';
-import { errorItems, PartitionRun } from '../../runtime/partition-run';
+import { errorItems, PartitionRun } from '../../runtime/dispatcher/partition-run';
 import { bigSequence, kafkaEvent, kinesisEvent, RecordSpec } from './support';
 
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');

@@ -3,7 +3,7 @@ import { constants as zlibConstants, deflateRawSync, deflateSync, inflateSync } 
 import * as avsc from 'avsc';
 import * as protobuf from 'protobufjs';
 import { decodeSourceEvent, EmfMetrics, JsonLogger, RecordDecoder, RegistryClient, RegistryError, SchemaRegistryUnavailableError, SchemaText } from '../../runtime';
-import { Dispatcher } from '../../runtime/dispatcher';
+import { Dispatcher } from '../../runtime/dispatcher/dispatcher';
 import { kafkaEvent, kinesisEventRecord, RecordSpec } from './support';
 
 const AVRO = JSON.stringify({

@@ -28,14 +28,14 @@
  * - after the faults stop and leases and keys expire, every environment still alive makes progress on every
  *   partition: each invocation it gets succeeds (a poison record with FAIL goes to the on-failure destination).
  */
-import { Dispatcher } from '../../runtime/dispatcher';
-import type { DispatcherOptions, IdempotencyStorePort, InvokerPort, RelayPort, SchemaDecoderPort } from '../../runtime/dispatcher-options';
+import { Dispatcher } from '../../runtime/dispatcher/dispatcher';
+import type { DispatcherOptions, IdempotencyStorePort, InvokerPort, RelayPort, SchemaDecoderPort } from '../../runtime/dispatcher/options';
 import { SchemaDecodeError, SchemaRegistryUnavailableError, TargetInvocationError } from '../../runtime/errors';
-import { DynamoDbIdempotencyStore, jsonPointerKey } from '../../runtime/idempotency';
-import { DynamoDbRangeStore } from '../../runtime/idempotency-ranges';
+import { DynamoDbIdempotencyStore, jsonPointerKey } from '../../runtime/idempotency/store';
+import { DynamoDbRangeStore } from '../../runtime/idempotency/ranges';
 import { JsonLogger } from '../../runtime/logger';
 import { EmfMetrics } from '../../runtime/metrics';
-import { decodeSourceEvent, SourceRecord } from '../../runtime/source';
+import { decodeSourceEvent, SourceRecord } from '../../runtime/dispatcher/source';
 import { IDEMPOTENCY_PARTITION_KEY } from '../../contract/dispatcher-config';
 import { Fault, MemoryDynamoDb } from './memory-dynamodb';
 

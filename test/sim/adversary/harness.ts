@@ -4,13 +4,13 @@
  * its topics and fails the sends it is told to.
  */
 import { IDEMPOTENCY_PARTITION_KEY } from '../../../contract/dispatcher-config';
-import { Dispatcher } from '../../../runtime/dispatcher';
-import type { DispatcherOptions, RelayPort } from '../../../runtime/dispatcher';
-import { DynamoDbRangeStore } from '../../../runtime/idempotency-ranges';
-import { inProcessInvoker } from '../../../runtime/in-process';
+import { Dispatcher } from '../../../runtime/dispatcher/dispatcher';
+import type { DispatcherOptions, RelayPort } from '../../../runtime/dispatcher/dispatcher';
+import { DynamoDbRangeStore } from '../../../runtime/idempotency/ranges';
+import { inProcessInvoker } from '../../../runtime/dispatcher/in-process';
 import { JsonLogger } from '../../../runtime/logger';
 import { EmfMetrics } from '../../../runtime/metrics';
-import type { SourceRecord } from '../../../runtime/source';
+import type { SourceRecord } from '../../../runtime/dispatcher/source';
 import { MemoryDynamoDb } from '../memory-dynamodb';
 
 export const TABLE = 'idempotency';

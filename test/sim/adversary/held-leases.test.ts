@@ -2,10 +2,10 @@
  * Sessions of one process (handle() running concurrently, one container id) on the range store: a partition is
  * worked on by one session at a time, whatever DynamoDB answers to the lease writes of another session.
  */
-import { Dispatcher } from '../../../runtime/dispatcher';
-import { DynamoDbRangeStore } from '../../../runtime/idempotency-ranges';
-import { inProcessInvoker } from '../../../runtime/in-process';
-import type { SourceRecord } from '../../../runtime/source';
+import { Dispatcher } from '../../../runtime/dispatcher/dispatcher';
+import { DynamoDbRangeStore } from '../../../runtime/idempotency/ranges';
+import { inProcessInvoker } from '../../../runtime/dispatcher/in-process';
+import type { SourceRecord } from '../../../runtime/dispatcher/source';
 import { context, Ledger, memoryTable, quiet, TABLE } from './harness';
 
 const deferred = () => {

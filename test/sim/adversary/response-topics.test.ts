@@ -2,10 +2,10 @@
  * Routes with different response topics: a record is acknowledged only once its result is on its route's response
  * topic, also when its stored result is relayed again by a retry that stops its partition at a later record.
  */
-import { Dispatcher } from '../../../runtime/dispatcher';
-import { DynamoDbIdempotencyStore, jsonPointerKey } from '../../../runtime/idempotency';
-import { DynamoDbRangeStore } from '../../../runtime/idempotency-ranges';
-import { inProcessInvoker } from '../../../runtime/in-process';
+import { Dispatcher } from '../../../runtime/dispatcher/dispatcher';
+import { DynamoDbIdempotencyStore, jsonPointerKey } from '../../../runtime/idempotency/store';
+import { DynamoDbRangeStore } from '../../../runtime/idempotency/ranges';
+import { inProcessInvoker } from '../../../runtime/dispatcher/in-process';
 import { context, kafkaEventAt, Ledger, memoryTable, quiet, RecordingRelay, TABLE } from './harness';
 
 test.each(['ranges', 'items', 'strict'] as const)('GIVEN two routes with their own response topics (%s) WHEN a retry re-relays both routes\' stored results and a later record fails THEN each acknowledged record has its result on its own response topic', async (mode) => {

@@ -101,7 +101,7 @@ export interface TargetConfig {
   readonly invocationType: InvocationTypeName;
   readonly payloadFormat: PayloadFormatName;
   /** Most records per invocation. */
-  readonly batchSize: number;
+  readonly recordsPerInvocation: number;
   /** Topic-partitions invoked in parallel. */
   readonly concurrency: number;
   /** Attempts per invocation, including the first (throttling, 5xx, timeouts). */
@@ -366,7 +366,7 @@ export function parseDispatcherConfig(json: string | undefined): DispatcherConfi
     functionName: str(t, 'functionName', 'config.target', Array.isArray(c.routes) && c.routes.length > 0),
     invocationType: oneOf(t, 'invocationType', 'config.target', INVOCATION_TYPES),
     payloadFormat: oneOf(t, 'payloadFormat', 'config.target', PAYLOAD_FORMATS),
-    batchSize: int(t, 'batchSize', 'config.target', BOUNDS.recordsPerInvocation),
+    recordsPerInvocation: int(t, 'recordsPerInvocation', 'config.target', BOUNDS.recordsPerInvocation),
     concurrency: int(t, 'concurrency', 'config.target', BOUNDS.concurrency),
     maxAttempts: int(t, 'maxAttempts', 'config.target', BOUNDS.maxAttempts),
     baseDelayMs: int(t, 'baseDelayMs', 'config.target', BOUNDS.baseDelayMs),

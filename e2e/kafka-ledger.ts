@@ -117,7 +117,7 @@ export async function runScenario(scenario: ScenarioName, opts: ScenarioOptions)
     const config: DispatcherConfig = {
       version: 1,
       target: {
-        functionName: targetName, invocationType: 'RequestResponse', payloadFormat: 'confluent', batchSize: TARGET_BATCH, concurrency: 4,
+        functionName: targetName, invocationType: 'RequestResponse', payloadFormat: 'confluent', recordsPerInvocation: TARGET_BATCH, concurrency: 4,
         maxAttempts: 3, baseDelayMs: 50, maxDelayMs: 500, timeoutMs: targetTimeout * 1000,
       },
       onError: ['poison-log', 'decode-poison-log', 'shared-key-poison'].includes(scenario) ? 'log' : 'fail',

@@ -88,7 +88,7 @@ export async function runKinesisScenario(scenario: KinesisScenario, opts: { n: n
     fns.push(await te.startLambda({ name: targetName, dir: TARGETS, handler: 'index.echo', timeoutSeconds: 30, env: { ...(poisoned ? { POISON: '1' } : {}), ...(slow ? { DELAY_MS: '300' } : {}) } }, env));
     const config: DispatcherConfig = {
       version: 1,
-      target: { functionName: targetName, invocationType: 'RequestResponse', payloadFormat: 'confluent', batchSize: TARGET_BATCH, concurrency: 4, maxAttempts: 3, baseDelayMs: 50, maxDelayMs: 500, timeoutMs: 30_000 },
+      target: { functionName: targetName, invocationType: 'RequestResponse', payloadFormat: 'confluent', recordsPerInvocation: TARGET_BATCH, concurrency: 4, maxAttempts: 3, baseDelayMs: 50, maxDelayMs: 500, timeoutMs: 30_000 },
       onError: 'fail',
       // Poison: a function error, so the mapping bisects; otherwise partial batch responses, as KinesisTrigger deploys it.
       reportBatchItemFailures: !poisoned,

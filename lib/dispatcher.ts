@@ -253,7 +253,7 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
         functionName: props.target?.functionArn,
         invocationType,
         payloadFormat,
-        batchSize: recordsPerInvocation,
+        recordsPerInvocation,
         concurrency,
         maxAttempts,
         baseDelayMs: DEFAULTS.baseDelayMs,

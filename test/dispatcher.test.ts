@@ -45,7 +45,7 @@ describe('KafkaDispatcher', () => {
     const config = configOf(setup().template);
     expect(config).toMatchObject({
       version: 1,
-      target: { invocationType: 'RequestResponse', payloadFormat: 'confluent', batchSize: 100, concurrency: 4, maxAttempts: 5 },
+      target: { invocationType: 'RequestResponse', payloadFormat: 'confluent', recordsPerInvocation: 100, concurrency: 4, maxAttempts: 5 },
       onError: 'fail', reportBatchItemFailures: false, timeMarginMs: 10_000,
       idempotency: { mode: 'batched', ttlSeconds: 7 * 24 * 3600, maxResultBytes: 65536 },
     });

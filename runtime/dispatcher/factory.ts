@@ -62,7 +62,7 @@ export function dispatcherFromConfig(config: DispatcherConfig, clients: Dispatch
     routes: config.routes?.map((r) => ({ match: r.match, invoker: invoker(r), responseTopic: r.responseTopic })),
     onError: config.onError,
     reportBatchItemFailures: config.reportBatchItemFailures,
-    batchSize: t.batchSize,
+    batchSize: t.recordsPerInvocation,
     concurrency: t.concurrency,
     timeMarginMs: config.timeMarginMs,
     targetTimeoutMs: t.timeoutMs,

@@ -57,7 +57,7 @@ describe('invoking the target with an assumed role', () => {
     const config: DispatcherConfig = {
       version: 1,
       target: {
-        functionName: target.arn, invocationType: 'RequestResponse', payloadFormat: 'confluent', batchSize: 100, concurrency: 4,
+        functionName: target.arn, invocationType: 'RequestResponse', payloadFormat: 'confluent', recordsPerInvocation: 100, concurrency: 4,
         maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 200, assumeRole: { roleArn: ROLE_ARN, externalId: 'orders-sink-7' },
       },
       onError: 'fail',

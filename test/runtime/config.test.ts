@@ -2,7 +2,7 @@ import { DispatcherConfigError, parseDispatcherConfig } from '../../runtime';
 
 const valid = {
   version: 1,
-  target: { functionName: 'f', invocationType: 'RequestResponse', payloadFormat: 'confluent', batchSize: 10, concurrency: 2, maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 100,
+  target: { functionName: 'f', invocationType: 'RequestResponse', payloadFormat: 'confluent', recordsPerInvocation: 10, concurrency: 2, maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 100,
     assumeRole: { roleArn: 'arn:aws:iam::111111111111:role/path/invoker', externalId: 'ext-1', durationSeconds: 900 } },
   onError: 'log', reportBatchItemFailures: true, timeMarginMs: 5000,
   idempotency: { tableName: 't', mode: 'strict', ttlSeconds: 3600, maxResultBytes: 1000, keyPointer: '/id' },
@@ -46,7 +46,7 @@ describe('parseDispatcherConfig', () => {
     ['it is not JSON', '{', /is not valid JSON/],
     ['the version is unknown', JSON.stringify({ ...valid, version: 2 }), /config.version must be 1, got 2/],
     ['the payload format is unknown', JSON.stringify({ ...valid, target: { ...valid.target, payloadFormat: 'avro' } }), /config.target.payloadFormat must be one of confluent, nordstrom-plain, nordstrom-json, raw, got "avro"/],
-    ['the batch size is 0', JSON.stringify({ ...valid, target: { ...valid.target, batchSize: 0 } }), /config.target.batchSize must be an integer in \[1, 10000\], got 0/],
+    ['the batch size is 0', JSON.stringify({ ...valid, target: { ...valid.target, recordsPerInvocation: 0 } }), /config.target.recordsPerInvocation must be an integer in \[1, 10000\], got 0/],
     ['SCRAM has no secret', JSON.stringify({ ...valid, relay: { ...valid.relay, secretArn: undefined } }), /config.relay.secretArn is required for auth scram-sha-512/],
     ['a server has no port', JSON.stringify({ ...valid, relay: { ...valid.relay, bootstrapServers: ['b'] } }), /bootstrapServers must be a non-empty list of "host:port", got \["b"\]/],
     ['the key pointer is not a pointer', JSON.stringify({ ...valid, idempotency: { ...valid.idempotency, keyPointer: 'id' } }), /keyPointer must be a JSON pointer/],

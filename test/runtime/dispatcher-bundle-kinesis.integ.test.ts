@@ -72,7 +72,7 @@ describe('Kinesis stream → dispatcher bundle → target → response topic', (
   async function dispatcher(s: { target: string; responseTopic?: string; reportBatchItemFailures?: boolean; batchSize?: number }): Promise<te.RunningLambda> {
     const config: DispatcherConfig = {
       version: 1,
-      target: { functionName: s.target, invocationType: 'RequestResponse', payloadFormat: 'confluent', batchSize: s.batchSize ?? 100, concurrency: 4, maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 200 },
+      target: { functionName: s.target, invocationType: 'RequestResponse', payloadFormat: 'confluent', recordsPerInvocation: s.batchSize ?? 100, concurrency: 4, maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 200 },
       onError: 'fail',
       reportBatchItemFailures: s.reportBatchItemFailures ?? false,
       timeMarginMs: 1_000,

@@ -65,7 +65,7 @@ describe('dispatcher bundle under the Lambda emulator', () => {
   async function dispatcher(s: Setup): Promise<te.RunningLambda> {
     const config: DispatcherConfig = {
       version: 1,
-      target: { functionName: s.target, invocationType: 'RequestResponse', payloadFormat: 'confluent', batchSize: s.batchSize ?? 100, concurrency: 4, maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 200, logTail: s.logTail },
+      target: { functionName: s.target, invocationType: 'RequestResponse', payloadFormat: 'confluent', recordsPerInvocation: s.batchSize ?? 100, concurrency: 4, maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 200, logTail: s.logTail },
       onError: s.onError ?? 'fail',
       reportBatchItemFailures: s.reportBatchItemFailures ?? false,
       timeMarginMs: s.timeMarginMs ?? 1_000,

@@ -47,7 +47,7 @@ describe('routing to several targets', () => {
     const caSecretArn = (await secrets.send(new CreateSecretCommand({ Name: `route-ca-${randomUUID()}`, SecretString: JSON.stringify({ certificate: env.certs.pem.caCert }) }))).ARN!;
     const config: DispatcherConfig = {
       version: 1,
-      target: { invocationType: 'RequestResponse', payloadFormat: 'confluent', batchSize: 100, concurrency: 4, maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 200 },
+      target: { invocationType: 'RequestResponse', payloadFormat: 'confluent', recordsPerInvocation: 100, concurrency: 4, maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 200 },
       routes: [
         { match: { topics: [ordersTopic] }, functionName: orders.arn, invocationType: 'RequestResponse', payloadFormat: 'confluent', responseTopic: orderResults },
         { match: { topics: [paymentsTopic], header: { name: 'type', value: 'refund' } }, functionName: refunds.name, invocationType: 'RequestResponse', payloadFormat: 'confluent', responseTopic: refundResults },

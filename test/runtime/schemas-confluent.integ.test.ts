@@ -81,7 +81,7 @@ describe('schemas from a Confluent-compatible registry', () => {
   }))).ARN!;
   const config = (target: string, schemas: SchemasConfig, errorTopic?: string, payloadFormat: PayloadFormatName = 'nordstrom-json'): DispatcherConfig => ({
     version: 1,
-    target: { functionName: target, invocationType: 'RequestResponse', payloadFormat, batchSize: 100, concurrency: 2, maxAttempts: 2, baseDelayMs: 20, maxDelayMs: 100 },
+    target: { functionName: target, invocationType: 'RequestResponse', payloadFormat, recordsPerInvocation: 100, concurrency: 2, maxAttempts: 2, baseDelayMs: 20, maxDelayMs: 100 },
     onError: 'log',
     reportBatchItemFailures: true,
     timeMarginMs: 1_000,

@@ -55,7 +55,7 @@ describe('schemas from the Glue Schema Registry', () => {
   };
   const config = (target: string, errorTopic?: string): DispatcherConfig => ({
     version: 1,
-    target: { functionName: target, invocationType: 'RequestResponse', payloadFormat: 'confluent', batchSize: 100, concurrency: 2, maxAttempts: 2, baseDelayMs: 20, maxDelayMs: 100 },
+    target: { functionName: target, invocationType: 'RequestResponse', payloadFormat: 'confluent', recordsPerInvocation: 100, concurrency: 2, maxAttempts: 2, baseDelayMs: 20, maxDelayMs: 100 },
     onError: 'log',
     reportBatchItemFailures: true,
     timeMarginMs: 1_000,

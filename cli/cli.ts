@@ -11,11 +11,15 @@ import { LocalEsmConfigError, LocalEsmOptions, LocalEventSourceMapping, Starting
 import { LocalKinesisEsmOptions, LocalKinesisEventSourceMapping } from './kinesis/esm';
 import { accessFlag, mergeSchemaRegistryProps, schemaRegistrySettings } from './kafka/schemas-config';
 import { PropsFile, settingsFromTemplate } from './template';
+import { ESM_LIMITS } from '../contract/esm-limits';
+
+const BATCH_SIZE = ESM_LIMITS.batchSize.join('-');
+const PARALLELIZATION = ESM_LIMITS.parallelizationFactor.join('-');
 
 const USAGE = `usage: cdk-kafka-lambda local --bootstrap-servers host:port[,…] --topic T [--topic T2]
   (--function-name NAME [--lambda-endpoint URL] | --handler path/module.export)
   [--template cdk.out/STACK.template.json [--mapping LOGICAL_ID]] [--config props.json] [--consumer-group-id ID] [--starting-position LATEST|TRIM_HORIZON|AT_TIMESTAMP]
-  [--starting-position-timestamp EPOCH_SECONDS] [--batch-size 1-10000] [--batching-window SECONDS]
+  [--starting-position-timestamp EPOCH_SECONDS] [--batch-size ${BATCH_SIZE}] [--batching-window SECONDS]
   [--retry-attempts N|-1] [--max-record-age SECONDS|-1] [--bisect] [--report-batch-item-failures]
   [--filter '{"value":{"type":["order"]}}' …]
   [--schema-registry URL|GLUE_REGISTRY_ARN --event-record-format JSON|SOURCE --schema-validate KEY|VALUE …
@@ -26,7 +30,7 @@ const USAGE = `usage: cdk-kafka-lambda local --bootstrap-servers host:port[,…]
    or: cdk-kafka-lambda local --stream NAME|ARN [--kinesis-endpoint URL]
   (--function-name NAME [--lambda-endpoint URL] | --handler path/module.export)
   [--template cdk.out/STACK.template.json [--mapping LOGICAL_ID]] [--config props.json] [--starting-position LATEST|TRIM_HORIZON|AT_TIMESTAMP]
-  [--starting-position-timestamp EPOCH_SECONDS] [--batch-size 1-10000] [--batching-window SECONDS] [--parallelization-factor 1-10]
+  [--starting-position-timestamp EPOCH_SECONDS] [--batch-size ${BATCH_SIZE}] [--batching-window SECONDS] [--parallelization-factor ${PARALLELIZATION}]
   [--retry-attempts N|-1] [--max-record-age SECONDS|-1] [--bisect] [--report-batch-item-failures]
   [--on-failure arn:aws:sqs|sns|s3:…] [--aws-endpoint URL] [--region R] [--checkpoint-file PATH]`;
 
@@ -42,29 +46,47 @@ export function parseCli(argv: string[], notice: (line: string) => void = () => 
   return command.options;
 }
 
+/** The command line's flags, as node:util's parseArgs reads them. */
+const FLAGS = {
+  'template': { type: 'string' }, 'mapping': { type: 'string' }, 'config': { type: 'string' }, 'bootstrap-servers': { type: 'string' }, 'topic': { type: 'string', multiple: true },
+  'function-name': { type: 'string' }, 'lambda-endpoint': { type: 'string' }, 'handler': { type: 'string' },
+  'consumer-group-id': { type: 'string' }, 'starting-position': { type: 'string' }, 'starting-position-timestamp': { type: 'string' },
+  'batch-size': { type: 'string' }, 'batching-window': { type: 'string' }, 'retry-attempts': { type: 'string' },
+  'max-record-age': { type: 'string' }, 'bisect': { type: 'boolean' }, 'report-batch-item-failures': { type: 'boolean' },
+  'on-failure': { type: 'string' }, 'filter': { type: 'string', multiple: true }, 'aws-endpoint': { type: 'string' }, 'region': { type: 'string' },
+  'event-source-arn': { type: 'string' }, 'sasl': { type: 'string' }, 'username': { type: 'string' }, 'password': { type: 'string' },
+  'tls': { type: 'boolean' }, 'ca-file': { type: 'string' }, 'cert-file': { type: 'string' }, 'key-file': { type: 'string' },
+  'stream': { type: 'string' }, 'kinesis-endpoint': { type: 'string' }, 'parallelization-factor': { type: 'string' }, 'checkpoint-file': { type: 'string' },
+  'schema-registry': { type: 'string' }, 'event-record-format': { type: 'string' }, 'schema-validate': { type: 'string', multiple: true },
+  'schema-registry-access': { type: 'string', multiple: true },
+} as const;
+
+type Flags = ReturnType<typeof parseArgs<{ args: string[]; options: typeof FLAGS }>>['values'];
+
+/** The settings the template and the props file give (the file winning), and the schema registry's merged with the flags'. */
+interface FileSettings {
+  readonly props: PropsFile;
+  readonly fromTemplate?: ReturnType<typeof settingsFromTemplate>;
+  readonly registry: ReturnType<typeof mergeSchemaRegistryProps>;
+}
+
 /** The mapping to run: Kinesis with --stream (or a stream in --config, or a Kinesis mapping in --template), else Kafka. */
 export function parseCommand(argv: string[], notice: (line: string) => void = () => undefined): Command {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      'template': { type: 'string' }, 'mapping': { type: 'string' }, 'config': { type: 'string' }, 'bootstrap-servers': { type: 'string' }, 'topic': { type: 'string', multiple: true },
-      'function-name': { type: 'string' }, 'lambda-endpoint': { type: 'string' }, 'handler': { type: 'string' },
-      'consumer-group-id': { type: 'string' }, 'starting-position': { type: 'string' }, 'starting-position-timestamp': { type: 'string' },
-      'batch-size': { type: 'string' }, 'batching-window': { type: 'string' }, 'retry-attempts': { type: 'string' },
-      'max-record-age': { type: 'string' }, 'bisect': { type: 'boolean' }, 'report-batch-item-failures': { type: 'boolean' },
-      'on-failure': { type: 'string' }, 'filter': { type: 'string', multiple: true }, 'aws-endpoint': { type: 'string' }, 'region': { type: 'string' },
-      'event-source-arn': { type: 'string' }, 'sasl': { type: 'string' }, 'username': { type: 'string' }, 'password': { type: 'string' },
-      'tls': { type: 'boolean' }, 'ca-file': { type: 'string' }, 'cert-file': { type: 'string' }, 'key-file': { type: 'string' },
-      'stream': { type: 'string' }, 'kinesis-endpoint': { type: 'string' }, 'parallelization-factor': { type: 'string' }, 'checkpoint-file': { type: 'string' },
-      'schema-registry': { type: 'string' }, 'event-record-format': { type: 'string' }, 'schema-validate': { type: 'string', multiple: true },
-      'schema-registry-access': { type: 'string', multiple: true },
-    },
-  });
+  const { values } = parseArgs({ args: argv, options: FLAGS });
+  const settings = fileSettings(values, notice);
+  const { props: p, fromTemplate, registry } = settings;
+  if (values.stream || p.stream || fromTemplate?.kind === 'kinesis') {
+    if (registry) throw new LocalEsmConfigError('a schema registry (--schema-registry, schemaRegistryConfig) applies to Kafka mappings only, not to a Kinesis stream');
+    return kinesisCommand(values, p);
+  }
+  return kafkaCommand(values, settings);
+}
+
+function fileSettings(values: Flags, notice: (line: string) => void): FileSettings {
   if (values.mapping && !values.template) throw new LocalEsmConfigError('--mapping chooses a mapping of --template; give --template too');
   const fromTemplate = values.template ? settingsFromTemplate(values.template, values.mapping) : undefined;
   for (const ignored of fromTemplate?.ignored ?? []) notice(`template: ${ignored}`);
   const config: PropsFile = values.config ? JSON.parse(fs.readFileSync(values.config, 'utf8')) : {};
-  const p: PropsFile = { ...fromTemplate?.props, ...config };
   // The schema registry's settings merge field by field: a flag can give the secret a template resolves only at deploy time.
   const registry = mergeSchemaRegistryProps([fromTemplate?.props.schemaRegistryConfig, config.schemaRegistryConfig, {
     schemaRegistryUri: values['schema-registry'],
@@ -72,14 +94,21 @@ export function parseCommand(argv: string[], notice: (line: string) => void = ()
     schemaValidationConfigs: values['schema-validate']?.map((attribute) => ({ attribute })),
     accessConfigs: values['schema-registry-access']?.map(accessFlag),
   }]);
-  const num = (flag: string, v: string | undefined, fallback?: number): number | undefined => {
-    if (v === undefined) return fallback;
-    const n = Number(v);
-    if (!Number.isFinite(n)) throw new LocalEsmConfigError(`--${flag} must be a number, got "${v}"`);
-    return n;
-  };
+  return { props: { ...fromTemplate?.props, ...config }, fromTemplate, registry };
+}
+
+/** A number flag's value, else the fallback. */
+function num(flag: string, v: string | undefined, fallback?: number): number | undefined {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new LocalEsmConfigError(`--${flag} must be a number, got "${v}"`);
+  return n;
+}
+
+/** The settings both mappings share. */
+function commonOptions(values: Flags, p: PropsFile) {
   const ts = num('starting-position-timestamp', values['starting-position-timestamp'], p.startingPositionTimestamp);
-  const common = {
+  return {
     startingPosition: (values['starting-position'] ?? p.startingPosition) as StartingPosition | undefined,
     startingPositionTimestamp: ts === undefined ? undefined : ts * 1000,
     batchSize: num('batch-size', values['batch-size'], p.batchSize),
@@ -95,17 +124,34 @@ export function parseCommand(argv: string[], notice: (line: string) => void = ()
     awsEndpoint: values['aws-endpoint'],
     region: values.region,
   };
-  if (values.stream || p.stream || fromTemplate?.kind === 'kinesis') {
-    if (registry) throw new LocalEsmConfigError('a schema registry (--schema-registry, schemaRegistryConfig) applies to Kafka mappings only, not to a Kinesis stream');
-    const stream = values.stream ?? p.stream;
-    if (!stream) throw new LocalEsmConfigError(`--stream (or stream in --config) is required: the template's stream is resolved at deploy time\n${USAGE}`);
-    return { kind: 'kinesis', options: {
-      ...common, stream, kinesisEndpoint: values['kinesis-endpoint'] ?? values['aws-endpoint'],
-      parallelizationFactor: num('parallelization-factor', values['parallelization-factor'], p.parallelizationFactor), checkpointFile: values['checkpoint-file'],
-    } };
-  }
+}
+
+function kinesisCommand(values: Flags, p: PropsFile): Command {
+  const stream = values.stream ?? p.stream;
+  if (!stream) throw new LocalEsmConfigError(`--stream (or stream in --config) is required: the template's stream is resolved at deploy time\n${USAGE}`);
+  return { kind: 'kinesis', options: {
+    ...commonOptions(values, p), stream, kinesisEndpoint: values['kinesis-endpoint'] ?? values['aws-endpoint'],
+    parallelizationFactor: num('parallelization-factor', values['parallelization-factor'], p.parallelizationFactor), checkpointFile: values['checkpoint-file'],
+  } };
+}
+
+function kafkaCommand(values: Flags, { props: p, registry }: FileSettings): Command {
   const brokers = values['bootstrap-servers']?.split(',') ?? p.bootstrapServers;
   if (!brokers?.length) throw new LocalEsmConfigError(`--bootstrap-servers (or bootstrapServers in --config) is required\n${USAGE}`);
+  const arn = values['event-source-arn'] ?? p.eventSourceArn;
+  return { kind: 'kafka', options: {
+    ...commonOptions(values, p),
+    kafka: kafkaClientConfig(values, brokers),
+    topics: values.topic ?? p.topics ?? (p.topic ? [p.topic] : []),
+    consumerGroupId: values['consumer-group-id'] ?? p.consumerGroupId,
+    filters: values.filter ?? p.filters?.map((f) => (typeof f === 'string' ? f : f.pattern)),
+    schemaRegistry: registry ? schemaRegistrySettings(registry) : undefined,
+    eventSource: arn ? { eventSourceArn: arn, bootstrapServers: brokers.join(',') } : { bootstrapServers: brokers.join(',') },
+  } };
+}
+
+/** The brokers, TLS and SASL the flags give. */
+function kafkaClientConfig(values: Flags, brokers: string[]): KafkaConfig {
   const kafka: KafkaConfig = { clientId: 'cdk-kafka-lambda-local', brokers };
   if (values.tls || values['ca-file'] || values['cert-file']) {
     kafka.ssl = {
@@ -118,16 +164,7 @@ export function parseCommand(argv: string[], notice: (line: string) => void = ()
     if (!['scram-sha-256', 'scram-sha-512', 'plain'].includes(mechanism)) throw new LocalEsmConfigError(`--sasl must be scram-sha-256, scram-sha-512 or plain, got "${values.sasl}"`);
     kafka.sasl = { mechanism, username: values.username ?? '', password: values.password ?? '' } as KafkaConfig['sasl'];
   }
-  const arn = values['event-source-arn'] ?? p.eventSourceArn;
-  return { kind: 'kafka', options: {
-    ...common,
-    kafka,
-    topics: values.topic ?? p.topics ?? (p.topic ? [p.topic] : []),
-    consumerGroupId: values['consumer-group-id'] ?? p.consumerGroupId,
-    filters: values.filter ?? p.filters?.map((f) => (typeof f === 'string' ? f : f.pattern)),
-    schemaRegistry: registry ? schemaRegistrySettings(registry) : undefined,
-    eventSource: arn ? { eventSourceArn: arn, bootstrapServers: brokers.join(',') } : { bootstrapServers: brokers.join(',') },
-  } };
+  return kafka;
 }
 
 interface Running {

@@ -21,13 +21,13 @@ export function validateMappingOptions(o: {
 }, defaults: { maxBatchingWindowSeconds: number }): void {
   const fail = (msg: string) => { throw new LocalEsmConfigError(msg); };
   const bs = o.batchSize ?? 100;
-  if (!Number.isInteger(bs) || bs < ESM_LIMITS.batchSize[0] || bs > ESM_LIMITS.batchSize[1]) fail(`batchSize must be an integer from 1 to 10000, got ${bs}`);
+  if (!Number.isInteger(bs) || bs < ESM_LIMITS.batchSize[0] || bs > ESM_LIMITS.batchSize[1]) fail(`batchSize must be an integer from ${ESM_LIMITS.batchSize[0]} to ${ESM_LIMITS.batchSize[1]}, got ${bs}`);
   const w = o.maxBatchingWindowSeconds ?? defaults.maxBatchingWindowSeconds;
-  if (!(w >= ESM_LIMITS.maxBatchingWindowSeconds[0] && w <= ESM_LIMITS.maxBatchingWindowSeconds[1])) fail(`maxBatchingWindowSeconds must be from 0 to 300, got ${w}`);
+  if (!(w >= ESM_LIMITS.maxBatchingWindowSeconds[0] && w <= ESM_LIMITS.maxBatchingWindowSeconds[1])) fail(`maxBatchingWindowSeconds must be from ${ESM_LIMITS.maxBatchingWindowSeconds[0]} to ${ESM_LIMITS.maxBatchingWindowSeconds[1]}, got ${w}`);
   const r = o.retryAttempts ?? -1;
-  if (!Number.isInteger(r) || r < -1 || r > ESM_LIMITS.retryAttempts[1]) fail(`retryAttempts must be -1 (until the records expire) or 0 to 10000, got ${r}`);
+  if (!Number.isInteger(r) || r < -1 || r > ESM_LIMITS.retryAttempts[1]) fail(`retryAttempts must be -1 (until the records expire) or ${ESM_LIMITS.retryAttempts[0]} to ${ESM_LIMITS.retryAttempts[1]}, got ${r}`);
   const age = o.maximumRecordAgeSeconds ?? -1;
-  if (!(age === -1 || (age >= ESM_LIMITS.maxRecordAgeSeconds[0] && age <= ESM_LIMITS.maxRecordAgeSeconds[1]))) fail(`maximumRecordAgeSeconds must be -1 or 60 to 604800, got ${age}`);
+  if (!(age === -1 || (age >= ESM_LIMITS.maxRecordAgeSeconds[0] && age <= ESM_LIMITS.maxRecordAgeSeconds[1]))) fail(`maximumRecordAgeSeconds must be -1 or ${ESM_LIMITS.maxRecordAgeSeconds[0]} to ${ESM_LIMITS.maxRecordAgeSeconds[1]}, got ${age}`);
   const sp = o.startingPosition ?? 'TRIM_HORIZON';
   if (!['LATEST', 'TRIM_HORIZON', 'AT_TIMESTAMP'].includes(sp)) fail(`startingPosition must be LATEST, TRIM_HORIZON or AT_TIMESTAMP, got ${sp}`);
   if (sp === 'AT_TIMESTAMP' && !Number.isFinite(o.startingPositionTimestamp)) fail('startingPositionTimestamp is required with AT_TIMESTAMP (epoch milliseconds)');

@@ -69,7 +69,7 @@ export function validateKinesisOptions(o: LocalKinesisEsmOptions): void {
   if (!o.stream) throw new LocalEsmConfigError('stream: a stream name or ARN is required');
   validateMappingOptions(o, { maxBatchingWindowSeconds: 0 });
   const pf = o.parallelizationFactor ?? 1;
-  if (!Number.isInteger(pf) || pf < ESM_LIMITS.parallelizationFactor[0] || pf > ESM_LIMITS.parallelizationFactor[1]) throw new LocalEsmConfigError(`parallelizationFactor must be an integer from 1 to 10, got ${pf}`);
+  if (!Number.isInteger(pf) || pf < ESM_LIMITS.parallelizationFactor[0] || pf > ESM_LIMITS.parallelizationFactor[1]) throw new LocalEsmConfigError(`parallelizationFactor must be an integer from ${ESM_LIMITS.parallelizationFactor[0]} to ${ESM_LIMITS.parallelizationFactor[1]}, got ${pf}`);
   if (o.onFailure && !/^arn:[^:]+:(sqs|sns|s3):/.test(o.onFailure)) throw new LocalEsmConfigError(`onFailure of a Kinesis mapping must be an SQS, SNS or S3 ARN, got "${o.onFailure}"`);
 }
 

@@ -76,8 +76,10 @@ export const DEFAULTS = {
 
 /** An IAM role ARN (any partition; the path may hold slashes). */
 export const ROLE_ARN = /^arn:[a-z-]+:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
-/** STS's ExternalId: 2 to 1,224 characters of [\w+=,.@:/-]. */
-export const EXTERNAL_ID = /^[\w+=,.@:/-]{2,1224}$/;
+/** STS's ExternalId: its length in characters, [min, max]. */
+export const EXTERNAL_ID_LENGTH = [2, 1_224] as const;
+/** STS's ExternalId: EXTERNAL_ID_LENGTH characters of [\w+=,.@:/-]. */
+export const EXTERNAL_ID = new RegExp(`^[\\w+=,.@:/-]{${EXTERNAL_ID_LENGTH[0]},${EXTERNAL_ID_LENGTH[1]}}$`);
 
 /** The dispatcher's embedded metrics. */
 export const METRIC_NAMES = [
@@ -280,7 +282,7 @@ function matching(o: Json, field: string, path: string, pattern: RegExp, what: s
 function assumeRoleConfig(a: Json, path: string): AssumeRoleConfig {
   return {
     roleArn: matching(a, 'roleArn', path, ROLE_ARN, 'an IAM role ARN (arn:aws:iam::<account>:role/<name>)')!,
-    externalId: matching(a, 'externalId', path, EXTERNAL_ID, '2 to 1224 characters of letters, digits and +=,.@:/-_', true),
+    externalId: matching(a, 'externalId', path, EXTERNAL_ID, `${EXTERNAL_ID_LENGTH[0]} to ${EXTERNAL_ID_LENGTH[1]} characters of letters, digits and +=,.@:/-_`, true),
     durationSeconds: a.durationSeconds === undefined ? undefined : int(a, 'durationSeconds', path, BOUNDS.assumeRoleSeconds),
   };
 }
@@ -348,78 +350,11 @@ function routeConfigs(value: unknown): RouteConfig[] {
  * received and the accepted values.
  */
 export function parseDispatcherConfig(json: string | undefined): DispatcherConfig {
-  if (json === undefined || json === '') {
-    throw new DispatcherConfigError('is not set; the KafkaDispatcher construct writes it, set it when deploying the dispatcher yourself');
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(json);
-  } catch (e) {
-    throw new DispatcherConfigError(`is not valid JSON (${(e as Error).message})`);
-  }
-  const c = object(raw, 'config');
-  if (c.version !== DISPATCHER_CONFIG_VERSION) {
-    throw new DispatcherConfigError(`config.version must be ${DISPATCHER_CONFIG_VERSION}, got ${JSON.stringify(c.version)}: deploy the dispatcher and the construct from the same cdk-kafka-lambda version`);
-  }
-  const t = object(c.target, 'config.target');
-  const target: TargetConfig = {
-    functionName: str(t, 'functionName', 'config.target', Array.isArray(c.routes) && c.routes.length > 0),
-    invocationType: oneOf(t, 'invocationType', 'config.target', INVOCATION_TYPES),
-    payloadFormat: oneOf(t, 'payloadFormat', 'config.target', PAYLOAD_FORMATS),
-    recordsPerInvocation: int(t, 'recordsPerInvocation', 'config.target', BOUNDS.recordsPerInvocation),
-    concurrency: int(t, 'concurrency', 'config.target', BOUNDS.concurrency),
-    maxAttempts: int(t, 'maxAttempts', 'config.target', BOUNDS.maxAttempts),
-    baseDelayMs: int(t, 'baseDelayMs', 'config.target', BOUNDS.baseDelayMs),
-    maxDelayMs: int(t, 'maxDelayMs', 'config.target', BOUNDS.maxDelayMs),
-    timeoutMs: t.timeoutMs === undefined ? undefined : int(t, 'timeoutMs', 'config.target', BOUNDS.targetTimeoutMs),
-    logTail: t.logTail === undefined ? undefined : bool(t, 'logTail', 'config.target'),
-    assumeRole: t.assumeRole === undefined ? undefined : assumeRoleConfig(object(t.assumeRole, 'config.target.assumeRole'), 'config.target.assumeRole'),
-  };
-  let idempotency: IdempotencyConfig | undefined;
-  if (c.idempotency !== undefined) {
-    const i = object(c.idempotency, 'config.idempotency');
-    const keyPointer = str(i, 'keyPointer', 'config.idempotency', true);
-    if (keyPointer !== undefined && !keyPointer.startsWith('/')) {
-      throw new DispatcherConfigError(`config.idempotency.keyPointer must be a JSON pointer starting with "/", got ${JSON.stringify(keyPointer)}`);
-    }
-    idempotency = {
-      tableName: str(i, 'tableName', 'config.idempotency')!,
-      mode: oneOf(i, 'mode', 'config.idempotency', IDEMPOTENCY_MODES),
-      ttlSeconds: int(i, 'ttlSeconds', 'config.idempotency', BOUNDS.ttlSeconds),
-      keyPointer,
-      maxResultBytes: int(i, 'maxResultBytes', 'config.idempotency', BOUNDS.maxResultBytes),
-      kinesisRanges: i.kinesisRanges === undefined ? undefined : bool(i, 'kinesisRanges', 'config.idempotency'),
-    };
-  }
-  let relay: RelayConfig | undefined;
-  if (c.relay !== undefined) {
-    const r = object(c.relay, 'config.relay');
-    const servers = r.bootstrapServers;
-    if (!Array.isArray(servers) || servers.length === 0 || !servers.every((s) => typeof s === 'string' && HOST_PORT.test(s))) {
-      throw new DispatcherConfigError(`config.relay.bootstrapServers must be a non-empty list of "host:port", got ${JSON.stringify(servers)}`);
-    }
-    const auth = oneOf<RelayAuthName>(r, 'auth', 'config.relay', RELAY_AUTHS);
-    const secretArn = str(r, 'secretArn', 'config.relay', true);
-    if ((auth.startsWith('scram') || auth === 'mtls') && secretArn === undefined) {
-      throw new DispatcherConfigError(`config.relay.secretArn is required for auth ${auth}`);
-    }
-    const errorTopic = str(r, 'errorTopic', 'config.relay', true);
-    if (r.errorTopicMaxMessageBytes !== undefined && errorTopic === undefined) {
-      throw new DispatcherConfigError(`config.relay.errorTopicMaxMessageBytes needs config.relay.errorTopic (the topic it describes), got ${JSON.stringify(r.errorTopicMaxMessageBytes)} without one`);
-    }
-    relay = {
-      bootstrapServers: servers as string[],
-      auth,
-      secretArn,
-      rootCaSecretArn: str(r, 'rootCaSecretArn', 'config.relay', true),
-      tls: bool(r, 'tls', 'config.relay'),
-      responseTopic: str(r, 'responseTopic', 'config.relay', true),
-      errorTopic,
-      errorTopicMaxMessageBytes: r.errorTopicMaxMessageBytes === undefined ? undefined
-        : int(r, 'errorTopicMaxMessageBytes', 'config.relay', BOUNDS.errorTopicMaxMessageBytes),
-      clientId: str(r, 'clientId', 'config.relay')!,
-    };
-  }
+  const c = configObject(json);
+  // Read in this order, so that of several invalid fields the same one is named.
+  const target = targetConfig(c.target, Array.isArray(c.routes) && c.routes.length > 0);
+  const idempotency = c.idempotency === undefined ? undefined : idempotencyConfig(c.idempotency);
+  const relay = c.relay === undefined ? undefined : relayConfig(c.relay);
   const routes = c.routes === undefined ? undefined : routeConfigs(c.routes);
   if (routes?.some((r) => r.responseTopic !== undefined) && relay === undefined) {
     throw new DispatcherConfigError('config.routes: a responseTopic needs config.relay (the brokers to send it to)');
@@ -434,9 +369,95 @@ export function parseDispatcherConfig(json: string | undefined): DispatcherConfi
     idempotency,
     relay,
     schemas: c.schemas === undefined ? undefined : schemasConfig(c.schemas),
-    metrics: c.metrics === undefined ? undefined : (() => {
-      const m = object(c.metrics, 'config.metrics');
-      return { namespace: str(m, 'namespace', 'config.metrics')!, service: str(m, 'service', 'config.metrics')! };
-    })(),
+    metrics: c.metrics === undefined ? undefined : metricsConfig(c.metrics),
   };
+}
+
+/** The JSON's top object, of this version. */
+function configObject(json: string | undefined): Json {
+  if (json === undefined || json === '') {
+    throw new DispatcherConfigError('is not set; the KafkaDispatcher construct writes it, set it when deploying the dispatcher yourself');
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch (e) {
+    throw new DispatcherConfigError(`is not valid JSON (${(e as Error).message})`);
+  }
+  const c = object(raw, 'config');
+  if (c.version !== DISPATCHER_CONFIG_VERSION) {
+    throw new DispatcherConfigError(`config.version must be ${DISPATCHER_CONFIG_VERSION}, got ${JSON.stringify(c.version)}: deploy the dispatcher and the construct from the same cdk-kafka-lambda version`);
+  }
+  return c;
+}
+
+/** The default target; its function may be absent when routes take the records. */
+function targetConfig(value: unknown, hasRoutes: boolean): TargetConfig {
+  const path = 'config.target';
+  const t = object(value, path);
+  return {
+    functionName: str(t, 'functionName', path, hasRoutes),
+    invocationType: oneOf(t, 'invocationType', path, INVOCATION_TYPES),
+    payloadFormat: oneOf(t, 'payloadFormat', path, PAYLOAD_FORMATS),
+    recordsPerInvocation: int(t, 'recordsPerInvocation', path, BOUNDS.recordsPerInvocation),
+    concurrency: int(t, 'concurrency', path, BOUNDS.concurrency),
+    maxAttempts: int(t, 'maxAttempts', path, BOUNDS.maxAttempts),
+    baseDelayMs: int(t, 'baseDelayMs', path, BOUNDS.baseDelayMs),
+    maxDelayMs: int(t, 'maxDelayMs', path, BOUNDS.maxDelayMs),
+    timeoutMs: t.timeoutMs === undefined ? undefined : int(t, 'timeoutMs', path, BOUNDS.targetTimeoutMs),
+    logTail: t.logTail === undefined ? undefined : bool(t, 'logTail', path),
+    assumeRole: t.assumeRole === undefined ? undefined : assumeRoleConfig(object(t.assumeRole, `${path}.assumeRole`), `${path}.assumeRole`),
+  };
+}
+
+function idempotencyConfig(value: unknown): IdempotencyConfig {
+  const path = 'config.idempotency';
+  const i = object(value, path);
+  const keyPointer = str(i, 'keyPointer', path, true);
+  if (keyPointer !== undefined && !keyPointer.startsWith('/')) {
+    throw new DispatcherConfigError(`${path}.keyPointer must be a JSON pointer starting with "/", got ${JSON.stringify(keyPointer)}`);
+  }
+  return {
+    tableName: str(i, 'tableName', path)!,
+    mode: oneOf(i, 'mode', path, IDEMPOTENCY_MODES),
+    ttlSeconds: int(i, 'ttlSeconds', path, BOUNDS.ttlSeconds),
+    keyPointer,
+    maxResultBytes: int(i, 'maxResultBytes', path, BOUNDS.maxResultBytes),
+    kinesisRanges: i.kinesisRanges === undefined ? undefined : bool(i, 'kinesisRanges', path),
+  };
+}
+
+function relayConfig(value: unknown): RelayConfig {
+  const path = 'config.relay';
+  const r = object(value, path);
+  const servers = r.bootstrapServers;
+  if (!Array.isArray(servers) || servers.length === 0 || !servers.every((s) => typeof s === 'string' && HOST_PORT.test(s))) {
+    throw new DispatcherConfigError(`${path}.bootstrapServers must be a non-empty list of "host:port", got ${JSON.stringify(servers)}`);
+  }
+  const auth = oneOf<RelayAuthName>(r, 'auth', path, RELAY_AUTHS);
+  const secretArn = str(r, 'secretArn', path, true);
+  if ((auth.startsWith('scram') || auth === 'mtls') && secretArn === undefined) {
+    throw new DispatcherConfigError(`${path}.secretArn is required for auth ${auth}`);
+  }
+  const errorTopic = str(r, 'errorTopic', path, true);
+  if (r.errorTopicMaxMessageBytes !== undefined && errorTopic === undefined) {
+    throw new DispatcherConfigError(`${path}.errorTopicMaxMessageBytes needs ${path}.errorTopic (the topic it describes), got ${JSON.stringify(r.errorTopicMaxMessageBytes)} without one`);
+  }
+  return {
+    bootstrapServers: servers as string[],
+    auth,
+    secretArn,
+    rootCaSecretArn: str(r, 'rootCaSecretArn', path, true),
+    tls: bool(r, 'tls', path),
+    responseTopic: str(r, 'responseTopic', path, true),
+    errorTopic,
+    errorTopicMaxMessageBytes: r.errorTopicMaxMessageBytes === undefined ? undefined
+      : int(r, 'errorTopicMaxMessageBytes', path, BOUNDS.errorTopicMaxMessageBytes),
+    clientId: str(r, 'clientId', path)!,
+  };
+}
+
+function metricsConfig(value: unknown): MetricsConfig {
+  const m = object(value, 'config.metrics');
+  return { namespace: str(m, 'namespace', 'config.metrics')!, service: str(m, 'service', 'config.metrics')! };
 }

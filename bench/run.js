@@ -68,10 +68,10 @@ function machine() {
   const java = spawnSync('java', ['-version'], { encoding: 'utf8' }).stderr; // java -version prints to stderr
   return {
     nproc: os.availableParallelism(),
-    cpu: (/^model name\s*:\s*(.+)$/m.exec(cpuinfo) || [, 'unknown'])[1],
+    cpu: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? 'unknown',
     memory_gb: Math.round(os.totalmem() / 2 ** 30),
     node: process.version,
-    java: (/version "([^"]+)"/.exec(java) || [, 'unknown'])[1],
+    java: /version "([^"]+)"/.exec(java)?.[1] ?? 'unknown',
   };
 }
 

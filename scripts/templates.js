@@ -268,7 +268,7 @@ function writeTemplates({ templatesDir = path.join(root, 'templates'), assetsDir
           try {
             execFileSync('zip', ['-q', '-r', '-X', zip, '.'], { cwd: path.join(outdir, source) });
           } catch (e) {
-            if (e.code === 'ENOENT') throw new Error('npm run templates zips the handler code with the `zip` command: install zip (e.g. apt-get install zip).');
+            if (e.code === 'ENOENT') throw new Error('npm run templates zips the handler code with the `zip` command: install zip (e.g. apt-get install zip).', { cause: e });
             throw e;
           }
         }

@@ -5,6 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Build and test on Node.js 24 (the functions' runtime, from the npm registry, cached), whatever node runs this.
+node24=$(node testenv/control.js node)
+export PATH="$(dirname "$node24"):$PATH"
+echo "npm test on Node.js $(node --version)"
+
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund   # runs "prepare", which builds
 else
@@ -20,4 +25,5 @@ finish() {
   rm -f "$summary"
 }
 trap finish EXIT
+npm run lint
 CKL_SUMMARY_FILE="$summary" npx jest --ci "$@"

@@ -82,7 +82,7 @@ async function launch(env, name, { timeoutMs = 180000 } = {}) {
 
 /** Remove old runs whose processes are all gone (killed jest, crashed CI step). */
 function pruneStaleRuns() {
-  let dirs = [];
+  let dirs;
   try { dirs = fs.readdirSync(RUN_ROOT); } catch { return; }
   for (const d of dirs) {
     const dir = path.join(RUN_ROOT, d);
@@ -222,7 +222,7 @@ async function stop(runDirOrEnv, opts = {}) {
  * so a trap cannot take down a parallel run in the same checkout.
  */
 async function stopAll(opts = {}) {
-  let dirs = [];
+  let dirs;
   try { dirs = fs.readdirSync(RUN_ROOT); } catch { return 0; }
   let n = 0;
   for (const d of dirs) {

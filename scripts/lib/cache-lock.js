@@ -17,7 +17,7 @@ function withLockSync(dir, fn) {
     try { fs.mkdirSync(lock); break; } catch (e) {
       if (e.code !== 'EEXIST') throw e;
       try { if (Date.now() - fs.statSync(lock).mtimeMs > STALE_MS) fs.rmSync(lock, { recursive: true }); } catch { /* raced */ }
-      if (Date.now() > until) throw new Error(`Timed out waiting for ${lock}; remove it if no build is running.`);
+      if (Date.now() > until) throw new Error(`Timed out waiting for ${lock}; remove it if no build is running.`, { cause: e });
       sleep(500);
     }
   }

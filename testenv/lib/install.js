@@ -16,6 +16,8 @@ const VERSIONS = {
   rie: process.env.CKL_RIE_VERSION || 'v0.0.0-20261030222936-bef5c4ba774d',
   // The Lambda runtime the handler bundles target (nodejs24.x) and its official runtime interface client.
   node: '24.22.3',
+  // The other Node.js majors the construct library's unit tests run on (test/node-majors.test.ts).
+  otherNodes: ['20.20.2', '22.23.5'],
   ric: '4.0.2',
   glueSerde: '1.1.27',
 };
@@ -39,7 +41,7 @@ async function withLock(dir, fn) {
       if (e.code !== 'EEXIST') throw e;
       // Stale lock of a killed installer: older than 15 minutes.
       try { if (Date.now() - fs.statSync(lock).mtimeMs > 15 * 60 * 1000) fs.rmSync(lock, { recursive: true }); } catch { /* raced */ }
-      if (Date.now() > until) throw new Error(`timed out waiting for ${lock}`);
+      if (Date.now() > until) throw new Error(`timed out waiting for ${lock}`, { cause: e });
       await new Promise((r) => setTimeout(r, 500));
     }
   }
@@ -169,7 +171,7 @@ async function ensureRie() {
         env: { ...process.env, CGO_ENABLED: '0', GOBIN: path.join(dir, 'bin'), GOFLAGS: [process.env.GOFLAGS, '-modcacherw', '-mod=mod'].filter(Boolean).join(' ') },
       });
     } catch (e) {
-      throw new Error(`cannot install the AWS Lambda RIE with go install (github.com/aws/aws-lambda-runtime-interface-emulator@${VERSIONS.rie}): ${why(e)}; check that the Go module proxy is reachable (GOPROXY), or set CKL_RIE_BIN to a prebuilt binary`);
+      throw new Error(`cannot install the AWS Lambda RIE with go install (github.com/aws/aws-lambda-runtime-interface-emulator@${VERSIONS.rie}): ${why(e)}; check that the Go module proxy is reachable (GOPROXY), or set CKL_RIE_BIN to a prebuilt binary`, { cause: e });
     }
     writeMarker(marker, { ok: true, version: VERSIONS.rie, source: 'go-install' });
     log(`aws-lambda-rie ${VERSIONS.rie} built with go install in ${((Date.now() - t) / 1000).toFixed(1)}s`);
@@ -191,7 +193,7 @@ async function ensureNode(version = VERSIONS.node) {
   return withLock(dir, async () => {
     if (readMarker(marker) && fs.existsSync(res.bin)) return res;
     const t = Date.now();
-    log(`installing Node.js ${version} from npm (${pkg}) for the Lambda functions`);
+    log(`installing Node.js ${version} from npm (${pkg})`);
     fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'ckl-node', private: true }));
@@ -262,7 +264,7 @@ async function ensureRic(version = VERSIONS.ric) {
       // (Loading the addon here is no check: it reads AWS_LAMBDA_RUNTIME_API when loaded and aborts without it.)
       if (!fs.existsSync(path.join(pkgDir, 'rapid-client.node'))) throw new Error('npm install ran, but rapid-client.node was not built');
     } catch (e) {
-      throw new Error(`cannot install aws-lambda-ric@${version} for Node.js ${node.version}: ${why(e)}`);
+      throw new Error(`cannot install aws-lambda-ric@${version} for Node.js ${node.version}: ${why(e)}`, { cause: e });
     }
     writeMarker(marker, { version, node: node.version });
     log(`aws-lambda-ric ${version} ready in ${((Date.now() - t) / 1000).toFixed(1)}s`);

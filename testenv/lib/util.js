@@ -104,7 +104,7 @@ function isAlive(pid) {
 /** Every process below pid (children, grandchildren), from /proc; [] where /proc is missing. */
 function descendants(pid) {
   const children = new Map();
-  let entries = [];
+  let entries;
   try { entries = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)); } catch { return []; }
   for (const d of entries) {
     try {

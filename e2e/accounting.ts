@@ -96,3 +96,13 @@ export function overlappingRuns(invocations: readonly { at: number; doneAt?: num
   }
   return overlaps;
 }
+
+/** What a fault step saw while it ran (counts taken before it, or of what it caught), for its scenario's faultHits. */
+export type Seen = Readonly<Record<string, number>>;
+
+/** How a scenario counts its fault's hits on work in flight, outside the code under test, from what the run's ends hold. */
+export interface FaultHits<End> {
+  /** What is counted (the ledger's faultCounted). */
+  readonly counted: string;
+  readonly count: (end: End, seen: Seen) => number;
+}

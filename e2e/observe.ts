@@ -3,6 +3,8 @@ import * as fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Kafka } from 'kafkajs';
+import * as te from '../testenv';
+import { CANARY } from './workload';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -63,4 +65,23 @@ export async function drainQueue(sqs: SQSClient, queueUrl: string): Promise<any[
     bodies.push(...r.Messages.map((m) => JSON.parse(m.Body!)));
     await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: r.Messages.map((x, i) => ({ Id: String(i), ReceiptHandle: x.ReceiptHandle! })) }));
   }
+}
+
+/** Invocations the Lambda front answered with a function error or an error status (failed or timed out). */
+export const failedInvocations = (invocations: readonly te.InvocationRecord[]) =>
+  invocations.filter((i) => i.functionError || (i.status !== undefined && i.status >= 400)).length;
+
+/** Waits until one of the functions (`who` names them) has an invocation in flight, or the run is done. */
+export async function waitForInFlight(who: string, names: readonly string[], testEnv: te.TestEnv, done: () => boolean): Promise<void> {
+  const inFlight = async () => (await Promise.all(names.map((n) => te.listInvocations(n, testEnv)))).flat().some((i) => i.doneAt === undefined);
+  await waitFor(`a ${who} invocation in flight`, async () => (await inFlight()) || done(), 30_000);
+}
+
+/** Log lines of the named function's sandboxes (every start of it) that hold the canary. */
+export const canaryInLogs = (fns: readonly te.RunningLambda[], name: string) =>
+  fns.filter((f) => f.name === name).reduce((a, f) => a + countLines(f.logFile, CANARY), 0);
+
+/** The error topic's records, key and value parsed. */
+export async function readErrorRecords(kafka: Kafka, topic: string): Promise<{ key: any; value: any }[]> {
+  return (await readAll(kafka, topic)).map((msg) => ({ key: JSON.parse(msg.key), value: JSON.parse(msg.value.toString('utf8')) }));
 }

@@ -12,8 +12,10 @@ import { EmfMetrics } from '../metrics';
 import { ASYNC_PAYLOAD_LIMIT_BYTES, InvocationBatch, planBatches, RawEventEnvelope, SYNC_PAYLOAD_LIMIT_BYTES } from './payload';
 import { ResponseItem } from '../kafka/relay';
 import { byResponseTopic, DispatcherRoute, routeOf } from './routes';
-import { DispatcherOptions, ErrorBehavior, InvocationContext, InvokerPort } from './options';
-import { DispatcherResponse, errorItems, Failure, Fate, PartitionRun, partialBatchResponse, Work } from './partition-run';
+import { DispatcherOptions, ErrorBehavior, IdempotencyStorePort, InvocationContext, InvokerPort } from './options';
+import {
+  DispatcherResponse, errorItems, Failure, FailedWork, Fate, isShared, PartitionRun, partialBatchResponse, RecordWork, Work,
+} from './partition-run';
 import { comparePositions, decodeSourceEvent, nextPosition, Position, SourceRecord } from './source';
 
 export type { DispatcherResponse, KafkaBatchResponse, KinesisBatchResponse } from './partition-run';
@@ -41,7 +43,9 @@ const STRICT_WRITES_IN_FLIGHT = 16;
  * failed relay invokes the target again (ReinvokedForLostResult) instead of skipping the record.
  */
 export class Dispatcher {
-  private readonly o: DispatcherOptions;
+  private readonly options: DispatcherOptions;
+  /** The store in strict mode: a key is taken before its record is invoked. */
+  private readonly strictStore?: StrictStore;
   private readonly logger: Logger;
   private readonly metrics: EmfMetrics;
   private readonly onError: ErrorBehavior;
@@ -50,13 +54,14 @@ export class Dispatcher {
   private readonly routes: readonly DispatcherRoute[];
 
   constructor(options: DispatcherOptions) {
-    this.o = options;
+    this.options = options;
     this.logger = options.logger ?? new JsonLogger();
     this.metrics = options.metrics ?? new EmfMetrics();
     this.onError = options.onError ?? 'fail';
     this.keyOf = options.keyOf ?? coordinatesKey;
-    if (options.idempotencyMode === 'strict' && options.store !== undefined && (options.store.acquire === undefined || options.store.release === undefined)) {
-      throw new Error('Dispatcher: strict idempotency needs a store with acquire and release (DynamoDbIdempotencyStore)');
+    if (options.idempotencyMode === 'strict' && options.store !== undefined) {
+      if (!takesKeys(options.store)) throw new Error('Dispatcher: strict idempotency needs a store with acquire and release (DynamoDbIdempotencyStore)');
+      this.strictStore = options.store;
     }
     this.routes = [...options.routes ?? [], ...options.invoker ? [{ match: {}, invoker: options.invoker, responseTopic: options.relay?.responseTopic }] : []];
     if (this.routes.length === 0) throw new Error('Dispatcher: give an invoker (the target), routes, or both');
@@ -64,7 +69,7 @@ export class Dispatcher {
 
   /** The largest payload an invocation of this target may carry. */
   private maxPayloadBytes(invoker: InvokerPort): number {
-    return this.o.maxPayloadBytes ?? (invoker.invocationType === 'Event' ? ASYNC_PAYLOAD_LIMIT_BYTES : SYNC_PAYLOAD_LIMIT_BYTES);
+    return this.options.maxPayloadBytes ?? (invoker.invocationType === 'Event' ? ASYNC_PAYLOAD_LIMIT_BYTES : SYNC_PAYLOAD_LIMIT_BYTES);
   }
 
   /** The ESM target: processes the event and answers with a partial batch response, or throws BatchFailedError. */
@@ -78,16 +83,16 @@ export class Dispatcher {
   }
 
   private async process(event: unknown, context: InvocationContext): Promise<DispatcherResponse> {
-    const margin = this.o.timeMarginMs ?? DEFAULTS.timeMarginMs;
+    const margin = this.options.timeMarginMs ?? DEFAULTS.timeMarginMs;
     const end = Date.now() + context.getRemainingTimeInMillis();
     // The deadline for starting work.
     const deadline = end - margin;
     // A strict in-progress key outlives any target run the dispatcher may stop waiting for.
-    const holdUntil = end + (this.o.targetTimeoutMs ?? DEFAULTS.targetTimeoutMs);
+    const holdUntil = end + (this.options.targetTimeoutMs ?? DEFAULTS.targetTimeoutMs);
     const { kind, records, failures, envelope } = decodeSourceEvent(event);
     this.metrics.add('RecordsIn', records.length + failures.length);
     // Keys and values decoded with their schemas; a record that does not decode takes the error path.
-    const undecoded = this.o.schemas?.active ? await this.o.schemas.decode(records) : undefined;
+    const undecoded = this.options.schemas?.active ? await this.options.schemas.decode(records) : undefined;
 
     // Work per topic-partition (shard), in the event's order, offsets (sequence numbers) increasing.
     const fates = new Map<string, Fate>();
@@ -104,167 +109,180 @@ export class Dispatcher {
       // A record that does not decode or cannot be keyed is remembered by its coordinates once its failure is handled.
       const error = undecoded?.get(record);
       if (error !== undefined) {
-        add(record.topic, record.partition, { offset: record.offset, record, error, key: this.keyFor(record) });
+        add(record.topic, record.partition, { kind: 'failed', offset: record.offset, record, error, key: this.keyFor(record) });
         continue;
       }
       let key: string;
       try {
         key = this.keyOf(record);
       } catch (e) {
-        add(record.topic, record.partition, { offset: record.offset, record, error: e as Error, key: this.keyFor(record) });
+        add(record.topic, record.partition, { kind: 'failed', offset: record.offset, record, error: e as Error, key: this.keyFor(record) });
         continue;
       }
       const shared = seenKeys.has(key);
-      add(record.topic, record.partition, { offset: record.offset, record, key, shared });
+      add(record.topic, record.partition, { kind: 'record', offset: record.offset, record, key, shared });
       seenKeys.add(key);
     }
-    for (const f of failures) add(f.topic, f.partition, { offset: f.offset, error: f.error, raw: f.raw, key: coordinatesKey(f) });
+    for (const f of failures) add(f.topic, f.partition, { kind: 'failed', offset: f.offset, error: f.error, raw: f.raw, key: coordinatesKey(f) });
     for (const { run, work } of partitions.values()) {
       work.sort((a, b) => comparePositions(a.offset, b.offset));
-      for (const w of work) if (w.key !== undefined && !w.shared) entries.push({ key: w.key, record: this.coordinates(run, w) });
+      for (const w of work) if (!isShared(w)) entries.push({ key: w.key, record: this.coordinates(run, w) });
     }
 
     // Strict mode reads each key as it takes it; the batched path reads them all now.
-    const store = kind === 'kinesis' ? this.o.kinesisStore ?? this.o.store : this.o.store;
-    const session = await store?.open(this.o.idempotencyMode === 'strict' ? [] : entries, end, [...records, ...failures]);
+    const store = kind === 'kinesis' ? this.options.kinesisStore ?? this.options.store : this.options.store;
+    const session = await store?.open(this.options.idempotencyMode === 'strict' ? [] : entries, end, [...records, ...failures]);
     try {
       const done = new Map<string, CompletedRecord>(session?.done ?? []);
       // A copy cannot follow a stored result that was too big to keep: it is invoked itself.
       for (const { run, work } of partitions.values()) {
         run.session = session;
-        for (const w of work) if (w.shared && unkeptResult(done.get(w.key!))) w.shared = false;
+        for (const w of work) if (isShared(w) && unkeptResult(done.get(w.key))) w.shared = false;
       }
 
       const runs = [...partitions.values()];
-      const concurrency = this.o.concurrency ?? DEFAULTS.concurrency;
+      const concurrency = this.options.concurrency ?? DEFAULTS.concurrency;
       await forEachLimit(runs, concurrency, ({ run, work }) => this.processPartition(run, work, done, deadline, holdUntil, envelope));
       // Records that share a key with an earlier one follow its fate, known once every partition has run.
-      await forEachLimit(runs, concurrency, ({ run, work }) => this.followSharedKeys(run, work.filter((w) => w.shared)));
+      await forEachLimit(runs, concurrency, ({ run, work }) => this.followSharedKeys(run, work.filter(isShared)));
 
       const failed = runs.filter(({ run }) => run.stopped).map(({ run }) => run);
       if (failed.length === 0) return { batchItemFailures: [] };
       const errors = failed.flatMap((r) => r.errors);
       this.logger.error('records not processed; the event source mapping retries them', { errors, partitions: failed.map((r) => ({ partition: r.topicPartition, offset: r.retryFrom })) });
-      if (this.o.reportBatchItemFailures) return partialBatchResponse(kind, failed);
+      if (this.options.reportBatchItemFailures) return partialBatchResponse(kind, failed);
       throw new BatchFailedError(errors);
     } finally {
       await session?.close().catch((e) => this.logger.warn('releasing idempotency leases failed; they expire with this invocation', { error: e }));
     }
   }
 
+  /** One partition's records in offset order: skip what is done, invoke the rest, take each failure's error path. */
   private async processPartition(run: PartitionRun, work: Work[], done: Map<string, CompletedRecord>, deadline: number, holdUntil: number, envelope: RawEventEnvelope): Promise<void> {
-    const store = this.o.store;
-    const strict = store !== undefined && this.o.idempotencyMode === 'strict';
-    const inProgress = new Set<string>();
     try {
-      if (strict) {
-        await forEachLimit(work, STRICT_WRITES_IN_FLIGHT, async (w) => {
-          if (w.key === undefined || w.shared) return;
-          const r = await store.acquire!(w.key, this.coordinates(run, w), holdUntil);
-          if (r.state === 'acquired') {
-            run.acquired.add(w.key);
-            if (r.lostResult) this.metrics.add('ReinvokedForLostResult');
-          }
-          else if (r.state === 'completed') done.set(w.key, r.completed);
-          else inProgress.add(w.key);
-        });
-      }
-      // Consecutive records going to one target are invoked together; a record of another target ends the run.
-      let pending: SourceRecord[] = [];
-      let pendingRoute: DispatcherRoute | undefined;
-      const reRelay: RecordResponse[] = [];
-      const flush = async () => {
-        if (pendingRoute !== undefined) await this.invokeRun(run, pendingRoute, pending, deadline, envelope);
-        pending = [];
-      };
+      const heldElsewhere = await this.takeKeys(run, work, done, holdUntil);
+      const pass: PartitionPass = { done, heldElsewhere, deadline, envelope, reRelay: [], pending: [] };
       for (const w of work) {
         if (run.stopped) break;
-        if (w.shared) continue;
-        if (w.error !== undefined) {
-          const stored = done.get(w.key!);
-          if (stored !== undefined && !stored.relayPending) {
-            // An earlier attempt finished it (its failure handled, or it decoded then): nothing is done again, but
-            // a stored result is relayed again.
-            await flush();
-            if (run.stopped) break;
-            this.metrics.add('RecordsSkippedDuplicate');
-            if (w.record !== undefined && sameRecord(stored, w.record) && stored.outcome === 'responded' && !stored.resultOmitted) reRelay.push({ record: w.record, result: stored.result });
-            else run.session?.settle?.([this.coordinates(run, w)]);
-            continue;
-          }
-          if (inProgress.has(w.key!) || run.session?.inProgress.has(w.key!)) {
-            await flush();
-            run.stop(w.offset, new IdempotencyInProgressError(run.topic, run.partition, w.offset));
-            break;
-          }
-        }
-        if (w.error instanceof SchemaRegistryUnavailableError) {
-          // Not the record's fault: the partition is retried from it.
-          await flush();
-          run.stop(w.offset, w.error);
-          break;
-        }
-        if (w.error !== undefined) {
-          await flush();
-          if (!run.stopped) {
-            await this.recordFailure(run, {
-              error: w.error, records: w.record ? [w.record] : [], raw: w.raw, start: w.offset, end: nextPosition(w.offset),
-              inputPayload: w.record ? JSON.stringify(w.record.raw) : undefined,
-            });
-          }
-          continue;
-        }
-        const record = w.record!;
-        const stored = done.get(w.key!);
-        const same = stored !== undefined && sameRecord(stored, record);
-        if (stored?.relayPending || (stored !== undefined && !same && unkeptResult(stored))) {
-          // Its result was neither stored nor relayed (or, for a copy sharing its key, not kept to relay again):
-          // the target runs again (an at-least-once window the metric counts).
-          this.metrics.add('ReinvokedForLostResult');
-        } else if (stored !== undefined) {
-          // An invocation holds consecutive records of the event only: a range of the store covers exactly them.
-          await flush();
-          if (run.stopped) break;
-          this.metrics.add('RecordsSkippedDuplicate');
-          const fate: Fate = { record: stored, outcome: stored.outcome, result: stored.result };
-          run.fates.set(w.key!, fate);
-          if (same) {
-            // Results stored by an earlier attempt are relayed again; the target is not invoked again.
-            if (stored.outcome === 'responded' && !stored.resultOmitted) reRelay.push({ record, result: stored.result });
-            else run.session?.settle?.([record]);
-          } else {
-            await this.follow(run, record, fate, reRelay);
-          }
-          continue;
-        }
-        if (inProgress.has(w.key!) || run.session?.inProgress.has(w.key!)) {
-          await flush();
-          run.stop(w.offset, new IdempotencyInProgressError(record.topic, record.partition, w.offset));
-          break;
-        }
-        const route = routeOf(this.routes, record);
-        if (route !== pendingRoute) await flush();
-        if (run.stopped) break;
-        pendingRoute = route;
-        if (route === undefined) {
-          await this.recordFailure(run, {
-            error: new UnroutedRecordError(record.topic, record.partition, record.offset), records: [record],
-            start: w.offset, end: nextPosition(w.offset), inputPayload: JSON.stringify(record.raw),
-          });
-          continue;
-        }
-        pending.push(record);
+        await this.take(run, w, this.stepOf(run, w, pass), pass);
       }
-      await flush();
-      await this.relayResponses(run, reRelay);
+      await this.flush(run, pass);
+      await this.relayResponses(run, pass.reRelay);
     } catch (e) {
       // Infrastructure failures (DynamoDB, Secrets Manager): the partition is retried by the ESM.
       run.stop(work[0]?.offset ?? 0, e as Error);
     } finally {
-      if (strict && run.acquired.size > 0) {
-        await forEachLimit([...run.acquired], STRICT_WRITES_IN_FLIGHT, (k) => store.release!(k).catch((e) => this.logger.warn('releasing an idempotency key failed; it expires by itself', { partition: run.topicPartition, error: e })));
-      }
+      await this.releaseKeys(run);
     }
+  }
+
+  /** Strict mode: takes the key of each entry but those sharing an earlier one's; returns the keys another invocation holds. */
+  private async takeKeys(run: PartitionRun, work: readonly Work[], done: Map<string, CompletedRecord>, holdUntil: number): Promise<Set<string>> {
+    const heldElsewhere = new Set<string>();
+    const store = this.strictStore;
+    if (store === undefined) return heldElsewhere;
+    await forEachLimit(work, STRICT_WRITES_IN_FLIGHT, async (w) => {
+      if (isShared(w)) return;
+      const taken = await store.acquire(w.key, this.coordinates(run, w), holdUntil);
+      if (taken.state === 'acquired') {
+        run.acquired.add(w.key);
+        if (taken.lostResult) this.metrics.add('ReinvokedForLostResult');
+      }
+      else if (taken.state === 'completed') done.set(w.key, taken.completed);
+      else heldElsewhere.add(w.key);
+    });
+    return heldElsewhere;
+  }
+
+  /** Strict mode: gives up the keys the partition still holds. */
+  private async releaseKeys(run: PartitionRun): Promise<void> {
+    const store = this.strictStore;
+    if (store === undefined || run.acquired.size === 0) return;
+    await forEachLimit([...run.acquired], STRICT_WRITES_IN_FLIGHT, (k) => store.release(k).catch((e) => this.logger.warn('releasing an idempotency key failed; it expires by itself', { partition: run.topicPartition, error: e })));
+  }
+
+  /** What to do with an entry, from what the store and this event know of its key. */
+  private stepOf(run: PartitionRun, w: Work, pass: PartitionPass): Step {
+    if (w.kind === 'failed') {
+      const stored = pass.done.get(w.key);
+      // An earlier attempt finished it (its failure handled, or it decoded then).
+      if (stored !== undefined && !stored.relayPending) return { kind: 'done', work: w, stored };
+      if (heldElsewhere(run, pass, w.key)) return { kind: 'stop', error: new IdempotencyInProgressError(run.topic, run.partition, w.offset) };
+      // Not the record's fault: the partition is retried from it.
+      if (w.error instanceof SchemaRegistryUnavailableError) return { kind: 'stop', error: w.error };
+      return { kind: 'fail', work: w };
+    }
+    if (w.shared) return { kind: 'follow' };
+    const stored = pass.done.get(w.key);
+    if (stored !== undefined && !runsAgain(stored, w.record)) return { kind: 'done', work: w, stored };
+    // Its result was neither stored nor relayed (or, for a copy sharing its key, not kept to relay again): the target
+    // runs again (an at-least-once window the metric counts).
+    if (stored !== undefined) this.metrics.add('ReinvokedForLostResult');
+    if (heldElsewhere(run, pass, w.key)) return { kind: 'stop', error: new IdempotencyInProgressError(w.record.topic, w.record.partition, w.offset) };
+    return { kind: 'invoke', record: w.record };
+  }
+
+  /** Carries out an entry's step; the records waiting for their target are invoked first where order requires. */
+  private async take(run: PartitionRun, w: Work, step: Step, pass: PartitionPass): Promise<void> {
+    switch (step.kind) {
+      case 'follow':
+        return;
+      case 'stop':
+        await this.flush(run, pass);
+        run.stop(w.offset, step.error);
+        return;
+      case 'fail':
+        await this.flush(run, pass);
+        if (!run.stopped) await this.recordFailure(run, entryFailure(step.work));
+        return;
+      case 'done':
+        await this.flush(run, pass);
+        if (!run.stopped) await this.skipDone(run, step.work, step.stored, pass.reRelay);
+        return;
+      case 'invoke':
+        return this.enqueue(run, step.record, pass);
+    }
+  }
+
+  /**
+   * A record done by an earlier attempt (or whose key's record was): the target is not invoked again; a stored
+   * result is relayed again, a record sharing a done key follows its fate.
+   */
+  private async skipDone(run: PartitionRun, w: Work, stored: CompletedRecord, reRelay: RecordResponse[]): Promise<void> {
+    this.metrics.add('RecordsSkippedDuplicate');
+    if (w.kind === 'failed') {
+      if (w.record !== undefined && sameRecord(stored, w.record) && relayable(stored)) reRelay.push({ record: w.record, result: stored.result });
+      else run.session?.settle?.([this.coordinates(run, w)]);
+      return;
+    }
+    // An invocation holds consecutive records of the event only: a range of the store covers exactly them.
+    const fate: Fate = { record: stored, outcome: stored.outcome, result: stored.result };
+    run.fates.set(w.key, fate);
+    if (!sameRecord(stored, w.record)) await this.follow(run, w.record, fate, reRelay);
+    else if (relayable(stored)) reRelay.push({ record: w.record, result: stored.result });
+    else run.session?.settle?.([w.record]);
+  }
+
+  /** Consecutive records going to one target are invoked together; a record of another target ends the run. */
+  private async enqueue(run: PartitionRun, record: SourceRecord, pass: PartitionPass): Promise<void> {
+    const route = routeOf(this.routes, record);
+    if (route !== pass.pendingRoute) await this.flush(run, pass);
+    if (run.stopped) return;
+    pass.pendingRoute = route;
+    if (route === undefined) {
+      await this.recordFailure(run, {
+        error: new UnroutedRecordError(record.topic, record.partition, record.offset), records: [record],
+        start: record.offset, end: nextPosition(record.offset), inputPayload: JSON.stringify(record.raw),
+      });
+      return;
+    }
+    pass.pending.push(record);
+  }
+
+  /** Invokes the records waiting for their target. */
+  private async flush(run: PartitionRun, pass: PartitionPass): Promise<void> {
+    if (pass.pendingRoute !== undefined) await this.invokeRun(run, pass.pendingRoute, pass.pending, pass.deadline, pass.envelope);
+    pass.pending = [];
   }
 
   /**
@@ -272,15 +290,14 @@ export class Dispatcher {
    * relayed under their coordinates too, or its error path taken by them too); otherwise the partition is
    * retried from the first such record.
    */
-  private async followSharedKeys(run: PartitionRun, shared: readonly Work[]): Promise<void> {
+  private async followSharedKeys(run: PartitionRun, shared: readonly RecordWork[]): Promise<void> {
     const reRelay: RecordResponse[] = [];
     try {
-      for (const w of shared) {
-        const record = w.record!;
-        if (!run.acknowledges(w.offset)) break; // retried anyway
-        const fate = run.fates.get(w.key!);
+      for (const { record, offset, key } of shared) {
+        if (!run.acknowledges(offset)) break; // retried anyway
+        const fate = run.fates.get(key);
         if (fate === undefined || (fate.run !== undefined && !fate.run.acknowledges(fate.record.offset!))) {
-          run.stop(w.offset, new SharedKeyPendingError(record.topic, record.partition, record.offset, fate?.record as RecordCoordinates ?? record));
+          run.stop(offset, new SharedKeyPendingError(record.topic, record.partition, record.offset, fate?.record as RecordCoordinates ?? record));
           break;
         }
         this.metrics.add('RecordsSkippedDuplicate');
@@ -314,7 +331,7 @@ export class Dispatcher {
 
   /** Stored results relayed again, each to its record's route's response topic. */
   private async relayResponses(run: PartitionRun, items: readonly RecordResponse[]): Promise<void> {
-    const relay = this.o.relay;
+    const relay = this.options.relay;
     if (relay === undefined) return;
     for (const [topic, list] of byResponseTopic(this.routes, items)) {
       if (await this.relayOrStop(run, list[0].record.offset, () => relay.sendResponses(list, topic))) run.session?.settle?.(list.map((i) => i.record));
@@ -340,7 +357,7 @@ export class Dispatcher {
     if (records.length === 0 || run.stopped) return;
     const invoker = route.invoker;
     const functionName = invoker.functionName;
-    const plan = planBatches(records, invoker.payloadFormat, this.o.batchSize ?? DEFAULTS.recordsPerInvocation, this.maxPayloadBytes(invoker), envelope);
+    const plan = planBatches(records, invoker.payloadFormat, this.options.batchSize ?? DEFAULTS.recordsPerInvocation, this.maxPayloadBytes(invoker), envelope);
     for (const step of plan) {
       if (run.stopped) return;
       if (step instanceof PayloadTooLargeError) {
@@ -353,7 +370,7 @@ export class Dispatcher {
       }
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
-        run.stop(step.records[0].offset, new RemainingTimeExhaustedError(remaining + (this.o.timeMarginMs ?? DEFAULTS.timeMarginMs), this.o.timeMarginMs ?? DEFAULTS.timeMarginMs));
+        run.stop(step.records[0].offset, new RemainingTimeExhaustedError(remaining + (this.options.timeMarginMs ?? DEFAULTS.timeMarginMs), this.options.timeMarginMs ?? DEFAULTS.timeMarginMs));
         return;
       }
       let results: readonly unknown[];
@@ -375,7 +392,7 @@ export class Dispatcher {
   }
 
   private async succeeded(run: PartitionRun, route: DispatcherRoute, batch: InvocationBatch, results: readonly unknown[]): Promise<void> {
-    const relay = this.o.relay;
+    const relay = this.options.relay;
     const session = run.session;
     const responding = route.invoker.invocationType === 'RequestResponse' && relay !== undefined && route.responseTopic !== undefined;
     // Stored before relaying: if the relay fails, the retry re-relays the stored results without invoking again.
@@ -422,10 +439,10 @@ export class Dispatcher {
       return;
     }
     this.metrics.add('RecordsFailed', count);
-    this.logger.error('records failed', { ...fields, errorTopic: this.o.relay?.errorTopic });
-    if (this.o.relay?.errorTopic !== undefined) {
-      const items = errorItems(run, f, f.functionName ?? this.o.invoker?.functionName ?? '');
-      await this.relayOrStop(run, f.start, () => this.o.relay!.sendErrors(items));
+    this.logger.error('records failed', { ...fields, errorTopic: this.options.relay?.errorTopic });
+    if (this.options.relay?.errorTopic !== undefined) {
+      const items = errorItems(run, f, f.functionName ?? this.options.invoker?.functionName ?? '');
+      await this.relayOrStop(run, f.start, () => this.options.relay!.sendErrors(items));
       if (run.stopped) return;
     }
     if (!remember) return;
@@ -471,6 +488,63 @@ export class Dispatcher {
     // Done: nothing left to release, but a result being relayed that could not be stored (held until it is relayed).
     for (const e of entries) if (e.relayPending !== true) run.acquired.delete(e.key);
   }
+}
+
+/** A store that takes keys before their records are invoked (strict idempotency). */
+type StrictStore = IdempotencyStorePort & Required<Pick<IdempotencyStorePort, 'acquire' | 'release'>>;
+
+function takesKeys(store: IdempotencyStorePort): store is StrictStore {
+  return store.acquire !== undefined && store.release !== undefined;
+}
+
+/** One partition's walk through its work: what it knows, and what it gathers. */
+interface PartitionPass {
+  readonly done: Map<string, CompletedRecord>;
+  /** Strict mode: the keys another invocation holds. */
+  readonly heldElsewhere: ReadonlySet<string>;
+  readonly deadline: number;
+  readonly envelope: RawEventEnvelope;
+  /** Stored results to relay again once the partition has run. */
+  readonly reRelay: RecordResponse[];
+  /** Consecutive records waiting for their target (pendingRoute's). */
+  pending: SourceRecord[];
+  pendingRoute?: DispatcherRoute;
+}
+
+/** What the partition does with one entry of its work. */
+type Step =
+  /** It shares its key with an earlier record of the event: it follows that record's fate once every partition has run. */
+  | { readonly kind: 'follow' }
+  /** The partition is retried from it (its key is in progress elsewhere, or the schema registry is unavailable). */
+  | { readonly kind: 'stop'; readonly error: Error }
+  /** It takes the error path. */
+  | { readonly kind: 'fail'; readonly work: FailedWork }
+  /** An earlier attempt did it. */
+  | { readonly kind: 'done'; readonly work: Work; readonly stored: CompletedRecord }
+  /** Its target is invoked with it. */
+  | { readonly kind: 'invoke'; readonly record: SourceRecord };
+
+/** The error path's failure of an entry that did not decode or could not be keyed. */
+function entryFailure(w: FailedWork): Failure {
+  return {
+    error: w.error, records: w.record ? [w.record] : [], raw: w.raw, start: w.offset, end: nextPosition(w.offset),
+    inputPayload: w.record ? JSON.stringify(w.record.raw) : undefined,
+  };
+}
+
+/** Whether another invocation holds the key (strict mode, or the range store's lease of the partition). */
+function heldElsewhere(run: PartitionRun, pass: PartitionPass, key: string): boolean {
+  return pass.heldElsewhere.has(key) || run.session?.inProgress.has(key) === true;
+}
+
+/** A done record the target runs again: its result was neither stored nor relayed, or (for a copy) not kept. */
+function runsAgain(stored: CompletedRecord, record: SourceRecord): boolean {
+  return stored.relayPending === true || (!sameRecord(stored, record) && unkeptResult(stored));
+}
+
+/** A stored result to relay again. */
+function relayable(stored: CompletedRecord): boolean {
+  return stored.outcome === 'responded' && !stored.resultOmitted;
 }
 
 /** Whether the store completed the key for this record (not for another record sharing its key). */

@@ -17,17 +17,34 @@ export interface KinesisBatchResponse {
 /** What the dispatcher returns: the partial batch response in the format of the event's source. */
 export type DispatcherResponse = KafkaBatchResponse | KinesisBatchResponse;
 
-export type Work = {
+/** A record of the event that decoded and was keyed: it is invoked, unless done or its key is an earlier record's. */
+export interface RecordWork {
+  readonly kind: 'record';
   readonly offset: Position;
+  readonly record: SourceRecord;
+  readonly key: string;
+  /** An earlier record of this event has the same key: it stands for this one, whose fate follows it. */
+  shared: boolean;
+}
+
+/** An entry of the event that did not decode or could not be keyed: it takes the error path. */
+export interface FailedWork {
+  readonly kind: 'failed';
+  readonly offset: Position;
+  /** Its key when it has one, else its coordinates' key: what it is remembered by once its failure is handled. */
+  readonly key: string;
+  readonly error: Error;
+  /** The decoded record, when only its schema decoding or its key failed. */
   readonly record?: SourceRecord;
-  readonly key?: string;
-  /** The record (or event entry) could not be decoded or keyed: it takes the error path. */
-  readonly error?: Error;
   /** The event's entry, for an error without a decoded record. */
   readonly raw?: unknown;
-  /** An earlier record of this event has the same key: it stands for this one, whose fate follows it. */
-  shared?: boolean;
-};
+}
+
+/** One entry of a partition's work, in offset order. */
+export type Work = RecordWork | FailedWork;
+
+/** A record that shares its key with an earlier one of the event. */
+export const isShared = (w: Work): w is RecordWork => w.kind === 'record' && w.shared;
 
 /** How a key ended in this event (or in an earlier one, from the store): what its other records follow. */
 export interface Fate {

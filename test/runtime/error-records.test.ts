@@ -316,7 +316,7 @@ describe('KafkaRelay sizes error records for the error topic', () => {
 describe('config.relay.errorTopicMaxMessageBytes', () => {
   test('reaches the dispatcher\'s relay (dispatcherFromConfig)', async () => {
     const d = dispatcherFromConfig(parseDispatcherConfig(config({ errorTopicMaxMessageBytes: 65_536 })), {}, new JsonLogger({ write: () => undefined }));
-    const relay = (d as unknown as { o: { relay: KafkaRelay } }).o.relay;
+    const relay = (d as unknown as { options: { relay: KafkaRelay } }).options.relay;
     expect(relay.errorTopic).toBe('e');
     expect(await relay.errorTopicMaxMessageBytes()).toBe(65_536);
   });

@@ -34,7 +34,7 @@ test.each(['ranges', 'items', 'strict'] as const)('GIVEN two routes with their o
   await expect(dispatcher.handle(event, context())).rejects.toMatchObject({ name: 'BatchFailedError' });
   relay.failOn = undefined;
   // AND the retry finds both done, and record 2 fails
-  const retry = new Dispatcher({ ...(dispatcher as any).o, reportBatchItemFailures: true });
+  const retry = new Dispatcher({ ...(dispatcher as any).options, reportBatchItemFailures: true });
   const answer = await retry.handle(event, context());
   // THEN the partition is retried from record 2: records 0 and 1 are acknowledged
   expect(answer.batchItemFailures).toEqual([{ itemIdentifier: { partition: 'orders-0', offset: 2 } }]);

@@ -16,7 +16,8 @@ import {
 import { ValidationError } from './private/errors';
 import { HANDLER_RUNTIME, handlerCode } from './private/handler-runtime';
 import { acknowledgeCreatedSecrets, acknowledgeWildcards } from './private/nag';
-import { DispatcherSchemas, SchemaAccess } from './private/schemas';
+import { DispatcherSchemas } from './private/schemas';
+import { SchemaAccess } from './private/schema-access';
 import { dispatcherRoutes } from './private/routes';
 import { targetAccess } from './private/target-access';
 import { connectToBrokers, grantKeyVia, relaySetup } from './private/relay-setup';

@@ -2,7 +2,7 @@ import { Fn, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { secretArnPattern } from './private/kafka-auth-setup';
-import { RecordRegistryBinding, registryPort } from './private/schemas';
+import { RecordRegistryBinding, registryPort } from './private/schema-access';
 
 /** How the dispatcher reads a record's key or value before it builds the target's payload. */
 export enum RecordFieldFormat {

@@ -1,40 +1,12 @@
-import { Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
-import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { FieldFormatName, SchemasConfig } from '../../contract/dispatcher-config';
 import { RecordFieldFormat, RecordSchemaRegistry, RecordSchemas } from '../schemas';
-
-/** What a registry gives the dispatcher: its configuration, its grants and the services and ports it calls. */
-export interface RecordRegistryBinding extends SchemaAccess {
-  /** The `confluent` or `glue` part of the dispatcher's schemas configuration. */
-  readonly config: Pick<SchemasConfig, 'confluent' | 'glue'>;
-}
-
-
-/** The port of a registry URL known at synth, unless it is 443 (which the dispatcher's group already sends to). */
-export function registryPort(url: string): number | undefined {
-  if (Token.isUnresolved(url)) return undefined;
-  const parsed = new URL(url);
-  const port = Number(parsed.port || (parsed.protocol === 'https:' ? 443 : 80));
-  return port === 443 ? undefined : port;
-}
+import { SchemaAccess, registryPort } from './schema-access';
 
 type Fail = (prop: string, value: unknown, fix: string) => never;
 type MappingField = 'KEY' | 'VALUE';
-
-/** What the dispatcher's role and VPC need for the schemas it fetches. */
-export interface SchemaAccess {
-  /** The statements the dispatcher's role needs (also admitted by its VPC endpoint). */
-  readonly statements: iam.PolicyStatement[];
-  /** Secrets the role reads (their keys' Decrypt is granted through Secrets Manager). */
-  readonly secrets: secretsmanager.ISecret[];
-  /** The VPC endpoint its calls need. */
-  readonly endpoint?: 'secretsManager' | 'glue';
-  /** The TCP port the registry answers on, when known at synth and not 443 (the VPC security group rule). */
-  readonly port?: number;
-}
 
 /**
  * The dispatcher's `schemas` configuration: its own formats and registry (`KafkaDispatcherProps.schemas`), and the

@@ -4,14 +4,13 @@ import type { GlueClient } from '@aws-sdk/client-glue';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { STSClient } from '@aws-sdk/client-sts';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { ErrorBehaviorName } from '../../contract/dispatcher-config';
+import type { ErrorBehaviorName, RouteMatch } from '../../contract/dispatcher-config';
 import type { RecordCoordinates } from '../errors';
 import type { DynamoDbIdempotencyStore, IdempotencyEntry, IdempotencyKeyFunction, IdempotencySession } from '../idempotency/store';
 import type { TargetInvoker } from './invoke';
 import type { Logger } from '../logger';
 import type { EmfMetrics } from '../metrics';
 import type { KafkaRelay } from '../kafka/relay';
-import type { DispatcherRoute } from './routes';
 import type { SourceRecord } from './source';
 
 /** The part of the Lambda context the dispatcher uses. */
@@ -34,6 +33,13 @@ export interface IdempotencyStorePort {
   /** Strict mode's per-key hold (DynamoDbIdempotencyStore). */
   readonly acquire?: DynamoDbIdempotencyStore['acquire'];
   readonly release?: DynamoDbIdempotencyStore['release'];
+}
+/** One target of a routing dispatcher (routes.ts chooses among them). */
+export interface DispatcherRoute {
+  readonly match: RouteMatch;
+  readonly invoker: InvokerPort;
+  /** Where its target's results go (synchronous invocation). @default - nowhere */
+  readonly responseTopic?: string;
 }
 /** What the dispatcher needs of the relay (KafkaRelay). */
 export type RelayPort = Pick<KafkaRelay, 'responseTopic' | 'errorTopic' | 'sendResponses' | 'sendErrors'>;

@@ -1,16 +1,10 @@
 import type { RouteMatch } from '../../contract/dispatcher-config';
-import type { InvokerPort } from './options';
+import type { DispatcherRoute } from './options';
 import type { SourceRecord } from './source';
 
 export type { RouteMatch } from '../../contract/dispatcher-config';
-
-/** One target of a routing dispatcher. */
-export interface DispatcherRoute {
-  readonly match: RouteMatch;
-  readonly invoker: InvokerPort;
-  /** Where its target's results go (synchronous invocation). @default - nowhere */
-  readonly responseTopic?: string;
-}
+// The type lives with the options that hold it, so options.ts needs nothing of this module.
+export type { DispatcherRoute } from './options';
 
 /** Whether a record meets a route's conditions. */
 export function routeMatches(match: RouteMatch, record: SourceRecord): boolean {

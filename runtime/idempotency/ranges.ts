@@ -12,10 +12,11 @@ import { batchGet, batchPut, BatchRetry, Item } from './dynamodb-batch';
 import { IdempotencyLeaseLostError, RecordCoordinates } from '../errors';
 import {
   CompletedRecord, CompletionEntry, DEFAULT_IDEMPOTENCY_TTL_SECONDS, DEFAULT_MAX_RESULT_BYTES, DynamoDbIdempotencyStoreOptions, HOLD_CLOCK_SKEW_MS,
-  IdempotencyEntry, IdempotencySession, RecordOutcome,
+  IdempotencyEntry, IdempotencySession,
 } from './store';
 import { dynamodbSdk } from '../sdk';
 import { comparePositions, Position } from '../dispatcher/source';
+import { decodeRanges, encodeRanges, Range } from './range-codec';
 
 /**
  * The most the list of ranges of a partition may take, in bytes of JSON. Ranges done one after another in an event
@@ -38,27 +39,6 @@ const CONTAINER = randomUUID();
  * session holding each: never taken over, and given up only by that session.
  */
 const HELD = new Map<string, string>();
-
-/**
- * A range of a partition done: records first..last (inclusive) of one or more target invocations or errors that were
- * consecutive in an event. With results not yet relayed it is one invocation's, with their outcome; once they are
- * relayed it merges with its neighbours.
- */
-interface Range {
-  readonly f: Position;
-  readonly l: Position;
-  /** The outcome; absent when merged ranges had several (nothing of them is left to relay). */
-  readonly o?: RecordOutcome;
-  /** When it was done, epoch seconds: it is forgotten after the TTL. */
-  readonly t: number;
-  /** Id and count of the items holding its results. */
-  readonly k?: string;
-  readonly r?: number;
-  /** Records whose result was not stored (too big). */
-  readonly x?: Position[];
-  /** Records whose result was neither stored nor yet relayed: not done. */
-  readonly p?: Position[];
-}
 
 interface PartitionState {
   readonly headKey: string;
@@ -167,7 +147,7 @@ export class DynamoDbRangeStore {
             if (blocked.has(headKey)) inProgress.add(e.key);
             if (range === undefined) continue;
           }
-          if (range.o === 'responded' && range.k !== undefined && !has(range.x, offset)) withResults.push({ entry: e, range });
+          if (range.outcome === 'responded' && range.resultsId !== undefined && !has(range.unstored, offset)) withResults.push({ entry: e, range });
           else done.set(e.key, completedRecord(range, e.record));
         }
       }
@@ -209,29 +189,30 @@ export class DynamoDbRangeStore {
       const sorted = [...es].sort((a, b) => comparePositions(a.record.offset, b.record.offset));
       const outcome = sorted[0].outcome;
       if (sorted.some((e) => e.outcome !== outcome)) throw new Error('DynamoDbRangeStore.complete: one range, one outcome');
-      const x: Position[] = [];
-      const p: Position[] = [];
+      const unstored: Position[] = [];
+      const relayPending: Position[] = [];
       const results: string[] = [];
       for (const e of sorted) {
         if (e.result === undefined) continue;
         const json = this.storable(e.result);
         if (json !== undefined) results.push(`${JSON.stringify(String(e.record.offset))}:${json}`);
         else {
-          x.push(e.record.offset);
-          if (e.relayPending === true) p.push(e.record.offset);
+          unstored.push(e.record.offset);
+          if (e.relayPending === true) relayPending.push(e.record.offset);
         }
       }
       const items = chunkResults(results);
-      const k = items.length > 0 ? randomUUID().slice(0, 8) : undefined;
-      if (k !== undefined) {
+      const resultsId = items.length > 0 ? randomUUID().slice(0, 8) : undefined;
+      if (resultsId !== undefined) {
         const expiration = this.expiration();
         await batchPut(this.client, this.tableName, items.map((body, i) => ({
-          ...key(resultsKey(headKey, k, i)), results: { S: `{${body}}` }, [TTL]: { N: String(expiration) },
+          ...key(resultsKey(headKey, resultsId, i)), results: { S: `{${body}}` }, [TTL]: { N: String(expiration) },
         })), this.retry);
       }
       const range: Range = {
-        f: sorted[0].record.offset, l: sorted[sorted.length - 1].record.offset, o: outcome, t: this.nowSeconds(),
-        ...(k !== undefined ? { k, r: items.length } : {}), ...(x.length > 0 ? { x } : {}), ...(p.length > 0 ? { p } : {}),
+        first: sorted[0].record.offset, last: sorted[sorted.length - 1].record.offset, outcome, doneAtSeconds: this.nowSeconds(),
+        ...(resultsId !== undefined ? { resultsId, resultItems: items.length } : {}),
+        ...(unstored.length > 0 ? { unstored } : {}), ...(relayPending.length > 0 ? { relayPending } : {}),
       };
       state.ranges.push(range);
       state.touched.add(range);
@@ -250,10 +231,10 @@ export class DynamoDbRangeStore {
       for (const e of es) {
         const i = coveringIndex(state, e.record.offset);
         const range = state.ranges[i];
-        if (range?.p === undefined) continue;
-        const p = range.p.filter((o) => String(o) !== String(e.record.offset));
-        const { p: _, ...rest } = range;
-        state.ranges[i] = p.length > 0 ? { ...rest, p } : rest;
+        if (range?.relayPending === undefined) continue;
+        const relayPending = range.relayPending.filter((o) => String(o) !== String(e.record.offset));
+        const { relayPending: _, ...rest } = range;
+        state.ranges[i] = relayPending.length > 0 ? { ...rest, relayPending } : rest;
         if (state.touched.has(range)) state.touched.add(state.ranges[i]);
       }
       await this.writeRanges(state, owner);
@@ -277,7 +258,7 @@ export class DynamoDbRangeStore {
       state.leased = false;
       this.unhold(state, owner);
       const last = state.ranges[state.ranges.length - 1];
-      throw new IdempotencyLeaseLostError(state.topic, state.partition, last?.f ?? 0);
+      throw new IdempotencyLeaseLostError(state.topic, state.partition, last?.first ?? 0);
     }
   }
 
@@ -289,12 +270,15 @@ export class DynamoDbRangeStore {
     const now = this.nowSeconds();
     const out: Range[] = [];
     for (let range of state.ranges) {
-      if (range.t + this.ttlSeconds <= now) continue;
+      if (range.doneAtSeconds + this.ttlSeconds <= now) continue;
       const mine = state.touched.has(range);
-      if (!plain(range) && settledWhole(state, range)) range = { f: range.f, l: range.l, ...(range.o === 'responded' ? {} : { o: range.o }), t: range.t };
+      if (!plain(range) && settledWhole(state, range)) range = { first: range.first, last: range.last, ...(range.outcome === 'responded' ? {} : { outcome: range.outcome }), doneAtSeconds: range.doneAtSeconds };
       const before = out[out.length - 1];
-      if (before !== undefined && plain(before) && plain(range) && follows(state, range.f, before.l)) {
-        const merged: Range = { f: before.f, l: range.l, ...(before.o === range.o ? { o: range.o } : {}), t: Math.max(before.t, range.t) };
+      if (before !== undefined && plain(before) && plain(range) && follows(state, range.first, before.last)) {
+        const merged: Range = {
+          first: before.first, last: range.last, ...(before.outcome === range.outcome ? { outcome: range.outcome } : {}),
+          doneAtSeconds: Math.max(before.doneAtSeconds, range.doneAtSeconds),
+        };
         out[out.length - 1] = merged;
         if (mine || state.touched.has(before)) state.touched.add(merged);
         continue;
@@ -303,7 +287,7 @@ export class DynamoDbRangeStore {
       out.push(range);
     }
     // A range inside a later one says nothing the later one does not.
-    const kept = out.filter((r, i) => !out.slice(i + 1).some((later) => comparePositions(later.f, r.f) <= 0 && comparePositions(r.l, later.l) <= 0));
+    const kept = out.filter((r, i) => !out.slice(i + 1).some((later) => comparePositions(later.first, r.first) <= 0 && comparePositions(r.last, later.last) <= 0));
     // Beyond the size, the oldest ranges go that neither this session wrote nor hold a record of its event.
     while (Buffer.byteLength(encodeRanges(kept)) > RANGES_BYTES) {
       const oldest = kept.findIndex((r) => !state.touched.has(r) && !holdsDelivered(state, r));
@@ -311,7 +295,7 @@ export class DynamoDbRangeStore {
       kept.splice(oldest, 1);
     }
     out.splice(0, out.length, ...kept);
-    state.dirty ||= JSON.stringify(out) !== JSON.stringify(state.ranges);
+    state.dirty ||= encodeRanges(out) !== encodeRanges(state.ranges);
     state.ranges = out;
   }
 
@@ -380,14 +364,14 @@ export class DynamoDbRangeStore {
   /** The stored results of done records, read only when a record is delivered again. */
   private async readResults(wanted: ReadonlyArray<{ entry: IdempotencyEntry; range: Range }>, done: Map<string, CompletedRecord>): Promise<void> {
     const keys = new Set<string>();
-    for (const { entry, range } of wanted) for (let i = 0; i < range.r!; i++) keys.add(resultsKey(headKeyOf(entry.record), range.k!, i));
+    for (const { entry, range } of wanted) for (let i = 0; i < range.resultItems!; i++) keys.add(resultsKey(headKeyOf(entry.record), range.resultsId!, i));
     const results = new Map<string, unknown>();
     for (const item of await batchGet(this.client, this.tableName, [...keys].map(key), this.retry)) {
       const [headKey, k] = splitResultsKey(item[ID].S!);
       for (const [offset, result] of Object.entries(JSON.parse(item.results?.S ?? '{}'))) results.set(`${headKey}#${k}@${offset}`, result);
     }
     for (const { entry, range } of wanted) {
-      const found = `${headKeyOf(entry.record)}#${range.k}@${entry.record.offset}`;
+      const found = `${headKeyOf(entry.record)}#${range.resultsId}@${entry.record.offset}`;
       // A result that is no longer there (its item expired) cannot be relayed again.
       done.set(entry.key, results.has(found)
         ? { ...completedRecord(range, entry.record), result: results.get(found) }
@@ -407,7 +391,7 @@ export class DynamoDbRangeStore {
   private live(item: Item): Range[] {
     const now = this.nowSeconds();
     const ranges = item.ranges?.S === undefined ? [] : decodeRanges(item.ranges.S);
-    return ranges.filter((r) => r.t + this.ttlSeconds > now);
+    return ranges.filter((r) => r.doneAtSeconds + this.ttlSeconds > now);
   }
 
   private storable(result: unknown): string | undefined {
@@ -444,38 +428,6 @@ function splitResultsKey(id: string): [string, string] {
 
 const key = (id: string): Item => ({ [ID]: { S: id } });
 
-/**
- * The ranges as stored: JSON, with each string position (a Kinesis sequence number) that has the length of the one
- * written before it (in the order f, l, x, p of each range) written as "~" and the digits that differ at its end,
- * since positions of a shard share most of theirs.
- */
-function encodeRanges(ranges: readonly Range[]): string {
-  let previous: Position | undefined;
-  const short = (p: Position): Position => {
-    const before = previous;
-    previous = p;
-    if (typeof p !== 'string' || typeof before !== 'string' || before.length !== p.length) return p;
-    let same = 0;
-    while (same < p.length && p[same] === before[same]) same++;
-    return same > 2 ? `~${p.slice(same)}` : p;
-  };
-  return JSON.stringify(ranges.map((r) => ({
-    ...r, f: short(r.f), l: short(r.l), ...(r.x !== undefined ? { x: r.x.map(short) } : {}), ...(r.p !== undefined ? { p: r.p.map(short) } : {}),
-  })));
-}
-
-function decodeRanges(text: string): Range[] {
-  let previous: Position | undefined;
-  const full = (p: Position): Position => {
-    if (typeof p === 'string' && p.startsWith('~') && typeof previous === 'string') p = previous.slice(0, previous.length - (p.length - 1)) + p.slice(1);
-    previous = p;
-    return p;
-  };
-  return (JSON.parse(text) as Range[]).map((r) => ({
-    ...r, f: full(r.f), l: full(r.l), ...(r.x !== undefined ? { x: r.x.map(full) } : {}), ...(r.p !== undefined ? { p: r.p.map(full) } : {}),
-  }));
-}
-
 /** The event's positions per partition, in order. */
 function groupPositions(delivered: readonly RecordCoordinates[]): Map<string, Position[]> {
   const out = new Map<string, Position[]>();
@@ -494,7 +446,7 @@ function settle(states: Map<string, PartitionState>, records: readonly RecordCoo
 }
 
 /** A range with nothing left to relay: no results, and not responded (a responded range's results may be undefined). */
-const plain = (r: Range): boolean => r.o !== 'responded' && r.k === undefined && r.x === undefined && r.p === undefined;
+const plain = (r: Range): boolean => r.outcome !== 'responded' && r.resultsId === undefined && r.unstored === undefined && r.relayPending === undefined;
 
 /**
  * Whether position `next` comes right after `last`: the next Kafka offset, or the next record delivered in the event
@@ -516,16 +468,16 @@ function holdsDelivered(state: PartitionState, range: Range): boolean {
   let hi = state.order.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (comparePositions(state.order[mid], range.f) < 0) lo = mid + 1;
+    if (comparePositions(state.order[mid], range.first) < 0) lo = mid + 1;
     else hi = mid;
   }
-  return lo < state.order.length && comparePositions(state.order[lo], range.l) <= 0;
+  return lo < state.order.length && comparePositions(state.order[lo], range.last) <= 0;
 }
 
 /** Every record of the range is in the event (its first and last are) and needs nothing more. */
 function settledWhole(state: PartitionState, range: Range): boolean {
-  const first = state.index.get(String(range.f));
-  const last = state.index.get(String(range.l));
+  const first = state.index.get(String(range.first));
+  const last = state.index.get(String(range.last));
   if (first === undefined || last === undefined) return false;
   for (let i = first; i <= last; i++) if (!state.settled.has(String(state.order[i]))) return false;
   return true;
@@ -545,7 +497,7 @@ function groupByHead(entries: readonly CompletionEntry[]): Map<string, Completio
 function coveringIndex(state: PartitionState, offset: Position): number {
   for (let i = state.ranges.length - 1; i >= 0; i--) {
     const r = state.ranges[i];
-    if (comparePositions(r.f, offset) <= 0 && comparePositions(offset, r.l) <= 0) return i;
+    if (comparePositions(r.first, offset) <= 0 && comparePositions(offset, r.last) <= 0) return i;
   }
   return -1;
 }
@@ -559,15 +511,15 @@ const has = (xs: readonly Position[] | undefined, offset: Position): boolean => 
 
 /** Done: in a range, and its result stored or relayed. */
 function isDone(range: Range | undefined, offset: Position): boolean {
-  return range !== undefined && !has(range.p, offset);
+  return range !== undefined && !has(range.relayPending, offset);
 }
 
 function completedRecord(range: Range, record: RecordCoordinates): CompletedRecord {
   return {
     // A range without an outcome merged records whose results, if any, were relayed: nothing is left to relay.
-    outcome: range.o ?? 'invoked',
-    resultOmitted: has(range.x, record.offset),
-    relayPending: has(range.p, record.offset),
+    outcome: range.outcome ?? 'invoked',
+    resultOmitted: has(range.unstored, record.offset),
+    relayPending: has(range.relayPending, record.offset),
     topic: record.topic,
     partition: record.partition,
     offset: record.offset,

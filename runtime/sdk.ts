@@ -15,7 +15,6 @@ let lambda: typeof Lambda | undefined;
 let secretsManager: typeof SecretsManager | undefined;
 let sts: typeof Sts | undefined;
 
-/* eslint-disable @typescript-eslint/no-require-imports */
 export const dynamodbSdk = (): typeof DynamoDb => (dynamodb ??= require('@aws-sdk/client-dynamodb'));
 export const glueSdk = (): typeof Glue => (glue ??= require('@aws-sdk/client-glue'));
 export const lambdaSdk = (): typeof Lambda => (lambda ??= require('@aws-sdk/client-lambda'));

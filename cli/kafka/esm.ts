@@ -111,7 +111,8 @@ export class LocalEventSourceMapping {
     failedInvocations: 0, throttledInvocations: 0, consumerCrashes: 0, groupJoins: 0, lag: {},
   };
   public readonly groupId: string;
-  private readonly o: Required<Pick<LocalEsmOptions, 'batchSize' | 'maxBatchingWindowSeconds' | 'retryAttempts' | 'maximumRecordAgeSeconds' | 'retryDelayMs'>> & LocalEsmOptions;
+  /** The options, with their defaults. */
+  private readonly settings: Required<Pick<LocalEsmOptions, 'batchSize' | 'maxBatchingWindowSeconds' | 'retryAttempts' | 'maximumRecordAgeSeconds' | 'retryDelayMs'>> & LocalEsmOptions;
   private readonly kafka: Kafka;
   private readonly id: EventSourceIdentity;
   private consumer?: Consumer;
@@ -128,7 +129,7 @@ export class LocalEventSourceMapping {
   constructor(options: LocalEsmOptions) {
     validateOptions(options);
     this.matches = recordFilter(options.filters);
-    this.o = { batchSize: 100, maxBatchingWindowSeconds: 0.5, retryAttempts: -1, maximumRecordAgeSeconds: -1, retryDelayMs: 500, ...options };
+    this.settings = { batchSize: 100, maxBatchingWindowSeconds: 0.5, retryAttempts: -1, maximumRecordAgeSeconds: -1, retryDelayMs: 500, ...options };
     this.groupId = options.consumerGroupId ?? randomUUID();
     this.kafka = new Kafka({ logLevel: logLevel.NOTHING, ...options.kafka });
     this.id = options.eventSource ?? { bootstrapServers: (options.kafka.brokers as string[]).join(',') };
@@ -136,8 +137,8 @@ export class LocalEventSourceMapping {
   }
 
   async start(): Promise<void> {
-    this.invoker = createInvoker(this.o);
-    if (this.o.onFailure) this.destination = onFailureDestination(this.o.onFailure, { endpoint: this.o.awsEndpoint, region: this.o.region }, () => (this.producer ??= this.connectProducer()));
+    this.invoker = createInvoker(this.settings);
+    if (this.settings.onFailure) this.destination = onFailureDestination(this.settings.onFailure, { endpoint: this.settings.awsEndpoint, region: this.settings.region }, () => (this.producer ??= this.connectProducer()));
     const id = this.id;
     const functionArn = this.invoker.functionArn;
     this.delivery = new BatchDelivery<EsmRecord>({
@@ -149,13 +150,13 @@ export class LocalEventSourceMapping {
       bisectPartialFailures: true,
       expiredCondition: 'RetryAttemptsExhausted',
       expireBeforeInvoke: false,
-    }, this.invoker, this.o, this.destination, this.stats, () => this.running, this.log);
-    if (this.o.schemaRegistry) {
-      this.registry = connectRegistry(this.o.schemaRegistry, { endpoint: this.o.awsEndpoint, region: this.o.region });
-      this.validator = new RecordSchemaValidator(this.o.schemaRegistry, this.registry.client);
+    }, this.invoker, this.settings, this.destination, this.stats, () => this.running, this.log);
+    if (this.settings.schemaRegistry) {
+      this.registry = connectRegistry(this.settings.schemaRegistry, { endpoint: this.settings.awsEndpoint, region: this.settings.region });
+      this.validator = new RecordSchemaValidator(this.settings.schemaRegistry, this.registry.client);
     }
-    if (this.o.startingPosition === 'AT_TIMESTAMP') await this.seekToTimestamp();
-    const window = Math.round(this.o.maxBatchingWindowSeconds * 1000);
+    if (this.settings.startingPosition === 'AT_TIMESTAMP') await this.seekToTimestamp();
+    const window = Math.round(this.settings.maxBatchingWindowSeconds * 1000);
     // The broker holds a fetch until the window ends or 6 MB are there: the ESM's batching window.
     this.consumer = this.kafka.consumer({
       groupId: this.groupId,
@@ -170,16 +171,16 @@ export class LocalEventSourceMapping {
       this.log(`consumer crashed: ${error.name}: ${error.message}${restart ? '; restarting it' : ''}`);
       if (restart || !this.running) return;
       this.running = false;
-      this.o.onFatalError?.(error);
+      this.settings.onFatalError?.(error);
     });
     this.consumer.on(this.consumer.events.GROUP_JOIN, () => { this.stats.groupJoins++; });
     await this.consumer.connect();
-    for (const topic of this.o.topics) await this.consumer.subscribe({ topic, fromBeginning: this.o.startingPosition !== 'LATEST' });
+    for (const topic of this.settings.topics) await this.consumer.subscribe({ topic, fromBeginning: this.settings.startingPosition !== 'LATEST' });
     this.running = true;
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.o.partitionsConsumedConcurrently ?? 4,
+      partitionsConsumedConcurrently: this.settings.partitionsConsumedConcurrently ?? 4,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         const key = `${batch.topic}-${batch.partition}`;
         const logAppend = false;
@@ -242,7 +243,7 @@ export class LocalEventSourceMapping {
         this.stats.schemaRegistryRetries++;
         const first = records[0];
         this.log(`schema registry: ${first.topic}-${first.partition} offsets ${first.offset}-${records[records.length - 1].offset} held back: ${e.message}; retrying`);
-        await sleep(Math.min(5000, this.o.retryDelayMs * 2 ** Math.min(attempt, 10)));
+        await sleep(Math.min(5000, this.settings.retryDelayMs * 2 ** Math.min(attempt, 10)));
         if (!(await stillOurs())) return undefined;
       }
     }
@@ -254,7 +255,7 @@ export class LocalEventSourceMapping {
     let size = payloadBytes(buildEvent(this.id, []));
     for (const r of records) {
       const s = Buffer.byteLength(JSON.stringify(r)) + 1;
-      if (cur.length && (cur.length >= this.o.batchSize || size + s > MAX_PAYLOAD_BYTES)) {
+      if (cur.length && (cur.length >= this.settings.batchSize || size + s > MAX_PAYLOAD_BYTES)) {
         yield cur;
         cur = []; size = payloadBytes(buildEvent(this.id, []));
       }
@@ -291,9 +292,9 @@ export class LocalEventSourceMapping {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
-      for (const topic of this.o.topics) {
+      for (const topic of this.settings.topics) {
         const committed = (await admin.fetchOffsets({ groupId: this.groupId, topics: [topic] }))[0]?.partitions ?? [];
-        const at = await admin.fetchTopicOffsetsByTimestamp(topic, this.o.startingPositionTimestamp);
+        const at = await admin.fetchTopicOffsetsByTimestamp(topic, this.settings.startingPositionTimestamp);
         const partitions = at.filter((p) => (committed.find((c) => c.partition === p.partition)?.offset ?? '-1') === '-1');
         if (partitions.length) await admin.setOffsets({ groupId: this.groupId, topic, partitions: partitions.map((p) => ({ partition: p.partition, offset: p.offset })) });
       }

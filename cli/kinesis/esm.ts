@@ -77,7 +77,8 @@ export class LocalKinesisEventSourceMapping {
   public readonly stats: LocalKinesisEsmStats = {
     invocations: 0, failedInvocations: 0, throttledInvocations: 0, onFailureRecords: 0, recordsSentToOnFailure: 0, recordsRead: 0, recordsCommitted: 0, shards: {},
   };
-  private readonly o: LocalKinesisEsmOptions & Required<Pick<LocalKinesisEsmOptions, 'batchSize' | 'maxBatchingWindowSeconds' | 'parallelizationFactor' | 'retryAttempts' | 'maximumRecordAgeSeconds' | 'pollIntervalMs' | 'retryDelayMs'>>;
+  /** The options, with their defaults. */
+  private readonly settings: LocalKinesisEsmOptions & Required<Pick<LocalKinesisEsmOptions, 'batchSize' | 'maxBatchingWindowSeconds' | 'parallelizationFactor' | 'retryAttempts' | 'maximumRecordAgeSeconds' | 'pollIntervalMs' | 'retryDelayMs'>>;
   private readonly kinesis: KinesisClient;
   private readonly log: (line: string) => void;
   private readonly shards = new Map<string, ShardState>();
@@ -93,7 +94,7 @@ export class LocalKinesisEventSourceMapping {
 
   constructor(options: LocalKinesisEsmOptions) {
     validateKinesisOptions(options);
-    this.o = { batchSize: 100, maxBatchingWindowSeconds: 0, parallelizationFactor: 1, retryAttempts: -1, maximumRecordAgeSeconds: -1, pollIntervalMs: 1000, retryDelayMs: 500, ...options };
+    this.settings = { batchSize: 100, maxBatchingWindowSeconds: 0, parallelizationFactor: 1, retryAttempts: -1, maximumRecordAgeSeconds: -1, pollIntervalMs: 1000, retryDelayMs: 500, ...options };
     // HTTP/1.1: GetRecords needs no HTTP/2, and emulators (moto) answer only HTTP/1.1.
     this.kinesis = new KinesisClient({ ...localAwsSettings(options.kinesisEndpoint, options.region), requestHandler: new NodeHttpHandler(), maxAttempts: 5 });
     this.log = options.log ?? ((l) => process.stderr.write(`${l}\n`));
@@ -105,21 +106,21 @@ export class LocalKinesisEventSourceMapping {
   public readonly checkpointFile: string;
 
   async start(): Promise<void> {
-    const stream = this.o.stream.startsWith('arn:') ? { StreamARN: this.o.stream } : { StreamName: this.o.stream };
+    const stream = this.settings.stream.startsWith('arn:') ? { StreamARN: this.settings.stream } : { StreamName: this.settings.stream };
     let streamArn: string;
     try {
       streamArn = (await this.kinesis.send(new DescribeStreamSummaryCommand(stream))).StreamDescriptionSummary!.StreamARN!;
     } catch (e) {
-      throw new LocalEsmConfigError(`stream ${this.o.stream}: ${(e as Error).name}: ${(e as Error).message}`);
+      throw new LocalEsmConfigError(`stream ${this.settings.stream}: ${(e as Error).name}: ${(e as Error).message}`);
     }
-    const region = /^arn:[^:]+:kinesis:([^:]+):/.exec(streamArn)?.[1] ?? this.o.region ?? 'us-east-1';
+    const region = /^arn:[^:]+:kinesis:([^:]+):/.exec(streamArn)?.[1] ?? this.settings.region ?? 'us-east-1';
     const account = /^arn:[^:]+:kinesis:[^:]+:([^:]+):/.exec(streamArn)?.[1] ?? '000000000000';
     this.id = { streamArn, region, invokeIdentityArn: `arn:aws:iam::${account}:role/cdk-kafka-lambda-local` };
-    this.invoker = createInvoker(this.o);
+    this.invoker = createInvoker(this.settings);
     const streamName = streamArn.slice(streamArn.lastIndexOf('/') + 1);
     this.store = new CheckpointFile(this.checkpointFile, streamArn, this.invoker.functionArn);
     this.checkpoints = this.store.load();
-    if (this.o.onFailure) this.destination = onFailureDestination(this.o.onFailure, { endpoint: this.o.awsEndpoint, region: this.o.region }, () => Promise.reject(new Error('no Kafka destination for Kinesis')));
+    if (this.settings.onFailure) this.destination = onFailureDestination(this.settings.onFailure, { endpoint: this.settings.awsEndpoint, region: this.settings.region }, () => Promise.reject(new Error('no Kafka destination for Kinesis')));
     const id = this.id;
     const functionArn = this.invoker.functionArn;
     this.delivery = new BatchDelivery<ShardRecord>({
@@ -132,7 +133,7 @@ export class LocalKinesisEventSourceMapping {
       bisectPartialFailures: false,
       expiredCondition: 'RecordAgeExceeded',
       expireBeforeInvoke: true,
-    }, this.invoker, this.o, this.destination, this.stats, () => this.running, this.log, () => this.killed);
+    }, this.invoker, this.settings, this.destination, this.stats, () => this.running, this.log, () => this.killed);
     this.running = true;
     await this.startShards();
   }
@@ -172,7 +173,7 @@ export class LocalKinesisEventSourceMapping {
       if (this.shards.has(shardId) || ended(shardId)) continue;
       const parents = [shard.ParentShardId, shard.AdjacentParentShardId].filter((p): p is string => !!p && ids.has(p));
       if (!parents.every(ended)) continue;
-      const state = new ShardState(shardId, this.o.parallelizationFactor, this.checkpoints[shardId]?.sequenceNumber);
+      const state = new ShardState(shardId, this.settings.parallelizationFactor, this.checkpoints[shardId]?.sequenceNumber);
       this.shards.set(shardId, state);
       this.stats.shards[shardId] = { checkpoint: state.checkpoint, iteratorAgeMs: 0, ended: false };
       // The first iterator before start() resolves: with LATEST, records put after that are read.
@@ -184,18 +185,18 @@ export class LocalKinesisEventSourceMapping {
 
   private async iterator(s: ShardState, child: boolean, afterRead?: string): Promise<string> {
     const after = afterRead ?? s.checkpoint;
-    const type: ShardIteratorType = after ? 'AFTER_SEQUENCE_NUMBER' : child ? 'TRIM_HORIZON' : (this.o.startingPosition ?? 'TRIM_HORIZON');
+    const type: ShardIteratorType = after ? 'AFTER_SEQUENCE_NUMBER' : child ? 'TRIM_HORIZON' : (this.settings.startingPosition ?? 'TRIM_HORIZON');
     const out = await this.kinesis.send(new GetShardIteratorCommand({
       StreamARN: this.id!.streamArn, ShardId: s.shardId, ShardIteratorType: type,
       ...(after ? { StartingSequenceNumber: after } : {}),
-      ...(type === 'AT_TIMESTAMP' ? { Timestamp: new Date(this.o.startingPositionTimestamp!) } : {}),
+      ...(type === 'AT_TIMESTAMP' ? { Timestamp: new Date(this.settings.startingPositionTimestamp!) } : {}),
     }));
     return out.ShardIterator!;
   }
 
   /** Reads the shard ahead of its lanes, up to a bound of records not yet done. */
   private async readShard(s: ShardState, child: boolean, first: string): Promise<void> {
-    const readAhead = Math.min(20_000, Math.max(1_000, 2 * this.o.batchSize * this.o.parallelizationFactor));
+    const readAhead = Math.min(20_000, Math.max(1_000, 2 * this.settings.batchSize * this.settings.parallelizationFactor));
     let iterator: string | undefined = first;
     let lastRead: string | undefined;
     for (let failures = 0; this.running;) {
@@ -211,7 +212,7 @@ export class LocalKinesisEventSourceMapping {
         if (!iterator) { s.closed = true; for (const l of s.lanes) l.wake.notify(); return; }
         if (records.length === 0) {
           if (s.unfinished === 0) this.stats.shards[s.shardId].iteratorAgeMs = s.iteratorAgeMs = out.MillisBehindLatest ?? 0;
-          await s.wake.wait(this.o.pollIntervalMs);
+          await s.wake.wait(this.settings.pollIntervalMs);
         }
       } catch (e) {
         if (!this.running) return;
@@ -225,7 +226,7 @@ export class LocalKinesisEventSourceMapping {
 
   /** One of the shard's ParallelizationFactor lanes: batches of its partition keys, one at a time, in order. */
   private async runLane(s: ShardState, lane: Lane): Promise<void> {
-    const windowMs = this.o.maxBatchingWindowSeconds * 1000;
+    const windowMs = this.settings.maxBatchingWindowSeconds * 1000;
     while (this.running) {
       if (lane.queue.length === 0) {
         if (s.closed) break;
@@ -233,7 +234,7 @@ export class LocalKinesisEventSourceMapping {
         continue;
       }
       const batch = this.take(lane);
-      const full = lane.queue.length > 0 || batch.length === this.o.batchSize;
+      const full = lane.queue.length > 0 || batch.length === this.settings.batchSize;
       const windowLeft = lane.queue.length === 0 && !full && !s.closed ? batch[0].queuedAt + windowMs - Date.now() : 0;
       if (windowLeft > 0) { lane.queue.unshift(...batch); await lane.wake.wait(windowLeft); continue; }
       const entries: ShardEntry[] = batch.map((b) => b.entry);
@@ -265,7 +266,7 @@ export class LocalKinesisEventSourceMapping {
   private take(lane: Lane): Lane['queue'] {
     let size = payloadBytes(buildKinesisEvent([]));
     let n = 0;
-    for (; n < lane.queue.length && n < this.o.batchSize; n++) {
+    for (; n < lane.queue.length && n < this.settings.batchSize; n++) {
       const s = Buffer.byteLength(JSON.stringify(lane.queue[n].entry.record.raw)) + 1;
       if (n > 0 && size + s > MAX_PAYLOAD_BYTES) break;
       size += s;

@@ -13,9 +13,8 @@ export class Wake {
   private waiters: (() => void)[] = [];
   wait(ms: number): Promise<void> {
     return new Promise((resolve) => {
+      const done = (): void => { clearTimeout(timer); this.waiters = this.waiters.filter((w) => w !== done); resolve(); };
       const timer = setTimeout(done, ms);
-      const self = this;
-      function done() { clearTimeout(timer); self.waiters = self.waiters.filter((w) => w !== done); resolve(); }
       this.waiters.push(done);
     });
   }

@@ -354,7 +354,6 @@ async function defaultMskIamTokenProvider(region: string): Promise<{ token: stri
 /** ProducerFactory on kafkajs: idempotent producer, acks from all in-sync replicas, one request in flight. */
 export const kafkajsProducerFactory: ProducerFactory = (settings, logger) => {
   // Loaded on first use so handlers that never relay do not pay for kafkajs at cold start.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { ConfigResourceTypes, Kafka, logLevel, Partitioners } = require('kafkajs') as typeof import('kafkajs');
   const kafka = new Kafka({
     clientId: settings.clientId,

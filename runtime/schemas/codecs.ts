@@ -30,7 +30,6 @@ export interface Codec {
   decode(data: Buffer): { value: unknown; name?: string };
 }
 
-/* eslint-disable @typescript-eslint/no-require-imports */
 let avsc: typeof Avsc | undefined;
 let protobuf: typeof Protobuf | undefined;
 let ajv: AjvClass | undefined;
@@ -47,7 +46,6 @@ function ajvInstance(): AjvClass {
   }
   return ajv;
 }
-/* eslint-enable @typescript-eslint/no-require-imports */
 
 /** Builds the codec of a schema; throws (with the library's reason) when the schema does not parse. */
 export function compileCodec(text: SchemaText, indexing: MessageIndexing): Codec {

@@ -109,7 +109,8 @@ export function readVarint(buf: Buffer, pos: number, zigzag: boolean): [number, 
  * a single 0 byte stands for [0] (the first message).
  */
 export function readConfluentMessageIndexes(buf: Buffer): { indexes: number[]; rest: Buffer } {
-  let [count, pos] = readVarint(buf, 0, true);
+  const [count, afterCount] = readVarint(buf, 0, true);
+  let pos = afterCount;
   if (count === 0) return { indexes: [0], rest: buf.subarray(pos) };
   if (count < 0 || count > 100) throw new FramingError(`Protobuf message index count ${count} is not valid`);
   const indexes: number[] = [];

@@ -13,16 +13,63 @@ import {
 import {
   DispatcherErrorBehavior, DispatcherInvocationType, DispatcherPayloadFormat, IdempotencyMode, KafkaDispatcherProps, KafkaRelayProps,
 } from './dispatcher-props';
+import { DispatcherSourceKind, DispatcherTriggerBinding, DispatcherTriggerOptions, IDispatcherTarget } from './dispatcher-target';
+import { DISPATCHER_TARGET_SYMBOL } from './private/dispatcher-target';
 import { ValidationError } from './private/errors';
 import { HANDLER_RUNTIME, handlerCode } from './private/handler-runtime';
 import { acknowledgeCreatedSecrets, acknowledgeWildcards } from './private/nag';
 import { DispatcherSchemas } from './private/schemas';
 import { SchemaAccess } from './private/schema-access';
-import { dispatcherRoutes } from './private/routes';
-import { targetAccess } from './private/target-access';
+import { DispatcherRoutes, dispatcherRoutes } from './private/routes';
+import { TargetAccess, targetAccess } from './private/target-access';
 import { connectToBrokers, grantKeyVia, relaySetup } from './private/relay-setup';
 import { ENI_ACTIONS, EndpointNeed, NAT_EGRESS_METADATA, eniStatement, provideEndpoints } from './private/vpc-endpoints';
 import { KafkaVpcEndpoints, KafkaVpcEndpointsMode } from './vpc-endpoints';
+
+/** The props with their defaults. */
+interface DispatcherSettings {
+  readonly timeout: Duration;
+  readonly timeMargin: Duration;
+  readonly invocationType: DispatcherInvocationType;
+  readonly payloadFormat: DispatcherPayloadFormat;
+  readonly onError: DispatcherErrorBehavior;
+  readonly idempotencyMode: IdempotencyMode;
+  readonly recordsPerInvocation: number;
+  readonly concurrency: number;
+  readonly maxAttempts: number;
+  readonly maxStoredResultBytes: number;
+  readonly ttl: Duration;
+  readonly pointer?: string;
+}
+
+/** Where the function runs, when in a VPC. */
+interface DispatcherNetwork {
+  readonly vpc?: ec2.IVpc;
+  readonly subnetSelection?: ec2.SubnetSelection;
+  readonly securityGroups?: ec2.ISecurityGroup[];
+}
+
+/** How the dispatcher invokes its default target and its routes' targets. */
+interface DispatcherTargets {
+  readonly access?: TargetAccess;
+  readonly routes?: DispatcherRoutes;
+}
+
+/**
+ * The dispatcher's function: it carries the dispatcher's binding (IDispatcherTarget, recognised by its mark), so a
+ * trigger given `dispatcher.function` as its target binds to the dispatcher.
+ */
+class DispatcherFunction extends lambda.Function implements IDispatcherTarget {
+  constructor(scope: Construct, id: string, props: lambda.FunctionProps,
+    private readonly binder: (trigger: Construct, options: DispatcherTriggerOptions) => DispatcherTriggerBinding) {
+    super(scope, id, props);
+    Object.defineProperty(this, DISPATCHER_TARGET_SYMBOL, { value: true });
+  }
+
+  public bindTrigger(trigger: Construct, options: DispatcherTriggerOptions): DispatcherTriggerBinding {
+    return this.binder(trigger, options);
+  }
+}
 
 /** The default target and the routes' targets. */
 function targetsOf(props: KafkaDispatcherProps): lambda.IFunction[] {
@@ -61,7 +108,10 @@ function targetTimeoutMs(props: KafkaDispatcherProps): number | undefined {
  * });
  */
 export class KafkaDispatcher extends Construct implements ec2.IConnectable {
-  /** The dispatcher function: point the KafkaTrigger or KinesisTrigger at it. */
+  /**
+   * The dispatcher function: point the KafkaTrigger or KinesisTrigger at it (`target: dispatcher.function`). It is an
+   * IDispatcherTarget (`DispatcherTarget.isDispatcherTarget`): a trigger that targets it binds to this dispatcher.
+   */
   public readonly function: lambda.Function;
 
   /** The function's execution role: only the statements the dispatcher needs, no managed policies. */
@@ -96,7 +146,11 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
   public readonly targetOwnerPolicy?: iam.PolicyDocument;
 
   private readonly vpcConnections?: ec2.Connections;
-  /** The parallelization factors of the KinesisTriggers that target this dispatcher. */
+  /** Fails naming a prop of this dispatcher (a value, for the helpers that check props). */
+  private readonly fail = (prop: string, value: unknown, fix: string): never => {
+    throw new ValidationError(this, prop, value, fix);
+  };
+  /** The parallelization factors of the KinesisTriggers bound to this dispatcher. */
   private readonly kinesisParallelization: Array<number | undefined> = [];
   private readonly schemas: DispatcherSchemas;
   /** Gives the function a route to a service it calls from its VPC (no-op outside one). */
@@ -104,24 +158,56 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
 
   constructor(scope: Construct, id: string, props: KafkaDispatcherProps) {
     super(scope, id);
-    const timeout = props.timeout ?? Duration.minutes(5);
-    const timeMargin = props.timeMargin ?? Duration.millis(DEFAULTS.timeMarginMs);
-    const invocationType = props.invocationType ?? DispatcherInvocationType.REQUEST_RESPONSE;
-    const payloadFormat = props.payloadFormat ?? DispatcherPayloadFormat.CONFLUENT;
-    const onError = props.onError ?? DispatcherErrorBehavior.FAIL;
-    const idempotencyMode = props.idempotencyMode ?? IdempotencyMode.BATCHED;
-    const recordsPerInvocation = props.recordsPerInvocation ?? DEFAULTS.recordsPerInvocation;
-    const concurrency = props.concurrency ?? DEFAULTS.concurrency;
-    const maxAttempts = props.maxAttempts ?? DEFAULTS.maxAttempts;
+    const settings = this.settings(props);
     this.reportBatchItemFailures = props.reportBatchItemFailures ?? false;
-    const maxStoredResultBytes = props.maxStoredResultBytes ?? DEFAULTS.maxResultBytes;
-    const ttl = props.idempotencyTtl ?? Duration.seconds(DEFAULTS.ttlSeconds);
     this.relay = props.relay;
+    const network = this.network(props);
+    const created = this.createFunction(props, settings.timeout, network);
+    this.role = created.role;
+    this.logGroup = created.logGroup;
+    this.function = created.fn;
+    this.vpcConnections = network.vpc ? this.function.connections : undefined;
+    this.serviceName = this.node.path;
 
-    this.integerIn('recordsPerInvocation', recordsPerInvocation, BOUNDS.recordsPerInvocation, 'the event source mapping sends at most 10000 records');
-    this.integerIn('concurrency', concurrency, BOUNDS.concurrency, 'use a bound of partitions invoked in parallel');
-    this.integerIn('maxAttempts', maxAttempts, BOUNDS.maxAttempts, 'count the first attempt');
-    this.integerIn('maxStoredResultBytes', maxStoredResultBytes, BOUNDS.maxResultBytes, 'a DynamoDB item holds at most 400 KB');
+    const targets = this.grantTargets(props, settings);
+    this.targetOwnerPolicy = targets.access?.ownerPolicy;
+    const needs: EndpointNeed[] = [...targets.access?.needs ?? [], ...targets.routes?.needs ?? []];
+    this.schemas = new DispatcherSchemas(props.schemas, this.fail);
+    const schemaPorts = this.grantSchemaAccess(this.schemas.ownAccess, needs);
+    this.warnOnUnroutedRecords(props, settings.onError);
+    this.table = this.createTable(props, settings, needs);
+    const relay = this.setUpRelay(props, settings, targets.routes?.responseTopics, needs, network.vpc);
+    this.relaySecret = relay?.secret;
+    this.vpcEndpoints = {};
+    if (network.vpc) this.reach = this.reachFromVpc(props, network, needs, schemaPorts);
+
+    // Read at synth: by then every trigger that targets the dispatcher has bound to it.
+    const config = this.config(props, settings, targets, relay?.config);
+    this.function.addEnvironment(DISPATCHER_CONFIG_ENV, Lazy.string({ produce: () => Stack.of(this).toJsonString(this.withBindings(config)) }));
+    this.acknowledgeNagFindings(targetsOf(props));
+  }
+
+  /** The props with their defaults, checked. */
+  private settings(props: KafkaDispatcherProps): DispatcherSettings {
+    const s: DispatcherSettings = {
+      timeout: props.timeout ?? Duration.minutes(5),
+      timeMargin: props.timeMargin ?? Duration.millis(DEFAULTS.timeMarginMs),
+      invocationType: props.invocationType ?? DispatcherInvocationType.REQUEST_RESPONSE,
+      payloadFormat: props.payloadFormat ?? DispatcherPayloadFormat.CONFLUENT,
+      onError: props.onError ?? DispatcherErrorBehavior.FAIL,
+      idempotencyMode: props.idempotencyMode ?? IdempotencyMode.BATCHED,
+      recordsPerInvocation: props.recordsPerInvocation ?? DEFAULTS.recordsPerInvocation,
+      concurrency: props.concurrency ?? DEFAULTS.concurrency,
+      maxAttempts: props.maxAttempts ?? DEFAULTS.maxAttempts,
+      maxStoredResultBytes: props.maxStoredResultBytes ?? DEFAULTS.maxResultBytes,
+      ttl: props.idempotencyTtl ?? Duration.seconds(DEFAULTS.ttlSeconds),
+      pointer: props.idempotencyKeyPointer,
+    };
+    const { timeout, timeMargin, ttl, pointer } = s;
+    this.integerIn('recordsPerInvocation', s.recordsPerInvocation, BOUNDS.recordsPerInvocation, 'the event source mapping sends at most 10000 records');
+    this.integerIn('concurrency', s.concurrency, BOUNDS.concurrency, 'use a bound of partitions invoked in parallel');
+    this.integerIn('maxAttempts', s.maxAttempts, BOUNDS.maxAttempts, 'count the first attempt');
+    this.integerIn('maxStoredResultBytes', s.maxStoredResultBytes, BOUNDS.maxResultBytes, 'a DynamoDB item holds at most 400 KB');
     if (!timeout.isUnresolved() && !timeMargin.isUnresolved() && timeMargin.toMilliseconds() >= timeout.toMilliseconds()) {
       this.fail('timeMargin', timeMargin.toHumanString(), `it must be shorter than timeout (${timeout.toHumanString()}): lower timeMargin or raise timeout`);
     }
@@ -129,14 +215,17 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
     if (!ttl.isUnresolved() && (ttl.toSeconds() < BOUNDS.ttlSeconds[0] || ttl.toSeconds() > BOUNDS.ttlSeconds[1])) {
       this.fail('idempotencyTtl', ttl.toHumanString(), 'use 1 minute to 366 days');
     }
-    const pointer = props.idempotencyKeyPointer;
     if (pointer !== undefined && !Token.isUnresolved(pointer) && !pointer.startsWith('/')) {
       this.fail('idempotencyKeyPointer', pointer, 'use a JSON pointer starting with "/" (e.g. "/orderId")');
     }
     if (props.idempotency === false && (pointer !== undefined || props.idempotencyMode !== undefined)) {
       this.fail('idempotency', false, 'idempotencyKeyPointer and idempotencyMode need idempotency: remove them or set idempotency to true');
     }
+    return s;
+  }
 
+  /** The function's VPC (its own, or the relay cluster's), subnets and security groups (given, or one created). */
+  private network(props: KafkaDispatcherProps): DispatcherNetwork {
     const vpc = props.vpc ?? props.relay?.cluster.vpc;
     const subnetSelection = props.vpcSubnets ?? (props.vpc === undefined ? props.relay?.cluster.subnets : undefined);
     const securityGroups = vpc === undefined ? undefined : props.securityGroups ?? [new ec2.SecurityGroup(this, 'SecurityGroup', {
@@ -144,34 +233,41 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
       description: `Dispatcher ${this.node.path} (cdk-kafka-lambda)`,
       allowAllOutbound: false,
     })];
-    this.role = new iam.Role(this, 'ServiceRole', {
+    return { vpc, subnetSelection, securityGroups };
+  }
+
+  /** The execution role (its log group's writes, and network interfaces in a VPC), the log group and the function. */
+  private createFunction(props: KafkaDispatcherProps, timeout: Duration, network: DispatcherNetwork): { role: iam.Role; logGroup: logs.LogGroup; fn: DispatcherFunction } {
+    const role = new iam.Role(this, 'ServiceRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: `Execution role of the cdk-kafka-lambda dispatcher ${this.node.path}`,
     });
-    this.logGroup = new logs.LogGroup(this, 'LogGroup', { retention: props.logRetention ?? logs.RetentionDays.TWO_YEARS });
-    this.role.addToPrincipalPolicy(new iam.PolicyStatement({
+    const logGroup = new logs.LogGroup(this, 'LogGroup', { retention: props.logRetention ?? logs.RetentionDays.TWO_YEARS });
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-      resources: [this.logGroup.logGroupArn],
+      resources: [logGroup.logGroupArn],
     }));
-    if (vpc) this.role.addToPrincipalPolicy(eniStatement());
+    if (network.vpc) role.addToPrincipalPolicy(eniStatement());
 
-    this.function = new lambda.Function(this, 'Function', {
+    const fn = new DispatcherFunction(this, 'Function', {
       runtime: HANDLER_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
       handler: 'index.handler',
       code: handlerCode('dispatcher'),
       timeout,
       memorySize: props.memorySize ?? 512,
-      role: this.role,
-      logGroup: this.logGroup,
-      vpc,
-      vpcSubnets: subnetSelection,
-      securityGroups,
+      role,
+      logGroup,
+      vpc: network.vpc,
+      vpcSubnets: network.subnetSelection,
+      securityGroups: network.securityGroups,
       description: 'cdk-kafka-lambda dispatcher: Kafka or Kinesis records to the target function, results to Kafka',
-    });
-    this.vpcConnections = vpc ? this.function.connections : undefined;
-    this.serviceName = this.node.path;
-    const fail = (prop: string, value: unknown, fix: string): never => this.fail(prop, value, fix);
+    }, (trigger, options) => this.bindTrigger(trigger, options));
+    return { role, logGroup, fn };
+  }
+
+  /** Grants the invocation of the default target and of each route's target, and checks that there is one. */
+  private grantTargets(props: KafkaDispatcherProps, s: DispatcherSettings): DispatcherTargets {
     if (props.target === undefined && !props.routes?.length) {
       this.fail('target', undefined, 'give the function to invoke (target), or routes to choose one per record');
     }
@@ -180,75 +276,92 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
     }
     const access = props.target === undefined ? undefined : targetAccess(this, {
       target: props.target, targetRole: props.targetRole, targetRoleExternalId: props.targetRoleExternalId, role: this.role,
-      propPrefix: '', outputId: 'TargetOwnerPolicy', fail,
+      propPrefix: '', outputId: 'TargetOwnerPolicy', fail: this.fail,
     });
-    this.targetOwnerPolicy = access?.ownerPolicy;
     const routes = props.routes === undefined ? undefined : dispatcherRoutes(this, {
-      routes: props.routes, invocationType, payloadFormat, relay: props.relay, role: this.role, fail,
+      routes: props.routes, invocationType: s.invocationType, payloadFormat: s.payloadFormat, relay: props.relay, role: this.role, fail: this.fail,
     });
-    const needs: EndpointNeed[] = [...access?.needs ?? [], ...routes?.needs ?? []];
-    this.schemas = new DispatcherSchemas(props.schemas, fail);
-    const schemaPorts = this.grantSchemaAccess(this.schemas.ownAccess, needs);
+    return { access, routes };
+  }
+
+  private warnOnUnroutedRecords(props: KafkaDispatcherProps, onError: DispatcherErrorBehavior): void {
     if (props.target === undefined && onError === DispatcherErrorBehavior.FAIL) {
       Annotations.of(this).addWarningV2('cdk-kafka-lambda:unroutedRecordsFail',
         'routes without target and onError FAIL: a record no route takes fails its batch at every retry, holding up its partition until the '
         + 'mapping\'s retries end. Set target for such records, or onError LOG (with relay.errorTopic) to set them aside.');
     }
+  }
 
-    if (props.idempotency !== false) {
-      this.table = new dynamodb.Table(this, 'IdempotencyTable', {
-        partitionKey: { name: IDEMPOTENCY_PARTITION_KEY, type: dynamodb.AttributeType.STRING },
-        timeToLiveAttribute: IDEMPOTENCY_TTL_ATTRIBUTE,
-        billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-        encryption: props.tableEncryptionKey ? dynamodb.TableEncryption.CUSTOMER_MANAGED : dynamodb.TableEncryption.AWS_MANAGED,
-        encryptionKey: props.tableEncryptionKey,
-        removalPolicy: props.tableRemovalPolicy ?? RemovalPolicy.RETAIN,
-      });
-      // Strict: a conditional put and delete per key. Batched: records keyed by their coordinates are kept per range,
-      // whose item is updated conditionally; those of Kinesis shards that may interleave, and business keys, per key.
-      const actions = idempotencyMode === IdempotencyMode.STRICT
-        ? ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem']
-        : ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', ...(pointer === undefined ? ['dynamodb:UpdateItem'] : [])];
-      this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources: [this.table.tableArn] }));
-      // DynamoDB calls KMS for the table's key itself: the grant holds through DynamoDB only, and no KMS endpoint is needed.
-      if (props.tableEncryptionKey) grantKeyVia(this.role, props.tableEncryptionKey, 'dynamodb', ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey*', 'kms:DescribeKey']);
-      needs.push({ key: 'dynamoDb', label: 'DynamoDB (the idempotency table)', statements: [this.endpointStatement(actions, [this.table.tableArn])] });
-    }
+  /** The idempotency table (unless idempotency is off), its grants and its endpoint need. */
+  private createTable(props: KafkaDispatcherProps, s: DispatcherSettings, needs: EndpointNeed[]): dynamodb.Table | undefined {
+    if (props.idempotency === false) return undefined;
+    const table = new dynamodb.Table(this, 'IdempotencyTable', {
+      partitionKey: { name: IDEMPOTENCY_PARTITION_KEY, type: dynamodb.AttributeType.STRING },
+      timeToLiveAttribute: IDEMPOTENCY_TTL_ATTRIBUTE,
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: props.tableEncryptionKey ? dynamodb.TableEncryption.CUSTOMER_MANAGED : dynamodb.TableEncryption.AWS_MANAGED,
+      encryptionKey: props.tableEncryptionKey,
+      removalPolicy: props.tableRemovalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    // Strict: a conditional put and delete per key. Batched: records keyed by their coordinates are kept per range,
+    // whose item is updated conditionally; those of Kinesis shards that may interleave, and business keys, per key.
+    const actions = s.idempotencyMode === IdempotencyMode.STRICT
+      ? ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem']
+      : ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', ...(s.pointer === undefined ? ['dynamodb:UpdateItem'] : [])];
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources: [table.tableArn] }));
+    // DynamoDB calls KMS for the table's key itself: the grant holds through DynamoDB only, and no KMS endpoint is needed.
+    if (props.tableEncryptionKey) grantKeyVia(this.role, props.tableEncryptionKey, 'dynamodb', ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey*', 'kms:DescribeKey']);
+    needs.push({ key: 'dynamoDb', label: 'DynamoDB (the idempotency table)', statements: [this.endpointStatement(actions, [table.tableArn])] });
+    return table;
+  }
 
+  /** The relay's configuration, secret, grants and endpoint need, and in a VPC its rules to the brokers. */
+  private setUpRelay(props: KafkaDispatcherProps, s: DispatcherSettings, routeResponseTopics: string[] | undefined, needs: EndpointNeed[],
+    vpc: ec2.IVpc | undefined): { config: DispatcherConfig['relay']; secret?: secretsmanager.ISecret } | undefined {
     const relay = props.relay;
-    let relayConfig: DispatcherConfig['relay'];
-    if (relay !== undefined) {
-      const setup = relaySetup(this, this.role, relay, invocationType, onError, fail, routes?.responseTopics);
-      relayConfig = setup.config;
-      this.relaySecret = setup.secret;
-      if (setup.secretArns.length) {
-        needs.push({ key: 'secretsManager', label: 'Secrets Manager (the relay credentials)', statements: [this.endpointStatement(['secretsmanager:GetSecretValue'], setup.secretArns)] });
+    if (relay === undefined) {
+      if (s.onError === DispatcherErrorBehavior.LOG) {
+        Annotations.of(this).addWarningV2('cdk-kafka-lambda:dispatcherLogWithoutErrorTopic',
+          'onError is LOG but no relay.errorTopic is set: failures are written to the dispatcher\'s CloudWatch log only. Set relay.errorTopic to keep them in Kafka.');
       }
-      if (vpc) connectToBrokers(this, this.function, relay.cluster, setup.brokerPorts, vpc);
+      return undefined;
     }
-    if (relay === undefined && onError === DispatcherErrorBehavior.LOG) {
-      Annotations.of(this).addWarningV2('cdk-kafka-lambda:dispatcherLogWithoutErrorTopic',
-        'onError is LOG but no relay.errorTopic is set: failures are written to the dispatcher\'s CloudWatch log only. Set relay.errorTopic to keep them in Kafka.');
+    const setup = relaySetup(this, this.role, relay, s.invocationType, s.onError, this.fail, routeResponseTopics);
+    if (setup.secretArns.length) {
+      needs.push({ key: 'secretsManager', label: 'Secrets Manager (the relay credentials)', statements: [this.endpointStatement(['secretsmanager:GetSecretValue'], setup.secretArns)] });
     }
+    if (vpc) connectToBrokers(this, this.function, relay.cluster, setup.brokerPorts, vpc);
+    return { config: setup.config, secret: setup.secret };
+  }
 
-    this.vpcEndpoints = {};
-    if (vpc) {
-      const mode = props.vpcEndpoints ?? KafkaVpcEndpoints.create();
-      const subnets = vpc.selectSubnets(subnetSelection).subnets;
-      this.reach = (more, ports) => {
-        const provided = provideEndpoints(this, { vpc, endpoints: mode, subnets, callerGroups: securityGroups!, caller: `the dispatcher ${this.node.path}`, needs: more });
-        Object.assign(this.vpcEndpoints, provided.endpoints);
-        for (const port of ports) {
-          for (const group of securityGroups!) group.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(port), `The schema registry (port ${port})`);
-        }
-      };
-      this.reach(needs, schemaPorts);
-      for (const group of securityGroups!) group.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to the AWS services the dispatcher calls');
-      if (mode.mode === KafkaVpcEndpointsMode.NONE) this.cfnFunction.addMetadata(NAT_EGRESS_METADATA, 'nat');
-    }
+  /**
+   * In a VPC: the endpoints (or NAT egress) and rules to reach each service the dispatcher calls; returns how to reach
+   * those a trigger's binding adds.
+   */
+  private reachFromVpc(props: KafkaDispatcherProps, network: DispatcherNetwork, needs: EndpointNeed[], schemaPorts: number[]):
+  (needs: EndpointNeed[], ports: number[]) => void {
+    const vpc = network.vpc!;
+    const securityGroups = network.securityGroups!;
+    const mode = props.vpcEndpoints ?? KafkaVpcEndpoints.create();
+    const subnets = vpc.selectSubnets(network.subnetSelection).subnets;
+    const reach = (more: EndpointNeed[], ports: number[]) => {
+      const provided = provideEndpoints(this, { vpc, endpoints: mode, subnets, callerGroups: securityGroups, caller: `the dispatcher ${this.node.path}`, needs: more });
+      Object.assign(this.vpcEndpoints, provided.endpoints);
+      for (const port of ports) {
+        for (const group of securityGroups) group.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(port), `The schema registry (port ${port})`);
+      }
+    };
+    reach(needs, schemaPorts);
+    for (const group of securityGroups) group.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to the AWS services the dispatcher calls');
+    if (mode.mode === KafkaVpcEndpointsMode.NONE) this.cfnFunction.addMetadata(NAT_EGRESS_METADATA, 'nat');
+    return reach;
+  }
 
-    const config: DispatcherConfig = {
+  /** The runtime's configuration as the props decide it; `withBindings` adds what the triggers bound. */
+  private config(props: KafkaDispatcherProps, s: DispatcherSettings, targets: DispatcherTargets, relay: DispatcherConfig['relay']): DispatcherConfig {
+    const { invocationType, payloadFormat, recordsPerInvocation, concurrency, maxAttempts, onError, timeMargin } = s;
+    return {
       version: DISPATCHER_CONFIG_VERSION,
       target: {
         functionName: props.target?.functionArn,
@@ -261,47 +374,53 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
         maxDelayMs: DEFAULTS.maxDelayMs,
         timeoutMs: targetTimeoutMs(props),
         logTail: props.includeTargetLogTail === true ? true : undefined,
-        assumeRole: access?.assumeRole,
+        assumeRole: targets.access?.assumeRole,
       },
-      routes: routes?.config,
+      routes: targets.routes?.config,
       onError,
       reportBatchItemFailures: this.reportBatchItemFailures,
       timeMarginMs: timeMargin.toMilliseconds(),
       idempotency: this.table === undefined ? undefined : {
         tableName: this.table.tableName,
-        mode: idempotencyMode,
-        ttlSeconds: ttl.toSeconds(),
-        keyPointer: pointer,
-        maxResultBytes: maxStoredResultBytes,
-        kinesisRanges: Lazy.any({ produce: () => this.kinesisShardsInOrder() || undefined }) as unknown as boolean,
+        mode: s.idempotencyMode,
+        ttlSeconds: s.ttl.toSeconds(),
+        keyPointer: s.pointer,
+        maxResultBytes: s.maxStoredResultBytes,
+        kinesisRanges: undefined, // withBindings
       },
-      relay: relayConfig,
-      schemas: Lazy.any({ produce: () => this.schemas.config() }) as unknown as DispatcherConfig['schemas'],
+      relay,
+      schemas: undefined, // withBindings
       metrics: { namespace: DEFAULTS.metricsNamespace, service: this.serviceName },
     };
-    this.function.addEnvironment(DISPATCHER_CONFIG_ENV, Stack.of(this).toJsonString(config));
-    this.acknowledgeNagFindings(targetsOf(props));
+  }
+
+  /** The configuration with what the triggers bound: Kinesis ranges, and the fields their mappings decode. */
+  private withBindings(config: DispatcherConfig): DispatcherConfig {
+    return {
+      ...config,
+      idempotency: config.idempotency && { ...config.idempotency, kinesisRanges: this.kinesisShardsInOrder() || undefined },
+      schemas: this.schemas.config(),
+    };
   }
 
   /**
-   * A KinesisTrigger targets this dispatcher with this parallelization factor.
-   * @internal
+   * A trigger targets the dispatcher's function (IDispatcherTarget): a KinesisTrigger with its parallelization factor;
+   * a KafkaTrigger with a schema registry, whose validated fields arrive in its record format (JSON, or SOURCE with the
+   * schema id in their metadata). Errors name the trigger's props.
    */
-  public _bindKinesisTrigger(parallelizationFactor: number | undefined): void {
-    this.kinesisParallelization.push(parallelizationFactor);
-  }
-
-  /**
-   * A KafkaTrigger with a schema registry targets this dispatcher: the fields its mapping validates arrive in its
-   * record format (JSON, or SOURCE with the schema id in their metadata).
-   * @internal
-   */
-  public _bindKafkaSchemaRegistry(registry: lambda.ISchemaRegistry, config: lambda.CfnEventSourceMapping.SchemaRegistryConfigProperty,
-    fail: (prop: string, value: unknown, fix: string) => never): void {
-    const access = this.schemas.bindMapping(registry, config, fail);
-    if (access === undefined) return;
-    const needs: EndpointNeed[] = [];
-    this.reach(needs, this.grantSchemaAccess(access, needs, false));
+  private bindTrigger(trigger: Construct, options: DispatcherTriggerOptions): DispatcherTriggerBinding {
+    if (options.sourceKind === DispatcherSourceKind.KINESIS) this.kinesisParallelization.push(options.parallelizationFactor);
+    if (options.schemaRegistry !== undefined && options.schemaRegistryConfig !== undefined) {
+      const fail = (prop: string, value: unknown, fix: string): never => {
+        throw new ValidationError(trigger, prop, value, fix);
+      };
+      const access = this.schemas.bindMapping(options.schemaRegistry, options.schemaRegistryConfig, fail);
+      if (access !== undefined) {
+        const needs: EndpointNeed[] = [];
+        this.reach(needs, this.grantSchemaAccess(access, needs, false));
+      }
+    }
+    return { name: `KafkaDispatcher ${this.node.path}`, reportBatchItemFailures: this.reportBatchItemFailures, relay: this.relay };
   }
 
   /**
@@ -373,10 +492,6 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
 
   private get cfnFunction(): lambda.CfnFunction {
     return this.function.node.defaultChild as lambda.CfnFunction;
-  }
-
-  private fail(prop: string, value: unknown, fix: string): never {
-    throw new ValidationError(this, prop, value, fix);
   }
 
   private integerIn(prop: string, value: number, [min, max]: readonly [number, number], hint: string): void {

@@ -1,5 +1,6 @@
 export * from './dispatcher';
 export * from './dispatcher-props';
+export * from './dispatcher-target';
 export * from './kafka-auth';
 export * from './kafka-cluster';
 export * from './destination';

@@ -9,14 +9,14 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
-import { KafkaDispatcher } from './dispatcher';
+import { DispatcherSourceKind, DispatcherTarget } from './dispatcher-target';
 import { KafkaAuth, KafkaAuthMethod } from './kafka-auth';
 import { KafkaCluster, KafkaClusterKind } from './kafka-cluster';
 import { KafkaConsumptionMode, KafkaTriggerMetricOptions, KafkaTriggerProps } from './kafka-trigger-props';
 import { ValidationError } from './private/errors';
 import { KafkaAuthSetup, secretArnPattern } from './private/kafka-auth-setup';
 import { IAM4_BASIC_EXECUTION, acknowledgeCreatedSecrets, acknowledgeFinding, acknowledgeWildcards } from './private/nag';
-import { validateKafkaTriggerProps } from './private/kafka-trigger-validation';
+import { validateDispatcherAnswers, validateKafkaTriggerProps } from './private/kafka-trigger-validation';
 import { bindSchemaRegistry, createDryRunCheck, eventSourceNetwork } from './private/kafka-trigger-parts';
 import { mskResourceArn } from './private/msk';
 import { ownerClusterPolicy } from './private/cross-account';
@@ -144,11 +144,7 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     // Schema registry: bound once; the mappings share its configuration.
     this.schemaRegistryConfig = props.schemaRegistry
       ? bindSchemaRegistry(this, props.schemaRegistry, this.target, this.policy, () => this.eventSourceMappingIds[0]) : undefined;
-    // A dispatcher reads the fields the mapping validates in the mapping's record format.
-    const dispatcher = this.target.node.scope;
-    if (props.schemaRegistry && this.schemaRegistryConfig && dispatcher instanceof KafkaDispatcher) {
-      dispatcher._bindKafkaSchemaRegistry(props.schemaRegistry, this.schemaRegistryConfig, (prop, value, fix) => this.fail(prop, value, fix));
-    }
+    this.bindDispatcher(props);
 
     // VPC endpoints
     const endpoints = this.configureEndpoints(props, net, dest.endpoint);
@@ -211,6 +207,20 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
 
   private fail(prop: string, value: unknown, fix: string): never {
     throw new ValidationError(this, prop, value, fix);
+  }
+
+  /**
+   * When the target is a dispatcher's function (IDispatcherTarget): binds to the dispatcher, which reads the fields the
+   * mapping validates in the mapping's record format, and checks what it answers (partial batch responses, its relay).
+   */
+  private bindDispatcher(props: KafkaTriggerProps): void {
+    if (!DispatcherTarget.isDispatcherTarget(props.target)) return;
+    const dispatcher = props.target.bindTrigger(this, {
+      sourceKind: DispatcherSourceKind.KAFKA,
+      schemaRegistry: props.schemaRegistry,
+      schemaRegistryConfig: this.schemaRegistryConfig,
+    });
+    validateDispatcherAnswers(props, dispatcher, (prop, value, fix) => this.fail(prop, value, fix));
   }
 
   private resolveConsumerGroupIds(props: KafkaTriggerProps): string[] {

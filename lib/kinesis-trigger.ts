@@ -8,7 +8,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ESM_LIMITS } from '../contract/esm-limits';
 import { OnFailureDestination, OnFailureDestinationKind } from './destination';
-import { KafkaDispatcher } from './dispatcher';
+import { DispatcherSourceKind, DispatcherTarget } from './dispatcher-target';
 import { ValidationError } from './private/errors';
 import { acknowledgeWildcards } from './private/nag';
 import { EventSourceTriggerProps } from './trigger-props';
@@ -242,11 +242,12 @@ export class KinesisTrigger extends Construct {
   }
 
   private validate(props: KinesisTriggerProps): void {
-    const unread = unreadPartialBatchResponses(props.target, props.reportBatchItemFailures, '');
+    // A dispatcher target learns the factor (it keeps what is done per range of a shard only when the shard's batches
+    // come one at a time) and tells whether it answers with partial batch responses.
+    const dispatcher = DispatcherTarget.isDispatcherTarget(props.target)
+      ? props.target.bindTrigger(this, { sourceKind: DispatcherSourceKind.KINESIS, parallelizationFactor: props.parallelizationFactor }) : undefined;
+    const unread = unreadPartialBatchResponses(dispatcher, props.reportBatchItemFailures, '');
     if (unread) this.fail('reportBatchItemFailures', props.reportBatchItemFailures, unread);
-    // A dispatcher keeps what is done per range of a shard only when the shard's batches come one at a time.
-    const dispatcher = props.target.node.scope;
-    if (dispatcher instanceof KafkaDispatcher) dispatcher._bindKinesisTrigger(props.parallelizationFactor);
     const n = (prop: string, v: number | undefined, min: number, max: number, extra = '') => {
       if (v !== undefined && !Token.isUnresolved(v) && (!Number.isInteger(v) || v < min || v > max)) {
         this.fail(prop, v, `use an integer from ${min} to ${max}${extra}`);

@@ -3,7 +3,6 @@ import * as os from 'os';
 import * as path from 'path';
 
 // madge v8 has no type declarations of its own.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const madge = require('madge');
 
 const root = path.join(__dirname, '..');

@@ -1,18 +1,56 @@
 import { Token } from 'aws-cdk-lib';
 import { ESM_LIMITS } from '../../contract/esm-limits';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { KafkaDispatcher } from '../dispatcher';
 import { KafkaCluster, KafkaClusterKind } from '../kafka-cluster';
 import { OnFailureDestinationKind } from '../destination';
 import { KafkaConsumptionMode, KafkaTriggerProps } from '../kafka-trigger-props';
 import { Fail } from './kafka-auth-setup';
-import { unreadPartialBatchResponses } from './partial-batch';
+import { PartialBatchAnswers, unreadPartialBatchResponses } from './partial-batch';
 
 export const CONSUMER_GROUP_ID = /^[a-zA-Z0-9\-/*:_+=.@]{1,200}$/;
 const TOPIC_NAME = /^[^.]([a-zA-Z0-9\-_.]+)$/;
 
+/** What the checks need of the dispatcher a trigger targets: what its binding (DispatcherTriggerBinding) says. */
+export interface DispatcherAnswers extends PartialBatchAnswers {
+  /** Its relay's cluster and topics, if it relays. */
+  readonly relay?: { readonly cluster: KafkaCluster; readonly responseTopic?: string; readonly errorTopic?: string };
+}
+
 /** Fails on a KafkaTrigger option Lambda refuses or that would lose or loop records. */
 export function validateKafkaTriggerProps(props: KafkaTriggerProps, fail: Fail): void {
+  validateTopics(props, fail);
+  integerIn(fail, 'batchSize', props.batchSize, ...ESM_LIMITS.batchSize);
+  const window = props.maxBatchingWindow?.toSeconds();
+  if (window !== undefined && !Token.isUnresolved(window) && window > ESM_LIMITS.maxBatchingWindowSeconds[1]) fail('maxBatchingWindow', `${window} seconds`, `use at most Duration.seconds(${ESM_LIMITS.maxBatchingWindowSeconds[1]})`);
+  validateStartingPosition(props, fail);
+  validateConsumption(props, fail);
+  if (props.filterEncryption && !props.filters?.length) fail('filterEncryption', props.filterEncryption.keyArn, 'it encrypts filters; add filters or remove it');
+  if (props.provisionedPollers) validateProvisionedPollers(props.provisionedPollers, fail);
+  else failOnProvisionedOnly(props, fail);
+  validateErrorHandling(props, fail);
+  const timeout = (props.target as lambda.Function).timeout?.toSeconds();
+  if (timeout !== undefined && !Token.isUnresolved(timeout) && timeout > 840) {
+    fail('target.timeout', `${timeout} seconds`, 'Kafka event source mappings support functions with a timeout of at most 14 minutes; lower it');
+  }
+}
+
+/**
+ * Fails when the trigger would not read the partial batch responses of the dispatcher it targets, or would read the
+ * topics it relays to.
+ */
+export function validateDispatcherAnswers(props: KafkaTriggerProps, dispatcher: DispatcherAnswers, fail: Fail): void {
+  failOnRelayLoop(props, dispatcher, fail);
+  const unread = unreadPartialBatchResponses(dispatcher, props.reportBatchItemFailures, ' (with provisionedPollers)');
+  if (unread) fail('reportBatchItemFailures', props.reportBatchItemFailures, unread);
+}
+
+function integerIn(fail: Fail, prop: string, v: number | undefined, min: number, max: number, extra = ''): void {
+  if (v !== undefined && !Token.isUnresolved(v) && (!Number.isInteger(v) || v < min || v > max)) {
+    fail(prop, v, `use an integer from ${min} to ${max}${extra}`);
+  }
+}
+
+function validateTopics(props: KafkaTriggerProps, fail: Fail): void {
   if (props.topics.length === 0) fail('topics', props.topics, 'give at least one topic');
   if (new Set(props.topics).size !== props.topics.length) fail('topics', props.topics, 'list each topic once');
   for (const topic of props.topics) {
@@ -20,15 +58,9 @@ export function validateKafkaTriggerProps(props: KafkaTriggerProps, fail: Fail):
       fail('topics', topic, 'a Kafka topic name has 2–249 characters of [a-zA-Z0-9._-] and does not start with "."');
     }
   }
-  const n = (prop: string, v: number | undefined, min: number, max: number, extra = '') => {
-    if (v !== undefined && !Token.isUnresolved(v) && (!Number.isInteger(v) || v < min || v > max)) {
-      fail(prop, v, `use an integer from ${min} to ${max}${extra}`);
-    }
-  };
-  n('batchSize', props.batchSize, ...ESM_LIMITS.batchSize);
-  const window = props.maxBatchingWindow?.toSeconds();
-  if (window !== undefined && !Token.isUnresolved(window) && window > ESM_LIMITS.maxBatchingWindowSeconds[1]) fail('maxBatchingWindow', `${window} seconds`, `use at most Duration.seconds(${ESM_LIMITS.maxBatchingWindowSeconds[1]})`);
+}
 
+function validateStartingPosition(props: KafkaTriggerProps, fail: Fail): void {
   const position = props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON;
   if (position === lambda.StartingPosition.AT_TIMESTAMP && props.startingPositionTimestamp === undefined) {
     fail('startingPositionTimestamp', undefined, 'AT_TIMESTAMP needs the time to start from, in Unix seconds');
@@ -36,6 +68,10 @@ export function validateKafkaTriggerProps(props: KafkaTriggerProps, fail: Fail):
   if (position !== lambda.StartingPosition.AT_TIMESTAMP && props.startingPositionTimestamp !== undefined) {
     fail('startingPositionTimestamp', props.startingPositionTimestamp, `it applies to AT_TIMESTAMP only; set startingPosition to AT_TIMESTAMP or remove it (startingPosition is ${position})`);
   }
+}
+
+/** Queue mode (share groups) and the consumer group id. */
+function validateConsumption(props: KafkaTriggerProps, fail: Fail): void {
   if (props.consumptionMode === KafkaConsumptionMode.QUEUE) {
     if (props.cluster.kind === KafkaClusterKind.MSK) fail('consumptionMode', props.consumptionMode, 'Queue mode exists for self-managed Kafka only; remove it for Amazon MSK');
     const notApplicable: Array<[string, unknown]> = [['startingPosition', props.startingPosition], ['startingPositionTimestamp', props.startingPositionTimestamp],
@@ -52,34 +88,36 @@ export function validateKafkaTriggerProps(props: KafkaTriggerProps, fail: Fail):
       fail('consumerGroupId', props.consumerGroupId, `a consumer group id must be unique per event source mapping and ${props.topics.length} topics make ${props.topics.length} mappings; create one trigger per topic or leave it unset`);
     }
   }
-  if (props.filterEncryption && !props.filters?.length) fail('filterEncryption', props.filterEncryption.keyArn, 'it encrypts filters; add filters or remove it');
+}
 
-  const pp = props.provisionedPollers;
-  if (pp) {
-    n('provisionedPollers.minimumPollers', pp.minimumPollers, 1, 200);
-    n('provisionedPollers.maximumPollers', pp.maximumPollers, 1, 10000);
-    if (pp.minimumPollers !== undefined && pp.maximumPollers !== undefined && !Token.isUnresolved(pp.minimumPollers)
-      && !Token.isUnresolved(pp.maximumPollers) && pp.minimumPollers > pp.maximumPollers) {
-      fail('provisionedPollers', pp, 'minimumPollers must not exceed maximumPollers');
-    }
-    if (pp.pollerGroupName !== undefined && !Token.isUnresolved(pp.pollerGroupName) && !/^[a-zA-Z0-9_-]{1,128}$/.test(pp.pollerGroupName)) {
-      fail('provisionedPollers.pollerGroupName', pp.pollerGroupName, 'use 1–128 characters of [a-zA-Z0-9_-]');
-    }
-  } else {
-    const provisionedOnly: Array<[string, unknown]> = [
-      ['schemaRegistry', props.schemaRegistry], ['systemLogLevel', props.systemLogLevel], ['retryAttempts', props.retryAttempts],
-      ['bisectBatchOnError', props.bisectBatchOnError], ['maxRecordAge', props.maxRecordAge?.toHumanString()],
-      ['reportBatchItemFailures', props.reportBatchItemFailures],
-      ['onFailure', props.onFailure?.kind === OnFailureDestinationKind.KAFKA ? `kafka://${props.onFailure.topicName}` : undefined],
-    ];
-    for (const [prop, value] of provisionedOnly) {
-      if (value !== undefined) fail(prop, value === props.schemaRegistry ? 'a schema registry' : value, 'Lambda supports it for Kafka in provisioned mode only; set provisionedPollers (e.g. { minimumPollers: 1, maximumPollers: 10 }) or remove it');
-    }
+function validateProvisionedPollers(pp: lambda.ProvisionedPollerConfig, fail: Fail): void {
+  integerIn(fail, 'provisionedPollers.minimumPollers', pp.minimumPollers, 1, 200);
+  integerIn(fail, 'provisionedPollers.maximumPollers', pp.maximumPollers, 1, 10000);
+  if (pp.minimumPollers !== undefined && pp.maximumPollers !== undefined && !Token.isUnresolved(pp.minimumPollers)
+    && !Token.isUnresolved(pp.maximumPollers) && pp.minimumPollers > pp.maximumPollers) {
+    fail('provisionedPollers', pp, 'minimumPollers must not exceed maximumPollers');
   }
-  failOnRelayLoop(props, fail);
-  const unread = unreadPartialBatchResponses(props.target, props.reportBatchItemFailures, ' (with provisionedPollers)');
-  if (unread) fail('reportBatchItemFailures', props.reportBatchItemFailures, unread);
-  if (props.retryAttempts !== undefined && props.retryAttempts !== -1) n('retryAttempts', props.retryAttempts, ...ESM_LIMITS.retryAttempts, ', or -1 for infinite');
+  if (pp.pollerGroupName !== undefined && !Token.isUnresolved(pp.pollerGroupName) && !/^[a-zA-Z0-9_-]{1,128}$/.test(pp.pollerGroupName)) {
+    fail('provisionedPollers.pollerGroupName', pp.pollerGroupName, 'use 1–128 characters of [a-zA-Z0-9_-]');
+  }
+}
+
+/** Without provisioned pollers, the options Lambda supports for Kafka in provisioned mode only. */
+function failOnProvisionedOnly(props: KafkaTriggerProps, fail: Fail): void {
+  const provisionedOnly: Array<[string, unknown]> = [
+    ['schemaRegistry', props.schemaRegistry], ['systemLogLevel', props.systemLogLevel], ['retryAttempts', props.retryAttempts],
+    ['bisectBatchOnError', props.bisectBatchOnError], ['maxRecordAge', props.maxRecordAge?.toHumanString()],
+    ['reportBatchItemFailures', props.reportBatchItemFailures],
+    ['onFailure', props.onFailure?.kind === OnFailureDestinationKind.KAFKA ? `kafka://${props.onFailure.topicName}` : undefined],
+  ];
+  for (const [prop, value] of provisionedOnly) {
+    if (value !== undefined) fail(prop, value === props.schemaRegistry ? 'a schema registry' : value, 'Lambda supports it for Kafka in provisioned mode only; set provisionedPollers (e.g. { minimumPollers: 1, maximumPollers: 10 }) or remove it');
+  }
+}
+
+/** Retries, record age and a Kafka on-failure destination. */
+function validateErrorHandling(props: KafkaTriggerProps, fail: Fail): void {
+  if (props.retryAttempts !== undefined && props.retryAttempts !== -1) integerIn(fail, 'retryAttempts', props.retryAttempts, ...ESM_LIMITS.retryAttempts, ', or -1 for infinite');
   const age = props.maxRecordAge?.toSeconds();
   if (age !== undefined && !Token.isUnresolved(age) && (age < ESM_LIMITS.maxRecordAgeSeconds[0] || age > ESM_LIMITS.maxRecordAgeSeconds[1])) {
     fail('maxRecordAge', `${age} seconds`, 'use 60 seconds to 7 days (604800 seconds)');
@@ -91,20 +129,15 @@ export function validateKafkaTriggerProps(props: KafkaTriggerProps, fail: Fail):
     // The CloudFormation schema sizes Destination for ARNs: at least 12 characters.
     if (!Token.isUnresolved(t) && t.length < 4) fail('onFailure', `kafka://${t}`, 'CloudFormation requires a destination of at least 12 characters; use a topic name of 4 or more characters');
   }
-  const timeout = (props.target as lambda.Function).timeout?.toSeconds();
-  if (timeout !== undefined && !Token.isUnresolved(timeout) && timeout > 840) {
-    fail('target.timeout', `${timeout} seconds`, 'Kafka event source mappings support functions with a timeout of at most 14 minutes; lower it');
-  }
 }
 
 /** A dispatcher target that relays to one of this trigger's topics would feed its own results back in. */
-function failOnRelayLoop(props: KafkaTriggerProps, fail: Fail): void {
-  const dispatcher = props.target.node.scope;
-  const relay = dispatcher instanceof KafkaDispatcher ? dispatcher.relay : undefined;
+function failOnRelayLoop(props: KafkaTriggerProps, dispatcher: DispatcherAnswers, fail: Fail): void {
+  const relay = dispatcher.relay;
   if (!relay || !sameCluster(relay.cluster, props.cluster)) return;
   for (const [prop, topic] of [['responseTopic', relay.responseTopic], ['errorTopic', relay.errorTopic]] as const) {
     if (topic !== undefined && props.topics.includes(topic)) {
-      fail('topics', topic, `the target, KafkaDispatcher ${dispatcher!.node.path}, relays to ${topic} (relay.${prop}) on this cluster: `
+      fail('topics', topic, `the target, ${dispatcher.name}, relays to ${topic} (relay.${prop}) on this cluster: `
         + 'every relayed record would be read and dispatched again, a loop. Relay to another topic or read other topics');
     }
   }

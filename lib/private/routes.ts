@@ -17,6 +17,13 @@ export interface RoutesRequest {
   readonly fail: Fail;
 }
 
+/** The routes' configuration, the endpoints their invocations need, and the topics they relay results to. */
+export interface DispatcherRoutes {
+  readonly config: RouteConfig[];
+  readonly needs: EndpointNeed[];
+  readonly responseTopics: string[];
+}
+
 /** A route's conditions, as the configuration and the messages write them. */
 function conditions(r: DispatcherRoute): RouteMatch {
   return { topics: r.topics, header: r.header && { name: r.header.name, value: r.header.value }, keyPrefix: r.keyPrefix };
@@ -38,7 +45,7 @@ function shadows(earlier: DispatcherRoute, later: DispatcherRoute): boolean {
  * target (as for the default target: its own role, or an assumed one) and returns their configuration and the
  * endpoints their invocations need.
  */
-export function dispatcherRoutes(scope: Construct, r: RoutesRequest): { config: RouteConfig[]; needs: EndpointNeed[]; responseTopics: string[] } {
+export function dispatcherRoutes(scope: Construct, r: RoutesRequest): DispatcherRoutes {
   const needs: EndpointNeed[] = [];
   const config = r.routes.map((route, i): RouteConfig => {
     const prop = `routes[${i}]`;

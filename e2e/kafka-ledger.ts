@@ -155,7 +155,7 @@ async function setUp(stage: Stage, scenario: KafkaScenario, setup: KafkaScenario
   await produce(stage.kafka, r.source, opts.n, setup);
   const mapping = await startMapping(stage, r, dispatcherName, setup, scenario, opts.log ?? (() => undefined));
   const run: KafkaRun = {
-    env: stage.env, n: opts.n, kafka: stage.kafka, secrets: stage.secrets, responseTopic: r.responseTopic, targets, dispatcherName,
+    env: stage.env, kafka: stage.kafka, secrets: stage.secrets, responseTopic: r.responseTopic, targets, dispatcherName,
     scramUser: r.scramUser, scramSecretArn: r.scramSecretArn, stats: mapping.stats,
     secretReads: () => r.secretsProxy.counts.get('secretsmanager.GetSecretValue') ?? 0,
     done: () => mapping.stats.recordsCommitted >= opts.n,

@@ -32,7 +32,6 @@ export const ROUTE_OF = ['a', 'b', undefined] as const;
 
 /** A running Kafka scenario, as its fault steps and checks see it. */
 export interface KafkaRun extends LedgerRun {
-  readonly n: number;
   readonly kafka: Kafka;
   readonly secrets: SecretsManagerClient;
   readonly responseTopic: string;

@@ -14,7 +14,7 @@ export const IDEMPOTENCY_PARTITION_KEY = 'id';
 export const IDEMPOTENCY_TTL_ATTRIBUTE = 'expiration';
 
 /** Version of the configuration format; the runtime refuses versions it does not know. */
-export const DISPATCHER_CONFIG_VERSION = 1;
+export const DISPATCHER_CONFIG_VERSION = 2;
 
 /** Each list of names, written once: the construct's enums are checked against them in the tests. */
 export const INVOCATION_TYPES = ['RequestResponse', 'Event'] as const;
@@ -46,7 +46,7 @@ export const BOUNDS = {
   maxDelayMs: [1, 900_000],
   targetTimeoutMs: [1, 900_000],
   ttlSeconds: [60, 366 * 24 * 3600],
-  maxResultBytes: [0, 380_000],
+  maxStoredResultBytes: [0, 380_000],
   timeMarginMs: [0, 600_000],
   /** STS AssumeRole's DurationSeconds (a role's maximum session may be lower; 1 hour is every role's). */
   assumeRoleSeconds: [900, 43_200],
@@ -68,7 +68,7 @@ export const DEFAULTS = {
   targetTimeoutMs: 15 * 60_000,
   timeMarginMs: 10_000,
   ttlSeconds: 7 * 24 * 3600,
-  maxResultBytes: 65_536,
+  maxStoredResultBytes: 65_536,
   relayClientId: 'cdk-kafka-lambda-relay',
   metricsNamespace: 'CdkKafkaLambda',
   assumeRoleSeconds: 3_600,
@@ -116,7 +116,7 @@ export interface TargetConfig {
    */
   readonly timeoutMs?: number;
   /** Ask for the target's 4 KB log tail for error records (it may hold record data). Absent: false. */
-  readonly logTail?: boolean;
+  readonly includeTargetLogTail?: boolean;
   /** Invoke the target with the credentials of this role (e.g. one in the target's account). Absent: the function's own. */
   readonly assumeRole?: AssumeRoleConfig;
 }
@@ -157,7 +157,7 @@ export interface IdempotencyConfig {
   /** JSON pointer (RFC 6901) into the record value that yields the key; absent: topic-partition-offset. */
   readonly keyPointer?: string;
   /** Largest stored result in bytes; larger results are not stored (the record is still marked done). */
-  readonly maxResultBytes: number;
+  readonly maxStoredResultBytes: number;
   /**
    * Every mapping of a Kinesis stream that targets the dispatcher processes each shard in sequence order
    * (ParallelizationFactor 1), so Kinesis records keyed by their coordinates are kept per range too. Absent: an
@@ -405,7 +405,7 @@ function targetConfig(value: unknown, hasRoutes: boolean): TargetConfig {
     baseDelayMs: int(t, 'baseDelayMs', path, BOUNDS.baseDelayMs),
     maxDelayMs: int(t, 'maxDelayMs', path, BOUNDS.maxDelayMs),
     timeoutMs: t.timeoutMs === undefined ? undefined : int(t, 'timeoutMs', path, BOUNDS.targetTimeoutMs),
-    logTail: t.logTail === undefined ? undefined : bool(t, 'logTail', path),
+    includeTargetLogTail: t.includeTargetLogTail === undefined ? undefined : bool(t, 'includeTargetLogTail', path),
     assumeRole: t.assumeRole === undefined ? undefined : assumeRoleConfig(object(t.assumeRole, `${path}.assumeRole`), `${path}.assumeRole`),
   };
 }
@@ -422,7 +422,7 @@ function idempotencyConfig(value: unknown): IdempotencyConfig {
     mode: oneOf(i, 'mode', path, IDEMPOTENCY_MODES),
     ttlSeconds: int(i, 'ttlSeconds', path, BOUNDS.ttlSeconds),
     keyPointer,
-    maxResultBytes: int(i, 'maxResultBytes', path, BOUNDS.maxResultBytes),
+    maxStoredResultBytes: int(i, 'maxStoredResultBytes', path, BOUNDS.maxStoredResultBytes),
     kinesisRanges: i.kinesisRanges === undefined ? undefined : bool(i, 'kinesisRanges', path),
   };
 }

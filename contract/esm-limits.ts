@@ -10,4 +10,7 @@ export const ESM_LIMITS = {
   maxRecordAgeSeconds: [60, 604_800],
   parallelizationFactor: [1, 10],
   tumblingWindowSeconds: [0, 900],
+  /** Kafka provisioned mode (ProvisionedPollerConfig). */
+  minimumPollers: [1, 200],
+  maximumPollers: [1, 10_000],
 } as const;

@@ -181,7 +181,7 @@ async function startTargets(stage: Stage, id: string, setup: KafkaScenarioSetup,
 function dispatcherConfig(env: te.TestEnv, r: Resources, targets: readonly string[], setup: KafkaScenarioSetup): DispatcherConfig {
   const [targetName, ...routeTargets] = targets;
   return {
-    version: 1,
+    version: 2,
     target: {
       functionName: targetName, invocationType: 'RequestResponse', payloadFormat: 'confluent', recordsPerInvocation: TARGET_BATCH, concurrency: 4,
       maxAttempts: 3, baseDelayMs: 50, maxDelayMs: 500, timeoutMs: (setup.target?.timeoutSeconds ?? 30) * 1000,
@@ -190,7 +190,7 @@ function dispatcherConfig(env: te.TestEnv, r: Resources, targets: readonly strin
     reportBatchItemFailures: false,
     timeMarginMs: 1_000,
     idempotency: {
-      tableName: r.tableName, mode: setup.dispatcher?.mode ?? 'batched', ttlSeconds: 3600, maxResultBytes: 65536,
+      tableName: r.tableName, mode: setup.dispatcher?.mode ?? 'batched', ttlSeconds: 3600, maxStoredResultBytes: 65536,
       ...(setup.dispatcher?.keyPointer ? { keyPointer: setup.dispatcher.keyPointer } : {}),
     },
     relay: {

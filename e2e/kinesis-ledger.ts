@@ -134,13 +134,13 @@ async function createResources(stage: Stage, scenario: KinesisScenario): Promise
 
 function dispatcherConfig(env: te.TestEnv, r: Resources, targetName: string, setup: KinesisScenarioSetup): DispatcherConfig {
   return {
-    version: 1,
+    version: 2,
     target: { functionName: targetName, invocationType: 'RequestResponse', payloadFormat: 'confluent', recordsPerInvocation: TARGET_BATCH, concurrency: 4, maxAttempts: 3, baseDelayMs: 50, maxDelayMs: 500, timeoutMs: 30_000 },
     onError: 'fail',
     // The dispatcher answers as the mapping expects: partial batch responses, or a function error so that it bisects.
     reportBatchItemFailures: setup.mapping?.reportBatchItemFailures ?? true,
     timeMarginMs: 1_000,
-    idempotency: { tableName: r.tableName, mode: 'batched', ttlSeconds: 3600, maxResultBytes: 65536 },
+    idempotency: { tableName: r.tableName, mode: 'batched', ttlSeconds: 3600, maxStoredResultBytes: 65536 },
     relay: { bootstrapServers: [env.kafka.bootstrap.plaintext], auth: 'none', tls: false, responseTopic: r.responseTopic, errorTopic: r.errorTopic, clientId: `e2e-${r.id}` },
   };
 }

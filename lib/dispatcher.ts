@@ -7,6 +7,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { ESM_LIMITS } from '../contract/esm-limits';
 import {
   BOUNDS, DEFAULTS, DISPATCHER_CONFIG_ENV, DISPATCHER_CONFIG_VERSION, DispatcherConfig, IDEMPOTENCY_PARTITION_KEY, IDEMPOTENCY_TTL_ATTRIBUTE, MetricName,
 } from '../contract/dispatcher-config';
@@ -199,21 +200,21 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
       recordsPerInvocation: props.recordsPerInvocation ?? DEFAULTS.recordsPerInvocation,
       concurrency: props.concurrency ?? DEFAULTS.concurrency,
       maxAttempts: props.maxAttempts ?? DEFAULTS.maxAttempts,
-      maxStoredResultBytes: props.maxStoredResultBytes ?? DEFAULTS.maxResultBytes,
+      maxStoredResultBytes: props.maxStoredResultBytes ?? DEFAULTS.maxStoredResultBytes,
       ttl: props.idempotencyTtl ?? Duration.seconds(DEFAULTS.ttlSeconds),
       pointer: props.idempotencyKeyPointer,
     };
     const { timeout, timeMargin, ttl, pointer } = s;
-    this.integerIn('recordsPerInvocation', s.recordsPerInvocation, BOUNDS.recordsPerInvocation, 'the event source mapping sends at most 10000 records');
+    this.integerIn('recordsPerInvocation', s.recordsPerInvocation, BOUNDS.recordsPerInvocation, `the event source mapping sends at most ${ESM_LIMITS.batchSize[1]} records`);
     this.integerIn('concurrency', s.concurrency, BOUNDS.concurrency, 'use a bound of partitions invoked in parallel');
     this.integerIn('maxAttempts', s.maxAttempts, BOUNDS.maxAttempts, 'count the first attempt');
-    this.integerIn('maxStoredResultBytes', s.maxStoredResultBytes, BOUNDS.maxResultBytes, 'a DynamoDB item holds at most 400 KB');
+    this.integerIn('maxStoredResultBytes', s.maxStoredResultBytes, BOUNDS.maxStoredResultBytes, 'a DynamoDB item holds at most 400 KB');
     if (!timeout.isUnresolved() && !timeMargin.isUnresolved() && timeMargin.toMilliseconds() >= timeout.toMilliseconds()) {
       this.fail('timeMargin', timeMargin.toHumanString(), `it must be shorter than timeout (${timeout.toHumanString()}): lower timeMargin or raise timeout`);
     }
     this.warnOnTargetOutlasting(props, timeout, timeMargin);
     if (!ttl.isUnresolved() && (ttl.toSeconds() < BOUNDS.ttlSeconds[0] || ttl.toSeconds() > BOUNDS.ttlSeconds[1])) {
-      this.fail('idempotencyTtl', ttl.toHumanString(), 'use 1 minute to 366 days');
+      this.fail('idempotencyTtl', ttl.toHumanString(), `use ${BOUNDS.ttlSeconds.map((x) => Duration.seconds(x).toHumanString()).join(' to ')}`);
     }
     if (pointer !== undefined && !Token.isUnresolved(pointer) && !pointer.startsWith('/')) {
       this.fail('idempotencyKeyPointer', pointer, 'use a JSON pointer starting with "/" (e.g. "/orderId")');
@@ -373,7 +374,7 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
         baseDelayMs: DEFAULTS.baseDelayMs,
         maxDelayMs: DEFAULTS.maxDelayMs,
         timeoutMs: targetTimeoutMs(props),
-        logTail: props.includeTargetLogTail === true ? true : undefined,
+        includeTargetLogTail: props.includeTargetLogTail === true ? true : undefined,
         assumeRole: targets.access?.assumeRole,
       },
       routes: targets.routes?.config,
@@ -385,7 +386,7 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
         mode: s.idempotencyMode,
         ttlSeconds: s.ttl.toSeconds(),
         keyPointer: s.pointer,
-        maxResultBytes: s.maxStoredResultBytes,
+        maxStoredResultBytes: s.maxStoredResultBytes,
         kinesisRanges: undefined, // withBindings
       },
       relay,

@@ -12,7 +12,7 @@ import { DispatcherSourceKind, DispatcherTarget } from './dispatcher-target';
 import { ValidationError } from './private/errors';
 import { acknowledgeWildcards } from './private/nag';
 import { EventSourceTriggerProps } from './trigger-props';
-import { acknowledgeOnFailureFindings, bindOnFailure, consumerLagMetric, errorAlarms, lambdaMetric } from './private/trigger-shared';
+import { acknowledgeOnFailureFindings, bindOnFailure, consumerLagMetric, errorAlarms, lambdaMetric, recordAgeRange } from './private/trigger-shared';
 import { unreadPartialBatchResponses } from './private/partial-batch';
 
 /** Properties of a KinesisTrigger. */
@@ -258,11 +258,11 @@ export class KinesisTrigger extends Construct {
       if (s !== undefined && !Token.isUnresolved(s) && (s < min || s > max)) this.fail(prop, `${s} seconds`, fix);
     };
     n('batchSize', props.batchSize, ...ESM_LIMITS.batchSize);
-    seconds('maxBatchingWindow', props.maxBatchingWindow, ...ESM_LIMITS.maxBatchingWindowSeconds, 'use at most Duration.seconds(300)');
+    seconds('maxBatchingWindow', props.maxBatchingWindow, ...ESM_LIMITS.maxBatchingWindowSeconds, `use at most Duration.seconds(${ESM_LIMITS.maxBatchingWindowSeconds[1]})`);
     n('parallelizationFactor', props.parallelizationFactor, ...ESM_LIMITS.parallelizationFactor);
     if (props.retryAttempts !== -1) n('retryAttempts', props.retryAttempts, ...ESM_LIMITS.retryAttempts, ', or -1 for infinite');
-    seconds('maxRecordAge', props.maxRecordAge, ...ESM_LIMITS.maxRecordAgeSeconds, 'use 60 seconds to 7 days (604800 seconds), or unlimitedRecordAge: true');
-    seconds('tumblingWindow', props.tumblingWindow, ...ESM_LIMITS.tumblingWindowSeconds, 'use at most Duration.seconds(900)');
+    seconds('maxRecordAge', props.maxRecordAge, ...ESM_LIMITS.maxRecordAgeSeconds, `use ${recordAgeRange()}, or unlimitedRecordAge: true`);
+    seconds('tumblingWindow', props.tumblingWindow, ...ESM_LIMITS.tumblingWindowSeconds, `use at most Duration.seconds(${ESM_LIMITS.tumblingWindowSeconds[1]})`);
 
     const position = props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON;
     if (position === lambda.StartingPosition.AT_TIMESTAMP && props.startingPositionTimestamp === undefined) {

@@ -44,10 +44,10 @@ describe('KafkaDispatcher', () => {
   test('writes one validated configuration with the defaults', () => {
     const config = configOf(setup().template);
     expect(config).toMatchObject({
-      version: 1,
+      version: 2,
       target: { invocationType: 'RequestResponse', payloadFormat: 'confluent', recordsPerInvocation: 100, concurrency: 4, maxAttempts: 5 },
       onError: 'fail', reportBatchItemFailures: false, timeMarginMs: 10_000,
-      idempotency: { mode: 'batched', ttlSeconds: 7 * 24 * 3600, maxResultBytes: 65536 },
+      idempotency: { mode: 'batched', ttlSeconds: 7 * 24 * 3600, maxStoredResultBytes: 65536 },
     });
     expect(config.target.functionName).toMatch(/^TOKEN:.*Target.*Arn/);
     expect(config.idempotency.tableName).toMatch(/^TOKEN:.*IdempotencyTable/);
@@ -59,7 +59,7 @@ describe('KafkaDispatcher', () => {
     const config = configOf(setup().template);
     // THEN the runtime knows how long a cut-off target run may go on, and the log tail stays off
     expect(config.target.timeoutMs).toBe(3_000);
-    expect(config.target.logTail).toBeUndefined();
+    expect(config.target.includeTargetLogTail).toBeUndefined();
   });
 
   test.each([
@@ -71,7 +71,7 @@ describe('KafkaDispatcher', () => {
     new KafkaDispatcher(stack, 'Dispatcher', { target, includeTargetLogTail: true, ...props });
     const config = configOf(Template.fromStack(stack));
     expect(config.target.timeoutMs).toBe(expected);
-    expect(config.target.logTail).toBe(true);
+    expect(config.target.includeTargetLogTail).toBe(true);
   });
 
   test('grants DynamoDB on the table only (UpdateItem for the ranges of coordinate keys) and lambda:InvokeFunction on the target only', () => {

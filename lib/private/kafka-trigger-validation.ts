@@ -1,5 +1,6 @@
 import { Token } from 'aws-cdk-lib';
 import { ESM_LIMITS } from '../../contract/esm-limits';
+import { recordAgeRange } from './trigger-shared';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { KafkaCluster, KafkaClusterKind } from '../kafka-cluster';
 import { OnFailureDestinationKind } from '../destination';
@@ -91,8 +92,8 @@ function validateConsumption(props: KafkaTriggerProps, fail: Fail): void {
 }
 
 function validateProvisionedPollers(pp: lambda.ProvisionedPollerConfig, fail: Fail): void {
-  integerIn(fail, 'provisionedPollers.minimumPollers', pp.minimumPollers, 1, 200);
-  integerIn(fail, 'provisionedPollers.maximumPollers', pp.maximumPollers, 1, 10000);
+  integerIn(fail, 'provisionedPollers.minimumPollers', pp.minimumPollers, ...ESM_LIMITS.minimumPollers);
+  integerIn(fail, 'provisionedPollers.maximumPollers', pp.maximumPollers, ...ESM_LIMITS.maximumPollers);
   if (pp.minimumPollers !== undefined && pp.maximumPollers !== undefined && !Token.isUnresolved(pp.minimumPollers)
     && !Token.isUnresolved(pp.maximumPollers) && pp.minimumPollers > pp.maximumPollers) {
     fail('provisionedPollers', pp, 'minimumPollers must not exceed maximumPollers');
@@ -120,7 +121,7 @@ function validateErrorHandling(props: KafkaTriggerProps, fail: Fail): void {
   if (props.retryAttempts !== undefined && props.retryAttempts !== -1) integerIn(fail, 'retryAttempts', props.retryAttempts, ...ESM_LIMITS.retryAttempts, ', or -1 for infinite');
   const age = props.maxRecordAge?.toSeconds();
   if (age !== undefined && !Token.isUnresolved(age) && (age < ESM_LIMITS.maxRecordAgeSeconds[0] || age > ESM_LIMITS.maxRecordAgeSeconds[1])) {
-    fail('maxRecordAge', `${age} seconds`, 'use 60 seconds to 7 days (604800 seconds)');
+    fail('maxRecordAge', `${age} seconds`, `use ${recordAgeRange()}`);
   }
   if (props.onFailure?.kind === OnFailureDestinationKind.KAFKA) {
     const t = props.onFailure.topicName!;

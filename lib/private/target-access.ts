@@ -2,7 +2,7 @@ import { CfnOutput, Stack, Token, TokenComparison } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import { AssumeRoleConfig, EXTERNAL_ID } from '../../contract/dispatcher-config';
+import { AssumeRoleConfig, EXTERNAL_ID, EXTERNAL_ID_LENGTH } from '../../contract/dispatcher-config';
 import { EndpointNeed } from './vpc-endpoints';
 
 /** How the dispatcher may invoke its target. */
@@ -40,7 +40,7 @@ export function targetAccess(scope: Construct, r: TargetAccessRequest): TargetAc
     r.fail(`${r.propPrefix}targetRoleExternalId`, externalId, 'an external ID is for the role the dispatcher assumes: set targetRole, or remove targetRoleExternalId');
   }
   if (externalId !== undefined && !Token.isUnresolved(externalId) && !EXTERNAL_ID.test(externalId)) {
-    r.fail(`${r.propPrefix}targetRoleExternalId`, externalId, 'use 2 to 1224 characters of letters, digits and +=,.@:/-_, as the role\'s owner gave it');
+    r.fail(`${r.propPrefix}targetRoleExternalId`, externalId, `use ${EXTERNAL_ID_LENGTH[0]} to ${EXTERNAL_ID_LENGTH[1]} characters of letters, digits and +=,.@:/-_, as the role's owner gave it`);
   }
   const invocable = [target.functionArn, `${target.functionArn}:*`];
   const dispatcher = new iam.ArnPrincipal(r.role.roleArn);

@@ -4,6 +4,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { ESM_LIMITS } from '../../contract/esm-limits';
 import { OnFailureBindOptions, OnFailureDestination } from '../destination';
 import { acknowledgeFinding } from './nag';
 import { EndpointNeed } from './vpc-endpoints';
@@ -58,4 +59,10 @@ export function acknowledgeOnFailureFindings(owner: Construct, queue: sqs.IQueue
   if (queue instanceof sqs.Queue && queue.node.scope === owner) {
     acknowledgeFinding(queue, 'AwsSolutions-SQS3', `This queue is itself the dead-letter destination of the ${source} event source.`);
   }
+}
+
+/** The event source mapping's record age bounds, as messages name them: "60 seconds to 7 days (604800 seconds)". */
+export function recordAgeRange(): string {
+  const [min, max] = ESM_LIMITS.maxRecordAgeSeconds;
+  return `${min} seconds to ${Duration.seconds(max).toHumanString()} (${max} seconds)`;
 }

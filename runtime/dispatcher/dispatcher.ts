@@ -357,7 +357,7 @@ export class Dispatcher {
     if (records.length === 0 || run.stopped) return;
     const invoker = route.invoker;
     const functionName = invoker.functionName;
-    const plan = planBatches(records, invoker.payloadFormat, this.options.batchSize ?? DEFAULTS.recordsPerInvocation, this.maxPayloadBytes(invoker), envelope);
+    const plan = planBatches(records, invoker.payloadFormat, this.options.recordsPerInvocation ?? this.options.batchSize ?? DEFAULTS.recordsPerInvocation, this.maxPayloadBytes(invoker), envelope);
     for (const step of plan) {
       if (run.stopped) return;
       if (step instanceof PayloadTooLargeError) {

@@ -21,7 +21,7 @@ export function idempotencyStore(options: DynamoDbIdempotencyStoreOptions, use: 
 
 /** Kafka partitions are handled in offset order always; Kinesis shards only when the config says so. */
 function stores(idem: IdempotencyConfig, clients: DispatcherClients): Pick<DispatcherOptions, 'store' | 'kinesisStore'> {
-  const options = { tableName: idem.tableName, ttlSeconds: idem.ttlSeconds, maxResultBytes: idem.maxResultBytes, client: clients.dynamodb };
+  const options = { tableName: idem.tableName, ttlSeconds: idem.ttlSeconds, maxResultBytes: idem.maxStoredResultBytes, client: clients.dynamodb };
   const use = { strict: idem.mode === 'strict', customKey: idem.keyPointer !== undefined };
   const store = idempotencyStore(options, use);
   return { store, kinesisStore: store instanceof DynamoDbRangeStore && idem.kinesisRanges !== true ? new DynamoDbIdempotencyStore(options) : store };
@@ -49,7 +49,7 @@ export function dispatcherFromConfig(config: DispatcherConfig, clients: Dispatch
     maxAttempts: t.maxAttempts,
     baseDelayMs: t.baseDelayMs,
     maxDelayMs: t.maxDelayMs,
-    logTail: t.logTail,
+    logTail: t.includeTargetLogTail,
     // Strict mode never sends a batch again while an attempt the dispatcher lost track of may still run.
     retryUncertain: config.idempotency?.mode !== 'strict',
     client: clients.lambda,
@@ -62,7 +62,7 @@ export function dispatcherFromConfig(config: DispatcherConfig, clients: Dispatch
     routes: config.routes?.map((r) => ({ match: r.match, invoker: invoker(r), responseTopic: r.responseTopic })),
     onError: config.onError,
     reportBatchItemFailures: config.reportBatchItemFailures,
-    batchSize: t.recordsPerInvocation,
+    recordsPerInvocation: t.recordsPerInvocation,
     concurrency: t.concurrency,
     timeMarginMs: config.timeMarginMs,
     targetTimeoutMs: t.timeoutMs,

@@ -56,7 +56,9 @@ export interface DispatcherOptions {
   readonly onError?: ErrorBehavior;
   /** Answer with batchItemFailures instead of throwing. @default false */
   readonly reportBatchItemFailures?: boolean;
-  /** @default 100 */
+  /** Most records per target invocation. @default 100 */
+  readonly recordsPerInvocation?: number;
+  /** @deprecated use recordsPerInvocation (the same number; recordsPerInvocation wins when both are given). */
   readonly batchSize?: number;
   /** Topic-partitions (Kinesis: shards) in parallel. @default 4 */
   readonly concurrency?: number;

@@ -17,7 +17,7 @@ export const DEFAULT_IDEMPOTENCY_TTL_SECONDS = DEFAULTS.ttlSeconds;
  */
 export const HOLD_CLOCK_SKEW_MS = 5_000;
 /** Default cap of a stored result; a DynamoDB item holds at most 400 KB. */
-export const DEFAULT_MAX_RESULT_BYTES = DEFAULTS.maxResultBytes;
+export const DEFAULT_MAX_RESULT_BYTES = DEFAULTS.maxStoredResultBytes;
 
 /** How a record ended: its result went to the response topic (or nowhere), its error was logged, or it was dropped. */
 export type RecordOutcome = 'responded' | 'invoked' | 'logged' | 'dropped';

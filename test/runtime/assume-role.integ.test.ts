@@ -55,7 +55,7 @@ describe('invoking the target with an assumed role', () => {
   test('GIVEN config target.assumeRole WHEN the dispatcher bundle runs two events THEN every call to the target is signed by one session of that role', async () => {
     const target = await start(`t-echo-${randomUUID().slice(0, 8)}`, TARGETS, 'index.echo');
     const config: DispatcherConfig = {
-      version: 1,
+      version: 2,
       target: {
         functionName: target.arn, invocationType: 'RequestResponse', payloadFormat: 'confluent', recordsPerInvocation: 100, concurrency: 4,
         maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 200, assumeRole: { roleArn: ROLE_ARN, externalId: 'orders-sink-7' },

@@ -1,11 +1,11 @@
 import { DispatcherConfigError, parseDispatcherConfig } from '../../runtime';
 
 const valid = {
-  version: 1,
+  version: 2,
   target: { functionName: 'f', invocationType: 'RequestResponse', payloadFormat: 'confluent', recordsPerInvocation: 10, concurrency: 2, maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 100,
     assumeRole: { roleArn: 'arn:aws:iam::111111111111:role/path/invoker', externalId: 'ext-1', durationSeconds: 900 } },
   onError: 'log', reportBatchItemFailures: true, timeMarginMs: 5000,
-  idempotency: { tableName: 't', mode: 'strict', ttlSeconds: 3600, maxResultBytes: 1000, keyPointer: '/id' },
+  idempotency: { tableName: 't', mode: 'strict', ttlSeconds: 3600, maxStoredResultBytes: 1000, keyPointer: '/id' },
   relay: { bootstrapServers: ['b:9092'], auth: 'scram-sha-512', secretArn: 'arn:s', tls: true, responseTopic: 'r', clientId: 'c' },
 };
 
@@ -44,7 +44,7 @@ describe('parseDispatcherConfig', () => {
   test.each([
     ['it is not set', undefined, /CKL_DISPATCHER_CONFIG: is not set/],
     ['it is not JSON', '{', /is not valid JSON/],
-    ['the version is unknown', JSON.stringify({ ...valid, version: 2 }), /config.version must be 1, got 2/],
+    ['the version is an older one (1: target.batchSize, idempotency.maxResultBytes, target.logTail)', JSON.stringify({ ...valid, version: 1 }), /config.version must be 2, got 1: deploy the dispatcher and the construct from the same cdk-kafka-lambda version/],
     ['the payload format is unknown', JSON.stringify({ ...valid, target: { ...valid.target, payloadFormat: 'avro' } }), /config.target.payloadFormat must be one of confluent, nordstrom-plain, nordstrom-json, raw, got "avro"/],
     ['the batch size is 0', JSON.stringify({ ...valid, target: { ...valid.target, recordsPerInvocation: 0 } }), /config.target.recordsPerInvocation must be an integer in \[1, 10000\], got 0/],
     ['SCRAM has no secret', JSON.stringify({ ...valid, relay: { ...valid.relay, secretArn: undefined } }), /config.relay.secretArn is required for auth scram-sha-512/],

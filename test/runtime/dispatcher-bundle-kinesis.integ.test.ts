@@ -71,12 +71,12 @@ describe('Kinesis stream → dispatcher bundle → target → response topic', (
 
   async function dispatcher(s: { target: string; responseTopic?: string; reportBatchItemFailures?: boolean; batchSize?: number }): Promise<te.RunningLambda> {
     const config: DispatcherConfig = {
-      version: 1,
+      version: 2,
       target: { functionName: s.target, invocationType: 'RequestResponse', payloadFormat: 'confluent', recordsPerInvocation: s.batchSize ?? 100, concurrency: 4, maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 200 },
       onError: 'fail',
       reportBatchItemFailures: s.reportBatchItemFailures ?? false,
       timeMarginMs: 1_000,
-      idempotency: { tableName, mode: 'batched', ttlSeconds: 3600, maxResultBytes: 65536 },
+      idempotency: { tableName, mode: 'batched', ttlSeconds: 3600, maxStoredResultBytes: 65536 },
       relay: s.responseTopic === undefined ? undefined : {
         bootstrapServers: [env.kafka.bootstrap.plaintext], auth: 'none', tls: false, responseTopic: s.responseTopic, clientId: 'kinesis-e2e',
       },

@@ -64,12 +64,12 @@ describe('dispatcher bundle under the Lambda emulator', () => {
 
   async function dispatcher(s: Setup): Promise<te.RunningLambda> {
     const config: DispatcherConfig = {
-      version: 1,
-      target: { functionName: s.target, invocationType: 'RequestResponse', payloadFormat: 'confluent', recordsPerInvocation: s.batchSize ?? 100, concurrency: 4, maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 200, logTail: s.logTail },
+      version: 2,
+      target: { functionName: s.target, invocationType: 'RequestResponse', payloadFormat: 'confluent', recordsPerInvocation: s.batchSize ?? 100, concurrency: 4, maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 200, includeTargetLogTail: s.logTail },
       onError: s.onError ?? 'fail',
       reportBatchItemFailures: s.reportBatchItemFailures ?? false,
       timeMarginMs: s.timeMarginMs ?? 1_000,
-      idempotency: { tableName, mode: 'batched', ttlSeconds: 3600, maxResultBytes: 65536 },
+      idempotency: { tableName, mode: 'batched', ttlSeconds: 3600, maxStoredResultBytes: 65536 },
       relay: {
         bootstrapServers: [env.kafka.bootstrap.saslSsl], auth: 'scram-sha-512', secretArn: s.secretArn ?? scramSecretArn,
         rootCaSecretArn: caSecretArn, tls: true, responseTopic: s.responseTopic, errorTopic: s.errorTopic, clientId: 'dispatcher-test',
@@ -99,7 +99,7 @@ describe('dispatcher bundle under the Lambda emulator', () => {
 
   test('fails with DispatcherConfigError naming the variable when the configuration is missing or invalid', async () => {
     const missing = await te.startLambda({ name: `disp-noconf-${randomUUID().slice(0, 8)}`, dir: DISPATCHER });
-    const invalid = await te.startLambda({ name: `disp-badconf-${randomUUID().slice(0, 8)}`, dir: DISPATCHER, env: { [DISPATCHER_CONFIG_ENV]: '{"version":1}' } });
+    const invalid = await te.startLambda({ name: `disp-badconf-${randomUUID().slice(0, 8)}`, dir: DISPATCHER, env: { [DISPATCHER_CONFIG_ENV]: '{"version":2}' } });
     fns.push(missing, invalid);
     const event = kafkaEvent(partitionSpecs('t', 0, 0, 1));
     expect(await invoke(missing, event)).toMatchObject({ functionError: 'Unhandled', body: { errorType: 'DispatcherConfigError', errorMessage: expect.stringMatching(/CKL_DISPATCHER_CONFIG: is not set/) } });

@@ -322,7 +322,7 @@ describe('config.relay.errorTopicMaxMessageBytes', () => {
   });
 
   const config = (relay: Record<string, unknown>) => JSON.stringify({
-    version: 1, onError: 'log', reportBatchItemFailures: true, timeMarginMs: 1000,
+    version: 2, onError: 'log', reportBatchItemFailures: true, timeMarginMs: 1000,
     target: { functionName: 'f', invocationType: 'RequestResponse', payloadFormat: 'confluent', recordsPerInvocation: 10, concurrency: 1, maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 },
     relay: { bootstrapServers: ['b:9092'], auth: 'none', tls: false, clientId: 'c', errorTopic: 'e', ...relay },
   });

@@ -46,7 +46,7 @@ describe('routing to several targets', () => {
     const scramSecretArn = (await secrets.send(new CreateSecretCommand({ Name: `route-scram-${randomUUID()}`, SecretString: JSON.stringify(env.kafka.scram['SCRAM-SHA-512']) }))).ARN!;
     const caSecretArn = (await secrets.send(new CreateSecretCommand({ Name: `route-ca-${randomUUID()}`, SecretString: JSON.stringify({ certificate: env.certs.pem.caCert }) }))).ARN!;
     const config: DispatcherConfig = {
-      version: 1,
+      version: 2,
       target: { invocationType: 'RequestResponse', payloadFormat: 'confluent', recordsPerInvocation: 100, concurrency: 4, maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 200 },
       routes: [
         { match: { topics: [ordersTopic] }, functionName: orders.arn, invocationType: 'RequestResponse', payloadFormat: 'confluent', responseTopic: orderResults },
@@ -56,7 +56,7 @@ describe('routing to several targets', () => {
       onError: 'log',
       reportBatchItemFailures: false,
       timeMarginMs: 1_000,
-      idempotency: { tableName: await createIdempotencyTable(dynamodb), mode: 'batched', ttlSeconds: 3600, maxResultBytes: 65536 },
+      idempotency: { tableName: await createIdempotencyTable(dynamodb), mode: 'batched', ttlSeconds: 3600, maxStoredResultBytes: 65536 },
       relay: { bootstrapServers: [env.kafka.bootstrap.saslSsl], auth: 'scram-sha-512', secretArn: scramSecretArn, rootCaSecretArn: caSecretArn, tls: true, errorTopic, clientId: 'routing-test' },
     };
     const dispatcher = await start('disp-route', DISPATCHER, 'index.handler', { [DISPATCHER_CONFIG_ENV]: JSON.stringify(config) });

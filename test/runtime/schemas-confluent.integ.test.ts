@@ -80,7 +80,7 @@ describe('schemas from a Confluent-compatible registry', () => {
     Name: `registry-${randomUUID()}`, SecretString: JSON.stringify(typeof value === 'string' ? { username: USER, password: value } : value),
   }))).ARN!;
   const config = (target: string, schemas: SchemasConfig, errorTopic?: string, payloadFormat: PayloadFormatName = 'nordstrom-json'): DispatcherConfig => ({
-    version: 1,
+    version: 2,
     target: { functionName: target, invocationType: 'RequestResponse', payloadFormat, recordsPerInvocation: 100, concurrency: 2, maxAttempts: 2, baseDelayMs: 20, maxDelayMs: 100 },
     onError: 'log',
     reportBatchItemFailures: true,

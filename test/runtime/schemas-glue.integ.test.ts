@@ -54,7 +54,7 @@ describe('schemas from the Glue Schema Registry', () => {
     return fn;
   };
   const config = (target: string, errorTopic?: string): DispatcherConfig => ({
-    version: 1,
+    version: 2,
     target: { functionName: target, invocationType: 'RequestResponse', payloadFormat: 'confluent', recordsPerInvocation: 100, concurrency: 2, maxAttempts: 2, baseDelayMs: 20, maxDelayMs: 100 },
     onError: 'log',
     reportBatchItemFailures: true,

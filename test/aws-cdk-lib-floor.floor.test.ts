@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
-/* eslint-disable @typescript-eslint/no-require-imports */
+ 
 const root = path.join(__dirname, '..');
 const { FLOOR, floorModulesDir } = require('../scripts/lib/cdk-floor');
 

@@ -2,20 +2,20 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { decodeEvent } from '../runtime/dispatcher/source';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const { resultsProblems, schemaGoals } = require('../bench/shape') as { resultsProblems: (r: unknown) => string[]; schemaGoals: (s: any) => Record<string, Goal> };
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const { decoders, eventFor } = require('../bench/schema-worker') as { decoders: Record<string, (format: string) => Promise<(event: unknown) => Promise<unknown[]>>>; eventFor: (format: string, impl: string, records: number) => any };
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const { FRAMED_BYTES } = require('../bench/schema-fixtures') as { FRAMED_BYTES: number };
 
 interface Goal { value: number; min?: number; max?: number; met: boolean }
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const { kafkaEvent, jsonOfSize } = require('../bench/common') as {
   kafkaEvent: (n: number, o?: { valueBytes?: number; partitions?: number }) => unknown;
   jsonOfSize: (i: number, bytes: number) => unknown;
 };
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const { drawChart } = require('../bench/chart') as { drawChart: (json: string, png: string) => string };
 
 const RESULTS = path.join(__dirname, '..', 'bench', 'results.json');

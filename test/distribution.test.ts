@@ -5,7 +5,7 @@ import * as path from 'path';
 import { App, Stack } from 'aws-cdk-lib';
 import { COLD, Template, mappedFunction, resourcesOf, root, stepTimer, synthExample } from './support/example-apps';
 
-/* eslint-disable @typescript-eslint/no-require-imports */
+ 
 const { pythonWheel } = require('../scripts/package');
 const { installWheel, pythonVenv } = require('../scripts/lib/python-venv');
 const { writeTemplates, AssetParametersSynthesizer } = require('../scripts/templates');

@@ -4,7 +4,7 @@ import * as path from 'path';
 import { COLD, Template, mappedFunction, resourcesOf, stepTimer, synthExample } from './support/example-apps';
 import { cfnLint } from './trigger/cfn-lint';
 
-/* eslint-disable @typescript-eslint/no-require-imports */
+ 
 const { goEnv, goModule, javaRepository, mavenRepository } = require('../scripts/package');
 const { FLOOR } = require('../scripts/lib/cdk-floor');
 

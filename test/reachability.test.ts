@@ -11,7 +11,7 @@ import {
 } from '../lib';
 import { checkReachability } from './support/reachability';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const { writeTemplates } = require('../scripts/templates');
 
 const MSK_ARN = 'arn:aws:kafka:us-east-1:111122223333:cluster/orders/5a0b3c1d-1111-2222-3333-444455556666-2';

@@ -15,7 +15,7 @@ import * as ts from 'typescript';
 import { parseMetadataLine, SnippetLocation, SnippetParameters, typeScriptSnippetFromCompleteSource, typeScriptSnippetFromVisibleSource } from 'jsii-rosetta';
 
 /** The fixture step jsii-rosetta runs before it compiles an example (its package exports only its index). */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const { fixturize } = require(path.join(path.dirname(require.resolve('jsii-rosetta')), 'fixtures')) as typeof import('jsii-rosetta/lib/fixtures');
 
 jest.setTimeout(300_000);

@@ -10,7 +10,7 @@ import {
 } from '../../runtime';
 import { bigSequence, createIdempotencyTable, kafkaEvent, kinesisEvent, partitionSpecs } from './support';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const { itemBytes } = require('../../bench/idempotency-steady') as { itemBytes: (item: Record<string, unknown>) => number };
 
 jest.setTimeout(60_000);

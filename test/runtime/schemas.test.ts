@@ -7,7 +7,7 @@ import { BUILTIN_ALIASES, BUILTIN_DESCRIPTORS, BUILTIN_PROTO_TEXTS } from '../..
 import { compileCodec, parseJson } from '../../runtime/schemas/codecs';
 import { readConfluentFrame, readConfluentMessageIndexes, readGlueFrame, refOfSchemaId } from '../../runtime/schemas/wire';
 import { builtinProtoFiles, protoFile } from '../support/schema-registries';
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const descriptor = require('protobufjs/ext/descriptor');
 
 const UUID = '1b4e28ba-2fa1-11d2-883f-0016d3cca427';

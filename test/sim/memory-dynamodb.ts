@@ -1113,11 +1113,8 @@ function project(item: Item, paths: readonly Path[]): Item {
       const next = path[i + 1];
       if (typeof p === 'number' || typeof next === 'number') {
         // Into a list: copy the element path as a list holding just the projected elements.
-        const parent = getPath(item, path.slice(0, i + 1))!;
         target[p as string] ??= { L: [] };
         (target[p as string] as { L: AttributeValue[] }).L.push(clone(getPath(item, path)!));
-        void parent;
-        target = {};
         break;
       }
       const m = (source[p] as { M: Item }).M;

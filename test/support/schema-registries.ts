@@ -17,9 +17,9 @@ import { SchemaRegistryClient, SubjectNameStrategyType } from '@confluentinc/sch
 import * as protobuf from 'protobufjs';
 import * as te from '../../testenv';
 import { closedPort } from '../runtime/support';
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const descriptor = require('protobufjs/ext/descriptor');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const { pythonVenv } = require('../../scripts/lib/python-venv');
 
 const START_REGISTRY = path.join(__dirname, '..', '..', 'testenv', 'registry', 'start.sh');
@@ -108,7 +108,7 @@ export function builtinProtoFiles(): Map<string, DescFile> {
   add(Object.fromEntries(Object.entries(wkt).filter(([k]) => /^file_google_protobuf_(any|api|descriptor|duration|empty|field_mask|source_context|struct|timestamp|type|wrappers)$/.test(k))));
   const dist = path.join(path.dirname(require.resolve('@confluentinc/schemaregistry/package.json')), 'dist');
   for (const dir of ['google/type', 'confluent', 'confluent/types']) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+     
     for (const f of fs.readdirSync(path.join(dist, dir)).filter((n) => n.endsWith('_pb.js'))) add(require(path.join(dist, dir, f)));
   }
   return files;
@@ -181,7 +181,7 @@ export function protoFile(proto: string, fileName: string): ProtoFileBuild {
 /** confluent/meta.proto's options as the file's text sets them (protobufjs parses them, its descriptors leave them out). */
 function setMetaOptions(file: wkt.FileDescriptorProto, parsed: protobuf.Root, pkg: string): void {
   if (!file.dependency.includes('confluent/meta.proto')) return;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+   
   const meta = require(path.join(path.dirname(require.resolve('@confluentinc/schemaregistry/package.json')), 'dist', 'confluent', 'meta_pb.js'));
   const metaOf = (options: Record<string, unknown> | undefined, option: string) => {
     const entries = Object.entries(options ?? {}).filter(([k]) => k.startsWith(`(confluent.${option}).`));

@@ -9,7 +9,7 @@ import { PBES2_OID, encryptionAlgorithmOid, parseCertificateChain, parsePrivateK
 import { testFunction, testStack } from './support';
 
 // The test PKI of testenv, generated with openssl for this run (no private key is committed).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const { generateCerts } = require('../../testenv/lib/certs.js');
 
 interface Pki {

@@ -1,7 +1,7 @@
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
-import * as te from '../../testenv';
-import { decodeEvent, DynamoDbIdempotencyStore, coordinatesKey, jsonPointerKey, IdempotencyKeyError } from '../../runtime';
-import { createIdempotencyTable, kafkaEvent, partitionSpecs } from './support';
+import * as te from '../../../testenv';
+import { decodeEvent, DynamoDbIdempotencyStore, coordinatesKey, jsonPointerKey, IdempotencyKeyError } from '../../../runtime';
+import { createIdempotencyTable, kafkaEvent, partitionSpecs } from '../support';
 
 jest.setTimeout(60_000);
 

@@ -1,15 +1,15 @@
 /**
  * The local mapping's schema registry step on records in memory (the registry is a map; the real registries are in
- * test/cli/esm-schemas.integ.test.ts): the JSON and SOURCE record formats with their schema metadata, Glue's zlib
+ * test/cli/kafka/schemas.integ.test.ts): the JSON and SOURCE record formats with their schema metadata, Glue's zlib
  * framing, each schema fetched once, the reason codes of rejected records, and an unreachable registry failing the batch.
  */
 import { deflateSync } from 'node:zlib';
 import * as avsc from 'avsc';
-import type { SchemaText } from '../../runtime/schemas/codecs';
-import { RegistryClient, RegistryError } from '../../runtime/schemas/registry';
-import type { EsmRecord } from '../../cli/kafka/event';
-import { RecordSchemaValidator, SchemaRegistryUnreachableError } from '../../cli/kafka/schemas';
-import { SchemaRegistrySettings } from '../../cli/kafka/schemas-config';
+import type { SchemaText } from '../../../runtime/schemas/codecs';
+import { RegistryClient, RegistryError } from '../../../runtime/schemas/registry';
+import type { EsmRecord } from '../../../cli/kafka/event';
+import { RecordSchemaValidator, SchemaRegistryUnreachableError } from '../../../cli/kafka/schemas';
+import { SchemaRegistrySettings } from '../../../cli/kafka/schemas-config';
 
 const ORDER = { type: 'record', name: 'Order', namespace: 'shop', fields: [{ name: 'id', type: 'string' }, { name: 'qty', type: 'int' }] } as const;
 const order = avsc.Type.forSchema(ORDER as any);

@@ -3,9 +3,9 @@ import * as path from 'path';
 import {
   decodeEvent, decodeEventLenient, decodeKinesisEvent, decodeKinesisEventLenient, KafkaEvent, KafkaRecord, KinesisEvent, KinesisEventDecodeError, KinesisRecord,
   KinesisRecordDecodeError,
-} from '../../runtime';
+} from '../../../runtime';
 
-const fixture = (name: string): any => JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'events', name), 'utf8'));
+const fixture = (name: string): any => JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'fixtures', 'events', name), 'utf8'));
 
 describe('decodeKinesisEvent', () => {
   test('decodes the Kinesis example event of Lambda\'s guide into the record shape', () => {

@@ -1,8 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { decodeEvent, decodeEventLenient, KafkaEventDecodeError, KafkaRecord, KafkaRecordDecodeError } from '../../runtime';
+import { decodeEvent, decodeEventLenient, KafkaEventDecodeError, KafkaRecord, KafkaRecordDecodeError } from '../../../runtime';
 
-const fixture = (name: string): any => JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'events', name), 'utf8'));
+const fixture = (name: string): any => JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'fixtures', 'events', name), 'utf8'));
 
 describe('decodeEvent', () => {
   test('decodes the self-managed Kafka example event of Lambda\'s self-managed Kafka guide', () => {

@@ -4,14 +4,14 @@
  */
 import { DynamoDBClient, GetItemCommand, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
-import * as te from '../../testenv';
+import * as te from '../../../testenv';
 import {
   CompletionEntry, coordinatesKey, decodeEvent, DynamoDbRangeStore, IdempotencyLeaseLostError, RecordOutcome, SourceRecord,
-} from '../../runtime';
-import { bigSequence, createIdempotencyTable, kafkaEvent, kinesisEvent, partitionSpecs } from './support';
+} from '../../../runtime';
+import { bigSequence, createIdempotencyTable, kafkaEvent, kinesisEvent, partitionSpecs } from '../support';
 
  
-const { itemBytes } = require('../../bench/idempotency-steady') as { itemBytes: (item: Record<string, unknown>) => number };
+const { itemBytes } = require('../../../bench/idempotency-steady') as { itemBytes: (item: Record<string, unknown>) => number };
 
 jest.setTimeout(60_000);
 

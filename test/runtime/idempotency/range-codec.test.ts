@@ -2,7 +2,7 @@
  * The ranges' codec: items DynamoDbRangeStore wrote before the readable Range type (one letter a field, Kinesis
  * sequence numbers shortened after the first) decode to the same ranges and encode back to the same bytes.
  */
-import { decodeRanges, encodeRanges, fromStoredRange, Range, toStoredRange } from '../../runtime/idempotency/range-codec';
+import { decodeRanges, encodeRanges, fromStoredRange, Range, toStoredRange } from '../../../runtime/idempotency/range-codec';
 
 /** A Kinesis sequence number of the shard below: 56 digits, only the last ones differ. */
 const seq = (n: number) => `4962737658497261894766592082713${String(n).padStart(25, '0')}`;

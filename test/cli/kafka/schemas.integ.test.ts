@@ -19,17 +19,17 @@ import { GlueClient } from '@aws-sdk/client-glue';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { Kafka, logLevel } from 'kafkajs';
-import * as te from '../../testenv';
-import { ConfluentRegistryClient, decodeKafkaEventLenient, GlueRegistryClient, RecordDecoder } from '../../runtime';
-import { parseCli } from '../../cli/cli';
-import { LocalEsmOptions, LocalEventSourceMapping } from '../../cli/kafka/esm';
-import { ConfluentCompatibleRegistry, confluentClient, glueProduce, MtlsFront, protoFileRegistry, serde, startConfluentRegistry, startMtlsFront } from '../support/schema-registries';
-import { closedPort, readTopic } from '../runtime/support';
-import { startLocalMapping, waitFor } from './support';
+import * as te from '../../../testenv';
+import { ConfluentRegistryClient, decodeKafkaEventLenient, GlueRegistryClient, RecordDecoder } from '../../../runtime';
+import { parseCli } from '../../../cli/cli';
+import { LocalEsmOptions, LocalEventSourceMapping } from '../../../cli/kafka/esm';
+import { ConfluentCompatibleRegistry, confluentClient, glueProduce, MtlsFront, protoFileRegistry, serde, startConfluentRegistry, startMtlsFront } from '../../support/schema-registries';
+import { closedPort, readTopic } from '../../runtime/support';
+import { startLocalMapping, waitFor } from '../support';
 
 jest.setTimeout(300_000);
 
-const ROOT = path.join(__dirname, '..', '..');
+const ROOT = path.join(__dirname, '..', '..', '..');
 const TARGETS = path.join(ROOT, 'test', 'fixtures', 'targets');
 const USER = 'esm';
 const PASSWORD: string = randomUUID();

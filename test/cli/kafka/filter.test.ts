@@ -1,5 +1,5 @@
-import { LocalEsmConfigError } from '../../cli/errors';
-import { recordFilter } from '../../cli/kafka/filter';
+import { LocalEsmConfigError } from '../../../cli/errors';
+import { recordFilter } from '../../../cli/kafka/filter';
 
 const match = (patterns: string[], value: string | null) => recordFilter(patterns)!(value === null ? null : Buffer.from(value));
 const json = (o: unknown) => JSON.stringify(o);

@@ -8,13 +8,13 @@ import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, S
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { Kafka, logLevel } from 'kafkajs';
-import * as te from '../../testenv';
-import { LocalEsmOptions, LocalEventSourceMapping } from '../../cli/kafka/esm';
-import { startLocalMapping, waitFor } from './support';
+import * as te from '../../../testenv';
+import { LocalEsmOptions, LocalEventSourceMapping } from '../../../cli/kafka/esm';
+import { startLocalMapping, waitFor } from '../support';
 
 jest.setTimeout(120_000);
 
-const TARGETS = path.join(__dirname, '..', 'fixtures', 'targets');
+const TARGETS = path.join(__dirname, '..', '..', 'fixtures', 'targets');
 
 describe('local event source mapping', () => {
   const env = te.loadEnv();

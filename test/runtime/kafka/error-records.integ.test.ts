@@ -8,11 +8,11 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
-import * as te from '../../testenv';
+import * as te from '../../../testenv';
 import {
   Dispatcher, EmfMetrics, JsonLogger, KafkaRelay, KafkaRelayOptions, kafkajsProducerFactory, ProducerFactory, TargetInvoker,
-} from '../../runtime';
-import { kafkaEvent, lambdaContext, RecordSpec } from './support';
+} from '../../../runtime';
+import { kafkaEvent, lambdaContext, RecordSpec } from '../support';
 
 jest.setTimeout(180_000);
 

@@ -1,6 +1,6 @@
 import { BatchGetItemCommand, BatchWriteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { decodeEvent, DynamoDbIdempotencyStore } from '../../runtime';
-import { kafkaEvent, partitionSpecs } from './support';
+import { decodeEvent, DynamoDbIdempotencyStore } from '../../../runtime';
+import { kafkaEvent, partitionSpecs } from '../support';
 
 /**
  * DynamoDB Local never leaves keys or items unprocessed, so this stub client reaches the retry

@@ -3,16 +3,16 @@
  * (multi-byte UTF-8 counted as bytes, never cut inside a character), leave out the input payload that does not fit,
  * and give a record too big for any error record by its coordinates, sizes and digests. KafkaRelay learns the error
  * topic's limit (DescribeConfigs, or the option, or Kafka's default) and answers a broker's too-large refusal. The same
- * against the real broker: error-records.integ.test.ts.
+ * against the real broker: test/runtime/kafka/error-records.integ.test.ts.
  */
 import { createHash } from 'node:crypto';
 import {
   cutToJsonBytes, decodeSourceEvent, DispatcherConfigError, dispatcherFromConfig, JsonLogger, ErrorItem, errorRecordBudget, errorRecordBytes, errorRecordMessage,
   fitErrorItem, KafkaRelay, KafkaProducerPort, messageBytes, minimalErrorItems, OutgoingMessage, parseDispatcherConfig,
   SourceRecord, TruncatedRecord,
-} from '../../runtime';
-import { errorItems, PartitionRun } from '../../runtime/dispatcher/partition-run';
-import { bigSequence, kafkaEvent, kinesisEvent, RecordSpec } from './support';
+} from '../../../runtime';
+import { errorItems, PartitionRun } from '../../../runtime/dispatcher/partition-run';
+import { bigSequence, kafkaEvent, kinesisEvent, RecordSpec } from '../support';
 
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 const SMALL = 64 * 1024;

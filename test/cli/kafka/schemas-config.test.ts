@@ -6,10 +6,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseCli, parseCommand } from '../../cli/cli';
-import { LocalEsmConfigError, validateOptions } from '../../cli/kafka/esm';
-import { SchemaRegistrySettings, validateSchemaRegistry } from '../../cli/kafka/schemas-config';
-import { settingsFromTemplate } from '../../cli/template';
+import { parseCli, parseCommand } from '../../../cli/cli';
+import { LocalEsmConfigError, validateOptions } from '../../../cli/kafka/esm';
+import { SchemaRegistrySettings, validateSchemaRegistry } from '../../../cli/kafka/schemas-config';
+import { settingsFromTemplate } from '../../../cli/template';
 
 const GLUE_ARN = 'arn:aws:glue:eu-west-1:111122223333:registry/orders';
 const SECRET = 'arn:aws:secretsmanager:us-east-1:111122223333:secret:registry-AbCdEf';

@@ -7,9 +7,9 @@ import {
   CreateStreamCommand, DescribeStreamSummaryCommand, KinesisClient, ListShardsCommand, PutRecordCommand,
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { decodeKinesisEvent } from '../../runtime';
-import * as te from '../../testenv';
-import { kinesisEventsByShard } from './support';
+import { decodeKinesisEvent } from '../../../runtime';
+import * as te from '../../../testenv';
+import { kinesisEventsByShard } from '../support';
 
 jest.setTimeout(120_000);
 

@@ -1,8 +1,8 @@
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { randomUUID } from 'node:crypto';
-import * as te from '../../testenv';
-import { KafkaRelay, KafkaRelayOptions, RelayError } from '../../runtime';
-import { readTopic } from './support';
+import * as te from '../../../testenv';
+import { KafkaRelay, KafkaRelayOptions, RelayError } from '../../../runtime';
+import { readTopic } from '../support';
 
 jest.setTimeout(120_000);
 

@@ -9,9 +9,9 @@ import { randomUUID } from 'node:crypto';
 import { CreateStreamCommand, DescribeStreamSummaryCommand, KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import * as te from '../../testenv';
-import { LocalKinesisEsmOptions, LocalKinesisEventSourceMapping } from '../../cli/kinesis/esm';
-import { waitFor } from './support';
+import * as te from '../../../testenv';
+import { LocalKinesisEsmOptions, LocalKinesisEventSourceMapping } from '../../../cli/kinesis/esm';
+import { waitFor } from '../support';
 
 jest.setTimeout(120_000);
 

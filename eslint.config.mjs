@@ -7,7 +7,20 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['build/', 'assets/', 'dist/', 'cdk.out/', 'templates/', 'coverage/', '**/node_modules/', 'examples/', 'bench/.out/', 'API.md'] },
+  {
+    ignores: [
+      'build/',
+      'assets/',
+      'dist/',
+      'cdk.out/',
+      'templates/',
+      'coverage/',
+      '**/node_modules/',
+      'examples/',
+      'bench/.out/',
+      'API.md',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -36,7 +36,11 @@ module.exports = {
       // What depends on aws-cdk-lib: the constructs and the example app; not the runtime, nor the packages
       // (those build against each registry's own aws-cdk-lib).
       testMatch: ['<rootDir>/test/*.test.ts', '<rootDir>/test/trigger/*.test.ts', '<rootDir>/test/**/*.floor.test.ts'],
-      testPathIgnorePatterns: ['/node_modules/', '\\.integ\\.test\\.ts$', '<rootDir>/test/(distribution|package|bench|examples)\\.test\\.ts$'],
+      testPathIgnorePatterns: [
+        '/node_modules/',
+        '\\.integ\\.test\\.ts$',
+        '<rootDir>/test/(distribution|package|bench|examples)\\.test\\.ts$',
+      ],
       moduleNameMapper: {
         '^aws-cdk-lib$': `${floor}/aws-cdk-lib`,
         '^aws-cdk-lib/(.*)$': `${floor}/aws-cdk-lib/$1`,

@@ -13,27 +13,66 @@ const FLOOR = '#7f7f7f';
 
 function panels(r) {
   return [
-    { title: `Decode ${r.decode.records.toLocaleString('en')} records (records/s, higher is better)`, bars: [
-      ['cdk-kafka-lambda', r.decode.ours_rps, OURS], ['Powertools kafkaConsumer', r.decode.powertools_rps, PEER], ['floor (bare JSON.parse)', r.decode.floor_rps, FLOOR]] },
-    { title: `Idempotency, ${r.idempotency.records.toLocaleString('en')} new records (ms, lower is better)`, bars: [
-      ['cdk-kafka-lambda', r.idempotency.ours_ms, OURS], ['Powertools makeIdempotent', r.idempotency.powertools_ms, PEER]] },
-    { title: `DynamoDB calls for ${r.idempotency.records.toLocaleString('en')} new records (lower is better)`, bars: [
-      ['cdk-kafka-lambda', r.idempotency.ours_calls, OURS], ['Powertools makeIdempotent', r.idempotency.powertools_calls, PEER]] },
-    { title: `Relay ${r.relay.records.toLocaleString('en')} x ${r.relay.bytes} B, acks=all (records/s, higher is better)`, bars: [
-      ['cdk-kafka-lambda relay', r.relay.ours_rps, OURS], ['Kafka ProducerPerformance', r.relay.kafka_perf_rps, PEER]] },
-    { title: 'require() over bare node (ms, lower is better)', bars: [
-      ['cdk-kafka-lambda dispatcher', r.coldStart.require_ms_over_node, OURS], ['Powertools handler', r.coldStart.powertools_require_ms_over_node, PEER]] },
-    { title: 'Bundle size (KB, @aws-sdk external, lower is better)', bars: [
-      ['cdk-kafka-lambda dispatcher', r.coldStart.bundle_bytes / 1024, OURS], ['Powertools handler', r.coldStart.powertools_bundle_bytes / 1024, PEER]] },
+    {
+      title: `Decode ${r.decode.records.toLocaleString('en')} records (records/s, higher is better)`,
+      bars: [
+        ['cdk-kafka-lambda', r.decode.ours_rps, OURS],
+        ['Powertools kafkaConsumer', r.decode.powertools_rps, PEER],
+        ['floor (bare JSON.parse)', r.decode.floor_rps, FLOOR],
+      ],
+    },
+    {
+      title: `Idempotency, ${r.idempotency.records.toLocaleString('en')} new records (ms, lower is better)`,
+      bars: [
+        ['cdk-kafka-lambda', r.idempotency.ours_ms, OURS],
+        ['Powertools makeIdempotent', r.idempotency.powertools_ms, PEER],
+      ],
+    },
+    {
+      title: `DynamoDB calls for ${r.idempotency.records.toLocaleString('en')} new records (lower is better)`,
+      bars: [
+        ['cdk-kafka-lambda', r.idempotency.ours_calls, OURS],
+        ['Powertools makeIdempotent', r.idempotency.powertools_calls, PEER],
+      ],
+    },
+    {
+      title: `Relay ${r.relay.records.toLocaleString('en')} x ${r.relay.bytes} B, acks=all (records/s, higher is better)`,
+      bars: [
+        ['cdk-kafka-lambda relay', r.relay.ours_rps, OURS],
+        ['Kafka ProducerPerformance', r.relay.kafka_perf_rps, PEER],
+      ],
+    },
+    {
+      title: 'require() over bare node (ms, lower is better)',
+      bars: [
+        ['cdk-kafka-lambda dispatcher', r.coldStart.require_ms_over_node, OURS],
+        ['Powertools handler', r.coldStart.powertools_require_ms_over_node, PEER],
+      ],
+    },
+    {
+      title: 'Bundle size (KB, @aws-sdk external, lower is better)',
+      bars: [
+        ['cdk-kafka-lambda dispatcher', r.coldStart.bundle_bytes / 1024, OURS],
+        ['Powertools handler', r.coldStart.powertools_bundle_bytes / 1024, PEER],
+      ],
+    },
     ...['avro', 'protobuf'].map((f) => ({
       title: `${f === 'avro' ? 'Avro' : 'Protobuf'} decode ${r.schemas[f].records.toLocaleString('en')} x ${r.schemas[f].record_bytes} B (records/s, higher is better)`,
-      bars: [['cdk-kafka-lambda', r.schemas[f].ours_rps, OURS], ['Powertools kafkaConsumer', r.schemas[f].powertools_rps, PEER],
-        ['@confluentinc/schemaregistry', r.schemas[f].confluent_rps, PEER], [`floor (${f === 'avro' ? 'avsc' : 'protobufjs'})`, r.schemas[f].floor_rps, FLOOR]],
+      bars: [
+        ['cdk-kafka-lambda', r.schemas[f].ours_rps, OURS],
+        ['Powertools kafkaConsumer', r.schemas[f].powertools_rps, PEER],
+        ['@confluentinc/schemaregistry', r.schemas[f].confluent_rps, PEER],
+        [`floor (${f === 'avro' ? 'avsc' : 'protobufjs'})`, r.schemas[f].floor_rps, FLOOR],
+      ],
     })),
-    { title: 'Bundle with schema decoding (KB, @aws-sdk external, lower is better)', bars: [
-      ['cdk-kafka-lambda dispatcher', r.schemas.load.bundle_bytes / 1024, OURS],
-      ['Powertools kafkaConsumer', r.schemas.load.powertools_bundle_bytes / 1024, PEER],
-      ['@confluentinc/schemaregistry', r.schemas.load.confluent_bundle_bytes / 1024, PEER]] },
+    {
+      title: 'Bundle with schema decoding (KB, @aws-sdk external, lower is better)',
+      bars: [
+        ['cdk-kafka-lambda dispatcher', r.schemas.load.bundle_bytes / 1024, OURS],
+        ['Powertools kafkaConsumer', r.schemas.load.powertools_bundle_bytes / 1024, PEER],
+        ['@confluentinc/schemaregistry', r.schemas.load.confluent_bundle_bytes / 1024, PEER],
+      ],
+    },
   ];
 }
 
@@ -60,8 +99,10 @@ function svg(results) {
     }
     y += 16;
   }
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" font-family="DejaVu Sans, Liberation Sans, Arial, sans-serif">`
-    + `<rect width="100%" height="100%" fill="white"/>${parts.join('')}</svg>`;
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" font-family="DejaVu Sans, Liberation Sans, Arial, sans-serif">` +
+    `<rect width="100%" height="100%" fill="white"/>${parts.join('')}</svg>`
+  );
 }
 
 function drawChart(resultsFile, pngFile) {

@@ -53,7 +53,9 @@ async function benchColdStart(runs, log) {
     powertools_bundle_bytes: fs.statSync(peer).size,
     powertools_require_ms_over_node: round(median(t.peer)),
   };
-  log(`cold start (median of ${runs} fresh processes): ours require ${result.require_ms_over_node} ms, ${result.bundle_bytes} B; powertools require ${result.powertools_require_ms_over_node} ms, ${result.powertools_bundle_bytes} B`);
+  log(
+    `cold start (median of ${runs} fresh processes): ours require ${result.require_ms_over_node} ms, ${result.bundle_bytes} B; powertools require ${result.powertools_require_ms_over_node} ms, ${result.powertools_bundle_bytes} B`,
+  );
   return result;
 }
 

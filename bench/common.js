@@ -12,7 +12,7 @@ function median(values) {
 
 /** A JSON object whose serialization is exactly `bytes` long (bytes >= 40). */
 function jsonOfSize(i, bytes) {
-  const head = { id: i, customer: `c-${i % 977}`, amount: (i * 7919) % 100000 / 100, note: '' };
+  const head = { id: i, customer: `c-${i % 977}`, amount: ((i * 7919) % 100000) / 100, note: '' };
   const pad = bytes - Buffer.byteLength(JSON.stringify(head));
   head.note = 'x'.repeat(pad);
   return head;
@@ -23,7 +23,16 @@ function jsonOfSize(i, bytes) {
  * "topic-partition" groups, each with a key, a JSON value of `valueBytes` bytes (or the bytes `value(i)`
  * returns), one header and any other `fields`.
  */
-function kafkaEvent(records, { valueBytes = 500, partitions = 4, topic = 'orders', value = (i) => Buffer.from(JSON.stringify(jsonOfSize(i, valueBytes))), fields = {} } = {}) {
+function kafkaEvent(
+  records,
+  {
+    valueBytes = 500,
+    partitions = 4,
+    topic = 'orders',
+    value = (i) => Buffer.from(JSON.stringify(jsonOfSize(i, valueBytes))),
+    fields = {},
+  } = {},
+) {
   const groups = {};
   for (let p = 0; p < partitions; p++) groups[`${topic}-${p}`] = [];
   const header = [...Buffer.from('bench-trace-0001')];

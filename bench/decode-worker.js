@@ -21,11 +21,14 @@ const decoders = {
   },
   powertools() {
     const { kafkaConsumer } = require('@aws-lambda-powertools/kafka');
-    return kafkaConsumer(async (event) => {
-      let n = 0;
-      for (const r of event.records) if (r.value !== null) n++;
-      return n;
-    }, { value: { type: 'json' } });
+    return kafkaConsumer(
+      async (event) => {
+        let n = 0;
+        for (const r of event.records) if (r.value !== null) n++;
+        return n;
+      },
+      { value: { type: 'json' } },
+    );
   },
   floor() {
     return async (event) => {

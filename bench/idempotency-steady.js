@@ -18,22 +18,43 @@ function event(topic, first, perEvent, gap) {
   const records = [];
   for (let i = 0; i < perEvent; i++) {
     records.push({
-      topic, partition: 0, offset: first + i, timestamp: 1763900000000 + first + i, timestampType: 'CREATE_TIME',
-      key: Buffer.from(`order-${first + i}`).toString('base64'), value: Buffer.from(JSON.stringify({ id: first + i })).toString('base64'), headers: [],
+      topic,
+      partition: 0,
+      offset: first + i,
+      timestamp: 1763900000000 + first + i,
+      timestampType: 'CREATE_TIME',
+      key: Buffer.from(`order-${first + i}`).toString('base64'),
+      value: Buffer.from(JSON.stringify({ id: first + i })).toString('base64'),
+      headers: [],
     });
   }
-  return { event: { eventSource: 'SelfManagedKafka', bootstrapServers: '127.0.0.1:9092', records: { [`${topic}-0`]: records } }, next: first + perEvent + gap };
+  return {
+    event: { eventSource: 'SelfManagedKafka', bootstrapServers: '127.0.0.1:9092', records: { [`${topic}-0`]: records } },
+    next: first + perEvent + gap,
+  };
 }
 
 async function shape(te, env, name, { events, warmup, perEvent, responses, gap }) {
-  const { Dispatcher, DynamoDbRangeStore, EmfMetrics, JsonLogger, inProcessInvoker } = require(path.join(ROOT, 'build', 'runtime', 'index.js'));
+  const { Dispatcher, DynamoDbRangeStore, EmfMetrics, JsonLogger, inProcessInvoker } = require(
+    path.join(ROOT, 'build', 'runtime', 'index.js'),
+  );
   const { client, counter } = countingClient(te, env);
   const table = `bench-steady-${name}-${Date.now().toString(36)}`;
   await createTable(client, table);
-  const relay = responses ? { responseTopic: 'responses', errorTopic: undefined, sendResponses: async () => undefined, sendErrors: async () => undefined } : undefined;
+  const relay = responses
+    ? {
+        responseTopic: 'responses',
+        errorTopic: undefined,
+        sendResponses: async () => undefined,
+        sendErrors: async () => undefined,
+      }
+    : undefined;
   let ran = 0;
   const dispatcher = new Dispatcher({
-    invoker: inProcessInvoker((records) => { ran += records.length; return records.map((r) => ({ ok: true, offset: r.offset })); }),
+    invoker: inProcessInvoker((records) => {
+      ran += records.length;
+      return records.map((r) => ({ ok: true, offset: r.offset }));
+    }),
     store: new DynamoDbRangeStore({ tableName: table, client }),
     relay,
     logger: new JsonLogger({ write: () => undefined }),
@@ -45,7 +66,10 @@ async function shape(te, env, name, { events, warmup, perEvent, responses, gap }
   let first = 0;
   let headBytes = 0;
   for (let i = 0; i < warmup + events; i++) {
-    if (i === warmup) { counter.reset(); ran = 0; }
+    if (i === warmup) {
+      counter.reset();
+      ran = 0;
+    }
     const e = event(table, first, perEvent, gap);
     first = e.next;
     const out = await dispatcher.handle(e.event, context);
@@ -59,8 +83,14 @@ async function shape(te, env, name, { events, warmup, perEvent, responses, gap }
   client.destroy();
   const records = events * perEvent;
   if (ran !== records) throw new Error(`steady ${name}: the target ran ${ran} of ${records} records`);
-  const perMillion = (v) => Math.round(v * 1_000_000 / records);
-  return { wcu: perMillion(counter.wcu), rcu: perMillion(counter.rcu), items: perMillion(counter.items), calls: perMillion(counter.calls), headBytes };
+  const perMillion = (v) => Math.round((v * 1_000_000) / records);
+  return {
+    wcu: perMillion(counter.wcu),
+    rcu: perMillion(counter.rcu),
+    items: perMillion(counter.items),
+    calls: perMillion(counter.calls),
+    headBytes,
+  };
 }
 
 /** An item's size as DynamoDB bills it: attribute names plus values. */
@@ -77,10 +107,21 @@ function itemBytes(item) {
 
 async function benchIdempotencySteady(te, env, { events, warmup, perEvent }, log) {
   const out = { events, records_per_event: perEvent };
-  for (const [name, options] of [['plain', { responses: false, gap: 0 }], ['responses', { responses: true, gap: 0 }], ['gaps', { responses: false, gap: 1 }]]) {
+  for (const [name, options] of [
+    ['plain', { responses: false, gap: 0 }],
+    ['responses', { responses: true, gap: 0 }],
+    ['gaps', { responses: false, gap: 1 }],
+  ]) {
     const r = await shape(te, env, name, { events, warmup, perEvent, ...options });
-    log(`idempotency steady state, ${name}: per million records ${r.wcu} write units, ${r.rcu} read units, ${r.items} items written, ${r.calls} calls; partition item at most ${r.headBytes} B`);
-    Object.assign(out, { [`${name}_write_units_per_million`]: r.wcu, [`${name}_read_units_per_million`]: r.rcu, [`${name}_items_per_million`]: r.items, [`${name}_item_bytes`]: r.headBytes });
+    log(
+      `idempotency steady state, ${name}: per million records ${r.wcu} write units, ${r.rcu} read units, ${r.items} items written, ${r.calls} calls; partition item at most ${r.headBytes} B`,
+    );
+    Object.assign(out, {
+      [`${name}_write_units_per_million`]: r.wcu,
+      [`${name}_read_units_per_million`]: r.rcu,
+      [`${name}_items_per_million`]: r.items,
+      [`${name}_item_bytes`]: r.headBytes,
+    });
   }
   return out;
 }

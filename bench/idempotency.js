@@ -17,23 +17,33 @@ function itemsWritten(name, input) {
   if (name === 'BatchWriteItemCommand') return Object.values(input.RequestItems).reduce((a, rs) => a + rs.length, 0);
   return 0;
 }
-const ITEM_COMMANDS = ['GetItemCommand', 'PutItemCommand', 'UpdateItemCommand', 'DeleteItemCommand', 'BatchGetItemCommand', 'BatchWriteItemCommand'];
+const ITEM_COMMANDS = [
+  'GetItemCommand',
+  'PutItemCommand',
+  'UpdateItemCommand',
+  'DeleteItemCommand',
+  'BatchGetItemCommand',
+  'BatchWriteItemCommand',
+];
 
 function countingClient(te, env) {
   const client = new DynamoDBClient(te.awsClientConfig('dynamodb', env));
   const counter = { calls: 0, items: 0, wcu: 0, rcu: 0 };
   counter.reset = () => Object.assign(counter, { calls: 0, items: 0, wcu: 0, rcu: 0 });
-  client.middlewareStack.add((next, context) => async (args) => {
-    if (!ITEM_COMMANDS.includes(context.commandName)) return next(args);
-    counter.calls++;
-    counter.items += itemsWritten(context.commandName, args.input);
-    const out = await next({ ...args, input: { ...args.input, ReturnConsumedCapacity: 'TOTAL' } });
-    for (const c of [out.output.ConsumedCapacity ?? []].flat()) {
-      if (itemsWritten(context.commandName, args.input) > 0) counter.wcu += c.WriteCapacityUnits ?? c.CapacityUnits ?? 0;
-      else counter.rcu += c.ReadCapacityUnits ?? c.CapacityUnits ?? 0;
-    }
-    return out;
-  }, { step: 'initialize', name: 'benchCallCounter' });
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (!ITEM_COMMANDS.includes(context.commandName)) return next(args);
+      counter.calls++;
+      counter.items += itemsWritten(context.commandName, args.input);
+      const out = await next({ ...args, input: { ...args.input, ReturnConsumedCapacity: 'TOTAL' } });
+      for (const c of [out.output.ConsumedCapacity ?? []].flat()) {
+        if (itemsWritten(context.commandName, args.input) > 0) counter.wcu += c.WriteCapacityUnits ?? c.CapacityUnits ?? 0;
+        else counter.rcu += c.ReadCapacityUnits ?? c.CapacityUnits ?? 0;
+      }
+      return out;
+    },
+    { step: 'initialize', name: 'benchCallCounter' },
+  );
   return { client, counter };
 }
 
@@ -41,12 +51,14 @@ function countingClient(te, env) {
 const RECORDS_PER_INVOCATION = 100;
 
 async function createTable(client, name) {
-  await client.send(new CreateTableCommand({
-    TableName: name,
-    AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
-    KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
-    BillingMode: 'PAY_PER_REQUEST',
-  }));
+  await client.send(
+    new CreateTableCommand({
+      TableName: name,
+      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
   await waitUntilTableExists({ client, maxWaitTime: 60 }, { TableName: name });
 }
 
@@ -64,12 +76,16 @@ async function ours(te, env, records, table) {
   const fresh = entries.filter((e) => !session.done.has(e.key));
   // What the dispatcher does: per partition, one completion per target invocation, with each record's result.
   const byPartition = new Map();
-  for (const e of fresh) byPartition.set(e.record.partition, [...byPartition.get(e.record.partition) ?? [], e]);
-  await Promise.all([...byPartition.values()].map(async (es) => {
-    for (let i = 0; i < es.length; i += RECORDS_PER_INVOCATION) {
-      await session.complete(es.slice(i, i + RECORDS_PER_INVOCATION).map((e) => ({ ...e, outcome: 'responded', result: { ok: true } })));
-    }
-  }));
+  for (const e of fresh) byPartition.set(e.record.partition, [...(byPartition.get(e.record.partition) ?? []), e]);
+  await Promise.all(
+    [...byPartition.values()].map(async (es) => {
+      for (let i = 0; i < es.length; i += RECORDS_PER_INVOCATION) {
+        await session.complete(
+          es.slice(i, i + RECORDS_PER_INVOCATION).map((e) => ({ ...e, outcome: 'responded', result: { ok: true } })),
+        );
+      }
+    }),
+  );
   await session.close();
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   const measured = { calls: counter.calls, items: counter.items, wcu: counter.wcu, ms };
@@ -90,10 +106,13 @@ async function powertools(te, env, records, table) {
   const config = new IdempotencyConfig({ eventKeyJmesPath: '[topic, partition, offset]' });
   // A handler registers its Lambda context so in-progress records expire with the invocation.
   config.registerLambdaContext({ getRemainingTimeInMillis: () => 900_000 });
-  const processRecord = makeIdempotent(async (record) => {
-    invoked++;
-    return { ok: true, offset: record.offset };
-  }, { persistenceStore, config });
+  const processRecord = makeIdempotent(
+    async (record) => {
+      invoked++;
+      return { ok: true, offset: record.offset };
+    },
+    { persistenceStore, config },
+  );
   const event = kafkaEvent(records, { topic: table });
   const raw = Object.values(event.records).flat();
   counter.reset();
@@ -112,17 +131,27 @@ async function benchIdempotency(te, env, records, log) {
     const id = `${Date.now().toString(36)}-${round}`;
     const runOurs = async () => o.push(await ours(te, env, records, `bench-ours-${id}`));
     const runPeer = async () => p.push(await powertools(te, env, records, `bench-pt-${id}`));
-    if (round === 0) { await runOurs(); await runPeer(); } else { await runPeer(); await runOurs(); }
+    if (round === 0) {
+      await runOurs();
+      await runPeer();
+    } else {
+      await runPeer();
+      await runOurs();
+    }
     const line = (r) => `${r.calls} calls ${r.items} items ${r.wcu} WCU ${r.ms.toFixed(0)} ms`;
     log(`idempotency round ${round + 1}: ours ${line(o[round])}; powertools ${line(p[round])}`);
   }
   const mean = (xs) => xs.reduce((a, b) => a + b.ms, 0) / xs.length;
   return {
     records,
-    ours_calls: o[0].calls, powertools_calls: p[0].calls,
-    ours_items_written: o[0].items, powertools_items_written: p[0].items,
-    ours_write_units: round1(o[0].wcu), powertools_write_units: round1(p[0].wcu),
-    ours_ms: round1(mean(o)), powertools_ms: round1(mean(p)),
+    ours_calls: o[0].calls,
+    powertools_calls: p[0].calls,
+    ours_items_written: o[0].items,
+    powertools_items_written: p[0].items,
+    ours_write_units: round1(o[0].wcu),
+    powertools_write_units: round1(p[0].wcu),
+    ours_ms: round1(mean(o)),
+    powertools_ms: round1(mean(p)),
   };
 }
 

@@ -11,7 +11,11 @@ const persistenceStore = new DynamoDBPersistenceLayer({ tableName: process.env.I
 const config = new IdempotencyConfig({ eventKeyJmesPath: '[topic, partition, offset]' });
 const processRecord = makeIdempotent(async (record) => ({ ok: true, offset: record.offset }), { persistenceStore, config });
 
-exports.handler = kafkaConsumer(async (event, context) => {
-  config.registerLambdaContext(context);
-  for (const record of event.records) await processRecord({ topic: record.topic, partition: record.partition, offset: record.offset, value: record.value });
-}, { value: { type: 'json' } });
+exports.handler = kafkaConsumer(
+  async (event, context) => {
+    config.registerLambdaContext(context);
+    for (const record of event.records)
+      await processRecord({ topic: record.topic, partition: record.partition, offset: record.offset, value: record.value });
+  },
+  { value: { type: 'json' } },
+);

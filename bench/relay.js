@@ -35,16 +35,19 @@ async function ours(te, env, records, bytes) {
   await relay.sendResponses([item(0, 0)]); // connect outside the timed part, as a warm container would be
   const perPartition = Math.ceil(records / PARTITIONS);
   const start = process.hrtime.bigint();
-  await Promise.all(Array.from({ length: PARTITIONS }, async (_, p) => {
-    for (let off = 0; off < perPartition; off += BATCH) {
-      const n = Math.min(BATCH, perPartition - off);
-      await relay.sendResponses(Array.from({ length: n }, (_, i) => item(p, off + i)));
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: PARTITIONS }, async (_, p) => {
+      for (let off = 0; off < perPartition; off += BATCH) {
+        const n = Math.min(BATCH, perPartition - off);
+        await relay.sendResponses(Array.from({ length: n }, (_, i) => item(p, off + i)));
+      }
+    }),
+  );
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   await relay.disconnect();
   const landed = await recordsOn(te, env, topic);
-  if (landed !== perPartition * PARTITIONS + 1) throw new Error(`relay: ${landed - 1} of ${perPartition * PARTITIONS} records on ${topic}`);
+  if (landed !== perPartition * PARTITIONS + 1)
+    throw new Error(`relay: ${landed - 1} of ${perPartition * PARTITIONS} records on ${topic}`);
   return (perPartition * PARTITIONS) / (ms / 1000);
 }
 
@@ -52,18 +55,42 @@ function kafkaPerf(te, env, records, bytes) {
   return new Promise((resolve, reject) => {
     const topic = `bench-relay-perf-${Date.now().toString(36)}`;
     te.createTopic(topic, PARTITIONS, env).then(() => {
-      execFile('java', [
-        '-Xmx512m', '-cp', `${env.kafka.libDir}/*`, 'org.apache.kafka.tools.ProducerPerformance',
-        '--topic', topic, '--num-records', String(records), '--record-size', String(bytes), '--throughput', '-1',
-        '--producer-props', `bootstrap.servers=${env.kafka.bootstrap.plaintext}`, 'acks=all', 'enable.idempotence=true',
-      ], { maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-        if (err) return reject(new Error(`ProducerPerformance failed: ${err.message}\n${stderr}`));
-        // Last line: "100000 records sent, 51234.5 records/sec (50.03 MB/sec), ..."
-        const m = /(\d+) records sent, ([\d.]+) records\/sec/.exec(stdout.trim().split('\n').pop());
-        if (!m || Number(m[1]) !== records) return reject(new Error(`ProducerPerformance did not send ${records} records:\n${stdout}`));
-        recordsOn(te, env, topic).then((landed) => (landed === records ? resolve(Number(m[2]))
-          : reject(new Error(`ProducerPerformance: ${landed} of ${records} records on ${topic}`))), reject);
-      });
+      execFile(
+        'java',
+        [
+          '-Xmx512m',
+          '-cp',
+          `${env.kafka.libDir}/*`,
+          'org.apache.kafka.tools.ProducerPerformance',
+          '--topic',
+          topic,
+          '--num-records',
+          String(records),
+          '--record-size',
+          String(bytes),
+          '--throughput',
+          '-1',
+          '--producer-props',
+          `bootstrap.servers=${env.kafka.bootstrap.plaintext}`,
+          'acks=all',
+          'enable.idempotence=true',
+        ],
+        { maxBuffer: 16 * 1024 * 1024 },
+        (err, stdout, stderr) => {
+          if (err) return reject(new Error(`ProducerPerformance failed: ${err.message}\n${stderr}`));
+          // Last line: "100000 records sent, 51234.5 records/sec (50.03 MB/sec), ..."
+          const m = /(\d+) records sent, ([\d.]+) records\/sec/.exec(stdout.trim().split('\n').pop());
+          if (!m || Number(m[1]) !== records)
+            return reject(new Error(`ProducerPerformance did not send ${records} records:\n${stdout}`));
+          recordsOn(te, env, topic).then(
+            (landed) =>
+              landed === records
+                ? resolve(Number(m[2]))
+                : reject(new Error(`ProducerPerformance: ${landed} of ${records} records on ${topic}`)),
+            reject,
+          );
+        },
+      );
     }, reject);
   });
 }
@@ -75,7 +102,13 @@ async function benchRelay(te, env, records, bytes, log) {
   for (let round = 0; round < 2; round++) {
     const runOurs = async () => o.push(await ours(te, env, records, bytes));
     const runPeer = async () => p.push(await kafkaPerf(te, env, records, bytes));
-    if (round === 0) { await runPeer(); await runOurs(); } else { await runOurs(); await runPeer(); }
+    if (round === 0) {
+      await runPeer();
+      await runOurs();
+    } else {
+      await runOurs();
+      await runPeer();
+    }
     log(`relay round ${round + 1}: ours ${o[round].toFixed(0)}, ProducerPerformance ${p[round].toFixed(0)} records/s`);
   }
   const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;

@@ -28,12 +28,32 @@ const quick = process.argv.includes('--quick');
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt === -1 ? undefined : process.argv[onlyAt + 1];
 if (only !== undefined && !['decode', 'schemas', 'idempotency'].includes(only)) {
-  process.stderr.write(`--only takes "decode" or "schemas" (no Kafka or DynamoDB Local) or "idempotency" (DynamoDB Local only), got ${JSON.stringify(only)}\n`);
+  process.stderr.write(
+    `--only takes "decode" or "schemas" (no Kafka or DynamoDB Local) or "idempotency" (DynamoDB Local only), got ${JSON.stringify(only)}\n`,
+  );
   process.exit(2);
 }
 const N = quick
-  ? { decode: 2000, decodeRuns: 3, idempotency: 100, steady: { events: 30, warmup: 10, perEvent: 100 }, relay: 5000, relayBytes: 1024, coldRuns: 5, schemas: { records: 2000, runs: 3, loadRuns: 5 } }
-  : { decode: 10000, decodeRuns: 7, idempotency: 1000, steady: { events: 300, warmup: 50, perEvent: 100 }, relay: 100000, relayBytes: 1024, coldRuns: 31, schemas: { records: 10000, runs: 7, loadRuns: 21 } };
+  ? {
+      decode: 2000,
+      decodeRuns: 3,
+      idempotency: 100,
+      steady: { events: 30, warmup: 10, perEvent: 100 },
+      relay: 5000,
+      relayBytes: 1024,
+      coldRuns: 5,
+      schemas: { records: 2000, runs: 3, loadRuns: 5 },
+    }
+  : {
+      decode: 10000,
+      decodeRuns: 7,
+      idempotency: 1000,
+      steady: { events: 300, warmup: 50, perEvent: 100 },
+      relay: 100000,
+      relayBytes: 1024,
+      coldRuns: 31,
+      schemas: { records: 10000, runs: 7, loadRuns: 21 },
+    };
 const outDir = quick ? path.join(__dirname, '.out') : __dirname;
 
 const loads = [];
@@ -58,7 +78,12 @@ async function benchDecode(records, runs) {
   for (let i = 0; i < runs; i++) {
     for (const impl of Object.keys(rps)) rps[impl].push(await decodeOnce(impl, records));
   }
-  const r = { records, ours_rps: Math.round(median(rps.ours)), powertools_rps: Math.round(median(rps.powertools)), floor_rps: Math.round(median(rps.floor)) };
+  const r = {
+    records,
+    ours_rps: Math.round(median(rps.ours)),
+    powertools_rps: Math.round(median(rps.powertools)),
+    floor_rps: Math.round(median(rps.floor)),
+  };
   log(`decode: ours ${r.ours_rps}, powertools ${r.powertools_rps}, floor ${r.floor_rps} records/s (median of ${runs} processes)`);
   return r;
 }
@@ -81,7 +106,11 @@ const loadSummary = () => ({ min: Math.min(...loads), median: round2(median(load
 /** --only decode|schemas|idempotency: that section of an earlier run's results.json replaced, the rest kept. */
 async function partOnly(part) {
   const started = new Date().toISOString();
-  const counts = { decode: { decode: N.decode, decodeRuns: N.decodeRuns }, schemas: N.schemas, idempotency: { idempotency: N.idempotency, steady: N.steady } };
+  const counts = {
+    decode: { decode: N.decode, decodeRuns: N.decodeRuns },
+    schemas: N.schemas,
+    idempotency: { idempotency: N.idempotency, steady: N.steady },
+  };
   log(`${quick ? 'quick' : 'full'} ${part}-only run: ${JSON.stringify(counts[part])}`);
   let sections;
   if (part === 'decode') {
@@ -91,24 +120,37 @@ async function partOnly(part) {
   } else {
     const env = await te.start({ services: ['dynamodb'], ownerPid: process.pid });
     try {
-      sections = { idempotency: await benchIdempotency(te, env, N.idempotency, log), idempotencySteady: await benchIdempotencySteady(te, env, N.steady, log) };
+      sections = {
+        idempotency: await benchIdempotency(te, env, N.idempotency, log),
+        idempotencySteady: await benchIdempotencySteady(te, env, N.steady, log),
+      };
     } finally {
       await te.stop(env);
     }
   }
   const file = path.join(outDir, 'results.json');
   if (!fs.existsSync(file)) {
-    process.stdout.write(`${JSON.stringify(sections, null, 2)}\n(no ${path.relative(ROOT, file)} to merge into: run the whole bench first)\n`);
+    process.stdout.write(
+      `${JSON.stringify(sections, null, 2)}\n(no ${path.relative(ROOT, file)} to merge into: run the whole bench first)\n`,
+    );
     return;
   }
   const merged = { ...JSON.parse(fs.readFileSync(file, 'utf8')), ...sections };
-  const results = Object.fromEntries(Object.keys(RESULTS_SHAPE).filter((k) => k in merged).map((k) => [k, merged[k]]));
+  const results = Object.fromEntries(
+    Object.keys(RESULTS_SHAPE)
+      .filter((k) => k in merged)
+      .map((k) => [k, merged[k]]),
+  );
   const problems = resultsProblems(results);
-  if (problems.length > 0) throw new Error(`results do not have the issue's shape: ${problems.join('; ')}\n${JSON.stringify(results)}`);
+  if (problems.length > 0)
+    throw new Error(`results do not have the issue's shape: ${problems.join('; ')}\n${JSON.stringify(results)}`);
   fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   const machineFile = path.join(outDir, 'machine.json');
   const m = fs.existsSync(machineFile) ? JSON.parse(fs.readFileSync(machineFile, 'utf8')) : machine();
-  m.reruns = { ...m.reruns, [part]: { node: process.version, started, finished: new Date().toISOString(), load_1min: loadSummary() } };
+  m.reruns = {
+    ...m.reruns,
+    [part]: { node: process.version, started, finished: new Date().toISOString(), load_1min: loadSummary() },
+  };
   fs.writeFileSync(machineFile, `${JSON.stringify(m, null, 2)}\n`);
   drawChart(file, path.join(outDir, 'results.png'));
   process.stdout.write(`${JSON.stringify(results, null, 2)}\n\n${markdownTable(results)}\n`);
@@ -130,13 +172,25 @@ async function partOnly(part) {
     const relay = await benchRelay(te, env, N.relay, N.relayBytes, log);
     const results = { decode, idempotency, idempotencySteady, relay, coldStart, schemas };
     const problems = resultsProblems(results);
-    if (problems.length > 0) throw new Error(`results do not have the issue's shape: ${problems.join('; ')}\n${JSON.stringify(results)}`);
+    if (problems.length > 0)
+      throw new Error(`results do not have the issue's shape: ${problems.join('; ')}\n${JSON.stringify(results)}`);
     const file = path.join(outDir, 'results.json');
     fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-    fs.writeFileSync(path.join(outDir, 'machine.json'), `${JSON.stringify({
-      ...machine(), kafka: env.versions.kafka, dynamodbLocal: env.versions.dynamodbLocal, started, finished: new Date().toISOString(),
-      load_1min: loadSummary(),
-    }, null, 2)}\n`);
+    fs.writeFileSync(
+      path.join(outDir, 'machine.json'),
+      `${JSON.stringify(
+        {
+          ...machine(),
+          kafka: env.versions.kafka,
+          dynamodbLocal: env.versions.dynamodbLocal,
+          started,
+          finished: new Date().toISOString(),
+          load_1min: loadSummary(),
+        },
+        null,
+        2,
+      )}\n`,
+    );
     drawChart(file, path.join(outDir, 'results.png'));
     process.stdout.write(`${JSON.stringify(results, null, 2)}\n\n${markdownTable(results)}\n`);
   } finally {

@@ -44,7 +44,9 @@ const decoders = {
       return kafkaConsumer(async (event) => event.records.map((r) => r.value), { value: { type: 'avro', schema: AVRO_SCHEMA } });
     }
     const type = require('protobufjs').parse(PROTO).root.lookupType('bench.Order');
-    return kafkaConsumer(async (event) => event.records.map((r) => type.toObject(r.value, PROTO_JSON)), { value: { type: 'protobuf', schema: type } });
+    return kafkaConsumer(async (event) => event.records.map((r) => type.toObject(r.value, PROTO_JSON)), {
+      value: { type: 'protobuf', schema: type },
+    });
   },
   /** The least work: the schema compiled once, each value's header skipped and its data decoded. */
   async floor(format) {
@@ -52,14 +54,16 @@ const decoders = {
       const type = require('avsc').Type.forSchema(JSON.parse(AVRO_SCHEMA));
       return async (event) => {
         const out = [];
-        for (const group of Object.values(event.records)) for (const r of group) out.push(type.fromBuffer(Buffer.from(r.value, 'base64').subarray(5)));
+        for (const group of Object.values(event.records))
+          for (const r of group) out.push(type.fromBuffer(Buffer.from(r.value, 'base64').subarray(5)));
         return out;
       };
     }
     const type = require('protobufjs').parse(PROTO).root.lookupType('bench.Order');
     return async (event) => {
       const out = [];
-      for (const group of Object.values(event.records)) for (const r of group) out.push(type.toObject(type.decode(Buffer.from(r.value, 'base64').subarray(6)), PROTO_JSON));
+      for (const group of Object.values(event.records))
+        for (const r of group) out.push(type.toObject(type.decode(Buffer.from(r.value, 'base64').subarray(6)), PROTO_JSON));
       return out;
     };
   },
@@ -98,7 +102,8 @@ async function registered(client, schema) {
 }
 
 /** The event an implementation reads: Powertools the mapping's SOURCE format, the others the Confluent wire format. */
-const eventFor = (format, impl, records) => schemaEvent(format, records, { framing: impl === 'powertools' ? 'mapping-source' : 'confluent' });
+const eventFor = (format, impl, records) =>
+  schemaEvent(format, records, { framing: impl === 'powertools' ? 'mapping-source' : 'confluent' });
 
 module.exports = { decoders, eventFor };
 
@@ -113,7 +118,8 @@ if (require.main === module) {
       const start = process.hrtime.bigint();
       const values = await decode(event, {});
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      if (values.length !== records || values[records - 1] === null) throw new Error(`${impl} decoded ${values.length} of ${records} records`);
+      if (values.length !== records || values[records - 1] === null)
+        throw new Error(`${impl} decoded ${values.length} of ${records} records`);
       if (i >= WARMUP) rps.push(records / (ms / 1000));
     }
     process.stdout.write(JSON.stringify({ format, impl, rps: median(rps) }) + '\n');

@@ -13,7 +13,16 @@ const { execFile, spawnSync } = require('child_process');
 const { ROOT, median } = require('./common');
 const { requireMs } = require('./cold-start');
 const { schemaGoals } = require('./shape');
-const { FRAMED_BYTES, AVRO_SCHEMA, JSON_SCHEMA, PROTO, avroOrder, avroValue, protobufValue, protoDescriptor } = require('./schema-fixtures');
+const {
+  FRAMED_BYTES,
+  AVRO_SCHEMA,
+  JSON_SCHEMA,
+  PROTO,
+  avroOrder,
+  avroValue,
+  protobufValue,
+  protoDescriptor,
+} = require('./schema-fixtures');
 
 const IMPLS = ['ours', 'powertools', 'floor', 'confluent'];
 const DISPATCHER = path.join(ROOT, 'assets', 'dispatcher');
@@ -21,10 +30,15 @@ const OUT = path.join(__dirname, '.out', 'schemas');
 
 function decodeOnce(format, impl, records) {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [path.join(__dirname, 'schema-worker.js'), format, impl, String(records)], { maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
-      if (err) return reject(new Error(`schema-worker ${format} ${impl}: ${stderr || err.message}`));
-      resolve(JSON.parse(stdout).rps);
-    });
+    execFile(
+      process.execPath,
+      [path.join(__dirname, 'schema-worker.js'), format, impl, String(records)],
+      { maxBuffer: 1 << 20 },
+      (err, stdout, stderr) => {
+        if (err) return reject(new Error(`schema-worker ${format} ${impl}: ${stderr || err.message}`));
+        resolve(JSON.parse(stdout).rps);
+      },
+    );
   });
 }
 
@@ -33,8 +47,14 @@ async function benchFormat(format, records, runs, log) {
   for (let i = 0; i < runs; i++) {
     for (const impl of IMPLS) rps[impl].push(await decodeOnce(format, impl, records));
   }
-  const r = { records, record_bytes: FRAMED_BYTES, ...Object.fromEntries(IMPLS.map((impl) => [`${impl}_rps`, Math.round(median(rps[impl]))])) };
-  log(`schemas ${format}: ${IMPLS.map((impl) => `${impl} ${r[`${impl}_rps`]}`).join(', ')} records/s (median of ${runs} processes)`);
+  const r = {
+    records,
+    record_bytes: FRAMED_BYTES,
+    ...Object.fromEntries(IMPLS.map((impl) => [`${impl}_rps`, Math.round(median(rps[impl]))])),
+  };
+  log(
+    `schemas ${format}: ${IMPLS.map((impl) => `${impl} ${r[`${impl}_rps`]}`).join(', ')} records/s (median of ${runs} processes)`,
+  );
   return r;
 }
 
@@ -47,7 +67,8 @@ async function bundles() {
   const entries = {
     // What a Lambda function needs to decode Avro and Protobuf with kafkaConsumer: avro-js and protobufjs bundled in.
     powertools: "module.exports = require('@aws-lambda-powertools/kafka');",
-    confluent: "const { AvroDeserializer, ProtobufDeserializer, JsonDeserializer } = require('@confluentinc/schemaregistry'); module.exports = { AvroDeserializer, ProtobufDeserializer, JsonDeserializer };",
+    confluent:
+      "const { AvroDeserializer, ProtobufDeserializer, JsonDeserializer } = require('@confluentinc/schemaregistry'); module.exports = { AvroDeserializer, ProtobufDeserializer, JsonDeserializer };",
   };
   const files = {};
   for (const [name, contents] of Object.entries(entries)) {
@@ -56,7 +77,12 @@ async function bundles() {
   }
   // runtime/schemas/codecs.ts as the dispatcher bundle has it, its libraries required from the shipped lazy files.
   files.codecs = path.join(OUT, 'codecs', 'index.js');
-  await esbuild.build({ ...options, entryPoints: [path.join(ROOT, 'runtime', 'schemas', 'codecs.ts')], outfile: files.codecs, external: Object.keys(lazy) });
+  await esbuild.build({
+    ...options,
+    entryPoints: [path.join(ROOT, 'runtime', 'schemas', 'codecs.ts')],
+    outfile: files.codecs,
+    external: Object.keys(lazy),
+  });
   fs.rmSync(path.join(OUT, 'codecs', 'node_modules'), { force: true });
   fs.symlinkSync(path.join(DISPATCHER, 'node_modules'), path.join(OUT, 'codecs', 'node_modules'));
   return files;
@@ -81,7 +107,10 @@ function lazyModules() {
 const FIRST_USES = {
   avro: () => ({ text: { format: 'AVRO', schema: AVRO_SCHEMA }, data: avroValue(0).subarray(5) }),
   protobuf: () => ({ text: { format: 'PROTOBUF', schema: PROTO }, data: protobufValue(0).subarray(5) }),
-  protobuf_descriptor: () => ({ text: { format: 'PROTOBUF', schema: protoDescriptor().file }, data: protobufValue(0).subarray(5) }),
+  protobuf_descriptor: () => ({
+    text: { format: 'PROTOBUF', schema: protoDescriptor().file },
+    data: protobufValue(0).subarray(5),
+  }),
   json: () => ({ text: { format: 'JSON', schema: JSON_SCHEMA }, data: Buffer.from(JSON.stringify(avroOrder(0))) }),
 };
 
@@ -122,8 +151,10 @@ async function benchLoad(runs, log) {
     confluent_bundle_bytes: fs.statSync(files.confluent).size,
     confluent_require_ms_over_node: round(median(t.confluent)),
   };
-  log(`schemas load (median of ${runs} fresh processes): ours ${r.bundle_bytes} B, require ${r.require_ms_over_node} ms, first use ${JSON.stringify(r.first_use_ms)} ms; `
-    + `powertools ${r.powertools_bundle_bytes} B, ${r.powertools_require_ms_over_node} ms; confluent ${r.confluent_bundle_bytes} B, ${r.confluent_require_ms_over_node} ms`);
+  log(
+    `schemas load (median of ${runs} fresh processes): ours ${r.bundle_bytes} B, require ${r.require_ms_over_node} ms, first use ${JSON.stringify(r.first_use_ms)} ms; ` +
+      `powertools ${r.powertools_bundle_bytes} B, ${r.powertools_require_ms_over_node} ms; confluent ${r.confluent_bundle_bytes} B, ${r.confluent_require_ms_over_node} ms`,
+  );
   return r;
 }
 

@@ -7,19 +7,40 @@ const n = (v) => (v >= 1000 ? Math.round(v).toLocaleString('en') : String(Math.r
 const x = (v) => `${(Math.round(v * 100) / 100).toFixed(2)}×`;
 
 function markdownTable(r) {
-  const d = r.decode; const i = r.idempotency; const rl = r.relay; const c = r.coldStart;
+  const d = r.decode;
+  const i = r.idempotency;
+  const rl = r.relay;
+  const c = r.coldStart;
   const rows = [
     ['| measurement | cdk-kafka-lambda | peer | ratio | goal |', '| --- | ---: | ---: | ---: | --- |'],
-    [`| decode ${n(d.records)} records, records/s | ${n(d.ours_rps)} | Powertools kafkaConsumer ${n(d.powertools_rps)} | ${x(d.ours_rps / d.powertools_rps)} | ≥ 4× |`],
-    [`| decode vs the floor (bare JSON.parse loop), records/s | ${n(d.ours_rps)} | floor ${n(d.floor_rps)} | ${x(d.ours_rps / d.floor_rps)} | ≥ 0.8× |`],
-    [`| idempotency ${n(i.records)} new records, DynamoDB calls | ${n(i.ours_calls)} (${i.ours_calls / i.records} per record) | Powertools ${n(i.powertools_calls)} | ${x(i.powertools_calls / i.ours_calls)} fewer | ≤ 0.05 per record |`],
-    [`| idempotency ${n(i.records)} new records, items written | ${n(i.ours_items_written)} (${i.ours_items_written / i.records} per record) | Powertools ${n(i.powertools_items_written)} | ${x(i.powertools_items_written / i.ours_items_written)} fewer | ≤ 0.05 per record |`],
-    [`| idempotency ${n(i.records)} new records, write units | ${n(i.ours_write_units)} | Powertools ${n(i.powertools_write_units)} | ${x(i.powertools_write_units / i.ours_write_units)} fewer | |`],
-    [`| idempotency ${n(i.records)} new records, ms | ${n(i.ours_ms)} | Powertools ${n(i.powertools_ms)} | ${x(i.powertools_ms / i.ours_ms)} faster | ≥ 10× |`],
+    [
+      `| decode ${n(d.records)} records, records/s | ${n(d.ours_rps)} | Powertools kafkaConsumer ${n(d.powertools_rps)} | ${x(d.ours_rps / d.powertools_rps)} | ≥ 4× |`,
+    ],
+    [
+      `| decode vs the floor (bare JSON.parse loop), records/s | ${n(d.ours_rps)} | floor ${n(d.floor_rps)} | ${x(d.ours_rps / d.floor_rps)} | ≥ 0.8× |`,
+    ],
+    [
+      `| idempotency ${n(i.records)} new records, DynamoDB calls | ${n(i.ours_calls)} (${i.ours_calls / i.records} per record) | Powertools ${n(i.powertools_calls)} | ${x(i.powertools_calls / i.ours_calls)} fewer | ≤ 0.05 per record |`,
+    ],
+    [
+      `| idempotency ${n(i.records)} new records, items written | ${n(i.ours_items_written)} (${i.ours_items_written / i.records} per record) | Powertools ${n(i.powertools_items_written)} | ${x(i.powertools_items_written / i.ours_items_written)} fewer | ≤ 0.05 per record |`,
+    ],
+    [
+      `| idempotency ${n(i.records)} new records, write units | ${n(i.ours_write_units)} | Powertools ${n(i.powertools_write_units)} | ${x(i.powertools_write_units / i.ours_write_units)} fewer | |`,
+    ],
+    [
+      `| idempotency ${n(i.records)} new records, ms | ${n(i.ours_ms)} | Powertools ${n(i.powertools_ms)} | ${x(i.powertools_ms / i.ours_ms)} faster | ≥ 10× |`,
+    ],
     steadyRows(r.idempotencySteady, i),
-    [`| relay ${n(rl.records)} × ${rl.bytes} B, acks=all, records/s | ${n(rl.ours_rps)} | ProducerPerformance ${n(rl.kafka_perf_rps)} | ${x(rl.ours_rps / rl.kafka_perf_rps)} | ≥ 0.5× |`],
-    [`| require over bare node, ms | ${n(c.require_ms_over_node)} | Powertools handler ${n(c.powertools_require_ms_over_node)} | ${x(c.powertools_require_ms_over_node / c.require_ms_over_node)} faster | ≤ 40 ms |`],
-    [`| bundle, KB (@aws-sdk external) | ${n(c.bundle_bytes / 1024)} | Powertools handler ${n(c.powertools_bundle_bytes / 1024)} | ${x(c.bundle_bytes / c.powertools_bundle_bytes)} the size | ≤ 300 KB |`],
+    [
+      `| relay ${n(rl.records)} × ${rl.bytes} B, acks=all, records/s | ${n(rl.ours_rps)} | ProducerPerformance ${n(rl.kafka_perf_rps)} | ${x(rl.ours_rps / rl.kafka_perf_rps)} | ≥ 0.5× |`,
+    ],
+    [
+      `| require over bare node, ms | ${n(c.require_ms_over_node)} | Powertools handler ${n(c.powertools_require_ms_over_node)} | ${x(c.powertools_require_ms_over_node / c.require_ms_over_node)} faster | ≤ 40 ms |`,
+    ],
+    [
+      `| bundle, KB (@aws-sdk external) | ${n(c.bundle_bytes / 1024)} | Powertools handler ${n(c.powertools_bundle_bytes / 1024)} | ${x(c.bundle_bytes / c.powertools_bundle_bytes)} the size | ≤ 300 KB |`,
+    ],
     schemaRows(r.schemas),
   ];
   return rows.flat().join('\n');
@@ -27,16 +48,20 @@ function markdownTable(r) {
 
 /** Steady state per million records, each shape against Powertools' per-record items (the idempotency section's units per record). */
 function steadyRows(st, i) {
-  const peer = i.powertools_write_units / i.records * 1_000_000;
+  const peer = (i.powertools_write_units / i.records) * 1_000_000;
   const shapes = { plain: 'no response topic', responses: 'results of ~20 B relayed', gaps: 'offset gaps between events' };
-  return Object.entries(shapes).map(([k, text]) => `| idempotency steady state (${st.events} events × ${st.records_per_event} records, ${text}), write units per million records | ${n(st[`${k}_write_units_per_million`])} (read ${n(st[`${k}_read_units_per_million`])}; item ≤ ${st[`${k}_item_bytes`]} B) | Powertools ${n(peer)} | ${x(peer / st[`${k}_write_units_per_million`])} fewer | |`);
+  return Object.entries(shapes).map(
+    ([k, text]) =>
+      `| idempotency steady state (${st.events} events × ${st.records_per_event} records, ${text}), write units per million records | ${n(st[`${k}_write_units_per_million`])} (read ${n(st[`${k}_read_units_per_million`])}; item ≤ ${st[`${k}_item_bytes`]} B) | Powertools ${n(peer)} | ${x(peer / st[`${k}_write_units_per_million`])} fewer | |`,
+  );
 }
 
 const goal = (g, text) => `${text} (${g.met ? 'met' : 'missed'})`;
 
 /** The schemas section's rows: each format against its three peers, then what the codecs cost to ship and load. */
 function schemaRows(s) {
-  const g = s.goals; const l = s.load;
+  const g = s.goals;
+  const l = s.load;
   const decodeRows = (f, name, floor, confluent) => [
     `| ${name} decode ${n(f.records)} × ${f.record_bytes} B (Confluent wire format), records/s | ${n(f.ours_rps)} | Powertools kafkaConsumer ${n(f.powertools_rps)} | ${x(f.ours_rps / f.powertools_rps)} | ${goal(g[`${name.toLowerCase()}_vs_powertools`], '≥ 10×')} |`,
     `| ${name} decode vs the floor (${floor}), records/s | ${n(f.ours_rps)} | floor ${n(f.floor_rps)} | ${x(f.ours_rps / f.floor_rps)} | ${goal(g[`${name.toLowerCase()}_vs_floor`], '≥ 0.8×')} |`,
@@ -48,10 +73,19 @@ function schemaRows(s) {
     ...decodeRows(s.protobuf, 'Protobuf', 'protobufjs decode and toObject', 'ProtobufDeserializer'),
     `| dispatcher bundle with schema decoding, KB (@aws-sdk external) | ${kb(l.bundle_bytes)} | Confluent's Avro, Protobuf and JSON deserializers ${kb(l.confluent_bundle_bytes)} | ${x(l.bundle_bytes / l.confluent_bundle_bytes)} the size | ${goal(g.bundle_kb, '≤ 300 KB')} |`,
     `| | | Powertools kafkaConsumer with avro-js and protobufjs ${kb(l.powertools_bundle_bytes)} | ${x(l.bundle_bytes / l.powertools_bundle_bytes)} the size | |`,
-    `| libraries loaded on a codec's first use, KB | ${Object.entries(l.lazy_bytes).map(([m, b]) => `${m} ${kb(b)}`).join(', ')} | | | |`,
+    `| libraries loaded on a codec's first use, KB | ${Object.entries(l.lazy_bytes)
+      .map(([m, b]) => `${m} ${kb(b)}`)
+      .join(', ')} | | | |`,
     `| require of the bundle over bare node, ms | ${n(l.require_ms_over_node)} | Confluent's deserializers ${n(l.confluent_require_ms_over_node)} | ${x(l.require_ms_over_node / l.confluent_require_ms_over_node)} the time | ${goal(g.require_ms, '≤ 40 ms')} |`,
     `| | | Powertools kafkaConsumer ${n(l.powertools_require_ms_over_node)} | ${x(l.require_ms_over_node / l.powertools_require_ms_over_node)} the time | |`,
-    `| first use of a codec (library required, schema compiled, one record decoded), ms | ${Object.entries({ Avro: 'avro', Protobuf: 'protobuf', 'Protobuf descriptor': 'protobuf_descriptor', 'JSON Schema': 'json' }).map(([name, k]) => `${name} ${n(l.first_use_ms[k])}`).join(', ')} | | | |`,
+    `| first use of a codec (library required, schema compiled, one record decoded), ms | ${Object.entries({
+      Avro: 'avro',
+      Protobuf: 'protobuf',
+      'Protobuf descriptor': 'protobuf_descriptor',
+      'JSON Schema': 'json',
+    })
+      .map(([name, k]) => `${name} ${n(l.first_use_ms[k])}`)
+      .join(', ')} | | | |`,
   ];
 }
 

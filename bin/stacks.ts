@@ -11,7 +11,16 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { KafkaAuth, KafkaCluster, KafkaDispatcher, KafkaTrigger, KinesisTrigger, LambdaSinkConnector, OnFailureDestination, RecordSchemaRegistry } from '../lib';
+import {
+  KafkaAuth,
+  KafkaCluster,
+  KafkaDispatcher,
+  KafkaTrigger,
+  KinesisTrigger,
+  LambdaSinkConnector,
+  OnFailureDestination,
+  RecordSchemaRegistry,
+} from '../lib';
 
 /** Fixed environment so the app synthesizes without credentials or lookups. */
 export const EXAMPLE_ENV = { account: '111122223333', region: 'us-east-1' };
@@ -33,7 +42,9 @@ function exampleTarget(scope: Construct): lambda.Function {
     runtime: lambda.Runtime.NODEJS_24_X,
     handler: 'index.handler',
     timeout: Duration.minutes(1),
-    code: lambda.Code.fromInline('exports.handler = async (batch) => batch.map(({ payload }) => ({ payload: { ...payload, result: "ok" } }));'),
+    code: lambda.Code.fromInline(
+      'exports.handler = async (batch) => batch.map(({ payload }) => ({ payload: { ...payload, result: "ok" } }));',
+    ),
     role,
     logGroup,
   });
@@ -84,7 +95,11 @@ export class SelfManagedMtlsStack extends ExampleStack {
 
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
-    const key = kms.Key.fromKeyArn(this, 'ClientCertKey', 'arn:aws:kms:us-east-1:111122223333:key/11111111-2222-3333-4444-555555555555');
+    const key = kms.Key.fromKeyArn(
+      this,
+      'ClientCertKey',
+      'arn:aws:kms:us-east-1:111122223333:key/11111111-2222-3333-4444-555555555555',
+    );
     this.trigger = new KafkaTrigger(this, 'Payments', {
       cluster: KafkaCluster.selfManaged({
         bootstrapServers: ['kafka-1.payments.example.internal:9094'],
@@ -112,7 +127,11 @@ export class MskIamStack extends ExampleStack {
     super(scope, id, props);
     const vpc = isolatedVpc(this);
     // Stands in for the MSK cluster's security group.
-    const clusterSg = new ec2.SecurityGroup(this, 'ClusterSecurityGroup', { vpc, allowAllOutbound: false, description: 'MSK brokers' });
+    const clusterSg = new ec2.SecurityGroup(this, 'ClusterSecurityGroup', {
+      vpc,
+      allowAllOutbound: false,
+      description: 'MSK brokers',
+    });
     this.trigger = new KafkaTrigger(this, 'Clicks', {
       cluster: KafkaCluster.msk({ clusterArn: MSK_CLUSTER_ARN, vpc, securityGroups: [clusterSg] }),
       topics: ['clicks'],
@@ -141,7 +160,11 @@ export class MskMtlsStack extends ExampleStack {
       auth: KafkaAuth.mtls({
         secret: secretsmanager.Secret.fromSecretAttributes(this, 'ClientCert', {
           secretCompleteArn: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:msk-client-cert-AbCdEf',
-          encryptionKey: kms.Key.fromKeyArn(this, 'ClientCertKey', 'arn:aws:kms:us-east-1:111122223333:key/11111111-2222-3333-4444-555555555555'),
+          encryptionKey: kms.Key.fromKeyArn(
+            this,
+            'ClientCertKey',
+            'arn:aws:kms:us-east-1:111122223333:key/11111111-2222-3333-4444-555555555555',
+          ),
         }),
       }),
       onFailure: OnFailureDestination.sns(alerts),
@@ -160,7 +183,10 @@ export class ProvisionedSchemaRegistryStack extends ExampleStack {
     super(scope, id, props);
     const registrySecret = new secretsmanager.Secret(this, 'RegistryCredentials', {
       encryptionKey: new kms.Key(this, 'RegistryCredentialsKey', { enableKeyRotation: true }),
-      secretObjectValue: { username: SecretValue.unsafePlainText('registry-api-key'), password: SecretValue.unsafePlainText('replace-me') },
+      secretObjectValue: {
+        username: SecretValue.unsafePlainText('registry-api-key'),
+        password: SecretValue.unsafePlainText('replace-me'),
+      },
     });
     Validations.of(registrySecret).acknowledge({
       id: 'AwsSolutions-SMG4',
@@ -241,7 +267,9 @@ export class SinkConnectorStack extends ExampleStack {
       errorTopic: 'orders-errors',
       onFailure: OnFailureDestination.sqs(),
       // Values written by the Glue Schema Registry's serializers reach the target as JSON.
-      schemas: { registry: RecordSchemaRegistry.glue({ registryArn: new glue.CfnRegistry(this, 'Schemas', { name: 'orders' }).attrArn }) },
+      schemas: {
+        registry: RecordSchemaRegistry.glue({ registryArn: new glue.CfnRegistry(this, 'Schemas', { name: 'orders' }).attrArn }),
+      },
     });
   }
 }

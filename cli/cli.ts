@@ -48,16 +48,42 @@ export function parseCli(argv: string[], notice: (line: string) => void = () => 
 
 /** The command line's flags, as node:util's parseArgs reads them. */
 const FLAGS = {
-  'template': { type: 'string' }, 'mapping': { type: 'string' }, 'config': { type: 'string' }, 'bootstrap-servers': { type: 'string' }, 'topic': { type: 'string', multiple: true },
-  'function-name': { type: 'string' }, 'lambda-endpoint': { type: 'string' }, 'handler': { type: 'string' },
-  'consumer-group-id': { type: 'string' }, 'starting-position': { type: 'string' }, 'starting-position-timestamp': { type: 'string' },
-  'batch-size': { type: 'string' }, 'batching-window': { type: 'string' }, 'retry-attempts': { type: 'string' },
-  'max-record-age': { type: 'string' }, 'bisect': { type: 'boolean' }, 'report-batch-item-failures': { type: 'boolean' },
-  'on-failure': { type: 'string' }, 'filter': { type: 'string', multiple: true }, 'aws-endpoint': { type: 'string' }, 'region': { type: 'string' },
-  'event-source-arn': { type: 'string' }, 'sasl': { type: 'string' }, 'username': { type: 'string' }, 'password': { type: 'string' },
-  'tls': { type: 'boolean' }, 'ca-file': { type: 'string' }, 'cert-file': { type: 'string' }, 'key-file': { type: 'string' },
-  'stream': { type: 'string' }, 'kinesis-endpoint': { type: 'string' }, 'parallelization-factor': { type: 'string' }, 'checkpoint-file': { type: 'string' },
-  'schema-registry': { type: 'string' }, 'event-record-format': { type: 'string' }, 'schema-validate': { type: 'string', multiple: true },
+  template: { type: 'string' },
+  mapping: { type: 'string' },
+  config: { type: 'string' },
+  'bootstrap-servers': { type: 'string' },
+  topic: { type: 'string', multiple: true },
+  'function-name': { type: 'string' },
+  'lambda-endpoint': { type: 'string' },
+  handler: { type: 'string' },
+  'consumer-group-id': { type: 'string' },
+  'starting-position': { type: 'string' },
+  'starting-position-timestamp': { type: 'string' },
+  'batch-size': { type: 'string' },
+  'batching-window': { type: 'string' },
+  'retry-attempts': { type: 'string' },
+  'max-record-age': { type: 'string' },
+  bisect: { type: 'boolean' },
+  'report-batch-item-failures': { type: 'boolean' },
+  'on-failure': { type: 'string' },
+  filter: { type: 'string', multiple: true },
+  'aws-endpoint': { type: 'string' },
+  region: { type: 'string' },
+  'event-source-arn': { type: 'string' },
+  sasl: { type: 'string' },
+  username: { type: 'string' },
+  password: { type: 'string' },
+  tls: { type: 'boolean' },
+  'ca-file': { type: 'string' },
+  'cert-file': { type: 'string' },
+  'key-file': { type: 'string' },
+  stream: { type: 'string' },
+  'kinesis-endpoint': { type: 'string' },
+  'parallelization-factor': { type: 'string' },
+  'checkpoint-file': { type: 'string' },
+  'schema-registry': { type: 'string' },
+  'event-record-format': { type: 'string' },
+  'schema-validate': { type: 'string', multiple: true },
   'schema-registry-access': { type: 'string', multiple: true },
 } as const;
 
@@ -76,24 +102,32 @@ export function parseCommand(argv: string[], notice: (line: string) => void = ()
   const settings = fileSettings(values, notice);
   const { props: p, fromTemplate, registry } = settings;
   if (values.stream || p.stream || fromTemplate?.kind === 'kinesis') {
-    if (registry) throw new LocalEsmConfigError('a schema registry (--schema-registry, schemaRegistryConfig) applies to Kafka mappings only, not to a Kinesis stream');
+    if (registry)
+      throw new LocalEsmConfigError(
+        'a schema registry (--schema-registry, schemaRegistryConfig) applies to Kafka mappings only, not to a Kinesis stream',
+      );
     return kinesisCommand(values, p);
   }
   return kafkaCommand(values, settings);
 }
 
 function fileSettings(values: Flags, notice: (line: string) => void): FileSettings {
-  if (values.mapping && !values.template) throw new LocalEsmConfigError('--mapping chooses a mapping of --template; give --template too');
+  if (values.mapping && !values.template)
+    throw new LocalEsmConfigError('--mapping chooses a mapping of --template; give --template too');
   const fromTemplate = values.template ? settingsFromTemplate(values.template, values.mapping) : undefined;
   for (const ignored of fromTemplate?.ignored ?? []) notice(`template: ${ignored}`);
   const config: PropsFile = values.config ? JSON.parse(fs.readFileSync(values.config, 'utf8')) : {};
   // The schema registry's settings merge field by field: a flag can give the secret a template resolves only at deploy time.
-  const registry = mergeSchemaRegistryProps([fromTemplate?.props.schemaRegistryConfig, config.schemaRegistryConfig, {
-    schemaRegistryUri: values['schema-registry'],
-    eventRecordFormat: values['event-record-format'],
-    schemaValidationConfigs: values['schema-validate']?.map((attribute) => ({ attribute })),
-    accessConfigs: values['schema-registry-access']?.map(accessFlag),
-  }]);
+  const registry = mergeSchemaRegistryProps([
+    fromTemplate?.props.schemaRegistryConfig,
+    config.schemaRegistryConfig,
+    {
+      schemaRegistryUri: values['schema-registry'],
+      eventRecordFormat: values['event-record-format'],
+      schemaValidationConfigs: values['schema-validate']?.map((attribute) => ({ attribute })),
+      accessConfigs: values['schema-registry-access']?.map(accessFlag),
+    },
+  ]);
   return { props: { ...fromTemplate?.props, ...config }, fromTemplate, registry };
 }
 
@@ -128,26 +162,39 @@ function commonOptions(values: Flags, p: PropsFile) {
 
 function kinesisCommand(values: Flags, p: PropsFile): Command {
   const stream = values.stream ?? p.stream;
-  if (!stream) throw new LocalEsmConfigError(`--stream (or stream in --config) is required: the template's stream is resolved at deploy time\n${USAGE}`);
-  return { kind: 'kinesis', options: {
-    ...commonOptions(values, p), stream, kinesisEndpoint: values['kinesis-endpoint'] ?? values['aws-endpoint'],
-    parallelizationFactor: num('parallelization-factor', values['parallelization-factor'], p.parallelizationFactor), checkpointFile: values['checkpoint-file'],
-  } };
+  if (!stream)
+    throw new LocalEsmConfigError(
+      `--stream (or stream in --config) is required: the template's stream is resolved at deploy time\n${USAGE}`,
+    );
+  return {
+    kind: 'kinesis',
+    options: {
+      ...commonOptions(values, p),
+      stream,
+      kinesisEndpoint: values['kinesis-endpoint'] ?? values['aws-endpoint'],
+      parallelizationFactor: num('parallelization-factor', values['parallelization-factor'], p.parallelizationFactor),
+      checkpointFile: values['checkpoint-file'],
+    },
+  };
 }
 
 function kafkaCommand(values: Flags, { props: p, registry }: FileSettings): Command {
   const brokers = values['bootstrap-servers']?.split(',') ?? p.bootstrapServers;
-  if (!brokers?.length) throw new LocalEsmConfigError(`--bootstrap-servers (or bootstrapServers in --config) is required\n${USAGE}`);
+  if (!brokers?.length)
+    throw new LocalEsmConfigError(`--bootstrap-servers (or bootstrapServers in --config) is required\n${USAGE}`);
   const arn = values['event-source-arn'] ?? p.eventSourceArn;
-  return { kind: 'kafka', options: {
-    ...commonOptions(values, p),
-    kafka: kafkaClientConfig(values, brokers),
-    topics: values.topic ?? p.topics ?? (p.topic ? [p.topic] : []),
-    consumerGroupId: values['consumer-group-id'] ?? p.consumerGroupId,
-    filters: values.filter ?? p.filters?.map((f) => (typeof f === 'string' ? f : f.pattern)),
-    schemaRegistry: registry ? schemaRegistrySettings(registry) : undefined,
-    eventSource: arn ? { eventSourceArn: arn, bootstrapServers: brokers.join(',') } : { bootstrapServers: brokers.join(',') },
-  } };
+  return {
+    kind: 'kafka',
+    options: {
+      ...commonOptions(values, p),
+      kafka: kafkaClientConfig(values, brokers),
+      topics: values.topic ?? p.topics ?? (p.topic ? [p.topic] : []),
+      consumerGroupId: values['consumer-group-id'] ?? p.consumerGroupId,
+      filters: values.filter ?? p.filters?.map((f) => (typeof f === 'string' ? f : f.pattern)),
+      schemaRegistry: registry ? schemaRegistrySettings(registry) : undefined,
+      eventSource: arn ? { eventSourceArn: arn, bootstrapServers: brokers.join(',') } : { bootstrapServers: brokers.join(',') },
+    },
+  };
 }
 
 /** The brokers, TLS and SASL the flags give. */
@@ -156,12 +203,15 @@ function kafkaClientConfig(values: Flags, brokers: string[]): KafkaConfig {
   if (values.tls || values['ca-file'] || values['cert-file']) {
     kafka.ssl = {
       ...(values['ca-file'] ? { ca: [fs.readFileSync(values['ca-file'], 'utf8')] } : {}),
-      ...(values['cert-file'] ? { cert: fs.readFileSync(values['cert-file'], 'utf8'), key: fs.readFileSync(values['key-file'] ?? '', 'utf8') } : {}),
+      ...(values['cert-file']
+        ? { cert: fs.readFileSync(values['cert-file'], 'utf8'), key: fs.readFileSync(values['key-file'] ?? '', 'utf8') }
+        : {}),
     };
   }
   if (values.sasl) {
     const mechanism = values.sasl as 'scram-sha-256' | 'scram-sha-512' | 'plain';
-    if (!['scram-sha-256', 'scram-sha-512', 'plain'].includes(mechanism)) throw new LocalEsmConfigError(`--sasl must be scram-sha-256, scram-sha-512 or plain, got "${values.sasl}"`);
+    if (!['scram-sha-256', 'scram-sha-512', 'plain'].includes(mechanism))
+      throw new LocalEsmConfigError(`--sasl must be scram-sha-256, scram-sha-512 or plain, got "${values.sasl}"`);
     kafka.sasl = { mechanism, username: values.username ?? '', password: values.password ?? '' } as KafkaConfig['sasl'];
   }
   return kafka;
@@ -181,11 +231,17 @@ function progress(stats: Running['stats'], perSource: () => string): () => void 
   const timer = setInterval(() => {
     const now = Date.now();
     const rate = ((stats.recordsCommitted - last) * 1000) / (now - at);
-    last = stats.recordsCommitted; at = now;
-    process.stderr.write(`\r\x1b[K${rate.toFixed(0)} records/s  committed ${stats.recordsCommitted}  on-failure ${stats.recordsSentToOnFailure}  ${perSource()}`);
+    last = stats.recordsCommitted;
+    at = now;
+    process.stderr.write(
+      `\r\x1b[K${rate.toFixed(0)} records/s  committed ${stats.recordsCommitted}  on-failure ${stats.recordsSentToOnFailure}  ${perSource()}`,
+    );
   }, 1000);
   timer.unref();
-  return () => { clearInterval(timer); process.stderr.write('\n'); };
+  return () => {
+    clearInterval(timer);
+    process.stderr.write('\n');
+  };
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -205,12 +261,30 @@ export async function main(argv: string[]): Promise<void> {
     if (parsed.kind === 'kinesis') {
       const k = new LocalKinesisEventSourceMapping(parsed.options);
       esm = k;
-      perSource = () => `iterator age ${Object.entries(k.stats.shards).sort().map(([id, s]) => `${id}:${(s.iteratorAgeMs / 1000).toFixed(1)}s`).join(' ') || '-'}`;
+      perSource = () =>
+        `iterator age ${
+          Object.entries(k.stats.shards)
+            .sort()
+            .map(([id, s]) => `${id}:${(s.iteratorAgeMs / 1000).toFixed(1)}s`)
+            .join(' ') || '-'
+        }`;
       banner = `reading ${parsed.options.stream}, checkpoints in ${k.checkpointFile}`;
     } else {
-      const m = new LocalEventSourceMapping({ ...parsed.options, onFatalError: () => { stopProgress(); void m.stop().finally(() => process.exit(1)); } });
+      const m = new LocalEventSourceMapping({
+        ...parsed.options,
+        onFatalError: () => {
+          stopProgress();
+          void m.stop().finally(() => process.exit(1));
+        },
+      });
       esm = m;
-      perSource = () => `lag ${Object.entries(m.stats.lag).sort().map(([k, v]) => `${k}:${v}`).join(' ') || '-'}`;
+      perSource = () =>
+        `lag ${
+          Object.entries(m.stats.lag)
+            .sort()
+            .map(([k, v]) => `${k}:${v}`)
+            .join(' ') || '-'
+        }`;
       banner = `consuming ${parsed.options.topics.join(',')} as group ${m.groupId}`;
     }
   } catch (e) {
@@ -219,7 +293,11 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   const stopProgress = progress(esm.stats, perSource);
-  const shutdown = async () => { stopProgress(); await esm.stop(); process.exit(0); };
+  const shutdown = async () => {
+    stopProgress();
+    await esm.stop();
+    process.exit(0);
+  };
   process.once('SIGINT', () => void shutdown());
   process.once('SIGTERM', () => void shutdown());
   process.stderr.write(`${banner}\n`);
@@ -227,5 +305,8 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).catch((e) => { process.stderr.write(`${e instanceof Error ? `${e.name}: ${e.message}` : e}\n`); process.exit(1); });
+  main(process.argv.slice(2)).catch((e) => {
+    process.stderr.write(`${e instanceof Error ? `${e.name}: ${e.message}` : e}\n`);
+    process.exit(1);
+  });
 }

@@ -10,28 +10,54 @@ import { LocalEsmConfigError } from './errors';
 import { FailureCondition, InvokeOutcome, MAX_PAYLOAD_BYTES, payloadBytes } from './kafka/event';
 import type { Invoker } from './invoker';
 
-export class StoppedError extends Error { public override readonly name = 'StoppedError'; }
+export class StoppedError extends Error {
+  public override readonly name = 'StoppedError';
+}
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The settings both mappings share, checked against the limits Lambda sets; the message names the setting and the value. */
-export function validateMappingOptions(o: {
-  batchSize?: number; maxBatchingWindowSeconds?: number; retryAttempts?: number; maximumRecordAgeSeconds?: number;
-  startingPosition?: string; startingPositionTimestamp?: number; functionName?: string; handler?: string;
-}, defaults: { maxBatchingWindowSeconds: number }): void {
-  const fail = (msg: string) => { throw new LocalEsmConfigError(msg); };
+export function validateMappingOptions(
+  o: {
+    batchSize?: number;
+    maxBatchingWindowSeconds?: number;
+    retryAttempts?: number;
+    maximumRecordAgeSeconds?: number;
+    startingPosition?: string;
+    startingPositionTimestamp?: number;
+    functionName?: string;
+    handler?: string;
+  },
+  defaults: { maxBatchingWindowSeconds: number },
+): void {
+  const fail = (msg: string) => {
+    throw new LocalEsmConfigError(msg);
+  };
   const bs = o.batchSize ?? 100;
-  if (!Number.isInteger(bs) || bs < ESM_LIMITS.batchSize[0] || bs > ESM_LIMITS.batchSize[1]) fail(`batchSize must be an integer from ${ESM_LIMITS.batchSize[0]} to ${ESM_LIMITS.batchSize[1]}, got ${bs}`);
+  if (!Number.isInteger(bs) || bs < ESM_LIMITS.batchSize[0] || bs > ESM_LIMITS.batchSize[1])
+    fail(`batchSize must be an integer from ${ESM_LIMITS.batchSize[0]} to ${ESM_LIMITS.batchSize[1]}, got ${bs}`);
   const w = o.maxBatchingWindowSeconds ?? defaults.maxBatchingWindowSeconds;
-  if (!(w >= ESM_LIMITS.maxBatchingWindowSeconds[0] && w <= ESM_LIMITS.maxBatchingWindowSeconds[1])) fail(`maxBatchingWindowSeconds must be from ${ESM_LIMITS.maxBatchingWindowSeconds[0]} to ${ESM_LIMITS.maxBatchingWindowSeconds[1]}, got ${w}`);
+  if (!(w >= ESM_LIMITS.maxBatchingWindowSeconds[0] && w <= ESM_LIMITS.maxBatchingWindowSeconds[1]))
+    fail(
+      `maxBatchingWindowSeconds must be from ${ESM_LIMITS.maxBatchingWindowSeconds[0]} to ${ESM_LIMITS.maxBatchingWindowSeconds[1]}, got ${w}`,
+    );
   const r = o.retryAttempts ?? -1;
-  if (!Number.isInteger(r) || r < -1 || r > ESM_LIMITS.retryAttempts[1]) fail(`retryAttempts must be -1 (until the records expire) or ${ESM_LIMITS.retryAttempts[0]} to ${ESM_LIMITS.retryAttempts[1]}, got ${r}`);
+  if (!Number.isInteger(r) || r < -1 || r > ESM_LIMITS.retryAttempts[1])
+    fail(
+      `retryAttempts must be -1 (until the records expire) or ${ESM_LIMITS.retryAttempts[0]} to ${ESM_LIMITS.retryAttempts[1]}, got ${r}`,
+    );
   const age = o.maximumRecordAgeSeconds ?? -1;
-  if (!(age === -1 || (age >= ESM_LIMITS.maxRecordAgeSeconds[0] && age <= ESM_LIMITS.maxRecordAgeSeconds[1]))) fail(`maximumRecordAgeSeconds must be -1 or ${ESM_LIMITS.maxRecordAgeSeconds[0]} to ${ESM_LIMITS.maxRecordAgeSeconds[1]}, got ${age}`);
+  if (!(age === -1 || (age >= ESM_LIMITS.maxRecordAgeSeconds[0] && age <= ESM_LIMITS.maxRecordAgeSeconds[1])))
+    fail(
+      `maximumRecordAgeSeconds must be -1 or ${ESM_LIMITS.maxRecordAgeSeconds[0]} to ${ESM_LIMITS.maxRecordAgeSeconds[1]}, got ${age}`,
+    );
   const sp = o.startingPosition ?? 'TRIM_HORIZON';
-  if (!['LATEST', 'TRIM_HORIZON', 'AT_TIMESTAMP'].includes(sp)) fail(`startingPosition must be LATEST, TRIM_HORIZON or AT_TIMESTAMP, got ${sp}`);
-  if (sp === 'AT_TIMESTAMP' && !Number.isFinite(o.startingPositionTimestamp)) fail('startingPositionTimestamp is required with AT_TIMESTAMP (epoch milliseconds)');
-  if (!o.functionName === !o.handler) fail('give exactly one of functionName (Lambda Invoke API) or handler ("path/module.export", in-process)');
+  if (!['LATEST', 'TRIM_HORIZON', 'AT_TIMESTAMP'].includes(sp))
+    fail(`startingPosition must be LATEST, TRIM_HORIZON or AT_TIMESTAMP, got ${sp}`);
+  if (sp === 'AT_TIMESTAMP' && !Number.isFinite(o.startingPositionTimestamp))
+    fail('startingPositionTimestamp is required with AT_TIMESTAMP (epoch milliseconds)');
+  if (!o.functionName === !o.handler)
+    fail('give exactly one of functionName (Lambda Invoke API) or handler ("path/module.export", in-process)');
 }
 
 export interface RetryPolicy {
@@ -64,7 +90,13 @@ export interface BatchShape<R> {
   timestamp(record: R): number;
   /** The batch's coordinates for a log line (never record bytes). */
   where(records: readonly R[]): string;
-  onFailureRecord(a: { condition: FailureCondition; approximateInvokeCount: number; last?: InvokeOutcome; records: readonly R[]; withPayload: boolean }): Record<string, unknown>;
+  onFailureRecord(a: {
+    condition: FailureCondition;
+    approximateInvokeCount: number;
+    last?: InvokeOutcome;
+    records: readonly R[];
+    withPayload: boolean;
+  }): Record<string, unknown>;
   /** Whether the records left after a partial batch response are bisected too, or only retried from the first failed one. */
   readonly bisectPartialFailures: boolean;
   /** The condition named when the records grew too old. */
@@ -95,11 +127,17 @@ export class BatchDelivery<R> {
     let last: InvokeOutcome | undefined;
     for (;;) {
       if (!this.isRunning()) throw new StoppedError('mapping stopped before the batch succeeded');
-      if (this.shape.expireBeforeInvoke && this.expired(records)) return this.sendToOnFailure(this.shape.expiredCondition, failedInvokes, last, records);
+      if (this.shape.expireBeforeInvoke && this.expired(records))
+        return this.sendToOnFailure(this.shape.expiredCondition, failedInvokes, last, records);
       const out = await this.invoker.invoke(event);
       this.stats.invocations++;
       if (this.isKilled()) throw new StoppedError('mapping killed while the batch was in flight');
-      if (out.throttled) { this.stats.throttledInvocations++; await keepAlive?.(); await sleep(this.policy.retryDelayMs); continue; } // retried, not counted
+      if (out.throttled) {
+        this.stats.throttledInvocations++;
+        await keepAlive?.();
+        await sleep(this.policy.retryDelayMs);
+        continue;
+      } // retried, not counted
       last = out;
       let remaining: R[] = out.ok ? [] : records;
       if (out.ok && this.policy.reportBatchItemFailures) remaining = this.shape.partialFailures(records, out.response);
@@ -115,7 +153,12 @@ export class BatchDelivery<R> {
       }
       const expired = this.expired(remaining);
       if ((this.policy.retryAttempts >= 0 && failedInvokes > this.policy.retryAttempts) || expired) {
-        return this.sendToOnFailure(expired ? this.shape.expiredCondition : 'RetryAttemptsExhausted', failedInvokes, out, remaining);
+        return this.sendToOnFailure(
+          expired ? this.shape.expiredCondition : 'RetryAttemptsExhausted',
+          failedInvokes,
+          out,
+          remaining,
+        );
       }
       records = remaining;
       event = this.shape.event(records);
@@ -134,15 +177,29 @@ export class BatchDelivery<R> {
     return age >= 0 && Date.now() - this.shape.timestamp(records[0]) > age * 1000;
   }
 
-  private async sendToOnFailure(condition: FailureCondition, invokes: number, last: InvokeOutcome | undefined, records: R[]): Promise<void> {
+  private async sendToOnFailure(
+    condition: FailureCondition,
+    invokes: number,
+    last: InvokeOutcome | undefined,
+    records: R[],
+  ): Promise<void> {
     const where = this.shape.where(records);
     if (!this.destination) {
       this.log(`on-failure (${condition}) without a destination, skipping ${where} (${records.length} records)`);
     } else {
-      const rec = this.shape.onFailureRecord({ condition, approximateInvokeCount: invokes, last, records, withPayload: this.destination.withPayload });
+      const rec = this.shape.onFailureRecord({
+        condition,
+        approximateInvokeCount: invokes,
+        last,
+        records,
+        withPayload: this.destination.withPayload,
+      });
       // The destination must take the record before the position moves past it; retry until it does.
       for (let i = 0; ; i++) {
-        try { await this.destination.send(rec); break; } catch (e) {
+        try {
+          await this.destination.send(rec);
+          break;
+        } catch (e) {
           if (!this.isRunning()) throw e;
           this.log(`on-failure destination ${this.destination.target} failed for ${where} (${(e as Error).message}); retrying`);
           await sleep(Math.min(5000, 200 * 2 ** i));

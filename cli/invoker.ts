@@ -37,19 +37,35 @@ export function createInvoker(o: InvokerOptions): Invoker {
     const file = path.resolve(o.handler.slice(0, dot));
     const exportName = o.handler.slice(dot + 1);
     const fn = require(file)[exportName];
-    if (typeof fn !== 'function') throw new LocalEsmConfigError(`handler "${o.handler}": ${file} exports no function "${exportName}"`);
+    if (typeof fn !== 'function')
+      throw new LocalEsmConfigError(`handler "${o.handler}": ${file} exports no function "${exportName}"`);
     return {
       functionArn: `arn:aws:lambda:${region}:000000000000:function:local`,
       async invoke(event) {
         const requestId = randomUUID();
         const context = { awsRequestId: requestId, functionName: 'local', getRemainingTimeInMillis: () => 900_000 };
         try {
-          return { ok: true, throttled: false, requestId, statusCode: 200, response: await fn(JSON.parse(JSON.stringify(event)), context) };
+          return {
+            ok: true,
+            throttled: false,
+            requestId,
+            statusCode: 200,
+            response: await fn(JSON.parse(JSON.stringify(event)), context),
+          };
         } catch (e) {
-          return { ok: false, throttled: false, requestId, statusCode: 200, functionError: 'Unhandled', response: { errorType: (e as Error).name, errorMessage: (e as Error).message } };
+          return {
+            ok: false,
+            throttled: false,
+            requestId,
+            statusCode: 200,
+            functionError: 'Unhandled',
+            response: { errorType: (e as Error).name, errorMessage: (e as Error).message },
+          };
         }
       },
-      close() { /* nothing held */ },
+      close() {
+        /* nothing held */
+      },
     };
   }
   const { LambdaClient, InvokeCommand } = require('@aws-sdk/client-lambda') as typeof import('@aws-sdk/client-lambda');
@@ -63,14 +79,34 @@ export function createInvoker(o: InvokerOptions): Invoker {
         const out = await client.send(new InvokeCommand({ FunctionName: name, Payload: Buffer.from(JSON.stringify(event)) }));
         const text = out.Payload ? Buffer.from(out.Payload).toString('utf8') : '';
         let response: unknown;
-        try { response = text ? JSON.parse(text) : undefined; } catch { response = text; }
-        return { ok: !out.FunctionError, throttled: false, requestId: out.$metadata.requestId ?? randomUUID(), statusCode: out.StatusCode, executedVersion: out.ExecutedVersion, functionError: out.FunctionError, response };
+        try {
+          response = text ? JSON.parse(text) : undefined;
+        } catch {
+          response = text;
+        }
+        return {
+          ok: !out.FunctionError,
+          throttled: false,
+          requestId: out.$metadata.requestId ?? randomUUID(),
+          statusCode: out.StatusCode,
+          executedVersion: out.ExecutedVersion,
+          functionError: out.FunctionError,
+          response,
+        };
       } catch (e) {
         const err = e as Error & { $metadata?: { httpStatusCode?: number; requestId?: string } };
         const throttled = err.name === 'TooManyRequestsException' || err.$metadata?.httpStatusCode === 429;
-        return { ok: false, throttled, requestId: err.$metadata?.requestId ?? randomUUID(), statusCode: err.$metadata?.httpStatusCode, functionError: err.name };
+        return {
+          ok: false,
+          throttled,
+          requestId: err.$metadata?.requestId ?? randomUUID(),
+          statusCode: err.$metadata?.httpStatusCode,
+          functionError: err.name,
+        };
       }
     },
-    close() { client.destroy(); },
+    close() {
+      client.destroy();
+    },
   };
 }

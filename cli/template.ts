@@ -43,7 +43,15 @@ export interface TemplateSettings {
 
 const MAPPING = 'AWS::Lambda::EventSourceMapping';
 /** Read by the emulator elsewhere (the function) or about the AWS side only (network, auth, pollers, metrics). */
-const NOT_LOCAL = new Set(['FunctionName', 'ProvisionedPollerConfig', 'MetricsConfig', 'LoggingConfig', 'Enabled', 'Tags', 'KmsKeyArn']);
+const NOT_LOCAL = new Set([
+  'FunctionName',
+  'ProvisionedPollerConfig',
+  'MetricsConfig',
+  'LoggingConfig',
+  'Enabled',
+  'Tags',
+  'KmsKeyArn',
+]);
 
 export function settingsFromTemplate(file: string, logicalId?: string): TemplateSettings {
   let template: { Resources?: Record<string, { Type: string; Properties?: Record<string, any> }> };
@@ -53,14 +61,17 @@ export function settingsFromTemplate(file: string, logicalId?: string): Template
     throw new LocalEsmConfigError(`--template ${file}: cannot read it as a CloudFormation template (${(e as Error).message})`);
   }
   const resources = template.Resources ?? {};
-  const kindOf = (p: Record<string, any> | undefined) => (p?.Topics || p?.SelfManagedEventSource ? 'kafka' : isKinesisArn(p?.EventSourceArn, resources) ? 'kinesis' : undefined);
+  const kindOf = (p: Record<string, any> | undefined) =>
+    p?.Topics || p?.SelfManagedEventSource ? 'kafka' : isKinesisArn(p?.EventSourceArn, resources) ? 'kinesis' : undefined;
   const mappings = Object.entries(resources).filter(([, r]) => r.Type === MAPPING && kindOf(r.Properties) !== undefined);
   const ids = mappings.map(([id]) => id);
-  const chosen = logicalId === undefined
-    ? (mappings.length === 1 ? mappings[0] : undefined)
-    : mappings.find(([id]) => id === logicalId);
+  const chosen =
+    logicalId === undefined ? (mappings.length === 1 ? mappings[0] : undefined) : mappings.find(([id]) => id === logicalId);
   if (!chosen) {
-    const why = logicalId === undefined ? `holds ${mappings.length} Kafka or Kinesis event source mappings; choose one with --mapping` : `has no Kafka or Kinesis event source mapping "${logicalId}"`;
+    const why =
+      logicalId === undefined
+        ? `holds ${mappings.length} Kafka or Kinesis event source mappings; choose one with --mapping`
+        : `has no Kafka or Kinesis event source mapping "${logicalId}"`;
     throw new LocalEsmConfigError(`--template ${file} ${why} (${ids.join(', ') || 'none'})`);
   }
   const [, resource] = chosen;
@@ -85,26 +96,51 @@ export function settingsFromTemplate(file: string, logicalId?: string): Template
     retryAttempts: plain<number>('MaximumRetryAttempts', p.MaximumRetryAttempts, isNumber),
     maxRecordAge: plain<number>('MaximumRecordAgeInSeconds', p.MaximumRecordAgeInSeconds, isNumber),
     bisectBatchOnError: plain<boolean>('BisectBatchOnFunctionError', p.BisectBatchOnFunctionError, (v) => typeof v === 'boolean'),
-    reportBatchItemFailures: p.FunctionResponseTypes === undefined ? undefined : strings(p.FunctionResponseTypes) && p.FunctionResponseTypes.includes('ReportBatchItemFailures'),
+    reportBatchItemFailures:
+      p.FunctionResponseTypes === undefined
+        ? undefined
+        : strings(p.FunctionResponseTypes) && p.FunctionResponseTypes.includes('ReportBatchItemFailures'),
     onFailure: plain<string>('DestinationConfig.OnFailure.Destination', p.DestinationConfig?.OnFailure?.Destination, isString),
   };
   if (kind === 'kinesis') return kinesisSettings(p, resources, common, ignored, plain);
   const props: PropsFile = {
     topics: plain<string[]>('Topics', p.Topics, strings),
-    bootstrapServers: plain<string[]>('SelfManagedEventSource.Endpoints.KafkaBootstrapServers', p.SelfManagedEventSource?.Endpoints?.KafkaBootstrapServers, strings),
+    bootstrapServers: plain<string[]>(
+      'SelfManagedEventSource.Endpoints.KafkaBootstrapServers',
+      p.SelfManagedEventSource?.Endpoints?.KafkaBootstrapServers,
+      strings,
+    ),
     eventSourceArn: plain<string>('EventSourceArn', p.EventSourceArn, isString),
     consumerGroupId: plain<string>('ConsumerGroupId', config?.ConsumerGroupId, isString),
     ...common,
-    filters: plain<{ Pattern: string }[]>('FilterCriteria.Filters', p.FilterCriteria?.Filters, (v) => Array.isArray(v) && v.every((f) => isString(f?.Pattern)))
-      ?.map((f) => f.Pattern),
+    filters: plain<{ Pattern: string }[]>(
+      'FilterCriteria.Filters',
+      p.FilterCriteria?.Filters,
+      (v) => Array.isArray(v) && v.every((f) => isString(f?.Pattern)),
+    )?.map((f) => f.Pattern),
   };
-  const read = new Set([...COMMON, 'Topics', 'SelfManagedEventSource', 'EventSourceArn', 'SelfManagedKafkaEventSourceConfig', 'AmazonManagedKafkaEventSourceConfig',
-    'FilterCriteria', 'SourceAccessConfigurations']);
+  const read = new Set([
+    ...COMMON,
+    'Topics',
+    'SelfManagedEventSource',
+    'EventSourceArn',
+    'SelfManagedKafkaEventSourceConfig',
+    'AmazonManagedKafkaEventSourceConfig',
+    'FilterCriteria',
+    'SourceAccessConfigurations',
+  ]);
   // Network entries (VPC_*) matter only in AWS; the broker's auth must be given as flags (--sasl, --tls, certificates).
-  const auth = ((p.SourceAccessConfigurations ?? []) as { Type?: unknown }[]).map((c) => c.Type).filter((t) => typeof t === 'string' && !t.startsWith('VPC_'));
-  if (auth.length) ignored.push(`SourceAccessConfigurations ${auth.join(', ')}: give the broker's auth as flags (--sasl, --tls, certificates)`);
+  const auth = ((p.SourceAccessConfigurations ?? []) as { Type?: unknown }[])
+    .map((c) => c.Type)
+    .filter((t) => typeof t === 'string' && !t.startsWith('VPC_'));
+  if (auth.length)
+    ignored.push(`SourceAccessConfigurations ${auth.join(', ')}: give the broker's auth as flags (--sasl, --tls, certificates)`);
   if (config?.SchemaRegistryConfig !== undefined) {
-    props.schemaRegistryConfig = schemaRegistryOf(config.SchemaRegistryConfig, `${p.SelfManagedKafkaEventSourceConfig ? 'SelfManaged' : 'AmazonManaged'}KafkaEventSourceConfig.SchemaRegistryConfig`, ignored);
+    props.schemaRegistryConfig = schemaRegistryOf(
+      config.SchemaRegistryConfig,
+      `${p.SelfManagedKafkaEventSourceConfig ? 'SelfManaged' : 'AmazonManaged'}KafkaEventSourceConfig.SchemaRegistryConfig`,
+      ignored,
+    );
   }
   notEmulated(p, read, ignored);
   return { kind, props: defined(props), ignored };
@@ -116,25 +152,40 @@ export function settingsFromTemplate(file: string, logicalId?: string): Template
  */
 function schemaRegistryOf(c: Record<string, any>, name: string, ignored: string[]): SchemaRegistryProps {
   const literal = (v: unknown): v is string => typeof v === 'string';
-  if (c.SchemaRegistryURI !== undefined && !literal(c.SchemaRegistryURI)) ignored.push(`${name}.SchemaRegistryURI is resolved at deploy time; give --schema-registry`);
+  if (c.SchemaRegistryURI !== undefined && !literal(c.SchemaRegistryURI))
+    ignored.push(`${name}.SchemaRegistryURI is resolved at deploy time; give --schema-registry`);
   const access = ((c.AccessConfigs ?? []) as { Type?: unknown; URI?: unknown }[]).map((a) => {
     const type = String(a.Type);
-    if (!literal(a.URI)) ignored.push(`${name}.AccessConfigs ${type} secret is resolved at deploy time; give --schema-registry-access ${type}=<secret ARN>`);
+    if (!literal(a.URI))
+      ignored.push(
+        `${name}.AccessConfigs ${type} secret is resolved at deploy time; give --schema-registry-access ${type}=<secret ARN>`,
+      );
     return { type, uri: literal(a.URI) ? a.URI : undefined };
   });
   return {
     schemaRegistryUri: literal(c.SchemaRegistryURI) ? c.SchemaRegistryURI : undefined,
     eventRecordFormat: literal(c.EventRecordFormat) ? c.EventRecordFormat : undefined,
     accessConfigs: access,
-    schemaValidationConfigs: ((c.SchemaValidationConfigs ?? []) as { Attribute?: unknown }[]).map((v) => ({ attribute: String(v.Attribute) })),
+    schemaValidationConfigs: ((c.SchemaValidationConfigs ?? []) as { Attribute?: unknown }[]).map((v) => ({
+      attribute: String(v.Attribute),
+    })),
   };
 }
 
 type Resources = Record<string, { Type: string; Properties?: Record<string, any> }>;
 type Plain = <T>(name: string, value: unknown, check: (v: unknown) => boolean) => T | undefined;
 /** Read for both kinds of mapping. */
-const COMMON = ['StartingPosition', 'StartingPositionTimestamp', 'BatchSize', 'MaximumBatchingWindowInSeconds', 'MaximumRetryAttempts',
-  'MaximumRecordAgeInSeconds', 'BisectBatchOnFunctionError', 'FunctionResponseTypes', 'DestinationConfig'];
+const COMMON = [
+  'StartingPosition',
+  'StartingPositionTimestamp',
+  'BatchSize',
+  'MaximumBatchingWindowInSeconds',
+  'MaximumRetryAttempts',
+  'MaximumRecordAgeInSeconds',
+  'BisectBatchOnFunctionError',
+  'FunctionResponseTypes',
+  'DestinationConfig',
+];
 const KINESIS_TYPES = new Set(['AWS::Kinesis::Stream', 'AWS::Kinesis::StreamConsumer']);
 
 const defined = (props: PropsFile) => Object.fromEntries(Object.entries(props).filter(([, v]) => v !== undefined)) as PropsFile;
@@ -148,17 +199,27 @@ function notEmulated(p: Record<string, unknown>, read: Set<string>, ignored: str
 /** A Kinesis stream or consumer ARN, literal or a reference to a stream or consumer of the template. */
 function isKinesisArn(arn: unknown, resources: Resources): boolean {
   if (typeof arn === 'string') return /^arn:[^:]+:kinesis:/.test(arn);
-  const ref = (arn as { 'Fn::GetAtt'?: unknown[]; Ref?: string } | undefined)?.['Fn::GetAtt']?.[0] ?? (arn as { Ref?: string } | undefined)?.Ref;
+  const ref =
+    (arn as { 'Fn::GetAtt'?: unknown[]; Ref?: string } | undefined)?.['Fn::GetAtt']?.[0] ??
+    (arn as { Ref?: string } | undefined)?.Ref;
   return typeof ref === 'string' && KINESIS_TYPES.has(resources[ref]?.Type);
 }
 
-function kinesisSettings(p: Record<string, any>, resources: Resources, common: PropsFile, ignored: string[], plain: Plain): TemplateSettings {
+function kinesisSettings(
+  p: Record<string, any>,
+  resources: Resources,
+  common: PropsFile,
+  ignored: string[],
+  plain: Plain,
+): TemplateSettings {
   // A consumer's ARN is the stream's ARN with /consumer/<name>:<time>: the emulator polls the stream itself.
   const literal = typeof p.EventSourceArn === 'string' ? p.EventSourceArn.replace(/\/consumer\/.*$/, '') : undefined;
   if (!literal) ignored.push('EventSourceArn (the stream) is resolved at deploy time; give --stream');
   const ref = p.EventSourceArn?.['Fn::GetAtt']?.[0] ?? p.EventSourceArn?.Ref;
   if (resources[ref]?.Type === 'AWS::Kinesis::StreamConsumer' || /\/consumer\//.test(String(p.EventSourceArn))) {
-    ignored.push('EventSourceArn is an enhanced fan-out consumer: the emulator reads the stream with standard iterators (GetRecords)');
+    ignored.push(
+      'EventSourceArn is an enhanced fan-out consumer: the emulator reads the stream with standard iterators (GetRecords)',
+    );
   }
   const props: PropsFile = {
     ...common,

@@ -29,13 +29,13 @@ export const RELAY_AUTHS = ['none', 'scram-sha-256', 'scram-sha-512', 'plain', '
 export const FIELD_FORMATS = ['bytes', 'confluent', 'glue', 'mapping-json', 'mapping-source'] as const;
 export const SCHEMA_REGISTRY_AUTHS = ['none', 'basic', 'mtls'] as const;
 
-export type InvocationTypeName = typeof INVOCATION_TYPES[number];
-export type PayloadFormatName = typeof PAYLOAD_FORMATS[number];
-export type ErrorBehaviorName = typeof ERROR_BEHAVIORS[number];
-export type IdempotencyModeName = typeof IDEMPOTENCY_MODES[number];
-export type RelayAuthName = typeof RELAY_AUTHS[number];
-export type FieldFormatName = typeof FIELD_FORMATS[number];
-export type SchemaRegistryAuthName = typeof SCHEMA_REGISTRY_AUTHS[number];
+export type InvocationTypeName = (typeof INVOCATION_TYPES)[number];
+export type PayloadFormatName = (typeof PAYLOAD_FORMATS)[number];
+export type ErrorBehaviorName = (typeof ERROR_BEHAVIORS)[number];
+export type IdempotencyModeName = (typeof IDEMPOTENCY_MODES)[number];
+export type RelayAuthName = (typeof RELAY_AUTHS)[number];
+export type FieldFormatName = (typeof FIELD_FORMATS)[number];
+export type SchemaRegistryAuthName = (typeof SCHEMA_REGISTRY_AUTHS)[number];
 
 /** The bounds of each number, [min, max], checked by the construct at synth and by the runtime at start. */
 export const BOUNDS = {
@@ -83,10 +83,19 @@ export const EXTERNAL_ID = new RegExp(`^[\\w+=,.@:/-]{${EXTERNAL_ID_LENGTH[0]},$
 
 /** The dispatcher's embedded metrics. */
 export const METRIC_NAMES = [
-  'RecordsIn', 'RecordsInvoked', 'RecordsResponded', 'RecordsFailed', 'RecordsDropped',
-  'RecordsSkippedDuplicate', 'InvokeRetries', 'Invocations', 'ReinvokedForLostResult', 'RecordsUnknownOutcome', 'RecordsNotRecorded',
+  'RecordsIn',
+  'RecordsInvoked',
+  'RecordsResponded',
+  'RecordsFailed',
+  'RecordsDropped',
+  'RecordsSkippedDuplicate',
+  'InvokeRetries',
+  'Invocations',
+  'ReinvokedForLostResult',
+  'RecordsUnknownOutcome',
+  'RecordsNotRecorded',
 ] as const;
-export type MetricName = typeof METRIC_NAMES[number];
+export type MetricName = (typeof METRIC_NAMES)[number];
 
 /**
  * Lambda's invocation payload limits: 6 MB synchronous, 256 KB asynchronous.
@@ -232,7 +241,6 @@ export class DispatcherConfigError extends Error {
   }
 }
 
-
 type Json = Record<string, unknown>;
 
 function object(value: unknown, path: string): Json {
@@ -275,14 +283,22 @@ function bool(o: Json, field: string, path: string): boolean {
 
 function matching(o: Json, field: string, path: string, pattern: RegExp, what: string, optional = false): string | undefined {
   const v = str(o, field, path, optional);
-  if (v !== undefined && !pattern.test(v)) throw new DispatcherConfigError(`${path}.${field} must be ${what}, got ${JSON.stringify(v)}`);
+  if (v !== undefined && !pattern.test(v))
+    throw new DispatcherConfigError(`${path}.${field} must be ${what}, got ${JSON.stringify(v)}`);
   return v;
 }
 
 function assumeRoleConfig(a: Json, path: string): AssumeRoleConfig {
   return {
     roleArn: matching(a, 'roleArn', path, ROLE_ARN, 'an IAM role ARN (arn:aws:iam::<account>:role/<name>)')!,
-    externalId: matching(a, 'externalId', path, EXTERNAL_ID, `${EXTERNAL_ID_LENGTH[0]} to ${EXTERNAL_ID_LENGTH[1]} characters of letters, digits and +=,.@:/-_`, true),
+    externalId: matching(
+      a,
+      'externalId',
+      path,
+      EXTERNAL_ID,
+      `${EXTERNAL_ID_LENGTH[0]} to ${EXTERNAL_ID_LENGTH[1]} characters of letters, digits and +=,.@:/-_`,
+      true,
+    ),
     durationSeconds: a.durationSeconds === undefined ? undefined : int(a, 'durationSeconds', path, BOUNDS.assumeRoleSeconds),
   };
 }
@@ -304,43 +320,63 @@ function schemasConfig(value: unknown): SchemasConfig {
     const url = matching(c, 'url', `${path}.confluent`, /^https?:\/\/[^\s]+$/, 'an http:// or https:// URL')!;
     const auth = oneOf<SchemaRegistryAuthName>(c, 'auth', `${path}.confluent`, SCHEMA_REGISTRY_AUTHS);
     const secretArn = str(c, 'secretArn', `${path}.confluent`, auth === 'none');
-    if (auth === 'mtls' && !url.startsWith('https://')) throw new DispatcherConfigError(`${path}.confluent.url must be https:// for auth mtls, got ${JSON.stringify(url)}`);
+    if (auth === 'mtls' && !url.startsWith('https://'))
+      throw new DispatcherConfigError(`${path}.confluent.url must be https:// for auth mtls, got ${JSON.stringify(url)}`);
     confluent = { url, auth, secretArn, rootCaSecretArn: str(c, 'rootCaSecretArn', `${path}.confluent`, true) };
   }
   const glue = o.glue === undefined ? undefined : { region: str(object(o.glue, `${path}.glue`), 'region', `${path}.glue`, true) };
   // A wire format needs its registry; the mapping's SOURCE format needs one of them (its schema ids say which).
-  for (const [field, format] of [['key', key], ['value', val]] as const) {
-    if (format === 'confluent' && confluent === undefined) throw new DispatcherConfigError(`${path}.${field} is confluent: ${path}.confluent (the registry's URL) is required`);
-    if (format === 'glue' && glue === undefined) throw new DispatcherConfigError(`${path}.${field} is glue: ${path}.glue is required`);
+  for (const [field, format] of [
+    ['key', key],
+    ['value', val],
+  ] as const) {
+    if (format === 'confluent' && confluent === undefined)
+      throw new DispatcherConfigError(`${path}.${field} is confluent: ${path}.confluent (the registry's URL) is required`);
+    if (format === 'glue' && glue === undefined)
+      throw new DispatcherConfigError(`${path}.${field} is glue: ${path}.glue is required`);
     if (format === 'mapping-source' && confluent === undefined && glue === undefined) {
-      throw new DispatcherConfigError(`${path}.${field} is mapping-source: ${path}.confluent or ${path}.glue (where the mapping's schema ids are) is required`);
+      throw new DispatcherConfigError(
+        `${path}.${field} is mapping-source: ${path}.confluent or ${path}.glue (where the mapping's schema ids are) is required`,
+      );
     }
   }
   return { key, value: val, confluent, glue };
 }
 
 function routeConfigs(value: unknown): RouteConfig[] {
-  if (!Array.isArray(value) || value.length === 0) throw new DispatcherConfigError(`config.routes must be a non-empty list, got ${JSON.stringify(value)}`);
+  if (!Array.isArray(value) || value.length === 0)
+    throw new DispatcherConfigError(`config.routes must be a non-empty list, got ${JSON.stringify(value)}`);
   return value.map((v, i) => {
     const path = `config.routes[${i}]`;
     const r = object(v, path);
     const m = object(r.match, `${path}.match`);
     const topics = m.topics;
-    if (topics !== undefined && (!Array.isArray(topics) || topics.length === 0 || !topics.every((t) => typeof t === 'string' && t.length > 0))) {
-      throw new DispatcherConfigError(`${path}.match.topics must be a non-empty list of topic names, got ${JSON.stringify(topics)}`);
+    if (
+      topics !== undefined &&
+      (!Array.isArray(topics) || topics.length === 0 || !topics.every((t) => typeof t === 'string' && t.length > 0))
+    ) {
+      throw new DispatcherConfigError(
+        `${path}.match.topics must be a non-empty list of topic names, got ${JSON.stringify(topics)}`,
+      );
     }
     const header = m.header === undefined ? undefined : object(m.header, `${path}.match.header`);
     return {
       match: {
         topics: topics as string[] | undefined,
-        header: header && { name: str(header, 'name', `${path}.match.header`)!, value: headerValue(header.value, `${path}.match.header.value`) },
+        header: header && {
+          name: str(header, 'name', `${path}.match.header`)!,
+          value: headerValue(header.value, `${path}.match.header.value`),
+        },
         keyPrefix: str(m, 'keyPrefix', `${path}.match`, true),
       },
       functionName: str(r, 'functionName', path)!,
       invocationType: oneOf(r, 'invocationType', path, INVOCATION_TYPES),
       payloadFormat: oneOf(r, 'payloadFormat', path, PAYLOAD_FORMATS),
       responseTopic: str(r, 'responseTopic', path, true),
-      assumeRole: r.assumeRole === undefined ? undefined : assumeRoleConfig(object(r.assumeRole, `${path}.assumeRole`), `${path}.assumeRole`),
+      assumeRole:
+        r.assumeRole === undefined
+          ? undefined
+          : assumeRoleConfig(object(r.assumeRole, `${path}.assumeRole`), `${path}.assumeRole`),
     };
   });
 }
@@ -376,7 +412,9 @@ export function parseDispatcherConfig(json: string | undefined): DispatcherConfi
 /** The JSON's top object, of this version. */
 function configObject(json: string | undefined): Json {
   if (json === undefined || json === '') {
-    throw new DispatcherConfigError('is not set; the KafkaDispatcher construct writes it, set it when deploying the dispatcher yourself');
+    throw new DispatcherConfigError(
+      'is not set; the KafkaDispatcher construct writes it, set it when deploying the dispatcher yourself',
+    );
   }
   let raw: unknown;
   try {
@@ -386,7 +424,9 @@ function configObject(json: string | undefined): Json {
   }
   const c = object(raw, 'config');
   if (c.version !== DISPATCHER_CONFIG_VERSION) {
-    throw new DispatcherConfigError(`config.version must be ${DISPATCHER_CONFIG_VERSION}, got ${JSON.stringify(c.version)}: deploy the dispatcher and the construct from the same cdk-kafka-lambda version`);
+    throw new DispatcherConfigError(
+      `config.version must be ${DISPATCHER_CONFIG_VERSION}, got ${JSON.stringify(c.version)}: deploy the dispatcher and the construct from the same cdk-kafka-lambda version`,
+    );
   }
   return c;
 }
@@ -406,7 +446,8 @@ function targetConfig(value: unknown, hasRoutes: boolean): TargetConfig {
     maxDelayMs: int(t, 'maxDelayMs', path, BOUNDS.maxDelayMs),
     timeoutMs: t.timeoutMs === undefined ? undefined : int(t, 'timeoutMs', path, BOUNDS.targetTimeoutMs),
     includeTargetLogTail: t.includeTargetLogTail === undefined ? undefined : bool(t, 'includeTargetLogTail', path),
-    assumeRole: t.assumeRole === undefined ? undefined : assumeRoleConfig(object(t.assumeRole, `${path}.assumeRole`), `${path}.assumeRole`),
+    assumeRole:
+      t.assumeRole === undefined ? undefined : assumeRoleConfig(object(t.assumeRole, `${path}.assumeRole`), `${path}.assumeRole`),
   };
 }
 
@@ -415,7 +456,9 @@ function idempotencyConfig(value: unknown): IdempotencyConfig {
   const i = object(value, path);
   const keyPointer = str(i, 'keyPointer', path, true);
   if (keyPointer !== undefined && !keyPointer.startsWith('/')) {
-    throw new DispatcherConfigError(`${path}.keyPointer must be a JSON pointer starting with "/", got ${JSON.stringify(keyPointer)}`);
+    throw new DispatcherConfigError(
+      `${path}.keyPointer must be a JSON pointer starting with "/", got ${JSON.stringify(keyPointer)}`,
+    );
   }
   return {
     tableName: str(i, 'tableName', path)!,
@@ -432,7 +475,9 @@ function relayConfig(value: unknown): RelayConfig {
   const r = object(value, path);
   const servers = r.bootstrapServers;
   if (!Array.isArray(servers) || servers.length === 0 || !servers.every((s) => typeof s === 'string' && HOST_PORT.test(s))) {
-    throw new DispatcherConfigError(`${path}.bootstrapServers must be a non-empty list of "host:port", got ${JSON.stringify(servers)}`);
+    throw new DispatcherConfigError(
+      `${path}.bootstrapServers must be a non-empty list of "host:port", got ${JSON.stringify(servers)}`,
+    );
   }
   const auth = oneOf<RelayAuthName>(r, 'auth', path, RELAY_AUTHS);
   const secretArn = str(r, 'secretArn', path, true);
@@ -441,7 +486,9 @@ function relayConfig(value: unknown): RelayConfig {
   }
   const errorTopic = str(r, 'errorTopic', path, true);
   if (r.errorTopicMaxMessageBytes !== undefined && errorTopic === undefined) {
-    throw new DispatcherConfigError(`${path}.errorTopicMaxMessageBytes needs ${path}.errorTopic (the topic it describes), got ${JSON.stringify(r.errorTopicMaxMessageBytes)} without one`);
+    throw new DispatcherConfigError(
+      `${path}.errorTopicMaxMessageBytes needs ${path}.errorTopic (the topic it describes), got ${JSON.stringify(r.errorTopicMaxMessageBytes)} without one`,
+    );
   }
   return {
     bootstrapServers: servers as string[],
@@ -451,8 +498,10 @@ function relayConfig(value: unknown): RelayConfig {
     tls: bool(r, 'tls', path),
     responseTopic: str(r, 'responseTopic', path, true),
     errorTopic,
-    errorTopicMaxMessageBytes: r.errorTopicMaxMessageBytes === undefined ? undefined
-      : int(r, 'errorTopicMaxMessageBytes', path, BOUNDS.errorTopicMaxMessageBytes),
+    errorTopicMaxMessageBytes:
+      r.errorTopicMaxMessageBytes === undefined
+        ? undefined
+        : int(r, 'errorTopicMaxMessageBytes', path, BOUNDS.errorTopicMaxMessageBytes),
     clientId: str(r, 'clientId', path)!,
   };
 }

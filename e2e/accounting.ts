@@ -27,9 +27,20 @@ export const formatLedger = (l: Ledger) =>
 
 export function total(ledgers: Ledger[]): Ledger {
   const sum = (k: keyof Ledger) => ledgers.reduce((a, l) => a + (l[k] as number), 0);
-  return { scenario: 'ALL', produced: sum('produced'), responded: sum('responded'), errored: sum('errored'), failedDest: sum('failedDest'),
-    lost: sum('lost'), extraInvocations: sum('extraInvocations'), failedTargetInvocations: sum('failedTargetInvocations'),
-    faultHits: sum('faultHits'), faultCounted: 'all', canaryInLogs: sum('canaryInLogs'), seconds: sum('seconds') };
+  return {
+    scenario: 'ALL',
+    produced: sum('produced'),
+    responded: sum('responded'),
+    errored: sum('errored'),
+    failedDest: sum('failedDest'),
+    lost: sum('lost'),
+    extraInvocations: sum('extraInvocations'),
+    failedTargetInvocations: sum('failedTargetInvocations'),
+    faultHits: sum('faultHits'),
+    faultCounted: 'all',
+    canaryInLogs: sum('canaryInLogs'),
+    seconds: sum('seconds'),
+  };
 }
 
 /** What the ledger observed at the pipeline's ends, for account(). */
@@ -39,7 +50,12 @@ export interface Observed {
   /** Response topic records: the key's coordinates and whether the value holds a result. */
   readonly responses: readonly { partition: number; offset: number; hasResult: boolean }[];
   /** Error topic records: their key's range and the records they carry. */
-  readonly errors: readonly { partition: number; startOffset: number; endOffset: number; records?: readonly { offset?: unknown; key?: unknown; value?: unknown }[] }[];
+  readonly errors: readonly {
+    partition: number;
+    startOffset: number;
+    endOffset: number;
+    records?: readonly { offset?: unknown; key?: unknown; value?: unknown }[];
+  }[];
   /** On-failure destination ranges (last inclusive), as the mapping's on-failure record gives them. */
   readonly failedRanges: readonly { partition: number; first: number; last: number }[];
   /** Each target invocation's records' coordinates. */
@@ -51,10 +67,13 @@ export interface Observed {
  * the response topic), errored (an error record holding its key and value bytes: a range whose records are not kept
  * does not count) or in an on-failure range.
  */
-export function account(o: Observed): Pick<Ledger, 'produced' | 'responded' | 'errored' | 'failedDest' | 'lost' | 'extraInvocations'> {
+export function account(
+  o: Observed,
+): Pick<Ledger, 'produced' | 'responded' | 'errored' | 'failedDest' | 'lost' | 'extraInvocations'> {
   const at = (partition: number, offset: number) => `${partition}@${offset}`;
   const byCoordinates = new Map(o.source.map((r) => [at(r.partition, r.offset), r]));
-  const produced = (partition: number, offset: number) => byCoordinates.has(at(partition, offset)) ? at(partition, offset) : undefined;
+  const produced = (partition: number, offset: number) =>
+    byCoordinates.has(at(partition, offset)) ? at(partition, offset) : undefined;
   const responded = new Set<string>();
   for (const k of o.responses) {
     const c = produced(k.partition, k.offset);
@@ -80,15 +99,20 @@ export function account(o: Observed): Pick<Ledger, 'produced' | 'responded' | 'e
   const deliveries = o.invocations.reduce((a, inv) => a + inv.length, 0);
   const distinct = new Set(o.invocations.flatMap((inv) => inv.map((c) => at(c.partition, c.offset)))).size;
   return {
-    produced: o.source.length, responded: responded.size, errored: errored.size, failedDest: failed.size,
-    lost: [...byCoordinates.keys()].filter((c) => !accounted.has(c)).length, extraInvocations: deliveries - distinct,
+    produced: o.source.length,
+    responded: responded.size,
+    errored: errored.size,
+    failedDest: failed.size,
+    lost: [...byCoordinates.keys()].filter((c) => !accounted.has(c)).length,
+    extraInvocations: deliveries - distinct,
   };
 }
 
 /** Two invocations of the same record whose runs overlap in time (strict idempotency must prevent them). */
 export function overlappingRuns(invocations: readonly { at: number; doneAt?: number; records: readonly string[] }[]): number {
   const runs = new Map<string, { at: number; doneAt: number }[]>();
-  for (const inv of invocations) for (const r of inv.records) (runs.get(r) ?? runs.set(r, []).get(r)!).push({ at: inv.at, doneAt: inv.doneAt ?? Infinity });
+  for (const inv of invocations)
+    for (const r of inv.records) (runs.get(r) ?? runs.set(r, []).get(r)!).push({ at: inv.at, doneAt: inv.doneAt ?? Infinity });
   let overlaps = 0;
   for (const list of runs.values()) {
     list.sort((a, b) => a.at - b.at);

@@ -25,14 +25,18 @@ export interface LambdaEnds {
 
 /** Stops a service of the environment for 2 s, then starts it again. */
 export async function restartService(service: te.ServiceName, env: te.TestEnv): Promise<void> {
-  await te.stopService(service, env); await sleep(2_000); await te.startService(service, env);
+  await te.stopService(service, env);
+  await sleep(2_000);
+  await te.startService(service, env);
 }
 
 /** The Lambda front answers the next 30 calls of targets[i] with TooManyRequestsException. */
-export const throttleTarget = (i: number) => async (run: LedgerRun): Promise<Seen> => {
-  await te.throttleLambda(run.targets[i], 30, run.env);
-  return {};
-};
+export const throttleTarget =
+  (i: number) =>
+  async (run: LedgerRun): Promise<Seen> => {
+    await te.throttleLambda(run.targets[i], 30, run.env);
+    return {};
+  };
 
 /** Kills the dispatcher while a batch is in flight at the target, then lets "Lambda" start a new sandbox. */
 export async function killDispatcherInFlight(run: LedgerRun): Promise<Seen> {
@@ -43,5 +47,11 @@ export async function killDispatcherInFlight(run: LedgerRun): Promise<Seen> {
   return {};
 }
 
-export const TARGET_THROTTLED: FaultHits<LambdaEnds> = { counted: 'TooManyRequestsException answers of the Lambda front', count: (end) => end.target.throttled };
-export const DISPATCHER_KILLED: FaultHits<LambdaEnds> = { counted: 'invocations in flight when the dispatcher was killed', count: (end) => end.dispatcher.killedInFlight };
+export const TARGET_THROTTLED: FaultHits<LambdaEnds> = {
+  counted: 'TooManyRequestsException answers of the Lambda front',
+  count: (end) => end.target.throttled,
+};
+export const DISPATCHER_KILLED: FaultHits<LambdaEnds> = {
+  counted: 'invocations in flight when the dispatcher was killed',
+  count: (end) => end.dispatcher.killedInFlight,
+};

@@ -14,8 +14,25 @@ import { LocalEventSourceMapping } from '../cli/kafka/esm';
 import { Proxy, startProxy } from './proxy';
 import { account, Ledger, Observed } from './accounting';
 import { KINESIS_SCENARIOS, KinesisScenario, runKinesisScenario } from './kinesis-ledger';
-import { ErrorRecord, KAFKA_SCENARIO_SETUPS, KAFKA_SCENARIOS, KafkaEnd, KafkaRun, KafkaScenario, KafkaScenarioSetup, ROUTE_OF } from './kafka-scenarios';
-import { CANARY, createIdempotencyTable, createOnFailureQueue, isPoison, startDispatcher, TARGET_BATCH, TARGETS } from './workload';
+import {
+  ErrorRecord,
+  KAFKA_SCENARIO_SETUPS,
+  KAFKA_SCENARIOS,
+  KafkaEnd,
+  KafkaRun,
+  KafkaScenario,
+  KafkaScenarioSetup,
+  ROUTE_OF,
+} from './kafka-scenarios';
+import {
+  CANARY,
+  createIdempotencyTable,
+  createOnFailureQueue,
+  isPoison,
+  startDispatcher,
+  TARGET_BATCH,
+  TARGETS,
+} from './workload';
 import { canaryInLogs, drainQueue, failedInvocations, hasResult, readAll, readErrorRecords, waitFor } from './observe';
 
 export { account, formatLedger, overlappingRuns, total } from './accounting';
@@ -25,7 +42,7 @@ export type { KafkaScenario } from './kafka-scenarios';
 
 /** Every scenario the ledger implements: Kafka, then Kinesis (kinesis-ledger.ts). */
 export const ALL_SCENARIOS = [...KAFKA_SCENARIOS, ...KINESIS_SCENARIOS] as const;
-export type ScenarioName = typeof ALL_SCENARIOS[number];
+export type ScenarioName = (typeof ALL_SCENARIOS)[number];
 /** The scenarios of the ledger and of `npm test`: all of them. */
 export const SCENARIOS: readonly ScenarioName[] = ALL_SCENARIOS;
 
@@ -54,15 +71,19 @@ async function runKafkaScenario(scenario: KafkaScenario, setup: KafkaScenarioSet
     const seen = (await setup.fault?.(run)) ?? {};
     // Within the test's own timeout, so that a stalled pipeline fails with what the mapping saw.
     await waitFor(`all ${opts.n} records committed`, run.done, 420_000).catch((e) => {
-      throw new Error(`${(e as Error).message}; the mapping's counts ${JSON.stringify(run.stats)}; its last log lines:\n${stage.recent.join('\n')}`);
+      throw new Error(
+        `${(e as Error).message}; the mapping's counts ${JSON.stringify(run.stats)}; its last log lines:\n${stage.recent.join('\n')}`,
+      );
     });
     const end = await observeEnd(stage, run, resources.errorTopic);
     const counts = account(await observed(stage, resources, end));
     for (const check of setup.checks ?? []) await check(run, end);
     return {
-      scenario, ...counts,
+      scenario,
+      ...counts,
       failedTargetInvocations: end.targetFailures,
-      faultHits: setup.faultHits?.count(end, seen) ?? 0, faultCounted: setup.faultHits?.counted ?? 'none',
+      faultHits: setup.faultHits?.count(end, seen) ?? 0,
+      faultCounted: setup.faultHits?.counted ?? 'none',
       canaryInLogs: canaryInLogs(stage.fns, run.dispatcherName),
       seconds: Math.round((Date.now() - started) / 1000),
     };
@@ -89,23 +110,35 @@ interface Stage {
 }
 
 async function openStage(setup: KafkaScenarioSetup): Promise<Stage> {
-  const privateEnv = setup.environment ? await te.start({
-    services: ['kafka', 'dynamodb', 'moto', 'lambdaFront'], ownerPid: process.pid,
-    ...(setup.environment.kafkaProperties ? { kafkaProperties: setup.environment.kafkaProperties } : {}),
-  }) : undefined;
+  const privateEnv = setup.environment
+    ? await te.start({
+        services: ['kafka', 'dynamodb', 'moto', 'lambdaFront'],
+        ownerPid: process.pid,
+        ...(setup.environment.kafkaProperties ? { kafkaProperties: setup.environment.kafkaProperties } : {}),
+      })
+    : undefined;
   const env = privateEnv ?? te.loadEnv();
   const stage: Stage = {
     env,
-    kafka: new Kafka({ ...te.kafkaClientConfig('plaintext', undefined, env), logLevel: logLevel.NOTHING, retry: { retries: 30 } }),
+    kafka: new Kafka({
+      ...te.kafkaClientConfig('plaintext', undefined, env),
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 30 },
+    }),
     dynamodb: new DynamoDBClient(te.awsClientConfig('dynamodb', env)),
     secrets: new SecretsManagerClient(te.awsClientConfig('secretsmanager', env)),
     sqs: new SQSClient(te.awsClientConfig('sqs', env)),
-    fns: [], proxies: [], recent: [], proxied: { spoiled: 0 },
+    fns: [],
+    proxies: [],
+    recent: [],
+    proxied: { spoiled: 0 },
     close: async () => {
       await stage.mapping?.stop().catch(() => undefined);
       await Promise.all(stage.fns.map((f) => f.stop().catch(() => undefined)));
       await Promise.all(stage.proxies.map((p) => p.close()));
-      stage.dynamodb.destroy(); stage.secrets.destroy(); stage.sqs.destroy();
+      stage.dynamodb.destroy();
+      stage.secrets.destroy();
+      stage.sqs.destroy();
       if (privateEnv) await te.stop(privateEnv);
     },
   };
@@ -114,8 +147,14 @@ async function openStage(setup: KafkaScenarioSetup): Promise<Stage> {
 
 /** The scenario's topics, table, broker user, secrets and queue. */
 interface Resources {
-  readonly id: string; readonly source: string; readonly responseTopic: string; readonly errorTopic: string; readonly tableName: string;
-  readonly scramUser: te.UserPassword; readonly scramSecretArn: string; readonly caSecretArn: string;
+  readonly id: string;
+  readonly source: string;
+  readonly responseTopic: string;
+  readonly errorTopic: string;
+  readonly tableName: string;
+  readonly scramUser: te.UserPassword;
+  readonly scramSecretArn: string;
+  readonly caSecretArn: string;
   readonly queue: { url: string; arn: string };
   /** Counts the dispatcher's Secrets Manager calls on their way to moto. */
   readonly secretsProxy: Proxy;
@@ -124,7 +163,9 @@ interface Resources {
 async function createResources(stage: Stage, scenario: KafkaScenario): Promise<Resources> {
   const { env, secrets } = stage;
   const id = `${scenario}-${randomUUID().slice(0, 8)}`;
-  const source = `e2e-src-${id}`; const responseTopic = `e2e-resp-${id}`; const errorTopic = `e2e-err-${id}`;
+  const source = `e2e-src-${id}`;
+  const responseTopic = `e2e-resp-${id}`;
+  const errorTopic = `e2e-err-${id}`;
   await te.createTopic(source, PARTITIONS, env);
   await te.createTopic(responseTopic, PARTITIONS, env);
   await te.createTopic(errorTopic, 1, env);
@@ -133,34 +174,60 @@ async function createResources(stage: Stage, scenario: KafkaScenario): Promise<R
   // A user of our own, so rotating its password touches nothing else on the broker.
   const scramUser = { username: `e2e-${id}`, password: randomUUID() };
   await te.setScramPassword({ ...scramUser, mechanism: 'SCRAM-SHA-512' }, env);
-  const scramSecretArn = (await secrets.send(new CreateSecretCommand({ Name: `e2e-scram-${id}`, SecretString: JSON.stringify(scramUser) }))).ARN!;
-  const caSecretArn = (await secrets.send(new CreateSecretCommand({ Name: `e2e-ca-${id}`, SecretString: JSON.stringify({ certificate: env.certs.pem.caCert }) }))).ARN!;
+  const scramSecretArn = (
+    await secrets.send(new CreateSecretCommand({ Name: `e2e-scram-${id}`, SecretString: JSON.stringify(scramUser) }))
+  ).ARN!;
+  const caSecretArn = (
+    await secrets.send(
+      new CreateSecretCommand({ Name: `e2e-ca-${id}`, SecretString: JSON.stringify({ certificate: env.certs.pem.caCert }) }),
+    )
+  ).ARN!;
   const queue = await createOnFailureQueue(stage.sqs, `e2e-dlq-${id}`);
-  const secretsProxy = await startProxy({ target: env.moto.endpoint, classify: (req) => String(req.headers['x-amz-target'] ?? '') });
+  const secretsProxy = await startProxy({
+    target: env.moto.endpoint,
+    classify: (req) => String(req.headers['x-amz-target'] ?? ''),
+  });
   stage.proxies.push(secretsProxy);
   return { id, source, responseTopic, errorTopic, tableName, scramUser, scramSecretArn, caSecretArn, queue, secretsProxy };
 }
 
 /** Creates what the scenario needs, starts its functions, produces the records and starts the mapping. */
-async function setUp(stage: Stage, scenario: KafkaScenario, setup: KafkaScenarioSetup, opts: ScenarioOptions): Promise<{ run: KafkaRun; resources: Resources }> {
+async function setUp(
+  stage: Stage,
+  scenario: KafkaScenario,
+  setup: KafkaScenarioSetup,
+  opts: ScenarioOptions,
+): Promise<{ run: KafkaRun; resources: Resources }> {
   const r = await createResources(stage, scenario);
   const targets = await startTargets(stage, r.id, setup, opts.n);
   const dispatcherName = `e2e-disp-${r.id}`;
   const dispatcher = {
-    name: dispatcherName, config: dispatcherConfig(stage.env, r, targets, setup),
-    timeoutSeconds: setup.dispatcher?.timeoutSeconds ?? 30, env: { AWS_ENDPOINT_URL_SECRETS_MANAGER: r.secretsProxy.url },
+    name: dispatcherName,
+    config: dispatcherConfig(stage.env, r, targets, setup),
+    timeoutSeconds: setup.dispatcher?.timeoutSeconds ?? 30,
+    env: { AWS_ENDPOINT_URL_SECRETS_MANAGER: r.secretsProxy.url },
   };
   let running = await startDispatcher(dispatcher, stage.env);
   stage.fns.push(running);
   await produce(stage.kafka, r.source, opts.n, setup);
   const mapping = await startMapping(stage, r, dispatcherName, setup, scenario, opts.log ?? (() => undefined));
   const run: KafkaRun = {
-    env: stage.env, kafka: stage.kafka, secrets: stage.secrets, responseTopic: r.responseTopic, targets, dispatcherName,
-    scramUser: r.scramUser, scramSecretArn: r.scramSecretArn, stats: mapping.stats,
+    env: stage.env,
+    kafka: stage.kafka,
+    secrets: stage.secrets,
+    responseTopic: r.responseTopic,
+    targets,
+    dispatcherName,
+    scramUser: r.scramUser,
+    scramSecretArn: r.scramSecretArn,
+    stats: mapping.stats,
     secretReads: () => r.secretsProxy.counts.get('secretsmanager.GetSecretValue') ?? 0,
     done: () => mapping.stats.recordsCommitted >= opts.n,
     stopDispatcher: () => running.stop(),
-    startDispatcher: async () => { running = await startDispatcher(dispatcher, stage.env); stage.fns.push(running); },
+    startDispatcher: async () => {
+      running = await startDispatcher(dispatcher, stage.env);
+      stage.fns.push(running);
+    },
   };
   return { run, resources: r };
 }
@@ -170,36 +237,74 @@ async function startTargets(stage: Stage, id: string, setup: KafkaScenarioSetup,
   const targetName = `e2e-target-${id}`;
   const timeoutSeconds = setup.target?.timeoutSeconds ?? 30;
   const concurrency = setup.target?.concurrency;
-  stage.fns.push(await te.startLambda({
-    name: targetName, dir: TARGETS, handler: 'index.echo', env: setup.target?.env?.(n) ?? {}, timeoutSeconds, ...(concurrency ? { concurrency } : {}),
-  }, stage.env));
+  stage.fns.push(
+    await te.startLambda(
+      {
+        name: targetName,
+        dir: TARGETS,
+        handler: 'index.echo',
+        env: setup.target?.env?.(n) ?? {},
+        timeoutSeconds,
+        ...(concurrency ? { concurrency } : {}),
+      },
+      stage.env,
+    ),
+  );
   const routeTargets = setup.target?.routed ? ['a', 'b'].map((route) => `${targetName}-${route}`) : [];
-  for (const name of routeTargets) stage.fns.push(await te.startLambda({ name, dir: TARGETS, handler: 'index.echo', timeoutSeconds }, stage.env));
+  for (const name of routeTargets)
+    stage.fns.push(await te.startLambda({ name, dir: TARGETS, handler: 'index.echo', timeoutSeconds }, stage.env));
   return [targetName, ...routeTargets];
 }
 
-function dispatcherConfig(env: te.TestEnv, r: Resources, targets: readonly string[], setup: KafkaScenarioSetup): DispatcherConfig {
+function dispatcherConfig(
+  env: te.TestEnv,
+  r: Resources,
+  targets: readonly string[],
+  setup: KafkaScenarioSetup,
+): DispatcherConfig {
   const [targetName, ...routeTargets] = targets;
   return {
     version: 2,
     target: {
-      functionName: targetName, invocationType: 'RequestResponse', payloadFormat: 'confluent', recordsPerInvocation: TARGET_BATCH, concurrency: 4,
-      maxAttempts: 3, baseDelayMs: 50, maxDelayMs: 500, timeoutMs: (setup.target?.timeoutSeconds ?? 30) * 1000,
+      functionName: targetName,
+      invocationType: 'RequestResponse',
+      payloadFormat: 'confluent',
+      recordsPerInvocation: TARGET_BATCH,
+      concurrency: 4,
+      maxAttempts: 3,
+      baseDelayMs: 50,
+      maxDelayMs: 500,
+      timeoutMs: (setup.target?.timeoutSeconds ?? 30) * 1000,
     },
     onError: setup.dispatcher?.onError ?? 'fail',
     reportBatchItemFailures: false,
     timeMarginMs: 1_000,
     idempotency: {
-      tableName: r.tableName, mode: setup.dispatcher?.mode ?? 'batched', ttlSeconds: 3600, maxStoredResultBytes: 65536,
+      tableName: r.tableName,
+      mode: setup.dispatcher?.mode ?? 'batched',
+      ttlSeconds: 3600,
+      maxStoredResultBytes: 65536,
       ...(setup.dispatcher?.keyPointer ? { keyPointer: setup.dispatcher.keyPointer } : {}),
     },
     relay: {
-      bootstrapServers: [env.kafka.bootstrap.saslSsl], auth: 'scram-sha-512', secretArn: r.scramSecretArn, rootCaSecretArn: r.caSecretArn, tls: true,
-      responseTopic: r.responseTopic, errorTopic: r.errorTopic, clientId: `e2e-${r.id}`,
+      bootstrapServers: [env.kafka.bootstrap.saslSsl],
+      auth: 'scram-sha-512',
+      secretArn: r.scramSecretArn,
+      rootCaSecretArn: r.caSecretArn,
+      tls: true,
+      responseTopic: r.responseTopic,
+      errorTopic: r.errorTopic,
+      clientId: `e2e-${r.id}`,
     },
-    routes: routeTargets.length ? routeTargets.map((functionName, i) => ({
-      match: { header: { name: 'route', value: ROUTE_OF[i]! } }, functionName, invocationType: 'RequestResponse' as const, payloadFormat: 'confluent' as const, responseTopic: r.responseTopic,
-    })) : undefined,
+    routes: routeTargets.length
+      ? routeTargets.map((functionName, i) => ({
+          match: { header: { name: 'route', value: ROUTE_OF[i]! } },
+          functionName,
+          invocationType: 'RequestResponse' as const,
+          payloadFormat: 'confluent' as const,
+          responseTopic: r.responseTopic,
+        }))
+      : undefined,
   };
 }
 
@@ -209,7 +314,12 @@ function recordValue(setup: KafkaScenarioSetup, total: number): (n: number) => s
   const shared = setup.records === 'shared-key-poison';
   return (n) => {
     const poison = (setup.records === 'poison' && isPoison(n)) || (shared && isPoison(n % half));
-    return JSON.stringify({ n, canary: CANARY, ...(shared ? { id: `order-${n % half}` } : {}), ...(poison ? { poison: true } : {}) });
+    return JSON.stringify({
+      n,
+      canary: CANARY,
+      ...(shared ? { id: `order-${n % half}` } : {}),
+      ...(poison ? { poison: true } : {}),
+    });
   };
 }
 
@@ -237,23 +347,49 @@ function spoilPoisonTimestamps(stage: Stage, body: Buffer): Buffer {
   const event = JSON.parse(body.toString('utf8'));
   for (const group of Object.values<any[]>(event.records ?? {})) {
     for (const r of group) {
-      if (r.value && Buffer.from(r.value, 'base64').toString('utf8').includes('"poison":true')) { r.timestamp = String(r.timestamp); stage.proxied.spoiled++; }
+      if (r.value && Buffer.from(r.value, 'base64').toString('utf8').includes('"poison":true')) {
+        r.timestamp = String(r.timestamp);
+        stage.proxied.spoiled++;
+      }
     }
   }
   return Buffer.from(JSON.stringify(event));
 }
 
-async function startMapping(stage: Stage, r: Resources, dispatcherName: string, setup: KafkaScenarioSetup, scenario: KafkaScenario, log: (line: string) => void): Promise<LocalEventSourceMapping> {
+async function startMapping(
+  stage: Stage,
+  r: Resources,
+  dispatcherName: string,
+  setup: KafkaScenarioSetup,
+  scenario: KafkaScenario,
+  log: (line: string) => void,
+): Promise<LocalEventSourceMapping> {
   const { env } = stage;
-  const lambdaProxy = await startProxy({ target: env.lambda.endpoint, rewrite: (_req, body) => (setup.mapping?.spoilPoison ? spoilPoisonTimestamps(stage, body) : body) });
+  const lambdaProxy = await startProxy({
+    target: env.lambda.endpoint,
+    rewrite: (_req, body) => (setup.mapping?.spoilPoison ? spoilPoisonTimestamps(stage, body) : body),
+  });
   stage.proxies.push(lambdaProxy);
   const { retryAttempts, bisectBatchOnFunctionError } = setup.mapping ?? {};
   const mapping = new LocalEventSourceMapping({
-    kafka: te.kafkaClientConfig('plaintext', undefined, env), topics: [r.source], startingPosition: 'TRIM_HORIZON',
-    batchSize: ESM_BATCH, maxBatchingWindowSeconds: 0, functionName: dispatcherName, lambdaEndpoint: lambdaProxy.url,
-    region: env.region, awsEndpoint: env.moto.endpoint, onFailure: r.queue.arn, retryDelayMs: 300,
-    ...(retryAttempts !== undefined ? { retryAttempts } : {}), ...(bisectBatchOnFunctionError !== undefined ? { bisectBatchOnFunctionError } : {}),
-    log: (l) => { stage.recent.push(l); if (stage.recent.length > 40) stage.recent.shift(); log(`  [${scenario}] ${l}`); },
+    kafka: te.kafkaClientConfig('plaintext', undefined, env),
+    topics: [r.source],
+    startingPosition: 'TRIM_HORIZON',
+    batchSize: ESM_BATCH,
+    maxBatchingWindowSeconds: 0,
+    functionName: dispatcherName,
+    lambdaEndpoint: lambdaProxy.url,
+    region: env.region,
+    awsEndpoint: env.moto.endpoint,
+    onFailure: r.queue.arn,
+    retryDelayMs: 300,
+    ...(retryAttempts !== undefined ? { retryAttempts } : {}),
+    ...(bisectBatchOnFunctionError !== undefined ? { bisectBatchOnFunctionError } : {}),
+    log: (l) => {
+      stage.recent.push(l);
+      if (stage.recent.length > 40) stage.recent.shift();
+      log(`  [${scenario}] ${l}`);
+    },
   });
   stage.mapping = mapping;
   void mapping.start();
@@ -267,13 +403,20 @@ async function observeEnd(stage: Stage, run: KafkaRun, errorTopic: string): Prom
   const invocations = (await Promise.all(run.targets.map((name) => te.listInvocations(name, env)))).flat();
   return {
     stats: run.stats,
-    target: await te.lambdaStats(targetName, env), dispatcher: await te.lambdaStats(run.dispatcherName, env),
+    target: await te.lambdaStats(targetName, env),
+    dispatcher: await te.lambdaStats(run.dispatcherName, env),
     routeTargets: await Promise.all(routeTargets.map((name) => te.lambdaStats(name, env))),
-    invocations, targetFailures: failedInvocations(invocations),
+    invocations,
+    targetFailures: failedInvocations(invocations),
     errors: (await readErrorRecords(stage.kafka, errorTopic)).map(({ key: k, value: v }): ErrorRecord => ({
-      partition: Number(k.partition), startOffset: Number(k.startOffset), endOffset: Number(k.endOffset), records: v.records, functionError: String(v.functionError),
+      partition: Number(k.partition),
+      startOffset: Number(k.startOffset),
+      endOffset: Number(k.endOffset),
+      records: v.records,
+      functionError: String(v.functionError),
     })),
-    secretReads: run.secretReads(), spoiled: stage.proxied.spoiled,
+    secretReads: run.secretReads(),
+    spoiled: stage.proxied.spoiled,
   };
 }
 
@@ -282,13 +425,29 @@ async function observed(stage: Stage, r: Resources, end: KafkaEnd): Promise<Obse
   const failedRanges: Observed['failedRanges'][number][] = [];
   for (const body of await drainQueue(stage.sqs, r.queue.url)) {
     for (const [tp, info] of Object.entries<any>(body.KafkaBatchInfo.recordsInfo)) {
-      failedRanges.push({ partition: Number(tp.slice(tp.lastIndexOf('-') + 1)), first: Number(info.firstRecordOffset), last: Number(info.lastRecordOffset) });
+      failedRanges.push({
+        partition: Number(tp.slice(tp.lastIndexOf('-') + 1)),
+        first: Number(info.firstRecordOffset),
+        last: Number(info.lastRecordOffset),
+      });
     }
   }
-  const coordinatesOf = (inv: te.InvocationRecord) => (JSON.parse(inv.payload) as any[]).map((e) => ({ partition: Number(e.payload.partition), offset: Number(e.payload.offset) }));
+  const coordinatesOf = (inv: te.InvocationRecord) =>
+    (JSON.parse(inv.payload) as any[]).map((e) => ({ partition: Number(e.payload.partition), offset: Number(e.payload.offset) }));
   return {
-    source: (await readAll(stage.kafka, r.source)).map((msg) => ({ partition: msg.partition, offset: msg.offset, n: JSON.parse(msg.value.toString('utf8')).n, key: msg.keyBase64, value: msg.value.toString('base64') })),
-    responses: (await readAll(stage.kafka, r.responseTopic)).map((msg) => ({ ...JSON.parse(msg.key), hasResult: hasResult(msg.value) })),
-    errors: end.errors, failedRanges, invocations: end.invocations.map(coordinatesOf),
+    source: (await readAll(stage.kafka, r.source)).map((msg) => ({
+      partition: msg.partition,
+      offset: msg.offset,
+      n: JSON.parse(msg.value.toString('utf8')).n,
+      key: msg.keyBase64,
+      value: msg.value.toString('base64'),
+    })),
+    responses: (await readAll(stage.kafka, r.responseTopic)).map((msg) => ({
+      ...JSON.parse(msg.key),
+      hasResult: hasResult(msg.value),
+    })),
+    errors: end.errors,
+    failedRanges,
+    invocations: end.invocations.map(coordinatesOf),
   };
 }

@@ -11,15 +11,35 @@ import type { LocalEsmStats } from '../cli/kafka/esm';
 import { FaultHits, overlappingRuns, Seen } from './accounting';
 import { TARGET_BATCH } from './workload';
 import { sleep, waitForInFlight } from './observe';
-import { DISPATCHER_KILLED, killDispatcherInFlight, LambdaEnds, LedgerRun, restartService, TARGET_THROTTLED, throttleTarget } from './faults';
+import {
+  DISPATCHER_KILLED,
+  killDispatcherInFlight,
+  LambdaEnds,
+  LedgerRun,
+  restartService,
+  TARGET_THROTTLED,
+  throttleTarget,
+} from './faults';
 
 /** The Kafka scenarios; each can be run by name with `npm run e2e -- NAME`. */
 export const KAFKA_SCENARIOS = [
-  'baseline', 'broker-restart', 'dynamodb-restart', 'target-throttling', 'target-timeout', 'poison-log', 'poison-fail',
-  'scram-rotation', 'dispatcher-killed', 'large-result-relay-outage', 'decode-poison-log', 'shared-key-poison',
-  'strict-target-timeout', 'dynamodb-outage-after-invoke', 'routing-target-throttling',
+  'baseline',
+  'broker-restart',
+  'dynamodb-restart',
+  'target-throttling',
+  'target-timeout',
+  'poison-log',
+  'poison-fail',
+  'scram-rotation',
+  'dispatcher-killed',
+  'large-result-relay-outage',
+  'decode-poison-log',
+  'shared-key-poison',
+  'strict-target-timeout',
+  'dynamodb-outage-after-invoke',
+  'routing-target-throttling',
 ] as const;
-export type KafkaScenario = typeof KAFKA_SCENARIOS[number];
+export type KafkaScenario = (typeof KAFKA_SCENARIOS)[number];
 
 /** In large-result-relay-outage every LARGE_EVERY-th record's result is 70 KB-900 KB. */
 export const LARGE_EVERY = 20;
@@ -45,7 +65,13 @@ export interface KafkaRun extends LedgerRun {
 }
 
 /** An error topic record: its key's range, the records it keeps and the error it names. */
-export interface ErrorRecord { partition: number; startOffset: number; endOffset: number; records?: any[]; functionError: string }
+export interface ErrorRecord {
+  partition: number;
+  startOffset: number;
+  endOffset: number;
+  records?: any[];
+  functionError: string;
+}
 
 /** What the run's ends hold once every record is committed. */
 export interface KafkaEnd extends LambdaEnds {
@@ -116,7 +142,9 @@ async function restartBrokerUnderDispatcher(run: KafkaRun): Promise<Seen> {
   const down = Date.now();
   await restartService('kafka', run.env);
   const up = Date.now();
-  const caught = (await te.listInvocations(run.dispatcherName, run.env)).filter((i) => i.at < up && (i.doneAt === undefined || i.doneAt > down)).length;
+  const caught = (await te.listInvocations(run.dispatcherName, run.env)).filter(
+    (i) => i.at < up && (i.doneAt === undefined || i.doneAt > down),
+  ).length;
   return { caught, incidents };
 }
 
@@ -138,7 +166,9 @@ async function stopDynamoDbWhileTargetAnswers(run: KafkaRun): Promise<Seen> {
   await sleep(2_000);
   await te.startService('dynamodb', run.env);
   const calls = (await Promise.all(run.targets.map((name) => te.listInvocations(name, run.env)))).flat();
-  return { answered: calls.filter((i) => i.doneAt !== undefined && i.doneAt >= stoppedAt && i.doneAt <= restartAt + 2_000).length };
+  return {
+    answered: calls.filter((i) => i.doneAt !== undefined && i.doneAt >= stoppedAt && i.doneAt <= restartAt + 2_000).length,
+  };
 }
 
 /** Rotates the relay user's password on the broker and in its secret. */
@@ -146,7 +176,9 @@ async function rotateScramPassword(run: KafkaRun): Promise<Seen> {
   const reads = run.secretReads();
   const password = randomUUID();
   await te.setScramPassword({ username: run.scramUser.username, password, mechanism: 'SCRAM-SHA-512' }, run.env);
-  await run.secrets.send(new PutSecretValueCommand({ SecretId: run.scramSecretArn, SecretString: JSON.stringify({ ...run.scramUser, password }) }));
+  await run.secrets.send(
+    new PutSecretValueCommand({ SecretId: run.scramSecretArn, SecretString: JSON.stringify({ ...run.scramUser, password }) }),
+  );
   return { reads };
 }
 
@@ -155,7 +187,17 @@ async function refuseResponseTopicWrites(run: KafkaRun): Promise<Seen> {
   const failed = run.stats.failedInvocations;
   const admin = run.kafka.admin();
   await admin.connect();
-  const set = (bytes: string) => admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: run.responseTopic, configEntries: [{ name: 'max.message.bytes', value: bytes }] }] });
+  const set = (bytes: string) =>
+    admin.alterConfigs({
+      validateOnly: false,
+      resources: [
+        {
+          type: ConfigResourceTypes.TOPIC,
+          name: run.responseTopic,
+          configEntries: [{ name: 'max.message.bytes', value: bytes }],
+        },
+      ],
+    });
   await set('256');
   await sleep(5_000);
   await set('1048588');
@@ -169,7 +211,10 @@ const targetFailures: FaultHits<KafkaEnd> = {
   counted: 'target invocations that failed or timed out, as the Lambda front answered them',
   count: (end) => end.targetFailures,
 };
-const failedDispatcherInvocations = (counted: string): FaultHits<KafkaEnd> => ({ counted, count: (end, seen) => end.stats.failedInvocations - seen.failed });
+const failedDispatcherInvocations = (counted: string): FaultHits<KafkaEnd> => ({
+  counted,
+  count: (end, seen) => end.stats.failedInvocations - seen.failed,
+});
 /** Target runs that lasted longer than the strict dispatcher waits for them. */
 const outlastedDispatcher = (end: KafkaEnd) =>
   end.invocations.filter((i) => i.doneAt !== undefined && i.doneAt - i.at > (STRICT_DISPATCHER_TIMEOUT - 1) * 1000).length;
@@ -178,7 +223,8 @@ const outlastedDispatcher = (end: KafkaEnd) =>
 
 /** Strict idempotency: no record runs twice at once. */
 function noOverlappingRuns(_run: KafkaRun, end: KafkaEnd): void {
-  const coordinates = (inv: te.InvocationRecord) => (JSON.parse(inv.payload) as any[]).map((e) => `${e.payload.partition}@${e.payload.offset}`);
+  const coordinates = (inv: te.InvocationRecord) =>
+    (JSON.parse(inv.payload) as any[]).map((e) => `${e.payload.partition}@${e.payload.offset}`);
   const overlaps = overlappingRuns(end.invocations.map((inv) => ({ at: inv.at, doneAt: inv.doneAt, records: coordinates(inv) })));
   if (overlaps > 0) throw new Error(`strict-target-timeout: ${overlaps} record(s) ran twice at once`);
 }
@@ -193,7 +239,10 @@ async function routedInOrder(run: KafkaRun): Promise<void> {
  * (targets[0] takes those without a route header), or a partition's records reaching a target out of offset order
  * (a record seen again after a retry is not counted again).
  */
-async function misroutedOrUnordered(targets: readonly string[], invocationsOf: (name: string) => Promise<te.InvocationRecord[]>): Promise<string[]> {
+async function misroutedOrUnordered(
+  targets: readonly string[],
+  invocationsOf: (name: string) => Promise<te.InvocationRecord[]>,
+): Promise<string[]> {
   const wrong: string[] = [];
   for (const [t, name] of targets.entries()) {
     const seen = new Set<string>();
@@ -205,7 +254,8 @@ async function misroutedOrUnordered(targets: readonly string[], invocationsOf: (
         const at = `${p.partition}@${p.offset}`;
         if (seen.has(at)) continue;
         seen.add(at);
-        if ((last.get(p.partition) ?? -1) > p.offset) wrong.push(`${name}: partition ${p.partition} offset ${p.offset} after ${last.get(p.partition)}`);
+        if ((last.get(p.partition) ?? -1) > p.offset)
+          wrong.push(`${name}: partition ${p.partition} offset ${p.offset} after ${last.get(p.partition)}`);
         last.set(p.partition, p.offset);
       }
     }
@@ -218,12 +268,13 @@ const POISON_TARGET = { env: () => ({ POISON: '1' }) };
 const SLOW_TARGET = { env: () => ({ DELAY_MS: '300' }) };
 
 export const KAFKA_SCENARIO_SETUPS: Record<KafkaScenario, KafkaScenarioSetup> = {
-  'baseline': {},
+  baseline: {},
   'broker-restart': {
     environment: {},
     fault: restartBrokerUnderDispatcher,
     faultHits: {
-      counted: 'dispatcher invocations running while the broker was down, and the crashes, failed invocations and group rejoins the mapping saw',
+      counted:
+        'dispatcher invocations running while the broker was down, and the crashes, failed invocations and group rejoins the mapping saw',
       count: (end, seen) => seen.caught + mappingIncidents(end.stats) - seen.incidents,
     },
   },
@@ -242,7 +293,12 @@ export const KAFKA_SCENARIO_SETUPS: Record<KafkaScenario, KafkaScenarioSetup> = 
   },
   'poison-log': { records: 'poison', target: POISON_TARGET, dispatcher: { onError: 'log' }, faultHits: targetFailures },
   // AWS's Kafka default retries until the records expire; poison-fail bounds it to reach the destination.
-  'poison-fail': { records: 'poison', target: POISON_TARGET, mapping: { retryAttempts: 2, bisectBatchOnFunctionError: true }, faultHits: targetFailures },
+  'poison-fail': {
+    records: 'poison',
+    target: POISON_TARGET,
+    mapping: { retryAttempts: 2, bisectBatchOnFunctionError: true },
+    faultHits: targetFailures,
+  },
   'scram-rotation': {
     environment: { kafkaProperties: { 'connections.max.reauth.ms': String(REAUTH_MS) } },
     // The records after the rotation take about 25 s, longer than a SASL session (REAUTH_MS): the relay must
@@ -262,14 +318,20 @@ export const KAFKA_SCENARIO_SETUPS: Record<KafkaScenario, KafkaScenarioSetup> = 
   'large-result-relay-outage': {
     target: { env: () => ({ LARGE_EVERY: String(LARGE_EVERY) }) },
     fault: refuseResponseTopicWrites,
-    faultHits: failedDispatcherInvocations('failed dispatcher invocations the mapping saw while the response topic refused writes'),
+    faultHits: failedDispatcherInvocations(
+      'failed dispatcher invocations the mapping saw while the response topic refused writes',
+    ),
   },
   'decode-poison-log': {
-    records: 'poison', dispatcher: { onError: 'log' }, mapping: { spoilPoison: true },
-    faultHits: { counted: 'records the proxy spoiled in the mapping\'s events', count: (end) => end.spoiled },
+    records: 'poison',
+    dispatcher: { onError: 'log' },
+    mapping: { spoilPoison: true },
+    faultHits: { counted: "records the proxy spoiled in the mapping's events", count: (end) => end.spoiled },
   },
   'shared-key-poison': {
-    records: 'shared-key-poison', target: POISON_TARGET, dispatcher: { onError: 'log', keyPointer: '/id' },
+    records: 'shared-key-poison',
+    target: POISON_TARGET,
+    dispatcher: { onError: 'log', keyPointer: '/id' },
     faultHits: {
       counted: 'error records of records that shared their key with a failed record',
       count: (end) => end.errors.filter((e) => e.functionError === 'SharedKeyFailedError').length,
@@ -277,9 +339,16 @@ export const KAFKA_SCENARIO_SETUPS: Record<KafkaScenario, KafkaScenarioSetup> = 
   },
   'strict-target-timeout': {
     // Some calls last longer than the dispatcher has left (6 s), shorter than the target's own timeout (10 s).
-    target: { env: (n) => ({ SLOW_EVERY: String(Math.max(3, Math.round(n / 400))), SLOW_MS: '8000' }), timeoutSeconds: 10, concurrency: 2 },
+    target: {
+      env: (n) => ({ SLOW_EVERY: String(Math.max(3, Math.round(n / 400))), SLOW_MS: '8000' }),
+      timeoutSeconds: 10,
+      concurrency: 2,
+    },
     dispatcher: { timeoutSeconds: STRICT_DISPATCHER_TIMEOUT, mode: 'strict' },
-    faultHits: { counted: 'target runs that outlasted the dispatcher\'s wait (the Lambda front\'s start and end times)', count: outlastedDispatcher },
+    faultHits: {
+      counted: "target runs that outlasted the dispatcher's wait (the Lambda front's start and end times)",
+      count: outlastedDispatcher,
+    },
     checks: [noOverlappingRuns],
   },
   'dynamodb-outage-after-invoke': {
@@ -291,7 +360,10 @@ export const KAFKA_SCENARIO_SETUPS: Record<KafkaScenario, KafkaScenarioSetup> = 
   'routing-target-throttling': {
     target: { routed: true },
     fault: throttleTarget(2),
-    faultHits: { counted: 'TooManyRequestsException answers of the Lambda front to the route=b target', count: (end) => end.routeTargets[1].throttled },
+    faultHits: {
+      counted: 'TooManyRequestsException answers of the Lambda front to the route=b target',
+      count: (end) => end.routeTargets[1].throttled,
+    },
     checks: [routedInOrder],
   },
 };

@@ -7,12 +7,25 @@ import * as te from '../testenv';
 import type { LocalKinesisEventSourceMapping } from '../cli/kinesis/esm';
 import { FaultHits, Seen } from './accounting';
 import { waitForInFlight } from './observe';
-import { DISPATCHER_KILLED, killDispatcherInFlight, LambdaEnds, LedgerRun, restartService, TARGET_THROTTLED, throttleTarget } from './faults';
+import {
+  DISPATCHER_KILLED,
+  killDispatcherInFlight,
+  LambdaEnds,
+  LedgerRun,
+  restartService,
+  TARGET_THROTTLED,
+  throttleTarget,
+} from './faults';
 
 export const KINESIS_SCENARIOS = [
-  'kinesis-steady', 'kinesis-poison-bisect', 'kinesis-target-throttling', 'kinesis-dispatcher-killed', 'kinesis-emulator-restart', 'kinesis-dynamodb-restart',
+  'kinesis-steady',
+  'kinesis-poison-bisect',
+  'kinesis-target-throttling',
+  'kinesis-dispatcher-killed',
+  'kinesis-emulator-restart',
+  'kinesis-dynamodb-restart',
 ] as const;
-export type KinesisScenario = typeof KINESIS_SCENARIOS[number];
+export type KinesisScenario = (typeof KINESIS_SCENARIOS)[number];
 
 /** A running Kinesis scenario, as its fault steps and checks see it. */
 export interface KinesisRun extends LedgerRun {
@@ -70,7 +83,9 @@ async function killMappingInFlight(run: KinesisRun): Promise<Seen> {
   await waitForInFlight('dispatcher', [run.dispatcherName], run.env, run.done);
   const killedAt = Date.now();
   await run.killMapping();
-  const caught = (await te.listInvocations(run.dispatcherName, run.env)).filter((i) => i.at < killedAt && (i.doneAt === undefined || i.doneAt > killedAt)).length;
+  const caught = (await te.listInvocations(run.dispatcherName, run.env)).filter(
+    (i) => i.at < killedAt && (i.doneAt === undefined || i.doneAt > killedAt),
+  ).length;
   await run.startMapping();
   return { caught };
 }
@@ -94,16 +109,26 @@ const failedOrPartial = (i: te.InvocationRecord) => !!i.functionError || /"batch
 function noCheckpointedReplay(run: KinesisRun, end: KinesisEnd): void {
   const killed = run.killed;
   if (!killed) return;
-  const replayed = end.dispatcherCalls.filter((i) => i.at >= killed.at).flatMap((i) => JSON.parse(i.payload).Records as any[])
-    .filter((r) => { const c = killed.checkpoints[r.eventID.split(':')[0]]; return c !== undefined && BigInt(r.kinesis.sequenceNumber) <= BigInt(c); });
-  if (replayed.length) throw new Error(`kinesis-emulator-restart: ${replayed.length} checkpointed record(s) delivered again after the restart, e.g. ${replayed[0].eventID}`);
+  const replayed = end.dispatcherCalls
+    .filter((i) => i.at >= killed.at)
+    .flatMap((i) => JSON.parse(i.payload).Records as any[])
+    .filter((r) => {
+      const c = killed.checkpoints[r.eventID.split(':')[0]];
+      return c !== undefined && BigInt(r.kinesis.sequenceNumber) <= BigInt(c);
+    });
+  if (replayed.length)
+    throw new Error(
+      `kinesis-emulator-restart: ${replayed.length} checkpointed record(s) delivered again after the restart, e.g. ${replayed[0].eventID}`,
+    );
 }
 
 /** Each partition key's records reach the target in order. */
-const inKeyOrder = (scenario: KinesisScenario) => (_run: KinesisRun, end: KinesisEnd): void => {
-  const unordered = outOfKeyOrder(end.invocations);
-  if (unordered.length) throw new Error(`${scenario}: ${unordered.slice(0, 5).join('; ')}`);
-};
+const inKeyOrder =
+  (scenario: KinesisScenario) =>
+  (_run: KinesisRun, end: KinesisEnd): void => {
+    const unordered = outOfKeyOrder(end.invocations);
+    if (unordered.length) throw new Error(`${scenario}: ${unordered.slice(0, 5).join('; ')}`);
+  };
 
 /**
  * A partition key's records reaching the target out of sequence order (with ParallelizationFactor > 1 only a key's
@@ -132,28 +157,42 @@ const SLOW_TARGET = { env: { DELAY_MS: '300' } };
 export const KINESIS_SCENARIO_SETUPS: Record<KinesisScenario, KinesisScenarioSetup> = {
   'kinesis-steady': { checks: [inKeyOrder('kinesis-steady')] },
   'kinesis-poison-bisect': {
-    records: 'poison', target: { env: { POISON: '1' } },
+    records: 'poison',
+    target: { env: { POISON: '1' } },
     mapping: { reportBatchItemFailures: false, retryAttempts: 2 },
-    faultHits: { counted: 'target invocations that failed, as the Lambda front answered them', count: (end) => end.targetFailures },
+    faultHits: {
+      counted: 'target invocations that failed, as the Lambda front answered them',
+      count: (end) => end.targetFailures,
+    },
   },
   'kinesis-target-throttling': {
-    fault: throttleTarget(0), faultHits: TARGET_THROTTLED,
+    fault: throttleTarget(0),
+    faultHits: TARGET_THROTTLED,
     checks: [inKeyOrder('kinesis-target-throttling')],
   },
   'kinesis-dispatcher-killed': {
-    target: SLOW_TARGET, fault: killDispatcherInFlight, faultHits: DISPATCHER_KILLED,
+    target: SLOW_TARGET,
+    fault: killDispatcherInFlight,
+    faultHits: DISPATCHER_KILLED,
     checks: [inKeyOrder('kinesis-dispatcher-killed')],
   },
   'kinesis-emulator-restart': {
-    target: SLOW_TARGET, fault: killMappingInFlight,
-    faultHits: { counted: 'dispatcher invocations in flight when the mapping was killed (their answers were dropped)', count: (_end, seen) => seen.caught },
+    target: SLOW_TARGET,
+    fault: killMappingInFlight,
+    faultHits: {
+      counted: 'dispatcher invocations in flight when the mapping was killed (their answers were dropped)',
+      count: (_end, seen) => seen.caught,
+    },
     checks: [noCheckpointedReplay, inKeyOrder('kinesis-emulator-restart')],
   },
   'kinesis-dynamodb-restart': {
-    environment: {}, target: SLOW_TARGET, fault: restartDynamoDbWhileTargetRuns,
+    environment: {},
+    target: SLOW_TARGET,
+    fault: restartDynamoDbWhileTargetRuns,
     faultHits: {
-      counted: 'dispatcher invocations from the outage on that failed or reported failed records (the Lambda front\'s answers)',
-      count: (end, seen) => end.dispatcherCalls.filter((i) => (i.doneAt ?? Infinity) >= seen.stoppedAt && failedOrPartial(i)).length,
+      counted: "dispatcher invocations from the outage on that failed or reported failed records (the Lambda front's answers)",
+      count: (end, seen) =>
+        end.dispatcherCalls.filter((i) => (i.doneAt ?? Infinity) >= seen.stoppedAt && failedOrPartial(i)).length,
     },
     checks: [inKeyOrder('kinesis-dynamodb-restart')],
   },

@@ -16,7 +16,13 @@ export async function waitFor(what: string, check: () => boolean | Promise<boole
   }
 }
 
-export interface Message { partition: number; offset: number; key: string; keyBase64: string | null; value: Buffer }
+export interface Message {
+  partition: number;
+  offset: number;
+  key: string;
+  keyBase64: string | null;
+  value: Buffer;
+}
 
 /** Every message of a topic up to its current end. */
 export async function readAll(kafka: Kafka, topic: string): Promise<Message[]> {
@@ -31,10 +37,18 @@ export async function readAll(kafka: Kafka, topic: string): Promise<Message[]> {
   const consumer = kafka.consumer({ groupId: `ledger-${randomUUID()}`, maxBytesPerPartition: 8 * 1024 * 1024 });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({ eachMessage: async ({ partition, message }) => {
-    out.push({ partition, offset: Number(message.offset), key: String(message.key), keyBase64: message.key ? message.key.toString('base64') : null, value: message.value ?? Buffer.alloc(0) });
-    seen.set(partition, Number(message.offset) + 1);
-  } });
+  await consumer.run({
+    eachMessage: async ({ partition, message }) => {
+      out.push({
+        partition,
+        offset: Number(message.offset),
+        key: String(message.key),
+        keyBase64: message.key ? message.key.toString('base64') : null,
+        value: message.value ?? Buffer.alloc(0),
+      });
+      seen.set(partition, Number(message.offset) + 1);
+    },
+  });
   await waitFor(`${topic} read to its end`, () => [...want].every(([p, h]) => h === 0 || (seen.get(p) ?? 0) >= h), 120_000);
   await consumer.disconnect();
   return out;
@@ -53,7 +67,10 @@ export function hasResult(value: Buffer): boolean {
 /** Lines of a log file that contain the text (0 when there is no file). */
 export function countLines(file: string, text: string): number {
   if (!fs.existsSync(file)) return 0;
-  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.includes(text)).length;
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(text)).length;
 }
 
 /** Every message body of a queue (the on-failure records), parsed; the queue is empty afterwards. */
@@ -63,7 +80,12 @@ export async function drainQueue(sqs: SQSClient, queueUrl: string): Promise<any[
     const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
     if (!r.Messages?.length) return bodies;
     bodies.push(...r.Messages.map((m) => JSON.parse(m.Body!)));
-    await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: r.Messages.map((x, i) => ({ Id: String(i), ReceiptHandle: x.ReceiptHandle! })) }));
+    await sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: r.Messages.map((x, i) => ({ Id: String(i), ReceiptHandle: x.ReceiptHandle! })),
+      }),
+    );
   }
 }
 
@@ -72,8 +94,14 @@ export const failedInvocations = (invocations: readonly te.InvocationRecord[]) =
   invocations.filter((i) => i.functionError || (i.status !== undefined && i.status >= 400)).length;
 
 /** Waits until one of the functions (`who` names them) has an invocation in flight, or the run is done. */
-export async function waitForInFlight(who: string, names: readonly string[], testEnv: te.TestEnv, done: () => boolean): Promise<void> {
-  const inFlight = async () => (await Promise.all(names.map((n) => te.listInvocations(n, testEnv)))).flat().some((i) => i.doneAt === undefined);
+export async function waitForInFlight(
+  who: string,
+  names: readonly string[],
+  testEnv: te.TestEnv,
+  done: () => boolean,
+): Promise<void> {
+  const inFlight = async () =>
+    (await Promise.all(names.map((n) => te.listInvocations(n, testEnv)))).flat().some((i) => i.doneAt === undefined);
   await waitFor(`a ${who} invocation in flight`, async () => (await inFlight()) || done(), 30_000);
 }
 
@@ -83,5 +111,8 @@ export const canaryInLogs = (fns: readonly te.RunningLambda[], name: string) =>
 
 /** The error topic's records, key and value parsed. */
 export async function readErrorRecords(kafka: Kafka, topic: string): Promise<{ key: any; value: any }[]> {
-  return (await readAll(kafka, topic)).map((msg) => ({ key: JSON.parse(msg.key), value: JSON.parse(msg.value.toString('utf8')) }));
+  return (await readAll(kafka, topic)).map((msg) => ({
+    key: JSON.parse(msg.key),
+    value: JSON.parse(msg.value.toString('utf8')),
+  }));
 }

@@ -38,7 +38,10 @@ export async function startProxy(o: ProxyOptions): Promise<Proxy> {
         res.writeHead(r.statusCode ?? 502, r.headers);
         r.pipe(res);
       });
-      up.on('error', (e) => { res.writeHead(502); res.end(String(e.message)); });
+      up.on('error', (e) => {
+        res.writeHead(502);
+        res.end(String(e.message));
+      });
       up.end(body);
     });
   });
@@ -48,6 +51,10 @@ export async function startProxy(o: ProxyOptions): Promise<Proxy> {
   return {
     url: `http://127.0.0.1:${port}`,
     counts,
-    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }

@@ -22,23 +22,37 @@ export const isPoison = (i: number) => i === 1 || i % POISON_EVERY === 0;
 
 /** The dispatcher's idempotency table, keyed as the dispatcher's store expects. */
 export async function createIdempotencyTable(dynamodb: DynamoDBClient, tableName: string): Promise<void> {
-  await dynamodb.send(new CreateTableCommand({ TableName: tableName, BillingMode: 'PAY_PER_REQUEST',
-    KeySchema: [{ AttributeName: IDEMPOTENCY_PARTITION_KEY, KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: IDEMPOTENCY_PARTITION_KEY, AttributeType: 'S' }] }));
+  await dynamodb.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [{ AttributeName: IDEMPOTENCY_PARTITION_KEY, KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: IDEMPOTENCY_PARTITION_KEY, AttributeType: 'S' }],
+    }),
+  );
 }
 
 /** The mapping's on-failure destination: a queue's URL (to drain it) and ARN (for the mapping). */
 export async function createOnFailureQueue(sqs: SQSClient, queueName: string): Promise<{ url: string; arn: string }> {
   const url = (await sqs.send(new CreateQueueCommand({ QueueName: queueName }))).QueueUrl!;
-  const arn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+  const arn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes!
+    .QueueArn!;
   return { url, arn };
 }
 
 /** The dispatcher bundle under the Lambda emulator with its configuration (and any endpoint overrides in `env`). */
 export function startDispatcher(
-  o: { name: string; config: DispatcherConfig; timeoutSeconds: number; env?: Record<string, string> }, testEnv: te.TestEnv,
+  o: { name: string; config: DispatcherConfig; timeoutSeconds: number; env?: Record<string, string> },
+  testEnv: te.TestEnv,
 ): Promise<te.RunningLambda> {
-  return te.startLambda({
-    name: o.name, dir: DISPATCHER, timeoutSeconds: o.timeoutSeconds, memoryMb: 512,
-    env: { [DISPATCHER_CONFIG_ENV]: JSON.stringify(o.config), POWERTOOLS_SERVICE_NAME: 'e2e', ...o.env },
-  }, testEnv);
+  return te.startLambda(
+    {
+      name: o.name,
+      dir: DISPATCHER,
+      timeoutSeconds: o.timeoutSeconds,
+      memoryMb: 512,
+      env: { [DISPATCHER_CONFIG_ENV]: JSON.stringify(o.config), POWERTOOLS_SERVICE_NAME: 'e2e', ...o.env },
+    },
+    testEnv,
+  );
 }

@@ -115,7 +115,13 @@ export abstract class OnFailureDestination {
   /** The Kafka topic name. */
   public readonly topicName?: string;
 
-  protected constructor(kind: OnFailureDestinationKind, queue?: sqs.IQueue, topic?: sns.ITopic, bucket?: s3.IBucket, topicName?: string) {
+  protected constructor(
+    kind: OnFailureDestinationKind,
+    queue?: sqs.IQueue,
+    topic?: sns.ITopic,
+    bucket?: s3.IBucket,
+    topicName?: string,
+  ) {
     this.kind = kind;
     this.queue = queue;
     this.topic = topic;
@@ -131,9 +137,18 @@ function grantKey(policy: iam.Policy, key: kms.IKey, actions: string[]): void {
   policy.addStatements(new iam.PolicyStatement({ actions, resources: [key.keyArn] }));
 }
 
-function send(policy: iam.Policy, role: iam.IRole, service: string, action: string, resource: string): Pick<OnFailureDestinationConfig, 'endpointService' | 'endpointStatement'> {
+function send(
+  policy: iam.Policy,
+  role: iam.IRole,
+  service: string,
+  action: string,
+  resource: string,
+): Pick<OnFailureDestinationConfig, 'endpointService' | 'endpointStatement'> {
   policy.addStatements(new iam.PolicyStatement({ actions: [action], resources: [resource] }));
-  return { endpointService: service, endpointStatement: new iam.PolicyStatement({ actions: [action], principals: [role], resources: [resource] }) };
+  return {
+    endpointService: service,
+    endpointStatement: new iam.PolicyStatement({ actions: [action], principals: [role], resources: [resource] }),
+  };
 }
 
 class SqsDestination extends OnFailureDestination {
@@ -142,11 +157,13 @@ class SqsDestination extends OnFailureDestination {
   }
 
   public bind(scope: Construct, { policy, role }: OnFailureBindOptions): OnFailureDestinationConfig {
-    const queue = this.queue ?? new sqs.Queue(scope, 'OnFailureQueue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
+    const queue =
+      this.queue ??
+      new sqs.Queue(scope, 'OnFailureQueue', {
+        encryption: sqs.QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        retentionPeriod: Duration.days(14),
+      });
     if (queue.encryptionMasterKey) grantKey(policy, queue.encryptionMasterKey, ['kms:Decrypt', 'kms:GenerateDataKey']);
     return { destination: queue.queueArn, queue, ...send(policy, role, 'sqs', 'sqs:SendMessage', queue.queueArn) };
   }
@@ -170,12 +187,14 @@ class S3Destination extends OnFailureDestination {
   }
 
   public bind(scope: Construct, { policy, role }: OnFailureBindOptions): OnFailureDestinationConfig {
-    const bucket = this.bucket ?? new s3.Bucket(scope, 'OnFailureBucket', {
-      versioned: true,
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-    });
+    const bucket =
+      this.bucket ??
+      new s3.Bucket(scope, 'OnFailureBucket', {
+        versioned: true,
+        encryption: s3.BucketEncryption.S3_MANAGED,
+        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+        enforceSSL: true,
+      });
     // The Lambda guide lists s3:ListBucket for S3 destinations besides s3:PutObject.
     policy.addStatements(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
     if (bucket.encryptionKey) grantKey(policy, bucket.encryptionKey, ['kms:GenerateDataKey']);
@@ -191,13 +210,17 @@ class KafkaTopicDestination extends OnFailureDestination {
   public bind(scope: Construct, { policy, mskClusterArn, authMethod }: OnFailureBindOptions): OnFailureDestinationConfig {
     const topic = this.topicName!;
     if (authMethod === KafkaAuthMethod.IAM && mskClusterArn !== undefined) {
-      policy.addStatements(new iam.PolicyStatement({
-        actions: ['kafka-cluster:WriteData', 'kafka-cluster:DescribeTopic'],
-        resources: [mskResourceArn(mskClusterArn, 'topic', topic)],
-      }));
+      policy.addStatements(
+        new iam.PolicyStatement({
+          actions: ['kafka-cluster:WriteData', 'kafka-cluster:DescribeTopic'],
+          resources: [mskResourceArn(mskClusterArn, 'topic', topic)],
+        }),
+      );
     } else {
-      Annotations.of(scope).addWarningV2('cdk-kafka-lambda:kafkaDestinationAcl',
-        `Lambda writes failed records to topic ${topic} as the ${authMethod} user; grant that user Write and Describe on it in the cluster's ACLs.`);
+      Annotations.of(scope).addWarningV2(
+        'cdk-kafka-lambda:kafkaDestinationAcl',
+        `Lambda writes failed records to topic ${topic} as the ${authMethod} user; grant that user Write and Describe on it in the cluster's ACLs.`,
+      );
     }
     return { destination: `kafka://${topic}` };
   }

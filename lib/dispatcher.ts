@@ -9,10 +9,22 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { ESM_LIMITS } from '../contract/esm-limits';
 import {
-  BOUNDS, DEFAULTS, DISPATCHER_CONFIG_ENV, DISPATCHER_CONFIG_VERSION, DispatcherConfig, IDEMPOTENCY_PARTITION_KEY, IDEMPOTENCY_TTL_ATTRIBUTE, MetricName,
+  BOUNDS,
+  DEFAULTS,
+  DISPATCHER_CONFIG_ENV,
+  DISPATCHER_CONFIG_VERSION,
+  DispatcherConfig,
+  IDEMPOTENCY_PARTITION_KEY,
+  IDEMPOTENCY_TTL_ATTRIBUTE,
+  MetricName,
 } from '../contract/dispatcher-config';
 import {
-  DispatcherErrorBehavior, DispatcherInvocationType, DispatcherPayloadFormat, IdempotencyMode, KafkaDispatcherProps, KafkaRelayProps,
+  DispatcherErrorBehavior,
+  DispatcherInvocationType,
+  DispatcherPayloadFormat,
+  IdempotencyMode,
+  KafkaDispatcherProps,
+  KafkaRelayProps,
 } from './dispatcher-props';
 import { DispatcherSourceKind, DispatcherTriggerBinding, DispatcherTriggerOptions, IDispatcherTarget } from './dispatcher-target';
 import { DISPATCHER_TARGET_SYMBOL } from './private/dispatcher-target';
@@ -61,8 +73,12 @@ interface DispatcherTargets {
  * trigger given `dispatcher.function` as its target binds to the dispatcher.
  */
 class DispatcherFunction extends lambda.Function implements IDispatcherTarget {
-  constructor(scope: Construct, id: string, props: lambda.FunctionProps,
-    private readonly binder: (trigger: Construct, options: DispatcherTriggerOptions) => DispatcherTriggerBinding) {
+  constructor(
+    scope: Construct,
+    id: string,
+    props: lambda.FunctionProps,
+    private readonly binder: (trigger: Construct, options: DispatcherTriggerOptions) => DispatcherTriggerBinding,
+  ) {
     super(scope, id, props);
     Object.defineProperty(this, DISPATCHER_TARGET_SYMBOL, { value: true });
   }
@@ -74,7 +90,7 @@ class DispatcherFunction extends lambda.Function implements IDispatcherTarget {
 
 /** The default target and the routes' targets. */
 function targetsOf(props: KafkaDispatcherProps): lambda.IFunction[] {
-  return [...props.target ? [props.target] : [], ...(props.routes ?? []).map((r) => r.target)];
+  return [...(props.target ? [props.target] : []), ...(props.routes ?? []).map((r) => r.target)];
 }
 
 /** The targets' longest timeout in ms, when it is given or known (lambda.Functions'; 3 s when one sets none). */
@@ -172,7 +188,7 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
 
     const targets = this.grantTargets(props, settings);
     this.targetOwnerPolicy = targets.access?.ownerPolicy;
-    const needs: EndpointNeed[] = [...targets.access?.needs ?? [], ...targets.routes?.needs ?? []];
+    const needs: EndpointNeed[] = [...(targets.access?.needs ?? []), ...(targets.routes?.needs ?? [])];
     this.schemas = new DispatcherSchemas(props.schemas, this.fail);
     const schemaPorts = this.grantSchemaAccess(this.schemas.ownAccess, needs);
     this.warnOnUnroutedRecords(props, settings.onError);
@@ -184,7 +200,10 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
 
     // Read at synth: by then every trigger that targets the dispatcher has bound to it.
     const config = this.config(props, settings, targets, relay?.config);
-    this.function.addEnvironment(DISPATCHER_CONFIG_ENV, Lazy.string({ produce: () => Stack.of(this).toJsonString(this.withBindings(config)) }));
+    this.function.addEnvironment(
+      DISPATCHER_CONFIG_ENV,
+      Lazy.string({ produce: () => Stack.of(this).toJsonString(this.withBindings(config)) }),
+    );
     this.acknowledgeNagFindings(targetsOf(props));
   }
 
@@ -205,22 +224,44 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
       pointer: props.idempotencyKeyPointer,
     };
     const { timeout, timeMargin, ttl, pointer } = s;
-    this.integerIn('recordsPerInvocation', s.recordsPerInvocation, BOUNDS.recordsPerInvocation, `the event source mapping sends at most ${ESM_LIMITS.batchSize[1]} records`);
+    this.integerIn(
+      'recordsPerInvocation',
+      s.recordsPerInvocation,
+      BOUNDS.recordsPerInvocation,
+      `the event source mapping sends at most ${ESM_LIMITS.batchSize[1]} records`,
+    );
     this.integerIn('concurrency', s.concurrency, BOUNDS.concurrency, 'use a bound of partitions invoked in parallel');
     this.integerIn('maxAttempts', s.maxAttempts, BOUNDS.maxAttempts, 'count the first attempt');
-    this.integerIn('maxStoredResultBytes', s.maxStoredResultBytes, BOUNDS.maxStoredResultBytes, 'a DynamoDB item holds at most 400 KB');
+    this.integerIn(
+      'maxStoredResultBytes',
+      s.maxStoredResultBytes,
+      BOUNDS.maxStoredResultBytes,
+      'a DynamoDB item holds at most 400 KB',
+    );
     if (!timeout.isUnresolved() && !timeMargin.isUnresolved() && timeMargin.toMilliseconds() >= timeout.toMilliseconds()) {
-      this.fail('timeMargin', timeMargin.toHumanString(), `it must be shorter than timeout (${timeout.toHumanString()}): lower timeMargin or raise timeout`);
+      this.fail(
+        'timeMargin',
+        timeMargin.toHumanString(),
+        `it must be shorter than timeout (${timeout.toHumanString()}): lower timeMargin or raise timeout`,
+      );
     }
     this.warnOnTargetOutlasting(props, timeout, timeMargin);
     if (!ttl.isUnresolved() && (ttl.toSeconds() < BOUNDS.ttlSeconds[0] || ttl.toSeconds() > BOUNDS.ttlSeconds[1])) {
-      this.fail('idempotencyTtl', ttl.toHumanString(), `use ${BOUNDS.ttlSeconds.map((x) => Duration.seconds(x).toHumanString()).join(' to ')}`);
+      this.fail(
+        'idempotencyTtl',
+        ttl.toHumanString(),
+        `use ${BOUNDS.ttlSeconds.map((x) => Duration.seconds(x).toHumanString()).join(' to ')}`,
+      );
     }
     if (pointer !== undefined && !Token.isUnresolved(pointer) && !pointer.startsWith('/')) {
       this.fail('idempotencyKeyPointer', pointer, 'use a JSON pointer starting with "/" (e.g. "/orderId")');
     }
     if (props.idempotency === false && (pointer !== undefined || props.idempotencyMode !== undefined)) {
-      this.fail('idempotency', false, 'idempotencyKeyPointer and idempotencyMode need idempotency: remove them or set idempotency to true');
+      this.fail(
+        'idempotency',
+        false,
+        'idempotencyKeyPointer and idempotencyMode need idempotency: remove them or set idempotency to true',
+      );
     }
     return s;
   }
@@ -229,41 +270,57 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
   private network(props: KafkaDispatcherProps): DispatcherNetwork {
     const vpc = props.vpc ?? props.relay?.cluster.vpc;
     const subnetSelection = props.vpcSubnets ?? (props.vpc === undefined ? props.relay?.cluster.subnets : undefined);
-    const securityGroups = vpc === undefined ? undefined : props.securityGroups ?? [new ec2.SecurityGroup(this, 'SecurityGroup', {
-      vpc,
-      description: `Dispatcher ${this.node.path} (cdk-kafka-lambda)`,
-      allowAllOutbound: false,
-    })];
+    const securityGroups =
+      vpc === undefined
+        ? undefined
+        : (props.securityGroups ?? [
+            new ec2.SecurityGroup(this, 'SecurityGroup', {
+              vpc,
+              description: `Dispatcher ${this.node.path} (cdk-kafka-lambda)`,
+              allowAllOutbound: false,
+            }),
+          ]);
     return { vpc, subnetSelection, securityGroups };
   }
 
   /** The execution role (its log group's writes, and network interfaces in a VPC), the log group and the function. */
-  private createFunction(props: KafkaDispatcherProps, timeout: Duration, network: DispatcherNetwork): { role: iam.Role; logGroup: logs.LogGroup; fn: DispatcherFunction } {
+  private createFunction(
+    props: KafkaDispatcherProps,
+    timeout: Duration,
+    network: DispatcherNetwork,
+  ): { role: iam.Role; logGroup: logs.LogGroup; fn: DispatcherFunction } {
     const role = new iam.Role(this, 'ServiceRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: `Execution role of the cdk-kafka-lambda dispatcher ${this.node.path}`,
     });
     const logGroup = new logs.LogGroup(this, 'LogGroup', { retention: props.logRetention ?? logs.RetentionDays.TWO_YEARS });
-    role.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-      resources: [logGroup.logGroupArn],
-    }));
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [logGroup.logGroupArn],
+      }),
+    );
     if (network.vpc) role.addToPrincipalPolicy(eniStatement());
 
-    const fn = new DispatcherFunction(this, 'Function', {
-      runtime: HANDLER_RUNTIME,
-      architecture: lambda.Architecture.ARM_64,
-      handler: 'index.handler',
-      code: handlerCode('dispatcher'),
-      timeout,
-      memorySize: props.memorySize ?? 512,
-      role,
-      logGroup,
-      vpc: network.vpc,
-      vpcSubnets: network.subnetSelection,
-      securityGroups: network.securityGroups,
-      description: 'cdk-kafka-lambda dispatcher: Kafka or Kinesis records to the target function, results to Kafka',
-    }, (trigger, options) => this.bindTrigger(trigger, options));
+    const fn = new DispatcherFunction(
+      this,
+      'Function',
+      {
+        runtime: HANDLER_RUNTIME,
+        architecture: lambda.Architecture.ARM_64,
+        handler: 'index.handler',
+        code: handlerCode('dispatcher'),
+        timeout,
+        memorySize: props.memorySize ?? 512,
+        role,
+        logGroup,
+        vpc: network.vpc,
+        vpcSubnets: network.subnetSelection,
+        securityGroups: network.securityGroups,
+        description: 'cdk-kafka-lambda dispatcher: Kafka or Kinesis records to the target function, results to Kafka',
+      },
+      (trigger, options) => this.bindTrigger(trigger, options),
+    );
     return { role, logGroup, fn };
   }
 
@@ -273,23 +330,45 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
       this.fail('target', undefined, 'give the function to invoke (target), or routes to choose one per record');
     }
     if (props.target === undefined && (props.targetRole !== undefined || props.targetRoleExternalId !== undefined)) {
-      this.fail('targetRole', props.targetRole?.roleArn ?? props.targetRoleExternalId, 'targetRole and targetRoleExternalId are for target: set target, or give each route its own targetRole');
+      this.fail(
+        'targetRole',
+        props.targetRole?.roleArn ?? props.targetRoleExternalId,
+        'targetRole and targetRoleExternalId are for target: set target, or give each route its own targetRole',
+      );
     }
-    const access = props.target === undefined ? undefined : targetAccess(this, {
-      target: props.target, targetRole: props.targetRole, targetRoleExternalId: props.targetRoleExternalId, role: this.role,
-      propPrefix: '', outputId: 'TargetOwnerPolicy', fail: this.fail,
-    });
-    const routes = props.routes === undefined ? undefined : dispatcherRoutes(this, {
-      routes: props.routes, invocationType: s.invocationType, payloadFormat: s.payloadFormat, relay: props.relay, role: this.role, fail: this.fail,
-    });
+    const access =
+      props.target === undefined
+        ? undefined
+        : targetAccess(this, {
+            target: props.target,
+            targetRole: props.targetRole,
+            targetRoleExternalId: props.targetRoleExternalId,
+            role: this.role,
+            propPrefix: '',
+            outputId: 'TargetOwnerPolicy',
+            fail: this.fail,
+          });
+    const routes =
+      props.routes === undefined
+        ? undefined
+        : dispatcherRoutes(this, {
+            routes: props.routes,
+            invocationType: s.invocationType,
+            payloadFormat: s.payloadFormat,
+            relay: props.relay,
+            role: this.role,
+            fail: this.fail,
+          });
     return { access, routes };
   }
 
   private warnOnUnroutedRecords(props: KafkaDispatcherProps, onError: DispatcherErrorBehavior): void {
     if (props.target === undefined && onError === DispatcherErrorBehavior.FAIL) {
-      Annotations.of(this).addWarningV2('cdk-kafka-lambda:unroutedRecordsFail',
-        'routes without target and onError FAIL: a record no route takes fails its batch at every retry, holding up its partition until the '
-        + 'mapping\'s retries end. Set target for such records, or onError LOG (with relay.errorTopic) to set them aside.');
+      Annotations.of(this).addWarningV2(
+        'cdk-kafka-lambda:unroutedRecordsFail',
+        'routes without target and onError FAIL: a record no route takes fails its batch at every retry, holding up its partition until the ' +
+          "mapping's retries end. Set target for such records, or onError LOG (with relay.errorTopic) to set them aside.",
+      );
     }
   }
 
@@ -307,30 +386,52 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
     });
     // Strict: a conditional put and delete per key. Batched: records keyed by their coordinates are kept per range,
     // whose item is updated conditionally; those of Kinesis shards that may interleave, and business keys, per key.
-    const actions = s.idempotencyMode === IdempotencyMode.STRICT
-      ? ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem']
-      : ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', ...(s.pointer === undefined ? ['dynamodb:UpdateItem'] : [])];
+    const actions =
+      s.idempotencyMode === IdempotencyMode.STRICT
+        ? ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem']
+        : ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', ...(s.pointer === undefined ? ['dynamodb:UpdateItem'] : [])];
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources: [table.tableArn] }));
     // DynamoDB calls KMS for the table's key itself: the grant holds through DynamoDB only, and no KMS endpoint is needed.
-    if (props.tableEncryptionKey) grantKeyVia(this.role, props.tableEncryptionKey, 'dynamodb', ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey*', 'kms:DescribeKey']);
-    needs.push({ key: 'dynamoDb', label: 'DynamoDB (the idempotency table)', statements: [this.endpointStatement(actions, [table.tableArn])] });
+    if (props.tableEncryptionKey)
+      grantKeyVia(this.role, props.tableEncryptionKey, 'dynamodb', [
+        'kms:Decrypt',
+        'kms:Encrypt',
+        'kms:GenerateDataKey*',
+        'kms:DescribeKey',
+      ]);
+    needs.push({
+      key: 'dynamoDb',
+      label: 'DynamoDB (the idempotency table)',
+      statements: [this.endpointStatement(actions, [table.tableArn])],
+    });
     return table;
   }
 
   /** The relay's configuration, secret, grants and endpoint need, and in a VPC its rules to the brokers. */
-  private setUpRelay(props: KafkaDispatcherProps, s: DispatcherSettings, routeResponseTopics: string[] | undefined, needs: EndpointNeed[],
-    vpc: ec2.IVpc | undefined): { config: DispatcherConfig['relay']; secret?: secretsmanager.ISecret } | undefined {
+  private setUpRelay(
+    props: KafkaDispatcherProps,
+    s: DispatcherSettings,
+    routeResponseTopics: string[] | undefined,
+    needs: EndpointNeed[],
+    vpc: ec2.IVpc | undefined,
+  ): { config: DispatcherConfig['relay']; secret?: secretsmanager.ISecret } | undefined {
     const relay = props.relay;
     if (relay === undefined) {
       if (s.onError === DispatcherErrorBehavior.LOG) {
-        Annotations.of(this).addWarningV2('cdk-kafka-lambda:dispatcherLogWithoutErrorTopic',
-          'onError is LOG but no relay.errorTopic is set: failures are written to the dispatcher\'s CloudWatch log only. Set relay.errorTopic to keep them in Kafka.');
+        Annotations.of(this).addWarningV2(
+          'cdk-kafka-lambda:dispatcherLogWithoutErrorTopic',
+          "onError is LOG but no relay.errorTopic is set: failures are written to the dispatcher's CloudWatch log only. Set relay.errorTopic to keep them in Kafka.",
+        );
       }
       return undefined;
     }
     const setup = relaySetup(this, this.role, relay, s.invocationType, s.onError, this.fail, routeResponseTopics);
     if (setup.secretArns.length) {
-      needs.push({ key: 'secretsManager', label: 'Secrets Manager (the relay credentials)', statements: [this.endpointStatement(['secretsmanager:GetSecretValue'], setup.secretArns)] });
+      needs.push({
+        key: 'secretsManager',
+        label: 'Secrets Manager (the relay credentials)',
+        statements: [this.endpointStatement(['secretsmanager:GetSecretValue'], setup.secretArns)],
+      });
     }
     if (vpc) connectToBrokers(this, this.function, relay.cluster, setup.brokerPorts, vpc);
     return { config: setup.config, secret: setup.secret };
@@ -340,27 +441,45 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
    * In a VPC: the endpoints (or NAT egress) and rules to reach each service the dispatcher calls; returns how to reach
    * those a trigger's binding adds.
    */
-  private reachFromVpc(props: KafkaDispatcherProps, network: DispatcherNetwork, needs: EndpointNeed[], schemaPorts: number[]):
-  (needs: EndpointNeed[], ports: number[]) => void {
+  private reachFromVpc(
+    props: KafkaDispatcherProps,
+    network: DispatcherNetwork,
+    needs: EndpointNeed[],
+    schemaPorts: number[],
+  ): (needs: EndpointNeed[], ports: number[]) => void {
     const vpc = network.vpc!;
     const securityGroups = network.securityGroups!;
     const mode = props.vpcEndpoints ?? KafkaVpcEndpoints.create();
     const subnets = vpc.selectSubnets(network.subnetSelection).subnets;
     const reach = (more: EndpointNeed[], ports: number[]) => {
-      const provided = provideEndpoints(this, { vpc, endpoints: mode, subnets, callerGroups: securityGroups, caller: `the dispatcher ${this.node.path}`, needs: more });
+      const provided = provideEndpoints(this, {
+        vpc,
+        endpoints: mode,
+        subnets,
+        callerGroups: securityGroups,
+        caller: `the dispatcher ${this.node.path}`,
+        needs: more,
+      });
       Object.assign(this.vpcEndpoints, provided.endpoints);
       for (const port of ports) {
-        for (const group of securityGroups) group.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(port), `The schema registry (port ${port})`);
+        for (const group of securityGroups)
+          group.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(port), `The schema registry (port ${port})`);
       }
     };
     reach(needs, schemaPorts);
-    for (const group of securityGroups) group.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to the AWS services the dispatcher calls');
+    for (const group of securityGroups)
+      group.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to the AWS services the dispatcher calls');
     if (mode.mode === KafkaVpcEndpointsMode.NONE) this.cfnFunction.addMetadata(NAT_EGRESS_METADATA, 'nat');
     return reach;
   }
 
   /** The runtime's configuration as the props decide it; `withBindings` adds what the triggers bound. */
-  private config(props: KafkaDispatcherProps, s: DispatcherSettings, targets: DispatcherTargets, relay: DispatcherConfig['relay']): DispatcherConfig {
+  private config(
+    props: KafkaDispatcherProps,
+    s: DispatcherSettings,
+    targets: DispatcherTargets,
+    relay: DispatcherConfig['relay'],
+  ): DispatcherConfig {
     const { invocationType, payloadFormat, recordsPerInvocation, concurrency, maxAttempts, onError, timeMargin } = s;
     return {
       version: DISPATCHER_CONFIG_VERSION,
@@ -381,14 +500,17 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
       onError,
       reportBatchItemFailures: this.reportBatchItemFailures,
       timeMarginMs: timeMargin.toMilliseconds(),
-      idempotency: this.table === undefined ? undefined : {
-        tableName: this.table.tableName,
-        mode: s.idempotencyMode,
-        ttlSeconds: s.ttl.toSeconds(),
-        keyPointer: s.pointer,
-        maxStoredResultBytes: s.maxStoredResultBytes,
-        kinesisRanges: undefined, // withBindings
-      },
+      idempotency:
+        this.table === undefined
+          ? undefined
+          : {
+              tableName: this.table.tableName,
+              mode: s.idempotencyMode,
+              ttlSeconds: s.ttl.toSeconds(),
+              keyPointer: s.pointer,
+              maxStoredResultBytes: s.maxStoredResultBytes,
+              kinesisRanges: undefined, // withBindings
+            },
       relay,
       schemas: undefined, // withBindings
       metrics: { namespace: DEFAULTS.metricsNamespace, service: this.serviceName },
@@ -421,7 +543,11 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
         this.reach(needs, this.grantSchemaAccess(access, needs, false));
       }
     }
-    return { name: `KafkaDispatcher ${this.node.path}`, reportBatchItemFailures: this.reportBatchItemFailures, relay: this.relay };
+    return {
+      name: `KafkaDispatcher ${this.node.path}`,
+      reportBatchItemFailures: this.reportBatchItemFailures,
+      relay: this.relay,
+    };
   }
 
   /**
@@ -432,10 +558,12 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
     if (access === undefined) return [];
     if (grant) {
       access.statements.forEach((s) => this.role.addToPrincipalPolicy(s));
-      for (const secret of access.secrets) if (secret.encryptionKey) grantKeyVia(this.role, secret.encryptionKey, 'secretsmanager', ['kms:Decrypt']);
+      for (const secret of access.secrets)
+        if (secret.encryptionKey) grantKeyVia(this.role, secret.encryptionKey, 'secretsmanager', ['kms:Decrypt']);
     }
     if (access.endpoint) {
-      const label = access.endpoint === 'glue' ? 'Glue (the schema registry)' : 'Secrets Manager (the schema registry credentials)';
+      const label =
+        access.endpoint === 'glue' ? 'Glue (the schema registry)' : 'Secrets Manager (the schema registry credentials)';
       const statements = access.statements.map((s) => this.endpointStatement(s.actions, s.resources));
       needs.push({ key: access.endpoint, label, statements });
     }
@@ -450,7 +578,12 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
   /** The dispatcher's security groups, when it runs in a VPC. */
   public get connections(): ec2.Connections {
     if (this.vpcConnections === undefined) {
-      throw new ValidationError(this, 'vpc', undefined, 'the dispatcher has no connections outside a VPC; set vpc (or a relay cluster with a vpc) to place it in one');
+      throw new ValidationError(
+        this,
+        'vpc',
+        undefined,
+        'the dispatcher has no connections outside a VPC; set vpc (or a relay cluster with a vpc) to place it in one',
+      );
     }
     return this.vpcConnections;
   }
@@ -497,7 +630,8 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
 
   private integerIn(prop: string, value: number, [min, max]: readonly [number, number], hint: string): void {
     if (Token.isUnresolved(value)) return;
-    if (!Number.isInteger(value) || value < min || value > max) this.fail(prop, value, `use an integer from ${min} to ${max}: ${hint}`);
+    if (!Number.isInteger(value) || value < min || value > max)
+      this.fail(prop, value, `use an integer from ${min} to ${max}: ${hint}`);
   }
 
   /** A VPC endpoint policy statement admitting this dispatcher's role. */
@@ -512,22 +646,25 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
     const wait = timeout.toMilliseconds() - timeMargin.toMilliseconds();
     if (target <= wait) return;
     const prop = props.targetTimeout !== undefined ? 'targetTimeout' : 'target.timeout';
-    Annotations.of(this).addWarningV2('cdk-kafka-lambda:targetOutlastsDispatcher',
-      `${prop} (${target / 1000} s) is longer than timeout less timeMargin (${wait / 1000} s): an invocation that runs that long is given up at the `
-      + 'dispatcher\'s deadline, its records are retried with an unknown outcome and the target may run them twice. '
-      + `Set timeout to at least ${Math.ceil((target + timeMargin.toMilliseconds()) / 1000)} s or shorten the target's timeout.`);
+    Annotations.of(this).addWarningV2(
+      'cdk-kafka-lambda:targetOutlastsDispatcher',
+      `${prop} (${target / 1000} s) is longer than timeout less timeMargin (${wait / 1000} s): an invocation that runs that long is given up at the ` +
+        "dispatcher's deadline, its records are retried with an unknown outcome and the target may run them twice. " +
+        `Set timeout to at least ${Math.ceil((target + timeMargin.toMilliseconds()) / 1000)} s or shorten the target's timeout.`,
+    );
   }
 
   /** Acknowledges, with reasons, the cdk-nag AwsSolutions findings the dispatcher causes on purpose. */
   private acknowledgeNagFindings(targets: lambda.IFunction[]): void {
     const policy = this.role.node.tryFindChild('DefaultPolicy') as iam.Policy | undefined;
     const reasons: { [kind: string]: string } = {
-      invoke: 'The dispatcher invokes the target\'s versions and aliases (grantInvoke).',
+      invoke: "The dispatcher invokes the target's versions and aliases (grantInvoke).",
       logs: 'The dispatcher writes log streams of its own log group only; stream names are chosen by Lambda.',
-      eni: 'Lambda creates the function\'s network interfaces with this role: their ids are unknown before creation and ec2:Describe* has no resource-level permissions.',
-      secret: 'An imported secret is matched by its ARN\'s random suffix.',
-      kms: 'kms:GenerateDataKey* names the key\'s data key variants, on one key, through one service.',
-      schemas: 'A record names its schema version only at run time: GetSchemaVersion is granted on the schemas of one Glue registry.',
+      eni: "Lambda creates the function's network interfaces with this role: their ids are unknown before creation and ec2:Describe* has no resource-level permissions.",
+      secret: "An imported secret is matched by its ARN's random suffix.",
+      kms: "kms:GenerateDataKey* names the key's data key variants, on one key, through one service.",
+      schemas:
+        'A record names its schema version only at run time: GetSchemaVersion is granted on the schemas of one Glue registry.',
     };
     const stack = Stack.of(this);
     const invokeAll = new Set(targets.map((target) => JSON.stringify(stack.resolve(`${target.functionArn}:*`))));

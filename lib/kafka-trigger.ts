@@ -20,8 +20,20 @@ import { validateDispatcherAnswers, validateKafkaTriggerProps } from './private/
 import { bindSchemaRegistry, createDryRunCheck, eventSourceNetwork } from './private/kafka-trigger-parts';
 import { mskResourceArn } from './private/msk';
 import { ownerClusterPolicy } from './private/cross-account';
-import { acknowledgeOnFailureFindings, bindOnFailure, consumerLagMetric, errorAlarms, lambdaMetric } from './private/trigger-shared';
-import { EndpointNeed, EVENT_SOURCE_GROUPS_METADATA, NAT_EGRESS_METADATA, eniStatement, provideEndpoints } from './private/vpc-endpoints';
+import {
+  acknowledgeOnFailureFindings,
+  bindOnFailure,
+  consumerLagMetric,
+  errorAlarms,
+  lambdaMetric,
+} from './private/trigger-shared';
+import {
+  EndpointNeed,
+  EVENT_SOURCE_GROUPS_METADATA,
+  NAT_EGRESS_METADATA,
+  eniStatement,
+  provideEndpoints,
+} from './private/vpc-endpoints';
 import { KafkaVpcEndpoints, KafkaVpcEndpointsMode } from './vpc-endpoints';
 
 /** Construct id of the AwsCustomResource singleton provider (aws-cdk-lib/custom-resources). */
@@ -101,8 +113,12 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     this.auth = props.auth ?? (msk ? KafkaAuth.iam() : KafkaAuth.scram512());
     const role = props.target.role;
     if (!role) {
-      throw new ValidationError(this, 'target.role', undefined,
-        'the event source uses the function\'s execution role; import the function with lambda.Function.fromFunctionAttributes({ functionArn, role })');
+      throw new ValidationError(
+        this,
+        'target.role',
+        undefined,
+        "the event source uses the function's execution role; import the function with lambda.Function.fromFunctionAttributes({ functionArn, role })",
+      );
     }
 
     validateKafkaTriggerProps(props, (prop, value, fix) => this.fail(prop, value, fix));
@@ -127,13 +143,24 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     // Network
     const net = this.configureNetwork();
     this.securityGroup = net.createdSecurityGroup;
-    this.connections = new ec2.Connections({ securityGroups: net.securityGroups, defaultPort: this.brokerPorts.length ? ec2.Port.tcp(this.brokerPorts[0]) : undefined });
+    this.connections = new ec2.Connections({
+      securityGroups: net.securityGroups,
+      defaultPort: this.brokerPorts.length ? ec2.Port.tcp(this.brokerPorts[0]) : undefined,
+    });
 
     // Cluster access grants
     this.grantClusterAccess(props.topics);
     if (vpcConnectionArn !== undefined) {
-      this.policy.addStatements(new iam.PolicyStatement({ actions: ['kafka:DescribeVpcConnection'], resources: [vpcConnectionArn] }));
-      this.ownerClusterPolicy = ownerClusterPolicy(this, this.clusterArn!, props.topics, this.consumerGroupIds, this.auth.method === KafkaAuthMethod.IAM);
+      this.policy.addStatements(
+        new iam.PolicyStatement({ actions: ['kafka:DescribeVpcConnection'], resources: [vpcConnectionArn] }),
+      );
+      this.ownerClusterPolicy = ownerClusterPolicy(
+        this,
+        this.clusterArn!,
+        props.topics,
+        this.consumerGroupIds,
+        this.auth.method === KafkaAuthMethod.IAM,
+      );
     }
 
     // Destination
@@ -143,7 +170,8 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
 
     // Schema registry: bound once; the mappings share its configuration.
     this.schemaRegistryConfig = props.schemaRegistry
-      ? bindSchemaRegistry(this, props.schemaRegistry, this.target, this.policy, () => this.eventSourceMappingIds[0]) : undefined;
+      ? bindSchemaRegistry(this, props.schemaRegistry, this.target, this.policy, () => this.eventSourceMappingIds[0])
+      : undefined;
     this.bindDispatcher(props);
 
     // VPC endpoints
@@ -157,7 +185,9 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     if (props.dryRunCheck ?? true) this.dryRunCheck = createDryRunCheck(this, this.target);
 
     // Mappings
-    this.eventSourceMappings = props.topics.map((topic, i) => this.createMapping(props, topic, this.consumerGroupIds[i], net, dest.destination));
+    this.eventSourceMappings = props.topics.map((topic, i) =>
+      this.createMapping(props, topic, this.consumerGroupIds[i], net, dest.destination),
+    );
     this.eventSourceMappingIds = this.eventSourceMappings.map((m) => m.eventSourceMappingRef.eventSourceMappingId);
     this.eventSourceMappingArns = this.eventSourceMappings.map((m) => m.eventSourceMappingRef.eventSourceMappingArn);
 
@@ -198,7 +228,13 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
 
   private topicIndex(topic: string): number {
     const i = this.eventSourceMappings.findIndex((m) => m.topics?.[0] === topic);
-    if (i < 0) throw new ValidationError(this, 'topic', topic, `use one of the trigger's topics (${this.eventSourceMappings.map((m) => m.topics?.[0]).join(', ')})`);
+    if (i < 0)
+      throw new ValidationError(
+        this,
+        'topic',
+        topic,
+        `use one of the trigger's topics (${this.eventSourceMappings.map((m) => m.topics?.[0]).join(', ')})`,
+      );
     return i;
   }
 
@@ -226,35 +262,44 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
   private resolveConsumerGroupIds(props: KafkaTriggerProps): string[] {
     if (props.consumerGroupId !== undefined) return [props.consumerGroupId];
     const base = Names.uniqueResourceName(this, { maxLength: 120, separator: '-' });
-    return props.topics.map((t) => props.topics.length === 1 ? base : `${base}-${t}`.slice(0, 200));
+    return props.topics.map((t) => (props.topics.length === 1 ? base : `${base}-${t}`.slice(0, 200)));
   }
 
   // ---------------------------------------------------------------------------------------------
   // Secrets
 
   private grantSecretRead(secret: secretsmanager.ISecret): void {
-    this.policy.addStatements(new iam.PolicyStatement({
-      actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
-      resources: [secretArnPattern(secret)],
-    }));
+    this.policy.addStatements(
+      new iam.PolicyStatement({
+        actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+        resources: [secretArnPattern(secret)],
+      }),
+    );
     if (secret.encryptionKey) {
-      this.policy.addStatements(new iam.PolicyStatement({
-        actions: ['kms:Decrypt'],
-        resources: [secret.encryptionKey.keyArn],
-        conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` } },
-      }));
+      this.policy.addStatements(
+        new iam.PolicyStatement({
+          actions: ['kms:Decrypt'],
+          resources: [secret.encryptionKey.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` } },
+        }),
+      );
     }
   }
 
   // ---------------------------------------------------------------------------------------------
   // Network
 
-  private configureNetwork(): { securityGroups: ec2.ISecurityGroup[]; subnets: ec2.ISubnet[]; createdSecurityGroup?: ec2.SecurityGroup } {
+  private configureNetwork(): {
+    securityGroups: ec2.ISecurityGroup[];
+    subnets: ec2.ISubnet[];
+    createdSecurityGroup?: ec2.SecurityGroup;
+  } {
     const net = eventSourceNetwork(this, this.cluster, this.brokerPorts, (prop, value, fix) => this.fail(prop, value, fix));
     // Lambda creates the event source's network interfaces with the execution role (MSK: see grantClusterAccess).
     if (this.cluster.kind === KafkaClusterKind.SELF_MANAGED && this.cluster.vpc) this.policy.addStatements(eniStatement());
     // An MSK event source uses the cluster's groups, which the mapping does not name.
-    if (this.cluster.mskProps && net.securityGroups.length) this.eventSourceMetadata[EVENT_SOURCE_GROUPS_METADATA] = net.securityGroups.map((g) => g.securityGroupId);
+    if (this.cluster.mskProps && net.securityGroups.length)
+      this.eventSourceMetadata[EVENT_SOURCE_GROUPS_METADATA] = net.securityGroups.map((g) => g.securityGroupId);
     return net;
   }
 
@@ -265,26 +310,47 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     if (this.cluster.kind !== KafkaClusterKind.MSK) return;
     const arn = this.clusterArn!;
     // What AWSLambdaMSKExecutionRole grants, scoped to the cluster.
-    this.policy.addStatements(new iam.PolicyStatement({
-      actions: ['kafka:DescribeCluster', 'kafka:DescribeClusterV2', 'kafka:GetBootstrapBrokers'],
-      resources: [arn],
-    }));
+    this.policy.addStatements(
+      new iam.PolicyStatement({
+        actions: ['kafka:DescribeCluster', 'kafka:DescribeClusterV2', 'kafka:GetBootstrapBrokers'],
+        resources: [arn],
+      }),
+    );
     this.policy.addStatements(eniStatement());
     if (this.auth.method !== KafkaAuthMethod.IAM) return;
     this.policy.addStatements(
-      new iam.PolicyStatement({ actions: ['kafka-cluster:Connect', 'kafka-cluster:DescribeClusterDynamicConfiguration'], resources: [arn] }),
-      new iam.PolicyStatement({ actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData'], resources: topics.map((t) => mskResourceArn(arn, 'topic', t)) }),
-      new iam.PolicyStatement({ actions: ['kafka-cluster:DescribeGroup', 'kafka-cluster:AlterGroup'], resources: this.consumerGroupIds.map((g) => mskResourceArn(arn, 'group', g)) }),
+      new iam.PolicyStatement({
+        actions: ['kafka-cluster:Connect', 'kafka-cluster:DescribeClusterDynamicConfiguration'],
+        resources: [arn],
+      }),
+      new iam.PolicyStatement({
+        actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData'],
+        resources: topics.map((t) => mskResourceArn(arn, 'topic', t)),
+      }),
+      new iam.PolicyStatement({
+        actions: ['kafka-cluster:DescribeGroup', 'kafka-cluster:AlterGroup'],
+        resources: this.consumerGroupIds.map((g) => mskResourceArn(arn, 'group', g)),
+      }),
     );
   }
 
   // ---------------------------------------------------------------------------------------------
   // Destination
 
-  private configureDestination(props: KafkaTriggerProps): { destination?: string; queue?: sqs.IQueue; bucket?: s3.IBucket; endpoint?: EndpointNeed } {
+  private configureDestination(props: KafkaTriggerProps): {
+    destination?: string;
+    queue?: sqs.IQueue;
+    bucket?: s3.IBucket;
+    endpoint?: EndpointNeed;
+  } {
     const d = props.onFailure;
     if (!d) return {};
-    return bindOnFailure(this, d, { policy: this.policy, role: this.target.role!, mskClusterArn: this.clusterArn, authMethod: this.auth.method });
+    return bindOnFailure(this, d, {
+      policy: this.policy,
+      role: this.target.role!,
+      mskClusterArn: this.clusterArn,
+      authMethod: this.auth.method,
+    });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -303,25 +369,51 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     // Lambda invokes the function and assumes its role as the service; it reads secrets and writes to the
     // destination with the function's role.
     const needs: EndpointNeed[] = [
-      { key: 'lambda', label: 'Lambda', statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], principals: [lambdaPrincipal], resources: [this.target.functionArn, `${this.target.functionArn}:*`] })] },
-      { key: 'sts', label: 'STS', statements: [new iam.PolicyStatement({ actions: ['sts:AssumeRole'], principals: [lambdaPrincipal], resources: ['*'] })] },
+      {
+        key: 'lambda',
+        label: 'Lambda',
+        statements: [
+          new iam.PolicyStatement({
+            actions: ['lambda:InvokeFunction'],
+            principals: [lambdaPrincipal],
+            resources: [this.target.functionArn, `${this.target.functionArn}:*`],
+          }),
+        ],
+      },
+      {
+        key: 'sts',
+        label: 'STS',
+        statements: [new iam.PolicyStatement({ actions: ['sts:AssumeRole'], principals: [lambdaPrincipal], resources: ['*'] })],
+      },
     ];
     const secretArns = [this.authSecret, this.rootCaSecret].filter((s): s is secretsmanager.ISecret => !!s).map(secretArnPattern);
     // A Confluent schema registry's credentials are read through the same endpoint.
-    for (const access of this.schemaRegistryConfig?.accessConfigs as lambda.CfnEventSourceMapping.SchemaRegistryAccessConfigProperty[] ?? []) {
+    for (const access of (this.schemaRegistryConfig
+      ?.accessConfigs as lambda.CfnEventSourceMapping.SchemaRegistryAccessConfigProperty[]) ?? []) {
       if (access.uri) secretArns.push(access.uri);
     }
     if (secretArns.length) {
-      needs.push({ key: 'secretsManager', label: 'Secrets Manager', statements: [new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], principals: [role], resources: secretArns })] });
+      needs.push({
+        key: 'secretsManager',
+        label: 'Secrets Manager',
+        statements: [
+          new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], principals: [role], resources: secretArns }),
+        ],
+      });
     }
     if (destinationNeed) needs.push(destinationNeed);
     const provided = provideEndpoints(this, {
-      vpc, endpoints: mode, subnets: net.subnets, callerGroups: net.securityGroups,
-      caller: `the Kafka event source of ${this.node.path}`, needs,
+      vpc,
+      endpoints: mode,
+      subnets: net.subnets,
+      callerGroups: net.securityGroups,
+      caller: `the Kafka event source of ${this.node.path}`,
+      needs,
     });
     if (mode.mode === KafkaVpcEndpointsMode.NONE) this.eventSourceMetadata[NAT_EGRESS_METADATA] = 'nat';
     return {
-      created: mode.mode === KafkaVpcEndpointsMode.CREATE ? provided.endpoints as { [service: string]: ec2.InterfaceVpcEndpoint } : {},
+      created:
+        mode.mode === KafkaVpcEndpointsMode.CREATE ? (provided.endpoints as { [service: string]: ec2.InterfaceVpcEndpoint }) : {},
       securityGroup: provided.securityGroup,
     };
   }
@@ -329,8 +421,13 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
   // ---------------------------------------------------------------------------------------------
   // Mapping, check, alarms
 
-  private createMapping(props: KafkaTriggerProps, topic: string, consumerGroupId: string,
-    net: { securityGroups: ec2.ISecurityGroup[]; subnets: ec2.ISubnet[] }, destination?: string): lambda.CfnEventSourceMapping {
+  private createMapping(
+    props: KafkaTriggerProps,
+    topic: string,
+    consumerGroupId: string,
+    net: { securityGroups: ec2.ISecurityGroup[]; subnets: ec2.ISubnet[] },
+    destination?: string,
+  ): lambda.CfnEventSourceMapping {
     const id = props.topics.length === 1 ? 'EventSourceMapping' : `EventSourceMapping-${topic}`;
     const access: lambda.CfnEventSourceMapping.SourceAccessConfigurationProperty[] = [];
     if (this.authSecret) access.push({ type: this.auth.method, uri: this.authSecret.secretArn });
@@ -340,21 +437,24 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
       for (const g of net.securityGroups) access.push({ type: 'VPC_SECURITY_GROUP', uri: `security_group:${g.securityGroupId}` });
     }
     const kafkaConfig: lambda.CfnEventSourceMapping.SelfManagedKafkaEventSourceConfigProperty = {
-      consumerGroupId, schemaRegistryConfig: this.schemaRegistryConfig,
+      consumerGroupId,
+      schemaRegistryConfig: this.schemaRegistryConfig,
     };
     const queue = props.consumptionMode === KafkaConsumptionMode.QUEUE;
     const mapping = new lambda.CfnEventSourceMapping(this, id, {
       functionName: this.target.functionArn,
       topics: [topic],
       eventSourceArn: this.eventSourceArn,
-      selfManagedEventSource: this.cluster.kind === KafkaClusterKind.SELF_MANAGED
-        ? { endpoints: { kafkaBootstrapServers: this.cluster.selfManagedProps!.bootstrapServers } } : undefined,
+      selfManagedEventSource:
+        this.cluster.kind === KafkaClusterKind.SELF_MANAGED
+          ? { endpoints: { kafkaBootstrapServers: this.cluster.selfManagedProps!.bootstrapServers } }
+          : undefined,
       amazonManagedKafkaEventSourceConfig: this.cluster.kind === KafkaClusterKind.MSK ? kafkaConfig : undefined,
       selfManagedKafkaEventSourceConfig: this.cluster.kind === KafkaClusterKind.SELF_MANAGED ? kafkaConfig : undefined,
       sourceAccessConfigurations: access.length ? access : undefined,
       batchSize: props.batchSize,
       maximumBatchingWindowInSeconds: props.maxBatchingWindow?.toSeconds(),
-      startingPosition: queue ? undefined : props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON,
+      startingPosition: queue ? undefined : (props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON),
       startingPositionTimestamp: props.startingPositionTimestamp,
       enabled: props.enabled,
       // lambda.FilterCriteria.filter() already returns { pattern: '<json>' }.
@@ -372,7 +472,8 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     // ConsumptionMode is newer than the oldest aws-cdk-lib the package supports (2.258.0), whose L1 has no such
     // property and would drop it, so it is written as an override.
     if (props.consumptionMode) {
-      const config = this.cluster.kind === KafkaClusterKind.MSK ? 'AmazonManagedKafkaEventSourceConfig' : 'SelfManagedKafkaEventSourceConfig';
+      const config =
+        this.cluster.kind === KafkaClusterKind.MSK ? 'AmazonManagedKafkaEventSourceConfig' : 'SelfManagedKafkaEventSourceConfig';
       mapping.addPropertyOverride(`${config}.ConsumptionMode`, props.consumptionMode);
     }
     for (const [key, value] of Object.entries(this.eventSourceMetadata)) mapping.addMetadata(key, value);
@@ -392,7 +493,12 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
-      ...errorAlarms(this, this.target, this.onFailureQueue, `Failed Kafka batches of ${this.node.path} wait in the on-failure queue`),
+      ...errorAlarms(
+        this,
+        this.target,
+        this.onFailureQueue,
+        `Failed Kafka batches of ${this.node.path} wait in the on-failure queue`,
+      ),
     ];
   }
 
@@ -401,18 +507,28 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
    * through aws-cdk-lib's Validations metadata (what cdk-nag 3 reads), so the library needs no cdk-nag dependency.
    */
   private acknowledgeNagFindings(): void {
-    acknowledgeWildcards(this.policy, () => 'Lambda creates the event source network interfaces with this role: their ids are unknown before creation and '
-      + 'ec2:Describe* has no resource-level permissions; S3 on-failure objects get Lambda-chosen keys; an imported secret is matched by its ARN suffix.');
+    acknowledgeWildcards(
+      this.policy,
+      () =>
+        'Lambda creates the event source network interfaces with this role: their ids are unknown before creation and ' +
+        'ec2:Describe* has no resource-level permissions; S3 on-failure objects get Lambda-chosen keys; an imported secret is matched by its ARN suffix.',
+    );
     acknowledgeCreatedSecrets(this, [this.authSecret, this.rootCaSecret]);
     acknowledgeOnFailureFindings(this, this.onFailureQueue, this.onFailureBucket, 'Kafka');
     // The AwsCustomResource provider is a stack-level singleton with the basic execution managed policy.
     const provider = Stack.of(this).node.tryFindChild(AWS_CUSTOM_RESOURCE_PROVIDER_ID);
     if (provider) {
-      acknowledgeFinding(provider, IAM4_BASIC_EXECUTION,
-        'The AwsCustomResource provider of aws-cdk-lib writes its logs with AWSLambdaBasicExecutionRole; its only other permission is the scoped dry-run invoke.');
+      acknowledgeFinding(
+        provider,
+        IAM4_BASIC_EXECUTION,
+        'The AwsCustomResource provider of aws-cdk-lib writes its logs with AWSLambdaBasicExecutionRole; its only other permission is the scoped dry-run invoke.',
+      );
       // Its runtime is the one the aws-cdk-lib in use chooses (older releases of the peer range choose an older Node.js).
-      acknowledgeFinding(provider, 'AwsSolutions-L1',
-        'The AwsCustomResource provider\'s runtime is chosen by aws-cdk-lib; it runs at deployment only, for the dry-run invoke.');
+      acknowledgeFinding(
+        provider,
+        'AwsSolutions-L1',
+        "The AwsCustomResource provider's runtime is chosen by aws-cdk-lib; it runs at deployment only, for the dry-run invoke.",
+      );
     }
   }
 }

@@ -12,7 +12,14 @@ import { DispatcherSourceKind, DispatcherTarget } from './dispatcher-target';
 import { ValidationError } from './private/errors';
 import { acknowledgeWildcards } from './private/nag';
 import { EventSourceTriggerProps } from './trigger-props';
-import { acknowledgeOnFailureFindings, bindOnFailure, consumerLagMetric, errorAlarms, lambdaMetric, recordAgeRange } from './private/trigger-shared';
+import {
+  acknowledgeOnFailureFindings,
+  bindOnFailure,
+  consumerLagMetric,
+  errorAlarms,
+  lambdaMetric,
+  recordAgeRange,
+} from './private/trigger-shared';
 import { unreadPartialBatchResponses } from './private/partial-batch';
 
 /** Properties of a KinesisTrigger. */
@@ -106,7 +113,13 @@ export interface KinesisTriggerProps extends EventSourceTriggerProps {
 
 const CONSUMER_NAME = /^[a-zA-Z0-9_.-]{1,128}$/;
 // Read access for standard iterators, as in AWSLambdaKinesisExecutionRole without the account-wide ListStreams.
-const STREAM_READ_ACTIONS = ['kinesis:DescribeStream', 'kinesis:DescribeStreamSummary', 'kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:ListShards'];
+const STREAM_READ_ACTIONS = [
+  'kinesis:DescribeStream',
+  'kinesis:DescribeStreamSummary',
+  'kinesis:GetRecords',
+  'kinesis:GetShardIterator',
+  'kinesis:ListShards',
+];
 
 /**
  * Wires a Kinesis data stream (given or created) to a Lambda function: the event source mapping, an
@@ -150,29 +163,40 @@ export class KinesisTrigger extends Construct {
     this.target = props.target;
     const role = props.target.role;
     if (!role) {
-      this.fail('target.role', undefined, 'the event source uses the function\'s execution role; import the function with lambda.Function.fromFunctionAttributes({ functionArn, role })');
+      this.fail(
+        'target.role',
+        undefined,
+        "the event source uses the function's execution role; import the function with lambda.Function.fromFunctionAttributes({ functionArn, role })",
+      );
     }
     this.validate(props);
 
-    this.stream = props.stream ?? new kinesis.Stream(this, 'Stream', {
-      streamMode: kinesis.StreamMode.ON_DEMAND,
-      encryption: kinesis.StreamEncryption.MANAGED,
-    });
+    this.stream =
+      props.stream ??
+      new kinesis.Stream(this, 'Stream', {
+        streamMode: kinesis.StreamMode.ON_DEMAND,
+        encryption: kinesis.StreamEncryption.MANAGED,
+      });
 
     this.policy = new iam.Policy(this, 'SourceAccessPolicy');
     this.policy.attachToRole(role);
     this.policy.addStatements(new iam.PolicyStatement({ actions: STREAM_READ_ACTIONS, resources: [this.stream.streamArn] }));
-    if (this.stream.encryptionKey) this.policy.addStatements(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [this.stream.encryptionKey.keyArn] }));
+    if (this.stream.encryptionKey)
+      this.policy.addStatements(
+        new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [this.stream.encryptionKey.keyArn] }),
+      );
 
     if (props.enhancedFanOut) {
       this.consumer = new kinesis.CfnStreamConsumer(this, 'Consumer', {
         streamArn: this.stream.streamArn,
         consumerName: props.consumerName ?? Names.uniqueResourceName(this, { maxLength: 128, separator: '-' }),
       });
-      this.policy.addStatements(new iam.PolicyStatement({
-        actions: ['kinesis:SubscribeToShard', 'kinesis:DescribeStreamConsumer'],
-        resources: [this.consumer.attrConsumerArn],
-      }));
+      this.policy.addStatements(
+        new iam.PolicyStatement({
+          actions: ['kinesis:SubscribeToShard', 'kinesis:DescribeStreamConsumer'],
+          resources: [this.consumer.attrConsumerArn],
+        }),
+      );
     }
 
     const dest = this.configureDestination(props);
@@ -245,7 +269,11 @@ export class KinesisTrigger extends Construct {
     // A dispatcher target learns the factor (it keeps what is done per range of a shard only when the shard's batches
     // come one at a time) and tells whether it answers with partial batch responses.
     const dispatcher = DispatcherTarget.isDispatcherTarget(props.target)
-      ? props.target.bindTrigger(this, { sourceKind: DispatcherSourceKind.KINESIS, parallelizationFactor: props.parallelizationFactor }) : undefined;
+      ? props.target.bindTrigger(this, {
+          sourceKind: DispatcherSourceKind.KINESIS,
+          parallelizationFactor: props.parallelizationFactor,
+        })
+      : undefined;
     const unread = unreadPartialBatchResponses(dispatcher, props.reportBatchItemFailures, '');
     if (unread) this.fail('reportBatchItemFailures', props.reportBatchItemFailures, unread);
     const n = (prop: string, v: number | undefined, min: number, max: number, extra = '') => {
@@ -258,36 +286,72 @@ export class KinesisTrigger extends Construct {
       if (s !== undefined && !Token.isUnresolved(s) && (s < min || s > max)) this.fail(prop, `${s} seconds`, fix);
     };
     n('batchSize', props.batchSize, ...ESM_LIMITS.batchSize);
-    seconds('maxBatchingWindow', props.maxBatchingWindow, ...ESM_LIMITS.maxBatchingWindowSeconds, `use at most Duration.seconds(${ESM_LIMITS.maxBatchingWindowSeconds[1]})`);
+    seconds(
+      'maxBatchingWindow',
+      props.maxBatchingWindow,
+      ...ESM_LIMITS.maxBatchingWindowSeconds,
+      `use at most Duration.seconds(${ESM_LIMITS.maxBatchingWindowSeconds[1]})`,
+    );
     n('parallelizationFactor', props.parallelizationFactor, ...ESM_LIMITS.parallelizationFactor);
     if (props.retryAttempts !== -1) n('retryAttempts', props.retryAttempts, ...ESM_LIMITS.retryAttempts, ', or -1 for infinite');
-    seconds('maxRecordAge', props.maxRecordAge, ...ESM_LIMITS.maxRecordAgeSeconds, `use ${recordAgeRange()}, or unlimitedRecordAge: true`);
-    seconds('tumblingWindow', props.tumblingWindow, ...ESM_LIMITS.tumblingWindowSeconds, `use at most Duration.seconds(${ESM_LIMITS.tumblingWindowSeconds[1]})`);
+    seconds(
+      'maxRecordAge',
+      props.maxRecordAge,
+      ...ESM_LIMITS.maxRecordAgeSeconds,
+      `use ${recordAgeRange()}, or unlimitedRecordAge: true`,
+    );
+    seconds(
+      'tumblingWindow',
+      props.tumblingWindow,
+      ...ESM_LIMITS.tumblingWindowSeconds,
+      `use at most Duration.seconds(${ESM_LIMITS.tumblingWindowSeconds[1]})`,
+    );
 
     const position = props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON;
     if (position === lambda.StartingPosition.AT_TIMESTAMP && props.startingPositionTimestamp === undefined) {
       this.fail('startingPositionTimestamp', undefined, 'AT_TIMESTAMP needs the time to start from, in Unix seconds');
     }
     if (position !== lambda.StartingPosition.AT_TIMESTAMP && props.startingPositionTimestamp !== undefined) {
-      this.fail('startingPositionTimestamp', props.startingPositionTimestamp, `it applies to AT_TIMESTAMP only; set startingPosition to AT_TIMESTAMP or remove it (startingPosition is ${position})`);
+      this.fail(
+        'startingPositionTimestamp',
+        props.startingPositionTimestamp,
+        `it applies to AT_TIMESTAMP only; set startingPosition to AT_TIMESTAMP or remove it (startingPosition is ${position})`,
+      );
     }
     if (props.consumerName !== undefined) {
-      if (!props.enhancedFanOut) this.fail('consumerName', props.consumerName, 'it names the enhanced fan-out consumer; set enhancedFanOut: true or remove it');
-      if (!Token.isUnresolved(props.consumerName) && !CONSUMER_NAME.test(props.consumerName)) this.fail('consumerName', props.consumerName, 'use 1–128 characters of [a-zA-Z0-9_.-]');
+      if (!props.enhancedFanOut)
+        this.fail(
+          'consumerName',
+          props.consumerName,
+          'it names the enhanced fan-out consumer; set enhancedFanOut: true or remove it',
+        );
+      if (!Token.isUnresolved(props.consumerName) && !CONSUMER_NAME.test(props.consumerName))
+        this.fail('consumerName', props.consumerName, 'use 1–128 characters of [a-zA-Z0-9_.-]');
     }
-    if (props.unlimitedRecordAge && props.maxRecordAge) this.fail('maxRecordAge', props.maxRecordAge.toHumanString(), 'unlimitedRecordAge is set too; remove one of them');
-    if (props.discardFailedBatches && props.onFailure) this.fail('onFailure', props.onFailure.kind, 'discardFailedBatches is set too; remove one of them');
+    if (props.unlimitedRecordAge && props.maxRecordAge)
+      this.fail('maxRecordAge', props.maxRecordAge.toHumanString(), 'unlimitedRecordAge is set too; remove one of them');
+    if (props.discardFailedBatches && props.onFailure)
+      this.fail('onFailure', props.onFailure.kind, 'discardFailedBatches is set too; remove one of them');
     if (props.onFailure?.kind === OnFailureDestinationKind.KAFKA) {
-      this.fail('onFailure', `kafka://${props.onFailure.topicName}`, 'a Kinesis event source sends failed batches to SQS, SNS or S3 only; use OnFailureDestination.sqs(), .sns(topic) or .s3()');
+      this.fail(
+        'onFailure',
+        `kafka://${props.onFailure.topicName}`,
+        'a Kinesis event source sends failed batches to SQS, SNS or S3 only; use OnFailureDestination.sqs(), .sns(topic) or .s3()',
+      );
     }
-    if (props.filterEncryption && !props.filters?.length) this.fail('filterEncryption', props.filterEncryption.keyArn, 'it encrypts filters; add filters or remove it');
+    if (props.filterEncryption && !props.filters?.length)
+      this.fail('filterEncryption', props.filterEncryption.keyArn, 'it encrypts filters; add filters or remove it');
     if (props.retryAttempts === -1 && props.unlimitedRecordAge) {
-      Annotations.of(this).addWarningV2('cdk-kafka-lambda:kinesisUnboundedRetries',
-        'retryAttempts -1 with unlimitedRecordAge retries a failing batch until the stream expires its records: one bad record stalls its shard for the whole retention period.');
+      Annotations.of(this).addWarningV2(
+        'cdk-kafka-lambda:kinesisUnboundedRetries',
+        'retryAttempts -1 with unlimitedRecordAge retries a failing batch until the stream expires its records: one bad record stalls its shard for the whole retention period.',
+      );
     }
     if (props.discardFailedBatches) {
-      Annotations.of(this).addWarningV2('cdk-kafka-lambda:kinesisDiscardFailedBatches',
-        'discardFailedBatches: batches that fail all retries or exceed maxRecordAge are dropped with no record of which sequence numbers were lost.');
+      Annotations.of(this).addWarningV2(
+        'cdk-kafka-lambda:kinesisDiscardFailedBatches',
+        'discardFailedBatches: batches that fail all retries or exceed maxRecordAge are dropped with no record of which sequence numbers were lost.',
+      );
     }
   }
 
@@ -306,7 +370,12 @@ export class KinesisTrigger extends Construct {
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
-      ...errorAlarms(this, this.target, this.onFailureQueue, `Discarded Kinesis batches of ${this.node.path} wait in the on-failure queue`),
+      ...errorAlarms(
+        this,
+        this.target,
+        this.onFailureQueue,
+        `Discarded Kinesis batches of ${this.node.path} wait in the on-failure queue`,
+      ),
     ];
   }
 

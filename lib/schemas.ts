@@ -99,22 +99,33 @@ class ConfluentRecordRegistry extends RecordSchemaRegistry {
     const { url, secret, rootCaSecret } = this.props;
     const auth = this.props.authentication ?? ConfluentRegistryAuthentication.NONE;
     if (!Token.isUnresolved(url)) {
-      if (!/^https?:\/\/[^\s/]+/.test(url)) fail('registry.url', url, 'give the registry\'s http:// or https:// URL, e.g. "https://registry.example.com:8081"');
+      if (!/^https?:\/\/[^\s/]+/.test(url))
+        fail('registry.url', url, 'give the registry\'s http:// or https:// URL, e.g. "https://registry.example.com:8081"');
       if (auth === ConfluentRegistryAuthentication.MTLS && !url.startsWith('https://')) {
         fail('registry.url', url, 'a client certificate (MTLS) needs an https:// URL');
       }
     }
     if (auth !== ConfluentRegistryAuthentication.NONE && secret === undefined) {
-      fail('registry.secret', undefined, `authentication ${auth.toUpperCase()} reads its credentials from a secret: give it (formats at ConfluentRegistryAuthentication)`);
+      fail(
+        'registry.secret',
+        undefined,
+        `authentication ${auth.toUpperCase()} reads its credentials from a secret: give it (formats at ConfluentRegistryAuthentication)`,
+      );
     }
     if (auth === ConfluentRegistryAuthentication.NONE && secret !== undefined) {
-      fail('registry.authentication', 'NONE', 'a secret is given but not used: set authentication to BASIC or MTLS, or remove the secret');
+      fail(
+        'registry.authentication',
+        'NONE',
+        'a secret is given but not used: set authentication to BASIC or MTLS, or remove the secret',
+      );
     }
     const secrets = [secret, rootCaSecret].filter((s): s is secretsmanager.ISecret => s !== undefined);
     return {
       config: { confluent: { url, auth, secretArn: secret?.secretArn, rootCaSecretArn: rootCaSecret?.secretArn } },
       endpoint: secrets.length ? 'secretsManager' : undefined,
-      statements: secrets.length ? [new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: secrets.map(secretArnPattern) })] : [],
+      statements: secrets.length
+        ? [new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: secrets.map(secretArnPattern) })]
+        : [],
       secrets,
       port: registryPort(url),
     };
@@ -139,7 +150,8 @@ class GlueRecordRegistry extends RecordSchemaRegistry {
       schemas = Fn.join('', [head, ':schema/', name, '/*']);
     } else {
       const match = GLUE_REGISTRY_ARN.exec(arn);
-      if (!match) fail('registry.registryArn', arn, 'give a Glue registry ARN, "arn:aws:glue:<region>:<account>:registry/<name>"');
+      if (!match)
+        fail('registry.registryArn', arn, 'give a Glue registry ARN, "arn:aws:glue:<region>:<account>:registry/<name>"');
       region = match![1];
       schemas = `${arn.replace(/:registry\/([^/]+)$/, ':schema/$1')}/*`;
     }

@@ -6,7 +6,13 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { KafkaDispatcher } from './dispatcher';
-import { DispatcherErrorBehavior, DispatcherInvocationType, DispatcherPayloadFormat, DispatcherRoute, IdempotencyMode } from './dispatcher-props';
+import {
+  DispatcherErrorBehavior,
+  DispatcherInvocationType,
+  DispatcherPayloadFormat,
+  DispatcherRoute,
+  IdempotencyMode,
+} from './dispatcher-props';
 import { KafkaAuth, KafkaAuthMethod } from './kafka-auth';
 import { KafkaCluster, KafkaClusterKind } from './kafka-cluster';
 import { OnFailureDestination } from './destination';
@@ -220,16 +226,28 @@ export class LambdaSinkConnector extends Construct {
       throw new ValidationError(this, prop, value, fix);
     };
     const routes = props.routes ?? [];
-    const relayed: Array<[string, string | undefined]> = [['responseTopic', props.responseTopic], ['errorTopic', props.errorTopic],
-      ...routes.map((r, i): [string, string | undefined] => [`routes[${i}].responseTopic`, r.responseTopic])];
+    const relayed: Array<[string, string | undefined]> = [
+      ['responseTopic', props.responseTopic],
+      ['errorTopic', props.errorTopic],
+      ...routes.map((r, i): [string, string | undefined] => [`routes[${i}].responseTopic`, r.responseTopic]),
+    ];
     for (const [prop, topic] of relayed) {
       if (topic !== undefined && props.topics.includes(topic)) {
-        fail(prop, topic, 'it is a source topic: every relayed record would be read and dispatched again, a loop. Name another topic');
+        fail(
+          prop,
+          topic,
+          'it is a source topic: every relayed record would be read and dispatched again, a loop. Name another topic',
+        );
       }
     }
     routes.forEach((r, i) => {
       const unread = (r.topics ?? []).find((t) => !Token.isUnresolved(t) && !props.topics.includes(t));
-      if (unread !== undefined) fail(`routes[${i}].topics`, unread, `the connector reads ${JSON.stringify(props.topics)} only: add the topic to topics, or remove it from the route`);
+      if (unread !== undefined)
+        fail(
+          `routes[${i}].topics`,
+          unread,
+          `the connector reads ${JSON.stringify(props.topics)} only: add the topic to topics, or remove it from the route`,
+        );
     });
     const msk = props.cluster.kind === KafkaClusterKind.MSK;
     const requested = props.auth ?? (msk ? KafkaAuth.iam() : KafkaAuth.scram512());
@@ -256,7 +274,11 @@ export class LambdaSinkConnector extends Construct {
     acknowledgeCreatedSecrets(this, [secrets.authSecret, secrets.rootCaSecret]);
     const auth = withSecret(requested, secrets.authSecret);
     if (secrets.rootCaSecret && cluster.selfManagedProps) {
-      cluster = KafkaCluster.selfManaged({ ...cluster.selfManagedProps, rootCaCertificatePem: undefined, rootCaSecret: secrets.rootCaSecret });
+      cluster = KafkaCluster.selfManaged({
+        ...cluster.selfManagedProps,
+        rootCaCertificatePem: undefined,
+        rootCaSecret: secrets.rootCaSecret,
+      });
     }
 
     const relays = relayed.some(([, topic]) => topic !== undefined);
@@ -276,12 +298,14 @@ export class LambdaSinkConnector extends Construct {
       idempotencyKeyPointer: props.idempotencyKeyPointer,
       schemas: props.schemas,
       vpcEndpoints: props.vpcEndpoints,
-      relay: relays ? {
-        cluster,
-        auth: props.relayAuth ?? auth,
-        responseTopic: props.responseTopic,
-        errorTopic: props.errorTopic,
-      } : undefined,
+      relay: relays
+        ? {
+            cluster,
+            auth: props.relayAuth ?? auth,
+            responseTopic: props.responseTopic,
+            errorTopic: props.errorTopic,
+          }
+        : undefined,
     });
 
     this.trigger = new KafkaTrigger(this, 'Trigger', {
@@ -304,10 +328,15 @@ export class LambdaSinkConnector extends Construct {
 function withSecret(auth: KafkaAuth, secret?: secretsmanager.ISecret): KafkaAuth {
   if (secret === undefined) return auth;
   switch (auth.method) {
-    case KafkaAuthMethod.SASL_SCRAM_512: return KafkaAuth.scram512({ secret });
-    case KafkaAuthMethod.SASL_SCRAM_256: return KafkaAuth.scram256({ secret });
-    case KafkaAuthMethod.SASL_PLAIN: return KafkaAuth.plain({ secret });
-    case KafkaAuthMethod.MTLS: return KafkaAuth.mtls({ secret });
-    default: return auth;
+    case KafkaAuthMethod.SASL_SCRAM_512:
+      return KafkaAuth.scram512({ secret });
+    case KafkaAuthMethod.SASL_SCRAM_256:
+      return KafkaAuth.scram256({ secret });
+    case KafkaAuthMethod.SASL_PLAIN:
+      return KafkaAuth.plain({ secret });
+    case KafkaAuthMethod.MTLS:
+      return KafkaAuth.mtls({ secret });
+    default:
+      return auth;
   }
 }

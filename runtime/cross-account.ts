@@ -38,12 +38,14 @@ export function assumedRoleCredentials(options: AssumedRoleCredentialsOptions): 
     client ??= new sdk.STSClient({});
     let out;
     try {
-      out = await client.send(new sdk.AssumeRoleCommand({
-        RoleArn: options.roleArn,
-        RoleSessionName: sessionName,
-        ExternalId: options.externalId,
-        DurationSeconds: options.durationSeconds ?? DEFAULTS.assumeRoleSeconds,
-      }));
+      out = await client.send(
+        new sdk.AssumeRoleCommand({
+          RoleArn: options.roleArn,
+          RoleSessionName: sessionName,
+          ExternalId: options.externalId,
+          DurationSeconds: options.durationSeconds ?? DEFAULTS.assumeRoleSeconds,
+        }),
+      );
     } catch (e) {
       throw new TargetRoleError(options.roleArn, e as Error);
     }
@@ -52,6 +54,11 @@ export function assumedRoleCredentials(options: AssumedRoleCredentialsOptions): 
       throw new TargetRoleError(options.roleArn, new Error('AssumeRole answered without credentials'));
     }
     options.logger?.info('assumed the target role', { roleArn: options.roleArn, expiration: c.Expiration?.toISOString() });
-    return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: c.Expiration };
+    return {
+      accessKeyId: c.AccessKeyId,
+      secretAccessKey: c.SecretAccessKey,
+      sessionToken: c.SessionToken,
+      expiration: c.Expiration,
+    };
   };
 }

@@ -70,7 +70,12 @@ export class KafkaRecordDecodeError extends Error implements RecordCoordinates {
 
 /** The idempotency key cannot be derived from the record (e.g. the value is not JSON or lacks the field). */
 export class IdempotencyKeyError extends Error implements RecordCoordinates {
-  constructor(public readonly topic: string, public readonly partition: number | string, public readonly offset: number | string, reason: string) {
+  constructor(
+    public readonly topic: string,
+    public readonly partition: number | string,
+    public readonly offset: number | string,
+    reason: string,
+  ) {
     super(`${at({ topic, partition, offset })}: no idempotency key: ${reason}`);
     this.name = 'IdempotencyKeyError';
   }
@@ -81,7 +86,11 @@ export class IdempotencyKeyError extends Error implements RecordCoordinates {
  * The message names the record, not the key (a key from the value is record data).
  */
 export class IdempotencyInProgressError extends Error implements RecordCoordinates {
-  constructor(public readonly topic: string, public readonly partition: number | string, public readonly offset: number | string) {
+  constructor(
+    public readonly topic: string,
+    public readonly partition: number | string,
+    public readonly offset: number | string,
+  ) {
     super(`${at({ topic, partition, offset })}: its idempotency key is in progress in another invocation`);
     this.name = 'IdempotencyInProgressError';
   }
@@ -92,7 +101,11 @@ export class IdempotencyInProgressError extends Error implements RecordCoordinat
  * invocation did is not recorded, and the partition is retried from here.
  */
 export class IdempotencyLeaseLostError extends Error implements RecordCoordinates {
-  constructor(public readonly topic: string, public readonly partition: number | string, public readonly offset: number | string) {
+  constructor(
+    public readonly topic: string,
+    public readonly partition: number | string,
+    public readonly offset: number | string,
+  ) {
     super(`${at({ topic, partition, offset })}: another invocation holds the partition's idempotency lease`);
     this.name = 'IdempotencyLeaseLostError';
   }
@@ -103,23 +116,43 @@ export class IdempotencyLeaseLostError extends Error implements RecordCoordinate
  * record did not finish: this record is retried from its offset with its partition.
  */
 export class SharedKeyPendingError extends Error implements RecordCoordinates {
-  constructor(public readonly topic: string, public readonly partition: number | string, public readonly offset: number | string, first: RecordCoordinates) {
-    super(`${at({ topic, partition, offset })}: shares its idempotency key with ${at(first)}, which did not finish; retried with its partition`);
+  constructor(
+    public readonly topic: string,
+    public readonly partition: number | string,
+    public readonly offset: number | string,
+    first: RecordCoordinates,
+  ) {
+    super(
+      `${at({ topic, partition, offset })}: shares its idempotency key with ${at(first)}, which did not finish; retried with its partition`,
+    );
     this.name = 'SharedKeyPendingError';
   }
 }
 
 /** A record shares its idempotency key with a record that failed and went to the error path: it follows it there. */
 export class SharedKeyFailedError extends Error implements RecordCoordinates {
-  constructor(public readonly topic: string, public readonly partition: number | string, public readonly offset: number | string, first: Partial<RecordCoordinates>) {
-    super(`${at({ topic, partition, offset })}: shares its idempotency key with ${first.topic === undefined ? 'a record' : at(first as RecordCoordinates)} that failed`);
+  constructor(
+    public readonly topic: string,
+    public readonly partition: number | string,
+    public readonly offset: number | string,
+    first: Partial<RecordCoordinates>,
+  ) {
+    super(
+      `${at({ topic, partition, offset })}: shares its idempotency key with ${first.topic === undefined ? 'a record' : at(first as RecordCoordinates)} that failed`,
+    );
     this.name = 'SharedKeyFailedError';
   }
 }
 
 /** A single record's invocation payload exceeds the Lambda invocation payload limit. */
 export class PayloadTooLargeError extends Error implements RecordCoordinates {
-  constructor(public readonly topic: string, public readonly partition: number | string, public readonly offset: number | string, bytes: number, limit: number) {
+  constructor(
+    public readonly topic: string,
+    public readonly partition: number | string,
+    public readonly offset: number | string,
+    bytes: number,
+    limit: number,
+  ) {
     super(`${at({ topic, partition, offset })}: invocation payload of ${bytes} bytes exceeds the limit of ${limit} bytes`);
     this.name = 'PayloadTooLargeError';
   }
@@ -159,7 +192,10 @@ export class TargetRoleError extends Error {
   /** STS's HTTP status (0 when STS did not answer), read by the invoker's retry rule. */
   public readonly $metadata: { readonly httpStatusCode?: number };
   public readonly $retryable?: unknown;
-  constructor(public readonly roleArn: string, cause: Error & { $metadata?: { httpStatusCode?: number }; $retryable?: unknown }) {
+  constructor(
+    public readonly roleArn: string,
+    cause: Error & { $metadata?: { httpStatusCode?: number }; $retryable?: unknown },
+  ) {
     super(`assuming ${roleArn} failed: ${cause.name}: ${cause.message}`);
     this.name = 'TargetRoleError';
     const status = cause.$metadata?.httpStatusCode;
@@ -180,7 +216,11 @@ export interface InvocationFailureDetails {
 
 /** No route of the dispatcher takes the record, and it has no default target: the record takes the error path. */
 export class UnroutedRecordError extends Error implements RecordCoordinates {
-  constructor(public readonly topic: string, public readonly partition: number | string, public readonly offset: number | string) {
+  constructor(
+    public readonly topic: string,
+    public readonly partition: number | string,
+    public readonly offset: number | string,
+  ) {
     super(`${at({ topic, partition, offset })}: no route takes it and the dispatcher has no default target`);
     this.name = 'UnroutedRecordError';
   }
@@ -199,7 +239,12 @@ export class BatchFailedError extends Error {
   /** The failures, not enumerable (the Lambda runtime logs a thrown error's enumerable properties). */
   declare readonly failures: readonly Error[];
   constructor(failures: readonly Error[]) {
-    super(`${failures.length} failure(s): ${failures.slice(0, 3).map((f) => f.message).join('; ')}${failures.length > 3 ? '; ...' : ''}`);
+    super(
+      `${failures.length} failure(s): ${failures
+        .slice(0, 3)
+        .map((f) => f.message)
+        .join('; ')}${failures.length > 3 ? '; ...' : ''}`,
+    );
     this.name = 'BatchFailedError';
     hide(this, 'failures', failures);
   }
@@ -267,7 +312,9 @@ export class SchemaDecodeError extends Error implements RecordCoordinates {
     public readonly schemaId: string | undefined,
     reason: string,
   ) {
-    super(`${at({ topic, partition, offset })}: ${field}${schemaId === undefined ? '' : ` (schema ${schemaId})`} does not decode: ${reason}`);
+    super(
+      `${at({ topic, partition, offset })}: ${field}${schemaId === undefined ? '' : ` (schema ${schemaId})`} does not decode: ${reason}`,
+    );
     this.name = 'SchemaDecodeError';
   }
 }

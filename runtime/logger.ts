@@ -26,21 +26,41 @@ export interface JsonLoggerOptions {
 }
 
 function levelFromEnv(): LogLevel {
-  const v = (process.env.POWERTOOLS_LOG_LEVEL ?? process.env.AWS_LAMBDA_LOG_LEVEL ?? process.env.LOG_LEVEL ?? 'INFO').toUpperCase();
-  return v === 'WARNING' ? 'WARN' : (v in LEVELS ? v as LogLevel : 'INFO');
+  const v = (
+    process.env.POWERTOOLS_LOG_LEVEL ??
+    process.env.AWS_LAMBDA_LOG_LEVEL ??
+    process.env.LOG_LEVEL ??
+    'INFO'
+  ).toUpperCase();
+  return v === 'WARNING' ? 'WARN' : v in LEVELS ? (v as LogLevel) : 'INFO';
 }
 
 /**
  * Fields of an error that a log line keeps: its coordinates and what kind of failure it was. Anything else an
  * error carries (an invocation's payload or log tail, a record) may hold record bytes and is left out.
  */
-const LOGGED_ERROR_FIELDS = ['topic', 'partition', 'offset', 'startOffset', 'endOffset', 'stream', 'shardId', 'sequenceNumber', 'outcome', 'code', 'failures', 'cause'];
+const LOGGED_ERROR_FIELDS = [
+  'topic',
+  'partition',
+  'offset',
+  'startOffset',
+  'endOffset',
+  'stream',
+  'shardId',
+  'sequenceNumber',
+  'outcome',
+  'code',
+  'failures',
+  'cause',
+];
 
 /** Errors become {name, message, stack, coordinates} and bigints strings, so every value serializes. */
 function replacer(_key: string, value: unknown): unknown {
   if (value instanceof Error) {
     const out: Record<string, unknown> = { name: value.name, message: value.message };
-    for (const f of LOGGED_ERROR_FIELDS) if ((value as unknown as Record<string, unknown>)[f] !== undefined) out[f] = (value as unknown as Record<string, unknown>)[f];
+    for (const f of LOGGED_ERROR_FIELDS)
+      if ((value as unknown as Record<string, unknown>)[f] !== undefined)
+        out[f] = (value as unknown as Record<string, unknown>)[f];
     out.stack = value.stack;
     return out;
   }
@@ -63,13 +83,23 @@ export class JsonLogger implements Logger {
     this.context = { ...this.context, ...fields };
   }
 
-  debug(message: string, fields?: Record<string, unknown>): void { this.log('DEBUG', message, fields); }
-  info(message: string, fields?: Record<string, unknown>): void { this.log('INFO', message, fields); }
-  warn(message: string, fields?: Record<string, unknown>): void { this.log('WARN', message, fields); }
-  error(message: string, fields?: Record<string, unknown>): void { this.log('ERROR', message, fields); }
+  debug(message: string, fields?: Record<string, unknown>): void {
+    this.log('DEBUG', message, fields);
+  }
+  info(message: string, fields?: Record<string, unknown>): void {
+    this.log('INFO', message, fields);
+  }
+  warn(message: string, fields?: Record<string, unknown>): void {
+    this.log('WARN', message, fields);
+  }
+  error(message: string, fields?: Record<string, unknown>): void {
+    this.log('ERROR', message, fields);
+  }
 
   private log(level: LogLevel, message: string, fields?: Record<string, unknown>): void {
     if (LEVELS[level] < this.threshold) return;
-    this.write(JSON.stringify({ level, message, timestamp: new Date().toISOString(), ...this.context, ...fields }, replacer) + '\n');
+    this.write(
+      JSON.stringify({ level, message, timestamp: new Date().toISOString(), ...this.context, ...fields }, replacer) + '\n',
+    );
   }
 }

@@ -40,18 +40,22 @@ export class EmfMetrics {
   flush(): void {
     const values: Record<string, number> = {};
     for (const name of METRIC_NAMES) values[name] = this.counts.get(name) ?? 0;
-    this.write(JSON.stringify({
-      _aws: {
-        Timestamp: Date.now(),
-        CloudWatchMetrics: [{
-          Namespace: this.namespace,
-          Dimensions: [Object.keys(this.dimensions)],
-          Metrics: METRIC_NAMES.map((Name) => ({ Name, Unit: 'Count' })),
-        }],
-      },
-      ...this.dimensions,
-      ...values,
-    }) + '\n');
+    this.write(
+      JSON.stringify({
+        _aws: {
+          Timestamp: Date.now(),
+          CloudWatchMetrics: [
+            {
+              Namespace: this.namespace,
+              Dimensions: [Object.keys(this.dimensions)],
+              Metrics: METRIC_NAMES.map((Name) => ({ Name, Unit: 'Count' })),
+            },
+          ],
+        },
+        ...this.dimensions,
+        ...values,
+      }) + '\n',
+    );
     this.counts = new Map();
   }
 }

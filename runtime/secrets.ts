@@ -7,7 +7,10 @@ import { secretsManagerSdk } from './sdk';
 
 /** Reads secrets; a secret or field that is not as expected is reported with the caller's error type. */
 export class SecretReader {
-  constructor(private client: SecretsManagerClient | undefined, private readonly errorOf: (message: string) => Error) {}
+  constructor(
+    private client: SecretsManagerClient | undefined,
+    private readonly errorOf: (message: string) => Error,
+  ) {}
 
   async json(arn: string): Promise<Record<string, unknown>> {
     this.client ??= new (secretsManagerSdk().SecretsManagerClient)({});
@@ -15,7 +18,9 @@ export class SecretReader {
     try {
       const parsed = JSON.parse(out.SecretString ?? '');
       if (typeof parsed === 'object' && parsed !== null) return parsed;
-    } catch { /* below */ }
+    } catch {
+      /* below */
+    }
     throw this.errorOf(`secret ${arn} is not a JSON object`);
   }
 
@@ -30,10 +35,12 @@ export class SecretReader {
    * need; the blocks are rebuilt with 64-character lines and nothing between them.
    */
   pem(secret: Record<string, unknown>, field: string, arn: string): string {
-    const blocks = [...this.field(secret, field, arn).matchAll(/-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g)].map(([, label, body]) => {
-      const b64 = body.replace(/\s+/g, '');
-      return `-----BEGIN ${label}-----\n${b64.match(/.{1,64}/g)?.join('\n') ?? ''}\n-----END ${label}-----\n`;
-    });
+    const blocks = [...this.field(secret, field, arn).matchAll(/-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g)].map(
+      ([, label, body]) => {
+        const b64 = body.replace(/\s+/g, '');
+        return `-----BEGIN ${label}-----\n${b64.match(/.{1,64}/g)?.join('\n') ?? ''}\n-----END ${label}-----\n`;
+      },
+    );
     if (blocks.length === 0) throw this.errorOf(`secret ${arn}: field "${field}" holds no PEM block (-----BEGIN ...-----)`);
     return blocks.join('');
   }

@@ -55,7 +55,12 @@ const bundle = async () => {
       await esbuild.build({
         entryPoints: [require.resolve(mod, { paths: [root] })],
         outfile: path.join(outdir, 'node_modules', mod, 'index.js'),
-        bundle: true, platform: 'node', format: 'cjs', target: ESBUILD_TARGET, minify: true, logLevel: 'warning',
+        bundle: true,
+        platform: 'node',
+        format: 'cjs',
+        target: ESBUILD_TARGET,
+        minify: true,
+        logLevel: 'warning',
       });
     }
   }
@@ -68,17 +73,18 @@ const LAZY_MODULES = ['avsc', 'protobufjs', 'protobufjs/ext/descriptor', 'ajv'];
  * The local event source mapping command (bin cdk-kafka-lambda), bundled with kafkajs and the AWS SDK clients it
  * uses: the package has no runtime dependencies, and the command runs on the user's Node (>= 20), not in Lambda.
  */
-const bundleCli = () => require('esbuild').build({
-  entryPoints: [path.join(root, 'cli', 'cli.ts')],
-  outfile: path.join(root, 'build', 'cli', 'cdk-kafka-lambda.js'),
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  minify: true,
-  legalComments: 'none',
-  logLevel: 'warning',
-});
+const bundleCli = () =>
+  require('esbuild').build({
+    entryPoints: [path.join(root, 'cli', 'cli.ts')],
+    outfile: path.join(root, 'build', 'cli', 'cdk-kafka-lambda.js'),
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    minify: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
 
 (async () => {
   const start = Date.now();

@@ -7,22 +7,45 @@
  * whose layout these paths follow; a call into a left-out part throws instead of failing silently.
  */
 const CONSUMER_AND_ADMIN_REQUESTS = [
-  'fetch', 'joinGroup', 'syncGroup', 'heartbeat', 'leaveGroup', 'offsetCommit', 'offsetFetch', 'listOffsets',
-  'listGroups', 'describeGroups', 'deleteGroups', 'createTopics', 'deleteTopics', 'createPartitions',
-  'describeConfigs', 'alterConfigs', 'describeAcls', 'createAcls', 'deleteAcls', 'deleteRecords',
-  'alterPartitionReassignments', 'listPartitionReassignments',
+  'fetch',
+  'joinGroup',
+  'syncGroup',
+  'heartbeat',
+  'leaveGroup',
+  'offsetCommit',
+  'offsetFetch',
+  'listOffsets',
+  'listGroups',
+  'describeGroups',
+  'deleteGroups',
+  'createTopics',
+  'deleteTopics',
+  'createPartitions',
+  'describeConfigs',
+  'alterConfigs',
+  'describeAcls',
+  'createAcls',
+  'deleteAcls',
+  'deleteRecords',
+  'alterPartitionReassignments',
+  'listPartitionReassignments',
 ];
-const NOT_BUNDLED = 'throw new Error("cdk-kafka-lambda: this kafkajs feature is not in the dispatcher bundle (it only produces)")';
+const NOT_BUNDLED =
+  'throw new Error("cdk-kafka-lambda: this kafkajs feature is not in the dispatcher bundle (it only produces)")';
 
 const kafkajsProducerOnly = {
   name: 'kafkajs-producer-only',
   setup(build) {
     build.onLoad({ filter: /[\\/]kafkajs[\\/]src[\\/](admin|consumer)[\\/]index\.js$/ }, () => ({
-      contents: `module.exports = () => { ${NOT_BUNDLED} };`, loader: 'js',
+      contents: `module.exports = () => { ${NOT_BUNDLED} };`,
+      loader: 'js',
     }));
-    const requests = new RegExp(`[\\\\/]kafkajs[\\\\/]src[\\\\/]protocol[\\\\/]requests[\\\\/](${CONSUMER_AND_ADMIN_REQUESTS.join('|')})[\\\\/]index\\.js$`);
+    const requests = new RegExp(
+      `[\\\\/]kafkajs[\\\\/]src[\\\\/]protocol[\\\\/]requests[\\\\/](${CONSUMER_AND_ADMIN_REQUESTS.join('|')})[\\\\/]index\\.js$`,
+    );
     build.onLoad({ filter: requests }, () => ({
-      contents: `module.exports = { versions: [], protocol: () => { ${NOT_BUNDLED} } };`, loader: 'js',
+      contents: `module.exports = { versions: [], protocol: () => { ${NOT_BUNDLED} } };`,
+      loader: 'js',
     }));
   },
 };

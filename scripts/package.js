@@ -36,8 +36,11 @@ const env = {
 
 function pacmak(targets, outdir, extraArgs = []) {
   if (!fs.existsSync(path.join(root, '.jsii'))) throw new Error('.jsii is missing: run "npm run build" before packaging.');
-  const res = spawnSync(path.join(root, 'node_modules', '.bin', 'jsii-pacmak'), ['--targets', ...targets, '--outdir', outdir, ...extraArgs],
-    { cwd: root, env, stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' });
+  const res = spawnSync(
+    path.join(root, 'node_modules', '.bin', 'jsii-pacmak'),
+    ['--targets', ...targets, '--outdir', outdir, ...extraArgs],
+    { cwd: root, env, stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' },
+  );
   process.stderr.write(res.stderr ?? '');
   if (res.status !== 0) throw new Error(`jsii-pacmak --targets ${targets.join(',')} failed (exit ${res.status})`);
 }
@@ -63,8 +66,16 @@ function buildGoModule(moduleDir) {
   const text = fs.readFileSync(goMod, 'utf8');
   const cdk = /^(\s*github\.com\/aws\/aws-cdk-go\/awscdk\/v2) v\S+$/m;
   if (!cdk.test(text)) throw new Error(`${goMod} does not require github.com/aws/aws-cdk-go/awscdk/v2`);
-  fs.writeFileSync(goMod, text.replace(cdk, `$1 v${FLOOR['aws-cdk-lib']}`).split('\n').filter((l) => !l.endsWith('// indirect')).join('\n'));
-  const go = (...args) => execFileSync('go', args, { cwd: moduleDir, env: goEnv(), stdio: ['ignore', 'ignore', 'inherit'], timeout: 15 * 60 * 1000 });
+  fs.writeFileSync(
+    goMod,
+    text
+      .replace(cdk, `$1 v${FLOOR['aws-cdk-lib']}`)
+      .split('\n')
+      .filter((l) => !l.endsWith('// indirect'))
+      .join('\n'),
+  );
+  const go = (...args) =>
+    execFileSync('go', args, { cwd: moduleDir, env: goEnv(), stdio: ['ignore', 'ignore', 'inherit'], timeout: 15 * 60 * 1000 });
   go('mod', 'tidy');
   go('build', './...');
 }
@@ -80,7 +91,8 @@ const BUILDERS = {
 };
 
 function filesUnder(dir) {
-  return fs.readdirSync(dir, { recursive: true, withFileTypes: true })
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
     .filter((e) => e.isFile())
     .map((e) => path.join(e.parentPath ?? e.path, e.name));
 }
@@ -91,8 +103,13 @@ function filesUnder(dir) {
  * ranges is one of them), the jsii-pacmak version and this script.
  */
 function packageKey() {
-  const pack = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'],
-    { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }))[0];
+  const pack = JSON.parse(
+    execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }),
+  )[0];
   const script = crypto.createHash('sha256').update(fs.readFileSync(__filename)).digest('hex').slice(0, 12);
   return `${pack.id}-${pack.shasum}-pacmak${require('jsii-pacmak/package.json').version}-${script}`;
 }

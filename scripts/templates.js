@@ -37,7 +37,9 @@ class AssetParametersSynthesizer extends cdk.StackSynthesizer {
 
   addFileAsset(asset) {
     if (asset.packaging !== cdk.FileAssetPackaging.ZIP_DIRECTORY) {
-      throw new Error(`Asset ${asset.fileName}: only directory assets (Lambda code) are supported in templates, got ${asset.packaging}.`);
+      throw new Error(
+        `Asset ${asset.fileName}: only directory assets (Lambda code) are supported in templates, got ${asset.packaging}.`,
+      );
     }
     // Parameters are created with the first asset, so templates without code have none.
     const stack = this.boundStack;
@@ -50,8 +52,9 @@ class AssetParametersSynthesizer extends cdk.StackSynthesizer {
     this.prefix ??= new cdk.CfnParameter(stack, 'AssetsKeyPrefix', {
       type: 'String',
       default: '',
-      description: 'Key prefix of the zips in AssetsBucket, ending in "/" (e.g. cdk-kafka-lambda/0.1.0/); empty for the bucket root.',
-      allowedPattern: '^$|^[a-zA-Z0-9!_.*\'()/-]*/$',
+      description:
+        'Key prefix of the zips in AssetsBucket, ending in "/" (e.g. cdk-kafka-lambda/0.1.0/); empty for the bucket root.',
+      allowedPattern: "^$|^[a-zA-Z0-9!_.*'()/-]*/$",
       constraintDescription: 'must be empty or end in "/"',
     });
     const key = `${asset.sourceHash}.zip`;
@@ -87,7 +90,7 @@ class TemplateStack extends cdk.Stack {
   param(group, id, props) {
     const p = new cdk.CfnParameter(this, id, props);
     let g = this.groups.find((x) => x.Label.default === group);
-    if (!g) this.groups.push(g = { Label: { default: group }, Parameters: [] });
+    if (!g) this.groups.push((g = { Label: { default: group }, Parameters: [] }));
     g.Parameters.push(id);
     return p;
   }
@@ -96,7 +99,10 @@ class TemplateStack extends cdk.Stack {
     const assetParams = this.synthesizer.bucket ? ['AssetsBucket', 'AssetsKeyPrefix'] : [];
     this.templateOptions.metadata = {
       'AWS::CloudFormation::Interface': {
-        ParameterGroups: [...this.groups, ...(assetParams.length ? [{ Label: { default: 'Handler code' }, Parameters: assetParams }] : [])],
+        ParameterGroups: [
+          ...this.groups,
+          ...(assetParams.length ? [{ Label: { default: 'Handler code' }, Parameters: assetParams }] : []),
+        ],
       },
     };
   }
@@ -161,17 +167,24 @@ function vpcFromParams(stack, description) {
 /** The templates: name → builder. */
 const TOPOLOGIES = {
   'self-managed-kafka-dispatcher': (app) => {
-    const stack = new TemplateStack(app, 'SelfManagedKafkaDispatcher',
-      'cdk-kafka-lambda: self-managed Apache Kafka (SASL/SCRAM-SHA-512 over TLS, in your VPC) -> dispatcher -> your function');
+    const stack = new TemplateStack(
+      app,
+      'SelfManagedKafkaDispatcher',
+      'cdk-kafka-lambda: self-managed Apache Kafka (SASL/SCRAM-SHA-512 over TLS, in your VPC) -> dispatcher -> your function',
+    );
     const servers = stack.param('Kafka', 'BootstrapServers', {
       type: 'CommaDelimitedList',
       description: 'Bootstrap brokers as host:port, comma-separated.',
     });
     // An ARN, not the secret itself, so NoEcho would only hide it from the deployer.
-    cdk.Validations.of(stack).acknowledge({ id: 'CloudFormation-Validate::W2509', reason: 'ScramSecretArn holds an ARN, not a secret value.' });
+    cdk.Validations.of(stack).acknowledge({
+      id: 'CloudFormation-Validate::W2509',
+      reason: 'ScramSecretArn holds an ARN, not a secret value.',
+    });
     const secret = stack.param('Kafka', 'ScramSecretArn', {
       type: 'String',
-      description: 'ARN of the Secrets Manager secret with the SASL/SCRAM-SHA-512 "username" and "password" (encrypted with the aws/secretsmanager key).',
+      description:
+        'ARN of the Secrets Manager secret with the SASL/SCRAM-SHA-512 "username" and "password" (encrypted with the aws/secretsmanager key).',
       allowedPattern: ARN('secretsmanager', 'secret:.+'),
       constraintDescription: 'must be a Secrets Manager secret ARN',
     });
@@ -180,7 +193,8 @@ const TOPOLOGIES = {
     // The brokers' port is only known at deploy time, so the deployer brings the group and its rules.
     const securityGroup = stack.param('Network', 'SecurityGroupId', {
       type: 'AWS::EC2::SecurityGroup::Id',
-      description: 'Security group of the event source: allows the brokers\' port in from and out to itself (the brokers\' port is only known at deploy time); the template adds HTTPS (443) out.',
+      description:
+        "Security group of the event source: allows the brokers' port in from and out to itself (the brokers' port is only known at deploy time); the template adds HTTPS (443) out.",
     });
     const target = lambda.Function.fromFunctionArn(stack, 'Target', common.target.valueAsString);
     const dispatcher = new KafkaDispatcher(stack, 'Dispatcher', { target });
@@ -189,20 +203,23 @@ const TOPOLOGIES = {
         bootstrapServers: servers.valueAsList,
         vpc,
         // Not allow-all outbound, so the template adds the HTTPS egress to the endpoints itself.
-        securityGroups: [ec2.SecurityGroup.fromSecurityGroupId(stack, 'SecurityGroup', securityGroup.valueAsString, { allowAllOutbound: false })],
+        securityGroups: [
+          ec2.SecurityGroup.fromSecurityGroupId(stack, 'SecurityGroup', securityGroup.valueAsString, { allowAllOutbound: false }),
+        ],
       }),
       topics: [common.topic.valueAsString],
       consumerGroupId: common.consumerGroupId,
       target: dispatcher.function,
-      auth: KafkaAuth.scram512({ secret: secretsmanager.Secret.fromSecretCompleteArn(stack, 'ScramSecret', secret.valueAsString) }),
+      auth: KafkaAuth.scram512({
+        secret: secretsmanager.Secret.fromSecretCompleteArn(stack, 'ScramSecret', secret.valueAsString),
+      }),
       onFailure: OnFailureDestination.sqs(sqs.Queue.fromQueueArn(stack, 'OnFailureQueue', common.onFailure.valueAsString)),
     });
     return stack;
   },
 
   'msk-iam-function': (app) => {
-    const stack = new TemplateStack(app, 'MskIamFunction',
-      'cdk-kafka-lambda: Amazon MSK (IAM access control) -> your function');
+    const stack = new TemplateStack(app, 'MskIamFunction', 'cdk-kafka-lambda: Amazon MSK (IAM access control) -> your function');
     const clusterArn = stack.param('Kafka', 'ClusterArn', {
       type: 'String',
       description: 'ARN of the MSK cluster (provisioned or serverless) with IAM access control enabled.',
@@ -212,7 +229,8 @@ const TOPOLOGIES = {
     const common = commonParams(stack);
     const role = stack.param('Target', 'TargetRoleArn', {
       type: 'String',
-      description: 'ARN of the execution role of your function (a role without a path); the event source reads the cluster with it.',
+      description:
+        'ARN of the execution role of your function (a role without a path); the event source reads the cluster with it.',
       allowedPattern: ARN('iam', 'role/[a-zA-Z0-9+=,.@_-]+'),
       constraintDescription: 'must be an IAM role ARN without a path',
     });
@@ -268,7 +286,11 @@ function writeTemplates({ templatesDir = path.join(root, 'templates'), assetsDir
           try {
             execFileSync('zip', ['-q', '-r', '-X', zip, '.'], { cwd: path.join(outdir, source) });
           } catch (e) {
-            if (e.code === 'ENOENT') throw new Error('npm run templates zips the handler code with the `zip` command: install zip (e.g. apt-get install zip).', { cause: e });
+            if (e.code === 'ENOENT')
+              throw new Error(
+                'npm run templates zips the handler code with the `zip` command: install zip (e.g. apt-get install zip).',
+                { cause: e },
+              );
             throw e;
           }
         }
@@ -289,9 +311,13 @@ if (require.main === module) {
   start = Date.now();
   const findings = cfnLint(templates);
   for (const f of findings) {
-    process.stderr.write(`${f.Level} ${f.Rule.Id} ${path.relative(root, f.Filename)}:${f.Location.Start.LineNumber} ${f.Message}\n`);
+    process.stderr.write(
+      `${f.Level} ${f.Rule.Id} ${path.relative(root, f.Filename)}:${f.Location.Start.LineNumber} ${f.Message}\n`,
+    );
   }
-  process.stderr.write(`templates: cfn-lint ${CFN_LINT_VERSION}: ${findings.length} findings in ${((Date.now() - start) / 1000).toFixed(1)}s\n`);
+  process.stderr.write(
+    `templates: cfn-lint ${CFN_LINT_VERSION}: ${findings.length} findings in ${((Date.now() - start) / 1000).toFixed(1)}s\n`,
+  );
   if (findings.some((f) => f.Level === 'Error')) process.exitCode = 1;
 }
 

@@ -3,7 +3,6 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
- 
 const root = path.join(__dirname, '..');
 const { FLOOR, floorModulesDir } = require('../scripts/lib/cdk-floor');
 
@@ -15,35 +14,45 @@ describe('the oldest supported aws-cdk-lib (the peer range minimum)', () => {
     expect(path.dirname(require.resolve('aws-cdk-lib'))).toBe(path.join(floorModulesDir(), 'aws-cdk-lib'));
   });
 
-  test('lib, bin and the tests type-check against its declarations', () => {
-    // GIVEN the project's tsconfig with aws-cdk-lib and constructs resolved from the floor's node_modules
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckl-floor-tsc-'));
-    const tsconfig = path.join(dir, 'tsconfig.json');
-    const modules = floorModulesDir();
-    fs.writeFileSync(tsconfig, JSON.stringify({
-      extends: path.join(root, 'tsconfig.json'),
-      compilerOptions: {
-        noEmit: true,
-        baseUrl: modules,
-        typeRoots: [path.join(root, 'node_modules', '@types')],
-        paths: { 'aws-cdk-lib': ['aws-cdk-lib'], 'aws-cdk-lib/*': ['aws-cdk-lib/*'], 'constructs': ['constructs'] },
-      },
-    }));
-    try {
-      // WHEN tsc compiles everything the project type-checks
-      let out: string;
+  test(
+    'lib, bin and the tests type-check against its declarations',
+    () => {
+      // GIVEN the project's tsconfig with aws-cdk-lib and constructs resolved from the floor's node_modules
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckl-floor-tsc-'));
+      const tsconfig = path.join(dir, 'tsconfig.json');
+      const modules = floorModulesDir();
+      fs.writeFileSync(
+        tsconfig,
+        JSON.stringify({
+          extends: path.join(root, 'tsconfig.json'),
+          compilerOptions: {
+            noEmit: true,
+            baseUrl: modules,
+            typeRoots: [path.join(root, 'node_modules', '@types')],
+            paths: { 'aws-cdk-lib': ['aws-cdk-lib'], 'aws-cdk-lib/*': ['aws-cdk-lib/*'], constructs: ['constructs'] },
+          },
+        }),
+      );
       try {
-        out = execFileSync(path.join(root, 'node_modules', '.bin', 'tsc'), ['-p', tsconfig, '--listFiles'], { cwd: root, encoding: 'utf8' });
-      } catch (e: any) {
-        out = `${e.stdout}`;
+        // WHEN tsc compiles everything the project type-checks
+        let out: string;
+        try {
+          out = execFileSync(path.join(root, 'node_modules', '.bin', 'tsc'), ['-p', tsconfig, '--listFiles'], {
+            cwd: root,
+            encoding: 'utf8',
+          });
+        } catch (e: any) {
+          out = `${e.stdout}`;
+        }
+        // THEN no error, and every aws-cdk-lib declaration it read is the floor's
+        expect(out.split('\n').filter((l) => l.includes('error TS'))).toEqual([]);
+        const cdkFiles = out.split('\n').filter((l) => l.includes('/node_modules/aws-cdk-lib/'));
+        expect(cdkFiles.length).toBeGreaterThan(100);
+        expect(cdkFiles.filter((f) => !f.startsWith(modules))).toEqual([]);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
       }
-      // THEN no error, and every aws-cdk-lib declaration it read is the floor's
-      expect(out.split('\n').filter((l) => l.includes('error TS'))).toEqual([]);
-      const cdkFiles = out.split('\n').filter((l) => l.includes('/node_modules/aws-cdk-lib/'));
-      expect(cdkFiles.length).toBeGreaterThan(100);
-      expect(cdkFiles.filter((f) => !f.startsWith(modules))).toEqual([]);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  }, 5 * 60 * 1000);
+    },
+    5 * 60 * 1000,
+  );
 });

@@ -2,20 +2,30 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { decodeEvent } from '../runtime/dispatcher/source';
 
- 
-const { resultsProblems, schemaGoals } = require('../bench/shape') as { resultsProblems: (r: unknown) => string[]; schemaGoals: (s: any) => Record<string, Goal> };
- 
-const { decoders, eventFor } = require('../bench/schema-worker') as { decoders: Record<string, (format: string) => Promise<(event: unknown) => Promise<unknown[]>>>; eventFor: (format: string, impl: string, records: number) => any };
- 
+const { resultsProblems, schemaGoals } = require('../bench/shape') as {
+  resultsProblems: (r: unknown) => string[];
+  schemaGoals: (s: any) => Record<string, Goal>;
+};
+
+const { decoders, eventFor } = require('../bench/schema-worker') as {
+  decoders: Record<string, (format: string) => Promise<(event: unknown) => Promise<unknown[]>>>;
+  eventFor: (format: string, impl: string, records: number) => any;
+};
+
 const { FRAMED_BYTES } = require('../bench/schema-fixtures') as { FRAMED_BYTES: number };
 
-interface Goal { value: number; min?: number; max?: number; met: boolean }
- 
+interface Goal {
+  value: number;
+  min?: number;
+  max?: number;
+  met: boolean;
+}
+
 const { kafkaEvent, jsonOfSize } = require('../bench/common') as {
   kafkaEvent: (n: number, o?: { valueBytes?: number; partitions?: number }) => unknown;
   jsonOfSize: (i: number, bytes: number) => unknown;
 };
- 
+
 const { drawChart } = require('../bench/chart') as { drawChart: (json: string, png: string) => string };
 
 const RESULTS = path.join(__dirname, '..', 'bench', 'results.json');
@@ -34,8 +44,16 @@ describe('bench/results.json', () => {
     // GIVEN the committed schemas section
     const { schemas } = committed();
     // THEN each goal names its bound and says whether the value meets it
-    expect(Object.keys(schemas.goals)).toEqual(['avro_vs_floor', 'avro_vs_powertools', 'protobuf_vs_floor', 'protobuf_vs_powertools', 'bundle_kb', 'require_ms']);
-    for (const g of Object.values<Goal>(schemas.goals)) expect(g.met).toBe(g.min !== undefined ? g.value >= g.min : g.value <= g.max!);
+    expect(Object.keys(schemas.goals)).toEqual([
+      'avro_vs_floor',
+      'avro_vs_powertools',
+      'protobuf_vs_floor',
+      'protobuf_vs_powertools',
+      'bundle_kb',
+      'require_ms',
+    ]);
+    for (const g of Object.values<Goal>(schemas.goals))
+      expect(g.met).toBe(g.min !== undefined ? g.value >= g.min : g.value <= g.max!);
     expect(schemas.goals).toEqual(schemaGoals(schemas));
   });
 
@@ -51,13 +69,55 @@ describe('bench/results.json', () => {
   });
 
   test.each([
-    ['a missing section', (r: any) => { delete r.relay; }, 'relay is missing'],
-    ['an extra field', (r: any) => { r.decode.extra = 1; }, 'unexpected field decode.extra'],
-    ['a zero', (r: any) => { r.coldStart.require_ms_over_node = 0; }, 'coldStart.require_ms_over_node must be a positive number, got 0'],
-    ['a string', (r: any) => { r.idempotency.ours_ms = '12'; }, 'idempotency.ours_ms must be a positive number, got "12"'],
-    ['a missing nested section', (r: any) => { delete r.schemas.load.first_use_ms; }, 'schemas.load.first_use_ms is missing'],
-    ['a nested zero', (r: any) => { r.schemas.avro.floor_rps = 0; }, 'schemas.avro.floor_rps must be a positive number, got 0'],
-    ['a goal not judged on the numbers', (r: any) => { r.schemas.goals.bundle_kb.met = !r.schemas.goals.bundle_kb.met; }, expect.stringMatching(/^schemas.goals must be the goals judged on the section's numbers/)],
+    [
+      'a missing section',
+      (r: any) => {
+        delete r.relay;
+      },
+      'relay is missing',
+    ],
+    [
+      'an extra field',
+      (r: any) => {
+        r.decode.extra = 1;
+      },
+      'unexpected field decode.extra',
+    ],
+    [
+      'a zero',
+      (r: any) => {
+        r.coldStart.require_ms_over_node = 0;
+      },
+      'coldStart.require_ms_over_node must be a positive number, got 0',
+    ],
+    [
+      'a string',
+      (r: any) => {
+        r.idempotency.ours_ms = '12';
+      },
+      'idempotency.ours_ms must be a positive number, got "12"',
+    ],
+    [
+      'a missing nested section',
+      (r: any) => {
+        delete r.schemas.load.first_use_ms;
+      },
+      'schemas.load.first_use_ms is missing',
+    ],
+    [
+      'a nested zero',
+      (r: any) => {
+        r.schemas.avro.floor_rps = 0;
+      },
+      'schemas.avro.floor_rps must be a positive number, got 0',
+    ],
+    [
+      'a goal not judged on the numbers',
+      (r: any) => {
+        r.schemas.goals.bundle_kb.met = !r.schemas.goals.bundle_kb.met;
+      },
+      expect.stringMatching(/^schemas.goals must be the goals judged on the section's numbers/),
+    ],
   ])('fails the shape check with %s', (_, mutate, problem) => {
     // GIVEN the committed results, changed
     const results = committed();
@@ -82,21 +142,26 @@ describe('bench fixtures and chart', () => {
     }
   });
 
-  test.each(['avro', 'protobuf'])('the %s decoders of the schema bench read the same orders and agree on their JSON values (Powertools\' avro-js wraps unions)', async (format) => {
-    // GIVEN each implementation's event of the same orders
-    const out: Record<string, unknown[]> = {};
-    for (const impl of Object.keys(decoders)) {
-      const event = eventFor(format, impl, 8);
-      for (const group of Object.values<any[]>(event.records)) for (const r of group) expect(Buffer.from(r.value, 'base64').length).toBe(impl === 'powertools' ? FRAMED_BYTES - 5 : FRAMED_BYTES);
-      // WHEN decoded
-      out[impl] = JSON.parse(JSON.stringify(await (await decoders[impl](format))(event)));
-    }
-    // THEN all agree on every record
-    const unwrapped = (v: any) => ({ ...v, coupon: v.coupon === null ? null : v.coupon.string });
-    expect(out.ours).toHaveLength(8);
-    for (const impl of ['floor', 'confluent']) expect(out[impl]).toEqual(out.ours);
-    expect(format === 'avro' ? out.powertools.map(unwrapped) : out.powertools).toEqual(out.ours);
-  });
+  test.each(['avro', 'protobuf'])(
+    "the %s decoders of the schema bench read the same orders and agree on their JSON values (Powertools' avro-js wraps unions)",
+    async (format) => {
+      // GIVEN each implementation's event of the same orders
+      const out: Record<string, unknown[]> = {};
+      for (const impl of Object.keys(decoders)) {
+        const event = eventFor(format, impl, 8);
+        for (const group of Object.values<any[]>(event.records))
+          for (const r of group)
+            expect(Buffer.from(r.value, 'base64').length).toBe(impl === 'powertools' ? FRAMED_BYTES - 5 : FRAMED_BYTES);
+        // WHEN decoded
+        out[impl] = JSON.parse(JSON.stringify(await (await decoders[impl](format))(event)));
+      }
+      // THEN all agree on every record
+      const unwrapped = (v: any) => ({ ...v, coupon: v.coupon === null ? null : v.coupon.string });
+      expect(out.ours).toHaveLength(8);
+      for (const impl of ['floor', 'confluent']) expect(out[impl]).toEqual(out.ours);
+      expect(format === 'avro' ? out.powertools.map(unwrapped) : out.powertools).toEqual(out.ours);
+    },
+  );
 
   test('the chart is drawn from results.json as a PNG', () => {
     const png = path.join(fs.mkdtempSync(path.join(require('os').tmpdir(), 'bench-')), 'chart.png');

@@ -24,11 +24,13 @@ const DISPATCHER = path.join(__dirname, '..', 'assets', 'dispatcher');
 
 /** The config JSON with each CloudFormation token replaced by what `resolve` returns for its logical id. */
 function resolveConfig(value: any, resolve: (logicalId: string) => string): string {
-  return (value['Fn::Join'][1] as any[]).map((p) => {
-    if (typeof p === 'string') return p;
-    const id = p.Ref ?? p['Fn::GetAtt'][0];
-    return resolve(id);
-  }).join('');
+  return (value['Fn::Join'][1] as any[])
+    .map((p) => {
+      if (typeof p === 'string') return p;
+      const id = p.Ref ?? p['Fn::GetAtt'][0];
+      return resolve(id);
+    })
+    .join('');
 }
 
 describe('LambdaSinkConnector against the real components', () => {
@@ -39,30 +41,58 @@ describe('LambdaSinkConnector against the real components', () => {
   const fns: te.RunningLambda[] = [];
   afterAll(async () => {
     await Promise.all(fns.map((f) => f.stop()));
-    lambdaClient.destroy(); dynamodb.destroy(); secrets.destroy();
+    lambdaClient.destroy();
+    dynamodb.destroy();
+    secrets.destroy();
   });
 
-  test('the synthesized dispatcher relays the target\'s results with the event source\'s own SCRAM secret', async () => {
+  test("the synthesized dispatcher relays the target's results with the event source's own SCRAM secret", async () => {
     // GIVEN the connector synthesized for the test broker's SASL_SSL listener, SCRAM-512, its root CA as PEM
     const responseTopic = `conn-${randomUUID()}`;
     await te.createTopic(responseTopic, 1);
     const stack = new Stack(new App(), 'Stack', { env: { account: '111122223333', region: env.region } });
     const target = new lambda.Function(stack, 'Target', {
-      runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.echo', timeout: Duration.seconds(30), code: lambda.Code.fromInline('exports.echo=async()=>[]'),
+      runtime: lambda.Runtime.NODEJS_24_X,
+      handler: 'index.echo',
+      timeout: Duration.seconds(30),
+      code: lambda.Code.fromInline('exports.echo=async()=>[]'),
     });
     new LambdaSinkConnector(stack, 'Sink', {
-      cluster: KafkaCluster.selfManaged({ bootstrapServers: [env.kafka.bootstrap.saslSsl], rootCaCertificatePem: env.certs.pem.caCert }),
-      topics: ['orders'], target, auth: KafkaAuth.scram512(), responseTopic,
+      cluster: KafkaCluster.selfManaged({
+        bootstrapServers: [env.kafka.bootstrap.saslSsl],
+        rootCaCertificatePem: env.certs.pem.caCert,
+      }),
+      topics: ['orders'],
+      target,
+      auth: KafkaAuth.scram512(),
+      responseTopic,
     });
     const template = Template.fromStack(stack).toJSON();
     const resources = template.Resources;
     const mapping: any = Object.values(resources).find((r: any) => r.Type === 'AWS::Lambda::EventSourceMapping');
-    const mappingSecret = mapping.Properties.SourceAccessConfigurations.find((a: any) => a.Type === 'SASL_SCRAM_512_AUTH').URI.Ref;
-    const dispatcherFn: any = Object.values(resources).find((r: any) => r.Properties?.Environment?.Variables?.[DISPATCHER_CONFIG_ENV]);
+    const mappingSecret = mapping.Properties.SourceAccessConfigurations.find((a: any) => a.Type === 'SASL_SCRAM_512_AUTH').URI
+      .Ref;
+    const dispatcherFn: any = Object.values(resources).find(
+      (r: any) => r.Properties?.Environment?.Variables?.[DISPATCHER_CONFIG_ENV],
+    );
 
     // AND the real stand-ins for what the template creates: the secrets (the broker's user; the CA), the table, the target
-    const scramArn = (await secrets.send(new CreateSecretCommand({ Name: `conn-scram-${randomUUID()}`, SecretString: JSON.stringify(env.kafka.scram['SCRAM-SHA-512']) }))).ARN!;
-    const caArn = (await secrets.send(new CreateSecretCommand({ Name: `conn-ca-${randomUUID()}`, SecretString: JSON.stringify({ certificate: env.certs.pem.caCert }) }))).ARN!;
+    const scramArn = (
+      await secrets.send(
+        new CreateSecretCommand({
+          Name: `conn-scram-${randomUUID()}`,
+          SecretString: JSON.stringify(env.kafka.scram['SCRAM-SHA-512']),
+        }),
+      )
+    ).ARN!;
+    const caArn = (
+      await secrets.send(
+        new CreateSecretCommand({
+          Name: `conn-ca-${randomUUID()}`,
+          SecretString: JSON.stringify({ certificate: env.certs.pem.caCert }),
+        }),
+      )
+    ).ARN!;
     const tableName = await createIdempotencyTable(dynamodb);
     const targetName = `conn-echo-${randomUUID().slice(0, 8)}`;
     fns.push(await te.startLambda({ name: targetName, dir: TARGETS, handler: 'index.echo' }));
@@ -77,7 +107,12 @@ describe('LambdaSinkConnector against the real components', () => {
     });
     // The relay's secret is the mapping's secret: one Kafka user.
     expect(used).toContain(mappingSecret);
-    const dispatcher = await te.startLambda({ name: `conn-disp-${randomUUID().slice(0, 8)}`, dir: DISPATCHER, timeoutSeconds: 30, env: { [DISPATCHER_CONFIG_ENV]: config } });
+    const dispatcher = await te.startLambda({
+      name: `conn-disp-${randomUUID().slice(0, 8)}`,
+      dir: DISPATCHER,
+      timeoutSeconds: 30,
+      env: { [DISPATCHER_CONFIG_ENV]: config },
+    });
     fns.push(dispatcher);
 
     // WHEN the mapping's event reaches the dispatcher

@@ -28,9 +28,12 @@ function setup(props: Partial<KafkaDispatcherProps> = {}, app = new App()) {
 const withRole = (stack: Stack) => iam.Role.fromRoleArn(stack, 'TargetRole', REMOTE_ROLE);
 
 /** The statements of the dispatcher's execution role. */
-const roleStatements = (template: Template): any[] => Object.values(template.findResources('AWS::IAM::Policy', {
-  Properties: { Roles: [{ Ref: Match.stringLikeRegexp('^DispatcherServiceRole') }] },
-})).flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+const roleStatements = (template: Template): any[] =>
+  Object.values(
+    template.findResources('AWS::IAM::Policy', {
+      Properties: { Roles: [{ Ref: Match.stringLikeRegexp('^DispatcherServiceRole') }] },
+    }),
+  ).flatMap((p: any) => p.Properties.PolicyDocument.Statement);
 
 describe('KafkaDispatcher: a target in another account', () => {
   test('GIVEN targetRole with an external ID THEN the dispatcher may assume exactly that role, invokes nothing itself, and its configuration names the role', () => {
@@ -38,76 +41,120 @@ describe('KafkaDispatcher: a target in another account', () => {
     const app = new App();
     const stack = new Stack(app, 'CrossAccount', { env: { account: '111122223333', region: 'us-east-1' } });
     new KafkaDispatcher(stack, 'Dispatcher', {
-      target: lambda.Function.fromFunctionArn(stack, 'Target', REMOTE_FUNCTION), targetRole: withRole(stack), targetRoleExternalId: 'orders-sink-7',
+      target: lambda.Function.fromFunctionArn(stack, 'Target', REMOTE_FUNCTION),
+      targetRole: withRole(stack),
+      targetRoleExternalId: 'orders-sink-7',
     });
     const template = Template.fromStack(stack);
     // THEN
     const statements = roleStatements(template);
     expect(statements).toContainEqual({ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: REMOTE_ROLE });
     expect(statements.flatMap((s) => [s.Action].flat())).not.toContain('lambda:InvokeFunction');
-    expect(configOf(template).target).toMatchObject({ functionName: REMOTE_FUNCTION, assumeRole: { roleArn: REMOTE_ROLE, externalId: 'orders-sink-7' } });
+    expect(configOf(template).target).toMatchObject({
+      functionName: REMOTE_FUNCTION,
+      assumeRole: { roleArn: REMOTE_ROLE, externalId: 'orders-sink-7' },
+    });
   });
 
-  test('GIVEN targetRole THEN the trust policy the role\'s owner attaches admits the dispatcher\'s role with the external ID, and is a stack output', () => {
+  test("GIVEN targetRole THEN the trust policy the role's owner attaches admits the dispatcher's role with the external ID, and is a stack output", () => {
     // GIVEN
     const app = new App();
     const stack = new Stack(app, 'CrossAccount', { env: { account: '111122223333', region: 'us-east-1' } });
     const dispatcher = new KafkaDispatcher(stack, 'Dispatcher', {
-      target: lambda.Function.fromFunctionArn(stack, 'Target', REMOTE_FUNCTION), targetRole: withRole(stack), targetRoleExternalId: 'orders-sink-7',
+      target: lambda.Function.fromFunctionArn(stack, 'Target', REMOTE_FUNCTION),
+      targetRole: withRole(stack),
+      targetRoleExternalId: 'orders-sink-7',
     });
     // THEN
     const trust = {
-      Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { AWS: DISPATCHER_ROLE },
+      Effect: 'Allow',
+      Action: 'sts:AssumeRole',
+      Principal: { AWS: DISPATCHER_ROLE },
       Condition: { StringEquals: { 'sts:ExternalId': 'orders-sink-7' } },
     };
     expect(stack.resolve(dispatcher.targetOwnerPolicy!.toJSON()).Statement).toEqual([trust]);
-    const output = Template.fromStack(stack).findOutputs('*', { Description: Match.stringLikeRegexp('trust policy of the target role') });
+    const output = Template.fromStack(stack).findOutputs('*', {
+      Description: Match.stringLikeRegexp('trust policy of the target role'),
+    });
     expect(Object.keys(output)).toEqual([expect.stringMatching(/^DispatcherTargetOwnerPolicy/)]);
   });
 
-  test('GIVEN a target in another account and no targetRole THEN the dispatcher\'s role is granted the invocation and the owner\'s resource policy statement is an output', () => {
+  test("GIVEN a target in another account and no targetRole THEN the dispatcher's role is granted the invocation and the owner's resource policy statement is an output", () => {
     // GIVEN
     const { dispatcher, stack, template } = setup();
     // THEN
-    expect(roleStatements(template())).toContainEqual({ Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: [REMOTE_FUNCTION, `${REMOTE_FUNCTION}:*`] });
-    expect(stack.resolve(dispatcher.targetOwnerPolicy!.toJSON()).Statement).toEqual([{
-      Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: REMOTE_FUNCTION, Principal: { AWS: DISPATCHER_ROLE },
-    }]);
+    expect(roleStatements(template())).toContainEqual({
+      Effect: 'Allow',
+      Action: 'lambda:InvokeFunction',
+      Resource: [REMOTE_FUNCTION, `${REMOTE_FUNCTION}:*`],
+    });
+    expect(stack.resolve(dispatcher.targetOwnerPolicy!.toJSON()).Statement).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'lambda:InvokeFunction',
+        Resource: REMOTE_FUNCTION,
+        Principal: { AWS: DISPATCHER_ROLE },
+      },
+    ]);
     template().hasOutput('*', { Description: Match.stringLikeRegexp('resource policy \\(aws lambda add-permission') });
     expect(configOf(template()).target.assumeRole).toBeUndefined();
   });
 
-  test('GIVEN a target in the dispatcher\'s account THEN there is nothing for an owner to add', () => {
+  test("GIVEN a target in the dispatcher's account THEN there is nothing for an owner to add", () => {
     // GIVEN
     const stack = new Stack(new App(), 'SameAccount', { env: { account: '111122223333', region: 'us-east-1' } });
-    const dispatcher = new KafkaDispatcher(stack, 'Dispatcher', { target: lambda.Function.fromFunctionArn(stack, 'Target', REMOTE_FUNCTION.replace('444455556666', '111122223333')) });
+    const dispatcher = new KafkaDispatcher(stack, 'Dispatcher', {
+      target: lambda.Function.fromFunctionArn(stack, 'Target', REMOTE_FUNCTION.replace('444455556666', '111122223333')),
+    });
     // THEN
     expect(dispatcher.targetOwnerPolicy).toBeUndefined();
     expect(Object.keys(Template.fromStack(stack).findOutputs('*'))).toEqual([]);
   });
 
   test.each([
-    ['an external ID without targetRole', () => ({ targetRoleExternalId: 'orders-sink-7' }), /targetRoleExternalId was "orders-sink-7": an external ID is for the role the dispatcher assumes: set targetRole/],
-    ['an external ID with a space', (stack: Stack) => ({ targetRole: withRole(stack), targetRoleExternalId: 'orders sink' }), /targetRoleExternalId was "orders sink": use 2 to 1224 characters/],
-  ])('GIVEN %s THEN synthesis fails naming the prop, the value and the fix', (_label, props: (stack: Stack) => Partial<KafkaDispatcherProps>, message) => {
-    const stack = new Stack(new App(), 'Bad', { env: { account: '111122223333', region: 'us-east-1' } });
-    const target = lambda.Function.fromFunctionArn(stack, 'Target', REMOTE_FUNCTION);
-    expect(() => new KafkaDispatcher(stack, 'Dispatcher', { target, ...props(stack) })).toThrow(message);
-  });
+    [
+      'an external ID without targetRole',
+      () => ({ targetRoleExternalId: 'orders-sink-7' }),
+      /targetRoleExternalId was "orders-sink-7": an external ID is for the role the dispatcher assumes: set targetRole/,
+    ],
+    [
+      'an external ID with a space',
+      (stack: Stack) => ({ targetRole: withRole(stack), targetRoleExternalId: 'orders sink' }),
+      /targetRoleExternalId was "orders sink": use 2 to 1224 characters/,
+    ],
+  ])(
+    'GIVEN %s THEN synthesis fails naming the prop, the value and the fix',
+    (_label, props: (stack: Stack) => Partial<KafkaDispatcherProps>, message) => {
+      const stack = new Stack(new App(), 'Bad', { env: { account: '111122223333', region: 'us-east-1' } });
+      const target = lambda.Function.fromFunctionArn(stack, 'Target', REMOTE_FUNCTION);
+      expect(() => new KafkaDispatcher(stack, 'Dispatcher', { target, ...props(stack) })).toThrow(message);
+    },
+  );
 
-  test('GIVEN targetRole in an isolated VPC THEN STS is reached through its endpoint, which admits the dispatcher, and Lambda\'s endpoint admits the assumed role', () => {
+  test("GIVEN targetRole in an isolated VPC THEN STS is reached through its endpoint, which admits the dispatcher, and Lambda's endpoint admits the assumed role", () => {
     // GIVEN
     const stack = new Stack(new App(), 'InVpc', { env: { account: '111122223333', region: 'us-east-1' } });
-    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0, subnetConfiguration: [{ name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+    const vpc = new ec2.Vpc(stack, 'Vpc', {
+      maxAzs: 2,
+      natGateways: 0,
+      subnetConfiguration: [{ name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }],
+    });
     const dispatcher = new KafkaDispatcher(stack, 'Dispatcher', {
-      target: lambda.Function.fromFunctionArn(stack, 'Target', REMOTE_FUNCTION), targetRole: withRole(stack), vpc,
+      target: lambda.Function.fromFunctionArn(stack, 'Target', REMOTE_FUNCTION),
+      targetRole: withRole(stack),
+      vpc,
     });
     const template = Template.fromStack(stack);
     // THEN
     expect(Object.keys(dispatcher.vpcEndpoints).sort()).toEqual(['dynamoDb', 'lambda', 'sts']);
-    const policyOf = (endpoint: ec2.VpcEndpoint) => stack.resolve((endpoint.node.defaultChild as ec2.CfnVPCEndpoint).policyDocument).Statement;
-    expect(policyOf(dispatcher.vpcEndpoints.sts)).toEqual([expect.objectContaining({ Action: 'sts:AssumeRole', Resource: REMOTE_ROLE, Principal: { AWS: DISPATCHER_ROLE } })]);
-    expect(policyOf(dispatcher.vpcEndpoints.lambda)).toEqual([expect.objectContaining({ Action: 'lambda:InvokeFunction', Principal: { AWS: REMOTE_ROLE } })]);
+    const policyOf = (endpoint: ec2.VpcEndpoint) =>
+      stack.resolve((endpoint.node.defaultChild as ec2.CfnVPCEndpoint).policyDocument).Statement;
+    expect(policyOf(dispatcher.vpcEndpoints.sts)).toEqual([
+      expect.objectContaining({ Action: 'sts:AssumeRole', Resource: REMOTE_ROLE, Principal: { AWS: DISPATCHER_ROLE } }),
+    ]);
+    expect(policyOf(dispatcher.vpcEndpoints.lambda)).toEqual([
+      expect.objectContaining({ Action: 'lambda:InvokeFunction', Principal: { AWS: REMOTE_ROLE } }),
+    ]);
     // AND every call the dispatcher's role may make has a route
     const reports = checkReachability(template.toJSON());
     expect(reports.flatMap((r) => r.failures)).toEqual([]);
@@ -136,7 +183,9 @@ describe('KafkaDispatcher: a target in another account', () => {
       setup({}, app);
       const roleStack = new Stack(app, 'CrossAccountRole', { env: { account: '111122223333', region: 'us-east-1' } });
       new KafkaDispatcher(roleStack, 'Dispatcher', {
-        target: lambda.Function.fromFunctionArn(roleStack, 'Target', REMOTE_FUNCTION), targetRole: withRole(roleStack), targetRoleExternalId: 'orders-sink-7',
+        target: lambda.Function.fromFunctionArn(roleStack, 'Target', REMOTE_FUNCTION),
+        targetRole: withRole(roleStack),
+        targetRoleExternalId: 'orders-sink-7',
       });
       // WHEN synthesized into templates
       const { assembly, findings } = synthWithNag(app);

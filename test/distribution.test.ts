@@ -5,7 +5,6 @@ import * as path from 'path';
 import { App, Stack } from 'aws-cdk-lib';
 import { COLD, Template, mappedFunction, resourcesOf, root, stepTimer, synthExample } from './support/example-apps';
 
- 
 const { pythonWheel } = require('../scripts/package');
 const { installWheel, pythonVenv } = require('../scripts/lib/python-venv');
 const { writeTemplates, AssetParametersSynthesizer } = require('../scripts/templates');
@@ -28,11 +27,15 @@ describe('Python package', () => {
     template = app.templates.KafkaToLambdaPython;
   }, COLD);
 
-  test('the Python app\'s template passes cfn-lint with no error', () => {
-    // THEN cfn-lint finds no error
-    expect(app.files).toHaveLength(1);
-    expect(cfnLint(app.files).filter((f: { Level: string }) => f.Level === 'Error')).toEqual([]);
-  }, COLD);
+  test(
+    "the Python app's template passes cfn-lint with no error",
+    () => {
+      // THEN cfn-lint finds no error
+      expect(app.files).toHaveLength(1);
+      expect(cfnLint(app.files).filter((f: { Level: string }) => f.Level === 'Error')).toEqual([]);
+    },
+    COLD,
+  );
 
   test('the Python app synthesizes a KafkaTrigger whose default auth is SASL/SCRAM-512 with a created, KMS-encrypted secret', () => {
     // THEN the mapping authenticates with the secret the trigger created
@@ -41,9 +44,9 @@ describe('Python package', () => {
     const [esm] = esms;
     expect(esm.Properties.Topics).toEqual(['orders']);
     const [secretId] = Object.entries(template.Resources).find(([, r]) => r.Type === 'AWS::SecretsManager::Secret')!;
-    expect(esm.Properties.SourceAccessConfigurations).toEqual(expect.arrayContaining([
-      { Type: 'SASL_SCRAM_512_AUTH', URI: { Ref: secretId } },
-    ]));
+    expect(esm.Properties.SourceAccessConfigurations).toEqual(
+      expect.arrayContaining([{ Type: 'SASL_SCRAM_512_AUTH', URI: { Ref: secretId } }]),
+    );
     // AND the secret is encrypted with a customer managed key
     expect(template.Resources[secretId].Properties.KmsKeyId).toEqual({ 'Fn::GetAtt': [expect.any(String), 'Arn'] });
   });
@@ -78,14 +81,20 @@ describe('CloudFormation templates', () => {
     // GIVEN the templates npm run templates writes, over the zips of an older run
     fs.writeFileSync(path.join(assetsDir, 'stale.zip'), 'code of an older build');
     written = timed('templates', () => writeTemplates({ templatesDir, assetsDir }));
-    templates = Object.fromEntries(written.templates.map((f) => [path.basename(f, '.json'), JSON.parse(fs.readFileSync(f, 'utf8'))]));
+    templates = Object.fromEntries(
+      written.templates.map((f) => [path.basename(f, '.json'), JSON.parse(fs.readFileSync(f, 'utf8'))]),
+    );
   }, COLD);
 
-  test('cfn-lint reports no errors', () => {
-    // WHEN cfn-lint checks every template THEN it finds no error
-    const findings: Array<{ Level: string }> = timed('cfn-lint', () => cfnLint(written.templates));
-    expect(findings.filter((f) => f.Level === 'Error')).toEqual([]);
-  }, COLD);
+  test(
+    'cfn-lint reports no errors',
+    () => {
+      // WHEN cfn-lint checks every template THEN it finds no error
+      const findings: Array<{ Level: string }> = timed('cfn-lint', () => cfnLint(written.templates));
+      expect(findings.filter((f) => f.Level === 'Error')).toEqual([]);
+    },
+    COLD,
+  );
 
   test('the handler code comes from the AssetsBucket under AssetsKeyPrefix, as zips written to dist/assets', () => {
     for (const [name, t] of Object.entries(templates)) {
@@ -108,7 +117,9 @@ describe('CloudFormation templates', () => {
   test('deployment-specific values are parameters, and nothing needs the CDK bootstrap', () => {
     for (const t of Object.values(templates)) {
       // THEN the template takes the target and the topic as parameters
-      expect(Object.keys(t.Parameters ?? {})).toEqual(expect.arrayContaining(['TargetFunctionArn', 'Topic', 'AssetsBucket', 'AssetsKeyPrefix']));
+      expect(Object.keys(t.Parameters ?? {})).toEqual(
+        expect.arrayContaining(['TargetFunctionArn', 'Topic', 'AssetsBucket', 'AssetsKeyPrefix']),
+      );
       // AND has no bootstrap version check, CDK metadata or construct paths
       expect(t.Parameters).not.toHaveProperty('BootstrapVersion');
       expect(t.Rules).toBeUndefined();
@@ -121,11 +132,15 @@ describe('CloudFormation templates', () => {
     for (const t of Object.values(templates)) {
       const [esm] = resourcesOf(t, 'AWS::Lambda::EventSourceMapping');
       // THEN the brokers come from BootstrapServers (a list) or the cluster from ClusterArn
-      expect([esm.Properties.SelfManagedEventSource?.Endpoints.KafkaBootstrapServers, esm.Properties.EventSourceArn])
-        .toContainEqual(expect.objectContaining({ Ref: expect.stringMatching(/^(BootstrapServers|ClusterArn)$/) }));
+      expect([
+        esm.Properties.SelfManagedEventSource?.Endpoints.KafkaBootstrapServers,
+        esm.Properties.EventSourceArn,
+      ]).toContainEqual(expect.objectContaining({ Ref: expect.stringMatching(/^(BootstrapServers|ClusterArn)$/) }));
       expect(esm.Properties.Topics).toEqual([{ Ref: 'Topic' }]);
       const config = esm.Properties.SelfManagedKafkaEventSourceConfig ?? esm.Properties.AmazonManagedKafkaEventSourceConfig;
-      expect(config.ConsumerGroupId).toEqual({ 'Fn::If': ['ConsumerGroupIdIsStackName', { Ref: 'AWS::StackName' }, { Ref: 'ConsumerGroupId' }] });
+      expect(config.ConsumerGroupId).toEqual({
+        'Fn::If': ['ConsumerGroupIdIsStackName', { Ref: 'AWS::StackName' }, { Ref: 'ConsumerGroupId' }],
+      });
       expect(esm.Properties.DestinationConfig.OnFailure.Destination).toEqual({ Ref: 'OnFailureQueueArn' });
     }
   });
@@ -133,8 +148,9 @@ describe('CloudFormation templates', () => {
   test('fails with a clear message on a container image asset', () => {
     // GIVEN a stack on the templates' synthesizer WHEN it gets a container image asset THEN synth fails, naming the reason
     const stack = new Stack(new App(), 'Image', { synthesizer: new AssetParametersSynthesizer() });
-    expect(() => stack.synthesizer.addDockerImageAsset({ sourceHash: 'abc', directoryName: 'image' }))
-      .toThrow(/Container image assets are not supported in templates/);
+    expect(() => stack.synthesizer.addDockerImageAsset({ sourceHash: 'abc', directoryName: 'image' })).toThrow(
+      /Container image assets are not supported in templates/,
+    );
   });
 });
 

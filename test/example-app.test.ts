@@ -13,7 +13,11 @@ describe('example app', () => {
     expect(stacks.length).toBeGreaterThan(0);
     for (const stack of stacks) {
       // Kafka mappings name topics; a Kinesis mapping names its stream or consumer.
-      const mappings = Object.values(Template.fromStack(stack).findResources('AWS::Lambda::EventSourceMapping', { Properties: { FunctionName: Match.anyValue() } }));
+      const mappings = Object.values(
+        Template.fromStack(stack).findResources('AWS::Lambda::EventSourceMapping', {
+          Properties: { FunctionName: Match.anyValue() },
+        }),
+      );
       expect(mappings.some((m) => m.Properties.Topics || m.Properties.EventSourceArn)).toBe(true);
     }
   });
@@ -22,11 +26,13 @@ describe('example app', () => {
     // GIVEN the example stacks
     const stacks = buildExampleStacks(new App());
     // WHEN their asset-backed functions are listed
-    const runtimes = stacks.flatMap((stack) => Object.entries(Template.fromStack(stack).findResources('AWS::Lambda::Function'))
-      // aws-cdk-lib's AwsCustomResource provider (the trigger's dry-run check) ships its own code and runtime.
-      .filter(([id, fn]) => fn.Properties.Code?.S3Key !== undefined && !id.startsWith('AWS679f53fac002430cb0da5b7982bd2287'))
-      .map(([, fn]) => fn)
-      .map((fn) => fn.Properties.Runtime));
+    const runtimes = stacks.flatMap((stack) =>
+      Object.entries(Template.fromStack(stack).findResources('AWS::Lambda::Function'))
+        // aws-cdk-lib's AwsCustomResource provider (the trigger's dry-run check) ships its own code and runtime.
+        .filter(([id, fn]) => fn.Properties.Code?.S3Key !== undefined && !id.startsWith('AWS679f53fac002430cb0da5b7982bd2287'))
+        .map(([, fn]) => fn)
+        .map((fn) => fn.Properties.Runtime),
+    );
     // THEN all use HANDLER_RUNTIME, which the build reads for its esbuild target
     expect(runtimes.length).toBeGreaterThan(0);
     expect(new Set(runtimes)).toEqual(new Set([HANDLER_RUNTIME.name]));

@@ -13,12 +13,15 @@ const root = path.join(__dirname, '..');
  * it. `require` of a relative path counts too (mixedImports).
  */
 async function importCycles(baseDir: string, dirs: string[]): Promise<{ cycles: string[][]; unresolved: string[] }> {
-  const graph = await madge(dirs.map((d) => path.join(baseDir, d)), {
-    baseDir,
-    fileExtensions: ['ts'],
-    tsConfig: path.join(root, 'tsconfig.json'),
-    detectiveOptions: { ts: { skipTypeImports: false, mixedImports: true } },
-  });
+  const graph = await madge(
+    dirs.map((d) => path.join(baseDir, d)),
+    {
+      baseDir,
+      fileExtensions: ['ts'],
+      tsConfig: path.join(root, 'tsconfig.json'),
+      detectiveOptions: { ts: { skipTypeImports: false, mixedImports: true } },
+    },
+  );
   return { cycles: graph.circular(), unresolved: graph.warnings().skipped };
 }
 

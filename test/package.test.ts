@@ -6,7 +6,11 @@ const root = path.join(__dirname, '..');
 
 /** Files `npm pack` would ship, from npm itself (the build has run before the tests). */
 function packedFiles(): string[] {
-  const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   return JSON.parse(out)[0].files.map((f: { path: string }) => f.path);
 }
 
@@ -15,12 +19,20 @@ describe('npm package', () => {
 
   test('ships the jsii assembly, the compiled lib, the runtime entry and the handler bundles', () => {
     // GIVEN the built package WHEN npm packs it THEN users get what synth and the runtime import need
-    expect(files).toEqual(expect.arrayContaining([
-      '.jsii', 'README.md', 'LICENSE', 'package.json',
-      'build/lib/index.js', 'build/lib/index.d.ts',
-      'build/runtime/index.js', 'build/runtime/index.d.ts',
-      'assets/dispatcher/index.js', 'API.md',
-    ]));
+    expect(files).toEqual(
+      expect.arrayContaining([
+        '.jsii',
+        'README.md',
+        'LICENSE',
+        'package.json',
+        'build/lib/index.js',
+        'build/lib/index.d.ts',
+        'build/runtime/index.js',
+        'build/runtime/index.d.ts',
+        'assets/dispatcher/index.js',
+        'API.md',
+      ]),
+    );
   });
 
   test('ships the cdk-kafka-lambda command as one self-contained bundle', () => {
@@ -35,7 +47,9 @@ describe('npm package', () => {
     // Ajv keeps require("ajv/dist/runtime/…") as text (quoted or in a template) for its standalone code generation, never run.
     const required = [...code.matchAll(/(?<!['`])require\("([^"]+)"\)/g)].map((m) => m[1]);
     expect(required.length).toBeGreaterThan(0);
-    expect(required.filter((m) => !m.startsWith('node:') && !require('module').builtinModules.includes(m) && !optional.includes(m))).toEqual([]);
+    expect(
+      required.filter((m) => !m.startsWith('node:') && !require('module').builtinModules.includes(m) && !optional.includes(m)),
+    ).toEqual([]);
   });
 
   test('ships only the compiled lib, the runtime entry, the contract, assets, the command, the assembly and the docs', () => {
@@ -61,8 +75,12 @@ describe('npm package', () => {
 
   test('ships no TypeScript sources, tests or build tooling', () => {
     // GIVEN the packed file list WHEN filtered for what users must not receive THEN nothing is left
-    const unwanted = files.filter((f) => (f.endsWith('.ts') && !f.endsWith('.d.ts'))
-      || /^(test|testenv|scripts|bin|bench|e2e|cli|lib|runtime|contract|\.ci)\//.test(f) || f.startsWith('build/runtime/handlers/'));
+    const unwanted = files.filter(
+      (f) =>
+        (f.endsWith('.ts') && !f.endsWith('.d.ts')) ||
+        /^(test|testenv|scripts|bin|bench|e2e|cli|lib|runtime|contract|\.ci)\//.test(f) ||
+        f.startsWith('build/runtime/handlers/'),
+    );
     expect(unwanted).toEqual([]);
   });
 
@@ -73,7 +91,9 @@ describe('npm package', () => {
     expect(pkg.keywords).toEqual(expect.arrayContaining(['cdk', 'awscdk', 'aws-cdk']));
     expect(['experimental', 'stable', 'deprecated']).toContain(pkg.stability);
     expect(pkg.awscdkio).toEqual(expect.objectContaining({ announce: expect.any(Boolean) }));
-    expect(pkg).toEqual(expect.objectContaining({ license: 'Apache-2.0', repository: expect.objectContaining({ url: expect.any(String) }) }));
+    expect(pkg).toEqual(
+      expect.objectContaining({ license: 'Apache-2.0', repository: expect.objectContaining({ url: expect.any(String) }) }),
+    );
     expect(Object.keys(pkg.jsii.targets).sort()).toEqual(['go', 'java', 'python']);
     expect(Object.keys(pkg.peerDependencies).sort()).toEqual(['aws-cdk-lib', 'constructs']);
     expect(pkg.dependencies ?? {}).toEqual({});

@@ -12,18 +12,33 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ts from 'typescript';
-import { parseMetadataLine, SnippetLocation, SnippetParameters, typeScriptSnippetFromCompleteSource, typeScriptSnippetFromVisibleSource } from 'jsii-rosetta';
+import {
+  parseMetadataLine,
+  SnippetLocation,
+  SnippetParameters,
+  typeScriptSnippetFromCompleteSource,
+  typeScriptSnippetFromVisibleSource,
+} from 'jsii-rosetta';
 
 /** The fixture step jsii-rosetta runs before it compiles an example (its package exports only its index). */
- 
-const { fixturize } = require(path.join(path.dirname(require.resolve('jsii-rosetta')), 'fixtures')) as typeof import('jsii-rosetta/lib/fixtures');
+
+const { fixturize } = require(
+  path.join(path.dirname(require.resolve('jsii-rosetta')), 'fixtures'),
+) as typeof import('jsii-rosetta/lib/fixtures');
 
 jest.setTimeout(300_000);
 
 const ROOT = path.join(__dirname, '..');
 
 /** The pages whose examples and links are checked: the README and every page under docs/. */
-const PAGES = ['README.md', ...fs.readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`)];
+const PAGES = [
+  'README.md',
+  ...fs
+    .readdirSync(path.join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .sort()
+    .map((f) => `docs/${f}`),
+];
 
 interface Block {
   /** The page line of the opening fence. */
@@ -92,12 +107,20 @@ export function checkPages(pages: { fileName: string; markdown: string }[], proj
           }
           const snippet = typeScriptSnippetFromCompleteSource(fs.readFileSync(file, 'utf8'), location, true);
           if (snippet.visibleSource !== block.code.trimEnd()) {
-            problem(block.line, `differs from the visible part of ${block.params.lit}:\n${firstDifference(block.code, snippet.visibleSource)}`);
+            problem(
+              block.line,
+              `differs from the visible part of ${block.params.lit}:\n${firstDifference(block.code, snippet.visibleSource)}`,
+            );
           }
           files.set(file, { fileName, block });
           continue;
         }
-        const snippet = fixturize(typeScriptSnippetFromVisibleSource(block.code, location, true, { ...block.params, [SnippetParameters.$PROJECT_DIRECTORY]: projectDir }));
+        const snippet = fixturize(
+          typeScriptSnippetFromVisibleSource(block.code, location, true, {
+            ...block.params,
+            [SnippetParameters.$PROJECT_DIRECTORY]: projectDir,
+          }),
+        );
         const file = path.join(dir, `${fileName.replace(/\.md$/, '').replace(/[^A-Za-z0-9-]/g, '_')}-line-${block.line}.ts`);
         // Every example is a module of its own, also one without imports or exports.
         fs.writeFileSync(file, `${snippet.completeSource ?? snippet.visibleSource}\nexport {};\n`);
@@ -112,7 +135,12 @@ export function checkPages(pages: { fileName: string; markdown: string }[], proj
         const at = d.start === undefined ? '' : source.text.split('\n')[source.getLineAndCharacterOfPosition(d.start).line];
         // The page line of the offending line, when the block holds it once; else the fence's.
         const index = block.code.split('\n').findIndex((l) => at.trim() !== '' && l.trim() === at.trim());
-        problems.push({ fileName, block: block.line, line: index < 0 ? block.line : block.line + 1 + index, message: `TS${d.code}: ${text}${at ? `\n    ${at.trim()}` : ''}` });
+        problems.push({
+          fileName,
+          block: block.line,
+          line: index < 0 ? block.line : block.line + 1 + index,
+          message: `TS${d.code}: ${text}${at ? `\n    ${at.trim()}` : ''}`,
+        });
       }
     }
   } finally {
@@ -138,8 +166,9 @@ export function checkExcerpt(block: Block, projectDir: string): string | undefin
       skip = true;
       continue;
     }
-    const found = skip ? source.indexOf(line, at) : (source[at] === line ? at : -1);
-    if (found < 0) return `${JSON.stringify(line)} is not the next line of ${named}${skip ? ' (after ...)' : ` (line ${at + 1} is ${JSON.stringify(source[at] ?? '(end)')})`}`;
+    const found = skip ? source.indexOf(line, at) : source[at] === line ? at : -1;
+    if (found < 0)
+      return `${JSON.stringify(line)} is not the next line of ${named}${skip ? ' (after ...)' : ` (line ${at + 1} is ${JSON.stringify(source[at] ?? '(end)')})`}`;
     at = found + 1;
     skip = false;
   }
@@ -156,7 +185,10 @@ export function headingAnchors(markdown: string): Set<string> {
     const heading = fenced ? null : /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
     if (heading === null) continue;
     const text = heading[1].replace(/\[([^\]]*)\]\([^)]*\)/g, '$1').replace(/`/g, '');
-    const slug = text.toLowerCase().replace(/[^\p{L}\p{M}\p{N}\p{Pc} -]/gu, '').replace(/ /g, '-');
+    const slug = text
+      .toLowerCase()
+      .replace(/[^\p{L}\p{M}\p{N}\p{Pc} -]/gu, '')
+      .replace(/ /g, '-');
     const n = seen.get(slug) ?? 0;
     seen.set(slug, n + 1);
     anchors.add(n === 0 ? slug : `${slug}-${n}`);
@@ -181,7 +213,12 @@ export function deadLinks(markdown: string, fileName: string, projectDir: string
       }
       if (anchor === undefined) continue;
       // A link within the page is resolved against the text given; another page's against its file.
-      const anchors = file === '' ? headingAnchors(markdown) : resolved.endsWith('.md') ? headingAnchors(fs.readFileSync(resolved, 'utf8')) : new Set();
+      const anchors =
+        file === ''
+          ? headingAnchors(markdown)
+          : resolved.endsWith('.md')
+            ? headingAnchors(fs.readFileSync(resolved, 'utf8'))
+            : new Set();
       if (!anchors.has(anchor)) dead.push(`${fileName}:${i + 1}: ${target}: no heading with that anchor`);
     }
   });
@@ -225,7 +262,10 @@ const markdownOf = (page: string) => fs.readFileSync(path.join(ROOT, page), 'utf
 // One compilation of every page's TypeScript examples; each block's test reads its own problems from it.
 let problems: ExampleProblem[] | undefined;
 const problemsOf = (page: string, block: number) => {
-  problems ??= checkPages(PAGES.map((fileName) => ({ fileName, markdown: markdownOf(fileName) })), ROOT);
+  problems ??= checkPages(
+    PAGES.map((fileName) => ({ fileName, markdown: markdownOf(fileName) })),
+    ROOT,
+  );
   return problems.filter((p) => p.fileName === page && p.block === block);
 };
 
@@ -269,9 +309,19 @@ describe('the pages together', () => {
   test('fails a block that does not compile, naming its README line', () => {
     // GIVEN a README with a good block and one passing a number where the construct takes a list
     const markdown = [
-      '# t', '', '```ts', "import { KafkaCluster } from 'cdk-kafka-lambda';", '',
-      "KafkaCluster.selfManaged({ bootstrapServers: ['b-1:9096'] });", '```', '',
-      '```ts', "new KafkaTrigger(this, 'T', {", '  topics: 42,', '});', '```',
+      '# t',
+      '',
+      '```ts',
+      "import { KafkaCluster } from 'cdk-kafka-lambda';",
+      '',
+      "KafkaCluster.selfManaged({ bootstrapServers: ['b-1:9096'] });",
+      '```',
+      '',
+      '```ts',
+      "new KafkaTrigger(this, 'T', {",
+      '  topics: 42,',
+      '});',
+      '```',
     ].join('\n');
     // WHEN it is checked
     const problems = checkExamples(markdown, ROOT);
@@ -284,9 +334,16 @@ describe('the pages together', () => {
 
   test('fails a lit= block that differs from the visible part of its file', () => {
     // GIVEN a README whose block shows the own-handler example with one line changed
-    const visible = typeScriptSnippetFromCompleteSource(fs.readFileSync(path.join(ROOT, 'examples', 'own-handler', 'handler.ts'), 'utf8'),
-      { api: { api: 'file', fileName: 'x' } }, true).visibleSource;
-    const markdown = ['```ts lit=examples/own-handler/handler.ts', visible.replace('auth: \'scram-sha-512\'', "auth: 'plain'"), '```'].join('\n');
+    const visible = typeScriptSnippetFromCompleteSource(
+      fs.readFileSync(path.join(ROOT, 'examples', 'own-handler', 'handler.ts'), 'utf8'),
+      { api: { api: 'file', fileName: 'x' } },
+      true,
+    ).visibleSource;
+    const markdown = [
+      '```ts lit=examples/own-handler/handler.ts',
+      visible.replace("auth: 'scram-sha-512'", "auth: 'plain'"),
+      '```',
+    ].join('\n');
     // WHEN it is checked THEN the block is reported as differing, at its fence
     const problems = checkExamples(markdown, ROOT);
     expect(problems).toHaveLength(1);
@@ -296,8 +353,15 @@ describe('the pages together', () => {
 
   test('fails a link to a missing file or heading, naming the page line', () => {
     // GIVEN a page in docs/ with a good link, a link to no file and a link to no heading
-    const markdown = ['# t', '', '## A heading', '', '[ok](./trigger.md#main-props) [self](#a-heading)', '[gone](./nowhere.md)',
-      '[anchor](../README.md#no-such-heading)'].join('\n');
+    const markdown = [
+      '# t',
+      '',
+      '## A heading',
+      '',
+      '[ok](./trigger.md#main-props) [self](#a-heading)',
+      '[gone](./nowhere.md)',
+      '[anchor](../README.md#no-such-heading)',
+    ].join('\n');
     // WHEN its links are checked THEN exactly the two dead ones are reported, with their lines
     expect(deadLinks(markdown, 'docs/x.md', ROOT)).toEqual([
       'docs/x.md:6: ./nowhere.md: no such file',
@@ -305,13 +369,15 @@ describe('the pages together', () => {
     ]);
   });
 
-  test('fails a ```python block whose lines are not its file\'s', () => {
+  test("fails a ```python block whose lines are not its file's", () => {
     // GIVEN excerpts of the Python example app: one true, one with a changed line, one naming no file
     const block = (code: string, params: Record<string, string>) => ({ line: 1, code, params });
     const file = { file: 'examples/python/app.py' };
     // WHEN each is checked THEN only the true one passes, and the others say what is wrong
     expect(checkExcerpt(block('import aws_cdk as cdk\n...\napp = cdk.App()', file), ROOT)).toBeUndefined();
-    expect(checkExcerpt(block('...\napp = cdk.App(stack_traces=False)', file), ROOT)).toMatch(/is not the next line of examples\/python\/app\.py/);
+    expect(checkExcerpt(block('...\napp = cdk.App(stack_traces=False)', file), ROOT)).toMatch(
+      /is not the next line of examples\/python\/app\.py/,
+    );
     expect(checkExcerpt(block('app = cdk.App()', {}), ROOT)).toMatch(/file=<path>/);
   });
 });

@@ -16,24 +16,53 @@ const install = require('./lib/install');
 
 async function main() {
   const [cmd, ...rest] = process.argv.slice(2);
-  const opt = (n) => { const i = rest.indexOf(n); return i >= 0 ? rest[i + 1] : undefined; };
+  const opt = (n) => {
+    const i = rest.indexOf(n);
+    return i >= 0 ? rest[i + 1] : undefined;
+  };
   switch (cmd) {
     case 'start': {
-      const env = await te.start({ kafkaVersion: opt('--kafka-version'), ownerPid: opt('--owner-pid') && Number(opt('--owner-pid')) });
+      const env = await te.start({
+        kafkaVersion: opt('--kafka-version'),
+        ownerPid: opt('--owner-pid') && Number(opt('--owner-pid')),
+      });
       process.stdout.write(`${env.file}\n`);
       break;
     }
-    case 'stop': await te.stop(rest.find((a) => !a.startsWith('--')), { purge: rest.includes('--purge') }); break;
-    case 'stop-all': await te.stopAll({ purge: rest.includes('--purge'), orphans: rest.includes('--orphans') }); break;
-    case 'env': process.stdout.write(`${JSON.stringify(te.loadEnv(rest[0]), null, 2)}\n`); break;
+    case 'stop':
+      await te.stop(
+        rest.find((a) => !a.startsWith('--')),
+        { purge: rest.includes('--purge') },
+      );
+      break;
+    case 'stop-all':
+      await te.stopAll({ purge: rest.includes('--purge'), orphans: rest.includes('--orphans') });
+      break;
+    case 'env':
+      process.stdout.write(`${JSON.stringify(te.loadEnv(rest[0]), null, 2)}\n`);
+      break;
     // The path of a Node.js binary from the npm registry (default: the version of the functions, 24), installed once.
-    case 'node': process.stdout.write(`${(await install.ensureNode(rest[0])).bin}\n`); break;
+    case 'node':
+      process.stdout.write(`${(await install.ensureNode(rest[0])).bin}\n`);
+      break;
     case 'install':
-      await Promise.all([install.ensureKafka(opt('--kafka-version')), install.ensureDynamoDbLocal(), install.ensureMoto(), install.ensureGlueSerde(), install.ensureRie(), install.ensureRic()]);
+      await Promise.all([
+        install.ensureKafka(opt('--kafka-version')),
+        install.ensureDynamoDbLocal(),
+        install.ensureMoto(),
+        install.ensureGlueSerde(),
+        install.ensureRie(),
+        install.ensureRic(),
+      ]);
       break;
     default:
-      process.stderr.write('usage: cli.js start [--kafka-version V] [--owner-pid PID] | stop [runDir] | stop-all [--orphans] | env [runDir] | install | node [version]\n');
+      process.stderr.write(
+        'usage: cli.js start [--kafka-version V] [--owner-pid PID] | stop [runDir] | stop-all [--orphans] | env [runDir] | install | node [version]\n',
+      );
       process.exit(2);
   }
 }
-main().catch((e) => { process.stderr.write(`${e.stack || e}\n`); process.exit(1); });
+main().catch((e) => {
+  process.stderr.write(`${e.stack || e}\n`);
+  process.exit(1);
+});

@@ -7,9 +7,7 @@
  */
 const fs = require('node:fs');
 const path = require('node:path');
-const {
-  TESTENV_DIR, log, freePort, spawnDetached, killPidfile, isAlive, waitFor, tcpOpen, httpRequest,
-} = require('./lib/util');
+const { TESTENV_DIR, log, freePort, spawnDetached, killPidfile, isAlive, waitFor, tcpOpen, httpRequest } = require('./lib/util');
 const install = require('./lib/install');
 const { generateCerts } = require('./lib/certs');
 const { prepareKafka, kafkaReady, partitionsLed, kafkaClientConfig, setScramPassword: setScram } = require('./lib/kafka');
@@ -24,7 +22,10 @@ const secs = (t) => `${((Date.now() - t) / 1000).toFixed(1)}s`;
 
 function envFile(runDirOrEnv) {
   if (!runDirOrEnv) {
-    if (!process.env.CKL_TESTENV) throw new Error('CKL_TESTENV is not set: start the test environment first (node testenv/control.js start, or jest globalSetup)');
+    if (!process.env.CKL_TESTENV)
+      throw new Error(
+        'CKL_TESTENV is not set: start the test environment first (node testenv/control.js start, or jest globalSetup)',
+      );
     return process.env.CKL_TESTENV;
   }
   if (typeof runDirOrEnv === 'object') return runDirOrEnv.file;
@@ -47,14 +48,20 @@ function saveEnv(env) {
 async function isReady(env, name) {
   const svc = env.services[name];
   switch (svc.ready.kind) {
-    case 'kafka': return kafkaReady(env);
+    case 'kafka':
+      return kafkaReady(env);
     case 'dynamodb': {
       // Raw ListTables call: DynamoDB Local checks the credential format, not the signature, and
       // keeping the AWS SDK out of the jest main process avoids its start-up cost and warnings.
       const r = await httpRequest({
-        port: env.dynamodb.port, method: 'POST', path: '/', body: '{}', timeoutMs: 2000,
+        port: env.dynamodb.port,
+        method: 'POST',
+        path: '/',
+        body: '{}',
+        timeoutMs: 2000,
         headers: {
-          'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'DynamoDB_20120810.ListTables',
+          'content-type': 'application/x-amz-json-1.0',
+          'x-amz-target': 'DynamoDB_20120810.ListTables',
           authorization: `AWS4-HMAC-SHA256 Credential=${env.credentials.accessKeyId}/20200101/${env.region}/dynamodb/aws4_request, SignedHeaders=host, Signature=0`,
         },
       });
@@ -64,7 +71,8 @@ async function isReady(env, name) {
       const r = await httpRequest({ port: svc.ready.port, path: svc.ready.path, timeoutMs: 2000 });
       return r.status < 500;
     }
-    default: return tcpOpen(svc.ready.port);
+    default:
+      return tcpOpen(svc.ready.port);
   }
 }
 
@@ -83,7 +91,11 @@ async function launch(env, name, { timeoutMs = 180000 } = {}) {
 /** Remove old runs whose processes are all gone (killed jest, crashed CI step). */
 function pruneStaleRuns() {
   let dirs;
-  try { dirs = fs.readdirSync(RUN_ROOT); } catch { return; }
+  try {
+    dirs = fs.readdirSync(RUN_ROOT);
+  } catch {
+    return;
+  }
   for (const d of dirs) {
     const dir = path.join(RUN_ROOT, d);
     try {
@@ -91,7 +103,9 @@ function pruneStaleRuns() {
       const pids = fs.existsSync(path.join(dir, 'pids')) ? fs.readdirSync(path.join(dir, 'pids')) : [];
       const alive = pids.some((p) => isAlive(Number(fs.readFileSync(path.join(dir, 'pids', p), 'utf8'))));
       if (!alive) fs.rmSync(dir, { recursive: true, force: true });
-    } catch { /* another process is pruning */ }
+    } catch {
+      /* another process is pruning */
+    }
   }
 }
 
@@ -119,7 +133,9 @@ async function start(opts = {}) {
     wanted.has('lambdaFront') ? install.ensureRie() : null,
     wanted.has('lambdaFront') ? install.ensureRic() : null,
     generateCerts(path.join(runDir, 'certs')),
-    freePort(), freePort(), freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
   ]);
   log(`downloads/cache checks and certificates done in ${secs(t0)}`);
 
@@ -133,7 +149,12 @@ async function start(opts = {}) {
     credentials: CREDENTIALS,
     certs,
     services: {},
-    versions: { kafka: kafkaVersion, dynamodbLocal: install.VERSIONS.dynamodbLocal, moto: install.VERSIONS.moto, rie: rie ? `${rie.kind}@${rie.version}` : null },
+    versions: {
+      kafka: kafkaVersion,
+      dynamodbLocal: install.VERSIONS.dynamodbLocal,
+      moto: install.VERSIONS.moto,
+      rie: rie ? `${rie.kind}@${rie.version}` : null,
+    },
   };
   try {
     if (kafkaInst) {
@@ -149,29 +170,62 @@ async function start(opts = {}) {
         cmd: 'java',
         // -sharedDb -dbPath: data survives stopService/startService (fault tests); one db for all keys/regions.
         // ServerRunner has no bind-address option, so a small launcher binds the same server to 127.0.0.1.
-        args: ['-Xms64m', '-Xmx384m', '-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', `-Djava.library.path=${ddbInst.nativeDir}`, '-cp', `${ddbInst.libDir}/*`,
-          path.join(__dirname, 'java', 'DynamoDbLoopback.java'), String(ddbPort), dataDir],
-        cwd: dataDir, env: {}, ready: { kind: 'dynamodb' },
+        args: [
+          '-Xms64m',
+          '-Xmx384m',
+          '-XX:TieredStopAtLevel=1',
+          '-XX:+UseSerialGC',
+          `-Djava.library.path=${ddbInst.nativeDir}`,
+          '-cp',
+          `${ddbInst.libDir}/*`,
+          path.join(__dirname, 'java', 'DynamoDbLoopback.java'),
+          String(ddbPort),
+          dataDir,
+        ],
+        cwd: dataDir,
+        env: {},
+        ready: { kind: 'dynamodb' },
       };
     }
     if (motoInst) {
-      env.moto = { endpoint: `http://127.0.0.1:${motoPort}`, port: motoPort, version: motoInst.version, glueSerdeLibDir: glueSerde.libDir };
+      env.moto = {
+        endpoint: `http://127.0.0.1:${motoPort}`,
+        port: motoPort,
+        version: motoInst.version,
+        glueSerdeLibDir: glueSerde.libDir,
+      };
       env.services.moto = {
-        cmd: motoInst.bin, args: ['-H', '127.0.0.1', '-p', String(motoPort)], cwd: runDir,
-        env: { MOTO_ALLOW_NONEXISTENT_REGION: 'true' }, ready: { kind: 'http', port: motoPort, path: '/moto-api/data.json' },
+        cmd: motoInst.bin,
+        args: ['-H', '127.0.0.1', '-p', String(motoPort)],
+        cwd: runDir,
+        env: { MOTO_ALLOW_NONEXISTENT_REGION: 'true' },
+        ready: { kind: 'http', port: motoPort, path: '/moto-api/data.json' },
       };
     }
     if (wanted.has('lambdaFront')) {
       const lambdasDir = path.join(runDir, 'lambdas');
       fs.mkdirSync(lambdasDir, { recursive: true });
       env.lambda = {
-        endpoint: `http://127.0.0.1:${frontPort}`, port: frontPort, lambdasDir, rie,
+        endpoint: `http://127.0.0.1:${frontPort}`,
+        port: frontPort,
+        lambdasDir,
+        rie,
         // What the nodejs24.x runtime runs: Node 24 and the official runtime interface client.
-        runtimeClient: { kind: 'aws-lambda-ric', version: ric.version, entry: ric.entry, dir: ric.dir, node: ric.node.bin, nodeVersion: ric.node.version },
+        runtimeClient: {
+          kind: 'aws-lambda-ric',
+          version: ric.version,
+          entry: ric.entry,
+          dir: ric.dir,
+          node: ric.node.bin,
+          nodeVersion: ric.node.version,
+        },
       };
       env.services.lambdaFront = {
-        cmd: process.execPath, args: [path.join(TESTENV_DIR, 'lambda-front.js'), runDir, String(frontPort)], cwd: runDir,
-        env: { AWS_REGION: REGION }, ready: { kind: 'http', port: frontPort, path: '/_testenv/health' },
+        cmd: process.execPath,
+        args: [path.join(TESTENV_DIR, 'lambda-front.js'), runDir, String(frontPort)],
+        cwd: runDir,
+        env: { AWS_REGION: REGION },
+        ready: { kind: 'http', port: frontPort, path: '/_testenv/health' },
       };
     }
     saveEnv(env);
@@ -189,7 +243,9 @@ async function start(opts = {}) {
 
 /** Detached watcher that stops the run when ownerPid (the jest process) disappears without teardown. */
 function startWatchdog(env, ownerPid) {
-  spawnDetached('watchdog', process.execPath, [path.join(TESTENV_DIR, 'watchdog.js'), env.runDir, String(ownerPid)], { runDir: env.runDir });
+  spawnDetached('watchdog', process.execPath, [path.join(TESTENV_DIR, 'watchdog.js'), env.runDir, String(ownerPid)], {
+    runDir: env.runDir,
+  });
 }
 
 /**
@@ -204,8 +260,11 @@ async function stop(runDirOrEnv, opts = {}) {
   const pids = fs.existsSync(pidDir) ? fs.readdirSync(pidDir).filter((f) => f.endsWith('.pid')) : [];
   const order = (f) => (f.startsWith('watchdog') ? 0 : f.startsWith('lambda-') ? 1 : 2);
   for (const group of [0, 1, 2]) {
-    await Promise.all(pids.filter((f) => order(f) === group && !(opts.exceptWatchdog && group === 0))
-      .map((f) => killPidfile(path.join(pidDir, f), group === 2 ? 15000 : 3000)));
+    await Promise.all(
+      pids
+        .filter((f) => order(f) === group && !(opts.exceptWatchdog && group === 0))
+        .map((f) => killPidfile(path.join(pidDir, f), group === 2 ? 15000 : 3000)),
+    );
   }
   if (!opts.keep) {
     for (const d of fs.existsSync(runDir) ? fs.readdirSync(runDir) : []) {
@@ -223,14 +282,22 @@ async function stop(runDirOrEnv, opts = {}) {
  */
 async function stopAll(opts = {}) {
   let dirs;
-  try { dirs = fs.readdirSync(RUN_ROOT); } catch { return 0; }
+  try {
+    dirs = fs.readdirSync(RUN_ROOT);
+  } catch {
+    return 0;
+  }
   let n = 0;
   for (const d of dirs) {
     const dir = path.join(RUN_ROOT, d);
     if (!fs.existsSync(path.join(dir, 'pids'))) continue;
     if (opts.orphans) {
       let owner = null;
-      try { owner = loadEnv(dir).ownerPid; } catch { /* env.json not written yet: starting */ }
+      try {
+        owner = loadEnv(dir).ownerPid;
+      } catch {
+        /* env.json not written yet: starting */
+      }
       if (!owner || isAlive(owner)) continue;
     }
     await stop(dir, opts);
@@ -262,7 +329,10 @@ async function startService(name, env = loadEnv(), { partitionsTimeoutMs = 60000
   await launch(cur, name);
   if (name === 'kafka') {
     const t = Date.now();
-    await waitFor('kafka partition leaders after the restart', () => partitionsLed(cur), { timeoutMs: partitionsTimeoutMs, intervalMs: 250 });
+    await waitFor('kafka partition leaders after the restart', () => partitionsLed(cur), {
+      timeoutMs: partitionsTimeoutMs,
+      intervalMs: 250,
+    });
     log(`kafka partitions led again ${secs(t)} after the broker was ready`);
   }
   const latest = loadEnv(env.file);
@@ -274,7 +344,8 @@ async function startService(name, env = loadEnv(), { partitionsTimeoutMs = 60000
 async function setScramPassword({ username, password, mechanism = 'SCRAM-SHA-512' }, env = loadEnv()) {
   await setScram(env, { username, password, mechanism });
   const cur = loadEnv(env.file);
-  for (const u of Object.values(cur.kafka.scram)) if (u.username === username && cur.kafka.scram[mechanism] === u) u.password = password;
+  for (const u of Object.values(cur.kafka.scram))
+    if (u.username === username && cur.kafka.scram[mechanism] === u) u.password = password;
   saveEnv(cur);
 }
 
@@ -285,7 +356,13 @@ function awsClientConfig(service, env = loadEnv(), extra = {}) {
   if (s === 'dynamodb') endpoint = env.dynamodb.endpoint;
   else if (s === 'lambda') endpoint = env.lambda.endpoint;
   else endpoint = env.moto.endpoint;
-  return { endpoint, region: env.region, credentials: { ...env.credentials }, ...(s === 's3' ? { forcePathStyle: true } : {}), ...extra };
+  return {
+    endpoint,
+    region: env.region,
+    credentials: { ...env.credentials },
+    ...(s === 's3' ? { forcePathStyle: true } : {}),
+    ...extra,
+  };
 }
 
 /**
@@ -299,14 +376,20 @@ async function createTopic(topic, numPartitions = 1, env = loadEnv(), configEntr
   await admin.connect();
   try {
     await admin.createTopics({ waitForLeaders: false, topics: [{ topic, numPartitions, replicationFactor: 1, configEntries }] });
-    await waitFor(`topic ${topic} led`, async () => {
-      const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
-      const partitions = topics[0]?.partitions ?? [];
-      if (partitions.length !== numPartitions || partitions.some((p) => !(p.leader >= 0) || p.partitionErrorCode)) return false;
-      await admin.fetchTopicOffsets(topic);
-      return true;
-    }, { timeoutMs: 30000, intervalMs: 100 });
-  } finally { await admin.disconnect(); }
+    await waitFor(
+      `topic ${topic} led`,
+      async () => {
+        const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+        const partitions = topics[0]?.partitions ?? [];
+        if (partitions.length !== numPartitions || partitions.some((p) => !(p.leader >= 0) || p.partitionErrorCode)) return false;
+        await admin.fetchTopicOffsets(topic);
+        return true;
+      },
+      { timeoutMs: 30000, intervalMs: 100 },
+    );
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /**
@@ -314,25 +397,40 @@ async function createTopic(topic, numPartitions = 1, env = loadEnv(), configEntr
  * with the front under `name`. Function env gets the stand-in endpoints (AWS_ENDPOINT_URL* and fake
  * credentials) unless overridden by opts.env. Returns { name, arn, port, logFile, stop() }.
  */
-async function startLambda({ name, dir, handler = 'index.handler', env: userEnv = {}, timeoutSeconds = 30, memoryMb = 128, concurrency = 1 }, env = loadEnv()) {
+async function startLambda(
+  { name, dir, handler = 'index.handler', env: userEnv = {}, timeoutSeconds = 30, memoryMb = 128, concurrency = 1 },
+  env = loadEnv(),
+) {
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) throw new Error(`invalid function name ${name}`);
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 8) throw new Error(`concurrency must be 1 to 8, got ${concurrency}`);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 8)
+    throw new Error(`concurrency must be 1 to 8, got ${concurrency}`);
   const t = Date.now();
   const rie = env.lambda.rie;
   const fnEnv = {
-    PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'en_US.UTF-8', TZ: ':UTC',
-    AWS_REGION: env.region, AWS_DEFAULT_REGION: env.region,
-    AWS_ACCESS_KEY_ID: env.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: env.credentials.secretAccessKey,
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    LANG: 'en_US.UTF-8',
+    TZ: ':UTC',
+    AWS_REGION: env.region,
+    AWS_DEFAULT_REGION: env.region,
+    AWS_ACCESS_KEY_ID: env.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: env.credentials.secretAccessKey,
     AWS_SESSION_TOKEN: env.credentials.sessionToken,
     ...(env.moto ? { AWS_ENDPOINT_URL: env.moto.endpoint } : {}),
     ...(env.dynamodb ? { AWS_ENDPOINT_URL_DYNAMODB: env.dynamodb.endpoint } : {}),
     AWS_ENDPOINT_URL_LAMBDA: env.lambda.endpoint,
-    AWS_LAMBDA_FUNCTION_NAME: name, AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
-    AWS_LAMBDA_FUNCTION_TIMEOUT: String(timeoutSeconds), AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMb),
-    AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${name}`, AWS_LAMBDA_LOG_STREAM_NAME: '$LATEST',
+    AWS_LAMBDA_FUNCTION_NAME: name,
+    AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+    AWS_LAMBDA_FUNCTION_TIMEOUT: String(timeoutSeconds),
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMb),
+    AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${name}`,
+    AWS_LAMBDA_LOG_STREAM_NAME: '$LATEST',
     AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
-    LAMBDA_TASK_ROOT: path.resolve(dir), LAMBDA_RUNTIME_DIR: env.lambda.runtimeClient.dir, _HANDLER: handler,
-    NODE_PATH: '', ...userEnv,
+    LAMBDA_TASK_ROOT: path.resolve(dir),
+    LAMBDA_RUNTIME_DIR: env.lambda.runtimeClient.dir,
+    _HANDLER: handler,
+    NODE_PATH: '',
+    ...userEnv,
   };
   // The official RIE binds its Runtime API to 127.0.0.1:9001 unless told otherwise: one port per process. One
   // process runs one invocation at a time, so concurrent executions are processes of their own.
@@ -340,18 +438,37 @@ async function startLambda({ name, dir, handler = 'index.handler', env: userEnv 
   const instances = [];
   for (let i = 0; i < concurrency; i++) {
     const port = await freePort();
-    const args = ['--runtime-interface-emulator-address', `127.0.0.1:${port}`, '--runtime-api-address', `127.0.0.1:${await freePort()}`,
-      env.lambda.runtimeClient.node, env.lambda.runtimeClient.entry, handler];
+    const args = [
+      '--runtime-interface-emulator-address',
+      `127.0.0.1:${port}`,
+      '--runtime-api-address',
+      `127.0.0.1:${await freePort()}`,
+      env.lambda.runtimeClient.node,
+      env.lambda.runtimeClient.entry,
+      handler,
+    ];
     const svcName = i === 0 ? `lambda-${name}` : `lambda-${name}@${i}`;
-    const proc = spawnDetached(svcName, rie.bin, args, { cwd: path.resolve(dir), env: fnEnv, runDir: env.runDir, cleanEnv: true });
+    const proc = spawnDetached(svcName, rie.bin, args, {
+      cwd: path.resolve(dir),
+      env: fnEnv,
+      runDir: env.runDir,
+      cleanEnv: true,
+    });
     instances.push({ svcName, port, proc });
   }
   // Generous: a node process on a loaded 2-core machine can take tens of seconds to listen.
-  for (const { svcName, port, proc } of instances) await waitFor(svcName, () => tcpOpen(port), { timeoutMs: 90000, proc, intervalMs: 100 });
+  for (const { svcName, port, proc } of instances)
+    await waitFor(svcName, () => tcpOpen(port), { timeoutMs: 90000, proc, intervalMs: 100 });
   const [{ port, proc }] = instances;
   const reg = {
-    name, port, ports: instances.map((x) => x.port), logFiles: instances.map((x) => x.proc.logFile),
-    pid: proc.pid, logFile: proc.logFile, dir: path.resolve(dir), handler,
+    name,
+    port,
+    ports: instances.map((x) => x.port),
+    logFiles: instances.map((x) => x.proc.logFile),
+    pid: proc.pid,
+    logFile: proc.logFile,
+    dir: path.resolve(dir),
+    handler,
   };
   fs.writeFileSync(path.join(env.lambda.lambdasDir, `${name}.json`), JSON.stringify(reg, null, 2));
   log(`lambda ${name} ready in ${secs(t)}`);
@@ -366,11 +483,21 @@ async function startLambda({ name, dir, handler = 'index.handler', env: userEnv 
 
 /** Unregister and stop a function started with startLambda (all its processes). */
 async function stopLambda(name, env = loadEnv()) {
-  try { fs.unlinkSync(path.join(env.lambda.lambdasDir, `${name}.json`)); } catch { /* not registered */ }
+  try {
+    fs.unlinkSync(path.join(env.lambda.lambdasDir, `${name}.json`));
+  } catch {
+    /* not registered */
+  }
   // The front counts the calls this cuts off (lambdaStats); a front already stopped has nothing to count.
-  const tell = (what) => httpRequest({
-    port: env.lambda.port, method: 'POST', path: `/_testenv/${what}`, body: JSON.stringify({ name }), headers: { 'content-type': 'application/json' }, timeoutMs: 15000,
-  }).catch(() => undefined);
+  const tell = (what) =>
+    httpRequest({
+      port: env.lambda.port,
+      method: 'POST',
+      path: `/_testenv/${what}`,
+      body: JSON.stringify({ name }),
+      headers: { 'content-type': 'application/json' },
+      timeoutMs: 15000,
+    }).catch(() => undefined);
   await tell('stopping');
   await stopLambdaProcesses(name, env);
   await tell('stopped');
@@ -378,13 +505,21 @@ async function stopLambda(name, env = loadEnv()) {
 
 async function stopLambdaProcesses(name, env) {
   const dir = path.join(env.runDir, 'pids');
-  const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f === `lambda-${name}.pid` || f.startsWith(`lambda-${name}@`)) : [];
+  const files = fs.existsSync(dir)
+    ? fs.readdirSync(dir).filter((f) => f === `lambda-${name}.pid` || f.startsWith(`lambda-${name}@`))
+    : [];
   await Promise.all(files.map((f) => killPidfile(path.join(dir, f), 3000)));
 }
 
 /** Make the front answer the next `count` invocations of `name` with 429 TooManyRequestsException. */
 async function throttleLambda(name, count, env = loadEnv()) {
-  const r = await httpRequest({ port: env.lambda.port, method: 'POST', path: '/_testenv/throttle', body: JSON.stringify({ name, count }), headers: { 'content-type': 'application/json' } });
+  const r = await httpRequest({
+    port: env.lambda.port,
+    method: 'POST',
+    path: '/_testenv/throttle',
+    body: JSON.stringify({ name, count }),
+    headers: { 'content-type': 'application/json' },
+  });
   if (r.status !== 200) throw new Error(`throttle failed: ${r.status} ${r.body}`);
 }
 
@@ -397,7 +532,10 @@ async function lambdaStats(name, env = loadEnv()) {
 
 /** Invocations seen by the front (Event ones finish in the background: poll for doneAt). */
 async function listInvocations(name, env = loadEnv()) {
-  const r = await httpRequest({ port: env.lambda.port, path: `/_testenv/invocations${name ? `?name=${encodeURIComponent(name)}` : ''}` });
+  const r = await httpRequest({
+    port: env.lambda.port,
+    path: `/_testenv/invocations${name ? `?name=${encodeURIComponent(name)}` : ''}`,
+  });
   return JSON.parse(r.body);
 }
 

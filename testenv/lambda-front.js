@@ -37,12 +37,20 @@ const statsOf = (name) => stats.get(name) || stats.set(name, { throttled: 0, kil
 const invocations = []; // { requestId, name, type, status, functionError, payload, response, at, doneAt }
 
 function readBody(req) {
-  return new Promise((resolve) => { const c = []; req.on('data', (d) => c.push(d)); req.on('end', () => resolve(Buffer.concat(c))); });
+  return new Promise((resolve) => {
+    const c = [];
+    req.on('data', (d) => c.push(d));
+    req.on('end', () => resolve(Buffer.concat(c)));
+  });
 }
 
 /** AWS JSON error: the SDK reads the code from x-amzn-errortype and the message from the body. */
 function sendError(res, status, type, message, extra = {}) {
-  res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-errortype': type, 'x-amzn-requestid': crypto.randomUUID() });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'x-amzn-errortype': type,
+    'x-amzn-requestid': crypto.randomUUID(),
+  });
   res.end(JSON.stringify({ Type: 'User', message, ...extra }));
 }
 
@@ -58,7 +66,11 @@ function parseFunctionName(raw, qualifierParam) {
 
 function lookup(name) {
   if (!/^[A-Za-z0-9_-]{1,140}$/.test(name)) return null;
-  try { return JSON.parse(fs.readFileSync(path.join(lambdasDir, `${name}.json`), 'utf8')); } catch { return null; }
+  try {
+    return JSON.parse(fs.readFileSync(path.join(lambdasDir, `${name}.json`), 'utf8'));
+  } catch {
+    return null;
+  }
 }
 
 /** The RIE ports of a registered function (one, or one per concurrent execution). */
@@ -81,7 +93,13 @@ async function withInstance(name, fn, task) {
   }
 }
 
-function logSize(file) { try { return fs.statSync(file).size; } catch { return 0; } }
+function logSize(file) {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
 
 function readLogTail(file, from) {
   try {
@@ -92,25 +110,41 @@ function readLogTail(file, from) {
     fs.readSync(fd, buf, 0, buf.length, start);
     fs.closeSync(fd);
     return buf.toString('base64');
-  } catch { return ''; }
+  } catch {
+    return '';
+  }
 }
 
 /** Forward one invocation to the RIE; resolves { status, headers, body }. */
 function callRie(port, payload, headers) {
   return new Promise((resolve) => {
-    const req = http.request({
-      host: '127.0.0.1', port, method: 'POST', path: '/2015-03-31/functions/function/invocations',
-      headers: {
-        'content-type': 'application/json', 'content-length': payload.length,
-        ...(headers['x-amz-client-context'] ? { 'x-amz-client-context': headers['x-amz-client-context'] } : {}),
-        ...(headers['x-amzn-trace-id'] ? { 'x-amzn-trace-id': headers['x-amzn-trace-id'] } : {}),
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/2015-03-31/functions/function/invocations',
+        headers: {
+          'content-type': 'application/json',
+          'content-length': payload.length,
+          ...(headers['x-amz-client-context'] ? { 'x-amz-client-context': headers['x-amz-client-context'] } : {}),
+          ...(headers['x-amzn-trace-id'] ? { 'x-amzn-trace-id': headers['x-amzn-trace-id'] } : {}),
+        },
       },
-    }, (res) => {
-      const c = [];
-      res.on('data', (d) => c.push(d));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(c) }));
-    });
-    req.on('error', (e) => resolve({ status: 502, headers: {}, body: Buffer.from(JSON.stringify({ errorType: 'ServiceException', errorMessage: `RIE unreachable: ${e.message}` })), serviceError: true }));
+      (res) => {
+        const c = [];
+        res.on('data', (d) => c.push(d));
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(c) }));
+      },
+    );
+    req.on('error', (e) =>
+      resolve({
+        status: 502,
+        headers: {},
+        body: Buffer.from(JSON.stringify({ errorType: 'ServiceException', errorMessage: `RIE unreachable: ${e.message}` })),
+        serviceError: true,
+      }),
+    );
     req.end(payload);
   });
 }
@@ -126,11 +160,18 @@ function detectFunctionError(r) {
   if (t) return { fe: 'Unhandled', body: Buffer.from(JSON.stringify({ errorType: 'Sandbox.Timedout', errorMessage: text })) };
   try {
     const j = JSON.parse(text);
-    if (j && typeof j === 'object' && typeof j.errorType === 'string' && typeof j.errorMessage === 'string'
-      && Object.keys(j).every((k) => ['errorType', 'errorMessage', 'trace', 'stackTrace', 'requestId'].includes(k))) {
+    if (
+      j &&
+      typeof j === 'object' &&
+      typeof j.errorType === 'string' &&
+      typeof j.errorMessage === 'string' &&
+      Object.keys(j).every((k) => ['errorType', 'errorMessage', 'trace', 'stackTrace', 'requestId'].includes(k))
+    ) {
       return { fe: 'Unhandled', body: r.body };
     }
-  } catch { /* not JSON: a normal result */ }
+  } catch {
+    /* not JSON: a normal result */
+  }
   return { fe: undefined, body: r.body };
 }
 
@@ -141,37 +182,59 @@ async function handleInvoke(req, res, rawName, query) {
   if (!fn) return sendError(res, 404, 'ResourceNotFoundException', `Function not found: ${arn}`);
   const payload = await readBody(req);
   if (payload.length > MAX_PAYLOAD) {
-    return sendError(res, 413, 'RequestTooLargeException', `Request must be smaller than ${MAX_PAYLOAD} bytes for the InvokeFunction operation`);
+    return sendError(
+      res,
+      413,
+      'RequestTooLargeException',
+      `Request must be smaller than ${MAX_PAYLOAD} bytes for the InvokeFunction operation`,
+    );
   }
   const type = req.headers['x-amz-invocation-type'] || 'RequestResponse';
   if (!['RequestResponse', 'Event', 'DryRun'].includes(type)) {
     return sendError(res, 400, 'InvalidParameterValueException', `Unsupported invocation type ${type}`);
   }
-  if (type === 'DryRun') { res.writeHead(204, { 'x-amzn-requestid': crypto.randomUUID() }); return res.end(); }
+  if (type === 'DryRun') {
+    res.writeHead(204, { 'x-amzn-requestid': crypto.randomUUID() });
+    return res.end();
+  }
   const left = throttles.get(name) || 0;
   if (left > 0) {
     throttles.set(name, left - 1);
     statsOf(name).throttled++;
-    return sendError(res, 429, 'TooManyRequestsException', 'Rate Exceeded.', { Reason: 'ReservedFunctionConcurrentInvocationLimitExceeded' });
+    return sendError(res, 429, 'TooManyRequestsException', 'Rate Exceeded.', {
+      Reason: 'ReservedFunctionConcurrentInvocationLimitExceeded',
+    });
   }
   // The access key the caller signed with (SigV4 "Credential=<key>/<date>/..."): which identity invoked.
   const accessKeyId = /Credential=([^/,\s]+)\//.exec(req.headers.authorization || '')?.[1];
-  const record = { requestId: crypto.randomUUID(), name, qualifier, type, accessKeyId, at: Date.now(), payload: payload.toString('utf8') };
+  const record = {
+    requestId: crypto.randomUUID(),
+    name,
+    qualifier,
+    type,
+    accessKeyId,
+    at: Date.now(),
+    payload: payload.toString('utf8'),
+  };
   invocations.push(record);
-  const work = () => withInstance(name, fn, async (port) => {
-    record.at = Date.now(); // the execution starts now (it may have waited for a free instance)
-    const logFile = logOf(fn, port);
-    const from = logSize(logFile);
-    record.forwarded = true; // from here a stop of the function cuts this call off
-    const r = await callRie(port, payload.length ? payload : Buffer.from('{}'), req.headers);
-    // Killed in flight: the function's processes were being stopped and the RIE never answered.
-    if (record.stopping && r.serviceError) { record.killed = true; statsOf(name).killedInFlight++; }
-    delete record.forwarded;
-    delete record.stopping;
-    const { fe, body } = detectFunctionError(r);
-    Object.assign(record, { status: r.status, functionError: fe, response: body.toString('utf8'), doneAt: Date.now() });
-    return { r, fe, body, from, logFile };
-  });
+  const work = () =>
+    withInstance(name, fn, async (port) => {
+      record.at = Date.now(); // the execution starts now (it may have waited for a free instance)
+      const logFile = logOf(fn, port);
+      const from = logSize(logFile);
+      record.forwarded = true; // from here a stop of the function cuts this call off
+      const r = await callRie(port, payload.length ? payload : Buffer.from('{}'), req.headers);
+      // Killed in flight: the function's processes were being stopped and the RIE never answered.
+      if (record.stopping && r.serviceError) {
+        record.killed = true;
+        statsOf(name).killedInFlight++;
+      }
+      delete record.forwarded;
+      delete record.stopping;
+      const { fe, body } = detectFunctionError(r);
+      Object.assign(record, { status: r.status, functionError: fe, response: body.toString('utf8'), doneAt: Date.now() });
+      return { r, fe, body, from, logFile };
+    });
   if (type === 'Event') {
     work().catch(() => {});
     res.writeHead(202, { 'x-amzn-requestid': record.requestId });
@@ -179,7 +242,11 @@ async function handleInvoke(req, res, rawName, query) {
   }
   const { r, fe, body, from, logFile } = await work();
   if (r.serviceError) return sendError(res, 502, 'ServiceException', r.body.toString('utf8'));
-  const headers = { 'content-type': 'application/json', 'x-amzn-requestid': record.requestId, 'x-amz-executed-version': qualifier && /^\d+$/.test(qualifier) ? qualifier : '$LATEST' };
+  const headers = {
+    'content-type': 'application/json',
+    'x-amzn-requestid': record.requestId,
+    'x-amz-executed-version': qualifier && /^\d+$/.test(qualifier) ? qualifier : '$LATEST',
+  };
   if (fe) headers['x-amz-function-error'] = fe;
   if (req.headers['x-amz-log-type'] === 'Tail') headers['x-amz-log-result'] = readLogTail(logFile, from);
   res.writeHead(200, headers);
@@ -223,11 +290,21 @@ const server = http.createServer(async (req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       return res.end(JSON.stringify(statsOf(url.searchParams.get('name'))));
     }
-    if (url.pathname === '/_testenv/health') { res.writeHead(200); return res.end('ok'); }
-    sendError(res, 404, 'UnknownOperationException', `Not implemented by the testenv Lambda front: ${req.method} ${url.pathname}`);
+    if (url.pathname === '/_testenv/health') {
+      res.writeHead(200);
+      return res.end('ok');
+    }
+    sendError(
+      res,
+      404,
+      'UnknownOperationException',
+      `Not implemented by the testenv Lambda front: ${req.method} ${url.pathname}`,
+    );
   } catch (e) {
     if (!res.headersSent) sendError(res, 500, 'ServiceException', e.message);
   }
 });
-server.listen(Number(portArg), '127.0.0.1', () => console.log(`lambda-front listening on 127.0.0.1:${portArg}, registry ${lambdasDir}`));
+server.listen(Number(portArg), '127.0.0.1', () =>
+  console.log(`lambda-front listening on 127.0.0.1:${portArg}, registry ${lambdasDir}`),
+);
 process.on('SIGTERM', () => process.exit(0));

@@ -5,7 +5,14 @@
  * the run's services when it disappears without running globalTeardown (Ctrl-C, OOM kill, CI abort).
  */
 const [runDir, ownerPid] = process.argv.slice(2);
-const alive = (pid) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+const alive = (pid) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 const timer = setInterval(async () => {
   if (alive(Number(ownerPid))) return;
   clearInterval(timer);

@@ -6,7 +6,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Kafka, KafkaConfig, KafkaMessage, logLevel, Producer, Consumer } from 'kafkajs';
-import { buildEvent, EsmRecord, EventSourceIdentity, MAX_PAYLOAD_BYTES, onFailureRecord, payloadBytes, toEsmRecord } from './event';
+import {
+  buildEvent,
+  EsmRecord,
+  EventSourceIdentity,
+  MAX_PAYLOAD_BYTES,
+  onFailureRecord,
+  payloadBytes,
+  toEsmRecord,
+} from './event';
 import { onFailureDestination, OnFailureDestination } from '../destination';
 import { BatchDelivery, sleep, validateMappingOptions } from '../delivery';
 import { createInvoker, Invoker } from '../invoker';
@@ -107,12 +115,25 @@ export function validateOptions(o: LocalEsmOptions): void {
 
 export class LocalEventSourceMapping {
   public readonly stats: LocalEsmStats = {
-    invocations: 0, recordsCommitted: 0, recordsSentToOnFailure: 0, recordsFiltered: 0, recordsRejectedBySchema: 0, schemaRegistryRetries: 0, onFailureRecords: 0,
-    failedInvocations: 0, throttledInvocations: 0, consumerCrashes: 0, groupJoins: 0, lag: {},
+    invocations: 0,
+    recordsCommitted: 0,
+    recordsSentToOnFailure: 0,
+    recordsFiltered: 0,
+    recordsRejectedBySchema: 0,
+    schemaRegistryRetries: 0,
+    onFailureRecords: 0,
+    failedInvocations: 0,
+    throttledInvocations: 0,
+    consumerCrashes: 0,
+    groupJoins: 0,
+    lag: {},
   };
   public readonly groupId: string;
   /** The options, with their defaults. */
-  private readonly settings: Required<Pick<LocalEsmOptions, 'batchSize' | 'maxBatchingWindowSeconds' | 'retryAttempts' | 'maximumRecordAgeSeconds' | 'retryDelayMs'>> & LocalEsmOptions;
+  private readonly settings: Required<
+    Pick<LocalEsmOptions, 'batchSize' | 'maxBatchingWindowSeconds' | 'retryAttempts' | 'maximumRecordAgeSeconds' | 'retryDelayMs'>
+  > &
+    LocalEsmOptions;
   private readonly kafka: Kafka;
   private readonly id: EventSourceIdentity;
   private consumer?: Consumer;
@@ -129,7 +150,14 @@ export class LocalEventSourceMapping {
   constructor(options: LocalEsmOptions) {
     validateOptions(options);
     this.matches = recordFilter(options.filters);
-    this.settings = { batchSize: 100, maxBatchingWindowSeconds: 0.5, retryAttempts: -1, maximumRecordAgeSeconds: -1, retryDelayMs: 500, ...options };
+    this.settings = {
+      batchSize: 100,
+      maxBatchingWindowSeconds: 0.5,
+      retryAttempts: -1,
+      maximumRecordAgeSeconds: -1,
+      retryDelayMs: 500,
+      ...options,
+    };
     this.groupId = options.consumerGroupId ?? randomUUID();
     this.kafka = new Kafka({ logLevel: logLevel.NOTHING, ...options.kafka });
     this.id = options.eventSource ?? { bootstrapServers: (options.kafka.brokers as string[]).join(',') };
@@ -138,21 +166,37 @@ export class LocalEventSourceMapping {
 
   async start(): Promise<void> {
     this.invoker = createInvoker(this.settings);
-    if (this.settings.onFailure) this.destination = onFailureDestination(this.settings.onFailure, { endpoint: this.settings.awsEndpoint, region: this.settings.region }, () => (this.producer ??= this.connectProducer()));
+    if (this.settings.onFailure)
+      this.destination = onFailureDestination(
+        this.settings.onFailure,
+        { endpoint: this.settings.awsEndpoint, region: this.settings.region },
+        () => (this.producer ??= this.connectProducer()),
+      );
     const id = this.id;
     const functionArn = this.invoker.functionArn;
-    this.delivery = new BatchDelivery<EsmRecord>({
-      event: (records) => buildEvent(id, records),
-      partialFailures: (records, response) => this.partialFailures(records, response),
-      timestamp: (r) => r.timestamp,
-      where: (rs) => `${rs[0].topic}-${rs[0].partition} offsets ${rs[0].offset}-${rs[rs.length - 1].offset}`,
-      onFailureRecord: (a) => onFailureRecord({ ...a, id, functionArn, event: buildEvent(id, a.records) }),
-      bisectPartialFailures: true,
-      expiredCondition: 'RetryAttemptsExhausted',
-      expireBeforeInvoke: false,
-    }, this.invoker, this.settings, this.destination, this.stats, () => this.running, this.log);
+    this.delivery = new BatchDelivery<EsmRecord>(
+      {
+        event: (records) => buildEvent(id, records),
+        partialFailures: (records, response) => this.partialFailures(records, response),
+        timestamp: (r) => r.timestamp,
+        where: (rs) => `${rs[0].topic}-${rs[0].partition} offsets ${rs[0].offset}-${rs[rs.length - 1].offset}`,
+        onFailureRecord: (a) => onFailureRecord({ ...a, id, functionArn, event: buildEvent(id, a.records) }),
+        bisectPartialFailures: true,
+        expiredCondition: 'RetryAttemptsExhausted',
+        expireBeforeInvoke: false,
+      },
+      this.invoker,
+      this.settings,
+      this.destination,
+      this.stats,
+      () => this.running,
+      this.log,
+    );
     if (this.settings.schemaRegistry) {
-      this.registry = connectRegistry(this.settings.schemaRegistry, { endpoint: this.settings.awsEndpoint, region: this.settings.region });
+      this.registry = connectRegistry(this.settings.schemaRegistry, {
+        endpoint: this.settings.awsEndpoint,
+        region: this.settings.region,
+      });
       this.validator = new RecordSchemaValidator(this.settings.schemaRegistry, this.registry.client);
     }
     if (this.settings.startingPosition === 'AT_TIMESTAMP') await this.seekToTimestamp();
@@ -173,9 +217,12 @@ export class LocalEventSourceMapping {
       this.running = false;
       this.settings.onFatalError?.(error);
     });
-    this.consumer.on(this.consumer.events.GROUP_JOIN, () => { this.stats.groupJoins++; });
+    this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
+      this.stats.groupJoins++;
+    });
     await this.consumer.connect();
-    for (const topic of this.settings.topics) await this.consumer.subscribe({ topic, fromBeginning: this.settings.startingPosition !== 'LATEST' });
+    for (const topic of this.settings.topics)
+      await this.consumer.subscribe({ topic, fromBeginning: this.settings.startingPosition !== 'LATEST' });
     this.running = true;
     await this.consumer.run({
       autoCommit: false,
@@ -188,7 +235,10 @@ export class LocalEventSourceMapping {
         const records = all.map((m: KafkaMessage) => toEsmRecord(batch.topic, batch.partition, m, logAppend));
         // The schema registry step comes before filtering, as the mapping's: what fails it is not invoked.
         const candidates = this.validator
-          ? await this.validated(records, async () => { await heartbeat(); return this.running && isRunning() && !isStale(); })
+          ? await this.validated(records, async () => {
+              await heartbeat();
+              return this.running && isRunning() && !isStale();
+            })
           : records.map((record, i): ValidRecord => ({ record, filterValue: all[i].value }));
         if (candidates === undefined) return; // stopped, or the partition moved: nothing committed
         const matches = this.matches;
@@ -242,7 +292,9 @@ export class LocalEventSourceMapping {
         if (!(e instanceof SchemaRegistryUnreachableError)) throw e;
         this.stats.schemaRegistryRetries++;
         const first = records[0];
-        this.log(`schema registry: ${first.topic}-${first.partition} offsets ${first.offset}-${records[records.length - 1].offset} held back: ${e.message}; retrying`);
+        this.log(
+          `schema registry: ${first.topic}-${first.partition} offsets ${first.offset}-${records[records.length - 1].offset} held back: ${e.message}; retrying`,
+        );
         await sleep(Math.min(5000, this.settings.retryDelayMs * 2 ** Math.min(attempt, 10)));
         if (!(await stillOurs())) return undefined;
       }
@@ -257,9 +309,11 @@ export class LocalEventSourceMapping {
       const s = Buffer.byteLength(JSON.stringify(r)) + 1;
       if (cur.length && (cur.length >= this.settings.batchSize || size + s > MAX_PAYLOAD_BYTES)) {
         yield cur;
-        cur = []; size = payloadBytes(buildEvent(this.id, []));
+        cur = [];
+        size = payloadBytes(buildEvent(this.id, []));
       }
-      cur.push(r); size += s;
+      cur.push(r);
+      size += s;
     }
     if (cur.length) yield cur;
   }
@@ -269,7 +323,8 @@ export class LocalEventSourceMapping {
    * partition on. An answer that is not a valid partial batch response fails the whole batch.
    */
   private partialFailures(records: readonly EsmRecord[], response: unknown): EsmRecord[] {
-    if (response === null || response === undefined || typeof response !== 'object' || !('batchItemFailures' in response)) return [];
+    if (response === null || response === undefined || typeof response !== 'object' || !('batchItemFailures' in response))
+      return [];
     const items = (response as { batchItemFailures: unknown }).batchItemFailures;
     if (!Array.isArray(items)) return [...records];
     const from = new Map<string, number>();
@@ -279,7 +334,10 @@ export class LocalEventSourceMapping {
       const o = Number(id.offset);
       from.set(id.partition, Math.min(from.get(id.partition) ?? o, o));
     }
-    return records.filter((r) => { const f = from.get(`${r.topic}-${r.partition}`); return f !== undefined && r.offset >= f; });
+    return records.filter((r) => {
+      const f = from.get(`${r.topic}-${r.partition}`);
+      return f !== undefined && r.offset >= f;
+    });
   }
 
   private async connectProducer(): Promise<Producer> {
@@ -296,7 +354,12 @@ export class LocalEventSourceMapping {
         const committed = (await admin.fetchOffsets({ groupId: this.groupId, topics: [topic] }))[0]?.partitions ?? [];
         const at = await admin.fetchTopicOffsetsByTimestamp(topic, this.settings.startingPositionTimestamp);
         const partitions = at.filter((p) => (committed.find((c) => c.partition === p.partition)?.offset ?? '-1') === '-1');
-        if (partitions.length) await admin.setOffsets({ groupId: this.groupId, topic, partitions: partitions.map((p) => ({ partition: p.partition, offset: p.offset })) });
+        if (partitions.length)
+          await admin.setOffsets({
+            groupId: this.groupId,
+            topic,
+            partitions: partitions.map((p) => ({ partition: p.partition, offset: p.offset })),
+          });
       }
     } finally {
       await admin.disconnect();

@@ -52,15 +52,25 @@ export function buildEvent(id: EventSourceIdentity, records: readonly EsmRecord[
   const grouped: Record<string, EsmRecord[]> = {};
   for (const r of records) (grouped[`${r.topic}-${r.partition}`] ??= []).push(r);
   return id.eventSourceArn
-    ? { eventSource: 'aws:kafka', eventSourceArn: id.eventSourceArn, ...(id.bootstrapServers ? { bootstrapServers: id.bootstrapServers } : {}), records: grouped }
+    ? {
+        eventSource: 'aws:kafka',
+        eventSourceArn: id.eventSourceArn,
+        ...(id.bootstrapServers ? { bootstrapServers: id.bootstrapServers } : {}),
+        records: grouped,
+      }
     : { eventSource: 'SelfManagedKafka', bootstrapServers: id.bootstrapServers, records: grouped };
 }
 
 export const payloadBytes = (event: unknown): number => Buffer.byteLength(JSON.stringify(event), 'utf8');
 
 /** Why records went to the on-failure destination; SCHEMA_NOT_FOUND and DESERIALIZATION_ERROR are the schema registry step's reason codes. */
-export type FailureCondition = 'RetryAttemptsExhausted' | 'MaximumPayloadSizeExceeded' | 'MaximumRecordAgeExceeded' | 'RecordAgeExceeded'
-  | 'SCHEMA_NOT_FOUND' | 'DESERIALIZATION_ERROR';
+export type FailureCondition =
+  | 'RetryAttemptsExhausted'
+  | 'MaximumPayloadSizeExceeded'
+  | 'MaximumRecordAgeExceeded'
+  | 'RecordAgeExceeded'
+  | 'SCHEMA_NOT_FOUND'
+  | 'DESERIALIZATION_ERROR';
 
 export interface InvokeOutcome {
   readonly requestId: string;
@@ -111,7 +121,12 @@ export function onFailureRecord(args: {
 }
 
 /** What every on-failure record starts with: the last invocation's request and response, the version and the time. */
-export function invocationContext(args: { functionArn: string; condition: FailureCondition; approximateInvokeCount: number; last?: InvokeOutcome }): Record<string, unknown> {
+export function invocationContext(args: {
+  functionArn: string;
+  condition: FailureCondition;
+  approximateInvokeCount: number;
+  last?: InvokeOutcome;
+}): Record<string, unknown> {
   return {
     requestContext: {
       requestId: args.last?.requestId ?? 'none',
@@ -120,9 +135,14 @@ export function invocationContext(args: { functionArn: string; condition: Failur
       approximateInvokeCount: args.approximateInvokeCount,
     },
     // Nothing was invoked: the record was too large, or the schema registry step rejected it.
-    responseContext: args.condition === 'MaximumPayloadSizeExceeded' || !args.last
-      ? null
-      : { statusCode: args.last.statusCode ?? 0, executedVersion: args.last.executedVersion ?? '$LATEST', functionError: args.last.functionError ?? 'Unhandled' },
+    responseContext:
+      args.condition === 'MaximumPayloadSizeExceeded' || !args.last
+        ? null
+        : {
+            statusCode: args.last.statusCode ?? 0,
+            executedVersion: args.last.executedVersion ?? '$LATEST',
+            functionError: args.last.functionError ?? 'Unhandled',
+          },
     version: '1.0',
     timestamp: new Date().toISOString(),
   };

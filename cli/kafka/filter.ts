@@ -27,9 +27,13 @@ export function recordFilter(patterns: readonly string[] | undefined): ((value: 
     } catch (e) {
       throw new LocalEsmConfigError(`filters[${i}]: the pattern is not JSON (${(e as Error).message}): ${text}`);
     }
-    if (typeof p !== 'object' || p === null || Array.isArray(p)) throw new LocalEsmConfigError(`filters[${i}]: the pattern must be a JSON object, got ${text}`);
+    if (typeof p !== 'object' || p === null || Array.isArray(p))
+      throw new LocalEsmConfigError(`filters[${i}]: the pattern must be a JSON object, got ${text}`);
     const other = Object.keys(p).filter((k) => k !== 'value');
-    if (other.length) throw new LocalEsmConfigError(`filters[${i}]: Kafka event source mappings filter on "value" only, the pattern names ${other.map((k) => JSON.stringify(k)).join(', ')}`);
+    if (other.length)
+      throw new LocalEsmConfigError(
+        `filters[${i}]: Kafka event source mappings filter on "value" only, the pattern names ${other.map((k) => JSON.stringify(k)).join(', ')}`,
+      );
     checkPattern(p as Pattern, `filters[${i}]`);
     return p as Pattern;
   });
@@ -53,7 +57,10 @@ function matchesPattern(pattern: Pattern, subject: unknown): boolean {
       if (!(rule as Pattern[]).some((p) => matchesPattern(p, subject))) return false;
       continue;
     }
-    const field = typeof subject === 'object' && subject !== null && !Array.isArray(subject) && key in subject ? (subject as Record<string, unknown>)[key] : undefined;
+    const field =
+      typeof subject === 'object' && subject !== null && !Array.isArray(subject) && key in subject
+        ? (subject as Record<string, unknown>)[key]
+        : undefined;
     if (Array.isArray(rule)) {
       const values = field === undefined ? MISSING : Array.isArray(field) ? field : [field];
       if (!rule.some((r) => matchesRule(r, values))) return false;
@@ -68,13 +75,20 @@ function matchesRule(rule: unknown, values: Values): boolean {
   if (rule === null || typeof rule !== 'object') return values.some((v) => v === rule);
   const [op, arg] = Object.entries(rule)[0];
   switch (op) {
-    case 'exists': return (values.length > 0) === arg;
-    case 'prefix': return values.some((v) => typeof v === 'string' && v.startsWith(arg as string));
-    case 'suffix': return values.some((v) => typeof v === 'string' && v.endsWith(arg as string));
-    case 'equals-ignore-case': return values.some((v) => typeof v === 'string' && v.toLowerCase() === (arg as string).toLowerCase());
-    case 'numeric': return values.some((v) => typeof v === 'number' && numeric(arg as unknown[], v));
-    case 'anything-but': return values.some((v) => !anythingButExcludes(arg, v));
-    default: return false;
+    case 'exists':
+      return values.length > 0 === arg;
+    case 'prefix':
+      return values.some((v) => typeof v === 'string' && v.startsWith(arg as string));
+    case 'suffix':
+      return values.some((v) => typeof v === 'string' && v.endsWith(arg as string));
+    case 'equals-ignore-case':
+      return values.some((v) => typeof v === 'string' && v.toLowerCase() === (arg as string).toLowerCase());
+    case 'numeric':
+      return values.some((v) => typeof v === 'number' && numeric(arg as unknown[], v));
+    case 'anything-but':
+      return values.some((v) => !anythingButExcludes(arg, v));
+    default:
+      return false;
   }
 }
 
@@ -101,7 +115,8 @@ function checkPattern(pattern: Pattern, where: string): void {
   for (const [key, rule] of Object.entries(pattern)) {
     const at = `${where}.${key}`;
     if (key === '$or') {
-      if (!Array.isArray(rule) || rule.length < 2) throw new LocalEsmConfigError(`${at}: $or takes an array of at least two patterns`);
+      if (!Array.isArray(rule) || rule.length < 2)
+        throw new LocalEsmConfigError(`${at}: $or takes an array of at least two patterns`);
       rule.forEach((p, i) => checkPattern(p as Pattern, `${at}[${i}]`));
     } else if (Array.isArray(rule)) {
       rule.forEach((r) => checkRule(r, at));
@@ -118,25 +133,44 @@ const COMPARISONS = new Set(['=', '<', '<=', '>', '>=']);
 function checkRule(rule: unknown, at: string): void {
   if (rule === null || typeof rule !== 'object') return;
   const entries = Object.entries(rule);
-  const fail = (what: string) => { throw new LocalEsmConfigError(`${at}: ${what}, got ${JSON.stringify(rule)}`); };
+  const fail = (what: string) => {
+    throw new LocalEsmConfigError(`${at}: ${what}, got ${JSON.stringify(rule)}`);
+  };
   if (entries.length !== 1) fail('a rule object has exactly one operator');
   const [op, arg] = entries[0];
   switch (op) {
-    case 'exists': if (typeof arg !== 'boolean') fail('exists takes true or false'); break;
-    case 'prefix': case 'suffix': case 'equals-ignore-case': if (typeof arg !== 'string') fail(`${op} takes a string`); break;
+    case 'exists':
+      if (typeof arg !== 'boolean') fail('exists takes true or false');
+      break;
+    case 'prefix':
+    case 'suffix':
+    case 'equals-ignore-case':
+      if (typeof arg !== 'string') fail(`${op} takes a string`);
+      break;
     case 'numeric': {
-      const ok = Array.isArray(arg) && arg.length > 0 && arg.length % 2 === 0
-        && arg.every((x, i) => (i % 2 === 0 ? COMPARISONS.has(x as string) : typeof x === 'number'));
+      const ok =
+        Array.isArray(arg) &&
+        arg.length > 0 &&
+        arg.length % 2 === 0 &&
+        arg.every((x, i) => (i % 2 === 0 ? COMPARISONS.has(x as string) : typeof x === 'number'));
       if (!ok) fail('numeric takes pairs of a comparison (=, <, <=, >, >=) and a number');
       break;
     }
     case 'anything-but': {
       const nested = typeof arg === 'object' && arg !== null && !Array.isArray(arg);
-      if (nested && !(Object.keys(arg).length === 1 && ['prefix', 'suffix'].includes(Object.keys(arg)[0]) && typeof Object.values(arg)[0] === 'string')) {
+      if (
+        nested &&
+        !(
+          Object.keys(arg).length === 1 &&
+          ['prefix', 'suffix'].includes(Object.keys(arg)[0]) &&
+          typeof Object.values(arg)[0] === 'string'
+        )
+      ) {
         fail('anything-but takes a value, a list of values, or { prefix } / { suffix }');
       }
       break;
     }
-    default: fail(`unknown operator "${op}" (prefix, suffix, equals-ignore-case, anything-but, numeric, exists)`);
+    default:
+      fail(`unknown operator "${op}" (prefix, suffix, equals-ignore-case, anything-but, numeric, exists)`);
   }
 }

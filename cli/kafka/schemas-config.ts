@@ -43,7 +43,9 @@ export function registryKind(uri: string): 'confluent' | 'glue' {
 
 /** Later layers win: the URI, the format and the attribute list as a whole, access configs per type. */
 export function mergeSchemaRegistryProps(layers: readonly (SchemaRegistryProps | undefined)[]): SchemaRegistryProps | undefined {
-  const present = layers.filter((l): l is SchemaRegistryProps => l !== undefined && Object.values(l).some((v) => v !== undefined));
+  const present = layers.filter(
+    (l): l is SchemaRegistryProps => l !== undefined && Object.values(l).some((v) => v !== undefined),
+  );
   if (present.length === 0) return undefined;
   const access = new Map<string, { type: string; uri?: string }>();
   const merged: SchemaRegistryProps = {};
@@ -58,8 +60,11 @@ export function mergeSchemaRegistryProps(layers: readonly (SchemaRegistryProps |
 
 /** The settings of merged props; fails naming the setting, its flag, the value and what to do. */
 export function schemaRegistrySettings(p: SchemaRegistryProps): SchemaRegistrySettings {
-  const fail = (msg: string): never => { throw new LocalEsmConfigError(`schema registry: ${msg}`); };
-  if (!p.schemaRegistryUri) fail('schemaRegistryUri (--schema-registry) is required: a Confluent-compatible registry URL or a Glue registry ARN');
+  const fail = (msg: string): never => {
+    throw new LocalEsmConfigError(`schema registry: ${msg}`);
+  };
+  if (!p.schemaRegistryUri)
+    fail('schemaRegistryUri (--schema-registry) is required: a Confluent-compatible registry URL or a Glue registry ARN');
   const access: Partial<Record<RegistryAccessType, string>> = {};
   for (const a of p.accessConfigs ?? []) {
     if (!ACCESS_TYPES.includes(a.type)) fail(`access type must be ${ACCESS_TYPES.join(', ')}, got "${a.type}"`);
@@ -78,12 +83,17 @@ export function schemaRegistrySettings(p: SchemaRegistryProps): SchemaRegistrySe
 
 /** Checks settings given in code as Lambda checks the mapping's (CreateEventSourceMapping's constraints). */
 export function validateSchemaRegistry(s: SchemaRegistrySettings): void {
-  const fail = (msg: string): never => { throw new LocalEsmConfigError(`schema registry: ${msg}`); };
+  const fail = (msg: string): never => {
+    throw new LocalEsmConfigError(`schema registry: ${msg}`);
+  };
   const glue = registryKind(s.uri) === 'glue';
   if (glue ? !GLUE_REGISTRY_ARN.test(s.uri) : !/^https?:\/\/[^/]/.test(s.uri)) {
-    fail(`schemaRegistryUri must be an http(s) URL of a Confluent-compatible registry or a Glue registry ARN (arn:aws:glue:REGION:ACCOUNT:registry/NAME), got "${s.uri}"`);
+    fail(
+      `schemaRegistryUri must be an http(s) URL of a Confluent-compatible registry or a Glue registry ARN (arn:aws:glue:REGION:ACCOUNT:registry/NAME), got "${s.uri}"`,
+    );
   }
-  if (!FORMATS.includes(s.eventRecordFormat)) fail(`eventRecordFormat (--event-record-format) must be JSON or SOURCE, got ${JSON.stringify(s.eventRecordFormat)}`);
+  if (!FORMATS.includes(s.eventRecordFormat))
+    fail(`eventRecordFormat (--event-record-format) must be JSON or SOURCE, got ${JSON.stringify(s.eventRecordFormat)}`);
   if (s.attributes.length === 0) fail('schemaValidationConfigs (--schema-validate) must name KEY, VALUE or both');
   for (const a of s.attributes) if (!ATTRIBUTES.includes(a)) fail(`a validated attribute must be KEY or VALUE, got "${a}"`);
   if (new Set(s.attributes).size !== s.attributes.length) fail(`validated attributes repeat: ${s.attributes.join(', ')}`);
@@ -92,14 +102,20 @@ export function validateSchemaRegistry(s: SchemaRegistrySettings): void {
     if (!ACCESS_TYPES.includes(type)) fail(`access type must be ${ACCESS_TYPES.join(', ')}, got "${type}"`);
     if (!SECRET_ARN.test(arn ?? '')) fail(`${type} must be a Secrets Manager secret ARN, got "${arn}"`);
   }
-  if (glue && Object.keys(access).length) fail(`access configs (${Object.keys(access).join(', ')}) apply to Confluent registries; a Glue registry is read with the AWS credentials`);
+  if (glue && Object.keys(access).length)
+    fail(
+      `access configs (${Object.keys(access).join(', ')}) apply to Confluent registries; a Glue registry is read with the AWS credentials`,
+    );
   if (access.BASIC_AUTH && access.CLIENT_CERTIFICATE_TLS_AUTH) fail('give BASIC_AUTH or CLIENT_CERTIFICATE_TLS_AUTH, not both');
 }
 
 /** Parses --schema-registry-access TYPE=SECRET_ARN. */
 export function accessFlag(value: string): { type: string; uri: string } {
   const eq = value.indexOf('=');
-  if (eq < 1) throw new LocalEsmConfigError(`--schema-registry-access must be TYPE=SECRET_ARN (TYPE ${ACCESS_TYPES.join(', ')}), got "${value}"`);
+  if (eq < 1)
+    throw new LocalEsmConfigError(
+      `--schema-registry-access must be TYPE=SECRET_ARN (TYPE ${ACCESS_TYPES.join(', ')}), got "${value}"`,
+    );
   return { type: value.slice(0, eq), uri: value.slice(eq + 1) };
 }
 

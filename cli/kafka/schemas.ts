@@ -42,7 +42,12 @@ export interface RejectedRecord {
 type Field = 'key' | 'value';
 
 class Rejection extends Error {
-  constructor(public readonly reason: SchemaFailureReason, message: string) { super(message); }
+  constructor(
+    public readonly reason: SchemaFailureReason,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 export class RecordSchemaValidator {
@@ -50,7 +55,10 @@ export class RecordSchemaValidator {
   private readonly fields: readonly Field[];
   private readonly frame: (bytes: Buffer) => Framed;
 
-  constructor(private readonly settings: SchemaRegistrySettings, registry: RegistryClient) {
+  constructor(
+    private readonly settings: SchemaRegistrySettings,
+    registry: RegistryClient,
+  ) {
     this.fields = settings.attributes.map((a) => (a === 'KEY' ? 'key' : 'value'));
     const kind = registryKind(settings.uri);
     this.frame = kind === 'glue' ? readGlueFrame : readConfluentFrame;
@@ -64,7 +72,11 @@ export class RecordSchemaValidator {
     const refs = new Map<string, SchemaRef>();
     for (const fs of framed) for (const f of fs) if (f && !(f instanceof Rejection)) refs.set(schemaRefName(f.ref), f.ref);
     const codecs = new Map<string, Codec | Rejection>();
-    await Promise.all([...refs].map(async ([name, ref]) => { codecs.set(name, await this.codec(ref)); }));
+    await Promise.all(
+      [...refs].map(async ([name, ref]) => {
+        codecs.set(name, await this.codec(ref));
+      }),
+    );
 
     const valid: ValidRecord[] = [];
     const rejected: RejectedRecord[] = [];
@@ -78,14 +90,22 @@ export class RecordSchemaValidator {
           if (f instanceof Rejection) throw f;
           const name = schemaRefName(f.ref);
           const codec = codecs.get(name)!;
-          if (codec instanceof Rejection) throw new Rejection(codec.reason, `${where(record)}: ${field} (schema ${name}) ${codec.message}`);
+          if (codec instanceof Rejection)
+            throw new Rejection(codec.reason, `${where(record)}: ${field} (schema ${name}) ${codec.message}`);
           const json = this.decode(record, field, f, codec);
           if (field === 'value') valueJson = json;
           const data = this.settings.eventRecordFormat === 'JSON' ? json : f.body;
-          out = { ...out, [field]: data.toString('base64'), [`${field}SchemaMetadata`]: { dataFormat: codec.format, schemaId: String(f.ref.id) } };
+          out = {
+            ...out,
+            [field]: data.toString('base64'),
+            [`${field}SchemaMetadata`]: { dataFormat: codec.format, schemaId: String(f.ref.id) },
+          };
         });
         // Filters see a validated value deserialized (as JSON) in both record formats; any other value as its bytes.
-        valid.push({ record: out, filterValue: valueJson ?? (out.value === undefined || out.value === null ? null : Buffer.from(out.value, 'base64')) });
+        valid.push({
+          record: out,
+          filterValue: valueJson ?? (out.value === undefined || out.value === null ? null : Buffer.from(out.value, 'base64')),
+        });
       } catch (e) {
         if (!(e instanceof Rejection)) throw e;
         rejected.push({ record, reason: e.reason, message: e.message });
@@ -101,7 +121,10 @@ export class RecordSchemaValidator {
       return this.frame(Buffer.from(b64, 'base64'));
     } catch (e) {
       const schema = e instanceof FramingError && e.ref ? ` (schema ${schemaRefName(e.ref)})` : '';
-      return new Rejection('DESERIALIZATION_ERROR', `${where(record)}: ${field}${schema} is not in the ${registryKind(this.settings.uri) === 'glue' ? 'Glue' : 'Confluent'} wire format: ${reasonOf(e)}`);
+      return new Rejection(
+        'DESERIALIZATION_ERROR',
+        `${where(record)}: ${field}${schema} is not in the ${registryKind(this.settings.uri) === 'glue' ? 'Glue' : 'Confluent'} wire format: ${reasonOf(e)}`,
+      );
     }
   }
 
@@ -110,7 +133,10 @@ export class RecordSchemaValidator {
     try {
       return Buffer.from(JSON.stringify(codec.decode(framed.body).value));
     } catch (e) {
-      throw new Rejection('DESERIALIZATION_ERROR', `${where(record)}: ${field} (schema ${schemaRefName(framed.ref)}) does not decode: ${reasonOf(e)}`);
+      throw new Rejection(
+        'DESERIALIZATION_ERROR',
+        `${where(record)}: ${field} (schema ${schemaRefName(framed.ref)}) does not decode: ${reasonOf(e)}`,
+      );
     }
   }
 
@@ -119,9 +145,13 @@ export class RecordSchemaValidator {
     try {
       return await this.schemas.codec(ref);
     } catch (e) {
-      if (e instanceof SchemaCompileError) return new Rejection('DESERIALIZATION_ERROR', `has a schema that does not compile: ${e.reason}`);
-      if (e instanceof RegistryError && e.notFound) return new Rejection('SCHEMA_NOT_FOUND', `is not in the registry: ${reasonOf(e)}`);
-      throw new SchemaRegistryUnreachableError(`schema ${schemaRefName(ref)} could not be fetched from ${registryName(this.settings.uri)}: ${reasonOf(e)}`);
+      if (e instanceof SchemaCompileError)
+        return new Rejection('DESERIALIZATION_ERROR', `has a schema that does not compile: ${e.reason}`);
+      if (e instanceof RegistryError && e.notFound)
+        return new Rejection('SCHEMA_NOT_FOUND', `is not in the registry: ${reasonOf(e)}`);
+      throw new SchemaRegistryUnreachableError(
+        `schema ${schemaRefName(ref)} could not be fetched from ${registryName(this.settings.uri)}: ${reasonOf(e)}`,
+      );
     }
   }
 }

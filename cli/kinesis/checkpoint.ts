@@ -23,7 +23,11 @@ interface CheckpointDocument {
 export class CheckpointFile {
   private writing: Promise<void> = Promise.resolve();
 
-  constructor(public readonly file: string, private readonly streamArn: string, private readonly functionArn: string) {}
+  constructor(
+    public readonly file: string,
+    private readonly streamArn: string,
+    private readonly functionArn: string,
+  ) {}
 
   /** The checkpoints of an earlier run; none when the file does not exist yet. */
   load(): Record<string, ShardCheckpoint> {
@@ -32,16 +36,27 @@ export class CheckpointFile {
     try {
       doc = JSON.parse(fs.readFileSync(this.file, 'utf8'));
     } catch (e) {
-      throw new LocalEsmConfigError(`checkpoint file ${this.file} is not JSON (${(e as Error).message}); remove it to start from the starting position`);
+      throw new LocalEsmConfigError(
+        `checkpoint file ${this.file} is not JSON (${(e as Error).message}); remove it to start from the starting position`,
+      );
     }
-    if (doc?.version !== 1 || typeof doc.shards !== 'object' || doc.shards === null) throw new LocalEsmConfigError(`checkpoint file ${this.file} is not a checkpoint file of this command`);
-    if (doc.streamArn !== this.streamArn) throw new LocalEsmConfigError(`checkpoint file ${this.file} belongs to stream ${doc.streamArn}, not ${this.streamArn}; give another --checkpoint-file`);
+    if (doc?.version !== 1 || typeof doc.shards !== 'object' || doc.shards === null)
+      throw new LocalEsmConfigError(`checkpoint file ${this.file} is not a checkpoint file of this command`);
+    if (doc.streamArn !== this.streamArn)
+      throw new LocalEsmConfigError(
+        `checkpoint file ${this.file} belongs to stream ${doc.streamArn}, not ${this.streamArn}; give another --checkpoint-file`,
+      );
     return doc.shards;
   }
 
   /** Writes one after the other, each a whole file: a crash leaves the previous or the new checkpoints, never half. */
   save(shards: Record<string, ShardCheckpoint>): Promise<void> {
-    const doc: CheckpointDocument = { version: 1, streamArn: this.streamArn, functionArn: this.functionArn, shards: JSON.parse(JSON.stringify(shards)) };
+    const doc: CheckpointDocument = {
+      version: 1,
+      streamArn: this.streamArn,
+      functionArn: this.functionArn,
+      shards: JSON.parse(JSON.stringify(shards)),
+    };
     const next = this.writing.then(async () => {
       await fs.promises.mkdir(path.dirname(this.file), { recursive: true });
       const tmp = `${this.file}.${process.pid}.tmp`;

@@ -7,7 +7,16 @@
  * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html
  */
 import * as path from 'node:path';
-import { DescribeStreamSummaryCommand, GetRecordsCommand, GetRecordsCommandOutput, GetShardIteratorCommand, KinesisClient, ListShardsCommand, Shard, ShardIteratorType } from '@aws-sdk/client-kinesis';
+import {
+  DescribeStreamSummaryCommand,
+  GetRecordsCommand,
+  GetRecordsCommandOutput,
+  GetShardIteratorCommand,
+  KinesisClient,
+  ListShardsCommand,
+  Shard,
+  ShardIteratorType,
+} from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { ESM_LIMITS } from '../../contract/esm-limits';
 import { localAwsSettings } from '../aws';
@@ -17,7 +26,14 @@ import { onFailureDestination, OnFailureDestination } from '../destination';
 import { LocalEsmConfigError } from '../errors';
 import { MAX_PAYLOAD_BYTES, payloadBytes } from '../kafka/event';
 import { createInvoker, Invoker, InvokerOptions } from '../invoker';
-import { buildKinesisEvent, kinesisOnFailureRecord, kinesisPartialFailures, ShardRecord, StreamIdentity, toShardRecord } from './event';
+import {
+  buildKinesisEvent,
+  kinesisOnFailureRecord,
+  kinesisPartialFailures,
+  ShardRecord,
+  StreamIdentity,
+  toShardRecord,
+} from './event';
 import { Lane, ShardEntry, ShardState } from './shard';
 import type { StartingPosition } from '../kafka/esm';
 
@@ -69,16 +85,39 @@ export function validateKinesisOptions(o: LocalKinesisEsmOptions): void {
   if (!o.stream) throw new LocalEsmConfigError('stream: a stream name or ARN is required');
   validateMappingOptions(o, { maxBatchingWindowSeconds: 0 });
   const pf = o.parallelizationFactor ?? 1;
-  if (!Number.isInteger(pf) || pf < ESM_LIMITS.parallelizationFactor[0] || pf > ESM_LIMITS.parallelizationFactor[1]) throw new LocalEsmConfigError(`parallelizationFactor must be an integer from ${ESM_LIMITS.parallelizationFactor[0]} to ${ESM_LIMITS.parallelizationFactor[1]}, got ${pf}`);
-  if (o.onFailure && !/^arn:[^:]+:(sqs|sns|s3):/.test(o.onFailure)) throw new LocalEsmConfigError(`onFailure of a Kinesis mapping must be an SQS, SNS or S3 ARN, got "${o.onFailure}"`);
+  if (!Number.isInteger(pf) || pf < ESM_LIMITS.parallelizationFactor[0] || pf > ESM_LIMITS.parallelizationFactor[1])
+    throw new LocalEsmConfigError(
+      `parallelizationFactor must be an integer from ${ESM_LIMITS.parallelizationFactor[0]} to ${ESM_LIMITS.parallelizationFactor[1]}, got ${pf}`,
+    );
+  if (o.onFailure && !/^arn:[^:]+:(sqs|sns|s3):/.test(o.onFailure))
+    throw new LocalEsmConfigError(`onFailure of a Kinesis mapping must be an SQS, SNS or S3 ARN, got "${o.onFailure}"`);
 }
 
 export class LocalKinesisEventSourceMapping {
   public readonly stats: LocalKinesisEsmStats = {
-    invocations: 0, failedInvocations: 0, throttledInvocations: 0, onFailureRecords: 0, recordsSentToOnFailure: 0, recordsRead: 0, recordsCommitted: 0, shards: {},
+    invocations: 0,
+    failedInvocations: 0,
+    throttledInvocations: 0,
+    onFailureRecords: 0,
+    recordsSentToOnFailure: 0,
+    recordsRead: 0,
+    recordsCommitted: 0,
+    shards: {},
   };
   /** The options, with their defaults. */
-  private readonly settings: LocalKinesisEsmOptions & Required<Pick<LocalKinesisEsmOptions, 'batchSize' | 'maxBatchingWindowSeconds' | 'parallelizationFactor' | 'retryAttempts' | 'maximumRecordAgeSeconds' | 'pollIntervalMs' | 'retryDelayMs'>>;
+  private readonly settings: LocalKinesisEsmOptions &
+    Required<
+      Pick<
+        LocalKinesisEsmOptions,
+        | 'batchSize'
+        | 'maxBatchingWindowSeconds'
+        | 'parallelizationFactor'
+        | 'retryAttempts'
+        | 'maximumRecordAgeSeconds'
+        | 'pollIntervalMs'
+        | 'retryDelayMs'
+      >
+    >;
   private readonly kinesis: KinesisClient;
   private readonly log: (line: string) => void;
   private readonly shards = new Map<string, ShardState>();
@@ -94,19 +133,36 @@ export class LocalKinesisEventSourceMapping {
 
   constructor(options: LocalKinesisEsmOptions) {
     validateKinesisOptions(options);
-    this.settings = { batchSize: 100, maxBatchingWindowSeconds: 0, parallelizationFactor: 1, retryAttempts: -1, maximumRecordAgeSeconds: -1, pollIntervalMs: 1000, retryDelayMs: 500, ...options };
+    this.settings = {
+      batchSize: 100,
+      maxBatchingWindowSeconds: 0,
+      parallelizationFactor: 1,
+      retryAttempts: -1,
+      maximumRecordAgeSeconds: -1,
+      pollIntervalMs: 1000,
+      retryDelayMs: 500,
+      ...options,
+    };
     // HTTP/1.1: GetRecords needs no HTTP/2, and emulators (moto) answer only HTTP/1.1.
-    this.kinesis = new KinesisClient({ ...localAwsSettings(options.kinesisEndpoint, options.region), requestHandler: new NodeHttpHandler(), maxAttempts: 5 });
+    this.kinesis = new KinesisClient({
+      ...localAwsSettings(options.kinesisEndpoint, options.region),
+      requestHandler: new NodeHttpHandler(),
+      maxAttempts: 5,
+    });
     this.log = options.log ?? ((l) => process.stderr.write(`${l}\n`));
     const fn = options.functionName?.split(':').pop() ?? 'local';
-    this.checkpointFile = path.resolve(options.checkpointFile ?? path.join('.cdk-kafka-lambda', `kinesis-${options.stream.split('/').pop()}-${fn}.json`));
+    this.checkpointFile = path.resolve(
+      options.checkpointFile ?? path.join('.cdk-kafka-lambda', `kinesis-${options.stream.split('/').pop()}-${fn}.json`),
+    );
   }
 
   /** The checkpoint file: given, or named after the stream and the function, in the working directory. */
   public readonly checkpointFile: string;
 
   async start(): Promise<void> {
-    const stream = this.settings.stream.startsWith('arn:') ? { StreamARN: this.settings.stream } : { StreamName: this.settings.stream };
+    const stream = this.settings.stream.startsWith('arn:')
+      ? { StreamARN: this.settings.stream }
+      : { StreamName: this.settings.stream };
     let streamArn: string;
     try {
       streamArn = (await this.kinesis.send(new DescribeStreamSummaryCommand(stream))).StreamDescriptionSummary!.StreamARN!;
@@ -120,20 +176,34 @@ export class LocalKinesisEventSourceMapping {
     const streamName = streamArn.slice(streamArn.lastIndexOf('/') + 1);
     this.store = new CheckpointFile(this.checkpointFile, streamArn, this.invoker.functionArn);
     this.checkpoints = this.store.load();
-    if (this.settings.onFailure) this.destination = onFailureDestination(this.settings.onFailure, { endpoint: this.settings.awsEndpoint, region: this.settings.region }, () => Promise.reject(new Error('no Kafka destination for Kinesis')));
+    if (this.settings.onFailure)
+      this.destination = onFailureDestination(
+        this.settings.onFailure,
+        { endpoint: this.settings.awsEndpoint, region: this.settings.region },
+        () => Promise.reject(new Error('no Kafka destination for Kinesis')),
+      );
     const id = this.id;
     const functionArn = this.invoker.functionArn;
-    this.delivery = new BatchDelivery<ShardRecord>({
-      event: buildKinesisEvent,
-      partialFailures: kinesisPartialFailures,
-      timestamp: (r) => r.arrivalMs,
-      where: (rs) => `${streamName}/${rs[0].shardId}@${rs[0].sequenceNumber}-${rs[rs.length - 1].sequenceNumber}`,
-      onFailureRecord: (a) => kinesisOnFailureRecord({ ...a, id, functionArn }),
-      // As Lambda documents: a partial batch response is retried from the reported record, a function error bisected.
-      bisectPartialFailures: false,
-      expiredCondition: 'RecordAgeExceeded',
-      expireBeforeInvoke: true,
-    }, this.invoker, this.settings, this.destination, this.stats, () => this.running, this.log, () => this.killed);
+    this.delivery = new BatchDelivery<ShardRecord>(
+      {
+        event: buildKinesisEvent,
+        partialFailures: kinesisPartialFailures,
+        timestamp: (r) => r.arrivalMs,
+        where: (rs) => `${streamName}/${rs[0].shardId}@${rs[0].sequenceNumber}-${rs[rs.length - 1].sequenceNumber}`,
+        onFailureRecord: (a) => kinesisOnFailureRecord({ ...a, id, functionArn }),
+        // As Lambda documents: a partial batch response is retried from the reported record, a function error bisected.
+        bisectPartialFailures: false,
+        expiredCondition: 'RecordAgeExceeded',
+        expireBeforeInvoke: true,
+      },
+      this.invoker,
+      this.settings,
+      this.destination,
+      this.stats,
+      () => this.running,
+      this.log,
+      () => this.killed,
+    );
     this.running = true;
     await this.startShards();
   }
@@ -142,7 +212,10 @@ export class LocalKinesisEventSourceMapping {
   async stop(): Promise<void> {
     if (!this.running && this.workers.length === 0) return;
     this.running = false;
-    for (const s of this.shards.values()) { s.wake.notify(); for (const l of s.lanes) l.wake.notify(); }
+    for (const s of this.shards.values()) {
+      s.wake.notify();
+      for (const l of s.lanes) l.wake.notify();
+    }
     await Promise.allSettled(this.workers);
     this.workers.length = 0;
     await this.saveCheckpoints().catch((e) => this.log(`checkpoint file ${this.store?.file}: ${(e as Error).message}`));
@@ -185,12 +258,20 @@ export class LocalKinesisEventSourceMapping {
 
   private async iterator(s: ShardState, child: boolean, afterRead?: string): Promise<string> {
     const after = afterRead ?? s.checkpoint;
-    const type: ShardIteratorType = after ? 'AFTER_SEQUENCE_NUMBER' : child ? 'TRIM_HORIZON' : (this.settings.startingPosition ?? 'TRIM_HORIZON');
-    const out = await this.kinesis.send(new GetShardIteratorCommand({
-      StreamARN: this.id!.streamArn, ShardId: s.shardId, ShardIteratorType: type,
-      ...(after ? { StartingSequenceNumber: after } : {}),
-      ...(type === 'AT_TIMESTAMP' ? { Timestamp: new Date(this.settings.startingPositionTimestamp!) } : {}),
-    }));
+    const type: ShardIteratorType = after
+      ? 'AFTER_SEQUENCE_NUMBER'
+      : child
+        ? 'TRIM_HORIZON'
+        : (this.settings.startingPosition ?? 'TRIM_HORIZON');
+    const out = await this.kinesis.send(
+      new GetShardIteratorCommand({
+        StreamARN: this.id!.streamArn,
+        ShardId: s.shardId,
+        ShardIteratorType: type,
+        ...(after ? { StartingSequenceNumber: after } : {}),
+        ...(type === 'AT_TIMESTAMP' ? { Timestamp: new Date(this.settings.startingPositionTimestamp!) } : {}),
+      }),
+    );
     return out.ShardIterator!;
   }
 
@@ -200,16 +281,33 @@ export class LocalKinesisEventSourceMapping {
     let iterator: string | undefined = first;
     let lastRead: string | undefined;
     for (let failures = 0; this.running;) {
-      if (s.unfinished >= readAhead) { await s.wake.wait(1_000); continue; }
+      if (s.unfinished >= readAhead) {
+        await s.wake.wait(1_000);
+        continue;
+      }
       try {
         iterator ??= await this.iterator(s, child, lastRead);
-        const out: GetRecordsCommandOutput = await this.kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, StreamARN: this.id!.streamArn, Limit: Math.min(10_000, readAhead - s.unfinished) }));
+        const out: GetRecordsCommandOutput = await this.kinesis.send(
+          new GetRecordsCommand({
+            ShardIterator: iterator,
+            StreamARN: this.id!.streamArn,
+            Limit: Math.min(10_000, readAhead - s.unfinished),
+          }),
+        );
         failures = 0;
         if (!this.running) return;
         const records = (out.Records ?? []).map((r) => toShardRecord(this.id!, s.shardId, r));
-        if (records.length) { lastRead = records[records.length - 1].sequenceNumber; this.stats.recordsRead += records.length; s.add(records); }
+        if (records.length) {
+          lastRead = records[records.length - 1].sequenceNumber;
+          this.stats.recordsRead += records.length;
+          s.add(records);
+        }
         iterator = out.NextShardIterator;
-        if (!iterator) { s.closed = true; for (const l of s.lanes) l.wake.notify(); return; }
+        if (!iterator) {
+          s.closed = true;
+          for (const l of s.lanes) l.wake.notify();
+          return;
+        }
         if (records.length === 0) {
           if (s.unfinished === 0) this.stats.shards[s.shardId].iteratorAgeMs = s.iteratorAgeMs = out.MillisBehindLatest ?? 0;
           await s.wake.wait(this.settings.pollIntervalMs);
@@ -218,7 +316,9 @@ export class LocalKinesisEventSourceMapping {
         if (!this.running) return;
         const err = e as Error;
         if (err.name === 'ExpiredIteratorException') iterator = undefined; // a new one after the last record read
-        this.log(`GetRecords of ${this.id!.streamArn}/${s.shardId}${lastRead ? `@${lastRead}` : ''} failed (${err.name}: ${err.message}); retrying`);
+        this.log(
+          `GetRecords of ${this.id!.streamArn}/${s.shardId}${lastRead ? `@${lastRead}` : ''} failed (${err.name}: ${err.message}); retrying`,
+        );
         await sleep(Math.min(5_000, 200 * 2 ** failures++));
       }
     }
@@ -236,18 +336,25 @@ export class LocalKinesisEventSourceMapping {
       const batch = this.take(lane);
       const full = lane.queue.length > 0 || batch.length === this.settings.batchSize;
       const windowLeft = lane.queue.length === 0 && !full && !s.closed ? batch[0].queuedAt + windowMs - Date.now() : 0;
-      if (windowLeft > 0) { lane.queue.unshift(...batch); await lane.wake.wait(windowLeft); continue; }
+      if (windowLeft > 0) {
+        lane.queue.unshift(...batch);
+        await lane.wake.wait(windowLeft);
+        continue;
+      }
       const entries: ShardEntry[] = batch.map((b) => b.entry);
       try {
         await this.delivery!.deliver(entries.map((e) => e.record));
       } catch (e) {
-        if (!(e instanceof StoppedError)) this.log(`batch of ${s.shardId}@${entries[0].record.sequenceNumber} stopped: ${(e as Error).message}`);
+        if (!(e instanceof StoppedError))
+          this.log(`batch of ${s.shardId}@${entries[0].record.sequenceNumber} stopped: ${(e as Error).message}`);
         return;
       }
       this.stats.recordsCommitted += entries.length;
       if (s.done(entries)) {
         this.stats.shards[s.shardId].checkpoint = s.checkpoint;
-        await this.saveCheckpoints().catch((e) => this.log(`checkpoint file ${this.store!.file}: ${(e as Error).message}; retried with the next batch`));
+        await this.saveCheckpoints().catch((e) =>
+          this.log(`checkpoint file ${this.store!.file}: ${(e as Error).message}; retried with the next batch`),
+        );
       }
       this.stats.shards[s.shardId].iteratorAgeMs = s.iteratorAgeMs;
     }
@@ -275,7 +382,11 @@ export class LocalKinesisEventSourceMapping {
   }
 
   private saveCheckpoints(): Promise<void> {
-    for (const [shardId, s] of this.shards) this.checkpoints[shardId] = { ...(s.checkpoint ? { sequenceNumber: s.checkpoint } : {}), ...(s.ended ? { ended: true } : {}) };
+    for (const [shardId, s] of this.shards)
+      this.checkpoints[shardId] = {
+        ...(s.checkpoint ? { sequenceNumber: s.checkpoint } : {}),
+        ...(s.ended ? { ended: true } : {}),
+      };
     return this.store ? this.store.save(this.checkpoints) : Promise.resolve();
   }
 }

@@ -29,7 +29,10 @@ export function toShardRecord(id: StreamIdentity, shardId: string, r: SdkRecord)
   const arrivalMs = r.ApproximateArrivalTimestamp ? r.ApproximateArrivalTimestamp.getTime() : Date.now();
   const sequenceNumber = r.SequenceNumber!;
   return {
-    shardId, sequenceNumber, partitionKey: r.PartitionKey!, arrivalMs,
+    shardId,
+    sequenceNumber,
+    partitionKey: r.PartitionKey!,
+    arrivalMs,
     raw: {
       kinesis: {
         kinesisSchemaVersion: '1.0',
@@ -57,7 +60,8 @@ export const buildKinesisEvent = (records: readonly ShardRecord[]) => ({ Records
  * record of the batch fails the whole batch, as Lambda treats it.
  */
 export function kinesisPartialFailures(records: readonly ShardRecord[], response: unknown): ShardRecord[] {
-  if (response === null || response === undefined || typeof response !== 'object' || !('batchItemFailures' in response)) return [];
+  if (response === null || response === undefined || typeof response !== 'object' || !('batchItemFailures' in response))
+    return [];
   const items = (response as { batchItemFailures: unknown }).batchItemFailures;
   if (items === null || items === undefined) return [];
   if (!Array.isArray(items)) return [...records];

@@ -6,19 +6,28 @@
 import { createHash } from 'node:crypto';
 import type { ShardRecord } from './event';
 
-interface Entry { readonly record: ShardRecord; done: boolean }
+interface Entry {
+  readonly record: ShardRecord;
+  done: boolean;
+}
 
 /** Wakes whoever waits on it, or lets the wait end after a timeout. */
 export class Wake {
   private waiters: (() => void)[] = [];
   wait(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const done = (): void => { clearTimeout(timer); this.waiters = this.waiters.filter((w) => w !== done); resolve(); };
+      const done = (): void => {
+        clearTimeout(timer);
+        this.waiters = this.waiters.filter((w) => w !== done);
+        resolve();
+      };
       const timer = setTimeout(done, ms);
       this.waiters.push(done);
     });
   }
-  notify(): void { for (const w of [...this.waiters]) w(); }
+  notify(): void {
+    for (const w of [...this.waiters]) w();
+  }
 }
 
 export interface Lane {
@@ -37,19 +46,26 @@ export class ShardState {
   private readonly pending: Entry[] = [];
   private head = 0;
 
-  constructor(public readonly shardId: string, parallelizationFactor: number, public checkpoint: string | undefined) {
+  constructor(
+    public readonly shardId: string,
+    parallelizationFactor: number,
+    public checkpoint: string | undefined,
+  ) {
     this.lanes = Array.from({ length: parallelizationFactor }, () => ({ queue: [], wake: new Wake() }));
   }
 
   /** Records read and not yet behind the checkpoint. */
-  get unfinished(): number { return this.pending.length - this.head; }
+  get unfinished(): number {
+    return this.pending.length - this.head;
+  }
 
   add(records: readonly ShardRecord[]): void {
     const now = Date.now();
     for (const record of records) {
       const entry = { record, done: false };
       this.pending.push(entry);
-      const lane = this.lanes.length === 1 ? 0 : createHash('md5').update(record.partitionKey).digest().readUInt32BE(0) % this.lanes.length;
+      const lane =
+        this.lanes.length === 1 ? 0 : createHash('md5').update(record.partitionKey).digest().readUInt32BE(0) % this.lanes.length;
       this.lanes[lane].queue.push({ entry, queuedAt: now });
     }
     for (const l of this.lanes) l.wake.notify();
@@ -61,15 +77,21 @@ export class ShardState {
     this.recordsDone += entries.length;
     this.iteratorAgeMs = Date.now() - entries[entries.length - 1].record.arrivalMs;
     const before = this.head;
-    while (this.head < this.pending.length && this.pending[this.head].done) this.checkpoint = this.pending[this.head++].record.sequenceNumber;
+    while (this.head < this.pending.length && this.pending[this.head].done)
+      this.checkpoint = this.pending[this.head++].record.sequenceNumber;
     const moved = this.head !== before;
-    if (this.head > 10_000) { this.pending.splice(0, this.head); this.head = 0; }
+    if (this.head > 10_000) {
+      this.pending.splice(0, this.head);
+      this.head = 0;
+    }
     this.wake.notify();
     return moved;
   }
 
   /** Every record read is done and the shard is closed: its children may start. */
-  get ended(): boolean { return this.closed && this.unfinished === 0; }
+  get ended(): boolean {
+    return this.closed && this.unfinished === 0;
+  }
 }
 
 export type { Entry as ShardEntry };

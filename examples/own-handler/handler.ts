@@ -8,7 +8,7 @@ import { handleOrder, Order } from './orders'; // your code: an order in, its re
 const relay = new KafkaRelay({
   bootstrapServers: process.env.BOOTSTRAP_SERVERS!.split(','),
   auth: 'scram-sha-512',
-  secretArn: process.env.KAFKA_SECRET_ARN,               // {"username", "password"}, as the mapping reads it
+  secretArn: process.env.KAFKA_SECRET_ARN, // {"username", "password"}, as the mapping reads it
   rootCaSecretArn: process.env.KAFKA_ROOT_CA_SECRET_ARN, // {"certificate"}: only for brokers under a private CA
   responseTopic: process.env.RESPONSE_TOPIC,
 });

@@ -9,17 +9,35 @@ import { mskResourceArn } from './msk';
  * read actions on exactly the mapping's topics and consumer groups. Also written as the output `OwnerClusterPolicy`.
  * @see https://docs.aws.amazon.com/msk/latest/developerguide/mvpc-cluster-owner-action-policy.html
  */
-export function ownerClusterPolicy(scope: Construct, clusterArn: string, topics: readonly string[], groups: readonly string[], iamAuth: boolean): iam.PolicyDocument {
+export function ownerClusterPolicy(
+  scope: Construct,
+  clusterArn: string,
+  topics: readonly string[],
+  groups: readonly string[],
+  iamAuth: boolean,
+): iam.PolicyDocument {
   const principal = new iam.AccountPrincipal(Stack.of(scope).account);
-  const statement = (actions: string[], resources: string[]) => new iam.PolicyStatement({ principals: [principal], actions, resources });
+  const statement = (actions: string[], resources: string[]) =>
+    new iam.PolicyStatement({ principals: [principal], actions, resources });
   const policy = new iam.PolicyDocument({
     statements: [
-      statement(['kafka:CreateVpcConnection', 'kafka:GetBootstrapBrokers', 'kafka:DescribeCluster', 'kafka:DescribeClusterV2'], [clusterArn]),
-      ...(iamAuth ? [
-        statement(['kafka-cluster:Connect', 'kafka-cluster:DescribeClusterDynamicConfiguration'], [clusterArn]),
-        statement(['kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData'], topics.map((t) => mskResourceArn(clusterArn, 'topic', t))),
-        statement(['kafka-cluster:DescribeGroup', 'kafka-cluster:AlterGroup'], groups.map((g) => mskResourceArn(clusterArn, 'group', g))),
-      ] : []),
+      statement(
+        ['kafka:CreateVpcConnection', 'kafka:GetBootstrapBrokers', 'kafka:DescribeCluster', 'kafka:DescribeClusterV2'],
+        [clusterArn],
+      ),
+      ...(iamAuth
+        ? [
+            statement(['kafka-cluster:Connect', 'kafka-cluster:DescribeClusterDynamicConfiguration'], [clusterArn]),
+            statement(
+              ['kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData'],
+              topics.map((t) => mskResourceArn(clusterArn, 'topic', t)),
+            ),
+            statement(
+              ['kafka-cluster:DescribeGroup', 'kafka-cluster:AlterGroup'],
+              groups.map((g) => mskResourceArn(clusterArn, 'group', g)),
+            ),
+          ]
+        : []),
     ],
   });
   new CfnOutput(scope, 'OwnerClusterPolicy', {

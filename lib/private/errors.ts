@@ -13,6 +13,6 @@ export class ValidationError extends Error {
 
 function describe(value: unknown): string {
   if (value === undefined) return 'is not set';
-  const s = typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
+  const s = typeof value === 'string' ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value));
   return `was ${s && s.length > 120 ? s.slice(0, 117) + '...' : s}`;
 }

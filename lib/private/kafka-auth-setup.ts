@@ -50,21 +50,44 @@ export class KafkaAuthSetup {
     const p = this.cluster.mskProps!;
     const arn = p.vpcConnectionArn;
     if (arn === undefined) return undefined;
-    if (p.serverless) this.fail('cluster.serverless', true, 'Lambda has no cross-account event source mappings for MSK Serverless; read it from a function in its own account, or remove vpcConnectionArn');
-    if (p.cluster) this.fail('cluster.cluster', p.cluster.node.path, 'a cluster in another account is not a construct of this app; give its ARN as clusterArn with vpcConnectionArn');
+    if (p.serverless)
+      this.fail(
+        'cluster.serverless',
+        true,
+        'Lambda has no cross-account event source mappings for MSK Serverless; read it from a function in its own account, or remove vpcConnectionArn',
+      );
+    if (p.cluster)
+      this.fail(
+        'cluster.cluster',
+        p.cluster.node.path,
+        'a cluster in another account is not a construct of this app; give its ARN as clusterArn with vpcConnectionArn',
+      );
     if (this.auth.method === KafkaAuthMethod.NONE) {
-      this.fail('auth', 'KafkaAuth.none()', 'multi-VPC private connectivity serves IAM, SASL/SCRAM and mTLS clients only; use KafkaAuth.iam(), KafkaAuth.scram512() or KafkaAuth.mtls()');
+      this.fail(
+        'auth',
+        'KafkaAuth.none()',
+        'multi-VPC private connectivity serves IAM, SASL/SCRAM and mTLS clients only; use KafkaAuth.iam(), KafkaAuth.scram512() or KafkaAuth.mtls()',
+      );
     }
     if (Token.isUnresolved(arn)) return arn;
     const m = /^arn:(aws[a-zA-Z-]*):kafka:([a-z0-9-]+):(\d{12}):vpc-connection\/(\d{12})\/([^/]+)\/[^/]+$/.exec(arn);
-    if (!m) this.fail('cluster.vpcConnectionArn', arn, 'use the managed VPC connection ARN, arn:aws:kafka:<region>:<this account>:vpc-connection/<owner account>/<cluster name>/<uuid> (aws kafka list-vpc-connections)');
+    if (!m)
+      this.fail(
+        'cluster.vpcConnectionArn',
+        arn,
+        'use the managed VPC connection ARN, arn:aws:kafka:<region>:<this account>:vpc-connection/<owner account>/<cluster name>/<uuid> (aws kafka list-vpc-connections)',
+      );
     const [, , region, , owner, name] = m;
     const clusterArn = p.clusterArn!;
     if (!Token.isUnresolved(clusterArn)) {
       const [, , , clusterRegion, clusterAccount, resource] = clusterArn.split(':');
       const clusterName = resource.split('/')[1];
       if (clusterAccount !== owner || clusterName !== name || clusterRegion !== region) {
-        this.fail('cluster.clusterArn', clusterArn, `the VPC connection ${arn} leads to cluster ${name} of account ${owner} in ${region}; give that cluster's ARN`);
+        this.fail(
+          'cluster.clusterArn',
+          clusterArn,
+          `the VPC connection ${arn} leads to cluster ${name} of account ${owner} in ${region}; give that cluster's ARN`,
+        );
       }
     }
     return arn;
@@ -86,7 +109,8 @@ export class KafkaAuthSetup {
       if (Token.isUnresolved(server)) continue;
       const match = /^[^\s:/]+:(\d{1,5})$/.exec(server) ?? /^\[[0-9a-fA-F:]+\]:(\d{1,5})$/.exec(server);
       const port = match ? Number(match[1]) : NaN;
-      if (!(port >= 1 && port <= 65535)) this.fail('cluster.bootstrapServers', server, 'give each broker as host:port, e.g. b-1.kafka.example.com:9096');
+      if (!(port >= 1 && port <= 65535))
+        this.fail('cluster.bootstrapServers', server, 'give each broker as host:port, e.g. b-1.kafka.example.com:9096');
       ports.add(port);
     }
     return [...ports];
@@ -100,32 +124,64 @@ export class KafkaAuthSetup {
     if (msk && this.cluster.mskProps!.serverless && m !== KafkaAuthMethod.IAM) {
       this.fail('auth', m, 'MSK Serverless takes IAM access control only; use KafkaAuth.iam()');
     }
-    if (msk && m === KafkaAuthMethod.SASL_PLAIN) this.fail('auth', 'KafkaAuth.plain()', 'Amazon MSK does not support SASL/PLAIN; use KafkaAuth.scram512(), KafkaAuth.iam() or KafkaAuth.mtls()');
-    if (msk && m === KafkaAuthMethod.SASL_SCRAM_256) this.fail('auth', 'KafkaAuth.scram256()', 'Amazon MSK supports SASL/SCRAM-SHA-512 only; use KafkaAuth.scram512()');
-    if (!msk && m === KafkaAuthMethod.IAM) this.fail('auth', 'KafkaAuth.iam()', 'IAM access control exists for Amazon MSK only; use SASL/SCRAM, SASL/PLAIN or mTLS for a self-managed cluster');
+    if (msk && m === KafkaAuthMethod.SASL_PLAIN)
+      this.fail(
+        'auth',
+        'KafkaAuth.plain()',
+        'Amazon MSK does not support SASL/PLAIN; use KafkaAuth.scram512(), KafkaAuth.iam() or KafkaAuth.mtls()',
+      );
+    if (msk && m === KafkaAuthMethod.SASL_SCRAM_256)
+      this.fail('auth', 'KafkaAuth.scram256()', 'Amazon MSK supports SASL/SCRAM-SHA-512 only; use KafkaAuth.scram512()');
+    if (!msk && m === KafkaAuthMethod.IAM)
+      this.fail(
+        'auth',
+        'KafkaAuth.iam()',
+        'IAM access control exists for Amazon MSK only; use SASL/SCRAM, SASL/PLAIN or mTLS for a self-managed cluster',
+      );
     if (!this.cluster.tls && m !== KafkaAuthMethod.NONE) {
-      this.fail('cluster.tls', false, `${m} needs a TLS listener (Lambda does not support SASL_PLAINTEXT); enable TLS on the brokers and set tls: true, or use KafkaAuth.none()`);
+      this.fail(
+        'cluster.tls',
+        false,
+        `${m} needs a TLS listener (Lambda does not support SASL_PLAINTEXT); enable TLS on the brokers and set tls: true, or use KafkaAuth.none()`,
+      );
     }
     if (sm) {
-      if (sm.rootCaSecret && sm.rootCaCertificatePem) this.fail('cluster.rootCaCertificatePem', '<pem>', 'give either rootCaSecret or rootCaCertificatePem, not both');
-      if (!this.cluster.tls && (sm.rootCaSecret || sm.rootCaCertificatePem)) this.fail('cluster.tls', false, 'a root CA certificate is for TLS listeners; set tls: true or remove the root CA');
-      if (sm.bootstrapServers.length === 0) this.fail('cluster.bootstrapServers', sm.bootstrapServers, 'give at least one host:port');
-      if (sm.vpc && this.cluster.selfManagedProps!.securityGroups?.length === 0) this.fail('cluster.securityGroups', [], 'give at least one security group, or leave it unset to create one');
+      if (sm.rootCaSecret && sm.rootCaCertificatePem)
+        this.fail('cluster.rootCaCertificatePem', '<pem>', 'give either rootCaSecret or rootCaCertificatePem, not both');
+      if (!this.cluster.tls && (sm.rootCaSecret || sm.rootCaCertificatePem))
+        this.fail('cluster.tls', false, 'a root CA certificate is for TLS listeners; set tls: true or remove the root CA');
+      if (sm.bootstrapServers.length === 0)
+        this.fail('cluster.bootstrapServers', sm.bootstrapServers, 'give at least one host:port');
+      if (sm.vpc && this.cluster.selfManagedProps!.securityGroups?.length === 0)
+        this.fail('cluster.securityGroups', [], 'give at least one security group, or leave it unset to create one');
     }
     if (m === KafkaAuthMethod.MTLS) {
       const p = this.auth.mtlsProps!;
-      if (p.secret && (p.certificateChainPem || p.privateKeyPem)) this.fail('auth.secret', p.secret.secretArn, 'give either secret or certificateChainPem + privateKeyPem, not both');
+      if (p.secret && (p.certificateChainPem || p.privateKeyPem))
+        this.fail('auth.secret', p.secret.secretArn, 'give either secret or certificateChainPem + privateKeyPem, not both');
       if (!p.secret && (!p.certificateChainPem || !p.privateKeyPem)) {
-        this.fail(p.certificateChainPem ? 'auth.privateKeyPem' : 'auth.certificateChainPem', undefined, 'KafkaAuth.mtls() needs secret, or certificateChainPem and privateKeyPem');
+        this.fail(
+          p.certificateChainPem ? 'auth.privateKeyPem' : 'auth.certificateChainPem',
+          undefined,
+          'KafkaAuth.mtls() needs secret, or certificateChainPem and privateKeyPem',
+        );
       }
     }
-    if (msk && (m === KafkaAuthMethod.SASL_SCRAM_512) && this.auth.saslProps?.secret) {
+    if (msk && m === KafkaAuthMethod.SASL_SCRAM_512 && this.auth.saslProps?.secret) {
       const secret = this.auth.saslProps.secret;
       if (!Token.isUnresolved(secret.secretName) && !secret.secretName.startsWith('AmazonMSK_')) {
-        this.fail('auth.secret', secret.secretName, 'Amazon MSK only associates SCRAM secrets whose name starts with "AmazonMSK_"; rename the secret');
+        this.fail(
+          'auth.secret',
+          secret.secretName,
+          'Amazon MSK only associates SCRAM secrets whose name starts with "AmazonMSK_"; rename the secret',
+        );
       }
       if (!secret.encryptionKey) {
-        this.fail('auth.secret.encryptionKey', undefined, 'Amazon MSK refuses SCRAM secrets encrypted with the AWS managed key; encrypt it with a customer managed key and import it with Secret.fromSecretAttributes({ secretCompleteArn, encryptionKey }) so the key can be granted');
+        this.fail(
+          'auth.secret.encryptionKey',
+          undefined,
+          'Amazon MSK refuses SCRAM secrets encrypted with the AWS managed key; encrypt it with a customer managed key and import it with Secret.fromSecretAttributes({ secretCompleteArn, encryptionKey }) so the key can be granted',
+        );
       }
     }
   }
@@ -133,37 +189,42 @@ export class KafkaAuthSetup {
   /** The secrets the auth needs and does not name, created in the scope. */
   public createSecrets(): { key?: kms.Key; authSecret?: secretsmanager.ISecret; rootCaSecret?: secretsmanager.ISecret } {
     let key: kms.Key | undefined;
-    const secretsKey = () => key ??= new kms.Key(this.scope, 'SecretsKey', {
-      description: `Encrypts the Kafka credentials of ${this.scope.node.path}`,
-      enableKeyRotation: true,
-    });
+    const secretsKey = () =>
+      (key ??= new kms.Key(this.scope, 'SecretsKey', {
+        description: `Encrypts the Kafka credentials of ${this.scope.node.path}`,
+        enableKeyRotation: true,
+      }));
     const m = this.auth.method;
     const msk = this.cluster.kind === KafkaClusterKind.MSK;
     let authSecret: secretsmanager.ISecret | undefined;
     if (m === KafkaAuthMethod.SASL_SCRAM_512 || m === KafkaAuthMethod.SASL_SCRAM_256 || m === KafkaAuthMethod.SASL_PLAIN) {
       const p = this.auth.saslProps ?? {};
-      authSecret = p.secret ?? new secretsmanager.Secret(this.scope, 'SaslSecret', {
-        // MSK associates only secrets named AmazonMSK_* and encrypted with a customer managed key.
-        secretName: msk ? `AmazonMSK_${Names.uniqueResourceName(this.scope, { maxLength: 100, separator: '-' })}` : undefined,
-        description: `SASL credentials Lambda uses for ${this.scope.node.path}`,
-        encryptionKey: secretsKey(),
-        generateSecretString: {
-          secretStringTemplate: JSON.stringify({ username: p.username ?? 'lambda-esm' }),
-          generateStringKey: 'password',
-          excludePunctuation: true,
-          passwordLength: 32,
-        },
-      });
+      authSecret =
+        p.secret ??
+        new secretsmanager.Secret(this.scope, 'SaslSecret', {
+          // MSK associates only secrets named AmazonMSK_* and encrypted with a customer managed key.
+          secretName: msk ? `AmazonMSK_${Names.uniqueResourceName(this.scope, { maxLength: 100, separator: '-' })}` : undefined,
+          description: `SASL credentials Lambda uses for ${this.scope.node.path}`,
+          encryptionKey: secretsKey(),
+          generateSecretString: {
+            secretStringTemplate: JSON.stringify({ username: p.username ?? 'lambda-esm' }),
+            generateStringKey: 'password',
+            excludePunctuation: true,
+            passwordLength: 32,
+          },
+        });
       if (!p.secret) {
         const user = p.username ?? 'lambda-esm';
         const todo = msk
           ? 'associate it with the MSK cluster (aws kafka batch-associate-scram-secret)'
           : m === KafkaAuthMethod.SASL_PLAIN
             ? `add user ${user} with the secret's password to the brokers' PLAIN login configuration`
-            : `create user ${user} on the brokers (kafka-configs --alter --entity-type users --entity-name ${user} `
-              + `--add-config '${m === KafkaAuthMethod.SASL_SCRAM_256 ? 'SCRAM-SHA-256' : 'SCRAM-SHA-512'}=[password=<the secret's password>]')`;
-        Annotations.of(this.scope).addWarningV2('cdk-kafka-lambda:createdSaslSecret',
-          `A SASL secret with a generated password is created; ${todo} and grant the user the ACLs Lambda needs (Describe/Read on the topics and the group, DescribeConfigs on the cluster).`);
+            : `create user ${user} on the brokers (kafka-configs --alter --entity-type users --entity-name ${user} ` +
+              `--add-config '${m === KafkaAuthMethod.SASL_SCRAM_256 ? 'SCRAM-SHA-256' : 'SCRAM-SHA-512'}=[password=<the secret's password>]')`;
+        Annotations.of(this.scope).addWarningV2(
+          'cdk-kafka-lambda:createdSaslSecret',
+          `A SASL secret with a generated password is created; ${todo} and grant the user the ACLs Lambda needs (Describe/Read on the topics and the group, DescribeConfigs on the cluster).`,
+        );
       }
     } else if (m === KafkaAuthMethod.MTLS) {
       const p = this.auth.mtlsProps!;
@@ -190,7 +251,8 @@ export class KafkaAuthSetup {
       const pem = sm.rootCaCertificatePem;
       if (!Token.isUnresolved(pem)) {
         this.pemCheck('cluster.rootCaCertificatePem', () => {
-          if (parseCertificateChain(pem).certificates.length !== 1) throw new PemError('must hold exactly one certificate, the root CA');
+          if (parseCertificateChain(pem).certificates.length !== 1)
+            throw new PemError('must hold exactly one certificate, the root CA');
         });
       }
       rootCaSecret = new secretsmanager.Secret(this.scope, 'RootCaSecret', {
@@ -219,11 +281,18 @@ export class KafkaAuthSetup {
   }
 
   private validateClientCertificate(chainPem: string, keyValue: SecretValue, passwordValue?: SecretValue): void {
-    for (const [prop, value] of [['auth.privateKeyPem', keyValue], ['auth.privateKeyPassword', passwordValue]] as const) {
+    for (const [prop, value] of [
+      ['auth.privateKeyPem', keyValue],
+      ['auth.privateKeyPassword', passwordValue],
+    ] as const) {
       const resolved = value && Stack.of(this.scope).resolve(value);
       if (typeof resolved === 'string' && resolved.startsWith('{{resolve:ssm-secure:')) {
-        this.fail(prop, resolved, 'CloudFormation resolves SSM SecureString references only as a whole property, not inside the secret\'s JSON; '
-          + 'use SecretValue.secretsManager(...) or pass an existing secret with KafkaAuth.mtls({ secret })');
+        this.fail(
+          prop,
+          resolved,
+          "CloudFormation resolves SSM SecureString references only as a whole property, not inside the secret's JSON; " +
+            'use SecretValue.secretsManager(...) or pass an existing secret with KafkaAuth.mtls({ secret })',
+        );
       }
     }
     if (Token.isUnresolved(chainPem)) return;
@@ -232,8 +301,10 @@ export class KafkaAuthSetup {
       const chain = parseCertificateChain(chainPem);
       leaf = chain.certificates[0];
       if (!chain.endsWithRoot) {
-        Annotations.of(this.scope).addWarningV2('cdk-kafka-lambda:chainWithoutRoot',
-          'auth.certificateChainPem does not end with a self-signed root certificate; Lambda expects client → intermediates → root.');
+        Annotations.of(this.scope).addWarningV2(
+          'cdk-kafka-lambda:chainWithoutRoot',
+          'auth.certificateChainPem does not end with a self-signed root certificate; Lambda expects client → intermediates → root.',
+        );
       }
     });
     const keyPem = this.literal(keyValue);
@@ -242,8 +313,10 @@ export class KafkaAuthSetup {
     this.pemCheck('auth.privateKeyPem', () => {
       const info = parsePrivateKey(keyPem, password);
       if (info.encrypted && passwordValue === undefined) throw new PemError('is encrypted; give privateKeyPassword');
-      if (!info.encrypted && passwordValue !== undefined) throw new PemError('is not encrypted but privateKeyPassword is set; remove privateKeyPassword');
-      if (info.key && leaf && !leaf.checkPrivateKey(info.key)) throw new PemError('does not belong to the first certificate of certificateChainPem (the client certificate)');
+      if (!info.encrypted && passwordValue !== undefined)
+        throw new PemError('is not encrypted but privateKeyPassword is set; remove privateKeyPassword');
+      if (info.key && leaf && !leaf.checkPrivateKey(info.key))
+        throw new PemError('does not belong to the first certificate of certificateChainPem (the client certificate)');
     });
   }
 }

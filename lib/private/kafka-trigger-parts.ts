@@ -11,7 +11,10 @@ import { Fail } from './kafka-auth-setup';
 class PolicyPrincipal extends iam.PrincipalBase {
   public readonly assumeRoleAction: string;
   public readonly principalAccount: string | undefined;
-  constructor(private readonly role: iam.IRole, private readonly policy: iam.Policy) {
+  constructor(
+    private readonly role: iam.IRole,
+    private readonly policy: iam.Policy,
+  ) {
     super();
     this.assumeRoleAction = role.assumeRoleAction;
     this.principalAccount = role.principalAccount;
@@ -35,14 +38,26 @@ class PolicyPrincipal extends iam.PrincipalBase {
  * Binds an aws-cdk-lib schema registry for the trigger's mappings, its grants going to the source access policy.
  * aws-cdk-lib's registries read only the function from bind() (to grant it access), not the mapping.
  */
-export function bindSchemaRegistry(scope: Construct, registry: lambda.ISchemaRegistry, target: lambda.IFunction, policy: iam.Policy,
-firstMappingId: () => string): lambda.CfnEventSourceMapping.SchemaRegistryConfigProperty {
-  const mapping = lambda.EventSourceMapping.fromEventSourceMappingId(scope, 'SchemaRegistryMapping', Lazy.string({ produce: firstMappingId }));
+export function bindSchemaRegistry(
+  scope: Construct,
+  registry: lambda.ISchemaRegistry,
+  target: lambda.IFunction,
+  policy: iam.Policy,
+  firstMappingId: () => string,
+): lambda.CfnEventSourceMapping.SchemaRegistryConfigProperty {
+  const mapping = lambda.EventSourceMapping.fromEventSourceMappingId(
+    scope,
+    'SchemaRegistryMapping',
+    Lazy.string({ produce: firstMappingId }),
+  );
   const principal = new PolicyPrincipal(target.role!, policy);
   const handler = new Proxy(target, {
-    get: (fn, name, receiver) => name === 'grantPrincipal' ? principal
-      : name === 'addToRolePolicy' ? (statement: iam.PolicyStatement) => principal.addToPrincipalPolicy(statement)
-        : Reflect.get(fn, name, receiver),
+    get: (fn, name, receiver) =>
+      name === 'grantPrincipal'
+        ? principal
+        : name === 'addToRolePolicy'
+          ? (statement: iam.PolicyStatement) => principal.addToPrincipalPolicy(statement)
+          : Reflect.get(fn, name, receiver),
   });
   const config = registry.bind(mapping, handler);
   return {
@@ -80,13 +95,18 @@ export function createDryRunCheck(scope: Construct, target: lambda.IFunction): c
  * broker port in from the event source's groups and out to them, 443 out to all.
  * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-network.html
  */
-export function eventSourceNetwork(scope: Construct, cluster: KafkaCluster, brokerPorts: number[], fail: Fail):
-{ securityGroups: ec2.ISecurityGroup[]; subnets: ec2.ISubnet[]; createdSecurityGroup?: ec2.SecurityGroup } {
+export function eventSourceNetwork(
+  scope: Construct,
+  cluster: KafkaCluster,
+  brokerPorts: number[],
+  fail: Fail,
+): { securityGroups: ec2.ISecurityGroup[]; subnets: ec2.ISubnet[]; createdSecurityGroup?: ec2.SecurityGroup } {
   const vpc = cluster.vpc;
   const sm = cluster.selfManagedProps;
   const mp = cluster.mskProps;
   if (!vpc) {
-    if (sm?.subnets || sm?.securityGroups) fail('cluster.vpc', undefined, 'subnets and securityGroups place the event source in a VPC; give the vpc too');
+    if (sm?.subnets || sm?.securityGroups)
+      fail('cluster.vpc', undefined, 'subnets and securityGroups place the event source in a VPC; give the vpc too');
     return { securityGroups: mp?.securityGroups ?? [], subnets: [] };
   }
   let subnets: ec2.ISubnet[] = [];
@@ -96,7 +116,11 @@ export function eventSourceNetwork(scope: Construct, cluster: KafkaCluster, brok
     // selectSubnets throws for a subnet type the VPC lacks; report it like an empty selection.
   }
   if (subnets.length === 0) {
-    fail('cluster.subnets', (sm ?? mp)!.subnets ?? 'the private subnets of the VPC', 'the selection matches no subnet of the VPC; select subnets that exist (e.g. { subnetType: ec2.SubnetType.PRIVATE_ISOLATED })');
+    fail(
+      'cluster.subnets',
+      (sm ?? mp)!.subnets ?? 'the private subnets of the VPC',
+      'the selection matches no subnet of the VPC; select subnets that exist (e.g. { subnetType: ec2.SubnetType.PRIVATE_ISOLATED })',
+    );
   }
   let created: ec2.SecurityGroup | undefined;
   let groups = (sm ?? mp)!.securityGroups ?? [];
@@ -109,9 +133,11 @@ export function eventSourceNetwork(scope: Construct, cluster: KafkaCluster, brok
     groups = [created];
   }
   if (brokerPorts.length === 0) {
-    Annotations.of(scope).addWarningV2('cdk-kafka-lambda:brokerPortsUnknown',
-      'The bootstrap servers are only known at deploy time, so are the broker ports: no broker port rules are added. '
-      + 'The event source\'s security groups must allow the broker port in from and out to themselves.');
+    Annotations.of(scope).addWarningV2(
+      'cdk-kafka-lambda:brokerPortsUnknown',
+      'The bootstrap servers are only known at deploy time, so are the broker ports: no broker port rules are added. ' +
+        "The event source's security groups must allow the broker port in from and out to themselves.",
+    );
   }
   for (const group of groups) {
     for (const port of brokerPorts) {

@@ -22,16 +22,22 @@ export function validateKafkaTriggerProps(props: KafkaTriggerProps, fail: Fail):
   validateTopics(props, fail);
   integerIn(fail, 'batchSize', props.batchSize, ...ESM_LIMITS.batchSize);
   const window = props.maxBatchingWindow?.toSeconds();
-  if (window !== undefined && !Token.isUnresolved(window) && window > ESM_LIMITS.maxBatchingWindowSeconds[1]) fail('maxBatchingWindow', `${window} seconds`, `use at most Duration.seconds(${ESM_LIMITS.maxBatchingWindowSeconds[1]})`);
+  if (window !== undefined && !Token.isUnresolved(window) && window > ESM_LIMITS.maxBatchingWindowSeconds[1])
+    fail('maxBatchingWindow', `${window} seconds`, `use at most Duration.seconds(${ESM_LIMITS.maxBatchingWindowSeconds[1]})`);
   validateStartingPosition(props, fail);
   validateConsumption(props, fail);
-  if (props.filterEncryption && !props.filters?.length) fail('filterEncryption', props.filterEncryption.keyArn, 'it encrypts filters; add filters or remove it');
+  if (props.filterEncryption && !props.filters?.length)
+    fail('filterEncryption', props.filterEncryption.keyArn, 'it encrypts filters; add filters or remove it');
   if (props.provisionedPollers) validateProvisionedPollers(props.provisionedPollers, fail);
   else failOnProvisionedOnly(props, fail);
   validateErrorHandling(props, fail);
   const timeout = (props.target as lambda.Function).timeout?.toSeconds();
   if (timeout !== undefined && !Token.isUnresolved(timeout) && timeout > 840) {
-    fail('target.timeout', `${timeout} seconds`, 'Kafka event source mappings support functions with a timeout of at most 14 minutes; lower it');
+    fail(
+      'target.timeout',
+      `${timeout} seconds`,
+      'Kafka event source mappings support functions with a timeout of at most 14 minutes; lower it',
+    );
   }
 }
 
@@ -67,18 +73,31 @@ function validateStartingPosition(props: KafkaTriggerProps, fail: Fail): void {
     fail('startingPositionTimestamp', undefined, 'AT_TIMESTAMP needs the time to start from, in Unix seconds');
   }
   if (position !== lambda.StartingPosition.AT_TIMESTAMP && props.startingPositionTimestamp !== undefined) {
-    fail('startingPositionTimestamp', props.startingPositionTimestamp, `it applies to AT_TIMESTAMP only; set startingPosition to AT_TIMESTAMP or remove it (startingPosition is ${position})`);
+    fail(
+      'startingPositionTimestamp',
+      props.startingPositionTimestamp,
+      `it applies to AT_TIMESTAMP only; set startingPosition to AT_TIMESTAMP or remove it (startingPosition is ${position})`,
+    );
   }
 }
 
 /** Queue mode (share groups) and the consumer group id. */
 function validateConsumption(props: KafkaTriggerProps, fail: Fail): void {
   if (props.consumptionMode === KafkaConsumptionMode.QUEUE) {
-    if (props.cluster.kind === KafkaClusterKind.MSK) fail('consumptionMode', props.consumptionMode, 'Queue mode exists for self-managed Kafka only; remove it for Amazon MSK');
-    const notApplicable: Array<[string, unknown]> = [['startingPosition', props.startingPosition], ['startingPositionTimestamp', props.startingPositionTimestamp],
-      ['maxBatchingWindow', props.maxBatchingWindow?.toHumanString()]];
+    if (props.cluster.kind === KafkaClusterKind.MSK)
+      fail('consumptionMode', props.consumptionMode, 'Queue mode exists for self-managed Kafka only; remove it for Amazon MSK');
+    const notApplicable: Array<[string, unknown]> = [
+      ['startingPosition', props.startingPosition],
+      ['startingPositionTimestamp', props.startingPositionTimestamp],
+      ['maxBatchingWindow', props.maxBatchingWindow?.toHumanString()],
+    ];
     for (const [prop, value] of notApplicable) {
-      if (value !== undefined) fail(prop, value, 'it does not apply in Queue consumption mode (share groups have no offsets to start from); remove it or use Stream');
+      if (value !== undefined)
+        fail(
+          prop,
+          value,
+          'it does not apply in Queue consumption mode (share groups have no offsets to start from); remove it or use Stream',
+        );
     }
   }
   if (props.consumerGroupId !== undefined) {
@@ -86,7 +105,11 @@ function validateConsumption(props: KafkaTriggerProps, fail: Fail): void {
       fail('consumerGroupId', props.consumerGroupId, 'use 1–200 characters of [a-zA-Z0-9-/*:_+=.@]');
     }
     if (props.topics.length > 1) {
-      fail('consumerGroupId', props.consumerGroupId, `a consumer group id must be unique per event source mapping and ${props.topics.length} topics make ${props.topics.length} mappings; create one trigger per topic or leave it unset`);
+      fail(
+        'consumerGroupId',
+        props.consumerGroupId,
+        `a consumer group id must be unique per event source mapping and ${props.topics.length} topics make ${props.topics.length} mappings; create one trigger per topic or leave it unset`,
+      );
     }
   }
 }
@@ -94,11 +117,20 @@ function validateConsumption(props: KafkaTriggerProps, fail: Fail): void {
 function validateProvisionedPollers(pp: lambda.ProvisionedPollerConfig, fail: Fail): void {
   integerIn(fail, 'provisionedPollers.minimumPollers', pp.minimumPollers, ...ESM_LIMITS.minimumPollers);
   integerIn(fail, 'provisionedPollers.maximumPollers', pp.maximumPollers, ...ESM_LIMITS.maximumPollers);
-  if (pp.minimumPollers !== undefined && pp.maximumPollers !== undefined && !Token.isUnresolved(pp.minimumPollers)
-    && !Token.isUnresolved(pp.maximumPollers) && pp.minimumPollers > pp.maximumPollers) {
+  if (
+    pp.minimumPollers !== undefined &&
+    pp.maximumPollers !== undefined &&
+    !Token.isUnresolved(pp.minimumPollers) &&
+    !Token.isUnresolved(pp.maximumPollers) &&
+    pp.minimumPollers > pp.maximumPollers
+  ) {
     fail('provisionedPollers', pp, 'minimumPollers must not exceed maximumPollers');
   }
-  if (pp.pollerGroupName !== undefined && !Token.isUnresolved(pp.pollerGroupName) && !/^[a-zA-Z0-9_-]{1,128}$/.test(pp.pollerGroupName)) {
+  if (
+    pp.pollerGroupName !== undefined &&
+    !Token.isUnresolved(pp.pollerGroupName) &&
+    !/^[a-zA-Z0-9_-]{1,128}$/.test(pp.pollerGroupName)
+  ) {
     fail('provisionedPollers.pollerGroupName', pp.pollerGroupName, 'use 1–128 characters of [a-zA-Z0-9_-]');
   }
 }
@@ -106,29 +138,49 @@ function validateProvisionedPollers(pp: lambda.ProvisionedPollerConfig, fail: Fa
 /** Without provisioned pollers, the options Lambda supports for Kafka in provisioned mode only. */
 function failOnProvisionedOnly(props: KafkaTriggerProps, fail: Fail): void {
   const provisionedOnly: Array<[string, unknown]> = [
-    ['schemaRegistry', props.schemaRegistry], ['systemLogLevel', props.systemLogLevel], ['retryAttempts', props.retryAttempts],
-    ['bisectBatchOnError', props.bisectBatchOnError], ['maxRecordAge', props.maxRecordAge?.toHumanString()],
+    ['schemaRegistry', props.schemaRegistry],
+    ['systemLogLevel', props.systemLogLevel],
+    ['retryAttempts', props.retryAttempts],
+    ['bisectBatchOnError', props.bisectBatchOnError],
+    ['maxRecordAge', props.maxRecordAge?.toHumanString()],
     ['reportBatchItemFailures', props.reportBatchItemFailures],
     ['onFailure', props.onFailure?.kind === OnFailureDestinationKind.KAFKA ? `kafka://${props.onFailure.topicName}` : undefined],
   ];
   for (const [prop, value] of provisionedOnly) {
-    if (value !== undefined) fail(prop, value === props.schemaRegistry ? 'a schema registry' : value, 'Lambda supports it for Kafka in provisioned mode only; set provisionedPollers (e.g. { minimumPollers: 1, maximumPollers: 10 }) or remove it');
+    if (value !== undefined)
+      fail(
+        prop,
+        value === props.schemaRegistry ? 'a schema registry' : value,
+        'Lambda supports it for Kafka in provisioned mode only; set provisionedPollers (e.g. { minimumPollers: 1, maximumPollers: 10 }) or remove it',
+      );
   }
 }
 
 /** Retries, record age and a Kafka on-failure destination. */
 function validateErrorHandling(props: KafkaTriggerProps, fail: Fail): void {
-  if (props.retryAttempts !== undefined && props.retryAttempts !== -1) integerIn(fail, 'retryAttempts', props.retryAttempts, ...ESM_LIMITS.retryAttempts, ', or -1 for infinite');
+  if (props.retryAttempts !== undefined && props.retryAttempts !== -1)
+    integerIn(fail, 'retryAttempts', props.retryAttempts, ...ESM_LIMITS.retryAttempts, ', or -1 for infinite');
   const age = props.maxRecordAge?.toSeconds();
-  if (age !== undefined && !Token.isUnresolved(age) && (age < ESM_LIMITS.maxRecordAgeSeconds[0] || age > ESM_LIMITS.maxRecordAgeSeconds[1])) {
+  if (
+    age !== undefined &&
+    !Token.isUnresolved(age) &&
+    (age < ESM_LIMITS.maxRecordAgeSeconds[0] || age > ESM_LIMITS.maxRecordAgeSeconds[1])
+  ) {
     fail('maxRecordAge', `${age} seconds`, `use ${recordAgeRange()}`);
   }
   if (props.onFailure?.kind === OnFailureDestinationKind.KAFKA) {
     const t = props.onFailure.topicName!;
-    if (props.topics.includes(t)) fail('onFailure', `kafka://${t}`, 'the destination topic must differ from every source topic, or records would loop');
-    if (!Token.isUnresolved(t) && !TOPIC_NAME.test(t)) fail('onFailure', `kafka://${t}`, 'a Kafka topic name has 2–249 characters of [a-zA-Z0-9._-]');
+    if (props.topics.includes(t))
+      fail('onFailure', `kafka://${t}`, 'the destination topic must differ from every source topic, or records would loop');
+    if (!Token.isUnresolved(t) && !TOPIC_NAME.test(t))
+      fail('onFailure', `kafka://${t}`, 'a Kafka topic name has 2–249 characters of [a-zA-Z0-9._-]');
     // The CloudFormation schema sizes Destination for ARNs: at least 12 characters.
-    if (!Token.isUnresolved(t) && t.length < 4) fail('onFailure', `kafka://${t}`, 'CloudFormation requires a destination of at least 12 characters; use a topic name of 4 or more characters');
+    if (!Token.isUnresolved(t) && t.length < 4)
+      fail(
+        'onFailure',
+        `kafka://${t}`,
+        'CloudFormation requires a destination of at least 12 characters; use a topic name of 4 or more characters',
+      );
   }
 }
 
@@ -136,10 +188,17 @@ function validateErrorHandling(props: KafkaTriggerProps, fail: Fail): void {
 function failOnRelayLoop(props: KafkaTriggerProps, dispatcher: DispatcherAnswers, fail: Fail): void {
   const relay = dispatcher.relay;
   if (!relay || !sameCluster(relay.cluster, props.cluster)) return;
-  for (const [prop, topic] of [['responseTopic', relay.responseTopic], ['errorTopic', relay.errorTopic]] as const) {
+  for (const [prop, topic] of [
+    ['responseTopic', relay.responseTopic],
+    ['errorTopic', relay.errorTopic],
+  ] as const) {
     if (topic !== undefined && props.topics.includes(topic)) {
-      fail('topics', topic, `the target, ${dispatcher.name}, relays to ${topic} (relay.${prop}) on this cluster: `
-        + 'every relayed record would be read and dispatched again, a loop. Relay to another topic or read other topics');
+      fail(
+        'topics',
+        topic,
+        `the target, ${dispatcher.name}, relays to ${topic} (relay.${prop}) on this cluster: ` +
+          'every relayed record would be read and dispatched again, a loop. Relay to another topic or read other topics',
+      );
     }
   }
 }
@@ -149,6 +208,6 @@ function sameCluster(a: KafkaCluster, b: KafkaCluster): boolean {
   if (a === b) return true;
   const arn = (c: KafkaCluster) => c.mskProps?.cluster?.attrArn ?? c.mskProps?.clusterArn;
   if (arn(a) !== undefined && arn(a) === arn(b)) return true;
-  const servers = (c: KafkaCluster) => Token.isUnresolved(c.bootstrapServers) ? [] : c.bootstrapServers ?? [];
+  const servers = (c: KafkaCluster) => (Token.isUnresolved(c.bootstrapServers) ? [] : (c.bootstrapServers ?? []));
   return servers(a).some((s) => servers(b).includes(s));
 }

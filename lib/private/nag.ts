@@ -17,7 +17,8 @@ export function nagNotation(value: unknown): string {
 }
 
 /** cdk-nag's finding id for the basic execution managed policy (AwsSolutions-IAM4). */
-export const IAM4_BASIC_EXECUTION = 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]';
+export const IAM4_BASIC_EXECUTION =
+  'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]';
 
 /**
  * Acknowledges a cdk-nag finding on a construct, the id as cdk-nag reports it (`AwsSolutions-SMG4`,
@@ -35,7 +36,10 @@ export function acknowledgeFinding(scope: IConstruct, id: string, reason: string
  * acknowledgement per resource, so that a wildcard added later is still reported. Through aws-cdk-lib's
  * Validations metadata, which cdk-nag 3 reads, so the library needs no cdk-nag dependency.
  */
-export function acknowledgeWildcards(policy: iam.Policy | undefined, reasonFor: (statement: any, resource: unknown) => string | undefined): void {
+export function acknowledgeWildcards(
+  policy: iam.Policy | undefined,
+  reasonFor: (statement: any, resource: unknown) => string | undefined,
+): void {
   if (!policy) return;
   const stack = Stack.of(policy);
   const done = new Set<string>();
@@ -54,8 +58,11 @@ export function acknowledgeWildcards(policy: iam.Policy | undefined, reasonFor: 
 export function acknowledgeCreatedSecrets(owner: IConstruct, secrets: Array<secretsmanager.ISecret | undefined>): void {
   for (const secret of secrets) {
     if (secret instanceof secretsmanager.Secret && secret.node.scope === owner) {
-      acknowledgeFinding(secret, 'AwsSolutions-SMG4',
-        'Kafka credentials change together with the broker-side user or certificate; Secrets Manager has no rotation function for Kafka users.');
+      acknowledgeFinding(
+        secret,
+        'AwsSolutions-SMG4',
+        'Kafka credentials change together with the broker-side user or certificate; Secrets Manager has no rotation function for Kafka users.',
+      );
     }
   }
 }

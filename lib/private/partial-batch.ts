@@ -11,10 +11,15 @@ export interface PartialBatchAnswers {
  * event source mapping without ReportBatchItemFailures takes such an answer for a success, so the records the
  * dispatcher reported as failed would be skipped, not retried.
  */
-export function unreadPartialBatchResponses(dispatcher: PartialBatchAnswers | undefined, reportBatchItemFailures: boolean | undefined,
-  enableHint: string): string | undefined {
+export function unreadPartialBatchResponses(
+  dispatcher: PartialBatchAnswers | undefined,
+  reportBatchItemFailures: boolean | undefined,
+  enableHint: string,
+): string | undefined {
   if (dispatcher === undefined || !dispatcher.reportBatchItemFailures || reportBatchItemFailures) return undefined;
-  return `the target is the function of ${dispatcher.name}, which answers with partial batch responses; `
-    + `without reportBatchItemFailures the event source mapping takes them for success and skips the failed records. `
-    + `Set reportBatchItemFailures: true here${enableHint}, or turn it off on the dispatcher`;
+  return (
+    `the target is the function of ${dispatcher.name}, which answers with partial batch responses; ` +
+    `without reportBatchItemFailures the event source mapping takes them for success and skips the failed records. ` +
+    `Set reportBatchItemFailures: true here${enableHint}, or turn it off on the dispatcher`
+  );
 }

@@ -23,7 +23,9 @@ export function pemBlocks(pem: string): PemBlock[] {
     rest = rest.replace(m[0], '');
   }
   if (rest.trim() !== '') {
-    throw new PemError('contains text outside "-----BEGIN ...-----" / "-----END ...-----" blocks, or a block with mismatched markers');
+    throw new PemError(
+      'contains text outside "-----BEGIN ...-----" / "-----END ...-----" blocks, or a block with mismatched markers',
+    );
   }
   return blocks;
 }
@@ -62,8 +64,10 @@ export function parseCertificateChain(pem: string): CertificateChainInfo {
     const cert = certificates[i];
     const issuer = certificates[i + 1];
     if (!cert.checkIssued(issuer) || !cert.verify(issuer.publicKey)) {
-      throw new PemError(`is out of order: certificate #${i + 1} (${cert.subject.replace(/\n/g, ', ')}) is not issued by certificate #${i + 2} `
-        + `(${issuer.subject.replace(/\n/g, ', ')}); list the client certificate first, then each issuer, ending with the root`);
+      throw new PemError(
+        `is out of order: certificate #${i + 1} (${cert.subject.replace(/\n/g, ', ')}) is not issued by certificate #${i + 2} ` +
+          `(${issuer.subject.replace(/\n/g, ', ')}); list the client certificate first, then each issuer, ending with the root`,
+      );
     }
   }
   const last = certificates[certificates.length - 1];
@@ -74,10 +78,18 @@ export function parseCertificateChain(pem: string): CertificateChainInfo {
 export const PBES2_OID = '1.2.840.113549.1.5.13';
 /** PBES1 schemes: PKCS#5 v1.5 (pbeWithMD5AndDES-CBC, ...) and PKCS#12 (pbeWithSHAAnd3-KeyTripleDES-CBC, ...). */
 const PBES1_OIDS = new Set([
-  '1.2.840.113549.1.5.1', '1.2.840.113549.1.5.3', '1.2.840.113549.1.5.4', '1.2.840.113549.1.5.6',
-  '1.2.840.113549.1.5.10', '1.2.840.113549.1.5.11',
-  '1.2.840.113549.1.12.1.1', '1.2.840.113549.1.12.1.2', '1.2.840.113549.1.12.1.3',
-  '1.2.840.113549.1.12.1.4', '1.2.840.113549.1.12.1.5', '1.2.840.113549.1.12.1.6',
+  '1.2.840.113549.1.5.1',
+  '1.2.840.113549.1.5.3',
+  '1.2.840.113549.1.5.4',
+  '1.2.840.113549.1.5.6',
+  '1.2.840.113549.1.5.10',
+  '1.2.840.113549.1.5.11',
+  '1.2.840.113549.1.12.1.1',
+  '1.2.840.113549.1.12.1.2',
+  '1.2.840.113549.1.12.1.3',
+  '1.2.840.113549.1.12.1.4',
+  '1.2.840.113549.1.12.1.5',
+  '1.2.840.113549.1.12.1.6',
 ]);
 
 /** Reads one DER TLV at `offset`; returns tag, content start and end. */
@@ -100,7 +112,10 @@ function decodeOid(bytes: Buffer): string {
   let v = 0;
   for (const b of bytes.subarray(1)) {
     v = v * 128 + (b & 0x7f);
-    if (!(b & 0x80)) { parts.push(v); v = 0; }
+    if (!(b & 0x80)) {
+      parts.push(v);
+      v = 0;
+    }
   }
   return parts.join('.');
 }
@@ -139,13 +154,17 @@ export function parsePrivateKey(pem: string, password?: string): PrivateKeyInfo 
     }
   }
   if (block.label !== 'ENCRYPTED PRIVATE KEY') {
-    throw new PemError(`is a "${block.label}" block, not PKCS#8; convert it with "openssl pkcs8 -topk8 -in key.pem -nocrypt" `
-      + '(or "-v1 PBE-SHA1-3DES" to encrypt it with PBES1)');
+    throw new PemError(
+      `is a "${block.label}" block, not PKCS#8; convert it with "openssl pkcs8 -topk8 -in key.pem -nocrypt" ` +
+        '(or "-v1 PBE-SHA1-3DES" to encrypt it with PBES1)',
+    );
   }
   const oid = encryptionAlgorithmOid(block.der);
   if (oid === PBES2_OID) {
-    throw new PemError(`is encrypted with PBES2 (${PBES2_OID}), which Lambda does not support; re-encrypt it with PBES1, `
-      + 'e.g. "openssl pkcs8 -topk8 -v1 PBE-SHA1-3DES -in plain.key -out key.pem"');
+    throw new PemError(
+      `is encrypted with PBES2 (${PBES2_OID}), which Lambda does not support; re-encrypt it with PBES1, ` +
+        'e.g. "openssl pkcs8 -topk8 -v1 PBE-SHA1-3DES -in plain.key -out key.pem"',
+    );
   }
   if (!PBES1_OIDS.has(oid)) throw new PemError(`is encrypted with an unknown scheme (${oid}); Lambda supports PBES1 only`);
   if (password === undefined) return { encrypted: true };

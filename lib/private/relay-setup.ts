@@ -25,11 +25,13 @@ const RELAY_AUTH: { [method: string]: RelayAuthName } = {
 
 /** A key grant that holds only through the service that uses the key on the caller's behalf. */
 export function grantKeyVia(role: iam.IRole, key: kms.IKey, service: string, actions: string[]): void {
-  role.addToPrincipalPolicy(new iam.PolicyStatement({
-    actions,
-    resources: [key.keyArn],
-    conditions: { StringEquals: { 'kms:ViaService': `${service}.${Stack.of(role).region}.amazonaws.com` } },
-  }));
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      actions,
+      resources: [key.keyArn],
+      conditions: { StringEquals: { 'kms:ViaService': `${service}.${Stack.of(role).region}.amazonaws.com` } },
+    }),
+  );
 }
 
 /**
@@ -37,9 +39,19 @@ export function grantKeyVia(role: iam.IRole, key: kms.IKey, service: string, act
  * their keys' Decrypt through Secrets Manager only; for MSK IAM, Connect and idempotent writes on the cluster,
  * DescribeTopic and WriteData on the relay topics only.
  */
-export function relaySetup(scope: Construct, role: iam.IRole, relay: KafkaRelayProps, invocationType: DispatcherInvocationType,
-onError: DispatcherErrorBehavior, failOn: Fail, routeResponseTopics: readonly string[] = []): {
-config: DispatcherConfig['relay']; secret?: secretsmanager.ISecret; secretArns: string[]; brokerPorts: number[];
+export function relaySetup(
+  scope: Construct,
+  role: iam.IRole,
+  relay: KafkaRelayProps,
+  invocationType: DispatcherInvocationType,
+  onError: DispatcherErrorBehavior,
+  failOn: Fail,
+  routeResponseTopics: readonly string[] = [],
+): {
+  config: DispatcherConfig['relay'];
+  secret?: secretsmanager.ISecret;
+  secretArns: string[];
+  brokerPorts: number[];
 } {
   const fail: Fail = (prop, value, fix) => failOn(`relay.${prop}`, value, fix);
   const cluster = relay.cluster;
@@ -47,37 +59,54 @@ config: DispatcherConfig['relay']; secret?: secretsmanager.ISecret; secretArns: 
   setup.validate();
   const servers = cluster.bootstrapServers;
   if (servers === undefined) {
-    fail('cluster.bootstrapServers', undefined, 'the relay connects to the brokers as a Kafka client; give them in KafkaCluster.msk({ ..., bootstrapServers }) (aws kafka get-bootstrap-brokers)');
+    fail(
+      'cluster.bootstrapServers',
+      undefined,
+      'the relay connects to the brokers as a Kafka client; give them in KafkaCluster.msk({ ..., bootstrapServers }) (aws kafka get-bootstrap-brokers)',
+    );
   }
   if (!Token.isUnresolved(servers)) {
     if (servers.length === 0) fail('cluster.bootstrapServers', servers, 'give at least one "host:port"');
     for (const server of servers) {
-      if (!Token.isUnresolved(server) && !HOST_PORT.test(server)) fail('cluster.bootstrapServers', server, 'give each broker as "host:port"');
+      if (!Token.isUnresolved(server) && !HOST_PORT.test(server))
+        fail('cluster.bootstrapServers', server, 'give each broker as "host:port"');
     }
   }
   if (relay.responseTopic === undefined && relay.errorTopic === undefined && routeResponseTopics.length === 0) {
-    fail('responseTopic', undefined, 'a relay needs responseTopic or errorTopic (or both, or routes with a responseTopic): without them there is nothing to relay');
+    fail(
+      'responseTopic',
+      undefined,
+      'a relay needs responseTopic or errorTopic (or both, or routes with a responseTopic): without them there is nothing to relay',
+    );
   }
   if (relay.responseTopic !== undefined && relay.responseTopic === relay.errorTopic) {
     fail('errorTopic', relay.errorTopic, 'results and failures need different topics; name another error topic');
   }
   if (relay.responseTopic !== undefined && invocationType === DispatcherInvocationType.EVENT) {
-    Annotations.of(scope).addWarningV2('cdk-kafka-lambda:dispatcherAsyncResponseTopic',
-      'relay.responseTopic is set but invocationType is EVENT: asynchronous invocations return no response, nothing is relayed there.');
+    Annotations.of(scope).addWarningV2(
+      'cdk-kafka-lambda:dispatcherAsyncResponseTopic',
+      'relay.responseTopic is set but invocationType is EVENT: asynchronous invocations return no response, nothing is relayed there.',
+    );
   }
   const maxBytes = relay.errorTopicMaxMessageBytes;
   if (maxBytes !== undefined && !Token.isUnresolved(maxBytes)) {
     const [min, max] = BOUNDS.errorTopicMaxMessageBytes;
     if (!Number.isInteger(maxBytes) || maxBytes < min || maxBytes > max) {
-      fail('errorTopicMaxMessageBytes', maxBytes, `use the error topic's max.message.bytes, an integer from ${min} to ${max} (Kafka's default is 1048576)`);
+      fail(
+        'errorTopicMaxMessageBytes',
+        maxBytes,
+        `use the error topic's max.message.bytes, an integer from ${min} to ${max} (Kafka's default is 1048576)`,
+      );
     }
   }
   if (maxBytes !== undefined && relay.errorTopic === undefined) {
-    fail('errorTopicMaxMessageBytes', maxBytes, 'it sizes the error topic\'s records: set relay.errorTopic too, or remove it');
+    fail('errorTopicMaxMessageBytes', maxBytes, "it sizes the error topic's records: set relay.errorTopic too, or remove it");
   }
   if (relay.errorTopic !== undefined && onError !== DispatcherErrorBehavior.LOG) {
-    Annotations.of(scope).addWarningV2('cdk-kafka-lambda:dispatcherErrorTopicUnused',
-      `relay.errorTopic is set but onError is ${onError.toUpperCase()}: only LOG writes to the error topic.`);
+    Annotations.of(scope).addWarningV2(
+      'cdk-kafka-lambda:dispatcherErrorTopicUnused',
+      `relay.errorTopic is set but onError is ${onError.toUpperCase()}: only LOG writes to the error topic.`,
+    );
   }
   const secrets = setup.createSecrets();
   const secretArns: string[] = [];
@@ -86,10 +115,16 @@ config: DispatcherConfig['relay']; secret?: secretsmanager.ISecret; secretArns: 
     secretArns.push(secretArnPattern(secret));
     if (secret.encryptionKey) grantKeyVia(role, secret.encryptionKey, 'secretsmanager', ['kms:Decrypt']);
   }
-  if (secretArns.length) role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: secretArns }));
+  if (secretArns.length)
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: secretArns }));
   if (relay.auth.method === KafkaAuthMethod.IAM) {
     // Without errorTopicMaxMessageBytes the relay reads the error topic's max.message.bytes (DescribeConfigs).
-    grantMskIam(role, setup.mskClusterArn(), [relay.responseTopic, relay.errorTopic, ...routeResponseTopics], maxBytes === undefined ? relay.errorTopic : undefined);
+    grantMskIam(
+      role,
+      setup.mskClusterArn(),
+      [relay.responseTopic, relay.errorTopic, ...routeResponseTopics],
+      maxBytes === undefined ? relay.errorTopic : undefined,
+    );
   }
   return {
     secret: secrets.authSecret,
@@ -113,25 +148,43 @@ config: DispatcherConfig['relay']; secret?: secretsmanager.ISecret; secretArns: 
  * The broker ports out to the relay cluster's security groups and in from this dispatcher's; without known groups,
  * out to the VPC and a warning naming the rule the brokers need.
  */
-export function connectToBrokers(scope: Construct, fn: lambda.Function, cluster: KafkaCluster, ports: number[], vpc: ec2.IVpc): void {
+export function connectToBrokers(
+  scope: Construct,
+  fn: lambda.Function,
+  cluster: KafkaCluster,
+  ports: number[],
+  vpc: ec2.IVpc,
+): void {
   const brokerGroups = cluster.securityGroups ?? [];
   if (ports.length === 0) {
-    Annotations.of(scope).addWarningV2('cdk-kafka-lambda:relayBrokerPortsUnknown',
-      'relay.cluster\'s bootstrap servers are only known at deploy time, so are the broker ports: no rules to the brokers are added. '
-      + 'Allow the dispatcher\'s security group out to the brokers on their port, and the brokers\' group in from it.');
+    Annotations.of(scope).addWarningV2(
+      'cdk-kafka-lambda:relayBrokerPortsUnknown',
+      "relay.cluster's bootstrap servers are only known at deploy time, so are the broker ports: no rules to the brokers are added. " +
+        "Allow the dispatcher's security group out to the brokers on their port, and the brokers' group in from it.",
+    );
   }
   for (const port of ports) {
     for (const group of brokerGroups) {
       fn.connections.allowTo(group, ec2.Port.tcp(port), `Kafka broker port ${port}: the relay`);
     }
-    if (brokerGroups.length === 0) fn.connections.allowTo(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.tcp(port), `Kafka broker port ${port} in the VPC: the relay`);
+    if (brokerGroups.length === 0)
+      fn.connections.allowTo(
+        ec2.Peer.ipv4(vpc.vpcCidrBlock),
+        ec2.Port.tcp(port),
+        `Kafka broker port ${port} in the VPC: the relay`,
+      );
   }
   if (brokerGroups.length === 0) {
-    Annotations.of(scope).addWarningV2('cdk-kafka-lambda:relayBrokerGroupsUnknown',
-      `relay.cluster names no securityGroups: the brokers' security group must admit the dispatcher's security group on port ${ports.join(', ')}; `
-      + 'give the brokers\' groups in the cluster (KafkaCluster.selfManaged/msk({ securityGroups })) and the rules are added.');
+    Annotations.of(scope).addWarningV2(
+      'cdk-kafka-lambda:relayBrokerGroupsUnknown',
+      `relay.cluster names no securityGroups: the brokers' security group must admit the dispatcher's security group on port ${ports.join(', ')}; ` +
+        "give the brokers' groups in the cluster (KafkaCluster.selfManaged/msk({ securityGroups })) and the rules are added.",
+    );
   }
-  (fn.node.defaultChild as lambda.CfnFunction).addMetadata(RELAY_BROKERS_METADATA, { ports, securityGroupIds: brokerGroups.map((g) => g.securityGroupId) });
+  (fn.node.defaultChild as lambda.CfnFunction).addMetadata(RELAY_BROKERS_METADATA, {
+    ports,
+    securityGroupIds: brokerGroups.map((g) => g.securityGroupId),
+  });
 }
 
 /**
@@ -140,18 +193,24 @@ export function connectToBrokers(scope: Construct, fn: lambda.Function, cluster:
  */
 function grantMskIam(role: iam.IRole, clusterArn: string, topics: (string | undefined)[], describedTopic?: string): void {
   const topicArns = topics.filter((t): t is string => t !== undefined).map((topic) => mskResourceArn(clusterArn, 'topic', topic));
-  role.addToPrincipalPolicy(new iam.PolicyStatement({
-    actions: ['kafka-cluster:Connect', 'kafka-cluster:WriteDataIdempotently'],
-    resources: [clusterArn],
-  }));
-  role.addToPrincipalPolicy(new iam.PolicyStatement({
-    actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:WriteData'],
-    resources: topicArns,
-  }));
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      actions: ['kafka-cluster:Connect', 'kafka-cluster:WriteDataIdempotently'],
+      resources: [clusterArn],
+    }),
+  );
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:WriteData'],
+      resources: topicArns,
+    }),
+  );
   if (describedTopic !== undefined) {
-    role.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['kafka-cluster:DescribeTopicDynamicConfiguration'],
-      resources: [mskResourceArn(clusterArn, 'topic', describedTopic)],
-    }));
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['kafka-cluster:DescribeTopicDynamicConfiguration'],
+        resources: [mskResourceArn(clusterArn, 'topic', describedTopic)],
+      }),
+    );
   }
 }

@@ -33,9 +33,23 @@ const known = (...values: Array<string | undefined>) => values.every((v) => v ==
 
 /** Every record `later` takes, `earlier` takes too (so `later` takes none). False when tokens hide the answer. */
 function shadows(earlier: DispatcherRoute, later: DispatcherRoute): boolean {
-  if (!known(...earlier.topics ?? [], ...later.topics ?? [], earlier.keyPrefix, later.keyPrefix, earlier.header?.name, earlier.header?.value, later.header?.name, later.header?.value)) return false;
-  const topics = earlier.topics === undefined || (later.topics !== undefined && later.topics.every((t) => earlier.topics!.includes(t)));
-  const header = earlier.header === undefined || (later.header?.name === earlier.header.name && later.header.value === earlier.header.value);
+  if (
+    !known(
+      ...(earlier.topics ?? []),
+      ...(later.topics ?? []),
+      earlier.keyPrefix,
+      later.keyPrefix,
+      earlier.header?.name,
+      earlier.header?.value,
+      later.header?.name,
+      later.header?.value,
+    )
+  )
+    return false;
+  const topics =
+    earlier.topics === undefined || (later.topics !== undefined && later.topics.every((t) => earlier.topics!.includes(t)));
+  const header =
+    earlier.header === undefined || (later.header?.name === earlier.header.name && later.header.value === earlier.header.value);
   const key = earlier.keyPrefix === undefined || (later.keyPrefix !== undefined && later.keyPrefix.startsWith(earlier.keyPrefix));
   return topics && header && key;
 }
@@ -49,22 +63,49 @@ export function dispatcherRoutes(scope: Construct, r: RoutesRequest): Dispatcher
   const needs: EndpointNeed[] = [];
   const config = r.routes.map((route, i): RouteConfig => {
     const prop = `routes[${i}]`;
-    if (route.topics !== undefined && route.topics.length === 0) r.fail(`${prop}.topics`, route.topics, 'give at least one topic, or leave topics out to take every topic');
-    if (route.keyPrefix === '') r.fail(`${prop}.keyPrefix`, route.keyPrefix, 'give a prefix, or leave keyPrefix out to take every key');
-    if (route.header !== undefined && route.header.name === '') r.fail(`${prop}.header.name`, route.header.name, 'name the header to match');
+    if (route.topics !== undefined && route.topics.length === 0)
+      r.fail(`${prop}.topics`, route.topics, 'give at least one topic, or leave topics out to take every topic');
+    if (route.keyPrefix === '')
+      r.fail(`${prop}.keyPrefix`, route.keyPrefix, 'give a prefix, or leave keyPrefix out to take every key');
+    if (route.header !== undefined && route.header.name === '')
+      r.fail(`${prop}.header.name`, route.header.name, 'name the header to match');
     const earlier = r.routes.findIndex((e, j) => j < i && shadows(e, route));
     if (earlier >= 0) {
-      r.fail(prop, conditions(route), `routes[${earlier}] (${JSON.stringify(conditions(r.routes[earlier]))}) comes first and takes every record this one would: put this route before it, or narrow routes[${earlier}]`);
+      r.fail(
+        prop,
+        conditions(route),
+        `routes[${earlier}] (${JSON.stringify(conditions(r.routes[earlier]))}) comes first and takes every record this one would: put this route before it, or narrow routes[${earlier}]`,
+      );
     }
     const invocationType = route.invocationType ?? r.invocationType;
     if (route.responseTopic !== undefined) {
-      if (r.relay === undefined) r.fail(`${prop}.responseTopic`, route.responseTopic, 'results are relayed to Kafka by the relay: set relay (its cluster and auth), or remove responseTopic');
-      if (invocationType === DispatcherInvocationType.EVENT) r.fail(`${prop}.responseTopic`, route.responseTopic, 'an asynchronous (EVENT) invocation returns no result: remove responseTopic or invoke this target with REQUEST_RESPONSE');
-      if (route.responseTopic === r.relay.errorTopic) r.fail(`${prop}.responseTopic`, route.responseTopic, 'results and failures need different topics; name another response topic');
+      if (r.relay === undefined)
+        r.fail(
+          `${prop}.responseTopic`,
+          route.responseTopic,
+          'results are relayed to Kafka by the relay: set relay (its cluster and auth), or remove responseTopic',
+        );
+      if (invocationType === DispatcherInvocationType.EVENT)
+        r.fail(
+          `${prop}.responseTopic`,
+          route.responseTopic,
+          'an asynchronous (EVENT) invocation returns no result: remove responseTopic or invoke this target with REQUEST_RESPONSE',
+        );
+      if (route.responseTopic === r.relay.errorTopic)
+        r.fail(
+          `${prop}.responseTopic`,
+          route.responseTopic,
+          'results and failures need different topics; name another response topic',
+        );
     }
     const access = targetAccess(scope, {
-      target: route.target, targetRole: route.targetRole, targetRoleExternalId: route.targetRoleExternalId, role: r.role,
-      propPrefix: `${prop}.`, outputId: `Route${i}TargetOwnerPolicy`, fail: r.fail,
+      target: route.target,
+      targetRole: route.targetRole,
+      targetRoleExternalId: route.targetRoleExternalId,
+      role: r.role,
+      propPrefix: `${prop}.`,
+      outputId: `Route${i}TargetOwnerPolicy`,
+      fail: r.fail,
     });
     needs.push(...access.needs);
     return {

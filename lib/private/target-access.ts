@@ -37,15 +37,24 @@ export interface TargetAccessRequest {
 export function targetAccess(scope: Construct, r: TargetAccessRequest): TargetAccess {
   const { target, targetRole: role, targetRoleExternalId: externalId } = r;
   if (externalId !== undefined && role === undefined) {
-    r.fail(`${r.propPrefix}targetRoleExternalId`, externalId, 'an external ID is for the role the dispatcher assumes: set targetRole, or remove targetRoleExternalId');
+    r.fail(
+      `${r.propPrefix}targetRoleExternalId`,
+      externalId,
+      'an external ID is for the role the dispatcher assumes: set targetRole, or remove targetRoleExternalId',
+    );
   }
   if (externalId !== undefined && !Token.isUnresolved(externalId) && !EXTERNAL_ID.test(externalId)) {
-    r.fail(`${r.propPrefix}targetRoleExternalId`, externalId, `use ${EXTERNAL_ID_LENGTH[0]} to ${EXTERNAL_ID_LENGTH[1]} characters of letters, digits and +=,.@:/-_, as the role's owner gave it`);
+    r.fail(
+      `${r.propPrefix}targetRoleExternalId`,
+      externalId,
+      `use ${EXTERNAL_ID_LENGTH[0]} to ${EXTERNAL_ID_LENGTH[1]} characters of letters, digits and +=,.@:/-_, as the role's owner gave it`,
+    );
   }
   const invocable = [target.functionArn, `${target.functionArn}:*`];
   const dispatcher = new iam.ArnPrincipal(r.role.roleArn);
   const invokeNeed = (caller: iam.IPrincipal): EndpointNeed => ({
-    key: 'lambda', label: 'Lambda (the target)',
+    key: 'lambda',
+    label: 'Lambda (the target)',
     statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: invocable, principals: [caller] })],
   });
 
@@ -56,24 +65,48 @@ export function targetAccess(scope: Construct, r: TargetAccessRequest): TargetAc
     return {
       needs: [
         invokeNeed(new iam.ArnPrincipal(role.roleArn)),
-        { key: 'sts', label: 'STS (the target role)', statements: [new iam.PolicyStatement({ actions: ['sts:AssumeRole'], resources: [role.roleArn], principals: [dispatcher] })] },
+        {
+          key: 'sts',
+          label: 'STS (the target role)',
+          statements: [
+            new iam.PolicyStatement({ actions: ['sts:AssumeRole'], resources: [role.roleArn], principals: [dispatcher] }),
+          ],
+        },
       ],
       assumeRole: { roleArn: role.roleArn, externalId },
-      ownerPolicy: ownerOutput(scope, r.outputId, new iam.PolicyDocument({ statements: [trust] }),
-        'The trust policy of the target role (targetRole): it admits the dispatcher\'s role; the role itself must be allowed lambda:InvokeFunction on the target'),
+      ownerPolicy: ownerOutput(
+        scope,
+        r.outputId,
+        new iam.PolicyDocument({ statements: [trust] }),
+        "The trust policy of the target role (targetRole): it admits the dispatcher's role; the role itself must be allowed lambda:InvokeFunction on the target",
+      ),
     };
   }
 
   const inOtherAccount = Token.compareStrings(target.env.account, Stack.of(scope).account) === TokenComparison.DIFFERENT;
   // grantInvoke refuses a function imported from another account (it cannot add to its resource policy): the
   // dispatcher's side is granted here, the owner's side is printed.
-  if (inOtherAccount) r.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: invocable }));
+  if (inOtherAccount)
+    r.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: invocable }));
   else target.grantInvoke(r.role);
   return {
     needs: [invokeNeed(dispatcher)],
-    ownerPolicy: inOtherAccount ? ownerOutput(scope, r.outputId, new iam.PolicyDocument({
-      statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [target.functionArn], principals: [dispatcher] })],
-    }), 'The statement the target\'s owner adds to its resource policy (aws lambda add-permission --principal <the dispatcher role ARN>)') : undefined,
+    ownerPolicy: inOtherAccount
+      ? ownerOutput(
+          scope,
+          r.outputId,
+          new iam.PolicyDocument({
+            statements: [
+              new iam.PolicyStatement({
+                actions: ['lambda:InvokeFunction'],
+                resources: [target.functionArn],
+                principals: [dispatcher],
+              }),
+            ],
+          }),
+          "The statement the target's owner adds to its resource policy (aws lambda add-permission --principal <the dispatcher role ARN>)",
+        )
+      : undefined,
   };
 }
 

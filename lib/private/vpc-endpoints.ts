@@ -43,8 +43,14 @@ const INTERFACE_SERVICES: { [key: string]: [string, ec2.InterfaceVpcEndpointAwsS
  * interfaces' ids are unknown before creation and ec2:Describe* has no resource-level permissions.
  * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-cluster-network.html
  */
-export const ENI_ACTIONS = ['ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeVpcs', 'ec2:DeleteNetworkInterface',
-  'ec2:DescribeSubnets', 'ec2:DescribeSecurityGroups'];
+export const ENI_ACTIONS = [
+  'ec2:CreateNetworkInterface',
+  'ec2:DescribeNetworkInterfaces',
+  'ec2:DescribeVpcs',
+  'ec2:DeleteNetworkInterface',
+  'ec2:DescribeSubnets',
+  'ec2:DescribeSecurityGroups',
+];
 
 /** The network interface actions, on all resources. */
 export function eniStatement(): iam.PolicyStatement {
@@ -65,7 +71,10 @@ export const NAT_EGRESS_METADATA = 'cdk-kafka-lambda:egress';
  * endpoints, adds the callers' policy statements and admits their security groups on 443. Returns the
  * endpoints created or used, by key; none when endpoints are off (a warning then names what must route).
  */
-export function provideEndpoints(scope: Construct, request: EndpointRequest): {
+export function provideEndpoints(
+  scope: Construct,
+  request: EndpointRequest,
+): {
   endpoints: { [key: string]: ec2.VpcEndpoint };
   securityGroup?: ec2.SecurityGroup;
 } {
@@ -74,9 +83,11 @@ export function provideEndpoints(scope: Construct, request: EndpointRequest): {
   const mode = request.endpoints.mode;
   if (needs.length === 0) return { endpoints: {} };
   if (mode === KafkaVpcEndpointsMode.NONE) {
-    Annotations.of(scope).addWarningV2('cdk-kafka-lambda:noVpcEndpoints',
-      `vpcEndpoints is KafkaVpcEndpoints.none(): ${request.caller} calls ${needs.map((n) => n.label).join(', ')} from the VPC; `
-      + 'its subnets must route 0.0.0.0/0 to a NAT gateway (or endpoints made elsewhere must admit it), or those calls time out.');
+    Annotations.of(scope).addWarningV2(
+      'cdk-kafka-lambda:noVpcEndpoints',
+      `vpcEndpoints is KafkaVpcEndpoints.none(): ${request.caller} calls ${needs.map((n) => n.label).join(', ')} from the VPC; ` +
+        'its subnets must route 0.0.0.0/0 to a NAT gateway (or endpoints made elsewhere must admit it), or those calls time out.',
+    );
     return { endpoints: {} };
   }
   if (mode === KafkaVpcEndpointsMode.EXISTING) {
@@ -84,8 +95,10 @@ export function provideEndpoints(scope: Construct, request: EndpointRequest): {
     for (const need of needs) {
       const endpoint: ec2.VpcEndpoint | undefined = request.endpoints.endpoints?.[need.key];
       if (!endpoint) {
-        Annotations.of(scope).addWarningV2(`cdk-kafka-lambda:missingEndpoint:${need.key}`,
-          `vpcEndpoints.existing() has no ${need.key} endpoint; ${request.caller} needs one (or a NAT gateway) to reach ${need.label}.`);
+        Annotations.of(scope).addWarningV2(
+          `cdk-kafka-lambda:missingEndpoint:${need.key}`,
+          `vpcEndpoints.existing() has no ${need.key} endpoint; ${request.caller} needs one (or a NAT gateway) to reach ${need.label}.`,
+        );
         continue;
       }
       need.statements.forEach((s) => endpoint.addToPolicy(s));
@@ -100,19 +113,22 @@ export function provideEndpoints(scope: Construct, request: EndpointRequest): {
   const stack = Stack.of(scope);
   const sharedId = `KafkaTriggerVpcEndpoints${Names.nodeUniqueId(vpc.node)}`;
   warnOnEndpointsInOtherStacks(scope, sharedId);
-  const shared = stack.node.tryFindChild(sharedId) as Construct | undefined ?? new Construct(stack, sharedId);
-  const securityGroup = shared.node.tryFindChild('SecurityGroup') as ec2.SecurityGroup | undefined ?? new ec2.SecurityGroup(shared, 'SecurityGroup', {
-    vpc,
-    description: 'VPC endpoints of the Kafka event sources and dispatchers (cdk-kafka-lambda)',
-    allowAllOutbound: false,
-  });
+  const shared = (stack.node.tryFindChild(sharedId) as Construct | undefined) ?? new Construct(stack, sharedId);
+  const securityGroup =
+    (shared.node.tryFindChild('SecurityGroup') as ec2.SecurityGroup | undefined) ??
+    new ec2.SecurityGroup(shared, 'SecurityGroup', {
+      vpc,
+      description: 'VPC endpoints of the Kafka event sources and dispatchers (cdk-kafka-lambda)',
+      allowAllOutbound: false,
+    });
   admit([securityGroup], request, vpc);
   const subnets = vpc.selectSubnets({ subnets: request.subnets.length ? request.subnets : undefined, onePerAz: true });
   const endpoints: { [key: string]: ec2.VpcEndpoint } = {};
   for (const need of needs) {
-    const endpoint = need.key === 'dynamoDb'
-      ? dynamoDbEndpoint(shared, vpc, request.subnets)
-      : interfaceEndpoint(shared, vpc, need.key, subnets.subnets, securityGroup);
+    const endpoint =
+      need.key === 'dynamoDb'
+        ? dynamoDbEndpoint(shared, vpc, request.subnets)
+        : interfaceEndpoint(shared, vpc, need.key, subnets.subnets, securityGroup);
     need.statements.forEach((s) => endpoint.addToPolicy(s));
     endpoints[need.key] = endpoint;
   }
@@ -129,17 +145,26 @@ function byService(needs: readonly EndpointNeed[]): EndpointNeed[] {
   return [...merged.values()];
 }
 
-function interfaceEndpoint(shared: Construct, vpc: ec2.IVpc, key: string, subnets: ec2.ISubnet[], securityGroup: ec2.ISecurityGroup): ec2.InterfaceVpcEndpoint {
+function interfaceEndpoint(
+  shared: Construct,
+  vpc: ec2.IVpc,
+  key: string,
+  subnets: ec2.ISubnet[],
+  securityGroup: ec2.ISecurityGroup,
+): ec2.InterfaceVpcEndpoint {
   const [name, service] = INTERFACE_SERVICES[key];
   const id = `${name}Endpoint`;
-  return shared.node.tryFindChild(id) as ec2.InterfaceVpcEndpoint | undefined ?? new ec2.InterfaceVpcEndpoint(shared, id, {
-    vpc,
-    service,
-    subnets: { subnets },
-    securityGroups: [securityGroup],
-    privateDnsEnabled: true,
-    open: false,
-  });
+  return (
+    (shared.node.tryFindChild(id) as ec2.InterfaceVpcEndpoint | undefined) ??
+    new ec2.InterfaceVpcEndpoint(shared, id, {
+      vpc,
+      service,
+      subnets: { subnets },
+      securityGroups: [securityGroup],
+      privateDnsEnabled: true,
+      open: false,
+    })
+  );
 }
 
 /** Route tables of the created gateway endpoints, filled by every caller before synthesis. */
@@ -151,12 +176,18 @@ const GATEWAY_ROUTE_TABLES = new WeakMap<ec2.GatewayVpcEndpoint, Set<string>>();
  */
 function dynamoDbEndpoint(shared: Construct, vpc: ec2.IVpc, subnets: ec2.ISubnet[]): ec2.GatewayVpcEndpoint {
   const routeTables = subnets.map((s) => s.routeTable.routeTableId);
-  const own = vpc.node.children.find((c): c is ec2.GatewayVpcEndpoint => c instanceof ec2.GatewayVpcEndpoint
-    && JSON.stringify(Stack.of(c).resolve((c.node.defaultChild as ec2.CfnVPCEndpoint).serviceName)).includes('.dynamodb'));
+  const own = vpc.node.children.find(
+    (c): c is ec2.GatewayVpcEndpoint =>
+      c instanceof ec2.GatewayVpcEndpoint &&
+      JSON.stringify(Stack.of(c).resolve((c.node.defaultChild as ec2.CfnVPCEndpoint).serviceName)).includes('.dynamodb'),
+  );
   if (own) return own;
   let endpoint = shared.node.tryFindChild('DynamoDbEndpoint') as ec2.GatewayVpcEndpoint | undefined;
   if (!endpoint) {
-    endpoint = new ec2.GatewayVpcEndpoint(shared, 'DynamoDbEndpoint', { vpc, service: ec2.GatewayVpcEndpointAwsService.DYNAMODB });
+    endpoint = new ec2.GatewayVpcEndpoint(shared, 'DynamoDbEndpoint', {
+      vpc,
+      service: ec2.GatewayVpcEndpointAwsService.DYNAMODB,
+    });
     const tables = new Set<string>();
     GATEWAY_ROUTE_TABLES.set(endpoint, tables);
     (endpoint.node.defaultChild as ec2.CfnVPCEndpoint).routeTableIds = Lazy.list({ produce: () => [...tables] });
@@ -171,19 +202,26 @@ function admit(endpointGroups: ec2.ISecurityGroup[], request: EndpointRequest, v
     if (request.callerGroups.length) {
       for (const caller of request.callerGroups) group.addIngressRule(caller, ec2.Port.tcp(443), `HTTPS from ${request.caller}`);
     } else {
-      group.addIngressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.tcp(443), `HTTPS from the VPC (the security groups of ${request.caller} are not known)`);
+      group.addIngressRule(
+        ec2.Peer.ipv4(vpc.vpcCidrBlock),
+        ec2.Port.tcp(443),
+        `HTTPS from the VPC (the security groups of ${request.caller} are not known)`,
+      );
     }
   }
 }
 
 function warnOnEndpointsInOtherStacks(scope: Construct, sharedId: string): void {
   const stack = Stack.of(scope);
-  const others = scope.node.root.node.findAll()
+  const others = scope.node.root.node
+    .findAll()
     .filter((c) => c.node.id === sharedId && Stack.of(c) !== stack)
     .map((c) => Stack.of(c).node.path);
   if (others.length) {
-    Annotations.of(scope).addWarningV2('cdk-kafka-lambda:endpointsInOtherStack',
-      `Stack ${others.join(', ')} already creates VPC endpoints with private DNS in this VPC; two such endpoints for one service cannot coexist. `
-      + 'Pass vpcEndpoints: KafkaVpcEndpoints.existing(...) or KafkaVpcEndpoints.none() in all but one stack.');
+    Annotations.of(scope).addWarningV2(
+      'cdk-kafka-lambda:endpointsInOtherStack',
+      `Stack ${others.join(', ')} already creates VPC endpoints with private DNS in this VPC; two such endpoints for one service cannot coexist. ` +
+        'Pass vpcEndpoints: KafkaVpcEndpoints.existing(...) or KafkaVpcEndpoints.none() in all but one stack.',
+    );
   }
 }

@@ -1,10 +1,23 @@
 import { DEFAULTS } from '../../contract/dispatcher-config';
 import {
-  BatchFailedError, IdempotencyInProgressError, PayloadTooLargeError, RecordCoordinates,
-  RemainingTimeExhaustedError, SchemaRegistryUnavailableError, SharedKeyFailedError, SharedKeyPendingError, TargetInvocationError, UnroutedRecordError,
+  BatchFailedError,
+  IdempotencyInProgressError,
+  PayloadTooLargeError,
+  RecordCoordinates,
+  RemainingTimeExhaustedError,
+  SchemaRegistryUnavailableError,
+  SharedKeyFailedError,
+  SharedKeyPendingError,
+  TargetInvocationError,
+  UnroutedRecordError,
 } from '../errors';
 import {
-  CompletedRecord, CompletionEntry, coordinatesKey, IdempotencyEntry, IdempotencyKeyFunction, RecordOutcome,
+  CompletedRecord,
+  CompletionEntry,
+  coordinatesKey,
+  IdempotencyEntry,
+  IdempotencyKeyFunction,
+  RecordOutcome,
 } from '../idempotency/store';
 import { forEachLimit } from '../concurrency';
 import { JsonLogger, Logger } from '../logger';
@@ -14,13 +27,28 @@ import { ResponseItem } from '../kafka/relay';
 import { byResponseTopic, DispatcherRoute, routeOf } from './routes';
 import { DispatcherOptions, ErrorBehavior, IdempotencyStorePort, InvocationContext, InvokerPort } from './options';
 import {
-  DispatcherResponse, errorItems, Failure, FailedWork, Fate, isShared, PartitionRun, partialBatchResponse, RecordWork, Work,
+  DispatcherResponse,
+  errorItems,
+  Failure,
+  FailedWork,
+  Fate,
+  isShared,
+  PartitionRun,
+  partialBatchResponse,
+  RecordWork,
+  Work,
 } from './partition-run';
 import { comparePositions, decodeSourceEvent, nextPosition, Position, SourceRecord } from './source';
 
 export type { DispatcherResponse, KafkaBatchResponse, KinesisBatchResponse } from './partition-run';
 export type {
-  DispatcherClients, DispatcherOptions, ErrorBehavior, IdempotencyStorePort, InvocationContext, InvokerPort, RelayPort,
+  DispatcherClients,
+  DispatcherOptions,
+  ErrorBehavior,
+  IdempotencyStorePort,
+  InvocationContext,
+  InvokerPort,
+  RelayPort,
 } from './options';
 
 /** A result to relay, with the decoded record it is for (which routes it). */
@@ -30,7 +58,6 @@ interface RecordResponse extends ResponseItem {
 
 /** Conditional writes in flight per partition in strict mode. */
 const STRICT_WRITES_IN_FLIGHT = 16;
-
 
 /**
  * The dispatcher: decode → skip done records → invoke the target → relay → mark done. Partitions run
@@ -60,16 +87,22 @@ export class Dispatcher {
     this.onError = options.onError ?? 'fail';
     this.keyOf = options.keyOf ?? coordinatesKey;
     if (options.idempotencyMode === 'strict' && options.store !== undefined) {
-      if (!takesKeys(options.store)) throw new Error('Dispatcher: strict idempotency needs a store with acquire and release (DynamoDbIdempotencyStore)');
+      if (!takesKeys(options.store))
+        throw new Error('Dispatcher: strict idempotency needs a store with acquire and release (DynamoDbIdempotencyStore)');
       this.strictStore = options.store;
     }
-    this.routes = [...options.routes ?? [], ...options.invoker ? [{ match: {}, invoker: options.invoker, responseTopic: options.relay?.responseTopic }] : []];
+    this.routes = [
+      ...(options.routes ?? []),
+      ...(options.invoker ? [{ match: {}, invoker: options.invoker, responseTopic: options.relay?.responseTopic }] : []),
+    ];
     if (this.routes.length === 0) throw new Error('Dispatcher: give an invoker (the target), routes, or both');
   }
 
   /** The largest payload an invocation of this target may carry. */
   private maxPayloadBytes(invoker: InvokerPort): number {
-    return this.options.maxPayloadBytes ?? (invoker.invocationType === 'Event' ? ASYNC_PAYLOAD_LIMIT_BYTES : SYNC_PAYLOAD_LIMIT_BYTES);
+    return (
+      this.options.maxPayloadBytes ?? (invoker.invocationType === 'Event' ? ASYNC_PAYLOAD_LIMIT_BYTES : SYNC_PAYLOAD_LIMIT_BYTES)
+    );
   }
 
   /** The ESM target: processes the event and answers with a partial batch response, or throws BatchFailedError. */
@@ -102,7 +135,7 @@ export class Dispatcher {
     const add = (topic: string, partition: number | string, w: Work) => {
       const tp = `${topic}-${partition}`;
       let p = partitions.get(tp);
-      if (p === undefined) partitions.set(tp, p = { run: new PartitionRun(tp, topic, partition, fates), work: [] });
+      if (p === undefined) partitions.set(tp, (p = { run: new PartitionRun(tp, topic, partition, fates), work: [] }));
       p.work.push(w);
     };
     for (const record of records) {
@@ -116,21 +149,28 @@ export class Dispatcher {
       try {
         key = this.keyOf(record);
       } catch (e) {
-        add(record.topic, record.partition, { kind: 'failed', offset: record.offset, record, error: e as Error, key: this.keyFor(record) });
+        add(record.topic, record.partition, {
+          kind: 'failed',
+          offset: record.offset,
+          record,
+          error: e as Error,
+          key: this.keyFor(record),
+        });
         continue;
       }
       const shared = seenKeys.has(key);
       add(record.topic, record.partition, { kind: 'record', offset: record.offset, record, key, shared });
       seenKeys.add(key);
     }
-    for (const f of failures) add(f.topic, f.partition, { kind: 'failed', offset: f.offset, error: f.error, raw: f.raw, key: coordinatesKey(f) });
+    for (const f of failures)
+      add(f.topic, f.partition, { kind: 'failed', offset: f.offset, error: f.error, raw: f.raw, key: coordinatesKey(f) });
     for (const { run, work } of partitions.values()) {
       work.sort((a, b) => comparePositions(a.offset, b.offset));
       for (const w of work) if (!isShared(w)) entries.push({ key: w.key, record: this.coordinates(run, w) });
     }
 
     // Strict mode reads each key as it takes it; the batched path reads them all now.
-    const store = kind === 'kinesis' ? this.options.kinesisStore ?? this.options.store : this.options.store;
+    const store = kind === 'kinesis' ? (this.options.kinesisStore ?? this.options.store) : this.options.store;
     const session = await store?.open(this.options.idempotencyMode === 'strict' ? [] : entries, end, [...records, ...failures]);
     try {
       const done = new Map<string, CompletedRecord>(session?.done ?? []);
@@ -142,23 +182,37 @@ export class Dispatcher {
 
       const runs = [...partitions.values()];
       const concurrency = this.options.concurrency ?? DEFAULTS.concurrency;
-      await forEachLimit(runs, concurrency, ({ run, work }) => this.processPartition(run, work, done, deadline, holdUntil, envelope));
+      await forEachLimit(runs, concurrency, ({ run, work }) =>
+        this.processPartition(run, work, done, deadline, holdUntil, envelope),
+      );
       // Records that share a key with an earlier one follow its fate, known once every partition has run.
       await forEachLimit(runs, concurrency, ({ run, work }) => this.followSharedKeys(run, work.filter(isShared)));
 
       const failed = runs.filter(({ run }) => run.stopped).map(({ run }) => run);
       if (failed.length === 0) return { batchItemFailures: [] };
       const errors = failed.flatMap((r) => r.errors);
-      this.logger.error('records not processed; the event source mapping retries them', { errors, partitions: failed.map((r) => ({ partition: r.topicPartition, offset: r.retryFrom })) });
+      this.logger.error('records not processed; the event source mapping retries them', {
+        errors,
+        partitions: failed.map((r) => ({ partition: r.topicPartition, offset: r.retryFrom })),
+      });
       if (this.options.reportBatchItemFailures) return partialBatchResponse(kind, failed);
       throw new BatchFailedError(errors);
     } finally {
-      await session?.close().catch((e) => this.logger.warn('releasing idempotency leases failed; they expire with this invocation', { error: e }));
+      await session
+        ?.close()
+        .catch((e) => this.logger.warn('releasing idempotency leases failed; they expire with this invocation', { error: e }));
     }
   }
 
   /** One partition's records in offset order: skip what is done, invoke the rest, take each failure's error path. */
-  private async processPartition(run: PartitionRun, work: Work[], done: Map<string, CompletedRecord>, deadline: number, holdUntil: number, envelope: RawEventEnvelope): Promise<void> {
+  private async processPartition(
+    run: PartitionRun,
+    work: Work[],
+    done: Map<string, CompletedRecord>,
+    deadline: number,
+    holdUntil: number,
+    envelope: RawEventEnvelope,
+  ): Promise<void> {
     try {
       const heldElsewhere = await this.takeKeys(run, work, done, holdUntil);
       const pass: PartitionPass = { done, heldElsewhere, deadline, envelope, reRelay: [], pending: [] };
@@ -177,7 +231,12 @@ export class Dispatcher {
   }
 
   /** Strict mode: takes the key of each entry but those sharing an earlier one's; returns the keys another invocation holds. */
-  private async takeKeys(run: PartitionRun, work: readonly Work[], done: Map<string, CompletedRecord>, holdUntil: number): Promise<Set<string>> {
+  private async takeKeys(
+    run: PartitionRun,
+    work: readonly Work[],
+    done: Map<string, CompletedRecord>,
+    holdUntil: number,
+  ): Promise<Set<string>> {
     const heldElsewhere = new Set<string>();
     const store = this.strictStore;
     if (store === undefined) return heldElsewhere;
@@ -187,8 +246,7 @@ export class Dispatcher {
       if (taken.state === 'acquired') {
         run.acquired.add(w.key);
         if (taken.lostResult) this.metrics.add('ReinvokedForLostResult');
-      }
-      else if (taken.state === 'completed') done.set(w.key, taken.completed);
+      } else if (taken.state === 'completed') done.set(w.key, taken.completed);
       else heldElsewhere.add(w.key);
     });
     return heldElsewhere;
@@ -198,7 +256,14 @@ export class Dispatcher {
   private async releaseKeys(run: PartitionRun): Promise<void> {
     const store = this.strictStore;
     if (store === undefined || run.acquired.size === 0) return;
-    await forEachLimit([...run.acquired], STRICT_WRITES_IN_FLIGHT, (k) => store.release(k).catch((e) => this.logger.warn('releasing an idempotency key failed; it expires by itself', { partition: run.topicPartition, error: e })));
+    await forEachLimit([...run.acquired], STRICT_WRITES_IN_FLIGHT, (k) =>
+      store.release(k).catch((e) =>
+        this.logger.warn('releasing an idempotency key failed; it expires by itself', {
+          partition: run.topicPartition,
+          error: e,
+        }),
+      ),
+    );
   }
 
   /** What to do with an entry, from what the store and this event know of its key. */
@@ -207,7 +272,8 @@ export class Dispatcher {
       const stored = pass.done.get(w.key);
       // An earlier attempt finished it (its failure handled, or it decoded then).
       if (stored !== undefined && !stored.relayPending) return { kind: 'done', work: w, stored };
-      if (heldElsewhere(run, pass, w.key)) return { kind: 'stop', error: new IdempotencyInProgressError(run.topic, run.partition, w.offset) };
+      if (heldElsewhere(run, pass, w.key))
+        return { kind: 'stop', error: new IdempotencyInProgressError(run.topic, run.partition, w.offset) };
       // Not the record's fault: the partition is retried from it.
       if (w.error instanceof SchemaRegistryUnavailableError) return { kind: 'stop', error: w.error };
       return { kind: 'fail', work: w };
@@ -218,7 +284,8 @@ export class Dispatcher {
     // Its result was neither stored nor relayed (or, for a copy sharing its key, not kept to relay again): the target
     // runs again (an at-least-once window the metric counts).
     if (stored !== undefined) this.metrics.add('ReinvokedForLostResult');
-    if (heldElsewhere(run, pass, w.key)) return { kind: 'stop', error: new IdempotencyInProgressError(w.record.topic, w.record.partition, w.offset) };
+    if (heldElsewhere(run, pass, w.key))
+      return { kind: 'stop', error: new IdempotencyInProgressError(w.record.topic, w.record.partition, w.offset) };
     return { kind: 'invoke', record: w.record };
   }
 
@@ -251,7 +318,8 @@ export class Dispatcher {
   private async skipDone(run: PartitionRun, w: Work, stored: CompletedRecord, reRelay: RecordResponse[]): Promise<void> {
     this.metrics.add('RecordsSkippedDuplicate');
     if (w.kind === 'failed') {
-      if (w.record !== undefined && sameRecord(stored, w.record) && relayable(stored)) reRelay.push({ record: w.record, result: stored.result });
+      if (w.record !== undefined && sameRecord(stored, w.record) && relayable(stored))
+        reRelay.push({ record: w.record, result: stored.result });
       else run.session?.settle?.([this.coordinates(run, w)]);
       return;
     }
@@ -271,8 +339,11 @@ export class Dispatcher {
     pass.pendingRoute = route;
     if (route === undefined) {
       await this.recordFailure(run, {
-        error: new UnroutedRecordError(record.topic, record.partition, record.offset), records: [record],
-        start: record.offset, end: nextPosition(record.offset), inputPayload: JSON.stringify(record.raw),
+        error: new UnroutedRecordError(record.topic, record.partition, record.offset),
+        records: [record],
+        start: record.offset,
+        end: nextPosition(record.offset),
+        inputPayload: JSON.stringify(record.raw),
       });
       return;
     }
@@ -297,7 +368,15 @@ export class Dispatcher {
         if (!run.acknowledges(offset)) break; // retried anyway
         const fate = run.fates.get(key);
         if (fate === undefined || (fate.run !== undefined && !fate.run.acknowledges(fate.record.offset!))) {
-          run.stop(offset, new SharedKeyPendingError(record.topic, record.partition, record.offset, fate?.record as RecordCoordinates ?? record));
+          run.stop(
+            offset,
+            new SharedKeyPendingError(
+              record.topic,
+              record.partition,
+              record.offset,
+              (fate?.record as RecordCoordinates) ?? record,
+            ),
+          );
           break;
         }
         this.metrics.add('RecordsSkippedDuplicate');
@@ -318,7 +397,11 @@ export class Dispatcher {
       case 'logged':
         await this.recordFailure(run, {
           error: new SharedKeyFailedError(record.topic, record.partition, record.offset, fate.record),
-          records: [record], start: record.offset, end: nextPosition(record.offset), remember: false, outcome: fate.invocationOutcome,
+          records: [record],
+          start: record.offset,
+          end: nextPosition(record.offset),
+          remember: false,
+          outcome: fate.invocationOutcome,
         });
         return;
       case 'dropped':
@@ -334,7 +417,8 @@ export class Dispatcher {
     const relay = this.options.relay;
     if (relay === undefined) return;
     for (const [topic, list] of byResponseTopic(this.routes, items)) {
-      if (await this.relayOrStop(run, list[0].record.offset, () => relay.sendResponses(list, topic))) run.session?.settle?.(list.map((i) => i.record));
+      if (await this.relayOrStop(run, list[0].record.offset, () => relay.sendResponses(list, topic)))
+        run.session?.settle?.(list.map((i) => i.record));
     }
   }
 
@@ -353,24 +437,50 @@ export class Dispatcher {
   }
 
   /** Invokes the route's target for consecutive not-done records of one partition, in batches. */
-  private async invokeRun(run: PartitionRun, route: DispatcherRoute, records: SourceRecord[], deadline: number, envelope: RawEventEnvelope): Promise<void> {
+  private async invokeRun(
+    run: PartitionRun,
+    route: DispatcherRoute,
+    records: SourceRecord[],
+    deadline: number,
+    envelope: RawEventEnvelope,
+  ): Promise<void> {
     if (records.length === 0 || run.stopped) return;
     const invoker = route.invoker;
     const functionName = invoker.functionName;
-    const plan = planBatches(records, invoker.payloadFormat, this.options.recordsPerInvocation ?? this.options.batchSize ?? DEFAULTS.recordsPerInvocation, this.maxPayloadBytes(invoker), envelope);
+    const plan = planBatches(
+      records,
+      invoker.payloadFormat,
+      this.options.recordsPerInvocation ?? this.options.batchSize ?? DEFAULTS.recordsPerInvocation,
+      this.maxPayloadBytes(invoker),
+      envelope,
+    );
     for (const step of plan) {
       if (run.stopped) return;
       if (step instanceof PayloadTooLargeError) {
         const record = records.find((r) => r.offset === step.offset)!;
         await this.recordFailure(run, {
-          error: step, records: [record], start: step.offset, end: nextPosition(step.offset), functionName,
-          details: { statusCode: 413, functionError: 'RequestEntityTooLargeException', payload: JSON.stringify({ errorType: step.name, errorMessage: step.message }) },
+          error: step,
+          records: [record],
+          start: step.offset,
+          end: nextPosition(step.offset),
+          functionName,
+          details: {
+            statusCode: 413,
+            functionError: 'RequestEntityTooLargeException',
+            payload: JSON.stringify({ errorType: step.name, errorMessage: step.message }),
+          },
         });
         continue;
       }
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
-        run.stop(step.records[0].offset, new RemainingTimeExhaustedError(remaining + (this.options.timeMarginMs ?? DEFAULTS.timeMarginMs), this.options.timeMarginMs ?? DEFAULTS.timeMarginMs));
+        run.stop(
+          step.records[0].offset,
+          new RemainingTimeExhaustedError(
+            remaining + (this.options.timeMarginMs ?? DEFAULTS.timeMarginMs),
+            this.options.timeMarginMs ?? DEFAULTS.timeMarginMs,
+          ),
+        );
         return;
       }
       let results: readonly unknown[];
@@ -384,17 +494,32 @@ export class Dispatcher {
           this.metrics.add('RecordsUnknownOutcome', step.records.length);
           for (const r of step.records) run.acquired.delete(this.keyFor(r));
         }
-        await this.recordFailure(run, { error: e, records: step.records, start: e.startOffset, end: e.endOffset, inputPayload: step.payload, details: e.details, outcome: e.outcome, functionName });
+        await this.recordFailure(run, {
+          error: e,
+          records: step.records,
+          start: e.startOffset,
+          end: e.endOffset,
+          inputPayload: step.payload,
+          details: e.details,
+          outcome: e.outcome,
+          functionName,
+        });
         continue;
       }
       await this.succeeded(run, route, step, results);
     }
   }
 
-  private async succeeded(run: PartitionRun, route: DispatcherRoute, batch: InvocationBatch, results: readonly unknown[]): Promise<void> {
+  private async succeeded(
+    run: PartitionRun,
+    route: DispatcherRoute,
+    batch: InvocationBatch,
+    results: readonly unknown[],
+  ): Promise<void> {
     const relay = this.options.relay;
     const session = run.session;
-    const responding = route.invoker.invocationType === 'RequestResponse' && relay !== undefined && route.responseTopic !== undefined;
+    const responding =
+      route.invoker.invocationType === 'RequestResponse' && relay !== undefined && route.responseTopic !== undefined;
     // Stored before relaying: if the relay fails, the retry re-relays the stored results without invoking again.
     // A result too big to store is marked pending until it is relayed.
     const unstored = responding && session !== undefined ? batch.records.map((_, i) => !session.fits(results[i])) : [];
@@ -407,13 +532,25 @@ export class Dispatcher {
       throw e;
     }
     if (!responding) return;
-    await this.relayOrStop(run, batch.records[0].offset, () => relay!.sendResponses(batch.records.map((record, i) => ({ record, result: results[i] })), route.responseTopic));
+    await this.relayOrStop(run, batch.records[0].offset, () =>
+      relay!.sendResponses(
+        batch.records.map((record, i) => ({ record, result: results[i] })),
+        route.responseTopic,
+      ),
+    );
     if (run.stopped) return;
     this.metrics.add('RecordsResponded', batch.records.length);
     session?.settle?.(batch.records);
     if (unstored.includes(true)) {
       const relayed = batch.records.filter((_, i) => unstored[i]);
-      await this.complete(run, relayed, 'responded', results.filter((_, i) => unstored[i]), undefined, true);
+      await this.complete(
+        run,
+        relayed,
+        'responded',
+        results.filter((_, i) => unstored[i]),
+        undefined,
+        true,
+      );
     }
   }
 
@@ -457,7 +594,9 @@ export class Dispatcher {
 
   /** What a failure remembers: its records, or the coordinates of an event entry that did not decode. */
   private failed(run: PartitionRun, f: Failure): readonly RecordCoordinates[] {
-    return f.records.length > 0 || f.raw === undefined ? f.records : [{ topic: run.topic, partition: run.partition, offset: f.start }];
+    return f.records.length > 0 || f.raw === undefined
+      ? f.records
+      : [{ topic: run.topic, partition: run.partition, offset: f.start }];
   }
 
   /** Sends, or stops the partition at offset when the send fails; whether it was sent. */
@@ -475,7 +614,14 @@ export class Dispatcher {
    * Remembers how records ended: in the event's fates (for records sharing their keys) and in the store; relayed:
    * results too big to store, completed before with relayPending, are on the response topic now.
    */
-  private async complete(run: PartitionRun, records: readonly RecordCoordinates[], outcome: RecordOutcome, results?: readonly unknown[], relayPending?: readonly boolean[], relayed = false): Promise<void> {
+  private async complete(
+    run: PartitionRun,
+    records: readonly RecordCoordinates[],
+    outcome: RecordOutcome,
+    results?: readonly unknown[],
+    relayPending?: readonly boolean[],
+    relayed = false,
+  ): Promise<void> {
     const entries: CompletionEntry[] = [];
     records.forEach((record, i) => {
       const key = this.keyFor(record);
@@ -527,7 +673,11 @@ type Step =
 /** The error path's failure of an entry that did not decode or could not be keyed. */
 function entryFailure(w: FailedWork): Failure {
   return {
-    error: w.error, records: w.record ? [w.record] : [], raw: w.raw, start: w.offset, end: nextPosition(w.offset),
+    error: w.error,
+    records: w.record ? [w.record] : [],
+    raw: w.raw,
+    start: w.offset,
+    end: nextPosition(w.offset),
     inputPayload: w.record ? JSON.stringify(w.record.raw) : undefined,
   };
 }
@@ -549,14 +699,17 @@ function relayable(stored: CompletedRecord): boolean {
 
 /** Whether the store completed the key for this record (not for another record sharing its key). */
 function sameRecord(stored: CompletedRecord, record: RecordCoordinates): boolean {
-  return stored.topic === undefined
-    || (stored.topic === record.topic && String(stored.partition) === String(record.partition) && String(stored.offset) === String(record.offset));
+  return (
+    stored.topic === undefined ||
+    (stored.topic === record.topic &&
+      String(stored.partition) === String(record.partition) &&
+      String(stored.offset) === String(record.offset))
+  );
 }
 
 /** A responded record whose result was not stored (too big): nothing to relay again for another record. */
 function unkeptResult(stored: CompletedRecord | undefined): boolean {
   return stored !== undefined && stored.outcome === 'responded' && stored.resultOmitted;
 }
-
 
 export { isEmptyEvent } from './source';

@@ -14,17 +14,28 @@ import { ConfluentRegistryClient, GlueRegistryClient } from '../schemas/registry
  * The store for a dispatcher's idempotency: records keyed by their coordinates are kept per range of a partition
  * (DynamoDbRangeStore); a key from the value, or strict mode, per key (DynamoDbIdempotencyStore).
  */
-export function idempotencyStore(options: DynamoDbIdempotencyStoreOptions, use: { readonly strict: boolean; readonly customKey: boolean }): IdempotencyStorePort {
+export function idempotencyStore(
+  options: DynamoDbIdempotencyStoreOptions,
+  use: { readonly strict: boolean; readonly customKey: boolean },
+): IdempotencyStorePort {
   return use.strict || use.customKey ? new DynamoDbIdempotencyStore(options) : new DynamoDbRangeStore(options);
 }
 
-
 /** Kafka partitions are handled in offset order always; Kinesis shards only when the config says so. */
 function stores(idem: IdempotencyConfig, clients: DispatcherClients): Pick<DispatcherOptions, 'store' | 'kinesisStore'> {
-  const options = { tableName: idem.tableName, ttlSeconds: idem.ttlSeconds, maxResultBytes: idem.maxStoredResultBytes, client: clients.dynamodb };
+  const options = {
+    tableName: idem.tableName,
+    ttlSeconds: idem.ttlSeconds,
+    maxResultBytes: idem.maxStoredResultBytes,
+    client: clients.dynamodb,
+  };
   const use = { strict: idem.mode === 'strict', customKey: idem.keyPointer !== undefined };
   const store = idempotencyStore(options, use);
-  return { store, kinesisStore: store instanceof DynamoDbRangeStore && idem.kinesisRanges !== true ? new DynamoDbIdempotencyStore(options) : store };
+  return {
+    store,
+    kinesisStore:
+      store instanceof DynamoDbRangeStore && idem.kinesisRanges !== true ? new DynamoDbIdempotencyStore(options) : store,
+  };
 }
 
 function recordDecoder(s: SchemasConfig, clients: DispatcherClients): RecordDecoder {
@@ -37,26 +48,36 @@ function recordDecoder(s: SchemasConfig, clients: DispatcherClients): RecordDeco
 }
 
 /** Builds a dispatcher from the configuration the KafkaDispatcher construct writes. */
-export function dispatcherFromConfig(config: DispatcherConfig, clients: DispatcherClients = {}, logger: Logger = new JsonLogger({ service: config.metrics?.service })): Dispatcher {
-  const metrics = new EmfMetrics(config.metrics && { namespace: config.metrics.namespace, dimensions: { service: config.metrics.service } });
+export function dispatcherFromConfig(
+  config: DispatcherConfig,
+  clients: DispatcherClients = {},
+  logger: Logger = new JsonLogger({ service: config.metrics?.service }),
+): Dispatcher {
+  const metrics = new EmfMetrics(
+    config.metrics && { namespace: config.metrics.namespace, dimensions: { service: config.metrics.service } },
+  );
   const t = config.target;
   const idem = config.idempotency;
   const relay = config.relay;
-  const invoker = (target: Pick<RouteConfig, 'functionName' | 'invocationType' | 'payloadFormat' | 'assumeRole'>) => new TargetInvoker({
-    functionName: target.functionName,
-    invocationType: target.invocationType,
-    payloadFormat: target.payloadFormat,
-    maxAttempts: t.maxAttempts,
-    baseDelayMs: t.baseDelayMs,
-    maxDelayMs: t.maxDelayMs,
-    logTail: t.includeTargetLogTail,
-    // Strict mode never sends a batch again while an attempt the dispatcher lost track of may still run.
-    retryUncertain: config.idempotency?.mode !== 'strict',
-    client: clients.lambda,
-    credentials: target.assumeRole === undefined ? undefined : assumedRoleCredentials({ ...target.assumeRole, client: clients.sts, logger }),
-    logger,
-    metrics,
-  });
+  const invoker = (target: Pick<RouteConfig, 'functionName' | 'invocationType' | 'payloadFormat' | 'assumeRole'>) =>
+    new TargetInvoker({
+      functionName: target.functionName,
+      invocationType: target.invocationType,
+      payloadFormat: target.payloadFormat,
+      maxAttempts: t.maxAttempts,
+      baseDelayMs: t.baseDelayMs,
+      maxDelayMs: t.maxDelayMs,
+      logTail: t.includeTargetLogTail,
+      // Strict mode never sends a batch again while an attempt the dispatcher lost track of may still run.
+      retryUncertain: config.idempotency?.mode !== 'strict',
+      client: clients.lambda,
+      credentials:
+        target.assumeRole === undefined
+          ? undefined
+          : assumedRoleCredentials({ ...target.assumeRole, client: clients.sts, logger }),
+      logger,
+      metrics,
+    });
   return new Dispatcher({
     invoker: t.functionName === undefined ? undefined : invoker({ ...t, functionName: t.functionName }),
     routes: config.routes?.map((r) => ({ match: r.match, invoker: invoker(r), responseTopic: r.responseTopic })),

@@ -21,7 +21,10 @@ export interface InProcessCall {
  * response topic under its record's coordinates). Throwing fails the call's records, as a function error of a
  * Lambda target does: the dispatcher's `onError` decides what happens to them.
  */
-export type InProcessTarget = (records: readonly SourceRecord[], call: InProcessCall) => readonly unknown[] | Promise<readonly unknown[]>;
+export type InProcessTarget = (
+  records: readonly SourceRecord[],
+  call: InProcessCall,
+) => readonly unknown[] | Promise<readonly unknown[]>;
 
 export interface InProcessInvokerOptions {
   /** Names the target in error records and logs. @default 'in-process' */
@@ -43,10 +46,15 @@ export function inProcessInvoker(target: InProcessTarget, options: InProcessInvo
     payloadFormat: options.payloadFormat ?? 'confluent',
     async invoke(batch: InvocationBatch, deadline: number): Promise<readonly unknown[]> {
       const records = batch.records;
-      const fail = (message: string, functionError: string, payload?: string): TargetInvocationError => new TargetInvocationError(
-        message, batch.topic, batch.partition, records[0].offset, nextPosition(records[records.length - 1].offset),
-        { statusCode: 200, functionError, payload },
-      );
+      const fail = (message: string, functionError: string, payload?: string): TargetInvocationError =>
+        new TargetInvocationError(
+          message,
+          batch.topic,
+          batch.partition,
+          records[0].offset,
+          nextPosition(records[records.length - 1].offset),
+          { statusCode: 200, functionError, payload },
+        );
       let results: readonly unknown[];
       try {
         results = await target(records, { batch, deadline });
@@ -54,7 +62,11 @@ export function inProcessInvoker(target: InProcessTarget, options: InProcessInvo
         // The message may hold record data: it goes to the error record's payload (as a Lambda target's error
         // does), never into the error's message, which is logged.
         const err = e instanceof Error ? e : new Error(String(e));
-        throw fail(`${functionName} threw ${err.name}`, 'Unhandled', JSON.stringify({ errorType: err.name, errorMessage: err.message }));
+        throw fail(
+          `${functionName} threw ${err.name}`,
+          'Unhandled',
+          JSON.stringify({ errorType: err.name, errorMessage: err.message }),
+        );
       }
       if (!Array.isArray(results) || results.length !== records.length) {
         const got = Array.isArray(results) ? `${results.length} results` : typeof results;

@@ -49,15 +49,28 @@ export interface TargetInvokerOptions {
 export type BatchResults = readonly unknown[];
 
 const RETRYABLE_ERROR_NAMES = new Set([
-  'TooManyRequestsException', 'ServiceException', 'EC2ThrottledException', 'ENILimitReachedException',
-  'ResourceNotReadyException', 'TimeoutError', 'RequestTimeout', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNREFUSED',
+  'TooManyRequestsException',
+  'ServiceException',
+  'EC2ThrottledException',
+  'ENILimitReachedException',
+  'ResourceNotReadyException',
+  'TimeoutError',
+  'RequestTimeout',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ECONNREFUSED',
 ]);
 
 function isRetryable(e: unknown): boolean {
   const err = e as { name?: string; code?: string; $metadata?: { httpStatusCode?: number }; $retryable?: unknown };
   const status = err.$metadata?.httpStatusCode;
-  return (status !== undefined && (status === 429 || status >= 500))
-    || RETRYABLE_ERROR_NAMES.has(err.name ?? '') || RETRYABLE_ERROR_NAMES.has(err.code ?? '') || err.$retryable !== undefined;
+  return (
+    (status !== undefined && (status === 429 || status >= 500)) ||
+    RETRYABLE_ERROR_NAMES.has(err.name ?? '') ||
+    RETRYABLE_ERROR_NAMES.has(err.code ?? '') ||
+    err.$retryable !== undefined
+  );
 }
 
 /** A response's partition or offset against the record's: numbers as numbers (also "0" for 0), Kinesis shard ids and sequence numbers exactly. */
@@ -114,14 +127,28 @@ export class TargetInvoker {
    */
   async invoke(batch: InvocationBatch, deadline: number): Promise<BatchResults> {
     let uncertain = false;
-    const fail = (message: string, statusCode: number, functionError: string, out?: Partial<InvokeCommandOutput>, payload?: string): never => {
-      throw new TargetInvocationError(message, batch.topic, batch.partition, batch.records[0].offset, nextPosition(batch.records[batch.records.length - 1].offset), {
-        statusCode,
-        functionError,
-        logResult: out?.LogResult === undefined ? undefined : Buffer.from(out.LogResult, 'base64').toString('utf8'),
-        payload,
-        executedVersion: out?.ExecutedVersion,
-      }, uncertain ? 'unknown' : 'failed');
+    const fail = (
+      message: string,
+      statusCode: number,
+      functionError: string,
+      out?: Partial<InvokeCommandOutput>,
+      payload?: string,
+    ): never => {
+      throw new TargetInvocationError(
+        message,
+        batch.topic,
+        batch.partition,
+        batch.records[0].offset,
+        nextPosition(batch.records[batch.records.length - 1].offset),
+        {
+          statusCode,
+          functionError,
+          logResult: out?.LogResult === undefined ? undefined : Buffer.from(out.LogResult, 'base64').toString('utf8'),
+          payload,
+          executedVersion: out?.ExecutedVersion,
+        },
+        uncertain ? 'unknown' : 'failed',
+      );
     };
     const payload = Buffer.from(batch.payload);
     let out: InvokeCommandOutput | undefined;
@@ -130,42 +157,71 @@ export class TargetInvoker {
       if (timeLeft <= 0) fail('no time left to invoke the target', 0, 'Timeout');
       try {
         this.metrics?.add('Invocations');
-        out = await this.client.send(new (lambdaSdk().InvokeCommand)({
-          FunctionName: this.functionName,
-          InvocationType: this.invocationType,
-          LogType: this.logTail && this.invocationType === 'RequestResponse' ? 'Tail' : undefined,
-          Payload: payload,
-        }), { abortSignal: AbortSignal.timeout(timeLeft) });
+        out = await this.client.send(
+          new (lambdaSdk().InvokeCommand)({
+            FunctionName: this.functionName,
+            InvocationType: this.invocationType,
+            LogType: this.logTail && this.invocationType === 'RequestResponse' ? 'Tail' : undefined,
+            Payload: payload,
+          }),
+          { abortSignal: AbortSignal.timeout(timeLeft) },
+        );
       } catch (e) {
         const err = e as Error & { $metadata?: { httpStatusCode?: number } };
         const statusCode = err.$metadata?.httpStatusCode ?? 0;
         // No answer from Lambda: the request may have reached the target, which may still be running it. A request
         // refused, or one that failed for want of the target role's credentials, never reached it.
-        const refused = err.name === 'ECONNREFUSED' || (err as { code?: string }).code === 'ECONNREFUSED' || e instanceof TargetRoleError;
+        const refused =
+          err.name === 'ECONNREFUSED' || (err as { code?: string }).code === 'ECONNREFUSED' || e instanceof TargetRoleError;
         if (statusCode === 0 && !refused) uncertain = true;
         if (err.name === 'AbortError' || (err.name === 'TimeoutError' && Date.now() >= deadline)) {
           fail(`the target did not answer before the dispatcher's deadline (${timeLeft} ms)`, statusCode, 'Timeout');
         }
         const errorPayload = JSON.stringify({ errorType: err.name, errorMessage: err.message });
-        if (!isRetryable(e) || (uncertain && !this.retryUncertain)) fail(`invoking ${this.functionName} failed: ${err.name}: ${err.message}`, statusCode, err.name, undefined, errorPayload);
+        if (!isRetryable(e) || (uncertain && !this.retryUncertain))
+          fail(
+            `invoking ${this.functionName} failed: ${err.name}: ${err.message}`,
+            statusCode,
+            err.name,
+            undefined,
+            errorPayload,
+          );
         const delay = backoffDelay(attempt, this.baseDelayMs, this.maxDelayMs);
         if (attempt + 1 >= this.maxAttempts || Date.now() + delay >= deadline) {
-          fail(`invoking ${this.functionName} failed after ${attempt + 1} attempt(s): ${err.name}: ${err.message}`, statusCode, err.name, undefined, errorPayload);
+          fail(
+            `invoking ${this.functionName} failed after ${attempt + 1} attempt(s): ${err.name}: ${err.message}`,
+            statusCode,
+            err.name,
+            undefined,
+            errorPayload,
+          );
         }
         this.metrics?.add('InvokeRetries');
-        this.logger?.warn('retrying target invocation', { functionName: this.functionName, attempt: attempt + 1, delayMs: delay, error: err.name, topic: batch.topic, partition: batch.partition });
+        this.logger?.warn('retrying target invocation', {
+          functionName: this.functionName,
+          attempt: attempt + 1,
+          delayMs: delay,
+          error: err.name,
+          topic: batch.topic,
+          partition: batch.partition,
+        });
         await sleep(delay);
       }
     }
     const text = out.Payload == null ? '' : Buffer.from(out.Payload).toString('utf8');
     const statusCode = out.StatusCode ?? 0;
-    if (out.FunctionError != null) fail(`the target answered with a ${out.FunctionError} function error`, statusCode, out.FunctionError, out, truncate(text));
+    if (out.FunctionError != null)
+      fail(`the target answered with a ${out.FunctionError} function error`, statusCode, out.FunctionError, out, truncate(text));
     if (this.invocationType === 'Event') {
-      if (statusCode !== 202) fail(`asynchronous invocation answered ${statusCode}, expected 202`, statusCode, 'UnexpectedStatus', out, truncate(text));
+      if (statusCode !== 202)
+        fail(`asynchronous invocation answered ${statusCode}, expected 202`, statusCode, 'UnexpectedStatus', out, truncate(text));
       return new Array(batch.records.length).fill(undefined);
     }
-    if (statusCode !== 200) fail(`invocation answered ${statusCode}, expected 200`, statusCode, 'UnexpectedStatus', out, truncate(text));
-    return this.results(batch, text, (reason) => fail(`malformed response: ${reason}`, statusCode, 'MalformedResponse', out, truncate(text)));
+    if (statusCode !== 200)
+      fail(`invocation answered ${statusCode}, expected 200`, statusCode, 'UnexpectedStatus', out, truncate(text));
+    return this.results(batch, text, (reason) =>
+      fail(`malformed response: ${reason}`, statusCode, 'MalformedResponse', out, truncate(text)),
+    );
   }
 
   /**
@@ -185,7 +241,8 @@ export class TargetInvoker {
     if (this.payloadFormat !== 'confluent') {
       return Array.isArray(response) && response.length === n ? response : new Array(n).fill(response);
     }
-    if (!Array.isArray(response)) return malformed(`expected an array of ${n} entries, got ${response === null ? 'null' : typeof response}`);
+    if (!Array.isArray(response))
+      return malformed(`expected an array of ${n} entries, got ${response === null ? 'null' : typeof response}`);
     if (response.length !== n) return malformed(`expected ${n} entries, got ${response.length}`);
     const results = new Array(n);
     for (let i = 0; i < n; i++) {

@@ -6,7 +6,12 @@ import type { STSClient } from '@aws-sdk/client-sts';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ErrorBehaviorName, RouteMatch } from '../../contract/dispatcher-config';
 import type { RecordCoordinates } from '../errors';
-import type { DynamoDbIdempotencyStore, IdempotencyEntry, IdempotencyKeyFunction, IdempotencySession } from '../idempotency/store';
+import type {
+  DynamoDbIdempotencyStore,
+  IdempotencyEntry,
+  IdempotencyKeyFunction,
+  IdempotencySession,
+} from '../idempotency/store';
 import type { TargetInvoker } from './invoke';
 import type { Logger } from '../logger';
 import type { EmfMetrics } from '../metrics';
@@ -29,7 +34,11 @@ export interface IdempotencyStorePort {
    * What is done of the event's records; leaseUntilMs is the invocation's deadline; delivered: every position of the
    * event, in any order (records that did not decode too).
    */
-  open(entries: readonly IdempotencyEntry[], leaseUntilMs: number, delivered?: readonly RecordCoordinates[]): Promise<IdempotencySession>;
+  open(
+    entries: readonly IdempotencyEntry[],
+    leaseUntilMs: number,
+    delivered?: readonly RecordCoordinates[],
+  ): Promise<IdempotencySession>;
   /** Strict mode's per-key hold (DynamoDbIdempotencyStore). */
   readonly acquire?: DynamoDbIdempotencyStore['acquire'];
   readonly release?: DynamoDbIdempotencyStore['release'];

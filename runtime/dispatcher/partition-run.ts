@@ -111,7 +111,9 @@ export class PartitionRun {
  */
 export function partialBatchResponse(kind: EventSourceKind, failed: readonly PartitionRun[]): DispatcherResponse {
   if (kind === 'kinesis') return { batchItemFailures: failed.map((r) => ({ itemIdentifier: String(r.retryFrom) })) };
-  return { batchItemFailures: failed.map((r) => ({ itemIdentifier: { partition: r.topicPartition, offset: r.retryFrom as number } })) };
+  return {
+    batchItemFailures: failed.map((r) => ({ itemIdentifier: { partition: r.topicPartition, offset: r.retryFrom as number } })),
+  };
 }
 
 /**
@@ -122,14 +124,26 @@ export function partialBatchResponse(kind: EventSourceKind, failed: readonly Par
  */
 export function errorItems(run: PartitionRun, f: Failure, functionName: string, maxMessageBytes?: number): ErrorItem[] {
   const base = {
-    topic: run.topic, partition: run.partition, functionName, outcome: f.outcome ?? 'failed', inputPayload: f.inputPayload,
-    details: f.details ?? { statusCode: 0, functionError: f.error.name, payload: JSON.stringify({ errorType: f.error.name, errorMessage: f.error.message }) },
+    topic: run.topic,
+    partition: run.partition,
+    functionName,
+    outcome: f.outcome ?? 'failed',
+    inputPayload: f.inputPayload,
+    details: f.details ?? {
+      statusCode: 0,
+      functionError: f.error.name,
+      payload: JSON.stringify({ errorType: f.error.name, errorMessage: f.error.message }),
+    },
   };
-  const item: ErrorItem = f.records.length === 0
-    ? { ...base, startOffset: f.start, endOffset: f.end, records: [f.raw ?? null], offsets: [f.start] }
-    : {
-      ...base, startOffset: f.records[0].offset, endOffset: nextPosition(f.records[f.records.length - 1].offset),
-      records: f.records.map((r) => r.raw), offsets: f.records.map((r) => r.offset),
-    };
+  const item: ErrorItem =
+    f.records.length === 0
+      ? { ...base, startOffset: f.start, endOffset: f.end, records: [f.raw ?? null], offsets: [f.start] }
+      : {
+          ...base,
+          startOffset: f.records[0].offset,
+          endOffset: nextPosition(f.records[f.records.length - 1].offset),
+          records: f.records.map((r) => r.raw),
+          offsets: f.records.map((r) => r.offset),
+        };
   return maxMessageBytes === undefined ? [item] : fitErrorItem(item, maxMessageBytes);
 }

@@ -40,11 +40,21 @@ export function jsonOrText(buf: Buffer | null): unknown {
   const text = buf.toString('utf8');
   const first = text.charCodeAt(0);
   // Only text that can start a JSON document is tried: skips the exception cost for plain text.
-  if (first === 123 /* { */ || first === 91 /* [ */ || first === 34 /* " */ || (first >= 48 && first <= 57) || first === 45 /* - */
-    || text === 'true' || text === 'false' || text === 'null') {
+  if (
+    first === 123 /* { */ ||
+    first === 91 /* [ */ ||
+    first === 34 /* " */ ||
+    (first >= 48 && first <= 57) ||
+    first === 45 /* - */ ||
+    text === 'true' ||
+    text === 'false' ||
+    text === 'null'
+  ) {
     try {
       return JSON.parse(text);
-    } catch { /* not JSON: text below */ }
+    } catch {
+      /* not JSON: text below */
+    }
   }
   return isUtf8(buf) ? text : buf.toString('base64');
 }
@@ -78,7 +88,7 @@ export function formatRecord(record: SourceRecord, format: PayloadFormat): strin
           topic: record.topic,
           partition: record.partition,
           offset: record.offset,
-          key: decoded?.key ? decoded.key.value : kinesisKey ?? jsonOrText(record.key),
+          key: decoded?.key ? decoded.key.value : (kinesisKey ?? jsonOrText(record.key)),
           value: decoded?.value ? decoded.value.value : jsonOrText(record.value),
         },
       });
@@ -86,7 +96,9 @@ export function formatRecord(record: SourceRecord, format: PayloadFormat): strin
     case 'nordstrom-json': {
       const json = format === 'nordstrom-json';
       return JSON.stringify({
-        key: decoded?.key ? schemaValue(decoded.key, json) : kinesisKey ?? (json ? jsonOrText(record.key) : plainText(record.key)),
+        key: decoded?.key
+          ? schemaValue(decoded.key, json)
+          : (kinesisKey ?? (json ? jsonOrText(record.key) : plainText(record.key))),
         keySchemaName: decoded?.key?.schemaName ?? null,
         ...(json ? { keySchemaVersion: null } : {}),
         ...(decoded?.key?.schemaId === undefined ? {} : { keySchemaId: decoded.key.schemaId }),
@@ -144,7 +156,8 @@ export function planBatches(
   let entries: string[] = [];
   let bytes = overhead;
   const flush = () => {
-    if (current.length > 0) plan.push({ topic, partition, records: current, payload: wrap(entries, format, topicPartition, envelope) });
+    if (current.length > 0)
+      plan.push({ topic, partition, records: current, payload: wrap(entries, format, topicPartition, envelope) });
     current = [];
     entries = [];
     bytes = overhead;

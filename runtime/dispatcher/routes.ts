@@ -20,11 +20,14 @@ export function routeOf(routes: readonly DispatcherRoute[], record: SourceRecord
 }
 
 /** Items by the response topic of the route their record takes; those of a route without one are left out. */
-export function byResponseTopic<T extends { readonly record: SourceRecord }>(routes: readonly DispatcherRoute[], items: readonly T[]): Map<string, T[]> {
+export function byResponseTopic<T extends { readonly record: SourceRecord }>(
+  routes: readonly DispatcherRoute[],
+  items: readonly T[],
+): Map<string, T[]> {
   const byTopic = new Map<string, T[]>();
   for (const item of items) {
     const topic = routeOf(routes, item.record)?.responseTopic;
-    if (topic !== undefined) byTopic.set(topic, [...byTopic.get(topic) ?? [], item]);
+    if (topic !== undefined) byTopic.set(topic, [...(byTopic.get(topic) ?? []), item]);
   }
   return byTopic;
 }

@@ -8,7 +8,14 @@
  */
 import { decodeKafkaEventLenient, KAFKA_EVENT_SOURCES, KafkaEvent, KafkaRecord, LenientDecodeResult } from '../kafka/decode';
 import { UnsupportedEventError } from '../errors';
-import { decodeKinesisEvent, decodeKinesisEventLenient, isKinesisEvent, KinesisEvent, KinesisRecord, LenientKinesisDecodeResult } from '../kinesis/decode';
+import {
+  decodeKinesisEvent,
+  decodeKinesisEventLenient,
+  isKinesisEvent,
+  KinesisEvent,
+  KinesisRecord,
+  LenientKinesisDecodeResult,
+} from '../kinesis/decode';
 
 /** A decoded record of either source. */
 export type SourceRecord = KafkaRecord | KinesisRecord;
@@ -49,10 +56,13 @@ export function eventSourceKind(event: unknown): EventSourceKind {
     if ((typeof e.eventSource === 'string' && KAFKA_EVENT_SOURCES.has(e.eventSource)) || e.records !== undefined) return 'kafka';
     const first = Array.isArray(e.Records) ? (e.Records[0] as { eventSource?: unknown } | undefined)?.eventSource : undefined;
     throw new UnsupportedEventError(
-      `not a Kafka or Kinesis event: eventSource is ${JSON.stringify(e.eventSource ?? first)}, fields ${JSON.stringify(Object.keys(event).slice(0, 8))}; `
-      + 'expected "SelfManagedKafka" or "aws:kafka" with a records map, or a Records array of "aws:kinesis" records');
+      `not a Kafka or Kinesis event: eventSource is ${JSON.stringify(e.eventSource ?? first)}, fields ${JSON.stringify(Object.keys(event).slice(0, 8))}; ` +
+        'expected "SelfManagedKafka" or "aws:kafka" with a records map, or a Records array of "aws:kinesis" records',
+    );
   }
-  throw new UnsupportedEventError(`not a Kafka or Kinesis event: expected an object, got ${event === null ? 'null' : Array.isArray(event) ? 'an array' : typeof event}`);
+  throw new UnsupportedEventError(
+    `not a Kafka or Kinesis event: expected an object, got ${event === null ? 'null' : Array.isArray(event) ? 'an array' : typeof event}`,
+  );
 }
 
 /**
@@ -105,10 +115,18 @@ export interface RawEventEnvelope {
  * Kafka event, and either for an event of unknown type (the shapes share topic, partition, offset, timestamp,
  * key, value, headers and the keyAs…/valueAs…/header helpers).
  */
-export type DecodedRecords<E> = E extends KinesisEvent ? KinesisRecord[] : E extends KafkaEvent ? KafkaRecord[] : KafkaRecord[] | KinesisRecord[];
+export type DecodedRecords<E> = E extends KinesisEvent
+  ? KinesisRecord[]
+  : E extends KafkaEvent
+    ? KafkaRecord[]
+    : KafkaRecord[] | KinesisRecord[];
 
 /** What decodeEventLenient returns for an event of type E, chosen as DecodedRecords is. */
-export type LenientDecodedRecords<E> = E extends KinesisEvent ? LenientKinesisDecodeResult : E extends KafkaEvent ? LenientDecodeResult : LenientDecodeResult | LenientKinesisDecodeResult;
+export type LenientDecodedRecords<E> = E extends KinesisEvent
+  ? LenientKinesisDecodeResult
+  : E extends KafkaEvent
+    ? LenientDecodeResult
+    : LenientDecodeResult | LenientKinesisDecodeResult;
 
 /**
  * Decodes a Kafka ESM event into records, in input order: topic-partition groups in the event's

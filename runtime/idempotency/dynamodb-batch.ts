@@ -37,10 +37,12 @@ export async function batchGet(client: DynamoDBClient, table: string, keys: read
     let pending: Item[] = chunk;
     for (let attempt = 0; pending.length > 0; attempt++) {
       if (attempt > 0) await backoff(table, retry, attempt, 'BatchGetItem', pending.length);
-      const out = await client.send(new (dynamodbSdk().BatchGetItemCommand)({
-        RequestItems: { [table]: { Keys: pending, ConsistentRead: true } },
-      }));
-      found.push(...out.Responses?.[table] ?? []);
+      const out = await client.send(
+        new (dynamodbSdk().BatchGetItemCommand)({
+          RequestItems: { [table]: { Keys: pending, ConsistentRead: true } },
+        }),
+      );
+      found.push(...(out.Responses?.[table] ?? []));
       pending = out.UnprocessedKeys?.[table]?.Keys ?? [];
     }
   });

@@ -58,15 +58,27 @@ export interface StoredRange {
 /** The stored form of a range, its fields in the table's order (JSON.stringify leaves out the absent ones). */
 export function toStoredRange(range: Range): StoredRange {
   return {
-    f: range.first, l: range.last, o: range.outcome, t: range.doneAtSeconds,
-    k: range.resultsId, r: range.resultItems, x: range.unstored, p: range.relayPending,
+    f: range.first,
+    l: range.last,
+    o: range.outcome,
+    t: range.doneAtSeconds,
+    k: range.resultsId,
+    r: range.resultItems,
+    x: range.unstored,
+    p: range.relayPending,
   };
 }
 
 export function fromStoredRange(stored: StoredRange): Range {
   return {
-    first: stored.f, last: stored.l, outcome: stored.o, doneAtSeconds: stored.t,
-    resultsId: stored.k, resultItems: stored.r, unstored: stored.x, relayPending: stored.p,
+    first: stored.f,
+    last: stored.l,
+    outcome: stored.o,
+    doneAtSeconds: stored.t,
+    resultsId: stored.k,
+    resultItems: stored.r,
+    unstored: stored.x,
+    relayPending: stored.p,
   };
 }
 
@@ -85,20 +97,33 @@ export function encodeRanges(ranges: readonly Range[]): string {
     while (same < p.length && p[same] === before[same]) same++;
     return same > 2 ? `~${p.slice(same)}` : p;
   };
-  return JSON.stringify(ranges.map(toStoredRange).map((r) => ({
-    ...r, f: short(r.f), l: short(r.l), x: r.x?.map(short), p: r.p?.map(short),
-  })));
+  return JSON.stringify(
+    ranges.map(toStoredRange).map((r) => ({
+      ...r,
+      f: short(r.f),
+      l: short(r.l),
+      x: r.x?.map(short),
+      p: r.p?.map(short),
+    })),
+  );
 }
 
 /** The ranges of a stored `ranges` attribute (encodeRanges' inverse). */
 export function decodeRanges(text: string): Range[] {
   let previous: Position | undefined;
   const full = (p: Position): Position => {
-    if (typeof p === 'string' && p.startsWith('~') && typeof previous === 'string') p = previous.slice(0, previous.length - (p.length - 1)) + p.slice(1);
+    if (typeof p === 'string' && p.startsWith('~') && typeof previous === 'string')
+      p = previous.slice(0, previous.length - (p.length - 1)) + p.slice(1);
     previous = p;
     return p;
   };
-  return (JSON.parse(text) as StoredRange[]).map((r) => fromStoredRange({
-    ...r, f: full(r.f), l: full(r.l), x: r.x?.map(full), p: r.p?.map(full),
-  }));
+  return (JSON.parse(text) as StoredRange[]).map((r) =>
+    fromStoredRange({
+      ...r,
+      f: full(r.f),
+      l: full(r.l),
+      x: r.x?.map(full),
+      p: r.p?.map(full),
+    }),
+  );
 }

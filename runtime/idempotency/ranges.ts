@@ -11,8 +11,14 @@ import { forEachLimit } from '../concurrency';
 import { batchGet, batchPut, BatchRetry, Item } from './dynamodb-batch';
 import { IdempotencyLeaseLostError, RecordCoordinates } from '../errors';
 import {
-  CompletedRecord, CompletionEntry, DEFAULT_IDEMPOTENCY_TTL_SECONDS, DEFAULT_MAX_RESULT_BYTES, DynamoDbIdempotencyStoreOptions, HOLD_CLOCK_SKEW_MS,
-  IdempotencyEntry, IdempotencySession,
+  CompletedRecord,
+  CompletionEntry,
+  DEFAULT_IDEMPOTENCY_TTL_SECONDS,
+  DEFAULT_MAX_RESULT_BYTES,
+  DynamoDbIdempotencyStoreOptions,
+  HOLD_CLOCK_SKEW_MS,
+  IdempotencyEntry,
+  IdempotencySession,
 } from './store';
 import { dynamodbSdk } from '../sdk';
 import { comparePositions, Position } from '../dispatcher/source';
@@ -109,7 +115,11 @@ export class DynamoDbRangeStore {
    * position of the event (records that did not decode too), so that ranges consecutive in it merge. If it fails,
    * it gives up every lease it took before throwing.
    */
-  async open(entries: readonly IdempotencyEntry[], leaseUntilMs: number, delivered: readonly RecordCoordinates[] = entries.map((e) => e.record)): Promise<IdempotencySession> {
+  async open(
+    entries: readonly IdempotencyEntry[],
+    leaseUntilMs: number,
+    delivered: readonly RecordCoordinates[] = entries.map((e) => e.record),
+  ): Promise<IdempotencySession> {
     const owner = randomUUID();
     const states = new Map<string, PartitionState>();
     const byHead = new Map<string, IdempotencyEntry[]>();
@@ -130,9 +140,11 @@ export class DynamoDbRangeStore {
         states.get(item[ID].S!)!.ranges = this.live(item);
       }
       const blocked = new Set<string>();
-      const toLease = [...byHead].filter(([headKey, es]) => es.some((e) => !isDone(covering(states.get(headKey)!, e.record.offset), e.record.offset)));
+      const toLease = [...byHead].filter(([headKey, es]) =>
+        es.some((e) => !isDone(covering(states.get(headKey)!, e.record.offset), e.record.offset)),
+      );
       await forEachLimit(toLease, LEASES_IN_FLIGHT, async ([headKey]) => {
-        if (!await this.lease(states.get(headKey)!, owner, until)) blocked.add(headKey);
+        if (!(await this.lease(states.get(headKey)!, owner, until))) blocked.add(headKey);
       });
 
       const done = new Map<string, CompletedRecord>();
@@ -147,7 +159,8 @@ export class DynamoDbRangeStore {
             if (blocked.has(headKey)) inProgress.add(e.key);
             if (range === undefined) continue;
           }
-          if (range.outcome === 'responded' && range.resultsId !== undefined && !has(range.unstored, offset)) withResults.push({ entry: e, range });
+          if (range.outcome === 'responded' && range.resultsId !== undefined && !has(range.unstored, offset))
+            withResults.push({ entry: e, range });
           else done.set(e.key, completedRecord(range, e.record));
         }
       }
@@ -171,19 +184,35 @@ export class DynamoDbRangeStore {
     const headKey = headKeyOf(record);
     let state = states.get(headKey);
     if (state === undefined) {
-      states.set(headKey, state = {
-        headKey, topic: record.topic, partition: record.partition, ranges: [], leased: false,
-        order: [], index: new Map(), settled: new Set(), touched: new Set(), dirty: false,
-      });
+      states.set(
+        headKey,
+        (state = {
+          headKey,
+          topic: record.topic,
+          partition: record.partition,
+          ranges: [],
+          leased: false,
+          order: [],
+          index: new Map(),
+          settled: new Set(),
+          touched: new Set(),
+          dirty: false,
+        }),
+      );
     }
     return state;
   }
 
   /** Records these entries (of one invocation or error, consecutive records of the event) as a range. */
-  private async complete(states: Map<string, PartitionState>, owner: string, until: number, entries: readonly CompletionEntry[]): Promise<void> {
+  private async complete(
+    states: Map<string, PartitionState>,
+    owner: string,
+    until: number,
+    entries: readonly CompletionEntry[],
+  ): Promise<void> {
     for (const [headKey, es] of groupByHead(entries)) {
       const state = states.get(headKey) ?? this.stateOf(states, es[0].record);
-      if (!state.leased && !await this.lease(state, owner, until)) {
+      if (!state.leased && !(await this.lease(state, owner, until))) {
         throw new IdempotencyLeaseLostError(state.topic, state.partition, es[0].record.offset);
       }
       const sorted = [...es].sort((a, b) => comparePositions(a.record.offset, b.record.offset));
@@ -205,14 +234,25 @@ export class DynamoDbRangeStore {
       const resultsId = items.length > 0 ? randomUUID().slice(0, 8) : undefined;
       if (resultsId !== undefined) {
         const expiration = this.expiration();
-        await batchPut(this.client, this.tableName, items.map((body, i) => ({
-          ...key(resultsKey(headKey, resultsId, i)), results: { S: `{${body}}` }, [TTL]: { N: String(expiration) },
-        })), this.retry);
+        await batchPut(
+          this.client,
+          this.tableName,
+          items.map((body, i) => ({
+            ...key(resultsKey(headKey, resultsId, i)),
+            results: { S: `{${body}}` },
+            [TTL]: { N: String(expiration) },
+          })),
+          this.retry,
+        );
       }
       const range: Range = {
-        first: sorted[0].record.offset, last: sorted[sorted.length - 1].record.offset, outcome, doneAtSeconds: this.nowSeconds(),
+        first: sorted[0].record.offset,
+        last: sorted[sorted.length - 1].record.offset,
+        outcome,
+        doneAtSeconds: this.nowSeconds(),
         ...(resultsId !== undefined ? { resultsId, resultItems: items.length } : {}),
-        ...(unstored.length > 0 ? { unstored } : {}), ...(relayPending.length > 0 ? { relayPending } : {}),
+        ...(unstored.length > 0 ? { unstored } : {}),
+        ...(relayPending.length > 0 ? { relayPending } : {}),
       };
       state.ranges.push(range);
       state.touched.add(range);
@@ -224,7 +264,10 @@ export class DynamoDbRangeStore {
 
   /** These records' results, too big to store, are on the response topic now: they are done. */
   private async relayed(states: Map<string, PartitionState>, owner: string, entries: readonly CompletionEntry[]): Promise<void> {
-    settle(states, entries.map((e) => e.record));
+    settle(
+      states,
+      entries.map((e) => e.record),
+    );
     for (const [headKey, es] of groupByHead(entries)) {
       const state = states.get(headKey);
       if (state === undefined) continue;
@@ -244,14 +287,20 @@ export class DynamoDbRangeStore {
   private async writeRanges(state: PartitionState, owner: string): Promise<void> {
     this.compact(state);
     try {
-      await this.client.send(new (dynamodbSdk().UpdateItemCommand)({
-        TableName: this.tableName,
-        Key: key(state.headKey),
-        UpdateExpression: 'SET #ranges = :ranges, #ttl = :ttl',
-        ConditionExpression: '#lease.#owner = :owner',
-        ExpressionAttributeNames: { '#ranges': 'ranges', '#ttl': TTL, '#lease': 'lease', '#owner': 'owner' },
-        ExpressionAttributeValues: { ':ranges': { S: encodeRanges(state.ranges) }, ':ttl': { N: String(this.expiration()) }, ':owner': { S: owner } },
-      }));
+      await this.client.send(
+        new (dynamodbSdk().UpdateItemCommand)({
+          TableName: this.tableName,
+          Key: key(state.headKey),
+          UpdateExpression: 'SET #ranges = :ranges, #ttl = :ttl',
+          ConditionExpression: '#lease.#owner = :owner',
+          ExpressionAttributeNames: { '#ranges': 'ranges', '#ttl': TTL, '#lease': 'lease', '#owner': 'owner' },
+          ExpressionAttributeValues: {
+            ':ranges': { S: encodeRanges(state.ranges) },
+            ':ttl': { N: String(this.expiration()) },
+            ':owner': { S: owner },
+          },
+        }),
+      );
       state.dirty = false;
     } catch (e) {
       if ((e as { name?: string }).name !== 'ConditionalCheckFailedException') throw e;
@@ -272,11 +321,19 @@ export class DynamoDbRangeStore {
     for (let range of state.ranges) {
       if (range.doneAtSeconds + this.ttlSeconds <= now) continue;
       const mine = state.touched.has(range);
-      if (!plain(range) && settledWhole(state, range)) range = { first: range.first, last: range.last, ...(range.outcome === 'responded' ? {} : { outcome: range.outcome }), doneAtSeconds: range.doneAtSeconds };
+      if (!plain(range) && settledWhole(state, range))
+        range = {
+          first: range.first,
+          last: range.last,
+          ...(range.outcome === 'responded' ? {} : { outcome: range.outcome }),
+          doneAtSeconds: range.doneAtSeconds,
+        };
       const before = out[out.length - 1];
       if (before !== undefined && plain(before) && plain(range) && follows(state, range.first, before.last)) {
         const merged: Range = {
-          first: before.first, last: range.last, ...(before.outcome === range.outcome ? { outcome: range.outcome } : {}),
+          first: before.first,
+          last: range.last,
+          ...(before.outcome === range.outcome ? { outcome: range.outcome } : {}),
           doneAtSeconds: Math.max(before.doneAtSeconds, range.doneAtSeconds),
         };
         out[out.length - 1] = merged;
@@ -287,7 +344,12 @@ export class DynamoDbRangeStore {
       out.push(range);
     }
     // A range inside a later one says nothing the later one does not.
-    const kept = out.filter((r, i) => !out.slice(i + 1).some((later) => comparePositions(later.first, r.first) <= 0 && comparePositions(r.last, later.last) <= 0));
+    const kept = out.filter(
+      (r, i) =>
+        !out
+          .slice(i + 1)
+          .some((later) => comparePositions(later.first, r.first) <= 0 && comparePositions(r.last, later.last) <= 0),
+    );
     // Beyond the size, the oldest ranges go that neither this session wrote nor hold a record of its event.
     while (Buffer.byteLength(encodeRanges(kept)) > RANGES_BYTES) {
       const oldest = kept.findIndex((r) => !state.touched.has(r) && !holdsDelivered(state, r));
@@ -306,23 +368,32 @@ export class DynamoDbRangeStore {
     if (HELD.has(held)) return false;
     HELD.set(held, owner);
     try {
-      const out = await this.client.send(new (dynamodbSdk().UpdateItemCommand)({
-        TableName: this.tableName,
-        Key: key(state.headKey),
-        UpdateExpression: 'SET #lease = :lease, #ttl = :ttl, #topic = :topic, #partition = :partition',
-        ConditionExpression: 'attribute_not_exists(#lease) OR #lease.#until < :now OR #lease.#container = :container',
-        ExpressionAttributeNames: { '#lease': 'lease', '#until': 'until', '#container': 'container', '#ttl': TTL, '#topic': 'topic', '#partition': 'partition' },
-        ExpressionAttributeValues: {
-          ':lease': { M: { owner: { S: owner }, container: { S: this.container }, until: { N: String(untilMs) } } },
-          ':container': { S: this.container },
-          ':now': { N: String(this.now()) },
-          // The item outlives its lease, whatever the TTL.
-          ':ttl': { N: String(Math.max(this.expiration(), Math.ceil(untilMs / 1000) + 60)) },
-          ':topic': { S: state.topic },
-          ':partition': typeof state.partition === 'number' ? { N: String(state.partition) } : { S: state.partition },
-        },
-        ReturnValues: 'ALL_NEW',
-      }));
+      const out = await this.client.send(
+        new (dynamodbSdk().UpdateItemCommand)({
+          TableName: this.tableName,
+          Key: key(state.headKey),
+          UpdateExpression: 'SET #lease = :lease, #ttl = :ttl, #topic = :topic, #partition = :partition',
+          ConditionExpression: 'attribute_not_exists(#lease) OR #lease.#until < :now OR #lease.#container = :container',
+          ExpressionAttributeNames: {
+            '#lease': 'lease',
+            '#until': 'until',
+            '#container': 'container',
+            '#ttl': TTL,
+            '#topic': 'topic',
+            '#partition': 'partition',
+          },
+          ExpressionAttributeValues: {
+            ':lease': { M: { owner: { S: owner }, container: { S: this.container }, until: { N: String(untilMs) } } },
+            ':container': { S: this.container },
+            ':now': { N: String(this.now()) },
+            // The item outlives its lease, whatever the TTL.
+            ':ttl': { N: String(Math.max(this.expiration(), Math.ceil(untilMs / 1000) + 60)) },
+            ':topic': { S: state.topic },
+            ':partition': typeof state.partition === 'number' ? { N: String(state.partition) } : { S: state.partition },
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
       state.ranges = this.live(out.Attributes ?? {});
       state.touched.clear();
       state.leased = true;
@@ -340,42 +411,61 @@ export class DynamoDbRangeStore {
 
   /** Gives up the leases, writing the ranges as they are now (merged once relayed) with the same write. */
   private async releaseLeases(states: Map<string, PartitionState>, owner: string): Promise<void> {
-    await forEachLimit([...states.values()].filter((s) => s.leased || s.maybeLeased), LEASES_IN_FLIGHT, async (state) => {
-      // Whether or not the write below succeeds, this process no longer works on the partition.
-      const leased = state.leased;
-      this.unhold(state, owner);
-      state.leased = false;
-      state.maybeLeased = false;
-      if (leased) this.compact(state);
-      const ranges = leased && state.dirty;
-      await this.client.send(new (dynamodbSdk().UpdateItemCommand)({
-        TableName: this.tableName,
-        Key: key(state.headKey),
-        UpdateExpression: ranges ? 'SET #ranges = :ranges REMOVE #lease' : 'REMOVE #lease',
-        ConditionExpression: '#lease.#owner = :owner',
-        ExpressionAttributeNames: { '#lease': 'lease', '#owner': 'owner', ...(ranges ? { '#ranges': 'ranges' } : {}) },
-        ExpressionAttributeValues: { ':owner': { S: owner }, ...(ranges ? { ':ranges': { S: encodeRanges(state.ranges) } } : {}) },
-      })).catch((e: { name?: string }) => {
-        if (e.name !== 'ConditionalCheckFailedException') throw e;
-      });
-    });
+    await forEachLimit(
+      [...states.values()].filter((s) => s.leased || s.maybeLeased),
+      LEASES_IN_FLIGHT,
+      async (state) => {
+        // Whether or not the write below succeeds, this process no longer works on the partition.
+        const leased = state.leased;
+        this.unhold(state, owner);
+        state.leased = false;
+        state.maybeLeased = false;
+        if (leased) this.compact(state);
+        const ranges = leased && state.dirty;
+        await this.client
+          .send(
+            new (dynamodbSdk().UpdateItemCommand)({
+              TableName: this.tableName,
+              Key: key(state.headKey),
+              UpdateExpression: ranges ? 'SET #ranges = :ranges REMOVE #lease' : 'REMOVE #lease',
+              ConditionExpression: '#lease.#owner = :owner',
+              ExpressionAttributeNames: { '#lease': 'lease', '#owner': 'owner', ...(ranges ? { '#ranges': 'ranges' } : {}) },
+              ExpressionAttributeValues: {
+                ':owner': { S: owner },
+                ...(ranges ? { ':ranges': { S: encodeRanges(state.ranges) } } : {}),
+              },
+            }),
+          )
+          .catch((e: { name?: string }) => {
+            if (e.name !== 'ConditionalCheckFailedException') throw e;
+          });
+      },
+    );
   }
 
   /** The stored results of done records, read only when a record is delivered again. */
-  private async readResults(wanted: ReadonlyArray<{ entry: IdempotencyEntry; range: Range }>, done: Map<string, CompletedRecord>): Promise<void> {
+  private async readResults(
+    wanted: ReadonlyArray<{ entry: IdempotencyEntry; range: Range }>,
+    done: Map<string, CompletedRecord>,
+  ): Promise<void> {
     const keys = new Set<string>();
-    for (const { entry, range } of wanted) for (let i = 0; i < range.resultItems!; i++) keys.add(resultsKey(headKeyOf(entry.record), range.resultsId!, i));
+    for (const { entry, range } of wanted)
+      for (let i = 0; i < range.resultItems!; i++) keys.add(resultsKey(headKeyOf(entry.record), range.resultsId!, i));
     const results = new Map<string, unknown>();
     for (const item of await batchGet(this.client, this.tableName, [...keys].map(key), this.retry)) {
       const [headKey, k] = splitResultsKey(item[ID].S!);
-      for (const [offset, result] of Object.entries(JSON.parse(item.results?.S ?? '{}'))) results.set(`${headKey}#${k}@${offset}`, result);
+      for (const [offset, result] of Object.entries(JSON.parse(item.results?.S ?? '{}')))
+        results.set(`${headKey}#${k}@${offset}`, result);
     }
     for (const { entry, range } of wanted) {
       const found = `${headKeyOf(entry.record)}#${range.resultsId}@${entry.record.offset}`;
       // A result that is no longer there (its item expired) cannot be relayed again.
-      done.set(entry.key, results.has(found)
-        ? { ...completedRecord(range, entry.record), result: results.get(found) }
-        : { ...completedRecord(range, entry.record), resultOmitted: true });
+      done.set(
+        entry.key,
+        results.has(found)
+          ? { ...completedRecord(range, entry.record), result: results.get(found) }
+          : { ...completedRecord(range, entry.record), resultOmitted: true },
+      );
     }
   }
 
@@ -446,7 +536,8 @@ function settle(states: Map<string, PartitionState>, records: readonly RecordCoo
 }
 
 /** A range with nothing left to relay: no results, and not responded (a responded range's results may be undefined). */
-const plain = (r: Range): boolean => r.outcome !== 'responded' && r.resultsId === undefined && r.unstored === undefined && r.relayPending === undefined;
+const plain = (r: Range): boolean =>
+  r.outcome !== 'responded' && r.resultsId === undefined && r.unstored === undefined && r.relayPending === undefined;
 
 /**
  * Whether position `next` comes right after `last`: the next Kafka offset, or the next record delivered in the event
@@ -507,7 +598,8 @@ function covering(state: PartitionState, offset: Position): Range | undefined {
   return state.ranges[coveringIndex(state, offset)];
 }
 
-const has = (xs: readonly Position[] | undefined, offset: Position): boolean => xs?.some((x) => String(x) === String(offset)) === true;
+const has = (xs: readonly Position[] | undefined, offset: Position): boolean =>
+  xs?.some((x) => String(x) === String(offset)) === true;
 
 /** Done: in a range, and its result stored or relayed. */
 function isDone(range: Range | undefined, offset: Position): boolean {

@@ -103,10 +103,16 @@ export function coordinatesKey(record: RecordCoordinates): string {
  * field must be a string or a number. Throws IdempotencyKeyError naming the record otherwise.
  */
 export function jsonPointerKey(pointer: string): IdempotencyKeyFunction {
-  if (!pointer.startsWith('/')) throw new Error(`jsonPointerKey: ${JSON.stringify(pointer)} is not a JSON pointer; it must start with "/"`);
-  const tokens = pointer.slice(1).split('/').map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (!pointer.startsWith('/'))
+    throw new Error(`jsonPointerKey: ${JSON.stringify(pointer)} is not a JSON pointer; it must start with "/"`);
+  const tokens = pointer
+    .slice(1)
+    .split('/')
+    .map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
   return (record) => {
-    const fail = (reason: string): never => { throw new IdempotencyKeyError(record.topic, record.partition, record.offset, reason); };
+    const fail = (reason: string): never => {
+      throw new IdempotencyKeyError(record.topic, record.partition, record.offset, reason);
+    };
     let node: unknown;
     const decoded = record.decoded?.value;
     if (decoded !== undefined) {
@@ -126,7 +132,9 @@ export function jsonPointerKey(pointer: string): IdempotencyKeyFunction {
     }
     if (typeof node === 'string' && node.length > 0) return node;
     if (typeof node === 'number') return String(node);
-    return fail(`${pointer} is ${node === null ? 'null' : Array.isArray(node) ? 'an array' : node === '' ? 'an empty string' : `a(n) ${typeof node}`}, not a non-empty string or a number`);
+    return fail(
+      `${pointer} is ${node === null ? 'null' : Array.isArray(node) ? 'an array' : node === '' ? 'an empty string' : `a(n) ${typeof node}`}, not a non-empty string or a number`,
+    );
   };
 }
 
@@ -167,7 +175,12 @@ export class DynamoDbIdempotencyStore {
 
   /** The done records among these keys (duplicates allowed). In-progress items are not done. */
   async getCompleted(keys: readonly string[]): Promise<Map<string, CompletedRecord>> {
-    const items = await batchGet(this.client, this.tableName, [...new Set(keys)].map((k) => ({ [IDEMPOTENCY_PARTITION_KEY]: { S: k } })), this.retry);
+    const items = await batchGet(
+      this.client,
+      this.tableName,
+      [...new Set(keys)].map((k) => ({ [IDEMPOTENCY_PARTITION_KEY]: { S: k } })),
+      this.retry,
+    );
     const done = new Map<string, CompletedRecord>();
     for (const item of items) {
       const completed = toCompleted(item);
@@ -204,7 +217,12 @@ export class DynamoDbIdempotencyStore {
   async complete(entries: readonly CompletionEntry[], relayUntilMs = Date.now()): Promise<void> {
     const byKey = new Map<string, CompletionEntry>();
     for (const e of entries) byKey.set(e.key, e); // BatchWriteItem rejects duplicate keys
-    await batchPut(this.client, this.tableName, [...byKey.values()].map((e) => this.completedItem(e, relayUntilMs)), this.retry);
+    await batchPut(
+      this.client,
+      this.tableName,
+      [...byKey.values()].map((e) => this.completedItem(e, relayUntilMs)),
+      this.retry,
+    );
   }
 
   /**
@@ -215,22 +233,34 @@ export class DynamoDbIdempotencyStore {
     // A completed item whose result was lost (not stored, not relayed) is taken again once its relay is over: the
     // target runs again.
     try {
-      const out = await this.client.send(new (dynamodbSdk().PutItemCommand)({
-        TableName: this.tableName,
-        Item: {
-          [IDEMPOTENCY_PARTITION_KEY]: { S: key },
-          state: { S: 'IN_PROGRESS' },
-          inProgressUntil: { N: String(inProgressUntilMs) },
-          // DynamoDB's TTL must not delete the item while it is held: a short TTL would let another invocation in.
-          [IDEMPOTENCY_TTL_ATTRIBUTE]: { N: String(Math.max(this.expiration(), Math.ceil(inProgressUntilMs / 1000) + 60)) },
-          ...coordinates(record),
-        },
-        ConditionExpression: 'attribute_not_exists(#id) OR (#state = :inProgress AND #until < :now) OR (#relayPending = :true AND (attribute_not_exists(#until) OR #until < :now))',
-        ExpressionAttributeNames: { '#id': IDEMPOTENCY_PARTITION_KEY, '#state': 'state', '#until': 'inProgressUntil', '#relayPending': 'relayPending' },
-        ExpressionAttributeValues: { ':inProgress': { S: 'IN_PROGRESS' }, ':now': { N: String(Date.now()) }, ':true': { BOOL: true } },
-        ReturnValues: 'ALL_OLD',
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      }));
+      const out = await this.client.send(
+        new (dynamodbSdk().PutItemCommand)({
+          TableName: this.tableName,
+          Item: {
+            [IDEMPOTENCY_PARTITION_KEY]: { S: key },
+            state: { S: 'IN_PROGRESS' },
+            inProgressUntil: { N: String(inProgressUntilMs) },
+            // DynamoDB's TTL must not delete the item while it is held: a short TTL would let another invocation in.
+            [IDEMPOTENCY_TTL_ATTRIBUTE]: { N: String(Math.max(this.expiration(), Math.ceil(inProgressUntilMs / 1000) + 60)) },
+            ...coordinates(record),
+          },
+          ConditionExpression:
+            'attribute_not_exists(#id) OR (#state = :inProgress AND #until < :now) OR (#relayPending = :true AND (attribute_not_exists(#until) OR #until < :now))',
+          ExpressionAttributeNames: {
+            '#id': IDEMPOTENCY_PARTITION_KEY,
+            '#state': 'state',
+            '#until': 'inProgressUntil',
+            '#relayPending': 'relayPending',
+          },
+          ExpressionAttributeValues: {
+            ':inProgress': { S: 'IN_PROGRESS' },
+            ':now': { N: String(Date.now()) },
+            ':true': { BOOL: true },
+          },
+          ReturnValues: 'ALL_OLD',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
       return { state: 'acquired', lostResult: out.Attributes?.relayPending?.BOOL === true };
     } catch (e) {
       const err = e as { name?: string; Item?: Record<string, AttributeValue> };
@@ -246,16 +276,20 @@ export class DynamoDbIdempotencyStore {
    * to expire: the hold ends now.
    */
   async release(key: string): Promise<void> {
-    await this.client.send(new (dynamodbSdk().UpdateItemCommand)({
-      TableName: this.tableName,
-      Key: { [IDEMPOTENCY_PARTITION_KEY]: { S: key } },
-      UpdateExpression: 'SET #until = :ended',
-      ConditionExpression: '#state = :inProgress OR #relayPending = :true',
-      ExpressionAttributeNames: { '#state': 'state', '#until': 'inProgressUntil', '#relayPending': 'relayPending' },
-      ExpressionAttributeValues: { ':inProgress': { S: 'IN_PROGRESS' }, ':true': { BOOL: true }, ':ended': { N: '0' } },
-    })).catch((e: { name?: string }) => {
-      if (e.name !== 'ConditionalCheckFailedException') throw e;
-    });
+    await this.client
+      .send(
+        new (dynamodbSdk().UpdateItemCommand)({
+          TableName: this.tableName,
+          Key: { [IDEMPOTENCY_PARTITION_KEY]: { S: key } },
+          UpdateExpression: 'SET #until = :ended',
+          ConditionExpression: '#state = :inProgress OR #relayPending = :true',
+          ExpressionAttributeNames: { '#state': 'state', '#until': 'inProgressUntil', '#relayPending': 'relayPending' },
+          ExpressionAttributeValues: { ':inProgress': { S: 'IN_PROGRESS' }, ':true': { BOOL: true }, ':ended': { N: '0' } },
+        }),
+      )
+      .catch((e: { name?: string }) => {
+        if (e.name !== 'ConditionalCheckFailedException') throw e;
+      });
   }
 
   private get client(): DynamoDBClient {

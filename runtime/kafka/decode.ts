@@ -221,7 +221,9 @@ export function decodeKafkaEventLenient(event: unknown): LenientDecodeResult {
     const topic = groupKey.slice(0, dash);
     const partition = dash > 0 ? toInteger(groupKey.slice(dash + 1)) : -1;
     if (partition < 0) {
-      throw new KafkaEventDecodeError(`records["${groupKey}"]: records must be grouped by "topic-partition" as the event source mapping sends them`);
+      throw new KafkaEventDecodeError(
+        `records["${groupKey}"]: records must be grouped by "topic-partition" as the event source mapping sends them`,
+      );
     }
     // Offsets of the group's records, -1 where a record cannot be placed (and the reason why).
     const offsets: number[] = new Array(group.length).fill(-1);
@@ -235,18 +237,23 @@ export function decodeKafkaEventLenient(event: unknown): LenientDecodeResult {
       }
       const offset = toInteger(raw.offset);
       if (offset < 0) {
-        reasons[i] = `records["${groupKey}"][${i}] has no usable offset (${typeOf(raw.offset)}): offsets must be non-negative integers`;
+        reasons[i] =
+          `records["${groupKey}"][${i}] has no usable offset (${typeOf(raw.offset)}): offsets must be non-negative integers`;
       } else if (raw.topic !== topic || toInteger(raw.partition) !== partition) {
-        reasons[i] = `records["${groupKey}"][${i}] (offset ${offset}) names another topic-partition: records must be grouped by "topic-partition" as the event source mapping sends them`;
+        reasons[i] =
+          `records["${groupKey}"][${i}] (offset ${offset}) names another topic-partition: records must be grouped by "topic-partition" as the event source mapping sends them`;
       } else if (offset <= previous) {
-        reasons[i] = `records["${groupKey}"][${i}] has offset ${offset} after offset ${previous}: offsets must increase within a partition`;
+        reasons[i] =
+          `records["${groupKey}"][${i}] has offset ${offset} after offset ${previous}: offsets must increase within a partition`;
       } else {
         offsets[i] = previous = offset;
       }
     }
     const firstGood = offsets.findIndex((o) => o >= 0);
     if (firstGood < 0 && group.length > 0) {
-      throw new KafkaEventDecodeError(`records["${groupKey}"]: no record can be placed in the group, so the partition has no known position to be retried from; ${reasons[0]}`);
+      throw new KafkaEventDecodeError(
+        `records["${groupKey}"]: no record can be placed in the group, so the partition has no known position to be retried from; ${reasons[0]}`,
+      );
     }
     let after = firstGood < 0 ? 0 : Math.max(0, offsets[firstGood] - firstGood);
     for (let i = 0; i < group.length; i++) {
@@ -269,16 +276,26 @@ function eventRecords(event: unknown): Readonly<Record<string, unknown>> {
   }
   const e = event as Partial<KafkaEvent>;
   if (typeof e.eventSource !== 'string' || !KAFKA_EVENT_SOURCES.has(e.eventSource)) {
-    throw new KafkaEventDecodeError(`not a Kafka event: eventSource is ${JSON.stringify(e.eventSource)}, expected "SelfManagedKafka" or "aws:kafka" (or a Records array of "aws:kinesis" records)`);
+    throw new KafkaEventDecodeError(
+      `not a Kafka event: eventSource is ${JSON.stringify(e.eventSource)}, expected "SelfManagedKafka" or "aws:kafka" (or a Records array of "aws:kinesis" records)`,
+    );
   }
   const records = e.records;
   if (typeof records !== 'object' || records === null || Array.isArray(records)) {
-    throw new KafkaEventDecodeError(`not a Kafka event: records must be an object keyed "topic-partition", got ${typeOf(records)}`);
+    throw new KafkaEventDecodeError(
+      `not a Kafka event: records must be an object keyed "topic-partition", got ${typeOf(records)}`,
+    );
   }
   return records;
 }
 
-function decodeRecord(raw: RawKafkaRecord, topic: string, partition: number, offset: number, failures: KafkaRecordDecodeError[]): KafkaRecord | undefined {
+function decodeRecord(
+  raw: RawKafkaRecord,
+  topic: string,
+  partition: number,
+  offset: number,
+  failures: KafkaRecordDecodeError[],
+): KafkaRecord | undefined {
   const fail = (reason: string) => {
     failures.push(new KafkaRecordDecodeError(topic, partition, offset, reason, raw));
     return undefined;
@@ -288,8 +305,10 @@ function decodeRecord(raw: RawKafkaRecord, topic: string, partition: number, off
   const value = raw.value ?? null;
   if (value !== null && !isBase64(value)) return fail(`value is not valid base64 (${typeOf(value)})`);
   const headers = checkHeaders(raw.headers);
-  if (headers === undefined) return fail('headers must be an array of single-key objects whose values are arrays of bytes (integers 0-255)');
-  if (typeof raw.timestamp !== 'number' || !Number.isFinite(raw.timestamp)) return fail(`timestamp must be a number of milliseconds, got ${typeOf(raw.timestamp)}`);
+  if (headers === undefined)
+    return fail('headers must be an array of single-key objects whose values are arrays of bytes (integers 0-255)');
+  if (typeof raw.timestamp !== 'number' || !Number.isFinite(raw.timestamp))
+    return fail(`timestamp must be a number of milliseconds, got ${typeOf(raw.timestamp)}`);
   const record = new KafkaRecord(topic, partition, offset, raw.timestamp, raw.timestampType, null, null, NO_HEADERS, raw);
   // The checked event text goes into the record's private slots, decoded on first access.
   const slots = record as unknown as RecordSlots;
@@ -369,5 +388,11 @@ function toInteger(v: unknown): number {
 
 /** What a value is, for a message, never what it holds: record bytes stay out of logs and exceptions. */
 function typeOf(v: unknown): string {
-  return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'string' ? `a string of ${v.length} characters` : typeof v;
+  return v === null
+    ? 'null'
+    : Array.isArray(v)
+      ? 'an array'
+      : typeof v === 'string'
+        ? `a string of ${v.length} characters`
+        : typeof v;
 }

@@ -175,8 +175,10 @@ export function errorRecordMessage(e: ErrorItem): OutgoingMessage {
       ...(o.logResultBytes === undefined ? {} : { logResultTruncated: true, logResultBytes: o.logResultBytes }),
     }),
     headers: {
-      'source-topic': e.topic, 'source-partition': String(e.partition),
-      'source-start-offset': String(e.startOffset), 'source-end-offset': String(e.endOffset),
+      'source-topic': e.topic,
+      'source-partition': String(e.partition),
+      'source-start-offset': String(e.startOffset),
+      'source-end-offset': String(e.endOffset),
     },
   };
 }
@@ -220,7 +222,8 @@ function offsetsOf(item: ErrorItem): (Position | undefined)[] {
     if (item.offsets?.[i] !== undefined) return item.offsets[i];
     if (r instanceof TruncatedRecord) return r.offset ?? undefined;
     const raw = (typeof r === 'object' && r !== null ? r : {}) as { offset?: unknown; kinesis?: { sequenceNumber?: unknown } };
-    if (typeof raw.offset === 'number' || typeof raw.offset === 'string') return typeof raw.offset === 'string' && /^\d{1,15}$/.test(raw.offset) ? Number(raw.offset) : raw.offset;
+    if (typeof raw.offset === 'number' || typeof raw.offset === 'string')
+      return typeof raw.offset === 'string' && /^\d{1,15}$/.test(raw.offset) ? Number(raw.offset) : raw.offset;
     if (typeof raw.kinesis?.sequenceNumber === 'string') return raw.kinesis.sequenceNumber;
     return item.records.length === 1 ? item.startOffset : undefined;
   });
@@ -234,7 +237,10 @@ function boundDetails(item: ErrorItem, budget: number): { details: InvocationFai
   const d = item.details;
   const limit = Math.max(Math.floor(budget / 4), Math.min(8192, Math.floor(budget / 2)));
   // What an earlier fitting cut stays said.
-  const omitted: { payloadBytes?: number; logResultBytes?: number } = { payloadBytes: item.omitted?.payloadBytes, logResultBytes: item.omitted?.logResultBytes };
+  const omitted: { payloadBytes?: number; logResultBytes?: number } = {
+    payloadBytes: item.omitted?.payloadBytes,
+    logResultBytes: item.omitted?.logResultBytes,
+  };
   if (jsonBytes(d.payload) + jsonBytes(d.logResult) <= limit) return { details: d, omitted };
   let logResult = d.logResult;
   if (logResult !== undefined && jsonBytes(logResult) > Math.floor(limit / 2)) {
@@ -270,12 +276,21 @@ export function fitErrorItem(item: ErrorItem, maxMessageBytes: number): ErrorIte
   const { details, omitted } = boundDetails(item, budget);
   const inputBytes = item.inputPayload === undefined ? undefined : Buffer.byteLength(item.inputPayload);
   const slack = offsetSlack([...offsets, item.startOffset, item.endOffset]);
-  const make = (records: readonly unknown[], offs: readonly (Position | undefined)[], first: boolean, withInput: boolean): ErrorItem => {
+  const make = (
+    records: readonly unknown[],
+    offs: readonly (Position | undefined)[],
+    first: boolean,
+    withInput: boolean,
+  ): ErrorItem => {
     const start = offs[0] ?? item.startOffset;
     const last = offs[offs.length - 1];
     return {
-      ...item, details, records, offsets: offs.every((o) => o !== undefined) ? offs as Position[] : undefined,
-      startOffset: start, endOffset: last === undefined ? item.endOffset : nextPosition(last),
+      ...item,
+      details,
+      records,
+      offsets: offs.every((o) => o !== undefined) ? (offs as Position[]) : undefined,
+      startOffset: start,
+      endOffset: last === undefined ? item.endOffset : nextPosition(last),
       inputPayload: first && withInput ? item.inputPayload : undefined,
       omitted: {
         ...omitted,
@@ -283,13 +298,19 @@ export function fitErrorItem(item: ErrorItem, maxMessageBytes: number): ErrorIte
       },
     };
   };
-  const shellBytes = (first: boolean, withInput: boolean) => errorRecordBytes(make([], [item.startOffset], first, withInput)) + slack;
+  const shellBytes = (first: boolean, withInput: boolean) =>
+    errorRecordBytes(make([], [item.startOffset], first, withInput)) + slack;
   const cost = (r: unknown) => jsonBytes(r) + 1; // and a comma
   const later = shellBytes(false, false);
   // A record that cannot fit alone (with the first error record's note of a left-out input payload) is truncated.
   const alone = Math.max(later, shellBytes(true, false));
-  const records = item.records.map((r, i) => (r instanceof TruncatedRecord || alone + cost(r) <= budget ? r : new TruncatedRecord(item.topic, item.partition, offsets[i], r)));
-  const withInput = item.inputPayload !== undefined && shellBytes(true, true) + (records.length > 0 ? cost(records[0]) : 0) <= budget;
+  const records = item.records.map((r, i) =>
+    r instanceof TruncatedRecord || alone + cost(r) <= budget
+      ? r
+      : new TruncatedRecord(item.topic, item.partition, offsets[i], r),
+  );
+  const withInput =
+    item.inputPayload !== undefined && shellBytes(true, true) + (records.length > 0 ? cost(records[0]) : 0) <= budget;
   const items: ErrorItem[] = [];
   let i = 0;
   while (i < records.length || items.length === 0) {
@@ -308,8 +329,11 @@ function splitOver(item: ErrorItem, budget: number): ErrorItem[] {
   const half = Math.ceil(item.records.length / 2);
   const offs = offsetsOf(item);
   const part = (from: number, to: number, first: boolean): ErrorItem => ({
-    ...item, records: item.records.slice(from, to), offsets: item.offsets?.slice(from, to),
-    startOffset: offs[from] ?? item.startOffset, endOffset: offs[to - 1] === undefined ? item.endOffset : nextPosition(offs[to - 1]!),
+    ...item,
+    records: item.records.slice(from, to),
+    offsets: item.offsets?.slice(from, to),
+    startOffset: offs[from] ?? item.startOffset,
+    endOffset: offs[to - 1] === undefined ? item.endOffset : nextPosition(offs[to - 1]!),
     inputPayload: first ? item.inputPayload : undefined,
     omitted: { ...item.omitted, inputPayloadBytes: first ? item.omitted?.inputPayloadBytes : undefined },
   });
@@ -327,17 +351,23 @@ export function minimalErrorItems(item: ErrorItem): ErrorItem[] {
   const payload = d.payload === undefined ? undefined : cutToJsonBytes(d.payload, 1024);
   const omitted: OmittedBytes = {
     inputPayloadBytes: item.inputPayload === undefined ? item.omitted?.inputPayloadBytes : Buffer.byteLength(item.inputPayload),
-    payloadBytes: payload !== d.payload ? (item.omitted?.payloadBytes ?? Buffer.byteLength(d.payload!)) : item.omitted?.payloadBytes,
-    logResultBytes: d.logResult === undefined ? item.omitted?.logResultBytes : (item.omitted?.logResultBytes ?? Buffer.byteLength(d.logResult)),
+    payloadBytes:
+      payload !== d.payload ? (item.omitted?.payloadBytes ?? Buffer.byteLength(d.payload!)) : item.omitted?.payloadBytes,
+    logResultBytes:
+      d.logResult === undefined ? item.omitted?.logResultBytes : (item.omitted?.logResultBytes ?? Buffer.byteLength(d.logResult)),
   };
   const records = item.records.length === 0 ? [null] : item.records;
   return records.map((r, i) => {
     const offset = offsets[i] ?? (i === 0 ? item.startOffset : undefined);
     return {
-      ...item, details: { ...d, payload, logResult: undefined }, inputPayload: undefined, omitted,
+      ...item,
+      details: { ...d, payload, logResult: undefined },
+      inputPayload: undefined,
+      omitted,
       records: [r instanceof TruncatedRecord ? r : new TruncatedRecord(item.topic, item.partition, offset, r)],
       offsets: offset === undefined ? undefined : [offset],
-      startOffset: offset ?? item.startOffset, endOffset: offset === undefined ? item.endOffset : nextPosition(offset),
+      startOffset: offset ?? item.startOffset,
+      endOffset: offset === undefined ? item.endOffset : nextPosition(offset),
     };
   });
 }

@@ -1,16 +1,32 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DEFAULTS } from '../../contract/dispatcher-config';
 import {
-  BATCH_OVERHEAD_BYTES, ErrorItem, errorRecordMessage, fitErrorItem, KAFKA_DEFAULT_MAX_MESSAGE_BYTES, messageBytes, minimalErrorItems,
-  OutgoingMessage, RECORD_OVERHEAD_BYTES,
+  BATCH_OVERHEAD_BYTES,
+  ErrorItem,
+  errorRecordMessage,
+  fitErrorItem,
+  KAFKA_DEFAULT_MAX_MESSAGE_BYTES,
+  messageBytes,
+  minimalErrorItems,
+  OutgoingMessage,
+  RECORD_OVERHEAD_BYTES,
 } from './error-records';
 import { RecordCoordinates, RelayError } from '../errors';
 import type { Logger } from '../logger';
 import { SecretReader } from '../secrets';
 
 export {
-  BATCH_OVERHEAD_BYTES, cutToJsonBytes, errorRecordBudget, errorRecordBytes, errorRecordMessage, fitErrorItem,
-  KAFKA_DEFAULT_MAX_MESSAGE_BYTES, messageBytes, minimalErrorItems, RECORD_OVERHEAD_BYTES, TruncatedRecord,
+  BATCH_OVERHEAD_BYTES,
+  cutToJsonBytes,
+  errorRecordBudget,
+  errorRecordBytes,
+  errorRecordMessage,
+  fitErrorItem,
+  KAFKA_DEFAULT_MAX_MESSAGE_BYTES,
+  messageBytes,
+  minimalErrorItems,
+  RECORD_OVERHEAD_BYTES,
+  TruncatedRecord,
 } from './error-records';
 export type { ErrorItem, OmittedBytes, OutgoingMessage } from './error-records';
 
@@ -36,8 +52,8 @@ export interface ProducerSettings {
   /** false: plaintext; true: TLS with the system's CAs; object: TLS with these settings. */
   readonly ssl: boolean | { readonly ca?: string[]; readonly cert?: string; readonly key?: string; readonly passphrase?: string };
   readonly sasl?:
-  | { readonly mechanism: 'scram-sha-256' | 'scram-sha-512' | 'plain'; readonly username: string; readonly password: string }
-  | { readonly mechanism: 'oauthbearer'; readonly oauthBearerProvider: () => Promise<{ value: string }> };
+    | { readonly mechanism: 'scram-sha-256' | 'scram-sha-512' | 'plain'; readonly username: string; readonly password: string }
+    | { readonly mechanism: 'oauthbearer'; readonly oauthBearerProvider: () => Promise<{ value: string }> };
 }
 
 export type ProducerFactory = (settings: ProducerSettings, logger?: Logger) => KafkaProducerPort;
@@ -89,7 +105,12 @@ const DESCRIBE_RETRY_MS = 5 * 60_000;
 /** The broker's answers that a record (batch) is over max.message.bytes. */
 const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
 
-const AUTH_ERROR_NAMES = new Set(['KafkaJSSASLAuthenticationError', 'KafkaJSConnectionError', 'KafkaJSNonRetriableError', 'KafkaJSNumberOfRetriesExceeded']);
+const AUTH_ERROR_NAMES = new Set([
+  'KafkaJSSASLAuthenticationError',
+  'KafkaJSConnectionError',
+  'KafkaJSNonRetriableError',
+  'KafkaJSNumberOfRetriesExceeded',
+]);
 
 /**
  * Relays results to the response topic and failures to the error topic with one producer per
@@ -126,11 +147,19 @@ export class KafkaRelay {
    */
   async sendResponses(items: readonly ResponseItem[], topic = this.responseTopic): Promise<void> {
     if (topic === undefined || items.length === 0) return;
-    await this.send(topic, items.map(({ record, result }) => ({
-      key: JSON.stringify({ topic: record.topic, partition: record.partition, offset: record.offset }),
-      value: JSON.stringify(result === undefined ? null : result),
-      headers: { 'source-topic': record.topic, 'source-partition': String(record.partition), 'source-offset': String(record.offset) },
-    })), MAX_RESPONSE_SEND_BYTES);
+    await this.send(
+      topic,
+      items.map(({ record, result }) => ({
+        key: JSON.stringify({ topic: record.topic, partition: record.partition, offset: record.offset }),
+        value: JSON.stringify(result === undefined ? null : result),
+        headers: {
+          'source-topic': record.topic,
+          'source-partition': String(record.partition),
+          'source-offset': String(record.offset),
+        },
+      })),
+      MAX_RESPONSE_SEND_BYTES,
+    );
   }
 
   /**
@@ -160,7 +189,9 @@ export class KafkaRelay {
     if (this.errorLimitRead === undefined) {
       const read = this.readErrorTopicLimit();
       this.errorLimitRead = read;
-      void read.finally(() => { if (this.errorLimitRead === read) this.errorLimitRead = undefined; });
+      void read.finally(() => {
+        if (this.errorLimitRead === read) this.errorLimitRead = undefined;
+      });
     }
     return this.errorLimitRead;
   }
@@ -171,20 +202,38 @@ export class KafkaRelay {
     if (p !== undefined) await (await p).disconnect().catch(() => undefined);
   }
 
-  private async sendFitted(topic: string, items: readonly ErrorItem[], maxMessageBytes: number, readAgain: boolean): Promise<void> {
-    const fitted = items.flatMap((i) => fitErrorItem(i, maxMessageBytes)).map((item) => ({ item, message: errorRecordMessage(item) }));
+  private async sendFitted(
+    topic: string,
+    items: readonly ErrorItem[],
+    maxMessageBytes: number,
+    readAgain: boolean,
+  ): Promise<void> {
+    const fitted = items
+      .flatMap((i) => fitErrorItem(i, maxMessageBytes))
+      .map((item) => ({ item, message: errorRecordMessage(item) }));
     const batches = batchesOf(fitted, (f) => f.message, maxMessageBytes);
     for (let b = 0; b < batches.length; b++) {
       try {
-        await this.sendChunk(topic, batches[b].map((f) => f.message));
+        await this.sendChunk(
+          topic,
+          batches[b].map((f) => f.message),
+        );
       } catch (e) {
         if (!refusedAsTooLarge(e)) throw e;
-        const rest = batches.slice(b).flat().map((f) => f.item);
+        const rest = batches
+          .slice(b)
+          .flat()
+          .map((f) => f.item);
         const given = this.options.errorTopicMaxMessageBytes;
-        this.options.logger?.warn('the broker refused an error record as too large: the error topic takes less than the relay sized them for', {
-          topic, maxMessageBytes, errorTopicMaxMessageBytes: given,
-          fix: given === undefined ? undefined : 'set errorTopicMaxMessageBytes to the error topic\'s max.message.bytes',
-        });
+        this.options.logger?.warn(
+          'the broker refused an error record as too large: the error topic takes less than the relay sized them for',
+          {
+            topic,
+            maxMessageBytes,
+            errorTopicMaxMessageBytes: given,
+            fix: given === undefined ? undefined : "set errorTopicMaxMessageBytes to the error topic's max.message.bytes",
+          },
+        );
         this.errorLimit = undefined;
         if (readAgain && given === undefined) {
           const again = await this.errorTopicMaxMessageBytes();
@@ -210,7 +259,10 @@ export class KafkaRelay {
         const bytes = await withTimeout(producer.maxMessageBytes(topic), DESCRIBE_TIMEOUT_MS, `describing ${topic}`);
         if (Number.isInteger(bytes) && bytes > 0) {
           this.errorLimit = { bytes, until: Infinity };
-          this.options.logger?.info('error records are sized for the error topic\'s max.message.bytes', { topic, maxMessageBytes: bytes });
+          this.options.logger?.info("error records are sized for the error topic's max.message.bytes", {
+            topic,
+            maxMessageBytes: bytes,
+          });
           return bytes;
         }
         reason = `max.message.bytes is ${JSON.stringify(bytes)}`;
@@ -219,10 +271,15 @@ export class KafkaRelay {
       reason = (e as Error).message;
     }
     this.errorLimit = { bytes: KAFKA_DEFAULT_MAX_MESSAGE_BYTES, until: Date.now() + retryMs };
-    this.options.logger?.warn('the error topic\'s max.message.bytes could not be read; error records are sized for Kafka\'s default', {
-      topic, maxMessageBytes: KAFKA_DEFAULT_MAX_MESSAGE_BYTES, error: reason,
-      fix: 'allow the relay to describe the topic\'s configuration (DESCRIBE_CONFIGS; MSK IAM kafka-cluster:DescribeTopicDynamicConfiguration), or set errorTopicMaxMessageBytes',
-    });
+    this.options.logger?.warn(
+      "the error topic's max.message.bytes could not be read; error records are sized for Kafka's default",
+      {
+        topic,
+        maxMessageBytes: KAFKA_DEFAULT_MAX_MESSAGE_BYTES,
+        error: reason,
+        fix: "allow the relay to describe the topic's configuration (DESCRIBE_CONFIGS; MSK IAM kafka-cluster:DescribeTopicDynamicConfiguration), or set errorTopicMaxMessageBytes",
+      },
+    );
     return KAFKA_DEFAULT_MAX_MESSAGE_BYTES;
   }
 
@@ -238,15 +295,22 @@ export class KafkaRelay {
     try {
       await (await this.connectedProducer()).send(topic, messages);
     } catch (e) {
-      if (refusedAsTooLarge(e) || !AUTH_ERROR_NAMES.has((e as Error).name)) throw new RelayError(`relaying ${messages.length} record(s) to ${topic} failed: ${(e as Error).message}`, e);
+      if (refusedAsTooLarge(e) || !AUTH_ERROR_NAMES.has((e as Error).name))
+        throw new RelayError(`relaying ${messages.length} record(s) to ${topic} failed: ${(e as Error).message}`, e);
       // Credentials may have been rotated: read them again once, with a new producer.
-      this.options.logger?.warn('relay failed to connect or authenticate; reading the credentials again', { topic, error: (e as Error).message });
+      this.options.logger?.warn('relay failed to connect or authenticate; reading the credentials again', {
+        topic,
+        error: (e as Error).message,
+      });
       await this.disconnect();
       try {
         await (await this.connectedProducer()).send(topic, messages);
       } catch (e2) {
         await this.disconnect();
-        throw new RelayError(`relaying ${messages.length} record(s) to ${topic} failed after reading the credentials again: ${(e2 as Error).message}`, e2);
+        throw new RelayError(
+          `relaying ${messages.length} record(s) to ${topic} failed after reading the credentials again: ${(e2 as Error).message}`,
+          e2,
+        );
       }
     }
   }
@@ -254,7 +318,9 @@ export class KafkaRelay {
   private connectedProducer(): Promise<KafkaProducerPort> {
     if (this.producer === undefined) {
       const p = this.settings().then((s) => this.factory(s, this.options.logger));
-      p.catch(() => { if (this.producer === p) this.producer = undefined; });
+      p.catch(() => {
+        if (this.producer === p) this.producer = undefined;
+      });
       this.producer = p;
     }
     return this.producer;
@@ -265,7 +331,10 @@ export class KafkaRelay {
     const o = this.options;
     const auth = o.auth ?? 'none';
     const tls = o.tls ?? auth !== 'none';
-    const ca = o.rootCaSecretArn === undefined ? undefined : [this.secrets.pem(await this.secrets.json(o.rootCaSecretArn), 'certificate', o.rootCaSecretArn)];
+    const ca =
+      o.rootCaSecretArn === undefined
+        ? undefined
+        : [this.secrets.pem(await this.secrets.json(o.rootCaSecretArn), 'certificate', o.rootCaSecretArn)];
     const base = { clientId: o.clientId ?? DEFAULTS.relayClientId, brokers: o.bootstrapServers };
     switch (auth) {
       case 'none':
@@ -277,7 +346,11 @@ export class KafkaRelay {
         return {
           ...base,
           ssl: ca ? { ca } : tls,
-          sasl: { mechanism: auth, username: this.secrets.field(s, 'username', o.secretArn!), password: this.secrets.field(s, 'password', o.secretArn!) },
+          sasl: {
+            mechanism: auth,
+            username: this.secrets.field(s, 'username', o.secretArn!),
+            password: this.secrets.field(s, 'password', o.secretArn!),
+          },
         };
       }
       case 'mtls': {
@@ -333,7 +406,9 @@ function refusedAsTooLarge(e: unknown, depth = 0): boolean {
   if (typeof e !== 'object' || e === null || depth > 6) return false;
   const x = e as { type?: unknown; cause?: unknown; originalError?: unknown; errors?: unknown };
   if (typeof x.type === 'string' && TOO_LARGE.has(x.type)) return true;
-  return [x.cause, x.originalError, ...(Array.isArray(x.errors) ? x.errors : [])].some((c) => c !== e && refusedAsTooLarge(c, depth + 1));
+  return [x.cause, x.originalError, ...(Array.isArray(x.errors) ? x.errors : [])].some(
+    (c) => c !== e && refusedAsTooLarge(c, depth + 1),
+  );
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -364,9 +439,16 @@ export const kafkajsProducerFactory: ProducerFactory = (settings, logger) => {
     authenticationTimeout: 5_000,
     retry: { retries: 3 },
     logLevel: logLevel.ERROR,
-    logCreator: () => ({ namespace, label, log }) => logger?.[label === 'ERROR' ? 'error' : 'warn']('kafkajs', { namespace, ...log }),
+    logCreator:
+      () =>
+      ({ namespace, label, log }) =>
+        logger?.[label === 'ERROR' ? 'error' : 'warn']('kafkajs', { namespace, ...log }),
   });
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
   let connected: Promise<void> | undefined;
   return {
     async send(topic, messages) {
@@ -391,7 +473,8 @@ export const kafkajsProducerFactory: ProducerFactory = (settings, logger) => {
       try {
         await admin.connect();
         const { resources } = await admin.describeConfigs({
-          includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }],
+          includeSynonyms: false,
+          resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }],
         });
         const value = resources[0]?.configEntries.find((c) => c.configName === 'max.message.bytes')?.configValue;
         if (value === undefined) throw new Error(`DescribeConfigs gave no max.message.bytes for ${topic}`);

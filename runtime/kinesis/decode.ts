@@ -117,7 +117,12 @@ export class KinesisRecord {
     try {
       return JSON.parse(text) as T;
     } catch (e) {
-      throw new KinesisRecordDecodeError(this.topic, this.partition, this.sequenceNumber, `${field} is not JSON (${(e as Error).name})`);
+      throw new KinesisRecordDecodeError(
+        this.topic,
+        this.partition,
+        this.sequenceNumber,
+        `${field} is not JSON (${(e as Error).name})`,
+      );
     }
   }
 }
@@ -163,24 +168,38 @@ export function decodeKinesisEventLenient(event: unknown): LenientKinesisDecodeR
   const lastSequence = new Map<string, bigint>();
   for (let i = 0; i < raws.length; i++) {
     const raw = raws[i] as RawKinesisRecord;
-    if (typeof raw !== 'object' || raw === null || raw.eventSource !== 'aws:kinesis' || typeof raw.kinesis !== 'object' || raw.kinesis === null) {
-      throw new KinesisEventDecodeError(`Records[${i}] is not a Kinesis record: eventSource is ${JSON.stringify(raw?.eventSource)}, expected "aws:kinesis" with a kinesis object`);
+    if (
+      typeof raw !== 'object' ||
+      raw === null ||
+      raw.eventSource !== 'aws:kinesis' ||
+      typeof raw.kinesis !== 'object' ||
+      raw.kinesis === null
+    ) {
+      throw new KinesisEventDecodeError(
+        `Records[${i}] is not a Kinesis record: eventSource is ${JSON.stringify(raw?.eventSource)}, expected "aws:kinesis" with a kinesis object`,
+      );
     }
     const stream = /:stream\/([^/]+)/.exec(String(raw.eventSourceARN))?.[1];
     const colon = typeof raw.eventID === 'string' ? raw.eventID.indexOf(':') : -1;
     const shardId = colon > 0 ? raw.eventID.slice(0, colon) : undefined;
     const seq = raw.kinesis.sequenceNumber;
     if (stream === undefined || shardId === undefined) {
-      throw new KinesisEventDecodeError(`Records[${i}] (sequence number ${JSON.stringify(seq)}) has eventSourceARN ${JSON.stringify(raw.eventSourceARN)} and eventID ${JSON.stringify(raw.eventID)}: expected arn:…:stream/<name> and "<shardId>:<sequenceNumber>"`);
+      throw new KinesisEventDecodeError(
+        `Records[${i}] (sequence number ${JSON.stringify(seq)}) has eventSourceARN ${JSON.stringify(raw.eventSourceARN)} and eventID ${JSON.stringify(raw.eventID)}: expected arn:…:stream/<name> and "<shardId>:<sequenceNumber>"`,
+      );
     }
     if (typeof seq !== 'string' || !SEQUENCE_NUMBER.test(seq) || raw.eventID.slice(colon + 1) !== seq) {
-      throw new KinesisEventDecodeError(`Records[${i}] of ${stream}/${shardId} has sequence number ${JSON.stringify(seq)} and eventID ${JSON.stringify(raw.eventID)}: a sequence number is decimal digits and ends the eventID`);
+      throw new KinesisEventDecodeError(
+        `Records[${i}] of ${stream}/${shardId} has sequence number ${JSON.stringify(seq)} and eventID ${JSON.stringify(raw.eventID)}: a sequence number is decimal digits and ends the eventID`,
+      );
     }
     // Compared as bigints: sequence numbers of one shard need not have the same number of digits.
     const n = BigInt(seq);
     const previous = lastSequence.get(shardId);
     if (previous !== undefined && n <= previous) {
-      throw new KinesisEventDecodeError(`Records[${i}] of ${stream}/${shardId} has sequence number ${seq} after ${previous}: sequence numbers must increase within a shard`);
+      throw new KinesisEventDecodeError(
+        `Records[${i}] of ${stream}/${shardId} has sequence number ${seq} after ${previous}: sequence numbers must increase within a shard`,
+      );
     }
     lastSequence.set(shardId, n);
     const fail = (reason: string) => failures.push(new KinesisRecordDecodeError(stream, shardId, seq, reason, raw));
@@ -205,5 +224,11 @@ export function decodeKinesisEventLenient(event: unknown): LenientKinesisDecodeR
 
 /** What a value is, for a message, never what it holds: record data stays out of logs and exceptions. */
 function typeOf(v: unknown): string {
-  return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'string' ? `a string of ${v.length} characters` : typeof v;
+  return v === null
+    ? 'null'
+    : Array.isArray(v)
+      ? 'an array'
+      : typeof v === 'string'
+        ? `a string of ${v.length} characters`
+        : typeof v;
 }

@@ -10,7 +10,7 @@ import { BUILTIN_ALIASES, BUILTIN_DESCRIPTORS, BUILTIN_PROTO_TEXTS } from './bui
 import { FramingError, readConfluentMessageIndexes, readVarint } from './wire';
 
 export const DATA_FORMATS = ['AVRO', 'PROTOBUF', 'JSON'] as const;
-export type DataFormat = typeof DATA_FORMATS[number];
+export type DataFormat = (typeof DATA_FORMATS)[number];
 
 /** A schema as a registry serves it, with the schemas it references (Confluent references, by name). */
 export interface SchemaText {
@@ -50,9 +50,12 @@ function ajvInstance(): AjvClass {
 /** Builds the codec of a schema; throws (with the library's reason) when the schema does not parse. */
 export function compileCodec(text: SchemaText, indexing: MessageIndexing): Codec {
   switch (text.format) {
-    case 'AVRO': return avroCodec(text);
-    case 'PROTOBUF': return protobufCodec(text, indexing);
-    case 'JSON': return jsonCodec(text);
+    case 'AVRO':
+      return avroCodec(text);
+    case 'PROTOBUF':
+      return protobufCodec(text, indexing);
+    case 'JSON':
+      return jsonCodec(text);
   }
 }
 
@@ -157,7 +160,7 @@ function protobufCodec(text: SchemaText, indexing: MessageIndexing): Codec {
   const names = new Map<Protobuf.Type, string>();
   const nameOf = (type: Protobuf.Type): string => {
     let name = names.get(type);
-    if (name === undefined) names.set(type, name = type.fullName.slice(1));
+    if (name === undefined) names.set(type, (name = type.fullName.slice(1)));
     return name;
   };
   return {
@@ -230,7 +233,8 @@ function addMissing(ns: Protobuf.Namespace, nested: Record<string, any>): void {
   const pb = protobufLib();
   for (const [name, json] of Object.entries(nested)) {
     const existing = ns.get(name);
-    const definition = json.fields !== undefined || json.values !== undefined || json.methods !== undefined || json.id !== undefined;
+    const definition =
+      json.fields !== undefined || json.values !== undefined || json.methods !== undefined || json.id !== undefined;
     if (!definition && existing instanceof pb.Namespace && !(existing instanceof pb.Type) && !(existing instanceof pb.Service)) {
       addMissing(existing, json.nested ?? {});
     } else if (existing === null) {
@@ -268,7 +272,9 @@ function wellKnownJson(topLevel: Protobuf.Type[]): ((type: Protobuf.Type, value:
       }
     }
   }
-  const fieldsOf = new Map([...converts].map((t) => [t, t.fieldsArray.filter((f) => converts.has(f.resolvedType as Protobuf.Type))]));
+  const fieldsOf = new Map(
+    [...converts].map((t) => [t, t.fieldsArray.filter((f) => converts.has(f.resolvedType as Protobuf.Type))]),
+  );
   const convert = (type: Protobuf.Type, value: any): unknown => {
     if (value === null || value === undefined) return value;
     const wellKnown = WELL_KNOWN_JSON[type.fullName];
@@ -347,7 +353,7 @@ function protoFile(schema: string): { root: Protobuf.Root; imports: string[] } {
   const pb = protobufLib();
   if (!SERIALIZED_DESCRIPTOR.test(schema.trim())) {
     const parsed = pb.parse(schema, { keepCase: false });
-    return { root: parsed.root, imports: [...parsed.imports ?? [], ...parsed.weakImports ?? []] };
+    return { root: parsed.root, imports: [...(parsed.imports ?? []), ...(parsed.weakImports ?? [])] };
   }
   // The extension exports descriptor.proto's namespace and adds Root.fromDescriptor to the protobufjs it loads (its own
   // copy in the bundle): that root's class is the one to call.
@@ -355,7 +361,7 @@ function protoFile(schema: string): { root: Protobuf.Root; imports: string[] } {
   const file = desc.FileDescriptorProto.decode(Buffer.from(schema, 'base64'));
   withoutCustomOptions(file);
   const json = unresolved(desc.root.constructor, () => desc.root.constructor.fromDescriptor({ file: [file] }).toJSON());
-  return { root: rootOf(camelCaseFields(json).nested ?? {}), imports: [...file.dependency ?? []] };
+  return { root: rootOf(camelCaseFields(json).nested ?? {}), imports: [...(file.dependency ?? [])] };
 }
 
 /**
@@ -364,7 +370,9 @@ function protoFile(schema: string): { root: Protobuf.Root; imports: string[] } {
  */
 function unresolved<T>(Root: { prototype: { resolveAll(): unknown } }, fn: () => T): T {
   const resolveAll = Root.prototype.resolveAll;
-  Root.prototype.resolveAll = function (this: unknown) { return this; };
+  Root.prototype.resolveAll = function (this: unknown) {
+    return this;
+  };
   try {
     return fn();
   } finally {
@@ -378,7 +386,8 @@ function unresolved<T>(Root: { prototype: { resolveAll(): unknown } }, fn: () =>
  * there yet.
  */
 function withoutCustomOptions(message: { extension?: { extendee?: string }[]; messageType?: any[]; nestedType?: any[] }): void {
-  if (message.extension) message.extension = message.extension.filter((e) => !/^\.?google\.protobuf\.[A-Za-z]+Options$/.test(e.extendee ?? ''));
+  if (message.extension)
+    message.extension = message.extension.filter((e) => !/^\.?google\.protobuf\.[A-Za-z]+Options$/.test(e.extendee ?? ''));
   for (const m of message.messageType ?? message.nestedType ?? []) withoutCustomOptions(m);
 }
 
@@ -390,7 +399,13 @@ function camelCaseFields(json: any): any {
   if (json.fields) {
     out.fields = Object.fromEntries(Object.entries(json.fields).map(([name, f]) => [protobufLib().util.camelCase(name), f]));
     // Oneofs name their fields too.
-    if (json.oneofs) out.oneofs = Object.fromEntries(Object.entries<any>(json.oneofs).map(([name, o]) => [name, { ...o, oneof: o.oneof.map((n: string) => protobufLib().util.camelCase(n)) }]));
+    if (json.oneofs)
+      out.oneofs = Object.fromEntries(
+        Object.entries<any>(json.oneofs).map(([name, o]) => [
+          name,
+          { ...o, oneof: o.oneof.map((n: string) => protobufLib().util.camelCase(n)) },
+        ]),
+      );
   }
   return out;
 }

@@ -54,7 +54,8 @@ interface Pending {
 
 /** The formats whose schema is fetched from a registry by the id the record gives. */
 type FetchedFormat = 'confluent' | 'glue' | 'mapping-source';
-const isFetched = (format: FieldFormat | undefined): format is FetchedFormat => format === 'confluent' || format === 'glue' || format === 'mapping-source';
+const isFetched = (format: FieldFormat | undefined): format is FetchedFormat =>
+  format === 'confluent' || format === 'glue' || format === 'mapping-source';
 
 export class RecordDecoder {
   private readonly schemas: SchemaCache;
@@ -66,7 +67,8 @@ export class RecordDecoder {
 
   constructor(private readonly options: RecordDecoderOptions) {
     const max = options.maxInflatedBytes;
-    if (max !== undefined && !(Number.isSafeInteger(max) && max >= 1 && max <= BUFFER_MAX_LENGTH)) throw new RangeError(`maxInflatedBytes must be a whole number of bytes from 1 to ${BUFFER_MAX_LENGTH}; got ${max}`);
+    if (max !== undefined && !(Number.isSafeInteger(max) && max >= 1 && max <= BUFFER_MAX_LENGTH))
+      throw new RangeError(`maxInflatedBytes must be a whole number of bytes from 1 to ${BUFFER_MAX_LENGTH}; got ${max}`);
     this.schemas = new SchemaCache(options);
     const key = options.key ?? 'bytes';
     const value = options.value ?? 'bytes';
@@ -103,17 +105,22 @@ export class RecordDecoder {
     if (pending.length === 0) return errors;
     const refs = new Map(pending.map((p) => [p.name, p.ref]));
     const settled = new Map<string, Codec | Error>();
-    await Promise.all([...refs].map(async ([name, ref]) => {
-      settled.set(name, await this.schemas.codec(ref).catch((e: Error) => e));
-    }));
+    await Promise.all(
+      [...refs].map(async ([name, ref]) => {
+        settled.set(name, await this.schemas.codec(ref).catch((e: Error) => e));
+      }),
+    );
     for (const p of pending) {
       if (errors.has(p.record)) continue;
       const { record, field, name } = p;
       const codec = settled.get(name)!;
       if (codec instanceof Error) {
-        errors.set(record, codec instanceof RegistryError && !codec.notFound
-          ? new SchemaRegistryUnavailableError(record.topic, record.partition, record.offset, field, name, codec.message)
-          : new SchemaDecodeError(record.topic, record.partition, record.offset, field, name, codec.message));
+        errors.set(
+          record,
+          codec instanceof RegistryError && !codec.notFound
+            ? new SchemaRegistryUnavailableError(record.topic, record.partition, record.offset, field, name, codec.message)
+            : new SchemaDecodeError(record.topic, record.partition, record.offset, field, name, codec.message),
+        );
         continue;
       }
       try {
@@ -128,7 +135,12 @@ export class RecordDecoder {
   /** Decodes a field whose schema is compiled; false when it is not compiled yet (the field is then framed again and its schema fetched). */
   private decodeCompiled(record: SourceRecord, field: RecordField, bytes: Buffer | null): boolean {
     if (bytes === null) return true;
-    const { ref, body } = this.framed(record, field, (field === 'key' ? this.options.key : this.options.value) as FetchedFormat, bytes);
+    const { ref, body } = this.framed(
+      record,
+      field,
+      (field === 'key' ? this.options.key : this.options.value) as FetchedFormat,
+      bytes,
+    );
     const name = this.nameOf(ref);
     const codec = this.schemas.compiledCodec(name);
     if (codec === undefined) return false;
@@ -168,17 +180,29 @@ export class RecordDecoder {
   private framed(record: SourceRecord, field: RecordField, format: FetchedFormat, bytes: Buffer): Framed {
     try {
       switch (format) {
-        case 'confluent': return readConfluentFrame(bytes);
-        case 'glue': return readGlueFrame(bytes, this.options.maxInflatedBytes);
+        case 'confluent':
+          return readConfluentFrame(bytes);
+        case 'glue':
+          return readGlueFrame(bytes, this.options.maxInflatedBytes);
         case 'mapping-source': {
           const metadata = schemaMetadata(record, field);
           const ref = metadata?.schemaId === undefined ? undefined : refOfSchemaId(metadata.schemaId);
-          if (ref === undefined) throw new FramingError(`${field}SchemaMetadata.schemaId is ${JSON.stringify(metadata?.schemaId)}: not a Confluent schema id or a Glue schema version id`);
+          if (ref === undefined)
+            throw new FramingError(
+              `${field}SchemaMetadata.schemaId is ${JSON.stringify(metadata?.schemaId)}: not a Confluent schema id or a Glue schema version id`,
+            );
           return { ref, body: bytes };
         }
       }
     } catch (e) {
-      throw new SchemaDecodeError(record.topic, record.partition, record.offset, field, e instanceof FramingError && e.ref ? schemaRefName(e.ref) : undefined, reasonOf(e));
+      throw new SchemaDecodeError(
+        record.topic,
+        record.partition,
+        record.offset,
+        field,
+        e instanceof FramingError && e.ref ? schemaRefName(e.ref) : undefined,
+        reasonOf(e),
+      );
     }
   }
 

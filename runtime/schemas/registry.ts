@@ -19,7 +19,11 @@ import { DATA_FORMATS, DataFormat, SchemaText } from './codecs';
  * client certificate shows: TLS 1.3 ends the connection after the handshake; a timeout is not one).
  */
 export class RegistryError extends Error {
-  constructor(message: string, public readonly notFound = false, public readonly refused = false) {
+  constructor(
+    message: string,
+    public readonly notFound = false,
+    public readonly refused = false,
+  ) {
     super(message);
     this.name = 'RegistryError';
   }
@@ -71,12 +75,18 @@ export class ConfluentRegistryClient implements RegistryClient {
   private async resolve(r: ConfluentSchemaResponse, depth: number): Promise<SchemaText> {
     if (typeof r.schema !== 'string') throw new RegistryError('the registry answered without a schema');
     const type = r.schemaType ?? 'AVRO';
-    if (!DATA_FORMATS.includes(type as DataFormat)) throw new RegistryError(`schema type ${JSON.stringify(type)} is not AVRO, PROTOBUF or JSON`, true);
+    if (!DATA_FORMATS.includes(type as DataFormat))
+      throw new RegistryError(`schema type ${JSON.stringify(type)} is not AVRO, PROTOBUF or JSON`, true);
     if (depth > MAX_REFERENCE_DEPTH) throw new RegistryError(`schema references nest deeper than ${MAX_REFERENCE_DEPTH}`, true);
-    const references = await Promise.all((r.references ?? []).map(async (ref) => ({
-      name: ref.name,
-      schema: await this.resolve(await this.get(`subjects/${encodeURIComponent(ref.subject)}/versions/${encodeURIComponent(String(ref.version))}`), depth + 1),
-    })));
+    const references = await Promise.all(
+      (r.references ?? []).map(async (ref) => ({
+        name: ref.name,
+        schema: await this.resolve(
+          await this.get(`subjects/${encodeURIComponent(ref.subject)}/versions/${encodeURIComponent(String(ref.version))}`),
+          depth + 1,
+        ),
+      })),
+    );
     return { format: type as DataFormat, schema: r.schema, references };
   }
 
@@ -85,56 +95,81 @@ export class ConfluentRegistryClient implements RegistryClient {
    * refusal after that is the caller's to retry.
    */
   private async get(path: string, fresh = false): Promise<ConfluentSchemaResponse> {
-    const connection = this.request ??= this.connection().catch((e) => {
+    const connection = (this.request ??= this.connection().catch((e) => {
       this.request = undefined;
       throw e;
-    });
+    }));
     try {
       return await this.send(path, await connection);
     } catch (e) {
-      if (fresh || !(e instanceof RegistryError && e.refused) || (this.options.auth !== 'basic' && this.options.auth !== 'mtls')) throw e;
+      if (fresh || !(e instanceof RegistryError && e.refused) || (this.options.auth !== 'basic' && this.options.auth !== 'mtls'))
+        throw e;
       if (this.request === connection) this.request = undefined;
       return this.get(path, true);
     }
   }
 
-  private send(path: string, { headers, agent }: { headers: Record<string, string>; agent: http.Agent }): Promise<ConfluentSchemaResponse> {
+  private send(
+    path: string,
+    { headers, agent }: { headers: Record<string, string>; agent: http.Agent },
+  ): Promise<ConfluentSchemaResponse> {
     const url = new URL(path, this.base);
     const transport = url.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
-      const req = transport.get(url, { headers: { accept: 'application/vnd.schemaregistry.v1+json, application/json', ...headers }, agent, timeout: this.options.timeoutMs ?? 10_000 }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', (e) => reject(new RegistryError(`reading the registry's answer failed: ${e.message}`)));
-        res.on('end', () => {
-          const status = res.statusCode ?? 0;
-          const text = Buffer.concat(chunks).toString('utf8');
-          if (status === 200) {
-            try {
-              resolve(JSON.parse(text));
-            } catch {
-              reject(new RegistryError(`${url.pathname}: the registry's answer is not JSON`));
+      const req = transport.get(
+        url,
+        {
+          headers: { accept: 'application/vnd.schemaregistry.v1+json, application/json', ...headers },
+          agent,
+          timeout: this.options.timeoutMs ?? 10_000,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', (e) => reject(new RegistryError(`reading the registry's answer failed: ${e.message}`)));
+          res.on('end', () => {
+            const status = res.statusCode ?? 0;
+            const text = Buffer.concat(chunks).toString('utf8');
+            if (status === 200) {
+              try {
+                resolve(JSON.parse(text));
+              } catch {
+                reject(new RegistryError(`${url.pathname}: the registry's answer is not JSON`));
+              }
+              return;
             }
-            return;
-          }
-          // 404 is the record naming a schema that does not exist; anything else (auth, throttling, server errors) is retried.
-          reject(new RegistryError(`${url.pathname}: HTTP ${status}${errorCode(text)}`, status === 404, status === 401 || status === 403));
-        });
-      });
+            // 404 is the record naming a schema that does not exist; anything else (auth, throttling, server errors) is retried.
+            reject(
+              new RegistryError(
+                `${url.pathname}: HTTP ${status}${errorCode(text)}`,
+                status === 404,
+                status === 401 || status === 403,
+              ),
+            );
+          });
+        },
+      );
       const timeout = new Error(`no answer within ${this.options.timeoutMs ?? 10_000} ms`);
       req.on('timeout', () => req.destroy(timeout));
-      req.on('error', (e) => reject(new RegistryError(`${url.host}: ${e.message}`, false, this.options.auth === 'mtls' && e !== timeout)));
+      req.on('error', (e) =>
+        reject(new RegistryError(`${url.host}: ${e.message}`, false, this.options.auth === 'mtls' && e !== timeout)),
+      );
     });
   }
 
   private async connection(): Promise<{ headers: Record<string, string>; agent: http.Agent }> {
     const o = this.options;
-    const ca = o.rootCaSecretArn === undefined ? undefined : this.secrets.pem(await this.secrets.json(o.rootCaSecretArn), 'certificate', o.rootCaSecretArn);
+    const ca =
+      o.rootCaSecretArn === undefined
+        ? undefined
+        : this.secrets.pem(await this.secrets.json(o.rootCaSecretArn), 'certificate', o.rootCaSecretArn);
     const secret = o.auth === 'basic' || o.auth === 'mtls' ? await this.secrets.json(o.secretArn!) : undefined;
     const headers: Record<string, string> = {};
     const tls: https.AgentOptions = { keepAlive: true, ca };
     if (o.auth === 'basic') {
-      const token = Buffer.from(`${this.secrets.field(secret!, 'username', o.secretArn!)}:${this.secrets.field(secret!, 'password', o.secretArn!)}`).toString('base64');
+      const token = Buffer.from(
+        `${this.secrets.field(secret!, 'username', o.secretArn!)}:${this.secrets.field(secret!, 'password', o.secretArn!)}`,
+      ).toString('base64');
       headers.authorization = `Basic ${token}`;
     } else if (o.auth === 'mtls') {
       tls.cert = this.secrets.pem(secret!, 'certificate', o.secretArn!);
@@ -175,10 +210,16 @@ export class GlueRegistryClient implements RegistryClient {
       out = await this.client.send(new glue.GetSchemaVersionCommand({ SchemaVersionId: String(id) }));
     } catch (e) {
       const name = (e as Error).name;
-      throw new RegistryError(`GetSchemaVersion ${id}: ${name}`, name === 'EntityNotFoundException' || name === 'InvalidInputException');
+      throw new RegistryError(
+        `GetSchemaVersion ${id}: ${name}`,
+        name === 'EntityNotFoundException' || name === 'InvalidInputException',
+      );
     }
     if (out.SchemaDefinition === undefined || !DATA_FORMATS.includes(out.DataFormat as DataFormat)) {
-      throw new RegistryError(`GetSchemaVersion ${id}: no schema definition of a known data format (${String(out.DataFormat)})`, true);
+      throw new RegistryError(
+        `GetSchemaVersion ${id}: no schema definition of a known data format (${String(out.DataFormat)})`,
+        true,
+      );
     }
     return { format: out.DataFormat as DataFormat, schema: out.SchemaDefinition };
   }

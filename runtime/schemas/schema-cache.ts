@@ -35,18 +35,21 @@ export class SchemaCache {
     let c = this.codecs.get(name);
     if (c === undefined) {
       const client = this.clients[ref.registry];
-      c = client === undefined
-        ? Promise.reject(new RegistryError(`no ${ref.registry === 'confluent' ? 'Confluent' : 'Glue'} schema registry is configured`, true))
-        : client.fetch(ref.id).then((text) => {
-          let codec: Codec;
-          try {
-            codec = compileCodec(text, ref.registry);
-          } catch (e) {
-            throw new SchemaCompileError(reasonOf(e));
-          }
-          this.compiled.set(name, codec);
-          return codec;
-        });
+      c =
+        client === undefined
+          ? Promise.reject(
+              new RegistryError(`no ${ref.registry === 'confluent' ? 'Confluent' : 'Glue'} schema registry is configured`, true),
+            )
+          : client.fetch(ref.id).then((text) => {
+              let codec: Codec;
+              try {
+                codec = compileCodec(text, ref.registry);
+              } catch (e) {
+                throw new SchemaCompileError(reasonOf(e));
+              }
+              this.compiled.set(name, codec);
+              return codec;
+            });
       c.catch(() => this.codecs.delete(name));
       this.codecs.set(name, c);
     }

@@ -8,7 +8,8 @@
 import { inflateSync } from 'node:zlib';
 
 /** The registry a schema id belongs to, and the id. */
-export type SchemaRef = { readonly registry: 'confluent'; readonly id: number } | { readonly registry: 'glue'; readonly id: string };
+export type SchemaRef =
+  { readonly registry: 'confluent'; readonly id: number } | { readonly registry: 'glue'; readonly id: string };
 
 /** "confluent:42" or "glue:<uuid>": how errors and logs name a schema. */
 export function schemaRefName(ref: SchemaRef): string {
@@ -17,7 +18,10 @@ export function schemaRefName(ref: SchemaRef): string {
 
 /** A framing that is not what the configuration says the field carries: the record is poison. */
 export class FramingError extends Error {
-  constructor(message: string, public readonly ref?: SchemaRef) {
+  constructor(
+    message: string,
+    public readonly ref?: SchemaRef,
+  ) {
     super(message);
     this.name = 'FramingError';
   }
@@ -38,7 +42,9 @@ const GLUE_HEADER_BYTES = 18;
 export function readConfluentFrame(buf: Buffer): Framed {
   if (buf.length < 5) throw new FramingError(`${buf.length} bytes, shorter than the Confluent wire format's 5-byte header`);
   if (buf[0] !== CONFLUENT_MAGIC) {
-    throw new FramingError(`first byte is ${buf[0]}, not the Confluent wire format's magic byte 0${buf[0] === GLUE_HEADER_VERSION ? ' (it looks like the Glue wire format)' : ''}`);
+    throw new FramingError(
+      `first byte is ${buf[0]}, not the Confluent wire format's magic byte 0${buf[0] === GLUE_HEADER_VERSION ? ' (it looks like the Glue wire format)' : ''}`,
+    );
   }
   return { ref: { registry: 'confluent', id: buf.readUInt32BE(1) }, body: buf.subarray(5) };
 }
@@ -51,9 +57,12 @@ export const GLUE_MAX_INFLATED_BYTES = 6 * 1024 * 1024;
 
 /** `maxInflatedBytes`: the bound on zlib data's inflated size (default GLUE_MAX_INFLATED_BYTES); beyond it the record is refused. */
 export function readGlueFrame(buf: Buffer, maxInflatedBytes = GLUE_MAX_INFLATED_BYTES): Framed {
-  if (buf.length < GLUE_HEADER_BYTES) throw new FramingError(`${buf.length} bytes, shorter than the Glue wire format's ${GLUE_HEADER_BYTES}-byte header`);
+  if (buf.length < GLUE_HEADER_BYTES)
+    throw new FramingError(`${buf.length} bytes, shorter than the Glue wire format's ${GLUE_HEADER_BYTES}-byte header`);
   if (buf[0] !== GLUE_HEADER_VERSION) {
-    throw new FramingError(`first byte is ${buf[0]}, not the Glue wire format's header version 3${buf[0] === CONFLUENT_MAGIC ? ' (it looks like the Confluent wire format)' : ''}`);
+    throw new FramingError(
+      `first byte is ${buf[0]}, not the Glue wire format's header version 3${buf[0] === CONFLUENT_MAGIC ? ' (it looks like the Confluent wire format)' : ''}`,
+    );
   }
   const ref: SchemaRef = { registry: 'glue', id: uuidOf(buf.subarray(2, GLUE_HEADER_BYTES)) };
   const data = buf.subarray(GLUE_HEADER_BYTES);
@@ -66,7 +75,10 @@ export function readGlueFrame(buf: Buffer, maxInflatedBytes = GLUE_MAX_INFLATED_
         return { ref, body: inflateSync(data, { maxOutputLength: maxInflatedBytes }) };
       } catch (e) {
         if ((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
-          throw new FramingError(`zlib data inflates beyond ${maxInflatedBytes} bytes, the bound on a record's inflated data`, ref);
+          throw new FramingError(
+            `zlib data inflates beyond ${maxInflatedBytes} bytes, the bound on a record's inflated data`,
+            ref,
+          );
         }
         throw new FramingError(`zlib data does not inflate (${(e as Error).message})`, ref);
       }
@@ -83,7 +95,8 @@ function uuidOf(b: Buffer): string {
 /** A schema id of the mapping's schema metadata: a number for a Confluent registry, a UUID for Glue. */
 export function refOfSchemaId(schemaId: string): SchemaRef | undefined {
   if (/^\d{1,10}$/.test(schemaId)) return { registry: 'confluent', id: Number(schemaId) };
-  if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(schemaId)) return { registry: 'glue', id: schemaId.toLowerCase() };
+  if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(schemaId))
+    return { registry: 'glue', id: schemaId.toLowerCase() };
   return undefined;
 }
 

@@ -14,14 +14,25 @@ function withLockSync(dir, fn) {
   const lock = `${dir}.lock`;
   fs.mkdirSync(path.dirname(lock), { recursive: true });
   for (const until = Date.now() + STALE_MS; ;) {
-    try { fs.mkdirSync(lock); break; } catch (e) {
+    try {
+      fs.mkdirSync(lock);
+      break;
+    } catch (e) {
       if (e.code !== 'EEXIST') throw e;
-      try { if (Date.now() - fs.statSync(lock).mtimeMs > STALE_MS) fs.rmSync(lock, { recursive: true }); } catch { /* raced */ }
+      try {
+        if (Date.now() - fs.statSync(lock).mtimeMs > STALE_MS) fs.rmSync(lock, { recursive: true });
+      } catch {
+        /* raced */
+      }
       if (Date.now() > until) throw new Error(`Timed out waiting for ${lock}; remove it if no build is running.`, { cause: e });
       sleep(500);
     }
   }
-  try { return fn(); } finally { fs.rmSync(lock, { recursive: true, force: true }); }
+  try {
+    return fn();
+  } finally {
+    fs.rmSync(lock, { recursive: true, force: true });
+  }
 }
 
 module.exports = { withLockSync };

@@ -38,9 +38,18 @@ function ensureFloor() {
     fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'aws-cdk-lib-floor', private: true }));
-    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--no-package-lock', '--ignore-scripts',
-      ...Object.entries(FLOOR).map(([name, version]) => `${name}@${version}`)],
-    { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'], timeout: 10 * 60 * 1000 });
+    execFileSync(
+      'npm',
+      [
+        'install',
+        '--no-audit',
+        '--no-fund',
+        '--no-package-lock',
+        '--ignore-scripts',
+        ...Object.entries(FLOOR).map(([name, version]) => `${name}@${version}`),
+      ],
+      { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'], timeout: 10 * 60 * 1000 },
+    );
     fs.writeFileSync(marker, new Date().toISOString());
     return modules;
   });

@@ -48,8 +48,11 @@ function installWheel(python, wheel) {
   const sha = crypto.createHash('sha256').update(fs.readFileSync(wheel)).digest('hex');
   const marker = path.join(path.dirname(path.dirname(python)), `.ckl-wheel-${path.basename(wheel)}`);
   if (fs.existsSync(marker) && fs.readFileSync(marker, 'utf8') === sha) return;
-  const pip = (...args) => execFileSync(python, ['-m', 'pip', 'install', '-q', '--disable-pip-version-check', ...args],
-    { stdio: ['ignore', 'ignore', 'inherit'], timeout: 15 * 60 * 1000 });
+  const pip = (...args) =>
+    execFileSync(python, ['-m', 'pip', 'install', '-q', '--disable-pip-version-check', ...args], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      timeout: 15 * 60 * 1000,
+    });
   pip('--force-reinstall', '--no-deps', wheel);
   pip(wheel); // its dependencies, should they have changed
   fs.writeFileSync(marker, sha);

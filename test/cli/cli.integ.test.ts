@@ -45,11 +45,20 @@ describe('cdk-kafka-lambda local (the shipped command)', () => {
 
   /** Runs the command under a pseudo-terminal (script(1)); exec: the command is script's child, so it alone gets a signal. */
   function onTerminal(command: string): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-    const child = spawn('script', ['-qfec', `exec ${command}`, '/dev/null'], { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TERM: 'xterm' } });
+    const child = spawn('script', ['-qfec', `exec ${command}`, '/dev/null'], {
+      cwd: dir,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, TERM: 'xterm' },
+    });
     children.push(child);
     let out = '';
-    child.stdout!.on('data', (d) => { out += d; });
-    child.stderr!.on('data', (d) => { out += d; });
+    child.stdout!.on('data', (d) => {
+      out += d;
+    });
+    child.stderr!.on('data', (d) => {
+      out += d;
+    });
     return { child, output: () => out, exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
   }
 
@@ -62,7 +71,11 @@ describe('cdk-kafka-lambda local (the shipped command)', () => {
     const unknown = spawnSync(process.execPath, [cli, 'consume'], { cwd: dir, encoding: 'utf8' });
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toContain('unknown command "consume"');
-    const bad = spawnSync(process.execPath, [cli, 'local', '--bootstrap-servers', 'b:1', '--topic', 't', '--function-name', 'f', '--batch-size', 'ten'], { cwd: dir, encoding: 'utf8' });
+    const bad = spawnSync(
+      process.execPath,
+      [cli, 'local', '--bootstrap-servers', 'b:1', '--topic', 't', '--function-name', 'f', '--batch-size', 'ten'],
+      { cwd: dir, encoding: 'utf8' },
+    );
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('--batch-size must be a number, got "ten"');
   });
@@ -79,13 +92,40 @@ describe('cdk-kafka-lambda local (the shipped command)', () => {
     fns.push(await te.startLambda({ name, dir: TARGETS, handler: 'index.ok' }));
     const groupId = `cli-${randomUUID()}`;
     // WHEN the command runs under a pseudo-terminal (script(1)), from a directory without node_modules
-    const command = [process.execPath, cli, 'local', '--bootstrap-servers', env.kafka.bootstrap.plaintext, '--topic', topic,
-      '--function-name', name, '--lambda-endpoint', env.lambda.endpoint, '--region', env.region, '--consumer-group-id', groupId,
-      '--batch-size', '10', '--batching-window', '0'].map((a) => `'${a}'`).join(' ');
+    const command = [
+      process.execPath,
+      cli,
+      'local',
+      '--bootstrap-servers',
+      env.kafka.bootstrap.plaintext,
+      '--topic',
+      topic,
+      '--function-name',
+      name,
+      '--lambda-endpoint',
+      env.lambda.endpoint,
+      '--region',
+      env.region,
+      '--consumer-group-id',
+      groupId,
+      '--batch-size',
+      '10',
+      '--batching-window',
+      '0',
+    ]
+      .map((a) => `'${a}'`)
+      .join(' ');
     const { child, output, exited } = onTerminal(command);
     // THEN the group commits every record
-    await waitFor('commit', async () => (await admin.fetchOffsets({ groupId, topics: [topic] }))[0].partitions
-      .map((p) => Number(p.offset)).sort().join() === '15,15', 60_000);
+    await waitFor(
+      'commit',
+      async () =>
+        (await admin.fetchOffsets({ groupId, topics: [topic] }))[0].partitions
+          .map((p) => Number(p.offset))
+          .sort()
+          .join() === '15,15',
+      60_000,
+    );
     const invocations = (await te.listInvocations(name)).map((i) => JSON.parse(i.payload));
     expect(invocations.flatMap((e) => Object.values<any[]>(e.records).flat()).length).toBe(30);
     expect(invocations.every((e) => Object.values<any[]>(e.records).flat().length <= 10)).toBe(true);
@@ -110,29 +150,68 @@ describe('cdk-kafka-lambda local (the shipped command)', () => {
     await producer.send({ topic, messages: Array.from({ length: 5 }, (_, i) => ({ value: `m${i}` })) });
     await producer.disconnect();
     const seen = path.join(dir, `${topic}.jsonl`);
-    fs.writeFileSync(path.join(dir, 'handler.js'), `const fs = require('fs');
-exports.handler = async (event) => { fs.appendFileSync(${JSON.stringify(seen)}, JSON.stringify(event) + '\\n'); return {}; };\n`);
+    fs.writeFileSync(
+      path.join(dir, 'handler.js'),
+      `const fs = require('fs');
+exports.handler = async (event) => { fs.appendFileSync(${JSON.stringify(seen)}, JSON.stringify(event) + '\\n'); return {}; };\n`,
+    );
     const groupId = `cli-${randomUUID()}`;
     const template = path.join(dir, `${topic}.template.json`);
-    fs.writeFileSync(template, JSON.stringify({ Resources: { Mapping: { Type: 'AWS::Lambda::EventSourceMapping', Properties: {
-      Topics: [topic], BatchSize: 2, StartingPosition: 'TRIM_HORIZON', SelfManagedKafkaEventSourceConfig: { ConsumerGroupId: groupId },
-      SelfManagedEventSource: { Endpoints: { KafkaBootstrapServers: ['kafka.example.internal:9096'] } }, FunctionName: { 'Fn::GetAtt': ['Fn', 'Arn'] },
-    } } } }));
+    fs.writeFileSync(
+      template,
+      JSON.stringify({
+        Resources: {
+          Mapping: {
+            Type: 'AWS::Lambda::EventSourceMapping',
+            Properties: {
+              Topics: [topic],
+              BatchSize: 2,
+              StartingPosition: 'TRIM_HORIZON',
+              SelfManagedKafkaEventSourceConfig: { ConsumerGroupId: groupId },
+              SelfManagedEventSource: { Endpoints: { KafkaBootstrapServers: ['kafka.example.internal:9096'] } },
+              FunctionName: { 'Fn::GetAtt': ['Fn', 'Arn'] },
+            },
+          },
+        },
+      }),
+    );
     // WHEN the command runs with local brokers as a flag
-    const child = spawn(process.execPath, [cli, 'local', '--template', template, '--bootstrap-servers', env.kafka.bootstrap.plaintext,
-      '--handler', './handler.handler', '--batching-window', '0'], { cwd: dir, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        cli,
+        'local',
+        '--template',
+        template,
+        '--bootstrap-servers',
+        env.kafka.bootstrap.plaintext,
+        '--handler',
+        './handler.handler',
+        '--batching-window',
+        '0',
+      ],
+      { cwd: dir, detached: true, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     children.push(child);
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     // THEN the group of the template commits all 5 records, in events of at most 2 records
-    await waitFor('commit', async () => (await admin.fetchOffsets({ groupId, topics: [topic] }))[0].partitions[0].offset === '5', 60_000);
-    const events = fs.readFileSync(seen, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    await waitFor(
+      'commit',
+      async () => (await admin.fetchOffsets({ groupId, topics: [topic] }))[0].partitions[0].offset === '5',
+      60_000,
+    );
+    const events = fs
+      .readFileSync(seen, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(events.map((e) => e.records[`${topic}-0`].length)).toEqual([2, 2, 1]);
     expect(events[0]).toMatchObject({ eventSource: 'SelfManagedKafka', bootstrapServers: env.kafka.bootstrap.plaintext });
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
   });
 
-  test('runs the example app\'s Kinesis mapping (--template) against a Kinesis API; on a terminal it shows records/s and iterator age per shard', async () => {
+  test("runs the example app's Kinesis mapping (--template) against a Kinesis API; on a terminal it shows records/s and iterator age per shard", async () => {
     // GIVEN the example app's Kinesis stack, synthesized, 30 records on a 2-shard stream (moto), a function under the Lambda emulator
     const stack = buildExampleStacks(new App()).find((st) => st.stackName === 'KafkaLambdaKinesis')!;
     const template = path.join(dir, 'KafkaLambdaKinesis.template.json');
@@ -141,35 +220,87 @@ exports.handler = async (event) => { fs.appendFileSync(${JSON.stringify(seen)}, 
     const sqs = new SQSClient(te.awsClientConfig('sqs'));
     const stream = `cli-${randomUUID().slice(0, 8)}`;
     await kinesis.send(new CreateStreamCommand({ StreamName: stream, ShardCount: 2 }));
-    const puts = (await kinesis.send(new PutRecordsCommand({ StreamName: stream, Records: Array.from({ length: 30 }, (_, i) => ({ PartitionKey: `user-${i}`, Data: Buffer.from(`click ${i}`) })) }))).Records!;
+    const puts = (
+      await kinesis.send(
+        new PutRecordsCommand({
+          StreamName: stream,
+          Records: Array.from({ length: 30 }, (_, i) => ({ PartitionKey: `user-${i}`, Data: Buffer.from(`click ${i}`) })),
+        }),
+      )
+    ).Records!;
     const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `cli-${randomUUID()}` }))).QueueUrl!;
-    const queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
-    kinesis.destroy(); sqs.destroy();
+    const queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] })))
+      .Attributes!.QueueArn!;
+    kinesis.destroy();
+    sqs.destroy();
     const name = `cli-${randomUUID().slice(0, 8)}`;
     fns.push(await te.startLambda({ name, dir: TARGETS, handler: 'index.ok' }));
     const checkpoints = path.join(dir, `${stream}.checkpoints.json`);
     // WHEN the command runs under a pseudo-terminal with the template and what only a deployment resolves as flags
-    const command = [process.execPath, cli, 'local', '--template', template, '--stream', stream, '--kinesis-endpoint', env.moto.endpoint,
-      '--aws-endpoint', env.moto.endpoint, '--on-failure', queueArn, '--function-name', name, '--lambda-endpoint', env.lambda.endpoint,
-      '--region', env.region, '--checkpoint-file', checkpoints].map((a) => `'${a}'`).join(' ');
+    const command = [
+      process.execPath,
+      cli,
+      'local',
+      '--template',
+      template,
+      '--stream',
+      stream,
+      '--kinesis-endpoint',
+      env.moto.endpoint,
+      '--aws-endpoint',
+      env.moto.endpoint,
+      '--on-failure',
+      queueArn,
+      '--function-name',
+      name,
+      '--lambda-endpoint',
+      env.lambda.endpoint,
+      '--region',
+      env.region,
+      '--checkpoint-file',
+      checkpoints,
+    ]
+      .map((a) => `'${a}'`)
+      .join(' ');
     const { child, output, exited } = onTerminal(command);
     // THEN each shard is checkpointed at its last record
     const last = new Map<string, string>();
-    for (const r of puts) if (!last.has(r.ShardId!) || BigInt(r.SequenceNumber!) > BigInt(last.get(r.ShardId!)!)) last.set(r.ShardId!, r.SequenceNumber!);
+    for (const r of puts)
+      if (!last.has(r.ShardId!) || BigInt(r.SequenceNumber!) > BigInt(last.get(r.ShardId!)!))
+        last.set(r.ShardId!, r.SequenceNumber!);
     expect(last.size).toBe(2);
-    await waitFor('both shards checkpointed at their last record', () => fs.existsSync(checkpoints)
-      && [...last].every(([shard, seq]) => JSON.parse(fs.readFileSync(checkpoints, 'utf8')).shards[shard]?.sequenceNumber === seq), 60_000);
+    await waitFor(
+      'both shards checkpointed at their last record',
+      () =>
+        fs.existsSync(checkpoints) &&
+        [...last].every(([shard, seq]) => JSON.parse(fs.readFileSync(checkpoints, 'utf8')).shards[shard]?.sequenceNumber === seq),
+      60_000,
+    );
     // and the function got every record once in aws:kinesis events
     const events = (await te.listInvocations(name)).map((i) => JSON.parse(i.payload));
-    expect(events.flatMap((e) => e.Records).map((r: any) => r.eventID).sort()).toEqual(puts.map((r) => `${r.ShardId}:${r.SequenceNumber}`).sort());
+    expect(
+      events
+        .flatMap((e) => e.Records)
+        .map((r: any) => r.eventID)
+        .sort(),
+    ).toEqual(puts.map((r) => `${r.ShardId}:${r.SequenceNumber}`).sort());
     expect(events.every((e) => e.Records.every((r: any) => r.eventSource === 'aws:kinesis'))).toBe(true);
     // and the user is told what the template cannot give and what is read differently
     expect(output()).toContain('template: EventSourceArn (the stream) is resolved at deploy time; give --stream');
-    expect(output()).toContain('template: EventSourceArn is an enhanced fan-out consumer: the emulator reads the stream with standard iterators (GetRecords)');
+    expect(output()).toContain(
+      'template: EventSourceArn is an enhanced fan-out consumer: the emulator reads the stream with standard iterators (GetRecords)',
+    );
     expect(output()).toContain('template: DestinationConfig.OnFailure.Destination is resolved at deploy time; give it as a flag');
     expect(output()).toContain(`reading ${stream}, checkpoints in ${checkpoints}`);
     // and the progress line shows the rate, the records done and each shard's iterator age
-    await waitFor('a progress line with both shards', () => /\r\x1b\[K\d+ records\/s {2}committed 30 {2}on-failure 0 {2}iterator age shardId-000000000000:\d+\.\ds shardId-000000000001:\d+\.\ds/.test(output()), 10_000);
+    await waitFor(
+      'a progress line with both shards',
+      () =>
+        /\r\x1b\[K\d+ records\/s {2}committed 30 {2}on-failure 0 {2}iterator age shardId-000000000000:\d+\.\ds shardId-000000000001:\d+\.\ds/.test(
+          output(),
+        ),
+      10_000,
+    );
     // WHEN it is stopped THEN it exits 0
     const pid = Number(spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).stdout.trim());
     process.kill(pid, 'SIGTERM');

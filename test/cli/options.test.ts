@@ -30,13 +30,49 @@ describe('local event source mapping options', () => {
   });
 
   test('flags map to options; timestamps in seconds become milliseconds', () => {
-    const o = parseCli(['--bootstrap-servers', 'a:1,b:2', '--topic', 't1', '--topic', 't2', '--function-name', 'f', '--batch-size', '10',
-      '--batching-window', '2', '--starting-position', 'AT_TIMESTAMP', '--starting-position-timestamp', '1700000000', '--bisect',
-      '--retry-attempts', '3', '--on-failure', 'kafka://dlq', '--event-source-arn', 'arn:aws:kafka:us-east-1:1:cluster/c/u', '--sasl', 'scram-sha-512', '--username', 'u', '--password', 'p', '--tls']);
+    const o = parseCli([
+      '--bootstrap-servers',
+      'a:1,b:2',
+      '--topic',
+      't1',
+      '--topic',
+      't2',
+      '--function-name',
+      'f',
+      '--batch-size',
+      '10',
+      '--batching-window',
+      '2',
+      '--starting-position',
+      'AT_TIMESTAMP',
+      '--starting-position-timestamp',
+      '1700000000',
+      '--bisect',
+      '--retry-attempts',
+      '3',
+      '--on-failure',
+      'kafka://dlq',
+      '--event-source-arn',
+      'arn:aws:kafka:us-east-1:1:cluster/c/u',
+      '--sasl',
+      'scram-sha-512',
+      '--username',
+      'u',
+      '--password',
+      'p',
+      '--tls',
+    ]);
     expect(o).toMatchObject({
       kafka: { brokers: ['a:1', 'b:2'], sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'p' }, ssl: {} },
-      topics: ['t1', 't2'], functionName: 'f', batchSize: 10, maxBatchingWindowSeconds: 2, startingPosition: 'AT_TIMESTAMP',
-      startingPositionTimestamp: 1_700_000_000_000, bisectBatchOnFunctionError: true, retryAttempts: 3, onFailure: 'kafka://dlq',
+      topics: ['t1', 't2'],
+      functionName: 'f',
+      batchSize: 10,
+      maxBatchingWindowSeconds: 2,
+      startingPosition: 'AT_TIMESTAMP',
+      startingPositionTimestamp: 1_700_000_000_000,
+      bisectBatchOnFunctionError: true,
+      retryAttempts: 3,
+      onFailure: 'kafka://dlq',
       eventSource: { eventSourceArn: 'arn:aws:kafka:us-east-1:1:cluster/c/u', bootstrapServers: 'a:1,b:2' },
     });
   });
@@ -67,90 +103,197 @@ describe('local event source mapping options', () => {
       const o = parseCli(['--template', templates.KafkaLambdaMskIam, ...local], (l) => notices.push(l));
       // THEN it consumes as the deployed mapping will, and builds aws:kafka events naming the cluster
       expect(o).toMatchObject({
-        topics: ['clicks'], consumerGroupId: 'KafkaLambdaMskIam-Clicks-D06AD925', startingPosition: 'TRIM_HORIZON', onFailure: 'kafka://clicks-dead-letters',
+        topics: ['clicks'],
+        consumerGroupId: 'KafkaLambdaMskIam-Clicks-D06AD925',
+        startingPosition: 'TRIM_HORIZON',
+        onFailure: 'kafka://clicks-dead-letters',
         kafka: { brokers: ['127.0.0.1:9092'] },
-        eventSource: { eventSourceArn: expect.stringMatching(/^arn:aws:kafka:us-east-1:111122223333:cluster\/orders\//), bootstrapServers: '127.0.0.1:9092' },
+        eventSource: {
+          eventSourceArn: expect.stringMatching(/^arn:aws:kafka:us-east-1:111122223333:cluster\/orders\//),
+          bootstrapServers: '127.0.0.1:9092',
+        },
       });
       expect(notices).toEqual([]);
     });
 
     test('fails when the template holds several mappings and --mapping does not choose one, naming them', () => {
       // GIVEN the self-managed mTLS stack: one mapping per topic WHEN read without --mapping THEN the error lists the ids
-      expect(() => parseCli(['--template', templates.KafkaLambdaSelfManagedMtls, ...local]))
-        .toThrow(/holds 2 Kafka or Kinesis event source mappings; choose one with --mapping \(PaymentsEventSourceMappingpayments\w+, PaymentsEventSourceMappingrefunds\w+\)/);
-      expect(() => parseCli(['--template', templates.KafkaLambdaSelfManagedMtls, '--mapping', 'Nope', ...local])).toThrow(/has no Kafka or Kinesis event source mapping "Nope"/);
+      expect(() => parseCli(['--template', templates.KafkaLambdaSelfManagedMtls, ...local])).toThrow(
+        /holds 2 Kafka or Kinesis event source mappings; choose one with --mapping \(PaymentsEventSourceMappingpayments\w+, PaymentsEventSourceMappingrefunds\w+\)/,
+      );
+      expect(() => parseCli(['--template', templates.KafkaLambdaSelfManagedMtls, '--mapping', 'Nope', ...local])).toThrow(
+        /has no Kafka or Kinesis event source mapping "Nope"/,
+      );
       expect(() => parseCli(['--mapping', 'X', ...local])).toThrow(/give --template too/);
     });
 
     test('a chosen mapping gives its settings; what resolves at deploy time or is not emulated is reported; flags win', () => {
       // GIVEN the provisioned-mode stack (retries, bisect, max age, partial batch response, a filter, a schema registry, a created queue)
-      const [id] = Object.entries<any>(JSON.parse(fs.readFileSync(templates.KafkaLambdaProvisionedSchemaRegistry, 'utf8')).Resources)
-        .find(([, r]) => r.Type === 'AWS::Lambda::EventSourceMapping')!;
+      const [id] = Object.entries<any>(
+        JSON.parse(fs.readFileSync(templates.KafkaLambdaProvisionedSchemaRegistry, 'utf8')).Resources,
+      ).find(([, r]) => r.Type === 'AWS::Lambda::EventSourceMapping')!;
       const notices: string[] = [];
       // WHEN read with --mapping, a flag overriding the batch size and the registry secret the template resolves at deploy time
       const secret = 'arn:aws:secretsmanager:us-east-1:111122223333:secret:registry-AbCdEf';
-      const o = parseCli(['--template', templates.KafkaLambdaProvisionedSchemaRegistry, '--mapping', id, '--batch-size', '7',
-        '--schema-registry-access', `BASIC_AUTH=${secret}`, ...local], (l) => notices.push(l));
+      const o = parseCli(
+        [
+          '--template',
+          templates.KafkaLambdaProvisionedSchemaRegistry,
+          '--mapping',
+          id,
+          '--batch-size',
+          '7',
+          '--schema-registry-access',
+          `BASIC_AUTH=${secret}`,
+          ...local,
+        ],
+        (l) => notices.push(l),
+      );
       // THEN the template's settings are taken, the flag wins
-      expect(o).toMatchObject({ batchSize: 7, maxBatchingWindowSeconds: 5, retryAttempts: 3, maximumRecordAgeSeconds: 21600, bisectBatchOnFunctionError: true, reportBatchItemFailures: true });
+      expect(o).toMatchObject({
+        batchSize: 7,
+        maxBatchingWindowSeconds: 5,
+        retryAttempts: 3,
+        maximumRecordAgeSeconds: 21600,
+        bisectBatchOnFunctionError: true,
+        reportBatchItemFailures: true,
+      });
       expect(o.filters).toEqual(['{"value":{"type":["reading"]}}']);
       expect(o.onFailure).toBeUndefined();
       // and its schema registry, with the secret from the flag
-      expect(o.schemaRegistry).toEqual({ uri: 'https://psrc-12345.us-east-1.aws.confluent.cloud', eventRecordFormat: 'JSON', attributes: ['VALUE'], access: { BASIC_AUTH: secret } });
+      expect(o.schemaRegistry).toEqual({
+        uri: 'https://psrc-12345.us-east-1.aws.confluent.cloud',
+        eventRecordFormat: 'JSON',
+        attributes: ['VALUE'],
+        access: { BASIC_AUTH: secret },
+      });
       // and the user is told what was left out
       expect(notices).toEqual([
         'template: DestinationConfig.OnFailure.Destination is resolved at deploy time; give it as a flag',
-        'template: SourceAccessConfigurations BASIC_AUTH: give the broker\'s auth as flags (--sasl, --tls, certificates)',
+        "template: SourceAccessConfigurations BASIC_AUTH: give the broker's auth as flags (--sasl, --tls, certificates)",
         'template: SelfManagedKafkaEventSourceConfig.SchemaRegistryConfig.AccessConfigs BASIC_AUTH secret is resolved at deploy time; give --schema-registry-access BASIC_AUTH=<secret ARN>',
       ]);
     });
 
-    test('the Kinesis stack\'s mapping gives a Kinesis command with its batching, parallelization, retries and partial batch responses; the stream must be a flag', () => {
+    test("the Kinesis stack's mapping gives a Kinesis command with its batching, parallelization, retries and partial batch responses; the stream must be a flag", () => {
       // GIVEN the example app's Kinesis stack (a created stream read through an enhanced fan-out consumer)
       const notices: string[] = [];
       // WHEN read without --stream THEN it says the stream is needed
-      expect(() => parseCommand(['--template', templates.KafkaLambdaKinesis, '--handler', 'h.handler'])).toThrow(/--stream .* is required: the template's stream is resolved at deploy time/);
+      expect(() => parseCommand(['--template', templates.KafkaLambdaKinesis, '--handler', 'h.handler'])).toThrow(
+        /--stream .* is required: the template's stream is resolved at deploy time/,
+      );
       // WHEN read with the local stream as a flag
-      const c = parseCommand(['--template', templates.KafkaLambdaKinesis, '--stream', 'clicks', '--handler', 'h.handler', '--checkpoint-file', 'cp.json'], (l) => notices.push(l));
+      const c = parseCommand(
+        [
+          '--template',
+          templates.KafkaLambdaKinesis,
+          '--stream',
+          'clicks',
+          '--handler',
+          'h.handler',
+          '--checkpoint-file',
+          'cp.json',
+        ],
+        (l) => notices.push(l),
+      );
       // THEN it is a Kinesis command with the deployed mapping's settings
-      expect(c).toEqual({ kind: 'kinesis', options: expect.objectContaining({
-        stream: 'clicks', batchSize: 500, maxBatchingWindowSeconds: 1, parallelizationFactor: 2, retryAttempts: 5, maximumRecordAgeSeconds: 21600,
-        bisectBatchOnFunctionError: true, reportBatchItemFailures: true, startingPosition: 'TRIM_HORIZON', checkpointFile: 'cp.json', onFailure: undefined,
-      }) });
+      expect(c).toEqual({
+        kind: 'kinesis',
+        options: expect.objectContaining({
+          stream: 'clicks',
+          batchSize: 500,
+          maxBatchingWindowSeconds: 1,
+          parallelizationFactor: 2,
+          retryAttempts: 5,
+          maximumRecordAgeSeconds: 21600,
+          bisectBatchOnFunctionError: true,
+          reportBatchItemFailures: true,
+          startingPosition: 'TRIM_HORIZON',
+          checkpointFile: 'cp.json',
+          onFailure: undefined,
+        }),
+      });
       expect(notices).toEqual([
         'template: DestinationConfig.OnFailure.Destination is resolved at deploy time; give it as a flag',
         'template: EventSourceArn (the stream) is resolved at deploy time; give --stream',
         'template: EventSourceArn is an enhanced fan-out consumer: the emulator reads the stream with standard iterators (GetRecords)',
       ]);
-      expect(() => parseCli(['--template', templates.KafkaLambdaKinesis, '--stream', 'clicks', '--handler', 'h.handler'])).toThrow(/settings of a Kinesis mapping/);
+      expect(() =>
+        parseCli(['--template', templates.KafkaLambdaKinesis, '--stream', 'clicks', '--handler', 'h.handler']),
+      ).toThrow(/settings of a Kinesis mapping/);
     });
 
     test('a literal stream ARN is read; a tumbling window is reported as not emulated', () => {
       // GIVEN a hand-written template with a Kinesis mapping naming its stream and a tumbling window
       const file = path.join(dir, 'kinesis-literal.json');
-      fs.writeFileSync(file, JSON.stringify({ Resources: { M: { Type: 'AWS::Lambda::EventSourceMapping', Properties: {
-        EventSourceArn: 'arn:aws:kinesis:us-east-1:111122223333:stream/orders', StartingPosition: 'LATEST', TumblingWindowInSeconds: 60, FunctionName: 'f',
-      } } } }));
+      fs.writeFileSync(
+        file,
+        JSON.stringify({
+          Resources: {
+            M: {
+              Type: 'AWS::Lambda::EventSourceMapping',
+              Properties: {
+                EventSourceArn: 'arn:aws:kinesis:us-east-1:111122223333:stream/orders',
+                StartingPosition: 'LATEST',
+                TumblingWindowInSeconds: 60,
+                FunctionName: 'f',
+              },
+            },
+          },
+        }),
+      );
       const notices: string[] = [];
       // WHEN read THEN the stream comes from the template, and the window is named as not emulated
-      expect(parseCommand(['--template', file, '--function-name', 'f'], (l) => notices.push(l))).toEqual({ kind: 'kinesis', options: expect.objectContaining({ stream: 'arn:aws:kinesis:us-east-1:111122223333:stream/orders', startingPosition: 'LATEST' }) });
+      expect(parseCommand(['--template', file, '--function-name', 'f'], (l) => notices.push(l))).toEqual({
+        kind: 'kinesis',
+        options: expect.objectContaining({
+          stream: 'arn:aws:kinesis:us-east-1:111122223333:stream/orders',
+          startingPosition: 'LATEST',
+        }),
+      });
       expect(notices).toEqual(['template: TumblingWindowInSeconds is not emulated']);
     });
 
     test('fails naming the file when it is not a template', () => {
-      expect(() => parseCli(['--template', path.join(dir, 'missing.json'), ...local])).toThrow(/--template .*missing\.json: cannot read it as a CloudFormation template/);
+      expect(() => parseCli(['--template', path.join(dir, 'missing.json'), ...local])).toThrow(
+        /--template .*missing\.json: cannot read it as a CloudFormation template/,
+      );
     });
   });
 });
 
 describe('local Kinesis event source mapping options', () => {
   test('flags map to a Kinesis command; the Kinesis endpoint defaults to --aws-endpoint', () => {
-    const c = parseCommand(['--stream', 's', '--function-name', 'f', '--aws-endpoint', 'http://127.0.0.1:5000', '--parallelization-factor', '3',
-      '--starting-position', 'AT_TIMESTAMP', '--starting-position-timestamp', '1700000000', '--report-batch-item-failures', '--on-failure', 'arn:aws:sqs:us-east-1:1:q']);
-    expect(c).toEqual({ kind: 'kinesis', options: expect.objectContaining({
-      stream: 's', functionName: 'f', kinesisEndpoint: 'http://127.0.0.1:5000', parallelizationFactor: 3, startingPosition: 'AT_TIMESTAMP',
-      startingPositionTimestamp: 1_700_000_000_000, reportBatchItemFailures: true, onFailure: 'arn:aws:sqs:us-east-1:1:q',
-    }) });
+    const c = parseCommand([
+      '--stream',
+      's',
+      '--function-name',
+      'f',
+      '--aws-endpoint',
+      'http://127.0.0.1:5000',
+      '--parallelization-factor',
+      '3',
+      '--starting-position',
+      'AT_TIMESTAMP',
+      '--starting-position-timestamp',
+      '1700000000',
+      '--report-batch-item-failures',
+      '--on-failure',
+      'arn:aws:sqs:us-east-1:1:q',
+    ]);
+    expect(c).toEqual({
+      kind: 'kinesis',
+      options: expect.objectContaining({
+        stream: 's',
+        functionName: 'f',
+        kinesisEndpoint: 'http://127.0.0.1:5000',
+        parallelizationFactor: 3,
+        startingPosition: 'AT_TIMESTAMP',
+        startingPositionTimestamp: 1_700_000_000_000,
+        reportBatchItemFailures: true,
+        onFailure: 'arn:aws:sqs:us-east-1:1:q',
+      }),
+    });
   });
 
   test.each([

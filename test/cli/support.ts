@@ -23,11 +23,21 @@ export async function waitFor(what: string, check: () => boolean | Promise<boole
  * A local Kafka mapping on the test environment (its plaintext listener, the Lambda front, moto), from TRIM_HORIZON
  * with no batching window and quick retries, started and kept in `started` for the test's afterAll to stop.
  */
-export function startLocalMapping(started: LocalEventSourceMapping[], o: Partial<LocalEsmOptions> & { topics: string[] }): LocalEventSourceMapping {
+export function startLocalMapping(
+  started: LocalEventSourceMapping[],
+  o: Partial<LocalEsmOptions> & { topics: string[] },
+): LocalEventSourceMapping {
   const env = te.loadEnv();
   const m = new LocalEventSourceMapping({
-    kafka: te.kafkaClientConfig('plaintext'), lambdaEndpoint: env.lambda.endpoint, region: env.region, awsEndpoint: env.moto.endpoint,
-    startingPosition: 'TRIM_HORIZON', maxBatchingWindowSeconds: 0, retryDelayMs: 50, log: () => undefined, ...o,
+    kafka: te.kafkaClientConfig('plaintext'),
+    lambdaEndpoint: env.lambda.endpoint,
+    region: env.region,
+    awsEndpoint: env.moto.endpoint,
+    startingPosition: 'TRIM_HORIZON',
+    maxBatchingWindowSeconds: 0,
+    retryDelayMs: 50,
+    log: () => undefined,
+    ...o,
   });
   started.push(m);
   void m.start();

@@ -19,7 +19,11 @@ describe('forEachLimit', () => {
   });
 
   test('an empty list resolves at once', async () => {
-    await expect(forEachLimit([], 4, async () => { throw new Error('not called'); })).resolves.toBeUndefined();
+    await expect(
+      forEachLimit([], 4, async () => {
+        throw new Error('not called');
+      }),
+    ).resolves.toBeUndefined();
   });
 
   test('fails with the first error only once the calls in flight have settled, and starts no further item', async () => {

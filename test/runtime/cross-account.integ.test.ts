@@ -8,7 +8,15 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import * as te from '../../testenv';
 import { DISPATCHER_CONFIG_ENV, DispatcherConfig } from '../../contract/dispatcher-config';
-import { assumedRoleCredentials, decodeEvent, InvocationBatch, Logger, planBatches, TargetInvocationError, TargetInvoker } from '../../runtime';
+import {
+  assumedRoleCredentials,
+  decodeEvent,
+  InvocationBatch,
+  Logger,
+  planBatches,
+  TargetInvocationError,
+  TargetInvoker,
+} from '../../runtime';
 import { closedPort, invokeFunction, kafkaEvent, partitionSpecs } from './support';
 
 jest.setTimeout(120_000);
@@ -20,7 +28,9 @@ const ROLE_ARN = 'arn:aws:iam::111111111111:role/kafka-target-invoker';
 /** A logger that keeps what it is told. */
 function capturingLogger(): Logger & { lines: { message: string; fields?: Record<string, unknown> }[] } {
   const lines: { message: string; fields?: Record<string, unknown> }[] = [];
-  const keep = (message: string, fields?: Record<string, unknown>) => { lines.push({ message, fields }); };
+  const keep = (message: string, fields?: Record<string, unknown>) => {
+    lines.push({ message, fields });
+  };
   return { lines, debug: keep, info: keep, warn: keep, error: keep, append: () => undefined };
 }
 
@@ -31,11 +41,17 @@ describe('invoking the target with an assumed role', () => {
   const fns: te.RunningLambda[] = [];
 
   afterAll(async () => {
-    lambda.destroy(); sts.destroy();
+    lambda.destroy();
+    sts.destroy();
     await Promise.all(fns.map((f) => f.stop()));
   });
 
-  async function start(name: string, dir: string, handler: string, extraEnv: Record<string, string> = {}): Promise<te.RunningLambda> {
+  async function start(
+    name: string,
+    dir: string,
+    handler: string,
+    extraEnv: Record<string, string> = {},
+  ): Promise<te.RunningLambda> {
     const fn = await te.startLambda({ name, dir, handler, env: extraEnv });
     fns.push(fn);
     return fn;
@@ -46,25 +62,38 @@ describe('invoking the target with an assumed role', () => {
     const client = new STSClient({ ...te.awsClientConfig('sts'), credentials: { accessKeyId, secretAccessKey: 'unused' } });
     try {
       return (await client.send(new GetCallerIdentityCommand({}))).Arn;
-    } finally { client.destroy(); }
+    } finally {
+      client.destroy();
+    }
   }
 
   const batchOf = (topic: string, from: number, n: number): InvocationBatch =>
-    planBatches(decodeEvent(kafkaEvent(partitionSpecs(topic, 0, from, n))), 'confluent', 100, 6 * 1024 * 1024, { eventSource: 'SelfManagedKafka' })[0] as InvocationBatch;
+    planBatches(decodeEvent(kafkaEvent(partitionSpecs(topic, 0, from, n))), 'confluent', 100, 6 * 1024 * 1024, {
+      eventSource: 'SelfManagedKafka',
+    })[0] as InvocationBatch;
 
   test('GIVEN config target.assumeRole WHEN the dispatcher bundle runs two events THEN every call to the target is signed by one session of that role', async () => {
     const target = await start(`t-echo-${randomUUID().slice(0, 8)}`, TARGETS, 'index.echo');
     const config: DispatcherConfig = {
       version: 2,
       target: {
-        functionName: target.arn, invocationType: 'RequestResponse', payloadFormat: 'confluent', recordsPerInvocation: 100, concurrency: 4,
-        maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 200, assumeRole: { roleArn: ROLE_ARN, externalId: 'orders-sink-7' },
+        functionName: target.arn,
+        invocationType: 'RequestResponse',
+        payloadFormat: 'confluent',
+        recordsPerInvocation: 100,
+        concurrency: 4,
+        maxAttempts: 3,
+        baseDelayMs: 20,
+        maxDelayMs: 200,
+        assumeRole: { roleArn: ROLE_ARN, externalId: 'orders-sink-7' },
       },
       onError: 'fail',
       reportBatchItemFailures: false,
       timeMarginMs: 1_000,
     };
-    const dispatcher = await start(`disp-role-${randomUUID().slice(0, 8)}`, DISPATCHER, 'index.handler', { [DISPATCHER_CONFIG_ENV]: JSON.stringify(config) });
+    const dispatcher = await start(`disp-role-${randomUUID().slice(0, 8)}`, DISPATCHER, 'index.handler', {
+      [DISPATCHER_CONFIG_ENV]: JSON.stringify(config),
+    });
     const topic = `role-${randomUUID()}`;
 
     // WHEN
@@ -72,7 +101,10 @@ describe('invoking the target with an assumed role', () => {
     const second = await invokeFunction(lambda, dispatcher.name, kafkaEvent(partitionSpecs(topic, 0, 3, 3)));
 
     // THEN
-    expect([first, second]).toEqual([{ functionError: undefined, body: { batchItemFailures: [] } }, { functionError: undefined, body: { batchItemFailures: [] } }]);
+    expect([first, second]).toEqual([
+      { functionError: undefined, body: { batchItemFailures: [] } },
+      { functionError: undefined, body: { batchItemFailures: [] } },
+    ]);
     const calls = await te.listInvocations(target.name);
     expect(calls).toHaveLength(2);
     const keys = new Set(calls.map((c) => c.accessKeyId));
@@ -89,9 +121,25 @@ describe('invoking the target with an assumed role', () => {
     // 310 s: the SDK keeps credentials until 5 minutes before they expire, so these are kept for about 10 s.
     const sent: Record<string, unknown>[] = [];
     const client = new STSClient(te.awsClientConfig('sts'));
-    client.middlewareStack.add((next) => async (args) => { sent.push(args.input as Record<string, unknown>); return next(args); }, { step: 'initialize' });
-    const credentials = assumedRoleCredentials({ roleArn: ROLE_ARN, externalId: 'orders-sink-7', durationSeconds: 310, sessionName: 'refresh-test', client, logger });
-    const invoker = new TargetInvoker({ functionName: target.name, client: new LambdaClient({ ...te.awsClientConfig('lambda'), maxAttempts: 1, credentials }) });
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        sent.push(args.input as Record<string, unknown>);
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    const credentials = assumedRoleCredentials({
+      roleArn: ROLE_ARN,
+      externalId: 'orders-sink-7',
+      durationSeconds: 310,
+      sessionName: 'refresh-test',
+      client,
+      logger,
+    });
+    const invoker = new TargetInvoker({
+      functionName: target.name,
+      client: new LambdaClient({ ...te.awsClientConfig('lambda'), maxAttempts: 1, credentials }),
+    });
     const topic = `role-${randomUUID()}`;
     const deadline = () => Date.now() + 30_000;
 
@@ -113,19 +161,35 @@ describe('invoking the target with an assumed role', () => {
     expect(keys[0]).toBe(keys[1]); // cached
     expect(new Set(keys).size).toBe(2); // refreshed
     expect(logger.lines.filter((l) => l.message === 'assumed the target role')).toHaveLength(2);
-    expect(sent).toEqual([0, 1].map(() => ({ RoleArn: ROLE_ARN, RoleSessionName: 'refresh-test', ExternalId: 'orders-sink-7', DurationSeconds: 310 })));
+    expect(sent).toEqual(
+      [0, 1].map(() => ({
+        RoleArn: ROLE_ARN,
+        RoleSessionName: 'refresh-test',
+        ExternalId: 'orders-sink-7',
+        DurationSeconds: 310,
+      })),
+    );
     expect(refreshedAt).toBeGreaterThanOrEqual(firstExpiry - 300_000); // not before the SDK's window
     expect(refreshedAt).toBeLessThan(firstExpiry); // and before the old session expired
-    expect(await callerOf(keys[keys.length - 1]!)).toBe('arn:aws:sts::111111111111:assumed-role/kafka-target-invoker/refresh-test');
+    expect(await callerOf(keys[keys.length - 1]!)).toBe(
+      'arn:aws:sts::111111111111:assumed-role/kafka-target-invoker/refresh-test',
+    );
     client.destroy();
   });
 
   test('GIVEN STS cannot be reached WHEN the target is invoked THEN the batch fails as not run (outcome failed, the role named) and the target is never called', async () => {
     const target = await start(`t-echo-${randomUUID().slice(0, 8)}`, TARGETS, 'index.echo');
-    const unreachable = new STSClient({ ...te.awsClientConfig('sts'), endpoint: `http://127.0.0.1:${await closedPort()}`, maxAttempts: 1 });
+    const unreachable = new STSClient({
+      ...te.awsClientConfig('sts'),
+      endpoint: `http://127.0.0.1:${await closedPort()}`,
+      maxAttempts: 1,
+    });
     const credentials = assumedRoleCredentials({ roleArn: ROLE_ARN, client: unreachable });
     const invoker = new TargetInvoker({
-      functionName: target.name, maxAttempts: 3, baseDelayMs: 10, retryUncertain: false,
+      functionName: target.name,
+      maxAttempts: 3,
+      baseDelayMs: 10,
+      retryUncertain: false,
       client: new LambdaClient({ ...te.awsClientConfig('lambda'), maxAttempts: 1, credentials }),
     });
 

@@ -9,9 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  CreateStreamCommand, DescribeStreamSummaryCommand, KinesisClient, PutRecordCommand,
-} from '@aws-sdk/client-kinesis';
+import { CreateStreamCommand, DescribeStreamSummaryCommand, KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import * as te from '../../testenv';
@@ -23,7 +21,12 @@ jest.setTimeout(120_000);
 const TARGETS = path.join(__dirname, '..', 'fixtures', 'targets');
 const DISPATCHER = path.join(__dirname, '..', '..', 'assets', 'dispatcher');
 
-interface Put { shardId: string; sequenceNumber: string; partitionKey: string; value: any }
+interface Put {
+  shardId: string;
+  sequenceNumber: string;
+  partitionKey: string;
+  value: any;
+}
 
 describe('Kinesis stream → dispatcher bundle → target → response topic', () => {
   const env = te.loadEnv();
@@ -42,7 +45,9 @@ describe('Kinesis stream → dispatcher bundle → target → response topic', (
     tableName = await createIdempotencyTable(dynamodb);
   });
   afterAll(async () => {
-    kinesis.destroy(); lambda.destroy(); dynamodb.destroy();
+    kinesis.destroy();
+    lambda.destroy();
+    dynamodb.destroy();
     await Promise.all(fns.map((f) => f.stop()));
   });
 
@@ -54,7 +59,9 @@ describe('Kinesis stream → dispatcher bundle → target → response topic', (
     const puts: Put[] = [];
     for (const [n, value] of values.entries()) {
       const partitionKey = `user-${n % 4}`;
-      const out = await kinesis.send(new PutRecordCommand({ StreamName: name, PartitionKey: partitionKey, Data: Buffer.from(JSON.stringify(value)) }));
+      const out = await kinesis.send(
+        new PutRecordCommand({ StreamName: name, PartitionKey: partitionKey, Data: Buffer.from(JSON.stringify(value)) }),
+      );
       puts.push({ shardId: out.ShardId!, sequenceNumber: out.SequenceNumber!, partitionKey, value });
     }
     return { name, arn, puts };
@@ -69,20 +76,43 @@ describe('Kinesis stream → dispatcher bundle → target → response topic', (
     return name;
   }
 
-  async function dispatcher(s: { target: string; responseTopic?: string; reportBatchItemFailures?: boolean; batchSize?: number }): Promise<te.RunningLambda> {
+  async function dispatcher(s: {
+    target: string;
+    responseTopic?: string;
+    reportBatchItemFailures?: boolean;
+    batchSize?: number;
+  }): Promise<te.RunningLambda> {
     const config: DispatcherConfig = {
       version: 2,
-      target: { functionName: s.target, invocationType: 'RequestResponse', payloadFormat: 'confluent', recordsPerInvocation: s.batchSize ?? 100, concurrency: 4, maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 200 },
+      target: {
+        functionName: s.target,
+        invocationType: 'RequestResponse',
+        payloadFormat: 'confluent',
+        recordsPerInvocation: s.batchSize ?? 100,
+        concurrency: 4,
+        maxAttempts: 3,
+        baseDelayMs: 20,
+        maxDelayMs: 200,
+      },
       onError: 'fail',
       reportBatchItemFailures: s.reportBatchItemFailures ?? false,
       timeMarginMs: 1_000,
       idempotency: { tableName, mode: 'batched', ttlSeconds: 3600, maxStoredResultBytes: 65536 },
-      relay: s.responseTopic === undefined ? undefined : {
-        bootstrapServers: [env.kafka.bootstrap.plaintext], auth: 'none', tls: false, responseTopic: s.responseTopic, clientId: 'kinesis-e2e',
-      },
+      relay:
+        s.responseTopic === undefined
+          ? undefined
+          : {
+              bootstrapServers: [env.kafka.bootstrap.plaintext],
+              auth: 'none',
+              tls: false,
+              responseTopic: s.responseTopic,
+              clientId: 'kinesis-e2e',
+            },
     };
     const fn = await te.startLambda({
-      name: `e2e-disp-${randomUUID().slice(0, 8)}`, dir: DISPATCHER, timeoutSeconds: 30,
+      name: `e2e-disp-${randomUUID().slice(0, 8)}`,
+      dir: DISPATCHER,
+      timeoutSeconds: 30,
       env: { [DISPATCHER_CONFIG_ENV]: JSON.stringify(config), POWERTOOLS_SERVICE_NAME: 'kinesis-e2e' },
     });
     fns.push(fn);
@@ -92,8 +122,10 @@ describe('Kinesis stream → dispatcher bundle → target → response topic', (
   const invoke = (fn: te.RunningLambda, event: unknown) => invokeFunction(lambda, fn.name, event);
 
   /** The records the target received, in invocation order: [shardId, sequenceNumber, value]. */
-  const received = async (name: string) => (await te.listInvocations(name)).sort((a, b) => a.at - b.at)
-    .flatMap((i) => JSON.parse(i.payload).map((e: any) => [e.payload.partition, e.payload.offset, e.payload.value]));
+  const received = async (name: string) =>
+    (await te.listInvocations(name))
+      .sort((a, b) => a.at - b.at)
+      .flatMap((i) => JSON.parse(i.payload).map((e: any) => [e.payload.partition, e.payload.offset, e.payload.value]));
 
   test('each record reaches the target once in shard order, its result is relayed keyed by stream/shard/sequence, and a re-delivered event does not invoke the target again', async () => {
     // GIVEN 10 records put on a 2-shard stream, read back per shard into the mapping's events
@@ -108,7 +140,8 @@ describe('Kinesis stream → dispatcher bundle → target → response topic', (
     const fn = await dispatcher({ target: echo, responseTopic, batchSize: 3 });
 
     // WHEN each shard's event is delivered to the dispatcher
-    for (const { event } of events) expect(await invoke(fn, event)).toEqual({ functionError: undefined, body: { batchItemFailures: [] } });
+    for (const { event } of events)
+      expect(await invoke(fn, event)).toEqual({ functionError: undefined, body: { batchItemFailures: [] } });
 
     // THEN the target got every record exactly once, each shard's in the order they were put, sequence numbers exact
     const got = await received(echo);
@@ -119,15 +152,32 @@ describe('Kinesis stream → dispatcher bundle → target → response topic', (
     }
     // AND each result is on the response topic, keyed by the stream, shard id and sequence number
     const relayed = await readTopic(te, responseTopic, 10);
-    expect(relayed.map((m) => JSON.parse(m.key)).sort((a, b) => (a.partition + a.offset).localeCompare(b.partition + b.offset)))
-      .toEqual(puts.map((p) => ({ topic: name, partition: p.shardId, offset: p.sequenceNumber })).sort((a, b) => (a.partition + a.offset).localeCompare(b.partition + b.offset)));
-    const first = relayed.find((m) => JSON.parse(m.key).offset === puts[0].sequenceNumber && JSON.parse(m.key).partition === puts[0].shardId)!;
-    expect(JSON.parse(first.value)).toMatchObject({ topic: name, partition: puts[0].shardId, offset: puts[0].sequenceNumber, result: { echo: { n: 0 }, key: puts[0].partitionKey } });
-    expect(first.headers).toEqual({ 'source-topic': name, 'source-partition': puts[0].shardId, 'source-offset': puts[0].sequenceNumber });
+    expect(
+      relayed.map((m) => JSON.parse(m.key)).sort((a, b) => (a.partition + a.offset).localeCompare(b.partition + b.offset)),
+    ).toEqual(
+      puts
+        .map((p) => ({ topic: name, partition: p.shardId, offset: p.sequenceNumber }))
+        .sort((a, b) => (a.partition + a.offset).localeCompare(b.partition + b.offset)),
+    );
+    const first = relayed.find(
+      (m) => JSON.parse(m.key).offset === puts[0].sequenceNumber && JSON.parse(m.key).partition === puts[0].shardId,
+    )!;
+    expect(JSON.parse(first.value)).toMatchObject({
+      topic: name,
+      partition: puts[0].shardId,
+      offset: puts[0].sequenceNumber,
+      result: { echo: { n: 0 }, key: puts[0].partitionKey },
+    });
+    expect(first.headers).toEqual({
+      'source-topic': name,
+      'source-partition': puts[0].shardId,
+      'source-offset': puts[0].sequenceNumber,
+    });
 
     // WHEN the mapping delivers the same events again (a retry after a lost answer)
     const invocationsBefore = (await te.listInvocations(echo)).length;
-    for (const { event } of events) expect(await invoke(fn, event)).toEqual({ functionError: undefined, body: { batchItemFailures: [] } });
+    for (const { event } of events)
+      expect(await invoke(fn, event)).toEqual({ functionError: undefined, body: { batchItemFailures: [] } });
     // THEN the target is not invoked again
     expect(await te.listInvocations(echo)).toHaveLength(invocationsBefore);
   });
@@ -151,7 +201,9 @@ describe('Kinesis stream → dispatcher bundle → target → response topic', (
 
     // THEN the poison's shard answers with its sequence number (Kinesis's format), the other shard with none
     for (const { shardId } of events) {
-      expect(answers.get(shardId)).toEqual({ batchItemFailures: shardId === poison.shardId ? [{ itemIdentifier: poison.sequenceNumber }] : [] });
+      expect(answers.get(shardId)).toEqual({
+        batchItemFailures: shardId === poison.shardId ? [{ itemIdentifier: poison.sequenceNumber }] : [],
+      });
     }
     // AND in the poison's shard, no record after it was invoked
     const got = await received(failOn);
@@ -186,7 +238,8 @@ describe('Kinesis stream → dispatcher bundle → target → response topic', (
     // THEN the target got the three records once, with their exact sequence numbers, and each result is keyed by its own
     expect(await received(echo)).toEqual(seqs.map((seq, i) => [shardId, seq, { i }]));
     const relayed = await readTopic(te, responseTopic, 6);
-    expect([...new Set(relayed.map((m) => m.key))].map((k) => JSON.parse(k)).sort((a, b) => a.offset.localeCompare(b.offset)))
-      .toEqual(seqs.map((offset) => ({ topic: streamName, partition: shardId, offset })));
+    expect(
+      [...new Set(relayed.map((m) => m.key))].map((k) => JSON.parse(k)).sort((a, b) => a.offset.localeCompare(b.offset)),
+    ).toEqual(seqs.map((offset) => ({ topic: streamName, partition: shardId, offset })));
   });
 });

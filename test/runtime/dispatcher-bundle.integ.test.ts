@@ -32,11 +32,27 @@ describe('dispatcher bundle under the Lambda emulator', () => {
   beforeAll(async () => {
     expect(fs.existsSync(path.join(DISPATCHER, 'index.js'))).toBe(true); // built by npm run build
     tableName = await createIdempotencyTable(dynamodb);
-    scramSecretArn = (await secrets.send(new CreateSecretCommand({ Name: `disp-scram-${randomUUID()}`, SecretString: JSON.stringify(env.kafka.scram['SCRAM-SHA-512']) }))).ARN!;
-    caSecretArn = (await secrets.send(new CreateSecretCommand({ Name: `disp-ca-${randomUUID()}`, SecretString: JSON.stringify({ certificate: env.certs.pem.caCert }) }))).ARN!;
+    scramSecretArn = (
+      await secrets.send(
+        new CreateSecretCommand({
+          Name: `disp-scram-${randomUUID()}`,
+          SecretString: JSON.stringify(env.kafka.scram['SCRAM-SHA-512']),
+        }),
+      )
+    ).ARN!;
+    caSecretArn = (
+      await secrets.send(
+        new CreateSecretCommand({
+          Name: `disp-ca-${randomUUID()}`,
+          SecretString: JSON.stringify({ certificate: env.certs.pem.caCert }),
+        }),
+      )
+    ).ARN!;
   });
   afterAll(async () => {
-    lambda.destroy(); dynamodb.destroy(); secrets.destroy();
+    lambda.destroy();
+    dynamodb.destroy();
+    secrets.destroy();
     await Promise.all(fns.map((f) => f.stop()));
   });
 
@@ -65,19 +81,37 @@ describe('dispatcher bundle under the Lambda emulator', () => {
   async function dispatcher(s: Setup): Promise<te.RunningLambda> {
     const config: DispatcherConfig = {
       version: 2,
-      target: { functionName: s.target, invocationType: 'RequestResponse', payloadFormat: 'confluent', recordsPerInvocation: s.batchSize ?? 100, concurrency: 4, maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 200, includeTargetLogTail: s.logTail },
+      target: {
+        functionName: s.target,
+        invocationType: 'RequestResponse',
+        payloadFormat: 'confluent',
+        recordsPerInvocation: s.batchSize ?? 100,
+        concurrency: 4,
+        maxAttempts: 3,
+        baseDelayMs: 20,
+        maxDelayMs: 200,
+        includeTargetLogTail: s.logTail,
+      },
       onError: s.onError ?? 'fail',
       reportBatchItemFailures: s.reportBatchItemFailures ?? false,
       timeMarginMs: s.timeMarginMs ?? 1_000,
       idempotency: { tableName, mode: 'batched', ttlSeconds: 3600, maxStoredResultBytes: 65536 },
       relay: {
-        bootstrapServers: [env.kafka.bootstrap.saslSsl], auth: 'scram-sha-512', secretArn: s.secretArn ?? scramSecretArn,
-        rootCaSecretArn: caSecretArn, tls: true, responseTopic: s.responseTopic, errorTopic: s.errorTopic, clientId: 'dispatcher-test',
+        bootstrapServers: [env.kafka.bootstrap.saslSsl],
+        auth: 'scram-sha-512',
+        secretArn: s.secretArn ?? scramSecretArn,
+        rootCaSecretArn: caSecretArn,
+        tls: true,
+        responseTopic: s.responseTopic,
+        errorTopic: s.errorTopic,
+        clientId: 'dispatcher-test',
         ...s.relay,
       },
     };
     const fn = await te.startLambda({
-      name: `disp-${randomUUID().slice(0, 8)}`, dir: DISPATCHER, timeoutSeconds: s.timeoutSeconds ?? 30,
+      name: `disp-${randomUUID().slice(0, 8)}`,
+      dir: DISPATCHER,
+      timeoutSeconds: s.timeoutSeconds ?? 30,
       env: { [DISPATCHER_CONFIG_ENV]: JSON.stringify(config), POWERTOOLS_SERVICE_NAME: 'dispatcher-test' },
     });
     fns.push(fn);
@@ -86,27 +120,48 @@ describe('dispatcher bundle under the Lambda emulator', () => {
 
   const invoke = (fn: te.RunningLambda, event: unknown) => invokeFunction(lambda, fn.name, event);
 
-  const invokedOffsets = async (name: string) => (await te.listInvocations(name))
-    .map((i) => JSON.parse(i.payload).map((e: any) => `${e.payload.topic}-${e.payload.partition}@${e.payload.offset}`));
+  const invokedOffsets = async (name: string) =>
+    (await te.listInvocations(name)).map((i) =>
+      JSON.parse(i.payload).map((e: any) => `${e.payload.topic}-${e.payload.partition}@${e.payload.offset}`),
+    );
 
-  const newTopic = async () => { const t = `disp-${randomUUID()}`; await te.createTopic(t, 1); return t; };
+  const newTopic = async () => {
+    const t = `disp-${randomUUID()}`;
+    await te.createTopic(t, 1);
+    return t;
+  };
 
   test('an empty event answers { batchItemFailures: [] }', async () => {
     const fn = await dispatcher({ target: 'unused' });
     expect(await invoke(fn, {})).toEqual({ functionError: undefined, body: { batchItemFailures: [] } });
-    expect(await invoke(fn, { eventSource: 'SelfManagedKafka', records: {} })).toEqual({ functionError: undefined, body: { batchItemFailures: [] } });
+    expect(await invoke(fn, { eventSource: 'SelfManagedKafka', records: {} })).toEqual({
+      functionError: undefined,
+      body: { batchItemFailures: [] },
+    });
   });
 
   test('fails with DispatcherConfigError naming the variable when the configuration is missing or invalid', async () => {
     const missing = await te.startLambda({ name: `disp-noconf-${randomUUID().slice(0, 8)}`, dir: DISPATCHER });
-    const invalid = await te.startLambda({ name: `disp-badconf-${randomUUID().slice(0, 8)}`, dir: DISPATCHER, env: { [DISPATCHER_CONFIG_ENV]: '{"version":2}' } });
+    const invalid = await te.startLambda({
+      name: `disp-badconf-${randomUUID().slice(0, 8)}`,
+      dir: DISPATCHER,
+      env: { [DISPATCHER_CONFIG_ENV]: '{"version":2}' },
+    });
     fns.push(missing, invalid);
     const event = kafkaEvent(partitionSpecs('t', 0, 0, 1));
-    expect(await invoke(missing, event)).toMatchObject({ functionError: 'Unhandled', body: { errorType: 'DispatcherConfigError', errorMessage: expect.stringMatching(/CKL_DISPATCHER_CONFIG: is not set/) } });
-    expect(await invoke(invalid, event)).toMatchObject({ body: { errorType: 'DispatcherConfigError', errorMessage: expect.stringMatching(/config.target must be an object, got undefined/) } });
+    expect(await invoke(missing, event)).toMatchObject({
+      functionError: 'Unhandled',
+      body: { errorType: 'DispatcherConfigError', errorMessage: expect.stringMatching(/CKL_DISPATCHER_CONFIG: is not set/) },
+    });
+    expect(await invoke(invalid, event)).toMatchObject({
+      body: {
+        errorType: 'DispatcherConfigError',
+        errorMessage: expect.stringMatching(/config.target must be an object, got undefined/),
+      },
+    });
   });
 
-  test('echo target: one invocation per partition, results relayed to the response topic with the Confluent connector\'s keys', async () => {
+  test("echo target: one invocation per partition, results relayed to the response topic with the Confluent connector's keys", async () => {
     // GIVEN two partitions of 3 and 2 records
     const name = await target('echo');
     const responseTopic = await newTopic();
@@ -116,11 +171,19 @@ describe('dispatcher bundle under the Lambda emulator', () => {
     const out = await invoke(fn, event);
     // THEN success, each partition invoked once with its records in order, results relayed
     expect(out).toEqual({ functionError: undefined, body: { batchItemFailures: [] } });
-    expect((await invokedOffsets(name)).sort()).toEqual([['orders-0@10', 'orders-0@11', 'orders-0@12'], ['orders-1@20', 'orders-1@21']]);
+    expect((await invokedOffsets(name)).sort()).toEqual([
+      ['orders-0@10', 'orders-0@11', 'orders-0@12'],
+      ['orders-1@20', 'orders-1@21'],
+    ]);
     const relayed = await readTopic(te, responseTopic, 5);
     const byOffset = new Map(relayed.map((m) => [JSON.parse(m.key).offset, m]));
     expect(JSON.parse(byOffset.get(11)!.key)).toEqual({ topic: 'orders', partition: 0, offset: 11 });
-    expect(JSON.parse(byOffset.get(11)!.value)).toMatchObject({ topic: 'orders', partition: 0, offset: 11, result: { echo: { n: 11 }, key: 'k11' } });
+    expect(JSON.parse(byOffset.get(11)!.value)).toMatchObject({
+      topic: 'orders',
+      partition: 0,
+      offset: 11,
+      result: { echo: { n: 11 }, key: 'k11' },
+    });
     expect(byOffset.get(21)!.headers).toEqual({ 'source-topic': 'orders', 'source-partition': '1', 'source-offset': '21' });
   });
 
@@ -154,7 +217,13 @@ describe('dispatcher bundle under the Lambda emulator', () => {
     expect(await messagesIn(te, responseTopic)).toBe(3);
     expect(JSON.parse(relayed.find((m) => JSON.parse(m.key).offset === 5)!.value)).toMatchObject({ result: { echo: { n: 5 } } });
     // AND the table keeps them per range: an item of ranges per partition and one of results per target invocation
-    const { Items } = await dynamodb.send(new ScanCommand({ TableName: tableName, FilterExpression: 'begins_with(id, :t)', ExpressionAttributeValues: { ':t': { S: topic } } }));
+    const { Items } = await dynamodb.send(
+      new ScanCommand({
+        TableName: tableName,
+        FilterExpression: 'begins_with(id, :t)',
+        ExpressionAttributeValues: { ':t': { S: topic } },
+      }),
+    );
     const ids = Items!.map((i) => i.id.S!);
     expect(ids.filter((id) => id === `${topic}#0` || id === `${topic}#1`)).toHaveLength(2);
     expect(ids.filter((id) => /#[0-9a-f]{8}#0$/.test(id))).toHaveLength(3);
@@ -171,10 +240,13 @@ describe('dispatcher bundle under the Lambda emulator', () => {
       { topic, partition: 3, offset: 9, value: { n: 9 } },
     ]);
     const out = await invoke(fn, event);
-    expect(out).toEqual({ functionError: undefined, body: { batchItemFailures: [{ itemIdentifier: { partition: `${topic}-0`, offset: 2 } }] } });
+    expect(out).toEqual({
+      functionError: undefined,
+      body: { batchItemFailures: [{ itemIdentifier: { partition: `${topic}-0`, offset: 2 } }] },
+    });
   });
 
-  test('log: a failing target sends the Confluent connector\'s error records (with the records and the log tail asked for) to the error topic, continues, and is not invoked again on a retry', async () => {
+  test("log: a failing target sends the Confluent connector's error records (with the records and the log tail asked for) to the error topic, continues, and is not invoked again on a retry", async () => {
     const name = await target('fail');
     const errorTopic = await newTopic();
     const fn = await dispatcher({ target: name, onError: 'log', errorTopic, logTail: true });
@@ -188,7 +260,17 @@ describe('dispatcher bundle under the Lambda emulator', () => {
     expect(JSON.parse(value.inputPayload)).toHaveLength(2);
     expect(JSON.parse(value.payload)).toMatchObject({ errorMessage: 'target failed on purpose' });
     expect(value.logResult).toContain('target failed on purpose');
-    expect(Object.keys(value).sort()).toEqual(['executedVersion', 'functionError', 'functionName', 'inputPayload', 'logResult', 'outcome', 'payload', 'records', 'statusCode']);
+    expect(Object.keys(value).sort()).toEqual([
+      'executedVersion',
+      'functionError',
+      'functionName',
+      'inputPayload',
+      'logResult',
+      'outcome',
+      'payload',
+      'records',
+      'statusCode',
+    ]);
     expect(value.outcome).toBe('failed');
     expect(value.records.map((r: any) => r.offset)).toEqual([40, 41]);
     expect(value.records[0].value).toBe(event.records[Object.keys(event.records)[0]][0].value);
@@ -217,20 +299,39 @@ describe('dispatcher bundle under the Lambda emulator', () => {
     const fn = await dispatcher({ target: name, onError: 'drop' });
     const out = await invoke(fn, kafkaEvent(partitionSpecs(`drop-${randomUUID().slice(0, 8)}`, 0, 0, 3)));
     expect(out).toEqual({ functionError: undefined, body: { batchItemFailures: [] } });
-    const emf = fs.readFileSync(fn.logFile, 'utf8').split('\n').filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l.slice(l.indexOf('{'))));
-    expect(emf.at(-1)).toMatchObject({ RecordsIn: 3, RecordsInvoked: 3, RecordsDropped: 3, RecordsFailed: 0, service: 'dispatcher-test' });
+    const emf = fs
+      .readFileSync(fn.logFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"_aws"'))
+      .map((l) => JSON.parse(l.slice(l.indexOf('{'))));
+    expect(emf.at(-1)).toMatchObject({
+      RecordsIn: 3,
+      RecordsInvoked: 3,
+      RecordsDropped: 3,
+      RecordsFailed: 0,
+      service: 'dispatcher-test',
+    });
   });
 
   test('stops starting work when the remaining time falls under the margin, and answers before its own timeout', async () => {
     // GIVEN a 4 s dispatcher with a 2.5 s margin and a target that needs 3 s per record
     const name = await target('slow', { SLOW_MS: '3000' });
-    const fn = await dispatcher({ target: name, batchSize: 1, timeMarginMs: 2_500, timeoutSeconds: 4, reportBatchItemFailures: true });
+    const fn = await dispatcher({
+      target: name,
+      batchSize: 1,
+      timeMarginMs: 2_500,
+      timeoutSeconds: 4,
+      reportBatchItemFailures: true,
+    });
     const topic = `slow-${randomUUID().slice(0, 8)}`;
     // WHEN 3 records arrive
     const started = Date.now();
     const out = await invoke(fn, kafkaEvent(partitionSpecs(topic, 0, 0, 3)));
     // THEN the dispatcher answers cleanly (no Lambda timeout) and asks for a retry from offset 0
-    expect(out).toEqual({ functionError: undefined, body: { batchItemFailures: [{ itemIdentifier: { partition: `${topic}-0`, offset: 0 } }] } });
+    expect(out).toEqual({
+      functionError: undefined,
+      body: { batchItemFailures: [{ itemIdentifier: { partition: `${topic}-0`, offset: 0 } }] },
+    });
     expect(Date.now() - started).toBeLessThan(4_000);
   });
 
@@ -238,11 +339,23 @@ describe('dispatcher bundle under the Lambda emulator', () => {
     // GIVEN an mTLS client secret in the ESM's format and an aws:kafka event whose partition is "0"
     const name = await target('echo');
     const responseTopic = await newTopic();
-    const mtlsSecretArn = (await secrets.send(new CreateSecretCommand({
-      Name: `disp-mtls-${randomUUID()}`,
-      SecretString: JSON.stringify({ certificate: env.certs.pem.clientChain, privateKey: env.certs.pem.clientKeyPbes1, privateKeyPassword: env.certs.passwords.pbes1 }),
-    }))).ARN!;
-    const fn = await dispatcher({ target: name, responseTopic, relay: { bootstrapServers: [env.kafka.bootstrap.ssl], auth: 'mtls', secretArn: mtlsSecretArn } });
+    const mtlsSecretArn = (
+      await secrets.send(
+        new CreateSecretCommand({
+          Name: `disp-mtls-${randomUUID()}`,
+          SecretString: JSON.stringify({
+            certificate: env.certs.pem.clientChain,
+            privateKey: env.certs.pem.clientKeyPbes1,
+            privateKeyPassword: env.certs.passwords.pbes1,
+          }),
+        }),
+      )
+    ).ARN!;
+    const fn = await dispatcher({
+      target: name,
+      responseTopic,
+      relay: { bootstrapServers: [env.kafka.bootstrap.ssl], auth: 'mtls', secretArn: mtlsSecretArn },
+    });
     const topic = `msk-${randomUUID().slice(0, 8)}`;
     const event = kafkaEvent(partitionSpecs(topic, 0, 3, 2));
     event.eventSource = 'aws:kafka';
@@ -254,14 +367,19 @@ describe('dispatcher bundle under the Lambda emulator', () => {
     expect(out).toEqual({ functionError: undefined, body: { batchItemFailures: [] } });
     expect(await invokedOffsets(name)).toEqual([[`${topic}-0@3`, `${topic}-0@4`]]);
     const relayed = await readTopic(te, responseTopic, 2);
-    expect(relayed.map((m) => JSON.parse(m.key))).toEqual([{ topic, partition: 0, offset: 3 }, { topic, partition: 0, offset: 4 }]);
+    expect(relayed.map((m) => JSON.parse(m.key))).toEqual([
+      { topic, partition: 0, offset: 3 },
+      { topic, partition: 0, offset: 4 },
+    ]);
   });
 
   test('a rotated SCRAM password is picked up by the running dispatcher without a cold start', async () => {
     // GIVEN a SCRAM user whose password was rotated on the broker while the secret still holds the old one
     const user = { username: `rot-${randomUUID().slice(0, 8)}`, password: 'old-password-1' };
     await te.setScramPassword({ ...user, password: 'new-password-2', mechanism: 'SCRAM-SHA-512' });
-    const secretArn = (await secrets.send(new CreateSecretCommand({ Name: `rot-${randomUUID()}`, SecretString: JSON.stringify(user) }))).ARN!;
+    const secretArn = (
+      await secrets.send(new CreateSecretCommand({ Name: `rot-${randomUUID()}`, SecretString: JSON.stringify(user) }))
+    ).ARN!;
     const name = await target('echo');
     const responseTopic = await newTopic();
     const fn = await dispatcher({ target: name, responseTopic, secretArn });
@@ -272,7 +390,9 @@ describe('dispatcher bundle under the Lambda emulator', () => {
     expect(stale.functionError).toBe('Unhandled');
     expect(stale.body.errorMessage).toMatch(/after reading the credentials again/);
     // WHEN the rotation finishes (secret updated) and the ESM retries, in the same container
-    await secrets.send(new PutSecretValueCommand({ SecretId: secretArn, SecretString: JSON.stringify({ ...user, password: 'new-password-2' }) }));
+    await secrets.send(
+      new PutSecretValueCommand({ SecretId: secretArn, SecretString: JSON.stringify({ ...user, password: 'new-password-2' }) }),
+    );
     const retried = await invoke(fn, event);
     // THEN it succeeds, relaying the result stored by the failed attempt without invoking the target again
     expect(retried).toEqual({ functionError: undefined, body: { batchItemFailures: [] } });

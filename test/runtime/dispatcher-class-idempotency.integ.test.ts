@@ -8,7 +8,13 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import * as te from '../../testenv';
 import {
-  decodeEvent, Dispatcher, DynamoDbIdempotencyStore, EmfMetrics, JsonLogger, jsonPointerKey, TargetInvoker,
+  decodeEvent,
+  Dispatcher,
+  DynamoDbIdempotencyStore,
+  EmfMetrics,
+  JsonLogger,
+  jsonPointerKey,
+  TargetInvoker,
 } from '../../runtime';
 import { createIdempotencyTable, kafkaEvent, lambdaContext, partitionSpecs } from './support';
 
@@ -19,16 +25,26 @@ describe('Dispatcher with strict idempotency and business keys', () => {
   const dynamodb = new DynamoDBClient(te.awsClientConfig('dynamodb', undefined, { maxAttempts: 10 }));
   const fns: te.RunningLambda[] = [];
   let tableName: string;
-  beforeAll(async () => { tableName = await createIdempotencyTable(dynamodb); });
-  afterAll(async () => { lambda.destroy(); dynamodb.destroy(); await Promise.all(fns.map((f) => f.stop())); });
+  beforeAll(async () => {
+    tableName = await createIdempotencyTable(dynamodb);
+  });
+  afterAll(async () => {
+    lambda.destroy();
+    dynamodb.destroy();
+    await Promise.all(fns.map((f) => f.stop()));
+  });
 
   async function echoTarget(): Promise<string> {
     const name = `strict-echo-${randomUUID().slice(0, 8)}`;
     fns.push(await te.startLambda({ name, dir: path.join(__dirname, '..', 'fixtures', 'targets'), handler: 'index.echo' }));
     return name;
   }
-  const invoked = async (name: string) => (await te.listInvocations(name)).flatMap((i) => JSON.parse(i.payload).map((e: any) => e.payload.offset));
-  const quiet = () => ({ logger: new JsonLogger({ write: () => undefined }), metrics: new EmfMetrics({ write: () => undefined }) });
+  const invoked = async (name: string) =>
+    (await te.listInvocations(name)).flatMap((i) => JSON.parse(i.payload).map((e: any) => e.payload.offset));
+  const quiet = () => ({
+    logger: new JsonLogger({ write: () => undefined }),
+    metrics: new EmfMetrics({ write: () => undefined }),
+  });
 
   test('strict: a key in progress in another invocation stops its partition there; leases of unprocessed records are released', async () => {
     // GIVEN another invocation holds offset 2 of partition 0 in progress
@@ -39,7 +55,11 @@ describe('Dispatcher with strict idempotency and business keys', () => {
     const [, , held] = decodeEvent(event);
     await store.acquire(`${topic}-0-2`, held, Date.now() + 60_000);
     const dispatcher = new Dispatcher({
-      invoker: new TargetInvoker({ functionName: name, client: lambda }), store, idempotencyMode: 'strict', reportBatchItemFailures: true, ...quiet(),
+      invoker: new TargetInvoker({ functionName: name, client: lambda }),
+      store,
+      idempotencyMode: 'strict',
+      reportBatchItemFailures: true,
+      ...quiet(),
     });
     // WHEN dispatched
     const out = await dispatcher.handle(event, lambdaContext());
@@ -56,7 +76,13 @@ describe('Dispatcher with strict idempotency and business keys', () => {
     const name = await echoTarget();
     const store = new DynamoDbIdempotencyStore({ tableName, client: dynamodb });
     const metrics = new EmfMetrics({ write: () => undefined });
-    const dispatcher = new Dispatcher({ invoker: new TargetInvoker({ functionName: name, client: lambda }), store, idempotencyMode: 'strict', logger: new JsonLogger({ write: () => undefined }), metrics });
+    const dispatcher = new Dispatcher({
+      invoker: new TargetInvoker({ functionName: name, client: lambda }),
+      store,
+      idempotencyMode: 'strict',
+      logger: new JsonLogger({ write: () => undefined }),
+      metrics,
+    });
     const event = kafkaEvent(partitionSpecs(`again-${randomUUID().slice(0, 8)}`, 0, 0, 3));
     await dispatcher.handle(event, lambdaContext());
     await dispatcher.handle(event, lambdaContext());
@@ -69,12 +95,20 @@ describe('Dispatcher with strict idempotency and business keys', () => {
     const store = new DynamoDbIdempotencyStore({ tableName, client: dynamodb });
     const topic = `biz-${randomUUID().slice(0, 8)}`;
     const id = randomUUID();
-    const dispatcher = new Dispatcher({ invoker: new TargetInvoker({ functionName: name, client: lambda }), store, keyOf: jsonPointerKey('/orderId'), ...quiet() });
-    await dispatcher.handle(kafkaEvent([
-      { topic, partition: 0, offset: 1, value: { orderId: `${id}-A` } },
-      { topic, partition: 0, offset: 2, value: { orderId: `${id}-B` } },
-      { topic, partition: 1, offset: 7, value: { orderId: `${id}-A` } },
-    ]), lambdaContext());
+    const dispatcher = new Dispatcher({
+      invoker: new TargetInvoker({ functionName: name, client: lambda }),
+      store,
+      keyOf: jsonPointerKey('/orderId'),
+      ...quiet(),
+    });
+    await dispatcher.handle(
+      kafkaEvent([
+        { topic, partition: 0, offset: 1, value: { orderId: `${id}-A` } },
+        { topic, partition: 0, offset: 2, value: { orderId: `${id}-B` } },
+        { topic, partition: 1, offset: 7, value: { orderId: `${id}-A` } },
+      ]),
+      lambdaContext(),
+    );
     // WHEN a later record repeats order B
     await dispatcher.handle(kafkaEvent([{ topic, partition: 0, offset: 9, value: { orderId: `${id}-B` } }]), lambdaContext());
     // THEN each order reached the target once
@@ -86,17 +120,31 @@ describe('Dispatcher with strict idempotency and business keys', () => {
     const store = new DynamoDbIdempotencyStore({ tableName, client: dynamodb });
     const lines: string[] = [];
     const dispatcher = new Dispatcher({
-      invoker: new TargetInvoker({ functionName: name, client: lambda }), store, keyOf: jsonPointerKey('/orderId'), onError: 'log',
-      logger: new JsonLogger({ write: (l) => lines.push(l) }), metrics: new EmfMetrics({ write: () => undefined }),
+      invoker: new TargetInvoker({ functionName: name, client: lambda }),
+      store,
+      keyOf: jsonPointerKey('/orderId'),
+      onError: 'log',
+      logger: new JsonLogger({ write: (l) => lines.push(l) }),
+      metrics: new EmfMetrics({ write: () => undefined }),
     });
     const topic = `nokey-${randomUUID().slice(0, 8)}`;
-    const out = await dispatcher.handle(kafkaEvent([
-      { topic, partition: 0, offset: 1, value: { other: 1 } },
-      { topic, partition: 0, offset: 2, value: { orderId: randomUUID() } },
-    ]), lambdaContext());
+    const out = await dispatcher.handle(
+      kafkaEvent([
+        { topic, partition: 0, offset: 1, value: { other: 1 } },
+        { topic, partition: 0, offset: 2, value: { orderId: randomUUID() } },
+      ]),
+      lambdaContext(),
+    );
     expect(out).toEqual({ batchItemFailures: [] });
     expect(await invoked(name)).toEqual([2]);
     const error = lines.map((l) => JSON.parse(l)).find((l) => l.level === 'ERROR');
-    expect(error).toMatchObject({ message: 'records failed', topic, partition: 0, startOffset: 1, endOffset: 2, error: { name: 'IdempotencyKeyError' } });
+    expect(error).toMatchObject({
+      message: 'records failed',
+      topic,
+      partition: 0,
+      startOffset: 1,
+      endOffset: 2,
+      error: { name: 'IdempotencyKeyError' },
+    });
   });
 });

@@ -8,7 +8,13 @@ import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import * as te from '../../testenv';
 import {
-  Dispatcher, DispatcherOptions, DynamoDbIdempotencyStore, EmfMetrics, JsonLogger, KafkaRelay, TargetInvoker,
+  Dispatcher,
+  DispatcherOptions,
+  DynamoDbIdempotencyStore,
+  EmfMetrics,
+  JsonLogger,
+  KafkaRelay,
+  TargetInvoker,
 } from '../../runtime';
 import { bigSequence, createIdempotencyTable, kinesisEvent, KinesisRecordSpec, lambdaContext, readTopic } from './support';
 
@@ -24,31 +30,59 @@ describe('Dispatcher on Kinesis events', () => {
   const fns: te.RunningLambda[] = [];
   const relays: KafkaRelay[] = [];
   let tableName: string;
-  beforeAll(async () => { tableName = await createIdempotencyTable(dynamodb); });
+  beforeAll(async () => {
+    tableName = await createIdempotencyTable(dynamodb);
+  });
   afterAll(async () => {
-    lambda.destroy(); dynamodb.destroy();
+    lambda.destroy();
+    dynamodb.destroy();
     await Promise.all([...fns.map((f) => f.stop()), ...relays.map((r) => r.disconnect())]);
   });
 
   async function target(handler: string, extraEnv: Record<string, string> = {}): Promise<string> {
     const name = `kin-${handler}-${randomUUID().slice(0, 8)}`;
-    fns.push(await te.startLambda({ name, dir: path.join(__dirname, '..', 'fixtures', 'targets'), handler: `index.${handler}`, env: extraEnv }));
+    fns.push(
+      await te.startLambda({
+        name,
+        dir: path.join(__dirname, '..', 'fixtures', 'targets'),
+        handler: `index.${handler}`,
+        env: extraEnv,
+      }),
+    );
     return name;
   }
-  const quiet = () => ({ logger: new JsonLogger({ write: () => undefined }), metrics: new EmfMetrics({ write: () => undefined }) });
-  const dispatcher = (functionName: string, o: Partial<DispatcherOptions> = {}) => new Dispatcher({
-    invoker: new TargetInvoker({ functionName, client: lambda, maxAttempts: 2, baseDelayMs: 20 }),
-    store: new DynamoDbIdempotencyStore({ tableName, client: dynamodb }),
-    ...quiet(),
-    ...o,
+  const quiet = () => ({
+    logger: new JsonLogger({ write: () => undefined }),
+    metrics: new EmfMetrics({ write: () => undefined }),
   });
+  const dispatcher = (functionName: string, o: Partial<DispatcherOptions> = {}) =>
+    new Dispatcher({
+      invoker: new TargetInvoker({ functionName, client: lambda, maxAttempts: 2, baseDelayMs: 20 }),
+      store: new DynamoDbIdempotencyStore({ tableName, client: dynamodb }),
+      ...quiet(),
+      ...o,
+    });
   /** Per invocation: "shard@sequence" of each record the target received, with the invocation's start and end. */
-  const invocations = async (name: string) => (await te.listInvocations(name)).map((i) => ({
-    at: i.at, doneAt: i.doneAt!,
-    records: JSON.parse(i.payload).map((e: any) => `${e.payload.partition}@${e.payload.offset}`) as string[],
-  }));
-  const specs = (stream: string, shardId: string, from: number, n: number, value = (i: number): unknown => ({ n: i })): KinesisRecordSpec[] =>
-    Array.from({ length: n }, (_, k) => ({ stream, shardId, sequenceNumber: bigSequence(from + k), partitionKey: `pk-${from + k}`, value: value(from + k) }));
+  const invocations = async (name: string) =>
+    (await te.listInvocations(name)).map((i) => ({
+      at: i.at,
+      doneAt: i.doneAt!,
+      records: JSON.parse(i.payload).map((e: any) => `${e.payload.partition}@${e.payload.offset}`) as string[],
+    }));
+  const specs = (
+    stream: string,
+    shardId: string,
+    from: number,
+    n: number,
+    value = (i: number): unknown => ({ n: i }),
+  ): KinesisRecordSpec[] =>
+    Array.from({ length: n }, (_, k) => ({
+      stream,
+      shardId,
+      sequenceNumber: bigSequence(from + k),
+      partitionKey: `pk-${from + k}`,
+      value: value(from + k),
+    }));
 
   test('records of one shard are invoked one after the other in sequence order; every shard is done', async () => {
     // GIVEN two shards of 3 records each, interleaved in the event, and a target that takes 200 ms per invocation
@@ -83,7 +117,12 @@ describe('Dispatcher on Kinesis events', () => {
     expect(out).toEqual({ batchItemFailures: [{ itemIdentifier: bigSequence(2) }] });
     // AND shard 0's third record was not invoked, shard 1 was done
     const invoked = (await invocations(name)).flatMap((c) => c.records).sort();
-    expect(invoked).toEqual([`${SHARD0}@${bigSequence(1)}`, `${SHARD0}@${bigSequence(2)}`, `${SHARD1}@${bigSequence(1)}`, `${SHARD1}@${bigSequence(2)}`]);
+    expect(invoked).toEqual([
+      `${SHARD0}@${bigSequence(1)}`,
+      `${SHARD0}@${bigSequence(2)}`,
+      `${SHARD1}@${bigSequence(1)}`,
+      `${SHARD1}@${bigSequence(2)}`,
+    ]);
   });
 
   test('fails the invocation naming stream/shard@sequence without reportBatchItemFailures; the retried event invokes only the records not yet done', async () => {
@@ -94,13 +133,26 @@ describe('Dispatcher on Kinesis events', () => {
     const d = dispatcher(name, { batchSize: 2 });
     // WHEN dispatched THEN BatchFailedError names the stream, shard and sequence numbers of the failed batch
     await expect(d.handle(event, lambdaContext())).rejects.toThrow(
-      expect.objectContaining({ name: 'BatchFailedError', message: expect.stringContaining(`${stream}/${SHARD0}@${bigSequence(3)}..${bigSequence(4)}: the target answered with a Unhandled function error`) }));
+      expect.objectContaining({
+        name: 'BatchFailedError',
+        message: expect.stringContaining(
+          `${stream}/${SHARD0}@${bigSequence(3)}..${bigSequence(4)}: the target answered with a Unhandled function error`,
+        ),
+      }),
+    );
     const first = (await invocations(name)).map((c) => c.records);
-    expect(first).toEqual([[1, 2], [3, 4]].map((ns) => ns.map((i) => `${SHARD0}@${bigSequence(i)}`)));
+    expect(first).toEqual(
+      [
+        [1, 2],
+        [3, 4],
+      ].map((ns) => ns.map((i) => `${SHARD0}@${bigSequence(i)}`)),
+    );
     // WHEN the mapping retries the same event
     await expect(d.handle(event, lambdaContext())).rejects.toThrow(/BatchFailedError|function error/);
     // THEN records 1 and 2 are done and skipped: only 3 and 4 are invoked again
-    expect((await invocations(name)).slice(first.length).map((c) => c.records)).toEqual([[3, 4].map((i) => `${SHARD0}@${bigSequence(i)}`)]);
+    expect((await invocations(name)).slice(first.length).map((c) => c.records)).toEqual([
+      [3, 4].map((i) => `${SHARD0}@${bigSequence(i)}`),
+    ]);
   });
 
   test('idempotency keys are stream-shard-sequence with the full sequence number; the table keeps shard and sequence as strings', async () => {
@@ -113,12 +165,22 @@ describe('Dispatcher on Kinesis events', () => {
     expect(await d.handle(event, lambdaContext())).toEqual({ batchItemFailures: [] });
     expect(await d.handle(event, lambdaContext())).toEqual({ batchItemFailures: [] });
     // THEN every record was invoked exactly once: no two keys collided and the second delivery was skipped
-    expect((await invocations(name)).flatMap((c) => c.records).sort()).toEqual(
-      [`${SHARD0}@${bigSequence(1)}`, `${SHARD0}@${bigSequence(2)}`, `${SHARD1}@${bigSequence(1)}`]);
+    expect((await invocations(name)).flatMap((c) => c.records).sort()).toEqual([
+      `${SHARD0}@${bigSequence(1)}`,
+      `${SHARD0}@${bigSequence(2)}`,
+      `${SHARD1}@${bigSequence(1)}`,
+    ]);
     // AND the item of a record holds its coordinates as strings (a DynamoDB number keeps only 38 digits)
     const key = `${stream}-${SHARD0}-${bigSequence(2)}`;
-    const { Item } = await dynamodb.send(new GetItemCommand({ TableName: tableName, Key: { id: { S: key } }, ConsistentRead: true }));
-    expect(Item).toMatchObject({ state: { S: 'COMPLETED' }, topic: { S: stream }, partition: { S: SHARD0 }, offset: { S: bigSequence(2) } });
+    const { Item } = await dynamodb.send(
+      new GetItemCommand({ TableName: tableName, Key: { id: { S: key } }, ConsistentRead: true }),
+    );
+    expect(Item).toMatchObject({
+      state: { S: 'COMPLETED' },
+      topic: { S: stream },
+      partition: { S: SHARD0 },
+      offset: { S: bigSequence(2) },
+    });
   });
 
   test('log: a record whose data is not base64 goes to the error topic keyed by stream, shard and sequence numbers; the others are invoked', async () => {
@@ -135,11 +197,24 @@ describe('Dispatcher on Kinesis events', () => {
     expect(await dispatcher(name, { onError: 'log', relay }).handle(event, lambdaContext())).toEqual({ batchItemFailures: [] });
     // THEN the error record names the stream, the shard and [sequence, sequence + 1)
     const [m] = await readTopic(te, errorTopic, 1);
-    expect(JSON.parse(m.key)).toEqual({ topic: stream, partition: SHARD0, startOffset: bigSequence(2), endOffset: bigSequence(3) });
-    expect(m.headers).toMatchObject({ 'source-topic': stream, 'source-partition': SHARD0, 'source-start-offset': bigSequence(2) });
-    expect(JSON.parse(JSON.parse(m.value).payload)).toMatchObject({
-      errorType: 'KinesisRecordDecodeError', errorMessage: expect.stringContaining(`${stream}/${SHARD0}@${bigSequence(2)}: data is not valid base64`),
+    expect(JSON.parse(m.key)).toEqual({
+      topic: stream,
+      partition: SHARD0,
+      startOffset: bigSequence(2),
+      endOffset: bigSequence(3),
     });
-    expect((await invocations(name)).flatMap((c) => c.records)).toEqual([`${SHARD0}@${bigSequence(1)}`, `${SHARD0}@${bigSequence(3)}`]);
+    expect(m.headers).toMatchObject({
+      'source-topic': stream,
+      'source-partition': SHARD0,
+      'source-start-offset': bigSequence(2),
+    });
+    expect(JSON.parse(JSON.parse(m.value).payload)).toMatchObject({
+      errorType: 'KinesisRecordDecodeError',
+      errorMessage: expect.stringContaining(`${stream}/${SHARD0}@${bigSequence(2)}: data is not valid base64`),
+    });
+    expect((await invocations(name)).flatMap((c) => c.records)).toEqual([
+      `${SHARD0}@${bigSequence(1)}`,
+      `${SHARD0}@${bigSequence(3)}`,
+    ]);
   });
 });

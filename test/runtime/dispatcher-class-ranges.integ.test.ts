@@ -19,7 +19,9 @@ describe('Dispatcher with idempotency per range', () => {
   const fns: te.RunningLambda[] = [];
   const relays: KafkaRelay[] = [];
   let tableName: string;
-  beforeAll(async () => { tableName = await createIdempotencyTable(dynamodb); });
+  beforeAll(async () => {
+    tableName = await createIdempotencyTable(dynamodb);
+  });
   afterAll(async () => {
     lambda.destroy();
     dynamodb.destroy();
@@ -28,21 +30,37 @@ describe('Dispatcher with idempotency per range', () => {
 
   async function echoTarget(env: Record<string, string> = {}): Promise<string> {
     const name = `ranges-echo-${randomUUID().slice(0, 8)}`;
-    fns.push(await te.startLambda({ name, dir: path.join(__dirname, '..', 'fixtures', 'targets'), handler: 'index.echo', env, concurrency: 4 }));
+    fns.push(
+      await te.startLambda({
+        name,
+        dir: path.join(__dirname, '..', 'fixtures', 'targets'),
+        handler: 'index.echo',
+        env,
+        concurrency: 4,
+      }),
+    );
     return name;
   }
   /** Each offset the target was invoked with, as "partition@offset", from the Lambda front's log (outside the dispatcher). */
   const invoked = async (name: string): Promise<string[]> =>
-    (await te.listInvocations(name)).flatMap((i) => JSON.parse(i.payload).map((e: any) => `${e.payload.partition}@${e.payload.offset}`));
+    (await te.listInvocations(name)).flatMap((i) =>
+      JSON.parse(i.payload).map((e: any) => `${e.payload.partition}@${e.payload.offset}`),
+    );
   /** A dispatcher in its own execution environment (as the mapping's concurrent invocations are). */
   function dispatcher(functionName: string, responseTopic?: string): Dispatcher {
-    const relay = responseTopic === undefined ? undefined : new KafkaRelay({ bootstrapServers: [te.loadEnv().kafka.bootstrap.plaintext], responseTopic });
+    const relay =
+      responseTopic === undefined
+        ? undefined
+        : new KafkaRelay({ bootstrapServers: [te.loadEnv().kafka.bootstrap.plaintext], responseTopic });
     if (relay) relays.push(relay);
     return new Dispatcher({
       invoker: new TargetInvoker({ functionName, client: lambda, maxAttempts: 1 }),
       store: new DynamoDbRangeStore({ tableName, client: dynamodb, container: randomUUID() }),
-      relay, batchSize: 25, reportBatchItemFailures: true,
-      logger: new JsonLogger({ write: () => undefined }), metrics: new EmfMetrics({ write: () => undefined }),
+      relay,
+      batchSize: 25,
+      reportBatchItemFailures: true,
+      logger: new JsonLogger({ write: () => undefined }),
+      metrics: new EmfMetrics({ write: () => undefined }),
     });
   }
 
@@ -53,9 +71,14 @@ describe('Dispatcher with idempotency per range', () => {
     const responses = `${topic}-responses`;
     await te.createTopic(responses, 1);
     const d = dispatcher(name, responses);
-    expect(await d.handle(kafkaEvent([...partitionSpecs(topic, 0, 0, 100), ...partitionSpecs(topic, 1, 0, 100)]), lambdaContext())).toEqual({ batchItemFailures: [] });
+    expect(
+      await d.handle(kafkaEvent([...partitionSpecs(topic, 0, 0, 100), ...partitionSpecs(topic, 1, 0, 100)]), lambdaContext()),
+    ).toEqual({ batchItemFailures: [] });
     // WHEN the mapping delivers offsets 60..159 of each partition
-    const out = await d.handle(kafkaEvent([...partitionSpecs(topic, 0, 60, 100), ...partitionSpecs(topic, 1, 60, 100)]), lambdaContext());
+    const out = await d.handle(
+      kafkaEvent([...partitionSpecs(topic, 0, 60, 100), ...partitionSpecs(topic, 1, 60, 100)]),
+      lambdaContext(),
+    );
     // THEN each record was invoked exactly once: 0..159 of both partitions
     expect(out).toEqual({ batchItemFailures: [] });
     const calls = await invoked(name);

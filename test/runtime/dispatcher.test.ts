@@ -4,8 +4,19 @@
  * behaviours through the real services are in the *.integ tests.
  */
 import {
-  CompletedRecord, CompletionEntry, ErrorItem, InvocationBatch, JsonLogger, EmfMetrics, ResponseItem, SourceRecord, TargetInvocationError,
-  nextPosition, AcquireResult, IdempotencyEntry, IdempotencySession,
+  CompletedRecord,
+  CompletionEntry,
+  ErrorItem,
+  InvocationBatch,
+  JsonLogger,
+  EmfMetrics,
+  ResponseItem,
+  SourceRecord,
+  TargetInvocationError,
+  nextPosition,
+  AcquireResult,
+  IdempotencyEntry,
+  IdempotencySession,
 } from '../../runtime';
 import { Dispatcher, DispatcherOptions, IdempotencyStorePort, InvokerPort, RelayPort } from '../../runtime/dispatcher/dispatcher';
 import { kafkaEvent, RecordSpec } from './support';
@@ -19,7 +30,10 @@ class FakeInvoker implements InvokerPort {
   readonly calls: string[][] = [];
   inFlight = 0;
   maxInFlight = 0;
-  constructor(readonly invocationType: 'RequestResponse' | 'Event' = 'RequestResponse', private readonly delayMs = 0) {}
+  constructor(
+    readonly invocationType: 'RequestResponse' | 'Event' = 'RequestResponse',
+    private readonly delayMs = 0,
+  ) {}
 
   async invoke(batch: InvocationBatch): Promise<readonly unknown[]> {
     this.calls.push(batch.records.map(at));
@@ -28,10 +42,18 @@ class FakeInvoker implements InvokerPort {
       if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
       const bad = batch.records.find((r) => (valueOf(r) as { fail?: boolean } | null)?.fail);
       if (bad) {
-        throw new TargetInvocationError('the target failed', batch.topic, batch.partition, batch.records[0].offset,
-          nextPosition(batch.records[batch.records.length - 1].offset), { statusCode: 200, functionError: 'Unhandled', payload: '{"errorMessage":"x"}' });
+        throw new TargetInvocationError(
+          'the target failed',
+          batch.topic,
+          batch.partition,
+          batch.records[0].offset,
+          nextPosition(batch.records[batch.records.length - 1].offset),
+          { statusCode: 200, functionError: 'Unhandled', payload: '{"errorMessage":"x"}' },
+        );
       }
-      return this.invocationType === 'Event' ? batch.records.map(() => undefined) : batch.records.map((r) => ({ echo: r.offset }));
+      return this.invocationType === 'Event'
+        ? batch.records.map(() => undefined)
+        : batch.records.map((r) => ({ echo: r.offset }));
     } finally {
       this.inFlight--;
     }
@@ -51,7 +73,11 @@ class FakeStore implements IdempotencyStorePort {
     const complete = (es: readonly CompletionEntry[]) => this.complete(es);
     return {
       done: new Map(entries.filter((e) => this.done.has(e.key)).map((e) => [e.key, this.done.get(e.key)!])),
-      inProgress: new Set(), fits: (r) => this.fits(r), complete, relayed: complete, close: async () => undefined,
+      inProgress: new Set(),
+      fits: (r) => this.fits(r),
+      complete,
+      relayed: complete,
+      close: async () => undefined,
     };
   }
   fits(result: unknown): boolean {
@@ -60,7 +86,13 @@ class FakeStore implements IdempotencyStorePort {
   async complete(entries: readonly CompletionEntry[]): Promise<void> {
     for (const e of entries) {
       const kept = this.fits(e.result);
-      this.done.set(e.key, { outcome: e.outcome, result: kept ? e.result : undefined, resultOmitted: !kept, relayPending: e.relayPending ?? false, ...e.record });
+      this.done.set(e.key, {
+        outcome: e.outcome,
+        result: kept ? e.result : undefined,
+        resultOmitted: !kept,
+        relayPending: e.relayPending ?? false,
+        ...e.record,
+      });
       this.inProgress.delete(e.key);
     }
   }
@@ -79,7 +111,10 @@ class FakeStore implements IdempotencyStorePort {
 class FakeRelay implements RelayPort {
   readonly responses: string[] = [];
   readonly errors: ErrorItem[] = [];
-  constructor(readonly responseTopic?: string, readonly errorTopic?: string) {}
+  constructor(
+    readonly responseTopic?: string,
+    readonly errorTopic?: string,
+  ) {}
   async sendResponses(items: readonly ResponseItem[]): Promise<void> {
     this.responses.push(...items.map((i) => `${at(i.record)}=${JSON.stringify(i.result)}`));
   }
@@ -91,7 +126,12 @@ class FakeRelay implements RelayPort {
 const quiet = { logger: new JsonLogger({ write: () => undefined }), metrics: new EmfMetrics({ write: () => undefined }) };
 const context = (ms = 60_000) => ({ getRemainingTimeInMillis: () => ms });
 const specs = (topic: string, partition: number, from: number, n: number, fail?: number): RecordSpec[] =>
-  Array.from({ length: n }, (_, i) => ({ topic, partition, offset: from + i, value: from + i === fail ? { fail: true } : { n: from + i } }));
+  Array.from({ length: n }, (_, i) => ({
+    topic,
+    partition,
+    offset: from + i,
+    value: from + i === fail ? { fail: true } : { n: from + i },
+  }));
 
 function setup(o: Partial<DispatcherOptions> = {}, invoker = new FakeInvoker()) {
   const store = new FakeStore();

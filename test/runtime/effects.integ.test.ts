@@ -8,8 +8,18 @@ import { randomUUID } from 'node:crypto';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import * as te from '../../testenv';
 import {
-  coordinatesKey, decodeEvent, Dispatcher, DynamoDbIdempotencyStore, DynamoDbRangeStore, EmfMetrics, inProcessInvoker, JsonLogger, KafkaRelay,
-  SchemaDecodeError, SchemaRegistryUnavailableError, SourceRecord,
+  coordinatesKey,
+  decodeEvent,
+  Dispatcher,
+  DynamoDbIdempotencyStore,
+  DynamoDbRangeStore,
+  EmfMetrics,
+  inProcessInvoker,
+  JsonLogger,
+  KafkaRelay,
+  SchemaDecodeError,
+  SchemaRegistryUnavailableError,
+  SourceRecord,
 } from '../../runtime';
 import { createIdempotencyTable, kafkaEvent, lambdaContext, partitionSpecs, messagesIn } from './support';
 
@@ -21,7 +31,9 @@ describe('exactly-once effects against DynamoDB Local and the broker', () => {
   const dynamodb = new DynamoDBClient(te.awsClientConfig('dynamodb', undefined, { maxAttempts: 10 }));
   const relays: KafkaRelay[] = [];
   let tableName: string;
-  beforeAll(async () => { tableName = await createIdempotencyTable(dynamodb); });
+  beforeAll(async () => {
+    tableName = await createIdempotencyTable(dynamodb);
+  });
   afterAll(async () => {
     dynamodb.destroy();
     await Promise.all(relays.map((r) => r.disconnect()));
@@ -49,7 +61,12 @@ describe('exactly-once effects against DynamoDB Local and the broker', () => {
     const topic = `whole-${randomUUID().slice(0, 8)}`;
     let failed = 0;
     const { invoker, ran } = countingTarget((records) => records.some((r) => r.offset === 9_999) && failed++ === 0);
-    const dispatcher = new Dispatcher({ invoker, store: new DynamoDbRangeStore({ tableName, client: dynamodb }), onError: 'fail', ...quiet });
+    const dispatcher = new Dispatcher({
+      invoker,
+      store: new DynamoDbRangeStore({ tableName, client: dynamodb }),
+      onError: 'fail',
+      ...quiet,
+    });
     const event = kafkaEvent(partitionSpecs(topic, 0, 0, 10_000));
     // WHEN the mapping sends the batch, the handler throws (no partial batch response), and the batch comes again whole
     await expect(dispatcher.handle(event, lambdaContext())).rejects.toMatchObject({ name: 'BatchFailedError' });
@@ -68,17 +85,27 @@ describe('exactly-once effects against DynamoDB Local and the broker', () => {
     let outages = 0;
     const schemas = {
       active: true,
-      decode: async (records: readonly SourceRecord[]) => new Map<SourceRecord, Error>(records.flatMap((r): Array<[SourceRecord, Error]> => {
-        const offset = r.offset as number;
-        if (offset % 2 === 1) return [[r, new SchemaDecodeError(r.topic, r.partition, offset, 'value', 'confluent:7', 'not Avro')]];
-        if (offset === 998 && outages++ === 0) return [[r, new SchemaRegistryUnavailableError(r.topic, r.partition, offset, 'value', 'confluent:7', 'HTTP 503')]];
-        return [];
-      })),
+      decode: async (records: readonly SourceRecord[]) =>
+        new Map<SourceRecord, Error>(
+          records.flatMap((r): Array<[SourceRecord, Error]> => {
+            const offset = r.offset as number;
+            if (offset % 2 === 1)
+              return [[r, new SchemaDecodeError(r.topic, r.partition, offset, 'value', 'confluent:7', 'not Avro')]];
+            if (offset === 998 && outages++ === 0)
+              return [[r, new SchemaRegistryUnavailableError(r.topic, r.partition, offset, 'value', 'confluent:7', 'HTTP 503')]];
+            return [];
+          }),
+        ),
     };
     const { invoker, ran } = countingTarget();
     const dispatcher = new Dispatcher({
-      invoker, store: new DynamoDbRangeStore({ tableName, client: dynamodb }), relay: errorRelay(errorTopic), schemas,
-      onError: 'log', batchSize: 1, ...quiet,
+      invoker,
+      store: new DynamoDbRangeStore({ tableName, client: dynamodb }),
+      relay: errorRelay(errorTopic),
+      schemas,
+      onError: 'log',
+      batchSize: 1,
+      ...quiet,
     });
     const event = kafkaEvent(partitionSpecs(topic, 0, 0, 1_000));
     // WHEN the batch stops at the outage (the handler throws) and comes again whole
@@ -102,8 +129,11 @@ describe('exactly-once effects against DynamoDB Local and the broker', () => {
     const lines: string[] = [];
     const { invoker, ran } = countingTarget();
     const dispatcher = new Dispatcher({
-      invoker, store: new DynamoDbRangeStore({ tableName, client: flaky }), batchSize: 10,
-      logger: quiet.logger, metrics: new EmfMetrics({ write: (line) => lines.push(line) }),
+      invoker,
+      store: new DynamoDbRangeStore({ tableName, client: flaky }),
+      batchSize: 10,
+      logger: quiet.logger,
+      metrics: new EmfMetrics({ write: (line) => lines.push(line) }),
     });
     const event = kafkaEvent(partitionSpecs(topic, 0, 0, 30));
     // WHEN the first invocation's range write fails and the mapping retries the batch
@@ -123,11 +153,22 @@ describe('exactly-once effects against DynamoDB Local and the broker', () => {
     await te.createTopic(errorTopic, 1);
     const schemas = {
       active: true,
-      decode: async (records: readonly SourceRecord[]) => new Map<SourceRecord, Error>(records.filter((r) => r.offset === 1)
-        .map((r) => [r, new SchemaDecodeError(r.topic, r.partition, r.offset, 'value', undefined, 'not Avro')])),
+      decode: async (records: readonly SourceRecord[]) =>
+        new Map<SourceRecord, Error>(
+          records
+            .filter((r) => r.offset === 1)
+            .map((r) => [r, new SchemaDecodeError(r.topic, r.partition, r.offset, 'value', undefined, 'not Avro')]),
+        ),
     };
     const { invoker, ran } = countingTarget();
-    const dispatcher = new Dispatcher({ invoker, store: new DynamoDbRangeStore({ tableName, client: dynamodb }), relay: errorRelay(errorTopic), schemas, onError: 'log', ...quiet });
+    const dispatcher = new Dispatcher({
+      invoker,
+      store: new DynamoDbRangeStore({ tableName, client: dynamodb }),
+      relay: errorRelay(errorTopic),
+      schemas,
+      onError: 'log',
+      ...quiet,
+    });
     const event = kafkaEvent(partitionSpecs(topic, 0, 0, 3));
     await dispatcher.handle(event, lambdaContext());
     // WHEN the mapping delivers the batch twice more
@@ -135,7 +176,10 @@ describe('exactly-once effects against DynamoDB Local and the broker', () => {
     await dispatcher.handle(event, lambdaContext());
     // THEN its failure is on the error topic once, and the others ran once
     expect(await messagesIn(te, errorTopic)).toBe(1);
-    expect([...ran.entries()]).toEqual([[0, 1], [2, 1]]);
+    expect([...ran.entries()]).toEqual([
+      [0, 1],
+      [2, 1],
+    ]);
   });
 
   test('a sync target with no response topic leaves no results in the table, only one item per partition', async () => {
@@ -144,13 +188,18 @@ describe('exactly-once effects against DynamoDB Local and the broker', () => {
     const { invoker } = countingTarget();
     const dispatcher = new Dispatcher({ invoker, store: new DynamoDbRangeStore({ tableName, client: dynamodb }), ...quiet });
     // WHEN 300 records of 2 partitions are dispatched
-    await dispatcher.handle(kafkaEvent([...partitionSpecs(topic, 0, 0, 150), ...partitionSpecs(topic, 1, 0, 150)]), lambdaContext());
+    await dispatcher.handle(
+      kafkaEvent([...partitionSpecs(topic, 0, 0, 150), ...partitionSpecs(topic, 1, 0, 150)]),
+      lambdaContext(),
+    );
     // THEN the table holds the two partitions' items and nothing else of this topic
-    const ids = (await dynamodb.send(new ScanCommand({ TableName: tableName }))).Items!.map((i) => i.id.S!).filter((id) => id.startsWith(`${topic}#`));
+    const ids = (await dynamodb.send(new ScanCommand({ TableName: tableName })))
+      .Items!.map((i) => i.id.S!)
+      .filter((id) => id.startsWith(`${topic}#`));
     expect(ids.sort()).toEqual([`${topic}#0`, `${topic}#1`]);
   });
 
-  test('an open() that fails after one partition\'s lease landed leaves nothing behind: the next invocation in the same environment takes both', async () => {
+  test("an open() that fails after one partition's lease landed leaves nothing behind: the next invocation in the same environment takes both", async () => {
     // GIVEN a DynamoDB client whose second lease write is throttled once the first has landed
     const topic = `openfail-${randomUUID().slice(0, 8)}`;
     let leases = 0;
@@ -158,7 +207,7 @@ describe('exactly-once effects against DynamoDB Local and the broker', () => {
     let firstLease: Promise<unknown> | undefined;
     const flaky = intercepting(dynamodb, async (command, send) => {
       if (command.constructor.name === 'UpdateItemCommand' && command.input.UpdateExpression?.startsWith('SET #lease')) {
-        if (++leases === 1) return firstLease = send();
+        if (++leases === 1) return (firstLease = send());
         if (leases === 2) {
           await firstLease;
           faults++;
@@ -222,7 +271,13 @@ describe('exactly-once effects against DynamoDB Local and the broker', () => {
 });
 
 /** A client whose every command goes through `intercept`, which sends it on (or not) with `send`: faults from outside the store. */
-function intercepting(client: DynamoDBClient, intercept: (command: { constructor: { name: string }; input: { UpdateExpression?: string } }, send: () => Promise<unknown>) => Promise<unknown>): DynamoDBClient {
+function intercepting(
+  client: DynamoDBClient,
+  intercept: (
+    command: { constructor: { name: string }; input: { UpdateExpression?: string } },
+    send: () => Promise<unknown>,
+  ) => Promise<unknown>,
+): DynamoDBClient {
   return new Proxy(client, {
     get(target, prop, receiver) {
       if (prop !== 'send') return Reflect.get(target, prop, receiver);
@@ -231,4 +286,5 @@ function intercepting(client: DynamoDBClient, intercept: (command: { constructor
   });
 }
 
-const throttled = () => Object.assign(new Error('Rate of requests exceeds the allowed throughput'), { name: 'ThrottlingException' });
+const throttled = () =>
+  Object.assign(new Error('Rate of requests exceeds the allowed throughput'), { name: 'ThrottlingException' });

@@ -3,21 +3,37 @@
  * stores and relay, and a relay failure, is in own-handler.integ.test.ts.
  */
 import {
-  decodeEvent, Dispatcher, EmfMetrics, inProcessInvoker, InProcessCall, InvocationBatch, JsonLogger, planBatches, SourceRecord, TargetInvocationError,
+  decodeEvent,
+  Dispatcher,
+  EmfMetrics,
+  inProcessInvoker,
+  InProcessCall,
+  InvocationBatch,
+  JsonLogger,
+  planBatches,
+  SourceRecord,
+  TargetInvocationError,
 } from '../../runtime';
 import { kafkaEvent, lambdaContext, partitionSpecs } from './support';
 
-const silent = () => ({ logger: new JsonLogger({ write: () => undefined }), metrics: new EmfMetrics({ write: () => undefined }) });
-const batchOf = (records: SourceRecord[]) => planBatches(records, 'confluent', 100, 6 * 1024 * 1024, { eventSource: 'SelfManagedKafka' })[0] as InvocationBatch;
+const silent = () => ({
+  logger: new JsonLogger({ write: () => undefined }),
+  metrics: new EmfMetrics({ write: () => undefined }),
+});
+const batchOf = (records: SourceRecord[]) =>
+  planBatches(records, 'confluent', 100, 6 * 1024 * 1024, { eventSource: 'SelfManagedKafka' })[0] as InvocationBatch;
 
 describe('inProcessInvoker', () => {
-  test('answers a batch with the target\'s results, giving it the records, the payload a Lambda target would get and the deadline', async () => {
+  test("answers a batch with the target's results, giving it the records, the payload a Lambda target would get and the deadline", async () => {
     // GIVEN a target answering each record's value doubled
     const calls: { offsets: (number | string)[]; call: InProcessCall }[] = [];
-    const invoker = inProcessInvoker((records, call) => {
-      calls.push({ offsets: records.map((r) => r.offset), call });
-      return records.map((r) => ({ doubled: (r.valueAsJson() as { n: number }).n * 2 }));
-    }, { functionName: 'orders', payloadFormat: 'nordstrom-json' });
+    const invoker = inProcessInvoker(
+      (records, call) => {
+        calls.push({ offsets: records.map((r) => r.offset), call });
+        return records.map((r) => ({ doubled: (r.valueAsJson() as { n: number }).n * 2 }));
+      },
+      { functionName: 'orders', payloadFormat: 'nordstrom-json' },
+    );
     const batch = batchOf(decodeEvent(kafkaEvent(partitionSpecs('t', 0, 3, 2))));
     // WHEN it is invoked
     const results = await invoker.invoke(batch, 12345);
@@ -30,12 +46,17 @@ describe('inProcessInvoker', () => {
     expect(invoker).toMatchObject({ functionName: 'orders', invocationType: 'RequestResponse', payloadFormat: 'nordstrom-json' });
   });
 
-  test('fails with a TargetInvocationError naming the records, the target\'s error kept for the error record only, when the target throws', async () => {
+  test("fails with a TargetInvocationError naming the records, the target's error kept for the error record only, when the target throws", async () => {
     // GIVEN a target that throws an error whose message holds record data
-    const invoker = inProcessInvoker(() => { throw new TypeError('CANARY-order-42 is not valid'); });
+    const invoker = inProcessInvoker(() => {
+      throw new TypeError('CANARY-order-42 is not valid');
+    });
     const batch = batchOf(decodeEvent(kafkaEvent(partitionSpecs('t', 1, 7, 3))));
     // WHEN it is invoked
-    const error = await invoker.invoke(batch, Date.now() + 1000).then(() => undefined, (e: unknown) => e);
+    const error = await invoker.invoke(batch, Date.now() + 1000).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     // THEN the error covers offsets 7..9, says the target failed, and its message does not carry the target's message
     expect(error).toBeInstanceOf(TargetInvocationError);
     const e = error as TargetInvocationError;
@@ -53,10 +74,13 @@ describe('inProcessInvoker', () => {
     const invoker = inProcessInvoker(answer);
     const batch = batchOf(decodeEvent(kafkaEvent(partitionSpecs('t', 0, 0, 2))));
     // WHEN it is invoked THEN the batch fails as a malformed response
-    await expect(invoker.invoke(batch, Date.now() + 1000)).rejects.toMatchObject({ name: 'TargetInvocationError', details: { functionError: 'MalformedResponse' } });
+    await expect(invoker.invoke(batch, Date.now() + 1000)).rejects.toMatchObject({
+      name: 'TargetInvocationError',
+      details: { functionError: 'MalformedResponse' },
+    });
   });
 
-  test('as the Dispatcher\'s target: each partition\'s records in offset order, in batches; a partition whose call threw is retried, not logged with its data', async () => {
+  test("as the Dispatcher's target: each partition's records in offset order, in batches; a partition whose call threw is retried, not logged with its data", async () => {
     // GIVEN a dispatcher whose in-process target throws for partition 1's records
     const seen: string[][] = [];
     const lines: string[] = [];
@@ -66,7 +90,10 @@ describe('inProcessInvoker', () => {
         if (records[0].partition === 1) throw new Error('CANARY value');
         return records.map(() => null);
       }),
-      batchSize: 2, reportBatchItemFailures: true, ...silent(), logger: new JsonLogger({ write: (l) => lines.push(l) }),
+      batchSize: 2,
+      reportBatchItemFailures: true,
+      ...silent(),
+      logger: new JsonLogger({ write: (l) => lines.push(l) }),
     });
     // WHEN an event with three records of partition 0 and two of partition 1 is handled
     const out = await d.handle(kafkaEvent([...partitionSpecs('t', 0, 10, 3), ...partitionSpecs('t', 1, 5, 2)]), lambdaContext());

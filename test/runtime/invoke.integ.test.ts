@@ -9,14 +9,22 @@ jest.setTimeout(90_000);
 const TARGETS = path.join(__dirname, '..', 'fixtures', 'targets');
 const envelope = { eventSource: 'SelfManagedKafka' };
 
-function batchOf(n: number, format: 'confluent' | 'nordstrom-plain' | 'nordstrom-json' | 'raw' = 'confluent', from = 10): InvocationBatch {
+function batchOf(
+  n: number,
+  format: 'confluent' | 'nordstrom-plain' | 'nordstrom-json' | 'raw' = 'confluent',
+  from = 10,
+): InvocationBatch {
   const records = decodeEvent(kafkaEvent(partitionSpecs('inv', 2, from, n).map((s) => ({ ...s, headers: { h: 'v' } }))));
   const [batch] = planBatches(records, format, 100, 6 * 1024 * 1024, envelope);
   return batch as InvocationBatch;
 }
 
 async function failureOf(p: Promise<unknown>): Promise<TargetInvocationError> {
-  try { await p; } catch (e) { return e as TargetInvocationError; }
+  try {
+    await p;
+  } catch (e) {
+    return e as TargetInvocationError;
+  }
   throw new Error('expected a failure');
 }
 
@@ -24,43 +32,72 @@ describe('TargetInvoker against the Lambda emulator', () => {
   const client = new LambdaClient(te.awsClientConfig('lambda', undefined, { maxAttempts: 1 }));
   const fns: te.RunningLambda[] = [];
   beforeAll(async () => {
-    fns.push(...await Promise.all([
-      te.startLambda({ name: 'inv-echo', dir: TARGETS, handler: 'index.echo' }),
-      te.startLambda({ name: 'inv-fail', dir: TARGETS, handler: 'index.fail' }),
-      te.startLambda({ name: 'inv-slow', dir: TARGETS, handler: 'index.slow', env: { SLOW_MS: '4000' } }),
-      te.startLambda({ name: 'inv-malformed', dir: TARGETS, handler: 'index.malformed' }),
-    ]));
+    fns.push(
+      ...(await Promise.all([
+        te.startLambda({ name: 'inv-echo', dir: TARGETS, handler: 'index.echo' }),
+        te.startLambda({ name: 'inv-fail', dir: TARGETS, handler: 'index.fail' }),
+        te.startLambda({ name: 'inv-slow', dir: TARGETS, handler: 'index.slow', env: { SLOW_MS: '4000' } }),
+        te.startLambda({ name: 'inv-malformed', dir: TARGETS, handler: 'index.malformed' }),
+      ])),
+    );
   });
-  afterAll(async () => { client.destroy(); await Promise.all(fns.map((f) => f.stop())); });
+  afterAll(async () => {
+    client.destroy();
+    await Promise.all(fns.map((f) => f.stop()));
+  });
   const deadline = () => Date.now() + 20_000;
 
   test('sync, Confluent format: each record gets the payload of its response entry', async () => {
     const invoker = new TargetInvoker({ functionName: 'inv-echo', client });
     const results = await invoker.invoke(batchOf(3), deadline());
-    expect(results).toEqual([10, 11, 12].map((o) => ({ timestamp: 1_700_000_000_000 + o, topic: 'inv', partition: 2, offset: o, result: { echo: { n: o }, key: `k${o}` } })));
+    expect(results).toEqual(
+      [10, 11, 12].map((o) => ({
+        timestamp: 1_700_000_000_000 + o,
+        topic: 'inv',
+        partition: 2,
+        offset: o,
+        result: { echo: { n: o }, key: `k${o}` },
+      })),
+    );
     const [last] = (await te.listInvocations('inv-echo')).slice(-1);
-    expect(JSON.parse(last.payload)[0]).toEqual({ payload: { timestamp: 1_700_000_000_010, topic: 'inv', partition: 2, offset: 10, key: 'k10', value: { n: 10 } } });
+    expect(JSON.parse(last.payload)[0]).toEqual({
+      payload: { timestamp: 1_700_000_000_010, topic: 'inv', partition: 2, offset: 10, key: 'k10', value: { n: 10 } },
+    });
   });
 
-  test.each(['nordstrom-plain', 'nordstrom-json', 'raw'] as const)('sync, %s format: the target receives that format', async (format) => {
-    const invoker = new TargetInvoker({ functionName: 'inv-echo', client, payloadFormat: format });
-    const results = await invoker.invoke(batchOf(2, format), deadline());
-    const [last] = (await te.listInvocations('inv-echo')).slice(-1);
-    const sent = JSON.parse(last.payload);
-    if (format === 'raw') {
-      expect(sent).toMatchObject({ eventSource: 'SelfManagedKafka', records: { 'inv-2': [{ offset: 10, value: Buffer.from('{"n":10}').toString('base64') }, { offset: 11 }] } });
-      expect(results).toEqual([sent, sent]);
-    } else {
-      expect(sent[0]).toMatchObject({
-        key: 'k10', value: format === 'nordstrom-json' ? { n: 10 } : '{"n":10}', topic: 'inv', partition: 2, offset: 10,
-        timestampTypeName: 'CreateTime', headers: [{ key: 'h', value: 'v' }], keySchemaName: null,
-      });
-      expect(results).toEqual(sent); // one entry per record
-    }
-  });
+  test.each(['nordstrom-plain', 'nordstrom-json', 'raw'] as const)(
+    'sync, %s format: the target receives that format',
+    async (format) => {
+      const invoker = new TargetInvoker({ functionName: 'inv-echo', client, payloadFormat: format });
+      const results = await invoker.invoke(batchOf(2, format), deadline());
+      const [last] = (await te.listInvocations('inv-echo')).slice(-1);
+      const sent = JSON.parse(last.payload);
+      if (format === 'raw') {
+        expect(sent).toMatchObject({
+          eventSource: 'SelfManagedKafka',
+          records: { 'inv-2': [{ offset: 10, value: Buffer.from('{"n":10}').toString('base64') }, { offset: 11 }] },
+        });
+        expect(results).toEqual([sent, sent]);
+      } else {
+        expect(sent[0]).toMatchObject({
+          key: 'k10',
+          value: format === 'nordstrom-json' ? { n: 10 } : '{"n":10}',
+          topic: 'inv',
+          partition: 2,
+          offset: 10,
+          timestampTypeName: 'CreateTime',
+          headers: [{ key: 'h', value: 'v' }],
+          keySchemaName: null,
+        });
+        expect(results).toEqual(sent); // one entry per record
+      }
+    },
+  );
 
-  test('fails with TargetInvocationError carrying the Confluent connector\'s error fields for a FunctionError, never success; the log tail only when asked for', async () => {
-    expect((await failureOf(new TargetInvoker({ functionName: 'inv-fail', client }).invoke(batchOf(2), deadline()))).details.logResult).toBeUndefined();
+  test("fails with TargetInvocationError carrying the Confluent connector's error fields for a FunctionError, never success; the log tail only when asked for", async () => {
+    expect(
+      (await failureOf(new TargetInvoker({ functionName: 'inv-fail', client }).invoke(batchOf(2), deadline()))).details.logResult,
+    ).toBeUndefined();
     const invoker = new TargetInvoker({ functionName: 'inv-fail', client, logTail: true });
     const e = await failureOf(invoker.invoke(batchOf(2), deadline()));
     expect(e).toBeInstanceOf(TargetInvocationError);

@@ -9,8 +9,16 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import * as te from '../../testenv';
 import {
-  Dispatcher, DispatcherOptions, idempotencyStore, EmfMetrics, JsonLogger, jsonPointerKey, KafkaRelay,
-  kafkajsProducerFactory, ProducerFactory, TargetInvoker,
+  Dispatcher,
+  DispatcherOptions,
+  idempotencyStore,
+  EmfMetrics,
+  JsonLogger,
+  jsonPointerKey,
+  KafkaRelay,
+  kafkajsProducerFactory,
+  ProducerFactory,
+  TargetInvoker,
 } from '../../runtime';
 import { createIdempotencyTable, kafkaEvent, lambdaContext, readTopic, RecordSpec } from './support';
 
@@ -19,7 +27,12 @@ jest.setTimeout(120_000);
 type Entry = { payload: { topic: string; partition: number; offset: number; value: any; timestamp: number } };
 
 /** A Lambda client whose target runs in-process: `run` gets the Confluent payload and the abort signal. */
-function stubTarget(run: (entries: Entry[], signal?: AbortSignal) => Promise<{ result?: (e: Entry) => unknown; functionError?: string; errorMessage?: string; logResult?: string }>) {
+function stubTarget(
+  run: (
+    entries: Entry[],
+    signal?: AbortSignal,
+  ) => Promise<{ result?: (e: Entry) => unknown; functionError?: string; errorMessage?: string; logResult?: string }>,
+) {
   const batches: Entry[][] = [];
   const client = {
     send: async (cmd: { input: { Payload: Uint8Array } }, opts?: { abortSignal?: AbortSignal }) => {
@@ -27,20 +40,33 @@ function stubTarget(run: (entries: Entry[], signal?: AbortSignal) => Promise<{ r
       batches.push(entries);
       // Like the SDK, the call gives up when its signal aborts; the target's run goes on regardless.
       const signal = opts?.abortSignal;
-      const aborted = new Promise<never>((_, reject) => signal?.addEventListener('abort', () => reject(Object.assign(new Error('The operation was aborted'), { name: 'AbortError' }))));
+      const aborted = new Promise<never>((_, reject) =>
+        signal?.addEventListener('abort', () =>
+          reject(Object.assign(new Error('The operation was aborted'), { name: 'AbortError' })),
+        ),
+      );
       const out = await Promise.race([run(entries, signal), aborted]);
-      const payload = out.functionError !== undefined
-        ? { errorType: 'Error', errorMessage: out.errorMessage ?? 'failed on purpose' }
-        : entries.map((e) => ({ payload: { ...e.payload, value: undefined, result: out.result ? out.result(e) : { ok: true } } }));
+      const payload =
+        out.functionError !== undefined
+          ? { errorType: 'Error', errorMessage: out.errorMessage ?? 'failed on purpose' }
+          : entries.map((e) => ({
+              payload: { ...e.payload, value: undefined, result: out.result ? out.result(e) : { ok: true } },
+            }));
       return {
-        StatusCode: 200, FunctionError: out.functionError, ExecutedVersion: '$LATEST',
+        StatusCode: 200,
+        FunctionError: out.functionError,
+        ExecutedVersion: '$LATEST',
         LogResult: out.logResult === undefined ? undefined : Buffer.from(out.logResult).toString('base64'),
         Payload: Buffer.from(JSON.stringify(payload)),
       };
     },
     destroy: () => undefined,
   };
-  return { client: client as unknown as LambdaClient, batches, invokedOffsets: () => batches.flat().map((e) => `${e.payload.partition}@${e.payload.offset}`) };
+  return {
+    client: client as unknown as LambdaClient,
+    batches,
+    invokedOffsets: () => batches.flat().map((e) => `${e.payload.partition}@${e.payload.offset}`),
+  };
 }
 
 /** The relay's producer on the real broker, failing its next `failures.next` sends (a broker outage as the relay sees it). */
@@ -66,8 +92,13 @@ describe('dispatcher loss paths', () => {
   const dynamodb = new DynamoDBClient(te.awsClientConfig('dynamodb', undefined, { maxAttempts: 10 }));
   const relays: KafkaRelay[] = [];
   let tableName: string;
-  beforeAll(async () => { tableName = await createIdempotencyTable(dynamodb); });
-  afterAll(async () => { dynamodb.destroy(); await Promise.all(relays.map((r) => r.disconnect())); });
+  beforeAll(async () => {
+    tableName = await createIdempotencyTable(dynamodb);
+  });
+  afterAll(async () => {
+    dynamodb.destroy();
+    await Promise.all(relays.map((r) => r.disconnect()));
+  });
 
   const id = () => randomUUID().slice(0, 8);
   async function topics() {
@@ -77,25 +108,42 @@ describe('dispatcher loss paths', () => {
     return t;
   }
   function relay(t: { response: string; error: string }, failures = { next: 0, hit: 0 }) {
-    const r = new KafkaRelay({ bootstrapServers: [env.kafka.bootstrap.plaintext], responseTopic: t.response, errorTopic: t.error, producerFactory: faultyProducer(failures) });
+    const r = new KafkaRelay({
+      bootstrapServers: [env.kafka.bootstrap.plaintext],
+      responseTopic: t.response,
+      errorTopic: t.error,
+      producerFactory: faultyProducer(failures),
+    });
     relays.push(r);
     return r;
   }
   function metricsSink() {
     const lines: any[] = [];
-    return { metrics: new EmfMetrics({ write: (l) => lines.push(JSON.parse(l)) }), count: (name: string) => lines.reduce((a, l) => a + (l[name] ?? 0), 0) };
+    return {
+      metrics: new EmfMetrics({ write: (l) => lines.push(JSON.parse(l)) }),
+      count: (name: string) => lines.reduce((a, l) => a + (l[name] ?? 0), 0),
+    };
   }
   function dispatcher(o: Partial<DispatcherOptions> & { client: LambdaClient; logTail?: boolean }): Dispatcher {
     return new Dispatcher({
       invoker: new TargetInvoker({ functionName: 'target', client: o.client, maxAttempts: 1, logTail: o.logTail }),
       // The store the dispatcher bundle builds for these options.
-      store: idempotencyStore({ tableName, client: dynamodb }, { strict: o.idempotencyMode === 'strict', customKey: o.keyOf !== undefined }),
-      logger: new JsonLogger({ write: () => undefined }), metrics: new EmfMetrics({ write: () => undefined }),
+      store: idempotencyStore(
+        { tableName, client: dynamodb },
+        { strict: o.idempotencyMode === 'strict', customKey: o.keyOf !== undefined },
+      ),
+      logger: new JsonLogger({ write: () => undefined }),
+      metrics: new EmfMetrics({ write: () => undefined }),
       ...o,
     });
   }
-  const specs = (topic: string, partition: number, from: number, n: number, value: (i: number) => unknown = (i) => ({ n: i })): RecordSpec[] =>
-    Array.from({ length: n }, (_, i) => ({ topic, partition, offset: from + i, value: value(from + i) }));
+  const specs = (
+    topic: string,
+    partition: number,
+    from: number,
+    n: number,
+    value: (i: number) => unknown = (i) => ({ n: i }),
+  ): RecordSpec[] => Array.from({ length: n }, (_, i) => ({ topic, partition, offset: from + i, value: value(from + i) }));
 
   test('a result too big to store whose relay failed is invoked again on the retry and reaches the response topic (ReinvokedForLostResult)', async () => {
     // GIVEN a target answering 70 KB results (over the 64 KiB stored) and a response topic that fails the first send
@@ -130,15 +178,20 @@ describe('dispatcher loss paths', () => {
     await d.handle(kafkaEvent([{ topic: t.source, partition: 0, offset: 0, value: { orderId: order } }]), lambdaContext());
     // WHEN a record of another partition with the same order comes, alone and with a redelivery of the first
     await d.handle(kafkaEvent([{ topic: t.source, partition: 1, offset: 4, value: { orderId: order } }]), lambdaContext());
-    await d.handle(kafkaEvent([
-      { topic: t.source, partition: 0, offset: 0, value: { orderId: order } },
-      { topic: t.source, partition: 1, offset: 5, value: { orderId: order } },
-    ]), lambdaContext());
+    await d.handle(
+      kafkaEvent([
+        { topic: t.source, partition: 0, offset: 0, value: { orderId: order } },
+        { topic: t.source, partition: 1, offset: 5, value: { orderId: order } },
+      ]),
+      lambdaContext(),
+    );
     // THEN each copy was invoked and got its own response; the redelivered first one too, as the key's item now names
     // the last copy done (the at-least-once case of results too big to keep)
     expect(target.invokedOffsets()).toEqual(['0@0', '1@4', '0@0', '1@5']);
     const responses = await readTopic(te, t.response, 4);
-    expect(new Set(responses.map((m) => `${JSON.parse(m.key).partition}@${JSON.parse(m.key).offset}`))).toEqual(new Set(['0@0', '1@4', '1@5']));
+    expect(new Set(responses.map((m) => `${JSON.parse(m.key).partition}@${JSON.parse(m.key).offset}`))).toEqual(
+      new Set(['0@0', '1@4', '1@5']),
+    );
   });
 
   test('a record that cannot be decoded, with onError log, keeps its bytes on the error topic: base64 key, value, headers, timestamp and the decode error', async () => {
@@ -159,9 +212,16 @@ describe('dispatcher loss paths', () => {
     expect(JSON.parse(err.key)).toEqual({ topic: t.source, partition: 0, startOffset: 1, endOffset: 2 });
     const value = JSON.parse(err.value);
     expect(value.records).toEqual([{ ...bad }]);
-    expect(value.records[0]).toMatchObject({ value: 'CANARY-not-base64!', key: bad.key, headers: [{ trace: [1, 2, 3] }], timestamp: bad.timestamp });
+    expect(value.records[0]).toMatchObject({
+      value: 'CANARY-not-base64!',
+      key: bad.key,
+      headers: [{ trace: [1, 2, 3] }],
+      timestamp: bad.timestamp,
+    });
     expect(value.functionError).toBe('KafkaRecordDecodeError');
-    expect(JSON.parse(value.payload).errorMessage).toMatch(new RegExp(`^Kafka record ${t.source}-0@1: value is not valid base64`));
+    expect(JSON.parse(value.payload).errorMessage).toMatch(
+      new RegExp(`^Kafka record ${t.source}-0@1: value is not valid base64`),
+    );
     expect(value.payload).not.toContain('CANARY');
   });
 
@@ -169,8 +229,15 @@ describe('dispatcher loss paths', () => {
     // GIVEN partition 0 offset 5 and partition 1 offset 3 with the same order id; the target fails that order
     const t = await topics();
     const order = `order-${id()}`;
-    const target = stubTarget(async (entries) => (entries.some((e) => e.payload.value.poison) ? { functionError: 'Unhandled' } : {}));
-    const d = dispatcher({ client: target.client, relay: relay(t), keyOf: jsonPointerKey('/orderId'), reportBatchItemFailures: true });
+    const target = stubTarget(async (entries) =>
+      entries.some((e) => e.payload.value.poison) ? { functionError: 'Unhandled' } : {},
+    );
+    const d = dispatcher({
+      client: target.client,
+      relay: relay(t),
+      keyOf: jsonPointerKey('/orderId'),
+      reportBatchItemFailures: true,
+    });
     const event = kafkaEvent([
       { topic: t.source, partition: 0, offset: 5, value: { orderId: order, poison: true } },
       { topic: t.source, partition: 1, offset: 2, value: { orderId: `${order}-other` } },
@@ -178,12 +245,14 @@ describe('dispatcher loss paths', () => {
       { topic: t.source, partition: 1, offset: 4, value: { orderId: `${order}-later` } },
     ]);
     // WHEN handled
-    const out = await d.handle(event, lambdaContext()) as any;
+    const out = (await d.handle(event, lambdaContext())) as any;
     // THEN both partitions are retried: partition 0 from the failed record, partition 1 from the skipped copy
-    expect(out.batchItemFailures).toEqual(expect.arrayContaining([
-      { itemIdentifier: { partition: `${t.source}-0`, offset: 5 } },
-      { itemIdentifier: { partition: `${t.source}-1`, offset: 3 } },
-    ]));
+    expect(out.batchItemFailures).toEqual(
+      expect.arrayContaining([
+        { itemIdentifier: { partition: `${t.source}-0`, offset: 5 } },
+        { itemIdentifier: { partition: `${t.source}-1`, offset: 3 } },
+      ]),
+    );
     expect(out.batchItemFailures).toHaveLength(2);
     // AND the copy was never invoked
     expect(target.invokedOffsets()).not.toContain('1@3');
@@ -192,8 +261,18 @@ describe('dispatcher loss paths', () => {
   test('a record sharing its custom key follows its first copy: the result relayed under its coordinates, or the error topic with its bytes', async () => {
     const t = await topics();
     const order = `order-${id()}`;
-    const target = stubTarget(async (entries) => (entries.some((e) => e.payload.value.poison) ? { functionError: 'Unhandled' } : { result: (e) => ({ order: e.payload.value.orderId }) }));
-    const d = dispatcher({ client: target.client, relay: relay(t), keyOf: jsonPointerKey('/orderId'), onError: 'log', batchSize: 1 });
+    const target = stubTarget(async (entries) =>
+      entries.some((e) => e.payload.value.poison)
+        ? { functionError: 'Unhandled' }
+        : { result: (e) => ({ order: e.payload.value.orderId }) },
+    );
+    const d = dispatcher({
+      client: target.client,
+      relay: relay(t),
+      keyOf: jsonPointerKey('/orderId'),
+      onError: 'log',
+      batchSize: 1,
+    });
     // GIVEN a good order on both partitions and a poison order on both partitions
     const event = kafkaEvent([
       { topic: t.source, partition: 0, offset: 0, value: { orderId: `${order}-good` } },
@@ -225,7 +304,15 @@ describe('dispatcher loss paths', () => {
       return {};
     });
     const { metrics, count } = metricsSink();
-    const d = dispatcher({ client: target.client, idempotencyMode: 'strict', timeMarginMs: 0, targetTimeoutMs: 3_000, reportBatchItemFailures: true, metrics, relay: relay(t) });
+    const d = dispatcher({
+      client: target.client,
+      idempotencyMode: 'strict',
+      timeMarginMs: 0,
+      targetTimeoutMs: 3_000,
+      reportBatchItemFailures: true,
+      metrics,
+      relay: relay(t),
+    });
     const event = kafkaEvent(specs(t.source, 0, 0, 1));
     // WHEN the first attempt is cut off after 1 s and the mapping retries at once, and again
     const first = await d.handle(event, lambdaContext(1_000));
@@ -263,12 +350,14 @@ describe('dispatcher loss paths', () => {
     delete event.records[`${t.source}-0`][1].offset; // no offset
     event.records[`${t.source}-1`][1] = 'not a record';
     event.records[`${t.source}-2`][0].timestamp = '2024-01-01';
-    const out = await d.handle(event, lambdaContext()) as any;
-    expect(out.batchItemFailures).toEqual(expect.arrayContaining([
-      { itemIdentifier: { partition: `${t.source}-0`, offset: 1 } },
-      { itemIdentifier: { partition: `${t.source}-1`, offset: 1 } },
-      { itemIdentifier: { partition: `${t.source}-2`, offset: 0 } },
-    ]));
+    const out = (await d.handle(event, lambdaContext())) as any;
+    expect(out.batchItemFailures).toEqual(
+      expect.arrayContaining([
+        { itemIdentifier: { partition: `${t.source}-0`, offset: 1 } },
+        { itemIdentifier: { partition: `${t.source}-1`, offset: 1 } },
+        { itemIdentifier: { partition: `${t.source}-2`, offset: 0 } },
+      ]),
+    );
     // the records before each bad one were invoked
     expect(target.invokedOffsets().sort()).toEqual(['0@0', '1@0']);
   });
@@ -278,13 +367,22 @@ describe('dispatcher loss paths', () => {
     const t = await topics();
     const canary = `CANARY${id()}`;
     const lines: string[] = [];
-    const target = stubTarget(async () => ({ functionError: 'Unhandled', errorMessage: `cannot process ${canary}`, logResult: `processing ${canary}` }));
+    const target = stubTarget(async () => ({
+      functionError: 'Unhandled',
+      errorMessage: `cannot process ${canary}`,
+      logResult: `processing ${canary}`,
+    }));
     const event = kafkaEvent([
       { topic: t.source, partition: 0, offset: 0, key: canary, value: { canary }, headers: { h: canary } },
       { topic: t.source, partition: 0, offset: 1, value: { canary } },
     ]);
     event.records[`${t.source}-0`][1].value = `${canary}!!`; // not base64
-    const d = dispatcher({ client: target.client, relay: relay(t), keyOf: jsonPointerKey('/canary'), logger: new JsonLogger({ write: (l) => lines.push(l) }) });
+    const d = dispatcher({
+      client: target.client,
+      relay: relay(t),
+      keyOf: jsonPointerKey('/canary'),
+      logger: new JsonLogger({ write: (l) => lines.push(l) }),
+    });
     // WHEN handled with onError fail (thrown) THEN the exception names coordinates only
     const thrown = await d.handle(event, lambdaContext()).catch((e: Error) => e);
     expect(thrown).toBeInstanceOf(Error);
@@ -296,7 +394,13 @@ describe('dispatcher loss paths', () => {
     expect(lines.length).toBeGreaterThan(0);
     for (const l of lines) expect(l).not.toContain(canary);
     // AND with logTail the error record carries it (the error path, not a log)
-    const tail = dispatcher({ client: target.client, relay: relay(t), onError: 'log', logTail: true, logger: new JsonLogger({ write: (l) => lines.push(l) }) });
+    const tail = dispatcher({
+      client: target.client,
+      relay: relay(t),
+      onError: 'log',
+      logTail: true,
+      logger: new JsonLogger({ write: (l) => lines.push(l) }),
+    });
     await tail.handle(kafkaEvent([{ topic: t.source, partition: 0, offset: 7, value: { canary } }]), lambdaContext());
     const [err] = await readTopic(te, t.error, 1);
     expect(JSON.parse(err.value).logResult).toContain(canary);

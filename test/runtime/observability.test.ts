@@ -14,7 +14,9 @@ describe('EmfMetrics', () => {
     // THEN the first line declares all metrics under the namespace and dimension, with values at the top level
     const emf = JSON.parse(lines[0]);
     expect(lines[0].endsWith('\n')).toBe(true);
-    expect(emf._aws.CloudWatchMetrics).toEqual([{ Namespace: 'Ns', Dimensions: [['service']], Metrics: METRIC_NAMES.map((Name) => ({ Name, Unit: 'Count' })) }]);
+    expect(emf._aws.CloudWatchMetrics).toEqual([
+      { Namespace: 'Ns', Dimensions: [['service']], Metrics: METRIC_NAMES.map((Name) => ({ Name, Unit: 'Count' })) },
+    ]);
     expect(typeof emf._aws.Timestamp).toBe('number');
     expect(emf).toMatchObject({ service: 'svc', RecordsIn: 3, RecordsFailed: 2, RecordsDropped: 0 });
     // AND the second starts from zero
@@ -31,7 +33,14 @@ describe('JsonLogger', () => {
     logger.error('boom', { error: Object.assign(new RangeError('bad'), { topic: 't' }), big: 10n });
     expect(lines).toHaveLength(1);
     const line = JSON.parse(lines[0]);
-    expect(line).toMatchObject({ level: 'ERROR', message: 'boom', service: 'svc', function_request_id: 'r-1', big: '10', error: { name: 'RangeError', message: 'bad', topic: 't' } });
+    expect(line).toMatchObject({
+      level: 'ERROR',
+      message: 'boom',
+      service: 'svc',
+      function_request_id: 'r-1',
+      big: '10',
+      error: { name: 'RangeError', message: 'bad', topic: 't' },
+    });
     expect(line.error.stack).toContain('RangeError: bad');
   });
 });

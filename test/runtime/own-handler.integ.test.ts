@@ -37,7 +37,9 @@ async function brokerAccepts(username: string, password: string): Promise<void> 
   const until = Date.now() + 30_000;
   for (;;) {
     const admin = new Kafka({
-      ...te.kafkaClientConfig('saslSsl', { mechanism: 'SCRAM-SHA-512' }), sasl: { mechanism: 'scram-sha-512', username, password }, logLevel: logLevel.NOTHING,
+      ...te.kafkaClientConfig('saslSsl', { mechanism: 'SCRAM-SHA-512' }),
+      sasl: { mechanism: 'scram-sha-512', username, password },
+      logLevel: logLevel.NOTHING,
     }).admin();
     try {
       await admin.connect();
@@ -56,7 +58,7 @@ function acknowledged(answer: unknown): boolean {
   return ((answer as { batchItemFailures?: unknown[] } | undefined)?.batchItemFailures ?? []).length === 0;
 }
 
-describe('the README\'s own handler (examples/own-handler/handler.ts)', () => {
+describe("the README's own handler (examples/own-handler/handler.ts)", () => {
   const env = te.loadEnv();
   const dynamodb = new DynamoDBClient(te.awsClientConfig('dynamodb'));
   const secrets = new SecretsManagerClient(te.awsClientConfig('secretsmanager'));
@@ -70,7 +72,8 @@ describe('the README\'s own handler (examples/own-handler/handler.ts)', () => {
   });
 
   const secret = async (value: object) =>
-    (await secrets.send(new CreateSecretCommand({ Name: `own-handler-${randomUUID()}`, SecretString: JSON.stringify(value) }))).ARN!;
+    (await secrets.send(new CreateSecretCommand({ Name: `own-handler-${randomUUID()}`, SecretString: JSON.stringify(value) })))
+      .ARN!;
 
   /** Loads the example as the Lambda runtime would, counting each call of the user's code per order. */
   function loadExample(runs: Map<string, number>): { handler: Handler; close: () => Promise<void> } {
@@ -94,7 +97,7 @@ describe('the README\'s own handler (examples/own-handler/handler.ts)', () => {
     return loaded!;
   }
 
-  test('a relay failure, then the mapping\'s retry: every result on the response topic exactly once, the user\'s code run once per record', async () => {
+  test("a relay failure, then the mapping's retry: every result on the response topic exactly once, the user's code run once per record", async () => {
     // GIVEN the example configured as its Lambda function would be, with a relay user the broker does not know yet
     const id = randomUUID().slice(0, 8);
     const username = `own-handler-${id}`;
@@ -121,7 +124,10 @@ describe('the README\'s own handler (examples/own-handler/handler.ts)', () => {
     // Five orders on two partitions of the source topic.
     const source = `own-handler-orders-${id}`;
     const specs: RecordSpec[] = [0, 1, 2, 3, 4].map((i) => ({
-      topic: source, partition: i % 2, offset: 10 + i, key: `order-${i}`,
+      topic: source,
+      partition: i % 2,
+      offset: 10 + i,
+      key: `order-${i}`,
       value: { orderId: `order-${i}`, lines: [{ sku: 'sku-1', quantity: i + 1, price: 2.5 }] },
     }));
     const event = kafkaEvent(specs);
@@ -145,10 +151,12 @@ describe('the README\'s own handler (examples/own-handler/handler.ts)', () => {
     expect(acknowledged(second)).toBe(true);
     expect(await endOffset(responseTopic)).toBe(specs.length);
     const responses = await readTopic(te, responseTopic, specs.length);
-    expect(responses.map((m) => JSON.parse(m.key)).sort((a, b) => a.offset - b.offset))
-      .toEqual(specs.map((s) => ({ topic: source, partition: s.partition, offset: s.offset })));
-    expect(responses.map((m) => JSON.parse(m.value)).sort((a, b) => a.orderId.localeCompare(b.orderId)))
-      .toEqual([0, 1, 2, 3, 4].map((i) => ({ orderId: `order-${i}`, total: (i + 1) * 2.5 })));
+    expect(responses.map((m) => JSON.parse(m.key)).sort((a, b) => a.offset - b.offset)).toEqual(
+      specs.map((s) => ({ topic: source, partition: s.partition, offset: s.offset })),
+    );
+    expect(responses.map((m) => JSON.parse(m.value)).sort((a, b) => a.orderId.localeCompare(b.orderId))).toEqual(
+      [0, 1, 2, 3, 4].map((i) => ({ orderId: `order-${i}`, total: (i + 1) * 2.5 })),
+    );
     // AND the user's code did not run again
     expect(Object.fromEntries(runs)).toEqual(Object.fromEntries(specs.map((s) => [`order-${s.offset - 10}`, 1])));
   });

@@ -17,16 +17,28 @@ describe('payload formats', () => {
     expect(jsonOrText(buf)).toEqual(expected);
   });
 
-  test('Confluent entry has exactly the Confluent connector\'s fields', () => {
+  test("Confluent entry has exactly the Confluent connector's fields", () => {
     const [r] = decodeEvent(kafkaEvent([{ topic: 't', partition: 1, offset: 5, key: 'k', value: { v: 1 } }]));
-    expect(JSON.parse(formatRecord(r, 'confluent'))).toEqual({ payload: { timestamp: 1_700_000_000_005, topic: 't', partition: 1, offset: 5, key: 'k', value: { v: 1 } } });
+    expect(JSON.parse(formatRecord(r, 'confluent'))).toEqual({
+      payload: { timestamp: 1_700_000_000_005, topic: 't', partition: 1, offset: 5, key: 'k', value: { v: 1 } },
+    });
   });
 
   test('Nordstrom plain entry: key and value as text, timestampTypeName, headers', () => {
-    const [r] = decodeEvent(kafkaEvent([{ topic: 't', partition: 1, offset: 5, key: 'k', value: { v: 1 }, headers: { h: 'x' } }]));
+    const [r] = decodeEvent(
+      kafkaEvent([{ topic: 't', partition: 1, offset: 5, key: 'k', value: { v: 1 }, headers: { h: 'x' } }]),
+    );
     expect(JSON.parse(formatRecord(r, 'nordstrom-plain'))).toEqual({
-      key: 'k', keySchemaName: null, value: '{"v":1}', valueSchemaName: null, topic: 't', partition: 1, offset: 5,
-      timestamp: 1_700_000_000_005, timestampTypeName: 'CreateTime', headers: [{ key: 'h', value: 'x' }],
+      key: 'k',
+      keySchemaName: null,
+      value: '{"v":1}',
+      valueSchemaName: null,
+      topic: 't',
+      partition: 1,
+      offset: 5,
+      timestamp: 1_700_000_000_005,
+      timestampTypeName: 'CreateTime',
+      headers: [{ key: 'h', value: 'x' }],
     });
   });
 });
@@ -49,14 +61,20 @@ describe('planBatches', () => {
   });
 
   test('fails a single record over the limit with PayloadTooLargeError in its place', () => {
-    const big = decodeEvent(kafkaEvent([
-      { topic: 'p', partition: 0, offset: 1, value: 'small' },
-      { topic: 'p', partition: 0, offset: 2, value: 'x'.repeat(5000) },
-      { topic: 'p', partition: 0, offset: 3, value: 'small' },
-    ]));
+    const big = decodeEvent(
+      kafkaEvent([
+        { topic: 'p', partition: 0, offset: 1, value: 'small' },
+        { topic: 'p', partition: 0, offset: 2, value: 'x'.repeat(5000) },
+        { topic: 'p', partition: 0, offset: 3, value: 'small' },
+      ]),
+    );
     const plan = planBatches(big, 'confluent', 100, 1000, envelope);
-    expect(plan.map((s) => (s instanceof PayloadTooLargeError ? `too large @${s.offset}` : s.records.map((r) => r.offset).join(',')))).toEqual(['1', 'too large @2', '3']);
-    expect((plan[1] as PayloadTooLargeError).message).toMatch(/p-0@2: invocation payload of \d+ bytes exceeds the limit of 1000 bytes/);
+    expect(
+      plan.map((s) => (s instanceof PayloadTooLargeError ? `too large @${s.offset}` : s.records.map((r) => r.offset).join(','))),
+    ).toEqual(['1', 'too large @2', '3']);
+    expect((plan[1] as PayloadTooLargeError).message).toMatch(
+      /p-0@2: invocation payload of \d+ bytes exceeds the limit of 1000 bytes/,
+    );
   });
 
   test('raw format: the ESM event envelope around the batch records, valid JSON, within the limit', () => {

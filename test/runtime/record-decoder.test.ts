@@ -2,22 +2,49 @@ import { randomUUID } from 'node:crypto';
 import { constants as zlibConstants, deflateRawSync, deflateSync, inflateSync } from 'node:zlib';
 import * as avsc from 'avsc';
 import * as protobuf from 'protobufjs';
-import { decodeSourceEvent, EmfMetrics, JsonLogger, RecordDecoder, RegistryClient, RegistryError, SchemaRegistryUnavailableError, SchemaText } from '../../runtime';
+import {
+  decodeSourceEvent,
+  EmfMetrics,
+  JsonLogger,
+  RecordDecoder,
+  RegistryClient,
+  RegistryError,
+  SchemaRegistryUnavailableError,
+  SchemaText,
+} from '../../runtime';
 import { Dispatcher } from '../../runtime/dispatcher/dispatcher';
 import { kafkaEvent, kinesisEventRecord, RecordSpec } from './support';
 
 const AVRO = JSON.stringify({
-  type: 'record', name: 'Blob', namespace: 'shop',
-  fields: [{ name: 'id', type: 'string' }, { name: 'data', type: 'bytes' }, { name: 'tag', type: { type: 'fixed', name: 'Tag', size: 4 } }, { name: 'note', type: ['null', 'string'], default: null }],
+  type: 'record',
+  name: 'Blob',
+  namespace: 'shop',
+  fields: [
+    { name: 'id', type: 'string' },
+    { name: 'data', type: 'bytes' },
+    { name: 'tag', type: { type: 'fixed', name: 'Tag', size: 4 } },
+    { name: 'note', type: ['null', 'string'], default: null },
+  ],
 });
 const PROTO = 'syntax = "proto3";\npackage shop;\nmessage Blob {\n  string id = 1;\n  bytes data = 2;\n  int64 grams = 3;\n}\n';
 const avroType = avsc.Type.forSchema(JSON.parse(AVRO));
 const protoType = protobuf.parse(PROTO).root.lookupType('shop.Blob');
 
 /** Confluent's wire format: magic byte 0, the schema id, then (Protobuf) the message indexes and the data. */
-const confluent = (id: number, data: Uint8Array, indexes: number[] = []) => Buffer.concat([Buffer.from([0, 0, 0, 0, id, ...indexes]), data]);
-const avroRecord = (i: number) => ({ id: `b-${i}`, data: Buffer.from([i, 255 - i, 7]), tag: Buffer.from([i, i, i, i]), note: i % 2 ? 'odd' : null });
-const avroJson = (i: number) => ({ id: `b-${i}`, data: Buffer.from([i, 255 - i, 7]).toString('base64'), tag: Buffer.from([i, i, i, i]).toString('base64'), note: i % 2 ? 'odd' : null });
+const confluent = (id: number, data: Uint8Array, indexes: number[] = []) =>
+  Buffer.concat([Buffer.from([0, 0, 0, 0, id, ...indexes]), data]);
+const avroRecord = (i: number) => ({
+  id: `b-${i}`,
+  data: Buffer.from([i, 255 - i, 7]),
+  tag: Buffer.from([i, i, i, i]),
+  note: i % 2 ? 'odd' : null,
+});
+const avroJson = (i: number) => ({
+  id: `b-${i}`,
+  data: Buffer.from([i, 255 - i, 7]).toString('base64'),
+  tag: Buffer.from([i, i, i, i]).toString('base64'),
+  note: i % 2 ? 'odd' : null,
+});
 const avroValue = (i: number) => confluent(1, avroType.toBuffer(avroRecord(i)));
 
 /** A registry answering from memory, counting its fetches; `down` makes it unreachable. */
@@ -37,7 +64,8 @@ function registry(schemas: Record<number, SchemaText>) {
 }
 
 const records = (specs: RecordSpec[]) => decodeSourceEvent(kafkaEvent(specs)).records;
-const values = (n: number, value: (i: number) => unknown) => Array.from({ length: n }, (_, i) => ({ topic: 'blobs', partition: 0, offset: i, value: value(i) }));
+const values = (n: number, value: (i: number) => unknown) =>
+  Array.from({ length: n }, (_, i) => ({ topic: 'blobs', partition: 0, offset: i, value: value(i) }));
 
 describe('RecordDecoder', () => {
   test('decodes Confluent-framed Avro values to JSON values, bytes and fixed as base64, fetching the schema once for two events', async () => {
@@ -50,7 +78,9 @@ describe('RecordDecoder', () => {
       const errors = await decoder.decode(event);
       // THEN every record has its own value (none shares another's bytes), named by its schema
       expect(errors.size).toBe(0);
-      expect(event.map((r) => r.decoded!.value)).toEqual(event.map((r) => ({ value: avroJson(Number(r.offset) + shift), schemaId: 'confluent:1', schemaName: 'shop.Blob' })));
+      expect(event.map((r) => r.decoded!.value)).toEqual(
+        event.map((r) => ({ value: avroJson(Number(r.offset) + shift), schemaId: 'confluent:1', schemaName: 'shop.Blob' })),
+      );
     }
     expect(reg.fetches).toBe(1);
   });
@@ -58,8 +88,17 @@ describe('RecordDecoder', () => {
   test('decodes Protobuf values with the message index, int64 as text and bytes as base64, before and after the schema is compiled', async () => {
     // GIVEN a decoder for Protobuf values
     const decoder = new RecordDecoder({ value: 'confluent', confluent: registry({ 7: { format: 'PROTOBUF', schema: PROTO } }) });
-    const value = (i: number) => confluent(7, protoType.encode(protoType.fromObject({ id: `p-${i}`, data: Buffer.from([i, 1]), grams: '9007199254740993' })).finish(), [0]);
-    const expected = (i: number) => ({ value: { id: `p-${i}`, data: Buffer.from([i, 1]).toString('base64'), grams: '9007199254740993' }, schemaId: 'confluent:7', schemaName: 'shop.Blob' });
+    const value = (i: number) =>
+      confluent(
+        7,
+        protoType.encode(protoType.fromObject({ id: `p-${i}`, data: Buffer.from([i, 1]), grams: '9007199254740993' })).finish(),
+        [0],
+      );
+    const expected = (i: number) => ({
+      value: { id: `p-${i}`, data: Buffer.from([i, 1]).toString('base64'), grams: '9007199254740993' },
+      schemaId: 'confluent:7',
+      schemaName: 'shop.Blob',
+    });
     // WHEN a first and a second event are decoded
     const first = records(values(3, value));
     const second = records(values(3, value));
@@ -70,22 +109,39 @@ describe('RecordDecoder', () => {
     expect(second.map((r) => r.decoded!.value)).toEqual([0, 1, 2].map(expected));
   });
 
-  test('decodes Kinesis data, keys and the mapping\'s SOURCE format; a tombstone stays null', async () => {
+  test("decodes Kinesis data, keys and the mapping's SOURCE format; a tombstone stays null", async () => {
     // GIVEN a decoder for Avro keys and one for SOURCE-format values
     const reg = registry({ 1: { format: 'AVRO', schema: AVRO } });
     const keys = new RecordDecoder({ key: 'confluent', confluent: reg });
     const source = new RecordDecoder({ value: 'mapping-source', confluent: reg });
-    const kafka = records([{ topic: 'blobs', partition: 0, offset: 0, key: avroValue(3) }, { topic: 'blobs', partition: 0, offset: 1, key: avroValue(4) }]);
+    const kafka = records([
+      { topic: 'blobs', partition: 0, offset: 0, key: avroValue(3) },
+      { topic: 'blobs', partition: 0, offset: 1, key: avroValue(4) },
+    ]);
     const sourceFormat = records([
-      { topic: 'blobs', partition: 0, offset: 0, value: avroType.toBuffer(avroRecord(5)), extra: { valueSchemaMetadata: { dataFormat: 'AVRO', schemaId: '1' } } },
+      {
+        topic: 'blobs',
+        partition: 0,
+        offset: 0,
+        value: avroType.toBuffer(avroRecord(5)),
+        extra: { valueSchemaMetadata: { dataFormat: 'AVRO', schemaId: '1' } },
+      },
       { topic: 'blobs', partition: 0, offset: 1, extra: { valueSchemaMetadata: { dataFormat: 'AVRO', schemaId: '1' } } },
     ]);
-    const kinesisRecord = kinesisEventRecord({ stream: 'blobs', shardId: 'shardId-000000000000', sequenceNumber: '49590338271490256608559692538361571095921575989136588898' });
+    const kinesisRecord = kinesisEventRecord({
+      stream: 'blobs',
+      shardId: 'shardId-000000000000',
+      sequenceNumber: '49590338271490256608559692538361571095921575989136588898',
+    });
     kinesisRecord.kinesis.data = avroValue(6).toString('base64');
     const kinesis = decodeSourceEvent({ Records: [kinesisRecord] }).records;
     // WHEN decoded, twice (the schema not yet compiled, then compiled)
     for (let i = 0; i < 2; i++) {
-      for (const [decoder, event] of [[keys, kafka], [source, sourceFormat], [new RecordDecoder({ value: 'confluent', confluent: reg }), kinesis]] as const) {
+      for (const [decoder, event] of [
+        [keys, kafka],
+        [source, sourceFormat],
+        [new RecordDecoder({ value: 'confluent', confluent: reg }), kinesis],
+      ] as const) {
         expect((await decoder.decode(event)).size).toBe(0);
       }
     }
@@ -99,7 +155,13 @@ describe('RecordDecoder', () => {
   test('fails records that are not framed, do not decode or name an unknown schema, the same way before and after the schema is compiled', async () => {
     // GIVEN a decoder, and records: good, the Glue framing, truncated data, an unknown schema id, too short
     const decoder = new RecordDecoder({ value: 'confluent', confluent: registry({ 1: { format: 'AVRO', schema: AVRO } }) });
-    const bad = [avroValue(1), Buffer.concat([Buffer.from([3, 0]), avroValue(1)]), avroValue(2).subarray(0, 12), confluent(9, avroType.toBuffer(avroRecord(3))), Buffer.from([0, 1])];
+    const bad = [
+      avroValue(1),
+      Buffer.concat([Buffer.from([3, 0]), avroValue(1)]),
+      avroValue(2).subarray(0, 12),
+      confluent(9, avroType.toBuffer(avroRecord(3))),
+      Buffer.from([0, 1]),
+    ];
     const outcome = async () => {
       const event = records(values(bad.length, (i) => bad[i]));
       const errors = await decoder.decode(event);
@@ -111,7 +173,9 @@ describe('RecordDecoder', () => {
     // THEN each bad record fails with a SchemaDecodeError naming it, alike both times
     expect(cold[0]).toBe('confluent:1');
     expect(cold.slice(1)).toEqual([
-      expect.stringMatching(/^SchemaDecodeError: .*blobs-0@1.*first byte is 3, not the Confluent wire format's magic byte 0 \(it looks like the Glue wire format\)/),
+      expect.stringMatching(
+        /^SchemaDecodeError: .*blobs-0@1.*first byte is 3, not the Confluent wire format's magic byte 0 \(it looks like the Glue wire format\)/,
+      ),
       expect.stringMatching(/^SchemaDecodeError: .*blobs-0@2.*confluent:1/),
       expect.stringMatching(/^SchemaDecodeError: .*blobs-0@3.*confluent:9.*HTTP 404/),
       expect.stringMatching(/^SchemaDecodeError: .*blobs-0@4.*shorter than the Confluent wire format's 5-byte header/),
@@ -119,9 +183,13 @@ describe('RecordDecoder', () => {
     expect(warm).toEqual(cold);
   });
 
-  test('fails a record whose key does not decode and whose value is not framed with the value\'s error, before and after the schemas are compiled', async () => {
+  test("fails a record whose key does not decode and whose value is not framed with the value's error, before and after the schemas are compiled", async () => {
     // GIVEN Avro keys and values, and a record with a truncated key and a value without the wire format's header
-    const decoder = new RecordDecoder({ key: 'confluent', value: 'confluent', confluent: registry({ 1: { format: 'AVRO', schema: AVRO } }) });
+    const decoder = new RecordDecoder({
+      key: 'confluent',
+      value: 'confluent',
+      confluent: registry({ 1: { format: 'AVRO', schema: AVRO } }),
+    });
     const specs = (): RecordSpec[] => [
       { topic: 'blobs', partition: 0, offset: 0, key: avroValue(1), value: avroValue(2) },
       { topic: 'blobs', partition: 0, offset: 1, key: avroValue(1).subarray(0, 9), value: Buffer.from([1]) },
@@ -133,8 +201,14 @@ describe('RecordDecoder', () => {
       const errors = await decoder.decode(event);
       // THEN the good record has both fields, the second fails on its value's framing, the third on its key
       expect([event[0].decoded!.key!.value, event[0].decoded!.value!.value]).toEqual([avroJson(1), avroJson(2)]);
-      expect(errors.get(event[1])).toMatchObject({ name: 'SchemaDecodeError', message: expect.stringMatching(/value.*shorter than the Confluent/) });
-      expect(errors.get(event[2])).toMatchObject({ name: 'SchemaDecodeError', message: expect.stringMatching(/key.*confluent:1/) });
+      expect(errors.get(event[1])).toMatchObject({
+        name: 'SchemaDecodeError',
+        message: expect.stringMatching(/value.*shorter than the Confluent/),
+      });
+      expect(errors.get(event[2])).toMatchObject({
+        name: 'SchemaDecodeError',
+        message: expect.stringMatching(/key.*confluent:1/),
+      });
     }
   });
 
@@ -146,7 +220,10 @@ describe('RecordDecoder', () => {
     // WHEN records arrive THEN each is retried (the registry is not the record's fault)
     const first = records(values(2, avroValue));
     const errors = await decoder.decode(first);
-    expect([...errors.values()].map((e) => e.constructor)).toEqual([SchemaRegistryUnavailableError, SchemaRegistryUnavailableError]);
+    expect([...errors.values()].map((e) => e.constructor)).toEqual([
+      SchemaRegistryUnavailableError,
+      SchemaRegistryUnavailableError,
+    ]);
     // WHEN the registry is back THEN the same records decode
     reg.down = false;
     const again = records(values(2, avroValue));
@@ -156,7 +233,8 @@ describe('RecordDecoder', () => {
 });
 
 /** Glue's wire format: header version 3, the compression byte, the schema version id, then the data. */
-const glue = (id: string, compression: 0 | 5, data: Buffer) => Buffer.concat([Buffer.from([3, compression]), Buffer.from(id.replace(/-/g, ''), 'hex'), data]);
+const glue = (id: string, compression: 0 | 5, data: Buffer) =>
+  Buffer.concat([Buffer.from([3, compression]), Buffer.from(id.replace(/-/g, ''), 'hex'), data]);
 
 /**
  * A zlib stream of `size` zero bytes (a whole number of MiB): a zlib bomb. One MiB of zeros deflated into byte-aligned,
@@ -176,7 +254,7 @@ describe('RecordDecoder with Glue zlib data', () => {
   /** A Glue registry serving the Avro schema for any schema version id. */
   const glueRegistry = { fetch: async (): Promise<SchemaText> => ({ format: 'AVRO', schema: AVRO }) } satisfies RegistryClient;
 
-  test('refuses a zlib bomb (1 MiB inflating to 1 GiB) with a SchemaDecodeError naming topic-partition@offset, stopping at the bound: the process\' peak memory does not grow by the inflated size', async () => {
+  test("refuses a zlib bomb (1 MiB inflating to 1 GiB) with a SchemaDecodeError naming topic-partition@offset, stopping at the bound: the process' peak memory does not grow by the inflated size", async () => {
     // GIVEN a record whose zlib data inflates to 1 GiB (as a small one shows), between two good ones
     expect(inflateSync(zlibBomb(8 << 20)).equals(Buffer.alloc(8 << 20))).toBe(true);
     const bomb = glue(ID, 5, zlibBomb(1 << 30));
@@ -203,31 +281,65 @@ describe('RecordDecoder with Glue zlib data', () => {
     // GIVEN a decoder bounded at 64 bytes, and records inflating to 113 (an Avro record with 100 bytes of data) and to 16
     const decoder = new RecordDecoder({ value: 'glue', glue: glueRegistry, maxInflatedBytes: 64 });
     const big = { id: 'b-big', data: Buffer.alloc(100, 1), tag: Buffer.from('tags'), note: null };
-    const event = records([avroType.toBuffer(big), avroType.toBuffer(avroRecord(2))].map((data, offset) => ({ topic: 'blobs', partition: 0, offset, value: glue(ID, 5, deflateSync(data)) })));
+    const event = records(
+      [avroType.toBuffer(big), avroType.toBuffer(avroRecord(2))].map((data, offset) => ({
+        topic: 'blobs',
+        partition: 0,
+        offset,
+        value: glue(ID, 5, deflateSync(data)),
+      })),
+    );
     // WHEN decoded THEN the first is refused, the second decodes
     const errors = await decoder.decode(event);
     expect(errors.get(event[0])?.message).toMatch(/^Kafka record blobs-0@0: .* zlib data inflates beyond 64 bytes/);
     expect(event[1].decoded!.value!.value).toEqual(avroJson(2));
     // AND bounds that are not a whole number of bytes from 1 are refused
-    for (const max of [0, 1.5, -1, Number.NaN]) expect(() => new RecordDecoder({ value: 'glue', maxInflatedBytes: max })).toThrow(/^maxInflatedBytes must be a whole number of bytes/);
+    for (const max of [0, 1.5, -1, Number.NaN])
+      expect(() => new RecordDecoder({ value: 'glue', maxInflatedBytes: max })).toThrow(
+        /^maxInflatedBytes must be a whole number of bytes/,
+      );
   });
 });
 
 describe('RecordDecoder and the Dispatcher keep record data out of errors and logs', () => {
   /** Distinctive strings as the keys and values of a record: none may appear in an error message or a log line. */
-  const CANARIES = ['canary-key-7f3a9@example.com', 'canary-value-51c2e', 'canary-nested-key-d04b', 'canary-nested-value-88e1', 'canary-item-value-3a6f'];
+  const CANARIES = [
+    'canary-key-7f3a9@example.com',
+    'canary-value-51c2e',
+    'canary-nested-key-d04b',
+    'canary-nested-value-88e1',
+    'canary-item-value-3a6f',
+  ];
   const JSON_SCHEMA = JSON.stringify({
-    title: 'Contact', type: 'object',
-    properties: { nested: { type: 'object', additionalProperties: { type: 'integer' } }, items: { type: 'array', items: { type: 'integer' } } },
+    title: 'Contact',
+    type: 'object',
+    properties: {
+      nested: { type: 'object', additionalProperties: { type: 'integer' } },
+      items: { type: 'array', items: { type: 'integer' } },
+    },
     additionalProperties: { type: 'object' },
   });
-  const contact = (id: number) => confluent(id, Buffer.from(JSON.stringify(
-    id === 1 ? { [CANARIES[0]]: CANARIES[1] } : id === 2 ? { nested: { [CANARIES[2]]: CANARIES[3] } } : { items: [1, CANARIES[4]] },
-  )));
+  const contact = (id: number) =>
+    confluent(
+      id,
+      Buffer.from(
+        JSON.stringify(
+          id === 1
+            ? { [CANARIES[0]]: CANARIES[1] }
+            : id === 2
+              ? { nested: { [CANARIES[2]]: CANARIES[3] } }
+              : { items: [1, CANARIES[4]] },
+        ),
+      ),
+    );
 
-  test('a JSON Schema failure names the schema path and keyword, never the value\'s keys or values; through the dispatcher, no log line has them', async () => {
+  test("a JSON Schema failure names the schema path and keyword, never the value's keys or values; through the dispatcher, no log line has them", async () => {
     // GIVEN JSON values that fail the schema at one of their own keys, at a nested key, and at an array item
-    const reg = registry({ 1: { format: 'JSON', schema: JSON_SCHEMA }, 2: { format: 'JSON', schema: JSON_SCHEMA }, 3: { format: 'JSON', schema: JSON_SCHEMA } });
+    const reg = registry({
+      1: { format: 'JSON', schema: JSON_SCHEMA },
+      2: { format: 'JSON', schema: JSON_SCHEMA },
+      3: { format: 'JSON', schema: JSON_SCHEMA },
+    });
     const decoder = new RecordDecoder({ value: 'confluent', confluent: reg });
     const event = records([1, 2, 3].map((id, offset) => ({ topic: 'contacts', partition: 0, offset, value: contact(id) })));
 
@@ -248,11 +360,25 @@ describe('RecordDecoder and the Dispatcher keep record data out of errors and lo
     const lines: string[] = [];
     const invoked: unknown[] = [];
     const dispatcher = new Dispatcher({
-      invoker: { functionName: 'target', payloadFormat: 'confluent', invocationType: 'RequestResponse', invoke: async (b) => { invoked.push(b); return b.records.map(() => null); } },
-      schemas: new RecordDecoder({ value: 'confluent', confluent: reg }), onError: 'drop', timeMarginMs: 1_000,
-      logger: new JsonLogger({ level: 'DEBUG', write: (l) => lines.push(l) }), metrics: new EmfMetrics({ write: (l) => lines.push(l) }),
+      invoker: {
+        functionName: 'target',
+        payloadFormat: 'confluent',
+        invocationType: 'RequestResponse',
+        invoke: async (b) => {
+          invoked.push(b);
+          return b.records.map(() => null);
+        },
+      },
+      schemas: new RecordDecoder({ value: 'confluent', confluent: reg }),
+      onError: 'drop',
+      timeMarginMs: 1_000,
+      logger: new JsonLogger({ level: 'DEBUG', write: (l) => lines.push(l) }),
+      metrics: new EmfMetrics({ write: (l) => lines.push(l) }),
     });
-    await dispatcher.handle(kafkaEvent([1, 2, 3].map((id, offset) => ({ topic: 'contacts', partition: 0, offset, value: contact(id) }))), { getRemainingTimeInMillis: () => 60_000 });
+    await dispatcher.handle(
+      kafkaEvent([1, 2, 3].map((id, offset) => ({ topic: 'contacts', partition: 0, offset, value: contact(id) }))),
+      { getRemainingTimeInMillis: () => 60_000 },
+    );
 
     // THEN it logged the failures (by the schema's path), invoked nothing, and no log line has the value's keys or values
     expect(invoked).toEqual([]);

@@ -1,12 +1,25 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import {
-  comparePositions, coordinatesKey, decodeSourceEvent, eventSourceKind, formatRecord, IdempotencyInProgressError, isEmptyEvent,
-  KafkaEventDecodeError, KinesisEventDecodeError, nextPosition, PayloadTooLargeError, planBatches, TargetInvocationError, UnsupportedEventError,
+  comparePositions,
+  coordinatesKey,
+  decodeSourceEvent,
+  eventSourceKind,
+  formatRecord,
+  IdempotencyInProgressError,
+  isEmptyEvent,
+  KafkaEventDecodeError,
+  KinesisEventDecodeError,
+  nextPosition,
+  PayloadTooLargeError,
+  planBatches,
+  TargetInvocationError,
+  UnsupportedEventError,
 } from '../../runtime';
 import { bigSequence, kafkaEvent, kinesisEvent, partitionSpecs } from './support';
 
-const fixture = (name: string): any => JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'events', name), 'utf8'));
+const fixture = (name: string): any =>
+  JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'events', name), 'utf8'));
 
 describe('the dispatcher tells Kafka and Kinesis events apart by their shape', () => {
   test.each([
@@ -29,13 +42,15 @@ describe('the dispatcher tells Kafka and Kinesis events apart by their shape', (
     expect(() => decodeSourceEvent(event)).toThrow(message);
   });
 
-  test('fails with the source\'s own typed error when the shape is recognised but malformed', () => {
+  test("fails with the source's own typed error when the shape is recognised but malformed", () => {
     // GIVEN a Kinesis event whose shard is out of order, and a Kafka event whose records are misgrouped
     const kinesis = fixture('kinesis-guide-example.json');
     kinesis.Records.reverse();
     // THEN each source's decode error names the reason
     expect(() => decodeSourceEvent(kinesis)).toThrow(KinesisEventDecodeError);
-    expect(() => decodeSourceEvent({ eventSource: 'aws:kafka', records: { 'orders-0': ['not a record'] } })).toThrow(KafkaEventDecodeError);
+    expect(() => decodeSourceEvent({ eventSource: 'aws:kafka', records: { 'orders-0': ['not a record'] } })).toThrow(
+      KafkaEventDecodeError,
+    );
   });
 
   test('a Kinesis record that cannot be decoded is a failure with stream, shard and sequence number as coordinates', () => {
@@ -43,11 +58,15 @@ describe('the dispatcher tells Kafka and Kinesis events apart by their shape', (
     const { kind, records, failures, envelope } = decodeSourceEvent(fixture('kinesis-invalid-data.json'));
     // THEN two records and one failure whose coordinates are the stream, shard id and sequence number
     expect([kind, records.length, envelope]).toEqual(['kinesis', 2, { eventSource: 'aws:kinesis' }]);
-    expect(failures).toEqual([{
-      topic: 'lambda-stream', partition: 'shardId-000000000001', offset: '49590338271490256608559692538361571095921575989136588802',
-      error: expect.objectContaining({ name: 'KinesisRecordDecodeError' }),
-      raw: expect.objectContaining({ kinesis: expect.objectContaining({ data: 'not base64!' }) }),
-    }]);
+    expect(failures).toEqual([
+      {
+        topic: 'lambda-stream',
+        partition: 'shardId-000000000001',
+        offset: '49590338271490256608559692538361571095921575989136588802',
+        error: expect.objectContaining({ name: 'KinesisRecordDecodeError' }),
+        raw: expect.objectContaining({ kinesis: expect.objectContaining({ data: 'not base64!' }) }),
+      },
+    ]);
   });
 
   test('an event without Kinesis records is empty, one with records is not', () => {
@@ -71,52 +90,93 @@ describe('Kinesis coordinates', () => {
     expect(nextPosition(a)).toBe(b);
     expect(nextPosition(7)).toBe(8);
     // AND the idempotency keys are stream-shard-sequence, distinct per record and per shard
-    const records = decodeSourceEvent(kinesisEvent([
-      { stream: 's', shardId: 'shardId-000000000000', sequenceNumber: a },
-      { stream: 's', shardId: 'shardId-000000000000', sequenceNumber: b },
-      { stream: 's', shardId: 'shardId-000000000001', sequenceNumber: a },
-    ])).records;
-    expect(records.map(coordinatesKey)).toEqual([`s-shardId-000000000000-${a}`, `s-shardId-000000000000-${b}`, `s-shardId-000000000001-${a}`]);
+    const records = decodeSourceEvent(
+      kinesisEvent([
+        { stream: 's', shardId: 'shardId-000000000000', sequenceNumber: a },
+        { stream: 's', shardId: 'shardId-000000000000', sequenceNumber: b },
+        { stream: 's', shardId: 'shardId-000000000001', sequenceNumber: a },
+      ]),
+    ).records;
+    expect(records.map(coordinatesKey)).toEqual([
+      `s-shardId-000000000000-${a}`,
+      `s-shardId-000000000000-${b}`,
+      `s-shardId-000000000001-${a}`,
+    ]);
   });
 
   test('errors name stream/shard@sequence; Kafka errors keep topic-partition@offset', () => {
     const seq = bigSequence(9);
-    expect(new TargetInvocationError('boom', 'clicks', 'shardId-000000000002', seq, nextPosition(seq), { statusCode: 200, functionError: 'Unhandled' }).message)
-      .toBe(`clicks/shardId-000000000002@${seq}..${seq}: boom`);
-    expect(new TargetInvocationError('boom', 'orders', 1, 6, 7, { statusCode: 200, functionError: 'Unhandled' }).message).toBe('orders-1@6..6: boom');
-    expect(new PayloadTooLargeError('clicks', 'shardId-000000000002', seq, 10, 5).message).toMatch(new RegExp(`^Kinesis record clicks/shardId-000000000002@${seq}: invocation payload`));
+    expect(
+      new TargetInvocationError('boom', 'clicks', 'shardId-000000000002', seq, nextPosition(seq), {
+        statusCode: 200,
+        functionError: 'Unhandled',
+      }).message,
+    ).toBe(`clicks/shardId-000000000002@${seq}..${seq}: boom`);
+    expect(new TargetInvocationError('boom', 'orders', 1, 6, 7, { statusCode: 200, functionError: 'Unhandled' }).message).toBe(
+      'orders-1@6..6: boom',
+    );
+    expect(new PayloadTooLargeError('clicks', 'shardId-000000000002', seq, 10, 5).message).toMatch(
+      new RegExp(`^Kinesis record clicks/shardId-000000000002@${seq}: invocation payload`),
+    );
     expect(new IdempotencyInProgressError('orders', 0, 3).message).toMatch(/^Kafka record orders-0@3: /);
   });
 });
 
 describe('payload formats with Kinesis records', () => {
   const seq = bigSequence(5);
-  const [record] = decodeSourceEvent(kinesisEvent([{ stream: 'clicks', shardId: 'shardId-000000000003', sequenceNumber: seq, partitionKey: '42', value: { v: 1 } }])).records;
+  const [record] = decodeSourceEvent(
+    kinesisEvent([
+      { stream: 'clicks', shardId: 'shardId-000000000003', sequenceNumber: seq, partitionKey: '42', value: { v: 1 } },
+    ]),
+  ).records;
 
   test('Confluent: stream as topic, shard id as partition, sequence number as a string offset, partition key as text', () => {
     expect(JSON.parse(formatRecord(record, 'confluent'))).toEqual({
-      payload: { timestamp: 1_700_000_000_123, topic: 'clicks', partition: 'shardId-000000000003', offset: seq, key: '42', value: { v: 1 } },
+      payload: {
+        timestamp: 1_700_000_000_123,
+        topic: 'clicks',
+        partition: 'shardId-000000000003',
+        offset: seq,
+        key: '42',
+        value: { v: 1 },
+      },
     });
   });
 
   test.each(['nordstrom-plain', 'nordstrom-json'] as const)('%s: the same coordinates, LogAppendTime, no headers', (format) => {
     expect(JSON.parse(formatRecord(record, format))).toMatchObject({
-      key: '42', topic: 'clicks', partition: 'shardId-000000000003', offset: seq, timestamp: 1_700_000_000_123, timestampTypeName: 'LogAppendTime', headers: [],
+      key: '42',
+      topic: 'clicks',
+      partition: 'shardId-000000000003',
+      offset: seq,
+      timestamp: 1_700_000_000_123,
+      timestampTypeName: 'LogAppendTime',
+      headers: [],
       value: format === 'nordstrom-json' ? { v: 1 } : '{"v":1}',
     });
   });
 
-  test('raw: the aws:kinesis event with the batch\'s records only', () => {
+  test("raw: the aws:kinesis event with the batch's records only", () => {
     // GIVEN three records of one shard WHEN planned in batches of two
-    const event = kinesisEvent([1, 2, 3].map((i) => ({ stream: 'clicks', shardId: 'shardId-000000000000', sequenceNumber: bigSequence(i), value: { i } })));
+    const event = kinesisEvent(
+      [1, 2, 3].map((i) => ({ stream: 'clicks', shardId: 'shardId-000000000000', sequenceNumber: bigSequence(i), value: { i } })),
+    );
     const decoded = decodeSourceEvent(event);
     const plan = planBatches(decoded.records, 'raw', 2, 1 << 20, decoded.envelope);
     // THEN each payload is { Records: [...] } with the records exactly as the event carried them
-    expect(plan.map((b) => JSON.parse((b as { payload: string }).payload))).toEqual([{ Records: event.Records.slice(0, 2) }, { Records: event.Records.slice(2) }]);
+    expect(plan.map((b) => JSON.parse((b as { payload: string }).payload))).toEqual([
+      { Records: event.Records.slice(0, 2) },
+      { Records: event.Records.slice(2) },
+    ]);
   });
 
   test('Kafka records keep their formats and numeric coordinates', () => {
     const [kafka] = decodeSourceEvent(kafkaEvent(partitionSpecs('t', 1, 5, 1))).records;
-    expect(JSON.parse(formatRecord(kafka, 'confluent')).payload).toMatchObject({ topic: 't', partition: 1, offset: 5, key: 'k5' });
+    expect(JSON.parse(formatRecord(kafka, 'confluent')).payload).toMatchObject({
+      topic: 't',
+      partition: 1,
+      offset: 5,
+      key: 'k5',
+    });
   });
 });

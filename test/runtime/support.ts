@@ -31,7 +31,13 @@ export function kafkaEvent(specs: RecordSpec[]): any {
       timestamp: 1_700_000_000_000 + s.offset,
       timestampType: 'CREATE_TIME',
       ...(s.key === undefined ? {} : { key: Buffer.from(s.key).toString('base64') }),
-      value: s.value === undefined ? null : (Buffer.isBuffer(s.value) ? s.value : Buffer.from(typeof s.value === 'string' ? s.value : JSON.stringify(s.value))).toString('base64'),
+      value:
+        s.value === undefined
+          ? null
+          : (Buffer.isBuffer(s.value)
+              ? s.value
+              : Buffer.from(typeof s.value === 'string' ? s.value : JSON.stringify(s.value))
+            ).toString('base64'),
       headers: Object.entries(s.headers ?? {}).map(([k, v]) => ({ [k]: [...Buffer.from(v)] })),
       ...s.extra,
     });
@@ -41,18 +47,26 @@ export function kafkaEvent(specs: RecordSpec[]): any {
 
 /** n records of one partition starting at offset `from`, values {n: i}. */
 export function partitionSpecs(topic: string, partition: number, from: number, n: number): RecordSpec[] {
-  return Array.from({ length: n }, (_, i) => ({ topic, partition, offset: from + i, key: `k${from + i}`, value: { n: from + i } }));
+  return Array.from({ length: n }, (_, i) => ({
+    topic,
+    partition,
+    offset: from + i,
+    key: `k${from + i}`,
+    value: { n: from + i },
+  }));
 }
 
 /** Creates an idempotency table shaped like the one KafkaDispatcher creates. */
 export async function createIdempotencyTable(client: DynamoDBClient): Promise<string> {
   const tableName = `idem-${randomUUID()}`;
-  await client.send(new CreateTableCommand({
-    TableName: tableName,
-    KeySchema: [{ AttributeName: IDEMPOTENCY_PARTITION_KEY, KeyType: 'HASH' }],
-    AttributeDefinitions: [{ AttributeName: IDEMPOTENCY_PARTITION_KEY, AttributeType: 'S' }],
-    BillingMode: 'PAY_PER_REQUEST',
-  }));
+  await client.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      KeySchema: [{ AttributeName: IDEMPOTENCY_PARTITION_KEY, KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: IDEMPOTENCY_PARTITION_KEY, AttributeType: 'S' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
   return tableName;
 }
 
@@ -62,9 +76,16 @@ export const lambdaContext = (ms = 60_000) => {
 };
 
 /** Reads n messages of a topic from the beginning over the plaintext listener. */
-export async function readTopic(te: typeof import('../../testenv'), topic: string, n: number, timeoutMs = 20_000): Promise<{ key: string; value: string; headers: Record<string, string>; partition: number }[]> {
+export async function readTopic(
+  te: typeof import('../../testenv'),
+  topic: string,
+  n: number,
+  timeoutMs = 20_000,
+): Promise<{ key: string; value: string; headers: Record<string, string>; partition: number }[]> {
   const { Kafka, logLevel } = await import('kafkajs');
-  const consumer = new Kafka({ ...te.kafkaClientConfig('plaintext'), logLevel: logLevel.NOTHING }).consumer({ groupId: `read-${randomUUID()}` });
+  const consumer = new Kafka({ ...te.kafkaClientConfig('plaintext'), logLevel: logLevel.NOTHING }).consumer({
+    groupId: `read-${randomUUID()}`,
+  });
   const out: { key: string; value: string; headers: Record<string, string>; partition: number }[] = [];
   await consumer.connect();
   try {
@@ -76,7 +97,10 @@ export async function readTopic(te: typeof import('../../testenv'), topic: strin
           const headers: Record<string, string> = {};
           for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
           out.push({ key: String(message.key), value: String(message.value), headers, partition });
-          if (out.length >= n) { clearTimeout(timer); resolve(); }
+          if (out.length >= n) {
+            clearTimeout(timer);
+            resolve();
+          }
         },
       });
     });
@@ -143,11 +167,18 @@ export function bigSequence(i: number, base = '495903382714902566085596925383615
  * The events a Kinesis event source mapping would send for a stream's records: one per shard that has records,
  * read with GetShardIterator(TRIM_HORIZON)/GetRecords and shaped as Lambda's Kinesis guide shows.
  */
-export async function kinesisEventsByShard(kinesis: KinesisClient, streamName: string, streamArn: string, region: string): Promise<{ shardId: string; event: any }[]> {
+export async function kinesisEventsByShard(
+  kinesis: KinesisClient,
+  streamName: string,
+  streamArn: string,
+  region: string,
+): Promise<{ shardId: string; event: any }[]> {
   const { Shards } = await kinesis.send(new ListShardsCommand({ StreamName: streamName }));
   const events = [];
   for (const shard of Shards!) {
-    const { ShardIterator } = await kinesis.send(new GetShardIteratorCommand({ StreamName: streamName, ShardId: shard.ShardId!, ShardIteratorType: 'TRIM_HORIZON' }));
+    const { ShardIterator } = await kinesis.send(
+      new GetShardIteratorCommand({ StreamName: streamName, ShardId: shard.ShardId!, ShardIteratorType: 'TRIM_HORIZON' }),
+    );
     const { Records } = await kinesis.send(new GetRecordsCommand({ ShardIterator }));
     if (!Records?.length) continue;
     events.push({
@@ -161,8 +192,13 @@ export async function kinesisEventsByShard(kinesis: KinesisClient, streamName: s
             data: Buffer.from(r.Data!).toString('base64'),
             approximateArrivalTimestamp: r.ApproximateArrivalTimestamp!.getTime() / 1000,
           },
-          eventSource: 'aws:kinesis', eventVersion: '1.0', eventID: `${shard.ShardId}:${r.SequenceNumber}`, eventName: 'aws:kinesis:record',
-          invokeIdentityArn: 'arn:aws:iam::123456789012:role/lambda-role', awsRegion: region, eventSourceARN: streamArn,
+          eventSource: 'aws:kinesis',
+          eventVersion: '1.0',
+          eventID: `${shard.ShardId}:${r.SequenceNumber}`,
+          eventName: 'aws:kinesis:record',
+          invokeIdentityArn: 'arn:aws:iam::123456789012:role/lambda-role',
+          awsRegion: region,
+          eventSourceARN: streamArn,
         })),
       },
     });
@@ -171,7 +207,11 @@ export async function kinesisEventsByShard(kinesis: KinesisClient, streamName: s
 }
 
 /** Invokes a function through the Lambda API; the answer's FunctionError and its parsed body. */
-export async function invokeFunction(lambda: LambdaClient, name: string, event: unknown): Promise<{ functionError?: string; body: any }> {
+export async function invokeFunction(
+  lambda: LambdaClient,
+  name: string,
+  event: unknown,
+): Promise<{ functionError?: string; body: any }> {
   const out = await lambda.send(new InvokeCommand({ FunctionName: name, Payload: Buffer.from(JSON.stringify(event)) }));
   return { functionError: out.FunctionError, body: JSON.parse(Buffer.from(out.Payload!).toString('utf8')) };
 }

@@ -29,7 +29,13 @@
  *   partition: each invocation it gets succeeds (a poison record with FAIL goes to the on-failure destination).
  */
 import { Dispatcher } from '../../runtime/dispatcher/dispatcher';
-import type { DispatcherOptions, IdempotencyStorePort, InvokerPort, RelayPort, SchemaDecoderPort } from '../../runtime/dispatcher/options';
+import type {
+  DispatcherOptions,
+  IdempotencyStorePort,
+  InvokerPort,
+  RelayPort,
+  SchemaDecoderPort,
+} from '../../runtime/dispatcher/options';
 import { SchemaDecodeError, SchemaRegistryUnavailableError, TargetInvocationError } from '../../runtime/errors';
 import { DynamoDbIdempotencyStore, jsonPointerKey } from '../../runtime/idempotency/store';
 import { DynamoDbRangeStore } from '../../runtime/idempotency/ranges';
@@ -110,14 +116,22 @@ let runCounter = 0;
 /** Which kind of fault a decision number names; 0 (and anything unlisted) is none. */
 function dynamoFault(n: number, op: string): { fault?: Fault; slowMs?: number; label?: string } {
   switch (n) {
-    case 1: return { fault: { kind: 'throw', name: 'ProvisionedThroughputExceededException' }, label: 'throttled' };
-    case 2: return { fault: { kind: 'throw', name: 'ThrottlingException' }, label: 'throttled' };
-    case 3: return { fault: { kind: 'throw', name: 'TimeoutError' }, slowMs: 3_000, label: 'timeout' };
-    case 4: return { fault: { kind: 'throwAfter', name: 'TimeoutError' }, slowMs: 3_000, label: 'timeout after write' };
-    case 5: return op.startsWith('Batch') ? { fault: { kind: 'unprocessed', fraction: 0.5 }, label: 'unprocessed' } : {};
-    case 6: return { slowMs: 8_000, label: 'slow' };
-    case 7: return { fault: { kind: 'hang' }, label: 'hang' };
-    default: return {};
+    case 1:
+      return { fault: { kind: 'throw', name: 'ProvisionedThroughputExceededException' }, label: 'throttled' };
+    case 2:
+      return { fault: { kind: 'throw', name: 'ThrottlingException' }, label: 'throttled' };
+    case 3:
+      return { fault: { kind: 'throw', name: 'TimeoutError' }, slowMs: 3_000, label: 'timeout' };
+    case 4:
+      return { fault: { kind: 'throwAfter', name: 'TimeoutError' }, slowMs: 3_000, label: 'timeout after write' };
+    case 5:
+      return op.startsWith('Batch') ? { fault: { kind: 'unprocessed', fraction: 0.5 }, label: 'unprocessed' } : {};
+    case 6:
+      return { slowMs: 8_000, label: 'slow' };
+    case 7:
+      return { fault: { kind: 'hang' }, label: 'hang' };
+    default:
+      return {};
   }
 }
 
@@ -212,7 +226,17 @@ class Simulation {
   private readonly violations: string[] = [];
   private readonly trace: string[] = [];
   private readonly stats: Record<string, number> = {
-    invocations: 0, crashes: 0, effects: 0, repeats: 0, repeatsUnknown: 0, repeatsOverlapItems: 0, repeatsAfterFault: 0, errorWrites: 0, faults: 0, acks: 0, destination: 0,
+    invocations: 0,
+    crashes: 0,
+    effects: 0,
+    repeats: 0,
+    repeatsUnknown: 0,
+    repeatsOverlapItems: 0,
+    repeatsAfterFault: 0,
+    errorWrites: 0,
+    faults: 0,
+    acks: 0,
+    destination: 0,
   };
   private readonly records: RecordInfo[][] = [];
   private readonly byId = new Map<string, RecordInfo>();
@@ -255,7 +279,9 @@ class Simulation {
   }
 
   private topicOf(p: number): { topic: string; partition: number | string } {
-    return this.s.source === 'kafka' ? { topic: 'orders', partition: p } : { topic: 'stream', partition: `shardId-00000000000${p}` };
+    return this.s.source === 'kafka'
+      ? { topic: 'orders', partition: p }
+      : { topic: 'stream', partition: `shardId-00000000000${p}` };
   }
 
   private addRecord(p: number, plan: RecordPlan, rawOffset: number): void {
@@ -266,21 +292,34 @@ class Simulation {
     const canary = `cnry${(this.run_ * 7919 + p * 104729 + index * 13).toString(36)}x${index}`;
     const key = `${plan.route === 2 ? 'b' : 'k'}-${canary}-key`;
     const value = JSON.stringify({ id, secret: `${canary}-value`, n: index });
-    const raw = this.s.source === 'kafka'
-      ? {
-        topic, partition, offset, timestamp: 1_700_000_000_000 + rawOffset, timestampType: 'CREATE_TIME',
-        key: Buffer.from(key).toString('base64'), value: Buffer.from(value).toString('base64'),
-        headers: plan.route === 1 ? [{ route: [...Buffer.from('a')] }] : [],
-      }
-      : {
-        kinesis: {
-          kinesisSchemaVersion: '1.0', partitionKey: key, sequenceNumber: offset,
-          data: Buffer.from(value).toString('base64'), approximateArrivalTimestamp: 1_700_000_000.123,
-        },
-        eventSource: 'aws:kinesis', eventVersion: '1.0', eventID: `${partition}:${offset}`, eventName: 'aws:kinesis:record',
-        invokeIdentityArn: 'arn:aws:iam::123456789012:role/lambda-role', awsRegion: 'us-east-1',
-        eventSourceARN: `arn:aws:kinesis:us-east-1:123456789012:stream/${topic}`,
-      };
+    const raw =
+      this.s.source === 'kafka'
+        ? {
+            topic,
+            partition,
+            offset,
+            timestamp: 1_700_000_000_000 + rawOffset,
+            timestampType: 'CREATE_TIME',
+            key: Buffer.from(key).toString('base64'),
+            value: Buffer.from(value).toString('base64'),
+            headers: plan.route === 1 ? [{ route: [...Buffer.from('a')] }] : [],
+          }
+        : {
+            kinesis: {
+              kinesisSchemaVersion: '1.0',
+              partitionKey: key,
+              sequenceNumber: offset,
+              data: Buffer.from(value).toString('base64'),
+              approximateArrivalTimestamp: 1_700_000_000.123,
+            },
+            eventSource: 'aws:kinesis',
+            eventVersion: '1.0',
+            eventID: `${partition}:${offset}`,
+            eventName: 'aws:kinesis:record',
+            invokeIdentityArn: 'arn:aws:iam::123456789012:role/lambda-role',
+            awsRegion: 'us-east-1',
+            eventSourceARN: `arn:aws:kinesis:us-east-1:123456789012:stream/${topic}`,
+          };
     const storeKey = this.s.store === 'ranges' ? `${topic}-${partition}-${offset}` : id;
     const info: RecordInfo = { id, p, index, topic, partition, offset, plan, key, value, canary, raw, storeKey };
     this.records[p].push(info);
@@ -303,10 +342,20 @@ class Simulation {
   private newEnv(): Env {
     const n = this.envs.length;
     let kill!: () => void;
-    const deadSignal = new Promise<'crashed'>((resolve) => { kill = () => resolve('crashed'); });
+    const deadSignal = new Promise<'crashed'>((resolve) => {
+      kill = () => resolve('crashed');
+    });
     const env: Env = {
-      n, container: `sim-${this.run_}-env-${n}`, skew: this.s.skews[n % this.s.skews.length] ?? 0, dead: false, deadSignal,
-      kill: () => { env.dead = true; kill(); }, dispatcher: undefined as unknown as Dispatcher,
+      n,
+      container: `sim-${this.run_}-env-${n}`,
+      skew: this.s.skews[n % this.s.skews.length] ?? 0,
+      dead: false,
+      deadSignal,
+      kill: () => {
+        env.dead = true;
+        kill();
+      },
+      dispatcher: undefined as unknown as Dispatcher,
     };
     env.dispatcher = new Dispatcher(this.options(env));
     this.envs.push(env);
@@ -348,19 +397,38 @@ class Simulation {
       this.checkLine(line, env);
       try {
         env.current?.metrics.push(JSON.parse(line));
-      } catch { /* not JSON: checked as a line */ }
+      } catch {
+        /* not JSON: checked as a line */
+      }
     };
     const client = this.client(env);
-    const storeOptions = { client: client as any, tableName: this.table, maxResultBytes: MAX_RESULT_BYTES, baseDelayMs: 0, maxAttempts: 4 };
+    const storeOptions = {
+      client: client as any,
+      tableName: this.table,
+      maxResultBytes: MAX_RESULT_BYTES,
+      baseDelayMs: 0,
+      maxAttempts: 4,
+    };
     let store: IdempotencyStorePort;
-    if (this.s.store === 'ranges') store = new DynamoDbRangeStore({ ...storeOptions, container: env.container, now: () => this.now + env.skew });
+    if (this.s.store === 'ranges')
+      store = new DynamoDbRangeStore({ ...storeOptions, container: env.container, now: () => this.now + env.skew });
     else store = new DynamoDbIdempotencyStore(storeOptions);
     const relay = this.relayPort(env);
     const defaultInvoker = this.invoker(env, 'default', this.s.responses ? 'RequestResponse' : 'Event');
-    const routes = !this.s.routes ? undefined : [
-      ...this.s.source === 'kafka' ? [{ match: { header: { name: 'route', value: 'a' } }, invoker: this.invoker(env, 'route-a', 'RequestResponse'), responseTopic: 'responses-a' }] : [],
-      { match: { keyPrefix: 'b-' }, invoker: this.invoker(env, 'route-b', 'Event') },
-    ];
+    const routes = !this.s.routes
+      ? undefined
+      : [
+          ...(this.s.source === 'kafka'
+            ? [
+                {
+                  match: { header: { name: 'route', value: 'a' } },
+                  invoker: this.invoker(env, 'route-a', 'RequestResponse'),
+                  responseTopic: 'responses-a',
+                },
+              ]
+            : []),
+          { match: { keyPrefix: 'b-' }, invoker: this.invoker(env, 'route-b', 'Event') },
+        ];
     return {
       invoker: defaultInvoker,
       routes,
@@ -401,7 +469,8 @@ class Simulation {
         }
         try {
           const out = await this.db.request(name, command.input, d.fault ?? undefined);
-          if (process.env.SIM_DEBUG) this.note(`ddb ${name} ${JSON.stringify(command.input).slice(0, 400)} -> ${JSON.stringify(out).slice(0, 300)}`);
+          if (process.env.SIM_DEBUG)
+            this.note(`ddb ${name} ${JSON.stringify(command.input).slice(0, 400)} -> ${JSON.stringify(out).slice(0, 300)}`);
           if (inv !== undefined && name !== 'GetItem' && name !== 'BatchGetItem') this.probe(inv);
           return out;
         } catch (e) {
@@ -427,8 +496,16 @@ class Simulation {
         const next = typeof last === 'number' ? last + 1 : (BigInt(last) + 1n).toString();
         const n = this.quiet ? 0 : this.target.next();
         this.now += 5;
-        const failure = (message: string, outcome: 'failed' | 'unknown') => new TargetInvocationError(
-          message, batch.topic, batch.partition, first, next, { statusCode: 500, functionError: 'Unhandled', payload: '{"errorType":"Error","errorMessage":"failed"}' }, outcome);
+        const failure = (message: string, outcome: 'failed' | 'unknown') =>
+          new TargetInvocationError(
+            message,
+            batch.topic,
+            batch.partition,
+            first,
+            next,
+            { statusCode: 500, functionError: 'Unhandled', payload: '{"errorType":"Error","errorMessage":"failed"}' },
+            outcome,
+          );
         switch (n) {
           case 1:
             this.fault(inv, 'target error');
@@ -489,16 +566,18 @@ class Simulation {
     return {
       responseTopic: this.s.responses ? 'responses' : undefined,
       errorTopic: this.s.onError === 'log' ? 'errors' : undefined,
-      sendResponses: (items, topic) => send('responses', () => {
-        for (const item of items) {
-          const id = `${item.record.topic}|${item.record.partition}|${item.record.offset}`;
-          if (topic === undefined) this.violation(`results of ${id} relayed without a response topic`);
-          this.responses.set(id, [...this.responses.get(id) ?? [], item.result]);
-        }
-      }),
-      sendErrors: (items) => send('errors', () => {
-        for (const item of items) this.errorItem(item, env.current);
-      }),
+      sendResponses: (items, topic) =>
+        send('responses', () => {
+          for (const item of items) {
+            const id = `${item.record.topic}|${item.record.partition}|${item.record.offset}`;
+            if (topic === undefined) this.violation(`results of ${id} relayed without a response topic`);
+            this.responses.set(id, [...(this.responses.get(id) ?? []), item.result]);
+          }
+        }),
+      sendErrors: (items) =>
+        send('errors', () => {
+          for (const item of items) this.errorItem(item, env.current);
+        }),
     } as RelayPort;
   }
 
@@ -517,7 +596,7 @@ class Simulation {
       const raw = rawList.find((x) => x !== null && String(x.offset ?? x.kinesis?.sequenceNumber) === String(r.offset));
       const bytes = raw !== undefined && (raw.value ?? raw.kinesis?.data) === (r.raw.value ?? r.raw.kinesis?.data);
       if (raw === undefined && !truncated) continue; // a range item may span records of other error items
-      this.errorSink.set(r.id, [...this.errorSink.get(r.id) ?? [], { truncated, bytes }]);
+      this.errorSink.set(r.id, [...(this.errorSink.get(r.id) ?? []), { truncated, bytes }]);
       if (inv !== undefined) this.occur(r, 'error', inv, item.outcome === 'unknown');
     }
   }
@@ -532,8 +611,13 @@ class Simulation {
         if (outage) this.fault(env.current, 'schema registry unavailable');
         for (const r of records) {
           const info = this.byId.get(`${r.topic}|${r.partition}|${r.offset}`)!;
-          if (info.plan.poison) out.set(r, new SchemaDecodeError(r.topic, r.partition, r.offset, 'value', 'confluent:7', 'unknown magic byte 0x7b'));
-          else if (outage) out.set(r, new SchemaRegistryUnavailableError(r.topic, r.partition, r.offset, 'value', 'confluent:7', 'connect ECONNREFUSED'));
+          if (info.plan.poison)
+            out.set(r, new SchemaDecodeError(r.topic, r.partition, r.offset, 'value', 'confluent:7', 'unknown magic byte 0x7b'));
+          else if (outage)
+            out.set(
+              r,
+              new SchemaRegistryUnavailableError(r.topic, r.partition, r.offset, 'value', 'confluent:7', 'connect ECONNREFUSED'),
+            );
         }
         return out;
       },
@@ -558,7 +642,9 @@ class Simulation {
       walk((x as { cause?: unknown }).cause, depth + 1);
     };
     walk(e, 0);
-    for (const t of texts) for (const c of this.canaries) if (t.includes(c)) this.violation(`record bytes in an error thrown by inv ${inv.id}: ${t.slice(0, 300)}`);
+    for (const t of texts)
+      for (const c of this.canaries)
+        if (t.includes(c)) this.violation(`record bytes in an error thrown by inv ${inv.id}: ${t.slice(0, 300)}`);
   }
 
   /** A run of the target, or an error record, for one record. */
@@ -574,7 +660,9 @@ class Simulation {
       // The batched per-key store holds nothing: an overlapping delivery that read the store before it was done.
       this.stats.repeatsOverlapItems++;
     } else if (confirmedAt !== undefined) {
-      this.violation(`${r.id} (partition ${r.p}, record #${r.index}) ${what} again by inv ${inv.id} after the store said it was done (at ${confirmedAt})`);
+      this.violation(
+        `${r.id} (partition ${r.p}, record #${r.index}) ${what} again by inv ${inv.id} after the store said it was done (at ${confirmedAt})`,
+      );
     } else if (before.length > 0) {
       this.stats.repeats++;
       for (const b of before) {
@@ -586,11 +674,13 @@ class Simulation {
         } else if (b.invocation.faults.some((f) => f > b.seq && f < seq) || (b.invocation !== inv && b.invocation.crashed)) {
           this.stats.repeatsAfterFault++;
         } else {
-          this.violation(`${r.id} (partition ${r.p}, record #${r.index}) ${what} twice (inv ${b.invocation.id} at ${b.seq}, inv ${inv.id} at ${seq}) with no fault between`);
+          this.violation(
+            `${r.id} (partition ${r.p}, record #${r.index}) ${what} twice (inv ${b.invocation.id} at ${b.seq}, inv ${inv.id} at ${seq}) with no fault between`,
+          );
         }
       }
     }
-    this.occurrences.set(r.id, [...this.occurrences.get(r.id) ?? [], occurrence]);
+    this.occurrences.set(r.id, [...(this.occurrences.get(r.id) ?? []), occurrence]);
     this.note(`inv ${inv.id} ${kind} ${r.id}${unknown ? ' (unknown outcome)' : ''}`);
     inv.pending.push({ record: r, occurrence });
   }
@@ -608,11 +698,22 @@ class Simulation {
   private async probeNow(records: RecordInfo[]): Promise<Set<string>> {
     const client = this.db.dryRunClient();
     let readAt = 0;
-    const reading = { send: (c: any) => { readAt = this.seq; return client.send(c); } };
+    const reading = {
+      send: (c: any) => {
+        readAt = this.seq;
+        return client.send(c);
+      },
+    };
     const done = new Set<string>();
     const entries = records.map((r) => ({ key: r.storeKey, record: this.sourceRecord(r) }));
     if (this.s.store === 'ranges') {
-      const store = new DynamoDbRangeStore({ client: reading as any, tableName: this.table, container: `probe-${this.run_}`, now: () => this.now, baseDelayMs: 0 });
+      const store = new DynamoDbRangeStore({
+        client: reading as any,
+        tableName: this.table,
+        container: `probe-${this.run_}`,
+        now: () => this.now,
+        baseDelayMs: 0,
+      });
       const session = await store.open(entries, this.now + 1);
       for (const r of records) {
         const c = session.done.get(r.storeKey);
@@ -633,9 +734,10 @@ class Simulation {
 
   private sourceRecord(r: RecordInfo): SourceRecord {
     if (r.source === undefined) {
-      const event = this.s.source === 'kafka'
-        ? { eventSource: 'SelfManagedKafka', records: { [`${r.topic}-${r.partition}`]: [r.raw] } }
-        : { Records: [r.raw] };
+      const event =
+        this.s.source === 'kafka'
+          ? { eventSource: 'SelfManagedKafka', records: { [`${r.topic}-${r.partition}`]: [r.raw] } }
+          : { Records: [r.raw] };
       r.source = decodeSourceEvent(event).records[0];
     }
     return r.source;
@@ -648,7 +750,8 @@ class Simulation {
     if (errors.some((e) => e.bytes || e.truncated)) return undefined;
     if (this.s.onError === 'drop' && (r.plan.poison || this.failedOnce.has(r.id))) return undefined;
     const runs = (this.occurrences.get(r.id) ?? []).filter((o) => o.kind === 'run' && !o.unknown);
-    if (runs.length === 0) return errors.length > 0 ? 'on the error topic without its bytes' : 'never run, not on the error topic';
+    if (runs.length === 0)
+      return errors.length > 0 ? 'on the error topic without its bytes' : 'never run, not on the error topic';
     const responseTopic = this.responseTopicOf(r);
     if (responseTopic !== undefined) {
       const results = this.responses.get(r.id) ?? [];
@@ -699,8 +802,17 @@ class Simulation {
   /** Starts one invocation in an environment; resolves with what the mapping saw. */
   private async invoke(env: Env, parts: Array<{ p: number; from: number; to: number }>): Promise<void> {
     const inv: Invocation = {
-      id: ++this.invocationCounter, env, end: this.now + FUNCTION_TIMEOUT_MS, records: parts.flatMap(({ p, from, to }) => this.records[p].slice(from, to)),
-      faults: [], crashed: false, pending: [], unknownRecords: 0, metrics: [], probes: [], startedAt: ++this.seq,
+      id: ++this.invocationCounter,
+      env,
+      end: this.now + FUNCTION_TIMEOUT_MS,
+      records: parts.flatMap(({ p, from, to }) => this.records[p].slice(from, to)),
+      faults: [],
+      crashed: false,
+      pending: [],
+      unknownRecords: 0,
+      metrics: [],
+      probes: [],
+      startedAt: ++this.seq,
     };
     env.current = inv;
     this.stats.invocations++;
@@ -708,7 +820,10 @@ class Simulation {
     const end = inv.end;
     const context = { getRemainingTimeInMillis: () => end - this.now, awsRequestId: `req-${inv.id}` };
     const outcome = await Promise.race([
-      env.dispatcher.handle(this.event(parts), context).then((response) => ({ response }), (error) => ({ error })),
+      env.dispatcher.handle(this.event(parts), context).then(
+        (response) => ({ response }),
+        (error) => ({ error }),
+      ),
       env.deadSignal,
     ]);
     // The store's last word on this invocation's records, once its own probes are in.
@@ -728,7 +843,10 @@ class Simulation {
     if ('error' in outcome) {
       this.checkError(outcome.error, inv);
       this.note(`inv ${inv.id} threw ${(outcome.error as Error).name}: ${(outcome.error as Error).message.slice(0, 160)}`);
-      if (this.quiet && !this.quietFailureAllowed(parts, undefined)) this.violation(`after the faults stopped, inv ${inv.id} (env ${env.n}) failed: ${(outcome.error as Error).name}: ${(outcome.error as Error).message.slice(0, 200)}`);
+      if (this.quiet && !this.quietFailureAllowed(parts, undefined))
+        this.violation(
+          `after the faults stopped, inv ${inv.id} (env ${env.n}) failed: ${(outcome.error as Error).name}: ${(outcome.error as Error).message.slice(0, 200)}`,
+        );
       if (this.quiet) this.toDestination(parts, undefined);
       return;
     }
@@ -736,11 +854,13 @@ class Simulation {
     const retryFrom = new Map<number, number>();
     for (const f of failures) {
       const id = f.itemIdentifier;
-      const part = this.s.source === 'kafka'
-        ? parts.find(({ p }) => typeof id === 'object' && id.partition === `orders-${p}`)
-        : parts[0];
+      const part =
+        this.s.source === 'kafka' ? parts.find(({ p }) => typeof id === 'object' && id.partition === `orders-${p}`) : parts[0];
       const offset = this.s.source === 'kafka' ? id?.offset : id;
-      const index = part === undefined ? -1 : this.records[part.p].findIndex((r, i) => i >= part.from && i < part.to && String(r.offset) === String(offset));
+      const index =
+        part === undefined
+          ? -1
+          : this.records[part.p].findIndex((r, i) => i >= part.from && i < part.to && String(r.offset) === String(offset));
       if (part === undefined || index < 0) {
         this.violation(`inv ${inv.id} answered a batch item failure that is not in its event: ${JSON.stringify(f)}`);
         continue;
@@ -749,7 +869,10 @@ class Simulation {
     }
     this.note(`inv ${inv.id} answered ${JSON.stringify(failures).slice(0, 200)}`);
     if (this.quiet && failures.length > 0) {
-      if (!this.quietFailureAllowed(parts, retryFrom)) this.violation(`after the faults stopped, inv ${inv.id} (env ${env.n}) answered failures ${JSON.stringify(failures).slice(0, 200)}`);
+      if (!this.quietFailureAllowed(parts, retryFrom))
+        this.violation(
+          `after the faults stopped, inv ${inv.id} (env ${env.n}) answered failures ${JSON.stringify(failures).slice(0, 200)}`,
+        );
     }
     for (const { p, to } of parts) this.acknowledge(p, retryFrom.get(p) ?? to, inv);
     if (this.quiet && failures.length > 0) this.toDestination(parts, retryFrom);
@@ -757,16 +880,28 @@ class Simulation {
 
   private checkMetrics(inv: Invocation): void {
     const unknown = inv.metrics.reduce((n, m) => n + (Number(m.RecordsUnknownOutcome) || 0), 0);
-    if (unknown < inv.unknownRecords) this.violation(`inv ${inv.id}: ${inv.unknownRecords} records had an unknown outcome, RecordsUnknownOutcome counted ${unknown}`);
+    if (unknown < inv.unknownRecords)
+      this.violation(
+        `inv ${inv.id}: ${inv.unknownRecords} records had an unknown outcome, RecordsUnknownOutcome counted ${unknown}`,
+      );
   }
 
   /** With FAIL, a poison record blocks its partition until the mapping's retries end. */
-  private quietFailureAllowed(parts: Array<{ p: number; from: number; to: number }>, retryFrom: Map<number, number> | undefined): boolean {
+  private quietFailureAllowed(
+    parts: Array<{ p: number; from: number; to: number }>,
+    retryFrom: Map<number, number> | undefined,
+  ): boolean {
     if (this.s.onError !== 'fail') return false;
-    return parts.some(({ p }) => {
-      const i = retryFrom?.get(p) ?? this.committed[p];
-      return this.records[p][i]?.plan.poison === true || (retryFrom === undefined && this.records[p].slice(this.committed[p]).some((r) => r.plan.poison));
-    }) && (retryFrom === undefined || [...retryFrom].every(([p, i]) => this.records[p][i]?.plan.poison === true));
+    return (
+      parts.some(({ p }) => {
+        const i = retryFrom?.get(p) ?? this.committed[p];
+        return (
+          this.records[p][i]?.plan.poison === true ||
+          (retryFrom === undefined && this.records[p].slice(this.committed[p]).some((r) => r.plan.poison))
+        );
+      }) &&
+      (retryFrom === undefined || [...retryFrom].every(([p, i]) => this.records[p][i]?.plan.poison === true))
+    );
   }
 
   /** The mapping's retries of a blocked batch ended: it goes to the on-failure destination (coordinates). */
@@ -827,21 +962,33 @@ class Simulation {
     if (this.envs.every((e) => e.dead)) this.newEnv();
     const fresh: RecordPlan = { gap: 0, poison: false, big: false, route: 0 };
     for (const env of this.envs.filter((e) => !e.dead)) {
-      for (let p = 0; p < this.records.length; p++) this.addRecord(p, fresh, Number(BigInt(this.records[p][this.records[p].length - 1].offset) - (this.s.source === 'kinesis' ? KINESIS_BASE : 0n)) + 1);
+      for (let p = 0; p < this.records.length; p++)
+        this.addRecord(
+          p,
+          fresh,
+          Number(BigInt(this.records[p][this.records[p].length - 1].offset) - (this.s.source === 'kinesis' ? KINESIS_BASE : 0n)) +
+            1,
+        );
       if (this.s.source === 'kafka') {
-        await this.invoke(env, this.records.map((rs, p) => ({ p, from: this.committed[p], to: rs.length })));
+        await this.invoke(
+          env,
+          this.records.map((rs, p) => ({ p, from: this.committed[p], to: rs.length })),
+        );
       } else {
-        for (let p = 0; p < this.records.length; p++) await this.invoke(env, [{ p, from: this.committed[p], to: this.records[p].length }]);
+        for (let p = 0; p < this.records.length; p++)
+          await this.invoke(env, [{ p, from: this.committed[p], to: this.records[p].length }]);
       }
     }
     for (let round = 0; round < 50 && this.committed.some((c, p) => c < this.records[p].length); round++) {
       const env = this.envs.filter((e) => !e.dead)[round % this.envs.filter((e) => !e.dead).length] ?? this.newEnv();
       for (let p = 0; p < this.records.length; p++) {
-        if (this.committed[p] < this.records[p].length) await this.invoke(env, [{ p, from: this.committed[p], to: this.records[p].length }]);
+        if (this.committed[p] < this.records[p].length)
+          await this.invoke(env, [{ p, from: this.committed[p], to: this.records[p].length }]);
       }
     }
     this.committed.forEach((c, p) => {
-      if (c < this.records[p].length) this.violation(`partition ${p} never finished after the faults stopped: ${c} of ${this.records[p].length} acknowledged`);
+      if (c < this.records[p].length)
+        this.violation(`partition ${p} never finished after the faults stopped: ${c} of ${this.records[p].length} acknowledged`);
     });
   }
 }

@@ -29,7 +29,8 @@ export interface OperationInfo {
   readonly input: any;
 }
 
-export type OperationName = 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'BatchGetItem' | 'BatchWriteItem' | 'CreateTable' | 'DeleteTable';
+export type OperationName =
+  'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'BatchGetItem' | 'BatchWriteItem' | 'CreateTable' | 'DeleteTable';
 
 /**
  * A fault for one operation:
@@ -108,7 +109,8 @@ export class MemoryDynamoDb {
     if (fault?.kind === 'throw') throw new DynamoDbError(fault.name, `${fault.name} (injected)`);
     const out = this.execute(name, input, fault?.kind === 'unprocessed' ? fault.fraction : 0);
     if (name !== 'GetItem' && name !== 'BatchGetItem') this.onWrite?.({ name, input });
-    if (fault?.kind === 'throwAfter') throw new DynamoDbError(fault.name, `${fault.name} (injected, after the operation took effect)`);
+    if (fault?.kind === 'throwAfter')
+      throw new DynamoDbError(fault.name, `${fault.name} (injected, after the operation took effect)`);
     return out;
   }
 
@@ -153,7 +155,8 @@ export class MemoryDynamoDb {
   /** A separate database holding a copy of this one's tables, without faults. */
   copy(): MemoryDynamoDb {
     const db = new MemoryDynamoDb();
-    for (const [n, t] of this.tables) db.tables.set(n, { hashKey: t.hashKey, rangeKey: t.rangeKey, items: new Map([...t.items].map(([k, v]) => [k, clone(v)])) });
+    for (const [n, t] of this.tables)
+      db.tables.set(n, { hashKey: t.hashKey, rangeKey: t.rangeKey, items: new Map([...t.items].map(([k, v]) => [k, clone(v)])) });
     return db;
   }
 
@@ -185,15 +188,24 @@ export class MemoryDynamoDb {
 
   keyOf(t: Table, key: Item | undefined, fromItem = false): string {
     if (key === undefined || typeof key !== 'object') throw validation('The provided key element does not match the schema');
-    const names = [t.hashKey, ...t.rangeKey ? [t.rangeKey] : []];
-    if (!fromItem && Object.keys(key).length !== names.length) throw validation('The provided key element does not match the schema');
+    const names = [t.hashKey, ...(t.rangeKey ? [t.rangeKey] : [])];
+    if (!fromItem && Object.keys(key).length !== names.length)
+      throw validation('The provided key element does not match the schema');
     const parts: string[] = [];
     for (const n of names) {
       const v = key[n];
-      if (v === undefined) throw validation(fromItem ? `One or more parameter values were invalid: Missing the key ${n} in the item` : 'The provided key element does not match the schema');
+      if (v === undefined)
+        throw validation(
+          fromItem
+            ? `One or more parameter values were invalid: Missing the key ${n} in the item`
+            : 'The provided key element does not match the schema',
+        );
       const type = typeOf(v);
       if (type !== 'S' && type !== 'N' && type !== 'B') throw validation('The provided key element does not match the schema');
-      if (type === 'S' && (v as { S: string }).S === '') throw validation('One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty string value.');
+      if (type === 'S' && (v as { S: string }).S === '')
+        throw validation(
+          'One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty string value.',
+        );
       parts.push(`${type}:${canonicalScalar(v)}`);
     }
     return parts.join('\u0000');
@@ -274,7 +286,9 @@ export class MemoryDynamoDb {
         checkReturnValues(input.ReturnValues, ['NONE', 'ALL_OLD', 'ALL_NEW', 'UPDATED_OLD', 'UPDATED_NEW']);
         for (const a of update) {
           if (a.path[0] === t.hashKey || (t.rangeKey !== undefined && a.path[0] === t.rangeKey)) {
-            throw validation(`One or more parameter values were invalid: Cannot update attribute ${a.path[0]}. This attribute is part of the key`);
+            throw validation(
+              `One or more parameter values were invalid: Cannot update attribute ${a.path[0]}. This attribute is part of the key`,
+            );
           }
         }
         if (condition !== undefined && !evalCondition(condition, old ?? {})) {
@@ -287,11 +301,16 @@ export class MemoryDynamoDb {
         t.items.set(k, next);
         this.bill(name, [Math.max(size, old === undefined ? 0 : itemSize(old))], []);
         switch (input.ReturnValues) {
-          case 'ALL_NEW': return { Attributes: clone(next) };
-          case 'ALL_OLD': return old === undefined ? {} : { Attributes: clone(old) };
-          case 'UPDATED_NEW': return updatedValues(next, update);
-          case 'UPDATED_OLD': return old === undefined ? {} : updatedValues(old, update);
-          default: return {};
+          case 'ALL_NEW':
+            return { Attributes: clone(next) };
+          case 'ALL_OLD':
+            return old === undefined ? {} : { Attributes: clone(old) };
+          case 'UPDATED_NEW':
+            return updatedValues(next, update);
+          case 'UPDATED_OLD':
+            return old === undefined ? {} : updatedValues(old, update);
+          default:
+            return {};
         }
       }
       case 'BatchGetItem': {
@@ -344,12 +363,14 @@ export class MemoryDynamoDb {
           for (const w of list) {
             const put = w.PutRequest?.Item as Item | undefined;
             const del = w.DeleteRequest?.Key as Item | undefined;
-            if ((put === undefined) === (del === undefined)) throw validation('A write request must have exactly one of PutRequest or DeleteRequest');
+            if ((put === undefined) === (del === undefined))
+              throw validation('A write request must have exactly one of PutRequest or DeleteRequest');
             if (put !== undefined) checkItem(put);
             const k = put !== undefined ? this.keyOf(t, put, true) : this.keyOf(t, del);
             if (seen.has(k)) throw validation('Provided list of item keys contains duplicates');
             seen.add(k);
-            if (put !== undefined && itemSize(put) > MAX_ITEM_BYTES) throw validation('Item size has exceeded the maximum allowed size');
+            if (put !== undefined && itemSize(put) > MAX_ITEM_BYTES)
+              throw validation('Item size has exceeded the maximum allowed size');
             if (index++ >= total - skip) {
               (UnprocessedItems[tableName] ??= []).push(clone(w));
               continue;
@@ -363,7 +384,11 @@ export class MemoryDynamoDb {
             });
           }
         }
-        this.bill('BatchWriteItem', plan.map((p) => p()), []);
+        this.bill(
+          'BatchWriteItem',
+          plan.map((p) => p()),
+          [],
+        );
         return { UnprocessedItems };
       }
       default:
@@ -380,11 +405,16 @@ function unprocessedCount(total: number, fraction: number): number {
 
 function conditionFailed(input: any, old: Item | undefined): DynamoDbError {
   const withItem = input.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' && old !== undefined;
-  return new DynamoDbError('ConditionalCheckFailedException', 'The conditional request failed', withItem ? { Item: clone(old) } : {});
+  return new DynamoDbError(
+    'ConditionalCheckFailedException',
+    'The conditional request failed',
+    withItem ? { Item: clone(old) } : {},
+  );
 }
 
 function checkReturnValues(v: unknown, allowed: string[]): void {
-  if (v !== undefined && !allowed.includes(v as string)) throw validation(`ReturnValues ${String(v)} is not valid for this operation`);
+  if (v !== undefined && !allowed.includes(v as string))
+    throw validation(`ReturnValues ${String(v)} is not valid for this operation`);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -400,13 +430,18 @@ export function typeOf(v: AttributeValue): Type {
 
 function checkValue(v: AttributeValue): void {
   const present = TYPES.filter((t) => (v as unknown as Record<string, unknown>)[t] !== undefined);
-  if (present.length !== 1) throw validation('Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes');
+  if (present.length !== 1)
+    throw validation(
+      'Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes',
+    );
   const t = present[0];
   if (t === 'N') canonicalNumber((v as { N: string }).N);
-  if ((t === 'SS' || t === 'NS' || t === 'BS')) {
+  if (t === 'SS' || t === 'NS' || t === 'BS') {
     const xs = (v as unknown as Record<string, unknown[]>)[t];
     if (xs.length === 0) throw validation('One or more parameter values were invalid: An number set  may not be empty');
-    const keys = xs.map((x) => t === 'NS' ? canonicalNumber(x as string) : t === 'BS' ? Buffer.from(x as Uint8Array).toString('hex') : x as string);
+    const keys = xs.map((x) =>
+      t === 'NS' ? canonicalNumber(x as string) : t === 'BS' ? Buffer.from(x as Uint8Array).toString('hex') : (x as string),
+    );
     if (new Set(keys).size !== keys.length) throw validation('Input collection contains duplicates');
   }
   if (t === 'M') for (const x of Object.values((v as { M: Item }).M)) checkValue(x);
@@ -414,18 +449,23 @@ function checkValue(v: AttributeValue): void {
 }
 
 function checkItem(item: Item | undefined): void {
-  if (item === undefined || typeof item !== 'object') throw validation('One or more parameter values were invalid: Item is required');
+  if (item === undefined || typeof item !== 'object')
+    throw validation('One or more parameter values were invalid: Item is required');
   for (const v of Object.values(item)) checkValue(v);
 }
 
 /** DynamoDB's number normalization: no leading zeros, no trailing fractional zeros, no "+". */
 function canonicalNumber(n: string): string {
   const m = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(String(n).trim());
-  if (m === null || (m[2] === '' && (m[3] ?? '') === '')) throw validation(`The parameter cannot be converted to a numeric value: ${n}`);
+  if (m === null || (m[2] === '' && (m[3] ?? '') === ''))
+    throw validation(`The parameter cannot be converted to a numeric value: ${n}`);
   let digits = (m[2] + (m[3] ?? '')).replace(/^0+/, '');
   let exp = (m[4] === undefined ? 0 : Number(m[4])) - (m[3] ?? '').length;
   if (digits === '') return '0';
-  while (digits.endsWith('0')) { digits = digits.slice(0, -1); exp++; }
+  while (digits.endsWith('0')) {
+    digits = digits.slice(0, -1);
+    exp++;
+  }
   const sign = m[1] === '-' ? '-' : '';
   if (digits.length > 38) throw validation('Attempting to store more than 38 significant digits in a Number');
   if (exp >= 0) return sign + digits + '0'.repeat(exp);
@@ -484,9 +524,14 @@ function equalValues(a: AttributeValue, b: AttributeValue): boolean {
   const t = typeOf(a);
   if (t !== typeOf(b)) return false;
   switch (t) {
-    case 'S': case 'N': case 'B': return compareScalars(a, b) === 0;
-    case 'BOOL': return (a as { BOOL: boolean }).BOOL === (b as { BOOL: boolean }).BOOL;
-    case 'NULL': return true;
+    case 'S':
+    case 'N':
+    case 'B':
+      return compareScalars(a, b) === 0;
+    case 'BOOL':
+      return (a as { BOOL: boolean }).BOOL === (b as { BOOL: boolean }).BOOL;
+    case 'NULL':
+      return true;
     case 'L': {
       const x = (a as { L: AttributeValue[] }).L;
       const y = (b as { L: AttributeValue[] }).L;
@@ -509,7 +554,11 @@ function equalValues(a: AttributeValue, b: AttributeValue): boolean {
 function setKeys(v: AttributeValue): Set<string> {
   const t = typeOf(v);
   const xs = (v as unknown as Record<string, unknown[]>)[t];
-  return new Set(xs.map((x) => t === 'NS' ? canonicalNumber(x as string) : t === 'BS' ? bytesOf(x as Uint8Array).toString('hex') : x as string));
+  return new Set(
+    xs.map((x) =>
+      t === 'NS' ? canonicalNumber(x as string) : t === 'BS' ? bytesOf(x as Uint8Array).toString('hex') : (x as string),
+    ),
+  );
 }
 
 function clone<T>(v: T): T {
@@ -533,15 +582,25 @@ export function itemSize(item: Item): number {
 function valueSize(v: AttributeValue): number {
   const t = typeOf(v);
   switch (t) {
-    case 'S': return Buffer.byteLength((v as { S: string }).S);
-    case 'N': return numberSize((v as { N: string }).N);
-    case 'B': return bytesOf((v as { B: Uint8Array }).B).length;
-    case 'BOOL': case 'NULL': return 1;
-    case 'SS': return (v as { SS: string[] }).SS.reduce((s, x) => s + Buffer.byteLength(x), 0);
-    case 'NS': return (v as { NS: string[] }).NS.reduce((s, x) => s + numberSize(x), 0);
-    case 'BS': return (v as { BS: Uint8Array[] }).BS.reduce((s, x) => s + bytesOf(x).length, 0);
-    case 'L': return 3 + (v as { L: AttributeValue[] }).L.reduce((s, x) => s + 1 + valueSize(x), 0);
-    case 'M': return 3 + Object.entries((v as { M: Item }).M).reduce((s, [k, x]) => s + 1 + Buffer.byteLength(k) + valueSize(x), 0);
+    case 'S':
+      return Buffer.byteLength((v as { S: string }).S);
+    case 'N':
+      return numberSize((v as { N: string }).N);
+    case 'B':
+      return bytesOf((v as { B: Uint8Array }).B).length;
+    case 'BOOL':
+    case 'NULL':
+      return 1;
+    case 'SS':
+      return (v as { SS: string[] }).SS.reduce((s, x) => s + Buffer.byteLength(x), 0);
+    case 'NS':
+      return (v as { NS: string[] }).NS.reduce((s, x) => s + numberSize(x), 0);
+    case 'BS':
+      return (v as { BS: Uint8Array[] }).BS.reduce((s, x) => s + bytesOf(x).length, 0);
+    case 'L':
+      return 3 + (v as { L: AttributeValue[] }).L.reduce((s, x) => s + 1 + valueSize(x), 0);
+    case 'M':
+      return 3 + Object.entries((v as { M: Item }).M).reduce((s, [k, x]) => s + 1 + Buffer.byteLength(k) + valueSize(x), 0);
   }
 }
 
@@ -580,7 +639,10 @@ type UpdateAction =
   | { readonly k: 'REMOVE'; readonly path: Path }
   | { readonly k: 'ADD' | 'DELETE'; readonly path: Path; readonly value: AttributeValue };
 
-interface Token { readonly t: 'name' | 'value' | 'id' | 'num' | 'punct'; readonly s: string }
+interface Token {
+  readonly t: 'name' | 'value' | 'id' | 'num' | 'punct';
+  readonly s: string;
+}
 
 const RESERVED_KEYWORDS = new Set(['AND', 'OR', 'NOT', 'BETWEEN', 'IN', 'SET', 'REMOVE', 'ADD', 'DELETE']);
 
@@ -589,12 +651,24 @@ function tokenize(text: string): Token[] {
   let i = 0;
   while (i < text.length) {
     const c = text[i];
-    if (/\s/.test(c)) { i++; continue; }
+    if (/\s/.test(c)) {
+      i++;
+      continue;
+    }
     const two = text.slice(i, i + 2);
-    if (two === '<>' || two === '<=' || two === '>=') { out.push({ t: 'punct', s: two }); i += 2; continue; }
-    if ('()[],.=<>+-'.includes(c)) { out.push({ t: 'punct', s: c }); i++; continue; }
+    if (two === '<>' || two === '<=' || two === '>=') {
+      out.push({ t: 'punct', s: two });
+      i += 2;
+      continue;
+    }
+    if ('()[],.=<>+-'.includes(c)) {
+      out.push({ t: 'punct', s: c });
+      i++;
+      continue;
+    }
     const m = /^[#:]?[A-Za-z0-9_]+/.exec(text.slice(i));
-    if (m === null) throw validation(`Invalid expression: Syntax error; token: "${c}", near: "${text.slice(Math.max(0, i - 5), i + 5)}"`);
+    if (m === null)
+      throw validation(`Invalid expression: Syntax error; token: "${c}", near: "${text.slice(Math.max(0, i - 5), i + 5)}"`);
     const s = m[0];
     out.push({ t: s[0] === '#' ? 'name' : s[0] === ':' ? 'value' : /^\d+$/.test(s) ? 'num' : 'id', s });
     i += s.length;
@@ -605,7 +679,10 @@ function tokenize(text: string): Token[] {
 class Expressions {
   private readonly usedNames = new Set<string>();
   private readonly usedValues = new Set<string>();
-  constructor(private readonly names: Record<string, string> | undefined, private readonly values: Item | undefined) {
+  constructor(
+    private readonly names: Record<string, string> | undefined,
+    private readonly values: Item | undefined,
+  ) {
     if (names !== undefined && Object.keys(names).length === 0) throw validation('ExpressionAttributeNames must not be empty');
     if (values !== undefined && Object.keys(values).length === 0) throw validation('ExpressionAttributeValues must not be empty');
     for (const v of Object.values(values ?? {})) checkValue(v);
@@ -613,9 +690,11 @@ class Expressions {
 
   checkAllUsed(): void {
     const unusedNames = Object.keys(this.names ?? {}).filter((n) => !this.usedNames.has(n));
-    if (unusedNames.length > 0) throw validation(`Value provided in ExpressionAttributeNames unused in expressions: keys: {${unusedNames.join(', ')}}`);
+    if (unusedNames.length > 0)
+      throw validation(`Value provided in ExpressionAttributeNames unused in expressions: keys: {${unusedNames.join(', ')}}`);
     const unusedValues = Object.keys(this.values ?? {}).filter((n) => !this.usedValues.has(n));
-    if (unusedValues.length > 0) throw validation(`Value provided in ExpressionAttributeValues unused in expressions: keys: {${unusedValues.join(', ')}}`);
+    if (unusedValues.length > 0)
+      throw validation(`Value provided in ExpressionAttributeValues unused in expressions: keys: {${unusedValues.join(', ')}}`);
   }
 
   condition(text: string): Condition {
@@ -633,7 +712,10 @@ class Expressions {
     for (const a of actions) {
       for (const s of seen) {
         const n = Math.min(s.length, a.path.length);
-        if (s.slice(0, n).every((x, i) => x === a.path[i])) throw validation(`Invalid UpdateExpression: Two document paths overlap with each other; must remove or rewrite one of these paths; path one: [${s.join(', ')}], path two: [${a.path.join(', ')}]`);
+        if (s.slice(0, n).every((x, i) => x === a.path[i]))
+          throw validation(
+            `Invalid UpdateExpression: Two document paths overlap with each other; must remove or rewrite one of these paths; path one: [${s.join(', ')}], path two: [${a.path.join(', ')}]`,
+          );
       }
       seen.push(a.path);
     }
@@ -651,7 +733,10 @@ class Expressions {
   name(token: string): string {
     if (token.startsWith('#')) {
       const n = this.names?.[token];
-      if (n === undefined) throw validation(`Value provided in ExpressionAttributeNames unused in expressions: An expression attribute name used in the document path is not defined; attribute name: ${token}`);
+      if (n === undefined)
+        throw validation(
+          `Value provided in ExpressionAttributeNames unused in expressions: An expression attribute name used in the document path is not defined; attribute name: ${token}`,
+        );
       this.usedNames.add(token);
       return n;
     }
@@ -663,20 +748,57 @@ class Expressions {
 
   value(token: string): AttributeValue {
     const v = this.values?.[token];
-    if (v === undefined) throw validation(`Invalid expression: An expression attribute value used in expression is not defined; attribute value: ${token}`);
+    if (v === undefined)
+      throw validation(
+        `Invalid expression: An expression attribute value used in expression is not defined; attribute value: ${token}`,
+      );
     this.usedValues.add(token);
     return v;
   }
 }
 
 /** A sample of DynamoDB's reserved words (names that must go through #placeholders); the full list has ~570. */
-const RESERVED = new Set(['STATE', 'STATUS', 'NAME', 'VALUE', 'VALUES', 'KEY', 'KEYS', 'TTL', 'DATA', 'TIMESTAMP', 'OWNER', 'PARTITION', 'TOPIC', 'OFFSET', 'RESULT', 'SIZE', 'COUNT', 'TIME', 'DATE', 'USER', 'TYPE', 'ORDER', 'RANGE', 'HASH', 'UNTIL', 'LEASE', 'EXPIRATION', 'CONTAINER']);
+const RESERVED = new Set([
+  'STATE',
+  'STATUS',
+  'NAME',
+  'VALUE',
+  'VALUES',
+  'KEY',
+  'KEYS',
+  'TTL',
+  'DATA',
+  'TIMESTAMP',
+  'OWNER',
+  'PARTITION',
+  'TOPIC',
+  'OFFSET',
+  'RESULT',
+  'SIZE',
+  'COUNT',
+  'TIME',
+  'DATE',
+  'USER',
+  'TYPE',
+  'ORDER',
+  'RANGE',
+  'HASH',
+  'UNTIL',
+  'LEASE',
+  'EXPIRATION',
+  'CONTAINER',
+]);
 
 class Parser {
   private i = 0;
-  constructor(private readonly tokens: Token[], private readonly x: Expressions) {}
+  constructor(
+    private readonly tokens: Token[],
+    private readonly x: Expressions,
+  ) {}
 
-  private peek(): Token | undefined { return this.tokens[this.i]; }
+  private peek(): Token | undefined {
+    return this.tokens[this.i];
+  }
   private peekWord(): string | undefined {
     const t = this.peek();
     return t?.t === 'id' ? t.s.toUpperCase() : undefined;
@@ -684,12 +806,16 @@ class Parser {
 
   accept(s: string): boolean {
     const t = this.peek();
-    if (t !== undefined && (t.t === 'punct' ? t.s === s : t.t === 'id' && t.s.toUpperCase() === s)) { this.i++; return true; }
+    if (t !== undefined && (t.t === 'punct' ? t.s === s : t.t === 'id' && t.s.toUpperCase() === s)) {
+      this.i++;
+      return true;
+    }
     return false;
   }
 
   private expect(s: string): void {
-    if (!this.accept(s)) throw validation(`Invalid expression: Syntax error; token: "${this.peek()?.s ?? '<EOF>'}", expected "${s}"`);
+    if (!this.accept(s))
+      throw validation(`Invalid expression: Syntax error; token: "${this.peek()?.s ?? '<EOF>'}", expected "${s}"`);
   }
 
   end(): void {
@@ -721,15 +847,30 @@ class Parser {
     }
     const word = this.peekWord();
     const next = this.tokens[this.i + 1];
-    if (word !== undefined && next?.s === '(' && ['ATTRIBUTE_EXISTS', 'ATTRIBUTE_NOT_EXISTS', 'ATTRIBUTE_TYPE', 'BEGINS_WITH', 'CONTAINS'].includes(word)) {
+    if (
+      word !== undefined &&
+      next?.s === '(' &&
+      ['ATTRIBUTE_EXISTS', 'ATTRIBUTE_NOT_EXISTS', 'ATTRIBUTE_TYPE', 'BEGINS_WITH', 'CONTAINS'].includes(word)
+    ) {
       this.i += 2;
       const args: Operand[] = [this.operand()];
       while (this.accept(',')) args.push(this.operand());
       this.expect(')');
-      const arity: Record<string, number> = { ATTRIBUTE_EXISTS: 1, ATTRIBUTE_NOT_EXISTS: 1, ATTRIBUTE_TYPE: 2, BEGINS_WITH: 2, CONTAINS: 2 };
-      if (args.length !== arity[word]) throw validation(`Invalid ConditionExpression: Incorrect number of operands for operator or function; operator or function: ${word.toLowerCase()}, number of operands: ${args.length}`);
+      const arity: Record<string, number> = {
+        ATTRIBUTE_EXISTS: 1,
+        ATTRIBUTE_NOT_EXISTS: 1,
+        ATTRIBUTE_TYPE: 2,
+        BEGINS_WITH: 2,
+        CONTAINS: 2,
+      };
+      if (args.length !== arity[word])
+        throw validation(
+          `Invalid ConditionExpression: Incorrect number of operands for operator or function; operator or function: ${word.toLowerCase()}, number of operands: ${args.length}`,
+        );
       if ((word === 'ATTRIBUTE_EXISTS' || word === 'ATTRIBUTE_NOT_EXISTS' || word === 'ATTRIBUTE_TYPE') && args[0].k !== 'path') {
-        throw validation(`Invalid ConditionExpression: Operator or function requires a document path; operator or function: ${word.toLowerCase()}`);
+        throw validation(
+          `Invalid ConditionExpression: Operator or function requires a document path; operator or function: ${word.toLowerCase()}`,
+        );
       }
       return { k: 'fn', name: word, args };
     }
@@ -740,7 +881,10 @@ class Parser {
       const hi = this.operand();
       if (lo.k === 'value' && hi.k === 'value') {
         const order = compareScalars(lo.value, hi.value);
-        if (order === undefined || order > 0) throw validation('Invalid ConditionExpression: The BETWEEN operator requires upper bound to be greater than or equal to lower bound');
+        if (order === undefined || order > 0)
+          throw validation(
+            'Invalid ConditionExpression: The BETWEEN operator requires upper bound to be greater than or equal to lower bound',
+          );
       }
       return { k: 'between', a, lo, hi };
     }
@@ -758,7 +902,9 @@ class Parser {
       if (op.s !== '=' && op.s !== '<>') {
         for (const x of [a, b]) {
           if (x.k === 'value' && !['S', 'N', 'B'].includes(typeOf(x.value))) {
-            throw validation(`Invalid ConditionExpression: Incorrect operand type for operator or function; operator: ${op.s}, operand type: ${typeOf(x.value)}`);
+            throw validation(
+              `Invalid ConditionExpression: Incorrect operand type for operator or function; operator: ${op.s}, operand type: ${typeOf(x.value)}`,
+            );
           }
         }
       }
@@ -769,7 +915,10 @@ class Parser {
 
   private operand(): Operand {
     const t = this.peek();
-    if (t?.t === 'value') { this.i++; return { k: 'value', value: this.x.value(t.s) }; }
+    if (t?.t === 'value') {
+      this.i++;
+      return { k: 'value', value: this.x.value(t.s) };
+    }
     if (t?.t === 'id' && t.s.toUpperCase() === 'SIZE' && this.tokens[this.i + 1]?.s === '(') {
       this.i += 2;
       const path = this.path();
@@ -782,13 +931,15 @@ class Parser {
   path(): Path {
     const out: Path = [];
     const first = this.peek();
-    if (first === undefined || (first.t !== 'name' && first.t !== 'id')) throw validation(`Invalid expression: Syntax error; token: "${first?.s ?? '<EOF>'}", expected a document path`);
+    if (first === undefined || (first.t !== 'name' && first.t !== 'id'))
+      throw validation(`Invalid expression: Syntax error; token: "${first?.s ?? '<EOF>'}", expected a document path`);
     this.i++;
     out.push(this.x.name(first.s));
     for (;;) {
       if (this.accept('.')) {
         const t = this.peek();
-        if (t === undefined || (t.t !== 'name' && t.t !== 'id')) throw validation('Invalid expression: Syntax error; expected an attribute name after "."');
+        if (t === undefined || (t.t !== 'name' && t.t !== 'id'))
+          throw validation('Invalid expression: Syntax error; expected an attribute name after "."');
         this.i++;
         out.push(this.x.name(t.s));
       } else if (this.accept('[')) {
@@ -808,8 +959,10 @@ class Parser {
     const clauses = new Set<string>();
     while (this.peek() !== undefined) {
       const word = this.peekWord();
-      if (word === undefined || !['SET', 'REMOVE', 'ADD', 'DELETE'].includes(word)) throw validation(`Invalid UpdateExpression: Syntax error; token: "${this.peek()!.s}"`);
-      if (clauses.has(word)) throw validation(`Invalid UpdateExpression: The "${word}" section can only be used once in an update expression`);
+      if (word === undefined || !['SET', 'REMOVE', 'ADD', 'DELETE'].includes(word))
+        throw validation(`Invalid UpdateExpression: Syntax error; token: "${this.peek()!.s}"`);
+      if (clauses.has(word))
+        throw validation(`Invalid UpdateExpression: The "${word}" section can only be used once in an update expression`);
       clauses.add(word);
       this.i++;
       do {
@@ -863,7 +1016,10 @@ class Parser {
       throw validation(`Invalid UpdateExpression: Invalid function name; function: ${word.toLowerCase()}`);
     }
     const t = this.peek();
-    if (t?.t === 'value') { this.i++; return { k: 'operand', operand: { k: 'value', value: this.x.value(t.s) } }; }
+    if (t?.t === 'value') {
+      this.i++;
+      return { k: 'operand', operand: { k: 'value', value: this.x.value(t.s) } };
+    }
     return { k: 'operand', operand: { k: 'path', path: this.path() } };
   }
 }
@@ -886,21 +1042,39 @@ function operandValue(item: Item, o: Operand): AttributeValue | undefined {
   const t = typeOf(v);
   let n: number;
   switch (t) {
-    case 'S': n = Buffer.byteLength((v as { S: string }).S); break;
-    case 'B': n = bytesOf((v as { B: Uint8Array }).B).length; break;
-    case 'L': n = (v as { L: unknown[] }).L.length; break;
-    case 'M': n = Object.keys((v as { M: Item }).M).length; break;
-    case 'SS': case 'NS': case 'BS': n = (v as unknown as Record<string, unknown[]>)[t].length; break;
-    default: throw validation(`Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: size, operand type: ${t}`);
+    case 'S':
+      n = Buffer.byteLength((v as { S: string }).S);
+      break;
+    case 'B':
+      n = bytesOf((v as { B: Uint8Array }).B).length;
+      break;
+    case 'L':
+      n = (v as { L: unknown[] }).L.length;
+      break;
+    case 'M':
+      n = Object.keys((v as { M: Item }).M).length;
+      break;
+    case 'SS':
+    case 'NS':
+    case 'BS':
+      n = (v as unknown as Record<string, unknown[]>)[t].length;
+      break;
+    default:
+      throw validation(
+        `Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: size, operand type: ${t}`,
+      );
   }
   return { N: String(n) };
 }
 
 function evalCondition(c: Condition, item: Item): boolean {
   switch (c.k) {
-    case 'and': return evalCondition(c.a, item) && evalCondition(c.b, item);
-    case 'or': return evalCondition(c.a, item) || evalCondition(c.b, item);
-    case 'not': return !evalCondition(c.a, item);
+    case 'and':
+      return evalCondition(c.a, item) && evalCondition(c.b, item);
+    case 'or':
+      return evalCondition(c.a, item) || evalCondition(c.b, item);
+    case 'not':
+      return !evalCondition(c.a, item);
     case 'cmp': {
       const a = operandValue(item, c.a);
       const b = operandValue(item, c.b);
@@ -932,8 +1106,10 @@ function evalCondition(c: Condition, item: Item): boolean {
       const [first, second] = c.args;
       const v = operandValue(item, first);
       switch (c.name) {
-        case 'ATTRIBUTE_EXISTS': return v !== undefined;
-        case 'ATTRIBUTE_NOT_EXISTS': return v === undefined;
+        case 'ATTRIBUTE_EXISTS':
+          return v !== undefined;
+        case 'ATTRIBUTE_NOT_EXISTS':
+          return v === undefined;
         case 'ATTRIBUTE_TYPE': {
           const t = operandValue(item, second);
           if (t === undefined || typeOf(t) !== 'S' || !TYPES.includes((t as { S: string }).S as Type)) {
@@ -957,7 +1133,8 @@ function evalCondition(c: Condition, item: Item): boolean {
           if (v === undefined || p === undefined) return false;
           const t = typeOf(v);
           if (t === 'S') return typeOf(p) === 'S' && (v as { S: string }).S.includes((p as { S: string }).S);
-          if (t === 'B') return typeOf(p) === 'B' && bytesOf((v as { B: Uint8Array }).B).includes(bytesOf((p as { B: Uint8Array }).B));
+          if (t === 'B')
+            return typeOf(p) === 'B' && bytesOf((v as { B: Uint8Array }).B).includes(bytesOf((p as { B: Uint8Array }).B));
           if (t === 'L') return (v as { L: AttributeValue[] }).L.some((x) => equalValues(x, p));
           if (t === 'SS' || t === 'NS' || t === 'BS') {
             const elementType = t.slice(0, 1);
@@ -986,13 +1163,17 @@ function evalUpdateValue(item: Item, v: UpdateValue): AttributeValue {
     case 'list_append': {
       const a = evalUpdateValue(item, v.a);
       const b = evalUpdateValue(item, v.b);
-      if (typeOf(a) !== 'L' || typeOf(b) !== 'L') throw validation('Invalid UpdateExpression: Incorrect operand type for operator or function; operator or function: list_append');
+      if (typeOf(a) !== 'L' || typeOf(b) !== 'L')
+        throw validation(
+          'Invalid UpdateExpression: Incorrect operand type for operator or function; operator or function: list_append',
+        );
       return { L: [...(a as { L: AttributeValue[] }).L, ...(b as { L: AttributeValue[] }).L] };
     }
     case 'arith': {
       const a = evalUpdateValue(item, v.a);
       const b = evalUpdateValue(item, v.b);
-      if (typeOf(a) !== 'N' || typeOf(b) !== 'N') throw validation(`Invalid UpdateExpression: Incorrect operand type for operator or function; operator: ${v.op}`);
+      if (typeOf(a) !== 'N' || typeOf(b) !== 'N')
+        throw validation(`Invalid UpdateExpression: Incorrect operand type for operator or function; operator: ${v.op}`);
       return { N: addNumbers((a as { N: string }).N, (b as { N: string }).N, v.op === '+' ? 1 : -1) };
     }
   }
@@ -1027,7 +1208,9 @@ function applyUpdate(item: Item, actions: readonly UpdateAction[]): Item {
     if (where === undefined) throw invalidPath();
     const { container, last } = where;
     if (Array.isArray(container) !== (typeof last === 'number')) throw invalidPath();
-    const current: AttributeValue | undefined = Array.isArray(container) ? container[last as number] : (container as Item)[last as string];
+    const current: AttributeValue | undefined = Array.isArray(container)
+      ? container[last as number]
+      : (container as Item)[last as string];
     const put = (v: AttributeValue) => {
       if (Array.isArray(container)) {
         const index = last as number;
@@ -1047,30 +1230,42 @@ function applyUpdate(item: Item, actions: readonly UpdateAction[]): Item {
       case 'ADD': {
         const t = typeOf(a.value);
         if (t === 'N') {
-          if (current !== undefined && typeOf(current) !== 'N') throw validation('An operand in the update expression has an incorrect data type');
+          if (current !== undefined && typeOf(current) !== 'N')
+            throw validation('An operand in the update expression has an incorrect data type');
           put({ N: addNumbers(current === undefined ? '0' : (current as { N: string }).N, (a.value as { N: string }).N, 1) });
         } else if (t === 'SS' || t === 'NS' || t === 'BS') {
-          if (current !== undefined && typeOf(current) !== t) throw validation('An operand in the update expression has an incorrect data type');
+          if (current !== undefined && typeOf(current) !== t)
+            throw validation('An operand in the update expression has an incorrect data type');
           const existing = current === undefined ? [] : (current as unknown as Record<string, unknown[]>)[t];
           const keys = current === undefined ? new Set<string>() : setKeys(current);
           const merged = [...existing];
           for (const x of (a.value as unknown as Record<string, unknown[]>)[t]) {
             const k = canonicalScalar({ [t.slice(0, 1)]: x } as unknown as AttributeValue);
-            if (!keys.has(k)) { keys.add(k); merged.push(x); }
+            if (!keys.has(k)) {
+              keys.add(k);
+              merged.push(x);
+            }
           }
           put({ [t]: merged } as unknown as AttributeValue);
         } else {
-          throw validation(`Invalid UpdateExpression: Incorrect operand type for operator or function; operator: ADD, operand type: ${t}`);
+          throw validation(
+            `Invalid UpdateExpression: Incorrect operand type for operator or function; operator: ADD, operand type: ${t}`,
+          );
         }
         break;
       }
       case 'DELETE': {
         const t = typeOf(a.value);
-        if (t !== 'SS' && t !== 'NS' && t !== 'BS') throw validation(`Invalid UpdateExpression: Incorrect operand type for operator or function; operator: DELETE, operand type: ${t}`);
+        if (t !== 'SS' && t !== 'NS' && t !== 'BS')
+          throw validation(
+            `Invalid UpdateExpression: Incorrect operand type for operator or function; operator: DELETE, operand type: ${t}`,
+          );
         if (current === undefined) break;
         if (typeOf(current) !== t) throw validation('An operand in the update expression has an incorrect data type');
         const gone = setKeys(a.value);
-        const kept = (current as unknown as Record<string, unknown[]>)[t].filter((x) => !gone.has(canonicalScalar({ [t.slice(0, 1)]: x } as unknown as AttributeValue)));
+        const kept = (current as unknown as Record<string, unknown[]>)[t].filter(
+          (x) => !gone.has(canonicalScalar({ [t.slice(0, 1)]: x } as unknown as AttributeValue)),
+        );
         if (kept.length === 0) removals.push({ container, last });
         else put({ [t]: kept } as unknown as AttributeValue);
         break;

@@ -4,7 +4,8 @@ import type { DeliveryPart, RecordPlan, Schedule, Step } from './esm-model';
 import { simulate } from './esm-model';
 
 /** Mostly 0 (nothing happens), sometimes one of 1..max. */
-const decision = (max: number, weight = 12) => fc.oneof({ weight, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max }) });
+const decision = (max: number, weight = 12) =>
+  fc.oneof({ weight, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max }) });
 
 const recordPlan: fc.Arbitrary<RecordPlan> = fc.record({
   gap: fc.oneof({ weight: 6, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 4 }) }),
@@ -14,7 +15,8 @@ const recordPlan: fc.Arbitrary<RecordPlan> = fc.record({
 });
 
 /** Routes that alternate from record to record: each record a target invocation of its own. */
-const alternating = (n: number): fc.Arbitrary<RecordPlan[]> => fc.constant(Array.from({ length: n }, (_, i) => ({ gap: 0, poison: false, big: false, route: i % 2 === 0 ? 0 : 2 })));
+const alternating = (n: number): fc.Arbitrary<RecordPlan[]> =>
+  fc.constant(Array.from({ length: n }, (_, i) => ({ gap: 0, poison: false, big: false, route: i % 2 === 0 ? 0 : 2 })));
 
 const partition: fc.Arbitrary<RecordPlan[]> = fc.oneof(
   { weight: 12, arbitrary: fc.array(recordPlan, { minLength: 1, maxLength: 30 }) },
@@ -24,21 +26,38 @@ const partition: fc.Arbitrary<RecordPlan[]> = fc.oneof(
 
 const part: fc.Arbitrary<DeliveryPart> = fc.record({
   p: fc.nat(2),
-  size: fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 1, max: 20 }) }, { weight: 2, arbitrary: fc.integer({ min: 1, max: 10_000 }) }),
+  size: fc.oneof(
+    { weight: 3, arbitrary: fc.integer({ min: 1, max: 20 }) },
+    { weight: 2, arbitrary: fc.integer({ min: 1, max: 10_000 }) },
+  ),
   back: fc.oneof({ weight: 8, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 40 }) }),
 });
 
 const step: fc.Arbitrary<Step> = fc.record({
-  deliveries: fc.array(fc.record({ env: fc.nat(3), parts: fc.array(part, { minLength: 1, maxLength: 3 }) }), { minLength: 1, maxLength: 3 }),
+  deliveries: fc.array(fc.record({ env: fc.nat(3), parts: fc.array(part, { minLength: 1, maxLength: 3 }) }), {
+    minLength: 1,
+    maxLength: 3,
+  }),
   advanceMs: fc.oneof({ weight: 4, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 120_000 }) }),
 });
 
 export const schedule: fc.Arbitrary<Schedule> = fc.record({
-  source: fc.oneof({ weight: 3, arbitrary: fc.constant('kafka' as const) }, { weight: 1, arbitrary: fc.constant('kinesis' as const) }),
-  store: fc.oneof({ weight: 3, arbitrary: fc.constant('ranges' as const) }, { weight: 1, arbitrary: fc.constant('items' as const) }, { weight: 1, arbitrary: fc.constant('strict' as const) }),
+  source: fc.oneof(
+    { weight: 3, arbitrary: fc.constant('kafka' as const) },
+    { weight: 1, arbitrary: fc.constant('kinesis' as const) },
+  ),
+  store: fc.oneof(
+    { weight: 3, arbitrary: fc.constant('ranges' as const) },
+    { weight: 1, arbitrary: fc.constant('items' as const) },
+    { weight: 1, arbitrary: fc.constant('strict' as const) },
+  ),
   onError: fc.constantFrom('fail' as const, 'log' as const, 'drop' as const),
   reportBatchItemFailures: fc.boolean(),
-  recordsPerInvocation: fc.oneof({ weight: 2, arbitrary: fc.constant(1) }, { weight: 3, arbitrary: fc.integer({ min: 2, max: 10 }) }, { weight: 2, arbitrary: fc.constant(100) }),
+  recordsPerInvocation: fc.oneof(
+    { weight: 2, arbitrary: fc.constant(1) },
+    { weight: 3, arbitrary: fc.integer({ min: 2, max: 10 }) },
+    { weight: 2, arbitrary: fc.constant(100) },
+  ),
   routes: fc.boolean(),
   responses: fc.boolean(),
   skews: fc.array(fc.integer({ min: -4_000, max: 4_000 }), { minLength: 1, maxLength: 4 }),
@@ -55,7 +74,9 @@ export const schedule: fc.Arbitrary<Schedule> = fc.record({
 export async function check(s: Schedule): Promise<void> {
   const result = await simulate(s);
   if (result.violations.length > 0) {
-    throw new Error(`${result.violations.length} violation(s):\n  ${result.violations.slice(0, 8).join('\n  ')}\ntrace (last lines):\n  ${result.trace.slice(-40).join('\n  ')}`);
+    throw new Error(
+      `${result.violations.length} violation(s):\n  ${result.violations.slice(0, 8).join('\n  ')}\ntrace (last lines):\n  ${result.trace.slice(-40).join('\n  ')}`,
+    );
   }
 }
 

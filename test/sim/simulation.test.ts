@@ -20,9 +20,34 @@ describe('the dispatcher under the event source mapping model', () => {
     // GIVEN two partitions of 30 records delivered in batches of 7, one invocation per target call
     const plans = Array.from({ length: 30 }, () => ({ gap: 0, poison: false, big: false, route: 0 }));
     const result = await simulate({
-      source: 'kafka', store: 'ranges', onError: 'fail', reportBatchItemFailures: true, recordsPerInvocation: 1, routes: false, responses: true,
-      skews: [0], partitions: [plans, plans], steps: [{ deliveries: [{ env: 0, parts: [{ p: 0, size: 7, back: 0 }, { p: 1, size: 7, back: 0 }] }], advanceMs: 0 }],
-      dynamo: [], target: [], relay: [], registry: [], ticks: [],
+      source: 'kafka',
+      store: 'ranges',
+      onError: 'fail',
+      reportBatchItemFailures: true,
+      recordsPerInvocation: 1,
+      routes: false,
+      responses: true,
+      skews: [0],
+      partitions: [plans, plans],
+      steps: [
+        {
+          deliveries: [
+            {
+              env: 0,
+              parts: [
+                { p: 0, size: 7, back: 0 },
+                { p: 1, size: 7, back: 0 },
+              ],
+            },
+          ],
+          advanceMs: 0,
+        },
+      ],
+      dynamo: [],
+      target: [],
+      relay: [],
+      registry: [],
+      ticks: [],
     });
     // THEN no violation, each record ran once (30 + 30, plus the fresh record per partition of the quiet phase)
     expect(result.violations).toEqual([]);

@@ -2,10 +2,13 @@
  * Smoke tests: DynamoDB Local and moto are real AWS API implementations reached with the AWS SDK v3.
  */
 import { randomUUID } from 'node:crypto';
+import { ConditionalCheckFailedException, CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import {
-  ConditionalCheckFailedException, CreateTableCommand, DynamoDBClient, PutItemCommand,
-} from '@aws-sdk/client-dynamodb';
-import { CreateSecretCommand, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+  CreateSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import { CreateQueueCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, PublishCommand, SNSClient } from '@aws-sdk/client-sns';
@@ -20,21 +23,26 @@ describe('DynamoDB Local stand-in', () => {
   const table = `smoke-${randomUUID()}`;
 
   beforeAll(async () => {
-    await ddb.send(new CreateTableCommand({
-      TableName: table,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-    }));
+    await ddb.send(
+      new CreateTableCommand({
+        TableName: table,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      }),
+    );
   });
   afterAll(() => ddb.destroy());
 
   test('GIVEN an existing item WHEN a put requires attribute_not_exists(pk) THEN ConditionalCheckFailedException is raised', async () => {
-    const put = () => ddb.send(new PutItemCommand({
-      TableName: table,
-      Item: { pk: { S: 'record-1' }, n: { N: '1' } },
-      ConditionExpression: 'attribute_not_exists(pk)',
-    }));
+    const put = () =>
+      ddb.send(
+        new PutItemCommand({
+          TableName: table,
+          Item: { pk: { S: 'record-1' }, n: { N: '1' } },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
     await expect(put()).resolves.toBeDefined();
     await expect(put()).rejects.toBeInstanceOf(ConditionalCheckFailedException);
   });
@@ -48,7 +56,9 @@ describe('moto stand-in', () => {
     await sm.send(new PutSecretValueCommand({ SecretId: name, SecretString: JSON.stringify({ username: 'u', password: 'p2' }) }));
     const got = await sm.send(new GetSecretValueCommand({ SecretId: name }));
     expect(JSON.parse(got.SecretString!)).toEqual({ username: 'u', password: 'p2' });
-    await expect(sm.send(new GetSecretValueCommand({ SecretId: `${name}-missing` }))).rejects.toThrow(/ResourceNotFound|can't find/i);
+    await expect(sm.send(new GetSecretValueCommand({ SecretId: `${name}-missing` }))).rejects.toThrow(
+      /ResourceNotFound|can't find/i,
+    );
     sm.destroy();
   });
 

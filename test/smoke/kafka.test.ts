@@ -80,8 +80,9 @@ describe('Kafka stand-in', () => {
 
   test('GIVEN a wrong SCRAM-SHA-512 password WHEN connecting THEN authentication is refused', async () => {
     const cfg = te.kafkaClientConfig('saslSsl', { mechanism: 'SCRAM-SHA-512' });
-    await expect(describeCluster({ ...cfg, sasl: { mechanism: 'scram-sha-512', username: cfg.sasl!.username, password: 'wrong-password' } }))
-      .rejects.toThrow(/SASL SCRAM SHA512 authentication failed|authentication failed/i);
+    await expect(
+      describeCluster({ ...cfg, sasl: { mechanism: 'scram-sha-512', username: cfg.sasl!.username, password: 'wrong-password' } }),
+    ).rejects.toThrow(/SASL SCRAM SHA512 authentication failed|authentication failed/i);
   });
 
   test('GIVEN the SSL listener WHEN a client presents no certificate THEN the connection is refused', async () => {

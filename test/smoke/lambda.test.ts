@@ -20,7 +20,9 @@ describe('Lambda stand-in (RIE + front)', () => {
   const fns: te.RunningLambda[] = [];
 
   beforeAll(async () => {
-    writeFileSync(join(dir, 'index.js'), `
+    writeFileSync(
+      join(dir, 'index.js'),
+      `
       exports.handler = async (event, context) => {
         console.log('smoke-log-line', JSON.stringify(event));
         if (event.fail) throw new TypeError('boom: ' + event.fail);
@@ -36,7 +38,8 @@ describe('Lambda stand-in (RIE + front)', () => {
         };
       };
       exports.callbackHandler = (event, context, callback) => { callback(null, { viaCallback: event.x }); };
-    `);
+    `,
+    );
     fns.push(await te.startLambda({ name: 'smoke-echo', dir, env: { CUSTOM_VAR: 'custom-value' }, timeoutSeconds: 2 }));
     fns.push(await te.startLambda({ name: 'smoke-callback', dir, handler: 'index.callbackHandler' }));
     fns.push(await te.startLambda({ name: 'smoke-missing', dir, handler: 'missing.handler' }));
@@ -59,10 +62,13 @@ describe('Lambda stand-in (RIE + front)', () => {
     expect(body.remainingMs).toBeLessThanOrEqual(2000);
   });
 
-  test('GIVEN a callback-style handler WHEN invoked by full ARN with a qualifier THEN it fails as on Lambda\'s Node.js 24 runtime', async () => {
-    const r = await lambda.send(new InvokeCommand({
-      FunctionName: 'arn:aws:lambda:us-east-1:000000000000:function:smoke-callback:live', Payload: enc({ x: 42 }),
-    }));
+  test("GIVEN a callback-style handler WHEN invoked by full ARN with a qualifier THEN it fails as on Lambda's Node.js 24 runtime", async () => {
+    const r = await lambda.send(
+      new InvokeCommand({
+        FunctionName: 'arn:aws:lambda:us-east-1:000000000000:function:smoke-callback:live',
+        Payload: enc({ x: 42 }),
+      }),
+    );
     expect(r.FunctionError).toBe('Unhandled');
     expect(JSON.parse(dec(r.Payload))).toMatchObject({ errorType: 'Runtime.CallbackHandlerDeprecated' });
   });
@@ -84,15 +90,18 @@ describe('Lambda stand-in (RIE + front)', () => {
   });
 
   test('GIVEN an unknown function WHEN invoked THEN ResourceNotFoundException is raised', async () => {
-    await expect(lambda.send(new InvokeCommand({ FunctionName: 'no-such-function', Payload: enc({}) })))
-      .rejects.toBeInstanceOf(ResourceNotFoundException);
+    await expect(lambda.send(new InvokeCommand({ FunctionName: 'no-such-function', Payload: enc({}) }))).rejects.toBeInstanceOf(
+      ResourceNotFoundException,
+    );
   });
 
   test('GIVEN DryRun and Event invocation types WHEN invoked THEN 204 and 202 are returned and the Event runs in background', async () => {
     const dry = await lambda.send(new InvokeCommand({ FunctionName: 'smoke-echo', InvocationType: 'DryRun' }));
     expect(dry.StatusCode).toBe(204);
     const marker = `evt-${Date.now()}`;
-    const ev = await lambda.send(new InvokeCommand({ FunctionName: 'smoke-echo', InvocationType: 'Event', Payload: enc({ marker }) }));
+    const ev = await lambda.send(
+      new InvokeCommand({ FunctionName: 'smoke-echo', InvocationType: 'Event', Payload: enc({ marker }) }),
+    );
     expect(ev.StatusCode).toBe(202);
     let done: te.InvocationRecord | undefined;
     for (let i = 0; i < 50 && !done; i++) {
@@ -120,7 +129,10 @@ describe('Lambda stand-in (RIE + front)', () => {
   test('GIVEN a handler that exits the process WHEN invoked THEN Runtime.ExitError is reported and the function recovers', async () => {
     const r = await lambda.send(new InvokeCommand({ FunctionName: 'smoke-echo', Payload: enc({ exit: 3 }) }));
     expect(r.FunctionError).toBe('Unhandled');
-    expect(JSON.parse(dec(r.Payload))).toMatchObject({ errorType: 'Runtime.ExitError', errorMessage: expect.stringContaining('exit status 3') });
+    expect(JSON.parse(dec(r.Payload))).toMatchObject({
+      errorType: 'Runtime.ExitError',
+      errorMessage: expect.stringContaining('exit status 3'),
+    });
     const ok = await lambda.send(new InvokeCommand({ FunctionName: 'smoke-echo', Payload: enc({ after: 'exit' }) }));
     expect(JSON.parse(dec(ok.Payload)).echo).toEqual({ after: 'exit' });
   });

@@ -40,10 +40,14 @@ describe('service restart in a private environment', () => {
     const ddbCfg = () => te.awsClientConfig('dynamodb', env, { maxAttempts: 1 });
     const table = `restart-${randomUUID()}`;
     const ddb = new DynamoDBClient(ddbCfg());
-    await ddb.send(new CreateTableCommand({
-      TableName: table, BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-    }));
+    await ddb.send(
+      new CreateTableCommand({
+        TableName: table,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      }),
+    );
     await ddb.send(new PutItemCommand({ TableName: table, Item: { pk: { S: 'survivor' } } }));
     ddb.destroy();
 
@@ -68,7 +72,12 @@ describe('service restart in a private environment', () => {
       await consumer.subscribe({ topic, fromBeginning: true });
       const value = await new Promise<string>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error('record not consumed after restart')), 60_000);
-        void consumer.run({ eachMessage: async ({ message }) => { clearTimeout(timer); resolve(String(message.value)); } });
+        void consumer.run({
+          eachMessage: async ({ message }) => {
+            clearTimeout(timer);
+            resolve(String(message.value));
+          },
+        });
       });
       expect(value).toBe('before-restart');
     } finally {

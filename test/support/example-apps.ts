@@ -7,7 +7,11 @@ export const root = path.join(__dirname, '..', '..');
 /** A first run on a fresh machine: jsii-pacmak, Maven, pip and Go download and build everything. */
 export const COLD = 20 * 60 * 1000;
 
-export type Template = { Parameters?: Record<string, any>; Resources: Record<string, { Type: string; Properties?: any }>; [k: string]: any };
+export type Template = {
+  Parameters?: Record<string, any>;
+  Resources: Record<string, { Type: string; Properties?: any }>;
+  [k: string]: any;
+};
 export const resourcesOf = (t: Template, type: string) => Object.values(t.Resources).filter((r) => r.Type === type);
 
 /** Each step's duration, printed after the file's tests, so slow steps show up in the test log. */
@@ -16,7 +20,11 @@ export function stepTimer(name: string) {
   afterAll(() => process.stderr.write(`${name} timings: ${timings.join(', ')}\n`));
   return <T>(label: string, fn: () => T): T => {
     const start = Date.now();
-    try { return fn(); } finally { timings.push(`${label} ${((Date.now() - start) / 1000).toFixed(1)}s`); }
+    try {
+      return fn();
+    } finally {
+      timings.push(`${label} ${((Date.now() - start) / 1000).toFixed(1)}s`);
+    }
   };
 }
 
@@ -25,7 +33,11 @@ export function stepTimer(name: string) {
  * one given, in a copy of its folder (so no build output lands in the repo), with CDK_OUTDIR and the cdk.json
  * context. Returns the cloud assembly directory, its stack templates by stack name and their files.
  */
-export function synthExample(language: string, command: string[], options: { env?: NodeJS.ProcessEnv; prepare?: (dir: string) => void } = {}) {
+export function synthExample(
+  language: string,
+  command: string[],
+  options: { env?: NodeJS.ProcessEnv; prepare?: (dir: string) => void } = {},
+) {
   const source = path.join(root, 'examples', language);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ckl-example-${language}-`));
   fs.cpSync(source, dir, { recursive: true, filter: (f) => !/(^|\/)(cdk\.out|target|\.venv)$/.test(f) });
@@ -47,7 +59,9 @@ export function synthExample(language: string, command: string[], options: { env
   const manifest = JSON.parse(fs.readFileSync(path.join(outdir, 'manifest.json'), 'utf8'));
   const stacks = Object.entries<any>(manifest.artifacts).filter(([, a]) => a.type === 'aws:cloudformation:stack');
   const files = Object.fromEntries(stacks.map(([name, a]) => [name, path.join(outdir, a.properties.templateFile)]));
-  const templates: Record<string, Template> = Object.fromEntries(Object.entries(files).map(([name, f]) => [name, JSON.parse(fs.readFileSync(f, 'utf8'))]));
+  const templates: Record<string, Template> = Object.fromEntries(
+    Object.entries(files).map(([name, f]) => [name, JSON.parse(fs.readFileSync(f, 'utf8'))]),
+  );
   return { dir, outdir, templates, files: Object.values(files) };
 }
 

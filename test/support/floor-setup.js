@@ -2,4 +2,6 @@
 /** Global setup of the floor project: the oldest supported aws-cdk-lib, installed once into the cache. */
 const { ensureFloor } = require('../../scripts/lib/cdk-floor');
 
-module.exports = async () => { ensureFloor(); };
+module.exports = async () => {
+  ensureFloor();
+};

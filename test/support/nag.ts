@@ -25,8 +25,10 @@ export function synthWithNag(app: App): { assembly?: cxapi.CloudAssembly; findin
   const file = path.join(app.outdir, 'validation-report.json');
   const reports: any[] = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')).pluginReports : [];
   const nag = reports.find((r) => r.pluginName === 'AwsSolutions');
-  const findings: string[] = (nag?.violations ?? []).map((v: any) =>
-    `${v.ruleName}: ${(v.violatingConstructs ?? []).map((c: any) => c.constructPath ?? c.resourceLogicalId).join(', ')}`);
+  const findings: string[] = (nag?.violations ?? []).map(
+    (v: any) =>
+      `${v.ruleName}: ${(v.violatingConstructs ?? []).map((c: any) => c.constructPath ?? c.resourceLogicalId).join(', ')}`,
+  );
   if (error !== undefined && findings.length === 0) throw error;
   return { assembly, findings };
 }

@@ -17,9 +17,9 @@ import { SchemaRegistryClient, SubjectNameStrategyType } from '@confluentinc/sch
 import * as protobuf from 'protobufjs';
 import * as te from '../../testenv';
 import { closedPort } from '../runtime/support';
- 
+
 const descriptor = require('protobufjs/ext/descriptor');
- 
+
 const { pythonVenv } = require('../../scripts/lib/python-venv');
 
 const START_REGISTRY = path.join(__dirname, '..', '..', 'testenv', 'registry', 'start.sh');
@@ -27,27 +27,44 @@ const GLUE_PRODUCER = path.join(__dirname, '..', 'fixtures', 'schemas', 'glue_pr
 const GLUE_PROTOBUF_PRODUCER = path.join(__dirname, '..', 'fixtures', 'schemas', 'GlueProtobufProduce.java');
 
 /** A Confluent-compatible registry that runs until `process.kill(pid)`. */
-export interface ConfluentCompatibleRegistry { url: string; pid: number }
+export interface ConfluentCompatibleRegistry {
+  url: string;
+  pid: number;
+}
 
 /**
  * Starts the registry on a free loopback port; with `basicAuth` ("user:password") every API call needs it. Its pid
  * file is among the test run's, so that the test environment's teardown (or its watchdog) stops it too.
  */
-export async function startConfluentRegistry(basicAuth?: string, env: te.TestEnv = te.loadEnv()): Promise<ConfluentCompatibleRegistry> {
+export async function startConfluentRegistry(
+  basicAuth?: string,
+  env: te.TestEnv = te.loadEnv(),
+): Promise<ConfluentCompatibleRegistry> {
   const port = await closedPort();
   const { stdout } = await promisify(execFile)('bash', [START_REGISTRY, String(port)], {
     env: {
-      ...process.env, ...(basicAuth ? { REGISTRY_BASIC_AUTH: basicAuth } : {}),
-      REGISTRY_PIDFILE: path.join(env.runDir, 'pids', `registry-${port}.pid`), REGISTRY_LOG: path.join(env.runDir, 'logs', `registry-${port}.log`),
+      ...process.env,
+      ...(basicAuth ? { REGISTRY_BASIC_AUTH: basicAuth } : {}),
+      REGISTRY_PIDFILE: path.join(env.runDir, 'pids', `registry-${port}.pid`),
+      REGISTRY_LOG: path.join(env.runDir, 'logs', `registry-${port}.log`),
     },
     maxBuffer: 1 << 20,
   });
-  const vars = Object.fromEntries(stdout.trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));
+  const vars = Object.fromEntries(
+    stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split(/=(.*)/s).slice(0, 2)),
+  );
   return { url: vars.REGISTRY_CCOMPAT_URL, pid: Number(vars.REGISTRY_PID) };
 }
 
 /** An mTLS front of a registry: its URL, and the TLS handshakes it refused (counted outside the code under test). */
-export interface MtlsFront { url: string; refusedHandshakes: number; close(): Promise<void> }
+export interface MtlsFront {
+  url: string;
+  refusedHandshakes: number;
+  close(): Promise<void>;
+}
 
 /**
  * An HTTPS front of `registry` on a free loopback port, as a gateway that authenticates clients by certificate: its
@@ -55,24 +72,46 @@ export interface MtlsFront { url: string; refusedHandshakes: number; close(): Pr
  * that chains to the root CA, and it forwards each request with `upstreamAuth` ("user:password") as basic auth.
  * (Apicurio's own HTTPS cannot require client certificates: Quarkus fixes client-auth at build time.)
  */
-export async function startMtlsFront(registry: ConfluentCompatibleRegistry, upstreamAuth: string, certs: te.CertInfo = te.loadEnv().certs): Promise<MtlsFront> {
+export async function startMtlsFront(
+  registry: ConfluentCompatibleRegistry,
+  upstreamAuth: string,
+  certs: te.CertInfo = te.loadEnv().certs,
+): Promise<MtlsFront> {
   const upstream = new URL(registry.url);
   const authorization = `Basic ${Buffer.from(upstreamAuth).toString('base64')}`;
-  const server = https.createServer({ key: certs.pem.brokerKey, cert: certs.pem.brokerCert, ca: certs.pem.caCert, requestCert: true, rejectUnauthorized: true }, (req, res) => {
-    const forward = http.request({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: { ...req.headers, host: upstream.host, authorization } }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
-    forward.on('error', () => res.destroy());
-    req.pipe(forward);
-  });
+  const server = https.createServer(
+    { key: certs.pem.brokerKey, cert: certs.pem.brokerCert, ca: certs.pem.caCert, requestCert: true, rejectUnauthorized: true },
+    (req, res) => {
+      const forward = http.request(
+        {
+          host: upstream.hostname,
+          port: upstream.port,
+          path: req.url,
+          method: req.method,
+          headers: { ...req.headers, host: upstream.host, authorization },
+        },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      forward.on('error', () => res.destroy());
+      req.pipe(forward);
+    },
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const front: MtlsFront = {
     url: `https://127.0.0.1:${(server.address() as { port: number }).port}${upstream.pathname}`,
     refusedHandshakes: 0,
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
-  server.on('tlsClientError', () => { front.refusedHandshakes++; });
+  server.on('tlsClientError', () => {
+    front.refusedHandshakes++;
+  });
   return front;
 }
 
@@ -83,8 +122,12 @@ export async function startMtlsFront(registry: ConfluentCompatibleRegistry, upst
  */
 export function confluentClient(registry: ConfluentCompatibleRegistry, userInfo: string): SchemaRegistryClient {
   return new SchemaRegistryClient({
-    baseURLs: [registry.url], basicAuthCredentials: { credentialsSource: 'USER_INFO', userInfo },
-    createAxiosDefaults: { timeout: 5_000 }, maxRetries: 5, retriesWaitMs: 100, retriesMaxWaitMs: 1_000,
+    baseURLs: [registry.url],
+    basicAuthCredentials: { credentialsSource: 'USER_INFO', userInfo },
+    createAxiosDefaults: { timeout: 5_000 },
+    maxRetries: 5,
+    retriesWaitMs: 100,
+    retriesMaxWaitMs: 1_000,
   });
 }
 
@@ -102,14 +145,23 @@ export const serde = <T extends object>(config: T) => ({ subjectNameStrategyType
 export function builtinProtoFiles(): Map<string, DescFile> {
   const files = new Map<string, DescFile>();
   const add = (module: Record<string, unknown>) => {
-    for (const v of Object.values(module)) if ((v as DescFile | undefined)?.kind === 'file') files.set((v as DescFile).proto.name, v as DescFile);
+    for (const v of Object.values(module))
+      if ((v as DescFile | undefined)?.kind === 'file') files.set((v as DescFile).proto.name, v as DescFile);
   };
   // The well-known types, not the compiler's plugin.proto or the language features files @bufbuild/protobuf/wkt has too.
-  add(Object.fromEntries(Object.entries(wkt).filter(([k]) => /^file_google_protobuf_(any|api|descriptor|duration|empty|field_mask|source_context|struct|timestamp|type|wrappers)$/.test(k))));
+  add(
+    Object.fromEntries(
+      Object.entries(wkt).filter(([k]) =>
+        /^file_google_protobuf_(any|api|descriptor|duration|empty|field_mask|source_context|struct|timestamp|type|wrappers)$/.test(
+          k,
+        ),
+      ),
+    ),
+  );
   const dist = path.join(path.dirname(require.resolve('@confluentinc/schemaregistry/package.json')), 'dist');
   for (const dir of ['google/type', 'confluent', 'confluent/types']) {
-     
-    for (const f of fs.readdirSync(path.join(dist, dir)).filter((n) => n.endsWith('_pb.js'))) add(require(path.join(dist, dir, f)));
+    for (const f of fs.readdirSync(path.join(dist, dir)).filter((n) => n.endsWith('_pb.js')))
+      add(require(path.join(dist, dir, f)));
   }
   return files;
 }
@@ -143,7 +195,13 @@ export function protoFile(proto: string, fileName: string): ProtoFileBuild {
   };
   imports.forEach(need);
   const builtinSet = create(FileDescriptorSetSchema, { file: needed.map((f) => f.proto) });
-  const root: protobuf.Root = needed.length === 0 ? new protobuf.Root() : (protobuf.Root as any).fromDescriptor(descriptor.FileDescriptorSet.decode(toBinary(FileDescriptorSetSchema, builtinSet)), { keepCase: true });
+  const root: protobuf.Root =
+    needed.length === 0
+      ? new protobuf.Root()
+      : (protobuf.Root as any).fromDescriptor(
+          descriptor.FileDescriptorSet.decode(toBinary(FileDescriptorSetSchema, builtinSet)),
+          { keepCase: true },
+        );
   protobuf.parse(proto, root, { keepCase: true });
   root.resolveAll();
   // protobufjs writes one file per package: the one of this file's package holds its own definitions only.
@@ -153,36 +211,50 @@ export function protoFile(proto: string, fileName: string): ProtoFileBuild {
   own.dependency = imports;
   // protobufjs writes message field types as written; descriptors name them in full. It names a map's entry type as
   // the field, protoc (and so every descriptor a registry sees) as the field in CamelCase with "Entry".
-  const qualify = (messages: any[], scope: protobuf.Namespace) => messages.forEach((m) => {
-    const type = scope.get(m.name) as protobuf.Type | null;
-    for (const f of m.field) {
-      if (!f.typeName) continue;
-      const field = type?.fields[f.name];
-      if (field?.map) {
-        const entry = m.nestedType.find((n: any) => n.name === f.typeName);
-        entry.name = `${protobuf.util.ucFirst(protobuf.util.camelCase(f.name))}Entry`;
-        f.typeName = `${type!.fullName}.${entry.name}`;
-        for (const e of entry.field) if (e.typeName) e.typeName = type!.lookupTypeOrEnum(e.typeName).fullName;
-      } else if (field) {
-        f.typeName = field.resolvedType!.fullName;
+  const qualify = (messages: any[], scope: protobuf.Namespace) =>
+    messages.forEach((m) => {
+      const type = scope.get(m.name) as protobuf.Type | null;
+      for (const f of m.field) {
+        if (!f.typeName) continue;
+        const field = type?.fields[f.name];
+        if (field?.map) {
+          const entry = m.nestedType.find((n: any) => n.name === f.typeName);
+          entry.name = `${protobuf.util.ucFirst(protobuf.util.camelCase(f.name))}Entry`;
+          f.typeName = `${type!.fullName}.${entry.name}`;
+          for (const e of entry.field) if (e.typeName) e.typeName = type!.lookupTypeOrEnum(e.typeName).fullName;
+        } else if (field) {
+          f.typeName = field.resolvedType!.fullName;
+        }
       }
-    }
-    if (type) qualify(m.nestedType.filter((n: any) => !n.options?.mapEntry), type);
-  });
-  qualify(own.messageType, pkg ? root.lookup(pkg) as protobuf.Namespace : root);
+      if (type)
+        qualify(
+          m.nestedType.filter((n: any) => !n.options?.mapEntry),
+          type,
+        );
+    });
+  qualify(own.messageType, pkg ? (root.lookup(pkg) as protobuf.Namespace) : root);
   const file = fromBinary(FileDescriptorProtoSchema, descriptor.FileDescriptorProto.encode(own).finish());
   setMetaOptions(file, parsed.root, pkg);
   const registry = createFileRegistry(file, (name) => builtins.get(name));
-  const encoding: protobuf.Root = needed.length === 0 ? new protobuf.Root() : (protobuf.Root as any).fromDescriptor(descriptor.FileDescriptorSet.decode(toBinary(FileDescriptorSetSchema, builtinSet)));
+  const encoding: protobuf.Root =
+    needed.length === 0
+      ? new protobuf.Root()
+      : (protobuf.Root as any).fromDescriptor(descriptor.FileDescriptorSet.decode(toBinary(FileDescriptorSetSchema, builtinSet)));
   protobuf.parse(proto, encoding);
-  return { root: encoding, registry, descriptorSet: toBinary(FileDescriptorSetSchema, create(FileDescriptorSetSchema, { file: [...builtinSet.file, file] })) };
+  return {
+    root: encoding,
+    registry,
+    descriptorSet: toBinary(FileDescriptorSetSchema, create(FileDescriptorSetSchema, { file: [...builtinSet.file, file] })),
+  };
 }
 
 /** confluent/meta.proto's options as the file's text sets them (protobufjs parses them, its descriptors leave them out). */
 function setMetaOptions(file: wkt.FileDescriptorProto, parsed: protobuf.Root, pkg: string): void {
   if (!file.dependency.includes('confluent/meta.proto')) return;
-   
-  const meta = require(path.join(path.dirname(require.resolve('@confluentinc/schemaregistry/package.json')), 'dist', 'confluent', 'meta_pb.js'));
+
+  const meta = require(
+    path.join(path.dirname(require.resolve('@confluentinc/schemaregistry/package.json')), 'dist', 'confluent', 'meta_pb.js'),
+  );
   const metaOf = (options: Record<string, unknown> | undefined, option: string) => {
     const entries = Object.entries(options ?? {}).filter(([k]) => k.startsWith(`(confluent.${option}).`));
     if (entries.length === 0) return undefined;
@@ -198,15 +270,16 @@ function setMetaOptions(file: wkt.FileDescriptorProto, parsed: protobuf.Root, pk
     target.options ??= create(schema);
     setExtension(target.options, extension, value as any);
   };
-  const ns = pkg ? parsed.lookup(pkg) as protobuf.Namespace : parsed;
+  const ns = pkg ? (parsed.lookup(pkg) as protobuf.Namespace) : parsed;
   set(file, wkt.FileOptionsSchema, meta.file_meta, metaOf(ns.options, 'file_meta'));
-  const messages = (protos: wkt.DescriptorProto[], scope: protobuf.Namespace) => protos.forEach((m) => {
-    const type = scope.get(m.name) as protobuf.Type | null;
-    if (type === null) return; // a map's entry
-    set(m, wkt.MessageOptionsSchema, meta.message_meta, metaOf(type.options, 'message_meta'));
-    for (const f of m.field) set(f, wkt.FieldOptionsSchema, meta.field_meta, metaOf(type.fields[f.name].options, 'field_meta'));
-    messages(m.nestedType, type);
-  });
+  const messages = (protos: wkt.DescriptorProto[], scope: protobuf.Namespace) =>
+    protos.forEach((m) => {
+      const type = scope.get(m.name) as protobuf.Type | null;
+      if (type === null) return; // a map's entry
+      set(m, wkt.MessageOptionsSchema, meta.message_meta, metaOf(type.options, 'message_meta'));
+      for (const f of m.field) set(f, wkt.FieldOptionsSchema, meta.field_meta, metaOf(type.fields[f.name].options, 'field_meta'));
+      messages(m.nestedType, type);
+    });
   messages(file.messageType, ns);
 }
 
@@ -216,7 +289,10 @@ export function protoFileRegistry(proto: string, fileName: string) {
 }
 
 /** A Protobuf record for the Glue SerDe: its message type's full name and its value (protobufjs' JSON form). */
-export interface GlueProtobufRecord { type: string; value: object }
+export interface GlueProtobufRecord {
+  type: string;
+  value: object;
+}
 
 /**
  * A job for the Glue SerDes: Avro and JSON Schema through the Python SerDe (test/fixtures/schemas/glue_produce.py),
@@ -233,14 +309,25 @@ export interface GlueProduceJob {
 }
 
 /** Each schema's records' bytes (base64) as the Glue SerDe wrote them, and each schema's version id. */
-export interface GlueProduced { encoded: string[][]; versionIds: string[] }
+export interface GlueProduced {
+  encoded: string[][];
+  versionIds: string[];
+}
 
 /** Serializes with the Glue SerDes against moto's Glue API (the registry is created when it does not exist). */
 export function glueProduce(env: te.TestEnv, job: GlueProduceJob): GlueProduced {
-  const awsEnv = { ...process.env, AWS_ENDPOINT_URL: env.moto.endpoint, AWS_DEFAULT_REGION: env.region, AWS_ACCESS_KEY_ID: env.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: env.credentials.secretAccessKey };
+  const awsEnv = {
+    ...process.env,
+    AWS_ENDPOINT_URL: env.moto.endpoint,
+    AWS_DEFAULT_REGION: env.region,
+    AWS_ACCESS_KEY_ID: env.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: env.credentials.secretAccessKey,
+  };
   // The Python SerDe creates the registry and writes the Avro and JSON Schema records; it skips the Protobuf ones.
   const python = pythonVenv('glue-serde', ['aws-glue-schema-registry==1.1.3']);
-  const out: GlueProduced = JSON.parse(execFileSync(python, [GLUE_PRODUCER], { input: JSON.stringify(job), env: awsEnv }).toString());
+  const out: GlueProduced = JSON.parse(
+    execFileSync(python, [GLUE_PRODUCER], { input: JSON.stringify(job), env: awsEnv }).toString(),
+  );
   for (const [i, s] of job.schemas.entries()) {
     if (s.format !== 'PROTOBUF') continue;
     const { root, descriptorSet } = protoFile(s.definition, `${job.topic}-${i}.proto`);
@@ -249,10 +336,20 @@ export function glueProduce(env: te.TestEnv, job: GlueProduceJob): GlueProduced 
       return { type, bytes: Buffer.from(t.encode(t.fromObject(value)).finish()).toString('base64') };
     });
     const input = JSON.stringify({
-      registry: job.registry, topic: job.topic, schemaName: `${job.topic}-protobuf-${i}`, compress: s.compress ?? false,
-      descriptorSet: Buffer.from(descriptorSet).toString('base64'), messages,
+      registry: job.registry,
+      topic: job.topic,
+      schemaName: `${job.topic}-protobuf-${i}`,
+      compress: s.compress ?? false,
+      descriptorSet: Buffer.from(descriptorSet).toString('base64'),
+      messages,
     });
-    const java = JSON.parse(execFileSync('java', ['-Xmx256m', '-cp', `${env.moto.glueSerdeLibDir}/*`, GLUE_PROTOBUF_PRODUCER], { input, env: awsEnv, timeout: 120_000 }).toString());
+    const java = JSON.parse(
+      execFileSync('java', ['-Xmx256m', '-cp', `${env.moto.glueSerdeLibDir}/*`, GLUE_PROTOBUF_PRODUCER], {
+        input,
+        env: awsEnv,
+        timeout: 120_000,
+      }).toString(),
+    );
     out.encoded[i] = java.encoded;
     // The schema version id, as the SerDe wrote it into the header (bytes 2 to 17).
     const id = Buffer.from(java.encoded[0], 'base64').subarray(2, 18).toString('hex');

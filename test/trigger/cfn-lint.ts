@@ -1,4 +1,3 @@
- 
 /** Typed access to the project's cfn-lint helper (scripts/lib/cfn-lint.js: pinned cfn-lint in a cached venv). */
 const lint = require('../../scripts/lib/cfn-lint');
 

@@ -53,7 +53,9 @@ describe('example stacks', () => {
       // WHEN cfn-lint checks them
       const findings = cfnLint(templates);
       // THEN none is an error
-      const errors = findings.filter((f) => f.Level === 'Error').map((f) => `${f.Rule.Id} ${f.Location.Path.join('/')}: ${f.Message}`);
+      const errors = findings
+        .filter((f) => f.Level === 'Error')
+        .map((f) => `${f.Rule.Id} ${f.Location.Path.join('/')}: ${f.Message}`);
       expect(errors).toEqual([]);
       expect(templates).toHaveLength(7);
     } finally {

@@ -5,7 +5,12 @@
  * over SASL_SSL with the root CA secret, and mTLS over SSL with the client certificate secret.
  */
 import { randomUUID } from 'node:crypto';
-import { CreateSecretCommand, GetRandomPasswordCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  CreateSecretCommand,
+  GetRandomPasswordCommand,
+  GetSecretValueCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import { SecretValue } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { Kafka, KafkaConfig, SASLOptions, logLevel } from 'kafkajs';
@@ -52,7 +57,10 @@ async function describe(config: KafkaConfig): Promise<void> {
 function synthesize(auth: KafkaAuth): Template {
   const stack = testStack();
   new KafkaTrigger(stack, 'Trigger', {
-    cluster: KafkaCluster.selfManaged({ bootstrapServers: [env.kafka.bootstrap.ssl], rootCaCertificatePem: env.certs.pem.caCert }),
+    cluster: KafkaCluster.selfManaged({
+      bootstrapServers: [env.kafka.bootstrap.ssl],
+      rootCaCertificatePem: env.certs.pem.caCert,
+    }),
     topics: ['orders'],
     target: testFunction(stack),
     auth,
@@ -63,42 +71,52 @@ function synthesize(auth: KafkaAuth): Template {
 test.each([
   ['SCRAM-SHA-512', 'scram-sha-512', (username: string) => KafkaAuth.scram512({ username })],
   ['SCRAM-SHA-256', 'scram-sha-256', (username: string) => KafkaAuth.scram256({ username })],
-] as const)('the created %s secret and root CA secret let kafkajs authenticate over SASL_SSL', async (brokerMechanism, clientMechanism, auth) => {
-  // GIVEN the SCRAM secret the trigger synthesizes: a username and a password Secrets Manager generates
-  const template = synthesize(auth(`esm-${randomUUID().slice(0, 8)}`));
-  const generate = resource(template, 'TriggerSaslSecret').GenerateSecretString;
-  const { RandomPassword } = await secrets.send(new GetRandomPasswordCommand({
-    PasswordLength: generate.PasswordLength, ExcludePunctuation: generate.ExcludePunctuation,
-  }));
-  const value = JSON.stringify({ ...JSON.parse(generate.SecretStringTemplate), [generate.GenerateStringKey]: RandomPassword });
-  const scram = await roundTripSecret(value);
-  const rootCa = await roundTripSecret(resource(template, 'TriggerRootCaSecret').SecretString);
-  // AND the broker knows that user (what the construct's warning tells the operator to do)
-  await te.setScramPassword({ username: scram.username, password: scram.password, mechanism: brokerMechanism }, env);
-  // WHEN kafkajs connects with exactly the secrets' fields
-  // THEN the broker accepts it
-  await describe({
-    clientId: 'ckl-trigger-scram',
-    brokers: [env.kafka.bootstrap.saslSsl],
-    ssl: { ca: [rootCa.certificate] },
-    sasl: { mechanism: clientMechanism, username: scram.username, password: scram.password } as SASLOptions,
-  });
-  // AND a wrong password is refused, so the check above could fail
-  await expect(describe({
-    clientId: 'ckl-trigger-scram-bad',
-    brokers: [env.kafka.bootstrap.saslSsl],
-    ssl: { ca: [rootCa.certificate] },
-    sasl: { mechanism: clientMechanism, username: scram.username, password: `${scram.password}x` } as SASLOptions,
-  })).rejects.toThrow();
-});
+] as const)(
+  'the created %s secret and root CA secret let kafkajs authenticate over SASL_SSL',
+  async (brokerMechanism, clientMechanism, auth) => {
+    // GIVEN the SCRAM secret the trigger synthesizes: a username and a password Secrets Manager generates
+    const template = synthesize(auth(`esm-${randomUUID().slice(0, 8)}`));
+    const generate = resource(template, 'TriggerSaslSecret').GenerateSecretString;
+    const { RandomPassword } = await secrets.send(
+      new GetRandomPasswordCommand({
+        PasswordLength: generate.PasswordLength,
+        ExcludePunctuation: generate.ExcludePunctuation,
+      }),
+    );
+    const value = JSON.stringify({ ...JSON.parse(generate.SecretStringTemplate), [generate.GenerateStringKey]: RandomPassword });
+    const scram = await roundTripSecret(value);
+    const rootCa = await roundTripSecret(resource(template, 'TriggerRootCaSecret').SecretString);
+    // AND the broker knows that user (what the construct's warning tells the operator to do)
+    await te.setScramPassword({ username: scram.username, password: scram.password, mechanism: brokerMechanism }, env);
+    // WHEN kafkajs connects with exactly the secrets' fields
+    // THEN the broker accepts it
+    await describe({
+      clientId: 'ckl-trigger-scram',
+      brokers: [env.kafka.bootstrap.saslSsl],
+      ssl: { ca: [rootCa.certificate] },
+      sasl: { mechanism: clientMechanism, username: scram.username, password: scram.password } as SASLOptions,
+    });
+    // AND a wrong password is refused, so the check above could fail
+    await expect(
+      describe({
+        clientId: 'ckl-trigger-scram-bad',
+        brokers: [env.kafka.bootstrap.saslSsl],
+        ssl: { ca: [rootCa.certificate] },
+        sasl: { mechanism: clientMechanism, username: scram.username, password: `${scram.password}x` } as SASLOptions,
+      }),
+    ).rejects.toThrow();
+  },
+);
 
 test('the created mTLS secret (chain, PBES1 key, password) lets kafkajs authenticate over SSL', async () => {
   // GIVEN the client certificate secret synthesized from the testenv PKI: client → intermediate → root, PBES1 key
-  const template = synthesize(KafkaAuth.mtls({
-    certificateChainPem: env.certs.pem.clientChain + env.certs.pem.caCert,
-    privateKeyPem: SecretValue.unsafePlainText(env.certs.pem.clientKeyPbes1),
-    privateKeyPassword: SecretValue.unsafePlainText(env.certs.passwords.pbes1),
-  }));
+  const template = synthesize(
+    KafkaAuth.mtls({
+      certificateChainPem: env.certs.pem.clientChain + env.certs.pem.caCert,
+      privateKeyPem: SecretValue.unsafePlainText(env.certs.pem.clientKeyPbes1),
+      privateKeyPassword: SecretValue.unsafePlainText(env.certs.passwords.pbes1),
+    }),
+  );
   const client = await roundTripSecret(resource(template, 'TriggerClientCertificateSecret').SecretString);
   const rootCa = await roundTripSecret(resource(template, 'TriggerRootCaSecret').SecretString);
   expect(Object.keys(client).sort()).toEqual(['certificate', 'privateKey', 'privateKeyPassword']);
@@ -110,5 +128,7 @@ test('the created mTLS secret (chain, PBES1 key, password) lets kafkajs authenti
     ssl: { ca: [rootCa.certificate], cert: client.certificate, key: client.privateKey, passphrase: client.privateKeyPassword },
   });
   // AND without the client certificate the broker refuses the connection
-  await expect(describe({ clientId: 'ckl-trigger-no-cert', brokers: [env.kafka.bootstrap.ssl], ssl: { ca: [rootCa.certificate] } })).rejects.toThrow();
+  await expect(
+    describe({ clientId: 'ckl-trigger-no-cert', brokers: [env.kafka.bootstrap.ssl], ssl: { ca: [rootCa.certificate] } }),
+  ).rejects.toThrow();
 });

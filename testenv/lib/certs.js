@@ -19,12 +19,28 @@ async function openssl(cwd, args) {
 }
 
 /** RSA 2048 key as unencrypted PKCS#8 (`BEGIN PRIVATE KEY`). */
-const genKey = (dir, name) => openssl(dir, ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', `${name}.key`]);
+const genKey = (dir, name) =>
+  openssl(dir, ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', `${name}.key`]);
 
 async function selfSignedCa(dir, name, cn) {
   await genKey(dir, name);
-  await openssl(dir, ['req', '-x509', '-new', '-key', `${name}.key`, '-out', `${name}.pem`, '-days', DAYS, '-subj', `/CN=${cn}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  await openssl(dir, [
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    `${name}.key`,
+    '-out',
+    `${name}.pem`,
+    '-days',
+    DAYS,
+    '-subj',
+    `/CN=${cn}`,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
 }
 
 /** Issue a cert for `name` signed by `ca`, with the given X.509v3 extensions. */
@@ -32,8 +48,24 @@ async function issue(dir, name, cn, ca, ext) {
   await genKey(dir, name);
   await openssl(dir, ['req', '-new', '-key', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`]);
   fs.writeFileSync(path.join(dir, `${name}.ext`), ext.join('\n') + '\n');
-  await openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}.key`, '-CAcreateserial',
-    '-out', `${name}.pem`, '-days', DAYS, '-sha256', '-extfile', `${name}.ext`]);
+  await openssl(dir, [
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    `${ca}.pem`,
+    '-CAkey',
+    `${ca}.key`,
+    '-CAcreateserial',
+    '-out',
+    `${name}.pem`,
+    '-days',
+    DAYS,
+    '-sha256',
+    '-extfile',
+    `${name}.ext`,
+  ]);
 }
 
 /**
@@ -41,15 +73,24 @@ async function issue(dir, name, cn, ca, ext) {
  */
 async function generateCerts(dir) {
   fs.mkdirSync(dir, { recursive: true });
-  const leafExt = (eku) => ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', `extendedKeyUsage=${eku}`];
+  const leafExt = (eku) => [
+    'basicConstraints=critical,CA:FALSE',
+    'keyUsage=critical,digitalSignature,keyEncipherment',
+    `extendedKeyUsage=${eku}`,
+  ];
   await Promise.all([
     (async () => {
       await selfSignedCa(dir, 'ca', 'ckl-test-root-ca');
       await Promise.all([
-        issue(dir, 'broker', 'localhost', 'ca', [...leafExt('serverAuth,clientAuth'), 'subjectAltName=DNS:localhost,IP:127.0.0.1']),
+        issue(dir, 'broker', 'localhost', 'ca', [
+          ...leafExt('serverAuth,clientAuth'),
+          'subjectAltName=DNS:localhost,IP:127.0.0.1',
+        ]),
         (async () => {
-          await issue(dir, 'intermediate', 'ckl-test-intermediate-ca', 'ca',
-            ['basicConstraints=critical,CA:TRUE,pathlen:0', 'keyUsage=critical,keyCertSign,cRLSign']);
+          await issue(dir, 'intermediate', 'ckl-test-intermediate-ca', 'ca', [
+            'basicConstraints=critical,CA:TRUE,pathlen:0',
+            'keyUsage=critical,keyCertSign,cRLSign',
+          ]);
           await issue(dir, 'client', 'ckl-test-client', 'intermediate', leafExt('clientAuth'));
         })(),
       ]);
@@ -73,8 +114,32 @@ async function generateCerts(dir) {
     pbes2: `pbes2-${crypto.randomBytes(6).toString('hex')}`,
   };
   await Promise.all([
-    openssl(dir, ['pkcs8', '-topk8', '-v1', 'PBE-SHA1-3DES', '-in', 'client.key', '-out', 'client.pbes1.key', '-passout', `pass:${passwords.pbes1}`]),
-    openssl(dir, ['pkcs8', '-topk8', '-v2', 'aes-256-cbc', '-v2prf', 'hmacWithSHA256', '-in', 'client.key', '-out', 'client.pbes2.key', '-passout', `pass:${passwords.pbes2}`]),
+    openssl(dir, [
+      'pkcs8',
+      '-topk8',
+      '-v1',
+      'PBE-SHA1-3DES',
+      '-in',
+      'client.key',
+      '-out',
+      'client.pbes1.key',
+      '-passout',
+      `pass:${passwords.pbes1}`,
+    ]),
+    openssl(dir, [
+      'pkcs8',
+      '-topk8',
+      '-v2',
+      'aes-256-cbc',
+      '-v2prf',
+      'hmacWithSHA256',
+      '-in',
+      'client.key',
+      '-out',
+      'client.pbes2.key',
+      '-passout',
+      `pass:${passwords.pbes2}`,
+    ]),
   ]);
   for (const f of fs.readdirSync(dir)) if (/\.(csr|ext|srl)$/.test(f)) fs.unlinkSync(path.join(dir, f));
 

@@ -23,7 +23,11 @@ const VERSIONS = {
 };
 
 function readMarker(file) {
-  try { return JSON.parse(fs.readFileSync(file, 'utf8')); } catch { return null; }
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return null;
+  }
 }
 
 /** Write marker last, so an interrupted download is retried next time. */
@@ -37,15 +41,26 @@ async function withLock(dir, fn) {
   fs.mkdirSync(path.dirname(lock), { recursive: true });
   const until = Date.now() + 15 * 60 * 1000;
   for (;;) {
-    try { fs.mkdirSync(lock); break; } catch (e) {
+    try {
+      fs.mkdirSync(lock);
+      break;
+    } catch (e) {
       if (e.code !== 'EEXIST') throw e;
       // Stale lock of a killed installer: older than 15 minutes.
-      try { if (Date.now() - fs.statSync(lock).mtimeMs > 15 * 60 * 1000) fs.rmSync(lock, { recursive: true }); } catch { /* raced */ }
+      try {
+        if (Date.now() - fs.statSync(lock).mtimeMs > 15 * 60 * 1000) fs.rmSync(lock, { recursive: true });
+      } catch {
+        /* raced */
+      }
       if (Date.now() > until) throw new Error(`timed out waiting for ${lock}`, { cause: e });
       await new Promise((r) => setTimeout(r, 500));
     }
   }
-  try { return await fn(); } finally { fs.rmSync(lock, { recursive: true, force: true }); }
+  try {
+    return await fn();
+  } finally {
+    fs.rmSync(lock, { recursive: true, force: true });
+  }
 }
 
 /**
@@ -61,9 +76,17 @@ function mavenCopy(dir, profiles, props) {
 
 /** Maven: copy a profile's dependency closure into dir (class path = dir/*). */
 async function mavenCopyNow(dir, profiles, props) {
-  const args = ['-B', '-q', '-f', path.join(TESTENV_DIR, 'pom.xml'), '-P', profiles.join(','),
+  const args = [
+    '-B',
+    '-q',
+    '-f',
+    path.join(TESTENV_DIR, 'pom.xml'),
+    '-P',
+    profiles.join(','),
     ...Object.entries(props).map(([k, v]) => `-D${k}=${v}`),
-    'dependency:copy-dependencies', `-DoutputDirectory=${dir}`];
+    'dependency:copy-dependencies',
+    `-DoutputDirectory=${dir}`,
+  ];
   await run('mvn', args, { timeout: 15 * 60 * 1000 });
 }
 
@@ -130,8 +153,11 @@ async function ensureMoto(version = VERSIONS.moto) {
     fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(dir, { recursive: true });
     await run('python3', ['-m', 'venv', path.join(dir, 'venv')]);
-    await run(path.join(dir, 'venv', 'bin', 'pip'), ['install', '-q', '--disable-pip-version-check', `moto[server]==${version}`],
-      { timeout: 15 * 60 * 1000 });
+    await run(
+      path.join(dir, 'venv', 'bin', 'pip'),
+      ['install', '-q', '--disable-pip-version-check', `moto[server]==${version}`],
+      { timeout: 15 * 60 * 1000 },
+    );
     writeMarker(marker, { version });
     log(`moto ${version} ready in ${((Date.now() - t) / 1000).toFixed(1)}s`);
     return res;
@@ -139,7 +165,14 @@ async function ensureMoto(version = VERSIONS.moto) {
 }
 
 /** Last lines of a failed command's message, for an error that says why. */
-const why = (e) => e.message.split('\n').map((l) => l.trim()).filter(Boolean).slice(-4).join(' | ').slice(0, 600);
+const why = (e) =>
+  e.message
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .slice(-4)
+    .join(' | ')
+    .slice(0, 600);
 
 /**
  * The official AWS Lambda Runtime Interface Emulator, built with `go install` of the pinned module
@@ -148,7 +181,8 @@ const why = (e) => e.message.split('\n').map((l) => l.trim()).filter(Boolean).sl
  * again). CKL_RIE_BIN points at a prebuilt binary instead.
  */
 async function ensureRie() {
-  if (process.env.CKL_RIE_BIN) return { kind: 'aws-lambda-rie', bin: process.env.CKL_RIE_BIN, version: 'CKL_RIE_BIN', source: 'CKL_RIE_BIN' };
+  if (process.env.CKL_RIE_BIN)
+    return { kind: 'aws-lambda-rie', bin: process.env.CKL_RIE_BIN, version: 'CKL_RIE_BIN', source: 'CKL_RIE_BIN' };
   const dir = path.join(cacheDir(), `aws-lambda-rie-${VERSIONS.rie}`);
   const bin = path.join(dir, 'bin', 'aws-lambda-rie');
   const marker = path.join(dir, '.ckl-ready.json');
@@ -168,10 +202,18 @@ async function ensureRie() {
     try {
       await run('go', ['install', `github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@${VERSIONS.rie}`], {
         timeout: 5 * 60 * 1000,
-        env: { ...process.env, CGO_ENABLED: '0', GOBIN: path.join(dir, 'bin'), GOFLAGS: [process.env.GOFLAGS, '-modcacherw', '-mod=mod'].filter(Boolean).join(' ') },
+        env: {
+          ...process.env,
+          CGO_ENABLED: '0',
+          GOBIN: path.join(dir, 'bin'),
+          GOFLAGS: [process.env.GOFLAGS, '-modcacherw', '-mod=mod'].filter(Boolean).join(' '),
+        },
       });
     } catch (e) {
-      throw new Error(`cannot install the AWS Lambda RIE with go install (github.com/aws/aws-lambda-runtime-interface-emulator@${VERSIONS.rie}): ${why(e)}; check that the Go module proxy is reachable (GOPROXY), or set CKL_RIE_BIN to a prebuilt binary`, { cause: e });
+      throw new Error(
+        `cannot install the AWS Lambda RIE with go install (github.com/aws/aws-lambda-runtime-interface-emulator@${VERSIONS.rie}): ${why(e)}; check that the Go module proxy is reachable (GOPROXY), or set CKL_RIE_BIN to a prebuilt binary`,
+        { cause: e },
+      );
     }
     writeMarker(marker, { ok: true, version: VERSIONS.rie, source: 'go-install' });
     log(`aws-lambda-rie ${VERSIONS.rie} built with go install in ${((Date.now() - t) / 1000).toFixed(1)}s`);
@@ -197,7 +239,10 @@ async function ensureNode(version = VERSIONS.node) {
     fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'ckl-node', private: true }));
-    await run('npm', ['install', '--no-audit', '--no-fund', '--no-save', '--no-package-lock', `${pkg}@${version}`], { cwd: dir, timeout: 10 * 60 * 1000 });
+    await run('npm', ['install', '--no-audit', '--no-fund', '--no-save', '--no-package-lock', `${pkg}@${version}`], {
+      cwd: dir,
+      timeout: 10 * 60 * 1000,
+    });
     const { stdout } = await run(res.bin, ['--version']);
     if (stdout.trim() !== `v${version}`) throw new Error(`${res.bin} --version printed ${stdout.trim()}, expected v${version}`);
     writeMarker(marker, { version });
@@ -213,7 +258,14 @@ async function ensureNode(version = VERSIONS.node) {
  */
 const RIC_BUILD_TOOLS = { cmake: 'cmake', make: 'make', gcc: 'gcc', 'g++': 'g++', python3: 'python3', xz: 'xz-utils' };
 
-const onPath = (cmd) => { try { execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }); return true; } catch { return false; } };
+const onPath = (cmd) => {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 /** Install the missing build tools with apt-get (root only), once; otherwise say which are missing. */
 async function ensureBuildTools() {
@@ -253,16 +305,24 @@ async function ensureRic(version = VERSIONS.ric) {
     log(`installing aws-lambda-ric@${version} from npm (builds aws-lambda-cpp, curl and its addon, ~1 min)`);
     fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'ckl-ric', private: true, allowScripts: { [`aws-lambda-ric@${version}`]: true } }, null, 2));
+    fs.writeFileSync(
+      path.join(dir, 'package.json'),
+      JSON.stringify({ name: 'ckl-ric', private: true, allowScripts: { [`aws-lambda-ric@${version}`]: true } }, null, 2),
+    );
     try {
       await run('npm', ['install', '--no-audit', '--no-fund', '--foreground-scripts', `aws-lambda-ric@${version}`], {
         cwd: dir,
         timeout: 15 * 60 * 1000,
         // node-gyp builds against the functions' Node (headers from its package, no download).
-        env: { ...process.env, PATH: `${path.dirname(node.bin)}${path.delimiter}${process.env.PATH}`, npm_config_nodedir: node.dir },
+        env: {
+          ...process.env,
+          PATH: `${path.dirname(node.bin)}${path.delimiter}${process.env.PATH}`,
+          npm_config_nodedir: node.dir,
+        },
       });
       // (Loading the addon here is no check: it reads AWS_LAMBDA_RUNTIME_API when loaded and aborts without it.)
-      if (!fs.existsSync(path.join(pkgDir, 'rapid-client.node'))) throw new Error('npm install ran, but rapid-client.node was not built');
+      if (!fs.existsSync(path.join(pkgDir, 'rapid-client.node')))
+        throw new Error('npm install ran, but rapid-client.node was not built');
     } catch (e) {
       throw new Error(`cannot install aws-lambda-ric@${version} for Node.js ${node.version}: ${why(e)}`, { cause: e });
     }

@@ -32,7 +32,9 @@ function clusterId() {
 async function prepareKafka({ runDir, certs, install, properties = {} }) {
   for (const [k, v] of Object.entries(properties)) {
     if (!/^[A-Za-z0-9._-]+$/.test(k) || typeof v !== 'string' || /[\r\n]/.test(v)) {
-      throw new Error(`kafkaProperties: ${JSON.stringify(k)}=${JSON.stringify(v)} is not a broker property (name of letters, digits, '.', '_', '-'; value a one-line string)`);
+      throw new Error(
+        `kafkaProperties: ${JSON.stringify(k)}=${JSON.stringify(v)} is not a broker property (name of letters, digits, '.', '_', '-'; value a one-line string)`,
+      );
     }
   }
   const dir = path.join(runDir, 'kafka');
@@ -58,8 +60,7 @@ async function prepareKafka({ runDir, certs, install, properties = {} }) {
     'sasl.enabled.mechanisms': 'SCRAM-SHA-256,SCRAM-SHA-512,PLAIN',
     'listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config': 'org.apache.kafka.common.security.scram.ScramLoginModule required;',
     'listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config': 'org.apache.kafka.common.security.scram.ScramLoginModule required;',
-    'listener.name.sasl_ssl.plain.sasl.jaas.config':
-      `org.apache.kafka.common.security.plain.PlainLoginModule required user_${plain.username}="${plain.password}";`,
+    'listener.name.sasl_ssl.plain.sasl.jaas.config': `org.apache.kafka.common.security.plain.PlainLoginModule required user_${plain.username}="${plain.password}";`,
     'ssl.keystore.type': 'PEM',
     'ssl.keystore.location': certs.files.brokerKeystore,
     'ssl.truststore.type': 'PEM',
@@ -83,28 +84,52 @@ async function prepareKafka({ runDir, certs, install, properties = {} }) {
     ...properties,
   };
   const propsFile = path.join(dir, 'server.properties');
-  fs.writeFileSync(propsFile, Object.entries(props).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
+  fs.writeFileSync(
+    propsFile,
+    Object.entries(props)
+      .map(([k, v]) => `${k}=${v}`)
+      .join('\n') + '\n',
+  );
   // Kafka 3.x logs with reload4j (log4j 1 syntax), 4.x with log4j2; give each its file.
   const log4j = path.join(dir, 'log4j.properties');
-  fs.writeFileSync(log4j, [
-    'log4j.rootLogger=INFO, stdout',
-    'log4j.appender.stdout=org.apache.log4j.ConsoleAppender',
-    'log4j.appender.stdout.layout=org.apache.log4j.PatternLayout',
-    'log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n',
-    'log4j.logger.kafka=INFO', 'log4j.logger.org.apache.kafka=INFO', '',
-  ].join('\n'));
+  fs.writeFileSync(
+    log4j,
+    [
+      'log4j.rootLogger=INFO, stdout',
+      'log4j.appender.stdout=org.apache.log4j.ConsoleAppender',
+      'log4j.appender.stdout.layout=org.apache.log4j.PatternLayout',
+      'log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n',
+      'log4j.logger.kafka=INFO',
+      'log4j.logger.org.apache.kafka=INFO',
+      '',
+    ].join('\n'),
+  );
   const log4j2 = path.join(dir, 'log4j2.properties');
-  fs.writeFileSync(log4j2, [
-    'appender.stdout.type=Console', 'appender.stdout.name=STDOUT', 'appender.stdout.layout.type=PatternLayout',
-    'appender.stdout.layout.pattern=[%d] %p %m (%c)%n', 'rootLogger.level=INFO', 'rootLogger.appenderRef.stdout.ref=STDOUT', '',
-  ].join('\n'));
+  fs.writeFileSync(
+    log4j2,
+    [
+      'appender.stdout.type=Console',
+      'appender.stdout.name=STDOUT',
+      'appender.stdout.layout.type=PatternLayout',
+      'appender.stdout.layout.pattern=[%d] %p %m (%c)%n',
+      'rootLogger.level=INFO',
+      'rootLogger.appenderRef.stdout.ref=STDOUT',
+      '',
+    ].join('\n'),
+  );
   const cp = `${install.libDir}/*`;
   const logProps = [`-Dlog4j.configuration=file:${log4j}`, `-Dlog4j2.configurationFile=${log4j2}`];
 
   const t = Date.now();
-  const scramArgs = Object.entries(scram).flatMap(([mech, u]) => ['--add-scram', `${mech}=[name=${u.username},password=${u.password}]`]);
-  await run('java', ['-Xmx256m', ...logProps, '-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', propsFile, ...scramArgs],
-    { cwd: dir, timeout: 120000 });
+  const scramArgs = Object.entries(scram).flatMap(([mech, u]) => [
+    '--add-scram',
+    `${mech}=[name=${u.username},password=${u.password}]`,
+  ]);
+  await run(
+    'java',
+    ['-Xmx256m', ...logProps, '-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', propsFile, ...scramArgs],
+    { cwd: dir, timeout: 120000 },
+  );
   log(`Kafka storage formatted in ${((Date.now() - t) / 1000).toFixed(1)}s`);
 
   const info = {
@@ -158,7 +183,11 @@ function kafkaClientConfig(env, listener = 'plaintext', overrides = {}) {
 async function kafkaReady(env) {
   const { Kafka, logLevel } = require('kafkajs');
   for (const [listener, mechanism] of [['plaintext'], ['saslSsl', 'SCRAM-SHA-256'], ['saslSsl', 'SCRAM-SHA-512'], ['ssl']]) {
-    const admin = new Kafka({ ...kafkaClientConfig(env, listener, { mechanism }), logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
+    const admin = new Kafka({
+      ...kafkaClientConfig(env, listener, { mechanism }),
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 0 },
+    }).admin();
     try {
       await admin.connect();
       await admin.describeCluster();
@@ -183,10 +212,15 @@ async function partitionsLed(env) {
     const names = await admin.listTopics();
     if (!names.length) return true;
     const { topics } = await admin.fetchTopicMetadata({ topics: names });
-    const leaderless = topics.flatMap((t) => t.partitions
-      .filter((p) => !(p.leader >= 0) || p.partitionErrorCode)
-      .map((p) => `${t.name}-${p.partitionId}${p.partitionErrorCode ? ` (error ${p.partitionErrorCode})` : ''}`));
-    if (leaderless.length) throw new Error(`partitions without a leader: ${leaderless.slice(0, 10).join(', ')}${leaderless.length > 10 ? ', ...' : ''}`);
+    const leaderless = topics.flatMap((t) =>
+      t.partitions
+        .filter((p) => !(p.leader >= 0) || p.partitionErrorCode)
+        .map((p) => `${t.name}-${p.partitionId}${p.partitionErrorCode ? ` (error ${p.partitionErrorCode})` : ''}`),
+    );
+    if (leaderless.length)
+      throw new Error(
+        `partitions without a leader: ${leaderless.slice(0, 10).join(', ')}${leaderless.length > 10 ? ', ...' : ''}`,
+      );
     for (const t of topics) await admin.fetchTopicOffsets(t.name);
     return true;
   } finally {
@@ -201,8 +235,21 @@ async function partitionsLed(env) {
  */
 async function setScramPassword(env, { username, password, mechanism = 'SCRAM-SHA-512' }) {
   const src = path.join(TESTENV_DIR, 'java', 'ScramAdmin.java');
-  await run('java', ['-Xmx128m', '-cp', `${env.kafka.libDir}/*`, `-Dlog4j.configuration=file:${path.join(env.kafka.dir, 'log4j.properties')}`,
-    src, env.kafka.bootstrap.plaintext, mechanism, username, password], { timeout: 60000 });
+  await run(
+    'java',
+    [
+      '-Xmx128m',
+      '-cp',
+      `${env.kafka.libDir}/*`,
+      `-Dlog4j.configuration=file:${path.join(env.kafka.dir, 'log4j.properties')}`,
+      src,
+      env.kafka.bootstrap.plaintext,
+      mechanism,
+      username,
+      password,
+    ],
+    { timeout: 60000 },
+  );
 }
 
 module.exports = { prepareKafka, kafkaReady, partitionsLed, kafkaClientConfig, setScramPassword };

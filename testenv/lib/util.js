@@ -93,19 +93,30 @@ function spawnDetached(name, cmd, args, { cwd, env, runDir, cleanEnv = false }) 
   fs.mkdirSync(pidDir, { recursive: true });
   fs.writeFileSync(path.join(pidDir, `${name}.pid`), String(child.pid));
   let exited = null;
-  child.on('exit', (code, sig) => { exited = { code, sig }; });
+  child.on('exit', (code, sig) => {
+    exited = { code, sig };
+  });
   return { pid: child.pid, logFile, exited: () => exited };
 }
 
 function isAlive(pid) {
-  try { process.kill(pid, 0); return true; } catch { return false; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Every process below pid (children, grandchildren), from /proc; [] where /proc is missing. */
 function descendants(pid) {
   const children = new Map();
   let entries;
-  try { entries = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)); } catch { return []; }
+  try {
+    entries = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return [];
+  }
   for (const d of entries) {
     try {
       // stat: "pid (comm) state ppid ..."; comm may contain spaces or parentheses.
@@ -113,10 +124,17 @@ function descendants(pid) {
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
       if (!children.has(ppid)) children.set(ppid, []);
       children.get(ppid).push(Number(d));
-    } catch { /* exited meanwhile */ }
+    } catch {
+      /* exited meanwhile */
+    }
   }
   const out = [];
-  const walk = (p) => { for (const c of children.get(p) || []) { out.push(c); walk(c); } };
+  const walk = (p) => {
+    for (const c of children.get(p) || []) {
+      out.push(c);
+      walk(c);
+    }
+  };
   walk(pid);
   return out;
 }
@@ -128,18 +146,40 @@ function descendants(pid) {
  */
 async function killPidfile(pidFile, graceMs = 10000) {
   let pid;
-  try { pid = Number(fs.readFileSync(pidFile, 'utf8').trim()); } catch { return false; }
+  try {
+    pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+  } catch {
+    return false;
+  }
   if (!pid) return false;
   const tree = isAlive(pid) ? descendants(pid) : [];
-  const kill = (p, s) => { try { process.kill(-p, s); } catch { /* not a group leader */ } try { process.kill(p, s); } catch { /* gone */ } };
-  const sig = (s) => { kill(pid, s); for (const c of tree) kill(c, s); };
+  const kill = (p, s) => {
+    try {
+      process.kill(-p, s);
+    } catch {
+      /* not a group leader */
+    }
+    try {
+      process.kill(p, s);
+    } catch {
+      /* gone */
+    }
+  };
+  const sig = (s) => {
+    kill(pid, s);
+    for (const c of tree) kill(c, s);
+  };
   const anyAlive = () => isAlive(pid) || tree.some(isAlive);
   sig('SIGTERM');
   const until = Date.now() + graceMs;
   while (anyAlive() && Date.now() < until) await sleep(100);
   if (anyAlive()) sig('SIGKILL');
   while (anyAlive() && Date.now() < until + 3000) await sleep(50);
-  try { fs.unlinkSync(pidFile); } catch { /* already removed */ }
+  try {
+    fs.unlinkSync(pidFile);
+  } catch {
+    /* already removed */
+  }
   return true;
 }
 
@@ -150,19 +190,31 @@ async function waitFor(what, check, { timeoutMs = 120000, intervalMs = 250, proc
   const until = Date.now() + timeoutMs;
   let lastErr;
   for (;;) {
-    try { if (await check()) return; } catch (e) { lastErr = e; }
+    try {
+      if (await check()) return;
+    } catch (e) {
+      lastErr = e;
+    }
     if (proc && proc.exited && proc.exited()) {
-      throw new Error(`${what} exited (${JSON.stringify(proc.exited())}) before ready; log ${proc.logFile}:\n${tail(proc.logFile)}`);
+      throw new Error(
+        `${what} exited (${JSON.stringify(proc.exited())}) before ready; log ${proc.logFile}:\n${tail(proc.logFile)}`,
+      );
     }
     if (Date.now() > until) {
-      throw new Error(`${what} not ready after ${timeoutMs} ms: ${lastErr ? lastErr.message : ''}${proc ? `\n${tail(proc.logFile)}` : ''}`);
+      throw new Error(
+        `${what} not ready after ${timeoutMs} ms: ${lastErr ? lastErr.message : ''}${proc ? `\n${tail(proc.logFile)}` : ''}`,
+      );
     }
     await sleep(intervalMs);
   }
 }
 
 function tail(file, n = 40) {
-  try { return fs.readFileSync(file, 'utf8').split('\n').slice(-n).join('\n'); } catch { return ''; }
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').slice(-n).join('\n');
+  } catch {
+    return '';
+  }
 }
 
 /** TCP connect probe. */
@@ -170,9 +222,15 @@ function tcpOpen(port, host = '127.0.0.1') {
   return new Promise((resolve) => {
     const s = net.connect({ port, host });
     s.setTimeout(1000);
-    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once('error', () => resolve(false));
-    s.once('timeout', () => { s.destroy(); resolve(false); });
+    s.once('timeout', () => {
+      s.destroy();
+      resolve(false);
+    });
   });
 }
 
@@ -182,7 +240,9 @@ function httpRequest({ port, host = '127.0.0.1', method = 'GET', path: p = '/', 
     const req = http.request({ host, port, method, path: p, headers }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+      );
     });
     req.on('error', reject);
     if (timeoutMs) req.setTimeout(timeoutMs, () => req.destroy(new Error('timeout')));
@@ -192,5 +252,18 @@ function httpRequest({ port, host = '127.0.0.1', method = 'GET', path: p = '/', 
 }
 
 module.exports = {
-  TESTENV_DIR, cacheDir, log, freePort, run, spawnDetached, killPidfile, descendants, isAlive, sleep, waitFor, tail, tcpOpen, httpRequest,
+  TESTENV_DIR,
+  cacheDir,
+  log,
+  freePort,
+  run,
+  spawnDetached,
+  killPidfile,
+  descendants,
+  isAlive,
+  sleep,
+  waitFor,
+  tail,
+  tcpOpen,
+  httpRequest,
 };

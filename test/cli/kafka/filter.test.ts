@@ -12,7 +12,12 @@ describe('event filtering of the local event source mapping', () => {
 
   test.each([
     // the Lambda guide's Kafka example: device_ID begins with AB
-    ['prefix on a JSON value', { value: { device_ID: [{ prefix: 'AB' }] } }, { device_ID: 'AB1234', session: { duration: 162 } }, true],
+    [
+      'prefix on a JSON value',
+      { value: { device_ID: [{ prefix: 'AB' }] } },
+      { device_ID: 'AB1234', session: { duration: 162 } },
+      true,
+    ],
     ['prefix not matching', { value: { device_ID: [{ prefix: 'AB' }] } }, { device_ID: 'XY1234' }, false],
     ['a plain-text value matched as text', { value: [{ prefix: 'Hello' }] }, 'Hello, this is a test.', true],
     ['a text rule on a JSON value does not match', { value: [{ prefix: '{' }] }, { a: 1 }, false],
@@ -56,7 +61,11 @@ describe('event filtering of the local event source mapping', () => {
     ['an unknown operator', json({ value: { a: [{ contains: 'x' }] } }), /filters\[0\]\.value\.a: unknown operator "contains"/],
     ['a numeric rule without a number', json({ value: { a: [{ numeric: ['>', 'x'] }] } }), /numeric takes pairs of a comparison/],
     ['exists with a string', json({ value: { a: [{ exists: 'yes' }] } }), /exists takes true or false/],
-    ['a bare value instead of a list', json({ value: { a: 'x' } }), /filters\[0\]\.value\.a: expected an array of rules or a nested pattern, got "x"/],
+    [
+      'a bare value instead of a list',
+      json({ value: { a: 'x' } }),
+      /filters\[0\]\.value\.a: expected an array of rules or a nested pattern, got "x"/,
+    ],
     ['$or with one branch', json({ value: { $or: [{ a: [1] }] } }), /\$or takes an array of at least two patterns/],
   ])('fails with LocalEsmConfigError for %s', (_, pattern, message) => {
     expect(() => recordFilter([pattern])).toThrow(LocalEsmConfigError);

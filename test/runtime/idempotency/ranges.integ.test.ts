@@ -6,11 +6,16 @@ import { DynamoDBClient, GetItemCommand, PutItemCommand, ScanCommand } from '@aw
 import { randomUUID } from 'node:crypto';
 import * as te from '../../../testenv';
 import {
-  CompletionEntry, coordinatesKey, decodeEvent, DynamoDbRangeStore, IdempotencyLeaseLostError, RecordOutcome, SourceRecord,
+  CompletionEntry,
+  coordinatesKey,
+  decodeEvent,
+  DynamoDbRangeStore,
+  IdempotencyLeaseLostError,
+  RecordOutcome,
+  SourceRecord,
 } from '../../../runtime';
 import { bigSequence, createIdempotencyTable, kafkaEvent, kinesisEvent, partitionSpecs } from '../support';
 
- 
 const { itemBytes } = require('../../../bench/idempotency-steady') as { itemBytes: (item: Record<string, unknown>) => number };
 
 jest.setTimeout(60_000);
@@ -18,17 +23,34 @@ jest.setTimeout(60_000);
 describe('DynamoDbRangeStore against DynamoDB Local', () => {
   const client = new DynamoDBClient(te.awsClientConfig('dynamodb', undefined, { maxAttempts: 10 }));
   let tableName: string;
-  beforeAll(async () => { tableName = await createIdempotencyTable(client); });
+  beforeAll(async () => {
+    tableName = await createIdempotencyTable(client);
+  });
   afterAll(() => client.destroy());
 
   const entries = (records: readonly SourceRecord[]) => records.map((record) => ({ key: coordinatesKey(record), record }));
-  const completions = (records: readonly SourceRecord[], outcome: RecordOutcome = 'responded', result: (r: SourceRecord) => unknown = (r) => ({ r: r.offset })): CompletionEntry[] =>
-    records.map((record) => ({ key: coordinatesKey(record), record, outcome, result: outcome === 'responded' ? result(record) : undefined }));
+  const completions = (
+    records: readonly SourceRecord[],
+    outcome: RecordOutcome = 'responded',
+    result: (r: SourceRecord) => unknown = (r) => ({ r: r.offset }),
+  ): CompletionEntry[] =>
+    records.map((record) => ({
+      key: coordinatesKey(record),
+      record,
+      outcome,
+      result: outcome === 'responded' ? result(record) : undefined,
+    }));
   const soon = () => Date.now() + 60_000;
   const topicName = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
   /** Every item of a topic's partitions: their ids. */
   async function itemsOf(topic: string): Promise<string[]> {
-    const out = await client.send(new ScanCommand({ TableName: tableName, FilterExpression: 'begins_with(id, :t)', ExpressionAttributeValues: { ':t': { S: `${topic}#` } } }));
+    const out = await client.send(
+      new ScanCommand({
+        TableName: tableName,
+        FilterExpression: 'begins_with(id, :t)',
+        ExpressionAttributeValues: { ':t': { S: `${topic}#` } },
+      }),
+    );
     return (out.Items ?? []).map((i) => i.id.S!).sort();
   }
 
@@ -47,7 +69,15 @@ describe('DynamoDbRangeStore against DynamoDB Local', () => {
     const second = await store.open(entries(again), soon());
     // THEN 50..299 are done with their stored results, 300..349 are not
     expect(second.done.size).toBe(250);
-    expect(second.done.get(`${topic}-0-123`)).toEqual({ outcome: 'responded', result: { r: 123 }, resultOmitted: false, relayPending: false, topic, partition: 0, offset: 123 });
+    expect(second.done.get(`${topic}-0-123`)).toEqual({
+      outcome: 'responded',
+      result: { r: 123 },
+      resultOmitted: false,
+      relayPending: false,
+      topic,
+      partition: 0,
+      offset: 123,
+    });
     expect(second.done.has(`${topic}-0-300`)).toBe(false);
     expect(second.inProgress.size).toBe(0);
     await second.close();
@@ -57,7 +87,8 @@ describe('DynamoDbRangeStore against DynamoDB Local', () => {
     // GIVEN offsets 0, 1, 5, 9 done in one invocation, 10 and 20 in another
     const topic = topicName('gaps');
     const store = new DynamoDbRangeStore({ tableName, client });
-    const at = (...offsets: number[]) => decodeEvent(kafkaEvent(offsets.map((offset) => ({ topic, partition: 2, offset, value: { offset } }))));
+    const at = (...offsets: number[]) =>
+      decodeEvent(kafkaEvent(offsets.map((offset) => ({ topic, partition: 2, offset, value: { offset } }))));
     const s = await store.open(entries(at(0, 1, 5, 9, 10, 20)), soon());
     await s.complete(completions(at(0, 1, 5, 9), 'invoked'));
     await s.complete(completions(at(10, 20), 'logged'));
@@ -74,26 +105,29 @@ describe('DynamoDbRangeStore against DynamoDB Local', () => {
   test.each([
     ['another execution environment', 'b'],
     ['the same process', 'a'],
-  ])('two invocations on one partition, the second in %s: it finds the partition leased and its records in progress, until the first closes', async (_, second) => {
-    // GIVEN one invocation that opened offsets 0..9
-    const topic = topicName('race');
-    const store = new DynamoDbRangeStore({ tableName, client, container: 'a' });
-    const records = decodeEvent(kafkaEvent(partitionSpecs(topic, 0, 0, 10)));
-    const a = await store.open(entries(records), soon());
-    // WHEN a second invocation opens the same records before the first completes them
-    const b = await new DynamoDbRangeStore({ tableName, client, container: second }).open(entries(records), soon());
-    // THEN all of them are in progress for the second, and none is done
-    expect(b.inProgress.size).toBe(10);
-    expect(b.done.size).toBe(0);
-    await b.close();
-    // AND once the first completed and closed, a third invocation finds them done, none in progress
-    await a.complete(completions(records));
-    await a.close();
-    const c = await store.open(entries(records), soon());
-    expect(c.done.size).toBe(10);
-    expect(c.inProgress.size).toBe(0);
-    await c.close();
-  });
+  ])(
+    'two invocations on one partition, the second in %s: it finds the partition leased and its records in progress, until the first closes',
+    async (_, second) => {
+      // GIVEN one invocation that opened offsets 0..9
+      const topic = topicName('race');
+      const store = new DynamoDbRangeStore({ tableName, client, container: 'a' });
+      const records = decodeEvent(kafkaEvent(partitionSpecs(topic, 0, 0, 10)));
+      const a = await store.open(entries(records), soon());
+      // WHEN a second invocation opens the same records before the first completes them
+      const b = await new DynamoDbRangeStore({ tableName, client, container: second }).open(entries(records), soon());
+      // THEN all of them are in progress for the second, and none is done
+      expect(b.inProgress.size).toBe(10);
+      expect(b.done.size).toBe(0);
+      await b.close();
+      // AND once the first completed and closed, a third invocation finds them done, none in progress
+      await a.complete(completions(records));
+      await a.close();
+      const c = await store.open(entries(records), soon());
+      expect(c.done.size).toBe(10);
+      expect(c.inProgress.size).toBe(0);
+      await c.close();
+    },
+  );
 
   test('a lease outlived by its invocation passes to the next one, and the late completion fails with IdempotencyLeaseLostError', async () => {
     // GIVEN an invocation whose lease ends in 1 s and that never closes (killed)
@@ -118,10 +152,15 @@ describe('DynamoDbRangeStore against DynamoDB Local', () => {
     // unreachable when it ended)
     const topic = topicName('left');
     const records = decodeEvent(kafkaEvent(partitionSpecs(topic, 0, 0, 3)));
-    await client.send(new PutItemCommand({
-      TableName: tableName,
-      Item: { id: { S: `${topic}#0` }, lease: { M: { owner: { S: 'gone' }, container: { S: 'left' }, until: { N: String(soon()) } } } },
-    }));
+    await client.send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: {
+          id: { S: `${topic}#0` },
+          lease: { M: { owner: { S: 'gone' }, container: { S: 'left' }, until: { N: String(soon()) } } },
+        },
+      }),
+    );
     // WHEN another environment, then "left" itself, open the partition
     const other = await new DynamoDbRangeStore({ tableName, client, container: 'other' }).open(entries(records), soon());
     const same = await new DynamoDbRangeStore({ tableName, client, container: 'left' }).open(entries(records), soon());
@@ -159,7 +198,12 @@ describe('DynamoDbRangeStore against DynamoDB Local', () => {
   test('Kinesis sequence numbers beyond 38 digits: a redelivery from the middle of a range finds the rest done', async () => {
     // GIVEN 20 records of a shard done in two invocations
     const stream = topicName('stream');
-    const specs = Array.from({ length: 25 }, (_, i) => ({ stream, shardId: 'shardId-000000000001', sequenceNumber: bigSequence(i * 7), value: { i } }));
+    const specs = Array.from({ length: 25 }, (_, i) => ({
+      stream,
+      shardId: 'shardId-000000000001',
+      sequenceNumber: bigSequence(i * 7),
+      value: { i },
+    }));
     const records = decodeEvent(kinesisEvent(specs));
     expect(String(records[0].offset).length).toBeGreaterThan(38);
     const store = new DynamoDbRangeStore({ tableName, client });
@@ -183,7 +227,15 @@ describe('DynamoDbRangeStore against DynamoDB Local', () => {
     const records = decodeEvent(kafkaEvent(partitionSpecs(topic, 0, 0, 3)));
     const big = 'x'.repeat(1_001);
     const s = await store.open(entries(records), soon());
-    await s.complete(records.map((record, i) => ({ key: coordinatesKey(record), record, outcome: 'responded', result: i === 0 ? 'small' : big, relayPending: i > 0 })));
+    await s.complete(
+      records.map((record, i) => ({
+        key: coordinatesKey(record),
+        record,
+        outcome: 'responded',
+        result: i === 0 ? 'small' : big,
+        relayPending: i > 0,
+      })),
+    );
     // WHEN only offset 2 is confirmed relayed before the invocation ends
     await s.relayed([{ key: coordinatesKey(records[2]), record: records[2], outcome: 'responded', result: big }]);
     await s.close();
@@ -195,7 +247,7 @@ describe('DynamoDbRangeStore against DynamoDB Local', () => {
     await again.close();
   });
 
-  test('results over one item\'s size go into more items, all read back', async () => {
+  test("results over one item's size go into more items, all read back", async () => {
     // GIVEN 10 records with 60 KB results each (600 KB: two items)
     const topic = topicName('big');
     const store = new DynamoDbRangeStore({ tableName, client });
@@ -232,7 +284,9 @@ describe('DynamoDbRangeStore against DynamoDB Local', () => {
     // GIVEN 100 events of one record each, every other offset (the ones between never delivered: nothing to merge across)
     const topic = topicName('gapped');
     const store = new DynamoDbRangeStore({ tableName, client });
-    const records = decodeEvent(kafkaEvent(Array.from({ length: 100 }, (_, i) => ({ topic, partition: 0, offset: 2 * i, value: { i } }))));
+    const records = decodeEvent(
+      kafkaEvent(Array.from({ length: 100 }, (_, i) => ({ topic, partition: 0, offset: 2 * i, value: { i } }))),
+    );
     for (const r of records) {
       const s = await store.open(entries([r]), soon());
       await s.complete(completions([r], 'invoked'));

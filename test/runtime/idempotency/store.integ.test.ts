@@ -8,7 +8,9 @@ jest.setTimeout(60_000);
 describe('DynamoDbIdempotencyStore against DynamoDB Local', () => {
   const client = new DynamoDBClient(te.awsClientConfig('dynamodb', undefined, { maxAttempts: 10 }));
   let tableName: string;
-  beforeAll(async () => { tableName = await createIdempotencyTable(client); });
+  beforeAll(async () => {
+    tableName = await createIdempotencyTable(client);
+  });
   afterAll(() => client.destroy());
 
   test('batched: 230 records written in 25-item requests are all found by 100-key reads, with their results', async () => {
@@ -18,11 +20,23 @@ describe('DynamoDbIdempotencyStore against DynamoDB Local', () => {
     const keys = records.map(coordinatesKey);
     expect(await store.getCompleted(keys)).toEqual(new Map());
     // WHEN the first 170 are completed with results
-    await store.complete(records.slice(0, 170).map((record) => ({ key: coordinatesKey(record), record, outcome: 'responded', result: { r: record.offset } })));
+    await store.complete(
+      records
+        .slice(0, 170)
+        .map((record) => ({ key: coordinatesKey(record), record, outcome: 'responded', result: { r: record.offset } })),
+    );
     // THEN exactly those are done, each with its result
     const done = await store.getCompleted(keys);
     expect(done.size).toBe(170);
-    expect(done.get('batched-0-169')).toEqual({ outcome: 'responded', result: { r: 169 }, resultOmitted: false, relayPending: false, topic: 'batched', partition: 0, offset: 169 });
+    expect(done.get('batched-0-169')).toEqual({
+      outcome: 'responded',
+      result: { r: 169 },
+      resultOmitted: false,
+      relayPending: false,
+      topic: 'batched',
+      partition: 0,
+      offset: 169,
+    });
     expect(done.has('batched-0-170')).toBe(false);
   });
 
@@ -45,8 +59,18 @@ describe('DynamoDbIdempotencyStore against DynamoDB Local', () => {
       { key: 'cap-1', record: big, outcome: 'responded', result: 'x'.repeat(1001) },
     ]);
     const done = await store.getCompleted(['cap-0', 'cap-1']);
-    expect(done.get('cap-0')).toMatchObject({ outcome: 'responded', result: 'x'.repeat(990), resultOmitted: false, relayPending: false });
-    expect(done.get('cap-1')).toMatchObject({ outcome: 'responded', result: undefined, resultOmitted: true, relayPending: false });
+    expect(done.get('cap-0')).toMatchObject({
+      outcome: 'responded',
+      result: 'x'.repeat(990),
+      resultOmitted: false,
+      relayPending: false,
+    });
+    expect(done.get('cap-1')).toMatchObject({
+      outcome: 'responded',
+      result: undefined,
+      resultOmitted: true,
+      relayPending: false,
+    });
   });
 
   test('a result over maxResultBytes on its way to the response topic is relay pending: not done, and taken again by a strict acquire', async () => {
@@ -81,7 +105,18 @@ describe('DynamoDbIdempotencyStore against DynamoDB Local', () => {
     expect(await store.acquire('strict-b', record, Date.now() + 30_000)).toEqual({ state: 'acquired', lostResult: false });
     // GIVEN a completed key THEN acquire reports it done with the stored result, not in progress
     await store.complete([{ key: 'strict-a', record, outcome: 'responded', result: { ok: 1 } }]);
-    expect(await store.acquire('strict-a', record, Date.now() + 30_000)).toEqual({ state: 'completed', completed: { outcome: 'responded', result: { ok: 1 }, resultOmitted: false, relayPending: false, topic: 'strict', partition: 0, offset: 0 } });
+    expect(await store.acquire('strict-a', record, Date.now() + 30_000)).toEqual({
+      state: 'completed',
+      completed: {
+        outcome: 'responded',
+        result: { ok: 1 },
+        resultOmitted: false,
+        relayPending: false,
+        topic: 'strict',
+        partition: 0,
+        offset: 0,
+      },
+    });
     // AND release removes only in-progress entries
     await store.release('strict-a');
     await store.release('strict-b');
@@ -90,11 +125,13 @@ describe('DynamoDbIdempotencyStore against DynamoDB Local', () => {
   });
 
   test('jsonPointerKey derives a business key from the value; fails with IdempotencyKeyError naming the record', () => {
-    const records = decodeEvent(kafkaEvent([
-      { topic: 'orders', partition: 0, offset: 1, value: { order: { id: 'A/1' } } },
-      { topic: 'orders', partition: 0, offset: 2, value: { order: {} } },
-      { topic: 'orders', partition: 0, offset: 3, value: 'not json' },
-    ]));
+    const records = decodeEvent(
+      kafkaEvent([
+        { topic: 'orders', partition: 0, offset: 1, value: { order: { id: 'A/1' } } },
+        { topic: 'orders', partition: 0, offset: 2, value: { order: {} } },
+        { topic: 'orders', partition: 0, offset: 3, value: 'not json' },
+      ]),
+    );
     const keyOf = jsonPointerKey('/order/id');
     expect(keyOf(records[0])).toBe('A/1');
     expect(() => keyOf(records[1])).toThrow(IdempotencyKeyError);

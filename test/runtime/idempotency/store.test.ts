@@ -13,13 +13,19 @@ function stubClient(log: string[]) {
       if (command instanceof BatchGetItemCommand) {
         const req = command.input.RequestItems!.t;
         log.push(`get ${req.Keys!.length}`);
-        if (!seen.has('get')) { seen.add('get'); return { Responses: { t: [] }, UnprocessedKeys: { t: req } }; }
+        if (!seen.has('get')) {
+          seen.add('get');
+          return { Responses: { t: [] }, UnprocessedKeys: { t: req } };
+        }
         return { Responses: { t: req.Keys!.map((k) => ({ ...k, state: { S: 'COMPLETED' }, outcome: { S: 'invoked' } })) } };
       }
       if (command instanceof BatchWriteItemCommand) {
         const req = command.input.RequestItems!.t;
         log.push(`write ${req.length}`);
-        if (!seen.has('write')) { seen.add('write'); return { UnprocessedItems: { t: req.slice(1) } }; }
+        if (!seen.has('write')) {
+          seen.add('write');
+          return { UnprocessedItems: { t: req.slice(1) } };
+        }
         return {};
       }
       throw new Error('unexpected command');
@@ -39,9 +45,13 @@ describe('DynamoDbIdempotencyStore unprocessed keys and items', () => {
   });
 
   test('fails when items stay unprocessed after maxAttempts', async () => {
-    const client = { send: async (c: BatchWriteItemCommand) => ({ UnprocessedItems: c.input.RequestItems }) } as unknown as DynamoDBClient;
+    const client = {
+      send: async (c: BatchWriteItemCommand) => ({ UnprocessedItems: c.input.RequestItems }),
+    } as unknown as DynamoDBClient;
     const store = new DynamoDbIdempotencyStore({ tableName: 't', client, baseDelayMs: 1, maxAttempts: 3 });
     const [record] = decodeEvent(kafkaEvent(partitionSpecs('t', 0, 0, 1)));
-    await expect(store.complete([{ key: 'k', record, outcome: 'invoked' }])).rejects.toThrow(/BatchWriteItem on t: 1 unprocessed after 3 attempts/);
+    await expect(store.complete([{ key: 'k', record, outcome: 'invoked' }])).rejects.toThrow(
+      /BatchWriteItem on t: 1 unprocessed after 3 attempts/,
+    );
   });
 });

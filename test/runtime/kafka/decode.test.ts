@@ -2,24 +2,31 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { decodeEvent, decodeEventLenient, KafkaEventDecodeError, KafkaRecord, KafkaRecordDecodeError } from '../../../runtime';
 
-const fixture = (name: string): any => JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'fixtures', 'events', name), 'utf8'));
+const fixture = (name: string): any =>
+  JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'fixtures', 'events', name), 'utf8'));
 
 describe('decodeEvent', () => {
-  test('decodes the self-managed Kafka example event of Lambda\'s self-managed Kafka guide', () => {
+  test("decodes the self-managed Kafka example event of Lambda's self-managed Kafka guide", () => {
     // GIVEN the guide's example event
     const event = fixture('self-managed-guide-example.json');
     // WHEN decoded
     const [record, ...rest] = decodeEvent(event);
     // THEN one record with coordinates, key, value and headers
     expect(rest).toHaveLength(0);
-    expect(record).toMatchObject({ topic: 'mytopic', partition: 0, offset: 15, timestamp: 1545084650987, timestampType: 'CREATE_TIME' });
+    expect(record).toMatchObject({
+      topic: 'mytopic',
+      partition: 0,
+      offset: 15,
+      timestamp: 1545084650987,
+      timestampType: 'CREATE_TIME',
+    });
     expect(record.key).toEqual(Buffer.from('abcDEFghiJKLmnoPQRstuVWXyz1234==', 'base64'));
     expect(record.valueAsText()).toBe('Hello, this is a test.');
     expect(record.headers).toEqual([{ key: 'headerKey', value: Buffer.from('headerValue') }]);
     expect(record.header('headerKey')?.toString()).toBe('headerValue');
   });
 
-  test('decodes the MSK example event of Lambda\'s MSK guide: string partition becomes a number, absent key is null', () => {
+  test("decodes the MSK example event of Lambda's MSK guide: string partition becomes a number, absent key is null", () => {
     // GIVEN the MSK example, whose partition is the string "0" and which has no key
     const event = fixture('msk-guide-example.json');
     // WHEN decoded
@@ -39,7 +46,11 @@ describe('decodeEvent', () => {
     const records = decodeEvent(event);
     // THEN the order is the event's
     expect(records.map((r) => `${r.topicPartition}@${r.offset}`)).toEqual([
-      'orders-1@100', 'orders-1@101', 'orders-1@103', 'orders-0@7', 'payments-0@0',
+      'orders-1@100',
+      'orders-1@101',
+      'orders-1@103',
+      'orders-0@7',
+      'payments-0@0',
     ]);
   });
 
@@ -48,7 +59,10 @@ describe('decodeEvent', () => {
     const records = decodeEvent(fixture('multi-partition.json'));
     // THEN each is represented exactly
     expect(records[0].valueAsJson()).toEqual({ orderId: 'A-1', amount: 12.5 });
-    expect(records[0].headers.map((h) => [h.key, h.value.toString()])).toEqual([['trace-id', 't-1'], ['source', 'web']]);
+    expect(records[0].headers.map((h) => [h.key, h.value.toString()])).toEqual([
+      ['trace-id', 't-1'],
+      ['source', 'web'],
+    ]);
     expect(records[1].value).toBeNull();
     expect(records[1].valueAsJson()).toBeNull();
     expect(records[2].key).toBeNull();
@@ -78,7 +92,11 @@ describe('decodeEvent', () => {
     event.records['orders-1'][1].value = value;
     // WHEN decoded THEN the typed error names topic-partition-offset
     let error: unknown;
-    try { decodeEvent(event); } catch (e) { error = e; }
+    try {
+      decodeEvent(event);
+    } catch (e) {
+      error = e;
+    }
     expect(error).toBeInstanceOf(KafkaRecordDecodeError);
     expect(error).toMatchObject({ name: 'KafkaRecordDecodeError', topic: 'orders', partition: 1, offset: 101 });
     expect((error as Error).message).toMatch(/orders-1@101: value is not valid base64/);
@@ -106,7 +124,11 @@ describe('decodeEvent', () => {
     ['null', null, /expected an object, got null/],
     ['a string', 'hello', /expected an object/],
     ['a Kinesis event source', { eventSource: 'aws:kinesis', records: {} }, /eventSource is "aws:kinesis"/],
-    ['records as an array', { eventSource: 'aws:kafka', records: [] }, /records must be an object keyed "topic-partition", got an array/],
+    [
+      'records as an array',
+      { eventSource: 'aws:kafka', records: [] },
+      /records must be an object keyed "topic-partition", got an array/,
+    ],
     ['a group that is not an array', { eventSource: 'aws:kafka', records: { 't-0': {} } }, /records\["t-0"\] must be an array/],
   ])('fails with KafkaEventDecodeError for %s', (_label, event, message) => {
     expect(() => decodeEvent(event)).toThrow(KafkaEventDecodeError);
@@ -118,7 +140,9 @@ describe('decodeEvent', () => {
     const event = fixture('misgrouped.json');
     // THEN the error names the group's position after the last good record, and the stray record's place
     expect(() => decodeEvent(event)).toThrow(KafkaRecordDecodeError);
-    expect(() => decodeEvent(event)).toThrow(/^Kafka record orders-0@\d+: records\["orders-0"\]\[1\] \(offset 100\) names another topic-partition/);
+    expect(() => decodeEvent(event)).toThrow(
+      /^Kafka record orders-0@\d+: records\["orders-0"\]\[1\] \(offset 100\) names another topic-partition/,
+    );
   });
 
   test('fails with KafkaEventDecodeError when no record of a group can be placed in it', () => {
@@ -133,19 +157,30 @@ describe('decodeEvent', () => {
     ['decreasing', [5, 4], 6],
     ['repeated', [5, 5], 6],
     ['missing', [5, undefined, 7], 6],
-  ])('a record with a %s offset is a failure at the position after the previous record; the others decode', (_label, offsets, position) => {
-    const base = fixture('multi-partition.json').records['orders-1'][0];
-    const event = { eventSource: 'SelfManagedKafka', records: { 'orders-1': (offsets as unknown[]).map((offset) => ({ ...base, offset })) } };
-    const { records, failures } = decodeEventLenient(event);
-    expect(records.map((r) => r.offset)).toEqual((offsets as (number | undefined)[]).filter((o, i) => o !== undefined && i !== 1));
-    expect(failures).toHaveLength(1);
-    expect(failures[0]).toMatchObject({ topic: 'orders', partition: 1, offset: position });
-    expect(failures[0].raw).toEqual(event.records['orders-1'][1]);
-  });
+  ])(
+    'a record with a %s offset is a failure at the position after the previous record; the others decode',
+    (_label, offsets, position) => {
+      const base = fixture('multi-partition.json').records['orders-1'][0];
+      const event = {
+        eventSource: 'SelfManagedKafka',
+        records: { 'orders-1': (offsets as unknown[]).map((offset) => ({ ...base, offset })) },
+      };
+      const { records, failures } = decodeEventLenient(event);
+      expect(records.map((r) => r.offset)).toEqual(
+        (offsets as (number | undefined)[]).filter((o, i) => o !== undefined && i !== 1),
+      );
+      expect(failures).toHaveLength(1);
+      expect(failures[0]).toMatchObject({ topic: 'orders', partition: 1, offset: position });
+      expect(failures[0].raw).toEqual(event.records['orders-1'][1]);
+    },
+  );
 
   test('a bad record before the first good one is placed at that offset minus the bad records before it', () => {
     const base = fixture('multi-partition.json').records['orders-1'][0];
-    const event = { eventSource: 'SelfManagedKafka', records: { 'orders-1': ['junk', { ...base, offset: 'x' }, { ...base, offset: 9 }] } };
+    const event = {
+      eventSource: 'SelfManagedKafka',
+      records: { 'orders-1': ['junk', { ...base, offset: 'x' }, { ...base, offset: 9 }] },
+    };
     const { records, failures } = decodeEventLenient(event);
     expect(records.map((r) => r.offset)).toEqual([9]);
     expect(failures.map((f) => f.offset)).toEqual([7, 7]);
@@ -157,7 +192,10 @@ describe('decodeEvent', () => {
     ['a non-numeric string', ['x']],
   ])('fails with KafkaEventDecodeError for a group whose only offset is %s', (_label, offsets) => {
     const base = fixture('multi-partition.json').records['orders-1'][0];
-    const event = { eventSource: 'SelfManagedKafka', records: { 'orders-1': (offsets as unknown[]).map((offset) => ({ ...base, offset })) } };
+    const event = {
+      eventSource: 'SelfManagedKafka',
+      records: { 'orders-1': (offsets as unknown[]).map((offset) => ({ ...base, offset })) },
+    };
     expect(() => decodeEvent(event)).toThrow(KafkaEventDecodeError);
   });
 
@@ -174,17 +212,32 @@ describe('decodeEvent', () => {
   });
 
   test.each([
-    ['a string timestamp', (r: any) => { r.timestamp = '2024-01-01'; }, /timestamp must be a number/],
-    ['an invalid base64 value', (r: any) => { r.value = 'CANARY-1234!'; }, /value is not valid base64 \(a string of 12 characters\)/],
-  ])('%s is a record failure whose message holds no record bytes, with the raw record kept off the enumerable fields', (_label, spoil, message) => {
-    const event = fixture('multi-partition.json');
-    spoil(event.records['orders-0'][0]);
-    const { failures } = decodeEventLenient(event);
-    expect(failures[0].message).toMatch(message);
-    expect(failures[0].message).not.toContain('CANARY');
-    expect(failures[0].raw).toBe(event.records['orders-0'][0]);
-    expect(JSON.stringify({ ...failures[0] })).not.toContain('CANARY');
-  });
+    [
+      'a string timestamp',
+      (r: any) => {
+        r.timestamp = '2024-01-01';
+      },
+      /timestamp must be a number/,
+    ],
+    [
+      'an invalid base64 value',
+      (r: any) => {
+        r.value = 'CANARY-1234!';
+      },
+      /value is not valid base64 \(a string of 12 characters\)/,
+    ],
+  ])(
+    '%s is a record failure whose message holds no record bytes, with the raw record kept off the enumerable fields',
+    (_label, spoil, message) => {
+      const event = fixture('multi-partition.json');
+      spoil(event.records['orders-0'][0]);
+      const { failures } = decodeEventLenient(event);
+      expect(failures[0].message).toMatch(message);
+      expect(failures[0].message).not.toContain('CANARY');
+      expect(failures[0].raw).toBe(event.records['orders-0'][0]);
+      expect(JSON.stringify({ ...failures[0] })).not.toContain('CANARY');
+    },
+  );
 
   test('an empty event decodes to no records', () => {
     expect(decodeEvent({ eventSource: 'SelfManagedKafka', records: {} })).toEqual([]);
@@ -201,7 +254,11 @@ describe('decoded records make their Buffers on first access', () => {
   /** One self-managed record with these fields, in an event. */
   const eventOf = (fields: Record<string, unknown>): any => ({
     eventSource: 'SelfManagedKafka',
-    records: { 'orders-0': [{ topic: 'orders', partition: 0, offset: 5, timestamp: 1700000000000, timestampType: 'CREATE_TIME', ...fields }] },
+    records: {
+      'orders-0': [
+        { topic: 'orders', partition: 0, offset: 5, timestamp: 1700000000000, timestampType: 'CREATE_TIME', ...fields },
+      ],
+    },
   });
 
   test.each([
@@ -244,13 +301,22 @@ describe('decoded records make their Buffers on first access', () => {
     expect(failures[0].message).toMatch(/orders-0@5: headers must be/);
   });
 
-  test('readBytes gives a key\'s or value\'s bytes, null when absent; a read within a read gets bytes of its own', () => {
+  test("readBytes gives a key's or value's bytes, null when absent; a read within a read gets bytes of its own", () => {
     // GIVEN two records, one without a key
     const event = eventOf({ key: 'b3JkZXItMQ==', value: 'eyJhIjoxfQ==' });
-    event.records['orders-0'].push({ ...event.records['orders-0'][0], offset: 6, key: null, value: Buffer.from('second').toString('base64') });
+    event.records['orders-0'].push({
+      ...event.records['orders-0'][0],
+      offset: 6,
+      key: null,
+      value: Buffer.from('second').toString('base64'),
+    });
     const [first, second] = decodeEvent(event);
     // WHEN their bytes are read, the second's while the first's are being read
-    const read = first.readBytes('value', (outer) => [outer!.toString(), second.readBytes('value', (inner) => inner!.toString()), outer!.toString()]);
+    const read = first.readBytes('value', (outer) => [
+      outer!.toString(),
+      second.readBytes('value', (inner) => inner!.toString()),
+      outer!.toString(),
+    ]);
     // THEN each read sees its own record's bytes, and the Buffers made later are the same bytes
     expect(read).toEqual(['{"a":1}', 'second', '{"a":1}']);
     expect(first.readBytes('key', (b) => b!.toString())).toBe('order-1');
@@ -331,14 +397,18 @@ describe('decoded records make their Buffers on first access', () => {
     expect(() => record.valueAsJson()).toThrow(/orders-0@5: value is not JSON/);
   });
 
-  test('the raw record stays the event\'s, and JSON.stringify writes the decoded fields', () => {
+  test("the raw record stays the event's, and JSON.stringify writes the decoded fields", () => {
     // GIVEN a decoded record
     const event = eventOf({ key: 'b3JkZXItMQ==', value: 'eyJhIjoxfQ==', headers: [{ h: [1, 2] }] });
     const [record] = decodeEvent(event);
     // THEN raw is the event's object and the JSON form has the fields as before they were made lazy
     expect(record.raw).toBe(event.records['orders-0'][0]);
     expect(JSON.parse(JSON.stringify(record))).toEqual({
-      topic: 'orders', partition: 0, offset: 5, timestamp: 1700000000000, timestampType: 'CREATE_TIME',
+      topic: 'orders',
+      partition: 0,
+      offset: 5,
+      timestamp: 1700000000000,
+      timestampType: 'CREATE_TIME',
       key: { type: 'Buffer', data: [...Buffer.from('order-1')] },
       value: { type: 'Buffer', data: [...Buffer.from('{"a":1}')] },
       headers: [{ key: 'h', value: { type: 'Buffer', data: [1, 2] } }],

@@ -4,7 +4,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
-  CreateStreamCommand, DescribeStreamSummaryCommand, KinesisClient, ListShardsCommand, PutRecordCommand,
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  KinesisClient,
+  ListShardsCommand,
+  PutRecordCommand,
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { decodeKinesisEvent } from '../../../runtime';
@@ -28,14 +32,18 @@ describe('Kinesis records from moto, decoded', () => {
     const put: Array<{ key: string; n: number; shardId: string; sequenceNumber: string }> = [];
     for (let n = 0; n < 12; n++) {
       const key = `user-${n % 4}`;
-      const out = await kinesis.send(new PutRecordCommand({ StreamName: stream, PartitionKey: key, Data: Buffer.from(JSON.stringify({ n, key })) }));
+      const out = await kinesis.send(
+        new PutRecordCommand({ StreamName: stream, PartitionKey: key, Data: Buffer.from(JSON.stringify({ n, key })) }),
+      );
       put.push({ key, n, shardId: out.ShardId!, sequenceNumber: out.SequenceNumber! });
     }
     const { Shards: shards } = await kinesis.send(new ListShardsCommand({ StreamName: stream }));
     expect(shards).toHaveLength(2);
 
     // The ESM's event: each shard's records in order, as Lambda shapes them.
-    const Records = (await kinesisEventsByShard(kinesis, stream, summary!.StreamARN!, 'us-east-1')).flatMap(({ event }) => event.Records);
+    const Records = (await kinesisEventsByShard(kinesis, stream, summary!.StreamARN!, 'us-east-1')).flatMap(
+      ({ event }) => event.Records,
+    );
 
     const records = decodeKinesisEvent({ Records });
 

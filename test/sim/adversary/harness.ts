@@ -28,8 +28,14 @@ export function kafkaEventAt(topic: string, partition: number, offsets: readonly
     bootstrapServers: '127.0.0.1:9092',
     records: {
       [`${topic}-${partition}`]: offsets.map((offset) => ({
-        topic, partition, offset, timestamp: 1_700_000_000_000 + offset, timestampType: 'CREATE_TIME',
-        key: Buffer.from(`k${offset}`).toString('base64'), value: Buffer.from(JSON.stringify({ n: offset })).toString('base64'), headers: [],
+        topic,
+        partition,
+        offset,
+        timestamp: 1_700_000_000_000 + offset,
+        timestampType: 'CREATE_TIME',
+        key: Buffer.from(`k${offset}`).toString('base64'),
+        value: Buffer.from(JSON.stringify({ n: offset })).toString('base64'),
+        headers: [],
       })),
     },
   };
@@ -45,11 +51,18 @@ export function kinesisEventAt(stream: string, shardId: string, indexes: readonl
   return {
     Records: indexes.map((i) => ({
       kinesis: {
-        kinesisSchemaVersion: '1.0', partitionKey: `pk${i}`, sequenceNumber: sequence(i),
-        data: Buffer.from(JSON.stringify({ n: i })).toString('base64'), approximateArrivalTimestamp: 1_700_000_000.123,
+        kinesisSchemaVersion: '1.0',
+        partitionKey: `pk${i}`,
+        sequenceNumber: sequence(i),
+        data: Buffer.from(JSON.stringify({ n: i })).toString('base64'),
+        approximateArrivalTimestamp: 1_700_000_000.123,
       },
-      eventSource: 'aws:kinesis', eventVersion: '1.0', eventID: `${shardId}:${sequence(i)}`, eventName: 'aws:kinesis:record',
-      invokeIdentityArn: 'arn:aws:iam::123456789012:role/lambda-role', awsRegion: 'us-east-1',
+      eventSource: 'aws:kinesis',
+      eventVersion: '1.0',
+      eventID: `${shardId}:${sequence(i)}`,
+      eventName: 'aws:kinesis:record',
+      invokeIdentityArn: 'arn:aws:iam::123456789012:role/lambda-role',
+      awsRegion: 'us-east-1',
       eventSourceARN: `arn:aws:kinesis:us-east-1:123456789012:stream/${stream}`,
     })),
   };
@@ -81,36 +94,59 @@ export class RecordingRelay implements RelayPort {
   readonly topics = new Map<string, string[]>();
   /** Fails a send of responses it answers true for (topic, record ids). */
   failOn?: (topic: string | undefined, ids: string[]) => boolean;
-  constructor(private readonly ledger: Ledger, readonly responseTopic: string | undefined = 'responses', readonly errorTopic: string | undefined = undefined) {}
+  constructor(
+    private readonly ledger: Ledger,
+    readonly responseTopic: string | undefined = 'responses',
+    readonly errorTopic: string | undefined = undefined,
+  ) {}
   async sendResponses(items: readonly { record: any; result: unknown }[], topic?: string): Promise<void> {
-    if (this.failOn?.(topic, items.map(({ record }) => `${record.topic}|${record.partition}|${record.offset}`)) === true) throw new Error('broker unreachable (injected)');
+    if (
+      this.failOn?.(
+        topic,
+        items.map(({ record }) => `${record.topic}|${record.partition}|${record.offset}`),
+      ) === true
+    )
+      throw new Error('broker unreachable (injected)');
     if (this.failResponses > 0) {
       this.failResponses--;
       throw new Error('broker unreachable (injected)');
     }
     for (const { record, result } of items) {
       const id = `${record.topic}|${record.partition}|${record.offset}`;
-      this.topics.set(id, [...this.topics.get(id) ?? [], topic ?? this.responseTopic ?? '']);
-      this.ledger.responses.set(id, [...this.ledger.responses.get(id) ?? [], result === undefined ? null : result]);
+      this.topics.set(id, [...(this.topics.get(id) ?? []), topic ?? this.responseTopic ?? '']);
+      this.ledger.responses.set(id, [...(this.ledger.responses.get(id) ?? []), result === undefined ? null : result]);
     }
   }
   async sendErrors(items: readonly any[]): Promise<void> {
-    for (const item of items) for (const o of item.offsets ?? []) {
-      const id = `${item.topic}|${item.partition}|${o}`;
-      this.ledger.errors.set(id, (this.ledger.errors.get(id) ?? 0) + 1);
-    }
+    for (const item of items)
+      for (const o of item.offsets ?? []) {
+        const id = `${item.topic}|${item.partition}|${o}`;
+        this.ledger.errors.set(id, (this.ledger.errors.get(id) ?? 0) + 1);
+      }
   }
 }
 
 export const quiet = { logger: new JsonLogger({ write: () => undefined }), metrics: new EmfMetrics({ write: () => undefined }) };
 
 /** A dispatcher with an in-process target answering `answer(record)` per record, on a range store of `db`. */
-export function rangeDispatcher(db: MemoryDynamoDb, ledger: Ledger, options: Partial<DispatcherOptions> & { answer?: (r: SourceRecord) => unknown; container?: string } = {}): Dispatcher {
+export function rangeDispatcher(
+  db: MemoryDynamoDb,
+  ledger: Ledger,
+  options: Partial<DispatcherOptions> & { answer?: (r: SourceRecord) => unknown; container?: string } = {},
+): Dispatcher {
   const { answer = (r: SourceRecord) => ({ ok: String(r.offset) }), container = 'env-1', ...rest } = options;
   const invoker = inProcessInvoker((records) => {
     for (const r of records) ledger.ran(r);
     return records.map(answer);
   });
   const store = new DynamoDbRangeStore({ client: db as any, tableName: TABLE, container, baseDelayMs: 0 });
-  return new Dispatcher({ invoker, store, kinesisStore: store, onError: 'fail', reportBatchItemFailures: true, ...quiet, ...rest });
+  return new Dispatcher({
+    invoker,
+    store,
+    kinesisStore: store,
+    onError: 'fail',
+    reportBatchItemFailures: true,
+    ...quiet,
+    ...rest,
+  });
 }

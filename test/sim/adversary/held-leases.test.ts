@@ -10,7 +10,9 @@ import { context, Ledger, memoryTable, quiet, TABLE } from './harness';
 
 const deferred = () => {
   let resolve!: () => void;
-  const promise = new Promise<void>((r) => { resolve = r; });
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
   return { promise, resolve };
 };
 const until = async (f: () => boolean) => {
@@ -22,16 +24,23 @@ function kafkaEvent(parts: Record<number, number[]>): any {
   const records: Record<string, unknown[]> = {};
   for (const [p, offsets] of Object.entries(parts)) {
     records[`orders-${p}`] = offsets.map((offset) => ({
-      topic: 'orders', partition: Number(p), offset, timestamp: 1_700_000_000_000, timestampType: 'CREATE_TIME',
-      key: Buffer.from('k').toString('base64'), value: Buffer.from('{}').toString('base64'), headers: [],
+      topic: 'orders',
+      partition: Number(p),
+      offset,
+      timestamp: 1_700_000_000_000,
+      timestampType: 'CREATE_TIME',
+      key: Buffer.from('k').toString('base64'),
+      value: Buffer.from('{}').toString('base64'),
+      headers: [],
     }));
   }
   return { eventSource: 'SelfManagedKafka', bootstrapServers: '127.0.0.1:9092', records };
 }
 
-const isLease = (input: any, head: string) => input?.Key?.id?.S === head && String(input.UpdateExpression).startsWith('SET #lease');
+const isLease = (input: any, head: string) =>
+  input?.Key?.id?.S === head && String(input.UpdateExpression).startsWith('SET #lease');
 
-test('GIVEN three sessions of one process WHEN the first one\'s lease write of a partition times out after it landed while its other lease is slow THEN the partition stays held until the first gives it up, and no record runs twice', async () => {
+test("GIVEN three sessions of one process WHEN the first one's lease write of a partition times out after it landed while its other lease is slow THEN the partition stays held until the first gives it up, and no record runs twice", async () => {
   const db = memoryTable();
   const ledger = new Ledger();
   const slowLease = deferred();
@@ -49,11 +58,14 @@ test('GIVEN three sessions of one process WHEN the first one\'s lease write of a
       return db.send(command);
     },
   };
-  const dispatcher = (client: any, target: (records: readonly SourceRecord[]) => Promise<unknown[]>) => new Dispatcher({
-    invoker: inProcessInvoker(target),
-    store: new DynamoDbRangeStore({ client, tableName: TABLE, container: 'one-process', baseDelayMs: 0, maxAttempts: 1 }),
-    onError: 'fail', reportBatchItemFailures: true, ...quiet,
-  });
+  const dispatcher = (client: any, target: (records: readonly SourceRecord[]) => Promise<unknown[]>) =>
+    new Dispatcher({
+      invoker: inProcessInvoker(target),
+      store: new DynamoDbRangeStore({ client, tableName: TABLE, container: 'one-process', baseDelayMs: 0, maxAttempts: 1 }),
+      onError: 'fail',
+      reportBatchItemFailures: true,
+      ...quiet,
+    });
   const run = async (records: readonly SourceRecord[]) => {
     for (const r of records) ledger.ran(r);
     return records.map(() => ({ ok: true }));
@@ -63,7 +75,10 @@ test('GIVEN three sessions of one process WHEN the first one\'s lease write of a
   const C = dispatcher(db, run);
 
   // WHEN A opens orders-1 and orders-2: its orders-1 lease times out after landing, its orders-2 lease is slow
-  const a = A.handle(kafkaEvent({ 1: [0, 1, 2], 2: [0] }), context()).then(() => 'answered', (e) => `threw ${e.name}`);
+  const a = A.handle(kafkaEvent({ 1: [0, 1, 2], 2: [0] }), context()).then(
+    () => 'answered',
+    (e) => `threw ${e.name}`,
+  );
   await until(() => aLeaseFailed);
   // AND B asks for orders-1 meanwhile: A's lease may have landed, so this process still holds it for A
   const b = await B.handle(kafkaEvent({ 1: [0, 1, 2] }), context());

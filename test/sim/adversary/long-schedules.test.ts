@@ -27,10 +27,15 @@ const longSchedule: fc.Arbitrary<Schedule> = fc.record({
   responses: fc.boolean(),
   skews: fc.constant([0]),
   partitions: fc.array(plan, { minLength: 80, maxLength: 120 }).map((p) => [p]),
-  steps: fc.tuple(
-    fc.array(fc.record({ deliveries: fc.constant([{ env: 0, parts: [{ p: 0, size: 2, back: 0 }] }]), advanceMs: fc.constant(0) }), { minLength: 12, maxLength: 30 }),
-    fc.integer({ min: 10, max: 40 }),
-  ).map(([steps, back]) => [...steps, { deliveries: [{ env: 1, parts: [{ p: 0, size: 60, back }] }], advanceMs: 0 }]),
+  steps: fc
+    .tuple(
+      fc.array(
+        fc.record({ deliveries: fc.constant([{ env: 0, parts: [{ p: 0, size: 2, back: 0 }] }]), advanceMs: fc.constant(0) }),
+        { minLength: 12, maxLength: 30 },
+      ),
+      fc.integer({ min: 10, max: 40 }),
+    )
+    .map(([steps, back]) => [...steps, { deliveries: [{ env: 1, parts: [{ p: 0, size: 60, back }] }], advanceMs: 0 }]),
   dynamo: fc.constant([]),
   target: fc.constant([]),
   relay: fc.constant([]),
@@ -42,6 +47,8 @@ test('GIVEN long fault-free schedules ending in a redelivery from before the com
   const seed = process.env.SIM_SEED;
   const path = process.env.SIM_PATH;
   await fc.assert(fc.asyncProperty(longSchedule, check), {
-    numRuns: Number(process.env.SIM_RUNS ?? 40), seed: Number(seed ?? DEFAULT_SEED), ...(path !== undefined ? { path } : {}),
+    numRuns: Number(process.env.SIM_RUNS ?? 40),
+    seed: Number(seed ?? DEFAULT_SEED),
+    ...(path !== undefined ? { path } : {}),
   });
 });

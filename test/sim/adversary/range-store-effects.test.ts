@@ -31,7 +31,10 @@ describe('range store: redeliveries', () => {
     const dispatcher = rangeDispatcher(db, ledger);
     // GIVEN offsets around 10^9 (a partition of a long-lived topic), 20 events of 2 records, each acknowledged
     const base = 1_234_567_890;
-    for (let e = 0; e < 20; e++) await expect(dispatcher.handle(kafkaEventAt('orders', 0, range(base + 2 * e, 2)), context())).resolves.toEqual({ batchItemFailures: [] });
+    for (let e = 0; e < 20; e++)
+      await expect(dispatcher.handle(kafkaEventAt('orders', 0, range(base + 2 * e, 2)), context())).resolves.toEqual({
+        batchItemFailures: [],
+      });
     // WHEN the mapping redelivers from 40 records back (the simulation model's own bound on a redelivery after a lost commit)
     await dispatcher.handle(kafkaEventAt('orders', 0, range(base, 40)), context());
     // THEN nothing ran twice
@@ -44,7 +47,10 @@ describe('range store: redeliveries', () => {
     const dispatcher = rangeDispatcher(db, ledger);
     // GIVEN offsets 3e and 3e+1 in event e; 3e+2 was compacted away
     const offsets = (e: number) => [3 * e, 3 * e + 1];
-    for (let e = 0; e < 20; e++) await expect(dispatcher.handle(kafkaEventAt('orders', 0, offsets(e)), context())).resolves.toEqual({ batchItemFailures: [] });
+    for (let e = 0; e < 20; e++)
+      await expect(dispatcher.handle(kafkaEventAt('orders', 0, offsets(e)), context())).resolves.toEqual({
+        batchItemFailures: [],
+      });
     // WHEN the mapping redelivers the 40 records from the first
     await dispatcher.handle(kafkaEventAt('orders', 0, range(0, 20).flatMap(offsets)), context());
     // THEN nothing ran twice
@@ -55,7 +61,10 @@ describe('range store: redeliveries', () => {
     const db = memoryTable();
     const ledger = new Ledger();
     const dispatcher = rangeDispatcher(db, ledger);
-    for (let e = 0; e < 8; e++) await expect(dispatcher.handle(kinesisEventAt('stream', 'shardId-000000000000', range(5 * e, 5)), context())).resolves.toEqual({ batchItemFailures: [] });
+    for (let e = 0; e < 8; e++)
+      await expect(
+        dispatcher.handle(kinesisEventAt('stream', 'shardId-000000000000', range(5 * e, 5)), context()),
+      ).resolves.toEqual({ batchItemFailures: [] });
     await dispatcher.handle(kinesisEventAt('stream', 'shardId-000000000000', range(0, 40)), context());
     expect(ledger.twice()).toEqual([]);
     expect(sequence(0)).toHaveLength(56);

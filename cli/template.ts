@@ -54,17 +54,41 @@ const NOT_LOCAL = new Set([
 ]);
 
 export function settingsFromTemplate(file: string, logicalId?: string): TemplateSettings {
-  let template: { Resources?: Record<string, { Type: string; Properties?: Record<string, any> }> };
+  const resources = readTemplate(file).Resources ?? {};
+  const p = chooseMapping(file, resources, logicalId).Properties ?? {};
+  const ignored: string[] = [];
+  const plain: Plain = <T>(name: string, value: unknown, check: (v: unknown) => boolean): T | undefined => {
+    if (value === undefined) return undefined;
+    if (check(value)) return value as T;
+    ignored.push(`${name} is resolved at deploy time; give it as a flag`);
+    return undefined;
+  };
+  const common = commonProps(p, plain);
+  if (mappingKind(p, resources) === 'kinesis') return kinesisSettings(p, resources, common, ignored, plain);
+  return kafkaSettings(p, common, ignored, plain);
+}
+
+const isString = (v: unknown) => typeof v === 'string';
+const isNumber = (v: unknown) => typeof v === 'number';
+const strings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
+
+function readTemplate(file: string): { Resources?: Resources } {
   try {
-    template = JSON.parse(fs.readFileSync(file, 'utf8'));
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
     throw new LocalEsmConfigError(`--template ${file}: cannot read it as a CloudFormation template (${(e as Error).message})`);
   }
-  const resources = template.Resources ?? {};
-  const kindOf = (p: Record<string, any> | undefined) =>
-    p?.Topics || p?.SelfManagedEventSource ? 'kafka' : isKinesisArn(p?.EventSourceArn, resources) ? 'kinesis' : undefined;
-  const mappings = Object.entries(resources).filter(([, r]) => r.Type === MAPPING && kindOf(r.Properties) !== undefined);
-  const ids = mappings.map(([id]) => id);
+}
+
+function mappingKind(p: Record<string, any> | undefined, resources: Resources): 'kafka' | 'kinesis' | undefined {
+  return p?.Topics || p?.SelfManagedEventSource ? 'kafka' : isKinesisArn(p?.EventSourceArn, resources) ? 'kinesis' : undefined;
+}
+
+/** The mapping named by --mapping, or the template's only Kafka or Kinesis mapping. */
+function chooseMapping(file: string, resources: Resources, logicalId: string | undefined): Resources[string] {
+  const mappings = Object.entries(resources).filter(
+    ([, r]) => r.Type === MAPPING && mappingKind(r.Properties, resources) !== undefined,
+  );
   const chosen =
     logicalId === undefined ? (mappings.length === 1 ? mappings[0] : undefined) : mappings.find(([id]) => id === logicalId);
   if (!chosen) {
@@ -72,23 +96,14 @@ export function settingsFromTemplate(file: string, logicalId?: string): Template
       logicalId === undefined
         ? `holds ${mappings.length} Kafka or Kinesis event source mappings; choose one with --mapping`
         : `has no Kafka or Kinesis event source mapping "${logicalId}"`;
-    throw new LocalEsmConfigError(`--template ${file} ${why} (${ids.join(', ') || 'none'})`);
+    throw new LocalEsmConfigError(`--template ${file} ${why} (${mappings.map(([id]) => id).join(', ') || 'none'})`);
   }
-  const [, resource] = chosen;
-  const p = resource.Properties ?? {};
-  const ignored: string[] = [];
-  const plain = <T>(name: string, value: unknown, check: (v: unknown) => boolean): T | undefined => {
-    if (value === undefined) return undefined;
-    if (check(value)) return value as T;
-    ignored.push(`${name} is resolved at deploy time; give it as a flag`);
-    return undefined;
-  };
-  const isString = (v: unknown) => typeof v === 'string';
-  const isNumber = (v: unknown) => typeof v === 'number';
-  const strings = (v: unknown) => Array.isArray(v) && v.every(isString);
-  const kind = kindOf(p)!;
-  const config = p.SelfManagedKafkaEventSourceConfig ?? p.AmazonManagedKafkaEventSourceConfig;
-  const common: PropsFile = {
+  return chosen[1];
+}
+
+/** The settings both sources' mappings have. */
+function commonProps(p: Record<string, any>, plain: Plain): PropsFile {
+  return {
     startingPosition: plain<StartingPosition>('StartingPosition', p.StartingPosition, isString),
     startingPositionTimestamp: plain<number>('StartingPositionTimestamp', p.StartingPositionTimestamp, isNumber),
     batchSize: plain<number>('BatchSize', p.BatchSize, isNumber),
@@ -102,7 +117,10 @@ export function settingsFromTemplate(file: string, logicalId?: string): Template
         : strings(p.FunctionResponseTypes) && p.FunctionResponseTypes.includes('ReportBatchItemFailures'),
     onFailure: plain<string>('DestinationConfig.OnFailure.Destination', p.DestinationConfig?.OnFailure?.Destination, isString),
   };
-  if (kind === 'kinesis') return kinesisSettings(p, resources, common, ignored, plain);
+}
+
+function kafkaSettings(p: Record<string, any>, common: PropsFile, ignored: string[], plain: Plain): TemplateSettings {
+  const config = p.SelfManagedKafkaEventSourceConfig ?? p.AmazonManagedKafkaEventSourceConfig;
   const props: PropsFile = {
     topics: plain<string[]>('Topics', p.Topics, strings),
     bootstrapServers: plain<string[]>(
@@ -143,7 +161,7 @@ export function settingsFromTemplate(file: string, logicalId?: string): Template
     );
   }
   notEmulated(p, read, ignored);
-  return { kind, props: defined(props), ignored };
+  return { kind: 'kafka', props: defined(props), ignored };
 }
 
 /**

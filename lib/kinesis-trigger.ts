@@ -266,6 +266,13 @@ export class KinesisTrigger extends Construct {
   }
 
   private validate(props: KinesisTriggerProps): void {
+    this.validateDispatcher(props);
+    this.validateLimits(props);
+    this.validatePosition(props);
+    this.validateOptions(props);
+  }
+
+  private validateDispatcher(props: KinesisTriggerProps): void {
     // A dispatcher target learns the factor (it keeps what is done per range of a shard only when the shard's batches
     // come one at a time) and tells whether it answers with partial batch responses.
     const dispatcher = DispatcherTarget.isDispatcherTarget(props.target)
@@ -276,6 +283,10 @@ export class KinesisTrigger extends Construct {
       : undefined;
     const unread = unreadPartialBatchResponses(dispatcher, props.reportBatchItemFailures, '');
     if (unread) this.fail('reportBatchItemFailures', props.reportBatchItemFailures, unread);
+  }
+
+  /** The event source mapping's bounds (ESM_LIMITS). */
+  private validateLimits(props: KinesisTriggerProps): void {
     const n = (prop: string, v: number | undefined, min: number, max: number, extra = '') => {
       if (v !== undefined && !Token.isUnresolved(v) && (!Number.isInteger(v) || v < min || v > max)) {
         this.fail(prop, v, `use an integer from ${min} to ${max}${extra}`);
@@ -306,7 +317,9 @@ export class KinesisTrigger extends Construct {
       ...ESM_LIMITS.tumblingWindowSeconds,
       `use at most Duration.seconds(${ESM_LIMITS.tumblingWindowSeconds[1]})`,
     );
+  }
 
+  private validatePosition(props: KinesisTriggerProps): void {
     const position = props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON;
     if (position === lambda.StartingPosition.AT_TIMESTAMP && props.startingPositionTimestamp === undefined) {
       this.fail('startingPositionTimestamp', undefined, 'AT_TIMESTAMP needs the time to start from, in Unix seconds');
@@ -318,6 +331,10 @@ export class KinesisTrigger extends Construct {
         `it applies to AT_TIMESTAMP only; set startingPosition to AT_TIMESTAMP or remove it (startingPosition is ${position})`,
       );
     }
+  }
+
+  /** Options that exclude or need one another, and the warnings of the riskier ones. */
+  private validateOptions(props: KinesisTriggerProps): void {
     if (props.consumerName !== undefined) {
       if (!props.enhancedFanOut)
         this.fail(

@@ -222,66 +222,13 @@ export class LambdaSinkConnector extends Construct {
 
   constructor(scope: Construct, id: string, props: LambdaSinkConnectorProps) {
     super(scope, id);
-    const fail = (prop: string, value: unknown, fix: string): never => {
-      throw new ValidationError(this, prop, value, fix);
-    };
-    const routes = props.routes ?? [];
-    const relayed: Array<[string, string | undefined]> = [
-      ['responseTopic', props.responseTopic],
-      ['errorTopic', props.errorTopic],
-      ...routes.map((r, i): [string, string | undefined] => [`routes[${i}].responseTopic`, r.responseTopic]),
-    ];
-    for (const [prop, topic] of relayed) {
-      if (topic !== undefined && props.topics.includes(topic)) {
-        fail(
-          prop,
-          topic,
-          'it is a source topic: every relayed record would be read and dispatched again, a loop. Name another topic',
-        );
-      }
-    }
-    routes.forEach((r, i) => {
-      const unread = (r.topics ?? []).find((t) => !Token.isUnresolved(t) && !props.topics.includes(t));
-      if (unread !== undefined)
-        fail(
-          `routes[${i}].topics`,
-          unread,
-          `the connector reads ${JSON.stringify(props.topics)} only: add the topic to topics, or remove it from the route`,
-        );
-    });
-    const msk = props.cluster.kind === KafkaClusterKind.MSK;
-    const requested = props.auth ?? (msk ? KafkaAuth.iam() : KafkaAuth.scram512());
-
-    // The clients' security group exists before both clients, so that the relay and the event source share it.
-    let cluster = props.cluster;
-    const sm = cluster.selfManagedProps;
-    if (sm?.vpc && sm.securityGroups === undefined) {
-      this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
-        vpc: sm.vpc,
-        description: `Kafka clients of ${this.node.path}: attach to the brokers or admit it on the broker port`,
-        allowAllOutbound: false,
-      });
-      cluster = KafkaCluster.selfManaged({ ...sm, securityGroups: [this.securityGroup] });
-    }
-
-    // The secrets exist before both clients too: the relay reads the very secret the event source uses.
-    const setup = new KafkaAuthSetup(this, requested, cluster, fail);
-    setup.validate();
-    const secrets = setup.createSecrets();
-    this.secretsKey = secrets.key;
-    this.authSecret = secrets.authSecret;
-    this.rootCaSecret = secrets.rootCaSecret;
-    acknowledgeCreatedSecrets(this, [secrets.authSecret, secrets.rootCaSecret]);
-    const auth = withSecret(requested, secrets.authSecret);
-    if (secrets.rootCaSecret && cluster.selfManagedProps) {
-      cluster = KafkaCluster.selfManaged({
-        ...cluster.selfManagedProps,
-        rootCaCertificatePem: undefined,
-        rootCaSecret: secrets.rootCaSecret,
-      });
-    }
-
-    const relays = relayed.some(([, topic]) => topic !== undefined);
+    const relays = this.validateTopics(props);
+    const clients = this.shareClients(props);
+    this.securityGroup = clients.securityGroup;
+    this.secretsKey = clients.secrets.key;
+    this.authSecret = clients.secrets.authSecret;
+    this.rootCaSecret = clients.secrets.rootCaSecret;
+    const { cluster, auth } = clients;
     this.dispatcher = new KafkaDispatcher(this, 'Dispatcher', {
       target: props.target,
       routes: props.routes,
@@ -299,15 +246,9 @@ export class LambdaSinkConnector extends Construct {
       schemas: props.schemas,
       vpcEndpoints: props.vpcEndpoints,
       relay: relays
-        ? {
-            cluster,
-            auth: props.relayAuth ?? auth,
-            responseTopic: props.responseTopic,
-            errorTopic: props.errorTopic,
-          }
+        ? { cluster, auth: props.relayAuth ?? auth, responseTopic: props.responseTopic, errorTopic: props.errorTopic }
         : undefined,
     });
-
     this.trigger = new KafkaTrigger(this, 'Trigger', {
       cluster,
       topics: props.topics,
@@ -321,6 +262,72 @@ export class LambdaSinkConnector extends Construct {
       onFailure: props.onFailure,
       vpcEndpoints: props.vpcEndpoints,
     });
+  }
+
+  private fail(prop: string, value: unknown, fix: string): never {
+    throw new ValidationError(this, prop, value, fix);
+  }
+
+  /** No relayed topic is a source topic, and routes take source topics only. Returns whether anything is relayed. */
+  private validateTopics(props: LambdaSinkConnectorProps): boolean {
+    const routes = props.routes ?? [];
+    const relayed: Array<[string, string | undefined]> = [
+      ['responseTopic', props.responseTopic],
+      ['errorTopic', props.errorTopic],
+      ...routes.map((r, i): [string, string | undefined] => [`routes[${i}].responseTopic`, r.responseTopic]),
+    ];
+    for (const [prop, topic] of relayed) {
+      if (topic !== undefined && props.topics.includes(topic)) {
+        this.fail(
+          prop,
+          topic,
+          'it is a source topic: every relayed record would be read and dispatched again, a loop. Name another topic',
+        );
+      }
+    }
+    routes.forEach((r, i) => {
+      const unread = (r.topics ?? []).find((t) => !Token.isUnresolved(t) && !props.topics.includes(t));
+      if (unread !== undefined) {
+        this.fail(
+          `routes[${i}].topics`,
+          unread,
+          `the connector reads ${JSON.stringify(props.topics)} only: add the topic to topics, or remove it from the route`,
+        );
+      }
+    });
+    return relayed.some(([, topic]) => topic !== undefined);
+  }
+
+  /**
+   * What the event source and the relay share: the clients' security group (created before both clients) and the
+   * secrets (created before both too: the relay reads the very secret the event source uses).
+   */
+  private shareClients(props: LambdaSinkConnectorProps) {
+    const msk = props.cluster.kind === KafkaClusterKind.MSK;
+    const requested = props.auth ?? (msk ? KafkaAuth.iam() : KafkaAuth.scram512());
+    let cluster = props.cluster;
+    let securityGroup: ec2.SecurityGroup | undefined;
+    const sm = cluster.selfManagedProps;
+    if (sm?.vpc && sm.securityGroups === undefined) {
+      securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+        vpc: sm.vpc,
+        description: `Kafka clients of ${this.node.path}: attach to the brokers or admit it on the broker port`,
+        allowAllOutbound: false,
+      });
+      cluster = KafkaCluster.selfManaged({ ...sm, securityGroups: [securityGroup] });
+    }
+    const setup = new KafkaAuthSetup(this, requested, cluster, (prop, value, fix) => this.fail(prop, value, fix));
+    setup.validate();
+    const secrets = setup.createSecrets();
+    acknowledgeCreatedSecrets(this, [secrets.authSecret, secrets.rootCaSecret]);
+    if (secrets.rootCaSecret && cluster.selfManagedProps) {
+      cluster = KafkaCluster.selfManaged({
+        ...cluster.selfManagedProps,
+        rootCaCertificatePem: undefined,
+        rootCaSecret: secrets.rootCaSecret,
+      });
+    }
+    return { cluster, auth: withSecret(requested, secrets.authSecret), securityGroup, secrets };
   }
 }
 

@@ -5,7 +5,7 @@
  * processed to an on-failure destination in the format Lambda documents (https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure.html).
  */
 import { randomUUID } from 'node:crypto';
-import { Kafka, KafkaConfig, KafkaMessage, logLevel, Producer, Consumer } from 'kafkajs';
+import { Kafka, KafkaConfig, KafkaMessage, logLevel, Producer, Consumer, EachBatchPayload } from 'kafkajs';
 import {
   buildEvent,
   EsmRecord,
@@ -165,6 +165,23 @@ export class LocalEventSourceMapping {
   }
 
   async start(): Promise<void> {
+    this.connectDelivery();
+    if (this.settings.startingPosition === 'AT_TIMESTAMP') await this.seekToTimestamp();
+    this.consumer = this.createConsumer();
+    await this.consumer.connect();
+    for (const topic of this.settings.topics)
+      await this.consumer.subscribe({ topic, fromBeginning: this.settings.startingPosition !== 'LATEST' });
+    this.running = true;
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.settings.partitionsConsumedConcurrently ?? 4,
+      eachBatch: (payload) => this.consumeBatch(payload),
+    });
+  }
+
+  /** The invoker, the on-failure destination, the delivery with its retries, and the schema registry's client. */
+  private connectDelivery(): void {
     this.invoker = createInvoker(this.settings);
     if (this.settings.onFailure)
       this.destination = onFailureDestination(
@@ -199,10 +216,13 @@ export class LocalEventSourceMapping {
       });
       this.validator = new RecordSchemaValidator(this.settings.schemaRegistry, this.registry.client);
     }
-    if (this.settings.startingPosition === 'AT_TIMESTAMP') await this.seekToTimestamp();
+  }
+
+  /** The consumer group member, its fetches shaped by the mapping's batching window. */
+  private createConsumer(): Consumer {
     const window = Math.round(this.settings.maxBatchingWindowSeconds * 1000);
     // The broker holds a fetch until the window ends or 6 MB are there: the ESM's batching window.
-    this.consumer = this.kafka.consumer({
+    const consumer = this.kafka.consumer({
       groupId: this.groupId,
       maxWaitTimeInMs: Math.max(window, 10),
       minBytes: window > 0 ? MAX_PAYLOAD_BYTES : 1,
@@ -210,57 +230,51 @@ export class LocalEventSourceMapping {
       retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 5000 },
     });
     // kafkajs restarts the consumer after retriable errors; after any other it stays down, so say so.
-    this.consumer.on(this.consumer.events.CRASH, ({ payload: { error, restart } }) => {
+    consumer.on(consumer.events.CRASH, ({ payload: { error, restart } }) => {
       this.stats.consumerCrashes++;
       this.log(`consumer crashed: ${error.name}: ${error.message}${restart ? '; restarting it' : ''}`);
       if (restart || !this.running) return;
       this.running = false;
       this.settings.onFatalError?.(error);
     });
-    this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
+    consumer.on(consumer.events.GROUP_JOIN, () => {
       this.stats.groupJoins++;
     });
-    await this.consumer.connect();
-    for (const topic of this.settings.topics)
-      await this.consumer.subscribe({ topic, fromBeginning: this.settings.startingPosition !== 'LATEST' });
-    this.running = true;
-    await this.consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.settings.partitionsConsumedConcurrently ?? 4,
-      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-        const key = `${batch.topic}-${batch.partition}`;
-        const logAppend = false;
-        const all = batch.messages;
-        const records = all.map((m: KafkaMessage) => toEsmRecord(batch.topic, batch.partition, m, logAppend));
-        // The schema registry step comes before filtering, as the mapping's: what fails it is not invoked.
-        const candidates = this.validator
-          ? await this.validated(records, async () => {
-              await heartbeat();
-              return this.running && isRunning() && !isStale();
-            })
-          : records.map((record, i): ValidRecord => ({ record, filterValue: all[i].value }));
-        if (candidates === undefined) return; // stopped, or the partition moved: nothing committed
-        const matches = this.matches;
-        const sent = matches ? candidates.filter((c) => matches(c.filterValue)) : candidates;
-        this.stats.recordsFiltered += candidates.length - sent.length;
-        // Offsets up to `upTo` are committed: the chunk's records and the filtered-out ones before them.
-        let committed = 0;
-        const commit = async (upTo: number) => {
-          await this.consumer!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(upTo + 1) }]);
-          resolveOffset(String(upTo));
-          for (; committed < all.length && Number(all[committed].offset) <= upTo; committed++) this.stats.recordsCommitted++;
-          this.stats.lag[key] = Math.max(0, Number(batch.highWatermark) - (upTo + 1));
+    return consumer;
+  }
+
+  /** One fetched batch of a partition: validated, filtered, delivered in chunks, committed after each. */
+  private async consumeBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const key = `${batch.topic}-${batch.partition}`;
+    const logAppend = false;
+    const all = batch.messages;
+    const records = all.map((m: KafkaMessage) => toEsmRecord(batch.topic, batch.partition, m, logAppend));
+    // The schema registry step comes before filtering, as the mapping's: what fails it is not invoked.
+    const candidates = this.validator
+      ? await this.validated(records, async () => {
           await heartbeat();
-        };
-        for (const chunk of this.chunks(sent.map((c) => c.record))) {
-          if (!this.running || !isRunning() || isStale()) return;
-          await this.delivery.deliver(chunk, heartbeat);
-          await commit(chunk[chunk.length - 1].offset);
-        }
-        if (committed < all.length && this.running && isRunning() && !isStale()) await commit(Number(all[all.length - 1].offset));
-      },
-    });
+          return this.running && isRunning() && !isStale();
+        })
+      : records.map((record, i): ValidRecord => ({ record, filterValue: all[i].value }));
+    if (candidates === undefined) return; // stopped, or the partition moved: nothing committed
+    const matches = this.matches;
+    const sent = matches ? candidates.filter((c) => matches(c.filterValue)) : candidates;
+    this.stats.recordsFiltered += candidates.length - sent.length;
+    // Offsets up to `upTo` are committed: the chunk's records and the filtered-out ones before them.
+    let committed = 0;
+    const commit = async (upTo: number) => {
+      await this.consumer!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(upTo + 1) }]);
+      resolveOffset(String(upTo));
+      for (; committed < all.length && Number(all[committed].offset) <= upTo; committed++) this.stats.recordsCommitted++;
+      this.stats.lag[key] = Math.max(0, Number(batch.highWatermark) - (upTo + 1));
+      await heartbeat();
+    };
+    for (const chunk of this.chunks(sent.map((c) => c.record))) {
+      if (!this.running || !isRunning() || isStale()) return;
+      await this.delivery.deliver(chunk, heartbeat);
+      await commit(chunk[chunk.length - 1].offset);
+    }
+    if (committed < all.length && this.running && isRunning() && !isStale()) await commit(Number(all[all.length - 1].offset));
   }
 
   async stop(): Promise<void> {

@@ -57,7 +57,40 @@ export function relaySetup(
   const cluster = relay.cluster;
   const setup = new KafkaAuthSetup(scope, relay.auth, cluster, fail);
   setup.validate();
-  const servers = cluster.bootstrapServers;
+  const servers = validateBootstrapServers(cluster.bootstrapServers, fail);
+  validateRelayTopics(scope, relay, invocationType, onError, routeResponseTopics, fail);
+  const secrets = setup.createSecrets();
+  const secretArns = grantSecrets(role, [secrets.authSecret, secrets.rootCaSecret]);
+  const maxBytes = relay.errorTopicMaxMessageBytes;
+  if (relay.auth.method === KafkaAuthMethod.IAM) {
+    // Without errorTopicMaxMessageBytes the relay reads the error topic's max.message.bytes (DescribeConfigs).
+    grantMskIam(
+      role,
+      setup.mskClusterArn(),
+      [relay.responseTopic, relay.errorTopic, ...routeResponseTopics],
+      maxBytes === undefined ? relay.errorTopic : undefined,
+    );
+  }
+  return {
+    secret: secrets.authSecret,
+    secretArns,
+    brokerPorts: setup.brokerPorts(),
+    config: {
+      bootstrapServers: servers,
+      auth: RELAY_AUTH[relay.auth.method],
+      secretArn: secrets.authSecret?.secretArn,
+      rootCaSecretArn: secrets.rootCaSecret?.secretArn,
+      tls: cluster.tls,
+      responseTopic: relay.responseTopic,
+      errorTopic: relay.errorTopic,
+      errorTopicMaxMessageBytes: maxBytes,
+      clientId: relay.clientId ?? DEFAULTS.relayClientId,
+    },
+  };
+}
+
+/** The relay's brokers: known at synth, each "host:port". */
+function validateBootstrapServers(servers: string[] | undefined, fail: Fail): string[] {
   if (servers === undefined) {
     fail(
       'cluster.bootstrapServers',
@@ -72,6 +105,18 @@ export function relaySetup(
         fail('cluster.bootstrapServers', server, 'give each broker as "host:port"');
     }
   }
+  return servers;
+}
+
+/** The topics the relay writes, and the error topic's record size. */
+function validateRelayTopics(
+  scope: Construct,
+  relay: KafkaRelayProps,
+  invocationType: DispatcherInvocationType,
+  onError: DispatcherErrorBehavior,
+  routeResponseTopics: readonly string[],
+  fail: Fail,
+): void {
   if (relay.responseTopic === undefined && relay.errorTopic === undefined && routeResponseTopics.length === 0) {
     fail(
       'responseTopic',
@@ -108,40 +153,20 @@ export function relaySetup(
       `relay.errorTopic is set but onError is ${onError.toUpperCase()}: only LOG writes to the error topic.`,
     );
   }
-  const secrets = setup.createSecrets();
+}
+
+/** GetSecretValue on the relay's secrets, and their keys' Decrypt through Secrets Manager only. */
+function grantSecrets(role: iam.IRole, secrets: readonly (secretsmanager.ISecret | undefined)[]): string[] {
   const secretArns: string[] = [];
-  for (const secret of [secrets.authSecret, secrets.rootCaSecret]) {
+  for (const secret of secrets) {
     if (secret === undefined) continue;
     secretArns.push(secretArnPattern(secret));
     if (secret.encryptionKey) grantKeyVia(role, secret.encryptionKey, 'secretsmanager', ['kms:Decrypt']);
   }
-  if (secretArns.length)
+  if (secretArns.length) {
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: secretArns }));
-  if (relay.auth.method === KafkaAuthMethod.IAM) {
-    // Without errorTopicMaxMessageBytes the relay reads the error topic's max.message.bytes (DescribeConfigs).
-    grantMskIam(
-      role,
-      setup.mskClusterArn(),
-      [relay.responseTopic, relay.errorTopic, ...routeResponseTopics],
-      maxBytes === undefined ? relay.errorTopic : undefined,
-    );
   }
-  return {
-    secret: secrets.authSecret,
-    secretArns,
-    brokerPorts: setup.brokerPorts(),
-    config: {
-      bootstrapServers: servers,
-      auth: RELAY_AUTH[relay.auth.method],
-      secretArn: secrets.authSecret?.secretArn,
-      rootCaSecretArn: secrets.rootCaSecret?.secretArn,
-      tls: cluster.tls,
-      responseTopic: relay.responseTopic,
-      errorTopic: relay.errorTopic,
-      errorTopicMaxMessageBytes: maxBytes,
-      clientId: relay.clientId ?? DEFAULTS.relayClientId,
-    },
-  };
+  return secretArns;
 }
 
 /**

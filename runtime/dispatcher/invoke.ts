@@ -87,6 +87,15 @@ function truncate(s: string, max = 64 * 1024): string {
  * timeouts with exponential backoff and full jitter while the deadline allows, treats a
  * FunctionError as a failure, and checks that a synchronous response matches the batch.
  */
+/** Throws the batch's TargetInvocationError. */
+type Fail = (
+  message: string,
+  statusCode: number,
+  functionError: string,
+  out?: Partial<InvokeCommandOutput>,
+  payload?: string,
+) => never;
+
 export class TargetInvoker {
   public readonly functionName: string;
   public readonly invocationType: InvocationType;
@@ -126,14 +135,15 @@ export class TargetInvoker {
    * have run the batch.
    */
   async invoke(batch: InvocationBatch, deadline: number): Promise<BatchResults> {
-    let uncertain = false;
-    const fail = (
-      message: string,
-      statusCode: number,
-      functionError: string,
-      out?: Partial<InvokeCommandOutput>,
-      payload?: string,
-    ): never => {
+    const attempts = { uncertain: false };
+    const fail = this.failure(batch, attempts);
+    const out = await this.send(batch, deadline, attempts, fail);
+    return this.answer(batch, out, fail);
+  }
+
+  /** Throws the batch's TargetInvocationError; its outcome is unknown once an attempt went unanswered. */
+  private failure(batch: InvocationBatch, attempts: { uncertain: boolean }): Fail {
+    return (message, statusCode, functionError, out, payload) => {
       throw new TargetInvocationError(
         message,
         batch.topic,
@@ -147,17 +157,25 @@ export class TargetInvoker {
           payload,
           executedVersion: out?.ExecutedVersion,
         },
-        uncertain ? 'unknown' : 'failed',
+        attempts.uncertain ? 'unknown' : 'failed',
       );
     };
+  }
+
+  /** Sends the batch until Lambda answers, retrying what may be retried within maxAttempts and the deadline. */
+  private async send(
+    batch: InvocationBatch,
+    deadline: number,
+    attempts: { uncertain: boolean },
+    fail: Fail,
+  ): Promise<InvokeCommandOutput> {
     const payload = Buffer.from(batch.payload);
-    let out: InvokeCommandOutput | undefined;
-    for (let attempt = 0; out === undefined; attempt++) {
+    for (let attempt = 0; ; attempt++) {
       const timeLeft = deadline - Date.now();
       if (timeLeft <= 0) fail('no time left to invoke the target', 0, 'Timeout');
       try {
         this.metrics?.add('Invocations');
-        out = await this.client.send(
+        return await this.client.send(
           new (lambdaSdk().InvokeCommand)({
             FunctionName: this.functionName,
             InvocationType: this.invocationType,
@@ -167,54 +185,66 @@ export class TargetInvoker {
           { abortSignal: AbortSignal.timeout(timeLeft) },
         );
       } catch (e) {
-        const err = e as Error & { $metadata?: { httpStatusCode?: number } };
-        const statusCode = err.$metadata?.httpStatusCode ?? 0;
-        // No answer from Lambda: the request may have reached the target, which may still be running it. A request
-        // refused, or one that failed for want of the target role's credentials, never reached it.
-        const refused =
-          err.name === 'ECONNREFUSED' || (err as { code?: string }).code === 'ECONNREFUSED' || e instanceof TargetRoleError;
-        if (statusCode === 0 && !refused) uncertain = true;
-        if (err.name === 'AbortError' || (err.name === 'TimeoutError' && Date.now() >= deadline)) {
-          fail(`the target did not answer before the dispatcher's deadline (${timeLeft} ms)`, statusCode, 'Timeout');
-        }
-        const errorPayload = JSON.stringify({ errorType: err.name, errorMessage: err.message });
-        if (!isRetryable(e) || (uncertain && !this.retryUncertain))
-          fail(
-            `invoking ${this.functionName} failed: ${err.name}: ${err.message}`,
-            statusCode,
-            err.name,
-            undefined,
-            errorPayload,
-          );
-        const delay = backoffDelay(attempt, this.baseDelayMs, this.maxDelayMs);
-        if (attempt + 1 >= this.maxAttempts || Date.now() + delay >= deadline) {
-          fail(
-            `invoking ${this.functionName} failed after ${attempt + 1} attempt(s): ${err.name}: ${err.message}`,
-            statusCode,
-            err.name,
-            undefined,
-            errorPayload,
-          );
-        }
-        this.metrics?.add('InvokeRetries');
-        this.logger?.warn('retrying target invocation', {
-          functionName: this.functionName,
-          attempt: attempt + 1,
-          delayMs: delay,
-          error: err.name,
-          topic: batch.topic,
-          partition: batch.partition,
-        });
-        await sleep(delay);
+        await this.retryOrFail(e, { batch, attempt, timeLeft, deadline }, attempts, fail);
       }
     }
+  }
+
+  /** After a failed attempt: fails the batch, or waits the backoff delay before the next attempt. */
+  private async retryOrFail(
+    e: unknown,
+    at: { batch: InvocationBatch; attempt: number; timeLeft: number; deadline: number },
+    attempts: { uncertain: boolean },
+    fail: Fail,
+  ): Promise<void> {
+    const { batch, attempt, timeLeft, deadline } = at;
+    const err = e as Error & { $metadata?: { httpStatusCode?: number } };
+    const statusCode = err.$metadata?.httpStatusCode ?? 0;
+    // No answer from Lambda: the request may have reached the target, which may still be running it. A request
+    // refused, or one that failed for want of the target role's credentials, never reached it.
+    const refused =
+      err.name === 'ECONNREFUSED' || (err as { code?: string }).code === 'ECONNREFUSED' || e instanceof TargetRoleError;
+    if (statusCode === 0 && !refused) attempts.uncertain = true;
+    if (err.name === 'AbortError' || (err.name === 'TimeoutError' && Date.now() >= deadline)) {
+      fail(`the target did not answer before the dispatcher's deadline (${timeLeft} ms)`, statusCode, 'Timeout');
+    }
+    const errorPayload = JSON.stringify({ errorType: err.name, errorMessage: err.message });
+    if (!isRetryable(e) || (attempts.uncertain && !this.retryUncertain)) {
+      fail(`invoking ${this.functionName} failed: ${err.name}: ${err.message}`, statusCode, err.name, undefined, errorPayload);
+    }
+    const delay = backoffDelay(attempt, this.baseDelayMs, this.maxDelayMs);
+    if (attempt + 1 >= this.maxAttempts || Date.now() + delay >= deadline) {
+      fail(
+        `invoking ${this.functionName} failed after ${attempt + 1} attempt(s): ${err.name}: ${err.message}`,
+        statusCode,
+        err.name,
+        undefined,
+        errorPayload,
+      );
+    }
+    this.metrics?.add('InvokeRetries');
+    this.logger?.warn('retrying target invocation', {
+      functionName: this.functionName,
+      attempt: attempt + 1,
+      delayMs: delay,
+      error: err.name,
+      topic: batch.topic,
+      partition: batch.partition,
+    });
+    await sleep(delay);
+  }
+
+  /** The results of Lambda's answer, or the batch's failure when the answer is a function error or malformed. */
+  private answer(batch: InvocationBatch, out: InvokeCommandOutput, fail: Fail): BatchResults {
     const text = out.Payload == null ? '' : Buffer.from(out.Payload).toString('utf8');
     const statusCode = out.StatusCode ?? 0;
-    if (out.FunctionError != null)
+    if (out.FunctionError != null) {
       fail(`the target answered with a ${out.FunctionError} function error`, statusCode, out.FunctionError, out, truncate(text));
+    }
     if (this.invocationType === 'Event') {
-      if (statusCode !== 202)
+      if (statusCode !== 202) {
         fail(`asynchronous invocation answered ${statusCode}, expected 202`, statusCode, 'UnexpectedStatus', out, truncate(text));
+      }
       return new Array(batch.records.length).fill(undefined);
     }
     if (statusCode !== 200)

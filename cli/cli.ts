@@ -101,14 +101,16 @@ export function parseCommand(argv: string[], notice: (line: string) => void = ()
   const { values } = parseArgs({ args: argv, options: FLAGS });
   const settings = fileSettings(values, notice);
   const { props: p, fromTemplate, registry } = settings;
+  // Every number flag is read first, so that a malformed one is named before what the mapping's kind lacks.
+  const common = commonOptions(values, p);
   if (values.stream || p.stream || fromTemplate?.kind === 'kinesis') {
     if (registry)
       throw new LocalEsmConfigError(
         'a schema registry (--schema-registry, schemaRegistryConfig) applies to Kafka mappings only, not to a Kinesis stream',
       );
-    return kinesisCommand(values, p);
+    return kinesisCommand(values, p, common);
   }
-  return kafkaCommand(values, settings);
+  return kafkaCommand(values, settings, common);
 }
 
 function fileSettings(values: Flags, notice: (line: string) => void): FileSettings {
@@ -139,6 +141,8 @@ function num(flag: string, v: string | undefined, fallback?: number): number | u
   return n;
 }
 
+type CommonOptions = ReturnType<typeof commonOptions>;
+
 /** The settings both mappings share. */
 function commonOptions(values: Flags, p: PropsFile) {
   const ts = num('starting-position-timestamp', values['starting-position-timestamp'], p.startingPositionTimestamp);
@@ -160,7 +164,7 @@ function commonOptions(values: Flags, p: PropsFile) {
   };
 }
 
-function kinesisCommand(values: Flags, p: PropsFile): Command {
+function kinesisCommand(values: Flags, p: PropsFile, common: CommonOptions): Command {
   const stream = values.stream ?? p.stream;
   if (!stream)
     throw new LocalEsmConfigError(
@@ -169,7 +173,7 @@ function kinesisCommand(values: Flags, p: PropsFile): Command {
   return {
     kind: 'kinesis',
     options: {
-      ...commonOptions(values, p),
+      ...common,
       stream,
       kinesisEndpoint: values['kinesis-endpoint'] ?? values['aws-endpoint'],
       parallelizationFactor: num('parallelization-factor', values['parallelization-factor'], p.parallelizationFactor),
@@ -178,7 +182,7 @@ function kinesisCommand(values: Flags, p: PropsFile): Command {
   };
 }
 
-function kafkaCommand(values: Flags, { props: p, registry }: FileSettings): Command {
+function kafkaCommand(values: Flags, { props: p, registry }: FileSettings, common: CommonOptions): Command {
   const brokers = values['bootstrap-servers']?.split(',') ?? p.bootstrapServers;
   if (!brokers?.length)
     throw new LocalEsmConfigError(`--bootstrap-servers (or bootstrapServers in --config) is required\n${USAGE}`);
@@ -186,7 +190,7 @@ function kafkaCommand(values: Flags, { props: p, registry }: FileSettings): Comm
   return {
     kind: 'kafka',
     options: {
-      ...commonOptions(values, p),
+      ...common,
       kafka: kafkaClientConfig(values, brokers),
       topics: values.topic ?? p.topics ?? (p.topic ? [p.topic] : []),
       consumerGroupId: values['consumer-group-id'] ?? p.consumerGroupId,

@@ -95,6 +95,14 @@ export interface LambdaSinkConnectorProps {
   readonly errorTopic?: string;
 
   /**
+   * The error topic's `max.message.bytes`, to size error records in bytes without reading the topic's configuration
+   * (Kafka ACLs without DESCRIBE_CONFIGS), or below the topic's limit. From 16384 to 104857600; needs `errorTopic`.
+   * @default - the topic's own `max.message.bytes`, read by the relay (DescribeConfigs); 1048576 when that fails
+   * @see KafkaRelayProps.errorTopicMaxMessageBytes
+   */
+  readonly errorTopicMaxMessageBytes?: number;
+
+  /**
    * What happens when records fail.
    * @default - DispatcherErrorBehavior.LOG with an errorTopic, otherwise DispatcherErrorBehavior.FAIL
    */
@@ -246,7 +254,13 @@ export class LambdaSinkConnector extends Construct {
       schemas: props.schemas,
       vpcEndpoints: props.vpcEndpoints,
       relay: relays
-        ? { cluster, auth: props.relayAuth ?? auth, responseTopic: props.responseTopic, errorTopic: props.errorTopic }
+        ? {
+            cluster,
+            auth: props.relayAuth ?? auth,
+            responseTopic: props.responseTopic,
+            errorTopic: props.errorTopic,
+            errorTopicMaxMessageBytes: props.errorTopicMaxMessageBytes,
+          }
         : undefined,
     });
     this.trigger = new KafkaTrigger(this, 'Trigger', {
@@ -295,6 +309,13 @@ export class LambdaSinkConnector extends Construct {
         );
       }
     });
+    if (props.errorTopicMaxMessageBytes !== undefined && props.errorTopic === undefined) {
+      this.fail(
+        'errorTopicMaxMessageBytes',
+        props.errorTopicMaxMessageBytes,
+        "it sizes the error topic's records: set errorTopic too, or remove it",
+      );
+    }
     return relayed.some(([, topic]) => topic !== undefined);
   }
 

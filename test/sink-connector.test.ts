@@ -165,6 +165,19 @@ describe('LambdaSinkConnector', () => {
     });
   });
 
+  test('sizes error records by errorTopicMaxMessageBytes when given, and refuses it without an error topic', () => {
+    // GIVEN an error topic whose max.message.bytes the relay may not read
+    const { template } = setup({ errorTopicMaxMessageBytes: 65_536 });
+    // THEN the relay's configuration carries it
+    expect(relayOf(template)).toMatch(/\\"errorTopic\\":\\"orders-errors\\",\\"errorTopicMaxMessageBytes\\":65536/);
+    // AND without an error topic it fails at synth, naming the prop and the fix
+    expect(() => setup({ errorTopic: undefined, errorTopicMaxMessageBytes: 65_536 })).toThrow(
+      /LambdaSinkConnector Stack\/Sink: errorTopicMaxMessageBytes was 65536: it sizes the error topic's records: set errorTopic too/,
+    );
+    // AND out of bounds it fails with the bounds
+    expect(() => setup({ errorTopicMaxMessageBytes: 100 })).toThrow(/errorTopicMaxMessageBytes was 100: .*16384 to 104857600/);
+  });
+
   test.each([
     ['responseTopic', { responseTopic: 'orders' }],
     ['errorTopic', { errorTopic: 'orders' }],

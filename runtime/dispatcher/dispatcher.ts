@@ -218,7 +218,9 @@ export class Dispatcher {
       const pass: PartitionPass = { done, heldElsewhere, deadline, envelope, reRelay: [], pending: [] };
       for (const w of work) {
         if (run.stopped) break;
-        await this.take(run, w, this.stepOf(run, w, pass), pass);
+        // Most records join the waiting invocation at once: only a step with work to wait for is awaited.
+        const waiting = this.take(run, w, this.stepOf(run, w, pass), pass);
+        if (waiting !== undefined) await waiting;
       }
       await this.flush(run, pass);
       await this.relayResponses(run, pass.reRelay);
@@ -289,25 +291,36 @@ export class Dispatcher {
     return { kind: 'invoke', record: w.record };
   }
 
-  /** Carries out an entry's step; the records waiting for their target are invoked first where order requires. */
-  private async take(run: PartitionRun, w: Work, step: Step, pass: PartitionPass): Promise<void> {
+  /** Carries out an entry's step: a promise only when the step has work to wait for (an invocation, a failure, a skip). */
+  private take(run: PartitionRun, w: Work, step: Step, pass: PartitionPass): Promise<void> | undefined {
     switch (step.kind) {
       case 'follow':
-        return;
+        return undefined;
+      case 'invoke':
+        return this.enqueue(run, step.record, pass);
+      default:
+        return this.takeAfterFlush(run, w, step, pass);
+    }
+  }
+
+  /** A step that ends the waiting invocation first: stop, fail or skip a done entry. */
+  private async takeAfterFlush(
+    run: PartitionRun,
+    w: Work,
+    step: Extract<Step, { kind: 'stop' | 'fail' | 'done' }>,
+    pass: PartitionPass,
+  ): Promise<void> {
+    await this.flush(run, pass);
+    switch (step.kind) {
       case 'stop':
-        await this.flush(run, pass);
         run.stop(w.offset, step.error);
         return;
       case 'fail':
-        await this.flush(run, pass);
         if (!run.stopped) await this.recordFailure(run, entryFailure(step.work));
         return;
       case 'done':
-        await this.flush(run, pass);
         if (!run.stopped) await this.skipDone(run, step.work, step.stored, pass.reRelay);
         return;
-      case 'invoke':
-        return this.enqueue(run, step.record, pass);
     }
   }
 
@@ -331,10 +344,26 @@ export class Dispatcher {
     else run.session?.settle?.([w.record]);
   }
 
-  /** Consecutive records going to one target are invoked together; a record of another target ends the run. */
-  private async enqueue(run: PartitionRun, record: SourceRecord, pass: PartitionPass): Promise<void> {
+  /**
+   * Consecutive records going to one target are invoked together: a record of the waiting invocation's target joins it
+   * at once; a record of another target (or of none) ends it.
+   */
+  private enqueue(run: PartitionRun, record: SourceRecord, pass: PartitionPass): Promise<void> | undefined {
     const route = routeOf(this.routes, record);
-    if (route !== pass.pendingRoute) await this.flush(run, pass);
+    if (route !== undefined && route === pass.pendingRoute) {
+      pass.pending.push(record);
+      return undefined;
+    }
+    return this.startInvocation(run, record, route, pass);
+  }
+
+  private async startInvocation(
+    run: PartitionRun,
+    record: SourceRecord,
+    route: DispatcherRoute | undefined,
+    pass: PartitionPass,
+  ): Promise<void> {
+    await this.flush(run, pass);
     if (run.stopped) return;
     pass.pendingRoute = route;
     if (route === undefined) {

@@ -107,7 +107,16 @@ export const PAYLOAD_LIMIT_BYTES = { sync: 6 * 1024 * 1024, async: 256 * 1024 } 
 export const HOST_PORT = /^[^\s:]+:\d+$/;
 
 export interface TargetConfig {
-  /** Function name, ARN or alias ARN (name:alias). Absent (with routes only): records no route takes go to the error path. */
+  /**
+   * The target is the code of the function that reads this configuration, called in process (`inProcessHandler`),
+   * not another function: `functionName` and `assumeRole` are then absent and `invocationType` is RequestResponse.
+   * Absent: false.
+   */
+  readonly inProcess?: boolean;
+  /**
+   * Function name, ARN or alias ARN (name:alias). Absent with routes (records no route takes go to the error path) or
+   * in process.
+   */
   readonly functionName?: string;
   readonly invocationType: InvocationTypeName;
   readonly payloadFormat: PayloadFormatName;
@@ -435,8 +444,19 @@ function configObject(json: string | undefined): Json {
 function targetConfig(value: unknown, hasRoutes: boolean): TargetConfig {
   const path = 'config.target';
   const t = object(value, path);
+  const inProcess = t.inProcess === undefined ? undefined : bool(t, 'inProcess', path);
+  if (inProcess === true) {
+    const other = ['functionName', 'assumeRole'].find((k) => t[k] !== undefined);
+    if (other !== undefined || t.invocationType !== 'RequestResponse') {
+      throw new DispatcherConfigError(
+        `${path}.inProcess: the target is the function's own code, so ${path}.${other ?? 'invocationType'} must be ` +
+          `${other === undefined ? '"RequestResponse"' : 'absent'}, got ${JSON.stringify(t[other ?? 'invocationType'])}`,
+      );
+    }
+  }
   return {
-    functionName: str(t, 'functionName', path, hasRoutes),
+    inProcess,
+    functionName: str(t, 'functionName', path, hasRoutes || inProcess === true),
     invocationType: oneOf(t, 'invocationType', path, INVOCATION_TYPES),
     payloadFormat: oneOf(t, 'payloadFormat', path, PAYLOAD_FORMATS),
     recordsPerInvocation: int(t, 'recordsPerInvocation', path, BOUNDS.recordsPerInvocation),

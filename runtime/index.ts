@@ -25,5 +25,6 @@ export * from './metrics';
 export * from './dispatcher/dispatcher';
 export * from './dispatcher/factory';
 export * from './dispatcher/in-process';
+export * from './dispatcher/handler';
 export { DISPATCHER_CONFIG_ENV, DispatcherConfigError, parseDispatcherConfig } from '../contract/dispatcher-config';
 export type { DispatcherConfig } from '../contract/dispatcher-config';

@@ -47,12 +47,16 @@ function recordDecoder(s: SchemasConfig, clients: DispatcherClients): RecordDeco
   });
 }
 
-/** Builds a dispatcher from the configuration the KafkaDispatcher construct writes. */
-export function dispatcherFromConfig(
+/**
+ * The Dispatcher's options from the configuration the KafkaDispatcher or InProcessDispatcher construct writes: the
+ * default target invoked as a Lambda function (none when the configuration names none, or it is in process), the
+ * routes' targets, the stores, the relay and the schemas.
+ */
+export function dispatcherOptionsFromConfig(
   config: DispatcherConfig,
   clients: DispatcherClients = {},
   logger: Logger = new JsonLogger({ service: config.metrics?.service }),
-): Dispatcher {
+): DispatcherOptions {
   const metrics = new EmfMetrics(
     config.metrics && { namespace: config.metrics.namespace, dimensions: { service: config.metrics.service } },
   );
@@ -78,7 +82,7 @@ export function dispatcherFromConfig(
       logger,
       metrics,
     });
-  return new Dispatcher({
+  return {
     invoker: t.functionName === undefined ? undefined : invoker({ ...t, functionName: t.functionName }),
     routes: config.routes?.map((r) => ({ match: r.match, invoker: invoker(r), responseTopic: r.responseTopic })),
     onError: config.onError,
@@ -94,5 +98,14 @@ export function dispatcherFromConfig(
     schemas: config.schemas === undefined ? undefined : recordDecoder(config.schemas, clients),
     logger,
     metrics,
-  });
+  };
+}
+
+/** Builds a dispatcher from the configuration the KafkaDispatcher construct writes. */
+export function dispatcherFromConfig(
+  config: DispatcherConfig,
+  clients: DispatcherClients = {},
+  logger: Logger = new JsonLogger({ service: config.metrics?.service }),
+): Dispatcher {
+  return new Dispatcher(dispatcherOptionsFromConfig(config, clients, logger));
 }

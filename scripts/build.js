@@ -3,7 +3,7 @@
 /**
  * npm run build: compiles the constructs (lib/), the runtime (cdk-kafka-lambda/runtime) and their contract with
  * jsii into build/, bundles each runtime/handlers/<name>.ts with esbuild into assets/<name>/index.js for the
- * Node.js version of the functions the constructs create, bundles the local event source mapping command into
+ * Node.js version of the functions the constructs create, the runtime library into the layer assets/runtime-layer/, bundles the local event source mapping command into
  * build/cli/cdk-kafka-lambda.js, and writes API.md with jsii-docgen. The example app (bin/) and the fault ledger
  * (e2e/) run from their sources with tsx.
  */
@@ -24,46 +24,59 @@ const timed = (label, fn) => {
 // uses a newer aws-cdk-lib, and the floor test project (jest.config.js) runs the tests on that minimum instead.
 timed('jsii', () => run(bin('jsii'), ['--silence-warnings=reserved-word', '--silence-warnings=metadata/missing-dev-dependency']));
 
+/** Bundles `entry` for the functions' Node.js into `outfile`, with the lazily loaded libraries in `modulesDir`. */
+const bundleForLambda = async (entry, outfile, modulesDir, plugins, target) => {
+  const esbuild = require('esbuild');
+  const common = { bundle: true, platform: 'node', format: 'cjs', target, minify: true, logLevel: 'warning' };
+  await esbuild.build({
+    ...common,
+    entryPoints: [entry],
+    outfile,
+    sourcemap: false,
+    external: ['@aws-sdk/*', ...LAZY_MODULES],
+    plugins,
+  });
+  for (const mod of LAZY_MODULES) {
+    await esbuild.build({
+      ...common,
+      entryPoints: [require.resolve(mod, { paths: [root] })],
+      outfile: path.join(modulesDir, mod, 'index.js'),
+    });
+  }
+};
+
 const bundle = async () => {
   const { ESBUILD_TARGET } = require(path.join(root, 'build', 'lib', 'private', 'handler-runtime.js'));
   const handlersDir = path.join(root, 'runtime', 'handlers');
-  const esbuild = require('esbuild');
-  // Optional esbuild plugins per handler (e.g. to leave unused parts of a dependency out).
   const plugins = require(path.join(root, 'scripts', 'handler-bundle-plugins.js'));
   for (const file of fs.readdirSync(handlersDir).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))) {
     const name = path.basename(file, '.ts');
     const outdir = path.join(root, 'assets', name);
     fs.rmSync(outdir, { recursive: true, force: true });
-    await esbuild.build({
-      entryPoints: [path.join(handlersDir, file)],
-      outfile: path.join(outdir, 'index.js'),
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      target: ESBUILD_TARGET,
-      minify: true,
-      sourcemap: false,
-      // The Lambda Node.js runtime ships AWS SDK v3; bundling it would add megabytes and cold-start time.
-      external: ['@aws-sdk/*', ...LAZY_MODULES],
-      metafile: false,
-      logLevel: 'warning',
-      plugins: plugins[name] ?? [],
-    });
-    // The schema libraries, each its own file beside the bundle (node_modules/<name>/index.js), required the
-    // first time a schema of its format is seen: a dispatcher pays for the codecs it uses only.
-    for (const mod of LAZY_MODULES) {
-      await esbuild.build({
-        entryPoints: [require.resolve(mod, { paths: [root] })],
-        outfile: path.join(outdir, 'node_modules', mod, 'index.js'),
-        bundle: true,
-        platform: 'node',
-        format: 'cjs',
-        target: ESBUILD_TARGET,
-        minify: true,
-        logLevel: 'warning',
-      });
-    }
+    await bundleForLambda(
+      path.join(handlersDir, file),
+      path.join(outdir, 'index.js'),
+      path.join(outdir, 'node_modules'),
+      plugins[name] ?? [],
+    );
   }
+  // The runtime library as a Lambda layer (InProcessDispatcher adds it): `require('cdk-kafka-lambda/runtime')` resolves
+  // in /opt/nodejs/node_modules, with its libraries, in a function that does not bundle it, on every
+  // Node.js runtime Lambda supports (20 and later).
+  const modules = path.join(root, 'assets', 'runtime-layer', 'nodejs', 'node_modules');
+  fs.rmSync(path.dirname(path.dirname(modules)), { recursive: true, force: true });
+  const pkg = path.join(modules, 'cdk-kafka-lambda');
+  await bundleForLambda(
+    path.join(root, 'runtime', 'index.ts'),
+    path.join(pkg, 'runtime', 'index.js'),
+    modules,
+    plugins.dispatcher,
+  );
+  const { version } = require(path.join(root, 'package.json'));
+  fs.writeFileSync(
+    path.join(pkg, 'package.json'),
+    `${JSON.stringify({ name: 'cdk-kafka-lambda', version, exports: { './runtime': './runtime/index.js' } }, null, 2)}\n`,
+  );
 };
 
 /** Libraries the handlers load on first use (runtime/schemas/codecs.ts), bundled apart from them. */

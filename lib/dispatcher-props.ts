@@ -153,17 +153,11 @@ export interface DispatcherRoute {
   readonly targetRoleExternalId?: string;
 }
 
-/** Properties of a KafkaDispatcher. */
-export interface KafkaDispatcherProps {
-  /**
-   * The user's function that the dispatcher invokes with the records (a function, version or alias). It may be in
-   * another account (`lambda.Function.fromFunctionArn`): then either its owner adds the resource policy statement
-   * the dispatcher prints (`targetOwnerPolicy`, output `TargetOwnerPolicy`), or `targetRole` names a role there that
-   * may invoke it. With `routes`, it takes the records no route takes.
-   * @default - none: required without `routes`; with them, records no route takes go to the error path (`onError`)
-   */
-  readonly target?: lambda.IFunction;
-
+/**
+ * What a KafkaDispatcher and an InProcessDispatcher share: how records are batched, made idempotent, decoded, routed
+ * and relayed. With InProcessDispatcher, the target is your function's own code and routes' targets are other functions.
+ */
+export interface DispatcherPipelineProps {
   /**
    * Routes records to several functions, as several Kafka Connect connectors would: each record goes to the first
    * route that takes it (by topic, header value, key prefix), else to `target`. Records of one partition stay in
@@ -172,32 +166,6 @@ export interface KafkaDispatcherProps {
    * @default - every record goes to `target`
    */
   readonly routes?: DispatcherRoute[];
-
-  /**
-   * A role the dispatcher assumes to invoke the target, e.g. one in the target's account that may invoke it. The
-   * dispatcher is granted exactly `sts:AssumeRole` on it, not `lambda:InvokeFunction`; the role's trust policy must
-   * admit the dispatcher's role (`targetOwnerPolicy`, output `TargetOwnerPolicy`). The credentials are kept per
-   * execution environment and renewed 5 minutes before they expire (1-hour sessions); in a VPC, STS is reached
-   * through its interface endpoint.
-   * @default - the dispatcher's own role invokes the target
-   * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_common-scenarios_aws-accounts.html
-   */
-  readonly targetRole?: iam.IRole;
-
-  /**
-   * The external ID that `targetRole`'s trust policy requires (condition `sts:ExternalId`), as the role's owner
-   * gave it. It is not a secret: it is written to the dispatcher's configuration.
-   * @default - none
-   * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-user_externalid.html
-   */
-  readonly targetRoleExternalId?: string;
-
-  /**
-   * Synchronous or asynchronous invocation of the target.
-   * @default DispatcherInvocationType.REQUEST_RESPONSE
-   * @see https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html
-   */
-  readonly invocationType?: DispatcherInvocationType;
 
   /**
    * Payload format the target receives.
@@ -248,36 +216,6 @@ export interface KafkaDispatcherProps {
    * @default Duration.seconds(10)
    */
   readonly timeMargin?: Duration;
-
-  /**
-   * The target's timeout: how long an invocation the dispatcher stopped waiting for (at its own deadline) may
-   * still be running. With IdempotencyMode.STRICT the records' keys stay in progress at least that long after the
-   * dispatcher's end, so a retry never runs the target on them while the first run goes on.
-   * @default - the target's timeout when it is a lambda.Function, otherwise 15 minutes (Lambda's longest)
-   */
-  readonly targetTimeout?: Duration;
-
-  /**
-   * Ask Lambda for the last 4 KB of the target's log with each synchronous invocation and put it in the
-   * `logResult` field of error records. The target's log may hold record data; the dispatcher never writes it to
-   * its own log.
-   * @default false
-   */
-  readonly includeTargetLogTail?: boolean;
-
-  /**
-   * Timeout of the dispatcher function: at most 14 minutes behind a KafkaTrigger (Kafka event source mappings
-   * allow no more; the trigger checks it), up to Lambda's 15 behind a KinesisTrigger.
-   * @default Duration.minutes(5)
-   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka.html
-   */
-  readonly timeout?: Duration;
-
-  /**
-   * Memory of the dispatcher function in MB.
-   * @default 512
-   */
-  readonly memorySize?: number;
 
   /**
    * Keep an idempotency table so that records already done are not sent to the target again.
@@ -340,6 +278,84 @@ export interface KafkaDispatcherProps {
   readonly relay?: KafkaRelayProps;
 
   /**
+   * How the dispatcher in a VPC reaches Lambda (the target), Secrets Manager (relay credentials) and DynamoDB (the
+   * idempotency table): endpoints created (shared per VPC and stack with the triggers, each policy admitting this
+   * dispatcher's role for exactly its actions and resources, a DynamoDB gateway endpoint on its subnets' route
+   * tables), existing ones, or none (a NAT gateway serves).
+   * @default KafkaVpcEndpoints.create() when in a VPC
+   * @see https://docs.aws.amazon.com/vpc/latest/privatelink/aws-services-privatelink-support.html
+   */
+  readonly vpcEndpoints?: KafkaVpcEndpoints;
+}
+
+/** Properties of a KafkaDispatcher. */
+export interface KafkaDispatcherProps extends DispatcherPipelineProps {
+  /**
+   * The user's function that the dispatcher invokes with the records (a function, version or alias). It may be in
+   * another account (`lambda.Function.fromFunctionArn`): then either its owner adds the resource policy statement
+   * the dispatcher prints (`targetOwnerPolicy`, output `TargetOwnerPolicy`), or `targetRole` names a role there that
+   * may invoke it. With `routes`, it takes the records no route takes.
+   * @default - none: required without `routes`; with them, records no route takes go to the error path (`onError`)
+   */
+  readonly target?: lambda.IFunction;
+
+  /**
+   * A role the dispatcher assumes to invoke the target, e.g. one in the target's account that may invoke it. The
+   * dispatcher is granted exactly `sts:AssumeRole` on it, not `lambda:InvokeFunction`; the role's trust policy must
+   * admit the dispatcher's role (`targetOwnerPolicy`, output `TargetOwnerPolicy`). The credentials are kept per
+   * execution environment and renewed 5 minutes before they expire (1-hour sessions); in a VPC, STS is reached
+   * through its interface endpoint.
+   * @default - the dispatcher's own role invokes the target
+   * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_common-scenarios_aws-accounts.html
+   */
+  readonly targetRole?: iam.IRole;
+
+  /**
+   * The external ID that `targetRole`'s trust policy requires (condition `sts:ExternalId`), as the role's owner
+   * gave it. It is not a secret: it is written to the dispatcher's configuration.
+   * @default - none
+   * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-user_externalid.html
+   */
+  readonly targetRoleExternalId?: string;
+
+  /**
+   * Synchronous or asynchronous invocation of the target.
+   * @default DispatcherInvocationType.REQUEST_RESPONSE
+   * @see https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html
+   */
+  readonly invocationType?: DispatcherInvocationType;
+
+  /**
+   * The target's timeout: how long an invocation the dispatcher stopped waiting for (at its own deadline) may
+   * still be running. With IdempotencyMode.STRICT the records' keys stay in progress at least that long after the
+   * dispatcher's end, so a retry never runs the target on them while the first run goes on.
+   * @default - the target's timeout when it is a lambda.Function, otherwise 15 minutes (Lambda's longest)
+   */
+  readonly targetTimeout?: Duration;
+
+  /**
+   * Ask Lambda for the last 4 KB of the target's log with each synchronous invocation and put it in the
+   * `logResult` field of error records. The target's log may hold record data; the dispatcher never writes it to
+   * its own log.
+   * @default false
+   */
+  readonly includeTargetLogTail?: boolean;
+
+  /**
+   * Timeout of the dispatcher function: at most 14 minutes behind a KafkaTrigger (Kafka event source mappings
+   * allow no more; the trigger checks it), up to Lambda's 15 behind a KinesisTrigger.
+   * @default Duration.minutes(5)
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka.html
+   */
+  readonly timeout?: Duration;
+
+  /**
+   * Memory of the dispatcher function in MB.
+   * @default 512
+   */
+  readonly memorySize?: number;
+
+  /**
    * VPC of the dispatcher function.
    * @default - the relay cluster's VPC when it has one, otherwise not in a VPC
    */
@@ -356,16 +372,6 @@ export interface KafkaDispatcherProps {
    * @default - a new security group, when in a VPC: 443 out (AWS APIs) and the broker ports out to the relay cluster's groups
    */
   readonly securityGroups?: ec2.ISecurityGroup[];
-
-  /**
-   * How the dispatcher in a VPC reaches Lambda (the target), Secrets Manager (relay credentials) and DynamoDB (the
-   * idempotency table): endpoints created (shared per VPC and stack with the triggers, each policy admitting this
-   * dispatcher's role for exactly its actions and resources, a DynamoDB gateway endpoint on its subnets' route
-   * tables), existing ones, or none (a NAT gateway serves).
-   * @default KafkaVpcEndpoints.create() when in a VPC
-   * @see https://docs.aws.amazon.com/vpc/latest/privatelink/aws-services-privatelink-support.html
-   */
-  readonly vpcEndpoints?: KafkaVpcEndpoints;
 
   /**
    * How long the dispatcher's log is kept.

@@ -13,7 +13,7 @@ export interface RoutesRequest {
   readonly invocationType: DispatcherInvocationType;
   readonly payloadFormat: DispatcherPayloadFormat;
   readonly relay?: KafkaRelayProps;
-  readonly role: iam.Role;
+  readonly role: iam.IRole;
   readonly fail: Fail;
 }
 

@@ -20,7 +20,7 @@ export interface TargetAccessRequest {
   readonly targetRole?: iam.IRole;
   readonly targetRoleExternalId?: string;
   /** The dispatcher's execution role. */
-  readonly role: iam.Role;
+  readonly role: iam.IRole;
   /** The props' names, for messages: e.g. `targetRoleExternalId` or `routes[1].targetRoleExternalId`. */
   readonly propPrefix: string;
   /** Id of the output with the owner's policy. */

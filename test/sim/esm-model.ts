@@ -9,6 +9,15 @@
  * partial batch responses on or off. A Kafka event carries several partitions, a Kinesis event one shard
  * (parallelization factor 1: no overlap on a shard).
  *
+ * Two paths to the default target: `lambda`, a Lambda function invoked by the Dispatcher (a fake InvokerPort), and
+ * `in-process`, the user's code called in the handler's own process by the exported `inProcessHandler` (the handler
+ * as a user deploys it, configured by an in-process configuration and given the simulation's DynamoDB client; the
+ * stores, relay, metrics, route targets and schema decoder it takes from the configuration are the simulation's).
+ * On the in-process path the records reach the code typed (text key, JSON value, checked against what was produced),
+ * a poison record is one whose value is not JSON (the handler's own decoding refuses it), and the code's faults are
+ * those of code in the same process: it throws (after running some of its records, with record data in the
+ * message), answers too few results, or the process crashes in the middle of the call.
+ *
  * Faults, each taken from the schedule's decision lists: DynamoDB throttling (both names), timeouts before and
  * after the write landed, unprocessed keys and items, slow answers, hangs (the environment crashed at that await);
  * target failures, throttling, unknown outcomes (ran or not), hangs; relay failures before and after the write,
@@ -29,7 +38,10 @@
  *   partition: each invocation it gets succeeds (a poison record with FAIL goes to the on-failure destination).
  */
 import { Dispatcher } from '../../runtime/dispatcher/dispatcher';
+import * as factory from '../../runtime/dispatcher/factory';
+import { FieldAs, inProcessHandler, InProcessRecord, PipelineHandler } from '../../runtime/dispatcher/handler';
 import type {
+  DispatcherClients,
   DispatcherOptions,
   IdempotencyStorePort,
   InvokerPort,
@@ -42,7 +54,7 @@ import { DynamoDbRangeStore } from '../../runtime/idempotency/ranges';
 import { JsonLogger } from '../../runtime/logger';
 import { EmfMetrics } from '../../runtime/metrics';
 import { decodeSourceEvent, SourceRecord } from '../../runtime/dispatcher/source';
-import { IDEMPOTENCY_PARTITION_KEY } from '../../contract/dispatcher-config';
+import { DispatcherConfig, IDEMPOTENCY_PARTITION_KEY } from '../../contract/dispatcher-config';
 import { Fault, MemoryDynamoDb } from './memory-dynamodb';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -79,6 +91,11 @@ export interface Step {
 }
 
 export interface Schedule {
+  /**
+   * The default target: a Lambda function the Dispatcher invokes, or the user's code in the handler's process
+   * (inProcessHandler). @default 'lambda'
+   */
+  readonly path?: 'lambda' | 'in-process';
   readonly source: 'kafka' | 'kinesis';
   /** ranges: DynamoDbRangeStore (coordinates); items: DynamoDbIdempotencyStore keyed by a value field; strict: per-key holds. */
   readonly store: 'ranges' | 'items' | 'strict';
@@ -188,7 +205,8 @@ interface Env {
   readonly deadSignal: Promise<'crashed'>;
   kill(): void;
   current?: Invocation;
-  dispatcher: Dispatcher;
+  /** The Lambda handler of the environment: the Dispatcher's, or the exported in-process handler. */
+  handle: PipelineHandler;
 }
 
 export interface SimulationResult {
@@ -205,8 +223,32 @@ class Decisions {
   }
 }
 
+/** The value of every record the simulation produces (poison records on the in-process path excepted). */
+interface SimValue {
+  readonly id: string;
+  readonly secret: string;
+  readonly n: number;
+}
+
+/** Per in-process handler (by the clients it was given): the simulation's ports in place of the configuration's. */
+const portSwaps = new WeakMap<DispatcherClients, (built: DispatcherOptions) => DispatcherOptions>();
+let factorySpied = false;
+
+/** Lets portSwaps replace the ports the handler builds from its configuration; other callers get the real ones. */
+function swapPortsOfInProcessHandlers(): void {
+  if (factorySpied) return;
+  factorySpied = true;
+  const real = factory.dispatcherOptionsFromConfig;
+  jest.spyOn(factory, 'dispatcherOptionsFromConfig').mockImplementation((config, clients, logger) => {
+    const built = real(config, clients, logger);
+    const swap = clients === undefined ? undefined : portSwaps.get(clients);
+    return swap === undefined ? built : swap(built);
+  });
+}
+
 /** Runs one schedule to the end and returns what it found. */
 export async function simulate(s: Schedule): Promise<SimulationResult> {
+  if (s.path === 'in-process') swapPortsOfInProcessHandlers();
   const sim = new Simulation(s);
   // The dispatcher and the per-key store read Date.now: they see the simulation's clock.
   const realNow = Date.now;
@@ -291,7 +333,10 @@ class Simulation {
     const id = `${topic}|${partition}|${offset}`;
     const canary = `cnry${(this.run_ * 7919 + p * 104729 + index * 13).toString(36)}x${index}`;
     const key = `${plan.route === 2 ? 'b' : 'k'}-${canary}-key`;
-    const value = JSON.stringify({ id, secret: `${canary}-value`, n: index });
+    const json = JSON.stringify({ id, secret: `${canary}-value`, n: index });
+    // On the in-process path a poison record's value is not JSON: the handler's own field decoding refuses it.
+    const poisonInProcess = this.s.path === 'in-process' && plan.poison;
+    const value = poisonInProcess ? json.slice(0, -1) : json;
     const raw =
       this.s.source === 'kafka'
         ? {
@@ -320,7 +365,8 @@ class Simulation {
             awsRegion: 'us-east-1',
             eventSourceARN: `arn:aws:kinesis:us-east-1:123456789012:stream/${topic}`,
           };
-    const storeKey = this.s.store === 'ranges' ? `${topic}-${partition}-${offset}` : id;
+    // A value that is not JSON has no /id: such a record is kept by its coordinates.
+    const storeKey = this.s.store === 'ranges' || poisonInProcess ? `${topic}-${partition}-${offset}` : id;
     const info: RecordInfo = { id, p, index, topic, partition, offset, plan, key, value, canary, raw, storeKey };
     this.records[p].push(info);
     this.byId.set(id, info);
@@ -355,9 +401,13 @@ class Simulation {
         env.dead = true;
         kill();
       },
-      dispatcher: undefined as unknown as Dispatcher,
+      handle: undefined as unknown as PipelineHandler,
     };
-    env.dispatcher = new Dispatcher(this.options(env));
+    if (this.s.path === 'in-process') env.handle = this.inProcessHandler(env);
+    else {
+      const dispatcher = new Dispatcher(this.options(env));
+      env.handle = (event, context) => dispatcher.handle(event, context);
+    }
     this.envs.push(env);
     return env;
   }
@@ -391,7 +441,7 @@ class Simulation {
     this.note(`inv ${inv?.id} fault ${label}`);
   }
 
-  private options(env: Env): DispatcherOptions {
+  private options(env: Env, client = this.client(env)): DispatcherOptions {
     const logs = (line: string) => this.checkLine(line, env);
     const metricsLine = (line: string) => {
       this.checkLine(line, env);
@@ -401,7 +451,6 @@ class Simulation {
         /* not JSON: checked as a line */
       }
     };
-    const client = this.client(env);
     const storeOptions = {
       client: client as any,
       tableName: this.table,
@@ -446,6 +495,126 @@ class Simulation {
       logger: new JsonLogger({ write: logs, level: 'DEBUG' }),
       metrics: new EmfMetrics({ write: metricsLine }),
     };
+  }
+
+  /**
+   * The environment's handler on the in-process path: the exported inProcessHandler with the user's code, an
+   * in-process configuration and the environment's DynamoDB client. Where the handler takes the options the
+   * configuration builds (dispatcherOptionsFromConfig), the stores, relay, metrics, route targets and schema decoder
+   * are the simulation's (a store per environment with its own container and skewed clock, a relay that records what
+   * reached its topics); the default target, the typed records and the field decoding are the handler's own.
+   */
+  private inProcessHandler(env: Env): PipelineHandler {
+    const client = this.client(env);
+    const ports = this.options(env, client);
+    const clients: DispatcherClients = { dynamodb: client as any };
+    const config: DispatcherConfig = {
+      version: 2,
+      target: {
+        inProcess: true,
+        invocationType: 'RequestResponse',
+        payloadFormat: 'confluent',
+        recordsPerInvocation: this.s.recordsPerInvocation,
+        concurrency: 4,
+        maxAttempts: 1,
+        baseDelayMs: 1,
+        maxDelayMs: 1,
+        timeoutMs: TARGET_TIMEOUT_MS,
+      },
+      onError: this.s.onError,
+      reportBatchItemFailures: this.s.reportBatchItemFailures,
+      timeMarginMs: TIME_MARGIN_MS,
+      idempotency: {
+        tableName: this.table,
+        mode: this.s.store === 'strict' ? 'strict' : 'batched',
+        ttlSeconds: 7 * 24 * 3600,
+        maxStoredResultBytes: MAX_RESULT_BYTES,
+        ...(this.s.store === 'ranges' ? {} : { keyPointer: '/id' }),
+        kinesisRanges: true,
+      },
+      relay: {
+        bootstrapServers: ['127.0.0.1:9092'],
+        auth: 'none',
+        tls: false,
+        clientId: 'sim',
+        ...(this.s.responses ? { responseTopic: 'responses' } : {}),
+        ...(this.s.onError === 'log' ? { errorTopic: 'errors' } : {}),
+      },
+    };
+    portSwaps.set(clients, (built) => ({
+      ...built,
+      store: ports.store,
+      kinesisStore: ports.kinesisStore,
+      relay: ports.relay,
+      routes: ports.routes,
+      schemas: ports.schemas,
+      metrics: ports.metrics,
+    }));
+    return inProcessHandler<SimValue, string>((records) => this.userCode(env, records), {
+      config,
+      clients,
+      logger: ports.logger,
+      key: FieldAs.text,
+      value: FieldAs.json<SimValue>(),
+    });
+  }
+
+  /**
+   * The user's code on the in-process path: checks that each record arrived typed as produced, then runs them (its
+   * effects counted here, outside the handler) or meets the schedule's fault.
+   */
+  private async userCode(env: Env, records: readonly InProcessRecord<SimValue, string>[]): Promise<unknown[]> {
+    await this.gate(env);
+    const inv = env.current!;
+    const infos = records.map((typed) => {
+      const r = this.byId.get(`${typed.topic}|${typed.partition}|${typed.offset}`);
+      if (r === undefined) {
+        this.violation(
+          `inv ${inv.id}: the code got a record that was never produced: ${typed.topic}|${typed.partition}|${typed.offset}`,
+        );
+        throw new Error('unknown record');
+      }
+      if (typed.key !== r.key || JSON.stringify(typed.value) !== r.value || typed.record.offset !== r.offset)
+        this.violation(`inv ${inv.id}: ${r.id} reached the code with other fields than produced (key or value not as typed)`);
+      return r;
+    });
+    const n = this.quiet ? 0 : this.target.next();
+    this.now += 5;
+    const ran = (list: RecordInfo[]) => {
+      for (const r of list) this.occur(r, 'run', inv, false);
+    };
+    switch (n) {
+      case 1:
+      case 2: {
+        // The code throws after running none (1) or the first half (2) of the records; its message holds record data.
+        const done = n === 1 ? 0 : Math.floor(infos.length / 2);
+        ran(infos.slice(0, done));
+        this.fault(inv, `code threw after ${done} of ${infos.length} records`);
+        for (const r of infos) this.failedOnce.add(r.id);
+        throw new Error(`refused ${infos[infos.length - 1].value}`);
+      }
+      case 3: {
+        // The process crashes in the middle of the call: the first half of the records has run.
+        ran(infos.slice(0, Math.ceil(infos.length / 2)));
+        this.fault(inv, 'process crashed mid-call');
+        this.crash(inv);
+        return new Promise(() => undefined);
+      }
+      case 4:
+        // A bug: the code runs every record and answers one result too few.
+        ran(infos);
+        this.fault(inv, 'code answered too few results');
+        for (const r of infos) this.failedOnce.add(r.id);
+        return infos.slice(1).map((r) => resultOf(r, 'default'));
+      case 5:
+        // The code never answers: the invocation is killed at its timeout.
+        this.fault(inv, 'code hang');
+        this.crash(inv);
+        return new Promise(() => undefined);
+      default:
+        ran(infos);
+        return infos.map((r) => resultOf(r, 'default'));
+    }
   }
 
   /** The environment's DynamoDB client: the shared database, with the schedule's faults and the clock. */
@@ -611,7 +780,7 @@ class Simulation {
         if (outage) this.fault(env.current, 'schema registry unavailable');
         for (const r of records) {
           const info = this.byId.get(`${r.topic}|${r.partition}|${r.offset}`)!;
-          if (info.plan.poison)
+          if (info.plan.poison && this.s.path !== 'in-process')
             out.set(r, new SchemaDecodeError(r.topic, r.partition, r.offset, 'value', 'confluent:7', 'unknown magic byte 0x7b'));
           else if (outage)
             out.set(
@@ -820,7 +989,7 @@ class Simulation {
     const end = inv.end;
     const context = { getRemainingTimeInMillis: () => end - this.now, awsRequestId: `req-${inv.id}` };
     const outcome = await Promise.race([
-      env.dispatcher.handle(this.event(parts), context).then(
+      env.handle(this.event(parts), context).then(
         (response) => ({ response }),
         (error) => ({ error }),
       ),

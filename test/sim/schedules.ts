@@ -42,6 +42,8 @@ const step: fc.Arbitrary<Step> = fc.record({
 });
 
 export const schedule: fc.Arbitrary<Schedule> = fc.record({
+  // Half the schedules reach the default target as a Lambda function, half as the user's code in process.
+  path: fc.constantFrom('lambda' as const, 'in-process' as const),
   source: fc.oneof(
     { weight: 3, arbitrary: fc.constant('kafka' as const) },
     { weight: 1, arbitrary: fc.constant('kinesis' as const) },

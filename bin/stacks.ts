@@ -12,6 +12,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import {
+  InProcessDispatcher,
   KafkaAuth,
   KafkaCluster,
   KafkaDispatcher,
@@ -274,6 +275,73 @@ export class SinkConnectorStack extends ExampleStack {
   }
 }
 
+/**
+ * The mapping straight on the user's function, the pipeline inside it: self-managed Kafka in a VPC with SASL/SCRAM-512,
+ * the function's handler wraps its code with inProcessRecordHandler (the runtime library comes as a layer), results and
+ * failures relayed to Kafka topics; a retried batch skips what is done. One function billed per batch.
+ */
+export class InProcessStack extends ExampleStack {
+  public readonly dispatcher: InProcessDispatcher;
+
+  constructor(scope: Construct, id: string, props?: StackProps) {
+    super(scope, id, props);
+    const vpc = isolatedVpc(this);
+    const logGroup = new logs.LogGroup(this, 'OrdersLogs', { retention: logs.RetentionDays.ONE_MONTH });
+    const role = new iam.Role(this, 'OrdersRole', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    logGroup.grantWrite(role);
+    const eni = new iam.Policy(this, 'OrdersNetworkInterfaces', {
+      roles: [role],
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DeleteNetworkInterface'],
+          resources: ['*'],
+        }),
+      ],
+    });
+    Validations.of(eni).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: "Lambda manages the function's network interfaces: their ids are unknown before creation.",
+    });
+    const fn = new lambda.Function(this, 'Orders', {
+      runtime: lambda.Runtime.NODEJS_24_X,
+      handler: 'index.handler',
+      timeout: Duration.minutes(1),
+      code: lambda.Code.fromInline(
+        [
+          "const { FieldAs, inProcessRecordHandler } = require('cdk-kafka-lambda/runtime');",
+          'exports.handler = inProcessRecordHandler(async (order) => ({ orderId: order.value.id, status: "accepted" }), {',
+          '  value: FieldAs.json(),',
+          '});',
+        ].join('\n'),
+      ),
+      role,
+      logGroup,
+      vpc,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+    });
+    fn.node.addDependency(eni);
+    // The brokers' security group: the relay (in the function) and the event source get rules to and from it.
+    const brokers = new ec2.SecurityGroup(this, 'Brokers', { vpc, description: 'Kafka brokers', allowAllOutbound: false });
+    const cluster = KafkaCluster.selfManaged({
+      bootstrapServers: ['b-1.kafka.example.internal:9096', 'b-2.kafka.example.internal:9096'],
+      vpc,
+      securityGroups: [brokers],
+    });
+    // The dispatcher first: a trigger that targets the function binds to it.
+    this.dispatcher = new InProcessDispatcher(this, 'Exactly', {
+      function: fn,
+      relay: { cluster, auth: KafkaAuth.scram512(), responseTopic: 'orders-results', errorTopic: 'orders-errors' },
+    });
+    new KafkaTrigger(this, 'OrdersTopic', {
+      cluster,
+      topics: ['orders'],
+      target: fn,
+      auth: KafkaAuth.scram512({ secret: this.dispatcher.relaySecret }),
+      onFailure: OnFailureDestination.sqs(),
+    });
+  }
+}
+
 /** Every example stack of the app, in one place so tests can synthesize the same set. */
 export function buildExampleStacks(app: App): Stack[] {
   return [
@@ -284,5 +352,6 @@ export function buildExampleStacks(app: App): Stack[] {
     new ProvisionedSchemaRegistryStack(app, 'KafkaLambdaProvisionedSchemaRegistry', { env: EXAMPLE_ENV }),
     new KinesisStack(app, 'KafkaLambdaKinesis', { env: EXAMPLE_ENV }),
     new SinkConnectorStack(app, 'KafkaLambdaSinkConnector', { env: EXAMPLE_ENV }),
+    new InProcessStack(app, 'KafkaLambdaInProcess', { env: EXAMPLE_ENV }),
   ];
 }

@@ -75,11 +75,20 @@ export interface IDispatcherTarget {
 /** Recognises dispatcher targets. */
 export class DispatcherTarget {
   /**
-   * Whether `x` is a dispatcher target, such as the function of a KafkaDispatcher: a trigger whose target it is calls
-   * its `bindTrigger`. Recognised by a mark on the object (as `Stack.isStack` does), never by the construct tree.
+   * Whether `x` is a dispatcher target itself, such as the function of a KafkaDispatcher or an InProcessDispatcher.
+   * Recognised by a mark on the object (as `Stack.isStack` does), never by the construct tree.
    */
   public static isDispatcherTarget(x: any): x is IDispatcherTarget {
-    return x !== null && typeof x === 'object' && DISPATCHER_TARGET_SYMBOL in x;
+    return x !== null && typeof x === 'object' && x[DISPATCHER_TARGET_SYMBOL] === x;
+  }
+
+  /**
+   * The dispatcher target a trigger's target function stands for: the function of a KafkaDispatcher itself, or the
+   * InProcessDispatcher attached to a function; undefined for any other function. A trigger calls its `bindTrigger`.
+   */
+  public static of(fn: lambda.IFunction): IDispatcherTarget | undefined {
+    const marked = (fn as any)?.[DISPATCHER_TARGET_SYMBOL];
+    return DispatcherTarget.isDispatcherTarget(marked) ? marked : undefined;
   }
 
   private constructor() {}

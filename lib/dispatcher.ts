@@ -7,13 +7,13 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { DEFAULTS, MetricName } from '../contract/dispatcher-config';
+import { MetricName } from '../contract/dispatcher-config';
 import { KafkaDispatcherProps, KafkaRelayProps } from './dispatcher-props';
 import { DispatcherTriggerBinding, DispatcherTriggerOptions, IDispatcherTarget } from './dispatcher-target';
 import { DISPATCHER_TARGET_SYMBOL } from './private/dispatcher-target';
 import { ValidationError } from './private/errors';
 import { HANDLER_RUNTIME, handlerCode } from './private/handler-runtime';
-import { DispatcherNetwork, DispatcherPipeline } from './private/pipeline';
+import { DispatcherNetwork, DispatcherPipeline, dispatcherMetric } from './private/pipeline';
 import { eniStatement } from './private/vpc-endpoints';
 
 /**
@@ -28,7 +28,7 @@ class DispatcherFunction extends lambda.Function implements IDispatcherTarget {
     private readonly binder: (trigger: Construct, options: DispatcherTriggerOptions) => DispatcherTriggerBinding,
   ) {
     super(scope, id, props);
-    Object.defineProperty(this, DISPATCHER_TARGET_SYMBOL, { value: true });
+    Object.defineProperty(this, DISPATCHER_TARGET_SYMBOL, { value: this });
   }
 
   public bindTrigger(trigger: Construct, options: DispatcherTriggerOptions): DispatcherTriggerBinding {
@@ -209,13 +209,7 @@ export class KafkaDispatcher extends Construct implements ec2.IConnectable {
    * @default - sum over 5 minutes
    */
   public metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: DEFAULTS.metricsNamespace,
-      metricName,
-      dimensionsMap: { service: this.serviceName },
-      statistic: 'Sum',
-      ...props,
-    });
+    return dispatcherMetric(this.serviceName, metricName, props);
   }
 
   /** Records that failed (with any error behaviour). */

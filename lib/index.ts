@@ -1,6 +1,7 @@
 export * from './dispatcher';
 export * from './dispatcher-props';
 export * from './dispatcher-target';
+export * from './in-process-dispatcher';
 export * from './kafka-auth';
 export * from './kafka-cluster';
 export * from './destination';

@@ -16,6 +16,7 @@ import { KafkaConsumptionMode, KafkaTriggerMetricOptions, KafkaTriggerProps } fr
 import { ValidationError } from './private/errors';
 import { KafkaAuthSetup, secretArnPattern } from './private/kafka-auth-setup';
 import { IAM4_BASIC_EXECUTION, acknowledgeCreatedSecrets, acknowledgeFinding, acknowledgeWildcards } from './private/nag';
+import { noteUnboundTrigger } from './private/dispatcher-target';
 import { validateDispatcherAnswers, validateKafkaTriggerProps } from './private/kafka-trigger-validation';
 import { bindSchemaRegistry, createDryRunCheck, eventSourceNetwork } from './private/kafka-trigger-parts';
 import { mskResourceArn } from './private/msk';
@@ -250,8 +251,9 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
    * mapping validates in the mapping's record format, and checks what it answers (partial batch responses, its relay).
    */
   private bindDispatcher(props: KafkaTriggerProps): void {
-    if (!DispatcherTarget.isDispatcherTarget(props.target)) return;
-    const dispatcher = props.target.bindTrigger(this, {
+    const target = DispatcherTarget.of(props.target);
+    if (target === undefined) return noteUnboundTrigger(props.target, this);
+    const dispatcher = target.bindTrigger(this, {
       sourceKind: DispatcherSourceKind.KAFKA,
       schemaRegistry: props.schemaRegistry,
       schemaRegistryConfig: this.schemaRegistryConfig,

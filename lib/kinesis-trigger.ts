@@ -9,6 +9,7 @@ import { Construct } from 'constructs';
 import { ESM_LIMITS } from '../contract/esm-limits';
 import { OnFailureDestination, OnFailureDestinationKind } from './destination';
 import { DispatcherSourceKind, DispatcherTarget } from './dispatcher-target';
+import { noteUnboundTrigger } from './private/dispatcher-target';
 import { ValidationError } from './private/errors';
 import { acknowledgeWildcards } from './private/nag';
 import { EventSourceTriggerProps } from './trigger-props';
@@ -275,12 +276,12 @@ export class KinesisTrigger extends Construct {
   private validateDispatcher(props: KinesisTriggerProps): void {
     // A dispatcher target learns the factor (it keeps what is done per range of a shard only when the shard's batches
     // come one at a time) and tells whether it answers with partial batch responses.
-    const dispatcher = DispatcherTarget.isDispatcherTarget(props.target)
-      ? props.target.bindTrigger(this, {
-          sourceKind: DispatcherSourceKind.KINESIS,
-          parallelizationFactor: props.parallelizationFactor,
-        })
-      : undefined;
+    const target = DispatcherTarget.of(props.target);
+    if (target === undefined) noteUnboundTrigger(props.target, this);
+    const dispatcher = target?.bindTrigger(this, {
+      sourceKind: DispatcherSourceKind.KINESIS,
+      parallelizationFactor: props.parallelizationFactor,
+    });
     const unread = unreadPartialBatchResponses(dispatcher, props.reportBatchItemFailures, '');
     if (unread) this.fail('reportBatchItemFailures', props.reportBatchItemFailures, unread);
   }

@@ -64,15 +64,20 @@ describe('reachability from inside the VPC', () => {
     // WHEN each template is checked THEN no call lacks a route
     const callers = stacks.flatMap((stack) => reachability(stack).map((r) => ({ stack: stack.stackName, ...r })));
     expect(callers.flatMap((c) => c.failures)).toEqual([]);
-    // AND the VPC topologies were checked: both self-managed event sources, the MSK one, and the connector's dispatcher and event source
+    // AND the VPC topologies were checked: both self-managed event sources, the MSK one, the connector's dispatcher and event
+    // source, and a function with the pipeline inside
     expect(callers.map((c) => c.stack)).toEqual(
       expect.arrayContaining([
         'KafkaLambdaSelfManagedScram',
         'KafkaLambdaSelfManagedMtls',
         'KafkaLambdaMskIam',
         'KafkaLambdaSinkConnector',
+        'KafkaLambdaInProcess',
       ]),
     );
+    // AND the function with the pipeline inside reaches its table and the relay's secret
+    const inProcess = callers.find((c) => c.stack === 'KafkaLambdaInProcess' && c.caller.startsWith('Orders') && c.calls.length)!;
+    expect(inProcess.calls.join('\n')).toMatch(/dynamodb:BatchGetItem[\s\S]*secretsmanager:GetSecretValue/);
     const dispatcher = callers.find(
       (c) => c.stack === 'KafkaLambdaSinkConnector' && c.caller.startsWith('OrdersDispatcherFunction'),
     )!;

@@ -1,4 +1,5 @@
 import { Annotations, Duration, Lazy, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -86,6 +87,17 @@ export interface PipelineHost {
   readonly inProcess: boolean;
   /** How messages name the function: "the dispatcher MyStack/Dispatcher". */
   readonly label: string;
+}
+
+/** A metric of the pipeline's embedded metrics (runtime/metrics.ts), by the service dimension the configuration names. */
+export function dispatcherMetric(serviceName: string, metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: DEFAULTS.metricsNamespace,
+    metricName,
+    dimensionsMap: { service: serviceName },
+    statistic: 'Sum',
+    ...props,
+  });
 }
 
 /** The default target and the routes' targets. */

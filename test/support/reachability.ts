@@ -182,7 +182,8 @@ export function checkReachability(template: Json): CallerReport[] {
       if (brokerGroups.length === 0) failures.push(`${caller}: brokers: their security groups are not known`);
       for (const port of brokers.ports) {
         for (const b of brokerGroups) {
-          if (!groups.some((g) => opens(g, true, port, [b], vpc, {})))
+          // A group that allows all outbound traffic (a user's function's default group) reaches the brokers too.
+          if (!groups.some((g) => opens(g, true, port, [b], vpc, { any: true })))
             failures.push(`${caller}: brokers on ${port}: no egress to ${b}`);
           if (!groups.some((g) => opens(b, false, port, [g], vpc, {})))
             failures.push(`${caller}: brokers on ${port}: ${b} takes nothing from ${groups.join(', ')}`);

@@ -36,7 +36,7 @@ describe('example stacks', () => {
       const { findings } = synthWithNag(app);
       // THEN no unacknowledged AwsSolutions finding remains
       expect(findings).toEqual([]);
-      expect(stacks).toHaveLength(7);
+      expect(stacks).toHaveLength(8);
     } finally {
       fs.rmSync(outdir, { recursive: true, force: true });
     }
@@ -57,7 +57,7 @@ describe('example stacks', () => {
         .filter((f) => f.Level === 'Error')
         .map((f) => `${f.Rule.Id} ${f.Location.Path.join('/')}: ${f.Message}`);
       expect(errors).toEqual([]);
-      expect(templates).toHaveLength(7);
+      expect(templates).toHaveLength(8);
     } finally {
       fs.rmSync(outdir, { recursive: true, force: true });
     }

@@ -6,7 +6,8 @@
  * ran) and bench/results.png (the chart). Starts Kafka and DynamoDB Local with testenv unless
  * CKL_TESTENV names a running environment. `npm run bench -- --quick` runs small record counts and
  * writes to bench/.out/ instead, for development. `--only decode` or `--only schemas` (no Kafka or DynamoDB Local)
- * or `--only idempotency` (DynamoDB Local only) measures that part alone and puts its section into the results.json
+ * or `--only idempotency` (DynamoDB Local only) or `--only cost` (DynamoDB Local and Lambda functions under the
+ * emulator) measures that part alone and puts its section into the results.json
  * already there, keeping the other sections; machine.json then records that run under `reruns.<part>`.
  */
 const fs = require('fs');
@@ -20,16 +21,17 @@ const { benchIdempotencySteady } = require('./idempotency-steady');
 const { benchRelay } = require('./relay');
 const { benchColdStart } = require('./cold-start');
 const { benchSchemas } = require('./schemas');
+const { benchCost } = require('./cost');
 const { drawChart } = require('./chart');
 const { RESULTS_SHAPE, resultsProblems } = require('./shape');
-const { markdownTable } = require('./table');
+const { costTable, markdownTable } = require('./table');
 
 const quick = process.argv.includes('--quick');
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt === -1 ? undefined : process.argv[onlyAt + 1];
-if (only !== undefined && !['decode', 'schemas', 'idempotency'].includes(only)) {
+if (only !== undefined && !['decode', 'schemas', 'idempotency', 'cost'].includes(only)) {
   process.stderr.write(
-    `--only takes "decode" or "schemas" (no Kafka or DynamoDB Local) or "idempotency" (DynamoDB Local only), got ${JSON.stringify(only)}\n`,
+    `--only takes "decode" or "schemas" (no Kafka or DynamoDB Local), "idempotency" (DynamoDB Local only) or "cost" (DynamoDB Local and Lambda functions), got ${JSON.stringify(only)}\n`,
   );
   process.exit(2);
 }
@@ -43,6 +45,7 @@ const N = quick
       relayBytes: 1024,
       coldRuns: 5,
       schemas: { records: 2000, runs: 3, loadRuns: 5 },
+      cost: { records: 500 },
     }
   : {
       decode: 10000,
@@ -53,6 +56,7 @@ const N = quick
       relayBytes: 1024,
       coldRuns: 31,
       schemas: { records: 10000, runs: 7, loadRuns: 21 },
+      cost: { records: 10000 },
     };
 const outDir = quick ? path.join(__dirname, '.out') : __dirname;
 
@@ -103,13 +107,14 @@ function machine() {
 const round2 = (v) => Math.round(v * 100) / 100;
 const loadSummary = () => ({ min: Math.min(...loads), median: round2(median(loads)), max: Math.max(...loads) });
 
-/** --only decode|schemas|idempotency: that section of an earlier run's results.json replaced, the rest kept. */
+/** --only decode|schemas|idempotency|cost: that section of an earlier run's results.json replaced, the rest kept. */
 async function partOnly(part) {
   const started = new Date().toISOString();
   const counts = {
     decode: { decode: N.decode, decodeRuns: N.decodeRuns },
     schemas: N.schemas,
     idempotency: { idempotency: N.idempotency, steady: N.steady },
+    cost: N.cost,
   };
   log(`${quick ? 'quick' : 'full'} ${part}-only run: ${JSON.stringify(counts[part])}`);
   let sections;
@@ -117,6 +122,14 @@ async function partOnly(part) {
     sections = { decode: await benchDecode(N.decode, N.decodeRuns) };
   } else if (part === 'schemas') {
     sections = { schemas: await benchSchemas(N.schemas, log) };
+  } else if (part === 'cost') {
+    const own = !process.env.CKL_TESTENV;
+    const env = own ? await te.start({ services: ['dynamodb', 'lambdaFront'], ownerPid: process.pid }) : te.loadEnv();
+    try {
+      sections = { cost: await benchCost(te, env, N.cost, log) };
+    } finally {
+      if (own) await te.stop(env);
+    }
   } else {
     const env = await te.start({ services: ['dynamodb'], ownerPid: process.pid });
     try {
@@ -153,7 +166,7 @@ async function partOnly(part) {
   };
   fs.writeFileSync(machineFile, `${JSON.stringify(m, null, 2)}\n`);
   drawChart(file, path.join(outDir, 'results.png'));
-  process.stdout.write(`${JSON.stringify(results, null, 2)}\n\n${markdownTable(results)}\n`);
+  process.stdout.write(`${JSON.stringify(results, null, 2)}\n\n${markdownTable(results)}\n\n${costTable(results.cost)}\n`);
 }
 
 (async () => {
@@ -165,12 +178,13 @@ async function partOnly(part) {
   const decode = await benchDecode(N.decode, N.decodeRuns);
   const schemas = await benchSchemas(N.schemas, log);
   const own = !process.env.CKL_TESTENV;
-  const env = own ? await te.start({ services: ['kafka', 'dynamodb'], ownerPid: process.pid }) : te.loadEnv();
+  const env = own ? await te.start({ services: ['kafka', 'dynamodb', 'lambdaFront'], ownerPid: process.pid }) : te.loadEnv();
   try {
     const idempotency = await benchIdempotency(te, env, N.idempotency, log);
     const idempotencySteady = await benchIdempotencySteady(te, env, N.steady, log);
     const relay = await benchRelay(te, env, N.relay, N.relayBytes, log);
-    const results = { decode, idempotency, idempotencySteady, relay, coldStart, schemas };
+    const cost = await benchCost(te, env, N.cost, log);
+    const results = { decode, idempotency, idempotencySteady, relay, coldStart, schemas, cost };
     const problems = resultsProblems(results);
     if (problems.length > 0)
       throw new Error(`results do not have the issue's shape: ${problems.join('; ')}\n${JSON.stringify(results)}`);
@@ -192,7 +206,7 @@ async function partOnly(part) {
       )}\n`,
     );
     drawChart(file, path.join(outDir, 'results.png'));
-    process.stdout.write(`${JSON.stringify(results, null, 2)}\n\n${markdownTable(results)}\n`);
+    process.stdout.write(`${JSON.stringify(results, null, 2)}\n\n${markdownTable(results)}\n\n${costTable(results.cost)}\n`);
   } finally {
     if (own) await te.stop(env);
   }

@@ -1,5 +1,8 @@
 'use strict';
-/** The README table for a results.json: each measurement, ours vs the peer, the ratio and the goal. */
+/**
+ * The README table for a results.json: each measurement, ours vs the peer, the ratio and the goal; and the cost
+ * section's own table (docs/benchmarks.md, "Cost per million records").
+ */
 const fs = require('fs');
 const path = require('path');
 
@@ -89,9 +92,46 @@ function schemaRows(s) {
   ];
 }
 
-module.exports = { markdownTable };
+const COST_PATHS = {
+  bare: 'bare function (the floor, no idempotency)',
+  dispatcher: 'dispatcher + target function',
+  in_process: 'in-process (inProcessHandler)',
+  powertools: 'Powertools kafkaConsumer + makeIdempotent per record',
+};
+
+/** The cost section's table: per million records, each path and kind of work, with its ratio to the bare function. */
+function costTable(c) {
+  if (c === undefined) return '';
+  const usd = (v) => `$${v.toFixed(v >= 10 ? 2 : 4)}`;
+  const works = {
+    sleep: `wait ${c.sleep_ms_per_record} ms per record`,
+    cpu: `${n(c.sha256_rounds_per_record)} SHA-256 rounds per record`,
+  };
+  const rows = [
+    '| work | path | Lambda requests | Lambda GB-s | DynamoDB write units | DynamoDB read units | dollars | GB-s vs bare | dollars vs bare | goal |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+  ];
+  for (const [w, text] of Object.entries(works)) {
+    const bare = c[w].bare;
+    for (const [p, name] of Object.entries(COST_PATHS)) {
+      const r = c[w][p];
+      const gbs =
+        p === 'dispatcher'
+          ? `${n(r.gb_seconds_per_million)} (dispatcher ${n(r.dispatcher_gb_seconds_per_million)})`
+          : n(r.gb_seconds_per_million);
+      const g = p === 'in_process' ? goal(c.goals[`in_process_vs_bare_gb_seconds_${w}`], '≤ 1.15× bare GB-s') : '';
+      rows.push(
+        `| ${text} | ${name} | ${n(r.requests_per_million)} | ${gbs} | ${n(r.write_units_per_million)} | ${n(r.read_units_per_million)} | ${usd(r.dollars_per_million)} | ${x(r.gb_seconds_per_million / bare.gb_seconds_per_million)} | ${x(r.dollars_per_million / bare.dollars_per_million)} | ${g} |`,
+      );
+    }
+  }
+  return rows.join('\n');
+}
+
+module.exports = { markdownTable, costTable };
 
 if (require.main === module) {
   const file = process.argv[2] || path.join(__dirname, 'results.json');
-  process.stdout.write(`${markdownTable(JSON.parse(fs.readFileSync(file, 'utf8')))}\n`);
+  const results = JSON.parse(fs.readFileSync(file, 'utf8'));
+  process.stdout.write(`${markdownTable(results)}\n\n${costTable(results.cost)}\n`);
 }

@@ -2,10 +2,13 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { decodeEvent } from '../runtime/dispatcher/source';
 
-const { resultsProblems, schemaGoals } = require('../bench/shape') as {
+const { resultsProblems, schemaGoals, costGoals } = require('../bench/shape') as {
   resultsProblems: (r: unknown) => string[];
   schemaGoals: (s: any) => Record<string, Goal>;
+  costGoals: (s: any) => Record<string, Goal>;
 };
+
+const { costTable } = require('../bench/table') as { costTable: (c: any) => string };
 
 const { decoders, eventFor } = require('../bench/schema-worker') as {
   decoders: Record<string, (format: string) => Promise<(event: unknown) => Promise<unknown[]>>>;
@@ -37,7 +40,38 @@ describe('bench/results.json', () => {
     const results = committed();
     // THEN
     expect(resultsProblems(results)).toEqual([]);
-    expect(Object.keys(results)).toEqual(['decode', 'idempotency', 'idempotencySteady', 'relay', 'coldStart', 'schemas']);
+    expect(Object.keys(results)).toEqual(['decode', 'idempotency', 'idempotencySteady', 'relay', 'coldStart', 'schemas', 'cost']);
+  });
+
+  test('has the cost section with its goal judged on its numbers and dollars at its prices', () => {
+    // GIVEN the committed cost section
+    const { cost } = committed();
+    // THEN the goal is the in-process GB-seconds against the bare function's, for each kind of work
+    expect(cost.goals).toEqual(costGoals(cost));
+    expect(Object.keys(cost.goals)).toEqual(['in_process_vs_bare_gb_seconds_sleep', 'in_process_vs_bare_gb_seconds_cpu']);
+    // AND each path's dollars are its requests, GB-seconds and request units at the section's prices
+    const p = cost.prices;
+    for (const work of ['sleep', 'cpu'])
+      for (const r of Object.values<Record<string, number>>(cost[work])) {
+        const dollars =
+          (r.requests_per_million / 1e6) * p.lambda_per_million_requests +
+          r.gb_seconds_per_million * p.lambda_per_gb_second +
+          (r.write_units_per_million / 1e6) * p.dynamodb_per_million_write_units +
+          (r.read_units_per_million / 1e6) * p.dynamodb_per_million_read_units;
+        expect(r.dollars_per_million).toBeCloseTo(dollars, 3);
+      }
+    // AND the bare function touches no DynamoDB, the dispatcher path pays for two functions' requests
+    expect([cost.sleep.bare.write_units_per_million, cost.sleep.bare.read_units_per_million]).toEqual([0, 0]);
+    expect(cost.sleep.dispatcher.requests_per_million).toBeGreaterThan(cost.sleep.in_process.requests_per_million);
+  });
+
+  test('the cost table has a row per path and kind of work, the in-process rows with their goal', () => {
+    const table = costTable(committed().cost).split('\n');
+    expect(table).toHaveLength(2 + 8);
+    expect(table.filter((row) => row.includes('in-process')).map((row) => /\((met|missed)\) \|$/.test(row))).toEqual([
+      true,
+      true,
+    ]);
   });
 
   test('has the schemas section with every goal of the issue judged on its numbers', () => {
@@ -66,6 +100,7 @@ describe('bench/results.json', () => {
     expect(results.relay.bytes).toBe(1024);
     expect([results.schemas.avro.records, results.schemas.protobuf.records]).toEqual([10_000, 10_000]);
     expect([results.schemas.avro.record_bytes, results.schemas.protobuf.record_bytes]).toEqual([500, 500]);
+    expect([results.cost.records, results.cost.records_per_event, results.cost.memory_mb]).toEqual([10_000, 100, 1024]);
   });
 
   test.each([
@@ -110,6 +145,27 @@ describe('bench/results.json', () => {
         r.schemas.avro.floor_rps = 0;
       },
       'schemas.avro.floor_rps must be a positive number, got 0',
+    ],
+    [
+      'a negative cost',
+      (r: any) => {
+        r.cost.cpu.powertools.read_units_per_million = -1;
+      },
+      'cost.cpu.powertools.read_units_per_million must be a positive number or 0, got -1',
+    ],
+    [
+      'a cost path missing',
+      (r: any) => {
+        delete r.cost.sleep.in_process;
+      },
+      'cost.sleep.in_process is missing',
+    ],
+    [
+      'a cost goal not judged on the numbers',
+      (r: any) => {
+        r.cost.goals.in_process_vs_bare_gb_seconds_cpu.met = !r.cost.goals.in_process_vs_bare_gb_seconds_cpu.met;
+      },
+      expect.stringMatching(/^cost.goals must be the goals judged on the section's numbers/),
     ],
     [
       'a goal not judged on the numbers',

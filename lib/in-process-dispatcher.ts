@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -106,6 +106,12 @@ export class InProcessDispatcher extends Construct implements IDispatcherTarget 
     const vpc = props.vpc ?? props.relay?.cluster.vpc;
     if (fn.isBoundToVpc && vpc === undefined) {
       this.fail('vpc', undefined, "the function runs in a VPC: give that VPC (vpc), where the pipeline's endpoints go");
+    }
+    if (!fn.isBoundToVpc && props.relay?.cluster.vpc !== undefined) {
+      Annotations.of(this).addWarningV2(
+        'cdk-kafka-lambda:inProcessRelayOutsideVpc',
+        "relay.cluster is in a VPC but the function is not: the relay reaches the brokers only if they are reachable from outside the VPC. Place the function in the cluster's VPC (and give vpc).",
+      );
     }
     Object.defineProperty(this, DISPATCHER_TARGET_SYMBOL, { value: this });
     Object.defineProperty(fn, DISPATCHER_TARGET_SYMBOL, { value: this });

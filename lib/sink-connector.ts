@@ -10,9 +10,11 @@ import {
   DispatcherErrorBehavior,
   DispatcherInvocationType,
   DispatcherPayloadFormat,
+  DispatcherPipelineProps,
   DispatcherRoute,
   IdempotencyMode,
 } from './dispatcher-props';
+import { InProcessDispatcher } from './in-process-dispatcher';
 import { KafkaAuth, KafkaAuthMethod } from './kafka-auth';
 import { KafkaCluster, KafkaClusterKind } from './kafka-cluster';
 import { OnFailureDestination } from './destination';
@@ -22,6 +24,21 @@ import { ValidationError } from './private/errors';
 import { KafkaAuthSetup } from './private/kafka-auth-setup';
 import { acknowledgeCreatedSecrets } from './private/nag';
 import { KafkaVpcEndpoints } from './vpc-endpoints';
+
+/** Where a LambdaSinkConnector runs the dispatcher's pipeline. */
+export enum SinkDispatch {
+  /**
+   * A dispatcher function of its own (KafkaDispatcher) invokes the target: any target (a function, version or alias,
+   * in any language or account); two functions are billed per batch.
+   */
+  DISPATCHER_FUNCTION = 'DISPATCHER_FUNCTION',
+  /**
+   * Inside the target (InProcessDispatcher): the mappings invoke the target, a Node.js function you own whose handler
+   * wraps your code with `inProcessHandler` or `inProcessRecordHandler` from `cdk-kafka-lambda/runtime`; one function is
+   * billed per batch.
+   */
+  IN_PROCESS = 'IN_PROCESS',
+}
 
 /** Properties of a LambdaSinkConnector. */
 export interface LambdaSinkConnectorProps {
@@ -37,6 +54,13 @@ export interface LambdaSinkConnectorProps {
    * @default - none: required without `routes`; with them, records no route takes go to the error path
    */
   readonly target?: lambda.IFunction;
+
+  /**
+   * Where the pipeline (idempotency, routing, relay) runs: in a dispatcher function that invokes `target`, or inside
+   * `target` itself.
+   * @default SinkDispatch.DISPATCHER_FUNCTION
+   */
+  readonly dispatch?: SinkDispatch;
 
   /**
    * Routes records to several functions by topic, header value or key prefix, as `KafkaDispatcherProps.routes`;
@@ -214,8 +238,16 @@ export interface LambdaSinkConnectorProps {
 export class LambdaSinkConnector extends Construct {
   /** The event source mappings and their network, secrets, destination and alarms. */
   public readonly trigger: KafkaTrigger;
-  /** The function the mappings invoke, which invokes the target and relays. */
-  public readonly dispatcher: KafkaDispatcher;
+  /**
+   * The function the mappings invoke, which invokes the target and relays (`SinkDispatch.DISPATCHER_FUNCTION`).
+   * @default - none with `SinkDispatch.IN_PROCESS`
+   */
+  public readonly dispatcher?: KafkaDispatcher;
+  /**
+   * The pipeline inside the target (`SinkDispatch.IN_PROCESS`).
+   * @default - none with `SinkDispatch.DISPATCHER_FUNCTION`
+   */
+  public readonly inProcessDispatcher?: InProcessDispatcher;
   /** The Kafka credentials secret the event source (and the relay, unless relayAuth is given) uses, if the auth has one. */
   public readonly authSecret?: secretsmanager.ISecret;
   /** The brokers' root CA secret, if any. */
@@ -237,17 +269,12 @@ export class LambdaSinkConnector extends Construct {
     this.authSecret = clients.secrets.authSecret;
     this.rootCaSecret = clients.secrets.rootCaSecret;
     const { cluster, auth } = clients;
-    this.dispatcher = new KafkaDispatcher(this, 'Dispatcher', {
-      target: props.target,
+    const pipeline: DispatcherPipelineProps = {
       routes: props.routes,
-      targetRole: props.targetRole,
-      targetRoleExternalId: props.targetRoleExternalId,
-      invocationType: props.invocationType,
       payloadFormat: props.payloadFormat,
       recordsPerInvocation: props.recordsPerInvocation,
       onError: props.onError ?? (props.errorTopic !== undefined ? DispatcherErrorBehavior.LOG : DispatcherErrorBehavior.FAIL),
       reportBatchItemFailures: props.reportBatchItemFailures,
-      timeout: props.dispatcherTimeout,
       idempotency: props.idempotency,
       idempotencyMode: props.idempotencyMode,
       idempotencyKeyPointer: props.idempotencyKeyPointer,
@@ -262,11 +289,26 @@ export class LambdaSinkConnector extends Construct {
             errorTopicMaxMessageBytes: props.errorTopicMaxMessageBytes,
           }
         : undefined,
-    });
+    };
+    let target: lambda.IFunction;
+    if (props.dispatch === SinkDispatch.IN_PROCESS) {
+      this.inProcessDispatcher = new InProcessDispatcher(this, 'Dispatcher', { ...pipeline, function: this.ownTarget(props) });
+      target = this.inProcessDispatcher.function;
+    } else {
+      this.dispatcher = new KafkaDispatcher(this, 'Dispatcher', {
+        ...pipeline,
+        target: props.target,
+        targetRole: props.targetRole,
+        targetRoleExternalId: props.targetRoleExternalId,
+        invocationType: props.invocationType,
+        timeout: props.dispatcherTimeout,
+      });
+      target = this.dispatcher.function;
+    }
     this.trigger = new KafkaTrigger(this, 'Trigger', {
       cluster,
       topics: props.topics,
-      target: this.dispatcher.function,
+      target,
       auth,
       batchSize: props.batchSize,
       startingPosition: props.startingPosition,
@@ -276,6 +318,28 @@ export class LambdaSinkConnector extends Construct {
       onFailure: props.onFailure,
       vpcEndpoints: props.vpcEndpoints,
     });
+  }
+
+  /** In process: the target is a function of this app, and the props of a separate dispatcher function are refused. */
+  private ownTarget(props: LambdaSinkConnectorProps): lambda.Function {
+    const separate = (['targetRole', 'targetRoleExternalId', 'invocationType', 'dispatcherTimeout'] as const).find(
+      (p) => props[p] !== undefined,
+    );
+    if (separate !== undefined) {
+      this.fail(
+        separate,
+        props[separate] instanceof Duration ? (props[separate] as Duration).toHumanString() : props[separate],
+        'it is for a dispatcher function of its own: remove it, or use SinkDispatch.DISPATCHER_FUNCTION',
+      );
+    }
+    if (!(props.target instanceof lambda.Function)) {
+      this.fail(
+        'target',
+        props.target?.node.path,
+        'SinkDispatch.IN_PROCESS runs the pipeline inside the target: give a lambda.Function of this app (Node.js 20 or later)',
+      );
+    }
+    return props.target;
   }
 
   private fail(prop: string, value: unknown, fix: string): never {

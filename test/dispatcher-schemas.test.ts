@@ -340,7 +340,7 @@ describe('KafkaDispatcher schemas', () => {
     });
     // THEN
     expect(configOf(Template.fromStack(stack)).schemas).toEqual({ key: 'bytes', value: 'glue', glue: { region: 'eu-west-1' } });
-    expect(connector.dispatcher.function).toBeDefined();
+    expect(connector.dispatcher!.function).toBeDefined();
   });
 
   test("GIVEN a LambdaSinkConnector with the mapping's schemaRegistry THEN its trigger has the registry and its dispatcher reads the validated value as JSON", () => {

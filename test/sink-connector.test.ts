@@ -11,6 +11,7 @@ import {
   LambdaSinkConnector,
   LambdaSinkConnectorProps,
   OnFailureDestination,
+  SinkDispatch,
 } from '../lib';
 import { DISPATCHER_CONFIG_ENV } from '../contract/dispatcher-config';
 
@@ -60,7 +61,7 @@ describe('LambdaSinkConnector', () => {
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionName: { 'Fn::GetAtt': [Match.stringLikeRegexp('^SinkDispatcherFunction'), 'Arn'] },
     });
-    expect(connector.dispatcher.table).toBeDefined();
+    expect(connector.dispatcher!.table).toBeDefined();
     expect(connector.trigger.eventSourceMappings).toHaveLength(1);
     // AND errors go to the error topic (LOG) by default when one is given
     expect(relayOf(template)).toMatch(/\\"onError\\":\\"log\\"/);
@@ -78,7 +79,7 @@ describe('LambdaSinkConnector', () => {
     });
     expect(relayOf(template)).toMatch(/\\"auth\\":\\"scram-sha-256\\",\\"secretArn\\":\\"",\{"Ref":"SinkSaslSecret/);
     expect(connector.authSecret).toBe(connector.trigger.authSecret);
-    expect(connector.authSecret).toBe(connector.dispatcher.relaySecret);
+    expect(connector.authSecret).toBe(connector.dispatcher!.relaySecret);
   });
 
   test('relayAuth gives the relay its own user and secret', () => {
@@ -101,7 +102,7 @@ describe('LambdaSinkConnector', () => {
       responseTopic: 'results',
     });
     // THEN the relay reads that secret and the event source its own created one
-    expect(connector.dispatcher.relaySecret).toBe(relaySecret);
+    expect(connector.dispatcher!.relaySecret).toBe(relaySecret);
     expect(connector.trigger.authSecret).not.toBe(relaySecret);
   });
 
@@ -246,5 +247,37 @@ describe('KafkaDispatcher timeouts', () => {
     expect(Annotations.fromStack(other).findWarning('*', Match.stringLikeRegexp('longer than timeout less timeMargin'))).toEqual(
       [],
     );
+  });
+
+  test('GIVEN SinkDispatch.IN_PROCESS WHEN synthesized THEN the mapping invokes the target, which carries the pipeline', () => {
+    // GIVEN the connector with the pipeline inside its target
+    const { connector, target, template } = setup({ dispatch: SinkDispatch.IN_PROCESS }, false);
+    // THEN there is no dispatcher function: the mapping invokes the target, whose configuration is in process
+    expect(connector.dispatcher).toBeUndefined();
+    expect(connector.inProcessDispatcher?.function).toBe(target);
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    const mapping = Object.values(template.findResources('AWS::Lambda::EventSourceMapping'))[0] as any;
+    expect(JSON.stringify(mapping.Properties.FunctionName)).toContain(
+      Stack.of(target).getLogicalId(target.node.defaultChild as lambda.CfnFunction),
+    );
+    expect(relayOf(template)).toContain('\\"inProcess\\":true');
+    expect(relayOf(template)).toContain('orders-results');
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+  });
+
+  test('GIVEN SinkDispatch.IN_PROCESS WHEN given what needs a separate dispatcher THEN it is refused, naming the prop', () => {
+    expect(() => setup({ dispatch: SinkDispatch.IN_PROCESS, dispatcherTimeout: Duration.minutes(2) }, false)).toThrow(
+      /dispatcherTimeout was "2 minutes": it is for a dispatcher function of its own/,
+    );
+    const stack = new Stack(new App(), 'Imported', { env: { account: '111122223333', region: 'us-east-1' } });
+    expect(
+      () =>
+        new LambdaSinkConnector(stack, 'Sink', {
+          cluster: KafkaCluster.selfManaged({ bootstrapServers: SERVERS }),
+          topics: ['orders'],
+          target: lambda.Function.fromFunctionArn(stack, 'T', 'arn:aws:lambda:us-east-1:111122223333:function:t'),
+          dispatch: SinkDispatch.IN_PROCESS,
+        }),
+    ).toThrow(/target was "Imported\/T": SinkDispatch.IN_PROCESS runs the pipeline inside the target/);
   });
 });

@@ -31,7 +31,7 @@ describe('Python package', () => {
     "the Python app's template passes cfn-lint with no error",
     () => {
       // THEN cfn-lint finds no error
-      expect(app.files).toHaveLength(1);
+      expect(app.files).toHaveLength(2);
       expect(cfnLint(app.files).filter((f: { Level: string }) => f.Level === 'Error')).toEqual([]);
     },
     COLD,
@@ -59,6 +59,20 @@ describe('Python package', () => {
     expect(types).toContain('VPC_SECURITY_GROUP');
     const [queueId] = Object.entries(template.Resources).find(([, r]) => r.Type === 'AWS::SQS::Queue')!;
     expect(esm.Properties.DestinationConfig.OnFailure.Destination).toEqual({ 'Fn::GetAtt': [queueId, 'Arn'] });
+  });
+
+  test('the Python app runs the pipeline inside a Node.js function, with the runtime layer shipped inside the wheel', () => {
+    // GIVEN the in-process stack
+    const inProcess = app.templates.KafkaInProcessPython;
+    // THEN its mapping invokes the user's function, which carries the in-process configuration and the runtime layer
+    const [esm] = resourcesOf(inProcess, 'AWS::Lambda::EventSourceMapping');
+    const fn = mappedFunction(inProcess, esm);
+    expect(fn.Properties.Runtime).toBe('nodejs22.x');
+    expect(JSON.stringify(fn.Properties.Environment.Variables.CKL_DISPATCHER_CONFIG)).toContain('\\"inProcess\\":true');
+    const [layer] = resourcesOf(inProcess, 'AWS::Lambda::LayerVersion');
+    expect(fn.Properties.Layers).toHaveLength(1);
+    const asset = path.join(app.outdir, `asset.${layer.Properties.Content.S3Key.replace('.zip', '')}`);
+    expect(fs.existsSync(path.join(asset, 'nodejs', 'node_modules', 'cdk-kafka-lambda', 'runtime', 'index.js'))).toBe(true);
   });
 
   test('the dispatcher runs the handler bundle shipped inside the wheel', () => {

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""A CDK app in Python on cdk-kafka-lambda: self-managed Kafka in a VPC -> dispatcher -> your function.
+"""A CDK app in Python on cdk-kafka-lambda: self-managed Kafka in a VPC -> dispatcher -> your function
+(KafkaToLambdaPython), and the same topic straight into a function that runs the pipeline itself (KafkaInProcessPython).
 
 The trigger's defaults are the secure ones: SASL/SCRAM-SHA-512 over TLS with a created, KMS-encrypted
 secret, a security group that only reaches the brokers, VPC endpoints for the AWS APIs the event source
@@ -10,7 +11,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from cdk_kafka_lambda import KafkaCluster, KafkaDispatcher, KafkaTrigger, OnFailureDestination
+from cdk_kafka_lambda import InProcessDispatcher, KafkaCluster, KafkaDispatcher, KafkaTrigger, OnFailureDestination
 
 
 class KafkaToLambdaStack(cdk.Stack):
@@ -40,6 +41,41 @@ class KafkaToLambdaStack(cdk.Stack):
                       description="Put the SCRAM username and password of the brokers into this secret.")
 
 
+class KafkaInProcessStack(cdk.Stack):
+    """The mapping straight on your Node.js function, the pipeline inside it: one function billed per batch."""
+
+    def __init__(self, scope: Construct, construct_id: str, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        vpc = ec2.Vpc(
+            self, "Vpc",
+            max_azs=2,
+            nat_gateways=0,
+            subnet_configuration=[ec2.SubnetConfiguration(name="brokers", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)],
+        )
+        orders = lambda_.Function(
+            self, "Orders",
+            runtime=lambda_.Runtime.NODEJS_22_X,
+            handler="index.handler",
+            timeout=cdk.Duration.minutes(1),
+            vpc=vpc,
+            # The runtime library comes as a layer: the handler wraps its code, one call per new record.
+            code=lambda_.Code.from_inline(
+                "const { inProcessRecordHandler } = require('cdk-kafka-lambda/runtime');\n"
+                "exports.handler = inProcessRecordHandler(async (order) => ({ id: order.value.id, status: 'accepted' }));\n"
+            ),
+        )
+        # First the pipeline, then the trigger: a trigger that targets the function binds to it.
+        InProcessDispatcher(self, "Exactly", function=orders, vpc=vpc)
+        KafkaTrigger(
+            self, "OrdersTopic",
+            cluster=KafkaCluster.self_managed(bootstrap_servers=["b-1.kafka.example.internal:9096"], vpc=vpc),
+            topics=["orders"],
+            target=orders,
+            on_failure=OnFailureDestination.sqs(),
+        )
+
+
 app = cdk.App()
 KafkaToLambdaStack(app, "KafkaToLambdaPython")
+KafkaInProcessStack(app, "KafkaInProcessPython")
 app.synth()

@@ -14,15 +14,20 @@ from constructs import Construct
 from cdk_kafka_lambda import InProcessDispatcher, KafkaCluster, KafkaDispatcher, KafkaTrigger, OnFailureDestination
 
 
+def isolated_vpc(scope: Construct) -> ec2.Vpc:
+    """A VPC without NAT: the functions and the event source reach AWS APIs through VPC endpoints."""
+    return ec2.Vpc(
+        scope, "Vpc",
+        max_azs=2,
+        nat_gateways=0,
+        subnet_configuration=[ec2.SubnetConfiguration(name="brokers", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)],
+    )
+
+
 class KafkaToLambdaStack(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        vpc = ec2.Vpc(
-            self, "Vpc",
-            max_azs=2,
-            nat_gateways=0,
-            subnet_configuration=[ec2.SubnetConfiguration(name="brokers", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)],
-        )
+        vpc = isolated_vpc(self)
         target = lambda_.Function(
             self, "Target",
             runtime=lambda_.Runtime.PYTHON_3_13,
@@ -46,12 +51,7 @@ class KafkaInProcessStack(cdk.Stack):
 
     def __init__(self, scope: Construct, construct_id: str, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        vpc = ec2.Vpc(
-            self, "Vpc",
-            max_azs=2,
-            nat_gateways=0,
-            subnet_configuration=[ec2.SubnetConfiguration(name="brokers", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)],
-        )
+        vpc = isolated_vpc(self)
         orders = lambda_.Function(
             self, "Orders",
             runtime=lambda_.Runtime.NODEJS_22_X,

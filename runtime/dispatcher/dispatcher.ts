@@ -79,6 +79,8 @@ export class Dispatcher {
   private readonly keyOf: IdempotencyKeyFunction;
   /** The routes, then the default target (taking every record) when there is one. */
   private readonly routes: readonly DispatcherRoute[];
+  /** Each record's idempotency key, derived once. */
+  private readonly keys = new WeakMap<SourceRecord, string>();
 
   constructor(options: DispatcherOptions) {
     this.options = options;
@@ -147,7 +149,7 @@ export class Dispatcher {
       }
       let key: string;
       try {
-        key = this.keyOf(record);
+        key = this.recordKey(record);
       } catch (e) {
         add(record.topic, record.partition, {
           kind: 'failed',
@@ -455,10 +457,20 @@ export class Dispatcher {
   private keyFor(record: RecordCoordinates): string {
     if (!('raw' in record)) return coordinatesKey(record);
     try {
-      return this.keyOf(record as SourceRecord);
+      return this.recordKey(record as SourceRecord);
     } catch {
       return coordinatesKey(record);
     }
+  }
+
+  /**
+   * The record's key as keyOf first derived it: code in the same process (an in-process target) may change the
+   * record's bytes or its decoded value, and its completion must still go to the key that was read and taken.
+   */
+  private recordKey(record: SourceRecord): string {
+    let key = this.keys.get(record);
+    if (key === undefined) this.keys.set(record, (key = this.keyOf(record)));
+    return key;
   }
 
   private coordinates(run: PartitionRun, w: Work): RecordCoordinates {

@@ -61,18 +61,43 @@ export function inProcessInvoker(target: InProcessTarget, options: InProcessInvo
       } catch (e) {
         // The message may hold record data: it goes to the error record's payload (as a Lambda target's error
         // does), never into the error's message, which is logged.
-        const err = e instanceof Error ? e : new Error(String(e));
-        throw fail(
-          `${functionName} threw ${err.name}`,
-          'Unhandled',
-          JSON.stringify({ errorType: err.name, errorMessage: err.message }),
-        );
+        const { name, message } = describeThrown(e);
+        throw fail(`${functionName} threw ${name}`, 'Unhandled', JSON.stringify({ errorType: name, errorMessage: message }));
       }
       if (!Array.isArray(results) || results.length !== records.length) {
         const got = Array.isArray(results) ? `${results.length} results` : typeof results;
         throw fail(`${functionName} answered ${got} for ${records.length} records`, 'MalformedResponse');
       }
-      return results;
+      return asJson(results, (name, message) =>
+        fail(
+          `${functionName} answered results that are not JSON (${name})`,
+          'MalformedResponse',
+          JSON.stringify({ errorType: name, errorMessage: message }),
+        ),
+      );
     },
   };
+}
+
+/**
+ * The results as a Lambda target's answer carries them: their JSON, read back (undefined and functions become null),
+ * so that what is stored and what is relayed are the same values, whatever the code does with its objects later. A
+ * result without JSON (a BigInt, a cycle, a toJSON that throws) fails the call's records with `malformed`.
+ */
+function asJson(results: readonly unknown[], malformed: (name: string, message: string) => Error): readonly unknown[] {
+  try {
+    return JSON.parse(JSON.stringify(results)) as unknown[];
+  } catch (e) {
+    const { name, message } = describeThrown(e);
+    throw malformed(name, message);
+  }
+}
+
+/** The name and message of whatever the code threw, even a value whose text cannot be had. */
+function describeThrown(e: unknown): { name: string; message: string } {
+  try {
+    return e instanceof Error ? { name: String(e.name), message: String(e.message) } : { name: 'Error', message: String(e) };
+  } catch {
+    return { name: 'Error', message: `a thrown ${typeof e} without text` };
+  }
 }

@@ -80,6 +80,51 @@ describe('inProcessInvoker', () => {
     });
   });
 
+  test('fails with a MalformedResponse naming the records, not the data, when a result has no JSON; answers JSON values otherwise', async () => {
+    // GIVEN a target answering a result whose toJSON throws with record data, and one answering undefined and a Date
+    const records = decodeEvent(kafkaEvent(partitionSpecs('t', 0, 4, 2)));
+    const bad = inProcessInvoker(() => [
+      1,
+      {
+        toJSON: () => {
+          throw new Error('CANARY-order-42');
+        },
+      },
+    ]);
+    const good = inProcessInvoker(() => [undefined, { at: new Date(0) }]);
+    // WHEN each is invoked
+    const error = await bad.invoke(batchOf(records), Date.now() + 1000).then(
+      () => undefined,
+      (e: unknown) => e as TargetInvocationError,
+    );
+    const results = await good.invoke(batchOf(records), Date.now() + 1000);
+    // THEN the first fails as malformed, its message naming the records only and its payload the cause
+    expect(error).toBeInstanceOf(TargetInvocationError);
+    expect(error!.message).toBe('t-0@4..5: in-process answered results that are not JSON (Error)');
+    expect(error!.details.functionError).toBe('MalformedResponse');
+    expect(JSON.parse(error!.details.payload!)).toEqual({ errorType: 'Error', errorMessage: 'CANARY-order-42' });
+    // AND the second answers what a Lambda target's JSON would carry
+    expect(results).toEqual([null, { at: '1970-01-01T00:00:00.000Z' }]);
+  });
+
+  test('names a thrown value whose text cannot be had as an Error, in the error record only', async () => {
+    // GIVEN a target throwing an object without a prototype (String() of it throws)
+    const invoker = inProcessInvoker(() => {
+      throw Object.create(null);
+    });
+    // WHEN it is invoked THEN the batch fails as a function error, as for any thrown value
+    await expect(
+      invoker.invoke(batchOf(decodeEvent(kafkaEvent(partitionSpecs('t', 0, 0, 1)))), Date.now() + 1000),
+    ).rejects.toMatchObject({
+      name: 'TargetInvocationError',
+      message: 't-0@0..0: in-process threw Error',
+      details: {
+        functionError: 'Unhandled',
+        payload: JSON.stringify({ errorType: 'Error', errorMessage: 'a thrown object without text' }),
+      },
+    });
+  });
+
   test("as the Dispatcher's target: each partition's records in offset order, in batches; a partition whose call threw is retried, not logged with its data", async () => {
     // GIVEN a dispatcher whose in-process target throws for partition 1's records
     const seen: string[][] = [];

@@ -84,6 +84,8 @@ export interface FieldDecoding<T> {
  * The formats of a key or value: its bytes (`Buffer`), its UTF-8 text, or its JSON value (the value its schema
  * decodes to, when the configuration has schemas). A field that is not what its format says (not UTF-8, not JSON)
  * is a SchemaDecodeError naming the record's coordinates: the record takes the error path, your code never sees it.
+ * `text` of a field decoded with a schema whose bytes are not text (confluent, glue, mapping-source) is refused when
+ * the handler is built.
  */
 export const FieldAs = {
   buffer: { kind: 'buffer' } as FieldDecoding<Buffer>,
@@ -163,9 +165,13 @@ function inProcessDispatcher<V, K, R>(fn: InProcessBatchFunction<V, K, R>, optio
         "a function that runs its own code reads InProcessDispatcher's: attach InProcessDispatcher to this function",
     );
   }
+  const keyAs = options.key ?? (FieldAs.text as FieldDecoding<K>);
+  const valueAs = options.value ?? FieldAs.json<V>();
+  refuseTextOfSchemaBytes(config, 'key', keyAs.kind);
+  refuseTextOfSchemaBytes(config, 'value', valueAs.kind);
   const base = dispatcherOptionsFromConfig(config, options.clients, options.logger);
   const typed = new WeakMap<SourceRecord, InProcessRecord<V, K>>();
-  const view = typedRecords<V, K>(options.key ?? (FieldAs.text as FieldDecoding<K>), options.value ?? FieldAs.json<V>());
+  const view = typedRecords<V, K>(keyAs, valueAs);
   return new Dispatcher({
     ...base,
     invoker: inProcessInvoker(
@@ -195,6 +201,20 @@ function inProcessDispatcher<V, K, R>(fn: InProcessBatchFunction<V, K, R>, optio
       },
     } satisfies SchemaDecoderPort,
   });
+}
+
+/**
+ * A field decoded with a schema (Confluent or Glue framing, or the mapping's source format) holds schema-encoded bytes
+ * (Avro, Protobuf, framed JSON), not text: read as text, some records would reach the code as garbled text and others
+ * fail as not UTF-8, by their bytes. Refused when the handler is built, naming the formats that fit.
+ */
+function refuseTextOfSchemaBytes(config: DispatcherConfig, name: 'key' | 'value', kind: FieldDecoding<unknown>['kind']): void {
+  const format = config.schemas?.[name];
+  if (kind !== 'text' || format === undefined || format === 'bytes' || format === 'mapping-json') return;
+  throw new DispatcherConfigError(
+    `config.schemas.${name}: the ${name} is decoded with its schema (${format}), so its bytes are not text: read it with ` +
+      `FieldAs.json() (the decoded value) or FieldAs.buffer (the bytes as produced), not FieldAs.text`,
+  );
 }
 
 /** Makes the typed record of a decoded one, or throws SchemaDecodeError naming the field. */

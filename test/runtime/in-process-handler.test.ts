@@ -184,6 +184,50 @@ describe('the configuration each handler takes', () => {
     });
   });
 
+  test.each([
+    ['value', 'confluent', { value: FieldAs.text }],
+    ['value', 'glue', { value: FieldAs.text }],
+    ['key', 'mapping-source', {}],
+  ] as const)(
+    'GIVEN a %s decoded with its schema (%s) WHEN the handler reads it as text THEN every invocation fails naming the formats that fit, and never calls your code',
+    async (field, format, fields) => {
+      // GIVEN a configuration whose field has schema-encoded bytes, and a handler reading that field as text
+      const calls: unknown[] = [];
+      const schemas = {
+        key: 'bytes',
+        value: 'bytes',
+        [field]: format,
+        ...(format === 'glue' ? { glue: {} } : { confluent: { url: 'https://registry.example', auth: 'none' } }),
+      };
+      const handler = inProcessRecordHandler((r) => calls.push(r), {
+        config: { ...config, schemas } as DispatcherConfig,
+        ...fields,
+        logger: capturedLogger().logger,
+      });
+      // WHEN two events arrive THEN each fails with the configuration error
+      for (let i = 0; i < 2; i++) {
+        await expect(handler(event, lambdaContext())).rejects.toMatchObject({
+          name: 'DispatcherConfigError',
+          message: expect.stringContaining(
+            `config.schemas.${field}: the ${field} is decoded with its schema (${format}), so its bytes are not text: read it with FieldAs.json() (the decoded value) or FieldAs.buffer`,
+          ),
+        });
+      }
+      expect(calls).toEqual([]);
+    },
+  );
+
+  test('GIVEN a value of the mapping in JSON (mapping-json) WHEN the handler reads it as text THEN your code gets its JSON text', async () => {
+    const got: unknown[] = [];
+    const handler = inProcessRecordHandler((r) => got.push(r.value), {
+      config: { ...config, schemas: { key: 'bytes', value: 'mapping-json' } },
+      value: FieldAs.text,
+      logger: capturedLogger().logger,
+    });
+    expect(await handler(event, lambdaContext())).toEqual({ batchItemFailures: [] });
+    expect(got).toEqual(['{"n":1}']);
+  });
+
   test('fails naming the field when an in-process configuration names a target function as well', async () => {
     const handler = inProcessRecordHandler(() => null, {
       config: JSON.stringify({ ...config, target: { ...config.target, functionName: 'orders-target' } }),

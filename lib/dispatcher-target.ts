@@ -1,7 +1,7 @@
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { KafkaRelayProps } from './dispatcher-props';
-import { DISPATCHER_TARGET_SYMBOL } from './private/dispatcher-target';
+import { DISPATCHER_TARGET_SYMBOL, functionOf } from './private/dispatcher-target';
 
 /** The kind of event source a trigger maps to a dispatcher. */
 export enum DispatcherSourceKind {
@@ -84,10 +84,11 @@ export class DispatcherTarget {
 
   /**
    * The dispatcher target a trigger's target function stands for: the function of a KafkaDispatcher itself, or the
-   * InProcessDispatcher attached to a function; undefined for any other function. A trigger calls its `bindTrigger`.
+   * InProcessDispatcher attached to a function, or to the function of a version or alias given; undefined for any other
+   * function. A trigger calls its `bindTrigger`.
    */
   public static of(fn: lambda.IFunction): IDispatcherTarget | undefined {
-    const marked = (fn as any)?.[DISPATCHER_TARGET_SYMBOL];
+    const marked = functionOf(fn)?.[DISPATCHER_TARGET_SYMBOL];
     return DispatcherTarget.isDispatcherTarget(marked) ? marked : undefined;
   }
 

@@ -90,6 +90,39 @@ describe('InProcessDispatcher', () => {
     expect(configOf(Template.fromStack(stack)).idempotency.kinesisRanges).toBe(true);
   });
 
+  test.each([
+    ['an alias', (fn: lambda.Function) => new lambda.Alias(fn, 'Live', { aliasName: 'live', version: fn.currentVersion })],
+    ['a version', (fn: lambda.Function) => fn.currentVersion],
+  ])(
+    'GIVEN the pipeline attached WHEN a trigger targets %s of the function THEN it binds to the pipeline, its checks included',
+    (_label, qualified) => {
+      // GIVEN a function with the pipeline answering partial batch responses, and a qualified reference to it
+      const stack = testStack();
+      const fn = userFunction(stack);
+      const attached = new InProcessDispatcher(stack, 'Exactly', { function: fn, reportBatchItemFailures: true });
+      const target = qualified(fn);
+      // THEN the qualified function stands for the dispatcher too
+      expect(DispatcherTarget.of(target)).toBe(attached);
+      // WHEN a Kinesis trigger that would not read the partial batch responses targets it THEN it is refused
+      const stream = new kinesis.Stream(stack, 'Stream');
+      expect(() => new KinesisTrigger(stack, 'Clicks', { stream, target })).toThrow(/reportBatchItemFailures/);
+      // AND a trigger with a factor above 1 keeps the pipeline from keeping Kinesis ranges
+      new KinesisTrigger(stack, 'Fn', { stream, target: fn, reportBatchItemFailures: true });
+      new KinesisTrigger(stack, 'Qualified', { stream, target, reportBatchItemFailures: true, parallelizationFactor: 4 });
+      expect(configOf(Template.fromStack(stack)).idempotency.kinesisRanges).toBeUndefined();
+    },
+  );
+
+  test('GIVEN a trigger created first on an alias of the function WHEN the pipeline is attached THEN it is refused, naming the trigger', () => {
+    const stack = testStack();
+    const fn = userFunction(stack);
+    const alias = new lambda.Alias(fn, 'Live', { aliasName: 'live', version: fn.currentVersion });
+    new KafkaTrigger(stack, 'OrdersTopic', { cluster: cluster(), topics: ['orders'], target: alias });
+    expect(() => new InProcessDispatcher(stack, 'Exactly', { function: fn })).toThrow(
+      /TestStack\/OrdersTopic already targets it: create the InProcessDispatcher before the triggers/,
+    );
+  });
+
   test('GIVEN a trigger created first WHEN the pipeline is attached to its target THEN it is refused, naming the trigger', () => {
     const stack = testStack();
     const fn = userFunction(stack);

@@ -11,8 +11,19 @@ export const DISPATCHER_TARGET_SYMBOL = Symbol.for('cdk-kafka-lambda.IDispatcher
  */
 const UNBOUND_TRIGGERS = new WeakMap<object, string[]>();
 
-/** Notes that `trigger` targets `fn`, which is not a dispatcher target. */
-export function noteUnboundTrigger(fn: object, trigger: { readonly node: { readonly path: string } }): void {
+/**
+ * The function a trigger's target runs: a version's function (`lambda.IVersion.lambda`), an alias's version's function
+ * (`lambda.IAlias.version.lambda`), otherwise the target itself. A mapping to a version or an alias runs the function's
+ * code and configuration, so it binds to the function's dispatcher.
+ */
+export function functionOf(target: any): any {
+  const version = target?.version !== null && typeof target?.version === 'object' ? target.version : target;
+  return version?.lambda !== null && typeof version?.lambda === 'object' ? version.lambda : target;
+}
+
+/** Notes that `trigger` targets `fn` (or a version or alias of it), which is not a dispatcher target. */
+export function noteUnboundTrigger(target: object, trigger: { readonly node: { readonly path: string } }): void {
+  const fn = functionOf(target);
   UNBOUND_TRIGGERS.set(fn, [...(UNBOUND_TRIGGERS.get(fn) ?? []), trigger.node.path]);
 }
 

@@ -45,7 +45,7 @@ describe('InProcessDispatcher', () => {
     const template = Template.fromStack(stack);
     // THEN the configuration marks the target as the function's own code, with no function to invoke
     const config = configOf(template);
-    expect(config.target).toMatchObject({ inProcess: true, invocationType: 'RequestResponse', timeoutMs: 1000 });
+    expect(config.target).toMatchObject({ inProcess: true, invocationType: 'RequestResponse', timeoutMs: 5000 });
     expect(config.target.functionName).toBeUndefined();
     expect(config.idempotency).toMatchObject({ mode: 'strict' });
     expect(config.relay).toMatchObject({ auth: 'scram-sha-512', responseTopic: 'results', errorTopic: 'errors' });

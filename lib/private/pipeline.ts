@@ -38,9 +38,10 @@ import { KafkaVpcEndpoints, KafkaVpcEndpointsMode } from '../vpc-endpoints';
 
 /**
  * How long a strict key stays in progress after an in-process pipeline's end when no route's target may outlive it:
- * the code ran inside the function, so nothing of it runs once the function has ended.
+ * the code ran inside the function, so nothing of it runs once the function has ended; the hold covers the clocks of
+ * two execution environments differing, as the stores' leases allow (HOLD_CLOCK_SKEW_MS).
  */
-const IN_PROCESS_HOLD_MS = 1_000;
+const IN_PROCESS_HOLD_MS = 5_000;
 
 /** The props with their defaults. */
 interface DispatcherSettings {

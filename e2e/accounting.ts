@@ -11,7 +11,10 @@ export interface Ledger {
   failedDest: number;
   lost: number;
   extraInvocations: number;
-  /** Target invocations that timed out or failed (context for the bound on extra invocations). */
+  /**
+   * Target invocations that timed out or failed (context for the bound on extra invocations); in process, calls the
+   * user's code failed.
+   */
   failedTargetInvocations: number;
   /** How often the fault hit work in flight, counted outside the dispatcher (see faultCounted). */
   faultHits: number;
@@ -58,7 +61,7 @@ export interface Observed {
   }[];
   /** On-failure destination ranges (last inclusive), as the mapping's on-failure record gives them. */
   readonly failedRanges: readonly { partition: number; first: number; last: number }[];
-  /** Each target invocation's records' coordinates. */
+  /** Each target invocation's records' coordinates (in process: each effect of the user's code, one record each). */
   readonly invocations: readonly (readonly { partition: number; offset: number }[])[];
 }
 

@@ -1,8 +1,13 @@
 /**
  * The end-to-end fault ledger: N records → local event source mapping → dispatcher (Lambda emulator)
  * → target (Lambda emulator) → response/error topics, idempotency in DynamoDB Local, secrets and the
- * on-failure queue on moto. One fault per scenario (kafka-scenarios.ts); the ledger accounts for every produced record.
+ * on-failure queue on moto; on the in-process path the mapping triggers the user's own function instead, which runs
+ * the pipeline and the user's code (in-process.ts). One fault per scenario (kafka-scenarios.ts); the ledger accounts
+ * for every produced record.
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -33,11 +38,21 @@ import {
   TARGET_BATCH,
   TARGETS,
 } from './workload';
-import { canaryInLogs, drainQueue, failedInvocations, hasResult, readAll, readErrorRecords, waitFor } from './observe';
+import { IN_PROCESS_FUNCTION, inProcessEnv, readUserCodeLog } from './in-process';
+import {
+  canaryInLogs,
+  drainQueue,
+  failedInvocations,
+  hasResult,
+  lastLogLines,
+  readAll,
+  readErrorRecords,
+  waitFor,
+} from './observe';
 
 export { account, formatLedger, overlappingRuns, total } from './accounting';
 export type { Ledger, Observed } from './accounting';
-export { KAFKA_SCENARIOS, LARGE_EVERY } from './kafka-scenarios';
+export { expectationsOf, KAFKA_SCENARIOS, LARGE_EVERY } from './kafka-scenarios';
 export type { KafkaScenario } from './kafka-scenarios';
 
 /** Every scenario the ledger implements: Kafka, then Kinesis (kinesis-ledger.ts). */
@@ -72,7 +87,8 @@ async function runKafkaScenario(scenario: KafkaScenario, setup: KafkaScenarioSet
     // Within the test's own timeout, so that a stalled pipeline fails with what the mapping saw.
     await waitFor(`all ${opts.n} records committed`, run.done, 420_000).catch((e) => {
       throw new Error(
-        `${(e as Error).message}; the mapping's counts ${JSON.stringify(run.stats)}; its last log lines:\n${stage.recent.join('\n')}`,
+        `${(e as Error).message}; the mapping's counts ${JSON.stringify(run.stats)}; its last log lines:\n${stage.recent.join('\n')}` +
+          `\nthe last log lines of ${run.dispatcherName}:\n${lastLogLines(stage.fns, run.dispatcherName, 15).join('\n')}`,
       );
     });
     const end = await observeEnd(stage, run, resources.errorTopic);
@@ -101,6 +117,8 @@ interface Stage {
   readonly sqs: SQSClient;
   readonly fns: te.RunningLambda[];
   readonly proxies: Proxy[];
+  /** A folder of the scenario's own (the user's code's effects log), removed at the end. */
+  readonly dir: string;
   mapping?: LocalEventSourceMapping;
   /** The mapping's last log lines (coordinates and reasons, never record bytes). */
   readonly recent: string[];
@@ -130,6 +148,7 @@ async function openStage(setup: KafkaScenarioSetup): Promise<Stage> {
     sqs: new SQSClient(te.awsClientConfig('sqs', env)),
     fns: [],
     proxies: [],
+    dir: fs.mkdtempSync(path.join(os.tmpdir(), 'ckl-kafka-ledger-')),
     recent: [],
     proxied: { spoiled: 0 },
     close: async () => {
@@ -139,6 +158,7 @@ async function openStage(setup: KafkaScenarioSetup): Promise<Stage> {
       stage.dynamodb.destroy();
       stage.secrets.destroy();
       stage.sqs.destroy();
+      fs.rmSync(stage.dir, { recursive: true, force: true });
       if (privateEnv) await te.stop(privateEnv);
     },
   };
@@ -199,13 +219,19 @@ async function setUp(
   opts: ScenarioOptions,
 ): Promise<{ run: KafkaRun; resources: Resources }> {
   const r = await createResources(stage, scenario);
-  const targets = await startTargets(stage, r.id, setup, opts.n);
+  const inProcess = setup.path === 'in-process';
+  const targets = inProcess ? [] : await startTargets(stage, r.id, setup, opts.n);
   const dispatcherName = `e2e-disp-${r.id}`;
+  const effectsFile = path.join(stage.dir, 'effects.jsonl');
   const dispatcher = {
     name: dispatcherName,
     config: dispatcherConfig(stage.env, r, targets, setup),
     timeoutSeconds: setup.dispatcher?.timeoutSeconds ?? 30,
-    env: { AWS_ENDPOINT_URL_SECRETS_MANAGER: r.secretsProxy.url },
+    env: {
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: r.secretsProxy.url,
+      ...(inProcess ? { ...setup.target?.env?.(opts.n), ...inProcessEnv(effectsFile) } : {}),
+    },
+    dir: inProcess ? IN_PROCESS_FUNCTION : undefined,
   };
   let running = await startDispatcher(dispatcher, stage.env);
   stage.fns.push(running);
@@ -223,6 +249,7 @@ async function setUp(
     stats: mapping.stats,
     secretReads: () => r.secretsProxy.counts.get('secretsmanager.GetSecretValue') ?? 0,
     done: () => mapping.stats.recordsCommitted >= opts.n,
+    userCode: inProcess ? () => readUserCodeLog(effectsFile) : undefined,
     stopDispatcher: () => running.stop(),
     startDispatcher: async () => {
       running = await startDispatcher(dispatcher, stage.env);
@@ -263,19 +290,21 @@ function dispatcherConfig(
   setup: KafkaScenarioSetup,
 ): DispatcherConfig {
   const [targetName, ...routeTargets] = targets;
+  const calls = {
+    invocationType: 'RequestResponse',
+    payloadFormat: 'confluent',
+    recordsPerInvocation: TARGET_BATCH,
+    concurrency: 4,
+    maxAttempts: 3,
+    baseDelayMs: 50,
+    maxDelayMs: 500,
+  } as const;
   return {
     version: 2,
-    target: {
-      functionName: targetName,
-      invocationType: 'RequestResponse',
-      payloadFormat: 'confluent',
-      recordsPerInvocation: TARGET_BATCH,
-      concurrency: 4,
-      maxAttempts: 3,
-      baseDelayMs: 50,
-      maxDelayMs: 500,
-      timeoutMs: (setup.target?.timeoutSeconds ?? 30) * 1000,
-    },
+    target:
+      setup.path === 'in-process'
+        ? { inProcess: true, ...calls }
+        : { functionName: targetName, ...calls, timeoutMs: (setup.target?.timeoutSeconds ?? 30) * 1000 },
     onError: setup.dispatcher?.onError ?? 'fail',
     reportBatchItemFailures: false,
     timeMarginMs: 1_000,
@@ -401,13 +430,15 @@ async function observeEnd(stage: Stage, run: KafkaRun, errorTopic: string): Prom
   const { env } = stage;
   const [targetName, ...routeTargets] = run.targets;
   const invocations = (await Promise.all(run.targets.map((name) => te.listInvocations(name, env)))).flat();
+  const userCode = run.userCode?.();
   return {
     stats: run.stats,
-    target: await te.lambdaStats(targetName, env),
+    target: targetName === undefined ? { throttled: 0, killedInFlight: 0 } : await te.lambdaStats(targetName, env),
     dispatcher: await te.lambdaStats(run.dispatcherName, env),
     routeTargets: await Promise.all(routeTargets.map((name) => te.lambdaStats(name, env))),
     invocations,
-    targetFailures: failedInvocations(invocations),
+    // In process, each record the user's code throws at fails its call.
+    targetFailures: userCode ? userCode.threw.length : failedInvocations(invocations),
     errors: (await readErrorRecords(stage.kafka, errorTopic)).map(({ key: k, value: v }): ErrorRecord => ({
       partition: Number(k.partition),
       startOffset: Number(k.startOffset),
@@ -417,6 +448,7 @@ async function observeEnd(stage: Stage, run: KafkaRun, errorTopic: string): Prom
     })),
     secretReads: run.secretReads(),
     spoiled: stage.proxied.spoiled,
+    userCode,
   };
 }
 
@@ -448,6 +480,9 @@ async function observed(stage: Stage, r: Resources, end: KafkaEnd): Promise<Obse
     })),
     errors: end.errors,
     failedRanges,
-    invocations: end.invocations.map(coordinatesOf),
+    // In process, each effect of the user's code is a delivery.
+    invocations: end.userCode
+      ? end.userCode.effects.map(({ partition, offset }) => [{ partition, offset }])
+      : end.invocations.map(coordinatesOf),
   };
 }

@@ -1,7 +1,9 @@
 /**
  * The Kafka fault ledger's scenarios as data: what each sets up (its environment, records, target, dispatcher and
  * mapping), the fault it injects once a third of the records are committed, and how the fault's hits on work in flight
- * are counted outside the dispatcher. kafka-ledger.ts runs them.
+ * are counted outside the dispatcher. The in-process scenarios repeat some of them on the in-process path (the
+ * mapping triggers the user's own function, which runs the pipeline and the user's code in one process).
+ * kafka-ledger.ts runs them.
  */
 import { randomUUID } from 'node:crypto';
 import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -20,6 +22,7 @@ import {
   TARGET_THROTTLED,
   throttleTarget,
 } from './faults';
+import { KILLED_MID_BATCH, killInProcessMidBatch, runtimeFromLayer, USER_CODE_THREW, UserCodeLog } from './in-process';
 
 /** The Kafka scenarios; each can be run by name with `npm run e2e -- NAME`. */
 export const KAFKA_SCENARIOS = [
@@ -38,8 +41,28 @@ export const KAFKA_SCENARIOS = [
   'strict-target-timeout',
   'dynamodb-outage-after-invoke',
   'routing-target-throttling',
+  'in-process-steady',
+  'in-process-target-errors',
+  'in-process-dynamodb-restart',
+  'in-process-relay-outage',
+  'in-process-crash',
 ] as const;
 export type KafkaScenario = (typeof KAFKA_SCENARIOS)[number];
+type InProcessScenario = Extract<KafkaScenario, `in-process-${string}`>;
+type DispatcherScenario = Exclude<KafkaScenario, InProcessScenario>;
+
+/** The scenario each in-process scenario repeats on the in-process path: its records, the user's code, fault and checks. */
+export const IN_PROCESS_REPEATS: Readonly<Record<InProcessScenario, DispatcherScenario>> = {
+  'in-process-steady': 'baseline',
+  'in-process-target-errors': 'poison-log',
+  'in-process-dynamodb-restart': 'dynamodb-restart',
+  'in-process-relay-outage': 'large-result-relay-outage',
+  'in-process-crash': 'dispatcher-killed',
+};
+
+/** The scenario whose expectations a scenario shares: the one it repeats in process, else itself. */
+export const expectationsOf = (scenario: KafkaScenario): DispatcherScenario =>
+  (IN_PROCESS_REPEATS as Record<string, DispatcherScenario>)[scenario] ?? (scenario as DispatcherScenario);
 
 /** In large-result-relay-outage every LARGE_EVERY-th record's result is 70 KB-900 KB. */
 export const LARGE_EVERY = 20;
@@ -62,6 +85,8 @@ export interface KafkaRun extends LedgerRun {
   readonly stats: LocalEsmStats;
   /** The relay's Secrets Manager reads so far, as a proxy in front of moto counted them. */
   secretReads(): number;
+  /** On the in-process path: what the user's code has logged so far (its effects log). */
+  readonly userCode?: () => UserCodeLog;
 }
 
 /** An error topic record: its key's range, the records it keeps and the error it names. */
@@ -84,9 +109,18 @@ export interface KafkaEnd extends LambdaEnds {
   readonly secretReads: number;
   /** Records the proxy in front of the dispatcher spoiled in the mapping's events. */
   readonly spoiled: number;
+  /** On the in-process path: the user's code's effects log (its effects are the deliveries; there is no target function). */
+  readonly userCode?: UserCodeLog;
 }
 
 export interface KafkaScenarioSetup {
+  /**
+   * 'in-process': the mapping triggers the user's own function (test/fixtures/targets/in-process, inProcessRecordHandler
+   * from the runtime layer), which runs the pipeline and the user's code in one process: `target` configures the user's
+   * code there; the function has the dispatcher's name, timeout and fault steps.
+   * @default 'dispatcher' - the dispatcher bundle invoking the echo target function
+   */
+  readonly path?: 'dispatcher' | 'in-process';
   /**
    * Its own Kafka, DynamoDB Local, moto and Lambda front (stopped by a watchdog if this process dies), with these
    * broker properties: for faults that stop a service or change the broker's settings, so that suites using the shared
@@ -267,7 +301,7 @@ const POISON_TARGET = { env: () => ({ POISON: '1' }) };
 /** Target calls that last, so the fault finds one in flight. */
 const SLOW_TARGET = { env: () => ({ DELAY_MS: '300' }) };
 
-export const KAFKA_SCENARIO_SETUPS: Record<KafkaScenario, KafkaScenarioSetup> = {
+const DISPATCHER_SCENARIO_SETUPS: Record<DispatcherScenario, KafkaScenarioSetup> = {
   baseline: {},
   'broker-restart': {
     environment: {},
@@ -366,4 +400,31 @@ export const KAFKA_SCENARIO_SETUPS: Record<KafkaScenario, KafkaScenarioSetup> = 
     },
     checks: [routedInOrder],
   },
+};
+
+/** A scenario again on the in-process path, with what differs there. */
+const inProcess = (repeats: DispatcherScenario, changes: KafkaScenarioSetup = {}): KafkaScenarioSetup => {
+  const base = DISPATCHER_SCENARIO_SETUPS[repeats];
+  return { ...base, ...changes, path: 'in-process', checks: [...(base.checks ?? []), runtimeFromLayer] };
+};
+
+export const KAFKA_SCENARIO_SETUPS: Record<KafkaScenario, KafkaScenarioSetup> = {
+  ...DISPATCHER_SCENARIO_SETUPS,
+  'in-process-steady': inProcess('baseline'),
+  'in-process-target-errors': inProcess('poison-log', { faultHits: USER_CODE_THREW }),
+  'in-process-dynamodb-restart': inProcess('dynamodb-restart', {
+    faultHits: failedDispatcherInvocations('failed invocations of the in-process function the mapping saw'),
+  }),
+  'in-process-relay-outage': inProcess('large-result-relay-outage', {
+    faultHits: failedDispatcherInvocations(
+      'failed invocations of the in-process function the mapping saw while the response topic refused writes',
+    ),
+  }),
+  // The user's code takes 12 ms a record (the 300 ms of a call of 25 spread over its records), so the kill lands between
+  // records of a call: some of its records applied, their results not stored yet.
+  'in-process-crash': inProcess('dispatcher-killed', {
+    target: { env: () => ({ RECORD_DELAY_MS: '12' }) },
+    fault: killInProcessMidBatch,
+    faultHits: KILLED_MID_BATCH,
+  }),
 };

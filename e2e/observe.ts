@@ -109,6 +109,13 @@ export async function waitForInFlight(
 export const canaryInLogs = (fns: readonly te.RunningLambda[], name: string) =>
   fns.filter((f) => f.name === name).reduce((a, f) => a + countLines(f.logFile, CANARY), 0);
 
+/** The last lines of the named function's newest sandbox log (its logs never hold record bytes: canaryInLogs checks). */
+export function lastLogLines(fns: readonly te.RunningLambda[], name: string, count: number): string[] {
+  const newest = fns.filter((f) => f.name === name).at(-1);
+  if (newest === undefined || !fs.existsSync(newest.logFile)) return [];
+  return fs.readFileSync(newest.logFile, 'utf8').trimEnd().split('\n').slice(-count);
+}
+
 /** The error topic's records, key and value parsed. */
 export async function readErrorRecords(kafka: Kafka, topic: string): Promise<{ key: any; value: any }[]> {
   return (await readAll(kafka, topic)).map((msg) => ({

@@ -40,15 +40,18 @@ export async function createOnFailureQueue(sqs: SQSClient, queueName: string): P
   return { url, arn };
 }
 
-/** The dispatcher bundle under the Lambda emulator with its configuration (and any endpoint overrides in `env`). */
+/**
+ * The dispatcher bundle (or another function running the pipeline, in `dir`) under the Lambda emulator with its
+ * configuration (and any endpoint overrides in `env`).
+ */
 export function startDispatcher(
-  o: { name: string; config: DispatcherConfig; timeoutSeconds: number; env?: Record<string, string> },
+  o: { name: string; config: DispatcherConfig; timeoutSeconds: number; env?: Record<string, string>; dir?: string },
   testEnv: te.TestEnv,
 ): Promise<te.RunningLambda> {
   return te.startLambda(
     {
       name: o.name,
-      dir: DISPATCHER,
+      dir: o.dir ?? DISPATCHER,
       timeoutSeconds: o.timeoutSeconds,
       memoryMb: 512,
       env: { [DISPATCHER_CONFIG_ENV]: JSON.stringify(o.config), POWERTOOLS_SERVICE_NAME: 'e2e', ...o.env },

@@ -1,9 +1,10 @@
 'use strict';
 /**
  * The functions of the cost comparison (bench/cost.js), run under the Lambda emulator, each doing the same work for a
- * record: COST_WORK=sleep waits COST_SLEEP_MS_PER_RECORD ms per record, in one wait per call of the user's code (it
- * stands for I/O such as a downstream write of the records); COST_WORK=cpu hashes the record's value and then the
- * digest COST_SHA256_ROUNDS times in all (SHA-256).
+ * record: COST_WORK=sleep waits COST_SLEEP_MS_PER_RECORD ms per record (1 ms, or 10 ms: a second for a batch of 100),
+ * in one wait per call of the user's code (it stands for I/O such as a downstream write of the records; Powertools
+ * calls the code once per record, so it waits once per record, the same total); COST_WORK=cpu hashes the record's
+ * value and then the digest COST_SHA256_ROUNDS times in all (SHA-256).
  * - bare: the mapping's event straight into the work, each topic-partition's records in one call, the partitions in
  *   parallel; no idempotency (the floor);
  * - target: the dispatcher's target, the Confluent payload format in and out;

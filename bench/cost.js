@@ -8,8 +8,10 @@
  *   does the work: both functions' requests and GB-seconds count;
  * - in_process: the user's function with inProcessHandler (the runtime layer), idempotency the same way;
  * - powertools: kafkaConsumer and makeIdempotent per record with the DynamoDB persistence layer.
- * Two kinds of work (bench/cost-handlers.js): a wait per call of the user's code, proportional to its records, and
- * SHA-256 rounds per record.
+ * Three kinds of work (bench/cost-handlers.js): a wait per call of the user's code, proportional to its records, of
+ * 1 ms a record (sleep) or 10 ms a record (sleep_1s: 1 s for a 100-record batch), and SHA-256 rounds per record (cpu).
+ * Beside each path's figures, the section gives per event what each path bills over the bare function (in ms at the
+ * work's memory) and what the bare function bills (the work): GB-s vs bare = 1 + overhead / work.
  *
  * Lambda: requests and billed GB-seconds from the emulator's REPORT lines (billed duration × the configured memory);
  * each function gets two events first that are not counted, so the figures are of warm invocations (no init).
@@ -26,6 +28,7 @@ const { InvokeCommand, LambdaClient } = require('@aws-sdk/client-lambda');
 const { DynamoDBClient } = require('@aws-sdk/client-dynamodb');
 const { ROOT, kafkaEvent } = require('./common');
 const { createTable } = require('./idempotency');
+const { costGoals, costPerEvent, perEventOf } = require('./shape');
 
 /**
  * On-demand list prices, US East (N. Virginia), arm64 (the architecture KafkaDispatcher's function runs on):
@@ -49,14 +52,18 @@ const PRICES = {
 };
 
 const PATHS = ['bare', 'dispatcher', 'in_process', 'powertools'];
-const WORKS = ['sleep', 'cpu'];
+/** The kinds of work: COST_WORK of the handlers, and for a wait its milliseconds per record. */
+const WORKS = {
+  sleep: { kind: 'sleep', sleepMsPerRecord: 1 },
+  cpu: { kind: 'cpu' },
+  sleep_1s: { kind: 'sleep', sleepMsPerRecord: 10 },
+};
 /** Memory of every function that runs the user's work; the dispatcher's is the construct's default. */
 const MEMORY_MB = 1024;
 const DISPATCHER_MEMORY_MB = 512;
 const RECORDS_PER_EVENT = 100;
 /** Two partitions: the dispatcher's two target invocations of an event run in parallel on the machine's two cores. */
 const PARTITIONS = 2;
-const SLEEP_MS_PER_RECORD = 1;
 const SHA256_ROUNDS = 200;
 const WARMUP_EVENTS = 2;
 
@@ -216,14 +223,16 @@ async function settledReports(files, from, expected) {
 /** One path with one kind of work: its functions started, warmed up, then `records` records measured. */
 async function measure(te, env, proxy, lambda, ddb, { pathName, workName, records, id }) {
   const dir = __dirname;
-  const name = (role) => `cost-${pathName.replace('_', '-')}-${workName}-${role}-${id}`;
+  const slug = (v) => v.replace(/_/g, '-');
+  const name = (role) => `cost-${slug(pathName)}-${slug(workName)}-${role}-${id}`;
+  const work = WORKS[workName];
   const workEnv = {
-    COST_WORK: workName,
-    COST_SLEEP_MS_PER_RECORD: String(SLEEP_MS_PER_RECORD),
+    COST_WORK: work.kind,
+    COST_SLEEP_MS_PER_RECORD: String(work.sleepMsPerRecord ?? 0),
     COST_SHA256_ROUNDS: String(SHA256_ROUNDS),
     AWS_ENDPOINT_URL_DYNAMODB: proxy.endpoint,
   };
-  const table = `cost-${pathName.replace('_', '-')}-${workName}-${id}`;
+  const table = `cost-${slug(pathName)}-${slug(workName)}-${id}`;
   if (pathName !== 'bare') await createTable(ddb, table);
   const { DEFAULTS } = require(path.join(ROOT, 'build', 'contract', 'dispatcher-config.js'));
   const config = (target) => ({
@@ -294,7 +303,7 @@ async function measure(te, env, proxy, lambda, ddb, { pathName, workName, record
       });
     if (pathName === 'powertools') entry = await start('fn', 'powertools', MEMORY_MB, { IDEMPOTENCY_TABLE: table });
 
-    const topic = `cost-${workName}-${id}`;
+    const topic = `cost-${slug(workName)}-${id}`;
     for (const e of events(topic, WARMUP_EVENTS, 0)) await invoke(lambda, entry.name, e);
     const warmTargetCalls = target ? (await te.listInvocations(target.name, env)).length : 0;
     const offsets = new Map(fns.flatMap(({ files }) => files.map((f) => [f, fs.statSync(f).size])));
@@ -376,8 +385,8 @@ function perMillion(pathName, m) {
 }
 
 /**
- * Each kind of work in turn, the four paths alternating (bare, dispatcher, in-process, Powertools, then the other
- * kind in reverse order) so each pair sees about the same load.
+ * Each kind of work in turn, the four paths alternating (bare, dispatcher, in-process, Powertools, then the next
+ * kind in reverse order, and so on) so each pair sees about the same load.
  */
 async function benchCost(te, env, { records }, log) {
   if (records % RECORDS_PER_EVENT !== 0) throw new Error(`records must be a multiple of ${RECORDS_PER_EVENT}`);
@@ -393,7 +402,8 @@ async function benchCost(te, env, { records }, log) {
     partitions: PARTITIONS,
     memory_mb: MEMORY_MB,
     dispatcher_memory_mb: DISPATCHER_MEMORY_MB,
-    sleep_ms_per_record: SLEEP_MS_PER_RECORD,
+    sleep_ms_per_record: WORKS.sleep.sleepMsPerRecord,
+    sleep_1s_ms_per_record: WORKS.sleep_1s.sleepMsPerRecord,
     sha256_rounds_per_record: SHA256_ROUNDS,
     prices: {
       lambda_per_million_requests: PRICES.lambdaPerMillionRequests,
@@ -404,9 +414,9 @@ async function benchCost(te, env, { records }, log) {
   };
   const loads = [];
   try {
-    for (const [w, workName] of WORKS.entries()) {
+    for (const [w, workName] of Object.keys(WORKS).entries()) {
       out[workName] = {};
-      for (const pathName of w === 0 ? PATHS : [...PATHS].reverse()) {
+      for (const pathName of w % 2 === 0 ? PATHS : [...PATHS].reverse()) {
         loads.push(require('os').loadavg()[0]);
         const m = await measure(te, env, proxy, lambda, ddb, { pathName, workName, records, id });
         out[workName][pathName] = perMillion(pathName, m);
@@ -420,6 +430,7 @@ async function benchCost(te, env, { records }, log) {
         );
       }
       out[workName] = Object.fromEntries(PATHS.map((p) => [p, out[workName][p]]));
+      log(`cost ${workName} per event: ${JSON.stringify(perEventOf(out, out[workName]))}`);
     }
   } finally {
     lambda.destroy();
@@ -429,9 +440,9 @@ async function benchCost(te, env, { records }, log) {
   loads.push(require('os').loadavg()[0]);
   const sorted = [...loads].sort((a, b) => a - b);
   out.load_1min = { min: round(sorted[0], 2), median: round(sorted[sorted.length >> 1], 2), max: round(sorted.at(-1), 2) };
-  const { costGoals } = require('./shape');
+  out.per_event = costPerEvent(out);
   out.goals = costGoals(out);
   return out;
 }
 
-module.exports = { benchCost, capacityProxy, measure, PRICES };
+module.exports = { benchCost, capacityProxy, measure, PRICES, WORKS };

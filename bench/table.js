@@ -99,29 +99,40 @@ const COST_PATHS = {
   powertools: 'Powertools kafkaConsumer + makeIdempotent per record',
 };
 
-/** The cost section's table: per million records, each path and kind of work, with its ratio to the bare function. */
+/**
+ * The cost section's table: per million records, each path and kind of work, with its ratio to the bare function;
+ * and per event, the bare function's billed ms (the work) and each other path's over it, at the work's memory
+ * (GB-s vs bare = 1 + overhead / work).
+ */
 function costTable(c) {
   if (c === undefined) return '';
   const usd = (v) => `$${v.toFixed(v >= 10 ? 2 : 4)}`;
+  const batch = (ms) => `${n(ms * c.records_per_event)} ms per ${c.records_per_event}-record batch`;
   const works = {
-    sleep: `wait ${c.sleep_ms_per_record} ms per record`,
+    sleep: `wait ${c.sleep_ms_per_record} ms per record (${batch(c.sleep_ms_per_record)})`,
     cpu: `${n(c.sha256_rounds_per_record)} SHA-256 rounds per record`,
+    sleep_1s: `wait ${c.sleep_1s_ms_per_record} ms per record (${batch(c.sleep_1s_ms_per_record)})`,
   };
   const rows = [
-    '| work | path | Lambda requests | Lambda GB-s | DynamoDB write units | DynamoDB read units | dollars | GB-s vs bare | dollars vs bare | goal |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    `| work | path | Lambda requests | Lambda GB-s | DynamoDB write units | DynamoDB read units | dollars | billed ms per event at ${c.memory_mb} MB: the work, then over it | GB-s vs bare | dollars vs bare | goal |`,
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
   ];
   for (const [w, text] of Object.entries(works)) {
     const bare = c[w].bare;
+    const perEvent = c.per_event[w];
     for (const [p, name] of Object.entries(COST_PATHS)) {
       const r = c[w][p];
+      const ms =
+        p === 'bare'
+          ? n(perEvent.bare_billed_ms)
+          : `${perEvent[`${p}_overhead_ms`] >= 0 ? '+' : ''}${n(perEvent[`${p}_overhead_ms`])}`;
       const gbs =
         p === 'dispatcher'
           ? `${n(r.gb_seconds_per_million)} (dispatcher ${n(r.dispatcher_gb_seconds_per_million)})`
           : n(r.gb_seconds_per_million);
       const g = p === 'in_process' ? goal(c.goals[`in_process_vs_bare_gb_seconds_${w}`], '≤ 1.15× bare GB-s') : '';
       rows.push(
-        `| ${text} | ${name} | ${n(r.requests_per_million)} | ${gbs} | ${n(r.write_units_per_million)} | ${n(r.read_units_per_million)} | ${usd(r.dollars_per_million)} | ${x(r.gb_seconds_per_million / bare.gb_seconds_per_million)} | ${x(r.dollars_per_million / bare.dollars_per_million)} | ${g} |`,
+        `| ${text} | ${name} | ${n(r.requests_per_million)} | ${gbs} | ${n(r.write_units_per_million)} | ${n(r.read_units_per_million)} | ${usd(r.dollars_per_million)} | ${ms} | ${x(r.gb_seconds_per_million / bare.gb_seconds_per_million)} | ${x(r.dollars_per_million / bare.dollars_per_million)} | ${g} |`,
       );
     }
   }

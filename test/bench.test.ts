@@ -2,11 +2,14 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { decodeEvent } from '../runtime/dispatcher/source';
 
-const { resultsProblems, schemaGoals, costGoals } = require('../bench/shape') as {
+const { resultsProblems, schemaGoals, costGoals, costPerEvent } = require('../bench/shape') as {
   resultsProblems: (r: unknown) => string[];
   schemaGoals: (s: any) => Record<string, Goal>;
   costGoals: (s: any) => Record<string, Goal>;
+  costPerEvent: (s: any) => Record<string, Record<string, number>>;
 };
+
+const COST_WORKS = ['sleep', 'cpu', 'sleep_1s'];
 
 const { costTable } = require('../bench/table') as { costTable: (c: any) => string };
 
@@ -48,10 +51,10 @@ describe('bench/results.json', () => {
     const { cost } = committed();
     // THEN the goal is the in-process GB-seconds against the bare function's, for each kind of work
     expect(cost.goals).toEqual(costGoals(cost));
-    expect(Object.keys(cost.goals)).toEqual(['in_process_vs_bare_gb_seconds_sleep', 'in_process_vs_bare_gb_seconds_cpu']);
+    expect(Object.keys(cost.goals)).toEqual(COST_WORKS.map((w) => `in_process_vs_bare_gb_seconds_${w}`));
     // AND each path's dollars are its requests, GB-seconds and request units at the section's prices
     const p = cost.prices;
-    for (const work of ['sleep', 'cpu'])
+    for (const work of COST_WORKS)
       for (const r of Object.values<Record<string, number>>(cost[work])) {
         const dollars =
           (r.requests_per_million / 1e6) * p.lambda_per_million_requests +
@@ -65,13 +68,43 @@ describe('bench/results.json', () => {
     expect(cost.sleep.dispatcher.requests_per_million).toBeGreaterThan(cost.sleep.in_process.requests_per_million);
   });
 
+  test('has per event the work and what each path bills over it, from which GB-s vs bare follows', () => {
+    // GIVEN the committed cost section
+    const { cost } = committed();
+    // THEN the figures per event are computed from the section's GB-seconds
+    expect(cost.per_event).toEqual(costPerEvent(cost));
+    expect(Object.keys(cost.per_event)).toEqual(COST_WORKS);
+    // AND a path's GB-s vs bare is 1 + its overhead / the work (to the rounding of the figures: within 0.5%)
+    for (const work of COST_WORKS) {
+      const e = cost.per_event[work];
+      for (const p of ['dispatcher', 'in_process', 'powertools']) {
+        const ratio = cost[work][p].gb_seconds_per_million / cost[work].bare.gb_seconds_per_million;
+        expect(Math.abs((1 + e[`${p}_overhead_ms`] / e.bare_billed_ms) / ratio - 1)).toBeLessThan(0.005);
+      }
+    }
+  });
+
   test('the cost table has a row per path and kind of work, the in-process rows with their goal', () => {
     const table = costTable(committed().cost).split('\n');
-    expect(table).toHaveLength(2 + 8);
-    expect(table.filter((row) => row.includes('in-process')).map((row) => /\((met|missed)\) \|$/.test(row))).toEqual([
-      true,
-      true,
-    ]);
+    expect(table).toHaveLength(2 + 4 * COST_WORKS.length);
+    expect(table.filter((row) => row.includes('in-process')).map((row) => /\((met|missed)\) \|$/.test(row))).toEqual(
+      COST_WORKS.map(() => true),
+    );
+  });
+
+  test('the shape check records whether the cost goal is met without requiring it', () => {
+    // GIVEN the committed results with the in-process path at twice and at exactly the bare GB-seconds
+    for (const factor of [2, 1]) {
+      const results = committed();
+      const { cost } = results;
+      for (const work of COST_WORKS)
+        cost[work].in_process.gb_seconds_per_million = cost[work].bare.gb_seconds_per_million * factor;
+      cost.per_event = costPerEvent(cost);
+      cost.goals = costGoals(cost);
+      // THEN the goals say met or missed and the shape is right either way
+      expect(Object.values<Goal>(cost.goals).map((g) => g.met)).toEqual(COST_WORKS.map(() => factor === 1));
+      expect(resultsProblems(results)).toEqual([]);
+    }
   });
 
   test('has the schemas section with every goal of the issue judged on its numbers', () => {
@@ -101,6 +134,7 @@ describe('bench/results.json', () => {
     expect([results.schemas.avro.records, results.schemas.protobuf.records]).toEqual([10_000, 10_000]);
     expect([results.schemas.avro.record_bytes, results.schemas.protobuf.record_bytes]).toEqual([500, 500]);
     expect([results.cost.records, results.cost.records_per_event, results.cost.memory_mb]).toEqual([10_000, 100, 1024]);
+    expect([results.cost.sleep_ms_per_record, results.cost.sleep_1s_ms_per_record]).toEqual([1, 10]);
   });
 
   test.each([
@@ -166,6 +200,20 @@ describe('bench/results.json', () => {
         r.cost.goals.in_process_vs_bare_gb_seconds_cpu.met = !r.cost.goals.in_process_vs_bare_gb_seconds_cpu.met;
       },
       expect.stringMatching(/^cost.goals must be the goals judged on the section's numbers/),
+    ],
+    [
+      'cost figures per event not computed from the numbers',
+      (r: any) => {
+        r.cost.per_event.sleep_1s.in_process_overhead_ms += 1;
+      },
+      expect.stringMatching(/^cost.per_event must be computed from the section's numbers/),
+    ],
+    [
+      'a cost work missing',
+      (r: any) => {
+        delete r.cost.sleep_1s;
+      },
+      'cost.sleep_1s is missing',
     ],
     [
       'a goal not judged on the numbers',

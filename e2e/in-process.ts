@@ -8,10 +8,21 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as te from '../testenv';
 import type { FaultHits, Seen } from './accounting';
-import type { KafkaEnd, KafkaRun } from './kafka-scenarios';
+import type { LedgerRun } from './faults';
 import { sleep, waitFor } from './observe';
 
 const ROOT = path.join(__dirname, '..');
+
+/** What these steps read of a Kafka run (kafka-scenarios.ts's KafkaRun, which has it). */
+interface InProcessRun extends LedgerRun {
+  readonly userCode?: () => UserCodeLog;
+}
+
+/** What these checks read of a Kafka run's end (kafka-scenarios.ts's KafkaEnd, which has it). */
+interface InProcessEnd {
+  readonly targetFailures: number;
+  readonly userCode?: UserCodeLog;
+}
 /** The user's function: a handler folder with an index.js (and a package.json without a name). */
 export const IN_PROCESS_FUNCTION = path.join(ROOT, 'test', 'fixtures', 'targets', 'in-process');
 /** The runtime library as a Lambda layer, built by npm run build (on Lambda: /opt/nodejs/node_modules). */
@@ -79,7 +90,7 @@ export function midBatch(inv: te.InvocationRecord, effects: readonly UserCodeLin
  * Kills the in-process function's processes once an invocation in flight has had some of its records applied by the
  * user's code, then lets "Lambda" start a new sandbox. Counts the invocations the kill cut off mid-batch.
  */
-export async function killInProcessMidBatch(run: KafkaRun): Promise<Seen> {
+export async function killInProcessMidBatch(run: InProcessRun): Promise<Seen> {
   const atWork = async () =>
     (await te.listInvocations(run.dispatcherName, run.env))
       .filter((i) => i.doneAt === undefined)
@@ -94,19 +105,19 @@ export async function killInProcessMidBatch(run: KafkaRun): Promise<Seen> {
   return { cut };
 }
 
-export const KILLED_MID_BATCH: FaultHits<KafkaEnd> = {
+export const KILLED_MID_BATCH: FaultHits<InProcessEnd> = {
   counted:
     "invocations of the in-process function the Lambda front saw cut off after the user's code had applied some, not all, of their records (its effects log)",
   count: (_end, seen) => seen.cut,
 };
 
-export const USER_CODE_THREW: FaultHits<KafkaEnd> = {
+export const USER_CODE_THREW: FaultHits<InProcessEnd> = {
   counted: "calls the user's code failed (it logs each record it throws at)",
   count: (end) => end.targetFailures,
 };
 
 /** Every start of the user's function loaded the runtime library from the layer (not from the repository). */
-export function runtimeFromLayer(_run: KafkaRun, end: KafkaEnd): void {
+export function runtimeFromLayer(_run: InProcessRun, end: InProcessEnd): void {
   const inits = end.userCode?.inits ?? [];
   const layer = fs.realpathSync(RUNTIME_LAYER) + path.sep;
   const elsewhere = inits.filter((i) => !fs.realpathSync(i.runtime).startsWith(layer));

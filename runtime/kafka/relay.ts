@@ -199,7 +199,8 @@ export class KafkaRelay {
   async disconnect(): Promise<void> {
     const p = this.producer;
     this.producer = undefined;
-    if (p !== undefined) await (await p).disconnect().catch(() => undefined);
+    // A producer that never came to be (its settings or secrets failed) has nothing to disconnect.
+    if (p !== undefined) await p.then((producer) => producer.disconnect()).catch(() => undefined);
   }
 
   private async sendFitted(
@@ -295,6 +296,10 @@ export class KafkaRelay {
     try {
       await (await this.connectedProducer()).send(topic, messages);
     } catch (e) {
+      // A failed send may have written some partitions' records while the idempotent producer rolled their sequence
+      // numbers back: its next send there would be refused as out of order, or taken for a duplicate and dropped
+      // unwritten. The next send goes through a new producer (a new producer id), whatever the error.
+      await this.disconnect();
       if (refusedAsTooLarge(e) || !AUTH_ERROR_NAMES.has((e as Error).name))
         throw new RelayError(`relaying ${messages.length} record(s) to ${topic} failed: ${(e as Error).message}`, e);
       // Credentials may have been rotated: read them again once, with a new producer.
@@ -302,7 +307,6 @@ export class KafkaRelay {
         topic,
         error: (e as Error).message,
       });
-      await this.disconnect();
       try {
         await (await this.connectedProducer()).send(topic, messages);
       } catch (e2) {

@@ -151,6 +151,35 @@ describe('KafkaRelay against the real broker', () => {
     },
   );
 
+  test('GIVEN a send the broker took for one partition and refused for another WHEN the relay sends again THEN every later record is written', async () => {
+    // GIVEN a response topic of 2 partitions that takes records of at most 4 KB, and keys of each partition
+    const responseTopic = `relay-${randomUUID()}`;
+    await te.createTopic(responseTopic, 2, env, [{ name: 'max.message.bytes', value: '4096' }]);
+    const { Partitioners } = await import('kafkajs');
+    const partitionOf = Partitioners.DefaultPartitioner();
+    const metadata = [0, 1].map((partitionId) => ({ partitionId, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }));
+    const keyOf = (offset: number) => JSON.stringify({ topic: 'src', partition: 4, offset });
+    const offsets = Array.from({ length: 40 }, (_, i) => i);
+    const on = (p: number) =>
+      offsets.filter(
+        (o) => partitionOf({ topic: responseTopic, partitionMetadata: metadata, message: { key: keyOf(o), value: '' } }) === p,
+      );
+    const [a, b] = [on(0), on(1)];
+    const r = relay({ bootstrapServers: [env.kafka.bootstrap.plaintext], responseTopic });
+    // WHEN one send holds a small result for partition 0 and one too large for partition 1 THEN it fails
+    await expect(
+      r.sendResponses([item(a[0]), { record: { topic: 'src', partition: 4, offset: b[0] }, result: 'x'.repeat(8_000) }]),
+    ).rejects.toThrow(RelayError);
+    // AND the next sends to partition 0, of another number of records and then of the same, succeed
+    await r.sendResponses([item(a[1]), item(a[2])]);
+    await r.sendResponses([item(a[3])]);
+    // THEN partition 0 holds the record the broker took and every later one, each once
+    const got = await readTopic(te, responseTopic, 4);
+    expect(got.map((m) => JSON.parse(m.key).offset).sort((x, y) => x - y)).toEqual(
+      [a[0], a[1], a[2], a[3]].sort((x, y) => x - y),
+    );
+  });
+
   test('fails with RelayError for a wrong SCRAM password; reads the secret again and succeeds once it is fixed, same relay', async () => {
     // GIVEN a secret with a stale password
     const user = env.kafka.scram['SCRAM-SHA-512'];

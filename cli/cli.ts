@@ -27,6 +27,9 @@ const USAGE = `usage: cdk-kafka-lambda local --bootstrap-servers host:port[,…]
   [--on-failure arn:aws:sqs|sns|s3:…|kafka://topic] [--aws-endpoint URL] [--region R]
   [--event-source-arn MSK_CLUSTER_ARN] [--sasl scram-sha-256|scram-sha-512|plain --username U --password P]
   [--tls] [--ca-file PEM] [--cert-file PEM --key-file PEM]
+  [--stall-timeout SECONDS]   restart the consumer when records stay behind the high watermark with no batch
+                              started or finished for SECONDS (plus the batching window) while it is still in
+                              its group (a stalled kafkajs fetch); a slow batch is not a stall; 0: never (default 60)
    or: cdk-kafka-lambda local --stream NAME|ARN [--kinesis-endpoint URL]
   (--function-name NAME [--lambda-endpoint URL] | --handler path/module.export)
   [--template cdk.out/STACK.template.json [--mapping LOGICAL_ID]] [--config props.json] [--starting-position LATEST|TRIM_HORIZON|AT_TIMESTAMP]
@@ -81,6 +84,7 @@ const FLAGS = {
   'kinesis-endpoint': { type: 'string' },
   'parallelization-factor': { type: 'string' },
   'checkpoint-file': { type: 'string' },
+  'stall-timeout': { type: 'string' },
   'schema-registry': { type: 'string' },
   'event-record-format': { type: 'string' },
   'schema-validate': { type: 'string', multiple: true },
@@ -194,6 +198,7 @@ function kafkaCommand(values: Flags, { props: p, registry }: FileSettings, commo
       kafka: kafkaClientConfig(values, brokers),
       topics: values.topic ?? p.topics ?? (p.topic ? [p.topic] : []),
       consumerGroupId: values['consumer-group-id'] ?? p.consumerGroupId,
+      stallTimeoutSeconds: num('stall-timeout', values['stall-timeout']),
       filters: values.filter ?? p.filters?.map((f) => (typeof f === 'string' ? f : f.pattern)),
       schemaRegistry: registry ? schemaRegistrySettings(registry) : undefined,
       eventSource: arn ? { eventSourceArn: arn, bootstrapServers: brokers.join(',') } : { bootstrapServers: brokers.join(',') },
@@ -288,7 +293,7 @@ export async function main(argv: string[]): Promise<void> {
             .sort()
             .map(([k, v]) => `${k}:${v}`)
             .join(' ') || '-'
-        }`;
+        }${m.stats.consumerRestarts ? `  stalled-consumer restarts ${m.stats.consumerRestarts}` : ''}`;
       banner = `consuming ${parsed.options.topics.join(',')} as group ${m.groupId}`;
     }
   } catch (e) {

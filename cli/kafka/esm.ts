@@ -5,7 +5,8 @@
  * processed to an on-failure destination in the format Lambda documents (https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure.html).
  */
 import { randomUUID } from 'node:crypto';
-import { Kafka, KafkaConfig, KafkaMessage, logLevel, Producer, Consumer, EachBatchPayload } from 'kafkajs';
+import type { Socket } from 'node:net';
+import { Admin, Kafka, KafkaConfig, KafkaMessage, logLevel, Producer, Consumer, EachBatchPayload, ISocketFactory } from 'kafkajs';
 import {
   buildEvent,
   EsmRecord,
@@ -22,6 +23,24 @@ import { LocalEsmConfigError } from '../errors';
 import { recordFilter } from './filter';
 import { RecordSchemaValidator, SchemaRegistryUnreachableError, ValidRecord } from './schemas';
 import { connectRegistry, RegistryConnection, SchemaRegistrySettings, validateSchemaRegistry } from './schemas-config';
+import { adminProbe, BehindPartition, StallWatch } from './stall';
+
+// kafkajs' own socket factory (TCP or TLS, keep-alive), for configurations that do not bring theirs.
+const defaultSocketFactory: () => ISocketFactory = require('kafkajs/src/network/socketFactory');
+
+/** Whether `done` resolved within `ms`; the timer does not outlive it. */
+async function within(done: Promise<boolean>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)));
+  try {
+    return await Promise.race([done, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** How long a disconnecting consumer may take before its connections are closed under it (a stalled fetch never ends). */
+const DISCONNECT_GRACE_MS = 3000;
 
 export type StartingPosition = 'LATEST' | 'TRIM_HORIZON' | 'AT_TIMESTAMP';
 
@@ -74,6 +93,13 @@ export interface LocalEsmOptions {
   readonly partitionsConsumedConcurrently?: number;
   /** Delay between retries of a failed batch, ms. @default 500 */
   readonly retryDelayMs?: number;
+  /**
+   * Seconds records may stay behind a partition's high watermark with no batch started or finished, while the
+   * consumer is still a member of its group, before the consumer is taken for stalled and restarted (disconnected
+   * and connected again, resuming from the committed offsets). A batch in progress, however slow, is not a stall;
+   * the batching window is added to the bound. 0 turns the watch off. @default 60
+   */
+  readonly stallTimeoutSeconds?: number;
   readonly log?: (line: string) => void;
   /**
    * Called when the consumer stopped on an error kafkajs does not retry (the mapping consumes no more).
@@ -103,6 +129,8 @@ export interface LocalEsmStats {
   consumerCrashes: number;
   /** Times the consumer joined its group: once at the start, again after a rebalance or a lost coordinator. */
   groupJoins: number;
+  /** Times the consumer was found stalled (records behind, no batch for stallTimeoutSeconds, still in the group) and restarted. */
+  consumerRestarts: number;
   /** Per "topic-partition": high watermark minus the next offset to process. */
   lag: Record<string, number>;
 }
@@ -110,6 +138,9 @@ export interface LocalEsmStats {
 export function validateOptions(o: LocalEsmOptions): void {
   if (!o.topics?.length) throw new LocalEsmConfigError('topics: at least one topic is required');
   validateMappingOptions(o, { maxBatchingWindowSeconds: 0.5 });
+  const stall = o.stallTimeoutSeconds;
+  if (stall !== undefined && !(Number.isFinite(stall) && stall >= 0))
+    throw new LocalEsmConfigError(`stallTimeoutSeconds must be 0 (no watch) or more seconds, got ${stall}`);
   if (o.schemaRegistry) validateSchemaRegistry(o.schemaRegistry);
 }
 
@@ -126,6 +157,7 @@ export class LocalEventSourceMapping {
     throttledInvocations: 0,
     consumerCrashes: 0,
     groupJoins: 0,
+    consumerRestarts: 0,
     lag: {},
   };
   public readonly groupId: string;
@@ -137,6 +169,14 @@ export class LocalEventSourceMapping {
   private readonly kafka: Kafka;
   private readonly id: EventSourceIdentity;
   private consumer?: Consumer;
+  /** The current consumer's connections, closed under it when it stalled and does not disconnect. */
+  private consumerSockets = new Set<Socket>();
+  /** Bumped when a consumer is replaced: batches of a retired consumer are not delivered. */
+  private generation = 0;
+  /** The member id and assignment of the current consumer's last group join. */
+  private member: { memberId?: string; assignment: Record<string, number[]> } = { assignment: {} };
+  private watch?: StallWatch;
+  private admin?: Promise<Admin>;
   private producer?: Promise<Producer>;
   private destination?: OnFailureDestination;
   private invoker!: Invoker;
@@ -167,17 +207,102 @@ export class LocalEventSourceMapping {
   async start(): Promise<void> {
     this.connectDelivery();
     if (this.settings.startingPosition === 'AT_TIMESTAMP') await this.seekToTimestamp();
-    this.consumer = this.createConsumer();
-    await this.consumer.connect();
-    for (const topic of this.settings.topics)
-      await this.consumer.subscribe({ topic, fromBeginning: this.settings.startingPosition !== 'LATEST' });
     this.running = true;
-    await this.consumer.run({
+    this.startWatch();
+    await this.runConsumer();
+  }
+
+  /** A new consumer of the group, subscribed and running; it resumes from the committed offsets. */
+  private async runConsumer(): Promise<void> {
+    const generation = ++this.generation;
+    const sockets = new Set<Socket>();
+    const consumer = this.createConsumer(generation, sockets);
+    this.consumer = consumer;
+    this.consumerSockets = sockets;
+    await consumer.connect();
+    for (const topic of this.settings.topics)
+      await consumer.subscribe({ topic, fromBeginning: this.settings.startingPosition !== 'LATEST' });
+    await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.settings.partitionsConsumedConcurrently ?? 4,
-      eachBatch: (payload) => this.consumeBatch(payload),
+      eachBatch: (payload) => this.watchedBatch(generation, payload),
     });
+  }
+
+  /** One batch of the consumer of `generation`, seen by the stall watch; a retired consumer's batch is left uncommitted. */
+  private async watchedBatch(generation: number, payload: EachBatchPayload): Promise<void> {
+    if (generation !== this.generation) return;
+    this.watch?.batchStarted();
+    try {
+      await this.consumeBatch(payload);
+    } finally {
+      this.watch?.batchEnded();
+    }
+  }
+
+  /** The stall watch, unless stallTimeoutSeconds is 0; the batching window is added to its bound. */
+  private startWatch(): void {
+    const seconds = this.settings.stallTimeoutSeconds ?? 60;
+    if (seconds === 0) return;
+    this.watch = new StallWatch({
+      boundMs: (seconds + this.settings.maxBatchingWindowSeconds) * 1000,
+      probe: adminProbe(
+        () => this.watchAdmin(),
+        this.groupId,
+        () => this.member,
+        this.settings.startingPosition !== 'LATEST',
+      ),
+      onStall: (behind) => this.restartStalled(behind, seconds),
+    });
+    this.watch.start();
+  }
+
+  private watchAdmin(): Promise<Admin> {
+    this.admin ??= (async () => {
+      const admin = this.kafka.admin();
+      await admin.connect();
+      return admin;
+    })().catch((e) => {
+      this.admin = undefined;
+      throw e;
+    });
+    return this.admin;
+  }
+
+  /** Replaces a stalled consumer: the old one disconnects (its connections closed if it cannot), a new one resumes. */
+  private async restartStalled(behind: BehindPartition[], seconds: number): Promise<void> {
+    if (!this.running) return;
+    this.stats.consumerRestarts++;
+    const where = behind.map((b) => `${b.topic}-${b.partition} at offset ${b.nextOffset} (high watermark ${b.highWatermark})`);
+    this.log(
+      `consumer stalled: ${where.join(', ')} with no batch for ${seconds} s while member ${this.member.memberId} stays in group ${this.groupId}; restarting it`,
+    );
+    this.generation++;
+    await this.retire(this.consumer, this.consumerSockets);
+    for (let attempt = 0; this.running; attempt++) {
+      try {
+        await this.runConsumer();
+        break;
+      } catch (e) {
+        this.log(`consumer restart failed: ${(e as Error).message}; trying again`);
+        await sleep(Math.min(5000, this.settings.retryDelayMs * 2 ** Math.min(attempt, 10)));
+      }
+    }
+    this.watch?.reset();
+  }
+
+  /** Disconnects a consumer; one whose fetch never returns gets its connections closed after a grace period. */
+  private async retire(consumer: Consumer | undefined, sockets: Set<Socket>): Promise<void> {
+    if (!consumer) return;
+    const done = consumer.disconnect().then(
+      () => true,
+      () => true,
+    );
+    if (await within(done, DISCONNECT_GRACE_MS)) return;
+    this.log(`consumer did not disconnect within ${DISCONNECT_GRACE_MS / 1000} s; closing its ${sockets.size} connections`);
+    for (const s of sockets) s.destroy(new Error('the stalled consumer is retired'));
+    await within(done, DISCONNECT_GRACE_MS);
   }
 
   /** The invoker, the on-failure destination, the delivery with its retries, and the schema registry's client. */
@@ -218,11 +343,25 @@ export class LocalEventSourceMapping {
     }
   }
 
-  /** The consumer group member, its fetches shaped by the mapping's batching window. */
-  private createConsumer(): Consumer {
+  /**
+   * The consumer group member, its fetches shaped by the mapping's batching window, on a client of its own whose
+   * connections are kept in `sockets`.
+   */
+  private createConsumer(generation: number, sockets: Set<Socket>): Consumer {
     const window = Math.round(this.settings.maxBatchingWindowSeconds * 1000);
+    const factory = this.settings.kafka.socketFactory ?? defaultSocketFactory();
+    const kafka = new Kafka({
+      logLevel: logLevel.NOTHING,
+      ...this.settings.kafka,
+      socketFactory: (o) => {
+        const socket = factory(o);
+        sockets.add(socket);
+        socket.once('close', () => sockets.delete(socket));
+        return socket;
+      },
+    });
     // The broker holds a fetch until the window ends or 6 MB are there: the ESM's batching window.
-    const consumer = this.kafka.consumer({
+    const consumer = kafka.consumer({
       groupId: this.groupId,
       maxWaitTimeInMs: Math.max(window, 10),
       minBytes: window > 0 ? MAX_PAYLOAD_BYTES : 1,
@@ -231,14 +370,18 @@ export class LocalEventSourceMapping {
     });
     // kafkajs restarts the consumer after retriable errors; after any other it stays down, so say so.
     consumer.on(consumer.events.CRASH, ({ payload: { error, restart } }) => {
+      if (generation !== this.generation) return;
       this.stats.consumerCrashes++;
       this.log(`consumer crashed: ${error.name}: ${error.message}${restart ? '; restarting it' : ''}`);
       if (restart || !this.running) return;
       this.running = false;
       this.settings.onFatalError?.(error);
     });
-    consumer.on(consumer.events.GROUP_JOIN, () => {
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      if (generation !== this.generation) return;
       this.stats.groupJoins++;
+      this.member = { memberId: payload.memberId, assignment: payload.memberAssignment };
+      this.watch?.reset();
     });
     return consumer;
   }
@@ -279,7 +422,9 @@ export class LocalEventSourceMapping {
 
   async stop(): Promise<void> {
     this.running = false;
-    await this.consumer?.disconnect();
+    this.watch?.stop();
+    await this.retire(this.consumer, this.consumerSockets);
+    if (this.admin) await (await this.admin.catch(() => undefined))?.disconnect();
     if (this.producer) await (await this.producer).disconnect();
     await this.destination?.close();
     this.invoker?.close();

@@ -20,6 +20,7 @@ describe('local event source mapping options', () => {
     [{ startingPosition: 'AT_TIMESTAMP' }, /startingPositionTimestamp is required/],
     [{ topics: [] }, /at least one topic/],
     [{ handler: 'x.handler' }, /exactly one of functionName .* or handler/],
+    [{ stallTimeoutSeconds: -1 }, /stallTimeoutSeconds must be 0 \(no watch\) or more seconds, got -1/],
   ])('fails with LocalEsmConfigError for %j', (bad, message) => {
     expect(() => validateOptions({ ...base, ...bad } as any)).toThrow(LocalEsmConfigError);
     expect(() => validateOptions({ ...base, ...bad } as any)).toThrow(message);
@@ -61,6 +62,8 @@ describe('local event source mapping options', () => {
       '--password',
       'p',
       '--tls',
+      '--stall-timeout',
+      '30',
     ]);
     expect(o).toMatchObject({
       kafka: { brokers: ['a:1', 'b:2'], sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'p' }, ssl: {} },
@@ -73,6 +76,7 @@ describe('local event source mapping options', () => {
       bisectBatchOnFunctionError: true,
       retryAttempts: 3,
       onFailure: 'kafka://dlq',
+      stallTimeoutSeconds: 30,
       eventSource: { eventSourceArn: 'arn:aws:kafka:us-east-1:1:cluster/c/u', bootstrapServers: 'a:1,b:2' },
     });
   });
@@ -80,6 +84,7 @@ describe('local event source mapping options', () => {
   test.each([
     [['--topic', 't', '--function-name', 'f'], /--bootstrap-servers .* is required/],
     [['--bootstrap-servers', 'a:1', '--batch-size', 'ten'], /--batch-size must be a number, got "ten"/],
+    [['--bootstrap-servers', 'a:1', '--stall-timeout', 'soon'], /--stall-timeout must be a number, got "soon"/],
     [['--bootstrap-servers', 'a:1', '--sasl', 'gssapi'], /--sasl must be scram-sha-256, scram-sha-512 or plain, got "gssapi"/],
   ])('fails on bad flags %j', (argv, message) => {
     expect(() => parseCli(argv)).toThrow(message);

@@ -58,6 +58,7 @@ const bundle = async () => {
       path.join(outdir, 'index.js'),
       path.join(outdir, 'node_modules'),
       plugins[name] ?? [],
+      ESBUILD_TARGET,
     );
   }
   // The runtime library as a Lambda layer (InProcessDispatcher adds it): `require('cdk-kafka-lambda/runtime')` resolves
@@ -71,6 +72,8 @@ const bundle = async () => {
     path.join(pkg, 'runtime', 'index.js'),
     modules,
     plugins.dispatcher,
+    // The layer serves every Node.js runtime Lambda supports.
+    'node20',
   );
   const { version } = require(path.join(root, 'package.json'));
   fs.writeFileSync(

@@ -29,7 +29,7 @@ const USAGE = `usage: cdk-kafka-lambda local --bootstrap-servers host:port[,…]
   [--tls] [--ca-file PEM] [--cert-file PEM --key-file PEM]
   [--stall-timeout SECONDS]   restart the consumer when records stay behind the high watermark with no batch
                               started or finished for SECONDS (plus the batching window) while it is still in
-                              its group (a stalled kafkajs fetch); a slow batch is not a stall; 0: never (default 60)
+                              its group (a stalled kafkajs fetch); a slow batch is not a stall; 0: never (default 20)
    or: cdk-kafka-lambda local --stream NAME|ARN [--kinesis-endpoint URL]
   (--function-name NAME [--lambda-endpoint URL] | --handler path/module.export)
   [--template cdk.out/STACK.template.json [--mapping LOGICAL_ID]] [--config props.json] [--starting-position LATEST|TRIM_HORIZON|AT_TIMESTAMP]

@@ -97,7 +97,7 @@ export interface LocalEsmOptions {
    * Seconds records may stay behind a partition's high watermark with no batch started or finished, while the
    * consumer is still a member of its group, before the consumer is taken for stalled and restarted (disconnected
    * and connected again, resuming from the committed offsets). A batch in progress, however slow, is not a stall;
-   * the batching window is added to the bound. 0 turns the watch off. @default 60
+   * the batching window is added to the bound. 0 turns the watch off. @default 20 (under kafkajs' 30 s session timeout)
    */
   readonly stallTimeoutSeconds?: number;
   readonly log?: (line: string) => void;
@@ -243,7 +243,7 @@ export class LocalEventSourceMapping {
 
   /** The stall watch, unless stallTimeoutSeconds is 0; the batching window is added to its bound. */
   private startWatch(): void {
-    const seconds = this.settings.stallTimeoutSeconds ?? 60;
+    const seconds = this.settings.stallTimeoutSeconds ?? 20;
     if (seconds === 0) return;
     this.watch = new StallWatch({
       boundMs: (seconds + this.settings.maxBatchingWindowSeconds) * 1000,

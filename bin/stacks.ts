@@ -242,6 +242,8 @@ export class KinesisStack extends ExampleStack {
       maxRecordAge: Duration.hours(6),
       reportBatchItemFailures: true,
     });
+    // IteratorAge, the dispatcher's records, the target's errors, the on-failure queue and the mapping's health.
+    this.trigger.dashboard();
   }
 }
 
@@ -272,6 +274,7 @@ export class SinkConnectorStack extends ExampleStack {
         registry: RecordSchemaRegistry.glue({ registryArn: new glue.CfnRegistry(this, 'Schemas', { name: 'orders' }).attrArn }),
       },
     });
+    this.connector.dashboard();
   }
 }
 

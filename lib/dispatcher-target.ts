@@ -55,6 +55,13 @@ export interface DispatcherTriggerBinding {
    * @default - no relay
    */
   readonly relay?: KafkaRelayProps;
+
+  /**
+   * The `service` dimension of the dispatcher's embedded metrics (namespace `CdkKafkaLambda`), which the trigger's
+   * dashboard draws.
+   * @default - the trigger's dashboard draws no dispatcher metrics
+   */
+  readonly metricsServiceName?: string;
 }
 
 /**

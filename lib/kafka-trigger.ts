@@ -13,6 +13,9 @@ import { DispatcherSourceKind, DispatcherTarget } from './dispatcher-target';
 import { KafkaAuth, KafkaAuthMethod } from './kafka-auth';
 import { KafkaCluster, KafkaClusterKind } from './kafka-cluster';
 import { KafkaConsumptionMode, KafkaTriggerMetricOptions, KafkaTriggerProps } from './kafka-trigger-props';
+import { TriggerDashboardOptions } from './trigger-props';
+import { DASHBOARD_MAPPING_METRICS, createTriggerDashboard } from './private/dashboard';
+import { MappingHealthCheck, mappingHealthyMetric, watchMappings } from './private/mapping-health';
 import { ValidationError } from './private/errors';
 import { KafkaAuthSetup, secretArnPattern } from './private/kafka-auth-setup';
 import { IAM4_BASIC_EXECUTION, acknowledgeCreatedSecrets, acknowledgeFinding, acknowledgeWildcards } from './private/nag';
@@ -82,8 +85,12 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
   public readonly onFailureBucket?: s3.IBucket;
   /** The policy holding every grant of the event source, attached to the target's role. */
   public readonly policy: iam.Policy;
-  /** The alarms (empty when `alarms` is false). */
+  /** The alarms (empty when `alarms` is false), the mapping health alarm among them. */
   public readonly alarms: cloudwatch.Alarm[];
+  /** The alarm on `MappingHealthy`: a mapping stopped or Lambda reports a problem (unless `mappingHealth` or `alarms` is false). */
+  public readonly mappingHealthAlarm?: cloudwatch.Alarm;
+  /** The scheduled function that reads the mappings' state and writes `MappingHealthy` (unless `mappingHealth` is false). */
+  public readonly mappingHealthFunction?: lambda.Function;
   /** The deploy-time dry-run invoke, unless turned off. */
   public readonly dryRunCheck?: cr.AwsCustomResource;
   /** The event source's security groups (self-managed VPC, or the MSK cluster's when given). */
@@ -105,6 +112,11 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
   private readonly schemaRegistryConfig?: lambda.CfnEventSourceMapping.SchemaRegistryConfigProperty;
   /** Metadata on each mapping: how the event source reaches AWS APIs, for reviewers and the reachability test. */
   private readonly eventSourceMetadata: { [key: string]: unknown } = {};
+  private readonly mappingMetricTypes: string[];
+  private readonly healthCheck?: MappingHealthCheck;
+  /** The `service` dimension of the dispatcher's metrics, when the target is a dispatcher. */
+  private dispatcherService?: string;
+  private createdDashboard?: cloudwatch.Dashboard;
 
   constructor(scope: Construct, id: string, props: KafkaTriggerProps) {
     super(scope, id);
@@ -192,8 +204,59 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     this.eventSourceMappingIds = this.eventSourceMappings.map((m) => m.eventSourceMappingRef.eventSourceMappingId);
     this.eventSourceMappingArns = this.eventSourceMappings.map((m) => m.eventSourceMappingRef.eventSourceMappingArn);
 
-    this.alarms = (props.alarms ?? true) ? this.createAlarms(props) : [];
+    this.mappingMetricTypes = props.metrics ?? [];
+    this.healthCheck = watchMappings(this, props, this.eventSourceMappings, this.eventSourceMappingArns, 'Kafka');
+    this.mappingHealthFunction = this.healthCheck?.function;
+    this.mappingHealthAlarm = this.healthCheck?.alarm;
+    this.alarms =
+      (props.alarms ?? true) ? [...this.createAlarms(props), ...(this.mappingHealthAlarm ? [this.mappingHealthAlarm] : [])] : [];
     this.acknowledgeNagFindings();
+  }
+
+  /**
+   * `MappingHealthy` (namespace CdkKafkaLambda), written every 5 minutes by the mapping health function: 1 when the
+   * mapping is Creating, Enabling, Enabled or Updating and its LastProcessingResult names no PROBLEM, else 0. Without
+   * `topic`, over all the trigger's mappings (dimension `Trigger`); with it, of that topic's mapping.
+   * @default - minimum over 5 minutes
+   */
+  public metricMappingHealthy(props: KafkaTriggerMetricOptions = {}): cloudwatch.Metric {
+    const { topic, ...options } = props;
+    return mappingHealthyMetric(
+      this,
+      topic === undefined ? undefined : this.eventSourceMappingIds[this.topicIndex(topic)],
+      options,
+    );
+  }
+
+  /**
+   * A CloudWatch dashboard of the trigger (created on the first call; later calls return it): OffsetLag, the mappings'
+   * own metrics (those `metrics` turns on), the dispatcher's records (when the target is a dispatcher), the target's
+   * errors and throttles, the on-failure queue's depth (an SQS destination) and the mappings' health.
+   */
+  public dashboard(options?: TriggerDashboardOptions): cloudwatch.Dashboard {
+    this.createdDashboard ??= createTriggerDashboard(
+      this,
+      'Dashboard',
+      {
+        lag: this.metricOffsetLag(),
+        mappingMetrics: this.eventSourceMappings.flatMap((m) =>
+          this.mappingMetricTypes.flatMap((type) =>
+            (DASHBOARD_MAPPING_METRICS[type] ?? []).map((name) =>
+              this.metric(name, { topic: m.topics![0], label: `${name} ${m.topics![0]}` }),
+            ),
+          ),
+        ),
+        dispatcherService: this.dispatcherService,
+        target: this.target,
+        onFailureQueue: this.onFailureQueue,
+        health: this.healthCheck
+          ? this.eventSourceMappings.map((m) => this.metricMappingHealthy({ topic: m.topics![0], label: m.topics![0] }))
+          : [],
+        healthAlarm: this.mappingHealthAlarm,
+      },
+      options,
+    );
+    return this.createdDashboard;
   }
 
   /** OffsetLag of the target function: records behind the latest offset, across its Kafka mappings. */
@@ -258,6 +321,7 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
       schemaRegistry: props.schemaRegistry,
       schemaRegistryConfig: this.schemaRegistryConfig,
     });
+    this.dispatcherService = dispatcher.metricsServiceName;
     validateDispatcherAnswers(props, dispatcher, (prop, value, fix) => this.fail(prop, value, fix));
   }
 

@@ -12,7 +12,9 @@ import { DispatcherSourceKind, DispatcherTarget } from './dispatcher-target';
 import { noteUnboundTrigger } from './private/dispatcher-target';
 import { ValidationError } from './private/errors';
 import { acknowledgeWildcards } from './private/nag';
-import { EventSourceTriggerProps } from './trigger-props';
+import { EventSourceTriggerProps, TriggerDashboardOptions } from './trigger-props';
+import { DASHBOARD_MAPPING_METRICS, createTriggerDashboard } from './private/dashboard';
+import { MappingHealthCheck, mappingHealthyMetric, watchMappings } from './private/mapping-health';
 import {
   acknowledgeOnFailureFindings,
   bindOnFailure,
@@ -154,10 +156,19 @@ export class KinesisTrigger extends Construct {
   public readonly onFailureBucket?: s3.IBucket;
   /** The policy holding every grant of the event source, attached to the target's role. */
   public readonly policy: iam.Policy;
-  /** The alarms (empty when `alarms` is false). */
+  /** The alarms (empty when `alarms` is false), the mapping health alarm among them. */
   public readonly alarms: cloudwatch.Alarm[];
+  /** The alarm on `MappingHealthy`: the mapping stopped or Lambda reports a problem (unless `mappingHealth` or `alarms` is false). */
+  public readonly mappingHealthAlarm?: cloudwatch.Alarm;
+  /** The scheduled function that reads the mapping's state and writes `MappingHealthy` (unless `mappingHealth` is false). */
+  public readonly mappingHealthFunction?: lambda.Function;
 
   private readonly target: lambda.IFunction;
+  private readonly mappingMetricTypes: string[];
+  private readonly healthCheck?: MappingHealthCheck;
+  /** The `service` dimension of the dispatcher's metrics, when the target is a dispatcher. */
+  private dispatcherService?: string;
+  private createdDashboard?: cloudwatch.Dashboard;
 
   constructor(scope: Construct, id: string, props: KinesisTriggerProps) {
     super(scope, id);
@@ -229,8 +240,47 @@ export class KinesisTrigger extends Construct {
     this.eventSourceMappingId = this.eventSourceMapping.eventSourceMappingRef.eventSourceMappingId;
     this.eventSourceMappingArn = this.eventSourceMapping.eventSourceMappingRef.eventSourceMappingArn;
 
-    this.alarms = (props.alarms ?? true) ? this.createAlarms(props) : [];
+    this.mappingMetricTypes = props.metrics ?? [];
+    this.healthCheck = watchMappings(this, props, [this.eventSourceMapping], [this.eventSourceMappingArn], 'Kinesis');
+    this.mappingHealthFunction = this.healthCheck?.function;
+    this.mappingHealthAlarm = this.healthCheck?.alarm;
+    this.alarms =
+      (props.alarms ?? true) ? [...this.createAlarms(props), ...(this.mappingHealthAlarm ? [this.mappingHealthAlarm] : [])] : [];
     this.acknowledgeNagFindings();
+  }
+
+  /**
+   * `MappingHealthy` (namespace CdkKafkaLambda), written every 5 minutes by the mapping health function: 1 when the
+   * mapping is Creating, Enabling, Enabled or Updating and its LastProcessingResult names no PROBLEM, else 0.
+   * @default - minimum over 5 minutes
+   */
+  public metricMappingHealthy(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return mappingHealthyMetric(this, this.eventSourceMappingId, props);
+  }
+
+  /**
+   * A CloudWatch dashboard of the trigger (created on the first call; later calls return it): IteratorAge, the
+   * mapping's own metrics (those `metrics` turns on), the dispatcher's records (when the target is a dispatcher), the
+   * target's errors and throttles, the on-failure queue's depth (an SQS destination) and the mapping's health.
+   */
+  public dashboard(options?: TriggerDashboardOptions): cloudwatch.Dashboard {
+    this.createdDashboard ??= createTriggerDashboard(
+      this,
+      'Dashboard',
+      {
+        lag: this.metricIteratorAge(),
+        mappingMetrics: this.mappingMetricTypes.flatMap((type) =>
+          (DASHBOARD_MAPPING_METRICS[type] ?? []).map((name) => this.metric(name)),
+        ),
+        dispatcherService: this.dispatcherService,
+        target: this.target,
+        onFailureQueue: this.onFailureQueue,
+        health: this.healthCheck ? [this.metricMappingHealthy()] : [],
+        healthAlarm: this.mappingHealthAlarm,
+      },
+      options,
+    );
+    return this.createdDashboard;
   }
 
   /** IteratorAge of the target function (milliseconds): how old the last record of a batch was when it finished. */
@@ -282,6 +332,7 @@ export class KinesisTrigger extends Construct {
       sourceKind: DispatcherSourceKind.KINESIS,
       parallelizationFactor: props.parallelizationFactor,
     });
+    this.dispatcherService = dispatcher?.metricsServiceName;
     const unread = unreadPartialBatchResponses(dispatcher, props.reportBatchItemFailures, '');
     if (unread) this.fail('reportBatchItemFailures', props.reportBatchItemFailures, unread);
   }

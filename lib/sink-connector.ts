@@ -1,4 +1,5 @@
 import { Duration, Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -23,6 +24,7 @@ import { RecordSchemas } from './schemas';
 import { ValidationError } from './private/errors';
 import { KafkaAuthSetup } from './private/kafka-auth-setup';
 import { acknowledgeCreatedSecrets } from './private/nag';
+import { TriggerDashboardOptions } from './trigger-props';
 import { KafkaVpcEndpoints } from './vpc-endpoints';
 
 /** Where a LambdaSinkConnector runs the dispatcher's pipeline. */
@@ -214,6 +216,13 @@ export interface LambdaSinkConnectorProps {
    * @default KafkaVpcEndpoints.create() when the cluster has a VPC
    */
   readonly vpcEndpoints?: KafkaVpcEndpoints;
+
+  /**
+   * Watch the mappings' health with a function run every 5 minutes (about 8,640 invocations a month), as
+   * `KafkaTriggerProps.mappingHealth`.
+   * @default true
+   */
+  readonly mappingHealth?: boolean;
 }
 
 /**
@@ -317,7 +326,16 @@ export class LambdaSinkConnector extends Construct {
       reportBatchItemFailures: props.reportBatchItemFailures,
       onFailure: props.onFailure,
       vpcEndpoints: props.vpcEndpoints,
+      mappingHealth: props.mappingHealth,
     });
+  }
+
+  /**
+   * The trigger's CloudWatch dashboard (`KafkaTrigger.dashboard`): OffsetLag, the dispatcher's records, the target's
+   * errors and throttles, the on-failure queue's depth and the mappings' health.
+   */
+  public dashboard(options?: TriggerDashboardOptions): cloudwatch.Dashboard {
+    return this.trigger.dashboard(options);
   }
 
   /** In process: the target is a function of this app, and the props of a separate dispatcher function are refused. */

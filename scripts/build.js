@@ -36,7 +36,9 @@ const bundleForLambda = async (entry, outfile, modulesDir, plugins, target) => {
     external: ['@aws-sdk/*', ...LAZY_MODULES],
     plugins,
   });
-  for (const mod of LAZY_MODULES) {
+  // Only the libraries the bundle loads: a handler that loads none ships none.
+  const code = fs.readFileSync(outfile, 'utf8');
+  for (const mod of LAZY_MODULES.filter((m) => code.includes(`"${m}"`))) {
     await esbuild.build({
       ...common,
       entryPoints: [require.resolve(mod, { paths: [root] })],

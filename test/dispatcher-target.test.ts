@@ -51,11 +51,12 @@ describe('DispatcherTarget', () => {
     if (!DispatcherTarget.isDispatcherTarget(fn)) throw new Error("the dispatcher's function is a dispatcher target");
     // WHEN a trigger binds with a Kinesis mapping of factor 1
     const binding = fn.bindTrigger(stack, { sourceKind: DispatcherSourceKind.KINESIS, parallelizationFactor: 1 });
-    // THEN it learns the dispatcher's name, answers and relay
+    // THEN it learns the dispatcher's name, answers, relay and the service dimension of its metrics
     expect(binding).toEqual({
       name: 'KafkaDispatcher TestStack/Dispatcher',
       reportBatchItemFailures: true,
       relay: dispatcher.relay,
+      metricsServiceName: dispatcher.serviceName,
     });
     // AND the dispatcher keeps a shard's records per range, as its only Kinesis mapping hands it one batch at a time
     expect(configOf(Template.fromStack(stack)).idempotency.kinesisRanges).toBe(true);

@@ -456,6 +456,7 @@ export class DispatcherPipeline {
       name: `KafkaDispatcher ${this.scope.node.path}`,
       reportBatchItemFailures: this.reportBatchItemFailures,
       relay: this.relay,
+      metricsServiceName: this.serviceName,
     };
   }
 

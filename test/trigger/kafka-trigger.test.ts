@@ -1101,7 +1101,7 @@ describe('KafkaTrigger: on-failure destinations', () => {
 });
 
 describe('KafkaTrigger: observability and the dry-run check', () => {
-  test('OffsetLag and function errors are alarmed by default', () => {
+  test('OffsetLag, function errors and mapping health are alarmed by default', () => {
     const { trigger: t, template } = trigger();
     template().hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'OffsetLag',
@@ -1111,7 +1111,9 @@ describe('KafkaTrigger: observability and the dry-run check', () => {
       EvaluationPeriods: 5,
     });
     template().hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Errors', Namespace: 'AWS/Lambda', Threshold: 1 });
-    expect(t.alarms).toHaveLength(2);
+    template().hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'MappingHealthy', Namespace: 'CdkKafkaLambda' });
+    expect(t.alarms).toHaveLength(3);
+    expect(t.alarms).toContain(t.mappingHealthAlarm);
   });
 
   test('alarms: false creates none', () => {

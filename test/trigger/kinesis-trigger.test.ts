@@ -86,11 +86,12 @@ describe('KinesisTrigger: defaults', () => {
     expect(mapping.DependsOn).toEqual(expect.arrayContaining([expect.stringMatching(/TriggerSourceAccessPolicy/)]));
   });
 
-  test('an IteratorAge, an errors and a queue depth alarm are created', () => {
+  test('an IteratorAge, an errors, a queue depth and a mapping health alarm are created', () => {
     // GIVEN a default trigger
     const { trigger: t, template } = trigger();
-    // THEN three alarms exist; IteratorAge is above 5 minutes (in ms) for 5 minutes
-    expect(t.alarms).toHaveLength(3);
+    // THEN four alarms exist; IteratorAge is above 5 minutes (in ms) for 5 minutes
+    expect(t.alarms).toHaveLength(4);
+    expect(t.alarms).toContain(t.mappingHealthAlarm);
     template().hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'IteratorAge',
       Namespace: 'AWS/Lambda',

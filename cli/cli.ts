@@ -11,6 +11,7 @@ import { LocalEsmConfigError, LocalEsmOptions, LocalEventSourceMapping, Starting
 import { LocalKinesisEsmOptions, LocalKinesisEventSourceMapping } from './kinesis/esm';
 import { accessFlag, mergeSchemaRegistryProps, schemaRegistrySettings } from './kafka/schemas-config';
 import { PropsFile, settingsFromTemplate } from './template';
+import { parseRedriveArgs, REDRIVE_USAGE } from './redrive/options';
 import { ESM_LIMITS } from '../contract/esm-limits';
 
 const BATCH_SIZE = ESM_LIMITS.batchSize.join('-');
@@ -256,9 +257,11 @@ function progress(stats: Running['stats'], perSource: () => string): () => void 
 export async function main(argv: string[]): Promise<void> {
   const [command, ...args] = argv;
   const help = !command || argv.some((a) => a === '--help' || a === '-h');
+  if (command === 'redrive' && !help) return redriveCommand(args);
   if (help || command !== 'local') {
     if (!help) process.stderr.write(`unknown command "${command}"\n`);
-    (help ? process.stdout : process.stderr).write(`${USAGE}\n`);
+    const usage = command === 'redrive' ? REDRIVE_USAGE : command === 'local' ? USAGE : `${USAGE}\n${REDRIVE_USAGE}`;
+    (help ? process.stdout : process.stderr).write(`${usage}\n`);
     process.exitCode = help ? 0 : 2;
     return;
   }
@@ -311,6 +314,24 @@ export async function main(argv: string[]): Promise<void> {
   process.once('SIGTERM', () => void shutdown());
   process.stderr.write(`${banner}\n`);
   await esm.start();
+}
+
+/** cdk-kafka-lambda redrive: exit status 0 when nothing failed again, expired or stayed unread. */
+async function redriveCommand(args: string[]): Promise<void> {
+  let options;
+  try {
+    options = parseRedriveArgs(args);
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const { redrive } = await import('./redrive/redrive');
+  const s = await redrive(options, {
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+  });
+  process.exitCode = s.failedAgain || s.expired || s.unreadable ? 1 : 0;
 }
 
 if (require.main === module) {

@@ -1,0 +1,125 @@
+/** The flags of `cdk-kafka-lambda redrive`, read with node:util's parseArgs. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { KafkaConfig } from 'kafkajs';
+import { LocalEsmConfigError } from '../errors';
+
+export const REDRIVE_USAGE = `usage: cdk-kafka-lambda redrive (--from-sqs QUEUE_URL | --from-error-topic TOPIC)
+  --bootstrap-servers host:port[,…] --function-name NAME|ARN
+  [--sasl scram-sha-256|scram-sha-512|plain --username U --password P] [--tls] [--ca-file PEM] [--cert-file PEM --key-file PEM]
+  [--event-source-arn MSK_CLUSTER_ARN] [--lambda-endpoint URL] [--aws-endpoint URL] [--region R]
+  [--state-file PATH] [--max-records-per-second N] [--batch-size N] [--dry-run]
+
+  Sends the records of failed batches again, as an event of the mapping's own shape (SelfManagedKafka, or
+  aws:kafka with --event-source-arn; base64 records grouped by topic-partition), to a function through the
+  Lambda Invoke API: the dispatcher (its idempotency skips what its target already ran) or any function.
+  --from-sqs QUEUE_URL          the mapping's on-failure records (KafkaBatchInfo, also SNS-delivered) in a queue;
+                                their records are read again from the source topic by offset; a message is
+                                deleted once all its records succeeded
+  --from-error-topic TOPIC      the dispatcher's error records (error topic), read from its beginning; records
+                                carried with their bytes are sent as they are, truncated ones are read again
+  --bootstrap-servers, --sasl, --tls, --ca-file, --cert-file, --key-file
+                                the source cluster and the mapping's auth, as \`local\` takes them
+  --function-name NAME|ARN      the function invoked (endpoint: --lambda-endpoint, AWS_ENDPOINT_URL_LAMBDA or the SDK's config)
+  --state-file PATH             what is done (record coordinates), so a second run continues
+                                (default ./.cdk-kafka-lambda-redrive.json)
+  --max-records-per-second N    a rate bound on the records sent (default: none)
+  --batch-size N                records per invocation, at most (default 100; 6 MB payload bound too)
+  --dry-run                     list what would be sent where (coordinates only), send and delete nothing
+  A record already past the topic's retention (offset below the log start) is reported by its coordinates as
+  expired. Progress goes to stderr; the summary line (redriven, already done, failed again, expired) to stdout.`;
+
+export interface RedriveOptions {
+  readonly fromSqs?: string;
+  readonly fromErrorTopic?: string;
+  readonly kafka: KafkaConfig;
+  readonly bootstrapServers: string;
+  readonly eventSourceArn?: string;
+  readonly functionName: string;
+  readonly lambdaEndpoint?: string;
+  readonly awsEndpoint?: string;
+  readonly region?: string;
+  readonly stateFile: string;
+  readonly maxRecordsPerSecond?: number;
+  readonly batchSize: number;
+  readonly dryRun: boolean;
+}
+
+const FLAGS = {
+  'from-sqs': { type: 'string' },
+  'from-error-topic': { type: 'string' },
+  'bootstrap-servers': { type: 'string' },
+  'event-source-arn': { type: 'string' },
+  'function-name': { type: 'string' },
+  'lambda-endpoint': { type: 'string' },
+  'aws-endpoint': { type: 'string' },
+  region: { type: 'string' },
+  sasl: { type: 'string' },
+  username: { type: 'string' },
+  password: { type: 'string' },
+  tls: { type: 'boolean' },
+  'ca-file': { type: 'string' },
+  'cert-file': { type: 'string' },
+  'key-file': { type: 'string' },
+  'state-file': { type: 'string' },
+  'max-records-per-second': { type: 'string' },
+  'batch-size': { type: 'string' },
+  'dry-run': { type: 'boolean' },
+} as const;
+
+type Flags = ReturnType<typeof parseArgs<{ args: string[]; options: typeof FLAGS }>>['values'];
+
+function positive(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new LocalEsmConfigError(`--${flag} must be a number above 0, got "${v}"`);
+  return n;
+}
+
+export function parseRedriveArgs(argv: string[]): RedriveOptions {
+  const { values } = parseArgs({ args: argv, options: FLAGS });
+  if (!!values['from-sqs'] === !!values['from-error-topic'])
+    throw new LocalEsmConfigError(`give one source: --from-sqs QUEUE_URL or --from-error-topic TOPIC\n${REDRIVE_USAGE}`);
+  const brokers = values['bootstrap-servers']?.split(',').filter(Boolean);
+  if (!brokers?.length)
+    throw new LocalEsmConfigError(`--bootstrap-servers is required (the source topic's cluster)\n${REDRIVE_USAGE}`);
+  if (!values['function-name'])
+    throw new LocalEsmConfigError(`--function-name is required (the dispatcher, or any function)\n${REDRIVE_USAGE}`);
+  const batchSize = positive('batch-size', values['batch-size']) ?? 100;
+  return {
+    fromSqs: values['from-sqs'],
+    fromErrorTopic: values['from-error-topic'],
+    kafka: kafkaConfig(values, brokers),
+    bootstrapServers: brokers.join(','),
+    eventSourceArn: values['event-source-arn'],
+    functionName: values['function-name'],
+    lambdaEndpoint: values['lambda-endpoint'],
+    awsEndpoint: values['aws-endpoint'],
+    region: values.region,
+    stateFile: path.resolve(values['state-file'] ?? '.cdk-kafka-lambda-redrive.json'),
+    maxRecordsPerSecond: positive('max-records-per-second', values['max-records-per-second']),
+    batchSize: Math.floor(batchSize),
+    dryRun: values['dry-run'] ?? false,
+  };
+}
+
+/** The brokers, TLS and SASL the flags give, as `local` reads them. */
+function kafkaConfig(values: Flags, brokers: string[]): KafkaConfig {
+  const kafka: KafkaConfig = { clientId: 'cdk-kafka-lambda-redrive', brokers };
+  if (values.tls || values['ca-file'] || values['cert-file']) {
+    kafka.ssl = {
+      ...(values['ca-file'] ? { ca: [fs.readFileSync(values['ca-file'], 'utf8')] } : {}),
+      ...(values['cert-file']
+        ? { cert: fs.readFileSync(values['cert-file'], 'utf8'), key: fs.readFileSync(values['key-file'] ?? '', 'utf8') }
+        : {}),
+    };
+  }
+  if (values.sasl) {
+    const mechanism = values.sasl as 'scram-sha-256' | 'scram-sha-512' | 'plain';
+    if (!['scram-sha-256', 'scram-sha-512', 'plain'].includes(mechanism))
+      throw new LocalEsmConfigError(`--sasl must be scram-sha-256, scram-sha-512 or plain, got "${values.sasl}"`);
+    kafka.sasl = { mechanism, username: values.username ?? '', password: values.password ?? '' } as KafkaConfig['sasl'];
+  }
+  return kafka;
+}

@@ -1,0 +1,167 @@
+/**
+ * What a redrive reads: the mapping's on-failure records in an SQS queue (KafkaBatchInfo, also SNS-delivered), and the
+ * dispatcher's error topic (records with their bytes, or their coordinates when truncated).
+ */
+import { randomUUID } from 'node:crypto';
+import { Kafka, KafkaConfig, logLevel } from 'kafkajs';
+import { localAwsSettings } from '../aws';
+import type { OffsetRange } from './kafka-reader';
+
+/** One failed batch to send again: its records carried whole, and the ranges to read again from the source topic. */
+export interface WorkItem {
+  /** Where it came from, for messages: "sqs message ID" or "error record TOPIC-P@O". */
+  readonly label: string;
+  /** Records as the event carried them (base64 key and value), from the error topic. */
+  readonly records: ReadonlyArray<{ topic: string; partition: number; offset: number } & Record<string, unknown>>;
+  readonly ranges: readonly OffsetRange[];
+  /** Called once all the item's records succeeded (an SQS message is deleted). */
+  readonly ack?: () => Promise<void>;
+}
+
+export interface Source {
+  readonly items: WorkItem[];
+  /** Makes what was not acknowledged visible again (SQS), closes clients. */
+  close(): Promise<void>;
+}
+
+/** "topic-partition" of recordsInfo: the partition after the last dash. */
+function splitTopicPartition(k: string): { topic: string; partition: number } {
+  const dash = k.lastIndexOf('-');
+  return { topic: k.slice(0, dash), partition: Number(k.slice(dash + 1)) };
+}
+
+/** The ranges of an on-failure record (raw, or an SNS notification's Message); throws naming what is missing. */
+export function onFailureRanges(body: string): OffsetRange[] {
+  let rec = JSON.parse(body);
+  if (rec?.Type === 'Notification' && typeof rec.Message === 'string') rec = JSON.parse(rec.Message);
+  const info = rec?.KafkaBatchInfo?.recordsInfo;
+  if (!info || typeof info !== 'object') throw new Error('has no KafkaBatchInfo.recordsInfo (not a Kafka on-failure record)');
+  return Object.entries(info as Record<string, { firstRecordOffset: string; lastRecordOffset: string }>).map(([k, v]) => ({
+    ...splitTopicPartition(k),
+    first: Number(v.firstRecordOffset),
+    last: Number(v.lastRecordOffset),
+  }));
+}
+
+/** Every message of the queue now (received until an empty answer, hidden for the run). */
+export async function sqsSource(
+  queueUrl: string,
+  aws: { endpoint?: string; region?: string },
+  warn: (line: string) => void,
+): Promise<Source> {
+  const sqs = require('@aws-sdk/client-sqs') as typeof import('@aws-sdk/client-sqs');
+  const client = new sqs.SQSClient(localAwsSettings(aws.endpoint, aws.region));
+  const items: WorkItem[] = [];
+  const unacked = new Map<string, string>();
+  for (;;) {
+    const out = await client.send(
+      new sqs.ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 900 }),
+    );
+    if (!out.Messages?.length) break;
+    for (const m of out.Messages) {
+      const label = `sqs message ${m.MessageId}`;
+      unacked.set(m.MessageId!, m.ReceiptHandle!);
+      try {
+        const ranges = onFailureRanges(m.Body ?? '');
+        items.push({
+          label,
+          records: [],
+          ranges,
+          ack: async () => {
+            await client.send(new sqs.DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
+            unacked.delete(m.MessageId!);
+          },
+        });
+      } catch (e) {
+        warn(`${label}: ${(e as Error).message}; left in the queue`);
+      }
+    }
+  }
+  return {
+    items,
+    async close() {
+      for (const handle of unacked.values())
+        await client.send(
+          new sqs.ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: handle, VisibilityTimeout: 0 }),
+        );
+      client.destroy();
+    },
+  };
+}
+
+interface ErrorValue {
+  records?: Array<Record<string, unknown>>;
+}
+
+/** An error record: its records with bytes go as they are; truncated ones (and a record without `records`) by range. */
+export function errorRecordItem(label: string, key: string, value: string): WorkItem {
+  const k = JSON.parse(key) as { topic: string; partition: number; startOffset: number | string; endOffset: number | string };
+  const v = JSON.parse(value) as ErrorValue;
+  if (typeof k.partition !== 'number') throw new Error('is not a Kafka error record (its partition is a shard id)');
+  if (!Array.isArray(v.records))
+    return {
+      label,
+      records: [],
+      ranges: [{ topic: k.topic, partition: k.partition, first: Number(k.startOffset), last: Number(k.endOffset) - 1 }],
+    };
+  const records: WorkItem['records'][number][] = [];
+  const ranges: OffsetRange[] = [];
+  for (const r of v.records) {
+    if (r.truncated === true) {
+      ranges.push({ topic: k.topic, partition: k.partition, first: Number(r.offset), last: Number(r.offset) });
+    } else {
+      records.push({ ...r, topic: k.topic, partition: k.partition, offset: Number(r.offset) });
+    }
+  }
+  return { label, records, ranges };
+}
+
+/** Every error record of the topic, from its beginning to its high watermarks when the run starts. */
+export async function errorTopicSource(config: KafkaConfig, topic: string, warn: (line: string) => void): Promise<Source> {
+  const kafka = new Kafka({ logLevel: logLevel.NOTHING, ...config });
+  const admin = kafka.admin();
+  await admin.connect();
+  const offsets = await admin.fetchTopicOffsets(topic).finally(() => admin.disconnect());
+  const pending = new Map(offsets.filter((o) => Number(o.high) > Number(o.low)).map((o) => [o.partition, Number(o.high) - 1]));
+  const items: WorkItem[] = [];
+  if (!pending.size) return { items, close: async () => undefined };
+  const consumer = kafka.consumer({ groupId: `cdk-kafka-lambda-redrive-${randomUUID()}` });
+  let done!: () => void;
+  const finished = new Promise<void>((resolve) => (done = resolve));
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        const last = pending.get(batch.partition);
+        if (last === undefined) return;
+        for (const m of batch.messages) {
+          if (Number(m.offset) > last) break;
+          const label = `error record ${topic}-${batch.partition}@${m.offset}`;
+          try {
+            items.push(errorRecordItem(label, m.key?.toString('utf8') ?? '', m.value?.toString('utf8') ?? ''));
+          } catch (e) {
+            warn(`${label}: ${(e as Error).message}; skipped`);
+          }
+        }
+        if (Number(batch.lastOffset()) >= last) {
+          pending.delete(batch.partition);
+          consumer.pause([{ topic, partitions: [batch.partition] }]);
+          if (!pending.size) done();
+        }
+      },
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), 60_000)));
+    const late = await Promise.race([finished.then(() => false), timedOut]);
+    clearTimeout(timer);
+    if (late)
+      throw new Error(
+        `error topic ${topic}: partitions ${[...pending.keys()].join(',')} not read to their high watermark within 60 s; check the brokers and the auth flags`,
+      );
+  } finally {
+    await consumer.disconnect();
+  }
+  return { items, close: async () => undefined };
+}

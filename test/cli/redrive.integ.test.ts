@@ -1,0 +1,345 @@
+/**
+ * cdk-kafka-lambda redrive against the real stand-ins: records on the real broker, on-failure records in moto's SQS,
+ * error records on an error topic, the dispatcher bundle under the Lambda emulator with DynamoDB Local for its
+ * idempotency, and its target counting what it was given (the Lambda front's record of its invocations).
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { Admin, Kafka, logLevel, Producer } from 'kafkajs';
+import * as te from '../../testenv';
+import { DISPATCHER_CONFIG_ENV, DispatcherConfig } from '../../contract/dispatcher-config';
+import { errorRecordMessage, TruncatedRecord } from '../../runtime/kafka/error-records';
+import { parseRedriveArgs } from '../../cli/redrive/options';
+import { redrive, RedriveSummary } from '../../cli/redrive/redrive';
+import { createIdempotencyTable } from '../runtime/support';
+import { startLocalMapping, waitFor } from './support';
+import type { LocalEventSourceMapping } from '../../cli/kafka/esm';
+
+jest.setTimeout(90_000);
+
+const TARGETS = path.join(__dirname, '..', 'fixtures', 'targets');
+const DISPATCHER = path.join(__dirname, '..', '..', 'assets', 'dispatcher');
+
+describe('cdk-kafka-lambda redrive', () => {
+  const env = te.loadEnv();
+  const sqs = new SQSClient(te.awsClientConfig('sqs'));
+  const dynamodb = new DynamoDBClient(te.awsClientConfig('dynamodb', undefined, { maxAttempts: 10 }));
+  const kafka = new Kafka({ ...te.kafkaClientConfig('plaintext'), logLevel: logLevel.NOTHING });
+  const fns: te.RunningLambda[] = [];
+  const mappings: LocalEventSourceMapping[] = [];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redrive-'));
+  let producer: Producer;
+  let admin: Admin;
+  let target: string;
+  let dispatcherName: string;
+  let failing: string;
+
+  beforeAll(async () => {
+    expect(fs.existsSync(path.join(DISPATCHER, 'index.js'))).toBe(true); // built by npm run build
+    producer = kafka.producer();
+    admin = kafka.admin();
+    await Promise.all([producer.connect(), admin.connect()]);
+    // The fixed target: answers every record; the front records each invocation.
+    target = `redrive-target-${randomUUID().slice(0, 8)}`;
+    fns.push(await te.startLambda({ name: target, dir: TARGETS, handler: 'index.echo' }));
+    // The target before the fix: fails every batch.
+    failing = `redrive-failing-${randomUUID().slice(0, 8)}`;
+    fns.push(await te.startLambda({ name: failing, dir: TARGETS, handler: 'index.fail' }));
+    const config: DispatcherConfig = {
+      version: 2,
+      target: {
+        functionName: target,
+        invocationType: 'RequestResponse',
+        payloadFormat: 'confluent',
+        recordsPerInvocation: 100,
+        concurrency: 4,
+        maxAttempts: 3,
+        baseDelayMs: 20,
+        maxDelayMs: 200,
+      },
+      onError: 'fail',
+      reportBatchItemFailures: false,
+      timeMarginMs: 1_000,
+      idempotency: {
+        tableName: await createIdempotencyTable(dynamodb),
+        mode: 'batched',
+        ttlSeconds: 3600,
+        maxStoredResultBytes: 65536,
+      },
+    };
+    dispatcherName = `redrive-disp-${randomUUID().slice(0, 8)}`;
+    fns.push(
+      await te.startLambda({
+        name: dispatcherName,
+        dir: DISPATCHER,
+        timeoutSeconds: 30,
+        env: { [DISPATCHER_CONFIG_ENV]: JSON.stringify(config), POWERTOOLS_SERVICE_NAME: 'redrive-test' },
+      }),
+    );
+  });
+  afterAll(async () => {
+    await Promise.all(mappings.map((m) => m.stop()));
+    await Promise.all([producer?.disconnect(), admin?.disconnect()]);
+    sqs.destroy();
+    dynamodb.destroy();
+    await Promise.all(fns.map((f) => f.stop()));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Every record offset the target was given, "topic-partition@offset", in invocation order. */
+  const delivered = async (): Promise<string[]> =>
+    (await te.listInvocations(target)).flatMap((i) =>
+      JSON.parse(i.payload).map((e: any) => `${e.payload.topic}-${e.payload.partition}@${e.payload.offset}`),
+    );
+  const dispatcherCalls = async () => (await te.listInvocations(dispatcherName)).length;
+
+  async function run(source: string[], stateFile: string, extra: string[] = []) {
+    const out: string[] = [];
+    const err: string[] = [];
+    const summary: RedriveSummary = await redrive(
+      parseRedriveArgs([
+        ...source,
+        '--bootstrap-servers',
+        env.kafka.bootstrap.plaintext,
+        '--function-name',
+        dispatcherName,
+        '--lambda-endpoint',
+        env.lambda.endpoint,
+        '--aws-endpoint',
+        env.moto.endpoint,
+        '--region',
+        env.region,
+        '--state-file',
+        stateFile,
+        ...extra,
+      ]),
+      { out: (l) => out.push(l), err: (l) => err.push(l) },
+    );
+    return { summary, out, err };
+  }
+
+  async function topicWith(partitions: number[], perPartition: number): Promise<string> {
+    const t = `redrive-${randomUUID()}`;
+    await te.createTopic(t, partitions.length);
+    for (const p of partitions)
+      await producer.send({
+        topic: t,
+        messages: Array.from({ length: perPartition }, (_, i) => ({
+          partition: p,
+          key: `k${i}`,
+          value: JSON.stringify({ n: i }),
+        })),
+      });
+    return t;
+  }
+
+  async function queue(): Promise<string> {
+    return (await sqs.send(new CreateQueueCommand({ QueueName: `redrive-${randomUUID()}` }))).QueueUrl!;
+  }
+
+  /** The on-failure record the local mapping (and Lambda) writes for a batch. */
+  function onFailureRecord(ranges: Record<string, [number, number]>) {
+    const at = new Date().toISOString();
+    return JSON.stringify({
+      requestContext: {
+        requestId: randomUUID(),
+        functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:x',
+        condition: 'RetryAttemptsExhausted',
+        approximateInvokeCount: 3,
+      },
+      responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+      version: '1.0',
+      timestamp: at,
+      KafkaBatchInfo: {
+        batchSize: Object.values(ranges).reduce((n, [a, b]) => n + b - a + 1, 0),
+        bootstrapServers: env.kafka.bootstrap.plaintext,
+        payloadSize: 1000,
+        recordsInfo: Object.fromEntries(
+          Object.entries(ranges).map(([k, [a, b]]) => [
+            k,
+            { firstRecordOffset: String(a), lastRecordOffset: String(b), firstRecordTimestamp: at, lastRecordTimestamp: at },
+          ]),
+        ),
+      },
+    });
+  }
+
+  const queueDepth = async (url: string) => {
+    const a = (
+      await sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: url,
+          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+        }),
+      )
+    ).Attributes!;
+    return Number(a.ApproximateNumberOfMessages) + Number(a.ApproximateNumberOfMessagesNotVisible);
+  };
+
+  const offsets = (t: string, p: number, from: number, to: number) =>
+    Array.from({ length: to - from + 1 }, (_, i) => `${t}-${p}@${from + i}`);
+
+  test('from SQS on-failure records: every record reaches the target once, the messages are deleted, a second run delivers none', async () => {
+    // GIVEN 10 records on partition 0 and 5 on partition 1, and two on-failure records naming them in the queue
+    const t = await topicWith([0, 1], 10);
+    const url = await queue();
+    await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: onFailureRecord({ [`${t}-0`]: [0, 5] }) }));
+    await sqs.send(
+      new SendMessageCommand({ QueueUrl: url, MessageBody: onFailureRecord({ [`${t}-0`]: [6, 9], [`${t}-1`]: [0, 4] }) }),
+    );
+    const state = path.join(dir, `${t}.json`);
+    const before = (await delivered()).length;
+
+    // WHEN a dry run lists them
+    const dry = await run(['--from-sqs', url], state, ['--dry-run']);
+    // THEN it names coordinates only, sends nothing and leaves both messages in the queue
+    expect(dry.out.join('\n')).toContain(`${t}-0@0..5 (6 records)`);
+    expect(dry.out.join('\n')).toContain(`${t}-1@0..4 (5 records)`);
+    expect(dry.out.join('\n')).not.toContain('eyJ'); // no base64 record values
+    expect(dry.summary).toMatchObject({ redriven: 15, expired: 0 });
+    expect(await dispatcherCalls()).toBe(0);
+    await waitFor('messages visible again', async () => (await queueDepth(url)) === 2);
+
+    // WHEN they are redriven to a function that still fails
+    const broken = await run(['--from-sqs', url], state, ['--function-name', failing]);
+    // THEN every record failed again, named by coordinates with the fix, and both messages stay in the queue
+    expect(broken.summary).toMatchObject({ redriven: 0, failedAgain: 15 });
+    expect(broken.err.join('\n')).toContain(`failed again: ${t}-0@0..5 (6) sent to function ${failing}: Unhandled`);
+    expect(broken.err.join('\n')).toContain('fix the function');
+    await waitFor('messages visible again', async () => (await queueDepth(url)) === 2);
+
+    // WHEN the records are redriven through the dispatcher to the fixed target
+    const first = await run(['--from-sqs', url], state, ['--batch-size', '4']);
+    // THEN each record reached the target exactly once and both messages are gone
+    expect(first.summary).toEqual({ redriven: 15, alreadyDone: 0, failedAgain: 0, expired: 0, unreadable: 0 });
+    const got = (await delivered()).slice(before);
+    expect([...got].sort()).toEqual([...offsets(t, 0, 0, 9), ...offsets(t, 1, 0, 4)].sort());
+    expect(await queueDepth(url)).toBe(0);
+    expect(first.out).toEqual(['redrive: redriven 15, already done 0, failed again 0, expired 0']);
+
+    // WHEN the same on-failure record arrives again: once with the state file, once without it
+    await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: onFailureRecord({ [`${t}-0`]: [0, 5] }) }));
+    const calls = await dispatcherCalls();
+    const again = await run(['--from-sqs', url], state);
+    // THEN the state file says they are done: the dispatcher is not even invoked
+    expect(again.summary).toMatchObject({ redriven: 0, alreadyDone: 6 });
+    expect(await dispatcherCalls()).toBe(calls);
+    await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: onFailureRecord({ [`${t}-0`]: [0, 5] }) }));
+    const fresh = await run(['--from-sqs', url], path.join(dir, `${t}-fresh.json`));
+    // AND with a new state file the dispatcher's idempotency keeps the target from running them twice
+    expect(fresh.summary).toMatchObject({ redriven: 6, failedAgain: 0 });
+    expect(await dispatcherCalls()).toBeGreaterThan(calls);
+    expect((await delivered()).slice(before)).toHaveLength(15);
+    expect(await queueDepth(url)).toBe(0);
+  });
+
+  test('from the error topic: carried and truncated records reach the target once, a second run delivers none', async () => {
+    // GIVEN 6 records, and two error records: one carrying offsets 0-2 with their bytes, one truncated (3-5)
+    const t = await topicWith([0], 6);
+    const errorTopic = `redrive-errors-${randomUUID()}`;
+    await te.createTopic(errorTopic, 1);
+    const carried = [0, 1, 2].map((i) => ({
+      topic: t,
+      partition: 0,
+      offset: i,
+      timestamp: Date.now(),
+      timestampType: 'CREATE_TIME',
+      key: Buffer.from(`k${i}`).toString('base64'),
+      value: Buffer.from(JSON.stringify({ n: i })).toString('base64'),
+      headers: [],
+    }));
+    const details = { statusCode: 200, functionError: 'Unhandled' };
+    const full = errorRecordMessage({
+      topic: t,
+      partition: 0,
+      startOffset: 0,
+      endOffset: 3,
+      functionName: 'x',
+      details,
+      records: carried,
+    });
+    const truncated = errorRecordMessage({
+      topic: t,
+      partition: 0,
+      startOffset: 3,
+      endOffset: 6,
+      functionName: 'x',
+      details,
+      records: [3, 4, 5].map((o) => new TruncatedRecord(t, 0, o, { ...carried[0], offset: o })),
+    });
+    expect(JSON.parse(truncated.value).truncated).toBe(true);
+    await producer.send({
+      topic: errorTopic,
+      messages: [full, truncated].map((m) => ({ key: m.key, value: m.value, headers: m.headers })),
+    });
+    const state = path.join(dir, `${errorTopic}.json`);
+    const before = (await delivered()).length;
+
+    // WHEN they are redriven through the dispatcher
+    const first = await run(['--from-error-topic', errorTopic], state);
+    // THEN each record reached the target once, the carried ones with the bytes they carried
+    expect(first.summary).toEqual({ redriven: 6, alreadyDone: 0, failedAgain: 0, expired: 0, unreadable: 0 });
+    expect([...(await delivered()).slice(before)].sort()).toEqual(offsets(t, 0, 0, 5));
+    const values = (await te.listInvocations(target))
+      .flatMap((i) => JSON.parse(i.payload))
+      .filter((e: any) => e.payload.topic === t)
+      .map((e: any) => e.payload.value);
+    expect(values).toEqual(expect.arrayContaining([{ n: 0 }, { n: 5 }]));
+
+    // WHEN redriven again, with the state file and with a fresh one
+    const calls = await dispatcherCalls();
+    const again = await run(['--from-error-topic', errorTopic], state);
+    const fresh = await run(['--from-error-topic', errorTopic], path.join(dir, `${errorTopic}-fresh.json`));
+    // THEN nothing more reaches the target: the state file, then the dispatcher's idempotency
+    expect(again.summary).toMatchObject({ redriven: 0, alreadyDone: 6 });
+    expect(fresh.summary).toMatchObject({ redriven: 6, failedAgain: 0 });
+    expect(await dispatcherCalls()).toBeGreaterThan(calls);
+    expect((await delivered()).slice(before)).toHaveLength(6);
+  });
+
+  test('records past retention are reported as expired by coordinates, and their message stays in the queue', async () => {
+    // GIVEN 10 records of which offsets 0-4 were deleted (the log start moved to 5), and an on-failure record for 0-9
+    const t = await topicWith([0], 10);
+    await admin.fetchTopicMetadata({ topics: [t] }); // deleteTopicRecords finds the leader in the loaded metadata
+    await admin.deleteTopicRecords({ topic: t, partitions: [{ partition: 0, offset: '5' }] });
+    await waitFor('log start at 5', async () => (await admin.fetchTopicOffsets(t))[0].low === '5');
+    const url = await queue();
+    await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: onFailureRecord({ [`${t}-0`]: [0, 9] }) }));
+    const before = (await delivered()).length;
+
+    // WHEN redriven
+    const r = await run(['--from-sqs', url], path.join(dir, `${t}.json`));
+    // THEN the 5 records still in the topic are delivered, the 5 others reported as expired, never skipped silently
+    expect(r.summary).toEqual({ redriven: 5, alreadyDone: 0, failedAgain: 0, expired: 5, unreadable: 0 });
+    expect([...(await delivered()).slice(before)].sort()).toEqual(offsets(t, 0, 5, 9));
+    expect(r.err.join('\n')).toMatch(
+      new RegExp(`expired: ${t}-0@0\\.\\.4 \\(5 records\\) of sqs message .* past the topic's retention`),
+    );
+    expect(r.out).toEqual(['redrive: redriven 5, already done 0, failed again 0, expired 5']);
+    await waitFor('the message visible again', async () => (await queueDepth(url)) === 1);
+  });
+
+  test('a poison batch the local mapping sent to its SQS on-failure destination is redriven once the target is fixed', async () => {
+    // GIVEN the local mapping invoking the failing function with no retries and an SQS on-failure destination
+    const t = await topicWith([0], 3);
+    const url = await queue();
+    const arn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes!
+      .QueueArn!;
+    const m = startLocalMapping(mappings, { topics: [t], functionName: failing, retryAttempts: 0, onFailure: arn });
+    await waitFor('the on-failure record', async () => m.stats.recordsSentToOnFailure === 3);
+    await m.stop();
+    expect(await queueDepth(url)).toBe(1);
+    const before = (await delivered()).length;
+
+    // WHEN the batch is redriven through the dispatcher to the fixed target
+    const r = await run(['--from-sqs', url], path.join(dir, `${t}.json`));
+    // THEN its 3 records reached the target once and the message is deleted
+    expect(r.summary).toEqual({ redriven: 3, alreadyDone: 0, failedAgain: 0, expired: 0, unreadable: 0 });
+    expect([...(await delivered()).slice(before)].sort()).toEqual(offsets(t, 0, 0, 2));
+    expect(await queueDepth(url)).toBe(0);
+  });
+});

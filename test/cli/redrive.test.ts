@@ -1,0 +1,81 @@
+/** The redrive command's flags and what it reads from on-failure and error records. */
+import { parseRedriveArgs } from '../../cli/redrive/options';
+import { errorRecordItem, onFailureRanges } from '../../cli/redrive/sources';
+
+describe('redrive flags', () => {
+  const base = ['--bootstrap-servers', 'b:9092', '--function-name', 'dispatcher'];
+
+  test('one source is required, and the brokers and the function', () => {
+    expect(() => parseRedriveArgs(base)).toThrow(/give one source: --from-sqs QUEUE_URL or --from-error-topic TOPIC/);
+    expect(() => parseRedriveArgs([...base, '--from-sqs', 'q', '--from-error-topic', 'e'])).toThrow(/give one source/);
+    expect(() => parseRedriveArgs(['--from-sqs', 'q', '--function-name', 'f'])).toThrow(/--bootstrap-servers is required/);
+    expect(() => parseRedriveArgs(['--from-sqs', 'q', '--bootstrap-servers', 'b:1'])).toThrow(/--function-name is required/);
+    expect(() => parseRedriveArgs([...base, '--from-sqs', 'q', '--max-records-per-second', '0'])).toThrow(
+      /--max-records-per-second must be a number above 0, got "0"/,
+    );
+  });
+
+  test('defaults: the state file under the current directory, 100 records per invocation, SASL as local reads it', () => {
+    const o = parseRedriveArgs([
+      ...base,
+      '--from-error-topic',
+      'errors',
+      '--sasl',
+      'scram-sha-512',
+      '--username',
+      'u',
+      '--password',
+      'p',
+    ]);
+    expect(o).toMatchObject({
+      fromErrorTopic: 'errors',
+      stateFile: `${process.cwd()}/.cdk-kafka-lambda-redrive.json`,
+      batchSize: 100,
+      dryRun: false,
+      kafka: { brokers: ['b:9092'], sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'p' } },
+    });
+  });
+});
+
+describe('redrive sources', () => {
+  test('an on-failure record gives its ranges per topic-partition, also delivered through SNS', () => {
+    const rec = {
+      KafkaBatchInfo: {
+        recordsInfo: {
+          'my-topic-0': { firstRecordOffset: '4', lastRecordOffset: '9' },
+          'my-topic-12': { firstRecordOffset: '0', lastRecordOffset: '0' },
+        },
+      },
+    };
+    const want = [
+      { topic: 'my-topic', partition: 0, first: 4, last: 9 },
+      { topic: 'my-topic', partition: 12, first: 0, last: 0 },
+    ];
+    expect(onFailureRanges(JSON.stringify(rec))).toEqual(want);
+    expect(onFailureRanges(JSON.stringify({ Type: 'Notification', Message: JSON.stringify(rec) }))).toEqual(want);
+    expect(() => onFailureRanges(JSON.stringify({ KinesisBatchInfo: {} }))).toThrow(/not a Kafka on-failure record/);
+  });
+
+  test('an error record: carried records as they are, truncated ones by offset, no records by its key range', () => {
+    const key = JSON.stringify({ topic: 't', partition: 2, startOffset: 5, endOffset: 8 });
+    const item = errorRecordItem(
+      'e',
+      key,
+      JSON.stringify({
+        records: [
+          { offset: 5, value: 'YQ==' },
+          { truncated: true, offset: 6 },
+          { offset: 7, value: 'Yw==' },
+        ],
+      }),
+    );
+    expect(item.records.map((r) => [r.topic, r.partition, r.offset])).toEqual([
+      ['t', 2, 5],
+      ['t', 2, 7],
+    ]);
+    expect(item.ranges).toEqual([{ topic: 't', partition: 2, first: 6, last: 6 }]);
+    expect(errorRecordItem('e', key, JSON.stringify({ functionName: 'f' })).ranges).toEqual([
+      { topic: 't', partition: 2, first: 5, last: 7 },
+    ]);
+  });
+});

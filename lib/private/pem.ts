@@ -171,8 +171,11 @@ export function parsePrivateKey(pem: string, password?: string): PrivateKeyInfo 
   try {
     return { encrypted: true, key: crypto.createPrivateKey({ key: block.text, format: 'pem', passphrase: password }) };
   } catch (e) {
-    // OpenSSL builds without the legacy provider cannot run PBES1 ciphers; a wrong password reports "bad decrypt".
-    if (/unsupported/i.test((e as Error).message)) return { encrypted: true };
+    // OpenSSL builds without the legacy provider cannot run some PBES1 ciphers ("digital envelope routines::unsupported").
+    // A wrong password reports "bad decrypt", or, when its garbage happens to end in valid padding (about 1 in 200
+    // passwords), "DECODER routines::unsupported": that one is a wrong password too.
+    if ((e as { library?: string }).library === 'digital envelope routines' && /unsupported/i.test((e as Error).message))
+      return { encrypted: true };
     throw new PemError(`cannot be decrypted with the given privateKeyPassword (${(e as Error).message})`);
   }
 }

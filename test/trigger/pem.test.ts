@@ -102,6 +102,22 @@ describe('PEM checks', () => {
   ])('%s', (_name, args, message) => {
     expect(() => parsePrivateKey(...args())).toThrow(message);
   });
+
+  test('fails on every wrong password, also those whose decryption ends in valid padding', () => {
+    // GIVEN 1,000 wrong passwords: about 1 in 200 decrypts the PBES1 key to garbage with valid padding, which OpenSSL
+    // then reports as "DECODER routines::unsupported" instead of "bad decrypt"
+    const wrong = Array.from({ length: 1_000 }, (_, i) => `wrong-${i}`);
+    // WHEN each is tried THEN none is taken for a key the machine cannot decrypt: each fails naming the password
+    const passed = wrong.filter((password) => {
+      try {
+        parsePrivateKey(pki.pem.clientKeyPbes1, password);
+        return true;
+      } catch (e) {
+        return !/cannot be decrypted with the given privateKeyPassword/.test((e as Error).message);
+      }
+    });
+    expect(passed).toEqual([]);
+  });
 });
 
 function mtlsTrigger(auth: KafkaAuth, extra: Partial<KafkaTriggerProps> = {}): { stack: Stack; template: () => Template } {

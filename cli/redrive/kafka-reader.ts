@@ -3,7 +3,7 @@
  * names. Offsets below a partition's log start are past retention and come back as expired, by their coordinates.
  */
 import { randomUUID } from 'node:crypto';
-import { Kafka, KafkaConfig, logLevel } from 'kafkajs';
+import { Consumer, Kafka, KafkaConfig, logLevel } from 'kafkajs';
 import { EsmRecord, toEsmRecord } from '../kafka/event';
 
 /** Offsets first..last (inclusive) of one partition. */
@@ -105,7 +105,7 @@ async function consume(kafka: Kafka, live: OffsetRange[], result: ReadResult, ti
     });
     for (const [k, b] of bounds) {
       const dash = k.lastIndexOf('-');
-      consumer.seek({ topic: k.slice(0, dash), partition: Number(k.slice(dash + 1)), offset: String(b.first) });
+      await seekOnceRunning(consumer, { topic: k.slice(0, dash), partition: Number(k.slice(dash + 1)), offset: String(b.first) });
     }
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([finished, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
@@ -115,5 +115,19 @@ async function consume(kafka: Kafka, live: OffsetRange[], result: ReadResult, ti
   }
   for (const r of live) {
     if (pending.has(key(r.topic, r.partition))) result.unreadable.push({ ...r, reason: `not read within ${timeoutMs / 1000} s` });
+  }
+}
+
+/** Seeks once the consumer's group is set up: right after run() resolves, kafkajs may not have created it yet. */
+async function seekOnceRunning(consumer: Consumer, to: { topic: string; partition: number; offset: string }): Promise<void> {
+  const end = Date.now() + 30_000;
+  for (;;) {
+    try {
+      consumer.seek(to);
+      return;
+    } catch (e) {
+      if (Date.now() > end || !/not initialized/.test((e as Error).message)) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 }

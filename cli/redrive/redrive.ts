@@ -5,9 +5,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createInvoker, Invoker, InvokeResult } from '../invoker';
 import { buildEvent, EsmRecord, MAX_PAYLOAD_BYTES, payloadBytes } from '../kafka/event';
 import { coordinate, OffsetRange, readRanges, ReadResult } from './kafka-reader';
+import { RedriveInvoker, RedriveInvokeResult, redriveInvoker } from './invoke';
 import type { RedriveOptions } from './options';
 import { errorTopicSource, Source, sqsSource, WorkItem } from './sources';
 
@@ -62,7 +62,7 @@ export async function redrive(o: RedriveOptions, io: RedriveIo): Promise<Redrive
     if (o.dryRun) {
       for (const item of source.items) dryRunItem(o, item, read, done, io, summary);
     } else {
-      const invoker = createInvoker({ functionName: o.functionName, lambdaEndpoint: o.lambdaEndpoint, region: o.region });
+      const invoker = redriveInvoker({ functionName: o.functionName, lambdaEndpoint: o.lambdaEndpoint, region: o.region });
       const rate = rateBound(o.maxRecordsPerSecond);
       try {
         for (const item of source.items) await redriveItem(o, item, read, done, { invoker, rate, io, summary });
@@ -135,7 +135,7 @@ function dryRunItem(
 }
 
 interface Run {
-  readonly invoker: Invoker;
+  readonly invoker: RedriveInvoker;
   readonly rate: (n: number) => Promise<void>;
   readonly io: RedriveIo;
   readonly summary: RedriveSummary;
@@ -193,7 +193,7 @@ function* batches(records: EsmRecord[], size: number): Generator<EsmRecord[]> {
 async function sendBatch(o: RedriveOptions, batch: EsmRecord[], run: Run): Promise<EsmRecord[]> {
   const { io, summary } = run;
   const event = buildEvent({ bootstrapServers: o.bootstrapServers, eventSourceArn: o.eventSourceArn }, batch);
-  let res: InvokeResult | undefined;
+  let res: RedriveInvokeResult | undefined;
   for (let attempt = 1; attempt <= 6; attempt++) {
     res = await run.invoker.invoke(event);
     if (!res.throttled) break;
@@ -212,14 +212,21 @@ async function sendBatch(o: RedriveOptions, batch: EsmRecord[], run: Run): Promi
     );
   }
   summary.failedAgain += bad.length;
-  summary.redriven += batch.length - bad.length;
+  const skipped = bad.length ? 0 : Math.min(res!.skippedDuplicates, batch.length);
+  summary.alreadyDone += skipped;
+  summary.redriven += batch.length - bad.length - skipped;
+  if (skipped)
+    io.err(
+      `already done: ${skipped} of ${ranges} were done before at function ${o.functionName} (the dispatcher's idempotency) and not run again; ` +
+        'records the dispatcher logged to its error topic count as done there: to run them again, redrive them to a dispatcher with its own idempotency table',
+    );
   if (bad.length)
     io.err(
       `failed again: ${describe(bad)} sent to function ${o.functionName}: ${res!.functionError ?? 'batchItemFailures'}${
         res!.statusCode ? ` (status ${res!.statusCode})` : ''
       }; fix the function (its log names the cause) and run redrive again: what succeeded is in ${o.stateFile}`,
     );
-  else io.err(`redriven: ${ranges} -> function ${o.functionName}`);
+  else if (skipped < batch.length) io.err(`redriven: ${ranges} -> function ${o.functionName}`);
   return bad;
 }
 

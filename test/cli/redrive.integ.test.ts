@@ -49,37 +49,7 @@ describe('cdk-kafka-lambda redrive', () => {
     // The target before the fix: fails every batch.
     failing = `redrive-failing-${randomUUID().slice(0, 8)}`;
     fns.push(await te.startLambda({ name: failing, dir: TARGETS, handler: 'index.fail' }));
-    const config: DispatcherConfig = {
-      version: 2,
-      target: {
-        functionName: target,
-        invocationType: 'RequestResponse',
-        payloadFormat: 'confluent',
-        recordsPerInvocation: 100,
-        concurrency: 4,
-        maxAttempts: 3,
-        baseDelayMs: 20,
-        maxDelayMs: 200,
-      },
-      onError: 'fail',
-      reportBatchItemFailures: false,
-      timeMarginMs: 1_000,
-      idempotency: {
-        tableName: await createIdempotencyTable(dynamodb),
-        mode: 'batched',
-        ttlSeconds: 3600,
-        maxStoredResultBytes: 65536,
-      },
-    };
-    dispatcherName = `redrive-disp-${randomUUID().slice(0, 8)}`;
-    fns.push(
-      await te.startLambda({
-        name: dispatcherName,
-        dir: DISPATCHER,
-        timeoutSeconds: 30,
-        env: { [DISPATCHER_CONFIG_ENV]: JSON.stringify(config), POWERTOOLS_SERVICE_NAME: 'redrive-test' },
-      }),
-    );
+    dispatcherName = await startDispatcher(target);
   });
   afterAll(async () => {
     await Promise.all(mappings.map((m) => m.stop()));
@@ -90,9 +60,48 @@ describe('cdk-kafka-lambda redrive', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  /** The dispatcher bundle under the emulator, invoking `targetName` (confluent payload), with its own idempotency table. */
+  async function startDispatcher(targetName: string, errorTopic?: string): Promise<string> {
+    const config: DispatcherConfig = {
+      version: 2,
+      target: {
+        functionName: targetName,
+        invocationType: 'RequestResponse',
+        payloadFormat: 'confluent',
+        recordsPerInvocation: 100,
+        concurrency: 4,
+        maxAttempts: 2,
+        baseDelayMs: 20,
+        maxDelayMs: 200,
+      },
+      onError: errorTopic ? 'log' : 'fail',
+      reportBatchItemFailures: false,
+      timeMarginMs: 1_000,
+      idempotency: {
+        tableName: await createIdempotencyTable(dynamodb),
+        mode: 'batched',
+        ttlSeconds: 3600,
+        maxStoredResultBytes: 65536,
+      },
+      relay: errorTopic
+        ? { bootstrapServers: [env.kafka.bootstrap.plaintext], auth: 'none', tls: false, errorTopic, clientId: 'redrive-test' }
+        : undefined,
+    };
+    const name = `redrive-disp-${randomUUID().slice(0, 8)}`;
+    fns.push(
+      await te.startLambda({
+        name,
+        dir: DISPATCHER,
+        timeoutSeconds: 30,
+        env: { [DISPATCHER_CONFIG_ENV]: JSON.stringify(config), POWERTOOLS_SERVICE_NAME: 'redrive-test' },
+      }),
+    );
+    return name;
+  }
+
   /** Every record offset the target was given, "topic-partition@offset", in invocation order. */
-  const delivered = async (): Promise<string[]> =>
-    (await te.listInvocations(target)).flatMap((i) =>
+  const delivered = async (name = target): Promise<string[]> =>
+    (await te.listInvocations(name)).flatMap((i) =>
       JSON.parse(i.payload).map((e: any) => `${e.payload.topic}-${e.payload.partition}@${e.payload.offset}`),
     );
   const dispatcherCalls = async () => (await te.listInvocations(dispatcherName)).length;
@@ -231,7 +240,7 @@ describe('cdk-kafka-lambda redrive', () => {
     await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: onFailureRecord({ [`${t}-0`]: [0, 5] }) }));
     const fresh = await run(['--from-sqs', url], path.join(dir, `${t}-fresh.json`));
     // AND with a new state file the dispatcher's idempotency keeps the target from running them twice
-    expect(fresh.summary).toMatchObject({ redriven: 6, failedAgain: 0 });
+    expect(fresh.summary).toMatchObject({ redriven: 0, alreadyDone: 6, failedAgain: 0 });
     expect(await dispatcherCalls()).toBeGreaterThan(calls);
     expect((await delivered()).slice(before)).toHaveLength(15);
     expect(await queueDepth(url)).toBe(0);
@@ -296,7 +305,7 @@ describe('cdk-kafka-lambda redrive', () => {
     const fresh = await run(['--from-error-topic', errorTopic], path.join(dir, `${errorTopic}-fresh.json`));
     // THEN nothing more reaches the target: the state file, then the dispatcher's idempotency
     expect(again.summary).toMatchObject({ redriven: 0, alreadyDone: 6 });
-    expect(fresh.summary).toMatchObject({ redriven: 6, failedAgain: 0 });
+    expect(fresh.summary).toMatchObject({ redriven: 0, alreadyDone: 6, failedAgain: 0 });
     expect(await dispatcherCalls()).toBeGreaterThan(calls);
     expect((await delivered()).slice(before)).toHaveLength(6);
   });
@@ -341,5 +350,42 @@ describe('cdk-kafka-lambda redrive', () => {
     expect(r.summary).toEqual({ redriven: 3, alreadyDone: 0, failedAgain: 0, expired: 0, unreadable: 0 });
     expect([...(await delivered()).slice(before)].sort()).toEqual(offsets(t, 0, 0, 2));
     expect(await queueDepth(url)).toBe(0);
+  });
+
+  test('through the dispatcher that failed them: on-failure records reach the fixed target once; logged ones are reported as done there', async () => {
+    // GIVEN a target that fails, one dispatcher failing its batches (the mapping then writes to SQS) and one logging
+    // them to an error topic, each fed by the local mapping
+    const fixed = `redrive-fixed-${randomUUID().slice(0, 8)}`;
+    const broken = await te.startLambda({ name: fixed, dir: TARGETS, handler: 'index.fail' });
+    const errorTopic = `redrive-errors-${randomUUID()}`;
+    await te.createTopic(errorTopic, 1);
+    const [failDispatcher, logDispatcher] = [await startDispatcher(fixed), await startDispatcher(fixed, errorTopic)];
+    const [t1, t2] = [await topicWith([0], 3), await topicWith([0], 3)];
+    const url = await queue();
+    const arn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes!
+      .QueueArn!;
+    const m1 = startLocalMapping(mappings, { topics: [t1], functionName: failDispatcher, retryAttempts: 0, onFailure: arn });
+    const m2 = startLocalMapping(mappings, { topics: [t2], functionName: logDispatcher });
+    await waitFor('the on-failure record', async () => m1.stats.recordsSentToOnFailure === 3);
+    await waitFor('the error records', async () => m2.stats.recordsCommitted === 3);
+    await Promise.all([m1.stop(), m2.stop()]);
+    expect(Number((await admin.fetchTopicOffsets(errorTopic))[0].high)).toBeGreaterThan(0);
+    // WHEN the target is fixed (the same name, now answering) and both are redriven through their dispatcher
+    await broken.stop();
+    fns.push(await te.startLambda({ name: fixed, dir: TARGETS, handler: 'index.echo' }));
+    const before = (await delivered(fixed)).length;
+    const fromSqs = await run(['--from-sqs', url], path.join(dir, `${t1}.json`), ['--function-name', failDispatcher]);
+    const fromErrors = await run(['--from-error-topic', errorTopic], path.join(dir, `${t2}.json`), [
+      '--function-name',
+      logDispatcher,
+    ]);
+    // THEN the target ran each on-failure record once, and the message is deleted
+    expect(fromSqs.summary).toEqual({ redriven: 3, alreadyDone: 0, failedAgain: 0, expired: 0, unreadable: 0 });
+    expect(await queueDepth(url)).toBe(0);
+    // AND the records the dispatcher logged to its error topic count as done by its idempotency: reported as
+    // already done (not as redriven), with the way to run them again, and not run by the target
+    expect(fromErrors.summary).toEqual({ redriven: 0, alreadyDone: 3, failedAgain: 0, expired: 0, unreadable: 0 });
+    expect(fromErrors.err.join('\n')).toContain('redrive them to a dispatcher with its own idempotency table');
+    expect([...(await delivered(fixed)).slice(before)].sort()).toEqual(offsets(t1, 0, 0, 2));
   });
 });

@@ -79,3 +79,13 @@ describe('redrive sources', () => {
     ]);
   });
 });
+
+describe('redrive invocations', () => {
+  test("the dispatcher's skipped duplicates come from the last embedded-metric line of the log tail", () => {
+    const { skippedDuplicates } = require('../../cli/redrive/invoke') as typeof import('../../cli/redrive/invoke');
+    const emf = (n: number) => `{"_aws":{"Timestamp":1},"service":"d","RecordsIn":3,"RecordsSkippedDuplicate":${n}}`;
+    expect(skippedDuplicates(`START\n${emf(1)}\nEND`)).toBe(1);
+    expect(skippedDuplicates(`${emf(1)}\n2026-12-07T00:00:00Z\tid\tINFO\t${emf(3)}\n{"_aws":{"cut`)).toBe(3);
+    expect(skippedDuplicates('a plain log line\n')).toBe(0);
+  });
+});

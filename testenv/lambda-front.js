@@ -223,9 +223,15 @@ async function handleInvoke(req, res, rawName, query) {
       const logFile = logOf(fn, port);
       const from = logSize(logFile);
       record.forwarded = true; // from here a stop of the function cuts this call off
-      const r = await callRie(port, payload.length ? payload : Buffer.from('{}'), req.headers);
-      // Killed in flight: the function's processes were being stopped and the RIE never answered.
-      if (record.stopping && r.serviceError) {
+      let r = await callRie(port, payload.length ? payload : Buffer.from('{}'), req.headers);
+      // Killed in flight: the function's processes were being stopped while the RIE held the call. It ends as Lambda
+      // ends a call whose sandbox died, an error, whatever the RIE managed to answer: when the runtime's exit beats
+      // the kill of the RIE, the RIE may answer a plain 200 that would read as the function's success.
+      if (record.stopping) {
+        if (!r.serviceError) {
+          const body = { errorType: 'ServiceException', errorMessage: 'the function was stopped during the call' };
+          r = { status: 502, headers: {}, body: Buffer.from(JSON.stringify(body)), serviceError: true };
+        }
         record.killed = true;
         statsOf(name).killedInFlight++;
       }

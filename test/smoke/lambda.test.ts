@@ -136,4 +136,19 @@ describe('Lambda stand-in (RIE + front)', () => {
     const ok = await lambda.send(new InvokeCommand({ FunctionName: 'smoke-echo', Payload: enc({ after: 'exit' }) }));
     expect(JSON.parse(dec(ok.Payload)).echo).toEqual({ after: 'exit' });
   });
+
+  test('GIVEN a call at the RIE WHEN the function is being stopped and the RIE still answers THEN the call ends as killed in flight', async () => {
+    // GIVEN a call that takes a second, forwarded to the RIE
+    const front = te.awsClientConfig('lambda').endpoint;
+    const before = (await te.lambdaStats('smoke-echo')).killedInFlight;
+    const call = lambda.send(new InvokeCommand({ FunctionName: 'smoke-echo', Payload: enc({ sleepMs: 1000 }) }));
+    const forwarded = async () =>
+      (await te.listInvocations('smoke-echo')).some((i) => i.doneAt === undefined && JSON.parse(i.payload).sleepMs === 1000);
+    while (!(await forwarded())) await new Promise((r) => setImmediate(r));
+    // WHEN the front is told the function's processes are being stopped, and the handler still answers a plain 200
+    await fetch(`${front}/_testenv/stopping`, { method: 'POST', body: JSON.stringify({ name: 'smoke-echo' }) });
+    // THEN the caller gets a service error, never the answer as the function's success, and the front counts the kill
+    await expect(call).rejects.toMatchObject({ name: 'ServiceException', $metadata: { httpStatusCode: 502 } });
+    expect((await te.lambdaStats('smoke-echo')).killedInFlight).toBe(before + 1);
+  });
 });

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { KafkaConfig } from 'kafkajs';
+import { kafkaClientConfig } from './kafka/client-config';
 import { LocalEsmConfigError, LocalEsmOptions, LocalEventSourceMapping, StartingPosition } from './kafka/esm';
 import { LocalKinesisEsmOptions, LocalKinesisEventSourceMapping } from './kinesis/esm';
 import { accessFlag, mergeSchemaRegistryProps, schemaRegistrySettings } from './kafka/schemas-config';
@@ -196,7 +196,7 @@ function kafkaCommand(values: Flags, { props: p, registry }: FileSettings, commo
     kind: 'kafka',
     options: {
       ...common,
-      kafka: kafkaClientConfig(values, brokers),
+      kafka: kafkaClientConfig(values, brokers, 'cdk-kafka-lambda-local'),
       topics: values.topic ?? p.topics ?? (p.topic ? [p.topic] : []),
       consumerGroupId: values['consumer-group-id'] ?? p.consumerGroupId,
       stallTimeoutSeconds: num('stall-timeout', values['stall-timeout']),
@@ -205,26 +205,6 @@ function kafkaCommand(values: Flags, { props: p, registry }: FileSettings, commo
       eventSource: arn ? { eventSourceArn: arn, bootstrapServers: brokers.join(',') } : { bootstrapServers: brokers.join(',') },
     },
   };
-}
-
-/** The brokers, TLS and SASL the flags give. */
-function kafkaClientConfig(values: Flags, brokers: string[]): KafkaConfig {
-  const kafka: KafkaConfig = { clientId: 'cdk-kafka-lambda-local', brokers };
-  if (values.tls || values['ca-file'] || values['cert-file']) {
-    kafka.ssl = {
-      ...(values['ca-file'] ? { ca: [fs.readFileSync(values['ca-file'], 'utf8')] } : {}),
-      ...(values['cert-file']
-        ? { cert: fs.readFileSync(values['cert-file'], 'utf8'), key: fs.readFileSync(values['key-file'] ?? '', 'utf8') }
-        : {}),
-    };
-  }
-  if (values.sasl) {
-    const mechanism = values.sasl as 'scram-sha-256' | 'scram-sha-512' | 'plain';
-    if (!['scram-sha-256', 'scram-sha-512', 'plain'].includes(mechanism))
-      throw new LocalEsmConfigError(`--sasl must be scram-sha-256, scram-sha-512 or plain, got "${values.sasl}"`);
-    kafka.sasl = { mechanism, username: values.username ?? '', password: values.password ?? '' } as KafkaConfig['sasl'];
-  }
-  return kafka;
 }
 
 interface Running {

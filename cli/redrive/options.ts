@@ -1,8 +1,8 @@
 /** The flags of `cdk-kafka-lambda redrive`, read with node:util's parseArgs. */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { KafkaConfig } from 'kafkajs';
+import { kafkaClientConfig } from '../kafka/client-config';
 import { LocalEsmConfigError } from '../errors';
 
 export const REDRIVE_USAGE = `usage: cdk-kafka-lambda redrive (--from-sqs QUEUE_URL | --from-error-topic TOPIC)
@@ -68,8 +68,6 @@ const FLAGS = {
   'dry-run': { type: 'boolean' },
 } as const;
 
-type Flags = ReturnType<typeof parseArgs<{ args: string[]; options: typeof FLAGS }>>['values'];
-
 function positive(flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
@@ -90,7 +88,7 @@ export function parseRedriveArgs(argv: string[]): RedriveOptions {
   return {
     fromSqs: values['from-sqs'],
     fromErrorTopic: values['from-error-topic'],
-    kafka: kafkaConfig(values, brokers),
+    kafka: kafkaClientConfig(values, brokers, 'cdk-kafka-lambda-redrive'),
     bootstrapServers: brokers.join(','),
     eventSourceArn: values['event-source-arn'],
     functionName: values['function-name'],
@@ -102,24 +100,4 @@ export function parseRedriveArgs(argv: string[]): RedriveOptions {
     batchSize: Math.floor(batchSize),
     dryRun: values['dry-run'] ?? false,
   };
-}
-
-/** The brokers, TLS and SASL the flags give, as `local` reads them. */
-function kafkaConfig(values: Flags, brokers: string[]): KafkaConfig {
-  const kafka: KafkaConfig = { clientId: 'cdk-kafka-lambda-redrive', brokers };
-  if (values.tls || values['ca-file'] || values['cert-file']) {
-    kafka.ssl = {
-      ...(values['ca-file'] ? { ca: [fs.readFileSync(values['ca-file'], 'utf8')] } : {}),
-      ...(values['cert-file']
-        ? { cert: fs.readFileSync(values['cert-file'], 'utf8'), key: fs.readFileSync(values['key-file'] ?? '', 'utf8') }
-        : {}),
-    };
-  }
-  if (values.sasl) {
-    const mechanism = values.sasl as 'scram-sha-256' | 'scram-sha-512' | 'plain';
-    if (!['scram-sha-256', 'scram-sha-512', 'plain'].includes(mechanism))
-      throw new LocalEsmConfigError(`--sasl must be scram-sha-256, scram-sha-512 or plain, got "${values.sasl}"`);
-    kafka.sasl = { mechanism, username: values.username ?? '', password: values.password ?? '' } as KafkaConfig['sasl'];
-  }
-  return kafka;
 }

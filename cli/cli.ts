@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { kafkaClientConfig } from './kafka/client-config';
+import { KAFKA_CLIENT_FLAGS, kafkaClientConfig } from './kafka/client-config';
 import { LocalEsmConfigError, LocalEsmOptions, LocalEventSourceMapping, StartingPosition } from './kafka/esm';
 import { LocalKinesisEsmOptions, LocalKinesisEventSourceMapping } from './kinesis/esm';
 import { accessFlag, mergeSchemaRegistryProps, schemaRegistrySettings } from './kafka/schemas-config';
@@ -74,13 +74,7 @@ const FLAGS = {
   'aws-endpoint': { type: 'string' },
   region: { type: 'string' },
   'event-source-arn': { type: 'string' },
-  sasl: { type: 'string' },
-  username: { type: 'string' },
-  password: { type: 'string' },
-  tls: { type: 'boolean' },
-  'ca-file': { type: 'string' },
-  'cert-file': { type: 'string' },
-  'key-file': { type: 'string' },
+  ...KAFKA_CLIENT_FLAGS,
   stream: { type: 'string' },
   'kinesis-endpoint': { type: 'string' },
   'parallelization-factor': { type: 'string' },

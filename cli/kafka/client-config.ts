@@ -2,7 +2,18 @@ import * as fs from 'node:fs';
 import type { KafkaConfig } from 'kafkajs';
 import { LocalEsmConfigError } from '../errors';
 
-/** The Kafka flags the commands share (`local`, `redrive`). */
+/** The Kafka client's flags the commands share (`local`, `redrive`), as node:util's parseArgs takes them. */
+export const KAFKA_CLIENT_FLAGS = {
+  sasl: { type: 'string' },
+  username: { type: 'string' },
+  password: { type: 'string' },
+  tls: { type: 'boolean' },
+  'ca-file': { type: 'string' },
+  'cert-file': { type: 'string' },
+  'key-file': { type: 'string' },
+} as const;
+
+/** Their values. */
 export interface KafkaClientFlags {
   readonly tls?: boolean;
   readonly 'ca-file'?: string;

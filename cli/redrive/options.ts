@@ -2,7 +2,7 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { KafkaConfig } from 'kafkajs';
-import { kafkaClientConfig } from '../kafka/client-config';
+import { KAFKA_CLIENT_FLAGS, kafkaClientConfig } from '../kafka/client-config';
 import { LocalEsmConfigError } from '../errors';
 
 export const REDRIVE_USAGE = `usage: cdk-kafka-lambda redrive (--from-sqs QUEUE_URL | --from-error-topic TOPIC)
@@ -55,13 +55,7 @@ const FLAGS = {
   'lambda-endpoint': { type: 'string' },
   'aws-endpoint': { type: 'string' },
   region: { type: 'string' },
-  sasl: { type: 'string' },
-  username: { type: 'string' },
-  password: { type: 'string' },
-  tls: { type: 'boolean' },
-  'ca-file': { type: 'string' },
-  'cert-file': { type: 'string' },
-  'key-file': { type: 'string' },
+  ...KAFKA_CLIENT_FLAGS,
   'state-file': { type: 'string' },
   'max-records-per-second': { type: 'string' },
   'batch-size': { type: 'string' },

@@ -73,6 +73,13 @@ describe('InProcessDispatcher', () => {
     Template.fromStack(stack).resourceCountIs('AWS::Lambda::LayerVersion', 1);
   });
 
+  test('GIVEN runtimeLayer false WHEN the pipeline is attached THEN the function gets no layer (it bundles the runtime itself)', () => {
+    const stack = testStack();
+    const attached = new InProcessDispatcher(stack, 'Exactly', { function: userFunction(stack), runtimeLayer: false });
+    expect(attached.runtimeLayer).toBeUndefined();
+    Template.fromStack(stack).resourceCountIs('AWS::Lambda::LayerVersion', 0);
+  });
+
   test('GIVEN the pipeline attached WHEN a KafkaTrigger and a KinesisTrigger target the function THEN they bind to it', () => {
     // GIVEN a function with the pipeline answering partial batch responses
     const stack = testStack();

@@ -15,7 +15,6 @@ import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { Kafka, logLevel } from 'kafkajs';
 import * as te from '../../testenv';
 import { DISPATCHER_CONFIG_ENV, DispatcherConfig } from '../../contract/dispatcher-config';
 import {
@@ -27,6 +26,7 @@ import {
   messagesIn,
   readTopic,
   RecordSpec,
+  brokerAccepts,
 } from './support';
 
 jest.setTimeout(180_000);
@@ -78,27 +78,6 @@ function effects(file: string): { inits: { runtime: string }[]; runs: Run[] } {
         .map((l) => JSON.parse(l))
     : [];
   return { inits: lines.filter((l) => l.kind === 'init'), runs: lines.filter((l) => l.kind === 'run') };
-}
-
-/** Resolves once the broker accepts these SCRAM credentials on its SASL_SSL listener (at most 30 s). */
-async function brokerAccepts(username: string, password: string): Promise<void> {
-  const until = Date.now() + 30_000;
-  for (;;) {
-    const admin = new Kafka({
-      ...te.kafkaClientConfig('saslSsl', { mechanism: 'SCRAM-SHA-512' }),
-      sasl: { mechanism: 'scram-sha-512', username, password },
-      logLevel: logLevel.NOTHING,
-    }).admin();
-    try {
-      await admin.connect();
-      await admin.describeCluster();
-      return;
-    } catch (e) {
-      if (Date.now() > until) throw e;
-    } finally {
-      await admin.disconnect().catch(() => undefined);
-    }
-  }
 }
 
 describe('inProcessRecordHandler and inProcessHandler in a function under the Lambda emulator', () => {
@@ -280,7 +259,7 @@ describe('inProcessRecordHandler and inProcessHandler in a function under the La
 
     // WHEN the broker takes the relay's credentials and the mapping delivers the same event again
     await te.setScramPassword({ username, password, mechanism: 'SCRAM-SHA-512' });
-    await brokerAccepts(username, password);
+    await brokerAccepts(te, username, password);
     const second = await invokeFunction(lambda, fn.name, event);
 
     // THEN it is acknowledged, every result is on the response topic once, and the code did not run again

@@ -12,7 +12,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Kafka, logLevel } from 'kafkajs';
 import * as te from '../../testenv';
-import { createIdempotencyTable, kafkaEvent, lambdaContext, readTopic, RecordSpec } from './support';
+import { brokerAccepts, createIdempotencyTable, kafkaEvent, lambdaContext, readTopic, RecordSpec } from './support';
 
 jest.setTimeout(180_000);
 
@@ -29,27 +29,6 @@ async function endOffset(topic: string): Promise<number> {
     return Number(p.high);
   } finally {
     await admin.disconnect();
-  }
-}
-
-/** Resolves once the broker accepts these SCRAM credentials on its SASL_SSL listener (at most 30 s). */
-async function brokerAccepts(username: string, password: string): Promise<void> {
-  const until = Date.now() + 30_000;
-  for (;;) {
-    const admin = new Kafka({
-      ...te.kafkaClientConfig('saslSsl', { mechanism: 'SCRAM-SHA-512' }),
-      sasl: { mechanism: 'scram-sha-512', username, password },
-      logLevel: logLevel.NOTHING,
-    }).admin();
-    try {
-      await admin.connect();
-      await admin.describeCluster();
-      return;
-    } catch (e) {
-      if (Date.now() > until) throw e;
-    } finally {
-      await admin.disconnect().catch(() => undefined);
-    }
   }
 }
 
@@ -145,7 +124,7 @@ describe("the README's own handler (examples/own-handler/handler.ts)", () => {
 
     // WHEN the broker takes the relay's credentials and the mapping delivers the same event again
     await te.setScramPassword({ username, password, mechanism: 'SCRAM-SHA-512' });
-    await brokerAccepts(username, password);
+    await brokerAccepts(te, username, password);
     const second = await example.handler(event, lambdaContext());
     // THEN the event is acknowledged, every order's result is on the response topic exactly once, keyed by its record
     expect(acknowledged(second)).toBe(true);

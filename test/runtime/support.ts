@@ -224,3 +224,25 @@ export async function closedPort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
+
+/** Resolves once the broker accepts these SCRAM credentials on its SASL_SSL listener (at most 30 s). */
+export async function brokerAccepts(te: typeof import('../../testenv'), username: string, password: string): Promise<void> {
+  const { Kafka, logLevel } = await import('kafkajs');
+  const until = Date.now() + 30_000;
+  for (;;) {
+    const admin = new Kafka({
+      ...te.kafkaClientConfig('saslSsl', { mechanism: 'SCRAM-SHA-512' }),
+      sasl: { mechanism: 'scram-sha-512', username, password },
+      logLevel: logLevel.NOTHING,
+    }).admin();
+    try {
+      await admin.connect();
+      await admin.describeCluster();
+      return;
+    } catch (e) {
+      if (Date.now() > until) throw e;
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+}

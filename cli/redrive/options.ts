@@ -5,8 +5,8 @@ import type { KafkaConfig } from 'kafkajs';
 import { KAFKA_CLIENT_FLAGS, kafkaClientConfig } from '../kafka/client-config';
 import { LocalEsmConfigError } from '../errors';
 
-export const REDRIVE_USAGE = `usage: cdk-kafka-lambda redrive (--from-sqs QUEUE_URL | --from-error-topic TOPIC)
-  --bootstrap-servers host:port[,…] --function-name NAME|ARN
+export const REDRIVE_USAGE = `usage: cdk-kafka-lambda redrive (--from-sqs QUEUE_URL | --from-s3 s3://BUCKET[/PREFIX] | --from-error-topic TOPIC)
+  [--bootstrap-servers host:port[,…]] [--kinesis-endpoint URL] --function-name NAME|ARN
   [--sasl scram-sha-256|scram-sha-512|plain --username U --password P] [--tls] [--ca-file PEM] [--cert-file PEM --key-file PEM]
   [--event-source-arn MSK_CLUSTER_ARN] [--lambda-endpoint URL] [--aws-endpoint URL] [--region R]
   [--state-file PATH] [--max-records-per-second N] [--batch-size N] [--dry-run]
@@ -16,11 +16,17 @@ export const REDRIVE_USAGE = `usage: cdk-kafka-lambda redrive (--from-sqs QUEUE_
   Lambda Invoke API: the dispatcher (its idempotency skips what its target already ran) or any function.
   --from-sqs QUEUE_URL          the mapping's on-failure records (KafkaBatchInfo, also SNS-delivered) in a queue;
                                 their records are read again from the source topic by offset; a message is
-                                deleted once all its records succeeded
+                                deleted once all its records succeeded; Kinesis ones (KinesisBatchInfo) are read
+                                again from the stream by sequence number
+  --from-s3 s3://BUCKET[/PREFIX] the on-failure objects of an S3 destination (the whole invocation record): Kafka
+                                records carried in its payload go as they are, otherwise (and for Kinesis) they are
+                                read again; objects are never deleted, the state file records those done
   --from-error-topic TOPIC      the dispatcher's error records (error topic), read from its beginning; records
                                 carried with their bytes are sent as they are, truncated ones are read again
   --bootstrap-servers, --sasl, --tls, --ca-file, --cert-file, --key-file
-                                the source cluster and the mapping's auth, as \`local\` takes them
+                                the source cluster and the mapping's auth, as \`local\` takes them (required for
+                                Kafka records; not for Kinesis ones)
+  --kinesis-endpoint URL        the Kinesis API a Kinesis range is read again from, as \`local\` takes it
   --function-name NAME|ARN      the function invoked (endpoint: --lambda-endpoint, AWS_ENDPOINT_URL_LAMBDA or the SDK's config)
   --state-file PATH             what is done (record coordinates), so a second run continues
                                 (default ./.cdk-kafka-lambda-redrive.json)
@@ -33,6 +39,9 @@ export const REDRIVE_USAGE = `usage: cdk-kafka-lambda redrive (--from-sqs QUEUE_
 export interface RedriveOptions {
   readonly fromSqs?: string;
   readonly fromErrorTopic?: string;
+  /** s3://bucket[/prefix] of an S3 on-failure destination. */
+  readonly fromS3?: string;
+  readonly kinesisEndpoint?: string;
   readonly kafka: KafkaConfig;
   readonly bootstrapServers: string;
   readonly eventSourceArn?: string;
@@ -49,6 +58,8 @@ export interface RedriveOptions {
 const FLAGS = {
   'from-sqs': { type: 'string' },
   'from-error-topic': { type: 'string' },
+  'from-s3': { type: 'string' },
+  'kinesis-endpoint': { type: 'string' },
   'bootstrap-servers': { type: 'string' },
   'event-source-arn': { type: 'string' },
   'function-name': { type: 'string' },
@@ -71,10 +82,15 @@ function positive(flag: string, v: string | undefined): number | undefined {
 
 export function parseRedriveArgs(argv: string[]): RedriveOptions {
   const { values } = parseArgs({ args: argv, options: FLAGS });
-  if (!!values['from-sqs'] === !!values['from-error-topic'])
-    throw new LocalEsmConfigError(`give one source: --from-sqs QUEUE_URL or --from-error-topic TOPIC\n${REDRIVE_USAGE}`);
-  const brokers = values['bootstrap-servers']?.split(',').filter(Boolean);
-  if (!brokers?.length)
+  if ([values['from-sqs'], values['from-s3'], values['from-error-topic']].filter(Boolean).length !== 1)
+    throw new LocalEsmConfigError(
+      `give one source: --from-sqs QUEUE_URL, --from-s3 s3://BUCKET[/PREFIX] or --from-error-topic TOPIC\n${REDRIVE_USAGE}`,
+    );
+  if (values['from-s3'] && !/^s3:\/\/[^/]+/.test(values['from-s3']))
+    throw new LocalEsmConfigError(`--from-s3 must be s3://BUCKET[/PREFIX], got "${values['from-s3']}"`);
+  const brokers = values['bootstrap-servers']?.split(',').filter(Boolean) ?? [];
+  // Kinesis on-failure records need no cluster; a Kafka one met without it is refused when it is read.
+  if (!brokers.length && values['from-error-topic'])
     throw new LocalEsmConfigError(`--bootstrap-servers is required (the source topic's cluster)\n${REDRIVE_USAGE}`);
   if (!values['function-name'])
     throw new LocalEsmConfigError(`--function-name is required (the dispatcher, or any function)\n${REDRIVE_USAGE}`);
@@ -82,6 +98,8 @@ export function parseRedriveArgs(argv: string[]): RedriveOptions {
   return {
     fromSqs: values['from-sqs'],
     fromErrorTopic: values['from-error-topic'],
+    fromS3: values['from-s3'],
+    kinesisEndpoint: values['kinesis-endpoint'],
     kafka: kafkaClientConfig(values, brokers, 'cdk-kafka-lambda-redrive'),
     bootstrapServers: brokers.join(','),
     eventSourceArn: values['event-source-arn'],

@@ -6,9 +6,15 @@ describe('redrive flags', () => {
   const base = ['--bootstrap-servers', 'b:9092', '--function-name', 'dispatcher'];
 
   test('one source is required, and the brokers and the function', () => {
-    expect(() => parseRedriveArgs(base)).toThrow(/give one source: --from-sqs QUEUE_URL or --from-error-topic TOPIC/);
+    expect(() => parseRedriveArgs(base)).toThrow(
+      /give one source: --from-sqs QUEUE_URL, --from-s3 s3:\/\/BUCKET\[\/PREFIX\] or --from-error-topic TOPIC/,
+    );
     expect(() => parseRedriveArgs([...base, '--from-sqs', 'q', '--from-error-topic', 'e'])).toThrow(/give one source/);
-    expect(() => parseRedriveArgs(['--from-sqs', 'q', '--function-name', 'f'])).toThrow(/--bootstrap-servers is required/);
+    expect(() => parseRedriveArgs([...base, '--from-sqs', 'q', '--from-s3', 's3://b'])).toThrow(/give one source/);
+    expect(() => parseRedriveArgs([...base, '--from-s3', 'bucket'])).toThrow(/--from-s3 must be s3:\/\/BUCKET/);
+    expect(() => parseRedriveArgs(['--from-error-topic', 'e', '--function-name', 'f'])).toThrow(
+      /--bootstrap-servers is required/,
+    );
     expect(() => parseRedriveArgs(['--from-sqs', 'q', '--bootstrap-servers', 'b:1'])).toThrow(/--function-name is required/);
     expect(() => parseRedriveArgs([...base, '--from-sqs', 'q', '--max-records-per-second', '0'])).toThrow(
       /--max-records-per-second must be a number above 0, got "0"/,

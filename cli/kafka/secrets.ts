@@ -94,7 +94,7 @@ async function authOf(sm: SecretsManagerClient, r: SecretAuthRequest, arn: strin
       ssl: { cert: secrets.pem(any, 'certificate', arn), key: secrets.pem(any, 'privateKey', arn), passphrase },
     };
   }
-  const secrets = reader(sm, SASL_FORMAT);
+  const secrets = reader(sm, expected);
   const username = secrets.field(any, 'username', arn);
   const password = secrets.field(any, 'password', arn);
   if (!r.mechanism)

@@ -7,7 +7,8 @@
  * CKL_TESTENV names a running environment. `npm run bench -- --quick` runs small record counts and
  * writes to bench/.out/ instead, for development. `--only decode` or `--only schemas` (no Kafka or DynamoDB Local)
  * or `--only idempotency` (DynamoDB Local only) or `--only cost` (DynamoDB Local and Lambda functions under the
- * emulator) measures that part alone and puts its section into the results.json
+ * emulator) or `--only redrive` (Kafka, DynamoDB Local, moto and the dispatcher under the emulator: redrive from the
+ * error topic and from SQS beside the local mapping's delivery) measures that part alone and puts its section into the results.json
  * already there, keeping the other sections; machine.json then records that run under `reruns.<part>`.
  */
 const fs = require('fs');
@@ -22,16 +23,17 @@ const { benchRelay } = require('./relay');
 const { benchColdStart } = require('./cold-start');
 const { benchSchemas } = require('./schemas');
 const { benchCost } = require('./cost');
+const { benchRedrive } = require('./redrive');
 const { drawChart } = require('./chart');
 const { RESULTS_SHAPE, resultsProblems } = require('./shape');
-const { costTable, markdownTable } = require('./table');
+const { costTable, markdownTable, redriveTable } = require('./table');
 
 const quick = process.argv.includes('--quick');
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt === -1 ? undefined : process.argv[onlyAt + 1];
-if (only !== undefined && !['decode', 'schemas', 'idempotency', 'cost'].includes(only)) {
+if (only !== undefined && !['decode', 'schemas', 'idempotency', 'cost', 'redrive'].includes(only)) {
   process.stderr.write(
-    `--only takes "decode" or "schemas" (no Kafka or DynamoDB Local), "idempotency" (DynamoDB Local only) or "cost" (DynamoDB Local and Lambda functions), got ${JSON.stringify(only)}\n`,
+    `--only takes "decode" or "schemas" (no Kafka or DynamoDB Local), "idempotency" (DynamoDB Local only) or "cost" (DynamoDB Local and Lambda functions) or "redrive" (Kafka, DynamoDB Local, moto and Lambda functions), got ${JSON.stringify(only)}\n`,
   );
   process.exit(2);
 }
@@ -46,6 +48,7 @@ const N = quick
       coldRuns: 5,
       schemas: { records: 2000, runs: 3, loadRuns: 5 },
       cost: { records: 500 },
+      redrive: { records: 1000, runs: 1 },
     }
   : {
       decode: 10000,
@@ -57,6 +60,7 @@ const N = quick
       coldRuns: 31,
       schemas: { records: 10000, runs: 7, loadRuns: 21 },
       cost: { records: 10000 },
+      redrive: { records: 5000, runs: 5 },
     };
 const outDir = quick ? path.join(__dirname, '.out') : __dirname;
 
@@ -107,7 +111,7 @@ function machine() {
 const round2 = (v) => Math.round(v * 100) / 100;
 const loadSummary = () => ({ min: Math.min(...loads), median: round2(median(loads)), max: Math.max(...loads) });
 
-/** --only decode|schemas|idempotency|cost: that section of an earlier run's results.json replaced, the rest kept. */
+/** --only decode|schemas|idempotency|cost|redrive: that section of an earlier run's results.json replaced, the rest kept. */
 async function partOnly(part) {
   const started = new Date().toISOString();
   const counts = {
@@ -115,6 +119,7 @@ async function partOnly(part) {
     schemas: N.schemas,
     idempotency: { idempotency: N.idempotency, steady: N.steady },
     cost: N.cost,
+    redrive: N.redrive,
   };
   log(`${quick ? 'quick' : 'full'} ${part}-only run: ${JSON.stringify(counts[part])}`);
   let sections;
@@ -127,6 +132,16 @@ async function partOnly(part) {
     const env = own ? await te.start({ services: ['dynamodb', 'lambdaFront'], ownerPid: process.pid }) : te.loadEnv();
     try {
       sections = { cost: await benchCost(te, env, N.cost, log) };
+    } finally {
+      if (own) await te.stop(env);
+    }
+  } else if (part === 'redrive') {
+    const own = !process.env.CKL_TESTENV;
+    const env = own
+      ? await te.start({ services: ['kafka', 'dynamodb', 'moto', 'lambdaFront'], ownerPid: process.pid })
+      : te.loadEnv();
+    try {
+      sections = { redrive: await benchRedrive(te, env, N.redrive, log) };
     } finally {
       if (own) await te.stop(env);
     }
@@ -166,7 +181,9 @@ async function partOnly(part) {
   };
   fs.writeFileSync(machineFile, `${JSON.stringify(m, null, 2)}\n`);
   drawChart(file, path.join(outDir, 'results.png'));
-  process.stdout.write(`${JSON.stringify(results, null, 2)}\n\n${markdownTable(results)}\n\n${costTable(results.cost)}\n`);
+  process.stdout.write(
+    `${JSON.stringify(results, null, 2)}\n\n${markdownTable(results)}\n\n${costTable(results.cost)}\n\n${redriveTable(results.redrive)}\n`,
+  );
 }
 
 (async () => {
@@ -178,13 +195,16 @@ async function partOnly(part) {
   const decode = await benchDecode(N.decode, N.decodeRuns);
   const schemas = await benchSchemas(N.schemas, log);
   const own = !process.env.CKL_TESTENV;
-  const env = own ? await te.start({ services: ['kafka', 'dynamodb', 'lambdaFront'], ownerPid: process.pid }) : te.loadEnv();
+  const env = own
+    ? await te.start({ services: ['kafka', 'dynamodb', 'moto', 'lambdaFront'], ownerPid: process.pid })
+    : te.loadEnv();
   try {
     const idempotency = await benchIdempotency(te, env, N.idempotency, log);
     const idempotencySteady = await benchIdempotencySteady(te, env, N.steady, log);
     const relay = await benchRelay(te, env, N.relay, N.relayBytes, log);
     const cost = await benchCost(te, env, N.cost, log);
-    const results = { decode, idempotency, idempotencySteady, relay, coldStart, schemas, cost };
+    const redrive = await benchRedrive(te, env, N.redrive, log);
+    const results = { decode, idempotency, idempotencySteady, relay, coldStart, schemas, cost, redrive };
     const problems = resultsProblems(results);
     if (problems.length > 0)
       throw new Error(`results do not have the issue's shape: ${problems.join('; ')}\n${JSON.stringify(results)}`);
@@ -206,7 +226,9 @@ async function partOnly(part) {
       )}\n`,
     );
     drawChart(file, path.join(outDir, 'results.png'));
-    process.stdout.write(`${JSON.stringify(results, null, 2)}\n\n${markdownTable(results)}\n\n${costTable(results.cost)}\n`);
+    process.stdout.write(
+      `${JSON.stringify(results, null, 2)}\n\n${markdownTable(results)}\n\n${costTable(results.cost)}\n\n${redriveTable(results.redrive)}\n`,
+    );
   } finally {
     if (own) await te.stop(env);
   }

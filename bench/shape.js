@@ -88,6 +88,19 @@ const RESULTS_SHAPE = {
       load_1min: ['min', 'median', 'max'],
     },
   ],
+  redrive: [
+    'records',
+    'records_per_batch',
+    'partitions',
+    'value_bytes',
+    'runs',
+    'local_rps',
+    'local_run_rps',
+    'error_topic_rps',
+    'error_topic_delivery_rps',
+    'sqs_rps',
+    'sqs_delivery_rps',
+  ],
 };
 /** Sections that carry fields computed from their numbers (their goals; the cost section's figures per event), and how. */
 const DERIVED = {

@@ -43,7 +43,16 @@ describe('bench/results.json', () => {
     const results = committed();
     // THEN
     expect(resultsProblems(results)).toEqual([]);
-    expect(Object.keys(results)).toEqual(['decode', 'idempotency', 'idempotencySteady', 'relay', 'coldStart', 'schemas', 'cost']);
+    expect(Object.keys(results)).toEqual([
+      'decode',
+      'idempotency',
+      'idempotencySteady',
+      'relay',
+      'coldStart',
+      'schemas',
+      'cost',
+      'redrive',
+    ]);
   });
 
   test('has the cost section with its goal judged on its numbers and dollars at its prices', () => {
@@ -135,6 +144,7 @@ describe('bench/results.json', () => {
     expect([results.schemas.avro.record_bytes, results.schemas.protobuf.record_bytes]).toEqual([500, 500]);
     expect([results.cost.records, results.cost.records_per_event, results.cost.memory_mb]).toEqual([10_000, 100, 1024]);
     expect([results.cost.sleep_ms_per_record, results.cost.sleep_1s_ms_per_record]).toEqual([1, 10]);
+    expect([results.redrive.records, results.redrive.records_per_batch, results.redrive.runs]).toEqual([5_000, 100, 5]);
   });
 
   test.each([

@@ -1,14 +1,28 @@
 /**
  * cdk-kafka-lambda redrive: sends the records of failed batches again to a function (the dispatcher, whose
- * idempotency skips what its target already ran, or any function) as an event of the mapping's own shape. What is
- * done is kept in a state file by record coordinates, so a second run continues; record bytes are never printed.
+ * idempotency skips what its target already ran, or any function) as an event of the mapping's own shape (Kafka or
+ * Kinesis). What is done is kept in a state file by record coordinates (and S3 objects done by URI), so a second run
+ * continues; record bytes are never printed.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { buildEvent, EsmRecord, MAX_PAYLOAD_BYTES, payloadBytes } from '../kafka/event';
+import { LocalEsmConfigError } from '../errors';
+import { EsmRecord, MAX_PAYLOAD_BYTES } from '../kafka/event';
+import type { ShardRecord } from '../kinesis/event';
 import { coordinate, OffsetRange, readRanges, ReadResult } from './kafka-reader';
+import {
+  kinesisClient,
+  kinesisCoordinate,
+  readSequenceRange,
+  SequenceRange,
+  sequenceRangeText,
+  SequenceReadResult,
+} from './kinesis-reader';
 import { RedriveInvoker, RedriveInvokeResult, redriveInvoker } from './invoke';
 import type { RedriveOptions } from './options';
+import { createProgress, Progress, ProgressStream } from './progress';
+import { s3Source } from './s3-source';
+import { EventShape, kafkaShape, kinesisShape } from './shapes';
 import { errorTopicSource, Source, sqsSource, WorkItem } from './sources';
 
 export interface RedriveSummary {
@@ -25,22 +39,34 @@ export interface RedriveIo {
   readonly out: (line: string) => void;
   /** Progress and problems. */
   readonly err: (line: string) => void;
+  /**
+   * Where `err` writes, when it is a terminal: the progress line is drawn there, in place.
+   * @default - process.stderr when it is a terminal
+   */
+  readonly tty?: ProgressStream;
 }
 
-type StateFile = { version: 1; done: string[] };
+type StateFile = { version: 1; done: string[]; objects?: Record<string, number> };
 
-/** The coordinates already sent with success, from the state file. */
-function loadState(file: string): Set<string> {
-  if (!fs.existsSync(file)) return new Set();
+/** What is done: record coordinates sent with success, and S3 objects whose records all succeeded (with their count). */
+interface State {
+  readonly file: string;
+  readonly done: Set<string>;
+  readonly objects: Map<string, number>;
+}
+
+function loadState(file: string): State {
+  if (!fs.existsSync(file)) return { file, done: new Set(), objects: new Map() };
   const s = JSON.parse(fs.readFileSync(file, 'utf8')) as StateFile;
-  return new Set(s.done);
+  return { file, done: new Set(s.done), objects: new Map(Object.entries(s.objects ?? {})) };
 }
 
-function saveState(file: string, done: Set<string>): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify({ version: 1, done: [...done] } satisfies StateFile));
-  fs.renameSync(tmp, file);
+function saveState(state: State): void {
+  fs.mkdirSync(path.dirname(state.file), { recursive: true });
+  const tmp = `${state.file}.${process.pid}.tmp`;
+  const body: StateFile = { version: 1, done: [...state.done], objects: Object.fromEntries(state.objects) };
+  fs.writeFileSync(tmp, JSON.stringify(body));
+  fs.renameSync(tmp, state.file);
 }
 
 const rangeText = (r: OffsetRange) =>
@@ -49,28 +75,37 @@ const rangeText = (r: OffsetRange) =>
 const overlaps = (a: OffsetRange, b: OffsetRange) =>
   a.topic === b.topic && a.partition === b.partition && a.first <= b.last && b.first <= a.last;
 
+/** What was read again: Kafka ranges (all items at once), Kinesis ranges (each on its own). */
+interface Reads {
+  readonly kafka: ReadResult;
+  readonly kinesis: Map<SequenceRange, SequenceReadResult>;
+}
+
 export async function redrive(o: RedriveOptions, io: RedriveIo): Promise<RedriveSummary> {
   const summary: RedriveSummary = { redriven: 0, alreadyDone: 0, failedAgain: 0, expired: 0, unreadable: 0 };
-  const done = loadState(o.stateFile);
-  const source: Source = o.fromSqs
-    ? await sqsSource(o.fromSqs, { endpoint: o.awsEndpoint, region: o.region }, io.err)
-    : await errorTopicSource(o.kafka, o.fromErrorTopic!, io.err);
+  const state = loadState(o.stateFile);
+  const progress = createProgress({ tty: io.tty ?? (process.stderr.isTTY ? process.stderr : undefined), err: io.err });
+  const source = await openSource(o, state, progress);
   try {
-    io.err(`redrive: ${source.items.length} failed batch(es) from ${o.fromSqs ?? `error topic ${o.fromErrorTopic}`}`);
-    const toRead = source.items.flatMap((i) => i.ranges).filter((r) => !rangeDone(r, done));
-    const read = await readRanges(o.kafka, toRead, { offsetsOnly: o.dryRun });
+    summary.alreadyDone += source.alreadyDone ?? 0;
+    progress.line(
+      `redrive: ${source.items.length} failed batch(es) from ${sourceName(o)}${source.alreadyDone ? ` (and ${source.alreadyDone} records of objects done before)` : ''}`,
+    );
+    const reads = await readAll(o, source.items, state.done);
     if (o.dryRun) {
-      for (const item of source.items) dryRunItem(o, item, read, done, io, summary);
+      for (const item of source.items) dryRunItem(o, item, reads, state.done, io, summary);
     } else {
+      progress.setTotal(source.items.reduce((n, item) => n + pending(item, reads, state.done).count, 0));
       const invoker = redriveInvoker({ functionName: o.functionName, lambdaEndpoint: o.lambdaEndpoint, region: o.region });
       const rate = rateBound(o.maxRecordsPerSecond);
       try {
-        for (const item of source.items) await redriveItem(o, item, read, done, { invoker, rate, io, summary });
+        for (const item of source.items) await redriveItem(o, item, reads, state, { invoker, rate, progress, summary });
       } finally {
         invoker.close();
       }
     }
   } finally {
+    progress.end();
     await source.close();
   }
   io.out(
@@ -79,35 +114,128 @@ export async function redrive(o: RedriveOptions, io: RedriveIo): Promise<Redrive
   return summary;
 }
 
+const sourceName = (o: RedriveOptions) => o.fromSqs ?? o.fromS3 ?? `error topic ${o.fromErrorTopic}`;
+
+function openSource(o: RedriveOptions, state: State, progress: Progress): Promise<Source> {
+  const aws = { endpoint: o.awsEndpoint, region: o.region };
+  if (o.fromSqs) return sqsSource(o.fromSqs, aws, progress.line);
+  if (o.fromS3) return s3Source(o.fromS3, aws, state.objects, progress.line);
+  return errorTopicSource(o.kafka, o.fromErrorTopic!, progress.line);
+}
+
+/** Reads again what the items hold by coordinates only: Kafka ranges not done, every Kinesis range. */
+async function readAll(o: RedriveOptions, items: readonly WorkItem[], done: Set<string>): Promise<Reads> {
+  const kafkaItem = items.find((i) => i.records.length || i.ranges.length);
+  if (kafkaItem && Array.isArray(o.kafka.brokers) && !o.kafka.brokers.length)
+    throw new LocalEsmConfigError(
+      `${kafkaItem.label} names Kafka records: give --bootstrap-servers (and the auth flags) of the source topic's cluster`,
+    );
+  const toRead = items.flatMap((i) => i.ranges).filter((r) => !rangeDone(r, done));
+  const kafka = await readRanges(o.kafka, toRead, { offsetsOnly: o.dryRun });
+  const kinesis = new Map<SequenceRange, SequenceReadResult>();
+  const sequences = items.flatMap((i) => i.sequences ?? []);
+  if (sequences.length) {
+    const clients = new Map<string, ReturnType<typeof kinesisClient>>();
+    try {
+      for (const r of sequences) {
+        const region = o.region ?? (r.streamArn.split(':')[3] || undefined);
+        const key = region ?? '';
+        const client = clients.get(key) ?? clients.set(key, kinesisClient(o.kinesisEndpoint, region)).get(key)!;
+        kinesis.set(r, await readSequenceRange(client, r, { region }));
+      }
+    } finally {
+      for (const c of clients.values()) c.destroy();
+    }
+  }
+  return { kafka, kinesis };
+}
+
 function rangeDone(r: OffsetRange, done: Set<string>): boolean {
   for (let off = r.first; off <= r.last; off++) if (!done.has(coordinate(r.topic, r.partition, off))) return false;
   return true;
 }
 
 /** The item's ranges that are past retention or unreadable, each reported by coordinates; returns how many records. */
-function reportMissing(item: WorkItem, read: ReadResult, io: RedriveIo, summary: RedriveSummary, fix: string): number {
+function reportMissing(item: WorkItem, reads: Reads, line: (l: string) => void, summary: RedriveSummary, fix: string): number {
   let missing = 0;
+  const read = reads.kafka;
   for (const r of item.ranges) {
     for (const e of read.expired.filter((x) => overlaps(x, r))) {
       const part = { ...r, first: Math.max(r.first, e.first), last: Math.min(r.last, e.last) };
       summary.expired += part.last - part.first + 1;
       missing += part.last - part.first + 1;
-      io.err(`expired: ${rangeText(part)} of ${item.label} is past the topic's retention (below its log start)${fix}`);
+      line(`expired: ${rangeText(part)} of ${item.label} is past the topic's retention (below its log start)${fix}`);
     }
     for (const u of read.unreadable.filter((x) => overlaps(x, r))) {
       const part = { ...r, first: Math.max(r.first, u.first), last: Math.min(r.last, u.last) };
       summary.unreadable += part.last - part.first + 1;
       missing += part.last - part.first + 1;
-      io.err(`unreadable: ${rangeText(part)} of ${item.label}: ${u.reason}; check the topic and run again`);
+      line(`unreadable: ${rangeText(part)} of ${item.label}: ${u.reason}; check the topic and run again`);
+    }
+  }
+  return missing + reportKinesisMissing(item, reads, line, summary, fix);
+}
+
+function reportKinesisMissing(
+  item: WorkItem,
+  reads: Reads,
+  line: (l: string) => void,
+  summary: RedriveSummary,
+  fix: string,
+): number {
+  let missing = 0;
+  for (const r of item.sequences ?? []) {
+    const read = reads.kinesis.get(r)!;
+    if (read.expired) {
+      summary.expired += read.expired.count;
+      missing += read.expired.count;
+      const at = kinesisCoordinate(r.streamArn, r.shardId, r.start);
+      const upTo = read.expired.firstHeld ? ` up to before ${read.expired.firstHeld}` : `..${r.end}`;
+      line(
+        `expired: ${at}${upTo} (${read.expired.count} record${read.expired.count === 1 ? '' : 's'}) of ${item.label}: ${read.expired.reason}${fix}`,
+      );
+    }
+    if (read.unreadable) {
+      const n = Math.max(1, r.batchSize - read.records.length - (read.expired?.count ?? 0));
+      summary.unreadable += n;
+      missing += n;
+      line(`unreadable: ${sequenceRangeText(r)} of ${item.label}: ${read.unreadable}; run again once the stream holds it`);
     }
   }
   return missing;
 }
 
+/** The item's records not done yet, per shape, and how many records the item holds in all. */
+function pending(
+  item: WorkItem,
+  reads: Reads,
+  done: Set<string>,
+): { kafka: EsmRecord[]; kinesis: ShardRecord[]; done: number; count: number; all: number } {
+  const kafka: EsmRecord[] = [];
+  const kinesis: ShardRecord[] = [];
+  let already = 0;
+  for (const r of item.records as unknown as EsmRecord[])
+    if (done.has(coordinate(r.topic, r.partition, r.offset))) already++;
+    else kafka.push(r);
+  for (const r of item.ranges) {
+    for (let off = r.first; off <= r.last; off++) {
+      const c = coordinate(r.topic, r.partition, off);
+      if (done.has(c)) already++;
+      else if (reads.kafka.records.has(c)) kafka.push(reads.kafka.records.get(c)!);
+    }
+  }
+  for (const r of item.sequences ?? [])
+    for (const rec of reads.kinesis.get(r)!.records)
+      if (done.has(kinesisShape.coordinate(rec))) already++;
+      else kinesis.push(rec);
+  const count = kafka.length + kinesis.length;
+  return { kafka, kinesis, done: already, count, all: count + already };
+}
+
 function dryRunItem(
   o: RedriveOptions,
   item: WorkItem,
-  read: ReadResult,
+  reads: Reads,
   done: Set<string>,
   io: RedriveIo,
   summary: RedriveSummary,
@@ -121,63 +249,77 @@ function dryRunItem(
       io.out(`${item.label}: ${c} (carried) -> ${target}`);
     }
   }
-  reportMissing(item, read, io, summary, '');
+  reportMissing(item, reads, io.err, summary, '');
   for (const r of item.ranges) {
     let n = 0;
     for (let off = r.first; off <= r.last; off++) {
       const c = coordinate(r.topic, r.partition, off);
       if (done.has(c)) summary.alreadyDone++;
-      else if (!read.expired.some((e) => overlaps(e, { ...r, first: off, last: off }))) n++;
+      else if (!reads.kafka.expired.some((e) => overlaps(e, { ...r, first: off, last: off }))) n++;
     }
     summary.redriven += n;
     if (n) io.out(`${item.label}: ${rangeText(r)} (read again from the topic) -> ${target}`);
+  }
+  for (const r of item.sequences ?? []) {
+    const records = reads.kinesis.get(r)!.records;
+    const todo = records.filter((rec) => !done.has(kinesisShape.coordinate(rec)));
+    summary.alreadyDone += records.length - todo.length;
+    summary.redriven += todo.length;
+    if (todo.length) io.out(`${item.label}: ${kinesisShape.describe(todo)} (read again from the stream) -> ${target}`);
   }
 }
 
 interface Run {
   readonly invoker: RedriveInvoker;
   readonly rate: (n: number) => Promise<void>;
-  readonly io: RedriveIo;
+  readonly progress: Progress;
   readonly summary: RedriveSummary;
 }
 
-/** Sends an item's records not yet done, in batches; acknowledges it once every record succeeded. */
-async function redriveItem(o: RedriveOptions, item: WorkItem, read: ReadResult, done: Set<string>, run: Run): Promise<void> {
-  const { io, summary } = run;
-  const fix = item.ack ? '; the message is left in the queue (delete it once the loss is accepted)' : '';
-  const missing = reportMissing(item, read, io, summary, fix);
-  const todo: EsmRecord[] = [];
-  const take = (c: string, rec: EsmRecord | undefined) => {
-    if (done.has(c)) summary.alreadyDone++;
-    else if (rec) todo.push(rec);
-  };
-  for (const r of item.records as unknown as EsmRecord[]) take(coordinate(r.topic, r.partition, r.offset), r);
-  for (const r of item.ranges) {
-    for (let off = r.first; off <= r.last; off++) {
-      const c = coordinate(r.topic, r.partition, off);
-      take(c, read.records.get(c));
-    }
-  }
-  let failed = 0;
-  for (const batch of batches(todo, o.batchSize)) {
-    await run.rate(batch.length);
-    const bad = await sendBatch(o, batch, run);
-    failed += bad.length;
-    for (const r of batch) if (!bad.includes(r)) done.add(coordinate(r.topic, r.partition, r.offset));
-    saveState(o.stateFile, done);
-  }
-  if (!failed && !missing && item.ack) {
+/** Sends an item's records not yet done, in batches; acknowledges it (or records its object) once every record succeeded. */
+async function redriveItem(o: RedriveOptions, item: WorkItem, reads: Reads, state: State, run: Run): Promise<void> {
+  const { progress, summary } = run;
+  const fix = item.ack
+    ? '; the message is left in the queue (delete it once the loss is accepted)'
+    : item.doneKey
+      ? '; the object is not recorded as done'
+      : '';
+  const missing = reportMissing(item, reads, progress.line, summary, fix);
+  const todo = pending(item, reads, state.done);
+  summary.alreadyDone += todo.done;
+  const id = { bootstrapServers: o.bootstrapServers, eventSourceArn: o.eventSourceArn };
+  const failed =
+    (await sendAll(o, todo.kafka, kafkaShape(id), state, run)) + (await sendAll(o, todo.kinesis, kinesisShape, state, run));
+  if (failed || missing) return;
+  if (item.ack) {
     await item.ack();
-    io.err(`${item.label}: all records done, deleted`);
+    progress.line(`${item.label}: all records done, deleted`);
+  }
+  if (item.doneKey) {
+    state.objects.set(item.doneKey, todo.all);
+    saveState(state);
   }
 }
 
+/** Sends the records in batches, keeping each success in the state file; returns how many failed again. */
+async function sendAll<R>(o: RedriveOptions, records: R[], shape: EventShape<R>, state: State, run: Run): Promise<number> {
+  let failed = 0;
+  for (const batch of batches(records, o.batchSize, shape)) {
+    await run.rate(batch.length);
+    const bad = await sendBatch(o, batch, shape, run);
+    failed += bad.length;
+    for (const r of batch) if (!bad.includes(r)) state.done.add(shape.coordinate(r));
+    saveState(state);
+  }
+  return failed;
+}
+
 /** Batches of at most `size` records whose event stays under the synchronous payload limit. */
-function* batches(records: EsmRecord[], size: number): Generator<EsmRecord[]> {
-  let cur: EsmRecord[] = [];
+function* batches<R>(records: R[], size: number, shape: EventShape<R>): Generator<R[]> {
+  let cur: R[] = [];
   let bytes = 1024;
   for (const r of records) {
-    const b = payloadBytes(r);
+    const b = shape.bytes(r);
     if (cur.length && (cur.length >= size || bytes + b > MAX_PAYLOAD_BYTES)) {
       yield cur;
       cur = [];
@@ -190,56 +332,37 @@ function* batches(records: EsmRecord[], size: number): Generator<EsmRecord[]> {
 }
 
 /** Invokes the function with one batch (throttles retried); returns the records that failed, each failure reported. */
-async function sendBatch(o: RedriveOptions, batch: EsmRecord[], run: Run): Promise<EsmRecord[]> {
-  const { io, summary } = run;
-  const event = buildEvent({ bootstrapServers: o.bootstrapServers, eventSourceArn: o.eventSourceArn }, batch);
+async function sendBatch<R>(o: RedriveOptions, batch: R[], shape: EventShape<R>, run: Run): Promise<R[]> {
+  const { progress, summary } = run;
+  const event = shape.event(batch);
   let res: RedriveInvokeResult | undefined;
   for (let attempt = 1; attempt <= 6; attempt++) {
     res = await run.invoker.invoke(event);
     if (!res.throttled) break;
     await new Promise((r) => setTimeout(r, 500 * attempt));
   }
-  const ranges = describe(batch);
-  const failures = (res!.response as { batchItemFailures?: Array<{ itemIdentifier?: { partition?: string; offset?: number } }> })
-    ?.batchItemFailures;
-  let bad: EsmRecord[] = [];
-  if (!res!.ok) bad = batch;
-  else if (Array.isArray(failures) && failures.length) {
-    bad = batch.filter((r) =>
-      failures.some(
-        (f) => f.itemIdentifier?.partition === `${r.topic}-${r.partition}` && r.offset >= Number(f.itemIdentifier?.offset),
-      ),
-    );
-  }
+  const ranges = shape.describe(batch);
+  const bad: R[] = res!.ok ? shape.failed(batch, res!.response) : batch;
   summary.failedAgain += bad.length;
   const skipped = bad.length ? 0 : Math.min(res!.skippedDuplicates, batch.length);
   summary.alreadyDone += skipped;
   summary.redriven += batch.length - bad.length - skipped;
   if (skipped)
-    io.err(
+    progress.line(
       `already done: ${skipped} of ${ranges} were done before at function ${o.functionName} (the dispatcher's idempotency) and not run again; ` +
         'records the dispatcher logged to its error topic count as done there: to run them again, redrive them to a dispatcher with its own idempotency table',
     );
   if (bad.length)
-    io.err(
-      `failed again: ${describe(bad)} sent to function ${o.functionName}: ${res!.functionError ?? 'batchItemFailures'}${
+    progress.line(
+      `failed again: ${shape.describe(bad)} sent to function ${o.functionName}: ${res!.functionError ?? 'batchItemFailures'}${
         res!.statusCode ? ` (status ${res!.statusCode})` : ''
       }; fix the function (its log names the cause) and run redrive again: what succeeded is in ${o.stateFile}`,
     );
-  else if (skipped < batch.length) io.err(`redriven: ${ranges} -> function ${o.functionName}`);
+  progress.sent(
+    batch.length,
+    !bad.length && skipped < batch.length ? `redriven: ${ranges} -> function ${o.functionName}` : undefined,
+  );
   return bad;
-}
-
-/** "topic-p@first..last" per partition of the records. */
-function describe(records: EsmRecord[]): string {
-  const by = new Map<string, number[]>();
-  for (const r of records)
-    (by.get(`${r.topic}-${r.partition}`) ?? by.set(`${r.topic}-${r.partition}`, []).get(`${r.topic}-${r.partition}`)!).push(
-      r.offset,
-    );
-  return [...by]
-    .map(([k, offs]) => `${k}@${Math.min(...offs)}${offs.length > 1 ? `..${Math.max(...offs)}` : ''} (${offs.length})`)
-    .join(', ');
 }
 
 /** Waits so that the records sent stay at or under the bound per second. */

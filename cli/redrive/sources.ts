@@ -1,11 +1,13 @@
 /**
- * What a redrive reads: the mapping's on-failure records in an SQS queue (KafkaBatchInfo, also SNS-delivered), and the
- * dispatcher's error topic (records with their bytes, or their coordinates when truncated).
+ * What a redrive reads: the mapping's on-failure records in an SQS queue (KafkaBatchInfo or KinesisBatchInfo, also
+ * SNS-delivered) or an S3 bucket (s3-source.ts), and the dispatcher's error topic (records with their bytes, or their
+ * coordinates when truncated).
  */
 import { randomUUID } from 'node:crypto';
 import { Kafka, KafkaConfig, logLevel } from 'kafkajs';
 import { localAwsSettings } from '../aws';
 import type { OffsetRange } from './kafka-reader';
+import type { SequenceRange } from './kinesis-reader';
 
 /** One failed batch to send again: its records carried whole, and the ranges to read again from the source topic. */
 export interface WorkItem {
@@ -14,12 +16,18 @@ export interface WorkItem {
   /** Records as the event carried them (base64 key and value), from the error topic. */
   readonly records: ReadonlyArray<{ topic: string; partition: number; offset: number } & Record<string, unknown>>;
   readonly ranges: readonly OffsetRange[];
+  /** Kinesis ranges (KinesisBatchInfo), read again from the stream by sequence number. */
+  readonly sequences?: readonly SequenceRange[];
   /** Called once all the item's records succeeded (an SQS message is deleted). */
   readonly ack?: () => Promise<void>;
+  /** An S3 object's URI, kept in the state file once all its records succeeded (objects are never deleted). */
+  readonly doneKey?: string;
 }
 
 export interface Source {
   readonly items: WorkItem[];
+  /** Records of items the state file says are done, not even read (S3 objects done). */
+  readonly alreadyDone?: number;
   /** Makes what was not acknowledged visible again (SQS), closes clients. */
   close(): Promise<void>;
 }
@@ -30,10 +38,27 @@ function splitTopicPartition(k: string): { topic: string; partition: number } {
   return { topic: k.slice(0, dash), partition: Number(k.slice(dash + 1)) };
 }
 
-/** The ranges of an on-failure record (raw, or an SNS notification's Message); throws naming what is missing. */
+/** An on-failure record, raw or an SNS notification's Message. */
+function unwrap(body: string): Record<string, any> {
+  const rec = parseJson(body);
+  return rec?.Type === 'Notification' && typeof rec.Message === 'string' ? parseJson(rec.Message) : rec;
+}
+
+/** JSON.parse, whose message would quote the text: an error names no bytes. */
+function parseJson(text: string): any {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new Error('is not JSON');
+  }
+}
+
+/** The ranges of a Kafka on-failure record (raw, or an SNS notification's Message); throws naming what is missing. */
 export function onFailureRanges(body: string): OffsetRange[] {
-  let rec = JSON.parse(body);
-  if (rec?.Type === 'Notification' && typeof rec.Message === 'string') rec = JSON.parse(rec.Message);
+  return kafkaRanges(unwrap(body));
+}
+
+function kafkaRanges(rec: Record<string, any>): OffsetRange[] {
   const info = rec?.KafkaBatchInfo?.recordsInfo;
   if (!info || typeof info !== 'object') throw new Error('has no KafkaBatchInfo.recordsInfo (not a Kafka on-failure record)');
   return Object.entries(info as Record<string, { firstRecordOffset: string; lastRecordOffset: string }>).map(([k, v]) => ({
@@ -41,6 +66,50 @@ export function onFailureRanges(body: string): OffsetRange[] {
     first: Number(v.firstRecordOffset),
     last: Number(v.lastRecordOffset),
   }));
+}
+
+/** KinesisBatchInfo: the shard and the batch's first and last sequence numbers (seed 003, Lambda's with-kinesis.md). */
+function kinesisRange(rec: Record<string, any>): SequenceRange {
+  const k = rec.KinesisBatchInfo as Record<string, unknown>;
+  for (const f of ['shardId', 'startSequenceNumber', 'endSequenceNumber', 'streamArn'])
+    if (typeof k[f] !== 'string') throw new Error(`has no KinesisBatchInfo.${f}`);
+  return {
+    streamArn: k.streamArn as string,
+    shardId: k.shardId as string,
+    start: k.startSequenceNumber as string,
+    end: k.endSequenceNumber as string,
+    batchSize: Number(k.batchSize) || 1,
+  };
+}
+
+/**
+ * The records an S3 object's `payload` carries: the whole event as an escaped JSON string (seed 002, Lambda's
+ * "S3 destination example invocation record": "the payload field contains the original invocation record").
+ */
+function carriedKafkaRecords(payload: unknown): WorkItem['records'] | undefined {
+  if (typeof payload !== 'string') return undefined;
+  const event = parseJson(payload) as { records?: Record<string, Array<Record<string, unknown>>> };
+  if (!event?.records || typeof event.records !== 'object') return undefined;
+  const records = Object.values(event.records).flat();
+  const valid = records.every((r) => typeof r.topic === 'string' && typeof r.partition === 'number' && r.offset !== undefined);
+  return valid
+    ? records.map((r) => ({ ...r, topic: r.topic as string, partition: r.partition as number, offset: Number(r.offset) }))
+    : undefined;
+}
+
+/**
+ * An on-failure record as work: Kinesis by sequence range; Kafka by offset ranges, or, when it carries the event
+ * (S3), its records as they are. Throws naming what is missing.
+ */
+export function onFailureItem(label: string, body: string, extra: Pick<WorkItem, 'ack' | 'doneKey'> = {}): WorkItem {
+  const rec = unwrap(body);
+  if (rec?.KinesisBatchInfo) return { label, records: [], ranges: [], sequences: [kinesisRange(rec)], ...extra };
+  if (!rec?.KafkaBatchInfo)
+    throw new Error('has neither KafkaBatchInfo nor KinesisBatchInfo (not an on-failure record of a stream mapping)');
+  const carried = carriedKafkaRecords(rec.payload);
+  return carried?.length
+    ? { label, records: carried, ranges: [], ...extra }
+    : { label, records: [], ranges: kafkaRanges(rec), ...extra };
 }
 
 /** Every message of the queue now (received until an empty answer, hidden for the run). */
@@ -62,16 +131,14 @@ export async function sqsSource(
       const label = `sqs message ${m.MessageId}`;
       unacked.set(m.MessageId!, m.ReceiptHandle!);
       try {
-        const ranges = onFailureRanges(m.Body ?? '');
-        items.push({
-          label,
-          records: [],
-          ranges,
-          ack: async () => {
-            await client.send(new sqs.DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
-            unacked.delete(m.MessageId!);
-          },
-        });
+        items.push(
+          onFailureItem(label, m.Body ?? '', {
+            ack: async () => {
+              await client.send(new sqs.DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
+              unacked.delete(m.MessageId!);
+            },
+          }),
+        );
       } catch (e) {
         warn(`${label}: ${(e as Error).message}; left in the queue`);
       }

@@ -95,3 +95,197 @@ describe('redrive invocations', () => {
     expect(skippedDuplicates('a plain log line\n')).toBe(0);
   });
 });
+
+describe('redrive: Kinesis and S3 on-failure records', () => {
+  const { onFailureItem } = require('../../cli/redrive/sources') as typeof import('../../cli/redrive/sources');
+  const kinesisBatchInfo = {
+    shardId: 'shardId-000000000001',
+    startSequenceNumber: '49601189658422359378836298521827638475320189012309704722',
+    endSequenceNumber: '49601189658422359378836298522902373528957594348623495186',
+    approximateArrivalOfFirstRecord: '2019-11-14T00:38:04.835Z',
+    approximateArrivalOfLastRecord: '2019-11-14T00:38:05.580Z',
+    batchSize: 500,
+    streamArn: 'arn:aws:kinesis:us-east-2:123456789012:stream/mystream',
+  };
+
+  test('a KinesisBatchInfo record (as seed 003 shows it) gives its shard sequence range, also through SNS', () => {
+    // GIVEN the example invocation record of Lambda's Kinesis docs
+    const body = JSON.stringify({ version: '1.0', KinesisBatchInfo: kinesisBatchInfo });
+    // WHEN it is read, raw and as an SNS notification
+    const raw = onFailureItem('m', body);
+    const sns = onFailureItem('m', JSON.stringify({ Type: 'Notification', Message: body }));
+    // THEN it names the range to read again, sequence numbers kept as the decimal strings they are
+    const want = {
+      streamArn: kinesisBatchInfo.streamArn,
+      shardId: 'shardId-000000000001',
+      start: kinesisBatchInfo.startSequenceNumber,
+      end: kinesisBatchInfo.endSequenceNumber,
+      batchSize: 500,
+    };
+    expect(raw.sequences).toEqual([want]);
+    expect(sns.sequences).toEqual([want]);
+    expect(raw.ranges).toEqual([]);
+  });
+
+  test('a Kafka S3 object carries its records in payload (the whole event); without payload its ranges are read again', () => {
+    // GIVEN an S3 object as seed 002 shows it: KafkaBatchInfo plus payload, the event as an escaped JSON string
+    const rec = { topic: 't', partition: 3, offset: 7, timestamp: 1, timestampType: 'CREATE_TIME', value: 'YQ==', headers: [] };
+    const info = { recordsInfo: { 't-3': { firstRecordOffset: '7', lastRecordOffset: '7' } } };
+    const payload = JSON.stringify({ eventSource: 'SelfManagedKafka', records: { 't-3': [rec] } });
+    // WHEN it is read
+    const withPayload = onFailureItem('o', JSON.stringify({ KafkaBatchInfo: info, payload }), { doneKey: 's3://b/k' });
+    const without = onFailureItem('o', JSON.stringify({ KafkaBatchInfo: info }));
+    // THEN the carried records go as they are, and the object is what is recorded as done
+    expect(withPayload).toMatchObject({ records: [rec], ranges: [], doneKey: 's3://b/k' });
+    expect(without).toMatchObject({ records: [], ranges: [{ topic: 't', partition: 3, first: 7, last: 7 }] });
+  });
+
+  test('fails naming what is wrong, never quoting the bytes', () => {
+    expect(() => onFailureItem('o', 'secret-bytes-not-json')).toThrow(/^is not JSON$/);
+    expect(() => onFailureItem('o', JSON.stringify({ requestContext: {} }))).toThrow(
+      /neither KafkaBatchInfo nor KinesisBatchInfo/,
+    );
+    expect(() => onFailureItem('o', JSON.stringify({ KinesisBatchInfo: { shardId: 's' } }))).toThrow(
+      /has no KinesisBatchInfo.startSequenceNumber/,
+    );
+  });
+
+  test('parses s3://bucket[/prefix]', () => {
+    const { parseS3Uri } = require('../../cli/redrive/s3-source') as typeof import('../../cli/redrive/s3-source');
+    expect(parseS3Uri('s3://b')).toEqual({ bucket: 'b', prefix: '' });
+    expect(parseS3Uri('s3://b/aws/lambda/')).toEqual({ bucket: 'b', prefix: 'aws/lambda/' });
+    expect(() => parseS3Uri('b/k')).toThrow(/not an s3:\/\/BUCKET\[\/PREFIX\] URI/);
+  });
+});
+
+describe('redrive: reading a Kinesis range again', () => {
+  const { readSequenceRange } = require('../../cli/redrive/kinesis-reader') as typeof import('../../cli/redrive/kinesis-reader');
+  const range = {
+    streamArn: 'arn:aws:kinesis:us-east-1:1:stream/s',
+    shardId: 'shardId-000000000000',
+    start: '10',
+    end: '12',
+    batchSize: 3,
+  };
+  const rec = (seq: number) => ({
+    SequenceNumber: String(seq),
+    PartitionKey: 'k',
+    Data: Buffer.from('d'),
+    ApproximateArrivalTimestamp: new Date(0),
+  });
+  /** A fake Kinesis API: GetShardIterator answers `iterator` (or throws), GetRecords the pages in order. */
+  const fake = (pages: Array<{ Records: any[]; NextShardIterator?: string; MillisBehindLatest?: number }>, refuse?: string) => {
+    const sent: any[] = [];
+    return {
+      sent,
+      send: async (cmd: any) => {
+        sent.push(cmd.input);
+        if ('ShardIteratorType' in cmd.input) {
+          if (refuse) throw Object.assign(new Error('trimmed'), { name: refuse });
+          return { ShardIterator: 'it' };
+        }
+        return pages.shift() ?? { Records: [], NextShardIterator: 'it', MillisBehindLatest: 0 };
+      },
+    } as any;
+  };
+
+  test('reads AT_SEQUENCE_NUMBER until past the end sequence number, as aws:kinesis records', async () => {
+    // GIVEN a shard holding 10..14 in two pages
+    const client = fake([
+      { Records: [rec(10), rec(11)], NextShardIterator: 'it', MillisBehindLatest: 10 },
+      { Records: [rec(12), rec(13), rec(14)], NextShardIterator: 'it', MillisBehindLatest: 0 },
+    ]);
+    // WHEN the range 10..12 is read
+    const r = await readSequenceRange(client, range);
+    // THEN exactly 10..12 come back, each as the mapping's event carries it
+    expect(client.sent[0]).toMatchObject({ ShardIteratorType: 'AT_SEQUENCE_NUMBER', StartingSequenceNumber: '10' });
+    expect(r.records.map((x) => x.raw.eventID)).toEqual([
+      'shardId-000000000000:10',
+      'shardId-000000000000:11',
+      'shardId-000000000000:12',
+    ]);
+    expect(r.records[0].raw).toMatchObject({
+      eventSource: 'aws:kinesis',
+      eventSourceARN: range.streamArn,
+      awsRegion: 'us-east-1',
+    });
+    expect(r.expired).toBeUndefined();
+    expect(r.unreadable).toBeUndefined();
+  });
+
+  test('a shard whose first record is later than the start: the records before it are expired, the rest read', async () => {
+    const r = await readSequenceRange(fake([{ Records: [rec(12), rec(13)], NextShardIterator: 'it' }]), range);
+    expect(r.records.map((x) => x.sequenceNumber)).toEqual(['12']);
+    expect(r.expired).toMatchObject({ count: 2, firstHeld: '12' });
+  });
+
+  test.each(['InvalidArgumentException'])('a sequence number refused (%s) is expired: the whole batch', async (name) => {
+    const r = await readSequenceRange(fake([], name), range);
+    expect(r).toMatchObject({ records: [], expired: { count: 3 } });
+    expect(r.expired!.reason).toContain(name);
+  });
+
+  test('a range not in the shard now (its tip reached first) is unreadable; a stream not found names the fix', async () => {
+    const r = await readSequenceRange(fake([{ Records: [rec(10)], NextShardIterator: 'it', MillisBehindLatest: 0 }]), range);
+    expect(r.records).toHaveLength(1);
+    expect(r.unreadable).toMatch(/holds nothing up to 12/);
+    const gone = await readSequenceRange(fake([], 'ResourceNotFoundException'), range);
+    expect(gone.unreadable).toMatch(/ResourceNotFoundException: trimmed; check --kinesis-endpoint/);
+  });
+});
+
+describe('redrive progress', () => {
+  const { createProgress, progressText, duration } =
+    require('../../cli/redrive/progress') as typeof import('../../cli/redrive/progress');
+  const fakeTty = (isTTY: boolean, columns = 200) => {
+    const chunks: string[] = [];
+    return { chunks, stream: { isTTY, columns, write: (c: string) => chunks.push(c) } };
+  };
+
+  test('on a terminal: one line rewritten in place with sent/total, rate and ETA; lines that stay clear it first', () => {
+    // GIVEN a terminal and a clock
+    const tty = fakeTty(true);
+    const err: string[] = [];
+    let t = 0;
+    const p = createProgress({ tty: tty.stream, err: (l) => err.push(`${tty.chunks.length}:${l}`), now: () => t });
+    // WHEN 500 records are to go and two invocations of 100 are sent, 5 s apart, with a problem in between
+    p.setTotal(500);
+    t = 5_000;
+    p.sent(100, 'redriven: t-0@0..99 -> function f');
+    p.line('failed again: t-0@100..199 ...');
+    t = 10_000;
+    p.sent(100, 'redriven: t-0@200..299 -> function f');
+    p.end();
+    // THEN the line is rewritten with \r, never a newline, and the per-invocation lines are not printed
+    const drawn = tty.chunks.filter((c) => c.startsWith('\r\x1b[K') && c.length > 4);
+    expect(drawn[1]).toBe('\r\x1b[Kredrive: 100/500 records (20%), 20.0 records/s, ETA 0:20');
+    expect(drawn[drawn.length - 1]).toBe('\r\x1b[Kredrive: 200/500 records (40%), 20.0 records/s, ETA 0:15');
+    expect(tty.chunks.join('')).not.toContain('\n');
+    // AND a line that stays is written after the progress line was cleared, and the last chunk clears it
+    expect(err).toEqual([`3:failed again: t-0@100..199 ...`]);
+    expect(tty.chunks[2]).toBe('\r\x1b[K');
+    expect(tty.chunks[tty.chunks.length - 1]).toBe('\r\x1b[K');
+  });
+
+  test('not a terminal: one line per invocation, as before, and no control characters', () => {
+    const tty = fakeTty(false);
+    const err: string[] = [];
+    const p = createProgress({ tty: tty.stream, err: (l) => err.push(l) });
+    p.setTotal(2);
+    p.sent(1, 'redriven: a -> function f');
+    p.sent(1);
+    p.line('expired: b');
+    p.end();
+    expect(err).toEqual(['redriven: a -> function f', 'expired: b']);
+    expect(tty.chunks).toEqual([]);
+  });
+
+  test('the line fits the terminal; durations read h:mm:ss', () => {
+    const tty = fakeTty(true, 20);
+    createProgress({ tty: tty.stream, err: () => undefined }).setTotal(10);
+    expect(tty.chunks[0]).toBe('\r\x1b[Kredrive: 0/10 recor');
+    expect(progressText(0, 0, 0)).toBe('redrive: 0/0 records (100%), 0.0 records/s');
+    expect(duration(3725)).toBe('1:02:05');
+    expect(duration(65)).toBe('1:05');
+  });
+});

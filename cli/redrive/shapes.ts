@@ -1,0 +1,78 @@
+/**
+ * The two event shapes a redrive sends, each as the mapping builds it: Kafka (SelfManagedKafka or aws:kafka, records
+ * grouped by topic-partition, cli/kafka/event.ts) and Kinesis (aws:kinesis, cli/kinesis/event.ts), with how a
+ * response names failed records and how output names records (coordinates only).
+ */
+import { buildEvent, EsmRecord, EventSourceIdentity } from '../kafka/event';
+import { buildKinesisEvent, kinesisPartialFailures, ShardRecord } from '../kinesis/event';
+import { coordinate } from './kafka-reader';
+import { kinesisCoordinate, streamNameOf } from './kinesis-reader';
+
+export interface EventShape<R> {
+  event(batch: readonly R[]): unknown;
+  /** The records a successful invocation's response reports as failed (batchItemFailures). */
+  failed(batch: readonly R[], response: unknown): R[];
+  coordinate(r: R): string;
+  /** The batch by coordinates: "topic-p@first..last (n)" or "stream/shard@first..last (n)". */
+  describe(batch: readonly R[]): string;
+  /** Bytes the record adds to the event. */
+  bytes(r: R): number;
+}
+
+/** first..last (n) of the positions of each group, in the order met. */
+function byGroup<R>(
+  records: readonly R[],
+  group: (r: R) => string,
+  at: (r: R) => string,
+  order: (a: string, b: string) => number,
+) {
+  const by = new Map<string, string[]>();
+  for (const r of records) (by.get(group(r)) ?? by.set(group(r), []).get(group(r))!).push(at(r));
+  return [...by]
+    .map(([k, at]) => {
+      const sorted = [...at].sort(order);
+      return `${k}@${sorted[0]}${sorted.length > 1 ? `..${sorted[sorted.length - 1]}` : ''} (${sorted.length})`;
+    })
+    .join(', ');
+}
+
+export function kafkaShape(id: EventSourceIdentity): EventShape<EsmRecord> {
+  return {
+    event: (batch) => buildEvent(id, batch),
+    failed(batch, response) {
+      const failures = (response as { batchItemFailures?: Array<{ itemIdentifier?: { partition?: string; offset?: number } }> })
+        ?.batchItemFailures;
+      if (!Array.isArray(failures) || !failures.length) return [];
+      return batch.filter((r) =>
+        failures.some(
+          (f) => f.itemIdentifier?.partition === `${r.topic}-${r.partition}` && r.offset >= Number(f.itemIdentifier?.offset),
+        ),
+      );
+    },
+    coordinate: (r) => coordinate(r.topic, r.partition, r.offset),
+    describe: (batch) =>
+      byGroup(
+        batch,
+        (r) => `${r.topic}-${r.partition}`,
+        (r) => String(r.offset),
+        (a, b) => Number(a) - Number(b),
+      ),
+    bytes: (r) => Buffer.byteLength(JSON.stringify(r)) + 1,
+  };
+}
+
+const bigOrder = (a: string, b: string) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0);
+
+export const kinesisShape: EventShape<ShardRecord> = {
+  event: (batch) => buildKinesisEvent(batch),
+  failed: (batch, response) => kinesisPartialFailures(batch, response),
+  coordinate: (r) => kinesisCoordinate(r.raw.eventSourceARN, r.shardId, r.sequenceNumber),
+  describe: (batch) =>
+    byGroup(
+      batch,
+      (r) => `${streamNameOf(r.raw.eventSourceARN)}/${r.shardId}`,
+      (r) => r.sequenceNumber,
+      bigOrder,
+    ),
+  bytes: (r) => Buffer.byteLength(JSON.stringify(r.raw)) + 1,
+};

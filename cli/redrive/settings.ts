@@ -30,7 +30,12 @@ export async function redriveSettings(
   const given = (flag: string) => (flags as Record<string, unknown>)[flag.slice(2)] !== undefined;
   for (const u of t?.unresolved ?? []) if (!u.flags.some(given)) notice(`template: ${u.text}`);
   const aws = { endpoint: flags['aws-endpoint'], region: flags.region };
-  const auth = await authFromSecrets({ ...secretsOf(flags, t), ...aws }, clients.secretsManager);
+  const fromSecrets = await authFromSecrets({ ...secretsOf(flags, t), ...aws }, clients.secretsManager);
+  // --username/--password without --sasl authenticate with the template's mechanism.
+  const mechanism = !flags.sasl && !fromSecrets.sasl && flags.username ? t?.mechanism : undefined;
+  const auth = mechanism
+    ? { ...fromSecrets, sasl: { mechanism, username: flags.username!, password: flags.password ?? '' } }
+    : fromSecrets;
   const source =
     flags['from-sqs'] || flags['from-s3'] || flags['from-error-topic'] ? {} : await sourceOf(t, aws, notice, clients.sqs);
   const missing = (flag: string) => t?.unresolved.find((u) => u.flags.includes(flag))?.text;

@@ -137,6 +137,18 @@ describe('redrive --template', () => {
     expect(calls).toEqual([]);
   });
 
+  test("--username and --password without --sasl use the template's mechanism", async () => {
+    // GIVEN the literal template (SASL_SCRAM_512_AUTH)
+    // WHEN the user is given as flags only
+    const o = await redriveSettings(
+      ['--template', literalTemplate(), '--username', 'u', '--password', 'p'],
+      () => undefined,
+      clients({}),
+    );
+    // THEN SCRAM-512 is used with them
+    expect(o.kafka.sasl).toEqual({ mechanism: 'scram-sha-512', username: 'u', password: 'p' });
+  });
+
   test("the example app's SCRAM stack: what is resolved at deploy time is named with the flag to give", async () => {
     // GIVEN the example app's self-managed SCRAM stack, synthesized (its function, queue and secret are created)
     const app = new App();

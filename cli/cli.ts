@@ -12,6 +12,8 @@ import { LocalKinesisEsmOptions, LocalKinesisEventSourceMapping } from './kinesi
 import { accessFlag, mergeSchemaRegistryProps, schemaRegistrySettings } from './kafka/schemas-config';
 import { PropsFile, settingsFromTemplate } from './template';
 import { parseRedriveArgs, REDRIVE_USAGE } from './redrive/options';
+import { DOCTOR_USAGE } from './doctor/options';
+import { doctorCommand } from './doctor/command';
 import { ESM_LIMITS } from '../contract/esm-limits';
 
 const BATCH_SIZE = ESM_LIMITS.batchSize.join('-');
@@ -232,9 +234,17 @@ export async function main(argv: string[]): Promise<void> {
   const [command, ...args] = argv;
   const help = !command || argv.some((a) => a === '--help' || a === '-h');
   if (command === 'redrive' && !help) return redriveCommand(args);
+  if (command === 'doctor' && !help) return doctorCommand(args);
   if (help || command !== 'local') {
     if (!help) process.stderr.write(`unknown command "${command}"\n`);
-    const usage = command === 'redrive' ? REDRIVE_USAGE : command === 'local' ? USAGE : `${USAGE}\n${REDRIVE_USAGE}`;
+    const usage =
+      command === 'redrive'
+        ? REDRIVE_USAGE
+        : command === 'doctor'
+          ? DOCTOR_USAGE
+          : command === 'local'
+            ? USAGE
+            : `${USAGE}\n${REDRIVE_USAGE}\n${DOCTOR_USAGE}`;
     (help ? process.stdout : process.stderr).write(`${usage}\n`);
     process.exitCode = help ? 0 : 2;
     return;

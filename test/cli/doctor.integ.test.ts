@@ -1,0 +1,227 @@
+/**
+ * cdk-kafka-lambda doctor against a real broker of its own with an authorizer (KRaft's StandardAuthorizer), so the
+ * shared broker of the other tests keeps no ACLs: ACLs are set over PLAINTEXT as ANONYMOUS (a super user), the
+ * checks run as the SCRAM user on the SASL_SSL listener and as the client certificate on the SSL (mTLS) listener.
+ */
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { AclOperationTypes, AclPermissionTypes, AclResourceTypes, Admin, Kafka, logLevel, ResourcePatternTypes } from 'kafkajs';
+import * as te from '../../testenv';
+import { runDoctor } from '../../cli/doctor/doctor';
+import { parseDoctorArgs } from '../../cli/doctor/options';
+import { formatResult } from '../../cli/doctor/output';
+import { CheckResult, exitStatus, PROBLEM } from '../../cli/doctor/result';
+
+jest.setTimeout(120_000);
+
+describe('cdk-kafka-lambda doctor against a broker with an authorizer', () => {
+  const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'doctor-broker-'));
+  const id = randomUUID().slice(0, 8);
+  const topic = `doctor-orders-${id}`;
+  const errorTopic = `doctor-errors-${id}`;
+  const othersTopic = `doctor-others-${id}`;
+  const group = `doctor-group-${id}`;
+  let env: te.TestEnv;
+  let admin: Admin;
+  let user: string;
+  let password: string;
+
+  beforeAll(async () => {
+    env = await te.start({
+      runDir,
+      services: ['kafka'],
+      ownerPid: process.pid,
+      kafkaProperties: {
+        'authorizer.class.name': 'org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+        // ANONYMOUS: the PLAINTEXT and CONTROLLER listeners' principal (the broker itself, and this test's admin).
+        'super.users': 'User:ANONYMOUS',
+        'allow.everyone.if.no.acl.found': 'false',
+      },
+    });
+    ({ username: user, password } = env.kafka.scram['SCRAM-SHA-512']);
+    admin = new Kafka({ ...te.kafkaClientConfig('plaintext', undefined, env), logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    await Promise.all([topic, errorTopic, othersTopic].map((t) => te.createTopic(t, t === topic ? 3 : 1, env)));
+    const allow = (
+      resourceType: AclResourceTypes,
+      resourceName: string,
+      operation: AclOperationTypes,
+      principal = `User:${user}`,
+    ) => ({
+      resourceType,
+      resourceName,
+      resourcePatternType: ResourcePatternTypes.LITERAL,
+      principal,
+      host: '*',
+      operation,
+      permissionType: AclPermissionTypes.ALLOW,
+    });
+    await admin.createAcls({
+      acl: [
+        allow(AclResourceTypes.CLUSTER, 'kafka-cluster', AclOperationTypes.DESCRIBE), // DescribeAcls
+        allow(AclResourceTypes.TOPIC, topic, AclOperationTypes.READ), // Read implies Describe
+        allow(AclResourceTypes.GROUP, group, AclOperationTypes.READ),
+        allow(AclResourceTypes.TOPIC, errorTopic, AclOperationTypes.WRITE),
+        allow(AclResourceTypes.TOPIC, othersTopic, AclOperationTypes.READ, 'User:someone-else'),
+        // Describe on names that are not topics (yet), so the broker may say that they do not exist.
+        {
+          ...allow(AclResourceTypes.TOPIC, `doctor-missing-${id}`, AclOperationTypes.DESCRIBE),
+          resourcePatternType: ResourcePatternTypes.PREFIXED,
+        },
+      ],
+    });
+  });
+  afterAll(async () => {
+    await admin?.disconnect();
+    if (env) await te.stop(env, { purge: true });
+    fs.rmSync(runDir, { recursive: true, force: true });
+  });
+
+  /** Flags of the SCRAM user on the SASL_SSL listener, verified against the test CA; `extra` adds or replaces. */
+  const scramFlags = (o: { password?: string; caFile?: string; topic?: string; server?: string } = {}) => [
+    '--bootstrap-servers',
+    o.server ?? env.kafka.bootstrap.saslSsl,
+    '--topic',
+    o.topic ?? topic,
+    '--sasl',
+    'scram-sha-512',
+    '--username',
+    user,
+    '--password',
+    o.password ?? password,
+    '--tls',
+    '--ca-file',
+    o.caFile ?? env.certs.files.caCert,
+    '--consumer-group-id',
+    group,
+    '--error-topic',
+    errorTopic,
+    '--timeout',
+    '5',
+  ];
+
+  async function doctor(args: string[]) {
+    const results = await runDoctor(parseDoctorArgs(args), () => undefined);
+    const text = results.flatMap(formatResult).join('\n');
+    return { results, text, exit: exitStatus(results) };
+  }
+  const of = (results: CheckResult[], step: CheckResult['step']) => results.filter((r) => r.step === step);
+
+  test('GIVEN the user has every ACL the mapping needs WHEN doctor runs THEN every check passes and the exit status is 0', async () => {
+    const { results, text, exit } = await doctor(scramFlags());
+
+    expect(exit).toBe(0);
+    expect(text).toContain(`4 topic ${topic} (source): 3 partitions`);
+    expect(text).toContain(`4 topic ${errorTopic} (error): 1 partitions`);
+    expect(of(results, 'acls').map((r) => r.subject)).toEqual([
+      `Describe on topic ${topic} for User:${user}`,
+      `Read on topic ${topic} for User:${user}`,
+      `Describe on group ${group} for User:${user}`,
+      `Read on group ${group} for User:${user}`,
+      `Write on topic ${errorTopic} for User:${user}`,
+    ]);
+    expect(text).not.toContain(password);
+  });
+
+  test('GIVEN a wrong password WHEN doctor runs THEN authentication fails with the SASL problem and the topics are skipped', async () => {
+    const wrong = `wrong-${randomUUID()}`;
+    const { results, text, exit } = await doctor(scramFlags({ password: wrong }));
+
+    expect(exit).toBe(1);
+    expect(of(results, 'auth')[0]).toMatchObject({ status: 'failed', problem: PROBLEM.saslAuthenticationFailed });
+    expect(text).toContain(`mapping: ${PROBLEM.saslAuthenticationFailed}`);
+    expect(of(results, 'topics')).toEqual([
+      expect.objectContaining({ status: 'skipped', detail: 'skipped (needs authentication)' }),
+    ]);
+    expect(text).not.toContain(wrong);
+    expect(text).not.toContain(password);
+  });
+
+  test('GIVEN a topic that does not exist WHEN doctor runs THEN the topic check fails with the topic problem', async () => {
+    const missing = `doctor-missing-${id}`;
+    const { results, exit } = await doctor(scramFlags({ topic: missing }));
+
+    expect(exit).toBe(1);
+    expect(of(results, 'topics')[0]).toMatchObject({
+      subject: `${missing} (source)`,
+      status: 'failed',
+      detail: 'the topic does not exist',
+      problem: PROBLEM.topicNotFound,
+    });
+  });
+
+  test('GIVEN ACLs on a topic for another user only WHEN doctor runs THEN the topic and its ACLs fail as not authorized', async () => {
+    const { results, text, exit } = await doctor(scramFlags({ topic: othersTopic }));
+
+    expect(exit).toBe(1);
+    expect(of(results, 'topics')[0]).toMatchObject({ status: 'failed', problem: PROBLEM.clusterFailedToAuthorize });
+    const read = of(results, 'acls').find((r) => r.subject === `Read on topic ${othersTopic} for User:${user}`);
+    expect(read).toMatchObject({ status: 'failed', problem: PROBLEM.clusterFailedToAuthorize });
+    expect(read?.detail).toContain('ACLs name the topic for others only');
+    expect(text).toContain(`--allow-principal User:${user} --operation Read --topic ${othersTopic}`);
+  });
+
+  test('GIVEN a CA that did not sign the broker certificate WHEN doctor runs THEN TLS fails and authentication is skipped', async () => {
+    const { results, text, exit } = await doctor(scramFlags({ caFile: env.certs.files.untrustedCaCert }));
+
+    expect(exit).toBe(1);
+    expect(of(results, 'tls')[0]).toMatchObject({ status: 'failed', problem: PROBLEM.lambdaFailedToAuthenticateServer });
+    expect(of(results, 'tls')[0].detail).toMatch(
+      /not trusted: (UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY|.*self.signed)/i,
+    );
+    expect(of(results, 'auth')).toEqual([
+      expect.objectContaining({ status: 'skipped', detail: 'skipped (needs a verified TLS connection)' }),
+    ]);
+    expect(text).toContain(`mapping: ${PROBLEM.lambdaFailedToAuthenticateServer}`);
+  });
+
+  test('GIVEN a port nothing listens on WHEN doctor runs THEN TCP fails with the connection problem and the rest is skipped', async () => {
+    const closed = await freedPort();
+    const { results, exit } = await doctor(scramFlags({ server: `127.0.0.1:${closed}` }));
+
+    expect(exit).toBe(1);
+    expect(of(results, 'network')[0]).toMatchObject({ status: 'failed', problem: PROBLEM.connection });
+    expect(of(results, 'network')[0].detail).toContain(`connection refused, nothing listens on 127.0.0.1:${closed}`);
+    expect(results.filter((r) => r.status === 'skipped').map((r) => r.step)).toEqual(['tls', 'auth', 'topics', 'group', 'acls']);
+  });
+
+  test('GIVEN the client certificate on the mTLS listener, which may not DescribeAcls WHEN doctor runs THEN it authenticates and says what could not be checked', async () => {
+    const { results, text, exit } = await doctor([
+      '--bootstrap-servers',
+      env.kafka.bootstrap.ssl,
+      '--topic',
+      topic,
+      '--ca-file',
+      env.certs.files.caCert,
+      '--cert-file',
+      env.certs.files.clientChain,
+      '--key-file',
+      env.certs.files.clientKey,
+      '--consumer-group-id',
+      group,
+    ]);
+
+    expect(exit).toBe(1);
+    expect(of(results, 'auth')[0]).toMatchObject({ status: 'passed', subject: 'mTLS as CN=ckl-test-client' });
+    expect(of(results, 'topics')[0]).toMatchObject({ status: 'failed', problem: PROBLEM.clusterFailedToAuthorize });
+    expect(of(results, 'group')[0]).toMatchObject({ status: 'failed', problem: PROBLEM.clusterFailedToAuthorize });
+    expect(text).toContain(`fix: allow Describe and Read on group ${group} to User:CN=ckl-test-client`);
+    expect(of(results, 'acls').find((r) => r.subject === `Read on topic ${topic} for User:CN=ckl-test-client`)).toMatchObject({
+      status: 'unchecked',
+      detail: expect.stringContaining('could not be checked: DescribeAcls denied'),
+    });
+  });
+});
+
+/** A loopback port that was free a moment ago, with nothing listening on it now. */
+function freedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}

@@ -112,6 +112,40 @@ describe('redrive --template with the auth from Secrets Manager', () => {
     expect([...notices, ...err].join('\n')).not.toContain(env.kafka.scram['SCRAM-SHA-512'].password);
   });
 
+  test('--secret-arn with an mTLS secret (encrypted key and its password) and --ca-secret-arn read over the SSL listener', async () => {
+    // GIVEN 3 records, an on-failure record naming them in a moto queue, the client certificate with its PBES2-encrypted
+    // key and password in a moto secret, and the root CA in another
+    const topic = `redrive-mtls-${randomUUID()}`;
+    await te.createTopic(topic, 1);
+    const producer = new Kafka({ ...te.kafkaClientConfig('plaintext'), logLevel: logLevel.NOTHING }).producer();
+    await producer.connect();
+    await producer.send({ topic, messages: [0, 1, 2].map((n) => ({ value: JSON.stringify({ n }) })) });
+    await producer.disconnect();
+    const url = (await sqs.send(new CreateQueueCommand({ QueueName: `redrive-mtls-${randomUUID()}` }))).QueueUrl!;
+    const recordsInfo = { [`${topic}-0`]: { firstRecordOffset: '0', lastRecordOffset: '2' } };
+    await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: JSON.stringify({ KafkaBatchInfo: { recordsInfo } }) }));
+    const { pem, passwords } = env.certs;
+    const secretArn = await secret(
+      JSON.stringify({ certificate: pem.clientChain, privateKey: pem.clientKeyPbes2, privateKeyPassword: passwords.pbes2 }),
+    );
+    const caSecretArn = await secret(JSON.stringify({ certificate: pem.caCert }));
+
+    // WHEN redrive runs with the flags only
+    const o = await redriveSettings(
+      [
+        ...['--from-sqs', url, '--bootstrap-servers', env.kafka.bootstrap.ssl, '--function-name', target],
+        ...['--secret-arn', secretArn, '--ca-secret-arn', caSecretArn, ...aws(`${topic}.json`)],
+      ],
+      () => undefined,
+    );
+    const summary = await redrive(o, { out: () => undefined, err: () => undefined });
+
+    // THEN the records were read with the client certificate and reached the function once
+    expect(o.kafka.sasl).toBeUndefined();
+    expect(summary).toEqual({ redriven: 3, alreadyDone: 0, failedAgain: 0, expired: 0, unreadable: 0 });
+    expect((await records()).filter((r) => r.startsWith(topic))).toEqual([0, 1, 2].map((n) => `${topic}-0@${n}`));
+  });
+
   test('fails naming the secret ARN and the fix when the secret is missing or malformed, never its value', async () => {
     // GIVEN a secret that is not JSON, one without a password, and an ARN that names no secret
     const notJson = await secret('hunter2-not-json');

@@ -28,8 +28,9 @@ export const REDRIVE_USAGE = `usage: cdk-kafka-lambda redrive (--from-sqs QUEUE_
   --template FILE [--mapping ID] the settings of the template's event source mapping (the only Kafka or Kinesis
                                 one, or --mapping's): its bootstrap servers, MSK cluster ARN, function, auth
                                 secrets, and its on-failure destination (SQS queue or S3 bucket) as the source
-                                when no --from-* is given; flags win; what the template resolves only at deploy
-                                time is named with the flag to give
+                                when no --from-* is given; flags win, and a source, --bootstrap-servers and
+                                --function-name are needed only where the template does not give them (what it
+                                resolves only at deploy time is named with the flag to give)
   --secret-arn ARN              the mapping's auth secret in Secrets Manager: SASL {username, password} (with the
                                 template's mechanism or --sasl), or mTLS {certificate, privateKey[, privateKeyPassword]}
   --ca-secret-arn ARN           the root CA's secret {certificate} (SERVER_ROOT_CA_CERTIFICATE); Secrets Manager's

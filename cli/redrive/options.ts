@@ -37,7 +37,7 @@ export const REDRIVE_USAGE = `usage: cdk-kafka-lambda redrive (--from-sqs QUEUE_
                                 endpoint is --aws-endpoint or the SDK's
   --bootstrap-servers, --sasl, --tls, --ca-file, --cert-file, --key-file
                                 the source cluster and the mapping's auth, as \`local\` takes them (required for
-                                Kafka records; not for Kinesis ones)
+                                Kafka records read again by offset; not for Kinesis ones)
   --kinesis-endpoint URL        the Kinesis API a Kinesis range is read again from, as \`local\` takes it
   --function-name NAME|ARN      the function invoked (endpoint: --lambda-endpoint, AWS_ENDPOINT_URL_LAMBDA or the SDK's config)
   --state-file PATH             what is done (record coordinates), so a second run continues

@@ -125,7 +125,8 @@ function openSource(o: RedriveOptions, state: State, progress: Progress): Promis
 
 /** Reads again what the items hold by coordinates only: Kafka ranges not done, every Kinesis range. */
 async function readAll(o: RedriveOptions, items: readonly WorkItem[], done: Set<string>): Promise<Reads> {
-  const kafkaItem = items.find((i) => i.records.length || i.ranges.length);
+  // Records carried with the event they came in (S3 payload) need no cluster: their event names it.
+  const kafkaItem = items.find((i) => i.ranges.length || (i.records.length && !i.eventSource));
   if (kafkaItem && Array.isArray(o.kafka.brokers) && !o.kafka.brokers.length)
     throw new LocalEsmConfigError(
       `${kafkaItem.label} names Kafka records: give --bootstrap-servers (and the auth flags) of the source topic's cluster`,
@@ -287,7 +288,9 @@ async function redriveItem(o: RedriveOptions, item: WorkItem, reads: Reads, stat
   const missing = reportMissing(item, reads, progress.line, summary, fix);
   const todo = pending(item, reads, state.done);
   summary.alreadyDone += todo.done;
-  const id = { bootstrapServers: o.bootstrapServers, eventSourceArn: o.eventSourceArn };
+  const flags = o.bootstrapServers || o.eventSourceArn;
+  const id =
+    flags || !item.eventSource ? { bootstrapServers: o.bootstrapServers, eventSourceArn: o.eventSourceArn } : item.eventSource;
   const failed =
     (await sendAll(o, todo.kafka, kafkaShape(id), state, run)) + (await sendAll(o, todo.kinesis, kinesisShape, state, run));
   if (failed || missing) return;

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, KafkaConfig, logLevel } from 'kafkajs';
 import { localAwsSettings } from '../aws';
+import type { EventSourceIdentity } from '../kafka/event';
 import type { OffsetRange } from './kafka-reader';
 import type { SequenceRange } from './kinesis-reader';
 
@@ -22,6 +23,8 @@ export interface WorkItem {
   readonly ack?: () => Promise<void>;
   /** An S3 object's URI, kept in the state file once all its records succeeded (objects are never deleted). */
   readonly doneKey?: string;
+  /** The cluster the carried records' event named (S3 payload): their event's identity without the flags. */
+  readonly eventSource?: EventSourceIdentity;
 }
 
 export interface Source {
@@ -86,15 +89,23 @@ function kinesisRange(rec: Record<string, any>): SequenceRange {
  * The records an S3 object's `payload` carries: the whole event as an escaped JSON string (seed 002, Lambda's
  * "S3 destination example invocation record": "the payload field contains the original invocation record").
  */
-function carriedKafkaRecords(payload: unknown): WorkItem['records'] | undefined {
+function carriedKafkaRecords(payload: unknown): Pick<WorkItem, 'records' | 'eventSource'> | undefined {
   if (typeof payload !== 'string') return undefined;
-  const event = parseJson(payload) as { records?: Record<string, Array<Record<string, unknown>>> };
+  const event = parseJson(payload) as {
+    records?: Record<string, Array<Record<string, unknown>>>;
+    bootstrapServers?: unknown;
+    eventSourceArn?: unknown;
+  };
   if (!event?.records || typeof event.records !== 'object') return undefined;
+  const text = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
+  const eventSource = { bootstrapServers: text(event.bootstrapServers), eventSourceArn: text(event.eventSourceArn) };
   const records = Object.values(event.records).flat();
   const valid = records.every((r) => typeof r.topic === 'string' && typeof r.partition === 'number' && r.offset !== undefined);
-  return valid
-    ? records.map((r) => ({ ...r, topic: r.topic as string, partition: r.partition as number, offset: Number(r.offset) }))
-    : undefined;
+  if (!valid) return undefined;
+  return {
+    records: records.map((r) => ({ ...r, topic: r.topic as string, partition: r.partition as number, offset: Number(r.offset) })),
+    ...(eventSource.bootstrapServers || eventSource.eventSourceArn ? { eventSource } : {}),
+  };
 }
 
 /**
@@ -107,8 +118,8 @@ export function onFailureItem(label: string, body: string, extra: Pick<WorkItem,
   if (!rec?.KafkaBatchInfo)
     throw new Error('has neither KafkaBatchInfo nor KinesisBatchInfo (not an on-failure record of a stream mapping)');
   const carried = carriedKafkaRecords(rec.payload);
-  return carried?.length
-    ? { label, records: carried, ranges: [], ...extra }
+  return carried?.records.length
+    ? { label, ...carried, ranges: [], ...extra }
     : { label, records: [], ranges: kafkaRanges(rec), ...extra };
 }
 

@@ -179,26 +179,26 @@ describe('cdk-kafka-lambda redrive: S3 objects and Kinesis records', () => {
     const before = (await delivered()).length;
 
     // WHEN a dry run lists them
-    const dry = await run(['--from-s3', `s3://${b}`], state, ['--bootstrap-servers', env.kafka.bootstrap.plaintext, '--dry-run']);
+    const dry = await run(['--from-s3', `s3://${b}`], state, ['--dry-run']);
     // THEN by coordinates, as carried by the objects
     expect(dry.summary).toMatchObject({ redriven: 4 });
     expect(dry.out.join('\n')).toContain(`${t}-0@0 (carried) -> function ${target}`);
 
-    // WHEN the objects are redriven to the fixed target (the records are in the objects: nothing is read from the topic)
-    const first = await run(['--from-s3', `s3://${b}/aws/lambda/`], state, [
-      '--bootstrap-servers',
-      env.kafka.bootstrap.plaintext,
-    ]);
+    // WHEN the objects are redriven to the fixed target, without the cluster's flags (the records are in the objects)
+    const first = await run(['--from-s3', `s3://${b}/aws/lambda/`], state);
     // THEN each record reached the target once, and the objects stay in the bucket
     expect(first.summary).toEqual({ redriven: 4, alreadyDone: 0, failedAgain: 0, expired: 0, unreadable: 0 });
     expect([...(await delivered()).slice(before)].sort()).toEqual([0, 1, 2, 3].map((o) => `${t}-0@${o}`));
     expect(await objects(b)).toBe(stored);
+    // AND their event is the one the mapping sent, naming its cluster
+    const sent = JSON.parse((await te.listInvocations(target)).pop()!.payload);
+    expect(sent).toMatchObject({ eventSource: 'SelfManagedKafka', bootstrapServers: env.kafka.bootstrap.plaintext });
     expect(first.err.join('\n')).toContain(`redriven: ${t}-0@0..3 (4) -> function ${target}`);
     expect(first.err.join('\n')).not.toContain('eyJ'); // no base64 record values
 
     // WHEN redriven again with the state file
     const calls = (await te.listInvocations(target)).length;
-    const again = await run(['--from-s3', `s3://${b}`], state, ['--bootstrap-servers', env.kafka.bootstrap.plaintext]);
+    const again = await run(['--from-s3', `s3://${b}`], state);
     // THEN the objects are known as done: nothing is read or invoked, their records count as already done
     expect(again.summary).toEqual({ redriven: 0, alreadyDone: 4, failedAgain: 0, expired: 0, unreadable: 0 });
     expect((await te.listInvocations(target)).length).toBe(calls);

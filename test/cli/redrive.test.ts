@@ -131,12 +131,17 @@ describe('redrive: Kinesis and S3 on-failure records', () => {
     // GIVEN an S3 object as seed 002 shows it: KafkaBatchInfo plus payload, the event as an escaped JSON string
     const rec = { topic: 't', partition: 3, offset: 7, timestamp: 1, timestampType: 'CREATE_TIME', value: 'YQ==', headers: [] };
     const info = { recordsInfo: { 't-3': { firstRecordOffset: '7', lastRecordOffset: '7' } } };
-    const payload = JSON.stringify({ eventSource: 'SelfManagedKafka', records: { 't-3': [rec] } });
+    const payload = JSON.stringify({ eventSource: 'SelfManagedKafka', bootstrapServers: 'b:9092', records: { 't-3': [rec] } });
     // WHEN it is read
     const withPayload = onFailureItem('o', JSON.stringify({ KafkaBatchInfo: info, payload }), { doneKey: 's3://b/k' });
     const without = onFailureItem('o', JSON.stringify({ KafkaBatchInfo: info }));
     // THEN the carried records go as they are, and the object is what is recorded as done
-    expect(withPayload).toMatchObject({ records: [rec], ranges: [], doneKey: 's3://b/k' });
+    expect(withPayload).toMatchObject({
+      records: [rec],
+      ranges: [],
+      doneKey: 's3://b/k',
+      eventSource: { bootstrapServers: 'b:9092' },
+    });
     expect(without).toMatchObject({ records: [], ranges: [{ topic: 't', partition: 3, first: 7, last: 7 }] });
   });
 

@@ -48,12 +48,13 @@ export function progressText(sent: number, total: number, elapsedMs: number): st
 export function createProgress(o: { tty?: ProgressStream; err: (line: string) => void; now?: () => number }): Progress {
   const now = o.now ?? Date.now;
   const tty = o.tty?.isTTY ? o.tty : undefined;
-  const start = now();
+  // The rate counts from when the sending starts (setTotal), not from the reading before it.
+  let start: number | undefined;
   let total = 0;
   let sent = 0;
   let drawn = false;
   const draw = () => {
-    if (!tty) return;
+    if (!tty || start === undefined) return;
     const text = progressText(sent, total, now() - start);
     const width = tty.columns && tty.columns > 1 ? tty.columns - 1 : text.length;
     tty.write(`${CLEAR}${text.slice(0, width)}`);
@@ -66,6 +67,7 @@ export function createProgress(o: { tty?: ProgressStream; err: (line: string) =>
   return {
     setTotal(n) {
       total = n;
+      start ??= now();
       draw();
     },
     line(text) {

@@ -253,7 +253,11 @@ describe('redrive progress', () => {
     const err: string[] = [];
     let t = 0;
     const p = createProgress({ tty: tty.stream, err: (l) => err.push(`${tty.chunks.length}:${l}`), now: () => t });
-    // WHEN 500 records are to go and two invocations of 100 are sent, 5 s apart, with a problem in between
+    // WHEN a line comes before the sending starts, then 500 records are to go and two invocations of 100 are sent,
+    // 5 s apart, with a problem in between
+    t = -3_000;
+    p.line('redrive: 1 failed batch(es) from q');
+    t = 0;
     p.setTotal(500);
     t = 5_000;
     p.sent(100, 'redriven: t-0@0..99 -> function f');
@@ -267,7 +271,7 @@ describe('redrive progress', () => {
     expect(drawn[drawn.length - 1]).toBe('\r\x1b[Kredrive: 200/500 records (40%), 20.0 records/s, ETA 0:15');
     expect(tty.chunks.join('')).not.toContain('\n');
     // AND a line that stays is written after the progress line was cleared, and the last chunk clears it
-    expect(err).toEqual([`3:failed again: t-0@100..199 ...`]);
+    expect(err).toEqual(['0:redrive: 1 failed batch(es) from q', '3:failed again: t-0@100..199 ...']);
     expect(tty.chunks[2]).toBe('\r\x1b[K');
     expect(tty.chunks[tty.chunks.length - 1]).toBe('\r\x1b[K');
   });

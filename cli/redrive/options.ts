@@ -14,15 +14,16 @@ export const REDRIVE_USAGE = `usage: cdk-kafka-lambda redrive (--from-sqs QUEUE_
   [--state-file PATH] [--max-records-per-second N] [--batch-size N] [--dry-run]
 
   Sends the records of failed batches again, as an event of the mapping's own shape (SelfManagedKafka, or
-  aws:kafka with --event-source-arn; base64 records grouped by topic-partition), to a function through the
-  Lambda Invoke API: the dispatcher (its idempotency skips what its target already ran) or any function.
+  aws:kafka with --event-source-arn; base64 records grouped by topic-partition; aws:kinesis for a stream's
+  records), to a function through the Lambda Invoke API: the dispatcher (its idempotency skips what its target already ran) or any function.
   --from-sqs QUEUE_URL          the mapping's on-failure records (KafkaBatchInfo, also SNS-delivered) in a queue;
                                 their records are read again from the source topic by offset; a message is
                                 deleted once all its records succeeded; Kinesis ones (KinesisBatchInfo) are read
                                 again from the stream by sequence number
   --from-s3 s3://BUCKET[/PREFIX] the on-failure objects of an S3 destination (the whole invocation record): Kafka
-                                records carried in its payload go as they are, otherwise (and for Kinesis) they are
-                                read again; objects are never deleted, the state file records those done
+                                records carried in its payload go as they are, in an event naming its cluster;
+                                otherwise (and for Kinesis) they are read again; objects are never deleted, the
+                                state file records those done
   --from-error-topic TOPIC      the dispatcher's error records (error topic), read from its beginning; records
                                 carried with their bytes are sent as they are, truncated ones are read again
   --template FILE [--mapping ID] the settings of the template's event source mapping (the only Kafka or Kinesis
@@ -38,15 +39,18 @@ export const REDRIVE_USAGE = `usage: cdk-kafka-lambda redrive (--from-sqs QUEUE_
   --bootstrap-servers, --sasl, --tls, --ca-file, --cert-file, --key-file
                                 the source cluster and the mapping's auth, as \`local\` takes them (required for
                                 Kafka records read again by offset; not for Kinesis ones)
-  --kinesis-endpoint URL        the Kinesis API a Kinesis range is read again from, as \`local\` takes it
+  --kinesis-endpoint URL        the Kinesis API a Kinesis range is read again from (GetShardIterator
+                                AT_SEQUENCE_NUMBER, GetRecords), as \`local\` takes it (default: the SDK's)
   --function-name NAME|ARN      the function invoked (endpoint: --lambda-endpoint, AWS_ENDPOINT_URL_LAMBDA or the SDK's config)
   --state-file PATH             what is done (record coordinates), so a second run continues
                                 (default ./.cdk-kafka-lambda-redrive.json)
   --max-records-per-second N    a rate bound on the records sent (default: none)
   --batch-size N                records per invocation, at most (default 100; 6 MB payload bound too)
   --dry-run                     list what would be sent where (coordinates only), send and delete nothing
-  A record already past the topic's retention (offset below the log start) is reported by its coordinates as
-  expired. Progress goes to stderr; the summary line (redriven, already done, failed again, expired) to stdout.`;
+  A record already past retention (an offset below the log start; a sequence number the shard no longer holds)
+  is reported by its coordinates (topic-partition@offset, stream/shardId@sequenceNumber) as expired. Progress goes
+  to stderr: on a terminal one line rewritten in place (records sent/total, rate, ETA), otherwise a line per
+  invocation; the summary line (redriven, already done, failed again, expired) to stdout.`;
 
 export interface RedriveOptions {
   readonly fromSqs?: string;

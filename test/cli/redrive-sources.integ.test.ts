@@ -10,26 +10,37 @@ import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { CreateStreamCommand, DescribeStreamSummaryCommand, KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Kafka, logLevel, Producer } from 'kafkajs';
 import * as te from '../../testenv';
 import { LocalKinesisEventSourceMapping } from '../../cli/kinesis/esm';
 import type { LocalEventSourceMapping } from '../../cli/kafka/esm';
 import { parseRedriveArgs } from '../../cli/redrive/options';
 import { redrive, RedriveSummary } from '../../cli/redrive/redrive';
+import { DISPATCHER_CONFIG_ENV, DispatcherConfig } from '../../contract/dispatcher-config';
+import { createIdempotencyTable } from '../runtime/support';
 import { startLocalMapping, waitFor } from './support';
 
 jest.setTimeout(120_000);
 
 const TARGETS = path.join(__dirname, '..', 'fixtures', 'targets');
+const DISPATCHER = path.join(__dirname, '..', '..', 'assets', 'dispatcher');
 
 describe('cdk-kafka-lambda redrive: S3 objects and Kinesis records', () => {
   const env = te.loadEnv();
   const sqs = new SQSClient(te.awsClientConfig('sqs'));
   const s3 = new S3Client(te.awsClientConfig('s3'));
   const sns = new SNSClient(te.awsClientConfig('sns'));
+  const dynamodb = new DynamoDBClient(te.awsClientConfig('dynamodb', undefined, { maxAttempts: 10 }));
   const kinesis = new KinesisClient({ ...te.awsClientConfig('kinesis'), requestHandler: new NodeHttpHandler() });
   const kafka = new Kafka({ ...te.kafkaClientConfig('plaintext'), logLevel: logLevel.NOTHING });
   const fns: te.RunningLambda[] = [];
@@ -54,6 +65,7 @@ describe('cdk-kafka-lambda redrive: S3 objects and Kinesis records', () => {
     sqs.destroy();
     s3.destroy();
     sns.destroy();
+    dynamodb.destroy();
     kinesis.destroy();
     await Promise.all(fns.map((f) => f.stop()));
     fs.rmSync(dir, { recursive: true, force: true });
@@ -325,5 +337,68 @@ describe('cdk-kafka-lambda redrive: S3 objects and Kinesis records', () => {
       ),
     );
     await waitFor('the message visible again', async () => (await queueDepth(q.url)) === 1);
+  });
+
+  test('Kinesis records through the dispatcher: its target runs each once; with a new state file its idempotency skips them', async () => {
+    // GIVEN the dispatcher bundle (confluent payload, its own idempotency table) before an echoing target, and a
+    // poison batch of 4 records the local Kinesis mapping sent to its SQS on-failure destination
+    expect(fs.existsSync(path.join(DISPATCHER, 'index.js'))).toBe(true); // built by npm run build
+    const echo = `redrive-src-echo-${randomUUID().slice(0, 8)}`;
+    fns.push(await te.startLambda({ name: echo, dir: TARGETS, handler: 'index.echo' }));
+    const config: DispatcherConfig = {
+      version: 2,
+      target: {
+        functionName: echo,
+        invocationType: 'RequestResponse',
+        payloadFormat: 'confluent',
+        recordsPerInvocation: 100,
+        concurrency: 4,
+        maxAttempts: 2,
+        baseDelayMs: 20,
+        maxDelayMs: 200,
+      },
+      onError: 'fail',
+      reportBatchItemFailures: false,
+      timeMarginMs: 1_000,
+      idempotency: {
+        tableName: await createIdempotencyTable(dynamodb),
+        mode: 'batched',
+        ttlSeconds: 3600,
+        maxStoredResultBytes: 65536,
+      },
+    };
+    const dispatcher = `redrive-src-disp-${randomUUID().slice(0, 8)}`;
+    fns.push(
+      await te.startLambda({
+        name: dispatcher,
+        dir: DISPATCHER,
+        timeoutSeconds: 30,
+        env: { [DISPATCHER_CONFIG_ENV]: JSON.stringify(config), POWERTOOLS_SERVICE_NAME: 'redrive-src-test' },
+      }),
+    );
+    const s = await stream(4);
+    const q = await queue();
+    const m = await kinesisMapping(s.name, q.arn);
+    await waitFor('the on-failure record', async () => m.stats.recordsSentToOnFailure === 4);
+    await m.stop();
+    const ran = async () =>
+      (await te.listInvocations(echo)).flatMap((i) =>
+        JSON.parse(i.payload).map((e: any) => `${e.payload.topic}/${e.payload.partition}@${e.payload.offset}`),
+      );
+    const body = (await sqs.send(new ReceiveMessageCommand({ QueueUrl: q.url, VisibilityTimeout: 0 }))).Messages![0].Body!;
+
+    // WHEN redriven through the dispatcher
+    const first = await run(['--from-sqs', q.url], path.join(dir, `${s.name}.json`), ['--function-name', dispatcher]);
+    // THEN its target ran each record once, named by the stream, shard and sequence number
+    expect(first.summary).toEqual({ redriven: 4, alreadyDone: 0, failedAgain: 0, expired: 0, unreadable: 0 });
+    expect([...(await ran())].sort()).toEqual([...s.coords].sort());
+
+    // WHEN the same on-failure record is redriven again with a new state file
+    await sqs.send(new SendMessageCommand({ QueueUrl: q.url, MessageBody: body }));
+    const again = await run(['--from-sqs', q.url], path.join(dir, `${s.name}-fresh.json`), ['--function-name', dispatcher]);
+    // THEN the dispatcher's idempotency keeps its target from running them twice
+    expect(again.summary).toEqual({ redriven: 0, alreadyDone: 4, failedAgain: 0, expired: 0, unreadable: 0 });
+    expect(await ran()).toHaveLength(4);
+    expect(await queueDepth(q.url)).toBe(0);
   });
 });

@@ -184,7 +184,16 @@ export async function checkGroup(
         problem: PROBLEM.clusterFailedToAuthorize,
         fix: `allow Describe and Read on group ${group} to ${who.principal}`,
       };
-    return { ...base, status: 'failed', detail: `${(e as Error).name}: ${(e as Error).message}`, problem: PROBLEM.connection };
+    const type = errorType(e);
+    return {
+      ...base,
+      status: 'failed',
+      detail: `${(e as Error).name}: ${(e as Error).message}${type ? ` (${type}, still after ${o.timeoutMs / 1000}s)` : ''}`,
+      problem: type ? undefined : PROBLEM.connection,
+      fix: type
+        ? 'the group coordinator did not settle: look at the brokers (__consumer_offsets partitions and their leaders)'
+        : undefined,
+    };
   }
 }
 

@@ -74,6 +74,20 @@ describe('cdk-kafka-lambda doctor against a broker with an authorizer', () => {
       ],
     });
   });
+  beforeAll(async () => {
+    // A broker just started creates its offsets topic on the first coordinator lookup and loads it for a while: wait
+    // for that here, so the checks meet the coordinator a running cluster has.
+    const end = Date.now() + 60_000;
+    for (;;) {
+      try {
+        await admin.describeGroups([group]);
+        return;
+      } catch (e) {
+        if (Date.now() > end) throw e;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  });
   afterAll(async () => {
     await admin?.disconnect();
     if (env) await te.stop(env, { purge: true });
@@ -113,7 +127,7 @@ describe('cdk-kafka-lambda doctor against a broker with an authorizer', () => {
   test('GIVEN the user has every ACL the mapping needs WHEN doctor runs THEN every check passes and the exit status is 0', async () => {
     const { results, text, exit } = await doctor(scramFlags());
 
-    expect(exit).toBe(0);
+    expect(exit === 0 ? 'exit 0' : text).toBe('exit 0'); // on failure, what doctor printed
     expect(text).toContain(`4 topic ${topic} (source): 3 partitions`);
     expect(text).toContain(`4 topic ${errorTopic} (error): 1 partitions`);
     expect(of(results, 'acls').map((r) => r.subject)).toEqual([
@@ -214,6 +228,100 @@ describe('cdk-kafka-lambda doctor against a broker with an authorizer', () => {
       detail: expect.stringContaining('could not be checked: DescribeAcls denied'),
     });
   });
+
+  test('GIVEN another consumer is active in the group WHEN doctor runs THEN the group check fails and names its members', async () => {
+    const consumer = new Kafka({
+      ...te.kafkaClientConfig('plaintext', undefined, env),
+      clientId: 'other-app',
+      logLevel: logLevel.NOTHING,
+    }).consumer({
+      groupId: group,
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic] });
+    await consumer.run({ eachMessage: async () => undefined });
+    try {
+      await waitForMembers(group);
+      const { results, exit } = await doctor(scramFlags());
+
+      expect(exit).toBe(1);
+      expect(of(results, 'group')[0]).toMatchObject({
+        status: 'failed',
+        detail: expect.stringMatching(/Stable, 1 active member\(s\): other-app@/),
+      });
+    } finally {
+      await consumer.disconnect();
+    }
+  });
+
+  test('GIVEN a synthesized template with the mapping and the dispatcher WHEN doctor runs with --template THEN it checks its brokers, topics, group and relay topics', async () => {
+    const file = path.join(runDir, 'stack.template.json');
+    fs.writeFileSync(file, JSON.stringify(templateFor(env.kafka.bootstrap.saslSsl)));
+    const { results, exit } = await doctor([
+      '--template',
+      file,
+      '--sasl',
+      'scram-sha-512',
+      '--username',
+      user,
+      '--password',
+      password,
+      '--ca-file',
+      env.certs.files.caCert,
+    ]);
+
+    expect(of(results, 'topics').map((r) => r.subject)).toEqual([`${topic} (source)`, `${errorTopic} (error)`]);
+    expect(of(results, 'group')[0].subject).toBe(group);
+    expect(exit).toBe(0);
+  });
+
+  async function waitForMembers(groupId: string) {
+    const end = Date.now() + 30_000;
+    while (Date.now() < end) {
+      const { groups } = await admin.describeGroups([groupId]);
+      if (groups[0].state === 'Stable' && groups[0].members.length > 0) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`group ${groupId} has no stable member`);
+  }
+
+  /** What a KafkaTrigger with a dispatcher synthesizes: the mapping, and the dispatcher's config joined with a reference. */
+  function templateFor(bootstrap: string) {
+    return {
+      Resources: {
+        Dispatcher: {
+          Type: 'AWS::Lambda::Function',
+          Properties: {
+            Environment: {
+              Variables: {
+                CKL_DISPATCHER_CONFIG: {
+                  'Fn::Join': [
+                    '',
+                    [
+                      '{"version":2,"target":{"functionName":"',
+                      { 'Fn::GetAtt': ['Target', 'Arn'] },
+                      `"},"relay":{"bootstrapServers":["${bootstrap}"],"auth":"scram-sha-512","tls":true,"errorTopic":"${errorTopic}","clientId":"relay"}}`,
+                    ],
+                  ],
+                },
+              },
+            },
+          },
+        },
+        Mapping: {
+          Type: 'AWS::Lambda::EventSourceMapping',
+          Properties: {
+            FunctionName: { 'Fn::GetAtt': ['Dispatcher', 'Arn'] },
+            Topics: [topic],
+            SelfManagedEventSource: { Endpoints: { KafkaBootstrapServers: [bootstrap] } },
+            SelfManagedKafkaEventSourceConfig: { ConsumerGroupId: group },
+            SourceAccessConfigurations: [{ Type: 'SASL_SCRAM_512_AUTH', URI: { Ref: 'Secret' } }],
+            StartingPosition: 'TRIM_HORIZON',
+          },
+        },
+      },
+    };
+  }
 });
 
 /** A loopback port that was free a moment ago, with nothing listening on it now. */

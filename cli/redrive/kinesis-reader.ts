@@ -84,9 +84,20 @@ export async function readSequenceRange(
     const err = e as Error;
     if (ITERATOR_REFUSED.has(err.name))
       return { records: [], expired: { count: range.batchSize, reason: `the stream refused the sequence number (${err.name})` } };
+    // A closed shard is deleted once its records are past retention; a stream not found is more likely a wrong setting.
+    if (err.name === 'ResourceNotFoundException' && /^shard /i.test(err.message))
+      return {
+        records: [],
+        expired: { count: range.batchSize, reason: `the shard no longer exists, past the stream's retention (${err.name})` },
+      };
     return { records: [], unreadable: `${err.name}: ${err.message}; check --kinesis-endpoint, --region and the stream` };
   }
-  return readFrom(client, iterator, range, id, o.timeoutMs ?? 60_000);
+  try {
+    return await readFrom(client, iterator, range, id, o.timeoutMs ?? 60_000);
+  } catch (e) {
+    // Nothing of a range half read is sent: a later run reads it whole.
+    return { records: [], unreadable: `GetRecords failed (${(e as Error).name}: ${(e as Error).message}); run again` };
+  }
 }
 
 async function readFrom(

@@ -237,6 +237,25 @@ describe('redrive: reading a Kinesis range again', () => {
     const gone = await readSequenceRange(fake([], 'ResourceNotFoundException'), range);
     expect(gone.unreadable).toMatch(/ResourceNotFoundException: trimmed; check --kinesis-endpoint/);
   });
+
+  test('a shard deleted after retention is expired; a GetRecords failure leaves the range unread, nothing of it sent', async () => {
+    const shardGone = fake([]);
+    shardGone.send = async () => {
+      throw Object.assign(new Error('Shard shardId-000000000000 in stream s under account 1 does not exist'), {
+        name: 'ResourceNotFoundException',
+      });
+    };
+    expect(await readSequenceRange(shardGone, range)).toMatchObject({ records: [], expired: { count: 3 } });
+    const failing = fake([{ Records: [rec(10)], NextShardIterator: 'it', MillisBehindLatest: 5 }]);
+    const send = failing.send;
+    let calls = 0;
+    failing.send = async (cmd: any) => {
+      if (++calls === 3) throw Object.assign(new Error('slow down'), { name: 'ProvisionedThroughputExceededException' });
+      return send(cmd);
+    };
+    const r = await readSequenceRange(failing, range);
+    expect(r).toMatchObject({ records: [], unreadable: expect.stringMatching(/ProvisionedThroughputExceededException/) });
+  });
 });
 
 describe('redrive progress', () => {

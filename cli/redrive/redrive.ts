@@ -191,7 +191,8 @@ function reportKinesisMissing(
       summary.expired += read.expired.count;
       missing += read.expired.count;
       const at = kinesisCoordinate(r.streamArn, r.shardId, r.start);
-      const upTo = read.expired.firstHeld ? ` up to before ${read.expired.firstHeld}` : `..${r.end}`;
+      const held = read.expired.firstHeld;
+      const upTo = held && BigInt(held) <= BigInt(r.end) ? ` up to before ${held}` : r.end === r.start ? '' : `..${r.end}`;
       line(
         `expired: ${at}${upTo} (${read.expired.count} record${read.expired.count === 1 ? '' : 's'}) of ${item.label}: ${read.expired.reason}${fix}`,
       );

@@ -323,20 +323,28 @@ describe('cdk-kafka-lambda redrive: S3 objects and Kinesis records', () => {
       },
     };
     await sqs.send(new SendMessageCommand({ QueueUrl: q.url, MessageBody: JSON.stringify(body) }));
+    // AND one whose batch of 1 lies wholly before it
+    const gone = { ...body.KinesisBatchInfo, endSequenceNumber: body.KinesisBatchInfo.startSequenceNumber, batchSize: 1 };
+    await sqs.send(new SendMessageCommand({ QueueUrl: q.url, MessageBody: JSON.stringify({ ...body, KinesisBatchInfo: gone }) }));
     const before = (await delivered()).length;
 
     // WHEN redriven
     const r = await run(['--from-sqs', q.url], path.join(dir, `${s.name}-expired.json`));
-    // THEN the 3 records still held are delivered, the missing one reported as expired by its coordinates, never
-    // skipped silently, and the message stays in the queue
-    expect(r.summary).toEqual({ redriven: 3, alreadyDone: 0, failedAgain: 0, expired: 1, unreadable: 0 });
+    // THEN the 3 records still held are delivered, the missing ones reported as expired by their coordinates, never
+    // skipped silently, and both messages stay in the queue
+    expect(r.summary).toEqual({ redriven: 3, alreadyDone: 0, failedAgain: 0, expired: 2, unreadable: 0 });
+    expect(r.err.join('\n')).toMatch(
+      new RegExp(
+        `expired: ${s.name}/${shardId}@${BigInt(firstSeq) - 1n} \\(1 record\\) of sqs message .*past the stream's retention`,
+      ),
+    );
     expect([...(await delivered()).slice(before)].sort()).toEqual([...s.coords].sort());
     expect(r.err.join('\n')).toMatch(
       new RegExp(
         `expired: ${s.name}/${shardId}@${BigInt(firstSeq) - 1n} up to before ${firstSeq} \\(1 record\\) of sqs message .*past the stream's retention; the message is left in the queue`,
       ),
     );
-    await waitFor('the message visible again', async () => (await queueDepth(q.url)) === 1);
+    await waitFor('the messages visible again', async () => (await queueDepth(q.url)) === 2);
   });
 
   test('Kinesis records through the dispatcher: its target runs each once; with a new state file its idempotency skips them', async () => {

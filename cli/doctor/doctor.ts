@@ -31,7 +31,7 @@ export async function runDoctor(
 }
 
 function skip(emit: (r: CheckResult) => void, steps: Step[], needs: string): void {
-  for (const step of steps) emit({ step, subject: '-', status: 'skipped', detail: `skipped (needs ${needs})` });
+  for (const step of steps) emit({ step, subject: '', status: 'skipped', detail: `skipped (needs ${needs})` });
 }
 
 async function kafkaSteps(o: DoctorOptions, emit: (r: CheckResult) => void): Promise<void> {

@@ -19,7 +19,7 @@ const STEP_NAME: Record<CheckResult['step'], string> = {
 };
 
 export function formatResult(r: CheckResult): string[] {
-  const lines = [`[${LABEL[r.status]}] ${STEP_NAME[r.step]} ${r.subject}: ${r.detail}`];
+  const lines = [`[${LABEL[r.status]}] ${STEP_NAME[r.step]}${r.subject ? ` ${r.subject}` : ''}: ${r.detail}`];
   if (r.status !== 'passed' && r.problem) lines.push(`    mapping: ${r.problem}`);
   if (r.status !== 'passed' && r.fix) lines.push(`    fix: ${r.fix}`);
   return lines;

@@ -11,7 +11,7 @@ import { LocalEsmConfigError, LocalEsmOptions, LocalEventSourceMapping, Starting
 import { LocalKinesisEsmOptions, LocalKinesisEventSourceMapping } from './kinesis/esm';
 import { accessFlag, mergeSchemaRegistryProps, schemaRegistrySettings } from './kafka/schemas-config';
 import { PropsFile, settingsFromTemplate } from './template';
-import { parseRedriveArgs, REDRIVE_USAGE } from './redrive/options';
+import { REDRIVE_USAGE } from './redrive/options';
 import { DOCTOR_USAGE } from './doctor/options';
 import { doctorCommand } from './doctor/command';
 import { ESM_LIMITS } from '../contract/esm-limits';
@@ -304,7 +304,8 @@ export async function main(argv: string[]): Promise<void> {
 async function redriveCommand(args: string[]): Promise<void> {
   let options;
   try {
-    options = parseRedriveArgs(args);
+    const { redriveSettings } = await import('./redrive/settings');
+    options = await redriveSettings(args, (line) => process.stderr.write(`${line}\n`));
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n`);
     process.exitCode = 2;

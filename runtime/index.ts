@@ -28,3 +28,5 @@ export * from './dispatcher/in-process';
 export * from './dispatcher/handler';
 export { DISPATCHER_CONFIG_ENV, DispatcherConfigError, parseDispatcherConfig } from '../contract/dispatcher-config';
 export type { DispatcherConfig } from '../contract/dispatcher-config';
+export { isRedriveEvent, REDRIVE_EVENT_FIELD } from '../contract/redrive-event';
+export type { RedriveEventMarker } from '../contract/redrive-event';

@@ -124,7 +124,7 @@ export class Dispatcher {
     const deadline = end - margin;
     // A strict in-progress key outlives any target run the dispatcher may stop waiting for.
     const holdUntil = end + (this.options.targetTimeoutMs ?? DEFAULTS.targetTimeoutMs);
-    const { kind, records, failures, envelope } = decodeSourceEvent(event);
+    const { kind, records, failures, envelope, redrive } = decodeSourceEvent(event);
     this.metrics.add('RecordsIn', records.length + failures.length);
     // Keys and values decoded with their schemas; a record that does not decode takes the error path.
     const undecoded = this.options.schemas?.active ? await this.options.schemas.decode(records) : undefined;
@@ -173,12 +173,15 @@ export class Dispatcher {
 
     // Strict mode reads each key as it takes it; the batched path reads them all now.
     const store = kind === 'kinesis' ? (this.options.kinesisStore ?? this.options.store) : this.options.store;
-    const session = await store?.open(this.options.idempotencyMode === 'strict' ? [] : entries, end, [...records, ...failures]);
+    const strict = this.options.idempotencyMode === 'strict';
+    if (redrive) this.logger.info('a redrive: records whose failure was handled before run again', { records: entries.length });
+    const session = await store?.open(strict ? [] : entries, end, [...records, ...failures], { rerunFailed: redrive });
     try {
       const done = new Map<string, CompletedRecord>(session?.done ?? []);
       // A copy cannot follow a stored result that was too big to keep: it is invoked itself.
       for (const { run, work } of partitions.values()) {
         run.session = session;
+        run.rerunFailed = redrive;
         for (const w of work) if (isShared(w) && unkeptResult(done.get(w.key))) w.shared = false;
       }
 
@@ -246,7 +249,7 @@ export class Dispatcher {
     if (store === undefined) return heldElsewhere;
     await forEachLimit(work, STRICT_WRITES_IN_FLIGHT, async (w) => {
       if (isShared(w)) return;
-      const taken = await store.acquire(w.key, this.coordinates(run, w), holdUntil);
+      const taken = await store.acquire(w.key, this.coordinates(run, w), holdUntil, { rerunFailed: run.rerunFailed });
       if (taken.state === 'acquired') {
         run.acquired.add(w.key);
         if (taken.lostResult) this.metrics.add('ReinvokedForLostResult');

@@ -11,6 +11,7 @@ import type {
   IdempotencyEntry,
   IdempotencyKeyFunction,
   IdempotencySession,
+  ReadOptions,
 } from '../idempotency/store';
 import type { TargetInvoker } from './invoke';
 import type { Logger } from '../logger';
@@ -38,6 +39,7 @@ export interface IdempotencyStorePort {
     entries: readonly IdempotencyEntry[],
     leaseUntilMs: number,
     delivered?: readonly RecordCoordinates[],
+    options?: ReadOptions,
   ): Promise<IdempotencySession>;
   /** Strict mode's per-key hold (DynamoDbIdempotencyStore). */
   readonly acquire?: DynamoDbIdempotencyStore['acquire'];

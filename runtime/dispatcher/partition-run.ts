@@ -83,6 +83,8 @@ export class PartitionRun {
   readonly acquired = new Set<string>();
   /** The event's idempotency session, once the store is read. */
   session?: IdempotencySession;
+  /** A redrive's event: records whose failure was handled before are taken again (strict mode). */
+  rerunFailed = false;
   constructor(
     /** "topic-partition", or "stream-shardId" for Kinesis. */
     public readonly topicPartition: string,

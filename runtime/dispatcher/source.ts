@@ -8,6 +8,7 @@
  */
 import { decodeKafkaEventLenient, KAFKA_EVENT_SOURCES, KafkaEvent, KafkaRecord, LenientDecodeResult } from '../kafka/decode';
 import { UnsupportedEventError } from '../errors';
+import { isRedriveEvent } from '../../contract/redrive-event';
 import {
   decodeKinesisEvent,
   decodeKinesisEventLenient,
@@ -42,6 +43,8 @@ export interface DecodedEvent {
   readonly failures: RecordFailure[];
   /** What the raw payload format repeats around a batch's records. */
   readonly envelope: RawEventEnvelope;
+  /** A redrive's event: records whose failure was handled before run again (REDRIVE_EVENT_FIELD). */
+  readonly redrive: boolean;
 }
 
 /**
@@ -78,6 +81,7 @@ export function decodeSourceEvent(event: unknown): DecodedEvent {
       records,
       failures: failures.map((f) => ({ topic: f.stream, partition: f.shardId, offset: f.sequenceNumber, error: f, raw: f.raw })),
       envelope: { eventSource: 'aws:kinesis' },
+      redrive: isRedriveEvent(event),
     };
   }
   const { records, failures } = decodeKafkaEventLenient(event as KafkaEvent);
@@ -87,6 +91,7 @@ export function decodeSourceEvent(event: unknown): DecodedEvent {
     records,
     failures: failures.map((f) => ({ topic: f.topic, partition: f.partition, offset: f.offset, error: f, raw: f.raw })),
     envelope: { eventSource: e.eventSource, eventSourceArn: e.eventSourceArn, bootstrapServers: e.bootstrapServers },
+    redrive: isRedriveEvent(event),
   };
 }
 

@@ -19,6 +19,8 @@ import {
   HOLD_CLOCK_SKEW_MS,
   IdempotencyEntry,
   IdempotencySession,
+  isHandledFailure,
+  ReadOptions,
 } from './store';
 import { dynamodbSdk } from '../sdk';
 import { comparePositions, Position } from '../dispatcher/source';
@@ -62,6 +64,11 @@ interface PartitionState {
   readonly settled: Set<string>;
   /** Ranges this session wrote: never evicted by it. */
   readonly touched: Set<Range>;
+  /**
+   * A redrive's event: its records are the failures chosen to run again, so what lies between two of them was
+   * delivered before and is not theirs; only ranges whose positions are adjacent merge.
+   */
+  redrive: boolean;
   /** The ranges differ from what the item holds. */
   dirty: boolean;
 }
@@ -113,15 +120,22 @@ export class DynamoDbRangeStore {
    * Reads what is done of these records and leases each partition that has records to invoke until leaseUntilMs
    * (the invocation's deadline); the records of a partition leased elsewhere are in progress. delivered: every
    * position of the event (records that did not decode too), so that ranges consecutive in it merge. If it fails,
-   * it gives up every lease it took before throwing.
+   * it gives up every lease it took before throwing. With rerunFailed (a redrive), records whose failure was handled
+   * are not done: their partitions are leased and they run again.
    */
   async open(
     entries: readonly IdempotencyEntry[],
     leaseUntilMs: number,
     delivered: readonly RecordCoordinates[] = entries.map((e) => e.record),
+    options: ReadOptions = {},
   ): Promise<IdempotencySession> {
     const owner = randomUUID();
     const states = new Map<string, PartitionState>();
+    const rerun = options.rerunFailed === true;
+    // A range without an outcome merged several: one of them may be a handled failure, which the redrive knows it is.
+    const rerunAt = (range: Range | undefined): boolean =>
+      rerun && range !== undefined && (range.outcome === undefined || isHandledFailure(range.outcome));
+    const doneAt = (range: Range | undefined, offset: Position): boolean => isDone(range, offset) && !rerunAt(range);
     const byHead = new Map<string, IdempotencyEntry[]>();
     for (const e of entries) {
       const headKey = this.stateOf(states, e.record).headKey;
@@ -131,6 +145,7 @@ export class DynamoDbRangeStore {
     for (const [headKey, positions] of groupPositions(delivered)) {
       const state = states.get(headKey);
       if (state === undefined) continue;
+      state.redrive = rerun;
       state.order = positions;
       positions.forEach((p, i) => state.index.set(String(p), i));
     }
@@ -141,7 +156,7 @@ export class DynamoDbRangeStore {
       }
       const blocked = new Set<string>();
       const toLease = [...byHead].filter(([headKey, es]) =>
-        es.some((e) => !isDone(covering(states.get(headKey)!, e.record.offset), e.record.offset)),
+        es.some((e) => !doneAt(covering(states.get(headKey)!, e.record.offset), e.record.offset)),
       );
       await forEachLimit(toLease, LEASES_IN_FLIGHT, async ([headKey]) => {
         if (!(await this.lease(states.get(headKey)!, owner, until))) blocked.add(headKey);
@@ -155,9 +170,9 @@ export class DynamoDbRangeStore {
         for (const e of es) {
           const offset = e.record.offset;
           const range = covering(state, offset);
-          if (range === undefined || !isDone(range, offset)) {
+          if (range === undefined || rerunAt(range) || !isDone(range, offset)) {
             if (blocked.has(headKey)) inProgress.add(e.key);
-            if (range === undefined) continue;
+            if (range === undefined || rerunAt(range)) continue;
           }
           if (range.outcome === 'responded' && range.resultsId !== undefined && !has(range.unstored, offset))
             withResults.push({ entry: e, range });
@@ -196,6 +211,7 @@ export class DynamoDbRangeStore {
           index: new Map(),
           settled: new Set(),
           touched: new Set(),
+          redrive: false,
           dirty: false,
         }),
       );
@@ -245,17 +261,20 @@ export class DynamoDbRangeStore {
           this.retry,
         );
       }
-      const range: Range = {
-        first: sorted[0].record.offset,
-        last: sorted[sorted.length - 1].record.offset,
-        outcome,
-        doneAtSeconds: this.nowSeconds(),
-        ...(resultsId !== undefined ? { resultsId, resultItems: items.length } : {}),
-        ...(unstored.length > 0 ? { unstored } : {}),
-        ...(relayPending.length > 0 ? { relayPending } : {}),
-      };
-      state.ranges.push(range);
-      state.touched.add(range);
+      for (const run of adjacentRuns(state, sorted)) {
+        const holds = (xs: Position[]) => xs.filter((x) => run.some((e) => String(e.record.offset) === String(x)));
+        const range: Range = {
+          first: run[0].record.offset,
+          last: run[run.length - 1].record.offset,
+          outcome,
+          doneAtSeconds: this.nowSeconds(),
+          ...(resultsId !== undefined ? { resultsId, resultItems: items.length } : {}),
+          ...(holds(unstored).length > 0 ? { unstored: holds(unstored) } : {}),
+          ...(holds(relayPending).length > 0 ? { relayPending: holds(relayPending) } : {}),
+        };
+        state.ranges.push(range);
+        state.touched.add(range);
+      }
       // Without results to relay, the records need nothing more.
       if (outcome !== 'responded') for (const e of sorted) state.settled.add(String(e.record.offset));
       await this.writeRanges(state, owner);
@@ -312,10 +331,10 @@ export class DynamoDbRangeStore {
   }
 
   /**
-   * Ranges whose records need nothing more lose their results and merge with a neighbour they follow in the event;
-   * expired ranges go; beyond RANGES_BYTES, the oldest this session did not write go.
+   * The live ranges, those needing nothing more without their results, each merged with the one before it when it
+   * follows it in the event; with keepFailures, a handled failure merges only with a failure of its outcome.
    */
-  private compact(state: PartitionState): void {
+  private merge(state: PartitionState, keepFailures: boolean): Range[] {
     const now = this.nowSeconds();
     const out: Range[] = [];
     for (let range of state.ranges) {
@@ -325,11 +344,14 @@ export class DynamoDbRangeStore {
         range = {
           first: range.first,
           last: range.last,
-          ...(range.outcome === 'responded' ? {} : { outcome: range.outcome }),
+          // Relayed, a responded range is an invoked one. It keeps an outcome: a range without one merged a handled
+          // failure with other records, which a redrive runs again.
+          ...(range.outcome === undefined ? {} : { outcome: range.outcome === 'responded' ? 'invoked' : range.outcome }),
           doneAtSeconds: range.doneAtSeconds,
         };
       const before = out[out.length - 1];
-      if (before !== undefined && plain(before) && plain(range) && follows(state, range.first, before.last)) {
+      const mergeable = (a: Range) => plain(a) && plain(range) && (!keepFailures || sameKind(a, range));
+      if (before !== undefined && mergeable(before) && follows(state, range.first, before.last)) {
         const merged: Range = {
           first: before.first,
           last: range.last,
@@ -343,6 +365,17 @@ export class DynamoDbRangeStore {
       if (mine) state.touched.add(range);
       out.push(range);
     }
+    return out;
+  }
+
+  /**
+   * Ranges whose records need nothing more lose their results and merge with a neighbour they follow in the event;
+   * expired ranges go; beyond RANGES_BYTES, the oldest this session did not write go.
+   */
+  private compact(state: PartitionState): void {
+    // Handled failures keep ranges of their own for a redrive while the list fits; beyond, they merge too.
+    let out = this.merge(state, true);
+    if (Buffer.byteLength(encodeRanges(out)) > RANGES_BYTES) out = this.merge(state, false);
     // A range inside a later one says nothing the later one does not.
     const kept = out.filter(
       (r, i) =>
@@ -535,6 +568,31 @@ function settle(states: Map<string, PartitionState>, records: readonly RecordCoo
   for (const r of records) states.get(headKeyOf(r))?.settled.add(String(r.offset));
 }
 
+/**
+ * The entries (sorted) as the ranges they make: one, as the records of an invocation are consecutive in the event;
+ * in a redrive's event, what lies between two of its records is not theirs, so one range per run of adjacent offsets
+ * (a Kinesis record alone).
+ */
+function adjacentRuns(state: PartitionState, sorted: readonly CompletionEntry[]): CompletionEntry[][] {
+  if (!state.redrive) return [[...sorted]];
+  const runs: CompletionEntry[][] = [];
+  for (const e of sorted) {
+    const run = runs[runs.length - 1];
+    const last = run?.[run.length - 1].record.offset;
+    const next = e.record.offset;
+    if (run !== undefined && typeof next === 'number' && typeof last === 'number' && next === last + 1) run.push(e);
+    else runs.push([e]);
+  }
+  return runs;
+}
+
+/**
+ * Whether two ranges may merge: handled failures only with failures of the same outcome, so that a redrive still
+ * finds them after the ranges around them merged.
+ */
+const sameKind = (a: Range, b: Range): boolean =>
+  isHandledFailure(a.outcome) || isHandledFailure(b.outcome) ? a.outcome === b.outcome : true;
+
 /** A range with nothing left to relay: no results, and not responded (a responded range's results may be undefined). */
 const plain = (r: Range): boolean =>
   r.outcome !== 'responded' && r.resultsId === undefined && r.unstored === undefined && r.relayPending === undefined;
@@ -544,6 +602,7 @@ const plain = (r: Range): boolean =>
  * (what lies between two records of one event was never delivered: compacted away or a transaction marker).
  */
 function follows(state: PartitionState, next: Position, last: Position): boolean {
+  if (state.redrive) return typeof next === 'number' && typeof last === 'number' && next === last + 1;
   if (typeof next === 'number' && typeof last === 'number') return next === last + 1 || previousInEvent(state, next) === last;
   return previousInEvent(state, next) !== undefined && String(previousInEvent(state, next)) === String(last);
 }

@@ -22,6 +22,18 @@ export const DEFAULT_MAX_RESULT_BYTES = DEFAULTS.maxStoredResultBytes;
 /** How a record ended: its result went to the response topic (or nowhere), its error was logged, or it was dropped. */
 export type RecordOutcome = 'responded' | 'invoked' | 'logged' | 'dropped';
 
+/** Whether the outcome is a failure the dispatcher handled (error topic or log, or dropped): a redrive runs it again. */
+export const isHandledFailure = (outcome: RecordOutcome | undefined): boolean => outcome === 'logged' || outcome === 'dropped';
+
+/** How a session or an acquire reads what is done. */
+export interface ReadOptions {
+  /**
+   * Records whose failure was handled (outcome `logged` or `dropped`) are not done: a redrive runs them again.
+   * @default false
+   */
+  readonly rerunFailed?: boolean;
+}
+
 /** What the store holds for a done record. */
 export interface CompletedRecord {
   readonly outcome: RecordOutcome;
@@ -193,8 +205,14 @@ export class DynamoDbIdempotencyStore {
    * The event's session: one read for the event's keys (none in strict mode, which reads each as it takes it), a
    * write per completion. A result too big to store is held until leaseUntilMs while it is relayed.
    */
-  async open(entries: readonly IdempotencyEntry[], leaseUntilMs = Date.now()): Promise<IdempotencySession> {
+  async open(
+    entries: readonly IdempotencyEntry[],
+    leaseUntilMs = Date.now(),
+    _delivered?: readonly RecordCoordinates[],
+    options: ReadOptions = {},
+  ): Promise<IdempotencySession> {
     const done = entries.length === 0 ? new Map<string, CompletedRecord>() : await this.getCompleted(entries.map((e) => e.key));
+    if (options.rerunFailed) for (const [k, c] of done) if (isHandledFailure(c.outcome)) done.delete(k);
     const complete = (e: readonly CompletionEntry[]) => this.complete(e, leaseUntilMs + HOLD_CLOCK_SKEW_MS);
     return { done, inProgress: new Set(), fits: (r) => this.fits(r), complete, relayed: complete, close: async () => undefined };
   }
@@ -229,9 +247,15 @@ export class DynamoDbIdempotencyStore {
    * Strict mode: marks the key in progress until inProgressUntilMs (epoch ms; the invocation's
    * deadline) unless it is done, or in progress elsewhere and not yet expired.
    */
-  async acquire(key: string, record: RecordCoordinates, inProgressUntilMs: number): Promise<AcquireResult> {
+  async acquire(
+    key: string,
+    record: RecordCoordinates,
+    inProgressUntilMs: number,
+    options: ReadOptions = {},
+  ): Promise<AcquireResult> {
     // A completed item whose result was lost (not stored, not relayed) is taken again once its relay is over: the
-    // target runs again.
+    // target runs again. A redrive takes a handled failure again.
+    const rerun = options.rerunFailed ? ' OR (#state = :completed AND #outcome IN (:logged, :dropped))' : '';
     try {
       const out = await this.client.send(
         new (dynamodbSdk().PutItemCommand)({
@@ -245,17 +269,20 @@ export class DynamoDbIdempotencyStore {
             ...coordinates(record),
           },
           ConditionExpression:
-            'attribute_not_exists(#id) OR (#state = :inProgress AND #until < :now) OR (#relayPending = :true AND (attribute_not_exists(#until) OR #until < :now))',
+            'attribute_not_exists(#id) OR (#state = :inProgress AND #until < :now) OR (#relayPending = :true AND (attribute_not_exists(#until) OR #until < :now))' +
+            rerun,
           ExpressionAttributeNames: {
             '#id': IDEMPOTENCY_PARTITION_KEY,
             '#state': 'state',
             '#until': 'inProgressUntil',
             '#relayPending': 'relayPending',
+            ...(rerun ? { '#outcome': 'outcome' } : {}),
           },
           ExpressionAttributeValues: {
             ':inProgress': { S: 'IN_PROGRESS' },
             ':now': { N: String(Date.now()) },
             ':true': { BOOL: true },
+            ...(rerun ? { ':completed': { S: 'COMPLETED' }, ':logged': { S: 'logged' }, ':dropped': { S: 'dropped' } } : {}),
           },
           ReturnValues: 'ALL_OLD',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',

@@ -4,7 +4,7 @@
  */
 import { checkAcls } from './acls';
 import { authenticate, checkGroup, checkTopics, Identity, identityOf, Session } from './kafka-checks';
-import { checkClientCertificate, Endpoint, handshake, reachServer, TlsSettings } from './network';
+import { checkClientCertificate, Endpoint, handshake, reachAdvertised, reachServer, TlsSettings } from './network';
 import type { DoctorOptions } from './options';
 import { checkRegistry, secretsManagerReader, SecretReader } from './registry';
 import type { CheckResult, Step } from './result';
@@ -56,6 +56,7 @@ async function kafkaSteps(o: DoctorOptions, emit: (r: CheckResult) => void): Pro
   const { result, session } = await authenticate(o, servers, who);
   emit(result);
   if (!session) return skip(emit, ['topics', 'group', 'acls'], 'authentication');
+  (await reachAdvertised(session.advertised, servers, o.timeoutMs)).forEach(emit);
   try {
     await clusterSteps(session, o, who, emit);
   } finally {

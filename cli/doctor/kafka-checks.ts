@@ -47,6 +47,8 @@ function diagnosticLog(d: Diagnostics): logCreator {
 export interface Session {
   readonly admin: Admin;
   readonly diagnostics: Diagnostics;
+  /** The brokers as the cluster advertises them (host:port): the addresses the client uses after bootstrapping. */
+  readonly advertised: string[];
 }
 
 export async function authenticate(
@@ -69,10 +71,10 @@ export async function authenticate(
   try {
     await admin.connect();
     const cluster = await admin.describeCluster();
-    const advertised = cluster.brokers.map((b) => `${b.host}:${b.port}`).join(', ');
+    const advertised = cluster.brokers.map((b) => `${b.host}:${b.port}`);
     return {
-      result: { ...base, status: 'passed', detail: `cluster ${cluster.clusterId}, brokers advertised: ${advertised}` },
-      session: { admin, diagnostics },
+      result: { ...base, status: 'passed', detail: `cluster ${cluster.clusterId}, brokers advertised: ${advertised.join(', ')}` },
+      session: { admin, diagnostics, advertised },
     };
   } catch (e) {
     await admin.disconnect().catch(() => undefined);

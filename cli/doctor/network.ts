@@ -160,3 +160,23 @@ function verified(ep: Endpoint, socket: tls.TLSSocket, base: { step: 'tls'; subj
   }
   return { ...base, status: 'passed', detail: `${socket.getProtocol()}, ${names}, valid until ${peer.valid_to}` };
 }
+
+/**
+ * The brokers the cluster advertises, other than the bootstrap servers: after the first metadata request a client
+ * talks to these addresses only, so each must be reachable from the mapping too.
+ */
+export async function reachAdvertised(advertised: string[], bootstrap: string[], timeoutMs: number): Promise<CheckResult[]> {
+  const others = advertised.filter((a) => !bootstrap.includes(a));
+  const results: CheckResult[] = [];
+  for (const server of others) {
+    const { result } = await reachServer(server, timeoutMs);
+    results.push({
+      ...result,
+      subject: `advertised broker ${server}`,
+      ...(result.status === 'failed'
+        ? { fix: `${result.fix}; the broker's advertised.listeners must name an address the mapping reaches` }
+        : {}),
+    });
+  }
+  return results;
+}

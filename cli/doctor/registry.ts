@@ -1,6 +1,6 @@
 /**
  * Step 7 of the doctor: the schema registry answers GET /subjects with the mapping's access secrets (Secrets Manager:
- * BASIC_AUTH {username, password}, CLIENT_CERTIFICATE_TLS_AUTH {certificate, privateKey}, SERVER_ROOT_CA_CERTIFICATE
+ * BASIC_AUTH {username, password}, CLIENT_CERTIFICATE_TLS_AUTH {certificate, privateKey, privateKeyPassword?}, SERVER_ROOT_CA_CERTIFICATE
  * {certificate}, as https://docs.aws.amazon.com/lambda/latest/dg/services-consume-kafka-events.html gives them).
  */
 import * as http from 'node:http';
@@ -60,6 +60,7 @@ export async function checkRegistry(
     ca: secrets.SERVER_ROOT_CA_CERTIFICATE?.certificate,
     cert: mtls?.certificate,
     key: mtls?.privateKey,
+    passphrase: mtls?.privateKeyPassword,
     timeoutMs,
   });
   if ('error' in r)
@@ -86,6 +87,7 @@ interface GetOptions {
   readonly ca?: string;
   readonly cert?: string;
   readonly key?: string;
+  readonly passphrase?: string;
   readonly timeoutMs: number;
 }
 
@@ -101,7 +103,7 @@ function getSubjects(uri: string, o: GetOptions): Promise<{ status: number; subj
           ...(o.auth ? { authorization: o.auth } : {}),
         },
         timeout: o.timeoutMs,
-        ...(url.protocol === 'https:' ? { ca: o.ca, cert: o.cert, key: o.key } : {}),
+        ...(url.protocol === 'https:' ? { ca: o.ca, cert: o.cert, key: o.key, passphrase: o.passphrase } : {}),
       },
       (res) => {
         const chunks: Buffer[] = [];

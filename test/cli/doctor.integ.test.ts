@@ -4,16 +4,18 @@
  * checks run as the SCRAM user on the SASL_SSL listener and as the client certificate on the SSL (mTLS) listener.
  */
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AclOperationTypes, AclPermissionTypes, AclResourceTypes, Admin, Kafka, logLevel, ResourcePatternTypes } from 'kafkajs';
 import * as te from '../../testenv';
 import { runDoctor } from '../../cli/doctor/doctor';
 import { parseDoctorArgs } from '../../cli/doctor/options';
 import { formatResult } from '../../cli/doctor/output';
 import { CheckResult, exitStatus, PROBLEM } from '../../cli/doctor/result';
+import { closedPort } from '../runtime/support';
+import { ConfluentCompatibleRegistry, MtlsFront, startConfluentRegistry, startMtlsFront } from '../support/schema-registries';
 
 jest.setTimeout(120_000);
 
@@ -193,7 +195,7 @@ describe('cdk-kafka-lambda doctor against a broker with an authorizer', () => {
   });
 
   test('GIVEN a port nothing listens on WHEN doctor runs THEN TCP fails with the connection problem and the rest is skipped', async () => {
-    const closed = await freedPort();
+    const closed = await closedPort();
     const { results, exit } = await doctor(scramFlags({ server: `127.0.0.1:${closed}` }));
 
     expect(exit).toBe(1);
@@ -324,12 +326,82 @@ describe('cdk-kafka-lambda doctor against a broker with an authorizer', () => {
   }
 });
 
-/** A loopback port that was free a moment ago, with nothing listening on it now. */
-function freedPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
+/**
+ * The schema registry's check against a real Confluent-compatible registry (Apicurio, basic auth) and an mTLS front of
+ * it, with the access secrets in the shared environment's Secrets Manager (moto). The Kafka steps point at a closed
+ * port: the registry's check needs none of them.
+ */
+describe('cdk-kafka-lambda doctor against a schema registry', () => {
+  const USER = 'doctor-registry';
+  const PASSWORD = `pw-${randomUUID()}`;
+  const env = te.loadEnv();
+  const secrets = new SecretsManagerClient(te.awsClientConfig('secretsmanager'));
+  let registry: ConfluentCompatibleRegistry;
+  let front: MtlsFront;
+  let kafkaFlags: string[];
+
+  beforeAll(async () => {
+    registry = await startConfluentRegistry(`${USER}:${PASSWORD}`);
+    front = await startMtlsFront(registry, `${USER}:${PASSWORD}`);
+    kafkaFlags = ['--bootstrap-servers', `127.0.0.1:${await closedPort()}`, '--topic', 'orders', '--timeout', '5'];
+  });
+  afterAll(async () => {
+    await front?.close();
+    if (registry) process.kill(registry.pid);
+    secrets.destroy();
+  });
+
+  const secret = async (value: object) =>
+    (await secrets.send(new CreateSecretCommand({ Name: `doctor-${randomUUID()}`, SecretString: JSON.stringify(value) }))).ARN!;
+  async function registryCheck(uri: string, access: Record<string, string>) {
+    const args = [
+      ...kafkaFlags,
+      '--schema-registry',
+      uri,
+      ...Object.entries(access).flatMap(([type, arn]) => ['--schema-registry-access', `${type}=${arn}`]),
+      '--aws-endpoint',
+      env.moto.endpoint,
+      '--region',
+      env.region,
+    ];
+    const results = await runDoctor(parseDoctorArgs(args), () => undefined);
+    return { result: results.find((r) => r.step === 'schema-registry')!, text: results.flatMap(formatResult).join('\n') };
+  }
+
+  test('GIVEN the basic auth secret of the registry user WHEN doctor runs THEN the registry check passes', async () => {
+    const { result } = await registryCheck(registry.url, { BASIC_AUTH: await secret({ username: USER, password: PASSWORD }) });
+
+    expect(result).toMatchObject({
+      status: 'passed',
+      detail: expect.stringMatching(`^GET /subjects with basic auth as ${USER}: 200, \\d+ subjects$`),
     });
   });
-}
+
+  test('GIVEN a basic auth secret with a wrong password WHEN doctor runs THEN the registry check fails as refused, naming no password', async () => {
+    const wrong = `wrong-${randomUUID()}`;
+    const { result, text } = await registryCheck(registry.url, { BASIC_AUTH: await secret({ username: USER, password: wrong }) });
+
+    expect(result).toMatchObject({
+      status: 'failed',
+      detail: expect.stringContaining('HTTP 401, the registry refused the credentials'),
+    });
+    expect(text).not.toContain(wrong);
+    expect(text).not.toContain(PASSWORD);
+  });
+
+  test('GIVEN a client certificate secret and the root CA secret WHEN doctor runs against the mTLS front THEN the registry check passes', async () => {
+    const { result } = await registryCheck(front.url, {
+      CLIENT_CERTIFICATE_TLS_AUTH: await secret({
+        certificate: env.certs.pem.clientChain,
+        privateKey: env.certs.pem.clientKeyPbes1,
+        privateKeyPassword: env.certs.passwords.pbes1,
+      }),
+      SERVER_ROOT_CA_CERTIFICATE: await secret({ certificate: env.certs.pem.caCert }),
+    });
+
+    expect(result).toMatchObject({
+      status: 'passed',
+      detail: expect.stringMatching(/^GET \/subjects with a client certificate: 200/),
+    });
+  });
+});

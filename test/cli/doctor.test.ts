@@ -7,7 +7,7 @@ import { AclOperationTypes, AclPermissionTypes, AclResourceTypes, Admin, Resourc
 import { main } from '../../cli/cli';
 import { checkAcls } from '../../cli/doctor/acls';
 import { identityOf } from '../../cli/doctor/kafka-checks';
-import { checkClientCertificate, reachServer } from '../../cli/doctor/network';
+import { checkClientCertificate, reachAdvertised, reachServer } from '../../cli/doctor/network';
 import { DoctorOptions, parseDoctorArgs } from '../../cli/doctor/options';
 import { formatResult, summary } from '../../cli/doctor/output';
 import { checkRegistry } from '../../cli/doctor/registry';
@@ -193,6 +193,24 @@ describe('doctor network and certificate checks', () => {
     } finally {
       server.close();
     }
+  });
+
+  test('GIVEN the cluster advertises a broker nothing answers on WHEN checked THEN that broker fails, the bootstrap servers are not asked again', async () => {
+    const server = net.createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const closed = (server.address() as net.AddressInfo).port;
+    await new Promise((r) => server.close(r));
+
+    const results = await reachAdvertised([`127.0.0.1:${closed}`, 'b1:9096'], ['b1:9096'], 5000);
+
+    expect(results).toEqual([
+      expect.objectContaining({
+        subject: `advertised broker 127.0.0.1:${closed}`,
+        status: 'failed',
+        problem: PROBLEM.connection,
+        fix: expect.stringContaining("the broker's advertised.listeners must name an address the mapping reaches"),
+      }),
+    ]);
   });
 
   test('GIVEN a client certificate and key that are not PEM WHEN checked THEN it fails with the invalid certificate problem', () => {

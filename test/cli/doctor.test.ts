@@ -130,7 +130,7 @@ describe('doctor output', () => {
   test('GIVEN a failed check WHEN formatted THEN its line is followed by the mapping problem and the fix', () => {
     expect(formatResult(failed)).toEqual([
       '[FAILED ] 3 auth SASL SCRAM-SHA-512 as u: the broker refused the credentials',
-      '    mapping: PROBLEM: SASL authentication failed.',
+      '    mapping: PROBLEM: SASL authentication failed',
       '    fix: check the username and password',
     ]);
   });

@@ -40,6 +40,11 @@ const USAGE = `usage: cdk-kafka-lambda local --bootstrap-servers host:port[,…]
   [--retry-attempts N|-1] [--max-record-age SECONDS|-1] [--bisect] [--report-batch-item-failures]
   [--on-failure arn:aws:sqs|sns|s3:…] [--aws-endpoint URL] [--region R] [--checkpoint-file PATH]`;
 
+const COMMANDS = `cdk-kafka-lambda <command> [--help]
+  local     run an event source mapping on this machine against a real broker or Kinesis API
+  redrive   send the records of failed batches again (on-failure records in SQS or S3, the error topic)
+  doctor    check what a Kafka mapping will need from its cluster, each step with the problem it would cause`;
+
 export type Command = { kind: 'kafka'; options: LocalEsmOptions } | { kind: 'kinesis'; options: LocalKinesisEsmOptions };
 
 /**
@@ -244,7 +249,7 @@ export async function main(argv: string[]): Promise<void> {
           ? DOCTOR_USAGE
           : command === 'local'
             ? USAGE
-            : `${USAGE}\n${REDRIVE_USAGE}\n${DOCTOR_USAGE}`;
+            : `${COMMANDS}\n\n${USAGE}\n\n${REDRIVE_USAGE}\n\n${DOCTOR_USAGE}`;
     (help ? process.stdout : process.stderr).write(`${usage}\n`);
     process.exitCode = help ? 0 : 2;
     return;

@@ -1,6 +1,7 @@
 /**
  * Invokes the redrive's function through the Lambda Invoke API with the log tail, so that records the dispatcher's
- * idempotency skipped (its RecordsSkippedDuplicate metric line) are told apart from records its target ran.
+ * idempotency skipped (its RecordsSkippedDuplicate metric) and records that took its error path again
+ * (RecordsFailed, RecordsDropped) are told apart from records its target ran.
  */
 import { randomUUID } from 'node:crypto';
 import { localAwsSettings } from '../aws';
@@ -14,6 +15,8 @@ export interface RedriveInvokeResult {
   readonly requestId: string;
   /** The dispatcher's RecordsSkippedDuplicate for this invocation (its embedded-metric line); 0 for any other function. */
   readonly skippedDuplicates: number;
+  /** The dispatcher's RecordsFailed and RecordsDropped: records it handled as failures (error topic, log, drop). */
+  readonly errorPath: number;
 }
 
 export interface RedriveInvoker {
@@ -21,20 +24,21 @@ export interface RedriveInvoker {
   close(): void;
 }
 
-/** The last embedded-metric line's RecordsSkippedDuplicate in a log tail; 0 when there is none. */
-export function skippedDuplicates(logTail: string): number {
-  let n = 0;
+/** The dispatcher's counts in the last embedded-metric line of a log tail; 0 each when there is none. */
+export function dispatcherCounts(logTail: string): { skippedDuplicates: number; errorPath: number } {
+  let counts = { skippedDuplicates: 0, errorPath: 0 };
+  const num = (v: unknown) => (typeof v === 'number' ? v : 0);
   for (const line of logTail.split('\n')) {
     const at = line.indexOf('{"_aws"');
     if (at < 0) continue;
     try {
-      const v = JSON.parse(line.slice(at)).RecordsSkippedDuplicate;
-      if (typeof v === 'number') n = v;
+      const m = JSON.parse(line.slice(at));
+      counts = { skippedDuplicates: num(m.RecordsSkippedDuplicate), errorPath: num(m.RecordsFailed) + num(m.RecordsDropped) };
     } catch {
       /* a line cut by the tail's 4 KB bound */
     }
   }
-  return n;
+  return counts;
 }
 
 export function redriveInvoker(o: { functionName: string; lambdaEndpoint?: string; region?: string }): RedriveInvoker {
@@ -60,7 +64,7 @@ export function redriveInvoker(o: { functionName: string; lambdaEndpoint?: strin
           functionError: out.FunctionError,
           response,
           requestId: out.$metadata.requestId ?? randomUUID(),
-          skippedDuplicates: skippedDuplicates(out.LogResult ? Buffer.from(out.LogResult, 'base64').toString('utf8') : ''),
+          ...dispatcherCounts(out.LogResult ? Buffer.from(out.LogResult, 'base64').toString('utf8') : ''),
         };
       } catch (e) {
         const err = e as Error & { $metadata?: { httpStatusCode?: number; requestId?: string } };
@@ -71,6 +75,7 @@ export function redriveInvoker(o: { functionName: string; lambdaEndpoint?: strin
           functionError: err.name,
           requestId: err.$metadata?.requestId ?? randomUUID(),
           skippedDuplicates: 0,
+          errorPath: 0,
         };
       }
     },

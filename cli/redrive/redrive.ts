@@ -293,7 +293,8 @@ async function redriveItem(o: RedriveOptions, item: WorkItem, reads: Reads, stat
   const id =
     flags || !item.eventSource ? { bootstrapServers: o.bootstrapServers, eventSourceArn: o.eventSourceArn } : item.eventSource;
   const failed =
-    (await sendAll(o, todo.kafka, kafkaShape(id), state, run)) + (await sendAll(o, todo.kinesis, kinesisShape, state, run));
+    (await sendAll(o, todo.kafka, kafkaShape(id, item.failedAtDispatcher), state, run)) +
+    (await sendAll(o, todo.kinesis, kinesisShape, state, run));
   if (failed || missing) return;
   if (item.ack) {
     await item.ack();
@@ -347,14 +348,21 @@ async function sendBatch<R>(o: RedriveOptions, batch: R[], shape: EventShape<R>,
   }
   const ranges = shape.describe(batch);
   const bad: R[] = res!.ok ? shape.failed(batch, res!.response) : batch;
-  summary.failedAgain += bad.length;
-  const skipped = bad.length ? 0 : Math.min(res!.skippedDuplicates, batch.length);
+  // Records the dispatcher handled as failures again (error topic, log, drop): which ones, its log says.
+  const errorPath = bad.length ? 0 : Math.min(res!.errorPath, batch.length);
+  const skipped = bad.length ? 0 : Math.min(res!.skippedDuplicates, batch.length - errorPath);
+  summary.failedAgain += bad.length + errorPath;
   summary.alreadyDone += skipped;
-  summary.redriven += batch.length - bad.length - skipped;
+  summary.redriven += batch.length - bad.length - errorPath - skipped;
   if (skipped)
     progress.line(
       `already done: ${skipped} of ${ranges} were done before at function ${o.functionName} (the dispatcher's idempotency) and not run again; ` +
-        'records the dispatcher logged to its error topic count as done there: to run them again, redrive them to a dispatcher with its own idempotency table',
+        'records it handled as failures (its error topic, LOG, DROP) run again when redriven from the error topic (--from-error-topic)',
+    );
+  if (errorPath)
+    progress.line(
+      `failed again: ${errorPath} of ${ranges} took the error path of function ${o.functionName} again (its log names them by coordinates); ` +
+        'fix what fails and redrive again from the error topic: the batch stays out of the state file, and the dispatcher runs only what it did not finish',
     );
   if (bad.length)
     progress.line(
@@ -364,9 +372,9 @@ async function sendBatch<R>(o: RedriveOptions, batch: R[], shape: EventShape<R>,
     );
   progress.sent(
     batch.length,
-    !bad.length && skipped < batch.length ? `redriven: ${ranges} -> function ${o.functionName}` : undefined,
+    !bad.length && !errorPath && skipped < batch.length ? `redriven: ${ranges} -> function ${o.functionName}` : undefined,
   );
-  return bad;
+  return errorPath ? batch : bad;
 }
 
 /** Waits so that the records sent stay at or under the bound per second. */

@@ -4,6 +4,7 @@
  * response names failed records and how output names records (coordinates only).
  */
 import { buildEvent, EsmRecord, EventSourceIdentity } from '../kafka/event';
+import { REDRIVE_EVENT_FIELD, RedriveEventMarker } from '../../contract/redrive-event';
 import { buildKinesisEvent, kinesisPartialFailures, ShardRecord } from '../kinesis/event';
 import { coordinate } from './kafka-reader';
 import { kinesisCoordinate, streamNameOf } from './kinesis-reader';
@@ -36,9 +37,11 @@ function byGroup<R>(
     .join(', ');
 }
 
-export function kafkaShape(id: EventSourceIdentity): EventShape<EsmRecord> {
+/** rerunFailed: the records failed at the dispatcher (an error record's); the event carries the redrive marker. */
+export function kafkaShape(id: EventSourceIdentity, rerunFailed = false): EventShape<EsmRecord> {
+  const marker: RedriveEventMarker = { rerunFailed: true };
   return {
-    event: (batch) => buildEvent(id, batch),
+    event: (batch) => ({ ...buildEvent(id, batch), ...(rerunFailed ? { [REDRIVE_EVENT_FIELD]: marker } : {}) }),
     failed(batch, response) {
       const failures = (response as { batchItemFailures?: Array<{ itemIdentifier?: { partition?: string; offset?: number } }> })
         ?.batchItemFailures;

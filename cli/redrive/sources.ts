@@ -25,6 +25,11 @@ export interface WorkItem {
   readonly doneKey?: string;
   /** The cluster the carried records' event named (S3 payload): their event's identity without the flags. */
   readonly eventSource?: EventSourceIdentity;
+  /**
+   * Records the dispatcher handled as failures (an error record's): their events carry the redrive marker, so the
+   * dispatcher runs them again although its idempotency holds them as done. @default false
+   */
+  readonly failedAtDispatcher?: boolean;
 }
 
 export interface Source {
@@ -181,6 +186,7 @@ export function errorRecordItem(label: string, key: string, value: string): Work
       label,
       records: [],
       ranges: [{ topic: k.topic, partition: k.partition, first: Number(k.startOffset), last: Number(k.endOffset) - 1 }],
+      failedAtDispatcher: true,
     };
   const records: WorkItem['records'][number][] = [];
   const ranges: OffsetRange[] = [];
@@ -191,7 +197,7 @@ export function errorRecordItem(label: string, key: string, value: string): Work
       records.push({ ...r, topic: k.topic, partition: k.partition, offset: Number(r.offset) });
     }
   }
-  return { label, records, ranges };
+  return { label, records, ranges, failedAtDispatcher: true };
 }
 
 /** Every error record of the topic, from its beginning to its high watermarks when the run starts. */

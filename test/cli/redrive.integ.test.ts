@@ -352,7 +352,7 @@ describe('cdk-kafka-lambda redrive', () => {
     expect(await queueDepth(url)).toBe(0);
   });
 
-  test('through the dispatcher that failed them: on-failure records reach the fixed target once; logged ones are reported as done there', async () => {
+  test('through the dispatcher that failed them: on-failure and logged records reach the fixed target once; a logged one failing again stays redrivable', async () => {
     // GIVEN a target that fails, one dispatcher failing its batches (the mapping then writes to SQS) and one logging
     // them to an error topic, each fed by the local mapping
     const fixed = `redrive-fixed-${randomUUID().slice(0, 8)}`;
@@ -370,6 +370,17 @@ describe('cdk-kafka-lambda redrive', () => {
     await waitFor('the error records', async () => m2.stats.recordsCommitted === 3);
     await Promise.all([m1.stop(), m2.stop()]);
     expect(Number((await admin.fetchTopicOffsets(errorTopic))[0].high)).toBeGreaterThan(0);
+    // WHEN the error topic is redriven before the fix
+    const early = await run(['--from-error-topic', errorTopic], path.join(dir, `${t2}-early.json`), [
+      '--function-name',
+      logDispatcher,
+    ]);
+    // THEN the dispatcher ran them again and logged them again: failed again, named, and nothing in the state file
+    expect(early.summary).toEqual({ redriven: 0, alreadyDone: 0, failedAgain: 3, expired: 0, unreadable: 0 });
+    expect(early.err.join('\n')).toContain(
+      `failed again: 3 of ${t2}-0@0..2 (3) took the error path of function ${logDispatcher}`,
+    );
+    expect(JSON.parse(fs.readFileSync(path.join(dir, `${t2}-early.json`), 'utf8')).done).toEqual([]);
     // WHEN the target is fixed (the same name, now answering) and both are redriven through their dispatcher
     await broken.stop();
     fns.push(await te.startLambda({ name: fixed, dir: TARGETS, handler: 'index.echo' }));
@@ -382,10 +393,17 @@ describe('cdk-kafka-lambda redrive', () => {
     // THEN the target ran each on-failure record once, and the message is deleted
     expect(fromSqs.summary).toEqual({ redriven: 3, alreadyDone: 0, failedAgain: 0, expired: 0, unreadable: 0 });
     expect(await queueDepth(url)).toBe(0);
-    // AND the records the dispatcher logged to its error topic count as done by its idempotency: reported as
-    // already done (not as redriven), with the way to run them again, and not run by the target
-    expect(fromErrors.summary).toEqual({ redriven: 0, alreadyDone: 3, failedAgain: 0, expired: 0, unreadable: 0 });
-    expect(fromErrors.err.join('\n')).toContain('redrive them to a dispatcher with its own idempotency table');
-    expect([...(await delivered(fixed)).slice(before)].sort()).toEqual(offsets(t1, 0, 0, 2));
+    // AND each record the dispatcher logged (now twice in its error topic) ran once: the redrive's marker runs the
+    // failures its idempotency held as done
+    expect(fromErrors.summary).toEqual({ redriven: 3, alreadyDone: 3, failedAgain: 0, expired: 0, unreadable: 0 });
+    expect([...(await delivered(fixed)).slice(before)].sort()).toEqual([...offsets(t1, 0, 0, 2), ...offsets(t2, 0, 0, 2)].sort());
+    // WHEN the error topic is redriven again with a new state file
+    const again = await run(['--from-error-topic', errorTopic], path.join(dir, `${t2}-again.json`), [
+      '--function-name',
+      logDispatcher,
+    ]);
+    // THEN the dispatcher ran none of them again
+    expect(again.summary).toMatchObject({ redriven: 0, alreadyDone: 6, failedAgain: 0 });
+    expect((await delivered(fixed)).length - before).toBe(6);
   });
 });

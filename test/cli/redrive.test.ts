@@ -87,12 +87,18 @@ describe('redrive sources', () => {
 });
 
 describe('redrive invocations', () => {
-  test("the dispatcher's skipped duplicates come from the last embedded-metric line of the log tail", () => {
-    const { skippedDuplicates } = require('../../cli/redrive/invoke') as typeof import('../../cli/redrive/invoke');
-    const emf = (n: number) => `{"_aws":{"Timestamp":1},"service":"d","RecordsIn":3,"RecordsSkippedDuplicate":${n}}`;
-    expect(skippedDuplicates(`START\n${emf(1)}\nEND`)).toBe(1);
-    expect(skippedDuplicates(`${emf(1)}\n2026-12-07T00:00:00Z\tid\tINFO\t${emf(3)}\n{"_aws":{"cut`)).toBe(3);
-    expect(skippedDuplicates('a plain log line\n')).toBe(0);
+  test("the dispatcher's skipped duplicates and error-path records come from the last embedded-metric line of the log tail", () => {
+    // GIVEN log tails with the dispatcher's metric lines, one cut by the tail's bound
+    const { dispatcherCounts } = require('../../cli/redrive/invoke') as typeof import('../../cli/redrive/invoke');
+    const emf = (skipped: number, failed = 0, dropped = 0) =>
+      `{"_aws":{"Timestamp":1},"service":"d","RecordsIn":3,"RecordsSkippedDuplicate":${skipped},"RecordsFailed":${failed},"RecordsDropped":${dropped}}`;
+    // WHEN they are read THEN the last whole line counts
+    expect(dispatcherCounts(`START\n${emf(1)}\nEND`)).toEqual({ skippedDuplicates: 1, errorPath: 0 });
+    expect(dispatcherCounts(`${emf(1)}\n2026-12-07T00:00:00Z\tid\tINFO\t${emf(3, 2, 1)}\n{"_aws":{"cut`)).toEqual({
+      skippedDuplicates: 3,
+      errorPath: 3,
+    });
+    expect(dispatcherCounts('a plain log line\n')).toEqual({ skippedDuplicates: 0, errorPath: 0 });
   });
 });
 

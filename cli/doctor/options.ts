@@ -110,7 +110,10 @@ export function parseDoctorArgs(argv: string[]): DoctorOptions {
     awsEndpoint: values['aws-endpoint'],
     region: values.region,
     timeoutMs: timeout * 1000,
-    notices: (fromTemplate?.ignored ?? []).filter((n) => !/not emulated/.test(n)),
+    // What the template leaves to flags among what doctor reads: the brokers, topics, group, auth and registry.
+    notices: (fromTemplate?.ignored ?? []).filter((n) =>
+      /Topics|Bootstrap|ConsumerGroupId|SourceAccessConfigurations|SchemaRegistry/.test(n),
+    ),
   };
 }
 

@@ -231,6 +231,29 @@ describe('cdk-kafka-lambda doctor against a broker with an authorizer', () => {
     });
   });
 
+  test('GIVEN a client certificate from a CA the broker does not trust WHEN doctor runs THEN authentication fails with the mTLS problem', async () => {
+    const { results, exit } = await doctor([
+      '--bootstrap-servers',
+      env.kafka.bootstrap.ssl,
+      '--topic',
+      topic,
+      '--ca-file',
+      env.certs.files.caCert,
+      '--cert-file',
+      env.certs.files.untrustedClientCert,
+      '--key-file',
+      env.certs.files.untrustedClientKey,
+      '--consumer-group-id',
+      group,
+    ]);
+
+    expect(exit).toBe(1);
+    expect(of(results, 'auth')[0]).toMatchObject({ status: 'failed', problem: PROBLEM.serverFailedToAuthenticateLambda });
+    expect(of(results, 'topics')).toEqual([
+      expect.objectContaining({ status: 'skipped', detail: 'skipped (needs authentication)' }),
+    ]);
+  });
+
   test('GIVEN another consumer is active in the group WHEN doctor runs THEN the group check fails and names its members', async () => {
     const consumer = new Kafka({
       ...te.kafkaClientConfig('plaintext', undefined, env),
@@ -334,13 +357,15 @@ describe('cdk-kafka-lambda doctor against a broker with an authorizer', () => {
 describe('cdk-kafka-lambda doctor against a schema registry', () => {
   const USER = 'doctor-registry';
   const PASSWORD = `pw-${randomUUID()}`;
-  const env = te.loadEnv();
-  const secrets = new SecretsManagerClient(te.awsClientConfig('secretsmanager'));
+  let env: te.TestEnv;
+  let secrets: SecretsManagerClient;
   let registry: ConfluentCompatibleRegistry;
   let front: MtlsFront;
   let kafkaFlags: string[];
 
   beforeAll(async () => {
+    env = te.loadEnv();
+    secrets = new SecretsManagerClient(te.awsClientConfig('secretsmanager'));
     registry = await startConfluentRegistry(`${USER}:${PASSWORD}`);
     front = await startMtlsFront(registry, `${USER}:${PASSWORD}`);
     kafkaFlags = ['--bootstrap-servers', `127.0.0.1:${await closedPort()}`, '--topic', 'orders', '--timeout', '5'];
@@ -348,7 +373,7 @@ describe('cdk-kafka-lambda doctor against a schema registry', () => {
   afterAll(async () => {
     await front?.close();
     if (registry) process.kill(registry.pid);
-    secrets.destroy();
+    secrets?.destroy();
   });
 
   const secret = async (value: object) =>

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { Admin, Kafka, logLevel, Producer } from 'kafkajs';
 import * as te from '../../testenv';
 import { DISPATCHER_CONFIG_ENV, DispatcherConfig } from '../../contract/dispatcher-config';
@@ -27,6 +28,7 @@ const DISPATCHER = path.join(__dirname, '..', '..', 'assets', 'dispatcher');
 describe('cdk-kafka-lambda redrive', () => {
   const env = te.loadEnv();
   const sqs = new SQSClient(te.awsClientConfig('sqs'));
+  const sns = new SNSClient(te.awsClientConfig('sns'));
   const dynamodb = new DynamoDBClient(te.awsClientConfig('dynamodb', undefined, { maxAttempts: 10 }));
   const kafka = new Kafka({ ...te.kafkaClientConfig('plaintext'), logLevel: logLevel.NOTHING });
   const fns: te.RunningLambda[] = [];
@@ -55,6 +57,7 @@ describe('cdk-kafka-lambda redrive', () => {
     await Promise.all(mappings.map((m) => m.stop()));
     await Promise.all([producer?.disconnect(), admin?.disconnect()]);
     sqs.destroy();
+    sns.destroy();
     dynamodb.destroy();
     await Promise.all(fns.map((f) => f.stop()));
     fs.rmSync(dir, { recursive: true, force: true });
@@ -350,6 +353,30 @@ describe('cdk-kafka-lambda redrive', () => {
     expect(r.summary).toEqual({ redriven: 3, alreadyDone: 0, failedAgain: 0, expired: 0, unreadable: 0 });
     expect([...(await delivered()).slice(before)].sort()).toEqual(offsets(t, 0, 0, 2));
     expect(await queueDepth(url)).toBe(0);
+  });
+
+  test('a poison batch the local mapping published to its SNS on-failure destination (a queue subscribed) is redriven once', async () => {
+    // GIVEN the local mapping invoking the failing function with no retries and an SNS topic a queue subscribes to
+    const t = await topicWith([0, 1], 2);
+    const url = await queue();
+    const queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes!
+      .QueueArn!;
+    const topicArn = (await sns.send(new CreateTopicCommand({ Name: `redrive-${randomUUID().slice(0, 8)}` }))).TopicArn!;
+    await sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: queueArn }));
+    const m = startLocalMapping(mappings, { topics: [t], functionName: failing, retryAttempts: 0, onFailure: topicArn });
+    await waitFor('the on-failure records', async () => m.stats.recordsSentToOnFailure === 4);
+    await m.stop();
+    await waitFor('the notifications in the queue', async () => (await queueDepth(url)) >= 1);
+    const before = (await delivered()).length;
+
+    // WHEN redriven through the dispatcher to the fixed target, twice
+    const first = await run(['--from-sqs', url], path.join(dir, `${t}.json`));
+    const second = await run(['--from-sqs', url], path.join(dir, `${t}.json`));
+    // THEN the 4 records reached the target once, the notifications are deleted, and the second run found nothing
+    expect(first.summary).toEqual({ redriven: 4, alreadyDone: 0, failedAgain: 0, expired: 0, unreadable: 0 });
+    expect([...(await delivered()).slice(before)].sort()).toEqual([...offsets(t, 0, 0, 1), ...offsets(t, 1, 0, 1)].sort());
+    expect(await queueDepth(url)).toBe(0);
+    expect(second.summary).toEqual({ redriven: 0, alreadyDone: 0, failedAgain: 0, expired: 0, unreadable: 0 });
   });
 
   test('through the dispatcher that failed them: on-failure and logged records reach the fixed target once; a logged one failing again stays redrivable', async () => {

@@ -20,7 +20,7 @@ import { ConfluentCompatibleRegistry, MtlsFront, startConfluentRegistry, startMt
 jest.setTimeout(120_000);
 
 describe('cdk-kafka-lambda doctor against a broker with an authorizer', () => {
-  const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'doctor-broker-'));
+  let runDir: string;
   const id = randomUUID().slice(0, 8);
   const topic = `doctor-orders-${id}`;
   const errorTopic = `doctor-errors-${id}`;
@@ -32,6 +32,7 @@ describe('cdk-kafka-lambda doctor against a broker with an authorizer', () => {
   let password: string;
 
   beforeAll(async () => {
+    runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'doctor-broker-'));
     env = await te.start({
       runDir,
       services: ['kafka'],
@@ -93,7 +94,7 @@ describe('cdk-kafka-lambda doctor against a broker with an authorizer', () => {
   afterAll(async () => {
     await admin?.disconnect();
     if (env) await te.stop(env, { purge: true });
-    fs.rmSync(runDir, { recursive: true, force: true });
+    if (runDir) fs.rmSync(runDir, { recursive: true, force: true });
   });
 
   /** Flags of the SCRAM user on the SASL_SSL listener, verified against the test CA; `extra` adds or replaces. */

@@ -117,7 +117,7 @@ function withoutDescribeAcls(o: DoctorOptions, who: Identity, described: Set<str
       step: 'acls',
       subject,
       status: 'unchecked',
-      detail: `could not be checked: DescribeAcls denied (${type ?? e.message})`,
+      detail: `could not be checked: DescribeAcls ${type ? `denied (${type})` : `failed (${e.message})`}`,
       fix: `allow Describe on the cluster to ${who.principal} so doctor can read the ACLs, or check this ACL on the cluster`,
     };
   });

@@ -50,8 +50,6 @@ export interface WriteTopic {
 export interface DoctorOptions {
   readonly brokers: string[];
   readonly kafka: KafkaConfig;
-  /** The --ca-file given (else Node's root certificates verify the broker). */
-  readonly caFile?: string;
   readonly topics: string[];
   readonly consumerGroupId?: string;
   readonly writeTopics: WriteTopic[];
@@ -102,7 +100,6 @@ export function parseDoctorArgs(argv: string[]): DoctorOptions {
   return {
     brokers,
     kafka: kafkaClientConfig(values, brokers, 'cdk-kafka-lambda-doctor'),
-    caFile: values['ca-file'],
     topics,
     consumerGroupId: values['consumer-group-id'] ?? p.consumerGroupId,
     writeTopics: writeTopics(values, relay, p.onFailure),

@@ -378,7 +378,7 @@ async function sendBatch<R>(o: RedriveOptions, batch: R[], shape: EventShape<R>,
 }
 
 /** Waits so that the records sent stay at or under the bound per second. */
-function rateBound(perSecond: number | undefined): (n: number) => Promise<void> {
+export function rateBound(perSecond: number | undefined): (n: number) => Promise<void> {
   const start = Date.now();
   let sent = 0;
   return async (n) => {

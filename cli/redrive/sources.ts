@@ -140,7 +140,12 @@ export async function sqsSource(
   const unacked = new Map<string, string>();
   for (;;) {
     const out = await client.send(
-      new sqs.ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 900 }),
+      new sqs.ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 1,
+        VisibilityTimeout: VISIBILITY_SECONDS,
+      }),
     );
     if (!out.Messages?.length) break;
     for (const m of out.Messages) {
@@ -160,9 +165,14 @@ export async function sqsSource(
       }
     }
   }
+  const keepHidden = hideWhileRunning(unacked, (entries) =>
+    client.send(new sqs.ChangeMessageVisibilityBatchCommand({ QueueUrl: queueUrl, Entries: entries })),
+  );
+  keepHidden.onError((e) => warn(`sqs ${queueUrl}: the messages' visibility could not be extended (${e.message})`));
   return {
     items,
     async close() {
+      keepHidden.stop();
       for (const handle of unacked.values())
         await client.send(
           new sqs.ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: handle, VisibilityTimeout: 0 }),
@@ -170,6 +180,33 @@ export async function sqsSource(
       client.destroy();
     },
   };
+}
+
+/** Every SQS_VISIBILITY_RENEW_MS, the received messages not yet deleted stay hidden for VISIBILITY_SECONDS more. */
+const VISIBILITY_SECONDS = 900;
+export const SQS_VISIBILITY_RENEW_MS = 300_000;
+
+/**
+ * Keeps the run's messages hidden from other consumers (and from a second receive) while it lasts longer than the
+ * visibility timeout it received them with.
+ */
+export function hideWhileRunning(
+  unacked: ReadonlyMap<string, string>,
+  change: (entries: { Id: string; ReceiptHandle: string; VisibilityTimeout: number }[]) => Promise<unknown>,
+  everyMs = SQS_VISIBILITY_RENEW_MS,
+): { stop(): void; onError(f: (e: Error) => void): void } {
+  let report: (e: Error) => void = () => undefined;
+  const timer = setInterval(() => {
+    const handles = [...unacked.values()];
+    void (async () => {
+      for (let i = 0; i < handles.length; i += 10)
+        await change(
+          handles.slice(i, i + 10).map((h, j) => ({ Id: String(j), ReceiptHandle: h, VisibilityTimeout: VISIBILITY_SECONDS })),
+        );
+    })().catch((e: Error) => report(e));
+  }, everyMs);
+  timer.unref();
+  return { stop: () => clearInterval(timer), onError: (f) => (report = f) };
 }
 
 interface ErrorValue {

@@ -8,7 +8,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  ChangeMessageVisibilityCommand,
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { Admin, Kafka, logLevel, Producer } from 'kafkajs';
 import * as te from '../../testenv';
@@ -16,6 +24,7 @@ import { DISPATCHER_CONFIG_ENV, DispatcherConfig } from '../../contract/dispatch
 import { errorRecordMessage, TruncatedRecord } from '../../runtime/kafka/error-records';
 import { parseRedriveArgs } from '../../cli/redrive/options';
 import { redrive, RedriveSummary } from '../../cli/redrive/redrive';
+import { hideWhileRunning } from '../../cli/redrive/sources';
 import { createIdempotencyTable } from '../runtime/support';
 import { startLocalMapping, waitFor } from './support';
 import type { LocalEventSourceMapping } from '../../cli/kafka/esm';
@@ -432,5 +441,39 @@ describe('cdk-kafka-lambda redrive', () => {
     // THEN the dispatcher ran none of them again
     expect(again.summary).toMatchObject({ redriven: 0, alreadyDone: 6, failedAgain: 0 });
     expect((await delivered(fixed)).length - before).toBe(6);
+  });
+});
+
+describe('redrive: SQS messages stay hidden while a run lasts', () => {
+  const sqs = new SQSClient(te.awsClientConfig('sqs'));
+  afterAll(() => sqs.destroy());
+
+  test('a message received for 3 s stays hidden past them while the run renews its visibility, and shows once it stops', async () => {
+    // GIVEN a message received with a visibility timeout of 3 s
+    const url = (await sqs.send(new CreateQueueCommand({ QueueName: `redrive-hide-${randomUUID()}` }))).QueueUrl!;
+    await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: '{}' }));
+    const [m] = (await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, VisibilityTimeout: 3, WaitTimeSeconds: 1 })))
+      .Messages!;
+    const received = Date.now();
+    // WHEN the run renews the visibility of its messages every 100 ms
+    let renewals = 0;
+    const hide = hideWhileRunning(
+      new Map([[m.MessageId!, m.ReceiptHandle!]]),
+      async (entries) => {
+        renewals++;
+        return sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: url, Entries: entries }));
+      },
+      100,
+    );
+    await waitFor('the first 3 s to pass', async () => Date.now() - received > 4_000 && renewals > 0);
+    // THEN the message is still hidden
+    expect((await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 0 }))).Messages ?? []).toEqual([]);
+    // AND once the run stops renewing and hands it back, it shows again
+    hide.stop();
+    await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: 0 }));
+    await waitFor(
+      'the message again',
+      async () => ((await sqs.send(new ReceiveMessageCommand({ QueueUrl: url }))).Messages ?? []).length === 1,
+    );
   });
 });

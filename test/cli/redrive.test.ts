@@ -323,3 +323,24 @@ describe('redrive progress', () => {
     expect(duration(65)).toBe('1:05');
   });
 });
+
+describe('redrive: the rate bound', () => {
+  test('--max-records-per-second 20: four batches of 10 start no sooner than 1.5 s after the first', async () => {
+    // GIVEN a bound of 20 records a second
+    const { rateBound } = require('../../cli/redrive/redrive') as typeof import('../../cli/redrive/redrive');
+    const rate = rateBound(20);
+    // WHEN four batches of 10 records are sent
+    const starts: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      await rate(10);
+      starts.push(Date.now());
+    }
+    // THEN each starts half a second after the one before, at the earliest
+    for (let i = 1; i < 4; i++) expect(starts[i] - starts[0]).toBeGreaterThanOrEqual(i * 500 - 5);
+    // AND without a bound nothing waits
+    const free = rateBound(undefined);
+    const t = Date.now();
+    for (let i = 0; i < 100; i++) await free(1_000);
+    expect(Date.now() - t).toBeLessThan(1_000);
+  });
+});

@@ -12,13 +12,15 @@ import {
 import { LocalEsmConfigError } from '../errors';
 import { settingsFromTemplate } from '../template';
 import { dispatcherTopics } from './template';
+import { redriveTemplate } from '../redrive/template';
+import type { SaslMechanism, SecretAuthRequest } from '../kafka/secrets';
 
 export const DOCTOR_USAGE = `usage: cdk-kafka-lambda doctor --bootstrap-servers host:port[,…] --topic T [--topic T2]
   [--template cdk.out/STACK.template.json [--mapping LOGICAL_ID]] [--consumer-group-id ID]
   [--sasl scram-sha-256|scram-sha-512|plain --username U --password P] [--tls] [--ca-file PEM] [--cert-file PEM --key-file PEM]
   [--response-topic T …] [--error-topic T …] [--on-failure kafka://T]
   [--schema-registry URL [--schema-registry-access BASIC_AUTH|CLIENT_CERTIFICATE_TLS_AUTH|SERVER_ROOT_CA_CERTIFICATE=SECRET_ARN …]]
-  [--aws-endpoint URL] [--region R] [--timeout SECONDS]
+  [--secret-arn ARN] [--ca-secret-arn ARN] [--aws-endpoint URL] [--region R] [--timeout SECONDS]
 
   Checks, in order, what the mapping will need from the cluster, and prints each check as passed or failed, with
   the "PROBLEM: …" text the mapping would show (LastProcessingResult) and the fix:
@@ -32,6 +34,9 @@ export const DOCTOR_USAGE = `usage: cdk-kafka-lambda doctor --bootstrap-servers 
     7. the schema registry answers GET /subjects with its access secrets (read from Secrets Manager)
   A failed check skips the checks that need it ("skipped (needs …)").
   --bootstrap-servers, --sasl, --tls, --ca-file, --cert-file, --key-file   as \`local\` takes them
+  --secret-arn ARN              the mapping's auth secret in Secrets Manager: SASL {username, password} (with --sasl,
+                                or the template's mechanism) or mTLS {certificate, privateKey[, privateKeyPassword]}
+  --ca-secret-arn ARN           the root CA's secret {certificate}; without these, the template's literal secrets
   --template, --mapping         the mapping's brokers, topics, consumer group, on-failure destination and schema
                                 registry from a synthesized template, and the dispatcher's response and error
                                 topics where the template holds them as text; the auth is given as flags
@@ -59,6 +64,8 @@ export interface DoctorOptions {
   readonly timeoutMs: number;
   /** What the template holds but the checks cannot use. */
   readonly notices: string[];
+  /** The auth secrets to read (--secret-arn, --ca-secret-arn, else the template's literal ones): none when empty. */
+  readonly secrets: SecretAuthRequest;
 }
 
 const FLAGS = {
@@ -75,6 +82,8 @@ const FLAGS = {
   'aws-endpoint': { type: 'string' },
   region: { type: 'string' },
   timeout: { type: 'string' },
+  'secret-arn': { type: 'string' },
+  'ca-secret-arn': { type: 'string' },
   ...KAFKA_CLIENT_FLAGS,
 } as const;
 
@@ -107,10 +116,30 @@ export function parseDoctorArgs(argv: string[]): DoctorOptions {
     awsEndpoint: values['aws-endpoint'],
     region: values.region,
     timeoutMs: timeout * 1000,
+    secrets: secretsOf(values),
     // What the template leaves to flags among what doctor reads: the brokers, topics, group, auth and registry.
     notices: (fromTemplate?.ignored ?? []).filter((n) =>
       /Topics|Bootstrap|ConsumerGroupId|SourceAccessConfigurations|SchemaRegistry/.test(n),
     ),
+  };
+}
+
+/**
+ * The secrets to read: the flags', else the template's literal ones, unless the flags give that auth themselves
+ * (--username, --cert-file; --ca-file for the root CA).
+ */
+function secretsOf(values: Flags): SecretAuthRequest {
+  const t = values.template ? redriveTemplate(values.template, values.mapping) : undefined;
+  const flagsGiveAuth = t?.mtls ? !!values['cert-file'] : !!values.username;
+  return {
+    secretArn: values['secret-arn'] ?? (flagsGiveAuth ? undefined : t?.secretArn),
+    secretFlag: values['secret-arn'] ? '--secret-arn' : "--secret-arn (the template's auth secret)",
+    mechanism: (values.sasl as SaslMechanism | undefined) ?? t?.mechanism,
+    mtls: values.sasl ? false : t?.mtls,
+    caSecretArn: values['ca-secret-arn'] ?? (values['ca-file'] ? undefined : t?.caSecretArn),
+    caSecretFlag: values['ca-secret-arn'] ? '--ca-secret-arn' : "--ca-secret-arn (the template's SERVER_ROOT_CA_CERTIFICATE)",
+    endpoint: values['aws-endpoint'],
+    region: values.region,
   };
 }
 

@@ -11,6 +11,7 @@ import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secre
 import { AclOperationTypes, AclPermissionTypes, AclResourceTypes, Admin, Kafka, logLevel, ResourcePatternTypes } from 'kafkajs';
 import * as te from '../../testenv';
 import { runDoctor } from '../../cli/doctor/doctor';
+import { withSecrets } from '../../cli/doctor/command';
 import { parseDoctorArgs } from '../../cli/doctor/options';
 import { formatResult } from '../../cli/doctor/output';
 import { CheckResult, exitStatus, PROBLEM } from '../../cli/doctor/result';
@@ -140,6 +141,41 @@ describe('cdk-kafka-lambda doctor against a broker with an authorizer', () => {
       `Read on group ${group} for User:${user}`,
       `Write on topic ${errorTopic} for User:${user}`,
     ]);
+    expect(text).not.toContain(password);
+  });
+
+  test('GIVEN the SCRAM user and the root CA in Secrets Manager WHEN doctor runs with --secret-arn and --ca-secret-arn THEN every check passes', async () => {
+    // GIVEN the user's {username, password} and the CA's {certificate} as secrets (moto)
+    const shared = te.loadEnv();
+    const sm = new SecretsManagerClient(te.awsClientConfig('secretsmanager'));
+    const secret = async (value: object) =>
+      (await sm.send(new CreateSecretCommand({ Name: `doctor-${randomUUID()}`, SecretString: JSON.stringify(value) }))).ARN!;
+    const [auth, ca] = [
+      await secret({ username: user, password }),
+      await secret({ certificate: fs.readFileSync(env.certs.files.caCert, 'utf8') }),
+    ];
+    sm.destroy();
+    // WHEN doctor reads them instead of --username/--password/--ca-file
+    const flags = scramFlags();
+    const without = (names: string[]) => flags.filter((f, i) => !names.includes(f) && !names.includes(flags[i - 1]));
+    const options = await withSecrets(
+      parseDoctorArgs([
+        ...without(['--username', '--password', '--ca-file']),
+        '--secret-arn',
+        auth,
+        '--ca-secret-arn',
+        ca,
+        '--aws-endpoint',
+        shared.moto.endpoint,
+        '--region',
+        shared.region,
+      ]),
+    );
+    const results = await runDoctor(options, () => undefined);
+    const text = results.flatMap(formatResult).join('\n');
+    // THEN it authenticates as the secret's user and every check passes, printing no password
+    expect(exitStatus(results) === 0 ? 'exit 0' : text).toBe('exit 0');
+    expect(text).toContain(`as ${user}`);
     expect(text).not.toContain(password);
   });
 

@@ -320,6 +320,15 @@ describe('cdk-kafka-lambda redrive', () => {
     expect(fresh.summary).toMatchObject({ redriven: 0, alreadyDone: 6, failedAgain: 0 });
     expect(await dispatcherCalls()).toBeGreaterThan(calls);
     expect((await delivered()).slice(before)).toHaveLength(6);
+    // AND no output of the three runs, nor of a dry run, holds a record's key or value
+    const dry = await run(['--from-error-topic', errorTopic, '--dry-run'], path.join(dir, `${errorTopic}-dry.json`));
+    const printed = [first, again, fresh, dry].flatMap((r) => [...r.out, ...r.err]).join('\n');
+    expect(dry.out.join('\n')).toContain(`${t}-0@0`);
+    for (const c of carried) {
+      expect(printed).not.toContain(c.value);
+      expect(printed).not.toContain(c.key);
+    }
+    expect(printed).not.toContain('{"n":');
   });
 
   test('records past retention are reported as expired by coordinates, and their message stays in the queue', async () => {

@@ -350,4 +350,26 @@ async function ensureGlueSerde(version = VERSIONS.glueSerde) {
   });
 }
 
-module.exports = { VERSIONS, ensureKafka, ensureDynamoDbLocal, ensureMoto, ensureRie, ensureNode, ensureRic, ensureGlueSerde };
+/**
+ * A Kafka Connect worker's jars (connect-runtime, connect-json and their closure), of the broker's version; only the
+ * migration tests ask for them (testenv/connect.js), so no run pays for them at start. Returns { version, libDir }.
+ */
+async function ensureConnect(version = VERSIONS.kafka) {
+  const dir = path.join(cacheDir(), `kafka-connect-${version}`);
+  const marker = path.join(dir, '.ckl-ready.json');
+  const res = { version, libDir: path.join(dir, 'libs') };
+  if (readMarker(marker)) return res;
+  return withLock(dir, async () => {
+    if (readMarker(marker)) return res;
+    const t = Date.now();
+    log(`downloading Kafka Connect ${version} (connect-runtime, connect-json) from Maven Central (mvn)`);
+    fs.rmSync(res.libDir, { recursive: true, force: true });
+    const profiles = ['connect', Number(version.split('.')[0]) >= 4 ? 'kafka-log4j2' : 'connect-reload4j'];
+    await mavenCopy(res.libDir, profiles, { 'kafka.version': version });
+    writeMarker(marker, { version });
+    log(`Kafka Connect ${version} jars ready in ${((Date.now() - t) / 1000).toFixed(1)}s`);
+    return res;
+  });
+}
+
+module.exports = { VERSIONS, ensureKafka, ensureDynamoDbLocal, ensureMoto, ensureRie, ensureNode, ensureRic, ensureGlueSerde, ensureConnect };

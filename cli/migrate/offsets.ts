@@ -1,0 +1,204 @@
+/**
+ * cdk-kafka-lambda migrate offsets: copies a Kafka Connect sink connector's committed offsets (group
+ * `connect-<name>`) into the consumer group of each event source mapping (one group per topic), so that a mapping
+ * created or enabled in that group starts where the connector stopped: a group's committed offsets win over the
+ * mapping's StartingPosition.
+ */
+import { Admin, Kafka, KafkaConfig, logLevel } from 'kafkajs';
+
+/** A refusal or a setting that cannot work; the message names what was found and what to do. */
+export class MigrateOffsetsError extends Error {
+  public override readonly name = 'MigrateOffsetsError';
+}
+
+/** One mapping's topic and the consumer group it will use. */
+export interface TopicGroup {
+  readonly topic: string;
+  readonly groupId: string;
+}
+
+export interface MigrateOffsetsOptions {
+  readonly kafka: KafkaConfig;
+  /** The connector's name: its consumer group is `connect-<name>`. */
+  readonly connector: string;
+  readonly groups: readonly TopicGroup[];
+  /** Report what would be committed, commit nothing. */
+  readonly dryRun?: boolean;
+  /** Move a target group backwards (its committed offset is past the connector's). */
+  readonly force?: boolean;
+}
+
+/** What is (or would be) done for one topic-partition. Offsets are kafkajs' decimal strings. */
+export interface PartitionMove {
+  readonly topic: string;
+  readonly partition: number;
+  readonly groupId: string;
+  /** The target group's committed offset before, undefined when it has none. */
+  readonly from?: string;
+  /** The connector's committed offset, undefined when it committed none for this partition (left as it is). */
+  readonly to?: string;
+  readonly highWatermark: string;
+  /** Records from `to` to the high watermark: what the mapping will read first. */
+  readonly lag?: string;
+  /** `to` is below the target's committed offset. */
+  readonly backwards: boolean;
+}
+
+export interface MigrateOffsetsResult {
+  readonly connectorGroup: string;
+  readonly moves: PartitionMove[];
+  /** False on a dry run. */
+  readonly committed: boolean;
+}
+
+/** The group of a Connect sink connector (its consumers' group.id, unless the connector overrides it). */
+export const connectorGroupId = (connector: string) => `connect-${connector}`;
+
+/**
+ * Checks, then commits. Refuses (MigrateOffsetsError, nothing committed) when the connector's group or a target
+ * group has active members, when the connector committed nothing for a topic, or when a target group would move
+ * backwards without `force`. `report` gets the per-partition moves before anything is committed.
+ */
+export async function migrateOffsets(
+  o: MigrateOffsetsOptions,
+  report: (moves: PartitionMove[]) => void = () => undefined,
+): Promise<MigrateOffsetsResult> {
+  validateGroups(o);
+  const connectorGroup = connectorGroupId(o.connector);
+  const admin = new Kafka({ logLevel: logLevel.NOTHING, ...o.kafka }).admin();
+  await admin.connect();
+  try {
+    await refuseActiveMembers(admin, connectorGroup, o.groups);
+    const moves = await planMoves(admin, connectorGroup, o.groups);
+    report(moves);
+    const backwards = moves.filter((m) => m.backwards);
+    if (backwards.length && !o.force)
+      throw new MigrateOffsetsError(
+        `refusing to move ${backwards.length} partition(s) backwards (the group's committed offset is past the connector's): ` +
+          `${backwards.map((m) => `${m.groupId} ${m.topic}-${m.partition} ${m.from} → ${m.to}`).join(', ')}; ` +
+          'the mapping has already read past where the connector stopped: give --force to read those records again',
+      );
+    if (o.dryRun) return { connectorGroup, moves, committed: false };
+    await commitMoves(admin, moves);
+    return { connectorGroup, moves, committed: true };
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+function validateGroups(o: MigrateOffsetsOptions): void {
+  if (!o.groups.length) throw new MigrateOffsetsError('no topic to migrate: give --group TOPIC=GROUP_ID or --template');
+  const seen = new Set<string>();
+  for (const { topic, groupId } of o.groups) {
+    if (seen.has(topic)) throw new MigrateOffsetsError(`topic "${topic}" is given twice: a topic has one mapping and one group`);
+    seen.add(topic);
+    if (groupId === connectorGroupId(o.connector))
+      throw new MigrateOffsetsError(
+        `the group of topic "${topic}" is the connector's own group ${groupId}: give the mapping a group of its own`,
+      );
+  }
+}
+
+/** Both the connector (its tasks would commit again over ours) and a running mapping (it would too) must be stopped. */
+async function refuseActiveMembers(admin: Admin, connectorGroup: string, groups: readonly TopicGroup[]): Promise<void> {
+  const ids = [connectorGroup, ...new Set(groups.map((g) => g.groupId))];
+  const { groups: described } = await admin.describeGroups(ids);
+  const active = (id: string) => described.find((g) => g.groupId === id)?.members ?? [];
+  const names = (id: string) =>
+    active(id)
+      .map((m) => `${m.clientId}${m.clientHost ? ` on ${m.clientHost}` : ''} (${m.memberId})`)
+      .join(', ');
+  if (active(connectorGroup).length)
+    throw new MigrateOffsetsError(
+      `the connector's group ${connectorGroup} has ${active(connectorGroup).length} active member(s): ${names(connectorGroup)}; ` +
+        "stop the connector first (Connect 3.5+: PUT /connectors/<name>/stop; a paused connector's tasks stay in the group), " +
+        'or stop its workers',
+    );
+  const running = ids.slice(1).filter((id) => active(id).length);
+  if (running.length)
+    throw new MigrateOffsetsError(
+      `target group(s) with active members: ${running.map((id) => `${id}: ${names(id)}`).join('; ')}; ` +
+        'the mapping is running: disable it (Enabled: false) and run again',
+    );
+}
+
+/** Per topic-partition: the target's committed offset, the connector's, the high watermark. */
+async function planMoves(admin: Admin, connectorGroup: string, groups: readonly TopicGroup[]): Promise<PartitionMove[]> {
+  const topics = groups.map((g) => g.topic);
+  const source = await admin.fetchOffsets({ groupId: connectorGroup, topics });
+  const moves: PartitionMove[] = [];
+  for (const { topic, groupId } of groups) {
+    const fromConnector = committedOf(source, topic);
+    if (![...fromConnector.values()].some((offset) => offset !== undefined))
+      throw new MigrateOffsetsError(
+        `the connector's group ${connectorGroup} has no committed offset for topic "${topic}": ` +
+          'check the connector name (--connector) and that the topic is one of its topics',
+      );
+    const target = committedOf(await admin.fetchOffsets({ groupId, topics: [topic] }), topic);
+    for (const { partition, high } of await admin.fetchTopicOffsets(topic)) {
+      const from = target.get(partition);
+      const to = fromConnector.get(partition);
+      moves.push({
+        topic,
+        partition,
+        groupId,
+        from,
+        to,
+        highWatermark: high,
+        lag: to === undefined ? undefined : String(BigInt(high) - BigInt(to)),
+        backwards: to !== undefined && from !== undefined && BigInt(from) > BigInt(to),
+      });
+    }
+  }
+  return moves.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+}
+
+type FetchedOffsets = Awaited<ReturnType<Admin['fetchOffsets']>>;
+
+/** partition → committed offset (undefined: none; kafkajs says -1). */
+function committedOf(fetched: FetchedOffsets, topic: string): Map<number, string | undefined> {
+  const partitions = fetched.find((t) => t.topic === topic)?.partitions ?? [];
+  return new Map(partitions.map((p) => [p.partition, BigInt(p.offset) < 0n ? undefined : p.offset]));
+}
+
+/** One commit per group and topic; then read back, so what is reported as done is what the broker holds. */
+async function commitMoves(admin: Admin, moves: PartitionMove[]): Promise<void> {
+  const byGroupTopic = new Map<string, PartitionMove[]>();
+  for (const m of moves.filter((x) => x.to !== undefined && x.to !== x.from)) {
+    const key = JSON.stringify([m.groupId, m.topic]);
+    byGroupTopic.set(key, [...(byGroupTopic.get(key) ?? []), m]);
+  }
+  for (const [key, list] of byGroupTopic) {
+    const [groupId, topic] = JSON.parse(key) as [string, string];
+    await admin.setOffsets({ groupId, topic, partitions: list.map((m) => ({ partition: m.partition, offset: m.to! })) });
+    const now = committedOf(await admin.fetchOffsets({ groupId, topics: [topic] }), topic);
+    const differ = list.filter((m) => now.get(m.partition) !== m.to);
+    if (differ.length)
+      throw new MigrateOffsetsError(
+        `group ${groupId} holds other offsets than were committed: ${differ
+          .map((m) => `${topic}-${m.partition} ${now.get(m.partition) ?? 'none'} (expected ${m.to})`)
+          .join(', ')}; is a consumer of that group running?`,
+      );
+  }
+}
+
+/** The per-partition lines: from, to, high watermark, lag. */
+export function formatMoves(moves: readonly PartitionMove[]): string[] {
+  const rows = moves.map((m) => [
+    `${m.topic}-${m.partition}`,
+    m.groupId,
+    m.from ?? 'none',
+    m.to ?? 'none (the connector committed none: left as it is, the mapping starts at its StartingPosition)',
+    m.highWatermark,
+    m.lag ?? '-',
+    m.backwards ? 'BACKWARDS' : m.to !== undefined && m.to === m.from ? 'unchanged' : '',
+  ]);
+  const header = ['topic-partition', 'group', 'from', 'to', 'high watermark', 'lag', ''];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (i === 3 && r[i].length > 20 ? 0 : r[i].length))));
+  return [header, ...rows].map((r) =>
+    r
+      .map((cell, i) => cell.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd(),
+  );
+}

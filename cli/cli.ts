@@ -305,7 +305,7 @@ export async function main(argv: string[]): Promise<void> {
   await esm.start();
 }
 
-/** cdk-kafka-lambda redrive: exit status 0 when nothing failed again, expired or stayed unread. */
+/** cdk-kafka-lambda redrive: exit status 0 when nothing failed again, expired, stayed unread or was skipped. */
 async function redriveCommand(args: string[]): Promise<void> {
   let options;
   try {
@@ -316,12 +316,12 @@ async function redriveCommand(args: string[]): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  const { redrive } = await import('./redrive/redrive');
+  const { redrive, redriveExitStatus } = await import('./redrive/redrive');
   const s = await redrive(options, {
     out: (line) => process.stdout.write(`${line}\n`),
     err: (line) => process.stderr.write(`${line}\n`),
   });
-  process.exitCode = s.failedAgain || s.expired || s.unreadable ? 1 : 0;
+  process.exitCode = redriveExitStatus(s);
 }
 
 if (require.main === module) {

@@ -32,6 +32,11 @@ export interface RedriveSummary {
   expired: number;
   /** In the topic's range but not readable now (beyond the high watermark, or not read in time). */
   unreadable: number;
+  /**
+   * Messages, objects or error records that are not a record redrive reads (each named, left in place): set when
+   * there are any.
+   */
+  skipped?: number;
 }
 
 export interface RedriveIo {
@@ -61,6 +66,42 @@ function loadState(file: string): State {
   return { file, done: new Set(s.done), objects: new Map(Object.entries(s.objects ?? {})) };
 }
 
+/**
+ * Holds the state file for the run: a second run with the same state file at once would send the same records again
+ * (and the last to write would drop what the other recorded). A lock left by a process that no longer runs is taken.
+ */
+function lockState(file: string): () => void {
+  const lock = `${file}.lock`;
+  fs.mkdirSync(path.dirname(lock), { recursive: true });
+  for (let attempt = 0; ; attempt++) {
+    try {
+      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      return () => fs.rmSync(lock, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const pid = Number(fs.readFileSync(lock, 'utf8'));
+      if (attempt === 0 && !processRuns(pid)) {
+        fs.rmSync(lock, { force: true });
+        continue;
+      }
+      throw new LocalEsmConfigError(
+        `the state file ${file} is in use by another redrive (process ${pid || 'unknown'}, ${lock}); wait for it to end, ` +
+          `or remove ${lock} if that process no longer runs`,
+      );
+    }
+  }
+}
+
+function processRuns(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 function saveState(state: State): void {
   fs.mkdirSync(path.dirname(state.file), { recursive: true });
   const tmp = `${state.file}.${process.pid}.tmp`;
@@ -82,12 +123,22 @@ interface Reads {
 }
 
 export async function redrive(o: RedriveOptions, io: RedriveIo): Promise<RedriveSummary> {
+  const unlock = o.dryRun ? () => undefined : lockState(o.stateFile);
+  try {
+    return await redriveLocked(o, io);
+  } finally {
+    unlock();
+  }
+}
+
+async function redriveLocked(o: RedriveOptions, io: RedriveIo): Promise<RedriveSummary> {
   const summary: RedriveSummary = { redriven: 0, alreadyDone: 0, failedAgain: 0, expired: 0, unreadable: 0 };
   const state = loadState(o.stateFile);
   const progress = createProgress({ tty: io.tty ?? (process.stderr.isTTY ? process.stderr : undefined), err: io.err });
   const source = await openSource(o, state, progress);
   try {
     summary.alreadyDone += source.alreadyDone ?? 0;
+    if (source.skipped) summary.skipped = source.skipped;
     progress.line(
       `redrive: ${source.items.length} failed batch(es) from ${sourceName(o)}${source.alreadyDone ? ` (and ${source.alreadyDone} records of objects done before)` : ''}`,
     );
@@ -109,10 +160,13 @@ export async function redrive(o: RedriveOptions, io: RedriveIo): Promise<Redrive
     await source.close();
   }
   io.out(
-    `redrive${o.dryRun ? ' (dry run)' : ''}: redriven ${summary.redriven}, already done ${summary.alreadyDone}, failed again ${summary.failedAgain}, expired ${summary.expired}${summary.unreadable ? `, unreadable ${summary.unreadable}` : ''}`,
+    `redrive${o.dryRun ? ' (dry run)' : ''}: redriven ${summary.redriven}, already done ${summary.alreadyDone}, failed again ${summary.failedAgain}, expired ${summary.expired}${summary.unreadable ? `, unreadable ${summary.unreadable}` : ''}${summary.skipped ? `, skipped ${summary.skipped} (not redrivable records, left in place)` : ''}`,
   );
   return summary;
 }
+
+/** The command's exit status: 0 only when nothing failed again, expired, stayed unread or was skipped. */
+export const redriveExitStatus = (s: RedriveSummary): number => (s.failedAgain || s.expired || s.unreadable || s.skipped ? 1 : 0);
 
 const sourceName = (o: RedriveOptions) => o.fromSqs ?? o.fromS3 ?? `error topic ${o.fromErrorTopic}`;
 

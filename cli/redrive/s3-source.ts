@@ -25,6 +25,7 @@ export async function s3Source(
   const { bucket, prefix } = parseS3Uri(uri);
   const items: WorkItem[] = [];
   let alreadyDone = 0;
+  let skipped = 0;
   try {
     let ContinuationToken: string | undefined;
     do {
@@ -45,6 +46,7 @@ export async function s3Source(
           ).Body!.transformToString();
           items.push(onFailureItem(label, body, { doneKey: key }));
         } catch (e) {
+          skipped++;
           warn(`${label}: ${(e as Error).message}; skipped (not recorded as done)`);
         }
       }
@@ -53,5 +55,5 @@ export async function s3Source(
   } finally {
     client.destroy();
   }
-  return { items, alreadyDone, close: async () => undefined };
+  return { items, alreadyDone, skipped, close: async () => undefined };
 }

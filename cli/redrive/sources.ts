@@ -36,6 +36,8 @@ export interface Source {
   readonly items: WorkItem[];
   /** Records of items the state file says are done, not even read (S3 objects done). */
   readonly alreadyDone?: number;
+  /** Messages, objects or error records that are not a record redrive reads: each named, left in place, not sent. */
+  readonly skipped?: number;
   /** Makes what was not acknowledged visible again (SQS), closes clients. */
   close(): Promise<void>;
 }
@@ -69,11 +71,32 @@ export function onFailureRanges(body: string): OffsetRange[] {
 function kafkaRanges(rec: Record<string, any>): OffsetRange[] {
   const info = rec?.KafkaBatchInfo?.recordsInfo;
   if (!info || typeof info !== 'object') throw new Error('has no KafkaBatchInfo.recordsInfo (not a Kafka on-failure record)');
-  return Object.entries(info as Record<string, { firstRecordOffset: string; lastRecordOffset: string }>).map(([k, v]) => ({
-    ...splitTopicPartition(k),
-    first: Number(v.firstRecordOffset),
-    last: Number(v.lastRecordOffset),
-  }));
+  const entries = Object.entries(info as Record<string, { firstRecordOffset?: unknown; lastRecordOffset?: unknown }>);
+  if (!entries.length) throw new Error('has an empty KafkaBatchInfo.recordsInfo (it names no record)');
+  return entries.map(([k, v]) => {
+    const range = { ...splitTopicPartition(k), first: offsetOf(v?.firstRecordOffset), last: offsetOf(v?.lastRecordOffset) };
+    if (!isOffsetRange(range)) throw new Error(`has no valid first and last offset for ${k} in KafkaBatchInfo.recordsInfo`);
+    return range;
+  });
+}
+
+/** An offset as a number, from a number or a decimal string; NaN for anything else. */
+function offsetOf(v: unknown): number {
+  if (typeof v === 'number') return v;
+  return typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : NaN;
+}
+
+/** A range of a partition that names at least one record by integer offsets. */
+function isOffsetRange(r: OffsetRange): boolean {
+  return (
+    r.topic.length > 0 &&
+    Number.isSafeInteger(r.partition) &&
+    r.partition >= 0 &&
+    Number.isSafeInteger(r.first) &&
+    Number.isSafeInteger(r.last) &&
+    r.first >= 0 &&
+    r.first <= r.last
+  );
 }
 
 /** KinesisBatchInfo: the shard and the batch's first and last sequence numbers (seed 003, Lambda's with-kinesis.md). */
@@ -138,6 +161,7 @@ export async function sqsSource(
   const client = new sqs.SQSClient(localAwsSettings(aws.endpoint, aws.region));
   const items: WorkItem[] = [];
   const unacked = new Map<string, string>();
+  let skipped = 0;
   for (;;) {
     const out = await client.send(
       new sqs.ReceiveMessageCommand({
@@ -161,6 +185,7 @@ export async function sqsSource(
           }),
         );
       } catch (e) {
+        skipped++;
         warn(`${label}: ${(e as Error).message}; left in the queue`);
       }
     }
@@ -171,6 +196,7 @@ export async function sqsSource(
   keepHidden.onError((e) => warn(`sqs ${queueUrl}: the messages' visibility could not be extended (${e.message})`));
   return {
     items,
+    skipped,
     async close() {
       keepHidden.stop();
       for (const handle of unacked.values())
@@ -215,24 +241,24 @@ interface ErrorValue {
 
 /** An error record: its records with bytes go as they are; truncated ones (and a record without `records`) by range. */
 export function errorRecordItem(label: string, key: string, value: string): WorkItem {
-  const k = JSON.parse(key) as { topic: string; partition: number; startOffset: number | string; endOffset: number | string };
-  const v = JSON.parse(value) as ErrorValue;
-  if (typeof k.partition !== 'number') throw new Error('is not a Kafka error record (its partition is a shard id)');
-  if (!Array.isArray(v.records))
-    return {
-      label,
-      records: [],
-      ranges: [{ topic: k.topic, partition: k.partition, first: Number(k.startOffset), last: Number(k.endOffset) - 1 }],
-      failedAtDispatcher: true,
-    };
+  // parseJson: JSON.parse's message would quote the key's or the value's first bytes.
+  const k = parseJson(key) as { topic: string; partition: number; startOffset: number | string; endOffset: number | string };
+  const v = parseJson(value) as ErrorValue;
+  if (typeof k?.partition !== 'number') throw new Error('is not a Kafka error record (its partition is a shard id)');
+  if (typeof k.topic !== 'string') throw new Error('is not a Kafka error record (its key names no topic)');
+  const range = (first: unknown, last: number): OffsetRange => {
+    const r = { topic: k.topic, partition: k.partition, first: offsetOf(first), last };
+    if (!isOffsetRange(r)) throw new Error('names no valid offsets (not a Kafka error record)');
+    return r;
+  };
+  if (!Array.isArray(v?.records))
+    return { label, records: [], ranges: [range(k.startOffset, offsetOf(k.endOffset) - 1)], failedAtDispatcher: true };
   const records: WorkItem['records'][number][] = [];
   const ranges: OffsetRange[] = [];
   for (const r of v.records) {
-    if (r.truncated === true) {
-      ranges.push({ topic: k.topic, partition: k.partition, first: Number(r.offset), last: Number(r.offset) });
-    } else {
-      records.push({ ...r, topic: k.topic, partition: k.partition, offset: Number(r.offset) });
-    }
+    const at = range(r?.offset, offsetOf(r?.offset));
+    if (r.truncated === true) ranges.push(at);
+    else records.push({ ...r, topic: k.topic, partition: k.partition, offset: at.first });
   }
   return { label, records, ranges, failedAtDispatcher: true };
 }
@@ -245,6 +271,7 @@ export async function errorTopicSource(config: KafkaConfig, topic: string, warn:
   const offsets = await admin.fetchTopicOffsets(topic).finally(() => admin.disconnect());
   const pending = new Map(offsets.filter((o) => Number(o.high) > Number(o.low)).map((o) => [o.partition, Number(o.high) - 1]));
   const items: WorkItem[] = [];
+  let skipped = 0;
   if (!pending.size) return { items, close: async () => undefined };
   const consumer = kafka.consumer({ groupId: `cdk-kafka-lambda-redrive-${randomUUID()}` });
   let done!: () => void;
@@ -263,6 +290,7 @@ export async function errorTopicSource(config: KafkaConfig, topic: string, warn:
           try {
             items.push(errorRecordItem(label, m.key?.toString('utf8') ?? '', m.value?.toString('utf8') ?? ''));
           } catch (e) {
+            skipped++;
             warn(`${label}: ${(e as Error).message}; skipped`);
           }
         }
@@ -284,5 +312,5 @@ export async function errorTopicSource(config: KafkaConfig, topic: string, warn:
   } finally {
     await consumer.disconnect();
   }
-  return { items, close: async () => undefined };
+  return { items, skipped, close: async () => undefined };
 }

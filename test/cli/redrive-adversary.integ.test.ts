@@ -1,0 +1,214 @@
+/**
+ * Adversarial tests of cdk-kafka-lambda redrive against the real stand-ins (the broker, moto's SQS, the Lambda
+ * emulator): malformed on-failure and error records, and two runs sharing one state file.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { Kafka, logLevel, Producer } from 'kafkajs';
+import * as te from '../../testenv';
+import { errorRecordMessage } from '../../runtime/kafka/error-records';
+import { parseRedriveArgs } from '../../cli/redrive/options';
+import { redrive, redriveExitStatus as exitStatus } from '../../cli/redrive/redrive';
+import { waitFor } from './support';
+
+jest.setTimeout(90_000);
+
+const TARGETS = path.join(__dirname, '..', 'fixtures', 'targets');
+
+describe('redrive, attacked', () => {
+  const env = te.loadEnv();
+  const sqs = new SQSClient(te.awsClientConfig('sqs'));
+  const kafka = new Kafka({ ...te.kafkaClientConfig('plaintext'), logLevel: logLevel.NOTHING });
+  const fns: te.RunningLambda[] = [];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redrive-adv-'));
+  let producer: Producer;
+  let target: string;
+
+  beforeAll(async () => {
+    producer = kafka.producer();
+    await producer.connect();
+    // Any function (not the dispatcher): answers {} to every event; the front records each invocation.
+    target = `redrive-adv-ok-${randomUUID().slice(0, 8)}`;
+    fns.push(await te.startLambda({ name: target, dir: TARGETS, handler: 'index.ok' }));
+  });
+  afterAll(async () => {
+    await producer?.disconnect();
+    sqs.destroy();
+    await Promise.all(fns.map((f) => f.stop()));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function run(source: string[], stateFile: string, extra: string[] = []) {
+    const out: string[] = [];
+    const err: string[] = [];
+    const summary = await redrive(
+      parseRedriveArgs([
+        ...source,
+        '--bootstrap-servers',
+        env.kafka.bootstrap.plaintext,
+        '--function-name',
+        target,
+        '--lambda-endpoint',
+        env.lambda.endpoint,
+        '--aws-endpoint',
+        env.moto.endpoint,
+        '--region',
+        env.region,
+        '--state-file',
+        stateFile,
+        ...extra,
+      ]),
+      { out: (l) => out.push(l), err: (l) => err.push(l) },
+    );
+    return { summary, out, err, printed: [...out, ...err].join('\n') };
+  }
+
+  /** Every record offset the target was given, "topic-partition@offset". */
+  const delivered = async (): Promise<string[]> =>
+    (await te.listInvocations(target)).flatMap((i) =>
+      Object.values(JSON.parse(i.payload).records as Record<string, any[]>)
+        .flat()
+        .map((r) => `${r.topic}-${r.partition}@${r.offset}`),
+    );
+
+  async function topicWith(n: number): Promise<string> {
+    const t = `redrive-adv-${randomUUID()}`;
+    await te.createTopic(t, 1);
+    await producer.send({
+      topic: t,
+      messages: Array.from({ length: n }, (_, i) => ({ partition: 0, key: `k${i}`, value: JSON.stringify({ n: i }) })),
+    });
+    return t;
+  }
+
+  async function queueWith(bodies: string[]): Promise<string> {
+    const url = (await sqs.send(new CreateQueueCommand({ QueueName: `redrive-adv-${randomUUID()}` }))).QueueUrl!;
+    for (const b of bodies) await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: b }));
+    return url;
+  }
+
+  const queueDepth = async (url: string) => {
+    const a = (
+      await sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: url,
+          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+        }),
+      )
+    ).Attributes!;
+    return Number(a.ApproximateNumberOfMessages) + Number(a.ApproximateNumberOfMessagesNotVisible);
+  };
+
+  const kafkaOnFailure = (recordsInfo: Record<string, unknown>) =>
+    JSON.stringify({
+      requestContext: { requestId: randomUUID(), condition: 'RetryAttemptsExhausted', approximateInvokeCount: 3 },
+      responseContext: { statusCode: 200, functionError: 'Unhandled' },
+      version: '1.0',
+      timestamp: new Date().toISOString(),
+      KafkaBatchInfo: { batchSize: 3, bootstrapServers: env.kafka.bootstrap.plaintext, recordsInfo },
+    });
+
+  test('GIVEN on-failure records whose recordsInfo has no usable offsets (missing, not numbers, empty) WHEN redriven THEN no message is deleted and the run does not exit 0', async () => {
+    // GIVEN three messages: offsets missing, offsets not numbers, recordsInfo empty (none names a record it could read)
+    const t = await topicWith(3);
+    const url = await queueWith([
+      kafkaOnFailure({ [`${t}-0`]: { firstRecordTimestamp: new Date().toISOString() } }),
+      kafkaOnFailure({ [`${t}-0`]: { firstRecordOffset: 'zero', lastRecordOffset: 'two' } }),
+      kafkaOnFailure({}),
+    ]);
+    const before = (await delivered()).length;
+    // WHEN redriven
+    const r = await run(['--from-sqs', url], path.join(dir, `${t}.json`));
+    // THEN nothing was sent, and the messages were not deleted as if all their records succeeded
+    expect((await delivered()).slice(before)).toEqual([]);
+    expect(await queueDepth(url)).toBe(3);
+    // AND the run says so: each message named, and a non-zero exit status
+    expect(r.err.join('\n')).toMatch(/sqs message .*left in the queue/);
+    expect(exitStatus(r.summary)).toBe(1);
+  });
+
+  test('GIVEN an SQS message that is not an on-failure record WHEN redriven THEN it is left in the queue AND the exit status is not 0', async () => {
+    // GIVEN a message whose body is not JSON, next to nothing else
+    const url = await queueWith(['this is not an on-failure record']);
+    // WHEN redriven
+    const r = await run(['--from-sqs', url], path.join(dir, `${randomUUID()}.json`));
+    // THEN it is named and left in the queue
+    expect(r.err.join('\n')).toMatch(/sqs message .*: is not JSON; left in the queue/);
+    await waitFor('the message visible again', async () => (await queueDepth(url)) === 1, 10_000);
+    // AND the run does not report success: its message's records were not redriven
+    expect(exitStatus(r.summary)).toBe(1);
+  });
+
+  test('GIVEN error records whose key or value is not JSON and holds record bytes WHEN redriven, and dry run THEN no output holds those bytes AND the exit status is not 0', async () => {
+    // GIVEN an error topic with an error record whose key is a record's key, and one whose value is a record's value
+    const errorTopic = `redrive-adv-errors-${randomUUID()}`;
+    await te.createTopic(errorTopic, 1);
+    const good = errorRecordMessage({
+      topic: 'x',
+      partition: 0,
+      startOffset: 0,
+      endOffset: 1,
+      functionName: 'x',
+      details: { statusCode: 200, functionError: 'Unhandled' },
+      records: [],
+    });
+    await producer.send({
+      topic: errorTopic,
+      messages: [
+        { key: 'pw:hunter2', value: good.value },
+        { key: good.key, value: 'ssn 123456' },
+      ],
+    });
+    const state = path.join(dir, `${errorTopic}.json`);
+    // WHEN redriven, and as a dry run
+    const r = await run(['--from-error-topic', errorTopic], state);
+    const dry = await run(['--from-error-topic', errorTopic, '--dry-run'], state);
+    // THEN no output holds the key's or the value's bytes
+    const printed = [r.printed, dry.printed].join('\n');
+    expect(printed).toMatch(/error record .*@0: .*skipped/);
+    expect(printed).not.toContain('hunter2');
+    expect(printed).not.toContain('123456');
+    // AND the run does not report success: two error records' records were not redriven
+    expect(exitStatus(r.summary)).toBe(1);
+  });
+
+  test('GIVEN error records and a function with no idempotency WHEN two runs share one state file at once THEN each record reaches the function once', async () => {
+    // GIVEN 20 records carried by one error record (no idempotency at the target: it counts what it was given)
+    const t = await topicWith(20);
+    const errorTopic = `redrive-adv-errors-${randomUUID()}`;
+    await te.createTopic(errorTopic, 1);
+    const m = errorRecordMessage({
+      topic: t,
+      partition: 0,
+      startOffset: 0,
+      endOffset: 20,
+      functionName: 'x',
+      details: { statusCode: 200, functionError: 'Unhandled' },
+      records: Array.from({ length: 20 }, (_, i) => ({
+        topic: t,
+        partition: 0,
+        offset: i,
+        timestamp: Date.now(),
+        timestampType: 'CREATE_TIME',
+        key: Buffer.from(`k${i}`).toString('base64'),
+        value: Buffer.from(JSON.stringify({ n: i })).toString('base64'),
+        headers: [],
+      })),
+    });
+    await producer.send({ topic: errorTopic, messages: [{ key: m.key, value: m.value, headers: m.headers }] });
+    const state = path.join(dir, `${errorTopic}.json`);
+    // WHEN two runs with the same state file start at once (an operator's second terminal, a retried CI job)
+    const runs = await Promise.allSettled([
+      run(['--from-error-topic', errorTopic], state, ['--batch-size', '2']),
+      run(['--from-error-topic', errorTopic], state, ['--batch-size', '2']),
+    ]);
+    // THEN each record reached the function at most once: the second run waited or refused, it did not send them again
+    const got = (await delivered()).filter((c) => c.startsWith(`${t}-`));
+    expect(got.length).toBe(new Set(got).size);
+    expect(new Set(got).size).toBe(20);
+    expect(runs.some((x) => x.status === 'fulfilled')).toBe(true);
+  });
+});

@@ -25,6 +25,20 @@ export const RUNNING_STATES: readonly string[] = ['Creating', 'Enabling', 'Enabl
 /** States of a mapping that does not poll. */
 export const STOPPED_STATES: readonly string[] = ['Disabling', 'Disabled'];
 
+/**
+ * LastProcessingResult texts that name a problem: "PROBLEM: ..." and the Kafka authentication and authorization
+ * errors as the Lambda troubleshooting page lists them (with-kafka-troubleshoot: "Cluster failed to authorize Lambda",
+ * "SASL authentication failed", "Server failed to authenticate Lambda", "Lambda failed to authenticate server",
+ * "Provided certificate or private key is invalid").
+ */
+const PROBLEM_RESULTS: readonly RegExp[] = [
+  /^PROBLEM/i,
+  /failed to authori[sz]e/i,
+  /authentication failed/i,
+  /failed to authenticate/i,
+  /certificate or private key is invalid/i,
+];
+
 /** The configuration could not be read from the environment. */
 export class MappingHealthConfigError extends Error {
   constructor(message: string) {
@@ -78,7 +92,7 @@ export function assessMapping(status: MappingStatus, disabledOnPurpose: boolean)
       : { healthy: false, reason: `the mapping is ${state} although the trigger enables it` };
   }
   if (!RUNNING_STATES.includes(state)) return { healthy: false, reason: `the mapping is ${state}` };
-  if (/^PROBLEM/i.test(result)) return { healthy: false, reason: result };
+  if (PROBLEM_RESULTS.some((p) => p.test(result))) return { healthy: false, reason: result };
   return { healthy: true };
 }
 
@@ -98,8 +112,17 @@ export function mappingHealthConfigFromEnv(env: NodeJS.ProcessEnv = process.env)
   };
 }
 
-/** One EMF line: `MappingHealthy` per mapping, and per trigger (its minimum tells whether any mapping is unhealthy). */
-export function mappingHealthEmf(namespace: string, trigger: string, uuid: string, healthy: boolean, now = Date.now()): string {
+/**
+ * One EMF line: `MappingHealthy` per mapping, and per trigger (its minimum tells whether any mapping is unhealthy).
+ * Without a UUID, per trigger only: a mapping that could not be read counts as not healthy for the trigger's alarm.
+ */
+export function mappingHealthEmf(
+  namespace: string,
+  trigger: string,
+  uuid: string | undefined,
+  healthy: boolean,
+  now = Date.now(),
+): string {
   return (
     JSON.stringify({
       _aws: {
@@ -107,12 +130,12 @@ export function mappingHealthEmf(namespace: string, trigger: string, uuid: strin
         CloudWatchMetrics: [
           {
             Namespace: namespace,
-            Dimensions: [['EventSourceMappingUUID'], ['Trigger']],
+            Dimensions: uuid === undefined ? [['Trigger']] : [['EventSourceMappingUUID'], ['Trigger']],
             Metrics: [{ Name: MAPPING_HEALTHY_METRIC, Unit: 'Count' }],
           },
         ],
       },
-      EventSourceMappingUUID: uuid,
+      ...(uuid === undefined ? {} : { EventSourceMappingUUID: uuid }),
       Trigger: trigger,
       [MAPPING_HEALTHY_METRIC]: healthy ? 1 : 0,
     }) + '\n'
@@ -129,8 +152,9 @@ export interface MappingHealthDeps {
 
 /**
  * Checks each mapping: writes its metric and a log line (INFO when healthy, WARN with the problem when not). A mapping
- * that does not exist is unhealthy. When GetEventSourceMapping fails otherwise, no metric is written for that mapping
- * (the alarm reads the gap as breaching) and the check throws once all mappings were tried.
+ * that does not exist is unhealthy. When GetEventSourceMapping fails otherwise, no metric is written for that mapping,
+ * only a 0 for its trigger (the other mappings' 1s would otherwise hide the gap from the trigger's alarm), and the
+ * check throws once all mappings were tried.
  */
 export async function checkMappingHealth(config: MappingHealthConfig, deps: MappingHealthDeps): Promise<MappingVerdict[]> {
   const verdicts: MappingVerdict[] = [];
@@ -146,6 +170,7 @@ export async function checkMappingHealth(config: MappingHealthConfig, deps: Mapp
           error: { name: (e as Error)?.name, message: (e as Error)?.message },
         });
         failures.push(uuid);
+        deps.write(mappingHealthEmf(deps.namespace, config.trigger, undefined, false));
         continue;
       }
       status = { State: 'NotFound' };

@@ -201,9 +201,14 @@ describe('mapping health bundle under the Lambda emulator', () => {
       body: { errorType: 'MappingHealthCheckError', errorMessage: `GetEventSourceMapping failed for ${denied}` },
     });
     const lines = jsonLines(fn.logFile);
-    // AND the Disabled mapping is healthy, and the unreadable one has no metric (the alarm reads the gap as breaching)
+    // AND the Disabled mapping is healthy, and the unreadable one has no metric of its own, only a 0 for the trigger
+    // (the Disabled mapping's 1 would otherwise keep the trigger's alarm, its minimum, from seeing the gap)
     const emf = lines.filter((l) => l._aws);
-    expect(emf.map((l) => [l.EventSourceMappingUUID, l.MappingHealthy])).toEqual([[disabled, 1]]);
+    expect(emf.map((l) => [l.EventSourceMappingUUID, l.Trigger, l.MappingHealthy])).toEqual([
+      [disabled, expect.any(String), 1],
+      [undefined, expect.any(String), 0],
+    ]);
+    expect(emf[1]._aws.CloudWatchMetrics[0].Dimensions).toEqual([['Trigger']]);
     expect(lines.find((l) => l.eventSourceMappingUuid === denied)).toMatchObject({
       level: 'ERROR',
       message: 'GetEventSourceMapping failed: no health metric for this mapping',

@@ -45,11 +45,32 @@ export interface KafkaTriggerProps extends EventSourceTriggerProps {
 
   /**
    * The consumer group to join: 1–200 characters of `[a-zA-Z0-9-/*:_+=.@-]`, unique among your Kafka
-   * event sources. Only with a single topic.
-   * @default - a name derived from the construct path (plus the topic), so ACLs and IAM can name it
+   * event sources. Only with a single topic (with several, use `consumerGroupIds`).
+   *
+   * A group that already has committed offsets is resumed from them and `startingPosition` is ignored; a new group
+   * starts at `startingPosition`. Lambda does not change the group of a mapping once created.
+   * @default - a name derived from the stack name and the construct path (plus the topic), so ACLs and IAM can name
+   * it. It follows the path: renaming or moving the construct (or its stack) gives a new group, and the replaced
+   * mapping starts over at its `startingPosition`.
    * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-process.html#services-smaa-topic-add
    */
   readonly consumerGroupId?: string;
+
+  /**
+   * The consumer group of each topic's mapping, by topic: pins the groups, so that renaming or moving the construct
+   * keeps them (and their committed offsets). Each key is one of `topics`; each value has 1–200 characters of
+   * `[a-zA-Z0-9-/*:_+=.@-]` and is unique among your Kafka event sources (and so within the trigger). Topics left out
+   * get a generated group. Lambda does not change the group of a mapping once created: to pin the topic of a
+   * deployed mapping, give the group it has now (`KafkaTrigger.consumerGroupIds`, or the template's `ConsumerGroupId`).
+   *
+   * A group that already has committed offsets (e.g. a Kafka Connect connector's offsets copied into it) is resumed
+   * from them and `startingPosition` is ignored; a new group starts at `startingPosition`.
+   * @default - `consumerGroupId` for a single topic; else a name derived from the stack name, the construct path and
+   * the topic, which changes when the construct (or its stack) is renamed or moved: the replaced mapping then starts
+   * over at its `startingPosition`
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-process.html#services-smaa-topic-add
+   */
+  readonly consumerGroupIds?: { [topic: string]: string };
 
   /**
    * Consumer group (Stream) or share group (Queue) consumption; self-managed clusters only. In Queue mode

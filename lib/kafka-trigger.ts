@@ -1,4 +1,4 @@
-import { Names, Stack } from 'aws-cdk-lib';
+import { Annotations, Names, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -325,10 +325,56 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     validateDispatcherAnswers(props, dispatcher, (prop, value, fix) => this.fail(prop, value, fix));
   }
 
+  /**
+   * Each topic's group: pinned (`consumerGroupIds`, or `consumerGroupId` for one topic), else generated from the stack
+   * name and construct path, so it changes when the construct is renamed or moved.
+   */
   private resolveConsumerGroupIds(props: KafkaTriggerProps): string[] {
-    if (props.consumerGroupId !== undefined) return [props.consumerGroupId];
     const base = Names.uniqueResourceName(this, { maxLength: 120, separator: '-' });
-    return props.topics.map((t) => (props.topics.length === 1 ? base : `${base}-${t}`.slice(0, 200)));
+    const single = props.topics.length === 1;
+    const pins = props.topics.map((t) => props.consumerGroupIds?.[t] ?? (single ? props.consumerGroupId : undefined));
+    const groups = props.topics.map((t, i) => pins[i] ?? (single ? base : `${base}-${t}`.slice(0, 200)));
+    groups.forEach((group, i) => {
+      const first = groups.indexOf(group);
+      if (first === i || Token.isUnresolved(group)) return;
+      // Pinned groups differ (validated), so one of the two is generated.
+      const generatedTopic = pins[first] === undefined ? props.topics[first] : props.topics[i];
+      this.fail(
+        'consumerGroupIds',
+        props.consumerGroupIds,
+        `${group} is also the generated group of ${generatedTopic}; pin ${generatedTopic} to a group of its own too`,
+      );
+    });
+    const generated = props.topics.filter((_, i) => pins[i] === undefined);
+    if (generated.length && generated.length < props.topics.length)
+      this.warnGeneratedBesidePinned(
+        props,
+        generated.map((t) => `${t} (${groups[props.topics.indexOf(t)]})`),
+      );
+    return groups;
+  }
+
+  /**
+   * Pinning some topics says their groups' offsets matter; a topic left to a generated group gets a new group when the
+   * construct is renamed or moved, read from the starting position: with TRIM_HORIZON the whole topic again, with LATEST
+   * from its end (skipping what the old mapping had not read), with AT_TIMESTAMP from the timestamp again.
+   */
+  private warnGeneratedBesidePinned(props: KafkaTriggerProps, generated: string[]): void {
+    const position = props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON;
+    const effect =
+      props.consumptionMode === KafkaConsumptionMode.QUEUE
+        ? 'a new share group'
+        : position === lambda.StartingPosition.TRIM_HORIZON
+          ? 'a new group, which reads the whole topic again from its oldest record (TRIM_HORIZON)'
+          : position === lambda.StartingPosition.LATEST
+            ? 'a new group, which starts at the end of the topic (LATEST) and skips what the old mapping had not read'
+            : 'a new group, which reads again from startingPositionTimestamp (AT_TIMESTAMP)';
+    Annotations.of(this).addWarningV2(
+      'cdk-kafka-lambda:generatedGroupBesidePinned',
+      `consumerGroupIds pins some topics but not ${generated.join(', ')}: a generated group follows the stack name and ` +
+        `construct path, so renaming or moving the trigger gives that topic ${effect}. ` +
+        'Pin every topic in consumerGroupIds (a deployed topic to the group it has now).',
+    );
   }
 
   // ---------------------------------------------------------------------------------------------

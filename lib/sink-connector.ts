@@ -206,6 +206,17 @@ export interface LambdaSinkConnectorProps {
   readonly startingPosition?: lambda.StartingPosition;
 
   /**
+   * The consumer group of each topic's mapping, by topic, as `KafkaTriggerProps.consumerGroupIds`: pins the groups, so
+   * that renaming or moving the connector keeps them and their committed offsets (e.g. a Kafka Connect connector's,
+   * copied into them). A group that has committed offsets is resumed from them, whatever `startingPosition` says.
+   * @default - a group per topic generated from the stack name and the construct path (plus the topic when there are
+   * several), which changes when the connector (or its stack) is renamed or moved: the replaced mapping then starts
+   * over at its `startingPosition`
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-process.html#services-smaa-topic-add
+   */
+  readonly consumerGroupIds?: { [topic: string]: string };
+
+  /**
    * Timeout of the dispatcher function, at most 14 minutes.
    * @default Duration.minutes(5)
    */
@@ -321,6 +332,7 @@ export class LambdaSinkConnector extends Construct {
       auth,
       batchSize: props.batchSize,
       startingPosition: props.startingPosition,
+      consumerGroupIds: props.consumerGroupIds,
       provisionedPollers: props.provisionedPollers,
       schemaRegistry: props.schemaRegistry,
       reportBatchItemFailures: props.reportBatchItemFailures,

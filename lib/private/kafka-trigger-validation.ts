@@ -108,10 +108,49 @@ function validateConsumption(props: KafkaTriggerProps, fail: Fail): void {
       fail(
         'consumerGroupId',
         props.consumerGroupId,
-        `a consumer group id must be unique per event source mapping and ${props.topics.length} topics make ${props.topics.length} mappings; create one trigger per topic or leave it unset`,
+        `a consumer group id must be unique per event source mapping and ${props.topics.length} topics make ${props.topics.length} mappings; ` +
+          'give one group per topic with consumerGroupIds ({ topic: group }), or leave it unset',
       );
     }
   }
+  validateConsumerGroupIds(props, fail);
+}
+
+/**
+ * The pinned groups: each key one of the topics, each value a valid group id, no two topics in one group, and no
+ * conflict with `consumerGroupId`. Unresolved values are passed through unchecked.
+ */
+function validateConsumerGroupIds(props: KafkaTriggerProps, fail: Fail): void {
+  const pinned = props.consumerGroupIds;
+  if (pinned === undefined) return;
+  const byGroup = new Map<string, string>();
+  for (const [topic, group] of Object.entries(pinned)) {
+    if (!props.topics.includes(topic))
+      fail(
+        'consumerGroupIds',
+        { [topic]: group },
+        `${topic} is not one of the trigger's topics (${props.topics.join(', ')}); key each group by its topic`,
+      );
+    if (Token.isUnresolved(group)) continue;
+    if (!CONSUMER_GROUP_ID.test(group))
+      fail('consumerGroupIds', { [topic]: group }, 'use 1–200 characters of [a-zA-Z0-9-/*:_+=.@] for each group');
+    const other = byGroup.get(group);
+    if (other !== undefined)
+      fail(
+        'consumerGroupIds',
+        { [other]: group, [topic]: group },
+        'a consumer group id must be unique per event source mapping (one per topic); give each topic a group of its own',
+      );
+    byGroup.set(group, topic);
+  }
+  const single = props.consumerGroupId;
+  const same = props.topics.length === 1 ? pinned[props.topics[0]] : undefined;
+  if (single !== undefined && same !== undefined && same !== single && !Token.isUnresolved(single) && !Token.isUnresolved(same))
+    fail(
+      'consumerGroupIds',
+      pinned,
+      `it gives ${props.topics[0]} the group ${same} while consumerGroupId is ${single}; give the group in one of them`,
+    );
 }
 
 function validateProvisionedPollers(pp: lambda.ProvisionedPollerConfig, fail: Fail): void {

@@ -163,23 +163,33 @@ function committedOf(fetched: FetchedOffsets, topic: string): Map<number, string
 
 /** One commit per group and topic; then read back, so what is reported as done is what the broker holds. */
 async function commitMoves(admin: Admin, moves: PartitionMove[]): Promise<void> {
-  const byGroupTopic = new Map<string, PartitionMove[]>();
-  for (const m of moves.filter((x) => x.to !== undefined && x.to !== x.from)) {
-    const key = JSON.stringify([m.groupId, m.topic]);
-    byGroupTopic.set(key, [...(byGroupTopic.get(key) ?? []), m]);
-  }
-  for (const [key, list] of byGroupTopic) {
-    const [groupId, topic] = JSON.parse(key) as [string, string];
-    await admin.setOffsets({ groupId, topic, partitions: list.map((m) => ({ partition: m.partition, offset: m.to! })) });
-    const now = committedOf(await admin.fetchOffsets({ groupId, topics: [topic] }), topic);
-    const differ = list.filter((m) => now.get(m.partition) !== m.to);
-    if (differ.length)
-      throw new MigrateOffsetsError(
-        `group ${groupId} holds other offsets than were committed: ${differ
-          .map((m) => `${topic}-${m.partition} ${now.get(m.partition) ?? 'none'} (expected ${m.to})`)
-          .join(', ')}; is a consumer of that group running?`,
-      );
-  }
+  const byGroup = new Map<string, PartitionMove[]>();
+  for (const m of moves.filter((x) => x.to !== undefined && x.to !== x.from))
+    byGroup.set(m.groupId, [...(byGroup.get(m.groupId) ?? []), m]);
+  // kafkajs commits by joining the group with a consumer, which takes a moment: groups apart at once, a group's topics in turn.
+  await Promise.all(
+    [...byGroup].map(async ([groupId, list]) => {
+      for (const topic of new Set(list.map((m) => m.topic)))
+        await commitTopic(
+          admin,
+          groupId,
+          topic,
+          list.filter((m) => m.topic === topic),
+        );
+    }),
+  );
+}
+
+async function commitTopic(admin: Admin, groupId: string, topic: string, list: PartitionMove[]): Promise<void> {
+  await admin.setOffsets({ groupId, topic, partitions: list.map((m) => ({ partition: m.partition, offset: m.to! })) });
+  const now = committedOf(await admin.fetchOffsets({ groupId, topics: [topic] }), topic);
+  const differ = list.filter((m) => now.get(m.partition) !== m.to);
+  if (differ.length)
+    throw new MigrateOffsetsError(
+      `group ${groupId} holds other offsets than were committed: ${differ
+        .map((m) => `${topic}-${m.partition} ${now.get(m.partition) ?? 'none'} (expected ${m.to})`)
+        .join(', ')}; is a consumer of that group running?`,
+    );
 }
 
 /** The per-partition lines: from, to, high watermark, lag. */

@@ -14,6 +14,7 @@ import { PropsFile, settingsFromTemplate } from './template';
 import { REDRIVE_USAGE } from './redrive/options';
 import { DOCTOR_USAGE } from './doctor/options';
 import { doctorCommand } from './doctor/command';
+import { MIGRATE_USAGE, migrateCommand } from './migrate/command';
 import { ESM_LIMITS } from '../contract/esm-limits';
 
 const BATCH_SIZE = ESM_LIMITS.batchSize.join('-');
@@ -43,7 +44,8 @@ const USAGE = `usage: cdk-kafka-lambda local --bootstrap-servers host:port[,…]
 const COMMANDS = `cdk-kafka-lambda <command> [--help]
   local     run an event source mapping on this machine against a real broker or Kinesis API
   redrive   send the records of failed batches again (on-failure records in SQS or S3, the error topic)
-  doctor    check what a Kafka mapping will need from its cluster, each step with the problem it would cause`;
+  doctor    check what a Kafka mapping will need from its cluster, each step with the problem it would cause
+  migrate   move a Kafka Connect Lambda sink connector to LambdaSinkConnector: plan (the code), offsets (the groups)`;
 
 export type Command = { kind: 'kafka'; options: LocalEsmOptions } | { kind: 'kinesis'; options: LocalKinesisEsmOptions };
 
@@ -240,6 +242,8 @@ export async function main(argv: string[]): Promise<void> {
   const help = !command || argv.some((a) => a === '--help' || a === '-h');
   if (command === 'redrive' && !help) return redriveCommand(args);
   if (command === 'doctor' && !help) return doctorCommand(args);
+  // migrate reads --help itself, so that each subcommand prints its own usage.
+  if (command === 'migrate') return migrateCommand(args);
   if (help || command !== 'local') {
     if (!help) process.stderr.write(`unknown command "${command}"\n`);
     const usage =
@@ -249,7 +253,7 @@ export async function main(argv: string[]): Promise<void> {
           ? DOCTOR_USAGE
           : command === 'local'
             ? USAGE
-            : `${COMMANDS}\n\n${USAGE}\n\n${REDRIVE_USAGE}\n\n${DOCTOR_USAGE}`;
+            : `${COMMANDS}\n\n${USAGE}\n\n${REDRIVE_USAGE}\n\n${DOCTOR_USAGE}\n\n${MIGRATE_USAGE}`;
     (help ? process.stdout : process.stderr).write(`${usage}\n`);
     process.exitCode = help ? 0 : 2;
     return;

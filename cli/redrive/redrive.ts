@@ -62,8 +62,25 @@ interface State {
 
 function loadState(file: string): State {
   if (!fs.existsSync(file)) return { file, done: new Set(), objects: new Map() };
-  const s = JSON.parse(fs.readFileSync(file, 'utf8')) as StateFile;
-  return { file, done: new Set(s.done), objects: new Map(Object.entries(s.objects ?? {})) };
+  let s: StateFile | undefined;
+  try {
+    s = JSON.parse(fs.readFileSync(file, 'utf8')) as StateFile;
+  } catch {
+    s = undefined;
+  }
+  const objects = Object.entries(s?.objects ?? {});
+  const valid =
+    s?.version === 1 &&
+    Array.isArray(s.done) &&
+    s.done.every((c) => typeof c === 'string') &&
+    objects.every(([, n]) => typeof n === 'number');
+  if (!valid)
+    throw new LocalEsmConfigError(
+      `the state file ${file} is not a redrive state file (version 1, done: a list of coordinates); ` +
+        "move it away and give it back once repaired, or run with another --state-file (the dispatcher's idempotency " +
+        'still skips what its target ran)',
+    );
+  return { file, done: new Set(s!.done), objects: new Map(objects) };
 }
 
 /**

@@ -5,7 +5,7 @@ import type { KafkaConfig } from 'kafkajs';
 import { KAFKA_CLIENT_FLAGS, kafkaClientConfig } from '../kafka/client-config';
 import { MigrateOffsetsError, MigrateOffsetsOptions, TopicGroup } from './offsets';
 
-export const MIGRATE_OFFSETS_USAGE = `usage: cdk-kafka-lambda migrate offsets --connector NAME
+export const MIGRATE_OFFSETS_USAGE = `usage: cdk-kafka-lambda migrate offsets --connector NAME [--connector-group GROUP_ID]
   (--group TOPIC=GROUP_ID … | --template cdk.out/STACK.template.json) [--bootstrap-servers host:port[,…]]
   [--sasl scram-sha-256|scram-sha-512|plain --username U --password P] [--tls] [--ca-file PEM] [--cert-file PEM --key-file PEM]
   [--msk-iam --region R] [--dry-run] [--force]
@@ -14,6 +14,7 @@ export const MIGRATE_OFFSETS_USAGE = `usage: cdk-kafka-lambda migrate offsets --
   event source mapping (one group per topic), before the mappings exist or while they are disabled: a mapping that
   joins a group with committed offsets starts there, whatever its StartingPosition says.
   --connector NAME              the connector's name; its tasks commit to the group connect-NAME
+  --connector-group GROUP_ID    the connector's group when its config overrides it (consumer.override.group.id)
   --group TOPIC=GROUP_ID        a mapping's topic and its ConsumerGroupId (repeat per topic)
   --template FILE               every Kafka event source mapping of a synthesized template: its Topics and
                                 ConsumerGroupId (and its bootstrap servers); --group wins for its topic
@@ -29,6 +30,7 @@ export const MIGRATE_OFFSETS_USAGE = `usage: cdk-kafka-lambda migrate offsets --
 
 const FLAGS = {
   connector: { type: 'string' },
+  'connector-group': { type: 'string' },
   group: { type: 'string', multiple: true },
   template: { type: 'string' },
   'bootstrap-servers': { type: 'string' },
@@ -64,7 +66,14 @@ export function parseMigrateOffsetsArgs(argv: string[]): ParsedMigrateOffsets {
     kafka = mskIam(kafka, values.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION);
   }
   return {
-    options: { kafka, connector: values.connector, groups, dryRun: !!values['dry-run'], force: !!values.force },
+    options: {
+      kafka,
+      connector: values.connector,
+      connectorGroup: values['connector-group'],
+      groups,
+      dryRun: !!values['dry-run'],
+      force: !!values.force,
+    },
     notices: fromTemplate?.notices ?? [],
   };
 }

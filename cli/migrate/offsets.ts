@@ -21,6 +21,8 @@ export interface MigrateOffsetsOptions {
   readonly kafka: KafkaConfig;
   /** The connector's name: its consumer group is `connect-<name>`. */
   readonly connector: string;
+  /** The connector's group when its config overrides it (consumer.override.group.id). @default connect-<connector> */
+  readonly connectorGroup?: string;
   readonly groups: readonly TopicGroup[];
   /** Report what would be committed, commit nothing. */
   readonly dryRun?: boolean;
@@ -63,8 +65,8 @@ export async function migrateOffsets(
   o: MigrateOffsetsOptions,
   report: (moves: PartitionMove[]) => void = () => undefined,
 ): Promise<MigrateOffsetsResult> {
-  validateGroups(o);
-  const connectorGroup = connectorGroupId(o.connector);
+  const connectorGroup = o.connectorGroup ?? connectorGroupId(o.connector);
+  validateGroups(o.groups, connectorGroup);
   const admin = new Kafka({ logLevel: logLevel.NOTHING, ...o.kafka }).admin();
   await admin.connect();
   try {
@@ -86,13 +88,13 @@ export async function migrateOffsets(
   }
 }
 
-function validateGroups(o: MigrateOffsetsOptions): void {
-  if (!o.groups.length) throw new MigrateOffsetsError('no topic to migrate: give --group TOPIC=GROUP_ID or --template');
+function validateGroups(groups: readonly TopicGroup[], connectorGroup: string): void {
+  if (!groups.length) throw new MigrateOffsetsError('no topic to migrate: give --group TOPIC=GROUP_ID or --template');
   const seen = new Set<string>();
-  for (const { topic, groupId } of o.groups) {
+  for (const { topic, groupId } of groups) {
     if (seen.has(topic)) throw new MigrateOffsetsError(`topic "${topic}" is given twice: a topic has one mapping and one group`);
     seen.add(topic);
-    if (groupId === connectorGroupId(o.connector))
+    if (groupId === connectorGroup)
       throw new MigrateOffsetsError(
         `the group of topic "${topic}" is the connector's own group ${groupId}: give the mapping a group of its own`,
       );

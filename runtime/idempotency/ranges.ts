@@ -383,9 +383,14 @@ export class DynamoDbRangeStore {
           .slice(i + 1)
           .some((later) => comparePositions(later.first, r.first) <= 0 && comparePositions(r.last, later.last) <= 0),
     );
-    // Beyond the size, the oldest ranges go that neither this session wrote nor hold a record of its event.
+    // Beyond the size, the oldest ranges go that neither this session wrote nor hold a record of its event: first
+    // those inside an earlier range (records run again, a redrive's), whose records the earlier range still holds;
+    // the earlier range going first would forget its other records, which the mapping's redeliveries run again.
+    const evictable = (r: Range) => !state.touched.has(r) && !holdsDelivered(state, r);
+    const inner = new Set(kept.filter((r, i) => kept.slice(0, i).some((e) => contains(e, r))));
     while (Buffer.byteLength(encodeRanges(kept)) > RANGES_BYTES) {
-      const oldest = kept.findIndex((r) => !state.touched.has(r) && !holdsDelivered(state, r));
+      let oldest = kept.findIndex((r) => inner.has(r) && evictable(r));
+      if (oldest < 0) oldest = kept.findIndex(evictable);
       if (oldest < 0) break;
       kept.splice(oldest, 1);
     }
@@ -611,6 +616,10 @@ function previousInEvent(state: PartitionState, position: Position): Position | 
   const i = state.index.get(String(position));
   return i === undefined || i === 0 ? undefined : state.order[i - 1];
 }
+
+/** Whether range a holds every position of range b. */
+const contains = (a: Range, b: Range): boolean =>
+  comparePositions(a.first, b.first) <= 0 && comparePositions(b.last, a.last) <= 0;
 
 /** Whether the range holds a position of the event. */
 function holdsDelivered(state: PartitionState, range: Range): boolean {

@@ -131,20 +131,39 @@ describe('cdk-kafka-lambda migrate offsets', () => {
     ...(await committed(groups[1], [topics[1]])),
   });
 
-  test('fails while the connector runs, naming its group and members', async () => {
+  test('fails while the connector runs or is paused, naming its group and members; runs once it is stopped', async () => {
+    const refusal = new RegExp(
+      `connect-${connector} has 1 active member\\(s\\): connector-consumer-${connector}-0.*stop the connector`,
+    );
     try {
-      const r = await migrate(...groupFlags);
-      expect(r.code).toBe(1);
-      expect(r.err).toMatch(new RegExp(`connect-${connector} has 1 active member\\(s\\): connector-consumer-${connector}-0`));
-      expect(r.err).toMatch(/stop the connector/);
+      const running = await migrate(...groupFlags);
+      expect(running.code).toBe(1);
+      expect(running.err).toMatch(refusal);
+      // Paused, the connector's tasks stay in the group (their consumers keep polling, paused): refused still.
+      await connectorState('pause', 'PAUSED');
+      const paused = await migrate(...groupFlags, '--dry-run');
+      expect(paused.code).toBe(1);
+      expect(paused.err).toMatch(refusal);
       expect(Object.values(await targetOffsets())).toEqual(Array(4).fill('-1'));
+      // Stopped (PUT /connectors/NAME/stop): its tasks commit on their way out and leave the group.
+      await connectorState('stop', 'STOPPED');
+      await waitFor('the connector group empty', async () => {
+        const { groups: described } = await admin.describeGroups([`connect-${connector}`]);
+        return described[0].members.length === 0;
+      });
     } finally {
-      // The connector stops (its tasks commit what they commit on close), as before a migration.
       await worker!.stop();
       worker = undefined;
     }
     expect(allAt(await committed(`connect-${connector}`), COMMITTED)).toBe(true);
   });
+
+  /** PUT /connectors/NAME/<action> on the worker's REST API, then poll its status until the connector is in `state`. */
+  async function connectorState(action: 'pause' | 'stop', state: string): Promise<void> {
+    const r = await fetch(`http://127.0.0.1:${worker!.restPort}/connectors/${connector}/${action}`, { method: 'PUT' });
+    expect(r.status).toBeLessThan(300);
+    await waitFor(`connector ${state}`, async () => (await worker!.status())?.connector.state === state);
+  }
 
   test('a dry run prints from, to, high watermark and lag, and commits nothing', async () => {
     const r = await migrate('--template', template, '--dry-run');

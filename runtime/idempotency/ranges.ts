@@ -387,9 +387,10 @@ export class DynamoDbRangeStore {
     // those inside an earlier range (records run again, a redrive's), whose records the earlier range still holds;
     // the earlier range going first would forget its other records, which the mapping's redeliveries run again.
     const evictable = (r: Range) => !state.touched.has(r) && !holdsDelivered(state, r);
-    const inner = new Set(kept.filter((r, i) => kept.slice(0, i).some((e) => contains(e, r))));
+    let inner: Set<Range> | undefined;
     while (Buffer.byteLength(encodeRanges(kept)) > RANGES_BYTES) {
-      let oldest = kept.findIndex((r) => inner.has(r) && evictable(r));
+      inner ??= new Set(kept.filter((r, i) => kept.slice(0, i).some((e) => contains(e, r))));
+      let oldest = kept.findIndex((r) => inner!.has(r) && evictable(r));
       if (oldest < 0) oldest = kept.findIndex(evictable);
       if (oldest < 0) break;
       kept.splice(oldest, 1);

@@ -390,19 +390,28 @@ async function sendAll<R>(o: RedriveOptions, records: R[], shape: EventShape<R>,
   return failed;
 }
 
-/** Batches of at most `size` records whose event stays under the synchronous payload limit. */
-function* batches<R>(records: R[], size: number, shape: EventShape<R>): Generator<R[]> {
+/**
+ * Batches of at most `size` records whose event stays under the synchronous payload limit: the records' bytes, each
+ * group's key ("topic-partition":[...], up to 255 bytes a Kafka partition) and 1 KB for the event's other fields.
+ */
+export function* batches<R>(records: R[], size: number, shape: EventShape<R>): Generator<R[]> {
   let cur: R[] = [];
   let bytes = 1024;
+  let groups = new Set<string>();
+  const groupBytes = (g: string | undefined) => (g === undefined ? 0 : Buffer.byteLength(JSON.stringify(g)) + 4);
   for (const r of records) {
+    const group = shape.group?.(r);
     const b = shape.bytes(r);
-    if (cur.length && (cur.length >= size || bytes + b > MAX_PAYLOAD_BYTES)) {
+    const more = b + (group !== undefined && groups.has(group) ? 0 : groupBytes(group));
+    if (cur.length && (cur.length >= size || bytes + more > MAX_PAYLOAD_BYTES)) {
       yield cur;
       cur = [];
+      groups = new Set();
       bytes = 1024;
     }
+    bytes += b + (group !== undefined && groups.has(group) ? 0 : groupBytes(group));
+    if (group !== undefined) groups.add(group);
     cur.push(r);
-    bytes += b;
   }
   if (cur.length) yield cur;
 }

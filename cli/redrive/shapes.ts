@@ -18,6 +18,8 @@ export interface EventShape<R> {
   describe(batch: readonly R[]): string;
   /** Bytes the record adds to the event. */
   bytes(r: R): number;
+  /** The key of the event's group the record goes in (Kafka: "topic-partition"); each group adds its key's bytes. */
+  group?(r: R): string;
 }
 
 /** first..last (n) of the positions of each group, in the order met. */
@@ -61,6 +63,7 @@ export function kafkaShape(id: EventSourceIdentity, rerunFailed = false): EventS
         (a, b) => Number(a) - Number(b),
       ),
     bytes: (r) => Buffer.byteLength(JSON.stringify(r)) + 1,
+    group: (r) => `${r.topic}-${r.partition}`,
   };
 }
 

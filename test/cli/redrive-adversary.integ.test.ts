@@ -175,6 +175,65 @@ describe('redrive, attacked', () => {
     expect(exitStatus(r.summary)).toBe(1);
   });
 
+  test('GIVEN an on-failure record over 100 partitions of a topic with a 240-character name, its records filling one invocation to just under 6 MB by their own size WHEN redriven with --batch-size 1000 THEN every record reaches the function once (the event, with its 100 partition keys, stays under the 6 MB limit)', async () => {
+    // GIVEN 100 partitions, one record of ~46.8 KB each: the records' JSON sums to ~12 KB under 6 MB less the 1 KB the
+    // batching reserves for the event, while the 100 "TOPIC-P":[...] keys add ~25 KB
+    const t = `a${randomUUID().replace(/-/g, '')}`.padEnd(240, 'x');
+    await te.createTopic(t, 100);
+    const value = 'v'.repeat(46_794);
+    await producer.send({ topic: t, messages: Array.from({ length: 100 }, (_, p) => ({ partition: p, key: 'k', value })) });
+    const url = await queueWith([
+      kafkaOnFailure(
+        Object.fromEntries(
+          Array.from({ length: 100 }, (_, p) => [`${t}-${p}`, { firstRecordOffset: '0', lastRecordOffset: '0' }]),
+        ),
+      ),
+    ]);
+    const before = (await delivered()).length;
+    // WHEN redriven with a batch size that lets the 6 MB bound decide
+    const r = await run(['--from-sqs', url], path.join(dir, `${randomUUID()}.json`), ['--batch-size', '1000']);
+    // THEN every record reached the function once, in invocations it accepted
+    expect(r.err.join('\n')).not.toMatch(/RequestTooLarge|RequestEntityTooLarge|413/);
+    expect(r.summary).toMatchObject({ redriven: 100, failedAgain: 0 });
+    expect(new Set((await delivered()).slice(before)).size).toBe(100);
+    expect(await queueDepth(url)).toBe(0);
+  });
+
+  test('GIVEN an on-failure record over two partitions, one past retention WHEN redriven, twice THEN the live partition reaches the function once, the expired one is reported each time by coordinates, and the message stays', async () => {
+    // GIVEN partition 0 (0..4) deleted below offset 5, partition 1 (0..4) intact
+    const t = `redrive-adv-${randomUUID()}`;
+    await te.createTopic(t, 2);
+    for (const p of [0, 1])
+      await producer.send({ topic: t, messages: Array.from({ length: 5 }, (_, i) => ({ partition: p, value: `{"n":${i}}` })) });
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await admin.fetchTopicMetadata({ topics: [t] });
+      await admin.deleteTopicRecords({ topic: t, partitions: [{ partition: 0, offset: '5' }] });
+      await waitFor('log start at 5', async () => (await admin.fetchTopicOffsets(t)).find((o) => o.partition === 0)!.low === '5');
+    } finally {
+      await admin.disconnect();
+    }
+    const url = await queueWith([
+      kafkaOnFailure({
+        [`${t}-0`]: { firstRecordOffset: '0', lastRecordOffset: '4' },
+        [`${t}-1`]: { firstRecordOffset: '0', lastRecordOffset: '4' },
+      }),
+    ]);
+    const state = path.join(dir, `${t}.json`);
+    const before = (await delivered()).length;
+    // WHEN redriven, twice
+    const first = await run(['--from-sqs', url], state);
+    const second = await run(['--from-sqs', url], state);
+    // THEN partition 1 reached the function once; partition 0 is expired, named both times; the message stays
+    expect((await delivered()).slice(before).sort()).toEqual([0, 1, 2, 3, 4].map((o) => `${t}-1@${o}`));
+    expect(first.summary).toMatchObject({ redriven: 5, expired: 5 });
+    expect(second.summary).toMatchObject({ redriven: 0, alreadyDone: 5, expired: 5 });
+    for (const r of [first, second]) expect(r.err.join('\n')).toContain(`expired: ${t}-0@0..4 (5 records)`);
+    expect([first, second].map((r) => exitStatus(r.summary))).toEqual([1, 1]);
+    expect(await queueDepth(url)).toBe(1);
+  });
+
   test('GIVEN error records and a function with no idempotency WHEN two runs share one state file at once THEN each record reaches the function once', async () => {
     // GIVEN 20 records carried by one error record (no idempotency at the target: it counts what it was given)
     const t = await topicWith(20);

@@ -44,16 +44,7 @@ export function kafkaShape(id: EventSourceIdentity, rerunFailed = false): EventS
   const marker: RedriveEventMarker = { rerunFailed: true };
   return {
     event: (batch) => ({ ...buildEvent(id, batch), ...(rerunFailed ? { [REDRIVE_EVENT_FIELD]: marker } : {}) }),
-    failed(batch, response) {
-      const failures = (response as { batchItemFailures?: Array<{ itemIdentifier?: { partition?: string; offset?: number } }> })
-        ?.batchItemFailures;
-      if (!Array.isArray(failures) || !failures.length) return [];
-      return batch.filter((r) =>
-        failures.some(
-          (f) => f.itemIdentifier?.partition === `${r.topic}-${r.partition}` && r.offset >= Number(f.itemIdentifier?.offset),
-        ),
-      );
-    },
+    failed: kafkaPartialFailures,
     coordinate: (r) => coordinate(r.topic, r.partition, r.offset),
     describe: (batch) =>
       byGroup(
@@ -65,6 +56,29 @@ export function kafkaShape(id: EventSourceIdentity, rerunFailed = false): EventS
     bytes: (r) => Buffer.byteLength(JSON.stringify(r)) + 1,
     group: (r) => `${r.topic}-${r.partition}`,
   };
+}
+
+/**
+ * The records a Kafka partial batch response fails: from the lowest failed offset of each partition on. An answer that
+ * is not a valid one (batchItemFailures not a list, an itemIdentifier without a partition or an integer offset) fails
+ * the whole batch, as the local mapping (cli/kafka/esm.ts) takes it.
+ */
+export function kafkaPartialFailures(batch: readonly EsmRecord[], response: unknown): EsmRecord[] {
+  if (response === null || typeof response !== 'object' || !('batchItemFailures' in response)) return [];
+  const items = (response as { batchItemFailures: unknown }).batchItemFailures;
+  if (items === null || items === undefined) return [];
+  if (!Array.isArray(items)) return [...batch];
+  const from = new Map<string, number>();
+  for (const it of items) {
+    const id = it?.itemIdentifier;
+    if (!id || typeof id.partition !== 'string' || !Number.isInteger(Number(id.offset))) return [...batch];
+    const o = Number(id.offset);
+    from.set(id.partition, Math.min(from.get(id.partition) ?? o, o));
+  }
+  return batch.filter((r) => {
+    const f = from.get(`${r.topic}-${r.partition}`);
+    return f !== undefined && r.offset >= f;
+  });
 }
 
 const bigOrder = (a: string, b: string) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0);

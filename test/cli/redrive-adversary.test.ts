@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseRedriveArgs } from '../../cli/redrive/options';
 import { redrive } from '../../cli/redrive/redrive';
+import { kafkaShape } from '../../cli/redrive/shapes';
 
 describe('redrive state file, attacked', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redrive-state-'));
@@ -57,5 +58,32 @@ describe('redrive state file, attacked', () => {
     // THEN it got past the lock to the state file (which it names as corrupt), and released the lock
     await expect(redrive(options(file), io)).rejects.toThrow(/state file .*stale\.json/);
     expect(fs.existsSync(`${file}.lock`)).toBe(false);
+  });
+});
+
+describe('redrive: a function answering a malformed partial batch response, attacked', () => {
+  const rec = (partition: number, offset: number) =>
+    ({ topic: 't', partition, offset, timestamp: 0, timestampType: 'CREATE_TIME', key: null, value: 'eA==', headers: [] }) as any;
+  const batch = [rec(0, 1), rec(0, 2), rec(1, 7)];
+  const shape = kafkaShape({ bootstrapServers: 'b:9092' });
+
+  test.each([
+    ['batchItemFailures not a list', { batchItemFailures: 'all' }],
+    ['a null itemIdentifier', { batchItemFailures: [{ itemIdentifier: null }] }],
+    ['an itemIdentifier without partition', { batchItemFailures: [{ itemIdentifier: { offset: 1 } }] }],
+    ['an offset that is not a number', { batchItemFailures: [{ itemIdentifier: { partition: 't-0', offset: 'first' } }] }],
+  ])(
+    'GIVEN a function answering %s WHEN redrive reads the answer THEN the whole batch failed (as the local mapping, and Lambda, take it), none is done',
+    (_, response) => {
+      expect(shape.failed(batch, response)).toEqual(batch);
+    },
+  );
+
+  test('GIVEN a valid partial batch response WHEN read THEN the records from the lowest failed offset of each partition on failed', () => {
+    expect(shape.failed(batch, { batchItemFailures: [{ itemIdentifier: { partition: 't-0', offset: 2 } }] })).toEqual([
+      rec(0, 2),
+    ]);
+    expect(shape.failed(batch, { batchItemFailures: [] })).toEqual([]);
+    expect(shape.failed(batch, {})).toEqual([]);
   });
 });

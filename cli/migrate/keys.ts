@@ -3,7 +3,7 @@
  * and Kafka Connect itself becomes on a LambdaSinkConnector (../../docs/migrating.md gives the same as a table).
  * Each handler accounts for the keys it reads; security settings are in ./security-keys.ts.
  */
-import { call, enumMember, THIS } from './codegen';
+import { call, enumMember, obj, THIS } from './codegen';
 import { ConnectorKind, Derivation } from './derivation';
 
 export const CONFLUENT_CLASS = 'io.confluent.connect.aws.lambda.AwsLambdaSinkConnector';
@@ -48,14 +48,18 @@ export function functionKeys(d: Derivation): void {
   const ref = d.get('aws.lambda.function.arn') ?? d.get('aws.lambda.function.name');
   const key = d.has('aws.lambda.function.arn') ? 'aws.lambda.function.arn' : 'aws.lambda.function.name';
   const arn = ref?.startsWith('arn:');
+  // An ARN's account may not be the stack's: skipPermissions grants the dispatcher's role only (an imported function's
+  // resource policy cannot be changed); a function in another account needs its owner's grant, as the connector did.
   const target = arn
-    ? call('lambda.Function.fromFunctionArn', THIS, 'Target', ref!)
+    ? call('lambda.Function.fromFunctionAttributes', THIS, 'Target', obj({ functionArn: ref!, skipPermissions: true }))
     : call('lambda.Function.fromFunctionName', THIS, 'Target', ref ?? 'REPLACE-ME-function-name');
   d.set('target', target, key);
   d.mapped(
     key,
     'target',
-    arn ? 'lambda.Function.fromFunctionArn' : "lambda.Function.fromFunctionName, in the stack's account and region",
+    arn
+      ? "lambda.Function.fromFunctionAttributes with skipPermissions: the dispatcher's role is granted lambda:InvokeFunction; in another account the function's resource policy must admit it"
+      : "lambda.Function.fromFunctionName, in the stack's account and region",
   );
   if (ref === undefined) d.notes.push(`The config names no function (${key}): replace REPLACE-ME-function-name.`);
   for (const k of ['aws.region', 'aws.lambda.region']) {

@@ -18,6 +18,7 @@ export function offsetsCommandLine(plan: MigrationPlan): string {
   return [
     'cdk-kafka-lambda migrate offsets',
     `--connector ${plan.connectorName}`,
+    plan.connectorGroup === `connect-${plan.connectorName}` ? '' : `--connector-group ${plan.connectorGroup}`,
     ...plan.groups.map((g) => `--group ${g.topic}=${g.groupId}`),
     `--bootstrap-servers ${plan.bootstrapServers?.join(',') ?? 'HOST:PORT'}`,
     plan.offsetsAuthFlags,

@@ -122,10 +122,6 @@ export function buildPlan(cfg: ConnectorConfig, options: PlanOptions = {}): Migr
     props: d.orderedProps(PROP_ORDER),
   };
   const code = language === 'python' ? pythonApp(app) : typeScriptApp(app);
-  if (d.get('consumer.override.group.id'))
-    d.notes.push(
-      `The connector committed to ${connectorGroup} (consumer.override.group.id), not connect-${name}: migrate offsets --connector reads connect-NAME, so copy from ${connectorGroup} with Kafka's kafka-consumer-groups --reset-offsets --from-file instead.`,
-    );
   return {
     kind,
     connectorName: name,

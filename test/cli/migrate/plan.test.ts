@@ -159,6 +159,16 @@ describe('migrate plan', () => {
     expect(p.code).toContain("new ClicksStack(app, 'ClicksStack', { env: { region: 'us-east-2' } });");
   });
 
+  test('GIVEN consumer.override.group.id WHEN planned THEN the offsets command line copies from that group', () => {
+    const cfg = parseConnectorConfig(
+      'name=n\nconnector.class=io.confluent.connect.aws.lambda.AwsLambdaSinkConnector\ntopics=a\nconsumer.override.group.id=legacy-group\n',
+    );
+    const p = buildPlan(cfg);
+    expect(p.connectorGroup).toBe('legacy-group');
+    expect(row(p, 'consumer.override.group.id')).toMatchObject({ status: 'mapped', prop: 'migrate offsets' });
+    expect(formatPlan(p)).toContain('--connector n --connector-group legacy-group --group a=lambda-n-a');
+  });
+
   test('fails on a connector that is neither Lambda sink connector', () => {
     const cfg = parseConnectorConfig('name=s3\nconnector.class=io.confluent.connect.s3.S3SinkConnector\n');
     expect(() => buildPlan(cfg)).toThrow(/neither Confluent's .* nor Nordstrom's/);

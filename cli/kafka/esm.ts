@@ -50,7 +50,11 @@ export interface LocalEsmOptions {
   readonly topics: string[];
   /** @default - a generated id, like the ESM's UUID */
   readonly consumerGroupId?: string;
-  /** @default 'TRIM_HORIZON' */
+  /**
+   * Where a partition the group has no committed offset for starts; one with a committed offset resumes from it, as the
+   * Lambda guide says of an existing consumer group (kafkajs' fromBeginning applies only without a committed offset).
+   * @default 'TRIM_HORIZON'
+   */
   readonly startingPosition?: StartingPosition;
   /** Epoch milliseconds, for AT_TIMESTAMP. */
   readonly startingPositionTimestamp?: number;
@@ -505,6 +509,7 @@ export class LocalEventSourceMapping {
     return p;
   }
 
+  /** AT_TIMESTAMP: commits the offsets of the time for the partitions the group has no committed offset for. */
   private async seekToTimestamp(): Promise<void> {
     const admin = this.kafka.admin();
     await admin.connect();

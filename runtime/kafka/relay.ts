@@ -293,13 +293,14 @@ export class KafkaRelay {
   }
 
   private async sendChunk(topic: string, messages: OutgoingMessage[]): Promise<void> {
+    const used = this.connectedProducer();
     try {
-      await (await this.connectedProducer()).send(topic, messages);
+      await (await used).send(topic, messages);
     } catch (e) {
       // A failed send may have written some partitions' records while the idempotent producer rolled their sequence
       // numbers back: its next send there would be refused as out of order, or taken for a duplicate and dropped
       // unwritten. The next send goes through a new producer (a new producer id), whatever the error.
-      await this.disconnect();
+      await this.replace(used);
       if (refusedAsTooLarge(e) || !AUTH_ERROR_NAMES.has((e as Error).name))
         throw new RelayError(`relaying ${messages.length} record(s) to ${topic} failed: ${(e as Error).message}`, e);
       // Credentials may have been rotated: read them again once, with a new producer.
@@ -307,16 +308,26 @@ export class KafkaRelay {
         topic,
         error: (e as Error).message,
       });
+      const again = this.connectedProducer();
       try {
-        await (await this.connectedProducer()).send(topic, messages);
+        await (await again).send(topic, messages);
       } catch (e2) {
-        await this.disconnect();
+        await this.replace(again);
         throw new RelayError(
           `relaying ${messages.length} record(s) to ${topic} failed after reading the credentials again: ${(e2 as Error).message}`,
           e2,
         );
       }
     }
+  }
+
+  /**
+   * Drops the producer a send failed on, when it is still the relay's, and disconnects it. A producer that already
+   * replaced it (a concurrent send failed first) is left to the sends in flight on it.
+   */
+  private async replace(failed: Promise<KafkaProducerPort>): Promise<void> {
+    if (this.producer === failed) this.producer = undefined;
+    await failed.then((producer) => producer.disconnect()).catch(() => undefined);
   }
 
   private connectedProducer(): Promise<KafkaProducerPort> {

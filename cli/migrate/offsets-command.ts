@@ -30,8 +30,9 @@ export async function offsetsCommand(args: string[]): Promise<void> {
           : `dry run: would commit the offsets of ${result.connectorGroup} to ${changed} partition(s); nothing committed\n`,
     );
   } catch (e) {
-    if (!(e instanceof MigrateOffsetsError)) throw e;
-    process.stderr.write(`${e.message}\n`);
+    // A refusal says what to do; a client error (the cluster unreachable, auth refused) names the brokers tried.
+    const where = e instanceof MigrateOffsetsError ? '' : `against ${options.kafka.brokers}: ${(e as Error).name}: `;
+    process.stderr.write(`${where}${(e as Error).message}\n`);
     process.exitCode = 1;
   }
 }

@@ -70,6 +70,10 @@ export async function migrateOffsets(
   const admin = new Kafka({ logLevel: logLevel.NOTHING, ...o.kafka }).admin();
   await admin.connect();
   try {
+    const existing = new Set(await admin.listTopics());
+    const unknown = o.groups.filter((g) => !existing.has(g.topic)).map((g) => g.topic);
+    if (unknown.length)
+      throw new MigrateOffsetsError(`no topic ${unknown.map((t) => `"${t}"`).join(', ')} on the cluster: check the topic names`);
     await refuseActiveMembers(admin, connectorGroup, o.groups);
     const moves = await planMoves(admin, connectorGroup, o.groups);
     report(moves);

@@ -185,6 +185,9 @@ describe('cdk-kafka-lambda migrate offsets', () => {
           new RegExp(`${t}-${p} +${t}-mapping +none +${COMMITTED} +${PER_PARTITION} +${PER_PARTITION - COMMITTED}\\n`),
         );
     expect(r.out).toMatch(/dry run: .*nothing committed/);
+    const unknown = await migrate('--group', `no-such-topic-${id}=g`, '--dry-run');
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toMatch(new RegExp(`no topic "no-such-topic-${id}" on the cluster`));
     expect(Object.values(await targetOffsets())).toEqual(Array(4).fill('-1'));
   });
 

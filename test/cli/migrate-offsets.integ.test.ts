@@ -176,7 +176,7 @@ describe('cdk-kafka-lambda migrate offsets', () => {
     await waitFor(`connector ${state}`, async () => (await worker!.status())?.connector.state === state);
   }
 
-  test('a dry run prints from, to, high watermark and lag, and commits nothing', async () => {
+  test('a dry run prints from, to, high watermark and lag, and commits nothing; over SCRAM, PLAIN and mTLS too', async () => {
     const r = await migrate('--template', template, '--dry-run');
     expect(r.code).toBe(0);
     for (const t of topics)
@@ -185,6 +185,28 @@ describe('cdk-kafka-lambda migrate offsets', () => {
           new RegExp(`${t}-${p} +${t}-mapping +none +${COMMITTED} +${PER_PARTITION} +${PER_PARTITION - COMMITTED}\\n`),
         );
     expect(r.out).toMatch(/dry run: .*nothing committed/);
+    // The same over SASL_SSL (SCRAM, PLAIN) and mTLS, with the flags `local` takes.
+    const { files } = env.certs;
+    const scram = env.kafka.scram['SCRAM-SHA-512'];
+    for (const auth of [
+      ['--sasl', 'scram-sha-512', '--username', scram.username, '--password', scram.password, '--ca-file', files.caCert],
+      [
+        '--sasl',
+        'plain',
+        '--username',
+        env.kafka.plain.username,
+        '--password',
+        env.kafka.plain.password,
+        '--ca-file',
+        files.caCert,
+      ],
+      ['--ca-file', files.caCert, '--cert-file', files.clientChain, '--key-file', files.clientKey],
+    ]) {
+      const listener = auth[0] === '--sasl' ? env.kafka.bootstrap.saslSsl : env.kafka.bootstrap.ssl;
+      const secured = await migrate('--template', template, '--dry-run', ...auth, '--bootstrap-servers', listener);
+      expect({ code: secured.code, err: secured.err }).toEqual({ code: 0, err: '' });
+      expect(secured.out).toBe(r.out);
+    }
     const unknown = await migrate('--group', `no-such-topic-${id}=g`, '--dry-run');
     expect(unknown.code).toBe(1);
     expect(unknown.err).toMatch(new RegExp(`no topic "no-such-topic-${id}" on the cluster`));

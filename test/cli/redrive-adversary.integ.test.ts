@@ -234,6 +234,69 @@ describe('redrive, attacked', () => {
     expect(await queueDepth(url)).toBe(1);
   });
 
+  test('GIVEN a function that throttles WHEN redriven THEN a few 429s are retried and every record reaches it once; six in a row leave the batch failed again, its message in the queue, and the next run delivers it', async () => {
+    // GIVEN 6 records and their on-failure record
+    const t = await topicWith(6);
+    const url = await queueWith([kafkaOnFailure({ [`${t}-0`]: { firstRecordOffset: '0', lastRecordOffset: '5' } })]);
+    const state = path.join(dir, `${t}.json`);
+    const before = (await delivered()).length;
+    // WHEN the function answers 429 six times in a row (every attempt of the first batch)
+    await te.throttleLambda(target, 6);
+    const throttled = await run(['--from-sqs', url], state, ['--batch-size', '3']);
+    // THEN that batch failed again, named with the throttle, and the message stays; the second batch went through
+    expect(throttled.err.join('\n')).toMatch(
+      new RegExp(`failed again: ${t}-0@0\\.\\.2 \\(3\\) .*TooManyRequestsException \\(status 429\\)`),
+    );
+    expect(throttled.summary).toMatchObject({ redriven: 3, failedAgain: 3 });
+    expect(exitStatus(throttled.summary)).toBe(1);
+    expect(await queueDepth(url)).toBe(1);
+    // WHEN run again with two 429s on the way
+    await te.throttleLambda(target, 2);
+    const again = await run(['--from-sqs', url], state, ['--batch-size', '3']);
+    // THEN the rest reached the function, each record once in all, and the message is gone
+    expect(again.summary).toMatchObject({ redriven: 3, alreadyDone: 3, failedAgain: 0 });
+    expect((await delivered()).slice(before).sort()).toEqual([0, 1, 2, 3, 4, 5].map((o) => `${t}-0@${o}`).sort());
+    expect(await queueDepth(url)).toBe(0);
+  });
+
+  // KNOWN DEFECT (test.failing until fixed): every receive counts toward the queue's maxReceiveCount, a dry run's too,
+  // so the dry run moves the message to the dead-letter queue on the next receive and the run then reports
+  // "redriven 0" with exit status 0. Fix: read the queue's RedrivePolicy first; refuse a dry run on such a queue (or
+  // list ApproximateNumberOfMessages only), and name the dead-letter queue and each message at its last receive.
+  test.failing(
+    'GIVEN an on-failure queue with a redrive policy (maxReceiveCount 1) WHEN a dry run lists it and a run then redrives it THEN the records reach the function (the dry run did not use up the message)',
+    async () => {
+      // GIVEN a queue whose messages go to a dead-letter queue after 1 receive, holding one on-failure record
+      const t = await topicWith(3);
+      const dlq = await queueWith([]);
+      const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq, AttributeNames: ['QueueArn'] }))).Attributes!
+        .QueueArn!;
+      const url = (
+        await sqs.send(
+          new CreateQueueCommand({
+            QueueName: `redrive-adv-${randomUUID()}`,
+            Attributes: { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 1 }) },
+          }),
+        )
+      ).QueueUrl!;
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: url,
+          MessageBody: kafkaOnFailure({ [`${t}-0`]: { firstRecordOffset: '0', lastRecordOffset: '2' } }),
+        }),
+      );
+      const state = path.join(dir, `${t}.json`);
+      const before = (await delivered()).length;
+      // WHEN a dry run lists it, then a run redrives it
+      const dry = await run(['--from-sqs', url], state, ['--dry-run']);
+      expect(dry.summary).toMatchObject({ redriven: 3 });
+      const r = await run(['--from-sqs', url], state);
+      // THEN the run found the message and its records reached the function
+      expect(r.summary).toMatchObject({ redriven: 3 });
+      expect((await delivered()).slice(before)).toHaveLength(3);
+    },
+  );
+
   test('GIVEN error records and a function with no idempotency WHEN two runs share one state file at once THEN each record reaches the function once', async () => {
     // GIVEN 20 records carried by one error record (no idempotency at the target: it counts what it was given)
     const t = await topicWith(20);

@@ -10,6 +10,12 @@
  */
 export const REDRIVE_EVENT_FIELD = 'cdkKafkaLambdaRedrive';
 
+/**
+ * The most records `cdk-kafka-lambda redrive` puts in an event with the marker: the dispatcher keeps a range for each
+ * run of adjacent offsets of such an event, so it stays small.
+ */
+export const REDRIVE_EVENT_MAX_RECORDS = 500;
+
 /** The field's value. */
 export interface RedriveEventMarker {
   /** Run again the records whose failure the dispatcher handled. */

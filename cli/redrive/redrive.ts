@@ -380,7 +380,7 @@ async function redriveItem(o: RedriveOptions, item: WorkItem, reads: Reads, stat
 /** Sends the records in batches, keeping each success in the state file; returns how many failed again. */
 async function sendAll<R>(o: RedriveOptions, records: R[], shape: EventShape<R>, state: State, run: Run): Promise<number> {
   let failed = 0;
-  for (const batch of batches(records, o.batchSize, shape)) {
+  for (const batch of batches(records, Math.min(o.batchSize, shape.maxRecords ?? o.batchSize), shape)) {
     await run.rate(batch.length);
     const bad = await sendBatch(o, batch, shape, run);
     failed += bad.length;

@@ -4,13 +4,15 @@
  * response names failed records and how output names records (coordinates only).
  */
 import { buildEvent, EsmRecord, EventSourceIdentity } from '../kafka/event';
-import { REDRIVE_EVENT_FIELD, RedriveEventMarker } from '../../contract/redrive-event';
+import { REDRIVE_EVENT_FIELD, REDRIVE_EVENT_MAX_RECORDS, RedriveEventMarker } from '../../contract/redrive-event';
 import { buildKinesisEvent, kinesisPartialFailures, ShardRecord } from '../kinesis/event';
 import { coordinate } from './kafka-reader';
 import { kinesisCoordinate, streamNameOf } from './kinesis-reader';
 
 export interface EventShape<R> {
   event(batch: readonly R[]): unknown;
+  /** The most records an event holds, whatever --batch-size says. @default - --batch-size */
+  readonly maxRecords?: number;
   /** The records a successful invocation's response reports as failed (batchItemFailures). */
   failed(batch: readonly R[], response: unknown): R[];
   coordinate(r: R): string;
@@ -44,6 +46,7 @@ export function kafkaShape(id: EventSourceIdentity, rerunFailed = false): EventS
   const marker: RedriveEventMarker = { rerunFailed: true };
   return {
     event: (batch) => ({ ...buildEvent(id, batch), ...(rerunFailed ? { [REDRIVE_EVENT_FIELD]: marker } : {}) }),
+    maxRecords: rerunFailed ? REDRIVE_EVENT_MAX_RECORDS : undefined,
     failed: kafkaPartialFailures,
     coordinate: (r) => coordinate(r.topic, r.partition, r.offset),
     describe: (batch) =>

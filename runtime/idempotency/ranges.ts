@@ -36,6 +36,13 @@ import { decodeRanges, encodeRanges, Range } from './range-codec';
  * wrote nor hold a record of its event: the item stays under 2 KB and keeps the last 12 (Kinesis) to 35 (Kafka) events.
  */
 const RANGES_BYTES = 1_800;
+/**
+ * The most the list may take in a redrive's session. A redrive's event names records far apart, each run of adjacent
+ * offsets a range of its own (each Kinesis record alone), which the session keeps: past this size its own oldest go,
+ * so the item stays far under DynamoDB's 400 KB and each write under 64 write units (a repeated redrive of those
+ * records runs them again). `cdk-kafka-lambda redrive` sends at most REDRIVE_EVENT_MAX_RECORDS in such an event.
+ */
+const REDRIVE_RANGES_BYTES = 64_000;
 /** The most results one item holds (DynamoDB's limit is 400 KB an item); more go into further items. */
 const RESULTS_ITEM_BYTES = 350_000;
 /** Lease writes in flight at once. */
@@ -395,6 +402,7 @@ export class DynamoDbRangeStore {
       if (oldest < 0) break;
       kept.splice(oldest, 1);
     }
+    if (state.redrive) evictOwnFragments(state, kept);
     out.splice(0, out.length, ...kept);
     state.dirty ||= encodeRanges(out) !== encodeRanges(state.ranges);
     state.ranges = out;
@@ -616,6 +624,17 @@ function follows(state: PartitionState, next: Position, last: Position): boolean
 function previousInEvent(state: PartitionState, position: Position): Position | undefined {
   const i = state.index.get(String(position));
   return i === undefined || i === 0 ? undefined : state.order[i - 1];
+}
+
+/** Past REDRIVE_RANGES_BYTES, this session's oldest plain ranges go, those inside an earlier range first. */
+function evictOwnFragments(state: PartitionState, kept: Range[]): void {
+  const own = (r: Range) => state.touched.has(r) && plain(r);
+  while (Buffer.byteLength(encodeRanges(kept)) > REDRIVE_RANGES_BYTES) {
+    let i = kept.findIndex((r, j) => own(r) && kept.slice(0, j).some((e) => contains(e, r)));
+    if (i < 0) i = kept.findIndex(own);
+    if (i < 0) return;
+    kept.splice(i, 1);
+  }
 }
 
 /** Whether range a holds every position of range b. */

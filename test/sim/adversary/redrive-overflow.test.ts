@@ -35,8 +35,6 @@ function dispatcher(
   });
 }
 
-const rangesOf = (db: MemoryDynamoDb) => db.scan(TABLE).find((i: any) => i.id.S === 't#0')?.ranges?.S;
-
 describe('a redrive of many failures on the range store', () => {
   test('GIVEN 100 of 200 records failed (the list of ranges outgrew its size and merged them) WHEN they are redriven, twice, and the mapping then delivers 200..209 and redelivers the last 40 records THEN the failures ran once more, nothing else twice', async () => {
     const db = memoryTable();

@@ -40,6 +40,8 @@ export interface PartitionMove {
   /** The connector's committed offset, undefined when it committed none for this partition (left as it is). */
   readonly to?: string;
   readonly highWatermark: string;
+  /** The partition's log start offset: a `to` below it names records retention has deleted. */
+  readonly logStart: string;
   /** Records from `to` to the high watermark: what the mapping will read first. */
   readonly lag?: string;
   /** `to` is below the target's committed offset. */
@@ -141,7 +143,7 @@ async function planMoves(admin: Admin, connectorGroup: string, groups: readonly 
           'check the connector name (--connector) and that the topic is one of its topics',
       );
     const target = committedOf(await admin.fetchOffsets({ groupId, topics: [topic] }), topic);
-    for (const { partition, high } of await admin.fetchTopicOffsets(topic)) {
+    for (const { partition, high, low } of await admin.fetchTopicOffsets(topic)) {
       const from = target.get(partition);
       const to = fromConnector.get(partition);
       moves.push({
@@ -151,6 +153,7 @@ async function planMoves(admin: Admin, connectorGroup: string, groups: readonly 
         from,
         to,
         highWatermark: high,
+        logStart: low,
         lag: to === undefined ? undefined : String(BigInt(high) - BigInt(to)),
         backwards: to !== undefined && from !== undefined && BigInt(from) > BigInt(to),
       });
@@ -198,6 +201,13 @@ async function commitTopic(admin: Admin, groupId: string, topic: string, list: P
     );
 }
 
+function status(m: PartitionMove): string {
+  if (m.backwards) return 'BACKWARDS';
+  if (m.to !== undefined && BigInt(m.to) < BigInt(m.logStart))
+    return `below the log start ${m.logStart}: retention deleted records the connector had not taken`;
+  return m.to !== undefined && m.to === m.from ? 'unchanged' : '';
+}
+
 /** The per-partition lines: from, to, high watermark, lag. */
 export function formatMoves(moves: readonly PartitionMove[]): string[] {
   const rows = moves.map((m) => [
@@ -207,7 +217,7 @@ export function formatMoves(moves: readonly PartitionMove[]): string[] {
     m.to ?? 'none (the connector committed none: left as it is, the mapping starts at its StartingPosition)',
     m.highWatermark,
     m.lag ?? '-',
-    m.backwards ? 'BACKWARDS' : m.to !== undefined && m.to === m.from ? 'unchanged' : '',
+    status(m),
   ]);
   const header = ['topic-partition', 'group', 'from', 'to', 'high watermark', 'lag', ''];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (i === 3 && r[i].length > 20 ? 0 : r[i].length))));

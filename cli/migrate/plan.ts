@@ -9,7 +9,7 @@ import { generatedGroupIds, validGroupId } from './group-ids';
 import { batchKeys, detectConnector, functionKeys, identityKeys } from './keys';
 import { converterKeys, frameworkKeys } from './other-keys';
 import { ConnectorConfig, ConnectorConfigError } from './read-config';
-import { securityKeys } from './security-keys';
+import { brokers, securityKeys } from './security-keys';
 
 /**
  * Whether the code pins each topic's group with LambdaSinkConnectorProps `consumerGroupIds` (issue 32 part 3): a
@@ -134,10 +134,7 @@ export function buildPlan(cfg: ConnectorConfig, options: PlanOptions = {}): Migr
     rows: d.allRows(),
     secrets: d.secrets,
     notes: d.notes,
-    bootstrapServers: d
-      .get('consumer.override.bootstrap.servers')
-      ?.split(',')
-      .map((s) => s.trim()),
+    bootstrapServers: brokers(d).servers.length ? brokers(d).servers : undefined,
     offsetsAuthFlags: offsetsAuth(d),
   };
 }

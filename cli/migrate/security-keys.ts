@@ -8,8 +8,8 @@ import { Derivation } from './derivation';
 const C = 'consumer.override.';
 const MSK_HOST = /\.kafka(-serverless)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?:\d+$/;
 
-/** The brokers: the consumer's, else another client's of the connector, else a placeholder to replace. */
-function brokers(d: Derivation): { servers: string[]; from?: string } {
+/** The brokers: the consumer's, else another client's of the connector (none: the code has a placeholder). */
+export function brokers(d: Derivation): { servers: string[]; from?: string } {
   for (const k of [
     `${C}bootstrap.servers`,
     'aws.lambda.response.bootstrap.servers',

@@ -96,7 +96,7 @@ function lockState(file: string): () => void {
       return () => fs.rmSync(lock, { force: true });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const pid = Number(fs.readFileSync(lock, 'utf8'));
+      const pid = lockHolder(lock);
       if (attempt === 0 && !processRuns(pid)) {
         fs.rmSync(lock, { force: true });
         continue;
@@ -106,6 +106,15 @@ function lockState(file: string): () => void {
           `or remove ${lock} if that process no longer runs`,
       );
     }
+  }
+}
+
+/** The process ID a lock file names; NaN when it names none or is gone (released meanwhile). */
+function lockHolder(lock: string): number {
+  try {
+    return Number(fs.readFileSync(lock, 'utf8'));
+  } catch {
+    return NaN;
   }
 }
 

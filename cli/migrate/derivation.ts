@@ -28,7 +28,7 @@ export type ConnectorKind = 'confluent' | 'nordstrom';
 
 /** Keys whose values are credentials: never printed. */
 const SECRET_KEY =
-  /(password|jaas\.config|user\.info|secret\.access\.key|access\.key\.id|session\.token|keystore\.key|\.secret)$/i;
+  /(password|passwd|jaas\.config|user\.info|secret\.access\.key|access\.key\.id|token|keystore\.key|private\.key|api\.key|secret)$/i;
 
 export function isSecretKey(key: string): boolean {
   return SECRET_KEY.test(key);

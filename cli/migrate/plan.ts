@@ -64,6 +64,16 @@ const PROP_ORDER = [
   'schemas',
 ];
 
+/** The ids of the constructs the code imports beside the connector in its stack. */
+const SIBLING_IDS = [
+  'Target',
+  'TargetRole',
+  'KafkaCredentials',
+  'KafkaClientCertificate',
+  'KafkaRootCa',
+  'SchemaRegistryCredentials',
+];
+
 const pascal = (s: string) =>
   s
     .split(/[^A-Za-z0-9]+/)
@@ -88,9 +98,13 @@ export function buildPlan(cfg: ConnectorConfig, options: PlanOptions = {}): Migr
     throw new ConnectorConfigError(
       'the config has no name: give the REST response of GET /connectors/<name>, or add name=<connector name>',
     );
-  const id = options.constructId ?? (pascal(name) || 'Connector');
-  if (!/^[A-Za-z][A-Za-z0-9]*$/.test(id))
-    throw new ConnectorConfigError(`--name must be letters and digits, starting with a letter, got "${id}"`);
+  const derived = pascal(name);
+  const fallback = /^[A-Za-z]/.test(derived) ? `${derived}Connector` : `Connector${derived}`;
+  const id = options.constructId ?? (/^[A-Za-z]/.test(derived) && !SIBLING_IDS.includes(derived) ? derived : fallback);
+  if (!/^[A-Za-z][A-Za-z0-9]*$/.test(id) || SIBLING_IDS.includes(id))
+    throw new ConnectorConfigError(
+      `--name must be letters and digits, starting with a letter, and none of ${SIBLING_IDS.join(', ')}, got "${id}"`,
+    );
   const language = options.language ?? 'typescript';
   const d = new Derivation(cfg.config, kind, name);
   const arnRegion = /^arn:aws[a-z-]*:lambda:([a-z0-9-]+):/.exec(

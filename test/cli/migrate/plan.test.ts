@@ -169,6 +169,32 @@ describe('migrate plan', () => {
     expect(formatPlan(p)).toContain('--connector n --connector-group legacy-group --group a=lambda-n-a');
   });
 
+  test.each([
+    ['target', 'TargetConnector'],
+    ['1st-sink', 'Connector1stSink'],
+    ['-', 'Connector'],
+  ])('GIVEN a connector named %s WHEN planned THEN its construct id is %s, a valid id no sibling has', (name, id) => {
+    const cfg = parseConnectorConfig(
+      `name=${name}\nconnector.class=io.confluent.connect.aws.lambda.AwsLambdaSinkConnector\ntopics=a\n`,
+    );
+    expect(buildPlan(cfg).app.constructId).toBe(id);
+  });
+
+  test('fails on a --name that a sibling construct has', () => {
+    const cfg = parseConnectorConfig(
+      `name=n\nconnector.class=io.confluent.connect.aws.lambda.AwsLambdaSinkConnector\ntopics=a\n`,
+    );
+    expect(() => buildPlan(cfg, { constructId: 'Target' })).toThrow(/--name must be .* none of Target/);
+  });
+
+  test('GIVEN keys of credentials no table names WHEN printed THEN their values are not', () => {
+    const cfg = parseConnectorConfig(
+      'name=n\nconnector.class=io.confluent.connect.aws.lambda.AwsLambdaSinkConnector\ntopics=a\nmy.api.token=tok-1\nx.api.key=key-2\nsasl.oauthbearer.client.secret=sec-3\n',
+    );
+    const out = formatPlan(buildPlan(cfg));
+    for (const v of ['tok-1', 'key-2', 'sec-3']) expect(out).not.toContain(v);
+  });
+
   test('fails on a connector that is neither Lambda sink connector', () => {
     const cfg = parseConnectorConfig('name=s3\nconnector.class=io.confluent.connect.s3.S3SinkConnector\n');
     expect(() => buildPlan(cfg)).toThrow(/neither Confluent's .* nor Nordstrom's/);

@@ -20,7 +20,7 @@ import { ValidationError } from './private/errors';
 import { KafkaAuthSetup, secretArnPattern } from './private/kafka-auth-setup';
 import { IAM4_BASIC_EXECUTION, acknowledgeCreatedSecrets, acknowledgeFinding, acknowledgeWildcards } from './private/nag';
 import { noteUnboundTrigger } from './private/dispatcher-target';
-import { validateDispatcherAnswers, validateKafkaTriggerProps } from './private/kafka-trigger-validation';
+import { claimConsumerGroups, validateDispatcherAnswers, validateKafkaTriggerProps } from './private/kafka-trigger-validation';
 import { bindSchemaRegistry, createDryRunCheck, eventSourceNetwork } from './private/kafka-trigger-parts';
 import { mskResourceArn } from './private/msk';
 import { ownerClusterPolicy } from './private/cross-account';
@@ -142,6 +142,7 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     this.eventSourceArn = vpcConnectionArn ?? this.clusterArn;
     this.brokerPorts = authSetup.brokerPorts();
     this.consumerGroupIds = this.resolveConsumerGroupIds(props);
+    claimConsumerGroups(this, props, this.consumerGroupIds, (prop, value, fix) => this.fail(prop, value, fix));
 
     this.policy = new iam.Policy(this, 'SourceAccessPolicy');
     this.policy.attachToRole(role);

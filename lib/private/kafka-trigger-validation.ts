@@ -1,4 +1,5 @@
 import { Token } from 'aws-cdk-lib';
+import { IConstruct } from 'constructs';
 import { ESM_LIMITS } from '../../contract/esm-limits';
 import { recordAgeRange } from './trigger-shared';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -240,6 +241,31 @@ function failOnRelayLoop(props: KafkaTriggerProps, dispatcher: DispatcherAnswers
       );
     }
   }
+}
+
+/** The consumer groups the triggers of an app joined so far, by the app's root construct. */
+const claimedGroups = new WeakMap<IConstruct, Array<{ cluster: KafkaCluster; group: string; topic: string; path: string }>>();
+
+/**
+ * Fails when a group is already the group of another trigger's mapping on the same cluster in this app: Lambda wants a
+ * group unique among the Kafka event sources, and two mappings in one group would each get only some partitions.
+ */
+export function claimConsumerGroups(trigger: IConstruct, props: KafkaTriggerProps, groups: string[], fail: Fail): void {
+  const { cluster, topics } = props;
+  const claimed = claimedGroups.get(trigger.node.root) ?? [];
+  claimedGroups.set(trigger.node.root, claimed);
+  groups.forEach((group, i) => {
+    if (Token.isUnresolved(group)) return;
+    const other = claimed.find((c) => c.group === group && c.path !== trigger.node.path && sameCluster(c.cluster, cluster));
+    if (other)
+      fail(
+        props.consumerGroupIds?.[topics[i]] === undefined ? 'consumerGroupId' : 'consumerGroupIds',
+        props.consumerGroupIds?.[topics[i]] === undefined ? group : { [topics[i]]: group },
+        `${group} is already the consumer group of ${other.path} (topic ${other.topic}) on the same cluster; ` +
+          'a group id must be unique among your Kafka event sources: give this topic another group',
+      );
+    claimed.push({ cluster, group, topic: topics[i], path: trigger.node.path });
+  });
 }
 
 /** Whether two cluster descriptions name the same cluster: the same object, brokers or MSK cluster. */

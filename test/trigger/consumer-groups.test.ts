@@ -16,7 +16,7 @@ function trigger(props: Partial<KafkaTriggerProps> = {}, stack = testStack(), id
   return new KafkaTrigger(stack, id, {
     cluster: KafkaCluster.selfManaged({ bootstrapServers: SERVERS }),
     topics: ['orders', 'refunds'],
-    target: testFunction(stack),
+    target: testFunction(stack, `${id}Target`),
     ...props,
   });
 }
@@ -177,6 +177,40 @@ describe('KafkaTrigger: pinned consumer groups, validation', () => {
     expect(() => trigger({ consumerGroupIds: { orders: generatedRefunds } })).toThrow(
       `consumerGroupIds was {"orders":"${generatedRefunds}"}: ${generatedRefunds} is also the generated group of refunds; pin refunds to a group of its own too`,
     );
+  });
+});
+
+describe('KafkaTrigger: a group joined by two triggers of the app', () => {
+  test('fails on a group another trigger of the app already joins on the same cluster, naming it', () => {
+    // GIVEN a trigger whose refunds mapping joins the group "refunds-lambda"
+    const app = testApp();
+    trigger({ consumerGroupIds: { orders: 'orders-lambda', refunds: 'refunds-lambda' } }, testStack(app), 'First');
+    // WHEN a trigger in another stack of the app pins a topic of the same brokers to that group
+    const second = new Stack(app, 'Other', { env: { account: '111122223333', region: 'us-east-1' } });
+    // THEN synthesis fails naming the other trigger and the fix
+    expect(() => trigger({ topics: ['payments'], consumerGroupIds: { payments: 'refunds-lambda' } }, second, 'Second')).toThrow(
+      'KafkaTrigger Other/Second: consumerGroupIds was {"payments":"refunds-lambda"}: refunds-lambda is already the consumer group ' +
+        'of TestStack/First (topic refunds) on the same cluster; a group id must be unique among your Kafka event sources: give this topic another group',
+    );
+    // AND so does consumerGroupId, naming that prop
+    expect(() => trigger({ topics: ['payments'], consumerGroupId: 'orders-lambda' }, second, 'Third')).toThrow(
+      /Other\/Third: consumerGroupId was "orders-lambda": orders-lambda is already the consumer group of TestStack\/First \(topic orders\)/,
+    );
+  });
+
+  test('the same group on another cluster is not a conflict', () => {
+    const stack = testStack();
+    trigger({ consumerGroupIds: { orders: 'g-orders' } }, stack, 'First');
+    const t = trigger(
+      {
+        cluster: KafkaCluster.selfManaged({ bootstrapServers: ['other-1.kafka.example.com:9096'] }),
+        topics: ['orders'],
+        consumerGroupId: 'g-orders',
+      },
+      stack,
+      'Second',
+    );
+    expect(t.consumerGroupIds).toEqual(['g-orders']);
   });
 });
 

@@ -70,8 +70,15 @@ function method(d: Derivation): { method: Method; tls: boolean; problem?: string
 /** cluster and auth props, and the rows of the consumer's connection keys. */
 export function securityKeys(d: Derivation, region: string | undefined): void {
   const { servers, from } = brokers(d);
-  const m = method(d);
-  const msk = m.method === 'iam' || servers.some((s) => MSK_HOST.test(s));
+  const msk = method(d).method === 'iam' || servers.some((s) => MSK_HOST.test(s));
+  const m: ReturnType<typeof method> =
+    msk && method(d).method === 'plain'
+      ? {
+          method: 'scram512',
+          tls: true,
+          problem: 'MSK does not take SASL/PLAIN; nearest: SCRAM-SHA-512 (generated below) or IAM',
+        }
+      : method(d);
   const placeholder = servers.length === 0;
   const bootstrap = placeholder ? ['REPLACE-ME.kafka.internal:9096'] : servers;
   if (placeholder)

@@ -180,6 +180,25 @@ describe('migrate plan', () => {
     expect(buildPlan(cfg).app.constructId).toBe(id);
   });
 
+  test('GIVEN SASL/PLAIN to MSK brokers WHEN planned THEN not supported, SCRAM-SHA-512 the nearest', () => {
+    const cfg = parseConnectorConfig(
+      [
+        'name=n',
+        'connector.class=com.nordstrom.kafka.connect.lambda.LambdaSinkConnector',
+        'topics=a',
+        'consumer.override.bootstrap.servers=b-1.c.abc.c2.kafka.us-east-1.amazonaws.com:9096',
+        'consumer.override.security.protocol=SASL_SSL',
+        'consumer.override.sasl.mechanism=PLAIN',
+      ].join('\n'),
+    );
+    const p = buildPlan(cfg);
+    expect(row(p, 'consumer.override.sasl.mechanism')).toMatchObject({ status: 'not supported' });
+    expect(row(p, 'consumer.override.sasl.mechanism').note).toMatch(/MSK does not take SASL\/PLAIN/);
+    expect(p.code).toContain(
+      "KafkaAuth.scram512({ secret: secretsmanager.Secret.fromSecretNameV2(this, 'KafkaCredentials', 'AmazonMSK_n') })",
+    );
+  });
+
   test('fails on a --name that a sibling construct has', () => {
     const cfg = parseConnectorConfig(
       `name=n\nconnector.class=io.confluent.connect.aws.lambda.AwsLambdaSinkConnector\ntopics=a\n`,

@@ -188,15 +188,14 @@ describe('cdk-kafka-lambda migrate offsets', () => {
     // The same over SASL_SSL (SCRAM, PLAIN) and mTLS, with the flags `local` takes.
     const { files } = env.certs;
     const scram = env.kafka.scram['SCRAM-SHA-512'];
+    // (--password=P: a generated password may start with '-', which parseArgs takes for an option.)
     for (const auth of [
-      ['--sasl', 'scram-sha-512', '--username', scram.username, '--password', scram.password, '--ca-file', files.caCert],
+      ['--sasl', 'scram-sha-512', `--username=${scram.username}`, `--password=${scram.password}`, '--ca-file', files.caCert],
       [
         '--sasl',
         'plain',
-        '--username',
-        env.kafka.plain.username,
-        '--password',
-        env.kafka.plain.password,
+        `--username=${env.kafka.plain.username}`,
+        `--password=${env.kafka.plain.password}`,
         '--ca-file',
         files.caCert,
       ],

@@ -35,6 +35,20 @@ const roleStatements = (template: Template): any[] =>
     }),
   ).flatMap((p: any) => p.Properties.PolicyDocument.Statement);
 
+describe('KafkaDispatcher: a target imported by ARN into an environment-agnostic stack', () => {
+  test('GIVEN a stack without an account THEN the dispatcher synthesizes, may invoke the function and its versions, and prints no owner policy', () => {
+    // GIVEN a function imported by its ARN into a stack whose account is known only at deploy time
+    const stack = new Stack(new App(), 'Agnostic');
+    new KafkaDispatcher(stack, 'Dispatcher', { target: lambda.Function.fromFunctionArn(stack, 'Target', REMOTE_FUNCTION) });
+    // WHEN it synthesizes
+    const template = Template.fromStack(stack);
+    // THEN its role may invoke exactly the function (and its versions and aliases), and no output asks for more
+    const invoke = roleStatements(template).filter((s) => [s.Action].flat().includes('lambda:InvokeFunction'));
+    expect(invoke.flatMap((s) => [s.Resource].flat())).toEqual([REMOTE_FUNCTION, `${REMOTE_FUNCTION}:*`]);
+    expect(Object.keys(template.toJSON().Outputs ?? {})).toEqual([]);
+  });
+});
+
 describe('KafkaDispatcher: a target in another account', () => {
   test('GIVEN targetRole with an external ID THEN the dispatcher may assume exactly that role, invokes nothing itself, and its configuration names the role', () => {
     // GIVEN

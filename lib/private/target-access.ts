@@ -83,10 +83,12 @@ export function targetAccess(scope: Construct, r: TargetAccessRequest): TargetAc
     };
   }
 
-  const inOtherAccount = Token.compareStrings(target.env.account, Stack.of(scope).account) === TokenComparison.DIFFERENT;
-  // grantInvoke refuses a function imported from another account (it cannot add to its resource policy): the
-  // dispatcher's side is granted here, the owner's side is printed.
-  if (inOtherAccount)
+  const accounts = Token.compareStrings(target.env.account, Stack.of(scope).account);
+  const inOtherAccount = accounts === TokenComparison.DIFFERENT;
+  // grantInvoke refuses a function imported from another account, or from an account it cannot compare with an
+  // environment-agnostic stack's (it cannot add to its resource policy): the dispatcher's side is granted here, and
+  // for another account the owner's side is printed.
+  if (inOtherAccount || accounts === TokenComparison.ONE_UNRESOLVED)
     r.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: invocable }));
   else target.grantInvoke(r.role);
   return {

@@ -390,6 +390,10 @@ async function redriveItem(o: RedriveOptions, item: WorkItem, reads: Reads, stat
 async function sendAll<R>(o: RedriveOptions, records: R[], shape: EventShape<R>, state: State, run: Run): Promise<number> {
   let failed = 0;
   for (const batch of batches(records, Math.min(o.batchSize, shape.maxRecords ?? o.batchSize), shape)) {
+    if (tooLarge(o, batch, shape, run)) {
+      failed++;
+      continue;
+    }
     await run.rate(batch.length);
     const bad = await sendBatch(o, batch, shape, run);
     failed += bad.length;
@@ -397,6 +401,20 @@ async function sendAll<R>(o: RedriveOptions, records: R[], shape: EventShape<R>,
     saveState(state);
   }
   return failed;
+}
+
+/** A record whose event alone is over the synchronous payload limit: named as such, counted as failed again, not sent. */
+function tooLarge<R>(o: RedriveOptions, batch: R[], shape: EventShape<R>, run: Run): boolean {
+  if (batch.length !== 1) return false;
+  const bytes = Buffer.byteLength(JSON.stringify(shape.event(batch)));
+  if (bytes <= MAX_PAYLOAD_BYTES) return false;
+  run.summary.failedAgain++;
+  run.progress.line(
+    `too large: ${shape.describe(batch)} makes an event of ${bytes} bytes, over the 6 MB (${MAX_PAYLOAD_BYTES} bytes) ` +
+      `limit of a synchronous invocation: it cannot be sent to function ${o.functionName} as it is; handle it by its coordinates`,
+  );
+  run.progress.sent(1);
+  return true;
 }
 
 /**

@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Kafka, logLevel, Producer } from 'kafkajs';
 import * as te from '../../testenv';
 import { errorRecordMessage } from '../../runtime/kafka/error-records';
@@ -21,6 +22,7 @@ const TARGETS = path.join(__dirname, '..', 'fixtures', 'targets');
 describe('redrive, attacked', () => {
   const env = te.loadEnv();
   const sqs = new SQSClient(te.awsClientConfig('sqs'));
+  const s3 = new S3Client({ ...te.awsClientConfig('s3'), forcePathStyle: true });
   const kafka = new Kafka({ ...te.kafkaClientConfig('plaintext'), logLevel: logLevel.NOTHING });
   const fns: te.RunningLambda[] = [];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redrive-adv-'));
@@ -37,6 +39,7 @@ describe('redrive, attacked', () => {
   afterAll(async () => {
     await producer?.disconnect();
     sqs.destroy();
+    s3.destroy();
     await Promise.all(fns.map((f) => f.stop()));
     fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -296,6 +299,37 @@ describe('redrive, attacked', () => {
       expect((await delivered()).slice(before)).toHaveLength(3);
     },
   );
+
+  test('GIVEN an S3 on-failure object carrying one record too big for any invocation (6.5 MB as base64) WHEN redriven THEN it is named as too large for the 6 MB limit, not as the function failing, and no invocation is tried', async () => {
+    // GIVEN the object, its payload the event with the one record
+    const b = `redrive-adv-${randomUUID().slice(0, 12)}`;
+    await s3.send(new CreateBucketCommand({ Bucket: b }));
+    const record = {
+      topic: 'big',
+      partition: 0,
+      offset: 7,
+      timestamp: Date.now(),
+      timestampType: 'CREATE_TIME',
+      key: null,
+      value: Buffer.alloc(5_000_000, 1).toString('base64'),
+      headers: [],
+    };
+    const payload = JSON.stringify({
+      eventSource: 'SelfManagedKafka',
+      bootstrapServers: env.kafka.bootstrap.plaintext,
+      records: { 'big-0': [record] },
+    });
+    const body = JSON.parse(kafkaOnFailure({ 'big-0': { firstRecordOffset: '7', lastRecordOffset: '7' } }));
+    await s3.send(new PutObjectCommand({ Bucket: b, Key: 'aws/lambda/x', Body: JSON.stringify({ ...body, payload }) }));
+    const calls = (await te.listInvocations(target)).length;
+    // WHEN redriven
+    const r = await run(['--from-s3', `s3://${b}`], path.join(dir, `${b}.json`));
+    // THEN the record is named by coordinates as too large, counted as failed again, and the function not invoked
+    expect(r.err.join('\n')).toMatch(/too large: big-0@7 \(1\).*6 MB/);
+    expect(r.err.join('\n')).not.toContain('fix the function');
+    expect(r.summary).toMatchObject({ redriven: 0, failedAgain: 1 });
+    expect((await te.listInvocations(target)).length).toBe(calls);
+  });
 
   test('GIVEN error records and a function with no idempotency WHEN two runs share one state file at once THEN each record reaches the function once', async () => {
     // GIVEN 20 records carried by one error record (no idempotency at the target: it counts what it was given)

@@ -108,8 +108,8 @@ describe('cdk-kafka-lambda doctor against a broker with an authorizer', () => {
     'scram-sha-512',
     '--username',
     user,
-    '--password',
-    o.password ?? password,
+    // --password=P: a generated password may start with '-', which parseArgs would take for an option.
+    `--password=${o.password ?? password}`,
     '--tls',
     '--ca-file',
     o.caFile ?? env.certs.files.caCert,
@@ -157,7 +157,8 @@ describe('cdk-kafka-lambda doctor against a broker with an authorizer', () => {
     sm.destroy();
     // WHEN doctor reads them instead of --username/--password/--ca-file
     const flags = scramFlags();
-    const without = (names: string[]) => flags.filter((f, i) => !names.includes(f) && !names.includes(flags[i - 1]));
+    const without = (names: string[]) =>
+      flags.filter((f, i) => !names.some((n) => f === n || f.startsWith(`${n}=`)) && !names.includes(flags[i - 1]));
     const options = await withSecrets(
       parseDoctorArgs([
         ...without(['--username', '--password', '--ca-file']),
@@ -326,8 +327,7 @@ describe('cdk-kafka-lambda doctor against a broker with an authorizer', () => {
       'scram-sha-512',
       '--username',
       user,
-      '--password',
-      password,
+      `--password=${password}`,
       '--ca-file',
       env.certs.files.caCert,
     ]);

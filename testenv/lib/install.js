@@ -372,4 +372,14 @@ async function ensureConnect(version = VERSIONS.kafka) {
   });
 }
 
-module.exports = { VERSIONS, ensureKafka, ensureDynamoDbLocal, ensureMoto, ensureRie, ensureNode, ensureRic, ensureGlueSerde, ensureConnect };
+module.exports = {
+  VERSIONS,
+  ensureKafka,
+  ensureDynamoDbLocal,
+  ensureMoto,
+  ensureRie,
+  ensureNode,
+  ensureRic,
+  ensureGlueSerde,
+  ensureConnect,
+};

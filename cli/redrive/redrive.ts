@@ -198,7 +198,7 @@ const sourceName = (o: RedriveOptions) => o.fromSqs ?? o.fromS3 ?? `error topic 
 
 function openSource(o: RedriveOptions, state: State, progress: Progress): Promise<Source> {
   const aws = { endpoint: o.awsEndpoint, region: o.region };
-  if (o.fromSqs) return sqsSource(o.fromSqs, aws, progress.line);
+  if (o.fromSqs) return sqsSource(o.fromSqs, aws, progress.line, { dryRun: o.dryRun });
   if (o.fromS3) return s3Source(o.fromS3, aws, state.objects, progress.line);
   return errorTopicSource(o.kafka, o.fromErrorTopic!, progress.line);
 }

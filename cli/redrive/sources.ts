@@ -156,12 +156,27 @@ export async function sqsSource(
   queueUrl: string,
   aws: { endpoint?: string; region?: string },
   warn: (line: string) => void,
+  options: { dryRun?: boolean } = {},
 ): Promise<Source> {
   const sqs = require('@aws-sdk/client-sqs') as typeof import('@aws-sdk/client-sqs');
   const client = new sqs.SQSClient(localAwsSettings(aws.endpoint, aws.region));
+  const policy = await redrivePolicy(client, queueUrl);
+  // Every receive counts toward the queue's maxReceiveCount: a dry run does not spend one.
+  if (options.dryRun && policy) {
+    warn(
+      `sqs ${queueUrl}: not read in a dry run: its redrive policy moves a message to ${policy.deadLetterQueue} after ${policy.maxReceiveCount} receive(s), and a dry run's receive counts; it holds about ${policy.messages} message(s)`,
+    );
+    client.destroy();
+    return { items: [], skipped: 0, close: async () => undefined };
+  }
   const items: WorkItem[] = [];
   const unacked = new Map<string, string>();
   let skipped = 0;
+  // Hidden from the first receive on, however long the receiving and the run take.
+  const keepHidden = hideWhileRunning(unacked, (entries) =>
+    client.send(new sqs.ChangeMessageVisibilityBatchCommand({ QueueUrl: queueUrl, Entries: entries })),
+  );
+  keepHidden.onError((e) => warn(`sqs ${queueUrl}: the messages' visibility could not be extended (${e.message})`));
   for (;;) {
     const out = await client.send(
       new sqs.ReceiveMessageCommand({
@@ -169,12 +184,18 @@ export async function sqsSource(
         MaxNumberOfMessages: 10,
         WaitTimeSeconds: 1,
         VisibilityTimeout: VISIBILITY_SECONDS,
+        MessageSystemAttributeNames: ['ApproximateReceiveCount'],
       }),
     );
     if (!out.Messages?.length) break;
     for (const m of out.Messages) {
       const label = `sqs message ${m.MessageId}`;
       unacked.set(m.MessageId!, m.ReceiptHandle!);
+      const received = Number(m.Attributes?.ApproximateReceiveCount);
+      if (policy && received >= policy.maxReceiveCount)
+        warn(
+          `${label}: received ${received} time(s), the queue's maxReceiveCount: if its records fail again, it moves to ${policy.deadLetterQueue} at its next receive`,
+        );
       try {
         items.push(
           onFailureItem(label, m.Body ?? '', {
@@ -190,10 +211,6 @@ export async function sqsSource(
       }
     }
   }
-  const keepHidden = hideWhileRunning(unacked, (entries) =>
-    client.send(new sqs.ChangeMessageVisibilityBatchCommand({ QueueUrl: queueUrl, Entries: entries })),
-  );
-  keepHidden.onError((e) => warn(`sqs ${queueUrl}: the messages' visibility could not be extended (${e.message})`));
   return {
     items,
     skipped,
@@ -205,6 +222,24 @@ export async function sqsSource(
         );
       client.destroy();
     },
+  };
+}
+
+/** The queue's redrive policy (dead-letter queue and maxReceiveCount) and its message count; undefined without one. */
+async function redrivePolicy(
+  client: import('@aws-sdk/client-sqs').SQSClient,
+  queueUrl: string,
+): Promise<{ deadLetterQueue: string; maxReceiveCount: number; messages: number } | undefined> {
+  const sqs = require('@aws-sdk/client-sqs') as typeof import('@aws-sdk/client-sqs');
+  const { Attributes: a = {} } = await client.send(
+    new sqs.GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['RedrivePolicy', 'ApproximateNumberOfMessages'] }),
+  );
+  if (!a.RedrivePolicy) return undefined;
+  const p = JSON.parse(a.RedrivePolicy) as { deadLetterTargetArn?: string; maxReceiveCount?: number | string };
+  return {
+    deadLetterQueue: p.deadLetterTargetArn ?? 'its dead-letter queue',
+    maxReceiveCount: Number(p.maxReceiveCount),
+    messages: Number(a.ApproximateNumberOfMessages ?? 0),
   };
 }
 

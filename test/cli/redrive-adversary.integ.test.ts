@@ -262,43 +262,42 @@ describe('redrive, attacked', () => {
     expect(await queueDepth(url)).toBe(0);
   });
 
-  // KNOWN DEFECT (test.failing until fixed): every receive counts toward the queue's maxReceiveCount, a dry run's too,
-  // so the dry run moves the message to the dead-letter queue on the next receive and the run then reports
-  // "redriven 0" with exit status 0. Fix: read the queue's RedrivePolicy first; refuse a dry run on such a queue (or
-  // list ApproximateNumberOfMessages only), and name the dead-letter queue and each message at its last receive.
-  test.failing(
-    'GIVEN an on-failure queue with a redrive policy (maxReceiveCount 1) WHEN a dry run lists it and a run then redrives it THEN the records reach the function (the dry run did not use up the message)',
-    async () => {
-      // GIVEN a queue whose messages go to a dead-letter queue after 1 receive, holding one on-failure record
-      const t = await topicWith(3);
-      const dlq = await queueWith([]);
-      const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq, AttributeNames: ['QueueArn'] }))).Attributes!
-        .QueueArn!;
-      const url = (
-        await sqs.send(
-          new CreateQueueCommand({
-            QueueName: `redrive-adv-${randomUUID()}`,
-            Attributes: { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 1 }) },
-          }),
-        )
-      ).QueueUrl!;
+  test('GIVEN an on-failure queue with a redrive policy (maxReceiveCount 1) WHEN a dry run looks at it and a run then redrives it THEN the dry run spends no receive and says why, and the records reach the function', async () => {
+    // GIVEN a queue whose messages go to a dead-letter queue after 1 receive, holding one on-failure record
+    const t = await topicWith(3);
+    const dlq = await queueWith([]);
+    const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq, AttributeNames: ['QueueArn'] }))).Attributes!
+      .QueueArn!;
+    const url = (
       await sqs.send(
-        new SendMessageCommand({
-          QueueUrl: url,
-          MessageBody: kafkaOnFailure({ [`${t}-0`]: { firstRecordOffset: '0', lastRecordOffset: '2' } }),
+        new CreateQueueCommand({
+          QueueName: `redrive-adv-${randomUUID()}`,
+          Attributes: { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 1 }) },
         }),
-      );
-      const state = path.join(dir, `${t}.json`);
-      const before = (await delivered()).length;
-      // WHEN a dry run lists it, then a run redrives it
-      const dry = await run(['--from-sqs', url], state, ['--dry-run']);
-      expect(dry.summary).toMatchObject({ redriven: 3 });
-      const r = await run(['--from-sqs', url], state);
-      // THEN the run found the message and its records reached the function
-      expect(r.summary).toMatchObject({ redriven: 3 });
-      expect((await delivered()).slice(before)).toHaveLength(3);
-    },
-  );
+      )
+    ).QueueUrl!;
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: url,
+        MessageBody: kafkaOnFailure({ [`${t}-0`]: { firstRecordOffset: '0', lastRecordOffset: '2' } }),
+      }),
+    );
+    const state = path.join(dir, `${t}.json`);
+    const before = (await delivered()).length;
+    // WHEN a dry run looks at it
+    const dry = await run(['--from-sqs', url], state, ['--dry-run']);
+    // THEN it read nothing, saying why and how many messages the queue holds
+    expect(dry.summary).toMatchObject({ redriven: 0 });
+    expect(dry.err.join('\n')).toContain(
+      `not read in a dry run: its redrive policy moves a message to ${dlqArn} after 1 receive(s)`,
+    );
+    // WHEN a run redrives it
+    const r = await run(['--from-sqs', url], state);
+    // THEN the message was still there, its records reached the function, and its last allowed receive was named
+    expect(r.summary).toMatchObject({ redriven: 3 });
+    expect((await delivered()).slice(before)).toHaveLength(3);
+    expect(r.err.join('\n')).toContain(`received 1 time(s), the queue's maxReceiveCount`);
+  });
 
   test('GIVEN an S3 on-failure object carrying one record too big for any invocation (6.5 MB as base64) WHEN redriven THEN it is named as too large for the 6 MB limit, not as the function failing, and no invocation is tried', async () => {
     // GIVEN the object, its payload the event with the one record

@@ -1,4 +1,4 @@
-import { Annotations, Names, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Aspects, Names, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -145,7 +145,7 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     claimConsumerGroups(this, props, this.consumerGroupIds, (prop, value, fix) => this.fail(prop, value, fix));
 
     this.policy = new iam.Policy(this, 'SourceAccessPolicy');
-    this.policy.attachToRole(role);
+    attachWhenUsed(this, this.policy, role, () => this.eventSourceMappings);
 
     // Secrets
     const created = authSetup.createSecrets();
@@ -591,7 +591,6 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
     }
     for (const [key, value] of Object.entries(this.eventSourceMetadata)) mapping.addMetadata(key, value);
     // Lambda checks the role's permissions (and the dry run the function) when the mapping is created.
-    mapping.node.addDependency(this.policy);
     if (this.dryRunCheck) mapping.node.addDependency(this.dryRunCheck);
     return mapping;
   }
@@ -644,4 +643,24 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
       );
     }
   }
+}
+
+/**
+ * Attaches the policy to the role, and makes the mappings wait for it (Lambda checks the role's permissions when a
+ * mapping is created), once it has statements: at synth, as they may be added after the construct. An
+ * unauthenticated cluster outside a VPC needs none, and an empty policy a role compares with its others fails synth.
+ */
+function attachWhenUsed(
+  scope: Construct,
+  policy: iam.Policy,
+  role: iam.IRole,
+  mappings: () => readonly lambda.CfnEventSourceMapping[],
+): void {
+  Aspects.of(scope).add({
+    visit: (node) => {
+      if (node !== scope || policy.document.isEmpty) return;
+      policy.attachToRole(role);
+      for (const m of mappings()) m.node.addDependency(policy);
+    },
+  });
 }

@@ -203,6 +203,19 @@ describe('LambdaSinkConnector', () => {
     expect(() => setup(props as Partial<LambdaSinkConnectorProps>, false)).toThrow(message);
   });
 
+  test('GIVEN an unauthenticated self-managed cluster outside a VPC THEN it synthesizes: the mapping needs no source policy, and none is written', () => {
+    // GIVEN no auth, no VPC: nothing for the mapping's role to read
+    const { template, connector } = setup(
+      { auth: KafkaAuth.none(), cluster: KafkaCluster.selfManaged({ bootstrapServers: SERVERS, tls: false }) },
+      false,
+    );
+    // THEN no empty policy is referenced, and the mapping waits for none
+    expect(connector.trigger.policy.document.isEmpty).toBe(true);
+    expect(Object.keys(template.findResources('AWS::IAM::Policy')).filter((id) => id.includes('SourceAccessPolicy'))).toEqual([]);
+    const [mapping] = Object.values(template.findResources('AWS::Lambda::EventSourceMapping')) as any[];
+    expect(JSON.stringify(mapping.DependsOn ?? [])).not.toContain('SourceAccessPolicy');
+  });
+
   test('an on-failure destination and provisioned pollers go to the trigger', () => {
     const { template } = setup({
       onFailure: OnFailureDestination.sqs(),

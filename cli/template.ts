@@ -53,9 +53,18 @@ const NOT_LOCAL = new Set([
   'KmsKeyArn',
 ]);
 
-export function settingsFromTemplate(file: string, logicalId?: string): TemplateSettings {
+/** The properties of the mapping --mapping names, or of the template's only Kafka or Kinesis mapping, and its kind. */
+export function templateMapping(
+  file: string,
+  logicalId?: string,
+): { properties: Record<string, any>; kind: 'kafka' | 'kinesis'; resources: Resources } {
   const resources = readTemplate(file).Resources ?? {};
-  const p = chooseMapping(file, resources, logicalId).Properties ?? {};
+  const properties = chooseMapping(file, resources, logicalId).Properties ?? {};
+  return { properties, kind: mappingKind(properties, resources)!, resources };
+}
+
+export function settingsFromTemplate(file: string, logicalId?: string): TemplateSettings {
+  const { properties: p, resources } = templateMapping(file, logicalId);
   const ignored: string[] = [];
   const plain: Plain = <T>(name: string, value: unknown, check: (v: unknown) => boolean): T | undefined => {
     if (value === undefined) return undefined;
@@ -190,7 +199,7 @@ function schemaRegistryOf(c: Record<string, any>, name: string, ignored: string[
   };
 }
 
-type Resources = Record<string, { Type: string; Properties?: Record<string, any> }>;
+export type Resources = Record<string, { Type: string; Properties?: Record<string, any> }>;
 type Plain = <T>(name: string, value: unknown, check: (v: unknown) => boolean) => T | undefined;
 /** Read for both kinds of mapping. */
 const COMMON = [

@@ -3,9 +3,8 @@
  * on-failure destination and the auth secrets. A value CloudFormation resolves only at deploy time (Ref, Fn::GetAtt, …)
  * is named with the flag to give instead, as `local` names them.
  */
-import * as fs from 'node:fs';
-import { LocalEsmConfigError } from '../errors';
 import type { SaslMechanism } from '../kafka/secrets';
+import { templateMapping } from '../template';
 
 export interface RedriveTemplate {
   readonly bootstrapServers?: string[];
@@ -25,8 +24,6 @@ export interface RedriveTemplate {
   readonly unresolved: ReadonlyArray<{ readonly flags: readonly string[]; readonly text: string }>;
 }
 
-const MAPPING = 'AWS::Lambda::EventSourceMapping';
-const KINESIS_TYPES = new Set(['AWS::Kinesis::Stream', 'AWS::Kinesis::StreamConsumer']);
 const SASL_TYPES: Record<string, SaslMechanism> = {
   SASL_SCRAM_512_AUTH: 'scram-sha-512',
   SASL_SCRAM_256_AUTH: 'scram-sha-256',
@@ -36,7 +33,8 @@ const SASL_TYPES: Record<string, SaslMechanism> = {
 type Properties = Record<string, any>;
 
 export function redriveTemplate(file: string, logicalId?: string): RedriveTemplate {
-  const { properties: p, kinesis } = chooseMapping(file, logicalId);
+  const { properties: p, kind } = templateMapping(file, logicalId);
+  const kinesis = kind === 'kinesis';
   const unresolved: Array<{ flags: string[]; text: string }> = [];
   // A Kinesis mapping's on-failure records name their stream; only the function and the destination are read here.
   if (kinesis) return { ...functionAndSource(p, unresolved), tls: false, unresolved };
@@ -130,33 +128,4 @@ function shown(v: unknown): string {
   if (Array.isArray(o?.['Fn::GetAtt'])) return `{ Fn::GetAtt: [${(o['Fn::GetAtt'] as unknown[]).join(', ')}] }`;
   const text = JSON.stringify(v);
   return text.length > 80 ? `${text.slice(0, 77)}…` : text;
-}
-
-/** The mapping --mapping names, or the template's only Kafka or Kinesis mapping. */
-function chooseMapping(file: string, logicalId: string | undefined): { properties: Properties; kinesis: boolean } {
-  let resources: Record<string, { Type?: string; Properties?: Properties }>;
-  try {
-    resources = JSON.parse(fs.readFileSync(file, 'utf8')).Resources ?? {};
-  } catch (e) {
-    throw new LocalEsmConfigError(`--template ${file}: cannot read it as a CloudFormation template (${(e as Error).message})`);
-  }
-  const isKafka = (p: Properties | undefined) => p?.Topics !== undefined || p?.SelfManagedEventSource !== undefined;
-  const isKinesis = (p: Properties | undefined) => {
-    const arn = p?.EventSourceArn;
-    const ref = arn?.['Fn::GetAtt']?.[0] ?? arn?.Ref;
-    return isString(arn) ? /^arn:[^:]+:kinesis:/.test(arn) : KINESIS_TYPES.has(String(resources[ref]?.Type));
-  };
-  const mappings = Object.entries(resources).filter(
-    ([, r]) => r.Type === MAPPING && (isKafka(r.Properties) || isKinesis(r.Properties)),
-  );
-  const chosen =
-    logicalId === undefined ? (mappings.length === 1 ? mappings[0] : undefined) : mappings.find(([id]) => id === logicalId);
-  if (!chosen) {
-    const why =
-      logicalId === undefined
-        ? `holds ${mappings.length} Kafka or Kinesis event source mappings; choose one with --mapping`
-        : `has no Kafka or Kinesis event source mapping "${logicalId}"`;
-    throw new LocalEsmConfigError(`--template ${file} ${why} (${mappings.map(([id]) => id).join(', ') || 'none'})`);
-  }
-  return { properties: chosen[1].Properties ?? {}, kinesis: !isKafka(chosen[1].Properties) };
 }

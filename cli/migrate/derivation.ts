@@ -34,6 +34,24 @@ export function isSecretKey(key: string): boolean {
   return SECRET_KEY.test(key);
 }
 
+/** The user info of each URL in a value (`scheme://user:pass@host`), which holds a credential. */
+const URL_USER_INFO = /(\b[a-z][a-z0-9+._-]*:\/\/)[^/@\s,]*@/gi;
+
+/** The value with each URL's user info replaced by `***`, so a password in a URL is not printed. */
+export function redactUserInfo(value: string): string {
+  return value.replace(URL_USER_INFO, '$1***@');
+}
+
+/** Whether a value holds a URL with user info. */
+export function hasUserInfo(value: string): boolean {
+  return new RegExp(URL_USER_INFO.source, 'i').test(value);
+}
+
+/** The value with each URL's user info removed. */
+export function stripUserInfo(value: string): string {
+  return value.replace(URL_USER_INFO, '$1');
+}
+
 export class Derivation {
   private readonly rows = new Map<string, KeyRow>();
   private readonly props = new Map<string, GeneratedProp>();
@@ -67,7 +85,7 @@ export class Derivation {
   /** Accounts for `key` (when given): its row. The first row of a key wins. */
   row(key: string, status: KeyStatus, note: string, prop?: string): void {
     if (!this.has(key) || this.rows.has(key)) return;
-    const value = isSecretKey(key) ? '(secret: not printed)' : this.config[key];
+    const value = isSecretKey(key) ? '(secret: not printed)' : redactUserInfo(this.config[key]);
     this.rows.set(key, { key, value, status, prop, note });
   }
 

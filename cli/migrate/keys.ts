@@ -24,10 +24,16 @@ export function detectConnector(config: Record<string, string>): ConnectorKind |
 export function identityKeys(d: Derivation, constructId: string): void {
   d.row('name', 'mapped', `the connector's name; its consumer group was connect-${d.name}`, `construct id '${constructId}'`);
   d.row('connector.class', 'not needed', 'it names the connector this plan reads');
-  const topics = (d.get('topics') ?? '')
+  const listed = (d.get('topics') ?? '')
     .split(',')
     .map((t) => t.trim())
     .filter(Boolean);
+  // Connect subscribes to the set of topics; the construct wants each once (one mapping per topic).
+  const topics = [...new Set(listed)];
+  if (topics.length < listed.length)
+    d.notes.push(`topics lists ${listed.length - topics.length} topic(s) more than once: the code lists each once.`);
+  for (const t of topics.filter((x) => x.length < 2))
+    d.notes.push(`topic "${t}": an event source mapping takes topic names of 2–249 characters; synth refuses it.`);
   d.set('topics', topics, 'topics');
   d.mapped('topics', 'topics', 'one event source mapping, and one consumer group, per topic');
   const regex = d.get('topics.regex');

@@ -1,6 +1,6 @@
 /** Converters, Kafka Connect's own framework keys, and whatever no table names. */
 import { call, enumMember, Expr, obj, THIS } from './codegen';
-import { Derivation } from './derivation';
+import { Derivation, hasUserInfo, stripUserInfo } from './derivation';
 
 const PLAIN_CONVERTERS = [
   'org.apache.kafka.connect.storage.StringConverter',
@@ -59,9 +59,17 @@ export function converterKeys(d: Derivation, region: string | undefined): void {
 
 function confluentRegistry(d: Derivation, field: string): Expr {
   const p = `${field}.converter.`;
-  const url = d.get(`${p}schema.registry.url`)?.split(',')[0].trim() ?? 'https://REPLACE-ME-registry.example.com';
-  d.mapped(`${p}schema.registry.url`, 'schemas.registry', 'RecordSchemaRegistry.confluent url (the first, when several)');
+  const given = d.get(`${p}schema.registry.url`)?.split(',')[0].trim() ?? 'https://REPLACE-ME-registry.example.com';
+  // basic.auth.credentials.source=URL: the credentials are the URL's user info; they go to the secret, not the code.
+  const inUrl = hasUserInfo(given);
+  const url = stripUserInfo(given);
+  d.mapped(
+    `${p}schema.registry.url`,
+    'schemas.registry',
+    `RecordSchemaRegistry.confluent url (the first, when several)${inUrl ? '; its user info goes to the registry secret, not the code' : ''}`,
+  );
   const basic =
+    inUrl ||
     d.get(`${p}basic.auth.credentials.source`) !== undefined ||
     d.has(`${p}basic.auth.user.info`) ||
     d.has(`${p}schema.registry.basic.auth.user.info`);
@@ -69,8 +77,8 @@ function confluentRegistry(d: Derivation, field: string): Expr {
   const name = `${d.name}-schema-registry`;
   d.secret({
     name,
-    shape: '{"username": "...", "password": "..."} (from basic.auth.user.info)',
-    from: d.open(p).filter((k) => /user\.info$/.test(k)),
+    shape: `{"username": "...", "password": "..."} (from ${inUrl ? "the registry URL's user info" : 'basic.auth.user.info'})`,
+    from: [...(inUrl ? [`${p}schema.registry.url`] : []), ...d.open(p).filter((k) => /user\.info$/.test(k))],
   });
   for (const k of d.open(p).filter((k) => /basic\.auth\./.test(k)))
     d.mapped(k, 'schemas.registry', 'authentication BASIC with the registry secret (see "Secrets to create")');

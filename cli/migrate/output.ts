@@ -13,14 +13,17 @@ export function keyTable(rows: KeyRow[]): string[] {
   ];
 }
 
+/** A word for a POSIX shell: as it is when it holds only safe characters, else single-quoted. */
+const shellWord = (s: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
 /** The `migrate offsets` command line for these groups (a dry run first; credentials as placeholders). */
 export function offsetsCommandLine(plan: MigrationPlan): string {
   return [
     'cdk-kafka-lambda migrate offsets',
-    `--connector ${plan.connectorName}`,
-    plan.connectorGroup === `connect-${plan.connectorName}` ? '' : `--connector-group ${plan.connectorGroup}`,
-    ...plan.groups.map((g) => `--group ${g.topic}=${g.groupId}`),
-    `--bootstrap-servers ${plan.bootstrapServers?.join(',') ?? 'HOST:PORT'}`,
+    `--connector ${shellWord(plan.connectorName)}`,
+    plan.connectorGroup === `connect-${plan.connectorName}` ? '' : `--connector-group ${shellWord(plan.connectorGroup)}`,
+    ...plan.groups.map((g) => `--group ${shellWord(`${g.topic}=${g.groupId}`)}`),
+    `--bootstrap-servers ${plan.bootstrapServers ? shellWord(plan.bootstrapServers.join(',')) : 'HOST:PORT'}`,
     plan.offsetsAuthFlags,
     '--dry-run',
   ]

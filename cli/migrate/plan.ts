@@ -112,6 +112,11 @@ export function buildPlan(cfg: ConnectorConfig, options: PlanOptions = {}): Migr
   )?.[1];
   const region = d.get('aws.region') ?? d.get('aws.lambda.region') ?? arnRegion;
   const connectorGroup = d.get('consumer.override.group.id') ?? `connect-${name}`;
+  if (arnRegion !== undefined && region !== arnRegion)
+    d.notes.push(
+      `The function's ARN is in ${arnRegion} but the config names the region ${region}: the code deploys the stack to ${region}, ` +
+        `and the dispatcher invokes the function in its own region; deploy the stack to ${arnRegion} (env.region) or name a function in ${region}.`,
+    );
   identityKeys(d, id);
   functionKeys(d);
   batchKeys(d);

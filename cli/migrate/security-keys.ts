@@ -22,7 +22,7 @@ export function brokers(d: Derivation): { servers: string[]; from?: string } {
       return {
         servers: v
           .split(',')
-          .map((s) => s.trim().replace(/^[A-Z_]+:\/\//, ''))
+          .map((s) => s.trim().replace(/^[A-Za-z][A-Za-z0-9+._-]*:\/\/([^@/]*@)?/, ''))
           .filter(Boolean),
         from: k,
       };

@@ -60,9 +60,10 @@ export function parseMigrateOffsetsArgs(argv: string[]): ParsedMigrateOffsets {
     throw new MigrateOffsetsError(
       `--bootstrap-servers is required (the template gives none as a literal)\n${MIGRATE_OFFSETS_USAGE}`,
     );
+  if (values['msk-iam'] && values.sasl) throw new MigrateOffsetsError('give --msk-iam or --sasl, not both');
+  refuseIncompleteAuth(values);
   let kafka = kafkaClientConfig(values, brokers, 'cdk-kafka-lambda-migrate');
   if (values['msk-iam']) {
-    if (values.sasl) throw new MigrateOffsetsError('give --msk-iam or --sasl, not both');
     kafka = mskIam(kafka, values.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION);
   }
   return {
@@ -76,6 +77,22 @@ export function parseMigrateOffsetsArgs(argv: string[]): ParsedMigrateOffsets {
     },
     notices: fromTemplate?.notices ?? [],
   };
+}
+
+/** Auth flags that only work together: given alone they were ignored (no auth) or sent an empty password. */
+function refuseIncompleteAuth(values: {
+  sasl?: string;
+  username?: string;
+  password?: string;
+  'cert-file'?: string;
+  'key-file'?: string;
+}): void {
+  if (values.sasl && (values.username === undefined || values.password === undefined))
+    throw new MigrateOffsetsError(`--sasl ${values.sasl} needs --username and --password`);
+  if (!values.sasl && (values.username !== undefined || values.password !== undefined))
+    throw new MigrateOffsetsError('--username and --password need --sasl scram-sha-256|scram-sha-512|plain');
+  if (!values['cert-file'] !== !values['key-file'])
+    throw new MigrateOffsetsError('--cert-file and --key-file go together (the client certificate and its key)');
 }
 
 function groupFlag(v: string): TopicGroup {

@@ -97,9 +97,17 @@ export async function migrateOffsets(
 function validateGroups(groups: readonly TopicGroup[], connectorGroup: string): void {
   if (!groups.length) throw new MigrateOffsetsError('no topic to migrate: give --group TOPIC=GROUP_ID or --template');
   const seen = new Set<string>();
+  const topicOf = new Map<string, string>();
   for (const { topic, groupId } of groups) {
     if (seen.has(topic)) throw new MigrateOffsetsError(`topic "${topic}" is given twice: a topic has one mapping and one group`);
     seen.add(topic);
+    const other = topicOf.get(groupId);
+    if (other !== undefined)
+      throw new MigrateOffsetsError(
+        `topics "${other}" and "${topic}" are both given the group ${groupId}: a group ID is unique per mapping ` +
+          '(one per topic), and two mappings in one group would each get only some partitions; give each topic its own group',
+      );
+    topicOf.set(groupId, topic);
     if (groupId === connectorGroup)
       throw new MigrateOffsetsError(
         `the group of topic "${topic}" is the connector's own group ${groupId}: give the mapping a group of its own`,

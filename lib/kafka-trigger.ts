@@ -20,7 +20,12 @@ import { ValidationError } from './private/errors';
 import { KafkaAuthSetup, secretArnPattern } from './private/kafka-auth-setup';
 import { IAM4_BASIC_EXECUTION, acknowledgeCreatedSecrets, acknowledgeFinding, acknowledgeWildcards } from './private/nag';
 import { noteUnboundTrigger } from './private/dispatcher-target';
-import { claimConsumerGroups, validateDispatcherAnswers, validateKafkaTriggerProps } from './private/kafka-trigger-validation';
+import {
+  claimConsumerGroups,
+  pinnedGroup,
+  validateDispatcherAnswers,
+  validateKafkaTriggerProps,
+} from './private/kafka-trigger-validation';
 import { bindSchemaRegistry, createDryRunCheck, eventSourceNetwork } from './private/kafka-trigger-parts';
 import { mskResourceArn } from './private/msk';
 import { ownerClusterPolicy } from './private/cross-account';
@@ -333,7 +338,7 @@ export class KafkaTrigger extends Construct implements ec2.IConnectable {
   private resolveConsumerGroupIds(props: KafkaTriggerProps): string[] {
     const base = Names.uniqueResourceName(this, { maxLength: 120, separator: '-' });
     const single = props.topics.length === 1;
-    const pins = props.topics.map((t) => props.consumerGroupIds?.[t] ?? (single ? props.consumerGroupId : undefined));
+    const pins = props.topics.map((t) => pinnedGroup(props, t) ?? (single ? props.consumerGroupId : undefined));
     const groups = props.topics.map((t, i) => pins[i] ?? (single ? base : `${base}-${t}`.slice(0, 200)));
     groups.forEach((group, i) => {
       const first = groups.indexOf(group);

@@ -118,6 +118,15 @@ function validateConsumption(props: KafkaTriggerProps, fail: Fail): void {
 }
 
 /**
+ * The group `consumerGroupIds` pins for `topic`: its own key only (a topic named `constructor` or `toString` is not
+ * pinned to Object.prototype's member).
+ */
+export function pinnedGroup(props: KafkaTriggerProps, topic: string): string | undefined {
+  const pinned = props.consumerGroupIds;
+  return pinned !== undefined && Object.prototype.hasOwnProperty.call(pinned, topic) ? pinned[topic] : undefined;
+}
+
+/**
  * The pinned groups: each key one of the topics, each value a valid group id, no two topics in one group, and no
  * conflict with `consumerGroupId`. Unresolved values are passed through unchecked.
  */
@@ -145,7 +154,7 @@ function validateConsumerGroupIds(props: KafkaTriggerProps, fail: Fail): void {
     byGroup.set(group, topic);
   }
   const single = props.consumerGroupId;
-  const same = props.topics.length === 1 ? pinned[props.topics[0]] : undefined;
+  const same = props.topics.length === 1 ? pinnedGroup(props, props.topics[0]) : undefined;
   if (single !== undefined && same !== undefined && same !== single && !Token.isUnresolved(single) && !Token.isUnresolved(same))
     fail(
       'consumerGroupIds',
@@ -259,8 +268,8 @@ export function claimConsumerGroups(trigger: IConstruct, props: KafkaTriggerProp
     const other = claimed.find((c) => c.group === group && c.path !== trigger.node.path && sameCluster(c.cluster, cluster));
     if (other)
       fail(
-        props.consumerGroupIds?.[topics[i]] === undefined ? 'consumerGroupId' : 'consumerGroupIds',
-        props.consumerGroupIds?.[topics[i]] === undefined ? group : { [topics[i]]: group },
+        pinnedGroup(props, topics[i]) === undefined ? 'consumerGroupId' : 'consumerGroupIds',
+        pinnedGroup(props, topics[i]) === undefined ? group : { [topics[i]]: group },
         `${group} is already the consumer group of ${other.path} (topic ${other.topic}) on the same cluster; ` +
           'a group id must be unique among your Kafka event sources: give this topic another group',
       );

@@ -10,9 +10,9 @@ import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand, SQSC
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Kafka, logLevel, Producer } from 'kafkajs';
 import * as te from '../../testenv';
+import { queueDepth as sqsDepth, runRedrive } from './redrive-support';
 import { errorRecordMessage } from '../../runtime/kafka/error-records';
-import { parseRedriveArgs } from '../../cli/redrive/options';
-import { redrive, redriveExitStatus as exitStatus } from '../../cli/redrive/redrive';
+import { redriveExitStatus as exitStatus } from '../../cli/redrive/redrive';
 import { waitFor } from './support';
 
 jest.setTimeout(90_000);
@@ -44,30 +44,7 @@ describe('redrive, attacked', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  async function run(source: string[], stateFile: string, extra: string[] = []) {
-    const out: string[] = [];
-    const err: string[] = [];
-    const summary = await redrive(
-      parseRedriveArgs([
-        ...source,
-        '--bootstrap-servers',
-        env.kafka.bootstrap.plaintext,
-        '--function-name',
-        target,
-        '--lambda-endpoint',
-        env.lambda.endpoint,
-        '--aws-endpoint',
-        env.moto.endpoint,
-        '--region',
-        env.region,
-        '--state-file',
-        stateFile,
-        ...extra,
-      ]),
-      { out: (l) => out.push(l), err: (l) => err.push(l) },
-    );
-    return { summary, out, err, printed: [...out, ...err].join('\n') };
-  }
+  const run = (source: string[], stateFile: string, extra: string[] = []) => runRedrive(target, source, stateFile, extra);
 
   /** Every record offset the target was given, "topic-partition@offset". */
   const delivered = async (): Promise<string[]> =>
@@ -93,17 +70,7 @@ describe('redrive, attacked', () => {
     return url;
   }
 
-  const queueDepth = async (url: string) => {
-    const a = (
-      await sqs.send(
-        new GetQueueAttributesCommand({
-          QueueUrl: url,
-          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-        }),
-      )
-    ).Attributes!;
-    return Number(a.ApproximateNumberOfMessages) + Number(a.ApproximateNumberOfMessagesNotVisible);
-  };
+  const queueDepth = (url: string) => sqsDepth(sqs, url);
 
   const kafkaOnFailure = (recordsInfo: Record<string, unknown>) =>
     JSON.stringify({

@@ -22,10 +22,9 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Kafka, logLevel, Producer } from 'kafkajs';
 import * as te from '../../testenv';
+import { queueDepth as sqsDepth, runRedrive } from './redrive-support';
 import { LocalKinesisEventSourceMapping } from '../../cli/kinesis/esm';
 import type { LocalEventSourceMapping } from '../../cli/kafka/esm';
-import { parseRedriveArgs } from '../../cli/redrive/options';
-import { redrive, RedriveSummary } from '../../cli/redrive/redrive';
 import { DISPATCHER_CONFIG_ENV, DispatcherConfig } from '../../contract/dispatcher-config';
 import { createIdempotencyTable } from '../runtime/support';
 import { startLocalMapping, waitFor } from './support';
@@ -85,31 +84,8 @@ describe('cdk-kafka-lambda redrive: S3 objects and Kinesis records', () => {
     });
   }
 
-  async function run(source: string[], stateFile: string, extra: string[] = []) {
-    const out: string[] = [];
-    const err: string[] = [];
-    const tty = { isTTY: false, write: () => true };
-    const summary: RedriveSummary = await redrive(
-      parseRedriveArgs([
-        ...source,
-        '--function-name',
-        target,
-        '--lambda-endpoint',
-        env.lambda.endpoint,
-        '--aws-endpoint',
-        env.moto.endpoint,
-        '--kinesis-endpoint',
-        env.moto.endpoint,
-        '--region',
-        env.region,
-        '--state-file',
-        stateFile,
-        ...extra,
-      ]),
-      { out: (l) => out.push(l), err: (l) => err.push(l), tty },
-    );
-    return { summary, out, err };
-  }
+  const run = (source: string[], stateFile: string, extra: string[] = []) =>
+    runRedrive(target, source, stateFile, extra, { bootstrapServers: false });
 
   async function bucket(): Promise<string> {
     const name = `redrive-${randomUUID().slice(0, 12)}`;
@@ -124,17 +100,7 @@ describe('cdk-kafka-lambda redrive: S3 objects and Kinesis records', () => {
       .QueueArn!;
     return { url, arn };
   }
-  const queueDepth = async (url: string) => {
-    const a = (
-      await sqs.send(
-        new GetQueueAttributesCommand({
-          QueueUrl: url,
-          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-        }),
-      )
-    ).Attributes!;
-    return Number(a.ApproximateNumberOfMessages) + Number(a.ApproximateNumberOfMessagesNotVisible);
-  };
+  const queueDepth = (url: string) => sqsDepth(sqs, url);
 
   /** A 1-shard stream holding `n` records; returns its name and their coordinates. */
   async function stream(n: number): Promise<{ name: string; arn: string; coords: string[] }> {

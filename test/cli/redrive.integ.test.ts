@@ -20,10 +20,9 @@ import {
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { Admin, Kafka, logLevel, Producer } from 'kafkajs';
 import * as te from '../../testenv';
+import { queueDepth as sqsDepth, runRedrive } from './redrive-support';
 import { DISPATCHER_CONFIG_ENV, DispatcherConfig } from '../../contract/dispatcher-config';
 import { errorRecordMessage, TruncatedRecord } from '../../runtime/kafka/error-records';
-import { parseRedriveArgs } from '../../cli/redrive/options';
-import { redrive, RedriveSummary } from '../../cli/redrive/redrive';
 import { hideWhileRunning } from '../../cli/redrive/sources';
 import { createIdempotencyTable } from '../runtime/support';
 import { startLocalMapping, waitFor } from './support';
@@ -118,30 +117,7 @@ describe('cdk-kafka-lambda redrive', () => {
     );
   const dispatcherCalls = async () => (await te.listInvocations(dispatcherName)).length;
 
-  async function run(source: string[], stateFile: string, extra: string[] = []) {
-    const out: string[] = [];
-    const err: string[] = [];
-    const summary: RedriveSummary = await redrive(
-      parseRedriveArgs([
-        ...source,
-        '--bootstrap-servers',
-        env.kafka.bootstrap.plaintext,
-        '--function-name',
-        dispatcherName,
-        '--lambda-endpoint',
-        env.lambda.endpoint,
-        '--aws-endpoint',
-        env.moto.endpoint,
-        '--region',
-        env.region,
-        '--state-file',
-        stateFile,
-        ...extra,
-      ]),
-      { out: (l) => out.push(l), err: (l) => err.push(l) },
-    );
-    return { summary, out, err };
-  }
+  const run = (source: string[], stateFile: string, extra: string[] = []) => runRedrive(dispatcherName, source, stateFile, extra);
 
   async function topicWith(partitions: number[], perPartition: number): Promise<string> {
     const t = `redrive-${randomUUID()}`;
@@ -189,17 +165,7 @@ describe('cdk-kafka-lambda redrive', () => {
     });
   }
 
-  const queueDepth = async (url: string) => {
-    const a = (
-      await sqs.send(
-        new GetQueueAttributesCommand({
-          QueueUrl: url,
-          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-        }),
-      )
-    ).Attributes!;
-    return Number(a.ApproximateNumberOfMessages) + Number(a.ApproximateNumberOfMessagesNotVisible);
-  };
+  const queueDepth = (url: string) => sqsDepth(sqs, url);
 
   const offsets = (t: string, p: number, from: number, to: number) =>
     Array.from({ length: to - from + 1 }, (_, i) => `${t}-${p}@${from + i}`);

@@ -29,6 +29,10 @@ export async function offsetsCommand(args: string[]): Promise<void> {
           ? `committed the offsets of ${result.connectorGroup} to ${changed} partition(s)\n`
           : `dry run: would commit the offsets of ${result.connectorGroup} to ${changed} partition(s); nothing committed\n`,
     );
+    if (result.otherTopics.length)
+      process.stderr.write(
+        `${result.connectorGroup} also holds offsets for ${result.otherTopics.join(', ')}: not migrated (no mapping given for them)\n`,
+      );
   } catch (e) {
     // A refusal says what to do; a client error (the cluster unreachable, auth refused) names the brokers tried.
     const where = e instanceof MigrateOffsetsError ? '' : `against ${options.kafka.brokers}: ${(e as Error).name}: `;

@@ -37,7 +37,7 @@ export interface PartitionMove {
   readonly groupId: string;
   /** The target group's committed offset before, undefined when it has none. */
   readonly from?: string;
-  /** The connector's committed offset, undefined when it committed none for this partition (left as it is). */
+  /** The offset committed: the connector's, or the log start where adjusted. */
   readonly to?: string;
   readonly highWatermark: string;
   /** The partition's log start offset: a `to` below it names records retention has deleted. */
@@ -46,11 +46,22 @@ export interface PartitionMove {
   readonly lag?: string;
   /** `to` is below the target's committed offset. */
   readonly backwards: boolean;
+  /**
+   * Where `to` is not the connector's own offset: `below-log-start` (retention deleted records from the connector's
+   * offset on: the log start is committed, as the connector's consumer would read next), `new-partition` (the connector
+   * committed other partitions of the topic, not this one, added since: its log start, what the connector's consumer,
+   * auto.offset.reset=earliest, would read). @default - the connector's offset
+   */
+  readonly adjusted?: 'below-log-start' | 'new-partition';
+  /** The connector's committed offset, when `to` is adjusted from it. */
+  readonly connectorOffset?: string;
 }
 
 export interface MigrateOffsetsResult {
   readonly connectorGroup: string;
   readonly moves: PartitionMove[];
+  /** Topics the connector's group holds offsets for that were not given: not migrated. */
+  readonly otherTopics: string[];
   /** False on a dry run. */
   readonly committed: boolean;
 }
@@ -86,9 +97,11 @@ export async function migrateOffsets(
           `${backwards.map((m) => `${m.groupId} ${m.topic}-${m.partition} ${m.from} → ${m.to}`).join(', ')}; ` +
           'the mapping has already read past where the connector stopped: give --force to read those records again',
       );
-    if (o.dryRun) return { connectorGroup, moves, committed: false };
+    const otherTopics = await otherTopicsOf(admin, connectorGroup, o.groups);
+    if (o.dryRun) return { connectorGroup, moves, otherTopics, committed: false };
     await commitMoves(admin, moves);
-    return { connectorGroup, moves, committed: true };
+    await refuseMovedConnector(admin, connectorGroup, moves);
+    return { connectorGroup, moves, otherTopics, committed: true };
   } finally {
     await admin.disconnect();
   }
@@ -153,7 +166,10 @@ async function planMoves(admin: Admin, connectorGroup: string, groups: readonly 
     const target = committedOf(await admin.fetchOffsets({ groupId, topics: [topic] }), topic);
     for (const { partition, high, low } of await admin.fetchTopicOffsets(topic)) {
       const from = target.get(partition);
-      const to = fromConnector.get(partition);
+      const connector = fromConnector.get(partition);
+      const adjusted =
+        connector === undefined ? 'new-partition' : BigInt(connector) < BigInt(low) ? 'below-log-start' : undefined;
+      const to = adjusted ? low : connector!;
       moves.push({
         topic,
         partition,
@@ -162,12 +178,44 @@ async function planMoves(admin: Admin, connectorGroup: string, groups: readonly 
         to,
         highWatermark: high,
         logStart: low,
-        lag: to === undefined ? undefined : String(BigInt(high) - BigInt(to)),
-        backwards: to !== undefined && from !== undefined && BigInt(from) > BigInt(to),
+        lag: String(BigInt(high) - BigInt(to)),
+        backwards: from !== undefined && BigInt(from) > BigInt(to),
+        ...(adjusted ? { adjusted, connectorOffset: connector } : {}),
       });
     }
   }
   return moves.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+}
+
+/** The topics the connector's group committed offsets for that are not among the given ones. */
+async function otherTopicsOf(admin: Admin, connectorGroup: string, groups: readonly TopicGroup[]): Promise<string[]> {
+  const given = new Set(groups.map((g) => g.topic));
+  return (await admin.fetchOffsets({ groupId: connectorGroup }))
+    .filter((t) => !given.has(t.topic) && t.partitions.some((p) => BigInt(p.offset) >= 0n))
+    .map((t) => t.topic)
+    .sort();
+}
+
+/**
+ * After the commit, the connector's group must still be empty and where it was: a task that joined meanwhile goes on
+ * from the connector's offsets, and the records past those copied would be delivered by both.
+ */
+async function refuseMovedConnector(admin: Admin, connectorGroup: string, moves: readonly PartitionMove[]): Promise<void> {
+  const { groups } = await admin.describeGroups([connectorGroup]);
+  const members = groups.find((g) => g.groupId === connectorGroup)?.members ?? [];
+  const topics = [...new Set(moves.map((m) => m.topic))];
+  const now = await admin.fetchOffsets({ groupId: connectorGroup, topics });
+  const moved = moves.filter((m) => {
+    const offset = committedOf(now, m.topic).get(m.partition);
+    return offset !== (m.connectorOffset ?? (m.adjusted ? undefined : m.to));
+  });
+  if (members.length || moved.length)
+    throw new MigrateOffsetsError(
+      `the connector's group ${connectorGroup} changed while its offsets were copied (${members.length} active member(s)` +
+        `${moved.length ? `; offsets moved on ${moved.map((m) => `${m.topic}-${m.partition}`).join(', ')}` : ''}): ` +
+        'the copies are committed, but the connector is running again and records past them would be delivered twice; ' +
+        'stop the connector and run migrate offsets again with --force',
+    );
 }
 
 type FetchedOffsets = Awaited<ReturnType<Admin['fetchOffsets']>>;
@@ -211,9 +259,10 @@ async function commitTopic(admin: Admin, groupId: string, topic: string, list: P
 
 function status(m: PartitionMove): string {
   if (m.backwards) return 'BACKWARDS';
-  if (m.to !== undefined && BigInt(m.to) < BigInt(m.logStart))
-    return `below the log start ${m.logStart}: retention deleted records the connector had not taken`;
-  return m.to !== undefined && m.to === m.from ? 'unchanged' : '';
+  if (m.adjusted === 'below-log-start')
+    return `the connector's ${m.connectorOffset} is below the log start: retention deleted ${BigInt(m.logStart) - BigInt(m.connectorOffset!)} record(s) the connector had not taken`;
+  if (m.adjusted === 'new-partition') return 'the connector committed none (a partition added since): from its log start';
+  return m.to === m.from ? 'unchanged' : '';
 }
 
 /** The per-partition lines: from, to, high watermark, lag. */
@@ -222,7 +271,7 @@ export function formatMoves(moves: readonly PartitionMove[]): string[] {
     `${m.topic}-${m.partition}`,
     m.groupId,
     m.from ?? 'none',
-    m.to ?? 'none (the connector committed none: left as it is, the mapping starts at its StartingPosition)',
+    m.to ?? 'none',
     m.highWatermark,
     m.lag ?? '-',
     status(m),

@@ -1,7 +1,6 @@
 /**
  * migrate plan and migrate offsets attacked: unusual but valid connector configs, credentials in URLs, shared groups,
  * incomplete auth flags, and offsets the cluster no longer holds (a fake kafkajs admin: no broker).
- * `test.failing` marks a defect described, not fixed: it passes while the defect is there.
  */
 import { Template } from 'aws-cdk-lib/assertions';
 import { KafkaCluster, KafkaTrigger } from '../../lib';
@@ -229,67 +228,54 @@ describe('migrate offsets: groups and offsets', () => {
     expect(cluster.setOffsetsCalls).toEqual([]);
   });
 
-  // Proposed: commit the log start for a partition whose connector offset is below it (what the connector's consumer,
-  // auto.offset.reset=earliest, would read next); today the out-of-range offset is committed and only flagged.
-  test.failing(
-    'GIVEN a connector offset below the log start (retention) WHEN migrated THEN the log start is committed',
-    async () => {
-      resetCluster({ topics: { t: [{ low: '30', high: '100' }] }, committed: { 'connect-c': { t: { 0: '10' } } } });
-      await migrateOffsets({ kafka: KAFKA, connector: 'c', groups: [{ topic: 't', groupId: 'g' }] });
-      expect(cluster.committed.g.t[0]).toBe('30');
-    },
-  );
+  // The log start is committed for a partition whose connector offset is below it (what the connector's consumer,
+  // auto.offset.reset=earliest, would read next), not the out-of-range offset.
+  test('GIVEN a connector offset below the log start (retention) WHEN migrated THEN the log start is committed', async () => {
+    resetCluster({ topics: { t: [{ low: '30', high: '100' }] }, committed: { 'connect-c': { t: { 0: '10' } } } });
+    await migrateOffsets({ kafka: KAFKA, connector: 'c', groups: [{ topic: 't', groupId: 'g' }] });
+    expect(cluster.committed.g.t[0]).toBe('30');
+  });
 
-  // Proposed: a partition added after the connector's last commit (connector committed other partitions of the topic)
-  // gets its log start, as the connector (auto.offset.reset=earliest) would have read it; today it is left to the
-  // mapping's StartingPosition, and LATEST skips what was written to it.
-  test.failing(
-    'GIVEN a partition added after the connector committed WHEN migrated THEN its log start is committed',
-    async () => {
-      resetCluster({
-        topics: {
-          t: [
-            { low: '0', high: '100' },
-            { low: '0', high: '7' },
-          ],
-        },
-        committed: { 'connect-c': { t: { 0: '60' } } },
-      });
-      await migrateOffsets({ kafka: KAFKA, connector: 'c', groups: [{ topic: 't', groupId: 'g' }] });
-      expect(cluster.committed.g.t[1]).toBe('0');
-    },
-  );
+  // A partition added after the connector's last commit (the connector committed other partitions of the topic) gets
+  // its log start, as the connector (auto.offset.reset=earliest) would have read it, not the mapping's StartingPosition.
+  test('GIVEN a partition added after the connector committed WHEN migrated THEN its log start is committed', async () => {
+    resetCluster({
+      topics: {
+        t: [
+          { low: '0', high: '100' },
+          { low: '0', high: '7' },
+        ],
+      },
+      committed: { 'connect-c': { t: { 0: '60' } } },
+    });
+    await migrateOffsets({ kafka: KAFKA, connector: 'c', groups: [{ topic: 't', groupId: 'g' }] });
+    expect(cluster.committed.g.t[1]).toBe('0');
+  });
 
-  // Proposed: fetch the connector group's offsets for all its topics and name the ones not migrated.
-  test.failing(
-    'GIVEN the connector group has offsets for a topic not given WHEN migrated THEN the result names that topic',
-    async () => {
-      resetCluster({
-        topics: { t: [{ low: '0', high: '10' }], other: [{ low: '0', high: '10' }] },
-        committed: { 'connect-c': { t: { 0: '5' }, other: { 0: '3' } } },
-      });
-      const result = await migrateOffsets({ kafka: KAFKA, connector: 'c', groups: [{ topic: 't', groupId: 'g' }] });
-      expect(JSON.stringify(result)).toContain('other');
-    },
-  );
+  // The connector group's offsets for topics not given are named, not silently left.
+  test('GIVEN the connector group has offsets for a topic not given WHEN migrated THEN the result names that topic', async () => {
+    resetCluster({
+      topics: { t: [{ low: '0', high: '10' }], other: [{ low: '0', high: '10' }] },
+      committed: { 'connect-c': { t: { 0: '5' }, other: { 0: '3' } } },
+    });
+    const result = await migrateOffsets({ kafka: KAFKA, connector: 'c', groups: [{ topic: 't', groupId: 'g' }] });
+    expect(JSON.stringify(result)).toContain('other');
+  });
 
-  // Proposed: after committing, describe the connector's group again and compare its offsets with those copied; a
-  // member that joined (a task restarted) or a moved offset is reported (records past `to` will be delivered twice).
-  test.failing(
-    'GIVEN a connector task joining between the check and the commit WHEN migrated THEN it is reported, not silently passed',
-    async () => {
-      resetCluster({
-        topics: { t: [{ low: '0', high: '10' }] },
-        committed: { 'connect-c': { t: { 0: '5' } } },
-        afterDescribe: () => {
-          cluster.members['connect-c'] = 1;
-        },
-      });
-      await expect(migrateOffsets({ kafka: KAFKA, connector: 'c', groups: [{ topic: 't', groupId: 'g' }] })).rejects.toThrow(
-        /connect-c/,
-      );
-    },
-  );
+  // After committing, the connector's group is described again and its offsets compared with those copied: a member
+  // that joined (a task restarted) or a moved offset is reported (records past `to` would be delivered twice).
+  test('GIVEN a connector task joining between the check and the commit WHEN migrated THEN it is reported, not silently passed', async () => {
+    resetCluster({
+      topics: { t: [{ low: '0', high: '10' }] },
+      committed: { 'connect-c': { t: { 0: '5' } } },
+      afterDescribe: () => {
+        cluster.members['connect-c'] = 1;
+      },
+    });
+    await expect(migrateOffsets({ kafka: KAFKA, connector: 'c', groups: [{ topic: 't', groupId: 'g' }] })).rejects.toThrow(
+      /connect-c/,
+    );
+  });
 
   test('GIVEN moves WHEN reported THEN each names from, to and lag per partition', async () => {
     resetCluster({ topics: { t: [{ low: '0', high: '10' }] }, committed: { 'connect-c': { t: { 0: '5' } } } });

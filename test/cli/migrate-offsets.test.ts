@@ -172,7 +172,7 @@ test('--connector-group: the group of a connector that overrides its group.id', 
 });
 
 describe('formatMoves', () => {
-  test('from, to, high watermark, lag; a partition without a committed offset; backwards and unchanged rows', () => {
+  test('from, to, high watermark, lag; a partition added since, one below its log start; backwards and unchanged rows', () => {
     const lines = formatMoves([
       { topic: 'o', partition: 0, groupId: 'g', to: '45', highWatermark: '100', logStart: '0', lag: '55', backwards: false },
       {
@@ -197,18 +197,39 @@ describe('formatMoves', () => {
         lag: '2',
         backwards: false,
       },
-      { topic: 'o', partition: 3, groupId: 'g', highWatermark: '3', logStart: '0', backwards: false },
-      { topic: 'o', partition: 4, groupId: 'g', to: '5', highWatermark: '30', logStart: '10', lag: '25', backwards: false },
+      {
+        topic: 'o',
+        partition: 3,
+        groupId: 'g',
+        to: '0',
+        highWatermark: '3',
+        logStart: '0',
+        lag: '3',
+        backwards: false,
+        adjusted: 'new-partition',
+      },
+      {
+        topic: 'o',
+        partition: 4,
+        groupId: 'g',
+        to: '10',
+        highWatermark: '30',
+        logStart: '10',
+        lag: '20',
+        backwards: false,
+        adjusted: 'below-log-start',
+        connectorOffset: '5',
+      },
     ]);
     expect(lines[0]).toMatch(/^topic-partition +group +from +to +high watermark +lag$/);
     expect(lines[1]).toMatch(/^o-0 +g +none +45 +100 +55$/);
     expect(lines[2]).toMatch(/^o-1 +g +90 +45 +100 +55 +BACKWARDS$/);
     expect(lines[3]).toMatch(/unchanged$/);
     expect(lines[5]).toMatch(
-      /^o-4 +g +none +5 +30 +25 +below the log start 10: retention deleted records the connector had not taken$/,
+      /^o-4 +g +none +10 +30 +20 +the connector's 5 is below the log start: retention deleted 5 record\(s\) the connector had not taken$/,
     );
     expect(lines[4]).toMatch(
-      /^o-3 +g +none +none \(the connector committed none: left as it is, the mapping starts at its StartingPosition\) +3 +-$/,
+      /^o-3 +g +none +0 +3 +3 +the connector committed none \(a partition added since\): from its log start$/,
     );
   });
 });

@@ -15,12 +15,13 @@ const timed = stepTimer('distribution');
 describe('Python package', () => {
   let template: Template;
   let app: ReturnType<typeof synthExample>;
+  let python: string;
 
   beforeAll(() => {
     // GIVEN the wheel of this build in a venv with the example's requirements
     const wheel = timed('python wheel', () => pythonWheel());
     const requirements = path.join(root, 'examples', 'python', 'requirements.txt');
-    const python = timed('python venv', () => pythonVenv('example-python', ['-r', requirements]));
+    python = timed('python venv', () => pythonVenv('example-python', ['-r', requirements]));
     timed('pip install wheel', () => installWheel(python, wheel));
     // WHEN the Python example app runs the way `cdk synth` runs it (context from its cdk.json)
     app = timed('python app.py', () => synthExample('python', [python, 'app.py']));
@@ -74,6 +75,40 @@ describe('Python package', () => {
     const asset = path.join(app.outdir, `asset.${layer.Properties.Content.S3Key.replace('.zip', '')}`);
     expect(fs.existsSync(path.join(asset, 'nodejs', 'node_modules', 'cdk-kafka-lambda', 'runtime', 'index.js'))).toBe(true);
   });
+
+  test(
+    "the Python code migrate plan prints for a connector's config synthesizes to its topics and pinned groups",
+    () => {
+      // GIVEN the Python plan of a Confluent connector's .properties
+      const { buildPlan } = require('../cli/migrate/plan') as typeof import('../cli/migrate/plan');
+      const { readConnectorConfig } = require('../cli/migrate/read-config') as typeof import('../cli/migrate/read-config');
+      const config = readConnectorConfig(path.join(root, 'test', 'fixtures', 'connect', 'confluent-documented.properties'));
+      const plan = buildPlan(config, { language: 'python' });
+      // WHEN it runs as its app, with this wheel
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckl-plan-python-'));
+      fs.writeFileSync(path.join(dir, 'app.py'), plan.code);
+      execFileSync(python, ['app.py'], {
+        cwd: dir,
+        env: { ...process.env, CDK_OUTDIR: path.join(dir, 'cdk.out') },
+        stdio: ['ignore', 'ignore', 'pipe'],
+        timeout: COLD,
+      });
+      // THEN its stack has one mapping per topic, each in the consumer group the plan names
+      const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'cdk.out', 'manifest.json'), 'utf8'));
+      const [stack] = Object.values<any>(manifest.artifacts).filter((a) => a.type === 'aws:cloudformation:stack');
+      const synthesized = JSON.parse(fs.readFileSync(path.join(dir, 'cdk.out', stack.properties.templateFile), 'utf8'));
+      const groups = Object.fromEntries(
+        resourcesOf(synthesized, 'AWS::Lambda::EventSourceMapping').map((m: any) => [
+          m.Properties.Topics[0],
+          m.Properties.SelfManagedKafkaEventSourceConfig?.ConsumerGroupId ??
+            m.Properties.AmazonManagedKafkaEventSourceConfig?.ConsumerGroupId,
+        ]),
+      );
+      expect(groups).toEqual(Object.fromEntries(plan.groups.map((g) => [g.topic, g.groupId])));
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+    COLD,
+  );
 
   test('the dispatcher runs the handler bundle shipped inside the wheel', () => {
     // THEN the dispatcher function is the Node.js 24 handler from assets/, staged as a file asset

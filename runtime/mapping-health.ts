@@ -16,7 +16,10 @@ export const MAPPING_HEALTH_ENV = {
   disabledOnPurpose: 'CKL_MAPPINGS_DISABLED_ON_PURPOSE',
 } as const;
 
-/** The metric's name; its dimensions are `EventSourceMappingUUID` (one mapping) and `Trigger` (all of a trigger's). */
+/**
+ * The metric's name; written per mapping (dimension `EventSourceMappingUUID`) and, once all were read, per trigger
+ * (dimension `Trigger`: 1 when every mapping is healthy).
+ */
 export const MAPPING_HEALTHY_METRIC = 'MappingHealthy';
 
 /** States in which a mapping polls, or is about to: the states the Lambda documentation lists, less the stopping ones. */
@@ -112,10 +115,7 @@ export function mappingHealthConfigFromEnv(env: NodeJS.ProcessEnv = process.env)
   };
 }
 
-/**
- * One EMF line: `MappingHealthy` per mapping, and per trigger (its minimum tells whether any mapping is unhealthy).
- * Without a UUID, per trigger only: a mapping that could not be read counts as not healthy for the trigger's alarm.
- */
+/** One EMF line: `MappingHealthy` of one mapping (with its UUID), or of the whole trigger (without). */
 export function mappingHealthEmf(
   namespace: string,
   trigger: string,
@@ -130,7 +130,7 @@ export function mappingHealthEmf(
         CloudWatchMetrics: [
           {
             Namespace: namespace,
-            Dimensions: uuid === undefined ? [['Trigger']] : [['EventSourceMappingUUID'], ['Trigger']],
+            Dimensions: uuid === undefined ? [['Trigger']] : [['EventSourceMappingUUID']],
             Metrics: [{ Name: MAPPING_HEALTHY_METRIC, Unit: 'Count' }],
           },
         ],
@@ -151,10 +151,10 @@ export interface MappingHealthDeps {
 }
 
 /**
- * Checks each mapping: writes its metric and a log line (INFO when healthy, WARN with the problem when not). A mapping
- * that does not exist is unhealthy. When GetEventSourceMapping fails otherwise, no metric is written for that mapping,
- * only a 0 for its trigger (the other mappings' 1s would otherwise hide the gap from the trigger's alarm), and the
- * check throws once all mappings were tried.
+ * Checks each mapping: writes its metric and a log line (INFO when healthy, WARN with the problem when not), then the
+ * trigger's: 1 only when every mapping was read and is healthy. A mapping that does not exist is unhealthy. When
+ * GetEventSourceMapping fails otherwise, no metric is written for that mapping, the trigger's is 0, and the check
+ * throws once all mappings were tried.
  */
 export async function checkMappingHealth(config: MappingHealthConfig, deps: MappingHealthDeps): Promise<MappingVerdict[]> {
   const verdicts: MappingVerdict[] = [];
@@ -170,7 +170,6 @@ export async function checkMappingHealth(config: MappingHealthConfig, deps: Mapp
           error: { name: (e as Error)?.name, message: (e as Error)?.message },
         });
         failures.push(uuid);
-        deps.write(mappingHealthEmf(deps.namespace, config.trigger, undefined, false));
         continue;
       }
       status = { State: 'NotFound' };
@@ -192,6 +191,10 @@ export async function checkMappingHealth(config: MappingHealthConfig, deps: Mapp
     if (verdict.healthy) deps.logger.info('event source mapping is healthy', fields);
     else deps.logger.warn('event source mapping is unhealthy', fields);
   }
+  // The trigger's datapoint comes last, once every mapping was read: a run cut short (its timeout) writes none, which
+  // the alarm takes as breaching, instead of the 1s of the mappings read before hiding the others.
+  const healthy = !failures.length && verdicts.every((v) => v.healthy);
+  deps.write(mappingHealthEmf(deps.namespace, config.trigger, undefined, healthy));
   if (failures.length) {
     throw new MappingHealthCheckError(`GetEventSourceMapping failed for ${failures.join(', ')}`, failures);
   }

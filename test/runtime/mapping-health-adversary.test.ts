@@ -46,6 +46,31 @@ describe('mapping health, attacked', () => {
     },
   );
 
+  test('GIVEN a trigger with two mappings WHEN the run is cut short (its timeout) after the first, healthy one THEN the trigger has no datapoint, which the alarm takes as breaching', async () => {
+    // GIVEN the second GetEventSourceMapping never answers
+    const lines: string[] = [];
+    let firstRead!: () => void;
+    const read = new Promise<void>((resolve) => (firstRead = resolve));
+    void checkMappingHealth(
+      { mappingUuids: ['uuid-ok', 'uuid-slow'], trigger: 'Stack/Orders', disabledOnPurpose: false },
+      {
+        getMapping: async (uuid) => {
+          if (uuid === 'uuid-ok') return { State: 'Enabled', LastProcessingResult: 'OK' };
+          firstRead();
+          return new Promise<MappingStatus>(() => undefined);
+        },
+        logger: quiet,
+        namespace: 'CdkKafkaLambda',
+        write: (l) => lines.push(l),
+      },
+    );
+    // WHEN the function stops while the second read is pending
+    await read;
+    // THEN the first mapping's metric is 1 and the trigger's alarm metric has nothing
+    expect(datapoints(lines, 'EventSourceMappingUUID')).toEqual([1]);
+    expect(datapoints(lines, 'Trigger')).toEqual([]);
+  });
+
   test.each([
     'Cluster failed to authorize Lambda',
     'SASL authentication failed',

@@ -144,20 +144,23 @@ describe('mapping health bundle under the Lambda emulator', () => {
       ]);
     }
     const lines = jsonLines(fn.logFile);
-    // AND one EMF line per mapping: MappingHealthy by mapping and by trigger, in the CdkKafkaLambda namespace
+    // AND one EMF line per mapping (MappingHealthy by mapping), then one for the trigger (0: some are unhealthy), in
+    // the CdkKafkaLambda namespace
     const emf = lines.filter((l) => l._aws);
-    expect(emf).toHaveLength(uuids.length);
-    for (const line of emf) {
+    expect(emf).toHaveLength(uuids.length + 1);
+    emf.forEach((line, i) => {
       expect(line._aws.CloudWatchMetrics).toEqual([
         {
           Namespace: 'CdkKafkaLambda',
-          Dimensions: [['EventSourceMappingUUID'], ['Trigger']],
+          Dimensions: i < uuids.length ? [['EventSourceMappingUUID']] : [['Trigger']],
           Metrics: [{ Name: 'MappingHealthy', Unit: 'Count' }],
         },
       ]);
       expect(line.Trigger).toBe('Stack/Orders');
       expect(typeof line._aws.Timestamp).toBe('number');
-    }
+    });
+    expect(emf[uuids.length]).toMatchObject({ MappingHealthy: 0 });
+    expect(emf[uuids.length].EventSourceMappingUUID).toBeUndefined();
     const metricOf = (uuid: string) => emf.find((l) => l.EventSourceMappingUUID === uuid)?.MappingHealthy;
     for (const [uuid, c] of mappings)
       expect([c.state, c.lastProcessingResult, metricOf(uuid)]).toEqual([c.state, c.lastProcessingResult, c.healthy ? 1 : 0]);
@@ -201,8 +204,8 @@ describe('mapping health bundle under the Lambda emulator', () => {
       body: { errorType: 'MappingHealthCheckError', errorMessage: `GetEventSourceMapping failed for ${denied}` },
     });
     const lines = jsonLines(fn.logFile);
-    // AND the Disabled mapping is healthy, and the unreadable one has no metric of its own, only a 0 for the trigger
-    // (the Disabled mapping's 1 would otherwise keep the trigger's alarm, its minimum, from seeing the gap)
+    // AND the Disabled mapping is healthy, the unreadable one has no metric of its own, and the trigger's, written once
+    // every mapping was tried, is 0
     const emf = lines.filter((l) => l._aws);
     expect(emf.map((l) => [l.EventSourceMappingUUID, l.Trigger, l.MappingHealthy])).toEqual([
       [disabled, expect.any(String), 1],

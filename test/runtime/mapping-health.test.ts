@@ -51,7 +51,10 @@ describe('mappingHealthConfigFromEnv', () => {
   });
 });
 
-test('mappingHealthEmf: one line, MappingHealthy by mapping and by trigger', () => {
+test('mappingHealthEmf: one line, MappingHealthy of a mapping (its UUID) or of its trigger', () => {
+  expect(JSON.parse(mappingHealthEmf('CdkKafkaLambda', 'S/T', undefined, true, 42))._aws.CloudWatchMetrics[0].Dimensions).toEqual(
+    [['Trigger']],
+  );
   const line = mappingHealthEmf('CdkKafkaLambda', 'S/T', 'u-1', false, 42);
   expect(line.endsWith('\n')).toBe(true);
   expect(JSON.parse(line)).toEqual({
@@ -60,7 +63,7 @@ test('mappingHealthEmf: one line, MappingHealthy by mapping and by trigger', () 
       CloudWatchMetrics: [
         {
           Namespace: 'CdkKafkaLambda',
-          Dimensions: [['EventSourceMappingUUID'], ['Trigger']],
+          Dimensions: [['EventSourceMappingUUID']],
           Metrics: [{ Name: 'MappingHealthy', Unit: 'Count' }],
         },
       ],

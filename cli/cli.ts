@@ -29,7 +29,7 @@ const USAGE = `usage: cdk-kafka-lambda local --bootstrap-servers host:port[,…]
   [--schema-registry URL|GLUE_REGISTRY_ARN --event-record-format JSON|SOURCE --schema-validate KEY|VALUE …
    [--schema-registry-access BASIC_AUTH|CLIENT_CERTIFICATE_TLS_AUTH|SERVER_ROOT_CA_CERTIFICATE=SECRET_ARN …]]
   [--on-failure arn:aws:sqs|sns|s3:…|kafka://topic] [--aws-endpoint URL] [--region R]
-  [--event-source-arn MSK_CLUSTER_ARN] [--sasl scram-sha-256|scram-sha-512|plain --username U --password P]
+  [--event-source-arn MSK_CLUSTER_ARN] [--sasl scram-sha-256|scram-sha-512|plain --username U --password P | --msk-iam]
   [--tls] [--ca-file PEM] [--cert-file PEM --key-file PEM]
   [--stall-timeout SECONDS]   restart the consumer when records stay behind the high watermark with no batch
                               started or finished for SECONDS (plus the batching window) while it is still in

@@ -17,7 +17,7 @@ import type { SaslMechanism, SecretAuthRequest } from '../kafka/secrets';
 
 export const DOCTOR_USAGE = `usage: cdk-kafka-lambda doctor --bootstrap-servers host:port[,…] --topic T [--topic T2]
   [--template cdk.out/STACK.template.json [--mapping LOGICAL_ID]] [--consumer-group-id ID]
-  [--sasl scram-sha-256|scram-sha-512|plain --username U --password P] [--tls] [--ca-file PEM] [--cert-file PEM --key-file PEM]
+  [--sasl scram-sha-256|scram-sha-512|plain --username U --password P | --msk-iam] [--tls] [--ca-file PEM] [--cert-file PEM --key-file PEM]
   [--response-topic T …] [--error-topic T …] [--on-failure kafka://T]
   [--schema-registry URL [--schema-registry-access BASIC_AUTH|CLIENT_CERTIFICATE_TLS_AUTH|SERVER_ROOT_CA_CERTIFICATE=SECRET_ARN …]]
   [--secret-arn ARN] [--ca-secret-arn ARN] [--aws-endpoint URL] [--region R] [--timeout SECONDS]

@@ -2,9 +2,10 @@ import * as fs from 'node:fs';
 import type { KafkaConfig } from 'kafkajs';
 import { LocalEsmConfigError } from '../errors';
 
-/** The Kafka client's flags the commands share (`local`, `redrive`), as node:util's parseArgs takes them. */
+/** The Kafka client's flags the commands share (`local`, `redrive`, `doctor`, `migrate offsets`), as parseArgs takes them. */
 export const KAFKA_CLIENT_FLAGS = {
   sasl: { type: 'string' },
+  'msk-iam': { type: 'boolean' },
   username: { type: 'string' },
   password: { type: 'string' },
   tls: { type: 'boolean' },
@@ -22,10 +23,14 @@ export interface KafkaClientFlags {
   readonly sasl?: string;
   readonly username?: string;
   readonly password?: string;
+  readonly 'msk-iam'?: boolean;
+  /** The cluster's region, for --msk-iam (else AWS_REGION). */
+  readonly region?: string;
 }
 
-/** The brokers, TLS and SASL the flags give, as a kafkajs client's configuration. */
+/** The brokers, TLS and SASL (or MSK IAM) the flags give, as a kafkajs client's configuration. */
 export function kafkaClientConfig(values: KafkaClientFlags, brokers: string[], clientId: string): KafkaConfig {
+  refuseIncompleteAuth(values);
   const kafka: KafkaConfig = { clientId, brokers };
   if (values.tls || values['ca-file'] || values['cert-file']) {
     kafka.ssl = {
@@ -37,9 +42,34 @@ export function kafkaClientConfig(values: KafkaClientFlags, brokers: string[], c
   }
   if (values.sasl) {
     const mechanism = values.sasl as 'scram-sha-256' | 'scram-sha-512' | 'plain';
-    if (!['scram-sha-256', 'scram-sha-512', 'plain'].includes(mechanism))
-      throw new LocalEsmConfigError(`--sasl must be scram-sha-256, scram-sha-512 or plain, got "${values.sasl}"`);
-    kafka.sasl = { mechanism, username: values.username ?? '', password: values.password ?? '' } as KafkaConfig['sasl'];
+    kafka.sasl = { mechanism, username: values.username, password: values.password } as KafkaConfig['sasl'];
   }
-  return kafka;
+  return values['msk-iam'] ? mskIam(kafka, values.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION) : kafka;
+}
+
+/** Auth flags that only work together: given alone they would send an empty password, or be ignored. */
+function refuseIncompleteAuth(values: KafkaClientFlags): void {
+  if (values.sasl && !['scram-sha-256', 'scram-sha-512', 'plain'].includes(values.sasl))
+    throw new LocalEsmConfigError(`--sasl must be scram-sha-256, scram-sha-512 or plain, got "${values.sasl}"`);
+  if (values['msk-iam'] && values.sasl) throw new LocalEsmConfigError('give --msk-iam or --sasl, not both');
+  if (values.sasl && (values.username === undefined || values.password === undefined))
+    throw new LocalEsmConfigError(`--sasl ${values.sasl} needs --username and --password`);
+  if (!values['cert-file'] !== !values['key-file'])
+    throw new LocalEsmConfigError('--cert-file and --key-file go together (the client certificate and its key)');
+}
+
+/** MSK IAM: a token signed with the AWS SDK's credentials, over TLS (what the mapping's IAM auth uses too). */
+function mskIam(kafka: KafkaConfig, region: string | undefined): KafkaConfig {
+  if (!region) throw new LocalEsmConfigError("--msk-iam needs the cluster's region: --region or AWS_REGION");
+  return {
+    ...kafka,
+    ssl: kafka.ssl ?? true,
+    sasl: {
+      mechanism: 'oauthbearer',
+      oauthBearerProvider: async () => {
+        const { generateAuthToken } = await import('aws-msk-iam-sasl-signer-js');
+        return { value: (await generateAuthToken({ region })).token };
+      },
+    },
+  };
 }

@@ -1,7 +1,6 @@
 /** The flags of `cdk-kafka-lambda migrate offsets`, read with node:util's parseArgs, and the groups a template gives. */
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { KafkaConfig } from 'kafkajs';
 import { KAFKA_CLIENT_FLAGS, kafkaClientConfig } from '../kafka/client-config';
 import { MigrateOffsetsError, MigrateOffsetsOptions, TopicGroup } from './offsets';
 
@@ -35,7 +34,6 @@ const FLAGS = {
   template: { type: 'string' },
   'bootstrap-servers': { type: 'string' },
   ...KAFKA_CLIENT_FLAGS,
-  'msk-iam': { type: 'boolean' },
   region: { type: 'string' },
   'dry-run': { type: 'boolean' },
   force: { type: 'boolean' },
@@ -60,12 +58,9 @@ export function parseMigrateOffsetsArgs(argv: string[]): ParsedMigrateOffsets {
     throw new MigrateOffsetsError(
       `--bootstrap-servers is required (the template gives none as a literal)\n${MIGRATE_OFFSETS_USAGE}`,
     );
-  if (values['msk-iam'] && values.sasl) throw new MigrateOffsetsError('give --msk-iam or --sasl, not both');
-  refuseIncompleteAuth(values);
-  let kafka = kafkaClientConfig(values, brokers, 'cdk-kafka-lambda-migrate');
-  if (values['msk-iam']) {
-    kafka = mskIam(kafka, values.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION);
-  }
+  if (!values.sasl && (values.username !== undefined || values.password !== undefined))
+    throw new MigrateOffsetsError('--username and --password need --sasl scram-sha-256|scram-sha-512|plain');
+  const kafka = kafkaClientConfig(values, brokers, 'cdk-kafka-lambda-migrate');
   return {
     options: {
       kafka,
@@ -79,44 +74,12 @@ export function parseMigrateOffsetsArgs(argv: string[]): ParsedMigrateOffsets {
   };
 }
 
-/** Auth flags that only work together: given alone they were ignored (no auth) or sent an empty password. */
-function refuseIncompleteAuth(values: {
-  sasl?: string;
-  username?: string;
-  password?: string;
-  'cert-file'?: string;
-  'key-file'?: string;
-}): void {
-  if (values.sasl && (values.username === undefined || values.password === undefined))
-    throw new MigrateOffsetsError(`--sasl ${values.sasl} needs --username and --password`);
-  if (!values.sasl && (values.username !== undefined || values.password !== undefined))
-    throw new MigrateOffsetsError('--username and --password need --sasl scram-sha-256|scram-sha-512|plain');
-  if (!values['cert-file'] !== !values['key-file'])
-    throw new MigrateOffsetsError('--cert-file and --key-file go together (the client certificate and its key)');
-}
-
 function groupFlag(v: string): TopicGroup {
   const at = v.lastIndexOf('=');
   const topic = v.slice(0, at);
   const groupId = v.slice(at + 1);
   if (at <= 0 || !groupId) throw new MigrateOffsetsError(`--group must be TOPIC=GROUP_ID, got "${v}"`);
   return { topic, groupId };
-}
-
-/** MSK IAM: a token signed with the AWS SDK's credentials, over TLS (what the mapping's IAM auth uses too). */
-function mskIam(kafka: KafkaConfig, region: string | undefined): KafkaConfig {
-  if (!region) throw new MigrateOffsetsError("--msk-iam needs the cluster's region: --region or AWS_REGION");
-  return {
-    ...kafka,
-    ssl: kafka.ssl ?? true,
-    sasl: {
-      mechanism: 'oauthbearer',
-      oauthBearerProvider: async () => {
-        const { generateAuthToken } = await import('aws-msk-iam-sasl-signer-js');
-        return { value: (await generateAuthToken({ region })).token };
-      },
-    },
-  };
 }
 
 interface TemplateGroups {

@@ -9,7 +9,7 @@ import { LocalEsmConfigError } from '../errors';
 export const REDRIVE_USAGE = `usage: cdk-kafka-lambda redrive (--from-sqs QUEUE_URL | --from-s3 s3://BUCKET[/PREFIX] | --from-error-topic TOPIC)
   [--template cdk.out/STACK.template.json [--mapping LOGICAL_ID]] [--secret-arn ARN] [--ca-secret-arn ARN]
   [--bootstrap-servers host:port[,…]] [--kinesis-endpoint URL] --function-name NAME|ARN
-  [--sasl scram-sha-256|scram-sha-512|plain --username U --password P] [--tls] [--ca-file PEM] [--cert-file PEM --key-file PEM]
+  [--sasl scram-sha-256|scram-sha-512|plain --username U --password P | --msk-iam] [--tls] [--ca-file PEM] [--cert-file PEM --key-file PEM]
   [--event-source-arn MSK_CLUSTER_ARN] [--lambda-endpoint URL] [--aws-endpoint URL] [--region R]
   [--state-file PATH] [--max-records-per-second N] [--batch-size N] [--dry-run]
 

@@ -86,8 +86,42 @@ describe('local event source mapping options', () => {
     [['--bootstrap-servers', 'a:1', '--batch-size', 'ten'], /--batch-size must be a number, got "ten"/],
     [['--bootstrap-servers', 'a:1', '--stall-timeout', 'soon'], /--stall-timeout must be a number, got "soon"/],
     [['--bootstrap-servers', 'a:1', '--sasl', 'gssapi'], /--sasl must be scram-sha-256, scram-sha-512 or plain, got "gssapi"/],
+    [
+      ['--bootstrap-servers', 'a:1', '--sasl', 'scram-sha-512', '--username', 'u'],
+      /--sasl scram-sha-512 needs --username and --password/,
+    ],
+    [['--bootstrap-servers', 'a:1', '--cert-file', 'c.pem'], /--cert-file and --key-file go together/],
+    [['--bootstrap-servers', 'a:1', '--msk-iam', '--sasl', 'plain'], /--msk-iam or --sasl, not both/],
   ])('fails on bad flags %j', (argv, message) => {
     expect(() => parseCli(argv)).toThrow(message);
+  });
+
+  test('--msk-iam: SASL OAUTHBEARER over TLS with a token signed for the region, as the mapping authenticates to MSK', async () => {
+    // GIVEN AWS credentials in the environment
+    const saved = { ...process.env };
+    Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret', AWS_SESSION_TOKEN: '' });
+    try {
+      // WHEN local is given --msk-iam and a region
+      const o = parseCli([
+        '--bootstrap-servers',
+        'b-1.msk:9098',
+        '--topic',
+        't',
+        '--function-name',
+        'f',
+        '--msk-iam',
+        '--region',
+        'eu-west-1',
+      ]);
+      // THEN the client speaks TLS and OAUTHBEARER, its token the signer's for that region
+      expect(o.kafka).toMatchObject({ ssl: true, sasl: { mechanism: 'oauthbearer' } });
+      const { value } = await (o.kafka.sasl as { oauthBearerProvider: () => Promise<{ value: string }> }).oauthBearerProvider();
+      expect(Buffer.from(value, 'base64url').toString('utf8')).toMatch(
+        /^https:\/\/kafka\.eu-west-1\.amazonaws\.com\/\?Action=kafka-cluster%3AConnect/,
+      );
+    } finally {
+      process.env = saved;
+    }
   });
 
   describe('--template: the settings of a synthesized event source mapping', () => {

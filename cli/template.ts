@@ -161,7 +161,9 @@ function kafkaSettings(p: Record<string, any>, common: PropsFile, ignored: strin
     .map((c) => c.Type)
     .filter((t) => typeof t === 'string' && !t.startsWith('VPC_'));
   if (auth.length)
-    ignored.push(`SourceAccessConfigurations ${auth.join(', ')}: give the broker's auth as flags (--sasl, --tls, certificates)`);
+    ignored.push(
+      `SourceAccessConfigurations ${auth.join(', ')}: give the broker's auth as flags (--sasl, --tls, certificates, or --msk-iam)`,
+    );
   if (config?.SchemaRegistryConfig !== undefined) {
     props.schemaRegistryConfig = schemaRegistryOf(
       config.SchemaRegistryConfig,

@@ -109,8 +109,8 @@ function authOf(p: Properties, unresolved: Array<{ flags: string[]; text: string
   }
   if (p.EventSourceArn !== undefined && auth.secretArn === undefined && auth.mtls === undefined && !auth.mechanism)
     unresolved.push({
-      flags: ['--sasl', '--cert-file', '--secret-arn'],
-      text: 'the mapping authenticates to MSK with IAM, which redrive does not: give a SCRAM user (--secret-arn, or --sasl) or a client certificate',
+      flags: ['--msk-iam', '--sasl', '--cert-file', '--secret-arn'],
+      text: 'the mapping authenticates to MSK with IAM: give --msk-iam (with --region) to read the cluster with your AWS credentials',
     });
   return auth;
 }

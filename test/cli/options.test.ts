@@ -209,7 +209,7 @@ describe('local event source mapping options', () => {
       // and the user is told what was left out
       expect(notices).toEqual([
         'template: DestinationConfig.OnFailure.Destination is resolved at deploy time; give it as a flag',
-        "template: SourceAccessConfigurations BASIC_AUTH: give the broker's auth as flags (--sasl, --tls, certificates)",
+        "template: SourceAccessConfigurations BASIC_AUTH: give the broker's auth as flags (--sasl, --tls, certificates, or --msk-iam)",
         'template: SelfManagedKafkaEventSourceConfig.SchemaRegistryConfig.AccessConfigs BASIC_AUTH secret is resolved at deploy time; give --schema-registry-access BASIC_AUTH=<secret ARN>',
       ]);
     });

@@ -332,44 +332,49 @@ async function ensureRic(version = VERSIONS.ric) {
   });
 }
 
-/** The AWS Glue Schema Registry's Java SerDe and its dependencies (the schema tests' Protobuf producer). Returns { version, libDir }. */
-async function ensureGlueSerde(version = VERSIONS.glueSerde) {
-  const dir = path.join(cacheDir(), `glue-serde-${version}`);
+/**
+ * Jars from Maven Central (the pom's profiles, with its properties) into the cache dir `name`, once: later calls find
+ * its marker. Returns { version, libDir }.
+ */
+async function ensureMavenJars(name, what, version, profiles, properties) {
+  const dir = path.join(cacheDir(), name);
   const marker = path.join(dir, '.ckl-ready.json');
   const res = { version, libDir: path.join(dir, 'libs') };
   if (readMarker(marker)) return res;
   return withLock(dir, async () => {
     if (readMarker(marker)) return res;
     const t = Date.now();
-    log(`downloading the Glue Schema Registry SerDe ${version} from Maven Central (mvn)`);
+    log(`downloading ${what} ${version} from Maven Central (mvn)`);
     fs.rmSync(res.libDir, { recursive: true, force: true });
-    await mavenCopy(res.libDir, ['glue-serde'], { 'glue.serde.version': version });
+    await mavenCopy(res.libDir, profiles, properties);
     writeMarker(marker, { version });
-    log(`Glue SerDe ${version} jars ready in ${((Date.now() - t) / 1000).toFixed(1)}s`);
+    log(`${what} ${version} jars ready in ${((Date.now() - t) / 1000).toFixed(1)}s`);
     return res;
+  });
+}
+
+/** The AWS Glue Schema Registry's Java SerDe and its dependencies (the schema tests' Protobuf producer). */
+function ensureGlueSerde(version = VERSIONS.glueSerde) {
+  return ensureMavenJars(`glue-serde-${version}`, 'the Glue Schema Registry SerDe', version, ['glue-serde'], {
+    'glue.serde.version': version,
   });
 }
 
 /**
  * A Kafka Connect worker's jars (connect-runtime, connect-json and their closure), of the broker's version; only the
- * migration tests ask for them (testenv/connect.js), so no run pays for them at start. Returns { version, libDir }.
+ * migration tests ask for them (testenv/connect.js), so no run pays for them at start.
  */
-async function ensureConnect(version = VERSIONS.kafka) {
-  const dir = path.join(cacheDir(), `kafka-connect-${version}`);
-  const marker = path.join(dir, '.ckl-ready.json');
-  const res = { version, libDir: path.join(dir, 'libs') };
-  if (readMarker(marker)) return res;
-  return withLock(dir, async () => {
-    if (readMarker(marker)) return res;
-    const t = Date.now();
-    log(`downloading Kafka Connect ${version} (connect-runtime, connect-json) from Maven Central (mvn)`);
-    fs.rmSync(res.libDir, { recursive: true, force: true });
-    const profiles = ['connect', Number(version.split('.')[0]) >= 4 ? 'kafka-log4j2' : 'connect-reload4j'];
-    await mavenCopy(res.libDir, profiles, { 'kafka.version': version });
-    writeMarker(marker, { version });
-    log(`Kafka Connect ${version} jars ready in ${((Date.now() - t) / 1000).toFixed(1)}s`);
-    return res;
-  });
+function ensureConnect(version = VERSIONS.kafka) {
+  const logging = Number(version.split('.')[0]) >= 4 ? 'kafka-log4j2' : 'connect-reload4j';
+  return ensureMavenJars(
+    `kafka-connect-${version}`,
+    'Kafka Connect (connect-runtime, connect-json)',
+    version,
+    ['connect', logging],
+    {
+      'kafka.version': version,
+    },
+  );
 }
 
 module.exports = {

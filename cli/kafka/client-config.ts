@@ -26,6 +26,9 @@ export interface KafkaClientFlags {
   readonly 'msk-iam'?: boolean;
   /** The cluster's region, for --msk-iam (else AWS_REGION). */
   readonly region?: string;
+  /** Where the SASL credentials may come from instead (redrive, doctor): a secret, or the template's. */
+  readonly 'secret-arn'?: string;
+  readonly template?: string;
 }
 
 /** The brokers, TLS and SASL (or MSK IAM) the flags give, as a kafkajs client's configuration. */
@@ -52,7 +55,8 @@ function refuseIncompleteAuth(values: KafkaClientFlags): void {
   if (values.sasl && !['scram-sha-256', 'scram-sha-512', 'plain'].includes(values.sasl))
     throw new LocalEsmConfigError(`--sasl must be scram-sha-256, scram-sha-512 or plain, got "${values.sasl}"`);
   if (values['msk-iam'] && values.sasl) throw new LocalEsmConfigError('give --msk-iam or --sasl, not both');
-  if (values.sasl && (values.username === undefined || values.password === undefined))
+  const fromSecret = values['secret-arn'] !== undefined || values.template !== undefined;
+  if (values.sasl && !fromSecret && (values.username === undefined || values.password === undefined))
     throw new LocalEsmConfigError(`--sasl ${values.sasl} needs --username and --password`);
   if (!values['cert-file'] !== !values['key-file'])
     throw new LocalEsmConfigError('--cert-file and --key-file go together (the client certificate and its key)');
